@@ -1,0 +1,40 @@
+/**
+ * One interface for every forge (local today; GitHub and GitLab each in a folder beside it).
+ * Every call is find-or-create or an update keyed by the head branch, so retrying it never
+ * opens a second pull request.
+ */
+import type { PullRequestRef } from '../../workflows/types.ts';
+
+export interface PullRequestSpec {
+  /** Repo name in the fleet config. */
+  repo: string;
+  /** The repo's remote, as in the fleet config. */
+  url: string;
+  head: string;
+  base: string;
+  title: string;
+  body: string;
+  commit: string;
+}
+
+export interface PullRequestRecord extends PullRequestRef {
+  repo: string;
+  title: string;
+  body: string;
+  head: string;
+  base: string;
+  commit: string;
+  state: 'open' | 'closed' | 'merged';
+  draft: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Forge {
+  readonly kind: string;
+  /** Returns the open PR for `spec.head`, creating it if there is none. */
+  findOrCreatePullRequest(spec: PullRequestSpec): Promise<{ pullRequest: PullRequestRecord; created: boolean }>;
+  /** Replaces title, body and commit of an existing PR. */
+  updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord>;
+  listPullRequests(repo: string): Promise<PullRequestRecord[]>;
+}

@@ -1,0 +1,123 @@
+/**
+ * Git on the worker's host: clone a repo into a worker-local workspace, commit what the
+ * sandbox changed, push the change branch. Repository content is hostile by default: hooks,
+ * fsmonitor and other config that could run code on the host are switched off on every call,
+ * and the sandbox only ever sees `.git` read-only.
+ */
+import { mkdir, rm, chown, readdir, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { simpleGit, type SimpleGit } from 'simple-git';
+import { fatal } from '../errors.ts';
+import type { CommitAndPushInput, CommitAndPushResult } from '../../workflows/types.ts';
+
+/** Config passed with `-c` on every git call on the host. */
+export function safeGitConfig(workspace?: string): string[] {
+  return [
+    'core.hooksPath=/dev/null',
+    'core.fsmonitor=false',
+    'protocol.ext.allow=never',
+    'protocol.file.allow=always',
+    'submodule.recurse=false',
+    'commit.gpgSign=false',
+    'init.defaultBranch=main',
+    ...(workspace ? [`safe.directory=${workspace}`] : []),
+  ];
+}
+
+export function git(baseDir: string | undefined, workspace?: string): SimpleGit {
+  return simpleGit({
+    ...(baseDir ? { baseDir } : {}),
+    config: safeGitConfig(workspace ?? baseDir),
+    timeout: { block: 120_000 },
+  }).env(gitEnv());
+}
+
+/** A minimal environment: no prompt that would hang the worker, no system config, no secrets. */
+function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_AUTHOR_NAME: 'Lockstep',
+    GIT_AUTHOR_EMAIL: 'lockstep@localhost',
+    GIT_COMMITTER_NAME: 'Lockstep',
+    GIT_COMMITTER_EMAIL: 'lockstep@localhost',
+  };
+  for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
+    const value = process.env[name];
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+export interface WorkspaceOptions {
+  /** uid:gid that owns the workspace, so the sandbox user can write it (null: leave as is). */
+  owner: { uid: number; gid: number } | null;
+}
+
+/** Clones `url` at `baseBranch` into `workspace` (replacing what was there) and creates `branch`. */
+export async function cloneWorkspace(
+  url: string,
+  baseBranch: string,
+  branch: string,
+  workspace: string,
+  options: WorkspaceOptions,
+): Promise<string> {
+  await rm(workspace, { recursive: true, force: true });
+  await mkdir(join(workspace, '..'), { recursive: true });
+  try {
+    await git(undefined, workspace).clone(url, workspace, ['--no-hardlinks', '--single-branch', '--branch', baseBranch, '--no-recurse-submodules']);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/Remote branch .* not found/i.test(message)) {
+      throw fatal('BaseBranchMissing', `base branch "${baseBranch}" does not exist in ${url}; fix repos[].baseBranch in repos.config.json`);
+    }
+    throw fatal('RemoteUnreachable', `cannot clone ${url}: ${firstLine(message)}`);
+  }
+  const repo = git(workspace);
+  await repo.raw(['checkout', '-B', branch]);
+  const baseCommit = (await repo.revparse(['HEAD'])).trim();
+  if (options.owner) await chownTree(workspace, options.owner.uid, options.owner.gid);
+  return baseCommit;
+}
+
+/** Commits every change in the workspace (once, also when retried) and force-pushes the branch. */
+export async function commitAndPush(input: CommitAndPushInput): Promise<CommitAndPushResult> {
+  const repo = git(input.workspace);
+  await repo.raw(['add', '--all']);
+  const staged = await repo.raw(['diff', '--cached', '--name-only', '-z']);
+  // A retry after a crash finds the commit already made and the index clean: no second commit.
+  if (staged.length > 0) await repo.raw(['commit', '--no-verify', '--quiet', '-m', input.message]);
+  const head = (await repo.revparse(['HEAD'])).trim();
+  if (head === input.baseCommit) return { commit: null, changedFiles: [] };
+  const changed = (await repo.raw(['diff', '--name-only', '-z', input.baseCommit, head])).split('\0').filter(Boolean);
+  // The branch namespace lockstep/<changeId> is ours: a rerun replaces what an earlier run pushed.
+  await repo.raw(['push', '--force', '--quiet', input.url, `HEAD:refs/heads/${input.branch}`]);
+  return { commit: head, changedFiles: changed.slice(0, 200) };
+}
+
+export async function removeWorkspace(workspace: string): Promise<void> {
+  await rm(workspace, { recursive: true, force: true });
+}
+
+/** Reads the commit a branch points at on a remote, or null. */
+export async function remoteBranchCommit(url: string, branch: string): Promise<string | null> {
+  const out = await git(undefined).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
+  const sha = out.split(/\s+/)[0];
+  return sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
+}
+
+async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+  await chown(dir, uid, gid);
+  for (const entry of await readdir(dir)) {
+    const path = join(dir, entry);
+    const stat = await lstat(path);
+    // lchown semantics: never follow a symlink out of the workspace.
+    if (stat.isSymbolicLink()) continue;
+    if (stat.isDirectory()) await chownTree(path, uid, gid);
+    else await chown(path, uid, gid);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim().length > 0)?.trim() ?? text;
+}

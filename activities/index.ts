@@ -1,0 +1,124 @@
+/**
+ * Activity factories. Each receives its dependencies, so tests can hand in real or fake
+ * clients. Shared activities run on the shared task queue; host activities on the queue of the
+ * worker whose machine holds the workspace and the sandbox.
+ */
+import { Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { join, resolve, sep } from 'node:path';
+import { fatal } from './errors.ts';
+import type {
+  CommitAndPushInput,
+  CreateSandboxInput,
+  LinkPullRequestInput,
+  OpenPullRequestInput,
+  PreparedWorkspace,
+  PrepareWorkspaceInput,
+  PullRequestRef,
+  RunInSandboxInput,
+  SandboxRef,
+} from '../workflows/types.ts';
+import type { Forge } from './forges/forge.ts';
+import { renderBody } from './forges/body.ts';
+import { cloneWorkspace, commitAndPush, removeWorkspace } from './git/workspace.ts';
+import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
+
+export interface ActivityDeps {
+  stateDir: string;
+  docker: Docker;
+  /** The task queue only this worker (this host) polls. */
+  hostQueue: string;
+  forge: Forge;
+  /** `uid:gid` sandbox commands run as (never root). */
+  sandboxUser: string;
+  /** Owner of the workspace files, so the sandbox user can write them; null to leave as is. */
+  workspaceOwner: { uid: number; gid: number } | null;
+  /** Identifies this worker process on container labels, for the orphan sweep. */
+  owner: string;
+  /** The worker's environment, read only for a repo's `passEnv` allowlist. */
+  workerEnv: NodeJS.ProcessEnv;
+}
+
+export const workspacePath = (stateDir: string, changeId: string, repo: string): string =>
+  join(stateDir, 'workspaces', changeId, repo);
+
+export function createSharedActivities(deps: ActivityDeps) {
+  return {
+    async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
+      const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
+      const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
+        owner: deps.workspaceOwner,
+      });
+      return { hostQueue: deps.hostQueue, workspace, baseCommit };
+    },
+
+    async openPullRequest(input: OpenPullRequestInput): Promise<PullRequestRef> {
+      const { pullRequest } = await deps.forge.findOrCreatePullRequest({
+        repo: input.repo,
+        url: input.url,
+        head: input.head,
+        base: input.base,
+        title: input.title,
+        commit: input.commit,
+        body: renderBody({ changeId: input.changeId, repo: input.repo, description: input.description, mergeOrder: [], siblings: null }),
+      });
+      return { number: pullRequest.number, url: pullRequest.url };
+    },
+
+    async linkPullRequest(input: LinkPullRequestInput): Promise<void> {
+      await deps.forge.updatePullRequest(input.repo, input.pullRequest.number, {
+        title: input.title,
+        commit: input.commit,
+        body: renderBody({
+          changeId: input.changeId,
+          repo: input.repo,
+          description: input.description,
+          mergeOrder: input.mergeOrder,
+          siblings: input.siblings,
+        }),
+      });
+    },
+  };
+}
+
+export function createHostActivities(deps: ActivityDeps) {
+  const sandboxDeps = {
+    docker: deps.docker,
+    user: deps.sandboxUser,
+    owner: deps.owner,
+    workerEnv: deps.workerEnv,
+    logDir: join(deps.stateDir, 'logs'),
+  };
+  return {
+    async createSandbox(input: CreateSandboxInput): Promise<string> {
+      return createSandbox(sandboxDeps, input);
+    },
+
+    async runInSandbox(input: RunInSandboxInput) {
+      const ctx = Context.current();
+      return runInSandbox(
+        { ...sandboxDeps, heartbeat: (details) => ctx.heartbeat(details) },
+        input,
+        ctx.cancellationSignal,
+      );
+    },
+
+    async commitAndPush(input: CommitAndPushInput) {
+      return commitAndPush(input);
+    },
+
+    async removeSandbox(input: SandboxRef): Promise<void> {
+      await removeSandbox(deps.docker, input);
+    },
+
+    async removeWorkspace(input: { workspace: string }): Promise<void> {
+      // Only ever delete inside this worker's own workspaces folder, whatever the input says.
+      const root = join(deps.stateDir, 'workspaces') + sep;
+      if (!resolve(input.workspace).startsWith(root)) throw fatal('InvalidInput', `refusing to remove ${input.workspace}: not a Lockstep workspace`);
+      await removeWorkspace(input.workspace);
+    },
+  };
+}
+
+export type SharedActivities = ReturnType<typeof createSharedActivities>;
+export type HostActivities = ReturnType<typeof createHostActivities>;

@@ -1,0 +1,244 @@
+/**
+ * Hardened Docker sandboxes: one container per repo of a change, with a deterministic name,
+ * no network, no capabilities, a read-only root, limits, a non-root user and an allowlisted
+ * environment. Commands run as `docker exec`, never through a shell on the host; a timeout or a
+ * cancellation kills the container's whole process tree (the fork bomb included).
+ */
+import type Docker from 'dockerode';
+import type { ContainerCreateOptions } from 'dockerode';
+import { join } from 'node:path';
+import type { SandboxConfig } from '../../config/repos.ts';
+import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
+import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
+import { fatal, sandboxGone } from '../errors.ts';
+import { OutputCapture } from './output.ts';
+
+export const LABEL_CHANGE = 'lockstep.change';
+export const LABEL_REPO = 'lockstep.repo';
+export const LABEL_OWNER = 'lockstep.owner';
+export const LABEL_WORKSPACE = 'lockstep.workspace';
+
+/** What every sandbox gets before the repo's own `env`: writable homes and caches on the tmpfs. */
+export const BASE_ENV: Readonly<Record<string, string>> = {
+  HOME: '/tmp/home',
+  PATH: '/usr/local/bin:/usr/bin:/bin:/usr/lib/go/bin',
+  LANG: 'C.UTF-8',
+  TMPDIR: '/tmp',
+  GOCACHE: '/tmp/.cache/go-build',
+  GOPATH: '/tmp/go',
+  GOFLAGS: '-mod=mod',
+  GOPROXY: 'off',
+  GOTOOLCHAIN: 'local',
+  npm_config_cache: '/tmp/.npm',
+  PIP_CACHE_DIR: '/tmp/.cache/pip',
+  PYTHONDONTWRITEBYTECODE: '1',
+  CI: 'true',
+};
+
+export const containerName = (ref: SandboxRef): string => `lockstep-${ref.changeId}-${ref.repo}`;
+
+/** The environment a sandbox receives: base, the repo's fixed env, then allowlisted worker vars. */
+export function sandboxEnv(sandbox: SandboxConfig, workerEnv: NodeJS.ProcessEnv): string[] {
+  const env: Record<string, string> = { ...BASE_ENV, ...sandbox.env };
+  for (const name of sandbox.passEnv) {
+    const value = workerEnv[name];
+    if (value !== undefined && !FORBIDDEN_PASS_ENV.test(name)) env[name] = value;
+  }
+  return Object.entries(env).map(([k, v]) => `${k}=${v}`);
+}
+
+export interface SandboxSpecInput extends SandboxRef {
+  workspace: string;
+  sandbox: SandboxConfig;
+  /** `uid:gid` the commands run as; never root. */
+  user: string;
+  owner: string;
+  workerEnv: NodeJS.ProcessEnv;
+}
+
+export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
+  const { sandbox } = input;
+  const memory = sandbox.limits.memoryMb * 1024 * 1024;
+  return {
+    name: containerName(input),
+    Image: sandbox.image,
+    Cmd: ['sleep', 'infinity'],
+    User: input.user,
+    WorkingDir: '/workspace',
+    Env: sandboxEnv(sandbox, input.workerEnv),
+    NetworkDisabled: true,
+    Labels: {
+      [LABEL_CHANGE]: input.changeId,
+      [LABEL_REPO]: input.repo,
+      [LABEL_OWNER]: input.owner,
+      [LABEL_WORKSPACE]: input.workspace,
+    },
+    HostConfig: {
+      NetworkMode: 'none',
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      ReadonlyRootfs: true,
+      Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${sandbox.limits.tmpfsMb}m,mode=1777` },
+      PidsLimit: sandbox.limits.pids,
+      Memory: memory,
+      MemorySwap: memory,
+      NanoCpus: Math.round(sandbox.limits.cpus * 1e9),
+      Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
+      // Reaps zombies; killing it (SIGKILL to PID 1) ends every process in the container.
+      Init: true,
+      IpcMode: 'private',
+      Privileged: false,
+      AutoRemove: false,
+      RestartPolicy: { Name: 'no' },
+      // The sandbox may change the work tree but never the repository's config or hooks.
+      Binds: [`${input.workspace}:/workspace:rw`, `${join(input.workspace, '.git')}:/workspace/.git:ro`],
+    },
+  };
+}
+
+export interface SandboxDeps {
+  docker: Docker;
+  user: string;
+  owner: string;
+  workerEnv: NodeJS.ProcessEnv;
+  logDir: string;
+  /** Called while a command runs, so the activity can heartbeat. */
+  heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
+  heartbeatEveryMs?: number;
+}
+
+export async function createSandbox(deps: SandboxDeps, input: SandboxRef & { workspace: string; sandbox: SandboxConfig }): Promise<string> {
+  const { docker } = deps;
+  try {
+    await docker.getImage(input.sandbox.image).inspect();
+  } catch (err) {
+    if (statusCode(err) === 404) {
+      throw fatal(
+        'SandboxImageMissing',
+        `sandbox image "${input.sandbox.image}" is not on this host; run "npm run bootstrap" (or build the image named in repos.config.json) and retry`,
+      );
+    }
+    throw err;
+  }
+  const name = containerName(input);
+  const existing = docker.getContainer(name);
+  const info = await existing.inspect().catch((err: unknown) => (statusCode(err) === 404 ? null : Promise.reject(err)));
+  if (info) {
+    // Idempotent: a retried create finds its own container; anything else under the name goes.
+    if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace) return name;
+    await existing.remove({ force: true }).catch(ignore404);
+  }
+  const container = await docker.createContainer(
+    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv }),
+  );
+  await container.start();
+  return name;
+}
+
+export async function removeSandbox(docker: Docker, ref: SandboxRef): Promise<void> {
+  await docker.getContainer(containerName(ref)).remove({ force: true, v: true }).catch(ignore404);
+}
+
+/**
+ * Runs `command` with `bash -c` in the sandbox. Never rejects for the command's own sake: a
+ * failure is an exit code, a timeout is `timedOut` with exit code 137. Rejects when the sandbox
+ * is gone, or when `signal` aborts (the caller's cancellation), after killing the command.
+ */
+export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, signal?: AbortSignal): Promise<CommandResult> {
+  const { docker } = deps;
+  const container = docker.getContainer(containerName(input));
+  const info = await container.inspect().catch((err: unknown) => {
+    throw statusCode(err) === 404 ? sandboxGone(`sandbox ${containerName(input)} no longer exists`) : err;
+  });
+  if (!info.State.Running) await container.start();
+
+  const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
+  const capture = await OutputCapture.open(logPath, input.outputBytes);
+  const started = Date.now();
+  const exec = await container.exec({
+    Cmd: ['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${input.command}`],
+    AttachStdout: true,
+    AttachStderr: true,
+    AttachStdin: false,
+    Tty: false,
+    WorkingDir: '/workspace',
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  docker.modem.demuxStream(stream, capture.sink(), capture.sink());
+
+  let timedOut = false;
+  let aborted = false;
+  const ended = new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+  const kill = async (): Promise<void> => {
+    // SIGKILL to the container's init ends every process in it, however many it forked.
+    await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+    stream.destroy();
+  };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void kill();
+  }, input.timeoutSeconds * 1000);
+  const onAbort = (): void => {
+    aborted = true;
+    void kill();
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const beat = setInterval(() => deps.heartbeat?.({ bytes: capture.bytes, elapsedMs: Date.now() - started }), deps.heartbeatEveryMs ?? 5000);
+  try {
+    await ended;
+  } finally {
+    clearTimeout(timer);
+    clearInterval(beat);
+    signal?.removeEventListener('abort', onAbort);
+  }
+  const durationMs = Date.now() - started;
+  let exitCode = 137;
+  if (!timedOut && !aborted) {
+    const state = await exec.inspect().catch(() => null);
+    exitCode = state?.ExitCode ?? 137;
+    if (state?.Running) exitCode = 137;
+  }
+  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : undefined);
+  if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
+  return {
+    exitCode,
+    timedOut,
+    durationMs,
+    outputBytes: capture.bytes,
+    truncated: capture.truncated,
+    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : ''),
+    log,
+  };
+}
+
+/**
+ * Removes `lockstep.*` containers whose owning worker process is gone (crashed or stopped
+ * without cleanup). Containers of live workers on this machine are left alone.
+ */
+export async function reapOrphans(docker: Docker, isAlive: (owner: string) => boolean): Promise<string[]> {
+  const containers = await docker.listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
+  const removed: string[] = [];
+  for (const c of containers) {
+    const owner = c.Labels[LABEL_OWNER] ?? '';
+    if (owner && isAlive(owner)) continue;
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(ignore404);
+    removed.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
+  }
+  return removed;
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'command';
+}
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+}
+
+function ignore404(err: unknown): void {
+  if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+}

@@ -1,0 +1,38 @@
+/**
+ * The bundled demo fleet: each service under examples/fleet becomes its own git repository
+ * with a bare remote under the state folder (once; later runs reuse them).
+ */
+import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { git } from '../activities/git/workspace.ts';
+import { projectRoot } from '../config/paths.ts';
+
+export const demoFleetDir = join(projectRoot, 'examples', 'fleet');
+export const demoChangeFile = join(projectRoot, 'examples', 'changes', 'price-cents.yaml');
+export const demoConfigFile = join(projectRoot, 'repos.config.json');
+
+export async function seedDemoRemotes(stateDir: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+  const remotes = join(stateDir, 'remotes');
+  const services = (await readdir(demoFleetDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  const created: string[] = [];
+  for (const name of services.sort()) {
+    const remote = join(remotes, `${name}.git`);
+    if (await stat(join(remote, 'HEAD')).then(() => true, () => false)) continue;
+    const work = await mkdtemp(join(tmpdir(), `lockstep-seed-${name}-`));
+    try {
+      await cp(join(demoFleetDir, name), work, { recursive: true });
+      const repo = git(work);
+      await repo.raw(['init', '--quiet', '--initial-branch', 'main']);
+      await repo.raw(['add', '--all']);
+      await repo.raw(['commit', '--quiet', '--no-verify', '-m', `Initial import of the ${name} service`]);
+      await rm(remote, { recursive: true, force: true });
+      await git(undefined).raw(['clone', '--quiet', '--bare', '--no-hardlinks', work, remote]);
+      created.push(name);
+      log(`seeded demo remote ${name} (${remote})`);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  }
+  return created;
+}

@@ -1,0 +1,56 @@
+/**
+ * Checks that need the outside world before a change starts: every target remote answers and
+ * has its base branch, and every sandbox image exists on this host's Docker engine.
+ */
+import Docker from 'dockerode';
+import { remoteBranchCommit } from '../activities/git/workspace.ts';
+import { InputError, type InputIssue, type LoadedConfig } from '../config/load.ts';
+import type { RepoTask } from '../workflows/types.ts';
+import { EnvironmentError } from './errors.ts';
+
+export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker = new Docker()): Promise<void> {
+  const issues: InputIssue[] = [];
+  const index = (repo: string) => loaded.config.repos.findIndex((r) => r.name === repo);
+
+  await Promise.all(
+    tasks.map(async (task) => {
+      const i = index(task.repo);
+      try {
+        const sha = await withTimeout(remoteBranchCommit(task.url, task.baseBranch), 30_000, `no answer from ${task.url} within 30 s`);
+        if (!sha) {
+          issues.push({ file: loaded.file, path: `repos[${i}].baseBranch`, message: `branch "${task.baseBranch}" does not exist in ${task.url}`, fix: 'set baseBranch to a branch the remote has' });
+        }
+      } catch (err) {
+        const first = ((err as Error).message.split('\n').find((l) => l.trim()) ?? '').trim();
+        issues.push({ file: loaded.file, path: `repos[${i}].url`, message: `cannot reach ${task.url}: ${first}`, fix: 'check the URL and your access to it (git ls-remote must work from this machine)' });
+      }
+    }),
+  );
+
+  try {
+    await docker.ping();
+  } catch {
+    throw new EnvironmentError('no Docker engine answers; run "npm run bootstrap" (it starts one) or start Docker yourself');
+  }
+  const images = new Map<string, string>();
+  for (const task of tasks) if (!images.has(task.sandbox.image)) images.set(task.sandbox.image, task.repo);
+  await Promise.all(
+    [...images].map(async ([image, repo]) => {
+      try {
+        await docker.getImage(image).inspect();
+      } catch {
+        issues.push({ file: loaded.file, path: `repos[${index(repo)}].sandbox.image`, message: `image "${image}" is not on this Docker engine`, fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here' });
+      }
+    }),
+  );
+  if (issues.length > 0) throw new InputError(issues.sort((a, b) => a.path.localeCompare(b.path)));
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

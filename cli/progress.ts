@@ -1,0 +1,81 @@
+/**
+ * Live progress on stderr while a change runs: which repo, which step, for how long. On a
+ * terminal the block is redrawn in place; elsewhere (CI, pipes) one line per change of step.
+ */
+import type { ChangeResult, ChangeStatusView, RepoStatusView } from '../workflows/types.ts';
+
+export function seconds(ms: number): string {
+  return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+}
+
+const ICON: Record<RepoStatusView['status'], string> = {
+  pending: '·',
+  running: '▸',
+  green: '✔',
+  unchanged: '○',
+  failed: '✖',
+  cancelled: '⊘',
+};
+
+export function repoLine(view: RepoStatusView, now: number, width: number): string {
+  const name = view.repo.padEnd(width);
+  if (view.finishedAt !== null || view.result) {
+    const r = view.result;
+    const took = r ? seconds(r.durationMs) : '';
+    if (view.status === 'failed') return `${ICON.failed} ${name} failed at ${r?.error?.step ?? view.step ?? '?'}: ${r?.error?.message ?? ''} (${took})`;
+    const pr = r?.pullRequest ? `  PR #${r.pullRequest.number}` : '';
+    const tests = r?.tests ? `tests passed in ${seconds(r.tests.durationMs)}` : '';
+    return `${ICON[view.status]} ${name} ${view.status}${tests ? `, ${tests}` : ''} (${took})${pr}`;
+  }
+  if (view.status === 'pending') return `${ICON.pending} ${name} waiting for a free slot`;
+  const step = view.step && view.phase !== 'tests' ? ` "${view.step}"` : '';
+  const since = view.phaseStartedAt ? seconds(now - view.phaseStartedAt) : '';
+  const attempt = view.attempt > 1 ? ` (attempt ${view.attempt})` : '';
+  return `${ICON.running} ${name} ${view.phase}${step} ${since}${attempt}`;
+}
+
+export class ProgressPrinter {
+  private lastLines = 0;
+  private readonly seen = new Map<string, string>();
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly tty: boolean = Boolean(out.isTTY) && process.env.CI !== 'true',
+  ) {}
+
+  update(view: ChangeStatusView, now = Date.now()): void {
+    const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
+    if (this.tty) {
+      const header = `${view.changeId}: ${view.phase} ${seconds(now - view.startedAt)}`;
+      const lines = [header, ...view.repos.map((r) => `  ${repoLine(r, now, width)}`)];
+      if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A`);
+      for (const line of lines) this.out.write(`\x1b[2K${line}\n`);
+      this.lastLines = lines.length;
+      return;
+    }
+    for (const r of view.repos) {
+      const key = `${r.status}|${r.phase}|${r.step ?? ''}|${r.attempt}`;
+      if (this.seen.get(r.repo) === key) continue;
+      this.seen.set(r.repo, key);
+      if (r.status === 'pending') continue;
+      this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${repoLine(r, now, width)}\n`);
+    }
+  }
+}
+
+/** The final human summary of a change. */
+export function renderResult(result: ChangeResult): string {
+  const width = Math.max(...result.repos.map((r) => r.repo.length), 4);
+  const lines = [`${result.changeId}: ${result.status} — ${result.summary}`];
+  for (const r of result.repos) {
+    const pr = r.pullRequest ? `PR #${r.pullRequest.number} ${r.pullRequest.url}` : 'no PR';
+    const commit = r.commit ? r.commit.slice(0, 12) : '-';
+    lines.push(`  ${r.repo.padEnd(width)}  ${r.status.padEnd(9)} ${r.branch}@${commit}  ${pr}`);
+    if (r.error) {
+      lines.push(`    failed at ${r.error.step}: ${r.error.message}`);
+      const tail = r.error.outputTail.trimEnd().split('\n').slice(-15);
+      if (tail.length > 0 && tail[0] !== '') lines.push(...tail.map((l) => `    │ ${l}`));
+    }
+  }
+  if (result.mergeOrder.length > 1) lines.push(`  merge order: ${result.mergeOrder.join(' → ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,143 @@
+/**
+ * `lockstep run`: validate, preflight, start (or attach to) the change's coordinator workflow,
+ * show progress, print the result. Used by `lockstep demo` too.
+ */
+import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
+import { loadChange, loadReposConfig, resolveTasks } from '../config/load.ts';
+import type { changeWorkflow } from '../workflows/change.ts';
+import { changeStatusQuery } from '../workflows/messages.ts';
+import { changeWorkflowId, SHARED_TASK_QUEUE, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
+import { EXIT } from './errors.ts';
+import { preflight } from './preflight.ts';
+import { ProgressPrinter, renderResult } from './progress.ts';
+import { openTemporal, startInProcessWorker, workersPolling, type InProcessWorker, type TemporalSession } from './temporal.ts';
+
+export interface RunOptions {
+  configFile: string;
+  changeFile: string;
+  stateDir: string;
+  json: boolean;
+  /** Run again even if this change already finished (side effects are idempotent). */
+  rerun: boolean;
+  /** 'auto': run a worker in this process when none polls; 'never': rely on external workers. */
+  worker: 'auto' | 'never';
+  concurrency?: number;
+  preflight: boolean;
+  log: (line: string) => void;
+}
+
+export async function runChange(options: RunOptions): Promise<{ result: ChangeResult; exitCode: number }> {
+  const loaded = await loadReposConfig(options.configFile);
+  const change = await loadChange(options.changeFile, loaded);
+  const tasks = resolveTasks(loaded, change);
+  if (options.preflight) await preflight(loaded, tasks);
+
+  const input: ChangeInput = {
+    changeId: change.id,
+    title: change.title,
+    description: change.description,
+    forge: loaded.config.forge,
+    concurrency: options.concurrency ?? loaded.config.concurrency,
+    repos: tasks,
+  };
+
+  const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
+  let worker: InProcessWorker | null = null;
+  try {
+    if (options.worker === 'auto' && !(await workersPolling(session))) {
+      options.log('no worker is polling; running one in this process');
+      worker = await startInProcessWorker(session, options.stateDir, options.log);
+    }
+    const handle = await startOrAttach(session, input, options);
+    const result = await follow(handle, options, worker);
+    return { result, exitCode: result.status === 'succeeded' ? EXIT.ok : EXIT.changeFailed };
+  } finally {
+    await worker?.stop();
+    await session.close();
+  }
+}
+
+async function startOrAttach(session: TemporalSession, input: ChangeInput, options: RunOptions): Promise<WorkflowHandle<typeof changeWorkflow>> {
+  const workflowId = changeWorkflowId(input.changeId);
+  const existing = session.client.workflow.getHandle<typeof changeWorkflow>(workflowId);
+  const description = await existing.describe().catch(() => null);
+  if (description?.status.name === 'RUNNING') {
+    options.log(`change ${input.changeId} is already running; following it`);
+    return existing;
+  }
+  if (description?.status.name === 'COMPLETED' && !options.rerun) {
+    options.log(`change ${input.changeId} already finished; showing its result (use --rerun to run it again)`);
+    return existing;
+  }
+  try {
+    return await session.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId,
+      taskQueue: SHARED_TASK_QUEUE,
+      args: [input],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      memo: { title: input.title, repos: input.repos.map((r) => r.repo) },
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return existing;
+    throw err;
+  }
+}
+
+async function follow(handle: WorkflowHandle<typeof changeWorkflow>, options: RunOptions, worker: InProcessWorker | null): Promise<ChangeResult> {
+  const printer = options.json ? null : new ProgressPrinter(process.stderr);
+  let stop = false;
+  const poll = async (): Promise<void> => {
+    while (!stop) {
+      try {
+        const view: ChangeStatusView = await handle.query(changeStatusQuery);
+        printer?.update(view);
+      } catch {
+        // Not started yet, or between workers: the next poll will tell.
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  };
+  const polling = printer ? poll() : Promise.resolve();
+  try {
+    const resultPromise = handle.result();
+    // If our in-process worker dies, say so rather than waiting forever.
+    const result = worker ? await Promise.race([resultPromise, worker.done.then(() => resultPromise)]) : await resultPromise;
+    return result;
+  } finally {
+    stop = true;
+    await polling;
+  }
+}
+
+export function printResult(result: ChangeResult, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(jsonResult(result), null, 2)}\n`);
+  else process.stderr.write(`${renderResult(result)}\n`);
+}
+
+/** The JSON document of `run --json` and `status --json`. */
+export function jsonResult(result: ChangeResult): object {
+  return {
+    changeId: result.changeId,
+    title: result.title,
+    status: result.status,
+    summary: result.summary,
+    startedAt: result.startedAt,
+    finishedAt: result.finishedAt,
+    mergeOrder: result.mergeOrder,
+    repos: result.repos.map((r) => ({
+      repo: r.repo,
+      status: r.status,
+      branch: r.branch,
+      baseCommit: r.baseCommit,
+      commit: r.commit,
+      changedFiles: r.changedFiles,
+      tests: r.tests,
+      steps: r.steps,
+      attempts: r.attempts,
+      durationMs: r.durationMs,
+      pullRequest: r.pullRequest,
+      error: r.error,
+    })),
+  };
+}

@@ -1,0 +1,99 @@
+/** `lockstep status` and `lockstep list`: read changes back from Temporal. */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { changeWorkflow } from '../workflows/change.ts';
+import { changeStatusQuery } from '../workflows/messages.ts';
+import { changeWorkflowId, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
+import { repoLine, renderResult, seconds } from './progress.ts';
+import { jsonResult } from './run.ts';
+import type { TemporalSession } from './temporal.ts';
+
+export interface StatusReport {
+  json: object;
+  text: string;
+  /** Exit code: 0 when succeeded or still running, 1 otherwise. */
+  exitCode: number;
+}
+
+export async function changeStatus(session: TemporalSession, changeId: string): Promise<StatusReport> {
+  const handle = session.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId));
+  let description;
+  try {
+    description = await handle.describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new Error(`no change "${changeId}" on ${session.address} (see "lockstep list")`);
+    throw err;
+  }
+  const temporalStatus = description.status.name;
+  if (temporalStatus === 'COMPLETED') {
+    const result: ChangeResult = await handle.result();
+    return { json: jsonResult(result), text: renderResult(result), exitCode: result.status === 'succeeded' ? 0 : 1 };
+  }
+  if (temporalStatus === 'RUNNING') {
+    try {
+      const view = await handle.query(changeStatusQuery);
+      return { json: jsonView(view), text: renderView(view), exitCode: 0 };
+    } catch {
+      const text = `${changeId}: running, but no worker answers (start one with "lockstep worker")`;
+      return { json: { changeId, status: 'running', phase: 'unknown', repos: [] }, text, exitCode: 0 };
+    }
+  }
+  const status = temporalStatus === 'CANCELLED' ? 'cancelled' : 'failed';
+  const text = `${changeId}: ${status} (workflow ${temporalStatus.toLowerCase()} at ${description.closeTime?.toISOString() ?? '?'})`;
+  return { json: { changeId, status, temporalStatus, repos: [] }, text, exitCode: 1 };
+}
+
+function jsonView(view: ChangeStatusView): object {
+  return {
+    changeId: view.changeId,
+    title: view.title,
+    status: view.status,
+    phase: view.phase,
+    startedAt: new Date(view.startedAt).toISOString(),
+    mergeOrder: view.mergeOrder,
+    repos: view.repos.map((r) => ({
+      repo: r.repo,
+      status: r.status,
+      phase: r.phase,
+      step: r.step,
+      attempt: r.attempt,
+      branch: r.result?.branch ?? null,
+      commit: r.result?.commit ?? null,
+      tests: r.result?.tests ?? null,
+      pullRequest: r.result?.pullRequest ?? null,
+      error: r.result?.error ?? null,
+    })),
+  };
+}
+
+function renderView(view: ChangeStatusView): string {
+  const now = Date.now();
+  const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
+  return [`${view.changeId}: ${view.status}, ${view.phase} for ${seconds(now - view.startedAt)}`, ...view.repos.map((r) => `  ${repoLine(r, now, width)}`)].join('\n');
+}
+
+export interface ListedChange {
+  changeId: string;
+  title: string;
+  status: string;
+  startedAt: string;
+  closedAt: string | null;
+  repos: string[];
+}
+
+export async function listChanges(session: TemporalSession, limit: number): Promise<ListedChange[]> {
+  const changes: ListedChange[] = [];
+  for await (const wf of session.client.workflow.list({ query: `WorkflowType = 'changeWorkflow'` })) {
+    const memo = (wf.memo ?? {}) as { title?: string; repos?: string[]; outcome?: string };
+    const status = wf.status.name === 'RUNNING' ? 'running' : wf.status.name === 'COMPLETED' ? (memo.outcome ?? 'completed') : wf.status.name.toLowerCase();
+    changes.push({
+      changeId: wf.workflowId.replace(/^change\//, ''),
+      title: memo.title ?? '',
+      status,
+      startedAt: wf.startTime.toISOString(),
+      closedAt: wf.closeTime?.toISOString() ?? null,
+      repos: memo.repos ?? [],
+    });
+    if (changes.length >= limit) break;
+  }
+  return changes;
+}

@@ -1,0 +1,38 @@
+/**
+ * A change file (YAML or JSON): one change across several repositories. In steps mode each
+ * target repo lists the commands that make its part of the change, run inside its sandbox.
+ */
+import { z } from 'zod';
+import { Name } from './repos.ts';
+
+export const ChangeId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use 1-63 lowercase letters, digits or "-", starting with a letter or digit');
+
+export const ChangeStep = z
+  .object({
+    name: z.string().min(1).max(120),
+    /** Run with `bash -c` in the repository's sandbox, in the workspace root. */
+    run: z.string().min(1),
+    timeoutSeconds: z.number().int().positive().max(86_400).optional(),
+  })
+  .strict();
+export type ChangeStep = z.infer<typeof ChangeStep>;
+
+export const ChangeTarget = z
+  .object({
+    name: Name,
+    steps: z.array(ChangeStep).min(1, 'give at least one step'),
+  })
+  .strict();
+export type ChangeTarget = z.infer<typeof ChangeTarget>;
+
+export const Change = z
+  .object({
+    id: ChangeId,
+    title: z.string().min(1).max(200),
+    description: z.string().default(''),
+    repos: z.array(ChangeTarget).min(1, 'name at least one target repository'),
+  })
+  .strict();
+export type Change = z.infer<typeof Change>;

@@ -1,0 +1,259 @@
+/**
+ * Reads and validates `repos.config.json` and change files. Every problem is collected and
+ * reported at once, each with its file, dot-path and a fix; nothing is started on bad input.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+import { changeBranch, type RepoTask } from '../workflows/types.ts';
+import { Change } from './change.ts';
+import { ReposConfig, SandboxConfig } from './repos.ts';
+
+export interface InputIssue {
+  file: string;
+  /** Dot-path of the field, e.g. `repos[1].sandbox.test`; empty for the whole file. */
+  path: string;
+  message: string;
+  fix: string;
+}
+
+/** Bad configuration or change file: exit code 2, nothing started. */
+export class InputError extends Error {
+  constructor(readonly issues: InputIssue[]) {
+    super(issues.map(formatIssue).join('\n'));
+    this.name = 'InputError';
+  }
+}
+
+export function formatIssue(issue: InputIssue): string {
+  const rel = relative(process.cwd(), issue.file);
+  const file = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : issue.file;
+  const where = issue.path ? `${file}: ${issue.path}` : file;
+  return `${where}: ${issue.message}\n    fix: ${issue.fix}`;
+}
+
+export interface LoadedConfig {
+  file: string;
+  config: ReposConfig;
+}
+
+export function dotPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+}
+
+function zodIssues(file: string, error: z.ZodError, prefix: readonly PropertyKey[] = []): InputIssue[] {
+  return error.issues.map((issue) => {
+    const path = dotPath([...prefix, ...issue.path]);
+    let fix = 'correct the value';
+    let message = issue.message;
+    switch (issue.code) {
+      case 'unrecognized_keys':
+        message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+        fix = 'remove it or check its spelling (see docs/configuration.md)';
+        break;
+      case 'invalid_type':
+        if (/received undefined/.test(issue.message)) {
+          message = `missing required field (${issue.expected})`;
+          fix = `add "${String(issue.path.at(-1) ?? '')}"`;
+        } else {
+          fix = `use a value of type ${issue.expected}`;
+        }
+        break;
+      case 'invalid_value':
+        fix = `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+        break;
+      case 'too_small':
+      case 'too_big':
+        fix = 'bring the value within the stated bounds';
+        break;
+      case 'invalid_format':
+        fix = 'use the format the message describes';
+        break;
+      default:
+        break;
+    }
+    return { file, path, message, fix };
+  });
+}
+
+/** Parses JSON or YAML (by extension), reporting syntax errors with line and column. */
+async function readStructured(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError([
+      {
+        file,
+        path: '',
+        message: code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`,
+        fix: code === 'ENOENT' ? 'check the path (relative paths are from the current directory)' : 'check the file permissions',
+      },
+    ]);
+  }
+  if (/\.json$/i.test(file)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new InputError([{ file, path: '', message: `invalid JSON: ${(err as Error).message}`, fix: 'fix the syntax at the reported position' }]);
+    }
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InputError(
+      doc.errors.map((e) => ({
+        file,
+        path: '',
+        message: `invalid YAML at line ${e.linePos?.[0].line ?? '?'}, column ${e.linePos?.[0].col ?? '?'}: ${e.message.split('\n')[0] ?? ''}`,
+        fix: 'fix the YAML syntax there',
+      })),
+    );
+  }
+  return doc.toJS() as unknown;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function mergeSandbox(defaults: unknown, own: unknown): unknown {
+  if (!isPlainObject(defaults)) return own;
+  if (own === undefined) return defaults;
+  if (!isPlainObject(own)) return own;
+  const merged: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(own)) {
+    merged[key] = isPlainObject(value) && isPlainObject(defaults[key]) ? { ...defaults[key], ...value } : value;
+  }
+  return merged;
+}
+
+/** True for a remote git URL (scheme or scp-like); false for a local path. */
+export function isRemoteUrl(url: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\]+:/.test(url);
+}
+
+export async function loadReposConfig(file: string): Promise<LoadedConfig> {
+  const absolute = resolve(file);
+  const raw = await readStructured(absolute);
+  const issues: InputIssue[] = [];
+  if (!isPlainObject(raw)) {
+    throw new InputError([{ file: absolute, path: '', message: 'expected a JSON object with a "repos" list', fix: 'see repos.config.json in the project for an example' }]);
+  }
+  const defaults = isPlainObject(raw.defaults) ? raw.defaults.sandbox : undefined;
+  if (defaults !== undefined) {
+    const checked = SandboxConfig.partial().safeParse(defaults);
+    if (!checked.success) issues.push(...zodIssues(absolute, checked.error, ['defaults', 'sandbox']));
+  }
+  const withDefaults = {
+    ...raw,
+    repos: Array.isArray(raw.repos)
+      ? raw.repos.map((repo: unknown) => (isPlainObject(repo) ? { ...repo, sandbox: mergeSandbox(defaults, repo.sandbox) } : repo))
+      : raw.repos,
+  };
+  const parsed = ReposConfig.safeParse(withDefaults);
+  if (!parsed.success) {
+    issues.push(...zodIssues(absolute, parsed.error));
+    throw new InputError(dedupe(issues));
+  }
+  const config = parsed.data;
+  const base = dirname(absolute);
+
+  const seen = new Map<string, number>();
+  config.repos.forEach((repo, i) => {
+    const first = seen.get(repo.name);
+    if (first !== undefined) {
+      issues.push({ file: absolute, path: `repos[${i}].name`, message: `duplicate repo name "${repo.name}" (also repos[${first}])`, fix: 'give every repo a unique name' });
+    } else seen.set(repo.name, i);
+    if (!isRemoteUrl(repo.url)) {
+      const path = isAbsolute(repo.url) ? repo.url : resolve(base, repo.url);
+      if (!existsSync(path) || !statSync(path).isDirectory()) {
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].url`,
+          message: `no git repository at ${repo.url}`,
+          fix: 'use a git URL, or a path to a repository relative to this config file (the demo remotes are created by "npm run demo")',
+        });
+      }
+      repo.url = path;
+    }
+  });
+
+  const providers = new Map<string, number>();
+  config.repos.forEach((repo, i) =>
+    repo.provides.forEach((c, j) => {
+      const other = providers.get(c.name);
+      if (other !== undefined) {
+        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].name`, message: `contract "${c.name}" is already provided by repos[${other}]`, fix: 'a contract has exactly one provider: rename one of them' });
+      } else providers.set(c.name, i);
+      if (c.kind === 'command' && !c.command) {
+        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].command`, message: 'a "command" contract needs a command', fix: 'add "command": the check to run in the provider\'s sandbox' });
+      }
+      if (c.kind !== 'command' && !c.path) {
+        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].path`, message: `a "${c.kind}" contract needs the path of its document`, fix: 'add "path", relative to the provider repository' });
+      }
+    }),
+  );
+  config.repos.forEach((repo, i) =>
+    repo.consumes.forEach((c, j) => {
+      const provider = providers.get(c.name);
+      if (provider === undefined) {
+        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].name`, message: `no repo provides contract "${c.name}"`, fix: `declare it under "provides" of the provider repo, or fix the name (provided: ${[...providers.keys()].join(', ') || 'none'})` });
+      } else if (provider === i) {
+        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].name`, message: `"${repo.name}" consumes its own contract "${c.name}"`, fix: 'a consumer cannot also be the provider: remove this entry' });
+      }
+    }),
+  );
+
+  if (issues.length > 0) throw new InputError(issues);
+  return { file: absolute, config };
+}
+
+export async function loadChange(file: string, loaded: LoadedConfig): Promise<Change> {
+  const absolute = resolve(file);
+  const parsed = Change.safeParse(await readStructured(absolute));
+  if (!parsed.success) throw new InputError(dedupe(zodIssues(absolute, parsed.error)));
+  const change = parsed.data;
+  const known = loaded.config.repos.map((r) => r.name);
+  const issues: InputIssue[] = [];
+  const seen = new Set<string>();
+  change.repos.forEach((target, i) => {
+    if (!known.includes(target.name)) {
+      issues.push({ file: absolute, path: `repos[${i}].name`, message: `unknown repo "${target.name}"`, fix: `use one of: ${known.join(', ')} (from ${loaded.file})` });
+    }
+    if (seen.has(target.name)) {
+      issues.push({ file: absolute, path: `repos[${i}].name`, message: `repo "${target.name}" is listed twice`, fix: 'merge its steps into one entry' });
+    }
+    seen.add(target.name);
+  });
+  if (issues.length > 0) throw new InputError(issues);
+  return change;
+}
+
+/** The per-repo work of a change, fully resolved (what the coordinator workflow receives). */
+export function resolveTasks(loaded: LoadedConfig, change: Change): RepoTask[] {
+  return change.repos.map((target) => {
+    const repo = loaded.config.repos.find((r) => r.name === target.name);
+    if (!repo) throw new Error(`unknown repo ${target.name}`);
+    return {
+      repo: repo.name,
+      url: repo.url,
+      baseBranch: repo.baseBranch,
+      branch: changeBranch(change.id),
+      sandbox: repo.sandbox,
+      steps: target.steps,
+      provides: repo.provides.map((c) => c.name),
+      consumes: repo.consumes.map((c) => c.name),
+    };
+  });
+}
+
+function dedupe(issues: InputIssue[]): InputIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const key = `${i.path}\n${i.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The fleet: which repositories Lockstep may change, how to sandbox and test each one, and
+ * which interface contracts they provide and consume. Read from `repos.config.json`.
+ */
+import { z } from 'zod';
+
+/** Repo and contract names end up in branch names, container names and workflow ids. */
+export const Name = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit');
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use a valid environment variable name');
+
+/** Environment variables a sandbox never receives, whatever the config says. */
+export const FORBIDDEN_PASS_ENV = /(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|APIKEY|PRIVATE|CREDENTIAL|AUTH)/i;
+
+export const SandboxTimeouts = z
+  .object({
+    setupSeconds: z.number().int().positive().max(86_400).default(600),
+    stepSeconds: z.number().int().positive().max(86_400).default(600),
+    testSeconds: z.number().int().positive().max(86_400).default(900),
+  })
+  .strict();
+
+export const SandboxLimits = z
+  .object({
+    cpus: z.number().positive().max(64).default(1),
+    memoryMb: z.number().int().min(64).max(262_144).default(1024),
+    pids: z.number().int().min(16).max(65_536).default(256),
+    tmpfsMb: z.number().int().min(16).max(65_536).default(512),
+    /** Bytes of command output kept in memory per command; the rest is counted, not kept. */
+    outputBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+  })
+  .strict();
+
+export const SandboxConfig = z
+  .object({
+    image: z.string().min(1).default('lockstep-sandbox:latest'),
+    /** Runs once in a fresh sandbox before the change's steps (e.g. a dependency install from a vendored cache). */
+    setup: z.string().min(1).optional(),
+    /** The repository's test command, run with `bash -c` in the workspace. */
+    test: z.string().min(1),
+    timeouts: SandboxTimeouts.prefault({}),
+    limits: SandboxLimits.prefault({}),
+    /** Fixed environment for the sandbox. Values are visible in workflow history: no secrets. */
+    env: z.record(EnvName, z.string()).default({}),
+    /** Names of worker environment variables copied into the sandbox (secret-looking names are refused). */
+    passEnv: z
+      .array(EnvName.refine((n) => !FORBIDDEN_PASS_ENV.test(n), 'looks like a secret; sandboxes never receive secrets'))
+      .default([]),
+  })
+  .strict();
+export type SandboxConfig = z.infer<typeof SandboxConfig>;
+
+export const ContractKind = z.enum(['openapi', 'protobuf', 'pact', 'json-schema', 'command']);
+export type ContractKind = z.infer<typeof ContractKind>;
+
+export const ProvidedContract = z
+  .object({
+    name: Name,
+    kind: ContractKind,
+    /** Path of the contract document in the provider's repository. */
+    path: z.string().min(1).optional(),
+    /** For `command` contracts: the check, run in the provider's sandbox. */
+    command: z.string().min(1).optional(),
+  })
+  .strict();
+export type ProvidedContract = z.infer<typeof ProvidedContract>;
+
+export const ConsumedContract = z
+  .object({
+    name: Name,
+    /** The consumer's own copy or description of what it uses (a document, a Pact file, ...). */
+    path: z.string().min(1).optional(),
+  })
+  .strict();
+export type ConsumedContract = z.infer<typeof ConsumedContract>;
+
+export const ForgeConfig = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local') }).strict(),
+]);
+export type ForgeConfig = z.infer<typeof ForgeConfig>;
+
+export const RepoConfig = z
+  .object({
+    name: Name,
+    /** A git URL, or a local path relative to the config file. */
+    url: z.string().min(1),
+    baseBranch: z.string().min(1).default('main'),
+    sandbox: SandboxConfig,
+    provides: z.array(ProvidedContract).default([]),
+    consumes: z.array(ConsumedContract).default([]),
+  })
+  .strict();
+export type RepoConfig = z.infer<typeof RepoConfig>;
+
+export const ReposConfig = z
+  .object({
+    $schema: z.string().optional(),
+    /** Repos changed at the same time (each holds a sandbox). */
+    concurrency: z.number().int().min(1).max(256).default(4),
+    forge: ForgeConfig.default({ type: 'local' }),
+    /** Sandbox settings every repo starts from; a repo's own `sandbox` overrides them field by field. */
+    defaults: z.object({ sandbox: z.record(z.string(), z.unknown()).default({}) }).strict().default({ sandbox: {} }),
+    repos: z.array(RepoConfig).min(1, 'list at least one repository'),
+  })
+  .strict();
+export type ReposConfig = z.infer<typeof ReposConfig>;

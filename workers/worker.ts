@@ -1,0 +1,112 @@
+/**
+ * A Lockstep worker: polls the shared task queue (workflows, workspace preparation, forge
+ * calls) and this host's own queue (sandbox, git commit/push), and sweeps orphaned sandboxes
+ * left by dead workers before it takes any work.
+ */
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import Docker from 'dockerode';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createHostActivities, createSharedActivities, type ActivityDeps } from '../activities/index.ts';
+import type { Forge } from '../activities/forges/forge.ts';
+import { LocalForge } from '../activities/forges/local/index.ts';
+import { reapOrphans } from '../activities/sandbox/docker.ts';
+import { SHARED_TASK_QUEUE } from '../workflows/types.ts';
+
+export const SANDBOX_UID = 10001;
+
+export interface LockstepWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  stateDir: string;
+  /** Names this host's task queue; defaults to LOCKSTEP_HOST_ID or the hostname. */
+  hostId?: string;
+  docker?: Docker;
+  forge?: Forge;
+  sharedTaskQueue?: string;
+  /** Override activities (tests inject failures); defaults to the real ones. */
+  activities?: { shared?: object; host?: object };
+  maxConcurrentActivities?: number;
+  onReaped?: (names: string[]) => void;
+}
+
+export interface LockstepWorker {
+  hostQueue: string;
+  run(): Promise<void>;
+  shutdown(): void;
+}
+
+export const hostQueueName = (hostId: string): string => `lockstep-host-${hostId}`;
+
+let bundle: Promise<WorkflowBundle> | null = null;
+
+/** The workflow code, bundled once per process. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m), log() {} },
+  });
+  return bundle;
+}
+
+/** Whether the worker that owns a container (label `host:pid`) is still running here. */
+export function ownerAlive(owner: string): boolean {
+  const pid = Number(owner.split(':')[1]);
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export async function createLockstepWorker(options: LockstepWorkerOptions): Promise<LockstepWorker> {
+  const hostId = (options.hostId ?? process.env.LOCKSTEP_HOST_ID ?? hostname()).replace(/[^A-Za-z0-9_.-]/g, '-');
+  const hostQueue = hostQueueName(hostId);
+  const docker = options.docker ?? new Docker();
+  const owner = `${hostId}:${process.pid}`;
+  const isRoot = process.getuid?.() === 0;
+  const deps: ActivityDeps = {
+    stateDir: options.stateDir,
+    docker,
+    hostQueue,
+    forge: options.forge ?? new LocalForge(join(options.stateDir, 'forge', 'local')),
+    // As root, the workspace is handed to the sandbox user; otherwise the sandbox runs as us.
+    sandboxUser: isRoot ? `${SANDBOX_UID}:${SANDBOX_UID}` : `${process.getuid?.() ?? SANDBOX_UID}:${process.getgid?.() ?? SANDBOX_UID}`,
+    workspaceOwner: isRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : null,
+    owner,
+    workerEnv: process.env,
+  };
+
+  const reaped = await reapOrphans(docker, ownerAlive);
+  options.onReaped?.(reaped);
+
+  const maxActivities = options.maxConcurrentActivities ?? 16;
+  const shared = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.sharedTaskQueue ?? SHARED_TASK_QUEUE,
+    workflowBundle: await workflowBundle(),
+    activities: { ...createSharedActivities(deps), ...options.activities?.shared },
+    maxConcurrentActivityTaskExecutions: maxActivities,
+  });
+  const host = await Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: hostQueue,
+    activities: { ...createHostActivities(deps), ...options.activities?.host },
+    maxConcurrentActivityTaskExecutions: maxActivities,
+  });
+  return {
+    hostQueue,
+    async run() {
+      await Promise.all([shared.run(), host.run()]);
+    },
+    shutdown() {
+      if (shared.getState() === 'RUNNING') shared.shutdown();
+      if (host.getState() === 'RUNNING') host.shutdown();
+    },
+  };
+}

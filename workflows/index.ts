@@ -1,0 +1,3 @@
+/** The workflow bundle's entry point: every workflow type the worker registers. */
+export { changeWorkflow } from './change.ts';
+export { repoWorkflow } from './repo.ts';

@@ -1,0 +1,245 @@
+/**
+ * One repository's part of a change: workspace, sandbox, steps, tests, commit and push.
+ * The sandbox is removed in every outcome, also on cancellation. When the infrastructure fails
+ * (a worker or its host dies, a sandbox vanishes) the whole attempt starts again from a fresh
+ * clone, possibly on another host; a failing command of the repo itself is a result, not a retry.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { HostActivities, SharedActivities } from '../activities/index.ts';
+import { repoProgressSignal, repoStatusQuery } from './messages.ts';
+import { FATAL_ERROR_TYPES } from './types.ts';
+import type {
+  CommandKind,
+  CommandResult,
+  RepoError,
+  RepoPhase,
+  RepoResult,
+  RepoStatusView,
+  RepoWorkflowInput,
+  StepOutcome,
+  TestsOutcome,
+} from './types.ts';
+
+const shared = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+/** Sandbox activities run on the host that holds the workspace; if it is gone, fail fast. */
+function hostActivities(hostQueue: string, startToCloseSeconds = 600) {
+  return proxyActivities<HostActivities>({
+    taskQueue: hostQueue,
+    scheduleToStartTimeout: '2 minutes',
+    startToCloseTimeout: `${startToCloseSeconds} seconds`,
+    heartbeatTimeout: '30 seconds',
+    retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
+  });
+}
+
+/** Commands are not idempotent (a step may append to a file): never retried on their own. */
+function commandActivity(hostQueue: string, timeoutSeconds: number) {
+  return proxyActivities<HostActivities>({
+    taskQueue: hostQueue,
+    scheduleToStartTimeout: '2 minutes',
+    startToCloseTimeout: `${timeoutSeconds + 120} seconds`,
+    heartbeatTimeout: '30 seconds',
+    retry: { maximumAttempts: 1 },
+  }).runInSandbox;
+}
+
+/** A repo attempt that ended with a verdict on the repo (not an infrastructure failure). */
+class RepoVerdict {
+  constructor(readonly result: Omit<RepoResult, 'attempts' | 'durationMs'>) {}
+}
+
+export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult> {
+  const { task, changeId } = input;
+  const startedAt = Date.now();
+  const view: RepoStatusView = {
+    repo: task.repo,
+    status: 'running',
+    phase: 'queued',
+    step: null,
+    attempt: 1,
+    startedAt,
+    phaseStartedAt: startedAt,
+    finishedAt: null,
+    result: null,
+  };
+  setHandler(repoStatusQuery, () => view);
+  const parentId = workflowInfo().parent?.workflowId;
+  const parent = parentId ? getExternalWorkflowHandle(parentId) : null;
+
+  const enter = (phase: RepoPhase, step: string | null = null): void => {
+    view.phase = phase;
+    view.step = step;
+    view.phaseStartedAt = Date.now();
+    // Progress is best effort: a parent that is gone must not fail the repo.
+    if (parent) {
+      void parent
+        .signal(repoProgressSignal, { repo: task.repo, phase, step, attempt: view.attempt, at: view.phaseStartedAt })
+        .catch(() => undefined);
+    }
+  };
+
+  const finish = (result: Omit<RepoResult, 'attempts' | 'durationMs'>): RepoResult => {
+    const full: RepoResult = { ...result, attempts: view.attempt, durationMs: Date.now() - startedAt };
+    view.status = full.status;
+    view.phase = 'done';
+    view.finishedAt = Date.now();
+    view.result = { ...full, pullRequest: null };
+    return full;
+  };
+
+  for (let attempt = 1; ; attempt++) {
+    view.attempt = attempt;
+    try {
+      const verdict = await runAttempt(input, enter);
+      return finish(verdict.result);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const final = attempt >= input.maxAttempts || isNonRetryable(err);
+      log.warn('repo attempt failed', { repo: task.repo, attempt, final, error: describe(err) });
+      if (final) {
+        return finish({
+          repo: task.repo,
+          status: 'failed',
+          branch: task.branch,
+          baseCommit: null,
+          commit: null,
+          changedFiles: [],
+          steps: [],
+          tests: null,
+          error: { step: view.phase, message: describe(err), outputTail: '' },
+        });
+      }
+    }
+  }
+}
+
+async function runAttempt(
+  input: RepoWorkflowInput,
+  enter: (phase: RepoPhase, step?: string | null) => void,
+): Promise<RepoVerdict> {
+  const { task, changeId } = input;
+  const sandboxRef = { changeId, repo: task.repo };
+  enter('preparing');
+  const ws = await shared.prepareWorkspace({
+    changeId,
+    repo: task.repo,
+    url: task.url,
+    baseBranch: task.baseBranch,
+    branch: task.branch,
+  });
+  const host = hostActivities(ws.hostQueue);
+  const steps: StepOutcome[] = [];
+  const base = { repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit };
+  const failed = (error: RepoError, tests: TestsOutcome | null = null) =>
+    new RepoVerdict({ ...base, status: 'failed', commit: null, changedFiles: [], steps, tests, error });
+
+  try {
+    enter('sandbox');
+    await host.createSandbox({ ...sandboxRef, workspace: ws.workspace, sandbox: task.sandbox });
+
+    let index = 0;
+    const run = async (kind: CommandKind, name: string, command: string, timeoutSeconds: number): Promise<CommandResult> => {
+      enter(kind === 'test' ? 'tests' : kind, name);
+      const result = await commandActivity(ws.hostQueue, timeoutSeconds)({
+        ...sandboxRef,
+        kind,
+        name,
+        index: index++,
+        command,
+        timeoutSeconds,
+        outputBytes: task.sandbox.limits.outputBytes,
+      });
+      steps.push({ kind, name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs });
+      return result;
+    };
+    const commandError = (name: string, r: CommandResult): RepoError => ({
+      step: name,
+      message: r.timedOut ? `timed out and was killed` : `exited with code ${r.exitCode}`,
+      outputTail: r.outputTail,
+    });
+
+    if (task.sandbox.setup) {
+      const r = await run('setup', 'setup', task.sandbox.setup, task.sandbox.timeouts.setupSeconds);
+      if (r.exitCode !== 0) return failed(commandError('setup', r));
+    }
+    for (const step of task.steps) {
+      const r = await run('step', step.name, step.run, step.timeoutSeconds ?? task.sandbox.timeouts.stepSeconds);
+      if (r.exitCode !== 0) return failed(commandError(step.name, r));
+    }
+    const t = await run('test', 'tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
+    const tests: TestsOutcome = {
+      exitCode: t.exitCode,
+      passed: t.exitCode === 0 && !t.timedOut,
+      timedOut: t.timedOut,
+      durationMs: t.durationMs,
+      outputTail: t.outputTail,
+      log: t.log,
+    };
+    if (!tests.passed) return failed(commandError('tests', t), tests);
+
+    enter('pushing');
+    const pushed = await host.commitAndPush({
+      changeId,
+      repo: task.repo,
+      workspace: ws.workspace,
+      url: task.url,
+      branch: task.branch,
+      baseCommit: ws.baseCommit,
+      message: commitMessage(input),
+    });
+    return new RepoVerdict({
+      ...base,
+      status: pushed.commit ? 'green' : 'unchanged',
+      commit: pushed.commit,
+      changedFiles: pushed.changedFiles,
+      steps,
+      tests,
+      error: null,
+    });
+  } finally {
+    // Always, also when cancelled: no sandbox outlives its repo. A dead host cannot answer;
+    // its worker's start-up sweep removes what is left there.
+    await CancellationScope.nonCancellable(async () => {
+      enter('cleanup');
+      const cleanup = hostActivities(ws.hostQueue, 120);
+      await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
+    });
+  }
+}
+
+function commitMessage(input: RepoWorkflowInput): string {
+  const body = input.description.trim();
+  return `${input.title}\n\n${body ? `${body}\n\n` : ''}Lockstep-Change: ${input.changeId}\n`;
+}
+
+function isNonRetryable(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && (FATAL_ERROR_TYPES as readonly string[]).includes(cause.type ?? '');
+}
+
+/** The innermost message of a Temporal failure chain, short enough for a status line. */
+export function describe(err: unknown): string {
+  let current: unknown = err;
+  const parts: string[] = [];
+  while (current instanceof Error) {
+    if (current.message && !parts.includes(current.message)) parts.push(current.message);
+    current = current.cause;
+  }
+  const inner = parts.at(-1) ?? String(err);
+  return inner.length > 500 ? `${inner.slice(0, 500)}…` : inner;
+}
