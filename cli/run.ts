@@ -4,9 +4,10 @@
  */
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { loadChange, loadReposConfig, resolveTasks } from '../config/load.ts';
+import { taskQueue } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
-import { changeWorkflowId, SHARED_TASK_QUEUE, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
+import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
 import { EXIT } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
@@ -72,7 +73,7 @@ async function startOrAttach(session: TemporalSession, input: ChangeInput, optio
   try {
     return await session.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
       workflowId,
-      taskQueue: SHARED_TASK_QUEUE,
+      taskQueue: taskQueue(),
       args: [input],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       workflowIdConflictPolicy: 'USE_EXISTING',

@@ -6,10 +6,9 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { join } from 'node:path';
-import { temporalAddress, temporalNamespace } from '../config/paths.ts';
+import { taskQueue, temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { startDevServer, temporalAnswers, TemporalUnavailableError, type DevServer } from '../workers/dev-server.ts';
 import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
-import { SHARED_TASK_QUEUE } from '../workflows/types.ts';
 import proto from '@temporalio/proto';
 
 const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
@@ -26,7 +25,13 @@ let runtimeInstalled = false;
 export function installRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  // The host queue's worker has no workflows by design; its start-up notice is not a warning.
+  const quiet = /No workflows registered/;
+  Runtime.install({
+    logger: new DefaultLogger('WARN', (entry) => {
+      if (!quiet.test(entry.message)) process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`);
+    }),
+  });
 }
 
 const isLoopback = (address: string): boolean => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(address);
@@ -61,7 +66,7 @@ export async function openTemporal(options: { stateDir: string; startServer: boo
 export async function workersPolling(session: TemporalSession): Promise<boolean> {
   const response = await session.client.workflowService.describeTaskQueue({
     namespace: session.namespace,
-    taskQueue: { name: SHARED_TASK_QUEUE, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueue: { name: taskQueue(), kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
     taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
   });
   return (response.pollers ?? []).length > 0;

@@ -18,3 +18,8 @@ export function temporalNamespace(env: NodeJS.ProcessEnv = process.env): string 
 }
 
 export const defaultConfigFile = (): string => join(process.cwd(), 'repos.config.json');
+
+/** The shared task queue (workflows and non-host activities); tests give each suite its own. */
+export function taskQueue(env: NodeJS.ProcessEnv = process.env): string {
+  return env.LOCKSTEP_TASK_QUEUE ?? 'lockstep';
+}

@@ -12,7 +12,7 @@ import { createHostActivities, createSharedActivities, type ActivityDeps } from 
 import type { Forge } from '../activities/forges/forge.ts';
 import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
-import { SHARED_TASK_QUEUE } from '../workflows/types.ts';
+import { taskQueue } from '../config/paths.ts';
 
 export const SANDBOX_UID = 10001;
 
@@ -87,7 +87,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   const shared = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.sharedTaskQueue ?? SHARED_TASK_QUEUE,
+    taskQueue: options.sharedTaskQueue ?? taskQueue(),
     workflowBundle: await workflowBundle(),
     activities: { ...createSharedActivities(deps), ...options.activities?.shared },
     maxConcurrentActivityTaskExecutions: maxActivities,

@@ -6,8 +6,6 @@
 import type { ChangeStep } from '../config/change.ts';
 import type { ForgeConfig, SandboxConfig } from '../config/repos.ts';
 
-export const SHARED_TASK_QUEUE = 'lockstep';
-
 export const changeWorkflowId = (changeId: string): string => `change/${changeId}`;
 export const repoWorkflowId = (changeId: string, repo: string): string => `change/${changeId}/repo/${repo}`;
 export const changeBranch = (changeId: string): string => `lockstep/${changeId}`;

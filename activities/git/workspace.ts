@@ -28,6 +28,8 @@ export function git(baseDir: string | undefined, workspace?: string): SimpleGit 
   return simpleGit({
     ...(baseDir ? { baseDir } : {}),
     config: safeGitConfig(workspace ?? baseDir),
+    // simple-git refuses any override of these settings; ours only switch them off.
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true },
     timeout: { block: 120_000 },
   }).env(gitEnv());
 }

@@ -1,0 +1,2 @@
+export { CatalogError, fetchProducts, toProduct } from './catalogClient.mjs';
+export { formatPrice, renderProductList } from './render.mjs';
