@@ -11,7 +11,8 @@ import { EXIT, exitCodeFor, renderError } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { printResult, runChange } from './run.ts';
 import { changeStatus, listChanges } from './status.ts';
-import { installRuntime, openTemporal, startInProcessWorker } from './temporal.ts';
+import { installRuntime } from '../workers/runtime.ts';
+import { openTemporal, startInProcessWorker } from './temporal.ts';
 
 const log = (line: string): void => {
   process.stderr.write(`lockstep: ${line}\n`);
@@ -179,7 +180,7 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode;
   } catch (err) {
-    if (err && typeof err === 'object' && 'code' in err && String((err as { code: unknown }).code).startsWith('commander.')) {
+    if (err && typeof err === 'object' && 'code' in err && String(err.code).startsWith('commander.')) {
       const code = (err as { exitCode?: number }).exitCode ?? EXIT.badInput;
       return code === 0 ? EXIT.ok : EXIT.badInput;
     }

@@ -4,10 +4,11 @@
  * and when no worker polls the task queue, it runs one in this process for the command's life.
  */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
 import { taskQueue, temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { startDevServer, temporalAnswers, TemporalUnavailableError, type DevServer } from '../workers/dev-server.ts';
+import { installRuntime } from '../workers/runtime.ts';
 import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
 import proto from '@temporalio/proto';
 
@@ -19,19 +20,6 @@ export interface TemporalSession {
   namespace: string;
   devServer: DevServer | null;
   close(): Promise<void>;
-}
-
-let runtimeInstalled = false;
-export function installRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  // The host queue's worker has no workflows by design; its start-up notice is not a warning.
-  const quiet = /No workflows registered/;
-  Runtime.install({
-    logger: new DefaultLogger('WARN', (entry) => {
-      if (!quiet.test(entry.message)) process.stderr.write(`${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} [${entry.level}] ${entry.message}\n`);
-    }),
-  });
 }
 
 const isLoopback = (address: string): boolean => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(address);

@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { changeBranch, type RepoTask } from '../workflows/types.ts';
 import { Change } from './change.ts';
 import { ReposConfig, SandboxConfig } from './repos.ts';
@@ -71,7 +71,13 @@ function zodIssues(file: string, error: z.ZodError, prefix: readonly PropertyKey
       case 'invalid_format':
         fix = 'use the format the message describes';
         break;
-      default:
+      case 'invalid_union':
+        fix = 'use one of the forms the schema allows (see schemas/repos.config.schema.json)';
+        break;
+      case 'custom':
+      case 'invalid_element':
+      case 'invalid_key':
+      case 'not_multiple_of':
         break;
     }
     return { file, path, message, fix };

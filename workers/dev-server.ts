@@ -73,14 +73,14 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   } finally {
     closeSync(fd);
   }
-  let exited: string | null = null;
+  const state: { exited: string | null } = { exited: null };
   child.on('exit', (code, signal) => {
-    exited = `exited with ${signal ?? `code ${code}`}`;
+    state.exited = `exited with ${signal ?? `code ${String(code)}`}`;
   });
   const address = `${ip}:${port}`;
   const deadline = Date.now() + 60_000;
   while (!(await temporalAnswers(address, 1000))) {
-    if (exited) throw new TemporalUnavailableError(`temporal server ${exited}; see ${logFile}`);
+    if (state.exited) throw new TemporalUnavailableError(`temporal server ${state.exited}; see ${logFile}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
       throw new TemporalUnavailableError(`temporal server did not answer at ${address} within 60 s; see ${logFile}`);

@@ -3,7 +3,7 @@
  * calls) and this host's own queue (sandbox, git commit/push), and sweeps orphaned sandboxes
  * left by dead workers before it takes any work.
  */
-import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import { join } from 'node:path';

@@ -64,7 +64,7 @@ class RepoVerdict {
 }
 
 export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult> {
-  const { task, changeId } = input;
+  const { task } = input;
   const startedAt = Date.now();
   const view: RepoStatusView = {
     repo: task.repo,
@@ -81,7 +81,10 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
   const parentId = workflowInfo().parent?.workflowId;
   const parent = parentId ? getExternalWorkflowHandle(parentId) : null;
 
+  // The phase an attempt was working in when it failed (cleanup comes after, and is not it).
+  let workPhase: RepoPhase = 'queued';
   const enter = (phase: RepoPhase, step: string | null = null): void => {
+    if (phase !== 'cleanup') workPhase = phase;
     view.phase = phase;
     view.step = step;
     view.phaseStartedAt = Date.now();
@@ -121,7 +124,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
           changedFiles: [],
           steps: [],
           tests: null,
-          error: { step: view.phase, message: describe(err), outputTail: '' },
+          error: { step: workPhase, message: describe(err), outputTail: '' },
         });
       }
     }

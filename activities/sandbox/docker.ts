@@ -122,7 +122,10 @@ export async function createSandbox(deps: SandboxDeps, input: SandboxRef & { wor
   }
   const name = containerName(input);
   const existing = docker.getContainer(name);
-  const info = await existing.inspect().catch((err: unknown) => (statusCode(err) === 404 ? null : Promise.reject(err)));
+  const info = await existing.inspect().catch((err: unknown) => {
+    if (statusCode(err) === 404) return null;
+    throw err;
+  });
   if (info) {
     // Idempotent: a retried create finds its own container; anything else under the name goes.
     if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace) return name;
@@ -173,18 +176,21 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
     stream.on('close', resolve);
     stream.on('error', () => resolve());
   });
-  const kill = async (): Promise<void> => {
+  let killed: Promise<void> | null = null;
+  const kill = (): void => {
     // SIGKILL to the container's init ends every process in it, however many it forked.
-    await container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-    stream.destroy();
+    killed ??= container
+      .kill({ signal: 'SIGKILL' })
+      .catch(() => undefined)
+      .then(() => void stream.destroy());
   };
   const timer = setTimeout(() => {
     timedOut = true;
-    void kill();
+    kill();
   }, input.timeoutSeconds * 1000);
   const onAbort = (): void => {
     aborted = true;
-    void kill();
+    kill();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   const beat = setInterval(() => deps.heartbeat?.({ bytes: capture.bytes, elapsedMs: Date.now() - started }), deps.heartbeatEveryMs ?? 5000);
@@ -195,6 +201,9 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
     clearInterval(beat);
     signal?.removeEventListener('abort', onAbort);
   }
+  // The stream ends as soon as the command dies, before the engine has finished stopping the
+  // container: wait for the kill, or the next command would exec into a dying container.
+  if (killed) await killed;
   const durationMs = Date.now() - started;
   let exitCode = 137;
   if (!timedOut && !aborted) {
@@ -236,7 +245,7 @@ function slug(text: string): string {
 }
 
 function statusCode(err: unknown): number | undefined {
-  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number((err as { statusCode: unknown }).statusCode) : undefined;
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? Number(err.statusCode) : undefined;
 }
 
 function ignore404(err: unknown): void {

@@ -1,0 +1,214 @@
+/**
+ * The demo change end to end with every real part: a Temporal dev server, a Lockstep worker,
+ * Docker sandboxes built from the project's image, git remotes, the local forge; and the CLI's
+ * contract (one JSON document, exit codes) on top of them.
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseManifest } from '../../activities/forges/body.ts';
+import { LocalForge } from '../../activities/forges/local/index.ts';
+import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
+import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
+import { projectRoot } from '../../config/paths.ts';
+import type { changeWorkflow } from '../../workflows/change.ts';
+import { changeWorkflowId, type ChangeInput, type ChangeResult } from '../../workflows/types.ts';
+import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
+import { NativeConnection } from '@temporalio/worker';
+import { exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
+import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+
+const exec = promisify(execFile);
+const docker = new Docker();
+const suffix = uniqueSuffix();
+const queue = `e2e-${suffix}`;
+const hostId = `e2e-host-${suffix}`;
+
+let env: TestWorkflowEnvironment;
+let fleet: TestFleet;
+let worker: LockstepWorker;
+let running: Promise<void>;
+let connection: NativeConnection;
+
+async function gitOut(remote: string, ...args: string[]): Promise<string> {
+  const { stdout } = await exec('git', ['--git-dir', remote, ...args]);
+  return stdout;
+}
+
+async function changeInput(changeFile: string): Promise<ChangeInput> {
+  const loaded = await loadReposConfig(fleet.configFile);
+  const change = await loadChange(changeFile, loaded);
+  return { changeId: change.id, title: change.title, description: change.description, forge: loaded.config.forge, concurrency: 3, repos: resolveTasks(loaded, change) };
+}
+
+async function runChange(input: ChangeInput): Promise<ChangeResult> {
+  return env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+    workflowId: changeWorkflowId(input.changeId),
+    taskQueue: queue,
+    args: [input],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+}
+
+function cli(args: string[], extraEnv: Record<string, string> = {}) {
+  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      [join(projectRoot, 'bin', 'lockstep.js'), ...args],
+      {
+        cwd: fleet.root,
+        env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, CI: 'true', ...extraEnv },
+        maxBuffer: 16 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  [env, fleet] = await Promise.all([startTestTemporal(), seedTestFleet()]);
+  connection = await NativeConnection.connect({ address: env.address });
+  worker = await createLockstepWorker({ connection, namespace: 'default', stateDir: fleet.stateDir, hostId, sharedTaskQueue: queue });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await connection?.close();
+  await env?.teardown();
+  await fleet?.cleanup();
+});
+
+describe('the demo change, end to end', () => {
+  let first: ChangeResult;
+
+  it('changes all three repos, runs their tests green and opens one linked PR per repo', async () => {
+    first = await runChange(await changeInput(exampleChange('price-cents.yaml')));
+    expect(first.status).toBe('succeeded');
+    expect(first.mergeOrder).toEqual(['catalog', 'storefront', 'billing']);
+    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    for (const repo of first.repos) {
+      expect(repo.status).toBe('green');
+      expect(repo.tests).toMatchObject({ exitCode: 0, passed: true, timedOut: false });
+      expect(repo.error).toBeNull();
+      // The branch on the remote is the commit the result names.
+      const head = (await gitOut(fleet.remote(repo.repo), 'rev-parse', 'refs/heads/lockstep/price-cents')).trim();
+      expect(head).toBe(repo.commit);
+      const pulls = await forge.listPullRequests(repo.repo);
+      expect(pulls).toHaveLength(1);
+      expect(pulls[0]).toMatchObject({ head: 'lockstep/price-cents', base: 'main', commit: repo.commit, state: 'open', number: repo.pullRequest?.number });
+      const manifest = parseManifest(pulls[0]?.body ?? '');
+      expect(manifest?.order).toEqual(['catalog', 'storefront', 'billing']);
+      expect(manifest?.repos.map((r) => r.repo)).toEqual(['catalog', 'storefront', 'billing']);
+      expect(manifest?.repos.find((r) => r.repo === repo.repo)?.commit).toBe(repo.commit);
+      // The test output is stored by reference, not in history.
+      expect(repo.tests?.log?.sha256).toMatch(/^[0-9a-f]{64}$/);
+    }
+  });
+
+  it('made the intended change in every repo, and only that', async () => {
+    const diff = async (repo: string, file: string) => gitOut(fleet.remote(repo), 'diff', 'main', 'lockstep/price-cents', '--', file);
+    const openapi = JSON.parse(await gitOut(fleet.remote('catalog'), 'show', 'lockstep/price-cents:openapi.json')) as {
+      components: { schemas: { Product: { properties: Record<string, { type: string }>; required: string[] } } };
+    };
+    expect(openapi.components.schemas.Product.properties.price_cents?.type).toBe('integer');
+    expect(openapi.components.schemas.Product.properties.price).toBeUndefined();
+    expect(await diff('storefront', 'test/fixtures/products.json')).toMatch(/\+\s*"price_cents": 1250/);
+    expect(await diff('billing', 'product.go')).toContain('json:"price_cents"');
+    for (const repo of ['catalog', 'storefront', 'billing']) {
+      const log = await gitOut(fleet.remote(repo), 'log', '--format=%s%n%b', 'main..lockstep/price-cents');
+      expect(log).toContain('Represent prices as integer cents');
+      expect(log).toContain('Lockstep-Change: price-cents');
+      expect((await gitOut(fleet.remote(repo), 'rev-list', '--count', 'main..lockstep/price-cents')).trim()).toBe('1');
+    }
+  });
+
+  it('publishing the same change again keeps exactly one PR per repo', async () => {
+    const again = await runChange(await changeInput(exampleChange('price-cents.yaml')));
+    expect(again.status).toBe('succeeded');
+    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    for (const repo of again.repos) {
+      const pulls = await forge.listPullRequests(repo.repo);
+      expect(pulls).toHaveLength(1);
+      expect(repo.pullRequest?.number).toBe(first.repos.find((r) => r.repo === repo.repo)?.pullRequest?.number);
+      // The PR follows the branch to the new commit.
+      expect(pulls[0]?.commit).toBe(repo.commit);
+    }
+  });
+
+  it('a repo whose tests fail blocks publishing for the whole set', async () => {
+    const result = await runChange(await changeInput(exampleChange('price-cents-broken.yaml')));
+    expect(result.status).toBe('failed');
+    const billing = result.repos.find((r) => r.repo === 'billing');
+    expect(billing).toMatchObject({ status: 'failed', commit: null, pullRequest: null });
+    expect(billing?.error?.step).toBe('tests');
+    expect(billing?.tests?.exitCode).not.toBe(0);
+    expect(billing?.error?.outputTail).toMatch(/FAIL/);
+    expect(result.repos.filter((r) => r.repo !== 'billing').every((r) => r.status === 'green')).toBe(true);
+    expect(result.repos.every((r) => r.pullRequest === null)).toBe(true);
+    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    for (const repo of ['catalog', 'storefront', 'billing']) {
+      const pulls = await forge.listPullRequests(repo);
+      expect(pulls.filter((p) => p.head === 'lockstep/price-cents-broken')).toEqual([]);
+    }
+    expect(await gitOut(fleet.remote('billing'), 'branch', '--list', 'lockstep/price-cents-broken')).toBe('');
+  });
+
+  it('CLI: run --json prints exactly one JSON document and exits 1 when a repo fails', async () => {
+    const { code, stdout } = await cli(['run', exampleChange('price-cents-broken.yaml'), '--json', '--rerun', '--no-worker']);
+    expect(code).toBe(1);
+    const doc = JSON.parse(stdout) as { changeId: string; status: string; repos: { repo: string; status: string; branch: string; commit: string | null; tests: { exitCode: number } | null; pullRequest: unknown; error: { step: string } | null }[] };
+    expect(doc.changeId).toBe('price-cents-broken');
+    expect(doc.status).toBe('failed');
+    expect(doc.repos.map((r) => r.repo).sort()).toEqual(['billing', 'catalog', 'storefront']);
+    for (const r of doc.repos) {
+      expect(Object.keys(r)).toEqual(expect.arrayContaining(['repo', 'status', 'branch', 'commit', 'tests', 'pullRequest', 'error']));
+      expect(r.pullRequest).toBeNull();
+    }
+    expect(doc.repos.find((r) => r.repo === 'billing')?.error?.step).toBe('tests');
+  });
+
+  it('CLI: status --json reads a finished change back from Temporal', async () => {
+    const { code, stdout } = await cli(['status', 'price-cents', '--json']);
+    expect(code).toBe(0);
+    const doc = JSON.parse(stdout) as { status: string; repos: { pullRequest: { number: number } | null }[] };
+    expect(doc.status).toBe('succeeded');
+    expect(doc.repos.every((r) => r.pullRequest !== null)).toBe(true);
+    const listed = await cli(['list', '--json']);
+    const changes = JSON.parse(listed.stdout) as { changeId: string; status: string }[];
+    expect(changes.map((c) => c.changeId)).toEqual(expect.arrayContaining(['price-cents', 'price-cents-broken']));
+  });
+
+  it('CLI: a bad change file exits 2, names file, field and fix, and starts nothing', async () => {
+    const bad = join(fleet.root, 'bad-change.yaml');
+    await writeFile(bad, 'id: Not Valid\ntitle: ""\nrepos:\n  - name: nosuchrepo\n    steps: []\n  - name: catalog\n    steps:\n      - run: true\n');
+    const { code, stdout, stderr } = await cli(['run', bad, '--json']);
+    expect(code).toBe(2);
+    const doc = JSON.parse(stdout) as { status: string; issues: { path: string; fix: string }[] };
+    expect(doc.status).toBe('invalid');
+    const paths = doc.issues.map((i) => i.path);
+    expect(paths).toEqual(expect.arrayContaining(['id', 'title', 'repos[0].steps', 'repos[1].steps[0].name', 'repos[1].steps[0].run']));
+    expect(doc.issues.every((i) => i.fix.length > 0)).toBe(true);
+    expect(stderr).toContain('bad-change.yaml');
+    expect(stderr).toContain('nothing was started');
+    const unknown = join(fleet.root, 'unknown-repo.yaml');
+    await writeFile(unknown, 'id: unknown-repo\ntitle: t\nrepos:\n  - name: nosuchrepo\n    steps:\n      - name: s\n        run: "true"\n');
+    const second = await cli(['run', unknown]);
+    expect(second.code).toBe(2);
+    expect(second.stderr).toContain('repos[0].name: unknown repo "nosuchrepo"');
+    expect(second.stderr).toContain('use one of: catalog, storefront, billing');
+    await expect(env.client.workflow.getHandle(changeWorkflowId('unknown-repo')).describe()).rejects.toThrow();
+  });
+
+  it('leaves no sandbox, no workspace behind', async () => {
+    const left = await docker.listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
+    expect(left.filter((c) => c.Labels['lockstep.owner']?.startsWith(`${hostId}:`))).toEqual([]);
+    const workspaces = await readFile(join(fleet.stateDir, 'workspaces', 'price-cents', 'catalog', '.git', 'HEAD')).then(() => 'present', () => 'gone');
+    expect(workspaces).toBe('gone');
+  });
+});

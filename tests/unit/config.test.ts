@@ -1,0 +1,176 @@
+/** repos.config.json and change files: every problem at once, with file, dot-path and fix. */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InputError, loadChange, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
+import { projectRoot } from '../../config/paths.ts';
+import { reposConfigJsonSchema } from '../../config/schema.ts';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lockstep-config-'));
+  for (const repo of ['api', 'web', 'worker']) await mkdir(join(dir, 'remotes', repo), { recursive: true });
+});
+afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+const repo = (name: string, extra: object = {}) => ({ name, url: `remotes/${name}`, sandbox: { test: 'make test' }, ...extra });
+
+async function write(name: string, content: unknown): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content, null, 2));
+  return file;
+}
+
+async function issuesOf(promise: Promise<unknown>): Promise<InputIssue[]> {
+  const err = await promise.then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(InputError);
+  return (err as InputError).issues;
+}
+
+const validConfig = {
+  defaults: { sandbox: { limits: { memoryMb: 2048 } } },
+  repos: [repo('api', { provides: [{ name: 'api-v1', kind: 'openapi', path: 'openapi.yaml' }] }), repo('web', { consumes: [{ name: 'api-v1' }] })],
+};
+
+describe('repos.config.json', () => {
+  it('accepts a valid config, fills defaults and merges defaults.sandbox field by field', async () => {
+    const loaded = await loadReposConfig(await write('ok.json', validConfig));
+    const api = loaded.config.repos[0];
+    expect(api?.baseBranch).toBe('main');
+    expect(api?.sandbox.image).toBe('lockstep-sandbox:latest');
+    expect(api?.sandbox.limits).toMatchObject({ memoryMb: 2048, pids: 256, cpus: 1 });
+    expect(api?.sandbox.timeouts.testSeconds).toBe(900);
+    expect(api?.url).toBe(join(dir, 'remotes', 'api'));
+    expect(loaded.config.forge).toEqual({ type: 'local' });
+  });
+
+  it('reports every problem at once with its dot-path and a fix', async () => {
+    const file = await write('bad.json', {
+      concurency: 3,
+      repos: [
+        { name: 'API', url: 'remotes/api', sandbox: { test: 'x', limits: { memoryMb: 1 } } },
+        { name: 'web', url: 'remotes/web', sandbox: {} },
+        { name: 'worker', url: 'remotes/worker', sandbox: { test: 'x', passEnv: ['GITHUB_TOKEN'] } },
+      ],
+    });
+    const issues = await issuesOf(loadReposConfig(file));
+    const byPath = new Map(issues.map((i) => [i.path, i]));
+    expect([...byPath.keys()]).toEqual(
+      expect.arrayContaining(['', 'repos[0].name', 'repos[0].sandbox.limits.memoryMb', 'repos[1].sandbox.test', 'repos[2].sandbox.passEnv[0]']),
+    );
+    expect(byPath.get('')?.message).toContain('"concurency"');
+    expect(byPath.get('repos[1].sandbox.test')?.message).toContain('missing');
+    expect(byPath.get('repos[1].sandbox.test')?.fix).toContain('add "test"');
+    expect(byPath.get('repos[2].sandbox.passEnv[0]')?.message).toContain('secret');
+    for (const issue of issues) {
+      expect(issue.file).toBe(file);
+      expect(issue.fix.length).toBeGreaterThan(5);
+    }
+  });
+
+  it('reports duplicate names, missing local repositories and broken contract links', async () => {
+    const file = await write('semantic.json', {
+      repos: [
+        repo('api', { provides: [{ name: 'events', kind: 'json-schema', path: 'e.json' }, { name: 'check', kind: 'command' }] }),
+        repo('api'),
+        repo('ghost'),
+        repo('web', { consumes: [{ name: 'nope' }], provides: [{ name: 'events', kind: 'openapi', path: 'x' }] }),
+        repo('worker', { provides: [{ name: 'jobs', kind: 'protobuf', path: 'jobs.proto' }], consumes: [{ name: 'jobs' }] }),
+      ],
+    });
+    const issues = await issuesOf(loadReposConfig(file));
+    const messages = issues.map((i) => `${i.path}: ${i.message}`);
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        'repos[1].name: duplicate repo name "api" (also repos[0])',
+        'repos[2].url: no git repository at remotes/ghost',
+        'repos[0].provides[1].command: a "command" contract needs a command',
+        'repos[3].consumes[0].name: no repo provides contract "nope"',
+        'repos[3].provides[0].name: contract "events" is already provided by repos[0]',
+        'repos[4].consumes[0].name: "worker" consumes its own contract "jobs"',
+      ]),
+    );
+  });
+
+  it('reports invalid defaults at their own path', async () => {
+    const issues = await issuesOf(loadReposConfig(await write('defaults.json', { defaults: { sandbox: { limits: { pids: 2 } } }, repos: [repo('api')] })));
+    expect(issues.map((i) => i.path)).toContain('defaults.sandbox.limits.pids');
+  });
+
+  it('reports syntax errors and missing files with the file name', async () => {
+    const syntax = await issuesOf(loadReposConfig(await write('syntax.json', '{ "repos": [ }')));
+    expect(syntax[0]?.message).toMatch(/invalid JSON/);
+    const missing = await issuesOf(loadReposConfig(join(dir, 'absent.json')));
+    expect(missing[0]).toMatchObject({ message: 'file not found', path: '' });
+  });
+
+  it('the committed JSON Schema matches the zod schema', async () => {
+    const committed = JSON.parse(await readFile(join(projectRoot, 'schemas', 'repos.config.schema.json'), 'utf8')) as unknown;
+    expect(committed).toEqual(reposConfigJsonSchema());
+  });
+
+  it('the project fleet config references the schema and names the demo repos', async () => {
+    const raw = JSON.parse(await readFile(join(projectRoot, 'repos.config.json'), 'utf8')) as { $schema: string; repos: { name: string }[] };
+    expect(raw.$schema).toBe('./schemas/repos.config.schema.json');
+    expect(raw.repos.map((r) => r.name)).toEqual(['catalog', 'storefront', 'billing']);
+  });
+});
+
+describe('change files', () => {
+  let config: Awaited<ReturnType<typeof loadReposConfig>>;
+  beforeAll(async () => {
+    config = await loadReposConfig(await write('fleet.json', validConfig));
+  });
+
+  it('accepts YAML and resolves each target into a repo task on branch lockstep/<id>', async () => {
+    const file = await write('change.yaml', 'id: rename-field\ntitle: Rename a field\nrepos:\n  - name: web\n    steps:\n      - name: edit\n        run: sed -i s/a/b/ x\n        timeoutSeconds: 30\n');
+    const change = await loadChange(file, config);
+    const [task] = resolveTasks(config, change);
+    expect(task).toMatchObject({ repo: 'web', branch: 'lockstep/rename-field', baseBranch: 'main', consumes: ['api-v1'] });
+    expect(task?.steps).toEqual([{ name: 'edit', run: 'sed -i s/a/b/ x', timeoutSeconds: 30 }]);
+    expect(change.description).toBe('');
+  });
+
+  it('accepts JSON change files too', async () => {
+    const file = await write('change.json', { id: 'j', title: 't', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] });
+    expect((await loadChange(file, config)).repos[0]?.name).toBe('api');
+  });
+
+  it('reports bad ids, empty steps, unknown fields, unknown and repeated repos at once', async () => {
+    const file = await write(
+      'bad-change.yaml',
+      'id: Bad_Id\ntitle: t\nextra: 1\nrepos:\n  - name: web\n    steps: []\n  - name: web\n    steps:\n      - name: s\n        run: ""\n',
+    );
+    const issues = await issuesOf(loadChange(file, config));
+    expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(['id', '', 'repos[0].steps', 'repos[1].steps[0].run']));
+    const unknown = await write('unknown.yaml', 'id: x\ntitle: t\nrepos:\n  - name: billing\n    steps: [{ name: s, run: "true" }]\n  - name: web\n    steps: [{ name: s, run: "true" }]\n  - name: web\n    steps: [{ name: s, run: "true" }]\n');
+    const second = await issuesOf(loadChange(unknown, config));
+    expect(second.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'repos[0].name: unknown repo "billing"',
+      'repos[2].name: repo "web" is listed twice',
+    ]);
+    expect(second[0]?.fix).toContain('use one of: api, web');
+  });
+
+  it('reports YAML syntax errors with line and column', async () => {
+    const issues = await issuesOf(loadChange(await write('broken.yaml', 'id: x\ntitle: [unclosed\n'), config));
+    expect(issues[0]?.message).toMatch(/invalid YAML at line \d+, column \d+/);
+  });
+
+  it('the bundled demo change files are valid against the project fleet', async () => {
+    // The fleet's remotes exist only after seeding; validate the change against a copy whose
+    // urls point at existing folders.
+    const fleet = JSON.parse(await readFile(join(projectRoot, 'repos.config.json'), 'utf8')) as { repos: { url: string; name: string }[] };
+    for (const r of fleet.repos) {
+      await mkdir(join(dir, 'demo', r.name), { recursive: true });
+      r.url = join(dir, 'demo', r.name);
+    }
+    const loaded = await loadReposConfig(await write('demo.json', { ...fleet, $schema: undefined }));
+    for (const name of ['price-cents.yaml', 'price-cents-broken.yaml']) {
+      const change = await loadChange(join(projectRoot, 'examples', 'changes', name), loaded);
+      expect(change.repos.map((r) => r.name)).toEqual(['catalog', 'storefront', 'billing']);
+    }
+  });
+});

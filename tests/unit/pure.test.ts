@@ -1,0 +1,92 @@
+/** Pure pieces: merge order, PR bodies and their manifest, output capture. */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, renderBody } from '../../activities/forges/body.ts';
+import { OutputCapture } from '../../activities/sandbox/output.ts';
+import { mergeOrder } from '../../workflows/order.ts';
+
+describe('mergeOrder', () => {
+  it('puts providers before their consumers and keeps input order otherwise', () => {
+    expect(
+      mergeOrder([
+        { repo: 'web', provides: [], consumes: ['api', 'events'] },
+        { repo: 'docs', provides: [], consumes: [] },
+        { repo: 'bus', provides: ['events'], consumes: ['api'] },
+        { repo: 'api', provides: ['api'], consumes: [] },
+      ]),
+    ).toEqual(['docs', 'api', 'bus', 'web']);
+  });
+
+  it('keeps every repo when contracts form a cycle', () => {
+    const order = mergeOrder([
+      { repo: 'a', provides: ['x'], consumes: ['y'] },
+      { repo: 'b', provides: ['y'], consumes: ['x'] },
+      { repo: 'c', provides: [], consumes: [] },
+    ]);
+    expect(order).toEqual(['c', 'a', 'b']);
+  });
+});
+
+describe('PR bodies', () => {
+  const siblings = [
+    { repo: 'billing', pullRequest: { number: 3, url: 'u://billing/3' }, commit: 'c'.repeat(40) },
+    { repo: 'catalog', pullRequest: { number: 1, url: 'u://catalog/1' }, commit: 'a'.repeat(40) },
+  ];
+
+  it('lists every sibling in merge order, marks this one, and carries a manifest', () => {
+    const body = renderBody({ changeId: 'ch', repo: 'billing', description: 'Why.', mergeOrder: ['catalog', 'billing'], siblings });
+    expect(body.startsWith('Why.')).toBe(true);
+    expect(body).toContain('| 1 | catalog | [#1](u://catalog/1) | `aaaaaaaaaaaa` |');
+    expect(body).toContain('| 2 | billing (this one) | [#3](u://billing/3) |');
+    expect(parseManifest(body)).toEqual({
+      changeId: 'ch',
+      order: ['catalog', 'billing'],
+      repos: [
+        { repo: 'catalog', number: 1, url: 'u://catalog/1', commit: 'a'.repeat(40) },
+        { repo: 'billing', number: 3, url: 'u://billing/3', commit: 'c'.repeat(40) },
+      ],
+    });
+  });
+
+  it('says the set is being opened before the links exist, and has no manifest yet', () => {
+    const body = renderBody({ changeId: 'ch', repo: 'x', description: '', mergeOrder: [], siblings: null });
+    expect(body).toContain('being opened');
+    expect(parseManifest(body)).toBeNull();
+    expect(parseManifest('<!-- lockstep:manifest {broken -->')).toBeNull();
+  });
+});
+
+describe('OutputCapture', () => {
+  it('counts everything, stores at most the cap, keeps a tail and hashes exactly the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lockstep-out-'));
+    try {
+      const path = join(dir, 'nested', 'cmd.log');
+      const capture = await OutputCapture.open(path, 1000, 64);
+      for (let i = 0; i < 100; i++) capture.write(Buffer.from(`line ${i} ${'x'.repeat(40)}\n`));
+      capture.write(Buffer.from('the end\n'));
+      const ref = await capture.close();
+      const file = await readFile(path);
+      expect(capture.bytes).toBeGreaterThan(4000);
+      expect(capture.truncated).toBe(true);
+      expect(ref?.bytes).toBe(file.length);
+      expect(ref?.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+      expect(file.toString()).toContain('output truncated');
+      expect(file.length).toBeLessThan(1200);
+      const tail = capture.tailText();
+      expect(tail).toContain('the end');
+      expect(tail).toMatch(/^\[… \d+ bytes before this\]/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replaces invalid UTF-8 in the tail instead of failing', async () => {
+    const capture = await OutputCapture.open(null, 100);
+    capture.write(Buffer.from([0x66, 0xff, 0xfe, 0x6f]));
+    expect(capture.tailText()).toBe('f\uFFFD\uFFFDo');
+    expect(await capture.close()).toBeNull();
+  });
+});

@@ -1,0 +1,342 @@
+/**
+ * Coordinator and repo workflow logic on a real Temporal dev server, with activities injected
+ * through the same interface the real ones implement: ordering, concurrency, publishing only
+ * when all are green, attempt retries after infrastructure failures, cleanup on every path.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { HostActivities, SharedActivities } from '../../activities/index.ts';
+import { SandboxConfig } from '../../config/repos.ts';
+import type { changeWorkflow } from '../../workflows/change.ts';
+import { changeStatusQuery } from '../../workflows/messages.ts';
+import type { ChangeInput, CommandResult, RepoTask, RunInSandboxInput } from '../../workflows/types.ts';
+import { changeBranch, changeWorkflowId } from '../../workflows/types.ts';
+import { workflowBundle } from '../../workers/worker.ts';
+import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+
+let env: TestWorkflowEnvironment;
+const queue = `wf-test-${uniqueSuffix()}`;
+
+/** What the fake activities saw, per test (keyed by change id). */
+interface Trace {
+  calls: string[];
+  active: number;
+  maxActive: number;
+  removed: string[];
+  opened: string[];
+  linked: { repo: string; siblings: string[]; order: string[] }[];
+}
+const traces = new Map<string, Trace>();
+const trace = (changeId: string): Trace => {
+  let t = traces.get(changeId);
+  if (!t) {
+    t = { calls: [], active: 0, maxActive: 0, removed: [], opened: [], linked: [] };
+    traces.set(changeId, t);
+  }
+  return t;
+};
+
+/** Per change id: how a command behaves. Default: exit 0 quickly. */
+type Behaviour = (input: RunInSandboxInput) => Promise<CommandResult>;
+const behaviours = new Map<string, Behaviour>();
+/** Per change id + repo: how many createSandbox calls fail before one succeeds. */
+const createFailures = new Map<string, number>();
+
+const ok = (tail = 'ok'): CommandResult => ({ exitCode: 0, timedOut: false, durationMs: 5, outputBytes: tail.length, truncated: false, outputTail: tail, log: null });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const shared: SharedActivities = {
+  async prepareWorkspace(input) {
+    trace(input.changeId).calls.push(`prepare:${input.repo}`);
+    return { hostQueue: queue, workspace: `/nowhere/${input.repo}`, baseCommit: 'b'.repeat(40) };
+  },
+  async openPullRequest(input) {
+    const t = trace(input.changeId);
+    t.opened.push(input.repo);
+    return { number: 7, url: `local://${input.repo}/7` };
+  },
+  async linkPullRequest(input) {
+    trace(input.changeId).linked.push({ repo: input.repo, siblings: input.siblings.map((s) => s.repo), order: input.mergeOrder });
+  },
+};
+
+const host: HostActivities = {
+  async createSandbox(input) {
+    const key = `${input.changeId}/${input.repo}`;
+    const left = createFailures.get(key) ?? 0;
+    if (left > 0) {
+      createFailures.set(key, left - 1);
+      throw ApplicationFailure.create({ type: 'SandboxGone', message: 'docker went away', nonRetryable: true });
+    }
+    if (input.repo === 'needs-missing-image') {
+      throw ApplicationFailure.create({ type: 'SandboxImageMissing', message: 'image x is missing; run npm run bootstrap', nonRetryable: true });
+    }
+    const t = trace(input.changeId);
+    t.calls.push(`create:${input.repo}`);
+    t.active++;
+    t.maxActive = Math.max(t.maxActive, t.active);
+    return `sandbox-${input.repo}`;
+  },
+  async runInSandbox(input) {
+    trace(input.changeId).calls.push(`run:${input.repo}:${input.name}`);
+    const behaviour = behaviours.get(input.changeId);
+    if (behaviour) return behaviour(input);
+    await sleep(20);
+    return ok();
+  },
+  async commitAndPush(input) {
+    trace(input.changeId).calls.push(`push:${input.repo}`);
+    return { commit: 'c'.repeat(40), changedFiles: ['a.txt'] };
+  },
+  async removeSandbox(input) {
+    const t = trace(input.changeId);
+    t.removed.push(input.repo);
+    if (t.calls.includes(`create:${input.repo}`)) t.active = Math.max(0, t.active - 1);
+  },
+  async removeWorkspace() {},
+};
+
+function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
+  return {
+    repo,
+    url: `/remotes/${repo}.git`,
+    baseBranch: 'main',
+    branch: changeBranch('x'),
+    sandbox: SandboxConfig.parse({ test: 'run-tests' }),
+    steps: [{ name: 'edit', run: 'true' }],
+    provides: [],
+    consumes: [],
+    ...extra,
+  };
+}
+
+function change(changeId: string, repos: RepoTask[], concurrency = 4): ChangeInput {
+  return { changeId, title: `Test ${changeId}`, description: 'why', forge: { type: 'local' }, concurrency, repos };
+}
+
+async function run(input: ChangeInput) {
+  return env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+    workflowId: changeWorkflowId(input.changeId),
+    taskQueue: queue,
+    args: [input],
+  });
+}
+
+let worker: Worker;
+let running: Promise<void>;
+
+beforeAll(async () => {
+  env = await startTestTemporal();
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: queue,
+    workflowBundle: await workflowBundle(),
+    activities: { ...shared, ...host },
+  });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+describe('changeWorkflow', () => {
+  it('runs providers first, publishes every green repo and links each PR to all siblings', async () => {
+    const id = 'all-green';
+    const result = await run(
+      change(id, [
+        task('web', { consumes: ['api'] }),
+        task('billing', { consumes: ['api'] }),
+        task('catalog', { provides: ['api'] }),
+      ]),
+    );
+    expect(result.status).toBe('succeeded');
+    expect(result.mergeOrder).toEqual(['catalog', 'web', 'billing']);
+    expect(result.repos.map((r) => r.repo)).toEqual(['catalog', 'web', 'billing']);
+    for (const r of result.repos) {
+      expect(r.status).toBe('green');
+      expect(r.pullRequest).toEqual({ number: 7, url: `local://${r.repo}/7` });
+      expect(r.tests?.passed).toBe(true);
+      expect(r.steps.map((s) => s.kind)).toEqual(['step', 'test']);
+    }
+    const t = trace(id);
+    expect(t.opened.sort()).toEqual(['billing', 'catalog', 'web']);
+    expect(t.linked).toHaveLength(3);
+    for (const link of t.linked) {
+      expect(link.siblings.sort()).toEqual(['billing', 'catalog', 'web']);
+      expect(link.order).toEqual(['catalog', 'web', 'billing']);
+    }
+    expect(t.removed.sort()).toEqual(['billing', 'catalog', 'web']);
+  });
+
+  it('runs setup, then the steps in order, then the tests', async () => {
+    const id = 'ordered-steps';
+    const sandbox = SandboxConfig.parse({ test: 'run-tests', setup: 'install' });
+    const result = await run(change(id, [task('one', { sandbox, steps: [{ name: 'first', run: 'a' }, { name: 'second', run: 'b' }] })]));
+    expect(result.status).toBe('succeeded');
+    expect(trace(id).calls.filter((c) => c.startsWith('run:'))).toEqual(['run:one:setup', 'run:one:first', 'run:one:second', 'run:one:tests']);
+  });
+
+  it('opens no pull request when one repo fails its tests, and says where it failed', async () => {
+    const id = 'one-red';
+    behaviours.set(id, async (input) => {
+      if (input.repo === 'billing' && input.kind === 'test') {
+        return { ...ok(), exitCode: 1, outputTail: '--- FAIL: TestInvoiceTotal\nFAIL\texample.com/billing' };
+      }
+      return ok();
+    });
+    const result = await run(change(id, [task('catalog'), task('billing')]));
+    expect(result.status).toBe('failed');
+    expect(result.summary).toContain('billing');
+    expect(result.summary).toContain('no pull request');
+    const billing = result.repos.find((r) => r.repo === 'billing');
+    expect(billing?.status).toBe('failed');
+    expect(billing?.error?.step).toBe('tests');
+    expect(billing?.error?.message).toContain('exited with code 1');
+    expect(billing?.error?.outputTail).toContain('TestInvoiceTotal');
+    expect(billing?.commit).toBeNull();
+    expect(result.repos.every((r) => r.pullRequest === null)).toBe(true);
+    expect(trace(id).opened).toEqual([]);
+    expect(trace(id).calls).not.toContain('push:billing');
+    expect(trace(id).removed.sort()).toEqual(['billing', 'catalog']);
+  });
+
+  it('stops a repo at its first failing step and never runs its tests', async () => {
+    const id = 'step-fails';
+    behaviours.set(id, async (input) => (input.name === 'second' ? { ...ok('sed: no match'), exitCode: 4 } : ok()));
+    const result = await run(change(id, [task('one', { steps: [{ name: 'first', run: 'a' }, { name: 'second', run: 'b' }, { name: 'third', run: 'c' }] })]));
+    expect(result.status).toBe('failed');
+    expect(result.repos[0]?.error).toMatchObject({ step: 'second', message: 'exited with code 4', outputTail: 'sed: no match' });
+    expect(trace(id).calls.filter((c) => c.startsWith('run:'))).toEqual(['run:one:first', 'run:one:second']);
+    expect(trace(id).removed).toEqual(['one']);
+  });
+
+  it('reports a timed-out command as killed', async () => {
+    const id = 'timeout';
+    behaviours.set(id, async (input) => (input.kind === 'test' ? { ...ok('still running'), exitCode: 137, timedOut: true } : ok()));
+    const result = await run(change(id, [task('slow')]));
+    expect(result.repos[0]?.error?.message).toContain('timed out');
+    expect(result.repos[0]?.tests?.timedOut).toBe(true);
+  });
+
+  it('never holds more sandboxes than the concurrency allows', async () => {
+    const id = 'bounded';
+    behaviours.set(id, async () => {
+      await sleep(150);
+      return ok();
+    });
+    const result = await run(change(id, ['a', 'b', 'c', 'd', 'e'].map((r) => task(r)), 2));
+    expect(result.status).toBe('succeeded');
+    expect(trace(id).maxActive).toBeLessThanOrEqual(2);
+    expect(trace(id).maxActive).toBeGreaterThanOrEqual(1);
+    expect(trace(id).removed).toHaveLength(5);
+  });
+
+  it('starts a repo over from a fresh workspace when its sandbox vanished, and cleans up each attempt', async () => {
+    const id = 'infra-retry';
+    createFailures.set(`${id}/flaky`, 1);
+    const result = await run(change(id, [task('flaky')]));
+    expect(result.status).toBe('succeeded');
+    expect(result.repos[0]?.attempts).toBe(2);
+    expect(trace(id).calls.filter((c) => c === 'prepare:flaky')).toHaveLength(2);
+    expect(trace(id).removed).toEqual(['flaky', 'flaky']);
+  });
+
+  it('gives up after the last attempt with the infrastructure error', async () => {
+    const id = 'infra-gives-up';
+    createFailures.set(`${id}/doomed`, 10);
+    const result = await run({ ...change(id, [task('doomed')]), maxRepoAttempts: 2 });
+    expect(result.status).toBe('failed');
+    expect(result.repos[0]?.attempts).toBe(2);
+    expect(result.repos[0]?.error).toMatchObject({ step: 'sandbox', message: 'docker went away' });
+  });
+
+  it('does not retry a fatal failure such as a missing image', async () => {
+    const id = 'fatal';
+    const result = await run(change(id, [task('needs-missing-image')]));
+    expect(result.status).toBe('failed');
+    expect(result.repos[0]?.attempts).toBe(1);
+    expect(result.repos[0]?.error?.message).toContain('npm run bootstrap');
+  });
+
+  it('marks a repo whose steps changed nothing as unchanged and opens no PR for it', async () => {
+    const id = 'unchanged';
+    const original = host.commitAndPush.bind(host);
+    host.commitAndPush = async (input) => (input.repo === 'same' ? { commit: null, changedFiles: [] } : original(input));
+    try {
+      const w = await Worker.create({ connection: env.nativeConnection, taskQueue: `${queue}-u`, workflowBundle: await workflowBundle(), activities: { ...shared, ...host, prepareWorkspace: async (i: Parameters<SharedActivities['prepareWorkspace']>[0]) => ({ ...(await shared.prepareWorkspace(i)), hostQueue: `${queue}-u` }) } });
+      const result = await w.runUntil(
+        env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(id), taskQueue: `${queue}-u`, args: [change(id, [task('same'), task('other')])] }),
+      );
+      expect(result.status).toBe('succeeded');
+      expect(result.repos.find((r) => r.repo === 'same')).toMatchObject({ status: 'unchanged', pullRequest: null });
+      expect(result.repos.find((r) => r.repo === 'other')?.pullRequest).not.toBeNull();
+      expect(trace(id).opened).toEqual(['other']);
+    } finally {
+      host.commitAndPush = original;
+    }
+  });
+
+  it('answers the status query while running, with the step each repo is in', async () => {
+    const id = 'live-status';
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    behaviours.set(id, async (input) => {
+      if (input.name === 'slow step') {
+        await gate;
+      }
+      return ok();
+    });
+    const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: changeWorkflowId(id),
+      taskQueue: queue,
+      args: [change(id, [task('alpha', { steps: [{ name: 'slow step', run: 'x' }] })])],
+    });
+    let view = await handle.query(changeStatusQuery);
+    for (let i = 0; i < 100 && view.repos[0]?.step !== 'slow step'; i++) {
+      await sleep(100);
+      view = await handle.query(changeStatusQuery);
+    }
+    expect(view.status).toBe('running');
+    expect(view.repos[0]).toMatchObject({ repo: 'alpha', status: 'running', phase: 'step', step: 'slow step' });
+    release();
+    const result = await handle.result();
+    expect(result.status).toBe('succeeded');
+    const done = await handle.query(changeStatusQuery);
+    expect(done.phase).toBe('done');
+    expect(done.result?.status).toBe('succeeded');
+  });
+
+  it('removes the sandbox when the change is cancelled mid-step', async () => {
+    const id = 'cancelled';
+    let started!: () => void;
+    const stepStarted = new Promise<void>((r) => (started = r));
+    behaviours.set(id, async () => {
+      started();
+      const ctx = Context.current();
+      for (;;) {
+        ctx.heartbeat();
+        await Promise.race([sleep(200), ctx.cancelled]);
+      }
+    });
+    const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: changeWorkflowId(id),
+      taskQueue: queue,
+      args: [change(id, [task('busy')])],
+    });
+    await stepStarted;
+    await handle.cancel();
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    // The child's cleanup runs in a non-cancellable scope: wait for it to be recorded.
+    for (let i = 0; i < 100 && !trace(id).removed.includes('busy'); i++) await sleep(100);
+    expect(trace(id).removed).toEqual(['busy']);
+  });
+});
