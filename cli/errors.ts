@@ -18,8 +18,14 @@ export class EnvironmentError extends Error {
   override name = 'EnvironmentError';
 }
 
+/** The command was stopped before the change finished; the change itself goes on. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+}
+
 export function exitCodeFor(err: unknown): number {
   if (err instanceof InputError) return EXIT.badInput;
+  if (err instanceof InterruptedError) return EXIT.interrupted;
   if (err instanceof TemporalUnavailableError || err instanceof EnvironmentError) return EXIT.unavailable;
   return EXIT.changeFailed;
 }

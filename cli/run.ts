@@ -8,7 +8,7 @@ import { taskQueue } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
-import { EXIT } from './errors.ts';
+import { EXIT, InterruptedError } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
 import { openTemporal, startInProcessWorker, workersPolling, type InProcessWorker, type TemporalSession } from './temporal.ts';
@@ -102,9 +102,15 @@ async function follow(handle: WorkflowHandle<typeof changeWorkflow>, options: Ru
   const polling = printer ? poll() : Promise.resolve();
   try {
     const resultPromise = handle.result();
-    // If our in-process worker dies, say so rather than waiting forever.
-    const result = worker ? await Promise.race([resultPromise, worker.done.then(() => resultPromise)]) : await resultPromise;
-    return result;
+    if (!worker) return await resultPromise;
+    // If our in-process worker stops (Ctrl-C), the change is safe in Temporal: say how to go on
+    // instead of waiting for a result that no worker will produce.
+    const stopped = worker.done.then(() => {
+      throw new InterruptedError(
+        `the worker stopped; change ${handle.workflowId.replace(/^change\//, '')} is kept by Temporal and continues when a worker runs ("lockstep run" again, or "lockstep worker")`,
+      );
+    });
+    return await Promise.race([resultPromise, stopped]);
   } finally {
     stop = true;
     await polling;

@@ -106,7 +106,8 @@ else
   say "sandbox image $image_tag: building (a few minutes, once per recipe)"
   work="$state/image-build"
   mkdir -p "$work"
-  bash "$root/scripts/sandbox-image/build.sh" "$image_tag" "$work"
+  # Progress goes to stderr: stdout belongs to the command that called us (e.g. demo --json).
+  bash "$root/scripts/sandbox-image/build.sh" "$image_tag" "$work" >&2
 fi
 # The fleet config names the moving tag; the hash tag proves which recipe it came from.
 docker tag "$image_tag" "$image_repo:latest"

@@ -176,7 +176,7 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
     stream.on('close', resolve);
     stream.on('error', () => resolve());
   });
-  let killed: Promise<void> | null = null;
+  let killed = null as Promise<void> | null; // assigned from the timer or the abort listener
   const kill = (): void => {
     // SIGKILL to the container's init ends every process in it, however many it forked.
     killed ??= container
