@@ -5,7 +5,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Docker from 'dockerode';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -203,6 +203,53 @@ describe('the demo change, end to end', () => {
     expect(second.stderr).toContain('repos[0].name: unknown repo "nosuchrepo"');
     expect(second.stderr).toContain('use one of: catalog, storefront, billing');
     await expect(env.client.workflow.getHandle(changeWorkflowId('unknown-repo')).describe()).rejects.toThrow();
+  });
+
+  it('with two workers on two hosts, every sandbox activity goes to the host that cloned the repo', async () => {
+    const otherHost = `e2e-other-${suffix}`;
+    const second = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, LOCKSTEP_HOST_ID: otherHost },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
+    try {
+      let stderr = '';
+      await new Promise<void>((resolve, reject) => {
+        second.stderr.on('data', (chunk: Buffer) => {
+          stderr += chunk.toString();
+          if (stderr.includes('worker polling')) resolve();
+        });
+        void exited.then((code) => reject(new Error(`second worker exited with ${String(code)}: ${stderr}`)));
+      });
+      expect(stderr).toContain(`lockstep-host-${otherHost}`);
+      const base = await changeInput(exampleChange('price-cents.yaml'));
+      const result = await runChange({ ...base, changeId: 'two-hosts', repos: base.repos.map((r) => ({ ...r, branch: 'lockstep/two-hosts' })) });
+      expect(result.status).toBe('succeeded');
+      const hostQueues = new Set<string>();
+      for (const repo of result.repos) {
+        const history = await env.client.workflow.getHandle(changeWorkflowId(`two-hosts/repo/${repo.repo}`)).fetchHistory();
+        const scheduled = (history.events ?? []).flatMap((e) => {
+          const a = e.activityTaskScheduledEventAttributes;
+          return a ? [{ type: a.activityType?.name ?? '', queue: a.taskQueue?.name ?? '', id: e.eventId?.toString() ?? '' }] : [];
+        });
+        const completed = (history.events ?? []).flatMap((e) => (e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes] : []));
+        expect(scheduled[0]?.type).toBe('prepareWorkspace');
+        expect(scheduled[0]?.queue).toBe(queue);
+        // The queue prepareWorkspace returned is where every later activity of the repo went.
+        const prepared = completed.find((c) => c.scheduledEventId?.toString() === scheduled[0]?.id);
+        const payload = prepared?.result?.payloads?.[0]?.data;
+        const hostQueue = (JSON.parse(Buffer.from(payload ?? new Uint8Array()).toString()) as { hostQueue: string }).hostQueue;
+        expect([worker.hostQueue, `lockstep-host-${otherHost}`]).toContain(hostQueue);
+        hostQueues.add(hostQueue);
+        const later = scheduled.slice(1);
+        expect(later.map((s) => s.type)).toEqual(expect.arrayContaining(['createSandbox', 'runInSandbox', 'commitAndPush', 'removeSandbox']));
+        expect(later.every((s) => s.queue === hostQueue)).toBe(true);
+      }
+      expect(hostQueues.size).toBeGreaterThanOrEqual(1);
+    } finally {
+      second.kill('SIGTERM');
+      await exited;
+    }
   });
 
   it('leaves no sandbox, no workspace behind', async () => {
