@@ -15,7 +15,7 @@ import {
 import type { SharedActivities } from '../activities/index.ts';
 import { changeStatusQuery, repoProgressSignal } from './messages.ts';
 import { mergeOrder } from './order.ts';
-import { describe, repoWorkflow } from './repo.ts';
+import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
 import type {
   ChangeInput,
   ChangePhase,
@@ -158,19 +158,7 @@ async function runRepo(input: ChangeInput, task: RepoTask): Promise<RepoResult> 
   } catch (err) {
     if (isCancellation(err)) throw err;
     const message = err instanceof ChildWorkflowFailure ? describe(err.cause ?? err) : describe(err);
-    return {
-      repo: task.repo,
-      status: 'failed',
-      branch: task.branch,
-      baseCommit: null,
-      commit: null,
-      changedFiles: [],
-      steps: [],
-      tests: null,
-      error: { step: 'workflow', message, outputTail: '' },
-      attempts: 1,
-      durationMs: 0,
-    };
+    return { ...failedBeforeResult(task, 'workflow', message), attempts: 1, durationMs: 0 };
   }
 }
 

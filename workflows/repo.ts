@@ -25,6 +25,7 @@ import type {
   RepoPhase,
   RepoResult,
   RepoStatusView,
+  RepoTask,
   RepoWorkflowInput,
   StepOutcome,
   TestsOutcome,
@@ -115,17 +116,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
       const final = attempt >= input.maxAttempts || isNonRetryable(err);
       log.warn('repo attempt failed', { repo: task.repo, attempt, final, error: describe(err) });
       if (final) {
-        return finish({
-          repo: task.repo,
-          status: 'failed',
-          branch: task.branch,
-          baseCommit: null,
-          commit: null,
-          changedFiles: [],
-          steps: [],
-          tests: null,
-          error: { step: workPhase, message: describe(err), outputTail: '' },
-        });
+        return finish(failedBeforeResult(task, workPhase, describe(err)));
       }
     }
   }
@@ -223,6 +214,21 @@ async function runAttempt(
       await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
     });
   }
+}
+
+/** A repo that failed before it produced anything: no commit, no steps, no tests. */
+export function failedBeforeResult(task: RepoTask, step: string, message: string): Omit<RepoResult, 'attempts' | 'durationMs'> {
+  return {
+    repo: task.repo,
+    status: 'failed',
+    branch: task.branch,
+    baseCommit: null,
+    commit: null,
+    changedFiles: [],
+    steps: [],
+    tests: null,
+    error: { step, message, outputTail: '' },
+  };
 }
 
 function commitMessage(input: RepoWorkflowInput): string {
