@@ -5,6 +5,8 @@
  */
 import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
+import type OpenAI from 'openai';
+import { createAgentHostActivities, createAgentSharedActivities } from './agent/index.ts';
 import { join, resolve, sep } from 'node:path';
 import { fatal } from './errors.ts';
 import type {
@@ -37,6 +39,8 @@ export interface ActivityDeps {
   owner: string;
   /** The worker's environment, read only for a repo's `passEnv` allowlist. */
   workerEnv: NodeJS.ProcessEnv;
+  /** The model endpoint, or null when none is configured (steps mode needs none). */
+  openai: OpenAI | null;
 }
 
 export const workspacePath = (stateDir: string, changeId: string, repo: string): string =>
@@ -44,6 +48,8 @@ export const workspacePath = (stateDir: string, changeId: string, repo: string):
 
 export function createSharedActivities(deps: ActivityDeps) {
   return {
+    ...createAgentSharedActivities(deps),
+
     async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
       const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
@@ -90,6 +96,8 @@ export function createHostActivities(deps: ActivityDeps) {
     logDir: join(deps.stateDir, 'logs'),
   };
   return {
+    ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
+
     async createSandbox(input: CreateSandboxInput): Promise<string> {
       return createSandbox(sandboxDeps, input);
     },

@@ -8,7 +8,7 @@ import { taskQueue } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
-import { EXIT, InterruptedError } from './errors.ts';
+import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
 import { openTemporal, startInProcessWorker, workersPolling, type InProcessWorker, type TemporalSession } from './temporal.ts';
@@ -40,12 +40,19 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
     forge: loaded.config.forge,
     concurrency: options.concurrency ?? loaded.config.concurrency,
     repos: tasks,
+    models: loaded.config.models,
+    budgets: loaded.config.budgets,
   };
 
   const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
   let worker: InProcessWorker | null = null;
   try {
     if (options.worker === 'auto' && !(await workersPolling(session))) {
+      if (tasks.some((t) => t.mode === 'agent') && !process.env.OPENAI_API_KEY) {
+        throw new EnvironmentError(
+          `change ${change.id} needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see README, "Agents")`,
+        );
+      }
       options.log('no worker is polling; running one in this process');
       worker = await startInProcessWorker(session, options.stateDir, options.log);
     }

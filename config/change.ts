@@ -19,12 +19,20 @@ export const ChangeStep = z
   .strict();
 export type ChangeStep = z.infer<typeof ChangeStep>;
 
+/**
+ * One target repo. Three ways to say what to do, per repo:
+ * - `steps`: commands to run (no model at all);
+ * - `instructions`: plain-language task for the repo's coding agent (no planning call);
+ * - neither: the coordinator model plans this repo's task from the change's description.
+ */
 export const ChangeTarget = z
   .object({
     name: Name,
-    steps: z.array(ChangeStep).min(1, 'give at least one step'),
+    steps: z.array(ChangeStep).min(1, 'give at least one step').optional(),
+    instructions: z.string().min(1).max(20_000).optional(),
   })
-  .strict();
+  .strict()
+  .refine((t) => !(t.steps && t.instructions), { message: 'give either "steps" or "instructions", not both', path: ['instructions'] });
 export type ChangeTarget = z.infer<typeof ChangeTarget>;
 
 export const Change = z

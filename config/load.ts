@@ -247,7 +247,11 @@ export function resolveTasks(loaded: LoadedConfig, change: Change): RepoTask[] {
       baseBranch: repo.baseBranch,
       branch: changeBranch(change.id),
       sandbox: repo.sandbox,
-      steps: target.steps,
+      mode: target.steps ? 'steps' : 'agent',
+      steps: target.steps ?? [],
+      instructions: target.instructions ?? null,
+      expectedFiles: [],
+      acceptance: null,
       provides: repo.provides.map((c) => c.name),
       consumes: repo.consumes.map((c) => c.name),
     };

@@ -81,6 +81,31 @@ export const ForgeConfig = z.discriminatedUnion('type', [
 ]);
 export type ForgeConfig = z.infer<typeof ForgeConfig>;
 
+/** Models used by the agents. Any OpenAI-compatible endpoint: OPENAI_BASE_URL and OPENAI_API_KEY. */
+export const ModelsConfig = z
+  .object({
+    /** Plans the change across repos. */
+    coordinator: z.string().min(1).default('gpt-4.1'),
+    /** Edits and tests each repo; also writes summaries. */
+    agent: z.string().min(1).default('gpt-4.1-mini'),
+    requestTimeoutSeconds: z.number().int().min(5).max(3600).default(120),
+    /** Re-asks of the coordinator when its plan does not validate. */
+    planAttempts: z.number().int().min(1).max(10).default(3),
+  })
+  .strict();
+export type ModelsConfig = z.infer<typeof ModelsConfig>;
+
+/** Limits of one repo agent's loop; when one runs out the repo fails with the reason. */
+export const AgentBudgets = z
+  .object({
+    turns: z.number().int().min(1).max(1000).default(40),
+    testIterations: z.number().int().min(1).max(100).default(5),
+    tokens: z.number().int().min(1000).max(100_000_000).default(500_000),
+    wallSeconds: z.number().int().min(10).max(86_400).default(1800),
+  })
+  .strict();
+export type AgentBudgets = z.infer<typeof AgentBudgets>;
+
 export const RepoConfig = z
   .object({
     name: Name,
@@ -100,6 +125,8 @@ export const ReposConfig = z
     /** Repos changed at the same time (each holds a sandbox). */
     concurrency: z.number().int().min(1).max(256).default(4),
     forge: ForgeConfig.default({ type: 'local' }),
+    models: ModelsConfig.prefault({}),
+    budgets: AgentBudgets.prefault({}),
     /** Sandbox settings every repo starts from; a repo's own `sandbox` overrides them field by field. */
     defaults: z.object({ sandbox: z.record(z.string(), z.unknown()).default({}) }).strict().default({ sandbox: {} }),
     repos: z.array(RepoConfig).min(1, 'list at least one repository'),

@@ -12,6 +12,8 @@ import { createHostActivities, createSharedActivities, type ActivityDeps } from 
 import type { Forge } from '../activities/forges/forge.ts';
 import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
+import { modelClientFromEnv } from '../activities/llm/client.ts';
+import type OpenAI from 'openai';
 import { taskQueue } from '../config/paths.ts';
 
 export const SANDBOX_UID = 10001;
@@ -24,6 +26,8 @@ export interface LockstepWorkerOptions {
   hostId?: string;
   docker?: Docker;
   forge?: Forge;
+  /** The model endpoint; defaults to OPENAI_API_KEY / OPENAI_BASE_URL from the environment. */
+  openai?: OpenAI | null;
   sharedTaskQueue?: string;
   /** Override activities (tests inject failures); defaults to the real ones. */
   activities?: { shared?: object; host?: object };
@@ -78,6 +82,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     workspaceOwner: isRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : null,
     owner,
     workerEnv: process.env,
+    openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
   };
 
   const reaped = await reapOrphans(docker, ownerAlive);

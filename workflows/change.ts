@@ -19,9 +19,12 @@ import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
 import type {
   ChangeInput,
   ChangePhase,
+  ChangePlan,
   ChangeResult,
   ChangeStatus,
   ChangeStatusView,
+  PlanInput,
+  PlanTurnResult,
   PullRequestRef,
   RepoOutcome,
   RepoResult,
@@ -29,6 +32,11 @@ import type {
   RepoTask,
 } from './types.ts';
 import { repoWorkflowId } from './types.ts';
+
+const planner = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
+});
 
 const forge = proxyActivities<SharedActivities>({
   startToCloseTimeout: '2 minutes',
@@ -42,6 +50,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   let phase: ChangePhase = 'starting';
   let status: ChangeStatus = 'running';
   let result: ChangeResult | null = null;
+  let plan: ChangePlan | null = null;
   const repos = new Map<string, RepoStatusView>(
     tasks.map((t) => [
       t.repo,
@@ -56,6 +65,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     phase,
     startedAt,
     mergeOrder: order,
+    plan,
     repos: [...repos.values()],
     result,
   }));
@@ -69,6 +79,22 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     view.phaseStartedAt = p.at;
     view.startedAt ??= p.at;
   });
+
+  if (tasks.some((t) => t.mode === 'agent' && t.instructions === null)) {
+    phase = 'planning';
+    const planned = await planChange(input, tasks);
+    if ('error' in planned) {
+      return finishEarly(input, startedAt, order, `planning failed: ${planned.error}`);
+    }
+    plan = planned.plan;
+    for (const task of tasks) {
+      const entry = plan.repos.find((r) => r.repo === task.repo);
+      if (!entry || task.mode !== 'agent' || task.instructions !== null) continue;
+      task.instructions = entry.task;
+      task.expectedFiles = entry.files;
+      task.acceptance = entry.acceptance;
+    }
+  }
 
   phase = 'running';
   const results = new Map<string, RepoResult>();
@@ -127,6 +153,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(Date.now()).toISOString(),
     mergeOrder: order,
+    plan,
     repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
   };
   for (const outcome of result.repos) {
@@ -148,6 +175,8 @@ async function runRepo(input: ChangeInput, task: RepoTask): Promise<RepoResult> 
           description: input.description,
           task,
           maxAttempts: input.maxRepoAttempts ?? 2,
+          models: input.models,
+          budgets: input.budgets,
         },
       ],
       // Closing the coordinator (cancel, terminate, timeout) cancels the repos, which then
@@ -160,6 +189,65 @@ async function runRepo(input: ChangeInput, task: RepoTask): Promise<RepoResult> 
     const message = err instanceof ChildWorkflowFailure ? describe(err.cause ?? err) : describe(err);
     return { ...failedBeforeResult(task, 'workflow', message), attempts: 1, durationMs: 0 };
   }
+}
+
+/**
+ * Scout the repos to plan (in parallel), then ask the coordinator model for a plan; an answer
+ * that does not validate is sent back with its errors, up to `models.planAttempts` times.
+ */
+async function planChange(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan: ChangePlan } | { error: string }> {
+  try {
+    return await askForPlan(input, tasks);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return { error: describe(err) };
+  }
+}
+
+async function askForPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan: ChangePlan } | { error: string }> {
+  const indexes = await Promise.all(
+    tasks.map((t) =>
+      planner
+        .scoutRepo({ repo: t.repo, url: t.url, baseBranch: t.baseBranch, testCommand: t.sandbox.test, contractPaths: [] })
+        .catch((err: unknown) => {
+          if (isCancellation(err)) throw err;
+          return null;
+        }),
+    ),
+  );
+  let previous: PlanInput['previous'] = null;
+  let errors: string[] = [];
+  for (let attempt = 1; attempt <= input.models.planAttempts; attempt++) {
+    const answer: PlanTurnResult = await planner.planChange({
+      changeId: input.changeId,
+      title: input.title,
+      description: input.description,
+      model: input.models.coordinator,
+      repos: tasks.map((t, i) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes, instructions: t.instructions, index: indexes[i] ?? null })),
+      previous,
+    });
+    if (answer.plan) return { plan: answer.plan };
+    errors = answer.errors;
+    previous = { answer: answer.answer, errors };
+  }
+  return { error: `the coordinator's plan did not validate after ${input.models.planAttempts} attempts: ${errors.slice(0, 5).join('; ')}` };
+}
+
+/** A change that ends before any repo ran (e.g. no valid plan): every repo is reported failed. */
+function finishEarly(input: ChangeInput, startedAt: number, order: string[], summary: string): ChangeResult {
+  const result: ChangeResult = {
+    changeId: input.changeId,
+    title: input.title,
+    status: 'failed',
+    summary,
+    startedAt: new Date(startedAt).toISOString(),
+    finishedAt: new Date(Date.now()).toISOString(),
+    mergeOrder: order,
+    plan: null,
+    repos: input.repos.map((t) => ({ ...failedBeforeResult(t, 'planning', summary), attempts: 0, durationMs: 0, pullRequest: null })),
+  };
+  upsertMemo({ outcome: 'failed', summary });
+  return result;
 }
 
 /** Two phases: find-or-create every PR, then write every body with links to all siblings. */

@@ -1,3 +1,4 @@
 /** The workflow bundle's entry point: every workflow type the worker registers. */
 export { changeWorkflow } from './change.ts';
 export { repoWorkflow } from './repo.ts';
+export { agentWorkflow } from './agent.ts';

@@ -5,9 +5,10 @@
  * clone, possibly on another host; a failing command of the repo itself is a result, not a retry.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ParentClosePolicy,
+  executeChild,
   getExternalWorkflowHandle,
   isCancellation,
   log,
@@ -16,9 +17,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SharedActivities } from '../activities/index.ts';
+import { agentWorkflow } from './agent.ts';
 import { repoProgressSignal, repoStatusQuery } from './messages.ts';
 import { FATAL_ERROR_TYPES } from './types.ts';
 import type {
+  AgentOutcome,
   CommandKind,
   CommandResult,
   RepoError,
@@ -109,7 +112,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
   for (let attempt = 1; ; attempt++) {
     view.attempt = attempt;
     try {
-      const verdict = await runAttempt(input, enter);
+      const verdict = await runAttempt(input, attempt, enter);
       return finish(verdict.result);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -124,6 +127,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
 
 async function runAttempt(
   input: RepoWorkflowInput,
+  attempt: number,
   enter: (phase: RepoPhase, step?: string | null) => void,
 ): Promise<RepoVerdict> {
   const { task, changeId } = input;
@@ -138,9 +142,10 @@ async function runAttempt(
   });
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
-  const base = { repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit };
+  let agent: AgentOutcome | null = null;
+  const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent });
   const failed = (error: RepoError, tests: TestsOutcome | null = null) =>
-    new RepoVerdict({ ...base, status: 'failed', commit: null, changedFiles: [], steps, tests, error });
+    new RepoVerdict({ ...base(), status: 'failed', commit: null, changedFiles: [], steps, tests, error });
 
   try {
     enter('sandbox');
@@ -171,6 +176,13 @@ async function runAttempt(
       const r = await run('setup', 'setup', task.sandbox.setup, task.sandbox.timeouts.setupSeconds);
       if (r.exitCode !== 0) return failed(commandError('setup', r));
     }
+    if (task.mode === 'agent') {
+      enter('agent', 'agent');
+      agent = await runAgent(input, attempt, ws.hostQueue, ws.workspace);
+      if (!agent.resolved) {
+        return failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+      }
+    }
     for (const step of task.steps) {
       const r = await run('step', step.name, step.run, step.timeoutSeconds ?? task.sandbox.timeouts.stepSeconds);
       if (r.exitCode !== 0) return failed(commandError(step.name, r));
@@ -197,7 +209,7 @@ async function runAttempt(
       message: commitMessage(input),
     });
     return new RepoVerdict({
-      ...base,
+      ...base(),
       status: pushed.commit ? 'green' : 'unchanged',
       commit: pushed.commit,
       changedFiles: pushed.changedFiles,
@@ -216,11 +228,50 @@ async function runAttempt(
   }
 }
 
+/** The coding agent's loop as a child workflow, so it can continue-as-new on its own. */
+async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: string, workspace: string): Promise<AgentOutcome> {
+  const { task } = input;
+  await hostActivities(hostQueue, 60).startTranscript({
+    changeId: input.changeId,
+    repo: task.repo,
+    attempt,
+    title: input.title,
+    description: input.description,
+    instructions: task.instructions ?? input.description,
+    expectedFiles: task.expectedFiles,
+    acceptance: task.acceptance,
+    testCommand: task.sandbox.test,
+  });
+  return executeChild(agentWorkflow, {
+    workflowId: `${workflowInfo().workflowId}/agent-${attempt}`,
+    args: [
+      {
+        changeId: input.changeId,
+        repo: task.repo,
+        attempt,
+        hostQueue,
+        workspace,
+        sandbox: task.sandbox,
+        model: input.models.agent,
+        budgets: input.budgets,
+        testCommand: task.sandbox.test,
+        testTimeoutSeconds: task.sandbox.timeouts.testSeconds,
+        commandTimeoutSeconds: task.sandbox.timeouts.stepSeconds,
+        outputBytes: task.sandbox.limits.outputBytes,
+        state: null,
+      },
+    ],
+    parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+  });
+}
+
 /** A repo that failed before it produced anything: no commit, no steps, no tests. */
 export function failedBeforeResult(task: RepoTask, step: string, message: string): Omit<RepoResult, 'attempts' | 'durationMs'> {
   return {
     repo: task.repo,
     status: 'failed',
+    mode: task.mode,
+    agent: null,
     branch: task.branch,
     baseCommit: null,
     commit: null,
@@ -236,9 +287,12 @@ function commitMessage(input: RepoWorkflowInput): string {
   return `${input.title}\n\n${body ? `${body}\n\n` : ''}Lockstep-Change: ${input.changeId}\n`;
 }
 
+/** A fatal activity failure anywhere in the chain (an activity, or one inside the agent's child workflow). */
 function isNonRetryable(err: unknown): boolean {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure && (FATAL_ERROR_TYPES as readonly string[]).includes(cause.type ?? '');
+  for (let current: unknown = err; current instanceof Error; current = current.cause) {
+    if (current instanceof ApplicationFailure && (FATAL_ERROR_TYPES as readonly string[]).includes(current.type ?? '')) return true;
+  }
+  return false;
 }
 
 /** The innermost message of a Temporal failure chain, short enough for a status line. */

@@ -4,7 +4,7 @@
  * output is stored by activities and referenced by path + sha256).
  */
 import type { ChangeStep } from '../config/change.ts';
-import type { ForgeConfig, SandboxConfig } from '../config/repos.ts';
+import type { AgentBudgets, ForgeConfig, ModelsConfig, SandboxConfig } from '../config/repos.ts';
 
 export const changeWorkflowId = (changeId: string): string => `change/${changeId}`;
 export const repoWorkflowId = (changeId: string, repo: string): string => `change/${changeId}/repo/${repo}`;
@@ -18,7 +18,14 @@ export interface RepoTask {
   baseBranch: string;
   branch: string;
   sandbox: SandboxConfig;
+  /** `steps`: run the change file's commands. `agent`: a coding agent works on `instructions`. */
+  mode: 'steps' | 'agent';
   steps: ChangeStep[];
+  /** The agent's task; null until the coordinator's plan fills it in. */
+  instructions: string | null;
+  /** From the plan: files the repo is expected to touch, and what done means. */
+  expectedFiles: string[];
+  acceptance: string | null;
   /** Contract names this repo provides / consumes (used for the merge order). */
   provides: string[];
   consumes: string[];
@@ -33,6 +40,8 @@ export interface ChangeInput {
   repos: RepoTask[];
   /** Attempts per repo when the infrastructure (not the repo's own commands) fails. */
   maxRepoAttempts?: number;
+  models: ModelsConfig;
+  budgets: AgentBudgets;
 }
 
 export interface RepoWorkflowInput {
@@ -41,6 +50,170 @@ export interface RepoWorkflowInput {
   description: string;
   task: RepoTask;
   maxAttempts: number;
+  models: ModelsConfig;
+  budgets: AgentBudgets;
+}
+
+/** Token counts of model calls. */
+export interface TokenUsage {
+  prompt: number;
+  completion: number;
+}
+
+/** The plan of a change, made by the coordinator model (validated with zod). */
+export interface PlannedRepo {
+  repo: string;
+  task: string;
+  files: string[];
+  acceptance: string;
+}
+export interface ChangePlan {
+  summary: string;
+  repos: PlannedRepo[];
+  /** Providers before consumers. */
+  order: string[];
+}
+
+/** What one agent loop did, for the result, status and metrics. */
+export interface AgentOutcome {
+  resolved: boolean;
+  /** Why the loop ended: the model finished with green tests, or which budget ran out. */
+  reason: 'finished' | 'turns' | 'test-iterations' | 'tokens' | 'wall-time' | 'model-error';
+  message: string;
+  /** The model's own summary when it called finish. */
+  summary: string | null;
+  turns: number;
+  testIterations: number;
+  usage: TokenUsage;
+  lastTests: TestsOutcome | null;
+}
+
+export interface AgentWorkflowInput {
+  changeId: string;
+  repo: string;
+  attempt: number;
+  hostQueue: string;
+  workspace: string;
+  /** To recreate the sandbox when its host's worker restarted and swept it away. */
+  sandbox: SandboxConfig;
+  model: string;
+  budgets: AgentBudgets;
+  testCommand: string;
+  testTimeoutSeconds: number;
+  commandTimeoutSeconds: number;
+  outputBytes: number;
+  /** Carried across continue-as-new. */
+  state: AgentLoopState | null;
+}
+
+export interface AgentLoopState {
+  turn: number;
+  testIterations: number;
+  usage: TokenUsage;
+  startedAt: number;
+  lastTests: TestsOutcome | null;
+  /** Log index for sandbox commands, so log file names stay unique. */
+  commandIndex: number;
+}
+
+export interface StartTranscriptInput {
+  changeId: string;
+  repo: string;
+  attempt: number;
+  title: string;
+  description: string;
+  instructions: string;
+  expectedFiles: string[];
+  acceptance: string | null;
+  testCommand: string;
+}
+
+export interface ModelTurnInput {
+  changeId: string;
+  repo: string;
+  attempt: number;
+  turn: number;
+  model: string;
+}
+
+export interface ToolCallSummary {
+  id: string;
+  name: string;
+  /** The first characters of the arguments, for the audit trail; the full text stays in the transcript. */
+  preview: string;
+}
+
+export interface ModelTurnResult {
+  toolCalls: ToolCallSummary[];
+  /** The assistant's text, truncated. */
+  content: string;
+  finishReason: string;
+  usage: TokenUsage;
+  model: string;
+  durationMs: number;
+  /** sha256 of the request's messages, so an audit can tell identical prompts apart. */
+  promptHash: string;
+}
+
+export interface AgentToolInput {
+  changeId: string;
+  repo: string;
+  attempt: number;
+  turn: number;
+  callId: string;
+  workspace: string;
+  testCommand: string;
+  testTimeoutSeconds: number;
+  commandTimeoutSeconds: number;
+  outputBytes: number;
+  commandIndex: number;
+}
+
+export interface AgentToolResult {
+  ok: boolean;
+  summary: string;
+  exitCode: number | null;
+  tests: TestsOutcome | null;
+  finished: { summary: string } | null;
+}
+
+export interface AppendUserMessageInput {
+  changeId: string;
+  repo: string;
+  attempt: number;
+  turn: number;
+  text: string;
+}
+
+export interface PlanInput {
+  changeId: string;
+  title: string;
+  description: string;
+  model: string;
+  /** The repos to plan, with what the coordinator knows of each. */
+  repos: { repo: string; provides: string[]; consumes: string[]; instructions: string | null; index: RepoIndex | null }[];
+  /** Earlier invalid answer and its validation errors, when re-asking. */
+  previous: { answer: string; errors: string[] } | null;
+}
+
+export interface PlanTurnResult {
+  plan: ChangePlan | null;
+  errors: string[];
+  answer: string;
+  usage: TokenUsage;
+}
+
+/** What the scout learned about a repo at a commit (cached by commit sha; a few KB at most). */
+export interface RepoIndex {
+  repo: string;
+  commit: string;
+  files: number;
+  tree: string[];
+  languages: Record<string, number>;
+  testCommand: string;
+  contractFiles: string[];
+  agentsMd: string | null;
+  readme: string | null;
 }
 
 /** A file written by an activity, referenced from history instead of its content. */
@@ -94,6 +267,9 @@ export type RepoStatus = 'pending' | 'running' | 'green' | 'unchanged' | 'failed
 export interface RepoResult {
   repo: string;
   status: RepoStatus;
+  mode?: 'steps' | 'agent';
+  /** Set in agent mode: what the agent did and what it cost. */
+  agent?: AgentOutcome | null;
   branch: string;
   baseCommit: string | null;
   commit: string | null;
@@ -126,11 +302,13 @@ export interface ChangeResult {
   finishedAt: string | null;
   /** Providers before consumers: the order in which the PRs should merge. */
   mergeOrder: string[];
+  /** The coordinator's plan, when a model planned the change. */
+  plan: ChangePlan | null;
   repos: RepoOutcome[];
 }
 
-export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'step' | 'tests' | 'pushing' | 'cleanup' | 'done';
-export type ChangePhase = 'starting' | 'running' | 'publishing' | 'done';
+export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
+export type ChangePhase = 'starting' | 'planning' | 'running' | 'publishing' | 'done';
 
 /** Sent by a repo workflow to its coordinator whenever it enters a new phase or step. */
 export interface RepoProgress {
@@ -162,6 +340,7 @@ export interface ChangeStatusView {
   phase: ChangePhase;
   startedAt: number;
   mergeOrder: string[];
+  plan: ChangePlan | null;
   repos: RepoStatusView[];
   result: ChangeResult | null;
 }
@@ -198,7 +377,10 @@ export interface RunInSandboxInput extends SandboxRef {
   name: string;
   /** Position in the repo's command sequence; keeps log file names unique and ordered. */
   index: number;
+  /** Run with `bash -c`; only a human-readable label when `argv` is given. */
   command: string;
+  /** Run exactly this argument vector, no shell in between (for model-supplied arguments). */
+  argv?: string[];
   timeoutSeconds: number;
   outputBytes: number;
 }
@@ -242,5 +424,5 @@ export interface LinkPullRequestInput extends OpenPullRequestInput {
 }
 
 /** Activity failure types after which retrying the repo cannot help. */
-export const FATAL_ERROR_TYPES = ['SandboxImageMissing', 'RemoteUnreachable', 'BaseBranchMissing', 'InvalidInput'] as const;
+export const FATAL_ERROR_TYPES = ['SandboxImageMissing', 'RemoteUnreachable', 'BaseBranchMissing', 'InvalidInput', 'ModelNotConfigured', 'ModelRequestRejected'] as const;
 export type FatalErrorType = (typeof FATAL_ERROR_TYPES)[number];

@@ -143,12 +143,14 @@ export async function removeSandbox(docker: Docker, ref: SandboxRef): Promise<vo
 }
 
 /**
- * Runs `command` with `bash -c` in the sandbox. Never rejects for the command's own sake: a
+ * Runs `command` with `bash -c` in the sandbox, or `argv` as is when given (no shell, so
+ * model-supplied arguments stay arguments). Never rejects for the command's own sake: a
  * failure is an exit code, a timeout is `timedOut` with exit code 137. Rejects when the sandbox
  * is gone, or when `signal` aborts (the caller's cancellation), after killing the command.
  */
 export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, signal?: AbortSignal): Promise<CommandResult> {
   const { docker } = deps;
+  if (input.argv?.length === 0) throw new Error('runInSandbox: argv must not be empty');
   const container = docker.getContainer(containerName(input));
   const info = await container.inspect().catch((err: unknown) => {
     throw statusCode(err) === 404 ? sandboxGone(`sandbox ${containerName(input)} no longer exists`) : err;
@@ -159,7 +161,7 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   const capture = await OutputCapture.open(logPath, input.outputBytes);
   const started = Date.now();
   const exec = await container.exec({
-    Cmd: ['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${input.command}`],
+    Cmd: input.argv ?? ['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${input.command}`],
     AttachStdout: true,
     AttachStderr: true,
     AttachStdin: false,

@@ -42,7 +42,16 @@ async function gitOut(remote: string, ...args: string[]): Promise<string> {
 async function changeInput(changeFile: string): Promise<ChangeInput> {
   const loaded = await loadReposConfig(fleet.configFile);
   const change = await loadChange(changeFile, loaded);
-  return { changeId: change.id, title: change.title, description: change.description, forge: loaded.config.forge, concurrency: 3, repos: resolveTasks(loaded, change) };
+  return {
+    changeId: change.id,
+    title: change.title,
+    description: change.description,
+    forge: loaded.config.forge,
+    concurrency: 3,
+    repos: resolveTasks(loaded, change),
+    models: loaded.config.models,
+    budgets: loaded.config.budgets,
+  };
 }
 
 async function runChange(input: ChangeInput): Promise<ChangeResult> {

@@ -10,7 +10,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostActivities, SharedActivities } from '../../activities/index.ts';
-import { SandboxConfig } from '../../config/repos.ts';
+import { AgentBudgets, ModelsConfig, SandboxConfig } from '../../config/repos.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeStatusQuery } from '../../workflows/messages.ts';
 import type { ChangeInput, CommandResult, RepoTask, RunInSandboxInput } from '../../workflows/types.ts';
@@ -46,6 +46,11 @@ const behaviours = new Map<string, Behaviour>();
 /** Per change id + repo: how many createSandbox calls fail before one succeeds. */
 const createFailures = new Map<string, number>();
 
+/** Steps-mode changes never call the agent activities; a call would be a bug. */
+async function unused(): Promise<never> {
+  throw ApplicationFailure.create({ message: 'agent activity called in a steps-mode test', nonRetryable: true });
+}
+
 const ok = (tail = 'ok'): CommandResult => ({ exitCode: 0, timedOut: false, durationMs: 5, outputBytes: tail.length, truncated: false, outputTail: tail, log: null });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,6 +67,8 @@ const shared: SharedActivities = {
   async linkPullRequest(input) {
     trace(input.changeId).linked.push({ repo: input.repo, siblings: input.siblings.map((s) => s.repo), order: input.mergeOrder });
   },
+  planChange: unused,
+  scoutRepo: unused,
 };
 
 const host: HostActivities = {
@@ -98,6 +105,10 @@ const host: HostActivities = {
     if (t.calls.includes(`create:${input.repo}`)) t.active = Math.max(0, t.active - 1);
   },
   async removeWorkspace() {},
+  startTranscript: unused,
+  modelTurn: unused,
+  runAgentTool: unused,
+  appendUserMessage: unused,
 };
 
 function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
@@ -107,7 +118,11 @@ function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
     baseBranch: 'main',
     branch: changeBranch('x'),
     sandbox: SandboxConfig.parse({ test: 'run-tests' }),
+    mode: 'steps',
     steps: [{ name: 'edit', run: 'true' }],
+    instructions: null,
+    expectedFiles: [],
+    acceptance: null,
     provides: [],
     consumes: [],
     ...extra,
@@ -115,7 +130,7 @@ function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
 }
 
 function change(changeId: string, repos: RepoTask[], concurrency = 4): ChangeInput {
-  return { changeId, title: `Test ${changeId}`, description: 'why', forge: { type: 'local' }, concurrency, repos };
+  return { changeId, title: `Test ${changeId}`, description: 'why', forge: { type: 'local' }, concurrency, repos, models: ModelsConfig.parse({}), budgets: AgentBudgets.parse({}) };
 }
 
 async function run(input: ChangeInput) {
