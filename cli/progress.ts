@@ -70,6 +70,11 @@ export function renderResult(result: ChangeResult): string {
     const pr = r.pullRequest ? `PR #${r.pullRequest.number} ${r.pullRequest.url}` : 'no PR';
     const commit = r.commit ? r.commit.slice(0, 12) : '-';
     lines.push(`  ${r.repo.padEnd(width)}  ${r.status.padEnd(9)} ${r.branch}@${commit}  ${pr}`);
+    if (r.agent) {
+      const a = r.agent;
+      lines.push(`    agent: ${a.resolved ? 'resolved' : `stopped (${a.reason})`}, ${a.turns} turns, ${a.testIterations} test runs, ${a.usage.prompt}+${a.usage.completion} tokens${r.regression ? ', REGRESSION: tests passed on the base branch' : ''}`);
+      if (a.summary) lines.push(`    summary: ${a.summary}`);
+    }
     if (r.error) {
       lines.push(`    failed at ${r.error.step}: ${r.error.message}`);
       const tail = r.error.outputTail.trimEnd().split('\n').slice(-15);
@@ -77,5 +82,9 @@ export function renderResult(result: ChangeResult): string {
     }
   }
   if (result.mergeOrder.length > 1) lines.push(`  merge order: ${result.mergeOrder.join(' → ')}`);
+  if (result.plan) lines.push(`  plan: ${result.plan.summary}`);
+  const m = result.metrics;
+  const tokens = m.usage.prompt + m.usage.completion;
+  lines.push(`  ${m.resolved}/${m.repos} resolved, ${m.regressions} regressions${m.turns ? `, ${m.turns} agent turns, ${tokens} tokens` : ''}, ${seconds(m.durationMs)}`);
   return lines.join('\n');
 }

@@ -139,9 +139,12 @@ export function jsonResult(result: ChangeResult): object {
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
     mergeOrder: result.mergeOrder,
+    metrics: result.metrics,
+    plan: result.plan,
     repos: result.repos.map((r) => ({
       repo: r.repo,
       status: r.status,
+      mode: r.mode ?? 'steps',
       branch: r.branch,
       baseCommit: r.baseCommit,
       commit: r.commit,
@@ -152,6 +155,9 @@ export function jsonResult(result: ChangeResult): object {
       durationMs: r.durationMs,
       pullRequest: r.pullRequest,
       error: r.error,
+      agent: r.agent ?? null,
+      baselineTests: r.baselineTests ?? null,
+      regression: r.regression ?? false,
     })),
   };
 }

@@ -61,7 +61,10 @@ function jsonView(view: ChangeStatusView): object {
       tests: r.result?.tests ?? null,
       pullRequest: r.result?.pullRequest ?? null,
       error: r.result?.error ?? null,
+      agent: r.result?.agent ?? null,
+      regression: r.result?.regression ?? false,
     })),
+    plan: view.plan,
   };
 }
 

@@ -4,7 +4,17 @@
  * and tool call is an activity, so a crashed worker resumes at the last finished one. Long loops
  * continue-as-new to keep history small.
  */
-import { ActivityFailure, ApplicationFailure, TimeoutFailure, continueAsNew, log, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  TimeoutFailure,
+  continueAsNew,
+  getExternalWorkflowHandle,
+  log,
+  proxyActivities,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { repoProgressSignal } from './messages.ts';
 import type { HostActivities } from '../activities/index.ts';
 import type { AgentLoopState, AgentOutcome, AgentWorkflowInput, TestsOutcome } from './types.ts';
 
@@ -44,6 +54,11 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
     commandIndex: 100,
   };
   const key = { changeId: input.changeId, repo: input.repo, attempt: input.attempt };
+  const progress = input.progressWorkflowId ? getExternalWorkflowHandle(input.progressWorkflowId) : null;
+  // Best effort, like the repo's own progress: a coordinator that is gone must not stop the agent.
+  const report = (step: string): void => {
+    if (progress) void progress.signal(repoProgressSignal, { repo: input.repo, phase: 'agent', step, attempt: input.attempt, at: Date.now() }).catch(() => undefined);
+  };
   const firstTurnOfRun = state.turn;
 
   // Turns are counted when they end: a verdict reached inside turn N counts N turns.
@@ -67,6 +82,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
     }
     if (Date.now() - state.startedAt >= budgets.wallSeconds * 1000) return outcome(false, 'wall-time', `wall-time budget of ${budgets.wallSeconds}s used up`);
 
+    report(`turn ${state.turn}: thinking`);
     const turn = await model.modelTurn({ ...key, turn: state.turn, model: input.model });
     turnsDone = state.turn;
     state.usage = { prompt: state.usage.prompt + turn.usage.prompt, completion: state.usage.completion + turn.usage.completion };
@@ -74,6 +90,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
 
     let finished: string | null = null;
     for (const call of turn.toolCalls) {
+      report(`turn ${state.turn}: ${call.name}`);
       const result = await runTool(() => tool.runAgentTool({
         ...key,
         turn: state.turn,

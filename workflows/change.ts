@@ -18,6 +18,7 @@ import { mergeOrder } from './order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
 import type {
   ChangeInput,
+  ChangeMetrics,
   ChangePhase,
   ChangePlan,
   ChangeResult,
@@ -154,6 +155,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     finishedAt: new Date(Date.now()).toISOString(),
     mergeOrder: order,
     plan,
+    metrics: metricsOf(ordered, startedAt),
     repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
   };
   for (const outcome of result.repos) {
@@ -244,10 +246,25 @@ function finishEarly(input: ChangeInput, startedAt: number, order: string[], sum
     finishedAt: new Date(Date.now()).toISOString(),
     mergeOrder: order,
     plan: null,
+    metrics: metricsOf([], startedAt),
     repos: input.repos.map((t) => ({ ...failedBeforeResult(t, 'planning', summary), attempts: 0, durationMs: 0, pullRequest: null })),
   };
   upsertMemo({ outcome: 'failed', summary });
   return result;
+}
+
+export function metricsOf(results: RepoResult[], startedAt: number): ChangeMetrics {
+  return {
+    repos: results.length,
+    resolved: results.filter((r) => r.status === 'green' || r.status === 'unchanged').length,
+    regressions: results.filter((r) => r.regression === true).length,
+    turns: results.reduce((n, r) => n + (r.agent?.turns ?? 0), 0),
+    usage: {
+      prompt: results.reduce((n, r) => n + (r.agent?.usage.prompt ?? 0), 0),
+      completion: results.reduce((n, r) => n + (r.agent?.usage.completion ?? 0), 0),
+    },
+    durationMs: Date.now() - startedAt,
+  };
 }
 
 /** Two phases: find-or-create every PR, then write every body with links to all siblings. */

@@ -101,7 +101,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
   };
 
   const finish = (result: Omit<RepoResult, 'attempts' | 'durationMs'>): RepoResult => {
-    const full: RepoResult = { ...result, attempts: view.attempt, durationMs: Date.now() - startedAt };
+    const full: RepoResult = { ...result, regression: result.regression ?? false, attempts: view.attempt, durationMs: Date.now() - startedAt };
     view.status = full.status;
     view.phase = 'done';
     view.finishedAt = Date.now();
@@ -143,7 +143,8 @@ async function runAttempt(
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
   let agent: AgentOutcome | null = null;
-  const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent });
+  let baselineTests: { exitCode: number; passed: boolean } | null = null;
+  const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent, baselineTests });
   const failed = (error: RepoError, tests: TestsOutcome | null = null) =>
     new RepoVerdict({ ...base(), status: 'failed', commit: null, changedFiles: [], steps, tests, error });
 
@@ -153,7 +154,7 @@ async function runAttempt(
 
     let index = 0;
     const run = async (kind: CommandKind, name: string, command: string, timeoutSeconds: number): Promise<CommandResult> => {
-      enter(kind === 'test' ? 'tests' : kind, name);
+      enter(kind === 'test' ? (name === 'baseline tests' ? 'baseline' : 'tests') : kind, name);
       const result = await commandActivity(ws.hostQueue, timeoutSeconds)({
         ...sandboxRef,
         kind,
@@ -177,10 +178,15 @@ async function runAttempt(
       if (r.exitCode !== 0) return failed(commandError('setup', r));
     }
     if (task.mode === 'agent') {
-      enter('agent', 'agent');
+      // What the tests say before the agent touches anything: regressions are measured against it.
+      const before = await run('test', 'baseline tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
+      baselineTests = { exitCode: before.exitCode, passed: before.exitCode === 0 && !before.timedOut };
+      enter('agent', 'starting');
       agent = await runAgent(input, attempt, ws.hostQueue, ws.workspace);
       if (!agent.resolved) {
-        return failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+        const verdict = failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+        verdict.result.regression = baselineTests.passed && agent.lastTests !== null && !agent.lastTests.passed;
+        return verdict;
       }
     }
     for (const step of task.steps) {
@@ -196,7 +202,11 @@ async function runAttempt(
       outputTail: t.outputTail,
       log: t.log,
     };
-    if (!tests.passed) return failed(commandError('tests', t), tests);
+    if (!tests.passed) {
+      const verdict = failed(commandError('tests', t), tests);
+      verdict.result.regression = baselineTests?.passed ?? false;
+      return verdict;
+    }
 
     enter('pushing');
     const pushed = await host.commitAndPush({
@@ -252,6 +262,7 @@ async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: st
         hostQueue,
         workspace,
         sandbox: task.sandbox,
+        progressWorkflowId: workflowInfo().parent?.workflowId ?? null,
         model: input.models.agent,
         budgets: input.budgets,
         testCommand: task.sandbox.test,

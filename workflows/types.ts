@@ -96,6 +96,8 @@ export interface AgentWorkflowInput {
   workspace: string;
   /** To recreate the sandbox when its host's worker restarted and swept it away. */
   sandbox: SandboxConfig;
+  /** The coordinator, told each turn's tools for live progress (null when run alone). */
+  progressWorkflowId: string | null;
   model: string;
   budgets: AgentBudgets;
   testCommand: string;
@@ -270,6 +272,10 @@ export interface RepoResult {
   mode?: 'steps' | 'agent';
   /** Set in agent mode: what the agent did and what it cost. */
   agent?: AgentOutcome | null;
+  /** Agent mode: the test command on the untouched base, run before the agent starts. */
+  baselineTests?: { exitCode: number; passed: boolean } | null;
+  /** The tests passed on the base branch and fail at the end: the change broke them. */
+  regression?: boolean;
   branch: string;
   baseCommit: string | null;
   commit: string | null;
@@ -304,10 +310,24 @@ export interface ChangeResult {
   mergeOrder: string[];
   /** The coordinator's plan, when a model planned the change. */
   plan: ChangePlan | null;
+  metrics: ChangeMetrics;
   repos: RepoOutcome[];
 }
 
-export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
+/** Per-run figures (per-repo ones are on each repo's result). */
+export interface ChangeMetrics {
+  repos: number;
+  /** Repos green or unchanged. */
+  resolved: number;
+  /** Repos whose tests passed on the base branch and fail at the end. */
+  regressions: number;
+  /** Model turns of all repo agents. */
+  turns: number;
+  usage: TokenUsage;
+  durationMs: number;
+}
+
+export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'baseline' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
 export type ChangePhase = 'starting' | 'planning' | 'running' | 'publishing' | 'done';
 
 /** Sent by a repo workflow to its coordinator whenever it enters a new phase or step. */

@@ -145,6 +145,10 @@ describe('repo agents', () => {
     expect(billing?.agent?.usage.prompt).toBeGreaterThanOrEqual(10_000);
     expect(billing?.agent?.testIterations).toBe(2);
     expect(billing?.pullRequest).not.toBeNull();
+    expect(billing?.baselineTests).toEqual({ exitCode: 0, passed: true });
+    expect(billing?.regression).toBe(false);
+    expect(result.metrics).toMatchObject({ repos: 1, resolved: 1, regressions: 0, turns: 10 });
+    expect(result.metrics.usage.completion).toBe(500);
     const { stdout: diff } = await exec('git', ['--git-dir', fleet.remote('billing'), 'diff', 'main', 'lockstep/agent-fix', '--', 'product.go']);
     expect(diff).toContain('json:"price_cents"');
     const { stdout: files } = await exec('git', ['--git-dir', fleet.remote('billing'), 'ls-tree', '-r', '--name-only', 'lockstep/agent-fix']);
@@ -156,8 +160,12 @@ describe('repo agents', () => {
     expect(sent).not.toContain('root:x:0:0');
   });
 
-  it('ends a repo cleanly when its turn budget runs out, with the reason and no PR', async () => {
-    fake.script('agent-loop', [call('list_directory', { path: '.' }), call('list_directory', { path: '.' }), call('list_directory', { path: '.' })]);
+  it('ends a repo cleanly when its turn budget runs out, with the reason, the regression and no PR', async () => {
+    fake.script('agent-loop', [
+      call('run_command', { command: 'echo "this is not javascript (" >> src/render.mjs' }),
+      call('run_tests', {}),
+      call('list_directory', { path: '.' }),
+    ]);
     const input = await changeInput(
       { id: 'agent-budget', title: 'Never finishes', description: '', repos: [{ name: 'storefront', instructions: 'Do something.' }] },
       { agentModel: 'agent-loop', budgets: { turns: 3 } },
@@ -169,8 +177,14 @@ describe('repo agents', () => {
     expect(repo?.status).toBe('failed');
     expect(repo?.error?.step).toBe('agent');
     expect(repo?.error?.message).toMatch(/^turns: turn budget of 3/);
-    expect(repo?.agent).toMatchObject({ resolved: false, reason: 'turns', turns: 3 });
+    expect(repo?.agent).toMatchObject({ resolved: false, reason: 'turns', turns: 3, testIterations: 1 });
+    expect(repo?.agent?.lastTests?.passed).toBe(false);
+    expect(repo?.error?.outputTail).toMatch(/SyntaxError|fail/i);
     expect(repo?.pullRequest).toBeNull();
+    // The tests passed before the agent started and fail now: that is a regression.
+    expect(repo?.baselineTests?.passed).toBe(true);
+    expect(repo?.regression).toBe(true);
+    expect(result.metrics).toMatchObject({ repos: 1, resolved: 0, regressions: 1, turns: 3 });
   });
 
   it('plans with the coordinator model, re-asks an invalid plan with its errors, and hands each agent its task', async () => {
