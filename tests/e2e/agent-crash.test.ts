@@ -61,8 +61,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGTERM');
-  await Promise.all(workers.map((w) => (w.exitCode === null && w.signalCode === null ? new Promise((r) => w.once('exit', r)) : null)));
+  const alive = workers.filter((w) => w.exitCode === null && w.signalCode === null);
+  const exits = alive.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
+  for (const w of alive) w.kill('SIGTERM');
+  await Promise.all(exits);
   await env?.teardown();
   await fake?.close();
   await fleet?.cleanup();
