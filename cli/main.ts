@@ -7,6 +7,7 @@ import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalName
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
 import { demoChangeFile, demoConfigFile, seedDemoRemotes } from './demo.ts';
+import { renderEval, runEval } from './eval.ts';
 import { EXIT, exitCodeFor, renderError } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { printResult, runChange } from './run.ts';
@@ -78,6 +79,32 @@ async function main(argv: string[]): Promise<number> {
       if (!jsonMode) {
         log(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s; pull request records are under ${join(stateDir(), 'forge', 'local')}`);
       }
+      exitCode = code;
+    });
+
+  program
+    .command('eval')
+    .description('run an evaluation suite: resolve rate, turns, tokens per resolved task, regressions')
+    .argument('<suite-file>', 'YAML or JSON suite (e.g. examples/eval/demo-fleet.yaml)')
+    .addOption(configOption())
+    .option('--json', 'print the report as one JSON document on stdout')
+    .option('--reference', "run the suite's reference solutions instead of the agents (every task must resolve)")
+    .option('--baseline', 'run the hidden checks on the untouched base (no task may pass)')
+    .option('--task <id...>', 'only these tasks')
+    .option('--no-worker', 'do not run a worker in this process')
+    .action(async (suiteFile: string, opts: { config: string; json?: boolean; reference?: boolean; baseline?: boolean; task?: string[]; worker: boolean }) => {
+      jsonMode = Boolean(opts.json);
+      const { report, exitCode: code } = await runEval({
+        suiteFile,
+        configFile: opts.config,
+        stateDir: stateDir(),
+        mode: opts.reference ? 'reference' : opts.baseline ? 'baseline' : 'agent',
+        worker: opts.worker ? 'auto' : 'never',
+        only: opts.task ?? [],
+        log,
+      });
+      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`${renderEval(report)}\n`);
       exitCode = code;
     });
 

@@ -3,11 +3,11 @@
  * show progress, print the result. Used by `lockstep demo` too.
  */
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { loadChange, loadReposConfig, resolveTasks } from '../config/load.ts';
+import { loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
 import { taskQueue } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
-import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
+import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView, type RepoTask } from '../workflows/types.ts';
 import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
@@ -33,31 +33,12 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   const tasks = resolveTasks(loaded, change);
   if (options.preflight) await preflight(loaded, tasks);
 
-  const input: ChangeInput = {
-    changeId: change.id,
-    title: change.title,
-    description: change.description,
-    forge: loaded.config.forge,
-    concurrency: options.concurrency ?? loaded.config.concurrency,
-    repos: tasks,
-    models: loaded.config.models,
-    budgets: loaded.config.budgets,
-  };
-
+  const input = changeInput(loaded, change, tasks, options.concurrency);
   const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
   let worker: InProcessWorker | null = null;
   try {
-    if (options.worker === 'auto' && !(await workersPolling(session))) {
-      if (tasks.some((t) => t.mode === 'agent') && !process.env.OPENAI_API_KEY) {
-        throw new EnvironmentError(
-          `change ${change.id} needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see README, "Agents")`,
-        );
-      }
-      options.log('no worker is polling; running one in this process');
-      worker = await startInProcessWorker(session, options.stateDir, options.log);
-    }
-    const handle = await startOrAttach(session, input, options);
-    const result = await follow(handle, options, worker);
+    worker = await ensureWorker(session, options, tasks.some((t) => t.mode === 'agent'));
+    const result = await executeChange(session, input, options, worker);
     return { result, exitCode: result.status === 'succeeded' ? EXIT.ok : EXIT.changeFailed };
   } finally {
     await worker?.stop();
@@ -65,7 +46,46 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   }
 }
 
-async function startOrAttach(session: TemporalSession, input: ChangeInput, options: RunOptions): Promise<WorkflowHandle<typeof changeWorkflow>> {
+/** The coordinator's input for a validated change. */
+export function changeInput(loaded: LoadedConfig, change: { id: string; title: string; description: string }, tasks: RepoTask[], concurrency?: number): ChangeInput {
+  return {
+    changeId: change.id,
+    title: change.title,
+    description: change.description,
+    forge: loaded.config.forge,
+    concurrency: concurrency ?? loaded.config.concurrency,
+    repos: tasks,
+    models: loaded.config.models,
+    budgets: loaded.config.budgets,
+  };
+}
+
+/** Runs a worker in this process when none polls (and says so); null when one does. */
+export async function ensureWorker(
+  session: TemporalSession,
+  options: Pick<RunOptions, 'worker' | 'stateDir' | 'log'>,
+  needsModel: boolean,
+): Promise<InProcessWorker | null> {
+  if (options.worker !== 'auto' || (await workersPolling(session))) return null;
+  if (needsModel && !process.env.OPENAI_API_KEY) {
+    throw new EnvironmentError('this change needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see docs/agents.md)');
+  }
+  options.log('no worker is polling; running one in this process');
+  return startInProcessWorker(session, options.stateDir, options.log);
+}
+
+/** Starts the change (or follows the run already going), shows progress, returns its result. */
+export async function executeChange(
+  session: TemporalSession,
+  input: ChangeInput,
+  options: Pick<RunOptions, 'rerun' | 'json' | 'log'>,
+  worker: InProcessWorker | null,
+): Promise<ChangeResult> {
+  const handle = await startOrAttach(session, input, options);
+  return follow(handle, options, worker);
+}
+
+async function startOrAttach(session: TemporalSession, input: ChangeInput, options: Pick<RunOptions, 'rerun' | 'log'>): Promise<WorkflowHandle<typeof changeWorkflow>> {
   const workflowId = changeWorkflowId(input.changeId);
   const existing = session.client.workflow.getHandle<typeof changeWorkflow>(workflowId);
   const description = await existing.describe().catch(() => null);
@@ -92,7 +112,7 @@ async function startOrAttach(session: TemporalSession, input: ChangeInput, optio
   }
 }
 
-async function follow(handle: WorkflowHandle<typeof changeWorkflow>, options: RunOptions, worker: InProcessWorker | null): Promise<ChangeResult> {
+async function follow(handle: WorkflowHandle<typeof changeWorkflow>, options: Pick<RunOptions, 'json'>, worker: InProcessWorker | null): Promise<ChangeResult> {
   const printer = options.json ? null : new ProgressPrinter(process.stderr);
   let stop = false;
   const poll = async (): Promise<void> => {

@@ -9,6 +9,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { changeBranch, type RepoTask } from '../workflows/types.ts';
 import { Change } from './change.ts';
+import { EvalSuite } from './eval.ts';
 import { ReposConfig, SandboxConfig } from './repos.ts';
 
 export interface InputIssue {
@@ -266,4 +267,32 @@ function dedupe(issues: InputIssue[]): InputIssue[] {
     seen.add(key);
     return true;
   });
+}
+
+/** Loads an evaluation suite; every task's repos, reference steps and checks must fit the fleet. */
+export async function loadEvalSuite(file: string, loaded: LoadedConfig): Promise<EvalSuite> {
+  const absolute = resolve(file);
+  const parsed = EvalSuite.safeParse(await readStructured(absolute));
+  if (!parsed.success) throw new InputError(dedupe(zodIssues(absolute, parsed.error)));
+  const suite = parsed.data;
+  const known = loaded.config.repos.map((r) => r.name);
+  const issues: InputIssue[] = [];
+  const ids = new Set<string>();
+  suite.tasks.forEach((task, i) => {
+    if (ids.has(task.id)) issues.push({ file: absolute, path: `tasks[${i}].id`, message: `task id "${task.id}" is used twice`, fix: 'give every task its own id' });
+    ids.add(task.id);
+    const targets = task.repos.map((r) => r.name);
+    task.repos.forEach((r, j) => {
+      if (!known.includes(r.name)) issues.push({ file: absolute, path: `tasks[${i}].repos[${j}].name`, message: `unknown repo "${r.name}"`, fix: `use one of: ${known.join(', ')}` });
+      if (!task.reference[r.name]) issues.push({ file: absolute, path: `tasks[${i}].reference`, message: `no reference steps for "${r.name}"`, fix: 'add the steps that solve the task in this repo' });
+    });
+    for (const repo of Object.keys(task.reference)) {
+      if (!targets.includes(repo)) issues.push({ file: absolute, path: `tasks[${i}].reference.${repo}`, message: `"${repo}" is not a target of this task`, fix: `list it under repos, or remove its steps` });
+    }
+    task.checks.forEach((c, j) => {
+      if (!targets.includes(c.repo)) issues.push({ file: absolute, path: `tasks[${i}].checks[${j}].repo`, message: `"${c.repo}" is not a target of this task`, fix: `check one of: ${targets.join(', ')}` });
+    });
+  });
+  if (issues.length > 0) throw new InputError(issues);
+  return suite;
 }

@@ -66,20 +66,28 @@ export function ownerAlive(owner: string): boolean {
   }
 }
 
+/**
+ * Who sandbox commands run as. As root, the workspace is handed to the image's unprivileged
+ * sandbox user; otherwise the sandbox runs as this process's own (non-root) user.
+ */
+export function sandboxIdentity(): { sandboxUser: string; workspaceOwner: { uid: number; gid: number } | null } {
+  const uid = process.getuid?.() ?? SANDBOX_UID;
+  const gid = process.getgid?.() ?? SANDBOX_UID;
+  if (uid === 0) return { sandboxUser: `${SANDBOX_UID}:${SANDBOX_UID}`, workspaceOwner: { uid: SANDBOX_UID, gid: SANDBOX_UID } };
+  return { sandboxUser: `${uid}:${gid}`, workspaceOwner: null };
+}
+
 export async function createLockstepWorker(options: LockstepWorkerOptions): Promise<LockstepWorker> {
   const hostId = (options.hostId ?? process.env.LOCKSTEP_HOST_ID ?? hostname()).replace(/[^A-Za-z0-9_.-]/g, '-');
   const hostQueue = hostQueueName(hostId);
   const docker = options.docker ?? new Docker();
   const owner = `${hostId}:${process.pid}`;
-  const isRoot = process.getuid?.() === 0;
   const deps: ActivityDeps = {
     stateDir: options.stateDir,
     docker,
     hostQueue,
     forge: options.forge ?? new LocalForge(join(options.stateDir, 'forge', 'local')),
-    // As root, the workspace is handed to the sandbox user; otherwise the sandbox runs as us.
-    sandboxUser: isRoot ? `${SANDBOX_UID}:${SANDBOX_UID}` : `${process.getuid?.() ?? SANDBOX_UID}:${process.getgid?.() ?? SANDBOX_UID}`,
-    workspaceOwner: isRoot ? { uid: SANDBOX_UID, gid: SANDBOX_UID } : null,
+    ...sandboxIdentity(),
     owner,
     workerEnv: process.env,
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
