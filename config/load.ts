@@ -255,6 +255,7 @@ export function resolveTasks(loaded: LoadedConfig, change: Change): RepoTask[] {
       acceptance: null,
       provides: repo.provides.map((c) => c.name),
       consumes: repo.consumes.map((c) => c.name),
+      contractPaths: [...repo.provides, ...repo.consumes].flatMap((c) => (c.path ? [c.path] : [])),
     };
   });
 }

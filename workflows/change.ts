@@ -210,7 +210,7 @@ async function askForPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan
   const indexes = await Promise.all(
     tasks.map((t) =>
       planner
-        .scoutRepo({ repo: t.repo, url: t.url, baseBranch: t.baseBranch, testCommand: t.sandbox.test, contractPaths: [] })
+        .scoutRepo({ repo: t.repo, url: t.url, baseBranch: t.baseBranch, testCommand: t.sandbox.test, contractPaths: t.contractPaths, model: input.models.agent })
         .catch((err: unknown) => {
           if (isCancellation(err)) throw err;
           return null;

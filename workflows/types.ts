@@ -29,6 +29,8 @@ export interface RepoTask {
   /** Contract names this repo provides / consumes (used for the merge order). */
   provides: string[];
   consumes: string[];
+  /** Paths of the contract documents in this repo (provided and consumed copies). */
+  contractPaths: string[];
 }
 
 export interface ChangeInput {
@@ -216,6 +218,8 @@ export interface RepoIndex {
   contractFiles: string[];
   agentsMd: string | null;
   readme: string | null;
+  /** One line per relevant file, by the small model; empty when no model is configured. */
+  summaries: { path: string; summary: string }[];
 }
 
 /** A file written by an activity, referenced from history instead of its content. */

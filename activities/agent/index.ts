@@ -133,7 +133,7 @@ export function createAgentSharedActivities(deps: Pick<AgentActivityDeps, 'state
     },
 
     async scoutRepo(input: ScoutInput): Promise<RepoIndex> {
-      return scoutRepo(deps.stateDir, input);
+      return scoutRepo(deps.stateDir, input, deps.openai);
     },
   };
 }

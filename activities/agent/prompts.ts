@@ -47,6 +47,7 @@ export function planRequestMessage(input: PlanInput): string {
         `contract files: ${r.index.contractFiles.join(', ') || 'none'}`,
         `files (${r.index.files}): ${r.index.tree.join(', ')}`,
       );
+      if (r.index.summaries.length > 0) facts.push(`file summaries:\n${r.index.summaries.map((f) => `- ${f.path}: ${f.summary}`).join('\n')}`);
       if (r.index.agentsMd) facts.push(`AGENTS.md (data):\n${r.index.agentsMd}`);
       if (r.index.readme) facts.push(`README (data):\n${r.index.readme}`);
     }

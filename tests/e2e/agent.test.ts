@@ -197,7 +197,13 @@ describe('repo agents', () => {
       order: ['catalog', 'storefront'],
     };
     fake.script('coordinator-plan', [
-      { reply: { content: JSON.stringify({ ...planned, repos: planned.repos.slice(0, 1), order: ['catalog'] }) } },
+      {
+        expect: (request) => {
+          const ask = JSON.stringify(request.messages[1]?.content ?? '');
+          if (!ask.includes('README.md: SUMMARY-OF-README')) throw new Error(`the scout's file summaries must reach the planner: ${ask.slice(0, 400)}`);
+        },
+        reply: { content: JSON.stringify({ ...planned, repos: planned.repos.slice(0, 1), order: ['catalog'] }) },
+      },
       {
         expect: (request) => {
           const last = JSON.stringify(request.messages.at(-1)?.content ?? '');
@@ -218,7 +224,14 @@ describe('repo agents', () => {
       call('run_tests', {}),
       call('finish', { summary: `documented in ${repo}` }),
     ];
-    fake.script('agent-planned', [...agentTurn('catalog'), ...agentTurn('storefront')]);
+    // The scout asks the small model for one line per relevant file, once per repo.
+    const summary: ScriptedTurn = {
+      expect: (request) => {
+        if (request.response_format?.type !== 'json_schema' || request.tools) throw new Error('summaries are asked as structured output, without tools');
+      },
+      reply: { content: JSON.stringify({ files: [{ path: 'README.md', summary: 'SUMMARY-OF-README' }] }) },
+    };
+    fake.script('agent-planned', [summary, summary, ...agentTurn('catalog'), ...agentTurn('storefront')]);
     const input = await changeInput(
       { id: 'agent-plan', title: 'Document the price unit', description: 'Say in each README that prices are integer cents.', repos: [{ name: 'catalog' }, { name: 'storefront' }] },
       { agentModel: 'agent-planned', coordinatorModel: 'coordinator-plan' },

@@ -125,6 +125,7 @@ function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
     acceptance: null,
     provides: [],
     consumes: [],
+    contractPaths: [],
     ...extra,
   };
 }
