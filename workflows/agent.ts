@@ -19,7 +19,7 @@ import type { HostActivities } from '../activities/index.ts';
 import type { AgentLoopState, AgentOutcome, AgentWorkflowInput, TestsOutcome } from './types.ts';
 
 /** Turns per run before continuing as new (history stays well under Temporal's limits). */
-const TURNS_PER_RUN = 30;
+const TURNS_PER_RUN_DEFAULT = 30;
 
 function activities(hostQueue: string, input: AgentWorkflowInput) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: '2 minutes' } as const;
@@ -83,7 +83,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
     if (Date.now() - state.startedAt >= budgets.wallSeconds * 1000) return outcome(false, 'wall-time', `wall-time budget of ${budgets.wallSeconds}s used up`);
 
     report(`turn ${state.turn}: thinking`);
-    const turn = await model.modelTurn({ ...key, turn: state.turn, model: input.model });
+    const turn = await model.modelTurn({ ...key, turn: state.turn, model: input.model, timeoutSeconds: input.requestTimeoutSeconds });
     turnsDone = state.turn;
     state.usage = { prompt: state.usage.prompt + turn.usage.prompt, completion: state.usage.completion + turn.usage.completion };
     log.info('model turn', { repo: input.repo, turn: state.turn, calls: turn.toolCalls.map((c) => c.name), tokens: turn.usage, promptHash: turn.promptHash });
@@ -129,7 +129,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
     }
 
     state.turn++;
-    if (workflowInfo().continueAsNewSuggested || state.turn - firstTurnOfRun >= TURNS_PER_RUN) {
+    if (workflowInfo().continueAsNewSuggested || state.turn - firstTurnOfRun >= (input.turnsPerRun ?? TURNS_PER_RUN_DEFAULT)) {
       await continueAsNew<typeof agentWorkflow>({ ...input, state });
     }
   }

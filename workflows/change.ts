@@ -225,6 +225,7 @@ async function askForPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan
       title: input.title,
       description: input.description,
       model: input.models.coordinator,
+      timeoutSeconds: input.models.requestTimeoutSeconds,
       repos: tasks.map((t, i) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes, instructions: t.instructions, index: indexes[i] ?? null })),
       previous,
     });

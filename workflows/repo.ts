@@ -270,6 +270,7 @@ async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: st
         commandTimeoutSeconds: task.sandbox.timeouts.stepSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
         state: null,
+        requestTimeoutSeconds: input.models.requestTimeoutSeconds,
       },
     ],
     parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,

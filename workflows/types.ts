@@ -108,6 +108,9 @@ export interface AgentWorkflowInput {
   outputBytes: number;
   /** Carried across continue-as-new. */
   state: AgentLoopState | null;
+  /** Turns per workflow run before continuing as new (default 30). */
+  turnsPerRun?: number;
+  requestTimeoutSeconds: number;
 }
 
 export interface AgentLoopState {
@@ -138,6 +141,7 @@ export interface ModelTurnInput {
   attempt: number;
   turn: number;
   model: string;
+  timeoutSeconds: number;
 }
 
 export interface ToolCallSummary {
@@ -194,6 +198,7 @@ export interface PlanInput {
   title: string;
   description: string;
   model: string;
+  timeoutSeconds: number;
   /** The repos to plan, with what the coordinator knows of each. */
   repos: { repo: string; provides: string[]; consumes: string[]; instructions: string | null; index: RepoIndex | null }[];
   /** Earlier invalid answer and its validation errors, when re-asking. */

@@ -59,7 +59,7 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
       try {
         completion = await deps.openai.chat.completions.create(
           { model: input.model, messages, tools: toolDefinitions(), tool_choice: 'auto', parallel_tool_calls: false },
-          { signal: ctx.cancellationSignal },
+          { signal: ctx.cancellationSignal, timeout: input.timeoutSeconds * 1000 },
         );
       } catch (err) {
         throw classifyModelError(err);

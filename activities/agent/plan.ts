@@ -92,7 +92,7 @@ export async function planTurn(openai: OpenAI, input: PlanInput): Promise<PlanTu
   }
   let completion: OpenAI.Chat.Completions.ChatCompletion;
   try {
-    completion = await openai.chat.completions.create({ model: input.model, messages, response_format: planResponseFormat() });
+    completion = await openai.chat.completions.create({ model: input.model, messages, response_format: planResponseFormat() }, { timeout: input.timeoutSeconds * 1000 });
   } catch (err) {
     throw classifyModelError(err);
   }
