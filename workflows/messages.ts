@@ -1,6 +1,6 @@
 /** Signals and queries of the coordinator and repo workflows, shared with the CLI. */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ChangeStatusView, RepoProgress, RepoStatusView } from './types.ts';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Approval, ChangeStatusView, Decision, DecisionAck, RepoProgress, RepoStatusView } from './types.ts';
 
 /** Repo workflow -> coordinator: the repo entered a new phase or step. */
 export const repoProgressSignal = defineSignal<[RepoProgress]>('repoProgress');
@@ -10,3 +10,9 @@ export const changeStatusQuery = defineQuery<ChangeStatusView>('changeStatus');
 
 /** One repo's own view (for a repo workflow started on its own). */
 export const repoStatusQuery = defineQuery<RepoStatusView>('repoStatus');
+
+/** A person decides what happens to a failed repo: retry it, skip it, or abort the change. */
+export const decideUpdate = defineUpdate<DecisionAck, [Decision]>('decide');
+
+/** A person approves or rejects the plan or the publishing of the PR set. */
+export const approvalUpdate = defineUpdate<DecisionAck, [Approval]>('approval');

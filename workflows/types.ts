@@ -455,3 +455,27 @@ export interface LinkPullRequestInput extends OpenPullRequestInput {
 /** Activity failure types after which retrying the repo cannot help. */
 export const FATAL_ERROR_TYPES = ['SandboxImageMissing', 'RemoteUnreachable', 'BaseBranchMissing', 'InvalidInput', 'ModelNotConfigured', 'ModelRequestRejected'] as const;
 export type FatalErrorType = (typeof FATAL_ERROR_TYPES)[number];
+
+/** A person's decision on a failed repo while the change is live (`lockstep retry|skip|abort`). */
+export interface Decision {
+  action: 'retry' | 'skip' | 'abort';
+  /** The repo it is about; null for `abort` (the whole change). */
+  repo: string | null;
+  /** Who decided (the CLI sends the local user name). */
+  by: string;
+  reason: string;
+}
+
+/** A person's answer at an approval gate (`lockstep approve|reject`). */
+export interface Approval {
+  gate: 'plan' | 'publish';
+  approved: boolean;
+  by: string;
+  reason: string;
+}
+
+/** What the workflow says back to a decision or an approval. */
+export interface DecisionAck {
+  accepted: boolean;
+  message: string;
+}
