@@ -22,7 +22,7 @@ import type {
 } from '../workflows/types.ts';
 import type { Forge } from './forges/forge.ts';
 import { renderBody } from './forges/body.ts';
-import { cloneWorkspace, commitAndPush, removeWorkspace } from './git/workspace.ts';
+import { cloneWorkspace, commitAndPush, remoteBranchCommit, removeWorkspace } from './git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
@@ -56,6 +56,11 @@ export function createSharedActivities(deps: ActivityDeps) {
         owner: deps.workspaceOwner,
       });
       return { hostQueue: deps.hostQueue, workspace, baseCommit };
+    },
+
+    /** Whether `branch` on the remote still points at `commit` (a resumed run may then reuse it). */
+    async branchAt(input: { url: string; branch: string; commit: string }): Promise<boolean> {
+      return (await remoteBranchCommit(input.url, input.branch)) === input.commit;
     },
 
     async openPullRequest(input: OpenPullRequestInput): Promise<PullRequestRef> {

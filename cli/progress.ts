@@ -14,6 +14,7 @@ const ICON: Record<RepoStatusView['status'], string> = {
   green: '✔',
   unchanged: '○',
   failed: '✖',
+  skipped: '↷',
   cancelled: '⊘',
 };
 

@@ -6,17 +6,20 @@
 import {
   ChildWorkflowFailure,
   ParentClosePolicy,
+  condition,
   executeChild,
   isCancellation,
   proxyActivities,
   setHandler,
   upsertMemo,
+  upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities/index.ts';
-import { changeStatusQuery, repoProgressSignal } from './messages.ts';
+import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from './messages.ts';
 import { mergeOrder } from './order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
 import type {
+  Approval,
   ChangeInput,
   ChangeMetrics,
   ChangePhase,
@@ -24,6 +27,8 @@ import type {
   ChangeResult,
   ChangeStatus,
   ChangeStatusView,
+  Decision,
+  DecisionAck,
   PlanInput,
   PlanTurnResult,
   PullRequestRef,
@@ -52,12 +57,17 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   let status: ChangeStatus = 'running';
   let result: ChangeResult | null = null;
   let plan: ChangePlan | null = null;
+  let awaiting: ChangeStatusView['awaiting'] = null;
+  const humans: ChangeStatusView['humans'] = [];
+  const decisions: Decision[] = [];
+  const approvals = new Map<Approval['gate'], Approval>();
   const repos = new Map<string, RepoStatusView>(
     tasks.map((t) => [
       t.repo,
       { repo: t.repo, status: 'pending', phase: 'queued', step: null, attempt: 1, startedAt: null, phaseStartedAt: null, finishedAt: null, result: null },
     ]),
   );
+  const results = new Map<string, RepoResult>();
 
   setHandler(changeStatusQuery, (): ChangeStatusView => ({
     changeId: input.changeId,
@@ -69,6 +79,8 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     plan,
     repos: [...repos.values()],
     result,
+    awaiting,
+    humans,
   }));
   setHandler(repoProgressSignal, (p) => {
     const view = repos.get(p.repo);
@@ -80,13 +92,82 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     view.phaseStartedAt = p.at;
     view.startedAt ??= p.at;
   });
+  setHandler(
+    decideUpdate,
+    (d): DecisionAck => {
+      decisions.push(d);
+      humans.push({ ...d, at: Date.now() });
+      return { accepted: true, message: d.action === 'abort' ? 'aborting the change' : `${d.action === 'retry' ? 'retrying' : 'skipping'} ${d.repo ?? ''}` };
+    },
+    {
+      validator: (d) => {
+        if (awaiting?.kind !== 'decision') throw new Error('no failed repo is waiting for a decision');
+        if (d.action !== 'abort' && (!d.repo || !awaiting.repos.includes(d.repo))) {
+          throw new Error(`repo "${d.repo ?? ''}" is not waiting for a decision (waiting: ${awaiting.repos.join(', ')})`);
+        }
+      },
+    },
+  );
+  setHandler(
+    approvalUpdate,
+    (a): DecisionAck => {
+      approvals.set(a.gate, a);
+      humans.push({ ...a, at: Date.now() });
+      return { accepted: true, message: `${a.gate} ${a.approved ? 'approved' : 'rejected'}` };
+    },
+    {
+      validator: (a) => {
+        if (awaiting?.kind !== 'approval' || awaiting.gate !== a.gate) {
+          throw new Error(`the change is not waiting for a ${a.gate} approval${awaiting?.kind === 'approval' ? ` (it waits for ${awaiting.gate})` : ''}`);
+        }
+      },
+    },
+  );
+  const searchable = (s: ChangeStatus): void => {
+    if (input.searchAttributes) upsertSearchAttributes({ LockstepStatus: [s] });
+  };
+  if (input.searchAttributes) {
+    upsertSearchAttributes({ LockstepChangeId: [input.changeId], LockstepRepos: tasks.map((t) => t.repo), LockstepStatus: ['running'] });
+  }
+
+  /** Waits for a person at a gate; the answer, or null when the wait timed out. */
+  const gate = async (name: Approval['gate']): Promise<Approval | null> => {
+    const timeout = (input.approvals?.timeoutSeconds ?? 86_400) * 1000;
+    phase = 'awaiting-approval';
+    awaiting = { kind: 'approval', gate: name, until: Date.now() + timeout };
+    await condition(() => approvals.has(name), timeout);
+    awaiting = null;
+    return approvals.get(name) ?? null;
+  };
+  const end = (final: ChangeStatus, summary: string, pullRequests = new Map<string, PullRequestRef>()): ChangeResult => {
+    status = final;
+    phase = 'done';
+    const ordered = tasks.map((t) => results.get(t.repo) ?? { ...failedBeforeResult(t, 'not run', summary), status: 'pending' as const, attempts: 0, durationMs: 0 });
+    result = {
+      changeId: input.changeId,
+      title: input.title,
+      status: final,
+      summary,
+      startedAt: new Date(startedAt).toISOString(),
+      finishedAt: new Date(Date.now()).toISOString(),
+      mergeOrder: order,
+      plan,
+      metrics: metricsOf([...results.values()], startedAt),
+      repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
+    };
+    for (const outcome of result.repos) {
+      const view = repos.get(outcome.repo);
+      if (view) view.result = outcome;
+    }
+    upsertMemo({ outcome: final, summary });
+    searchable(final);
+    return result;
+  };
 
   if (tasks.some((t) => t.mode === 'agent' && t.instructions === null)) {
     phase = 'planning';
     const planned = await planChange(input, tasks);
-    if ('error' in planned) {
-      return finishEarly(input, startedAt, order, `planning failed: ${planned.error}`);
-    }
+    if ('error' in planned) return end('failed', `planning failed: ${planned.error}`);
     plan = planned.plan;
     for (const task of tasks) {
       const entry = plan.repos.find((r) => r.repo === task.repo);
@@ -95,75 +176,109 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       task.expectedFiles = entry.files;
       task.acceptance = entry.acceptance;
     }
+    if (input.approvals?.plan) {
+      const answer = await gate('plan');
+      if (!answer) return end('rejected', 'no one approved the plan in time; nothing was changed');
+      if (!answer.approved) return end('rejected', `plan rejected by ${answer.by}: ${answer.reason}`);
+    }
   }
+
+  const record = (task: RepoTask, repoResult: RepoResult): void => {
+    results.set(task.repo, { ...repoResult, ...(task.taskHash ? { taskHash: task.taskHash } : {}) });
+    const view = repos.get(task.repo);
+    if (view) {
+      view.status = repoResult.status;
+      view.phase = 'done';
+      view.step = null;
+      view.finishedAt = Date.now();
+      view.result = { ...repoResult, pullRequest: null };
+    }
+  };
+  const runAll = async (batch: RepoTask[]): Promise<void> => {
+    const queue = [...batch];
+    const lane = async (): Promise<void> => {
+      for (let task = queue.shift(); task; task = queue.shift()) {
+        const view = repos.get(task.repo);
+        if (view) {
+          view.status = 'running';
+          view.finishedAt = null;
+          view.startedAt ??= Date.now();
+        }
+        record(task, await runRepo(input, task));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, input.concurrency), batch.length) }, lane));
+  };
 
   phase = 'running';
-  const results = new Map<string, RepoResult>();
-  const queue = [...tasks];
-  const lane = async (): Promise<void> => {
-    for (let task = queue.shift(); task; task = queue.shift()) {
-      const view = repos.get(task.repo);
-      if (view) {
-        view.status = 'running';
-        view.startedAt ??= Date.now();
-      }
-      const repoResult = await runRepo(input, task);
-      results.set(task.repo, repoResult);
-      if (view) {
-        view.status = repoResult.status;
-        view.phase = 'done';
-        view.step = null;
-        view.finishedAt = Date.now();
-        view.result = { ...repoResult, pullRequest: null };
-      }
+  // Resume: a repo that was green in an earlier run, with its branch still at that commit, is done.
+  const toRun: RepoTask[] = [];
+  for (const task of tasks) {
+    const before = input.previous?.[task.repo];
+    const reusable =
+      before?.status === 'green' && before.commit !== null && (task.taskHash === undefined || before.taskHash === undefined || before.taskHash === task.taskHash);
+    if (reusable && before.commit && (await forge.branchAt({ url: task.url, branch: task.branch, commit: before.commit }))) {
+      record(task, { ...before, reused: true });
+    } else {
+      toRun.push(task);
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, input.concurrency), tasks.length) }, lane));
+  }
+  await runAll(toRun);
+
+  // A failed repo waits for a person (retry, skip or abort) before the change gives up.
+  let aborted: Decision | null = null;
+  for (;;) {
+    const failedRepos = tasks.filter((t) => results.get(t.repo)?.status === 'failed');
+    const wait = (input.decisionTimeoutSeconds ?? 0) * 1000;
+    if (failedRepos.length === 0 || wait <= 0) break;
+    phase = 'awaiting-decision';
+    awaiting = { kind: 'decision', repos: failedRepos.map((t) => t.repo), until: Date.now() + wait };
+    const seen = decisions.length;
+    if (!(await condition(() => decisions.length > seen, wait))) break;
+    awaiting = null;
+    const fresh = decisions.slice(seen);
+    aborted = fresh.find((d) => d.action === 'abort') ?? null;
+    if (aborted) break;
+    for (const d of fresh) {
+      const task = tasks.find((t) => t.repo === d.repo);
+      const current = task ? results.get(task.repo) : undefined;
+      if (d.action === 'skip' && task && current) record(task, { ...current, status: 'skipped' });
+    }
+    const retry = tasks.filter((t) => fresh.some((d) => d.action === 'retry' && d.repo === t.repo));
+    phase = 'running';
+    await runAll(retry);
+  }
+  awaiting = null;
 
   const ordered = tasks.map((t) => results.get(t.repo)).filter((r): r is RepoResult => !!r);
-  const failed = ordered.filter((r) => r.status !== 'green' && r.status !== 'unchanged');
+  const failed = ordered.filter((r) => r.status === 'failed' || r.status === 'cancelled');
   const toPublish = ordered.filter((r) => r.status === 'green');
-  const pullRequests = new Map<string, PullRequestRef>();
-  let summary: string;
-
+  if (aborted) return end('failed', `aborted by ${aborted.by}: ${aborted.reason}; no pull request opened`);
   if (failed.length > 0) {
-    status = 'failed';
-    summary = `${failed.map((r) => `${r.repo} ${r.status} at ${r.error?.step ?? 'unknown step'}`).join('; ')}; no pull request opened`;
-  } else if (toPublish.length === 0) {
-    status = 'succeeded';
-    summary = 'no repository changed; nothing to publish';
-  } else {
-    phase = 'publishing';
-    try {
-      await publish(input, order, toPublish, pullRequests);
-      status = 'succeeded';
-      summary = `${toPublish.length} linked pull request${toPublish.length === 1 ? '' : 's'} open`;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-      status = 'failed';
-      summary = `publishing failed: ${describe(err)}`;
-    }
+    return end('failed', `${failed.map((r) => `${r.repo} ${r.status} at ${r.error?.step ?? 'unknown step'}`).join('; ')}; no pull request opened`);
+  }
+  if (toPublish.length === 0) return end('succeeded', 'no repository changed; nothing to publish');
+
+  if (input.approvals?.publish) {
+    const answer = await gate('publish');
+    if (!answer) return end('rejected', 'no one approved publishing in time; the branches are kept, no pull request opened');
+    if (!answer.approved) return end('rejected', `publishing rejected by ${answer.by}: ${answer.reason}; the branches are kept`);
   }
 
-  phase = 'done';
-  result = {
-    changeId: input.changeId,
-    title: input.title,
-    status,
-    summary,
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(Date.now()).toISOString(),
-    mergeOrder: order,
-    plan,
-    metrics: metricsOf(ordered, startedAt),
-    repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
-  };
-  for (const outcome of result.repos) {
-    const view = repos.get(outcome.repo);
-    if (view) view.result = outcome;
+  phase = 'publishing';
+  const pullRequests = new Map<string, PullRequestRef>();
+  try {
+    await publish(input, order, toPublish, pullRequests);
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    return end('failed', `publishing failed: ${describe(err)}`, pullRequests);
   }
-  upsertMemo({ outcome: status, summary });
-  return result;
+  const skipped = ordered.filter((r) => r.status === 'skipped').map((r) => r.repo);
+  return end(
+    'succeeded',
+    `${toPublish.length} linked pull request${toPublish.length === 1 ? '' : 's'} open${skipped.length > 0 ? `; skipped: ${skipped.join(', ')}` : ''}`,
+    pullRequests,
+  );
 }
 
 async function runRepo(input: ChangeInput, task: RepoTask): Promise<RepoResult> {
@@ -234,24 +349,6 @@ async function askForPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan
     previous = { answer: answer.answer, errors };
   }
   return { error: `the coordinator's plan did not validate after ${input.models.planAttempts} attempts: ${errors.slice(0, 5).join('; ')}` };
-}
-
-/** A change that ends before any repo ran (e.g. no valid plan): every repo is reported failed. */
-function finishEarly(input: ChangeInput, startedAt: number, order: string[], summary: string): ChangeResult {
-  const result: ChangeResult = {
-    changeId: input.changeId,
-    title: input.title,
-    status: 'failed',
-    summary,
-    startedAt: new Date(startedAt).toISOString(),
-    finishedAt: new Date(Date.now()).toISOString(),
-    mergeOrder: order,
-    plan: null,
-    metrics: metricsOf([], startedAt),
-    repos: input.repos.map((t) => ({ ...failedBeforeResult(t, 'planning', summary), attempts: 0, durationMs: 0, pullRequest: null })),
-  };
-  upsertMemo({ outcome: 'failed', summary });
-  return result;
 }
 
 export function metricsOf(results: RepoResult[], startedAt: number): ChangeMetrics {

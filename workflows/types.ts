@@ -13,6 +13,8 @@ export const changeBranch = (changeId: string): string => `lockstep/${changeId}`
 /** One repository's part of a change, fully resolved from config and change file. */
 export interface RepoTask {
   repo: string;
+  /** sha256 of what the repo is asked to do (set by the CLI), to detect a changed change file on resume. */
+  taskHash?: string;
   /** Absolute path or git URL of the remote. */
   url: string;
   baseBranch: string;
@@ -44,6 +46,14 @@ export interface ChangeInput {
   maxRepoAttempts?: number;
   models: ModelsConfig;
   budgets: AgentBudgets;
+  /** Results of an earlier run of this change: green repos whose branch is still there are not redone. */
+  previous?: Record<string, RepoResult> | null;
+  /** Human gates: wait for `lockstep approve` after the plan and/or before publishing. */
+  approvals?: { plan: boolean; publish: boolean; timeoutSeconds: number };
+  /** How long a failed repo waits for `lockstep retry|skip|abort` before the change ends failed (0: at once). */
+  decisionTimeoutSeconds?: number;
+  /** Set by the CLI once the server knows Lockstep's search attributes. */
+  searchAttributes?: boolean;
 }
 
 export interface RepoWorkflowInput {
@@ -272,8 +282,11 @@ export interface RepoError {
   outputTail: string;
 }
 
-/** `unchanged`: green, but the steps changed no file, so there is nothing to publish. */
-export type RepoStatus = 'pending' | 'running' | 'green' | 'unchanged' | 'failed' | 'cancelled';
+/**
+ * `unchanged`: green, but nothing changed, so there is nothing to publish. `skipped`: failed,
+ * and a person chose to publish the others without it.
+ */
+export type RepoStatus = 'pending' | 'running' | 'green' | 'unchanged' | 'failed' | 'skipped' | 'cancelled';
 
 export interface RepoResult {
   repo: string;
@@ -294,6 +307,10 @@ export interface RepoResult {
   error: RepoError | null;
   attempts: number;
   durationMs: number;
+  /** True when this result was carried over from an earlier run (resume) after checking the branch. */
+  reused?: boolean;
+  /** sha256 of the repo's task, so a resume can tell whether the change file or config changed. */
+  taskHash?: string;
 }
 
 export interface PullRequestRef {
@@ -305,7 +322,7 @@ export interface RepoOutcome extends RepoResult {
   pullRequest: PullRequestRef | null;
 }
 
-export type ChangeStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type ChangeStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'cancelled';
 
 export interface ChangeResult {
   changeId: string;
@@ -337,7 +354,7 @@ export interface ChangeMetrics {
 }
 
 export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'baseline' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
-export type ChangePhase = 'starting' | 'planning' | 'running' | 'publishing' | 'done';
+export type ChangePhase = 'starting' | 'planning' | 'running' | 'awaiting-decision' | 'awaiting-approval' | 'publishing' | 'done';
 
 /** Sent by a repo workflow to its coordinator whenever it enters a new phase or step. */
 export interface RepoProgress {
@@ -372,6 +389,10 @@ export interface ChangeStatusView {
   plan: ChangePlan | null;
   repos: RepoStatusView[];
   result: ChangeResult | null;
+  /** What the change waits for, when it waits for a person. */
+  awaiting: { kind: 'decision'; repos: string[]; until: number } | { kind: 'approval'; gate: Approval['gate']; until: number } | null;
+  /** Every decision and approval received, in order. */
+  humans: ((Decision | Approval) & { at: number })[];
 }
 
 /** Activity inputs. */

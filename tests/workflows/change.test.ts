@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostActivities, SharedActivities } from '../../activities/index.ts';
 import { AgentBudgets, ModelsConfig, SandboxConfig } from '../../config/repos.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeStatusQuery } from '../../workflows/messages.ts';
+import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../workflows/messages.ts';
 import type { ChangeInput, CommandResult, RepoTask, RunInSandboxInput } from '../../workflows/types.ts';
 import { changeBranch, changeWorkflowId } from '../../workflows/types.ts';
 import { workflowBundle } from '../../workers/worker.ts';
@@ -69,6 +69,9 @@ const shared: SharedActivities = {
   },
   planChange: unused,
   scoutRepo: unused,
+  async branchAt(input) {
+    return input.commit === 'c'.repeat(40);
+  },
 };
 
 const host: HostActivities = {
@@ -356,3 +359,126 @@ describe('changeWorkflow', () => {
     expect(trace(id).removed).toEqual(['busy']);
   });
 });
+
+describe('operating a live change', () => {
+  /** Waits until the status query shows the change waiting for a person. */
+  async function waitFor(handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof changeWorkflow>>>, kind: 'decision' | 'approval') {
+    for (let i = 0; i < 200; i++) {
+      const view = await handle.query(changeStatusQuery);
+      if (view.awaiting?.kind === kind) return view;
+      await sleep(100);
+    }
+    throw new Error(`the change never waited for a ${kind}`);
+  }
+  const start = (input: ChangeInput) =>
+    env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
+  const failOnce = (id: string, repo: string) => {
+    let failed = false;
+    behaviours.set(id, async (input) => {
+      if (input.repo === repo && input.kind === 'test' && !failed) {
+        failed = true;
+        return { ...ok('FAIL'), exitCode: 1 };
+      }
+      return ok();
+    });
+  };
+
+  it('resume reuses a repo still green at its pushed commit and reruns the others', async () => {
+    const id = 'resume';
+    const previous = {
+      kept: { ...failedBeforeResultFor('kept'), status: 'green' as const, commit: 'c'.repeat(40), error: null, attempts: 1, durationMs: 5 },
+      moved: { ...failedBeforeResultFor('moved'), status: 'green' as const, commit: 'd'.repeat(40), error: null, attempts: 1, durationMs: 5 },
+      broken: { ...failedBeforeResultFor('broken'), attempts: 1, durationMs: 5 },
+    };
+    const result = await run({ ...change(id, [task('kept'), task('moved'), task('broken')]), previous });
+    expect(result.status).toBe('succeeded');
+    expect(result.repos.find((r) => r.repo === 'kept')).toMatchObject({ status: 'green', reused: true });
+    expect(result.repos.find((r) => r.repo === 'moved')?.reused).toBeUndefined();
+    expect(trace(id).calls.filter((c) => c.startsWith('prepare:')).sort()).toEqual(['prepare:broken', 'prepare:moved']);
+    expect(trace(id).opened.sort()).toEqual(['broken', 'kept', 'moved']);
+  });
+
+  it('a failed repo waits for a person: retry runs it again and the set publishes', async () => {
+    const id = 'decide-retry';
+    failOnce(id, 'flaky');
+    const handle = await start({ ...change(id, [task('flaky'), task('fine')]), decisionTimeoutSeconds: 60 });
+    const view = await waitFor(handle, 'decision');
+    expect(view.awaiting).toMatchObject({ kind: 'decision', repos: ['flaky'] });
+    await expect(handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'fine', by: 'ana', reason: 'x' }] })).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/repo "fine" is not waiting for a decision \(waiting: flaky\)/) as unknown },
+    });
+    const ack = await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'flaky', by: 'ana', reason: 'flaky network' }] });
+    expect(ack).toEqual({ accepted: true, message: 'retrying flaky' });
+    const result = await handle.result();
+    expect(result.status).toBe('succeeded');
+    expect(result.repos.map((r) => r.status)).toEqual(['green', 'green']);
+    const done = await handle.query(changeStatusQuery);
+    expect(done.humans).toEqual([expect.objectContaining({ action: 'retry', repo: 'flaky', by: 'ana', reason: 'flaky network' })]);
+  });
+
+  it('skip publishes the others without the failed repo; abort ends the change', async () => {
+    failOnce('decide-skip', 'flaky');
+    const skipping = await start({ ...change('decide-skip', [task('flaky'), task('fine')]), decisionTimeoutSeconds: 60 });
+    await waitFor(skipping, 'decision');
+    await skipping.executeUpdate(decideUpdate, { args: [{ action: 'skip', repo: 'flaky', by: 'ana', reason: 'later' }] });
+    const skipped = await skipping.result();
+    expect(skipped.status).toBe('succeeded');
+    expect(skipped.summary).toContain('skipped: flaky');
+    expect(skipped.repos.find((r) => r.repo === 'flaky')).toMatchObject({ status: 'skipped', pullRequest: null });
+    expect(trace('decide-skip').opened).toEqual(['fine']);
+
+    failOnce('decide-abort', 'flaky');
+    const aborting = await start({ ...change('decide-abort', [task('flaky'), task('fine')]), decisionTimeoutSeconds: 60 });
+    await waitFor(aborting, 'decision');
+    await aborting.executeUpdate(decideUpdate, { args: [{ action: 'abort', repo: null, by: 'bo', reason: 'wrong approach' }] });
+    const aborted = await aborting.result();
+    expect(aborted.status).toBe('failed');
+    expect(aborted.summary).toBe('aborted by bo: wrong approach; no pull request opened');
+    expect(trace('decide-abort').opened).toEqual([]);
+  });
+
+  it('ends failed when no one decides in time', async () => {
+    failOnce('decide-timeout', 'flaky');
+    const result = await run({ ...change('decide-timeout', [task('flaky')]), decisionTimeoutSeconds: 1 });
+    expect(result.status).toBe('failed');
+    expect(trace('decide-timeout').opened).toEqual([]);
+  });
+
+  it('the publish gate: approve opens the PRs; reject and timeout keep the branches and open none', async () => {
+    const approvals = { plan: false, publish: true, timeoutSeconds: 60 };
+    const approving = await start({ ...change('gate-approve', [task('one')]), approvals });
+    await waitFor(approving, 'approval');
+    await expect(approving.executeUpdate(approvalUpdate, { args: [{ gate: 'plan', approved: true, by: 'ana', reason: '' }] })).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/not waiting for a plan approval \(it waits for publish\)/) as unknown },
+    });
+    await approving.executeUpdate(approvalUpdate, { args: [{ gate: 'publish', approved: true, by: 'ana', reason: 'looks right' }] });
+    expect((await approving.result()).status).toBe('succeeded');
+    expect(trace('gate-approve').opened).toEqual(['one']);
+
+    const rejecting = await start({ ...change('gate-reject', [task('one')]), approvals });
+    await waitFor(rejecting, 'approval');
+    await rejecting.executeUpdate(approvalUpdate, { args: [{ gate: 'publish', approved: false, by: 'bo', reason: 'not now' }] });
+    const rejected = await rejecting.result();
+    expect(rejected).toMatchObject({ status: 'rejected', summary: 'publishing rejected by bo: not now; the branches are kept' });
+    expect(trace('gate-reject').calls).toContain('push:one');
+    expect(trace('gate-reject').opened).toEqual([]);
+
+    const timedOut = await run({ ...change('gate-timeout', [task('one')]), approvals: { ...approvals, timeoutSeconds: 1 } });
+    expect(timedOut.status).toBe('rejected');
+    expect(trace('gate-timeout').opened).toEqual([]);
+  });
+});
+
+function failedBeforeResultFor(repo: string) {
+  return {
+    repo,
+    status: 'failed' as const,
+    branch: changeBranch('x'),
+    baseCommit: 'b'.repeat(40),
+    commit: null,
+    changedFiles: [],
+    steps: [],
+    tests: null,
+    error: { step: 'tests', message: 'exited with code 1', outputTail: '' },
+  };
+}
