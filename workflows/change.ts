@@ -100,7 +100,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       return { accepted: true, message: d.action === 'abort' ? 'aborting the change' : `${d.action === 'retry' ? 'retrying' : 'skipping'} ${d.repo ?? ''}` };
     },
     {
-      validator: (d) => {
+      validator: (d: Decision) => {
         if (awaiting?.kind !== 'decision') throw new Error('no failed repo is waiting for a decision');
         if (d.action !== 'abort' && (!d.repo || !awaiting.repos.includes(d.repo))) {
           throw new Error(`repo "${d.repo ?? ''}" is not waiting for a decision (waiting: ${awaiting.repos.join(', ')})`);
@@ -116,7 +116,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       return { accepted: true, message: `${a.gate} ${a.approved ? 'approved' : 'rejected'}` };
     },
     {
-      validator: (a) => {
+      validator: (a: Approval) => {
         if (awaiting?.kind !== 'approval' || awaiting.gate !== a.gate) {
           throw new Error(`the change is not waiting for a ${a.gate} approval${awaiting?.kind === 'approval' ? ` (it waits for ${awaiting.gate})` : ''}`);
         }
