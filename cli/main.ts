@@ -9,6 +9,7 @@ import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../wo
 import { demoChangeFile, demoConfigFile, seedDemoRemotes } from './demo.ts';
 import { renderEval, runEval } from './eval.ts';
 import { EXIT, exitCodeFor, renderError } from './errors.ts';
+import { actor, cancelChange, resumeChange, sendHuman } from './operate.ts';
 import { preflight } from './preflight.ts';
 import { printResult, runChange } from './run.ts';
 import { changeStatus, listChanges } from './status.ts';
@@ -20,6 +21,12 @@ const log = (line: string): void => {
 };
 
 let jsonMode = false;
+
+function gates(values: string[]): ('plan' | 'publish')[] {
+  const bad = values.filter((v) => v !== 'plan' && v !== 'publish');
+  if (bad.length > 0) throw new InputError([{ file: 'command line', path: '--approve/--gate', message: `unknown gate ${bad.map((b) => `"${b}"`).join(', ')}`, fix: 'use plan and/or publish' }]);
+  return values as ('plan' | 'publish')[];
+}
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command('lockstep')
@@ -40,7 +47,9 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-worker', 'do not run a worker in this process; rely on "lockstep worker" processes')
     .option('--no-preflight', 'skip the reachability checks of remotes and images')
     .option('--concurrency <n>', 'repos worked on at once (default: from the config)', (v) => Number.parseInt(v, 10))
-    .action(async (changeFile: string, opts: { config: string; json?: boolean; rerun?: boolean; worker: boolean; preflight: boolean; concurrency?: number }) => {
+    .option('--approve <gates...>', 'wait for "lockstep approve" at these gates: plan, publish (default: from the config)')
+    .option('--wait-on-failure <seconds>', 'let a failed repo wait this long for "lockstep retry|skip|abort"', (v) => Number.parseInt(v, 10))
+    .action(async (changeFile: string, opts: { config: string; json?: boolean; rerun?: boolean; worker: boolean; preflight: boolean; concurrency?: number; approve?: string[]; waitOnFailure?: number }) => {
       jsonMode = Boolean(opts.json);
       const { result, exitCode: code } = await runChange({
         configFile: opts.config,
@@ -52,6 +61,8 @@ async function main(argv: string[]): Promise<number> {
         preflight: opts.preflight,
         log,
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+        ...(opts.approve ? { approve: gates(opts.approve) } : {}),
+        ...(opts.waitOnFailure !== undefined ? { waitOnFailureSeconds: opts.waitOnFailure } : {}),
       });
       printResult(result, jsonMode);
       exitCode = code;
@@ -125,6 +136,83 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('resume')
+    .description('continue a failed, blocked or cancelled change: green repos whose branch is unchanged are not redone')
+    .argument('<change-id>')
+    .addOption(configOption())
+    .option('--change <file>', 'apply this (changed) change file to the repos still to run')
+    .option('--redo-changed', 'with --change: also redo finished repos whose task changed')
+    .option('--json', 'print exactly one JSON document (the result) on stdout')
+    .option('--no-worker', 'do not run a worker in this process')
+    .action(async (changeId: string, opts: { config: string; change?: string; redoChanged?: boolean; json?: boolean; worker: boolean }) => {
+      jsonMode = Boolean(opts.json);
+      const { result, exitCode: code } = await resumeChange({
+        changeId,
+        configFile: opts.config,
+        ...(opts.change ? { changeFile: opts.change } : {}),
+        redoChanged: Boolean(opts.redoChanged),
+        stateDir: stateDir(),
+        json: jsonMode,
+        worker: opts.worker ? 'auto' : 'never',
+        log,
+      });
+      printResult(result, jsonMode);
+      exitCode = code;
+    });
+
+  for (const action of ['retry', 'skip'] as const) {
+    program
+      .command(action)
+      .description(action === 'retry' ? 'run a failed repo of a live change again' : 'publish a live change without one of its failed repos')
+      .argument('<change-id>')
+      .argument('<repo>')
+      .option('--reason <text>', 'why (recorded in history)', '')
+      .action(async (changeId: string, repo: string, opts: { reason: string }) => {
+        const ack = await sendHuman(stateDir(), changeId, { decision: { action, repo, by: actor(), reason: opts.reason } }, log);
+        log(ack.message);
+      });
+  }
+  program
+    .command('abort')
+    .description('end a live change that waits for a decision; no pull request opens')
+    .argument('<change-id>')
+    .option('--reason <text>', 'why (recorded in history)', '')
+    .action(async (changeId: string, opts: { reason: string }) => {
+      const ack = await sendHuman(stateDir(), changeId, { decision: { action: 'abort', repo: null, by: actor(), reason: opts.reason } }, log);
+      log(ack.message);
+    });
+  for (const verb of ['approve', 'reject'] as const) {
+    program
+      .command(verb)
+      .description(verb === 'approve' ? 'approve the plan or the publishing of a change waiting at a gate' : 'reject at a gate: the change ends, its branches are kept')
+      .argument('<change-id>')
+      .option('--gate <gate>', 'plan or publish (default: the gate the change waits at)')
+      .option('--reason <text>', 'why (recorded in history)', '')
+      .action(async (changeId: string, opts: { gate?: string; reason: string }) => {
+        const gate = opts.gate ? (gates([opts.gate])[0] ?? null) : null;
+        const ack = await sendHuman(stateDir(), changeId, { approval: { gate, approved: verb === 'approve', by: actor(), reason: opts.reason } }, log);
+        log(ack.message);
+      });
+  }
+  program
+    .command('cancel')
+    .description('cancel a change and its repos (their sandboxes are removed); branches are kept unless --delete-branches')
+    .argument('<change-id>')
+    .option('--delete-branches', "also delete the change's branch in every repo")
+    .option('--yes', 'do not ask for confirmation')
+    .action(async (changeId: string, opts: { deleteBranches?: boolean; yes?: boolean }) => {
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) throw new InputError([{ file: 'command line', path: 'cancel', message: 'cancelling needs a confirmation', fix: 'add --yes' }]);
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`cancel change ${changeId}${opts.deleteBranches ? ' and delete its branches' : ''}? [y/N] `);
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) return;
+      }
+      await cancelChange(stateDir(), changeId, Boolean(opts.deleteBranches), log);
+    });
+
+  program
     .command('status')
     .description('show a change: per-repo step, tests, branch, pull request')
     .argument('<change-id>')
@@ -147,11 +235,13 @@ async function main(argv: string[]): Promise<number> {
     .description('list changes, newest first')
     .option('--json', 'print a JSON array on stdout')
     .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
-    .action(async (opts: { json?: boolean; limit: number }) => {
+    .option('--status <status>', 'only changes with this outcome: running, succeeded, failed, rejected, cancelled')
+    .option('--repo <name>', 'only changes that touch this repo')
+    .action(async (opts: { json?: boolean; limit: number; status?: string; repo?: string }) => {
       jsonMode = Boolean(opts.json);
       const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
       try {
-        const changes = await listChanges(session, opts.limit);
+        const changes = await listChanges(session, opts.limit, { status: opts.status, repo: opts.repo });
         if (jsonMode) process.stdout.write(`${JSON.stringify(changes, null, 2)}\n`);
         else if (changes.length === 0) process.stdout.write('no changes yet\n');
         else {

@@ -11,7 +11,7 @@ import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatu
 import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
 import { preflight } from './preflight.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
-import { openTemporal, startInProcessWorker, workersPolling, type InProcessWorker, type TemporalSession } from './temporal.ts';
+import { openTemporal, searchAttributesReady, startInProcessWorker, workersPolling, type InProcessWorker, type TemporalSession } from './temporal.ts';
 
 export interface RunOptions {
   configFile: string;
@@ -23,6 +23,9 @@ export interface RunOptions {
   /** 'auto': run a worker in this process when none polls; 'never': rely on external workers. */
   worker: 'auto' | 'never';
   concurrency?: number;
+  /** Approval gates for this run (default: from the config's operations.approve). */
+  approve?: ('plan' | 'publish')[];
+  waitOnFailureSeconds?: number;
   preflight: boolean;
   log: (line: string) => void;
 }
@@ -33,9 +36,10 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   const tasks = resolveTasks(loaded, change);
   if (options.preflight) await preflight(loaded, tasks);
 
-  const input = changeInput(loaded, change, tasks, options.concurrency);
   const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
   let worker: InProcessWorker | null = null;
+  const input = changeInput(loaded, change, tasks, options);
+  input.searchAttributes = await searchAttributesReady(session);
   try {
     worker = await ensureWorker(session, options, tasks.some((t) => t.mode === 'agent'));
     const result = await executeChange(session, input, options, worker);
@@ -47,16 +51,25 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
 }
 
 /** The coordinator's input for a validated change. */
-export function changeInput(loaded: LoadedConfig, change: { id: string; title: string; description: string }, tasks: RepoTask[], concurrency?: number): ChangeInput {
+export function changeInput(
+  loaded: LoadedConfig,
+  change: { id: string; title: string; description: string },
+  tasks: RepoTask[],
+  overrides: { concurrency?: number | undefined; approve?: ('plan' | 'publish')[] | undefined; waitOnFailureSeconds?: number | undefined } = {},
+): ChangeInput {
+  const ops = loaded.config.operations;
+  const approve = overrides.approve ?? ops.approve;
   return {
     changeId: change.id,
     title: change.title,
     description: change.description,
     forge: loaded.config.forge,
-    concurrency: concurrency ?? loaded.config.concurrency,
+    concurrency: overrides.concurrency ?? loaded.config.concurrency,
     repos: tasks,
     models: loaded.config.models,
     budgets: loaded.config.budgets,
+    approvals: { plan: approve.includes('plan'), publish: approve.includes('publish'), timeoutSeconds: ops.approvalTimeoutSeconds },
+    decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
   };
 }
 

@@ -5,7 +5,7 @@ import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
 import { repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';
-import type { TemporalSession } from './temporal.ts';
+import { searchAttributesReady, type TemporalSession } from './temporal.ts';
 
 export interface StatusReport {
   json: object;
@@ -83,9 +83,20 @@ export interface ListedChange {
   repos: string[];
 }
 
-export async function listChanges(session: TemporalSession, limit: number): Promise<ListedChange[]> {
+export interface ListFilter {
+  status?: string | undefined;
+  repo?: string | undefined;
+}
+
+/** Changes, newest first, filtered through Temporal visibility (search attributes) when the server has them. */
+export async function listChanges(session: TemporalSession, limit: number, filter: ListFilter = {}): Promise<ListedChange[]> {
   const changes: ListedChange[] = [];
-  for await (const wf of session.client.workflow.list({ query: `WorkflowType = 'changeWorkflow'` })) {
+  const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
+  const clauses = [`WorkflowType = 'changeWorkflow'`];
+  const visibility = (filter.status || filter.repo) && (await searchAttributesReady(session));
+  if (visibility && filter.status) clauses.push(`LockstepStatus = ${quote(filter.status)}`);
+  if (visibility && filter.repo) clauses.push(`LockstepRepos = ${quote(filter.repo)}`);
+  for await (const wf of session.client.workflow.list({ query: clauses.join(' AND ') })) {
     const memo = (wf.memo ?? {}) as { title?: string; repos?: string[]; outcome?: string };
     const status = wf.status.name === 'RUNNING' ? 'running' : wf.status.name === 'COMPLETED' ? (memo.outcome ?? 'completed') : wf.status.name.toLowerCase();
     changes.push({
@@ -96,6 +107,9 @@ export async function listChanges(session: TemporalSession, limit: number): Prom
       closedAt: wf.closeTime?.toISOString() ?? null,
       repos: memo.repos ?? [],
     });
+    // Without search attributes (an older server), the same filter applies here instead.
+    const last = changes.at(-1);
+    if (!visibility && last && ((filter.status && last.status !== filter.status) || (filter.repo && !last.repos.includes(filter.repo)))) changes.pop();
     if (changes.length >= limit) break;
   }
   return changes;

@@ -88,3 +88,27 @@ export async function startInProcessWorker(session: TemporalSession, stateDir: s
     },
   };
 }
+
+/** The search attributes Lockstep sets on each change, so `list` can filter through visibility. */
+export const SEARCH_ATTRIBUTES = { LockstepChangeId: 'Keyword', LockstepStatus: 'Keyword', LockstepRepos: 'KeywordList' } as const;
+
+/**
+ * Makes sure the server knows Lockstep's search attributes (registering them when missing, as
+ * the dev server allows); false when that is not possible, so changes run without them.
+ */
+export async function searchAttributesReady(session: TemporalSession): Promise<boolean> {
+  const { IndexedValueType } = proto.temporal.api.enums.v1;
+  const types = { Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST };
+  try {
+    const known = await session.client.connection.operatorService.listSearchAttributes({ namespace: session.namespace });
+    const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !(name in (known.customAttributes ?? {})));
+    if (missing.length === 0) return true;
+    await session.client.connection.operatorService.addSearchAttributes({
+      namespace: session.namespace,
+      searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, types[type]])),
+    });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -2,6 +2,7 @@
  * Reads and validates `repos.config.json` and change files. Every problem is collected and
  * reported at once, each with its file, dot-path and a fix; nothing is started on bad input.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
@@ -238,11 +239,13 @@ export async function loadChange(file: string, loaded: LoadedConfig): Promise<Ch
 }
 
 /** The per-repo work of a change, fully resolved (what the coordinator workflow receives). */
-export function resolveTasks(loaded: LoadedConfig, change: Change): RepoTask[] {
+export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'>): RepoTask[] {
   return change.repos.map((target) => {
     const repo = loaded.config.repos.find((r) => r.name === target.name);
     if (!repo) throw new Error(`unknown repo ${target.name}`);
+    const what = { url: repo.url, baseBranch: repo.baseBranch, sandbox: repo.sandbox, steps: target.steps ?? [], instructions: target.instructions ?? null };
     return {
+      taskHash: createHash('sha256').update(JSON.stringify(what)).digest('hex'),
       repo: repo.name,
       url: repo.url,
       baseBranch: repo.baseBranch,

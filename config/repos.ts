@@ -106,6 +106,18 @@ export const AgentBudgets = z
   .strict();
 export type AgentBudgets = z.infer<typeof AgentBudgets>;
 
+/** How a live change involves people: approval gates, and waiting for decisions on failed repos. */
+export const OperationsConfig = z
+  .object({
+    /** Gates that wait for `lockstep approve`: after the plan, before publishing. */
+    approve: z.array(z.enum(['plan', 'publish'])).default([]),
+    approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86_400).default(86_400),
+    /** How long a failed repo waits for `lockstep retry|skip|abort` (0: the change ends at once). */
+    waitOnFailureSeconds: z.number().int().min(0).max(30 * 86_400).default(0),
+  })
+  .strict();
+export type OperationsConfig = z.infer<typeof OperationsConfig>;
+
 export const RepoConfig = z
   .object({
     name: Name,
@@ -127,6 +139,7 @@ export const ReposConfig = z
     forge: ForgeConfig.default({ type: 'local' }),
     models: ModelsConfig.prefault({}),
     budgets: AgentBudgets.prefault({}),
+    operations: OperationsConfig.prefault({}),
     /** Sandbox settings every repo starts from; a repo's own `sandbox` overrides them field by field. */
     defaults: z.object({ sandbox: z.record(z.string(), z.unknown()).default({}) }).strict().default({ sandbox: {} }),
     repos: z.array(RepoConfig).min(1, 'list at least one repository'),

@@ -62,6 +62,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const logFile = join(logDir, `temporal-${port}.log`);
   const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'warn', '--namespace', options.namespace ?? 'default'];
   if (options.dbFile) args.push('--db-filename', options.dbFile);
+  // Lockstep's own search attributes, so `lockstep list --status --repo` filters through visibility.
+  args.push('--search-attribute', 'LockstepChangeId=Keyword', '--search-attribute', 'LockstepStatus=Keyword', '--search-attribute', 'LockstepRepos=KeywordList');
   const uiPort = options.uiPort === undefined ? port + 1000 : options.uiPort;
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-ip', ip);
