@@ -78,7 +78,8 @@ export async function resumeChange(options: ResumeOptions): Promise<{ result: Ch
       const change = await loadChange(options.changeFile, loaded);
       if (change.id !== options.changeId) throw new Error(`${options.changeFile} is change "${change.id}", not "${options.changeId}"`);
       const tasks = resolveTasks(loaded, change);
-      const changed = tasks.filter((t) => previous[t.repo]?.status === 'green' && previous[t.repo]?.taskHash !== t.taskHash).map((t) => t.repo);
+      const before = new Map(input.repos.map((t) => [t.repo, t.taskHash]));
+      const changed = tasks.filter((t) => previous[t.repo]?.status === 'green' && (previous[t.repo]?.taskHash ?? before.get(t.repo)) !== t.taskHash).map((t) => t.repo);
       if (changed.length > 0 && !options.redoChanged) {
         throw new Error(
           `the change file or config changed for ${changed.join(', ')}, which already finished green; ` +

@@ -101,7 +101,13 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
   };
 
   const finish = (result: Omit<RepoResult, 'attempts' | 'durationMs'>): RepoResult => {
-    const full: RepoResult = { ...result, regression: result.regression ?? false, attempts: view.attempt, durationMs: Date.now() - startedAt };
+    const full: RepoResult = {
+      ...result,
+      regression: result.regression ?? false,
+      attempts: view.attempt,
+      durationMs: Date.now() - startedAt,
+      ...(task.taskHash ? { taskHash: task.taskHash } : {}),
+    };
     view.status = full.status;
     view.phase = 'done';
     view.finishedAt = Date.now();
