@@ -7,6 +7,7 @@ import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalName
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
 import { demoChangeFile, demoConfigFile, seedDemoRemotes } from './demo.ts';
+import { buildAudit, exportHistories, renderAuditHtml, renderAuditMarkdown, renderAuditText } from './audit/index.ts';
 import { renderEval, runEval } from './eval.ts';
 import { EXIT, exitCodeFor, renderError } from './errors.ts';
 import { actor, cancelChange, resumeChange, sendHuman } from './operate.ts';
@@ -210,6 +211,35 @@ async function main(argv: string[]): Promise<number> {
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
       await cancelChange(stateDir(), changeId, Boolean(opts.deleteBranches), log);
+    });
+
+  program
+    .command('audit')
+    .description("a change's timeline from its workflow histories: plan, model and tool calls, tests, PRs, people")
+    .argument('<change-id>')
+    .option('--json', 'print the report as one JSON document on stdout')
+    .option('--markdown', 'print the report as Markdown')
+    .option('--html <file>', 'write a self-contained HTML page with a per-repo timeline chart')
+    .option('--export <dir>', 'write the raw histories (JSON), e.g. for replay tests')
+    .action(async (changeId: string, opts: { json?: boolean; markdown?: boolean; html?: string; export?: string }) => {
+      jsonMode = Boolean(opts.json);
+      const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
+      try {
+        const report = await buildAudit(session, changeId);
+        if (opts.export) {
+          const paths = await exportHistories(session, changeId, opts.export);
+          log(`wrote ${paths.length} histories to ${opts.export}`);
+        }
+        if (opts.html) {
+          await writeFile(opts.html, renderAuditHtml(report));
+          log(`wrote ${opts.html}`);
+        }
+        if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else if (opts.markdown) process.stdout.write(renderAuditMarkdown(report));
+        else process.stdout.write(`${renderAuditText(report)}\n`);
+      } finally {
+        await session.close();
+      }
     });
 
   program

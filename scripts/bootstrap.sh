@@ -5,6 +5,7 @@
 #   3. a Docker engine (a running one is used as is; otherwise Debian's docker.io, started
 #      without any bridge network and logging into .lockstep/logs/)
 #   4. the sandbox image, built from Debian packages and tagged by a hash of its recipe
+#   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -111,4 +112,17 @@ else
 fi
 # The fleet config names the moving tag; the hash tag proves which recipe it came from.
 docker tag "$image_tag" "$image_repo:latest"
+
+# --- 5. Headless Chromium (tests render the audit's HTML page to a PNG) ----------------------
+if command -v chromium >/dev/null; then
+  info "Chromium: present"
+elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+  say "Chromium: installing Debian's chromium for headless rendering (log: $state/logs/apt-chromium.log)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) \
+    >"$state/logs/apt-chromium.log" 2>&1 ||
+    say "Chromium: apt-get install chromium failed (see $state/logs/apt-chromium.log); the audit's screenshot test will be skipped"
+else
+  # Only the audit's screenshot test needs it; it says so and skips that check.
+  say "Chromium: not installed and not root on Debian; skipping (install chromium to render audit pages in tests)"
+fi
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

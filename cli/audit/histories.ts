@@ -1,0 +1,169 @@
+/**
+ * Reads every workflow run of one change from Temporal: the coordinator's latest chain, every
+ * child it started (found in its history, not guessed from ids), their children, and every run
+ * of a continued-as-new chain.
+ */
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { temporal } from '@temporalio/proto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { changeWorkflowId } from '../../workflows/types.ts';
+import type { TemporalSession } from '../temporal.ts';
+
+export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+export type History = temporal.api.history.v1.IHistory;
+export type Failure = temporal.api.failure.v1.IFailure;
+
+/** An activity still open in a running workflow, as describe reports it (retries show here first). */
+export interface PendingActivity {
+  attempt: number;
+  lastFailure: string | null;
+}
+
+export interface LoadedRun {
+  workflowId: string;
+  runId: string;
+  type: string;
+  /** `running`, `completed`, `failed`, `timed_out`, `cancelled`, `terminated`, `continued_as_new`. */
+  status: string;
+  history: History;
+  events: HistoryEvent[];
+  /** By activity id; empty for closed runs. */
+  pending: Map<string, PendingActivity>;
+}
+
+export interface MissingRun {
+  workflowId: string;
+  runId: string;
+  error: string;
+}
+
+export interface LoadedChange {
+  changeId: string;
+  /** Parents before their children, each chain in order. */
+  runs: LoadedRun[];
+  /** Runs a history names that could not be read (e.g. removed by retention). */
+  missing: MissingRun[];
+}
+
+export function runStatus(events: HistoryEvent[]): string {
+  const last = events.at(-1);
+  if (!last) return 'running';
+  if (last.workflowExecutionCompletedEventAttributes) return 'completed';
+  if (last.workflowExecutionFailedEventAttributes) return 'failed';
+  if (last.workflowExecutionTimedOutEventAttributes) return 'timed_out';
+  if (last.workflowExecutionCanceledEventAttributes) return 'cancelled';
+  if (last.workflowExecutionTerminatedEventAttributes) return 'terminated';
+  if (last.workflowExecutionContinuedAsNewEventAttributes) return 'continued_as_new';
+  return 'running';
+}
+
+interface RunRef {
+  workflowId: string;
+  runId: string;
+}
+
+async function fetchRun(session: TemporalSession, ref: RunRef): Promise<LoadedRun> {
+  const history = await session.client.workflow.getHandle(ref.workflowId, ref.runId).fetchHistory();
+  const events = history.events ?? [];
+  const status = runStatus(events);
+  const pending = new Map<string, PendingActivity>();
+  if (status === 'running') {
+    const described = await session.client.workflowService.describeWorkflowExecution({
+      namespace: session.namespace,
+      execution: { workflowId: ref.workflowId, runId: ref.runId },
+    });
+    for (const p of described.pendingActivities ?? []) {
+      if (!p.activityId) continue;
+      pending.set(p.activityId, { attempt: p.attempt ?? 1, lastFailure: p.lastFailure?.message ?? null });
+    }
+  }
+  const type = events[0]?.workflowExecutionStartedEventAttributes?.workflowType?.name ?? 'unknown';
+  return { workflowId: ref.workflowId, runId: ref.runId, type, status, history, events, pending };
+}
+
+/** The runs a history leads to: the children it started and the run it continued as. */
+function nextRefs(run: LoadedRun): RunRef[] {
+  const refs: RunRef[] = [];
+  for (const event of run.events) {
+    const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
+    if (child?.workflowId && child.runId) refs.push({ workflowId: child.workflowId, runId: child.runId });
+    const next = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (next) refs.push({ workflowId: run.workflowId, runId: next });
+  }
+  return refs;
+}
+
+const isNotFound = (err: unknown): boolean =>
+  err instanceof WorkflowNotFoundError || (typeof err === 'object' && err !== null && 'code' in err && err.code === 5);
+
+export async function loadChangeRuns(session: TemporalSession, changeId: string): Promise<LoadedChange> {
+  const workflowId = changeWorkflowId(changeId);
+  let latestRunId: string;
+  try {
+    latestRunId = (await session.client.workflow.getHandle(workflowId).describe()).runId;
+  } catch (err) {
+    if (isNotFound(err)) throw new Error(`no change "${changeId}" on ${session.address} (see "lockstep list")`);
+    throw err;
+  }
+  // The coordinator's chain starts at its first run: an audit covers every run of it.
+  const latest = await fetchRun(session, { workflowId, runId: latestRunId });
+  const first = latest.events[0]?.workflowExecutionStartedEventAttributes?.firstExecutionRunId;
+  const root = first && first !== latestRunId ? await fetchRun(session, { workflowId, runId: first }) : latest;
+
+  const runs: LoadedRun[] = [root];
+  const missing: MissingRun[] = [];
+  const seen = new Set([`${root.workflowId}\n${root.runId}`]);
+  const known = new Map([[`${latest.workflowId}\n${latest.runId}`, latest]]);
+  let wave = nextRefs(root);
+  while (wave.length > 0) {
+    const fresh = wave.filter((ref) => {
+      const key = `${ref.workflowId}\n${ref.runId}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    const loaded = await Promise.all(
+      fresh.map(async (ref): Promise<LoadedRun | MissingRun> => {
+        const cached = known.get(`${ref.workflowId}\n${ref.runId}`);
+        if (cached) return cached;
+        try {
+          return await fetchRun(session, ref);
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          return { ...ref, error: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
+    wave = [];
+    for (const item of loaded) {
+      if ('error' in item) {
+        missing.push(item);
+        continue;
+      }
+      runs.push(item);
+      wave.push(...nextRefs(item));
+    }
+  }
+  return { changeId, runs, missing };
+}
+
+/** `change/x/repo/y` + run id -> `change__x__repo__y__<runId>.json`, safe as one file name. */
+export function historyFileName(workflowId: string, runId: string): string {
+  const safe = (s: string) => s.replaceAll('/', '__').replace(/[^A-Za-z0-9._-]/g, '_');
+  return `${safe(workflowId)}__${safe(runId)}.json`;
+}
+
+/** Writes each run's raw history as Temporal's JSON (replayable); returns the paths. */
+export async function exportHistories(session: TemporalSession, changeId: string, dir: string): Promise<string[]> {
+  const { runs } = await loadChangeRuns(session, changeId);
+  await mkdir(dir, { recursive: true });
+  const paths: string[] = [];
+  for (const run of runs) {
+    const path = join(dir, historyFileName(run.workflowId, run.runId));
+    await writeFile(path, `${historyToJSON(run.history)}\n`);
+    paths.push(path);
+  }
+  return paths;
+}
