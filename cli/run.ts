@@ -37,7 +37,7 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   if (options.preflight) await preflight(loaded, tasks);
 
   const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
-  let worker: InProcessWorker | null = null;
+  let worker: LocalWorker | null = null;
   const input = changeInput(loaded, change, tasks, options);
   input.searchAttributes = await searchAttributesReady(session);
   try {
@@ -73,29 +73,75 @@ export function changeInput(
   };
 }
 
-/** Runs a worker in this process when none polls (and says so); null when one does. */
+/**
+ * The worker of this command, started only when needed: at once when no worker polls, or later
+ * when the task queue lists pollers but none picks the change up (Temporal keeps listing a
+ * stopped worker for about a minute).
+ */
+export class LocalWorker {
+  worker: InProcessWorker | null = null;
+
+  constructor(
+    private readonly session: TemporalSession,
+    private readonly options: Pick<RunOptions, 'worker' | 'stateDir' | 'log'>,
+    private readonly needsModel: boolean,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.worker === 'auto';
+  }
+
+  async start(reason: string): Promise<void> {
+    if (this.worker || !this.enabled) return;
+    if (this.needsModel && !process.env.OPENAI_API_KEY) {
+      throw new EnvironmentError('this change needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see docs/agents.md)');
+    }
+    this.options.log(`${reason}; running one in this process`);
+    this.worker = await startInProcessWorker(this.session, this.options.stateDir, this.options.log);
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.stop();
+    this.worker = null;
+  }
+}
+
 export async function ensureWorker(
   session: TemporalSession,
   options: Pick<RunOptions, 'worker' | 'stateDir' | 'log'>,
   needsModel: boolean,
-): Promise<InProcessWorker | null> {
-  if (options.worker !== 'auto' || (await workersPolling(session))) return null;
-  if (needsModel && !process.env.OPENAI_API_KEY) {
-    throw new EnvironmentError('this change needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see docs/agents.md)');
-  }
-  options.log('no worker is polling; running one in this process');
-  return startInProcessWorker(session, options.stateDir, options.log);
+): Promise<LocalWorker> {
+  const local = new LocalWorker(session, options, needsModel);
+  if (local.enabled && !(await workersPolling(session))) await local.start('no worker is polling');
+  return local;
 }
+
+/** How long a started change may wait for a worker that the task queue lists before we run one. */
+const PICKUP_GRACE_MS = 3000;
 
 /** Starts the change (or follows the run already going), shows progress, returns its result. */
 export async function executeChange(
   session: TemporalSession,
   input: ChangeInput,
   options: Pick<RunOptions, 'rerun' | 'json' | 'log'>,
-  worker: InProcessWorker | null,
+  local: LocalWorker,
 ): Promise<ChangeResult> {
   const handle = await startOrAttach(session, input, options);
-  return follow(handle, options, worker);
+  if (local.enabled && !local.worker && !(await pickedUp(handle, PICKUP_GRACE_MS))) {
+    await local.start('no worker picked the change up');
+  }
+  return follow(handle, options, local.worker);
+}
+
+/** Whether a worker has run the change's first workflow task within `ms`. */
+async function pickedUp(handle: WorkflowHandle, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const description = await handle.describe();
+    if (description.status.name !== 'RUNNING' || description.historyLength > 2) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 async function startOrAttach(session: TemporalSession, input: ChangeInput, options: Pick<RunOptions, 'rerun' | 'log'>): Promise<WorkflowHandle<typeof changeWorkflow>> {

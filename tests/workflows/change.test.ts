@@ -43,6 +43,9 @@ const trace = (changeId: string): Trace => {
 /** Per change id: how a command behaves. Default: exit 0 quickly. */
 type Behaviour = (input: RunInSandboxInput) => Promise<CommandResult>;
 const behaviours = new Map<string, Behaviour>();
+/** Change id + repo whose next openPullRequest fails (once); PRs opened so far by repo + head. */
+const forgeDown = new Set<string>();
+const openPulls = new Map<string, number>();
 /** Per change id + repo: how many createSandbox calls fail before one succeeds. */
 const createFailures = new Map<string, number>();
 
@@ -61,14 +64,32 @@ const shared: SharedActivities = {
   },
   async openPullRequest(input) {
     const t = trace(input.changeId);
-    t.opened.push(input.repo);
+    if (forgeDown.has(`${input.changeId}/${input.repo}`)) {
+      forgeDown.delete(`${input.changeId}/${input.repo}`);
+      throw ApplicationFailure.create({ type: 'ForgeUnavailable', message: 'forge answered 502', nonRetryable: true });
+    }
+    // Find-or-create, as every forge does: one PR per head branch, however often it is asked.
+    const key = `${input.changeId}:${input.repo}:${input.head}`;
+    if (!openPulls.has(key)) {
+      t.opened.push(input.repo);
+      openPulls.set(key, 7);
+    }
     return { number: 7, url: `local://${input.repo}/7` };
   },
   async linkPullRequest(input) {
     trace(input.changeId).linked.push({ repo: input.repo, siblings: input.siblings.map((s) => s.repo), order: input.mergeOrder });
   },
-  planChange: unused,
-  scoutRepo: unused,
+  async planChange(input) {
+    return {
+      plan: { summary: 'the plan', repos: input.repos.map((r) => ({ repo: r.repo, task: `do ${r.repo}`, files: [], acceptance: 'tests pass' })), order: input.repos.map((r) => r.repo) },
+      errors: [],
+      answer: '{}',
+      usage: { prompt: 1, completion: 1 },
+    };
+  },
+  async scoutRepo(input) {
+    return { repo: input.repo, commit: 'b'.repeat(40), files: 1, tree: ['a'], languages: {}, testCommand: input.testCommand, contractFiles: [], agentsMd: null, readme: null, summaries: [] };
+  },
   async branchAt(input) {
     return input.commit === 'c'.repeat(40);
   },
@@ -435,6 +456,36 @@ describe('operating a live change', () => {
     expect(aborted.status).toBe('failed');
     expect(aborted.summary).toBe('aborted by bo: wrong approach; no pull request opened');
     expect(trace('decide-abort').opened).toEqual([]);
+  });
+
+  it('the plan gate: a rejected plan ends the change before any repo is touched', async () => {
+    const id = 'plan-gate';
+    const handle = await start({
+      ...change(id, [task('one', { mode: 'agent', steps: [], instructions: null })]),
+      approvals: { plan: true, publish: false, timeoutSeconds: 60 },
+    });
+    const view = await waitFor(handle, 'approval');
+    expect(view.awaiting).toMatchObject({ kind: 'approval', gate: 'plan' });
+    expect(view.plan?.summary).toBe('the plan');
+    await handle.executeUpdate(approvalUpdate, { args: [{ gate: 'plan', approved: false, by: 'ana', reason: 'too broad' }] });
+    const result = await handle.result();
+    expect(result).toMatchObject({ status: 'rejected', summary: 'plan rejected by ana: too broad' });
+    expect(trace(id).calls).toEqual([]);
+  });
+
+  it('resume after a forge failure finds the PRs already opened and opens only the missing one', async () => {
+    const id = 'forge-down';
+    forgeDown.add(`${id}/two`);
+    const first = await run(change(id, [task('one'), task('two')]));
+    expect(first.status).toBe('failed');
+    expect(first.summary).toMatch(/^publishing failed: forge answered 502/);
+    expect(trace(id).opened).toEqual(['one']);
+    const previous = Object.fromEntries(first.repos.map((r) => [r.repo, r]));
+    const resumed = await run({ ...change(id, [task('one'), task('two')]), previous });
+    expect(resumed.status).toBe('succeeded');
+    expect(resumed.repos.every((r) => r.reused === true && r.pullRequest?.number === 7)).toBe(true);
+    expect(trace(id).opened.sort()).toEqual(['one', 'two']);
+    expect(trace(id).calls.filter((c) => c.startsWith('prepare:'))).toEqual(['prepare:one', 'prepare:two']);
   });
 
   it('ends failed when no one decides in time', async () => {
