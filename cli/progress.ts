@@ -35,6 +35,17 @@ export function repoLine(view: RepoStatusView, now: number, width: number): stri
   return `${ICON.running} ${name} ${view.phase}${step} ${since}${attempt}`;
 }
 
+/** What a waiting change needs from a person, and the command that gives it; null when it waits for no one. */
+export function awaitingLine(view: ChangeStatusView, now = Date.now()): string | null {
+  const a = view.awaiting;
+  if (!a) return null;
+  const left = seconds(Math.max(0, a.until - now));
+  if (a.kind === 'decision') {
+    return `waiting ${left} for a decision on ${a.repos.join(', ')}: lockstep retry|skip ${view.changeId} <repo>, or lockstep abort ${view.changeId}`;
+  }
+  return `waiting ${left} for ${a.gate} approval: lockstep approve ${view.changeId} (or reject)`;
+}
+
 export class ProgressPrinter {
   private lastLines = 0;
   private readonly seen = new Map<string, string>();
@@ -47,12 +58,16 @@ export class ProgressPrinter {
     const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
     if (this.tty) {
       const header = `${view.changeId}: ${view.phase} ${seconds(now - view.startedAt)}`;
-      const lines = [header, ...view.repos.map((r) => `  ${repoLine(r, now, width)}`)];
+      const waiting = awaitingLine(view, now);
+      const lines = [header, ...view.repos.map((r) => `  ${repoLine(r, now, width)}`), ...(waiting ? [`  ${waiting}`] : [])];
       if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A`);
       for (const line of lines) this.out.write(`\x1b[2K${line}\n`);
       this.lastLines = lines.length;
       return;
     }
+    const waiting = view.awaiting ? `${view.awaiting.kind}|${view.awaiting.kind === 'approval' ? view.awaiting.gate : view.awaiting.repos.join(',')}` : '';
+    if (waiting && this.seen.get('\u0000awaiting') !== waiting) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${awaitingLine(view, now) ?? ''}\n`);
+    this.seen.set('\u0000awaiting', waiting);
     for (const r of view.repos) {
       const key = `${r.status}|${r.phase}|${r.step ?? ''}|${r.attempt}`;
       if (this.seen.get(r.repo) === key) continue;

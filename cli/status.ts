@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
-import { repoLine, renderResult, seconds } from './progress.ts';
+import { awaitingLine, repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';
 import { searchAttributesReady, type TemporalSession } from './temporal.ts';
 
@@ -65,13 +65,27 @@ function jsonView(view: ChangeStatusView): object {
       regression: r.result?.regression ?? false,
     })),
     plan: view.plan,
+    awaiting: view.awaiting,
+    humans: view.humans,
   };
 }
 
 function renderView(view: ChangeStatusView): string {
   const now = Date.now();
   const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
-  return [`${view.changeId}: ${view.status}, ${view.phase} for ${seconds(now - view.startedAt)}`, ...view.repos.map((r) => `  ${repoLine(r, now, width)}`)].join('\n');
+  const waiting = awaitingLine(view, now);
+  const plan = view.plan && view.awaiting?.kind === 'approval' && view.awaiting.gate === 'plan' ? view.plan.repos.map((r) => `  plan ${r.repo}: ${r.task}`) : [];
+  const diff =
+    view.awaiting?.kind === 'approval' && view.awaiting.gate === 'publish'
+      ? view.repos.map((r) => `  ${r.repo}: ${r.result?.changedFiles.length ?? 0} files changed (${(r.result?.changedFiles ?? []).slice(0, 5).join(', ')}), tests ${r.result?.tests?.passed ? 'passed' : 'not run'}`)
+      : [];
+  return [
+    `${view.changeId}: ${view.status}, ${view.phase} for ${seconds(now - view.startedAt)}`,
+    ...view.repos.map((r) => `  ${repoLine(r, now, width)}`),
+    ...(waiting ? [`  ${waiting}`] : []),
+    ...plan,
+    ...diff,
+  ].join('\n');
 }
 
 export interface ListedChange {

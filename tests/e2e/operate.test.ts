@@ -151,6 +151,9 @@ describe('operating changes from the CLI', () => {
     const started = cli(['run', file, '--wait-on-failure', '120', '--approve', 'publish', '--json', '--no-worker']);
     const view = await waitForAwaiting('live', 'approval');
     expect(view.awaiting).toMatchObject({ kind: 'approval', gate: 'publish' });
+    const shown = await cli(['status', 'live']);
+    expect(shown.stdout).toMatch(/waiting .* for publish approval: lockstep approve live/);
+    expect(shown.stdout).toMatch(/catalog: 1 files changed \(NOTES\.md\), tests passed/);
     const wrongGate = await cli(['approve', 'live', '--gate', 'plan']);
     expect(wrongGate.code).not.toBe(0);
     expect(wrongGate.stderr).toMatch(/not waiting for a plan approval/);
@@ -168,6 +171,7 @@ describe('operating changes from the CLI', () => {
     const file = await writeChange('live-retry', 'echo note >> NOTES.md && test "$(cat /workspace/NOTES.md | wc -l)" -gt 99');
     const started = cli(['run', file, '--wait-on-failure', '120', '--json', '--no-worker']);
     const view = await waitForAwaiting('live-retry', 'decision');
+    expect((await cli(['status', 'live-retry'])).stdout).toMatch(/waiting .* for a decision on storefront: lockstep retry\|skip live-retry <repo>/);
     expect(view.awaiting).toMatchObject({ kind: 'decision', repos: ['storefront'] });
     const notFailed = await cli(['retry', 'live-retry', 'catalog']);
     expect(notFailed.code).not.toBe(0);
