@@ -3,36 +3,23 @@
  * server that replays scripted turns, a real Temporal server, a real worker, real Docker
  * sandboxes and real git remotes.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createModelClient } from '../../activities/llm/client.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
-import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import type { Change } from '../../config/change.ts';
-import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeWorkflowId, type ChangeInput, type ChangeResult } from '../../workflows/types.ts';
-import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
-import { startFakeOpenAI, type ChatRequest, type FakeOpenAI, type ScriptedTurn } from '../fakes/openai-server.ts';
-import { exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
+import type { ChangeInput, ChangeResult } from '../../workflows/types.ts';
+import type { ChatRequest, FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
+import { exampleChange } from '../helpers/fleet.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const exec = promisify(execFile);
-const suffix = uniqueSuffix();
-const queue = `agent-e2e-${suffix}`;
-const PLANTED_SECRET = `planted-secret-${suffix}`;
-
-let env: TestWorkflowEnvironment;
-let fleet: TestFleet;
+const PLANTED_SECRET = `planted-secret-${process.pid}`;
+let h: Harness;
 let fake: FakeOpenAI;
-let worker: LockstepWorker;
-let running: Promise<void>;
-let connection: NativeConnection;
 
 const call = (name: string, args: object | string): ScriptedTurn => ({
   reply: { tool_calls: [{ name, arguments: typeof args === 'string' ? args : JSON.stringify(args) }] },
@@ -55,25 +42,17 @@ const expectResult = (pattern: RegExp, turn: ScriptedTurn): ScriptedTurn => ({
 });
 
 async function changeInput(change: Change, overrides: { agentModel?: string; coordinatorModel?: string; budgets?: object } = {}): Promise<ChangeInput> {
-  const loaded = await loadReposConfig(fleet.configFile);
-  const file = join(fleet.root, `${change.id}.json`);
-  await import('node:fs/promises').then((fs) => fs.writeFile(file, JSON.stringify(change)));
-  const validated = await loadChange(file, loaded);
+  const file = join(h.fleet.root, `${change.id}.json`);
+  await writeFile(file, JSON.stringify(change));
+  const input = await h.changeInput(file, { concurrency: 1 });
   return {
-    changeId: validated.id,
-    title: validated.title,
-    description: validated.description,
-    forge: loaded.config.forge,
-    concurrency: 1,
-    repos: resolveTasks(loaded, validated),
+    ...input,
     models: ModelsConfig.parse({ agent: overrides.agentModel ?? 'agent', coordinator: overrides.coordinatorModel ?? 'coordinator' }),
     budgets: AgentBudgets.parse(overrides.budgets ?? {}),
   };
 }
 
-async function run(input: ChangeInput): Promise<ChangeResult> {
-  return env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
-}
+const run = (input: ChangeInput): Promise<ChangeResult> => h.run(input);
 
 /** The billing steps of the demo change, which the scripted agent runs through run_command. */
 async function billingSteps(): Promise<string[]> {
@@ -82,27 +61,15 @@ async function billingSteps(): Promise<string[]> {
 }
 
 beforeAll(async () => {
+  // A secret in the worker's environment: it must never reach the model.
   process.env.LOCKSTEP_AGENT_TEST_SECRET = PLANTED_SECRET;
-  [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(), startFakeOpenAI()]);
-  connection = await NativeConnection.connect({ address: env.address });
-  worker = await createLockstepWorker({
-    connection,
-    namespace: 'default',
-    stateDir: fleet.stateDir,
-    hostId: `agent-host-${suffix}`,
-    sharedTaskQueue: queue,
-    openai: createModelClient({ apiKey: fake.apiKey, baseURL: fake.baseURL, maxRetries: 1, timeoutMs: 30_000 }),
-  });
-  running = worker.run();
+  h = await startHarness('agent-e2e', { fakeModel: true });
+  if (!h.fake) throw new Error('the harness has no model endpoint');
+  fake = h.fake;
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await env?.teardown();
-  await fake?.close();
-  await fleet?.cleanup();
+  await h?.close();
 });
 
 describe('repo agents', () => {
@@ -149,9 +116,9 @@ describe('repo agents', () => {
     expect(billing?.regression).toBe(false);
     expect(result.metrics).toMatchObject({ repos: 1, resolved: 1, regressions: 0, turns: 10 });
     expect(result.metrics.usage.completion).toBe(500);
-    const { stdout: diff } = await exec('git', ['--git-dir', fleet.remote('billing'), 'diff', 'main', 'lockstep/agent-fix', '--', 'product.go']);
+    const { stdout: diff } = await exec('git', ['--git-dir', h.fleet.remote('billing'), 'diff', 'main', 'lockstep/agent-fix', '--', 'product.go']);
     expect(diff).toContain('json:"price_cents"');
-    const { stdout: files } = await exec('git', ['--git-dir', fleet.remote('billing'), 'ls-tree', '-r', '--name-only', 'lockstep/agent-fix']);
+    const { stdout: files } = await exec('git', ['--git-dir', h.fleet.remote('billing'), 'ls-tree', '-r', '--name-only', 'lockstep/agent-fix']);
     expect(files.split('\n')).not.toContain('leak');
     // Nothing secret ever reached the model: not the key, not the worker's environment.
     const sent = JSON.stringify(fake.requests);

@@ -6,9 +6,8 @@
  * headless Chromium; hostile strings come out escaped.
  */
 import type { WorkflowHandle } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -17,31 +16,23 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createModelClient } from '../../activities/llm/client.ts';
 import { buildAudit, exportHistories, historyFileName, renderAuditHtml, renderAuditMarkdown, renderAuditText, type AuditEntry, type AuditReport } from '../../cli/audit/index.ts';
 import type { TemporalSession } from '../../cli/temporal.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../workflows/messages.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../../workflows/types.ts';
-import { createLockstepWorker, workflowBundle, type LockstepWorker } from '../../workers/worker.ts';
-import { startFakeOpenAI, type FakeOpenAI, type ScriptedTurn } from '../fakes/openai-server.ts';
-import { exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { workflowBundle } from '../../workers/worker.ts';
+import type { FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
+import { exampleChange } from '../helpers/fleet.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const exec = promisify(execFile);
-const suffix = uniqueSuffix();
-const queue = `audit-e2e-${suffix}`;
 const HOSTILE = `<script>alert(1)</script>`;
 
-let env: TestWorkflowEnvironment;
-let fleet: TestFleet;
+let h: Harness;
 let fake: FakeOpenAI;
-let worker: LockstepWorker;
-let running: Promise<void>;
-let connection: NativeConnection;
 let session: TemporalSession;
 let scratch: string;
 const reports = new Map<string, AuditReport>();
@@ -58,46 +49,23 @@ function onPath(program: string): boolean {
   });
 }
 
-async function stepsInput(file: string): Promise<ChangeInput> {
-  const loaded = await loadReposConfig(fleet.configFile);
-  const change = await loadChange(exampleChange(file), loaded);
-  return {
-    changeId: change.id,
-    title: change.title,
-    description: change.description,
-    forge: loaded.config.forge,
-    concurrency: 3,
-    repos: resolveTasks(loaded, change),
-    models: loaded.config.models,
-    budgets: loaded.config.budgets,
-  };
-}
+const stepsInput = (file: string): Promise<ChangeInput> => h.changeInput(exampleChange(file));
 
 async function agentInput(changeId: string, model: string): Promise<ChangeInput> {
-  const loaded = await loadReposConfig(fleet.configFile);
-  const file = join(fleet.root, `${changeId}.json`);
+  const file = join(h.fleet.root, `${changeId}.json`);
   await writeFile(
     file,
     JSON.stringify({ id: changeId, title: 'Integer cents in billing, audited', description: 'Prices become integer cents.', repos: [{ name: 'billing', instructions: 'Read price_cents as int64.' }] }),
   );
-  const change = await loadChange(file, loaded);
-  return {
-    changeId: change.id,
-    title: change.title,
-    description: change.description,
-    forge: loaded.config.forge,
-    concurrency: 1,
-    repos: resolveTasks(loaded, change),
-    models: ModelsConfig.parse({ agent: model, coordinator: model }),
-    budgets: AgentBudgets.parse({}),
-  };
+  const input = await h.changeInput(file, { concurrency: 1 });
+  return { ...input, models: ModelsConfig.parse({ agent: model, coordinator: model }), budgets: AgentBudgets.parse({}) };
 }
 
 /** What the histories themselves say: scheduled activities by type, read without the audit's code. */
 async function scheduledByType(report: AuditReport): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const w of report.workflows) {
-    const history = await env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
+    const history = await h.env.client.workflow.getHandle(w.workflowId, w.runId).fetchHistory();
     for (const e of history.events ?? []) {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
       if (name) counts[name] = (counts[name] ?? 0) + 1;
@@ -133,37 +101,24 @@ const call = (id: string, name: string, args: object): ScriptedTurn => ({
 });
 
 beforeAll(async () => {
-  [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(), startFakeOpenAI()]);
-  connection = await NativeConnection.connect({ address: env.address });
-  worker = await createLockstepWorker({
-    connection,
-    namespace: 'default',
-    stateDir: fleet.stateDir,
-    hostId: `audit-host-${suffix}`,
-    sharedTaskQueue: queue,
-    openai: createModelClient({ apiKey: fake.apiKey, baseURL: fake.baseURL, maxRetries: 1, timeoutMs: 30_000 }),
-  });
-  running = worker.run();
-  session = { client: env.client, address: env.address, namespace: 'default', devServer: null, close: async () => undefined };
+  h = await startHarness('audit-e2e', { fakeModel: true });
+  if (!h.fake) throw new Error('the harness has no model endpoint');
+  fake = h.fake;
+  session = { client: h.env.client, address: h.env.address, namespace: 'default', devServer: null, close: async () => undefined };
   scratch = await mkdtemp(join(tmpdir(), 'lockstep-audit-'));
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await env?.teardown();
-  await fake?.close();
-  await fleet?.cleanup();
+  await h?.close();
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
 describe('lockstep audit', () => {
   it('audits the steps-mode demo change: every scheduled activity once, commands and tests with their exit codes, the PRs', async () => {
     const input = await stepsInput('price-cents.yaml');
-    const result: ChangeResult = await env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+    const result: ChangeResult = await h.env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
       workflowId: changeWorkflowId(input.changeId),
-      taskQueue: queue,
+      taskQueue: h.queue,
       args: [input],
     });
     expect(result.status).toBe('succeeded');
@@ -204,7 +159,7 @@ describe('lockstep audit', () => {
 
   it('audits a failed change with two human decisions: both runs of the retried repo, failing test runs with exit codes, the failures, no PR', async () => {
     const input: ChangeInput = { ...(await stepsInput('price-cents-broken.yaml')), decisionTimeoutSeconds: 120 };
-    const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
+    const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: h.queue, args: [input] });
     // billing fails its tests; a person retries it (it fails the same way), then aborts the change.
     await waitForDecision(handle);
     expect(await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'billing', by: 'auditor', reason: 'flaky?' }] })).toMatchObject({ accepted: true });
@@ -268,7 +223,7 @@ describe('lockstep audit', () => {
     fake.script(model, [...turns.slice(0, 2), unavailable, unavailable, ...turns.slice(2)]);
 
     const input: ChangeInput = { ...(await agentInput(changeId, model)), approvals: { plan: false, publish: true, timeoutSeconds: 300 } };
-    const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(changeId), taskQueue: queue, args: [input] });
+    const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(changeId), taskQueue: h.queue, args: [input] });
     // A person's decision, as the CLI will send it; the coordinator may not handle it yet, but history records it.
     await handle.signal('decide', { action: 'retry', repo: 'billing', by: 'auditor', reason: `looked fine ${HOSTILE}` });
 

@@ -3,7 +3,6 @@
  * Docker sandboxes built from the project's image, git remotes, the local forge; and the CLI's
  * contract (one JSON document, exit codes) on top of them.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Docker from 'dockerode';
 import { execFile, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -13,100 +12,42 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../activities/forges/body.ts';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
-import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeWorkflowId, type ChangeInput, type ChangeResult } from '../../workflows/types.ts';
-import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
-import { NativeConnection } from '@temporalio/worker';
-import { exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { changeWorkflowId, type ChangeResult } from '../../workflows/types.ts';
+import { exampleChange } from '../helpers/fleet.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const exec = promisify(execFile);
 const docker = new Docker();
-const suffix = uniqueSuffix();
-const queue = `e2e-${suffix}`;
-const hostId = `e2e-host-${suffix}`;
-
-let env: TestWorkflowEnvironment;
-let fleet: TestFleet;
-let worker: LockstepWorker;
-let running: Promise<void>;
-let connection: NativeConnection;
+let h: Harness;
 
 async function gitOut(remote: string, ...args: string[]): Promise<string> {
   const { stdout } = await exec('git', ['--git-dir', remote, ...args]);
   return stdout;
 }
 
-async function changeInput(changeFile: string): Promise<ChangeInput> {
-  const loaded = await loadReposConfig(fleet.configFile);
-  const change = await loadChange(changeFile, loaded);
-  return {
-    changeId: change.id,
-    title: change.title,
-    description: change.description,
-    forge: loaded.config.forge,
-    concurrency: 3,
-    repos: resolveTasks(loaded, change),
-    models: loaded.config.models,
-    budgets: loaded.config.budgets,
-  };
-}
-
-async function runChange(input: ChangeInput): Promise<ChangeResult> {
-  return env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
-    workflowId: changeWorkflowId(input.changeId),
-    taskQueue: queue,
-    args: [input],
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-  });
-}
-
-function cli(args: string[], extraEnv: Record<string, string> = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [join(projectRoot, 'bin', 'lockstep.js'), ...args],
-      {
-        cwd: fleet.root,
-        env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, CI: 'true', ...extraEnv },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
 beforeAll(async () => {
-  [env, fleet] = await Promise.all([startTestTemporal(), seedTestFleet()]);
-  connection = await NativeConnection.connect({ address: env.address });
-  worker = await createLockstepWorker({ connection, namespace: 'default', stateDir: fleet.stateDir, hostId, sharedTaskQueue: queue });
-  running = worker.run();
+  h = await startHarness('e2e');
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await env?.teardown();
-  await fleet?.cleanup();
+  await h?.close();
 });
 
 describe('the demo change, end to end', () => {
   let first: ChangeResult;
 
   it('changes all three repos, runs their tests green and opens one linked PR per repo', async () => {
-    first = await runChange(await changeInput(exampleChange('price-cents.yaml')));
+    first = await h.run(await h.changeInput(exampleChange('price-cents.yaml')));
     expect(first.status).toBe('succeeded');
     expect(first.mergeOrder).toEqual(['catalog', 'storefront', 'billing']);
-    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
     for (const repo of first.repos) {
       expect(repo.status).toBe('green');
       expect(repo.tests).toMatchObject({ exitCode: 0, passed: true, timedOut: false });
       expect(repo.error).toBeNull();
       // The branch on the remote is the commit the result names.
-      const head = (await gitOut(fleet.remote(repo.repo), 'rev-parse', 'refs/heads/lockstep/price-cents')).trim();
+      const head = (await gitOut(h.fleet.remote(repo.repo), 'rev-parse', 'refs/heads/lockstep/price-cents')).trim();
       expect(head).toBe(repo.commit);
       const pulls = await forge.listPullRequests(repo.repo);
       expect(pulls).toHaveLength(1);
@@ -121,8 +62,8 @@ describe('the demo change, end to end', () => {
   });
 
   it('made the intended change in every repo, and only that', async () => {
-    const diff = async (repo: string, file: string) => gitOut(fleet.remote(repo), 'diff', 'main', 'lockstep/price-cents', '--', file);
-    const openapi = JSON.parse(await gitOut(fleet.remote('catalog'), 'show', 'lockstep/price-cents:openapi.json')) as {
+    const diff = async (repo: string, file: string) => gitOut(h.fleet.remote(repo), 'diff', 'main', 'lockstep/price-cents', '--', file);
+    const openapi = JSON.parse(await gitOut(h.fleet.remote('catalog'), 'show', 'lockstep/price-cents:openapi.json')) as {
       components: { schemas: { Product: { properties: Record<string, { type: string }>; required: string[] } } };
     };
     expect(openapi.components.schemas.Product.properties.price_cents?.type).toBe('integer');
@@ -130,17 +71,17 @@ describe('the demo change, end to end', () => {
     expect(await diff('storefront', 'test/fixtures/products.json')).toMatch(/\+\s*"price_cents": 1250/);
     expect(await diff('billing', 'product.go')).toContain('json:"price_cents"');
     for (const repo of ['catalog', 'storefront', 'billing']) {
-      const log = await gitOut(fleet.remote(repo), 'log', '--format=%s%n%b', 'main..lockstep/price-cents');
+      const log = await gitOut(h.fleet.remote(repo), 'log', '--format=%s%n%b', 'main..lockstep/price-cents');
       expect(log).toContain('Represent prices as integer cents');
       expect(log).toContain('Lockstep-Change: price-cents');
-      expect((await gitOut(fleet.remote(repo), 'rev-list', '--count', 'main..lockstep/price-cents')).trim()).toBe('1');
+      expect((await gitOut(h.fleet.remote(repo), 'rev-list', '--count', 'main..lockstep/price-cents')).trim()).toBe('1');
     }
   });
 
   it('publishing the same change again keeps exactly one PR per repo', async () => {
-    const again = await runChange(await changeInput(exampleChange('price-cents.yaml')));
+    const again = await h.run(await h.changeInput(exampleChange('price-cents.yaml')));
     expect(again.status).toBe('succeeded');
-    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
     for (const repo of again.repos) {
       const pulls = await forge.listPullRequests(repo.repo);
       expect(pulls).toHaveLength(1);
@@ -151,7 +92,7 @@ describe('the demo change, end to end', () => {
   });
 
   it('a repo whose tests fail blocks publishing for the whole set', async () => {
-    const result = await runChange(await changeInput(exampleChange('price-cents-broken.yaml')));
+    const result = await h.run(await h.changeInput(exampleChange('price-cents-broken.yaml')));
     expect(result.status).toBe('failed');
     const billing = result.repos.find((r) => r.repo === 'billing');
     expect(billing).toMatchObject({ status: 'failed', commit: null, pullRequest: null });
@@ -160,16 +101,16 @@ describe('the demo change, end to end', () => {
     expect(billing?.error?.outputTail).toMatch(/FAIL/);
     expect(result.repos.filter((r) => r.repo !== 'billing').every((r) => r.status === 'green')).toBe(true);
     expect(result.repos.every((r) => r.pullRequest === null)).toBe(true);
-    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
     for (const repo of ['catalog', 'storefront', 'billing']) {
       const pulls = await forge.listPullRequests(repo);
       expect(pulls.filter((p) => p.head === 'lockstep/price-cents-broken')).toEqual([]);
     }
-    expect(await gitOut(fleet.remote('billing'), 'branch', '--list', 'lockstep/price-cents-broken')).toBe('');
+    expect(await gitOut(h.fleet.remote('billing'), 'branch', '--list', 'lockstep/price-cents-broken')).toBe('');
   });
 
   it('CLI: run --json prints exactly one JSON document and exits 1 when a repo fails', async () => {
-    const { code, stdout } = await cli(['run', exampleChange('price-cents-broken.yaml'), '--json', '--rerun', '--no-worker']);
+    const { code, stdout } = await h.cli(['run', exampleChange('price-cents-broken.yaml'), '--json', '--rerun', '--no-worker']);
     expect(code).toBe(1);
     const doc = JSON.parse(stdout) as { changeId: string; status: string; repos: { repo: string; status: string; branch: string; commit: string | null; tests: { exitCode: number } | null; pullRequest: unknown; error: { step: string } | null }[] };
     expect(doc.changeId).toBe('price-cents-broken');
@@ -183,20 +124,20 @@ describe('the demo change, end to end', () => {
   });
 
   it('CLI: status --json reads a finished change back from Temporal', async () => {
-    const { code, stdout } = await cli(['status', 'price-cents', '--json']);
+    const { code, stdout } = await h.cli(['status', 'price-cents', '--json']);
     expect(code).toBe(0);
     const doc = JSON.parse(stdout) as { status: string; repos: { pullRequest: { number: number } | null }[] };
     expect(doc.status).toBe('succeeded');
     expect(doc.repos.every((r) => r.pullRequest !== null)).toBe(true);
-    const listed = await cli(['list', '--json']);
+    const listed = await h.cli(['list', '--json']);
     const changes = JSON.parse(listed.stdout) as { changeId: string; status: string }[];
     expect(changes.map((c) => c.changeId)).toEqual(expect.arrayContaining(['price-cents', 'price-cents-broken']));
   });
 
   it('CLI: a bad change file exits 2, names file, field and fix, and starts nothing', async () => {
-    const bad = join(fleet.root, 'bad-change.yaml');
+    const bad = join(h.fleet.root, 'bad-change.yaml');
     await writeFile(bad, 'id: Not Valid\ntitle: ""\nrepos:\n  - name: nosuchrepo\n    steps: []\n  - name: catalog\n    steps:\n      - run: true\n');
-    const { code, stdout, stderr } = await cli(['run', bad, '--json']);
+    const { code, stdout, stderr } = await h.cli(['run', bad, '--json']);
     expect(code).toBe(2);
     const doc = JSON.parse(stdout) as { status: string; issues: { path: string; fix: string }[] };
     expect(doc.status).toBe('invalid');
@@ -205,19 +146,19 @@ describe('the demo change, end to end', () => {
     expect(doc.issues.every((i) => i.fix.length > 0)).toBe(true);
     expect(stderr).toContain('bad-change.yaml');
     expect(stderr).toContain('nothing was started');
-    const unknown = join(fleet.root, 'unknown-repo.yaml');
+    const unknown = join(h.fleet.root, 'unknown-repo.yaml');
     await writeFile(unknown, 'id: unknown-repo\ntitle: t\nrepos:\n  - name: nosuchrepo\n    steps:\n      - name: s\n        run: "true"\n');
-    const second = await cli(['run', unknown]);
+    const second = await h.cli(['run', unknown]);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain('repos[0].name: unknown repo "nosuchrepo"');
     expect(second.stderr).toContain('use one of: catalog, storefront, billing');
-    await expect(env.client.workflow.getHandle(changeWorkflowId('unknown-repo')).describe()).rejects.toThrow();
+    await expect(h.env.client.workflow.getHandle(changeWorkflowId('unknown-repo')).describe()).rejects.toThrow();
   });
 
   it('with two workers on two hosts, every sandbox activity goes to the host that cloned the repo', async () => {
-    const otherHost = `e2e-other-${suffix}`;
+    const otherHost = `${h.hostId}-other`;
     const second = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, LOCKSTEP_HOST_ID: otherHost },
+      env: { ...process.env, TEMPORAL_ADDRESS: h.env.address, LOCKSTEP_STATE_DIR: h.fleet.stateDir, LOCKSTEP_TASK_QUEUE: h.queue, LOCKSTEP_HOST_ID: otherHost },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
@@ -231,24 +172,24 @@ describe('the demo change, end to end', () => {
         void exited.then((code) => reject(new Error(`second worker exited with ${String(code)}: ${stderr}`)));
       });
       expect(stderr).toContain(`lockstep-host-${otherHost}`);
-      const base = await changeInput(exampleChange('price-cents.yaml'));
-      const result = await runChange({ ...base, changeId: 'two-hosts', repos: base.repos.map((r) => ({ ...r, branch: 'lockstep/two-hosts' })) });
+      const base = await h.changeInput(exampleChange('price-cents.yaml'));
+      const result = await h.run({ ...base, changeId: 'two-hosts', repos: base.repos.map((r) => ({ ...r, branch: 'lockstep/two-hosts' })) });
       expect(result.status).toBe('succeeded');
       const hostQueues = new Set<string>();
       for (const repo of result.repos) {
-        const history = await env.client.workflow.getHandle(changeWorkflowId(`two-hosts/repo/${repo.repo}`)).fetchHistory();
+        const history = await h.env.client.workflow.getHandle(changeWorkflowId(`two-hosts/repo/${repo.repo}`)).fetchHistory();
         const scheduled = (history.events ?? []).flatMap((e) => {
           const a = e.activityTaskScheduledEventAttributes;
           return a ? [{ type: a.activityType?.name ?? '', queue: a.taskQueue?.name ?? '', id: e.eventId?.toString() ?? '' }] : [];
         });
         const completed = (history.events ?? []).flatMap((e) => (e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes] : []));
         expect(scheduled[0]?.type).toBe('prepareWorkspace');
-        expect(scheduled[0]?.queue).toBe(queue);
+        expect(scheduled[0]?.queue).toBe(h.queue);
         // The queue prepareWorkspace returned is where every later activity of the repo went.
         const prepared = completed.find((c) => c.scheduledEventId?.toString() === scheduled[0]?.id);
         const payload = prepared?.result?.payloads?.[0]?.data;
         const hostQueue = (JSON.parse(Buffer.from(payload ?? new Uint8Array()).toString()) as { hostQueue: string }).hostQueue;
-        expect([worker.hostQueue, `lockstep-host-${otherHost}`]).toContain(hostQueue);
+        expect([h.worker?.hostQueue, `lockstep-host-${otherHost}`]).toContain(hostQueue);
         hostQueues.add(hostQueue);
         const later = scheduled.slice(1);
         expect(later.map((s) => s.type)).toEqual(expect.arrayContaining(['createSandbox', 'runInSandbox', 'commitAndPush', 'removeSandbox']));
@@ -263,8 +204,8 @@ describe('the demo change, end to end', () => {
 
   it('leaves no sandbox, no workspace behind', async () => {
     const left = await docker.listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
-    expect(left.filter((c) => c.Labels['lockstep.owner']?.startsWith(`${hostId}:`))).toEqual([]);
-    const workspaces = await readFile(join(fleet.stateDir, 'workspaces', 'price-cents', 'catalog', '.git', 'HEAD')).then(() => 'present', () => 'gone');
+    expect(left.filter((c) => c.Labels['lockstep.owner']?.startsWith(`${h.hostId}:`))).toEqual([]);
+    const workspaces = await readFile(join(h.fleet.stateDir, 'workspaces', 'price-cents', 'catalog', '.git', 'HEAD')).then(() => 'present', () => 'gone');
     expect(workspaces).toBe('gone');
   });
 });

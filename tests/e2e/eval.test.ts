@@ -3,48 +3,31 @@
  * its hidden checks passes on the untouched repos, so each check can both pass and fail; an
  * agent run (a scripted model) is scored by the same checks.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvalReport } from '../../cli/eval.ts';
 import { projectRoot } from '../../config/paths.ts';
-import { startFakeOpenAI, type FakeOpenAI, type ScriptedTurn } from '../fakes/openai-server.ts';
-import { seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import type { FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const suite = join(projectRoot, 'examples', 'eval', 'demo-fleet.yaml');
-const queue = `eval-${uniqueSuffix()}`;
-let env: TestWorkflowEnvironment;
-let fleet: TestFleet;
-let fake: FakeOpenAI;
-
-function cli(args: string[], extraEnv: Record<string, string> = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [join(projectRoot, 'bin', 'lockstep.js'), ...args],
-      {
-        cwd: fleet.root,
-        env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, CI: 'true', ...extraEnv },
-        maxBuffer: 16 * 1024 * 1024,
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+let h: Harness;
 
 beforeAll(async () => {
-  [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(), startFakeOpenAI()]);
+  h = await startHarness('eval', { worker: false, fakeModel: true });
 });
 
 afterAll(async () => {
-  await env?.teardown();
-  await fake?.close();
-  await fleet?.cleanup();
+  await h?.close();
 });
+
+/** The harness's strict model endpoint. */
+function fake(): FakeOpenAI {
+  if (!h.fake) throw new Error('the harness has no model endpoint');
+  return h.fake;
+}
 
 describe('lockstep eval', () => {
   it('the suite has at least five tasks, covering every repo and at least one cross-repo task', async () => {
@@ -56,7 +39,7 @@ describe('lockstep eval', () => {
   });
 
   it('no hidden check passes on the untouched repos (--baseline)', async () => {
-    const { code, stdout } = await cli(['eval', suite, '--baseline', '--json']);
+    const { code, stdout } = await h.cli(['eval', suite, '--baseline', '--json']);
     const report = JSON.parse(stdout) as EvalReport;
     expect(report.tasks.length).toBeGreaterThanOrEqual(5);
     for (const task of report.tasks) for (const check of task.checks) expect({ task: task.task, repo: check.repo, passed: check.passed }).toMatchObject({ passed: false });
@@ -65,7 +48,7 @@ describe('lockstep eval', () => {
   });
 
   it('the reference solutions resolve every task (--reference)', async () => {
-    const { code, stdout, stderr } = await cli(['eval', suite, '--reference', '--json']);
+    const { code, stdout, stderr } = await h.cli(['eval', suite, '--reference', '--json']);
     const report = JSON.parse(stdout) as EvalReport;
     const unresolved = report.tasks.filter((t) => !t.resolved).map((t) => ({ task: t.task, status: t.changeStatus, checks: t.checks }));
     expect(unresolved, stderr.slice(-2000)).toEqual([]);
@@ -80,19 +63,19 @@ describe('lockstep eval', () => {
     const repo = solved.repos[0]?.name ?? '';
     const steps = (solved.reference[repo] ?? []).map((s) => s.run).join('\n');
     const turn = (name: string, args: object): ScriptedTurn => ({ reply: { tool_calls: [{ name, arguments: JSON.stringify(args) }] }, usage: { prompt_tokens: 200, completion_tokens: 20 } });
-    fake.script('eval-agent', [
+    fake().script('eval-agent', [
       turn('run_command', { command: steps }),
       turn('run_tests', {}),
       turn('finish', { summary: 'solved' }),
       // The second task: the model never changes anything and runs out of turns.
       ...Array.from({ length: 3 }, () => turn('list_directory', { path: '.' })),
     ]);
-    const config = join(fleet.root, 'repos.config.json');
+    const config = join(h.fleet.root, 'repos.config.json');
     const raw = JSON.parse(await readFile(config, 'utf8')) as Record<string, unknown>;
-    const evalConfig = join(fleet.root, 'eval.config.json');
-    await import('node:fs/promises').then((fs) => fs.writeFile(evalConfig, JSON.stringify({ ...raw, models: { agent: 'eval-agent', coordinator: 'eval-agent' }, budgets: { turns: 3 } })));
-    const { code, stdout, stderr } = await cli(['eval', suite, '--json', '-c', evalConfig, '--task', solved.id, failed.id], { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.baseURL });
-    expect(fake.violations).toEqual([]);
+    const evalConfig = join(h.fleet.root, 'eval.config.json');
+    await writeFile(evalConfig, JSON.stringify({ ...raw, models: { agent: 'eval-agent', coordinator: 'eval-agent' }, budgets: { turns: 3 } }));
+    const { code, stdout, stderr } = await h.cli(['eval', suite, '--json', '-c', evalConfig, '--task', solved.id, failed.id], { OPENAI_API_KEY: fake().apiKey, OPENAI_BASE_URL: fake().baseURL });
+    expect(fake().violations).toEqual([]);
     const report = JSON.parse(stdout) as EvalReport;
     expect(report.tasks.map((t) => [t.task, t.resolved]), stderr.slice(-2000)).toEqual([
       [solved.id, true],

@@ -3,8 +3,6 @@
  * failure waits for `retry`; `approve` and `reject` at the publish gate; `cancel` removes every
  * sandbox; `list --status --repo` filters through Temporal visibility.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { NativeConnection } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -13,37 +11,17 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
-import { projectRoot } from '../../config/paths.ts';
 import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeWorkflowId } from '../../workflows/types.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
-import { seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
 
-const suffix = uniqueSuffix();
-const queue = `operate-${suffix}`;
 const docker = new Docker();
-let env: TestWorkflowEnvironment;
-let fleet: TestFleet;
-let worker: LockstepWorker;
-let running: Promise<void>;
-let connection: NativeConnection;
-
-function cli(args: string[]) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      [join(projectRoot, 'bin', 'lockstep.js'), ...args],
-      { cwd: fleet.root, env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, CI: 'true' }, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+let h: Harness;
 
 /** A change on catalog (a harmless note) and storefront (the given step). */
 async function writeChange(id: string, storefrontStep: string): Promise<string> {
-  const file = join(fleet.root, `${id}.yaml`);
+  const file = join(h.fleet.root, `${id}.yaml`);
   await writeFile(
     file,
     stringify({
@@ -74,7 +52,7 @@ async function sandboxCreations(since: number, changeId: string): Promise<Record
 }
 
 async function waitForAwaiting(changeId: string, kind: 'decision' | 'approval') {
-  const handle = env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId));
+  const handle = h.env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId));
   for (let i = 0; i < 300; i++) {
     const view = await handle.query(changeStatusQuery).catch(() => null);
     if (view?.awaiting?.kind === kind) return view;
@@ -84,18 +62,11 @@ async function waitForAwaiting(changeId: string, kind: 'decision' | 'approval') 
 }
 
 beforeAll(async () => {
-  [env, fleet] = await Promise.all([startTestTemporal(), seedTestFleet()]);
-  connection = await NativeConnection.connect({ address: env.address });
-  worker = await createLockstepWorker({ connection, namespace: 'default', stateDir: fleet.stateDir, hostId: `operate-${suffix}`, sharedTaskQueue: queue });
-  running = worker.run();
+  h = await startHarness('operate');
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
-  await env?.teardown();
-  await fleet?.cleanup();
+  await h?.close();
 });
 
 describe('operating changes from the CLI', () => {
@@ -104,41 +75,41 @@ describe('operating changes from the CLI', () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     // First run: storefront's sandbox gets LOCKSTEP_TEST_BROKEN=1 from a config copy, so its step fails.
     const read = async (f: string) => JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(f, 'utf8'))) as { repos: { name: string; sandbox: Record<string, unknown> }[] };
-    const broken = await read(fleet.configFile);
+    const broken = await read(h.fleet.configFile);
     for (const r of broken.repos) if (r.name === 'storefront') r.sandbox = { ...r.sandbox, env: { LOCKSTEP_TEST_BROKEN: '1' } };
-    const brokenConfig = join(fleet.root, 'broken.config.json');
+    const brokenConfig = join(h.fleet.root, 'broken.config.json');
     await writeFile(brokenConfig, JSON.stringify(broken));
-    const first = await cli(['run', file, '-c', brokenConfig, '--json', '--no-worker']);
+    const first = await h.cli(['run', file, '-c', brokenConfig, '--json', '--no-worker']);
     expect(first.code).toBe(1);
     expect((JSON.parse(first.stdout) as { repos: { repo: string; status: string }[] }).repos.map((r) => [r.repo, r.status])).toEqual([
       ['catalog', 'green'],
       ['storefront', 'failed'],
     ]);
     // A change file that now asks something else of catalog, which already finished green, is refused.
-    const changed = join(fleet.root, 'resume-me-changed.yaml');
+    const changed = join(h.fleet.root, 'resume-me-changed.yaml');
     const original = await import('node:fs/promises').then((fs) => fs.readFile(file, 'utf8'));
     expect(original).toContain('echo "resume-me" >> NOTES.md');
     await writeFile(changed, original.replace('echo "resume-me" >> NOTES.md', 'echo "resume-me" >> CHANGELOG.md'));
-    const refused = await cli(['resume', 'resume-me', '--change', changed, '--no-worker']);
+    const refused = await h.cli(['resume', 'resume-me', '--change', changed, '--no-worker']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/changed for catalog, which already finished green/);
     // With storefront's config fixed and catalog's task the same, only storefront runs again.
-    const resumed = await cli(['resume', 'resume-me', '--change', file, '--json', '--no-worker']);
+    const resumed = await h.cli(['resume', 'resume-me', '--change', file, '--json', '--no-worker']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const doc = JSON.parse(resumed.stdout) as { status: string; repos: { repo: string; status: string; pullRequest: { number: number } | null }[] };
     expect(doc.status).toBe('succeeded');
     expect(doc.repos.every((r) => r.pullRequest !== null)).toBe(true);
     expect(await sandboxCreations(since, 'resume-me')).toEqual({ catalog: 1, storefront: 2 });
-    const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
+    const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
     for (const repo of ['catalog', 'storefront']) expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-me')).toHaveLength(1);
   });
 
   it('resume without changes keeps the green repo without a new sandbox', async () => {
     const file = await writeChange('resume-plain', 'echo note >> NOTES.md && test -f /tmp/never-there');
     const since = Math.floor(Date.now() / 1000) - 1;
-    const first = await cli(['run', file, '--json', '--no-worker']);
+    const first = await h.cli(['run', file, '--json', '--no-worker']);
     expect(first.code).toBe(1);
-    const resumed = await cli(['resume', 'resume-plain', '--json', '--no-worker']);
+    const resumed = await h.cli(['resume', 'resume-plain', '--json', '--no-worker']);
     const doc = JSON.parse(resumed.stdout) as { repos: { repo: string; status: string; reused?: boolean }[] };
     expect(doc.repos.find((r) => r.repo === 'catalog')).toMatchObject({ status: 'green' });
     expect(doc.repos.find((r) => r.repo === 'storefront')?.status).toBe('failed');
@@ -148,20 +119,20 @@ describe('operating changes from the CLI', () => {
 
   it('"approve" at the publish gate opens the PRs, recording who and why', async () => {
     const file = await writeChange('live', 'echo note >> NOTES.md');
-    const started = cli(['run', file, '--wait-on-failure', '120', '--approve', 'publish', '--json', '--no-worker']);
+    const started = h.cli(['run', file, '--wait-on-failure', '120', '--approve', 'publish', '--json', '--no-worker']);
     const view = await waitForAwaiting('live', 'approval');
     expect(view.awaiting).toMatchObject({ kind: 'approval', gate: 'publish' });
-    const shown = await cli(['status', 'live']);
+    const shown = await h.cli(['status', 'live']);
     expect(shown.stdout).toMatch(/waiting .* for publish approval: lockstep approve live/);
     expect(shown.stdout).toMatch(/catalog: 1 files changed \(NOTES\.md\), tests passed/);
-    const wrongGate = await cli(['approve', 'live', '--gate', 'plan']);
+    const wrongGate = await h.cli(['approve', 'live', '--gate', 'plan']);
     expect(wrongGate.code).not.toBe(0);
     expect(wrongGate.stderr).toMatch(/not waiting for a plan approval/);
-    const approved = await cli(['approve', 'live', '--reason', 'reviewed the diff']);
+    const approved = await h.cli(['approve', 'live', '--reason', 'reviewed the diff']);
     expect(approved.code, approved.stderr).toBe(0);
     const result = await started;
     expect(result.code, result.stderr).toBe(0);
-    const status = await env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId('live')).query(changeStatusQuery);
+    const status = await h.env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId('live')).query(changeStatusQuery);
     expect(status.humans).toEqual([expect.objectContaining({ gate: 'publish', approved: true, reason: 'reviewed the diff' })]);
     expect(status.humans[0]).toHaveProperty('by', expect.stringContaining('@'));
   });
@@ -169,16 +140,16 @@ describe('operating changes from the CLI', () => {
   it('"retry" runs a failed repo again while the change waits', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const file = await writeChange('live-retry', 'echo note >> NOTES.md && test "$(cat /workspace/NOTES.md | wc -l)" -gt 99');
-    const started = cli(['run', file, '--wait-on-failure', '120', '--json', '--no-worker']);
+    const started = h.cli(['run', file, '--wait-on-failure', '120', '--json', '--no-worker']);
     const view = await waitForAwaiting('live-retry', 'decision');
-    expect((await cli(['status', 'live-retry'])).stdout).toMatch(/waiting .* for a decision on storefront: lockstep retry\|skip live-retry <repo>/);
+    expect((await h.cli(['status', 'live-retry'])).stdout).toMatch(/waiting .* for a decision on storefront: lockstep retry\|skip live-retry <repo>/);
     expect(view.awaiting).toMatchObject({ kind: 'decision', repos: ['storefront'] });
-    const notFailed = await cli(['retry', 'live-retry', 'catalog']);
+    const notFailed = await h.cli(['retry', 'live-retry', 'catalog']);
     expect(notFailed.code).not.toBe(0);
     expect(notFailed.stderr).toMatch(/repo "catalog" is not waiting for a decision/);
-    expect((await cli(['retry', 'live-retry', 'storefront', '--reason', 'try again'])).code).toBe(0);
+    expect((await h.cli(['retry', 'live-retry', 'storefront', '--reason', 'try again'])).code).toBe(0);
     await waitForAwaiting('live-retry', 'decision');
-    expect((await cli(['skip', 'live-retry', 'storefront', '--reason', 'ship catalog alone'])).code).toBe(0);
+    expect((await h.cli(['skip', 'live-retry', 'storefront', '--reason', 'ship catalog alone'])).code).toBe(0);
     const result = await started;
     const doc = JSON.parse(result.stdout) as { status: string; summary: string; repos: { repo: string; status: string; pullRequest: unknown }[] };
     expect(doc.status).toBe('succeeded');
@@ -190,43 +161,43 @@ describe('operating changes from the CLI', () => {
 
   it('"reject" at the publish gate ends the change with its branches kept', async () => {
     const file = await writeChange('rejected', 'echo note >> NOTES.md');
-    const started = cli(['run', file, '--approve', 'publish', '--json', '--no-worker']);
+    const started = h.cli(['run', file, '--approve', 'publish', '--json', '--no-worker']);
     await waitForAwaiting('rejected', 'approval');
-    expect((await cli(['reject', 'rejected', '--reason', 'not this week'])).code).toBe(0);
+    expect((await h.cli(['reject', 'rejected', '--reason', 'not this week'])).code).toBe(0);
     const result = await started;
     expect(result.code).toBe(1);
     expect((JSON.parse(result.stdout) as { status: string }).status).toBe('rejected');
-    const { stdout } = await new Promise<{ stdout: string }>((resolve) => execFile('git', ['--git-dir', fleet.remote('catalog'), 'branch', '--list', 'lockstep/rejected'], (_e, out) => resolve({ stdout: out })));
+    const { stdout } = await new Promise<{ stdout: string }>((resolve) => execFile('git', ['--git-dir', h.fleet.remote('catalog'), 'branch', '--list', 'lockstep/rejected'], (_e, out) => resolve({ stdout: out })));
     expect(stdout).toContain('lockstep/rejected');
   });
 
   it('"cancel" ends a running change, removes its sandboxes and, on request, its branches', async () => {
     const file = await writeChange('cancel-me', 'sleep 120');
-    const started = cli(['run', file, '--json', '--no-worker']);
+    const started = h.cli(['run', file, '--json', '--no-worker']);
     for (let i = 0; i < 300; i++) {
       const left = await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=cancel-me`, 'lockstep.repo=storefront'] } });
       if (left.length > 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    const cancelled = await cli(['cancel', 'cancel-me', '--yes', '--delete-branches']);
+    const cancelled = await h.cli(['cancel', 'cancel-me', '--yes', '--delete-branches']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     await started;
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=cancel-me`] } });
     expect(left).toEqual([]);
-    const description = await env.client.workflow.getHandle(changeWorkflowId('cancel-me')).describe();
+    const description = await h.env.client.workflow.getHandle(changeWorkflowId('cancel-me')).describe();
     expect(description.status.name).toBe('CANCELLED');
-    const noConfirm = await cli(['cancel', 'cancel-me']);
+    const noConfirm = await h.cli(['cancel', 'cancel-me']);
     expect(noConfirm.code).toBe(2);
     expect(noConfirm.stderr).toContain('add --yes');
   });
 
   it('"list --status --repo" filters through visibility', async () => {
     for (let i = 0; i < 50; i++) {
-      const { stdout } = await cli(['list', '--json', '--status', 'rejected', '--repo', 'catalog']);
+      const { stdout } = await h.cli(['list', '--json', '--status', 'rejected', '--repo', 'catalog']);
       const changes = JSON.parse(stdout) as { changeId: string }[];
       if (changes.length > 0) {
         expect(changes.map((c) => c.changeId)).toEqual(['rejected']);
-        const none = JSON.parse((await cli(['list', '--json', '--status', 'rejected', '--repo', 'billing'])).stdout) as unknown[];
+        const none = JSON.parse((await h.cli(['list', '--json', '--status', 'rejected', '--repo', 'billing'])).stdout) as unknown[];
         expect(none).toEqual([]);
         return;
       }
