@@ -16,7 +16,7 @@ import {
 } from '@temporalio/workflow';
 import { repoProgressSignal } from './messages.ts';
 import type { HostActivities } from '../activities/index.ts';
-import type { AgentLoopState, AgentOutcome, AgentWorkflowInput, TestsOutcome } from './types.ts';
+import { testsOutcome, type AgentLoopState, type AgentOutcome, type AgentWorkflowInput, type TestsOutcome } from './types.ts';
 
 /** Turns per run before continuing as new (history stays well under Temporal's limits). */
 const TURNS_PER_RUN_DEFAULT = 30;
@@ -169,14 +169,7 @@ async function verify(tool: ReturnType<typeof activities>['tool'], input: AgentW
     outputBytes: input.outputBytes,
   });
   state.testIterations++;
-  const tests: TestsOutcome = {
-    exitCode: result.exitCode,
-    passed: result.exitCode === 0 && !result.timedOut,
-    timedOut: result.timedOut,
-    durationMs: result.durationMs,
-    outputTail: result.outputTail,
-    log: result.log,
-  };
+  const tests = testsOutcome(result);
   state.lastTests = tests;
   return tests;
 }

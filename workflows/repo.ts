@@ -19,7 +19,7 @@ import {
 import type { HostActivities, SharedActivities } from '../activities/index.ts';
 import { agentWorkflow } from './agent.ts';
 import { repoProgressSignal, repoStatusQuery } from './messages.ts';
-import { FATAL_ERROR_TYPES } from './types.ts';
+import { FATAL_ERROR_TYPES, testsOutcome } from './types.ts';
 import type {
   AgentOutcome,
   CommandKind,
@@ -200,14 +200,7 @@ async function runAttempt(
       if (r.exitCode !== 0) return failed(commandError(step.name, r));
     }
     const t = await run('test', 'tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
-    const tests: TestsOutcome = {
-      exitCode: t.exitCode,
-      passed: t.exitCode === 0 && !t.timedOut,
-      timedOut: t.timedOut,
-      durationMs: t.durationMs,
-      outputTail: t.outputTail,
-      log: t.log,
-    };
+    const tests = testsOutcome(t);
     if (!tests.passed) {
       const verdict = failed(commandError('tests', t), tests);
       verdict.result.regression = baselineTests?.passed ?? false;

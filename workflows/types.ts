@@ -275,6 +275,11 @@ export interface TestsOutcome {
   log: ArtifactRef | null;
 }
 
+/** A test command's result as a verdict: passed means exit 0 within the timeout. */
+export function testsOutcome(r: CommandResult): TestsOutcome {
+  return { exitCode: r.exitCode, passed: r.exitCode === 0 && !r.timedOut, timedOut: r.timedOut, durationMs: r.durationMs, outputTail: r.outputTail, log: r.log };
+}
+
 export interface RepoError {
   /** The step that failed: a step name, "setup", "tests", or an infrastructure phase. */
   step: string;
