@@ -109,3 +109,18 @@ describe('diffJsonSchema', () => {
     ]);
   });
 });
+
+describe('the worked example of docs/contracts.md', () => {
+  it('total to integer and qty to string', () => {
+    const schema = (total: string, qty: string): Record<string, unknown> => ({
+      type: 'object',
+      required: ['id', 'total'],
+      properties: { id: { type: 'string' }, total: { type: total }, lines: { type: 'array', items: { $ref: '#/$defs/Line' } } },
+      $defs: { Line: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: qty } } } },
+    });
+    expect(diffJsonSchema(schema('number', 'integer'), schema('integer', 'string'), FILE)).toEqual([
+      { kind: 'breaking', rule: 'type-narrowed', file: FILE, location: '/properties/total', message: `${FILE}: property "total" type narrowed from number to integer` },
+      { kind: 'breaking', rule: 'type-changed', file: FILE, location: '/properties/lines/items/properties/qty', message: `${FILE}: property "lines[].qty" type changed from integer to string` },
+    ]);
+  });
+});

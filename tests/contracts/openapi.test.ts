@@ -320,3 +320,26 @@ describe('diffOpenApi on hostile or broken documents', () => {
     expect(diffOpenApi(base, head, FILE)).toEqual([]);
   });
 });
+
+describe('the worked example of docs/contracts.md', () => {
+  const doc = (properties: Record<string, unknown>, required: string[]): Record<string, unknown> => ({
+    openapi: '3.0.3',
+    info: { title: 'catalog', version: '1' },
+    paths: { '/products/{id}': { get: { responses: { '200': { description: 'a product', content: { 'application/json': { schema: { $ref: '#/components/schemas/Product' } } } } } } } },
+    components: { schemas: { Product: { type: 'object', required, properties } } },
+  });
+
+  it('price to price_cents is one removed response property', () => {
+    const base = doc({ id: { type: 'string' }, name: { type: 'string' }, price: { type: 'number' } }, ['id', 'name', 'price']);
+    const head = doc({ id: { type: 'string' }, name: { type: 'string' }, price_cents: { type: 'integer' } }, ['id', 'name', 'price_cents']);
+    expect(diffOpenApi(base, head, 'openapi.yaml')).toEqual([
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        file: 'openapi.yaml',
+        location: '/paths/~1products~1{id}/get/responses/200/content/application~1json/schema/properties/price',
+        message: 'GET /products/{id} 200 response: property "price" removed',
+      },
+    ]);
+  });
+});
