@@ -54,7 +54,8 @@ export function resolveOperation(document: unknown, method: string, requestPath:
       const full = `${prefix}${template}`;
       const samePattern = full.replace(/\{[^}/]*\}/g, '{}') === path.replace(/\{[^}/]*\}/g, '{}');
       if (!samePattern && !segmentPattern(full).test(path)) continue;
-      const score = full.split('/').filter((s) => s !== '' && !s.includes('{')).length;
+      // The most literal characters wins: '/pets/mine' over '/pets/{id}', '/pets/{id}.json' over '/pets/{id}'.
+      const score = full.replace(/\{[^}/]*\}/g, '').length;
       if (best === null || score > best.score) best = { score, template, item: resolved.value };
     }
   }

@@ -3,7 +3,7 @@
  * a `uses` list, a Pact file, the consumer's own copy of the document.
  */
 import { describe, expect, it } from 'vitest';
-import { checkOpenApiConsumer } from '../../activities/contracts/consumer.ts';
+import { checkOpenApiConsumer, resolveOperation } from '../../activities/contracts/consumer.ts';
 import { OperationUse, OperationUses } from '../../activities/contracts/types.ts';
 import { at, brief, fixture } from './helpers.ts';
 
@@ -224,5 +224,22 @@ describe("checkOpenApiConsumer with the consumer's copy of the document", () => 
     expect(brief(checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'copy', document: { info: {} } }, 'storefront', COPY))).toEqual([
       { kind: 'invalid', rule: 'not-openapi', location: '/openapi', message: "storefront/vendor/petstore.yaml (storefront's copy): not an OpenAPI 3.x document: no \"openapi\" version field" },
     ]);
+  });
+});
+
+describe('resolveOperation', () => {
+  it('prefers literal segments over templates, and matches templates against concrete paths', () => {
+    const doc = {
+      openapi: '3.0.0',
+      servers: [{ url: 'https://api.example.test/{version}' }],
+      paths: { '/pets/{id}': { get: { responses: {} } }, '/pets/mine': { get: { responses: {} } }, '/pets/{id}.json': { get: { responses: {} } } },
+    };
+    expect(resolveOperation(doc, 'GET', '/pets/mine')?.template).toBe('/pets/mine');
+    expect(resolveOperation(doc, 'get', '/pets/7?x=1')?.template).toBe('/pets/{id}');
+    expect(resolveOperation(doc, 'GET', '/pets/7.json')?.template).toBe('/pets/{id}.json');
+    expect(resolveOperation(doc, 'GET', '/v2/pets/7')?.template).toBe('/pets/{id}');
+    expect(resolveOperation(doc, 'POST', '/pets/7')).toBeNull();
+    expect(resolveOperation(doc, 'GET', '/pets/7/toys')).toBeNull();
+    expect(resolveOperation(doc, 'CONNECT', '/pets/7')).toBeNull();
   });
 });

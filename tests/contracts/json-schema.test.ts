@@ -124,3 +124,26 @@ describe('the worked example of docs/contracts.md', () => {
     ]);
   });
 });
+
+describe('diffJsonSchema on hostile schemas', () => {
+  it('schema-too-large: a reference fan-out that would take 10^7 steps stops at the budget', () => {
+    const defs: Record<string, unknown> = { L7: { type: 'string' } };
+    for (let level = 6; level >= 0; level--) {
+      const properties: Record<string, unknown> = {};
+      for (let i = 0; i < 10; i++) properties[`p${i}`] = { $ref: `#/$defs/L${level + 1}` };
+      defs[`L${level}`] = { type: 'object', properties };
+    }
+    const schema = { $ref: '#/$defs/L0', $defs: defs };
+    const started = Date.now();
+    const problems = diffJsonSchema(schema, structuredClone(schema), FILE);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(problems.map((p) => [p.kind, p.rule])).toEqual([['invalid', 'schema-too-large']]);
+  });
+
+  it('ignores prototype-looking keys in properties and required', () => {
+    const base = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["constructor"]}') as unknown;
+    const head = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["constructor"]}') as unknown;
+    expect(diffJsonSchema(base, head, FILE)).toEqual([]);
+    expect(diffJsonSchema(base, { type: 'object' }, FILE).map((p) => p.message)).toEqual([`${FILE}: property "__proto__" removed`]);
+  });
+});
