@@ -63,8 +63,9 @@ else
   gobuild="$root/.tools/go"
   mkdir -p "$gobuild/bin"
   # Everything Go writes stays under .tools: no module cache or build cache in the home folder.
+  # GOTOOLCHAIN=auto: an older Go fetches the toolchain gitleaks asks for, as a module, from the proxy.
   env GOBIN="$gobuild/bin" GOPATH="$gobuild/path" GOCACHE="$gobuild/cache" GOMODCACHE="$gobuild/mod" \
-    GOFLAGS=-modcacherw GOTOOLCHAIN=local CGO_ENABLED=0 \
+    GOFLAGS=-modcacherw GOTOOLCHAIN=auto CGO_ENABLED=0 \
     go install -trimpath -ldflags "-s -w -X github.com/zricethezav/gitleaks/v8/version.Version=$gitleaks_version" \
     "github.com/zricethezav/gitleaks/v8@$gitleaks_version" >"$state/logs/gate-gitleaks.log" 2>&1 ||
     die "gitleaks: go install failed; see $state/logs/gate-gitleaks.log"
