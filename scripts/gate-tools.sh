@@ -72,8 +72,8 @@ else
   cp "$gobuild/bin/gitleaks" "$gate/bin/gitleaks.part"
   chmod 755 "$gate/bin/gitleaks.part"
   mv "$gate/bin/gitleaks.part" "$gate/bin/gitleaks"
-  # The module cache stays for a rebuild; the build cache is hundreds of MB of no further use.
-  rm -rf "$gobuild/cache"
+  # Module and build caches are hundreds of MB of no further use once the binary is in place.
+  rm -rf "$gobuild"
   stamp gitleaks "$gitleaks_version"
 fi
 
