@@ -19,7 +19,7 @@ const sideEffectPackages = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', '.lockstep/', '.tools/', 'examples/fleet/', 'coverage/', 'bench/results/'] },
+  { ignores: ['node_modules/', '.lockstep/', '.tools/', 'examples/fleet/', 'coverage/', 'bench/results/', 'tests/gate/fixtures/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

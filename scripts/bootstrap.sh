@@ -6,6 +6,7 @@
 #      without any bridge network and logging into .lockstep/logs/)
 #   4. the sandbox image, built from Debian packages and tagged by a hash of its recipe
 #   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
+#   6. the gate's tools (buf, gitleaks, semgrep) into .tools/gate/, by scripts/gate-tools.sh
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -125,4 +126,9 @@ else
   # Only the audit's screenshot test needs it; it says so and skips that check.
   say "Chromium: not installed and not root on Debian; skipping (install chromium to render audit pages in tests)"
 fi
+# --- 6. Tools of the contract gate and its guardrails ----------------------------------------
+gate_args=()
+[[ $quiet == 1 ]] && gate_args+=(--quiet)
+bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
+
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

@@ -6,7 +6,7 @@
  */
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions } from 'dockerode';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
@@ -47,6 +47,14 @@ export function sandboxEnv(sandbox: SandboxConfig, workerEnv: NodeJS.ProcessEnv)
   return Object.entries(env).map(([k, v]) => `${k}=${v}`);
 }
 
+/** A host folder the sandbox may read but never write, such as the gate's tools and rules. */
+export interface ReadOnlyMount {
+  /** Absolute path on the host. */
+  source: string;
+  /** Absolute path in the container, outside /workspace and /tmp. */
+  target: string;
+}
+
 export interface SandboxSpecInput extends SandboxRef {
   workspace: string;
   sandbox: SandboxConfig;
@@ -54,6 +62,16 @@ export interface SandboxSpecInput extends SandboxRef {
   user: string;
   owner: string;
   workerEnv: NodeJS.ProcessEnv;
+  readOnlyMounts?: readonly ReadOnlyMount[];
+}
+
+function readOnlyBind(mount: ReadOnlyMount): string {
+  const { source, target } = mount;
+  const inside = (dir: string): boolean => target === dir || target.startsWith(`${dir}/`);
+  if (!isAbsolute(source) || !isAbsolute(target) || target === '/' || inside('/workspace') || inside('/tmp') || /[:,]/.test(source + target)) {
+    throw new Error(`read-only mount ${source} -> ${target}: both paths must be absolute, and the target outside /workspace and /tmp`);
+  }
+  return `${source}:${target}:ro`;
 }
 
 export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
@@ -91,7 +109,11 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
       AutoRemove: false,
       RestartPolicy: { Name: 'no' },
       // The sandbox may change the work tree but never the repository's config or hooks.
-      Binds: [`${input.workspace}:/workspace:rw`, `${join(input.workspace, '.git')}:/workspace/.git:ro`],
+      Binds: [
+        `${input.workspace}:/workspace:rw`,
+        `${join(input.workspace, '.git')}:/workspace/.git:ro`,
+        ...(input.readOnlyMounts ?? []).map(readOnlyBind),
+      ],
     },
   };
 }
@@ -101,6 +123,8 @@ export interface SandboxDeps {
   user: string;
   owner: string;
   workerEnv: NodeJS.ProcessEnv;
+  /** Host folders every sandbox of this worker reads (the gate's tools and rules). */
+  readOnlyMounts?: readonly ReadOnlyMount[];
   logDir: string;
   /** Called while a command runs, so the activity can heartbeat. */
   heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
@@ -132,7 +156,7 @@ export async function createSandbox(deps: SandboxDeps, input: SandboxRef & { wor
     await existing.remove({ force: true }).catch(ignore404);
   }
   const container = await docker.createContainer(
-    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv }),
+    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv, readOnlyMounts: deps.readOnlyMounts ?? [] }),
   );
   await container.start();
   return name;
