@@ -8,10 +8,13 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { changeBranch, type RepoTask } from '../workflows/types.ts';
+import { changeBranch, type ContractSpec, type GateInput, type GateRepo, type RepoTask } from '../workflows/types.ts';
 import { Change } from './change.ts';
 import { EvalSuite } from './eval.ts';
-import { ReposConfig, SandboxConfig } from './repos.ts';
+import { ReposConfig, SandboxConfig, type ContractKind } from './repos.ts';
+
+/** Contract kinds whose provider keeps a document at `path`. */
+const DOCUMENT_KINDS: readonly ContractKind[] = ['openapi', 'protobuf', 'json-schema'];
 
 export interface InputIssue {
   file: string;
@@ -197,11 +200,18 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
       if (c.kind === 'command' && !c.command) {
         issues.push({ file: absolute, path: `repos[${i}].provides[${j}].command`, message: 'a "command" contract needs a command', fix: 'add "command": the check to run in the provider\'s sandbox' });
       }
-      if (c.kind !== 'command' && !c.path) {
+      if (c.kind === 'command' && c.repo && !config.repos.some((r) => r.name === c.repo)) {
+        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].repo`, message: `unknown repo "${c.repo}"`, fix: `run the check in one of: ${config.repos.map((r) => r.name).join(', ')}` });
+      }
+      if (c.kind === 'pact' && !c.verify) {
+        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].verify`, message: 'a "pact" contract needs the provider\'s verification command', fix: 'add "verify": a command that checks the pact file named by $PACT_FILE against the provider' });
+      }
+      if (DOCUMENT_KINDS.includes(c.kind) && !c.path) {
         issues.push({ file: absolute, path: `repos[${i}].provides[${j}].path`, message: `a "${c.kind}" contract needs the path of its document`, fix: 'add "path", relative to the provider repository' });
       }
     }),
   );
+  const kindOf = new Map(config.repos.flatMap((r) => r.provides.map((c) => [c.name, c.kind] as const)));
   config.repos.forEach((repo, i) =>
     repo.consumes.forEach((c, j) => {
       const provider = providers.get(c.name);
@@ -210,8 +220,23 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
       } else if (provider === i) {
         issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].name`, message: `"${repo.name}" consumes its own contract "${c.name}"`, fix: 'a consumer cannot also be the provider: remove this entry' });
       }
+      const kind = kindOf.get(c.name);
+      if (kind === 'openapi' && !c.path && !c.uses) {
+        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}]`, message: `the consumer of "${c.name}" does not say what it uses`, fix: 'add "path" (its copy of the OpenAPI document, a Pact file or a {"uses": [...]} file in the repo) or "uses" (operations and fields)' });
+      }
+      if (kind === 'pact' && !c.path) {
+        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].path`, message: `the consumer of pact contract "${c.name}" needs the path its tests write the pact file to`, fix: 'add "path", relative to the consumer repository' });
+      }
+      if (kind !== undefined && kind !== 'openapi' && c.uses) {
+        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].uses`, message: `"uses" applies to openapi contracts; "${c.name}" is ${kind}`, fix: 'remove "uses"' });
+      }
     }),
   );
+  config.gate.waive.forEach((w, i) => {
+    if (w.repo && !seen.has(w.repo)) {
+      issues.push({ file: absolute, path: `gate.waive[${i}].repo`, message: `unknown repo "${w.repo}"`, fix: `use one of: ${[...seen.keys()].join(', ')}, or leave "repo" out to waive the rule everywhere` });
+    }
+  });
 
   if (issues.length > 0) throw new InputError(issues);
   return { file: absolute, config };
@@ -261,6 +286,43 @@ export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | '
       contractPaths: [...repo.provides, ...repo.consumes].flatMap((c) => (c.path ? [c.path] : [])),
     };
   });
+}
+
+/**
+ * What the gate checks for a change: every declared contract with a provider or a consumer
+ * among the changed repos, and every repo those contracts touch (a consumer outside the change
+ * is checked at its base branch).
+ */
+export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): GateInput {
+  const { gate, repos } = loaded.config;
+  const changed = new Set(tasks.map((t) => t.repo));
+  const contracts: ContractSpec[] = [];
+  if (gate.contracts) {
+    for (const provider of repos) {
+      for (const c of provider.provides) {
+        const consumers = repos.flatMap((r) => r.consumes.filter((u) => u.name === c.name).map((u) => ({ repo: r.name, use: u })));
+        const involved = [provider.name, ...consumers.map((u) => u.repo), ...(c.repo ? [c.repo] : [])];
+        if (!involved.some((r) => changed.has(r))) continue;
+        contracts.push({
+          name: c.name,
+          kind: c.kind,
+          provider: provider.name,
+          path: c.path ?? null,
+          command: c.command ?? null,
+          runIn: c.repo ?? provider.name,
+          rules: c.rules,
+          verify: c.verify ?? null,
+          pactEnv: c.pactEnv,
+          consumers: consumers.map(({ repo, use }) => ({ repo, path: use.path ?? null, uses: use.uses ?? null, command: use.command ?? null })),
+        });
+      }
+    }
+  }
+  const names = new Set([...changed, ...contracts.flatMap((c) => [c.provider, c.runIn, ...c.consumers.map((u) => u.repo)])]);
+  const gateRepos: GateRepo[] = repos
+    .filter((r) => names.has(r.name))
+    .map((r) => ({ repo: r.name, url: r.url, baseBranch: r.baseBranch, sandbox: r.sandbox, inChange: changed.has(r.name) }));
+  return { contracts, repos: gateRepos, secrets: gate.secrets, insecure: gate.insecure, rounds: gate.rounds, waive: gate.waive };
 }
 
 function dedupe(issues: InputIssue[]): InputIssue[] {

@@ -3,6 +3,7 @@
  * which interface contracts they provide and consume. Read from `repos.config.json`.
  */
 import { z } from 'zod';
+import { OperationUses } from '../activities/contracts/types.ts';
 
 /** Repo and contract names end up in branch names, container names and workflow ids. */
 export const Name = z
@@ -55,14 +56,27 @@ export type SandboxConfig = z.infer<typeof SandboxConfig>;
 export const ContractKind = z.enum(['openapi', 'protobuf', 'pact', 'json-schema', 'command']);
 export type ContractKind = z.infer<typeof ContractKind>;
 
+const RepoPath = z
+  .string()
+  .min(1)
+  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'use a path relative to the repository, without ".."');
+
 export const ProvidedContract = z
   .object({
     name: Name,
     kind: ContractKind,
-    /** Path of the contract document in the provider's repository. */
-    path: z.string().min(1).optional(),
-    /** For `command` contracts: the check, run in the provider's sandbox. */
+    /** The contract document in the provider's repository (openapi, protobuf, json-schema). */
+    path: RepoPath.optional(),
+    /** `command`: the check, run in the sandbox of `repo` (default: the provider); non-zero = broken. */
     command: z.string().min(1).optional(),
+    /** `command`: the repo whose sandbox runs the check (default: the provider). */
+    repo: Name.optional(),
+    /** `protobuf`: buf breaking rule categories or ids. */
+    rules: z.array(z.string().regex(/^[A-Z0-9_]+$/, 'use buf rule categories or ids such as FILE, PACKAGE, WIRE_JSON')).min(1).default(['FILE']),
+    /** `pact`: the provider's verification command, run in its sandbox with a consumer's pact file. */
+    verify: z.string().min(1).optional(),
+    /** `pact`: the environment variable that holds the pact file's path during `verify`. */
+    pactEnv: EnvName.default('PACT_FILE'),
   })
   .strict();
 export type ProvidedContract = z.infer<typeof ProvidedContract>;
@@ -70,11 +84,46 @@ export type ProvidedContract = z.infer<typeof ProvidedContract>;
 export const ConsumedContract = z
   .object({
     name: Name,
-    /** The consumer's own copy or description of what it uses (a document, a Pact file, ...). */
-    path: z.string().min(1).optional(),
+    /**
+     * What the consumer relies on, in its own repository: a copy of the provider's document
+     * (openapi, protobuf, json-schema), a Pact file, or a usage file `{ "uses": [...] }` (openapi);
+     * for `pact` contracts, where the consumer's tests write their pact file.
+     */
+    path: RepoPath.optional(),
+    /** `openapi`: operations and fields used, when the consumer keeps no file of its own. */
+    uses: OperationUses.optional(),
+    /** `pact`: the command that writes the pact file (default: the repo's test command). */
+    command: z.string().min(1).optional(),
   })
   .strict();
 export type ConsumedContract = z.infer<typeof ConsumedContract>;
+
+/** A guardrail finding accepted on purpose; the reason is printed in every pull request body. */
+export const Waiver = z
+  .object({
+    rule: z.string().min(1),
+    /** Only in this repo (default: every repo). */
+    repo: Name.optional(),
+    reason: z.string().min(5, 'say why this finding is acceptable'),
+  })
+  .strict();
+export type Waiver = z.infer<typeof Waiver>;
+
+/** The gate between green repos and pull requests: contracts and guardrails. */
+export const GateConfig = z
+  .object({
+    /** Check the declared contracts between the changed repositories. */
+    contracts: z.boolean().default(true),
+    /** Scan each repo's diff for hard-coded secrets. */
+    secrets: z.boolean().default(true),
+    /** Scan each repo's diff for insecure code patterns. */
+    insecure: z.boolean().default(true),
+    /** Agent mode: rounds in which the gate's report goes back to the repo agents. */
+    rounds: z.number().int().min(0).max(10).default(2),
+    waive: z.array(Waiver).default([]),
+  })
+  .strict();
+export type GateConfig = z.infer<typeof GateConfig>;
 
 export const ForgeConfig = z.discriminatedUnion('type', [
   z.object({ type: z.literal('local') }).strict(),
@@ -140,6 +189,7 @@ export const ReposConfig = z
     models: ModelsConfig.prefault({}),
     budgets: AgentBudgets.prefault({}),
     operations: OperationsConfig.prefault({}),
+    gate: GateConfig.prefault({}),
     /** Sandbox settings every repo starts from; a repo's own `sandbox` overrides them field by field. */
     defaults: z.object({ sandbox: z.record(z.string(), z.unknown()).default({}) }).strict().default({ sandbox: {} }),
     repos: z.array(RepoConfig).min(1, 'list at least one repository'),

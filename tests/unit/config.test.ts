@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputError, loadChange, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
+import { gateInput, InputError, loadChange, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { reposConfigJsonSchema } from '../../config/schema.ts';
 
@@ -31,7 +31,7 @@ async function issuesOf(promise: Promise<unknown>): Promise<InputIssue[]> {
 
 const validConfig = {
   defaults: { sandbox: { limits: { memoryMb: 2048 } } },
-  repos: [repo('api', { provides: [{ name: 'api-v1', kind: 'openapi', path: 'openapi.yaml' }] }), repo('web', { consumes: [{ name: 'api-v1' }] })],
+  repos: [repo('api', { provides: [{ name: 'api-v1', kind: 'openapi', path: 'openapi.yaml' }] }), repo('web', { consumes: [{ name: 'api-v1', uses: [{ operation: 'GET /things', fields: ['name'] }] }] })],
 };
 
 describe('repos.config.json', () => {
@@ -92,6 +92,70 @@ describe('repos.config.json', () => {
         'repos[4].consumes[0].name: "worker" consumes its own contract "jobs"',
       ]),
     );
+  });
+
+  it('reports contracts that cannot be checked: missing verify, usage, pact path, unknown repos and unsafe paths', async () => {
+    const file = await write('contracts.json', {
+      gate: { waive: [{ rule: 'generic-api-key', repo: 'nowhere', reason: 'fixture keys' }] },
+      repos: [
+        repo('api', {
+          provides: [
+            { name: 'rest', kind: 'openapi', path: '../outside.yaml' },
+            { name: 'pacts', kind: 'pact' },
+            { name: 'smoke', kind: 'command', command: 'make smoke', repo: 'ghost' },
+            { name: 'wire', kind: 'protobuf', path: 'api.proto', rules: ['file'] },
+          ],
+        }),
+        repo('web', { consumes: [{ name: 'rest' }, { name: 'pacts' }, { name: 'wire', uses: [{ operation: 'GET /x' }] }] }),
+      ],
+    });
+    const messages = (await issuesOf(loadReposConfig(file))).map((i) => `${i.path}: ${i.message}`);
+    expect(messages).toEqual([
+      'repos[0].provides[0].path: use a path relative to the repository, without ".."',
+      'repos[0].provides[3].rules[0]: use buf rule categories or ids such as FILE, PACKAGE, WIRE_JSON',
+    ]);
+    const fixed = await write('contracts-2.json', {
+      gate: { waive: [{ rule: 'generic-api-key', repo: 'nowhere', reason: 'fixture keys' }] },
+      repos: [
+        repo('api', {
+          provides: [
+            { name: 'rest', kind: 'openapi', path: 'openapi.yaml' },
+            { name: 'pacts', kind: 'pact' },
+            { name: 'smoke', kind: 'command', command: 'make smoke', repo: 'ghost' },
+            { name: 'wire', kind: 'protobuf', path: 'api.proto' },
+          ],
+        }),
+        repo('web', { consumes: [{ name: 'rest' }, { name: 'pacts' }, { name: 'wire', uses: [{ operation: 'GET /x' }] }] }),
+      ],
+    });
+    expect((await issuesOf(loadReposConfig(fixed))).map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'repos[0].provides[1].verify: a "pact" contract needs the provider\'s verification command',
+      'repos[0].provides[2].repo: unknown repo "ghost"',
+      'repos[1].consumes[0]: the consumer of "rest" does not say what it uses',
+      'repos[1].consumes[1].path: the consumer of pact contract "pacts" needs the path its tests write the pact file to',
+      'repos[1].consumes[2].uses: "uses" applies to openapi contracts; "wire" is protobuf',
+      'gate.waive[0].repo: unknown repo "nowhere"',
+    ]);
+  });
+
+  it('gives the gate every contract a changed repo takes part in, and the repos it needs', async () => {
+    const loaded = await loadReposConfig(
+      await write('gate.json', {
+        repos: [
+          repo('api', { provides: [{ name: 'rest', kind: 'openapi', path: 'openapi.yaml' }, { name: 'smoke', kind: 'command', command: 'make smoke', repo: 'worker' }] }),
+          repo('web', { consumes: [{ name: 'rest', path: 'rest.uses.json' }], provides: [{ name: 'events', kind: 'json-schema', path: 'events.json' }] }),
+          repo('worker'),
+        ],
+      }),
+    );
+    const gate = gateInput(loaded, resolveTasks(loaded, { id: 'g', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] }));
+    expect(gate.contracts.map((c) => [c.name, c.provider, c.runIn, c.consumers.map((u) => u.repo)])).toEqual([
+      ['rest', 'api', 'api', ['web']],
+      ['smoke', 'api', 'worker', []],
+    ]);
+    expect(gate.repos.map((r) => [r.repo, r.inChange])).toEqual([['api', true], ['web', false], ['worker', false]]);
+    expect(gate.contracts[0]?.consumers[0]).toEqual({ repo: 'web', path: 'rest.uses.json', uses: null, command: null });
+    expect(gate).toMatchObject({ secrets: true, insecure: true, rounds: 2, waive: [] });
   });
 
   it('reports invalid defaults at their own path', async () => {
