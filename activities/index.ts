@@ -22,6 +22,8 @@ import type {
 } from '../workflows/types.ts';
 import type { Forge } from './forges/forge.ts';
 import { renderBody } from './forges/body.ts';
+import { createContractActivities } from './gate/contract.ts';
+import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, remoteBranchCommit, removeWorkspace } from './git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
 
@@ -49,11 +51,14 @@ export const workspacePath = (stateDir: string, changeId: string, repo: string):
 export function createSharedActivities(deps: ActivityDeps) {
   return {
     ...createAgentSharedActivities(deps),
+    ...createContractActivities(gateDepsOf(deps)),
+    ...createGuardrailActivities(gateDepsOf(deps)),
 
     async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
       const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
         owner: deps.workspaceOwner,
+        startCommit: input.startCommit ?? null,
       });
       return { hostQueue: deps.hostQueue, workspace, baseCommit };
     },
@@ -86,20 +91,29 @@ export function createSharedActivities(deps: ActivityDeps) {
           description: input.description,
           mergeOrder: input.mergeOrder,
           siblings: input.siblings,
+          gate: input.gate ?? null,
         }),
       });
     },
   };
 }
 
-export function createHostActivities(deps: ActivityDeps) {
-  const sandboxDeps = {
+function gateDepsOf(deps: ActivityDeps) {
+  return { stateDir: deps.stateDir, docker: deps.docker, sandbox: sandboxDepsOf(deps), workspaceOwner: deps.workspaceOwner };
+}
+
+function sandboxDepsOf(deps: ActivityDeps) {
+  return {
     docker: deps.docker,
     user: deps.sandboxUser,
     owner: deps.owner,
     workerEnv: deps.workerEnv,
     logDir: join(deps.stateDir, 'logs'),
   };
+}
+
+export function createHostActivities(deps: ActivityDeps) {
+  const sandboxDeps = sandboxDepsOf(deps);
   return {
     ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
 

@@ -54,6 +54,8 @@ function gitEnv(): Record<string, string> {
 export interface WorkspaceOptions {
   /** uid:gid that owns the workspace, so the sandbox user can write it (null: leave as is). */
   owner: { uid: number; gid: number } | null;
+  /** Continue from this commit of the pushed change branch (it must be on the remote). */
+  startCommit?: string | null;
 }
 
 /** Clones `url` at `baseBranch` into `workspace` (replacing what was there) and creates `branch`. */
@@ -77,7 +79,17 @@ export async function cloneWorkspace(
   }
   const repo = git(workspace);
   await repo.raw(['checkout', '-B', branch]);
-  const baseCommit = (await repo.revparse(['HEAD'])).trim();
+  let baseCommit = (await repo.revparse(['HEAD'])).trim();
+  if (options.startCommit) {
+    try {
+      await repo.raw(['fetch', '--quiet', '--no-tags', url, `refs/heads/${branch}`]);
+      await repo.raw(['reset', '--quiet', '--hard', options.startCommit]);
+    } catch (err) {
+      throw fatal('InvalidInput', `cannot continue ${branch} from ${options.startCommit.slice(0, 12)}: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+    }
+    // The diff of the change stays against the base it was built on, even if the base moved.
+    baseCommit = (await repo.raw(['merge-base', baseCommit, options.startCommit])).trim();
+  }
   if (options.owner) await chownTree(workspace, options.owner.uid, options.owner.gid);
   return baseCommit;
 }
@@ -108,7 +120,7 @@ export async function remoteBranchCommit(url: string, branch: string): Promise<s
   return sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
 }
 
-async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await chown(dir, uid, gid);
   for (const entry of await readdir(dir)) {
     const path = join(dir, entry);

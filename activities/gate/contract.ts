@@ -1,0 +1,277 @@
+/**
+ * The contract half of the gate: one activity per declared contract. It checks the provider
+ * and its consumers out at the commits the change pushed (a repo outside the change at its
+ * base branch), reads documents straight from git (never through the work tree, so a symlink
+ * cannot point a check at a host file), runs commands only in throwaway sandboxes, and returns a
+ * small verdict. Everything it created is removed before it returns, also on failure.
+ */
+import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
+import { checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bufBreaking } from './buf.ts';
+import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
+
+/** Verdicts travel through workflow history: keep them short. */
+const MAX_PROBLEMS = 50;
+const MAX_MESSAGE = 600;
+
+export function createContractActivities(deps: GateDeps) {
+  return {
+    async checkContract(input: CheckContractInput): Promise<ContractVerdict> {
+      const started = Date.now();
+      const work = new GateWork(deps, input.changeId, `${input.round}-${input.contract.name}`, input.repos, input.revisions);
+      try {
+        const found = await checkKind(work, input.contract);
+        return contractVerdict(input.contract, new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)), found, Date.now() - started);
+      } finally {
+        await work.dispose();
+      }
+    },
+  };
+}
+
+interface Found {
+  breaking: ContractProblem[];
+  mismatches: ContractProblem[];
+  failures: ContractProblem[];
+}
+
+async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
+  const found: Found = { breaking: [], mismatches: [], failures: [] };
+  switch (spec.kind) {
+    case 'openapi':
+    case 'json-schema':
+      await checkDocument(work, spec, found);
+      break;
+    case 'protobuf':
+      await checkProtobuf(work, spec, found);
+      break;
+    case 'pact':
+      await checkPact(work, spec, found);
+      break;
+    case 'command':
+      await checkCommand(work, spec, found);
+      break;
+  }
+  return found;
+}
+
+/** A document at a revision, parsed; a missing or unreadable one is a problem, not a crash. */
+async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<unknown> {
+  const text = await work.read(repo, which, path);
+  if (text === null) {
+    if (which === 'base') return undefined;
+    found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the ${which} of ${repo}`, repo });
+    return undefined;
+  }
+  const parsed = parseContractDocument(text, path);
+  if (!parsed.ok) {
+    found.failures.push({ ...parsed.problem, repo });
+    return undefined;
+  }
+  return parsed.document;
+}
+
+async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
+  const path = spec.path ?? '';
+  const [base, head] = [await documentAt(work, spec.provider, 'base', path, found), await documentAt(work, spec.provider, 'head', path, found)];
+  if (head === undefined) return;
+  // A contract new in this change has no base to break.
+  if (base !== undefined) {
+    const diff = spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path);
+    found.breaking.push(...diff.map((p) => ({ ...p, repo: spec.provider })));
+  }
+  for (const consumer of spec.consumers) {
+    const problems = spec.kind === 'openapi' ? await openApiUsage(work, consumer, head, path, found) : await schemaCopy(work, consumer, head, path, found);
+    found.mismatches.push(...problems.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
+  }
+}
+
+async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+  const problems = consumer.uses ? atConsumer(checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, { provider: providerFile, consumer: 'repos.config.json' }), providerFile, 'repos.config.json') : [];
+  if (consumer.path) {
+    const doc = await documentAt(work, consumer.repo, 'head', consumer.path, found);
+    if (doc !== undefined) {
+      const usage = usageOf(doc, consumer.path, consumer.repo);
+      if ('form' in usage) problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, { provider: providerFile, consumer: consumer.path }), providerFile, consumer.path));
+      else found.failures.push(usage);
+    }
+  }
+  return problems;
+}
+
+/**
+ * A mismatch is reported against the consumer (its repo, its file): that is where the fix goes
+ * when the consumer is the one to follow. Its location still points into the provider's
+ * document, prefixed with that document's name so the pair stays unambiguous.
+ */
+function atConsumer(problems: CheckProblem[], providerFile: string, consumerFile: string): CheckProblem[] {
+  return problems.map((p) => (p.file === providerFile ? { ...p, file: consumerFile, location: `${providerFile}#${p.location}` } : p));
+}
+
+/** What a consumer's file says it uses: a copy of the document, a Pact file, or a `{ "uses": [...] }` list. */
+function usageOf(doc: unknown, file: string, repo: string): OpenApiUsage | ContractProblem {
+  const record = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>) : {};
+  if ('openapi' in record) return { form: 'copy', document: doc };
+  if ('interactions' in record) return { form: 'pact', pact: doc };
+  const uses = OperationUses.safeParse(record.uses);
+  if (uses.success) return { form: 'uses', uses: uses.data };
+  const issue = uses.error.issues[0];
+  return {
+    kind: 'invalid',
+    rule: 'usage-unreadable',
+    file,
+    location: `/uses${issue?.path.length ? `/${issue.path.join('/')}` : ''}`,
+    message: `${file} is neither an OpenAPI copy, a Pact file nor {"uses": [{"operation": "GET /path", "fields": [...]}]}: ${issue?.message ?? 'unreadable'}`,
+    repo,
+  };
+}
+
+async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+  if (!consumer.path) return [];
+  const copy = await documentAt(work, consumer.repo, 'head', consumer.path, found);
+  if (copy === undefined) return [];
+  // What the consumer's copy promises must still hold in the provider's schema.
+  return diffJsonSchema(copy, head, providerFile).map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
+}
+
+async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
+  const path = spec.path ?? '';
+  const head = await work.read(spec.provider, 'head', path);
+  if (head === null) {
+    found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the head of ${spec.provider}`, repo: spec.provider });
+    return;
+  }
+  if ((await work.read(spec.provider, 'base', path)) !== null) {
+    const checkout = await work.checkout(spec.provider);
+    const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds });
+    // The module is the whole repository; this contract is its one file.
+    found.breaking.push(...problems.filter((p) => p.file === path).map((p) => ({ ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider })));
+  }
+  for (const consumer of spec.consumers) {
+    if (!consumer.path) continue;
+    const copy = await work.read(consumer.repo, 'head', consumer.path);
+    if (copy === null) {
+      found.mismatches.push({ kind: 'mismatch', rule: 'copy-missing', file: consumer.path, location: '', message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`, repo: consumer.repo, consumer: consumer.repo });
+      continue;
+    }
+    found.mismatches.push(
+      ...compareContractCopies(head, copy, path, consumer.path, 'proto').map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })),
+    );
+  }
+}
+
+/** Consumer-driven: each consumer's tests write its pact, the provider verifies it, offline. */
+async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
+  for (const consumer of spec.consumers) {
+    const pactPath = consumer.path ?? '';
+    const c = await work.checkout(consumer.repo);
+    const command = consumer.command ?? c.repo.sandbox.test;
+    const wrote = await work.run(consumer.repo, `pact ${spec.name}`, command, c.repo.sandbox.timeouts.testSeconds);
+    if (wrote.exitCode !== 0) {
+      found.failures.push(commandFailure(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command failed`));
+      continue;
+    }
+    const pact = await readWritten(c.dir, pactPath);
+    if (pact === null) {
+      found.failures.push({ kind: 'invalid', rule: 'pact-missing', file: pactPath, location: command, message: `${consumer.repo}'s tests did not write ${pactPath}`, repo: consumer.repo, consumer: consumer.repo });
+      continue;
+    }
+    const provider = await work.checkout(spec.provider);
+    const handed = join('.lockstep-gate', 'pacts', `${consumer.repo}.json`);
+    await mkdir(join(provider.dir, '.lockstep-gate', 'pacts'), { recursive: true });
+    await writeFile(join(provider.dir, handed), pact);
+    await work.handOver(join(provider.dir, '.lockstep-gate'));
+    const verify = `export ${spec.pactEnv}=/workspace/${handed}\n${spec.verify ?? 'false'}`;
+    const verified = await work.run(spec.provider, `verify pact of ${consumer.repo}`, verify, provider.repo.sandbox.timeouts.testSeconds);
+    if (verified.exitCode !== 0) {
+      found.breaking.push({
+        ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact`),
+        kind: 'breaking',
+        rule: 'pact-verification-failed',
+        consumer: consumer.repo,
+      });
+    }
+  }
+}
+
+async function checkCommand(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
+  const command = spec.command ?? 'false';
+  const c = await work.checkout(spec.runIn);
+  const result = await work.run(spec.runIn, `contract ${spec.name}`, command, c.repo.sandbox.timeouts.testSeconds);
+  if (result.exitCode !== 0) found.failures.push(commandFailure(spec.runIn, '', command, result, `contract check "${spec.name}" failed`));
+}
+
+function commandFailure(repo: string, file: string, command: string, r: CommandResult, what: string): ContractProblem {
+  const why = r.timedOut ? 'timed out' : `exited with code ${r.exitCode}`;
+  const tail = r.outputTail.trim().split('\n').slice(-6).join(' | ');
+  return { kind: 'failed', rule: 'command-failed', file, location: firstLine(command), message: `${what}: ${why}${tail ? `: ${tail}` : ''}`, repo };
+}
+
+/** A file a sandbox wrote: read on the host only if it is a regular file inside the checkout. */
+async function readWritten(dir: string, path: string): Promise<string | null> {
+  const full = join(dir, path);
+  try {
+    const stat = await lstat(full);
+    if (!stat.isFile() || stat.size > MAX_DOCUMENT_BYTES) return null;
+    const real = await realpath(full);
+    if (!real.startsWith((await realpath(dir)) + '/')) return null;
+    return await readFile(real, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The verdict. A breaking change of the provider's document passes only when every consumer is
+ * part of the change and fits the new contract; while a consumer does not fit, the consumer is
+ * the one to move. A failed pact verification always blocks: the provider and the consumer (if
+ * it changed) are asked to agree again. Blame says whose work a fix round sends back.
+ */
+export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string>, found: Found, durationMs: number): ContractVerdict {
+  const outside = spec.consumers.filter((c) => !inChange.has(c.repo)).map((c) => c.repo);
+  const documentKind = spec.kind !== 'pact';
+  const blame = new Set<string>();
+  for (const p of found.failures) blame.add(p.repo);
+  for (const p of found.mismatches) blame.add(inChange.has(p.repo) ? p.repo : spec.provider);
+  let notInChange: ContractProblem[] = [];
+  let accepted: ContractProblem[] = [];
+  if (found.breaking.length > 0 && documentKind && outside.length > 0) {
+    blame.add(spec.provider);
+    notInChange = outside.map((repo) => ({
+      kind: 'breaking' as const,
+      rule: 'consumer-not-in-change',
+      file: spec.path ?? '',
+      location: '',
+      message: `${repo} consumes ${spec.name} but is not part of this change: it would break`,
+      repo: spec.provider,
+      consumer: repo,
+    }));
+  } else if (found.breaking.length > 0 && !documentKind) {
+    blame.add(spec.provider);
+    for (const p of found.breaking) if (p.consumer && inChange.has(p.consumer)) blame.add(p.consumer);
+  } else if (found.breaking.length > 0 && found.mismatches.length === 0 && found.failures.length === 0) {
+    accepted = found.breaking;
+  }
+  const blockingBreaking = accepted.length > 0 ? [] : found.breaking;
+  const status =
+    found.failures.length > 0 ? 'failed' : notInChange.length > 0 || (!documentKind && blockingBreaking.length > 0) ? 'breaking' : found.mismatches.length > 0 ? 'mismatch' : 'passed';
+  const short = (ps: ContractProblem[]) => ps.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
+  return {
+    contract: spec.name,
+    kind: spec.kind,
+    provider: spec.provider,
+    consumers: spec.consumers.map((c) => c.repo),
+    status,
+    problems: short([...found.failures, ...blockingBreaking, ...notInChange, ...found.mismatches]),
+    accepted: short(accepted),
+    blame: status === 'passed' ? [] : [...blame].filter((r) => inChange.has(r)),
+    durationMs,
+  };
+}
+
+function firstLine(text: string): string {
+  const line = text.split('\n').find((l) => l.trim()) ?? '';
+  return line.length > 120 ? `${line.slice(0, 120)}…` : line;
+}

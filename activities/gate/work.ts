@@ -1,0 +1,141 @@
+/**
+ * The repos, checkouts and sandboxes of one gate check. Repos are cloned at the commits the
+ * change pushed (a repo outside the change at the tip of its base branch); documents are read
+ * from git objects, never through the work tree, so a symlink cannot point a check at a host
+ * file; commands and tools run only in throwaway sandboxes that see the gate's tools read-only.
+ * `dispose` removes every sandbox and checkout, also after a failure.
+ */
+import { Context } from '@temporalio/activity';
+import type Docker from 'dockerode';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CommandResult, GateRepo, GateRevision } from '../../workflows/types.ts';
+import { chownTree, git } from '../git/workspace.ts';
+import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import { sandboxGateExec, type GateExec } from './exec.ts';
+import { gateMounts } from './tools.ts';
+
+/** Documents larger than this are not contracts; reading them is refused. */
+export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
+
+export interface GateDeps {
+  stateDir: string;
+  docker: Docker;
+  sandbox: Omit<SandboxDeps, 'heartbeat'>;
+  workspaceOwner: { uid: number; gid: number } | null;
+}
+
+interface Checkout {
+  repo: GateRepo;
+  dir: string;
+  base: string;
+  head: string;
+}
+
+/**
+ * The repos, checkouts and sandboxes of one gate check. Sandboxes are named after the change,
+ * the round and the contract, so a retried activity finds (and replaces) its own.
+ */
+export class GateWork {
+  private readonly checkouts = new Map<string, Promise<Checkout>>();
+  private readonly sandboxes = new Set<string>();
+  private commandIndex = 0;
+  readonly root: string;
+
+  constructor(
+    private readonly deps: GateDeps,
+    private readonly changeId: string,
+    /** Unique within the change: `<round>-<contract>` or `<round>-scan`. */
+    private readonly key: string,
+    private readonly repos: readonly GateRepo[],
+    private readonly revisions: readonly GateRevision[],
+  ) {
+    this.root = join(deps.stateDir, 'gate', changeId, key);
+  }
+
+  repo(name: string): GateRepo {
+    const repo = this.repos.find((r) => r.repo === name);
+    if (!repo) throw new Error(`gate: repo "${name}" is not part of this check`);
+    return repo;
+  }
+
+  /** The repo cloned and checked out at its head (once per check). */
+  checkout(name: string): Promise<Checkout> {
+    let pending = this.checkouts.get(name);
+    if (!pending) {
+      pending = this.clone(this.repo(name));
+      this.checkouts.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async clone(repo: GateRepo): Promise<Checkout> {
+    const dir = join(this.root, repo.repo);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(this.root, { recursive: true });
+    await git(undefined, dir).clone(repo.url, dir, ['--no-hardlinks', '--no-checkout', '--no-recurse-submodules']);
+    const g = git(dir);
+    const revision = this.revisions.find((r) => r.repo === repo.repo);
+    const tip = (await g.revparse([`refs/remotes/origin/${repo.baseBranch}`])).trim();
+    const base = revision?.base ?? tip;
+    const head = revision?.head ?? base;
+    await g.raw(['checkout', '--quiet', '--detach', head]);
+    if (this.deps.workspaceOwner) await chownTree(dir, this.deps.workspaceOwner.uid, this.deps.workspaceOwner.gid);
+    return { repo, dir, base, head };
+  }
+
+  /** A file of the repo at `which` revision, from git objects; null when it is not there. */
+  async read(name: string, which: 'base' | 'head', path: string): Promise<string | null> {
+    const c = await this.checkout(name);
+    const rev = which === 'base' ? c.base : c.head;
+    const g = git(c.dir);
+    const type = await g.raw(['cat-file', '-t', `${rev}:${path}`]).catch(() => '');
+    if (type.trim() !== 'blob') return null;
+    const size = Number((await g.raw(['cat-file', '-s', `${rev}:${path}`])).trim());
+    if (size > MAX_DOCUMENT_BYTES) throw new Error(`${name}:${path} is ${size} bytes; contract documents are limited to ${MAX_DOCUMENT_BYTES}`);
+    return g.raw(['cat-file', 'blob', `${rev}:${path}`]);
+  }
+
+  /** The repo's sandbox at its head, created on first use, with the gate's tools mounted read-only. */
+  private async sandbox(name: string) {
+    const c = await this.checkout(name);
+    const ref = { changeId: this.changeId, repo: `gate-${this.key}-${name}` };
+    const ctx = activityContext();
+    const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: (d) => ctx?.heartbeat(d) };
+    if (!this.sandboxes.has(ref.repo)) {
+      this.sandboxes.add(ref.repo);
+      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox });
+    }
+    return { c, ref, deps, signal: ctx?.cancellationSignal };
+  }
+
+  /** Runs a shell command of the fleet's config in the repo's sandbox at its head. */
+  async run(name: string, label: string, command: string, timeoutSeconds: number): Promise<CommandResult> {
+    const { c, ref, deps, signal } = await this.sandbox(name);
+    return runInSandbox(deps, { ...ref, kind: 'gate', name: label, index: this.commandIndex++, command, timeoutSeconds, outputBytes: c.repo.sandbox.limits.outputBytes }, signal);
+  }
+
+  /** How the gate's tools (buf, gitleaks, semgrep) run in the repo's sandbox. */
+  async tools(name: string): Promise<GateExec> {
+    const { ref, deps, signal } = await this.sandbox(name);
+    return sandboxGateExec(deps, ref, { firstIndex: 500 + this.commandIndex++ * 10, ...(signal ? { signal } : {}) });
+  }
+
+  /** Gives files the host wrote into a checkout to the sandbox user. */
+  async handOver(path: string): Promise<void> {
+    if (this.deps.workspaceOwner) await chownTree(path, this.deps.workspaceOwner.uid, this.deps.workspaceOwner.gid);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.allSettled([...this.sandboxes].map((repo) => removeSandbox(this.deps.docker, { changeId: this.changeId, repo })));
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+function activityContext(): Context | null {
+  try {
+    return Context.current();
+  } catch {
+    return null;
+  }
+}
