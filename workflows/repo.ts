@@ -145,6 +145,7 @@ async function runAttempt(
     url: task.url,
     baseBranch: task.baseBranch,
     branch: task.branch,
+    startCommit: task.startCommit ?? null,
   });
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
@@ -159,7 +160,7 @@ async function runAttempt(
     await host.createSandbox({ ...sandboxRef, workspace: ws.workspace, sandbox: task.sandbox });
 
     let index = 0;
-    const run = async (kind: CommandKind, name: string, command: string, timeoutSeconds: number): Promise<CommandResult> => {
+    const run = async (kind: Exclude<CommandKind, 'gate'>, name: string, command: string, timeoutSeconds: number): Promise<CommandResult> => {
       enter(kind === 'test' ? (name === 'baseline tests' ? 'baseline' : 'tests') : kind, name);
       const result = await commandActivity(ws.hostQueue, timeoutSeconds)({
         ...sandboxRef,
@@ -252,7 +253,7 @@ async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: st
     testCommand: task.sandbox.test,
   });
   return executeChild(agentWorkflow, {
-    workflowId: `${workflowInfo().workflowId}/agent-${attempt}`,
+    workflowId: `${workflowInfo().workflowId}/agent-${attempt}${task.fixRound ? `-fix${task.fixRound}` : ''}`,
     args: [
       {
         changeId: input.changeId,

@@ -4,7 +4,8 @@
  * output is stored by activities and referenced by path + sha256).
  */
 import type { ChangeStep } from '../config/change.ts';
-import type { AgentBudgets, ForgeConfig, ModelsConfig, SandboxConfig } from '../config/repos.ts';
+import type { ContractProblem as CheckProblem, OperationUse } from '../activities/contracts/types.ts';
+import type { AgentBudgets, ContractKind, ForgeConfig, ModelsConfig, SandboxConfig, Waiver } from '../config/repos.ts';
 
 export const changeWorkflowId = (changeId: string): string => `change/${changeId}`;
 export const repoWorkflowId = (changeId: string, repo: string): string => `change/${changeId}/repo/${repo}`;
@@ -33,6 +34,125 @@ export interface RepoTask {
   consumes: string[];
   /** Paths of the contract documents in this repo (provided and consumed copies). */
   contractPaths: string[];
+  /** Continue from this commit of the change branch instead of the base (a gate fix round). */
+  startCommit?: string | null;
+  /** The gate fix round this task belongs to (0 or absent: the first run). */
+  fixRound?: number;
+}
+
+/** One declared contract, as the gate checks it (built from repos.config.json by the CLI). */
+export interface ContractSpec {
+  name: string;
+  kind: ContractKind;
+  provider: string;
+  /** The provider's document (openapi, protobuf, json-schema). */
+  path: string | null;
+  /** `command` contracts: the check, run in the sandbox of `runIn`. */
+  command: string | null;
+  runIn: string;
+  /** `protobuf`: buf breaking rules. */
+  rules: string[];
+  /** `pact`: the provider's verification command, and the variable naming the pact file. */
+  verify: string | null;
+  pactEnv: string;
+  consumers: ContractConsumerSpec[];
+}
+
+export interface ContractConsumerSpec {
+  repo: string;
+  /** Its copy of the document, its Pact file, or its usage file; for `pact`, where its tests write the pact. */
+  path: string | null;
+  uses: OperationUse[] | null;
+  /** `pact`: the command that writes the pact file (default: the repo's tests). */
+  command: string | null;
+}
+
+/** A repo the gate looks at: changed by this change, or a consumer checked at its base. */
+export interface GateRepo {
+  repo: string;
+  url: string;
+  baseBranch: string;
+  sandbox: SandboxConfig;
+  inChange: boolean;
+}
+
+export interface GateInput {
+  contracts: ContractSpec[];
+  repos: GateRepo[];
+  secrets: boolean;
+  insecure: boolean;
+  /** Agent mode: rounds in which the report goes back to the repo agents. */
+  rounds: number;
+  waive: Waiver[];
+}
+
+/** Which commits the gate compares for a repo: the base it started from and the change's head. */
+export interface GateRevision {
+  repo: string;
+  /** A commit, or null for the tip of the base branch (a repo outside the change). */
+  base: string | null;
+  head: string | null;
+}
+
+/** A problem of a contract check (see activities/contracts), placed in its repo; `failed`: a check command failed. */
+export interface ContractProblem extends Omit<CheckProblem, 'kind' | 'repo'> {
+  kind: CheckProblem['kind'] | 'failed';
+  repo: string;
+}
+
+export type ContractStatus = 'passed' | 'breaking' | 'mismatch' | 'failed';
+
+export interface ContractVerdict {
+  contract: string;
+  kind: ContractKind;
+  provider: string;
+  consumers: string[];
+  status: ContractStatus;
+  /** What blocks the change. */
+  problems: ContractProblem[];
+  /** Breaking changes let through because every consumer is part of the change and fits the new contract. */
+  accepted: ContractProblem[];
+  /** Repos whose work the verdict sends back in a fix round. */
+  blame: string[];
+  durationMs: number;
+}
+
+export interface GuardrailFinding {
+  repo: string;
+  tool: string;
+  rule: string;
+  file: string;
+  line: number;
+  message: string;
+  /** The waiver's reason when the config accepts this rule. */
+  waived: string | null;
+}
+
+export interface GateReport {
+  round: number;
+  passed: boolean;
+  summary: string;
+  contracts: ContractVerdict[];
+  findings: GuardrailFinding[];
+  durationMs: number;
+}
+
+export interface CheckContractInput {
+  changeId: string;
+  round: number;
+  contract: ContractSpec;
+  repos: GateRepo[];
+  revisions: GateRevision[];
+}
+
+export interface ScanRepoInput {
+  changeId: string;
+  round: number;
+  repo: GateRepo;
+  base: string;
+  head: string;
+  secrets: boolean;
+  insecure: boolean;
 }
 
 export interface ChangeInput {
@@ -54,6 +174,8 @@ export interface ChangeInput {
   decisionTimeoutSeconds?: number;
   /** Set by the CLI once the server knows Lockstep's search attributes. */
   searchAttributes?: boolean;
+  /** Contracts and guardrails checked before any pull request opens (none: no gate). */
+  gate?: GateInput | null;
 }
 
 export interface RepoWorkflowInput {
@@ -244,7 +366,7 @@ export interface ArtifactRef {
   bytes: number;
 }
 
-export type CommandKind = 'setup' | 'step' | 'test';
+export type CommandKind = 'setup' | 'step' | 'test' | 'gate';
 
 export interface CommandResult {
   exitCode: number;
@@ -327,7 +449,8 @@ export interface RepoOutcome extends RepoResult {
   pullRequest: PullRequestRef | null;
 }
 
-export type ChangeStatus = 'running' | 'succeeded' | 'failed' | 'rejected' | 'cancelled';
+/** `blocked`: every repo is green but the gate found a broken contract or a guardrail finding. */
+export type ChangeStatus = 'running' | 'succeeded' | 'failed' | 'blocked' | 'rejected' | 'cancelled';
 
 export interface ChangeResult {
   changeId: string;
@@ -343,6 +466,8 @@ export interface ChangeResult {
   plan: ChangePlan | null;
   metrics: ChangeMetrics;
   repos: RepoOutcome[];
+  /** The last report of the contract and guardrail gate (null when it did not run). */
+  gate?: GateReport | null;
 }
 
 /** Per-run figures (per-repo ones are on each repo's result). */
@@ -359,7 +484,7 @@ export interface ChangeMetrics {
 }
 
 export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'baseline' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
-export type ChangePhase = 'starting' | 'planning' | 'running' | 'awaiting-decision' | 'awaiting-approval' | 'publishing' | 'done';
+export type ChangePhase = 'starting' | 'planning' | 'running' | 'awaiting-decision' | 'gate' | 'fixing' | 'awaiting-approval' | 'publishing' | 'done';
 
 /** Sent by a repo workflow to its coordinator whenever it enters a new phase or step. */
 export interface RepoProgress {
@@ -398,6 +523,8 @@ export interface ChangeStatusView {
   awaiting: { kind: 'decision'; repos: string[]; until: number } | { kind: 'approval'; gate: Approval['gate']; until: number } | null;
   /** Every decision and approval received, in order. */
   humans: ((Decision | Approval) & { at: number })[];
+  /** The gate's latest report, while and after it runs. */
+  gate: GateReport | null;
 }
 
 /** Activity inputs. */
@@ -407,6 +534,8 @@ export interface PrepareWorkspaceInput {
   url: string;
   baseBranch: string;
   branch: string;
+  /** Check out this commit of the pushed change branch (a gate fix round); the base stays the diff's base. */
+  startCommit?: string | null;
 }
 
 export interface PreparedWorkspace {
@@ -476,6 +605,8 @@ export interface LinkPullRequestInput extends OpenPullRequestInput {
   pullRequest: PullRequestRef;
   mergeOrder: string[];
   siblings: PullRequestSibling[];
+  /** The gate's report, shown as a short table in every body. */
+  gate?: GateReport | null;
 }
 
 /** Activity failure types after which retrying the repo cannot help. */

@@ -13,7 +13,7 @@ import type { HostActivities, SharedActivities } from '../../activities/index.ts
 import { AgentBudgets, ModelsConfig, SandboxConfig } from '../../config/repos.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../workflows/messages.ts';
-import type { ChangeInput, CommandResult, RepoTask, RunInSandboxInput } from '../../workflows/types.ts';
+import type { ChangeInput, CheckContractInput, CommandResult, ContractVerdict, GateInput, GuardrailFinding, RepoTask, RunInSandboxInput, ScanRepoInput } from '../../workflows/types.ts';
 import { changeBranch, changeWorkflowId } from '../../workflows/types.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
@@ -28,13 +28,14 @@ interface Trace {
   maxActive: number;
   removed: string[];
   opened: string[];
-  linked: { repo: string; siblings: string[]; order: string[] }[];
+  linked: { repo: string; siblings: string[]; order: string[]; gate: string | null }[];
+  gate: string[];
 }
 const traces = new Map<string, Trace>();
 const trace = (changeId: string): Trace => {
   let t = traces.get(changeId);
   if (!t) {
-    t = { calls: [], active: 0, maxActive: 0, removed: [], opened: [], linked: [] };
+    t = { calls: [], active: 0, maxActive: 0, removed: [], opened: [], linked: [], gate: [] };
     traces.set(changeId, t);
   }
   return t;
@@ -48,6 +49,21 @@ const forgeDown = new Set<string>();
 const openPulls = new Map<string, number>();
 /** Per change id + repo: how many createSandbox calls fail before one succeeds. */
 const createFailures = new Map<string, number>();
+
+/** Per change id: the gate's verdicts and findings (default: every contract passes, nothing found). */
+const verdicts = new Map<string, (input: CheckContractInput) => ContractVerdict>();
+const findings = new Map<string, (input: ScanRepoInput) => GuardrailFinding[]>();
+const passed = (input: CheckContractInput): ContractVerdict => ({
+  contract: input.contract.name,
+  kind: input.contract.kind,
+  provider: input.contract.provider,
+  consumers: input.contract.consumers.map((c) => c.repo),
+  status: 'passed',
+  problems: [],
+  accepted: [],
+  blame: [],
+  durationMs: 1,
+});
 
 /** Steps-mode changes never call the agent activities; a call would be a bug. */
 async function unused(): Promise<never> {
@@ -77,7 +93,15 @@ const shared: SharedActivities = {
     return { number: 7, url: `local://${input.repo}/7` };
   },
   async linkPullRequest(input) {
-    trace(input.changeId).linked.push({ repo: input.repo, siblings: input.siblings.map((s) => s.repo), order: input.mergeOrder });
+    trace(input.changeId).linked.push({ repo: input.repo, siblings: input.siblings.map((s) => s.repo), order: input.mergeOrder, gate: input.gate?.summary ?? null });
+  },
+  async checkContract(input) {
+    trace(input.changeId).gate.push(`contract:${input.contract.name}:round${input.round}:${input.revisions.map((r) => `${r.repo}@${(r.head ?? 'tip').slice(0, 1)}`).join(',')}`);
+    return (verdicts.get(input.changeId) ?? passed)(input);
+  },
+  async scanRepo(input) {
+    trace(input.changeId).gate.push(`scan:${input.repo.repo}:round${input.round}`);
+    return findings.get(input.changeId)?.(input) ?? [];
   },
   async planChange(input) {
     return {
@@ -534,3 +558,71 @@ function failedBeforeResultFor(repo: string) {
     error: { step: 'tests', message: 'exited with code 1', outputTail: '' },
   };
 }
+
+describe('the gate before publishing', () => {
+  const contract = { name: 'api', kind: 'openapi' as const, provider: 'prov', path: 'openapi.yaml', command: null, runIn: 'prov', rules: ['FILE'], verify: null, pactEnv: 'PACT_FILE', consumers: [{ repo: 'cons', path: null, uses: [{ operation: 'GET /things', fields: ['name'] }], command: null }] };
+  const gateOf = (repos: RepoTask[], extra: Partial<GateInput> = {}): GateInput => ({
+    contracts: [contract],
+    repos: repos.map((r) => ({ repo: r.repo, url: r.url, baseBranch: r.baseBranch, sandbox: r.sandbox, inChange: true })),
+    secrets: true,
+    insecure: true,
+    rounds: 2,
+    waive: [],
+    ...extra,
+  });
+  const repos = () => [task('prov', { provides: ['api'] }), task('cons', { consumes: ['api'] })];
+
+  it('checks every contract and scans every changed repo on the pushed heads, then links the report into each PR', async () => {
+    const id = 'gate-pass';
+    const input = { ...change(id, repos()), gate: gateOf(repos()) };
+    const result = await run(input);
+    expect(result.status).toBe('succeeded');
+    const t = trace(id);
+    expect(t.gate.sort()).toEqual(['contract:api:round0:prov@c,cons@c', 'scan:cons:round0', 'scan:prov:round0']);
+    expect(result.gate?.passed).toBe(true);
+    expect(result.gate?.summary).toBe('gate passed: 1 contract held');
+    expect(t.linked.map((l) => l.gate)).toEqual(['gate passed: 1 contract held', 'gate passed: 1 contract held']);
+  });
+
+  it('blocks a steps-mode change on a breaking contract: no pull request, the report in the result', async () => {
+    const id = 'gate-breaking';
+    verdicts.set(id, (input) => ({
+      ...passed(input),
+      status: 'breaking',
+      problems: [{ kind: 'breaking', rule: 'response-property-removed', file: 'openapi.yaml', location: '/paths/~1things/get', message: 'GET /things 200 response: property "name" removed', repo: 'prov' }],
+      blame: ['prov'],
+    }));
+    const result = await run({ ...change(id, repos()), gate: gateOf(repos()) });
+    expect(result.status).toBe('blocked');
+    expect(result.summary).toBe('gate blocked: contract api breaking; no pull request opened');
+    expect(result.gate?.contracts[0]?.problems[0]?.rule).toBe('response-property-removed');
+    expect(trace(id).opened).toEqual([]);
+    expect(result.repos.map((r) => r.pullRequest)).toEqual([null, null]);
+  });
+
+  it('blocks on an open guardrail finding and lets a waived one through with its reason', async () => {
+    const finding = (repo: string): GuardrailFinding => ({ repo, tool: 'gitleaks', rule: 'aws-access-token', file: 'config.py', line: 3, message: 'AWS access key', waived: null });
+    const blocked = 'gate-secret';
+    findings.set(blocked, (input) => (input.repo.repo === 'cons' ? [finding('cons')] : []));
+    const r1 = await run({ ...change(blocked, repos()), gate: gateOf(repos()) });
+    expect(r1.status).toBe('blocked');
+    expect(r1.summary).toBe('gate blocked: 1 guardrail finding (aws-access-token); no pull request opened');
+    expect(r1.gate?.findings).toEqual([finding('cons')]);
+
+    const waived = 'gate-waived';
+    findings.set(waived, (input) => (input.repo.repo === 'cons' ? [finding('cons')] : []));
+    const r2 = await run({ ...change(waived, repos()), gate: gateOf(repos(), { waive: [{ rule: 'aws-access-token', repo: 'cons', reason: 'a documented test fixture key' }] }) });
+    expect(r2.status).toBe('succeeded');
+    expect(r2.gate?.findings[0]?.waived).toBe('a documented test fixture key');
+    expect(trace(waived).opened.sort()).toEqual(['cons', 'prov']);
+  });
+
+  it('does not send a steps-mode repo back for a fix round, even with rounds left', async () => {
+    const id = 'gate-steps-no-rounds';
+    verdicts.set(id, (input) => ({ ...passed(input), status: 'mismatch', problems: [{ kind: 'mismatch', rule: 'field-missing', file: 'uses.json', location: 'GET /things', message: 'cons reads "name", which GET /things no longer returns', repo: 'cons', consumer: 'cons' }], blame: ['cons'] }));
+    const result = await run({ ...change(id, repos()), gate: gateOf(repos()) });
+    expect(result.status).toBe('blocked');
+    expect(trace(id).gate.filter((g) => g.startsWith('contract'))).toHaveLength(1);
+    expect(trace(id).calls.filter((c) => c === 'prepare:cons')).toHaveLength(1);
+  });
+});
