@@ -13,15 +13,20 @@ export const demoChangeFile = join(projectRoot, 'examples', 'changes', 'price-ce
 export const demoConfigFile = join(projectRoot, 'repos.config.json');
 
 export async function seedDemoRemotes(stateDir: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+  return seedRemotes(demoFleetDir, stateDir, log);
+}
+
+/** Each folder of `fleetDir` becomes a bare remote `<stateDir>/remotes/<name>.git` with one commit on main. */
+export async function seedRemotes(fleetDir: string, stateDir: string, log: (line: string) => void = () => undefined): Promise<string[]> {
   const remotes = join(stateDir, 'remotes');
-  const services = (await readdir(demoFleetDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  const services = (await readdir(fleetDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
   const created: string[] = [];
   for (const name of services.sort()) {
     const remote = join(remotes, `${name}.git`);
     if (await stat(join(remote, 'HEAD')).then(() => true, () => false)) continue;
     const work = await mkdtemp(join(tmpdir(), `lockstep-seed-${name}-`));
     try {
-      await cp(join(demoFleetDir, name), work, { recursive: true });
+      await cp(join(fleetDir, name), work, { recursive: true });
       const repo = git(work);
       await repo.raw(['init', '--quiet', '--initial-branch', 'main']);
       await repo.raw(['add', '--all']);

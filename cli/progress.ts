@@ -2,7 +2,7 @@
  * Live progress on stderr while a change runs: which repo, which step, for how long. On a
  * terminal the block is redrawn in place; elsewhere (CI, pipes) one line per change of step.
  */
-import type { ChangeResult, ChangeStatusView, RepoStatusView } from '../workflows/types.ts';
+import type { ChangeResult, ChangeStatusView, GateReport, RepoStatusView } from '../workflows/types.ts';
 
 export function seconds(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
@@ -97,10 +97,27 @@ export function renderResult(result: ChangeResult): string {
       if (tail.length > 0 && tail[0] !== '') lines.push(...tail.map((l) => `    │ ${l}`));
     }
   }
+  if (result.gate) lines.push(...gateLines(result.gate));
   if (result.mergeOrder.length > 1) lines.push(`  merge order: ${result.mergeOrder.join(' → ')}`);
   if (result.plan) lines.push(`  plan: ${result.plan.summary}`);
   const m = result.metrics;
   const tokens = m.usage.prompt + m.usage.completion;
   lines.push(`  ${m.resolved}/${m.repos} resolved, ${m.regressions} regressions${m.turns ? `, ${m.turns} agent turns, ${tokens} tokens` : ''}, ${seconds(m.durationMs)}`);
   return lines.join('\n');
+}
+
+/** The gate's report for people: one line per contract, then each problem and finding with its place. */
+export function gateLines(report: GateReport, limit = 12): string[] {
+  const lines = [`  gate (round ${report.round}): ${report.summary} in ${seconds(report.durationMs)}`];
+  for (const c of report.contracts) {
+    const accepted = c.accepted.length > 0 ? `, ${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'} accepted: every consumer updated` : '';
+    lines.push(`    ${c.status === 'passed' ? '✔' : '✖'} ${c.contract} (${c.kind}, ${c.provider} → ${c.consumers.join(', ') || 'no consumers'}): ${c.status}${accepted}`);
+    for (const p of c.problems.slice(0, limit)) lines.push(`      ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
+    if (c.problems.length > limit) lines.push(`      … ${c.problems.length - limit} more (--json has them all)`);
+  }
+  for (const f of report.findings.slice(0, limit)) {
+    lines.push(`    ${f.waived === null ? '✖' : '○'} ${f.repo}:${f.file}:${f.line} [${f.tool} ${f.rule}] ${f.message}${f.waived === null ? '' : ` (waived: ${f.waived})`}`);
+  }
+  if (report.findings.length > limit) lines.push(`    … ${report.findings.length - limit} more findings (--json has them all)`);
+  return lines;
 }

@@ -3,7 +3,7 @@
  * show progress, print the result. Used by `lockstep demo` too.
  */
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
+import { gateInput, loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
 import { taskQueue } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
@@ -70,6 +70,7 @@ export function changeInput(
     budgets: loaded.config.budgets,
     approvals: { plan: approve.includes('plan'), publish: approve.includes('publish'), timeoutSeconds: ops.approvalTimeoutSeconds },
     decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
+    gate: gateInput(loaded, tasks),
   };
 }
 
@@ -220,6 +221,7 @@ export function jsonResult(result: ChangeResult): object {
     mergeOrder: result.mergeOrder,
     metrics: result.metrics,
     plan: result.plan,
+    gate: result.gate ?? null,
     repos: result.repos.map((r) => ({
       repo: r.repo,
       status: r.status,

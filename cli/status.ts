@@ -3,7 +3,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
-import { awaitingLine, repoLine, renderResult, seconds } from './progress.ts';
+import { awaitingLine, gateLines, repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';
 import { searchAttributesReady, type TemporalSession } from './temporal.ts';
 
@@ -65,6 +65,7 @@ function jsonView(view: ChangeStatusView): object {
       regression: r.result?.regression ?? false,
     })),
     plan: view.plan,
+    gate: view.gate,
     awaiting: view.awaiting,
     humans: view.humans,
   };
@@ -85,6 +86,7 @@ function renderView(view: ChangeStatusView): string {
     ...(waiting ? [`  ${waiting}`] : []),
     ...plan,
     ...diff,
+    ...(view.gate ? gateLines(view.gate) : []),
   ].join('\n');
 }
 

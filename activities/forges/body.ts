@@ -2,7 +2,7 @@
  * Pull request bodies of a linked set: the change's description, every sibling with its link
  * and place in the merge order, and a hidden manifest that Lockstep reads back.
  */
-import type { PullRequestSibling } from '../../workflows/types.ts';
+import type { GateReport, PullRequestSibling } from '../../workflows/types.ts';
 
 export interface LinkedBodyInput {
   changeId: string;
@@ -11,6 +11,8 @@ export interface LinkedBodyInput {
   mergeOrder: string[];
   /** Null while the set is still being created (first phase). */
   siblings: PullRequestSibling[] | null;
+  /** The contract and guardrail gate's report, when the gate ran. */
+  gate?: GateReport | null;
 }
 
 export interface Manifest {
@@ -38,6 +40,7 @@ export function renderBody(input: LinkedBodyInput): string {
     const here = repo === input.repo ? ' (this one)' : '';
     lines.push(`| ${i + 1} | ${repo}${here} | [#${s.pullRequest.number}](${s.pullRequest.url}) | \`${s.commit.slice(0, 12)}\` |`);
   });
+  if (input.gate) lines.push('', ...gateSection(input.gate));
   const manifest: Manifest = {
     changeId: input.changeId,
     order: ordered,
@@ -61,4 +64,21 @@ export function parseManifest(body: string): Manifest | null {
   } catch {
     return null;
   }
+}
+
+/** A short table of the gate's verdicts, and every waived finding with its reason. */
+export function gateSection(report: GateReport): string[] {
+  const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ').slice(0, 200);
+  const lines = ['#### Contract gate', '', '| Contract | Kind | Provider | Consumers | Verdict |', '|---|---|---|---|---|'];
+  for (const c of report.contracts) {
+    const note = c.status === 'passed' && c.accepted.length > 0 ? ` (${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'}, every consumer updated)` : '';
+    lines.push(`| ${cell(c.contract)} | ${c.kind} | ${cell(c.provider)} | ${cell(c.consumers.join(', ') || '-')} | ${c.status}${note} |`);
+  }
+  if (report.contracts.length === 0) lines.push('| - | - | - | - | no contract involves these repositories |');
+  const waived = report.findings.filter((f) => f.waived !== null);
+  if (waived.length > 0) {
+    lines.push('', 'Guardrail findings accepted by configuration:', '');
+    for (const f of waived) lines.push(`- \`${cell(f.rule)}\` in ${cell(f.repo)}:${cell(f.file)}:${f.line}: ${cell(f.waived ?? '')}`);
+  }
+  return lines;
 }

@@ -19,6 +19,7 @@ const COLORS: Record<AuditKind, string> = {
   tool: '#0284c7',
   command: '#64748b',
   test: '#059669',
+  gate: '#0d9488',
   forge: '#d97706',
   human: '#2563eb',
   retry: '#ea580c',

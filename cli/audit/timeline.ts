@@ -14,7 +14,11 @@ import type {
   Approval,
   ChangeInput,
   ChangeResult,
+  CheckContractInput,
   CommandResult,
+  ContractVerdict,
+  GuardrailFinding,
+  ScanRepoInput,
   CommitAndPushResult,
   Decision,
   DecisionAck,
@@ -297,6 +301,33 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
           outputBytes: res?.outputBytes ?? null,
           log: res?.log ? res.log.sha256.slice(0, 12) : null,
         },
+      };
+    }
+    case 'checkContract': {
+      const i = input as Partial<CheckContractInput>;
+      const res = result as ContractVerdict | undefined;
+      const first = res?.problems[0];
+      return {
+        kind: 'gate',
+        title: short(`contract ${i.contract?.name ?? '?'} (${i.contract?.kind ?? '?'}, round ${i.round ?? 0}): ${res ? res.status : r.outcome}${first ? ` — ${first.message}` : ''}`),
+        details: {
+          contract: short(i.contract?.name ?? ''),
+          kind: i.contract?.kind ?? null,
+          provider: i.contract ? short(i.contract.provider) : null,
+          verdict: res?.status ?? null,
+          problems: res?.problems.length ?? null,
+          accepted: res?.accepted.length ?? null,
+          round: num(i.round),
+        },
+      };
+    }
+    case 'scanRepo': {
+      const i = input as Partial<ScanRepoInput>;
+      const res = result as GuardrailFinding[] | undefined;
+      return {
+        kind: 'gate',
+        title: short(`guardrails ${i.repo?.repo ?? '?'} (round ${i.round ?? 0}): ${res ? `${res.length} finding${res.length === 1 ? '' : 's'}${res[0] ? ` — ${res[0].rule} at ${res[0].file}:${res[0].line}` : ''}` : r.outcome}`),
+        details: { findings: res?.length ?? null, rules: res ? short([...new Set(res.map((f) => f.rule))].join(', ')) : null, round: num(i.round) },
       };
     }
     case 'openPullRequest': {
