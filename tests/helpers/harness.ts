@@ -41,11 +41,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(name: string, options: { worker?: boolean; fakeModel?: boolean } = {}): Promise<Harness> {
+export async function startHarness(name: string, options: { worker?: boolean; fakeModel?: boolean; fleet?: string } = {}): Promise<Harness> {
   const suffix = uniqueSuffix();
   const queue = `${name}-${suffix}`;
   const hostId = `${name}-host-${suffix}`;
-  const [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(), options.fakeModel ? startFakeOpenAI() : Promise.resolve(null)]);
+  const [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(options.fleet ?? null), options.fakeModel ? startFakeOpenAI() : Promise.resolve(null)]);
   let connection: NativeConnection | null = null;
   let worker: LockstepWorker | null = null;
   let running: Promise<void> = Promise.resolve();
