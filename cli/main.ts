@@ -1,5 +1,6 @@
 /** The `lockstep` command line. */
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadChange, loadReposConfig, resolveTasks, InputError } from '../config/load.ts';
@@ -285,12 +286,16 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('worker')
-    .description('run a worker (shared queue + this host\'s sandbox queue) until interrupted')
-    .action(async () => {
+    .description('run a worker (shared queue + this host\'s sandbox queue + the fleet\'s forge queue) until interrupted')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
       installRuntime();
+      // The fleet config names the remote forge whose request queue this worker also serves.
+      const forges = existsSync(opts.config) ? [(await loadReposConfig(opts.config)).config.forge] : [];
       const session = await openTemporal({ stateDir: stateDir(), startServer: false, log });
-      const worker = await startInProcessWorker(session, stateDir(), log);
-      log(`worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}); Ctrl-C stops it`);
+      const worker = await startInProcessWorker(session, stateDir(), log, forges);
+      const forgeQueues = worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';
+      log(`worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}${forgeQueues}); Ctrl-C stops it`);
       await worker.done;
       await session.close();
     });

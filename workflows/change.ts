@@ -14,7 +14,9 @@ import {
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { SharedActivities } from '../activities/index.ts';
+import type { ForgeActivities, SharedActivities } from '../activities/index.ts';
+import type { ForgeConfig } from '../config/repos.ts';
+import { forgeQueue } from './forge-queue.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from './messages.ts';
 import { mergeOrder } from './order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
@@ -48,6 +50,19 @@ const forge = proxyActivities<SharedActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 8 },
 });
+
+/** A remote forge's calls go to its own rate-limited task queue; the local forge's stay shared. */
+function forgeCalls(config: ForgeConfig): Pick<ForgeActivities, 'openPullRequest' | 'linkPullRequest'> {
+  const taskQueue = forgeQueue(config);
+  if (!taskQueue) return forge;
+  // Rate limits are waited out inside an attempt (Retry-After), so attempts may be long; past
+  // the last one the change fails and "lockstep resume" publishes the rest.
+  return proxyActivities<ForgeActivities>({
+    taskQueue,
+    startToCloseTimeout: '10 minutes',
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
+  });
+}
 
 export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> {
   const startedAt = Date.now();
@@ -373,10 +388,12 @@ async function publish(
   pullRequests: Map<string, PullRequestRef>,
 ): Promise<void> {
   const byRepo = new Map(input.repos.map((t) => [t.repo, t]));
+  const calls = forgeCalls(input.forge);
   const prInput = (r: RepoResult) => {
     const task = byRepo.get(r.repo);
     if (!task || !r.commit) throw new Error(`no task or commit for ${r.repo}`);
     return {
+      forge: input.forge,
       changeId: input.changeId,
       repo: r.repo,
       url: task.url,
@@ -387,10 +404,10 @@ async function publish(
       commit: r.commit,
     };
   };
-  const opened = await Promise.all(repos.map(async (r) => [r, await forge.openPullRequest(prInput(r))] as const));
+  const opened = await Promise.all(repos.map(async (r) => [r, await calls.openPullRequest(prInput(r))] as const));
   for (const [r, pr] of opened) pullRequests.set(r.repo, pr);
   const siblings = opened.map(([r, pr]) => ({ repo: r.repo, pullRequest: pr, commit: r.commit ?? '' }));
   await Promise.all(
-    opened.map(([r, pr]) => forge.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings })),
+    opened.map(([r, pr]) => calls.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings })),
   );
 }
