@@ -35,7 +35,8 @@ export function git(baseDir: string | undefined, workspace?: string, extraEnv: R
     ...(baseDir ? { baseDir } : {}),
     config: safeGitConfig(workspace ?? baseDir),
     // simple-git refuses any override of these settings; ours only switch them off.
-    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true },
+    // GIT_CONFIG_COUNT carries only the forge credential header that Lockstep itself sets.
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true, allowUnsafeConfigEnvCount: 'GIT_CONFIG_COUNT' in extraEnv },
     timeout: { block: 120_000 },
   }).env({ ...gitEnv(), ...extraEnv });
 }
