@@ -21,8 +21,8 @@ import type {
   RunInSandboxInput,
   SandboxRef,
 } from '../workflows/types.ts';
-import type { Forge, PullRequestRecord, PullRequestStatus } from './forges/forge.ts';
-import { renderBody } from './forges/body.ts';
+import type { Forge, PullRequestView } from './forges/forge.ts';
+import { parseManifest, renderBody } from './forges/body.ts';
 import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
@@ -87,16 +87,19 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
       });
     },
 
-    async pullRequestStatus(input: PullRequestTarget): Promise<PullRequestStatus> {
-      return forgeFor(input.forge).pullRequestStatus(input.repo, input.number);
+    /** A PR's state, checks and reviews; its body only as the manifest it carries (history stays small). */
+    async pullRequestStatus(input: PullRequestTarget): Promise<PullRequestView> {
+      const { pullRequest, ...rest } = await forgeFor(input.forge).pullRequestStatus(input.repo, input.number);
+      const { body, ...record } = pullRequest;
+      return { ...rest, pullRequest: record, manifest: parseManifest(body) };
     },
 
-    async markPullRequestReady(input: PullRequestTarget): Promise<PullRequestRecord> {
-      return forgeFor(input.forge).markReady(input.repo, input.number);
+    async markPullRequestReady(input: PullRequestTarget): Promise<void> {
+      await forgeFor(input.forge).markReady(input.repo, input.number);
     },
 
-    async closePullRequest(input: PullRequestTarget): Promise<PullRequestRecord> {
-      return forgeFor(input.forge).closePullRequest(input.repo, input.number);
+    async closePullRequest(input: PullRequestTarget): Promise<void> {
+      await forgeFor(input.forge).closePullRequest(input.repo, input.number);
     },
   };
 }

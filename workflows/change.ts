@@ -14,9 +14,8 @@ import {
   upsertMemo,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
-import type { ForgeActivities, SharedActivities } from '../activities/index.ts';
-import type { ForgeConfig } from '../config/repos.ts';
-import { forgeQueue } from './forge-queue.ts';
+import type { SharedActivities } from '../activities/index.ts';
+import { forgeCalls } from './forge-calls.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from './messages.ts';
 import { mergeOrder } from './order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
@@ -50,19 +49,6 @@ const forge = proxyActivities<SharedActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 8 },
 });
-
-/** A remote forge's calls go to its own rate-limited task queue; the local forge's stay shared. */
-function forgeCalls(config: ForgeConfig): Pick<ForgeActivities, 'openPullRequest' | 'linkPullRequest'> {
-  const taskQueue = forgeQueue(config);
-  if (!taskQueue) return forge;
-  // Rate limits are waited out inside an attempt (Retry-After), so attempts may be long; past
-  // the last one the change fails and "lockstep resume" publishes the rest.
-  return proxyActivities<ForgeActivities>({
-    taskQueue,
-    startToCloseTimeout: '10 minutes',
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
-  });
-}
 
 export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> {
   const startedAt = Date.now();

@@ -4,6 +4,7 @@
  * opens a second pull request.
  */
 import type { PullRequestRef } from '../../workflows/types.ts';
+import type { Manifest } from './body.ts';
 
 export interface PullRequestSpec {
   /** Repo name in the fleet config. */
@@ -37,6 +38,12 @@ export interface PullRequestStatus {
   checks: 'passing' | 'failing' | 'pending' | 'none';
   /** Latest review per reviewer. */
   reviews: { approved: number; changesRequested: number; commented: number };
+}
+
+/** A PR's status as the forge activities return it: the body only as its manifest. */
+export interface PullRequestView extends Omit<PullRequestStatus, 'pullRequest'> {
+  pullRequest: Omit<PullRequestRecord, 'body'>;
+  manifest: Manifest | null;
 }
 
 export interface Forge {

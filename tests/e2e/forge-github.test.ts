@@ -163,4 +163,41 @@ describe('linked pull requests on GitHub', () => {
     expect(again.repos.map((r) => r.pullRequest?.number)).toEqual(REPOS.map(() => 1));
     expect(gh.violations).toEqual([]);
   }, 300_000);
+
+  it('prs shows the set, publish turns the drafts ready, close leaves nothing open and no branch', async () => {
+    // The CLI never holds the token: every forge request goes through the worker.
+    const noToken = { [TOKEN_ENV]: '' };
+    const prs = await h.cli(['prs', 'gh-ten', '--json', '--no-worker'], noToken);
+    expect(prs.code, prs.stderr).toBe(0);
+    type Report = { mergeOrder: string[]; pullRequests: { repo: string; number: number; state: string; checks: string; next: boolean }[]; deletedBranches: string[] };
+    const shown = JSON.parse(prs.stdout) as Report;
+    expect(shown.pullRequests.map((p) => p.repo)).toEqual(first.mergeOrder);
+    expect(shown.pullRequests.every((p) => p.state === 'draft' && p.number === 1 && p.checks === 'none')).toBe(true);
+    expect(shown.pullRequests.filter((p) => p.next).map((p) => p.repo)).toEqual([first.mergeOrder[0]]);
+
+    const published = await h.cli(['publish', 'gh-ten', '--json', '--no-worker'], noToken);
+    expect(published.code, published.stderr).toBe(0);
+    expect((JSON.parse(published.stdout) as Report).pullRequests.map((p) => p.state)).toEqual(REPOS.map(() => 'open'));
+    expect(REPOS.map((r) => gh.pulls(`acme/${r}`)[0]?.draft)).toEqual(REPOS.map(() => false));
+
+    const unconfirmed = await h.cli(['close', 'gh-ten', '--no-worker'], noToken);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toMatch(/add --yes/);
+    expect(REPOS.map((r) => gh.pulls(`acme/${r}`)[0]?.state)).toEqual(REPOS.map(() => 'open'));
+
+    const closed = await h.cli(['close', 'gh-ten', '--yes', '--json', '--no-worker'], noToken);
+    expect(closed.code, closed.stderr).toBe(0);
+    const report = JSON.parse(closed.stdout) as Report;
+    expect(report.pullRequests.map((p) => p.state)).toEqual(REPOS.map(() => 'closed'));
+    expect([...report.deletedBranches].sort()).toEqual([...REPOS].sort());
+    for (const repo of REPOS) {
+      expect(gh.pulls(`acme/${repo}`).filter((p) => p.state === 'open')).toEqual([]);
+      expect(await remoteBranchCommit(join(root, 'remotes', `${repo}.git`), 'lockstep/gh-ten')).toBeNull();
+    }
+    expect(gh.violations).toEqual([]);
+    // Pacing held for every content-creating request of the whole file (GraphQL included).
+    const writes = writesSince(0);
+    const gaps = writes.slice(1).map((w, i) => w.at - (writes[i]?.at ?? 0));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1000);
+  }, 300_000);
 });
