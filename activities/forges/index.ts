@@ -7,6 +7,7 @@ import type { ForgeConfig, RemoteForgeConfig } from '../../config/repos.ts';
 import { fatal } from '../errors.ts';
 import type { Forge } from './forge.ts';
 import { GitHubForge } from './github/index.ts';
+import { GitLabForge } from './gitlab/index.ts';
 
 export interface ForgeResolverDeps {
   local: Forge;
@@ -38,7 +39,7 @@ export function createForgeResolver(deps: ForgeResolverDeps): ForgeResolver {
       case 'github':
         return new GitHubForge({ config, token: forgeToken(config, deps.env), slugOf, ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}) });
       case 'gitlab':
-        throw fatal('InvalidInput', 'the gitlab forge is not available in this build');
+        return new GitLabForge({ config, token: forgeToken(config, deps.env), slugOf, ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}) });
     }
   };
 }
