@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import proto from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -138,6 +139,15 @@ describe('linked pull requests on GitHub', () => {
       expect(manifest?.order).toEqual(first.mergeOrder);
       expect(manifest?.repos.map((r) => r.repo)).toEqual(first.mergeOrder);
       expect(body).not.toContain(gh.token);
+    }
+
+    // The token is in no history: not the change's, not a repo's (their payloads, raw).
+    for (const id of ['change/gh-ten', 'change/gh-ten/repo/svc-8']) {
+      const history = await h.env.client.workflow.getHandle(id).fetchHistory();
+      const bytes = Buffer.from(proto.temporal.api.history.v1.History.encode(history).finish());
+      expect(bytes.includes(gh.token), id).toBe(false);
+      // The search can find what is there: the variable's name travels, its value does not.
+      if (id === 'change/gh-ten') expect(bytes.includes(TOKEN_ENV)).toBe(true);
     }
 
     // Pacing: at least one second between any two content-creating requests.
