@@ -17,14 +17,16 @@ import type {
   PreparedWorkspace,
   PrepareWorkspaceInput,
   PullRequestRef,
+  PullRequestTarget,
   RunInSandboxInput,
   SandboxRef,
 } from '../workflows/types.ts';
-import type { Forge } from './forges/forge.ts';
-import { renderBody } from './forges/body.ts';
+import type { Forge, PullRequestView } from './forges/forge.ts';
+import { parseManifest, renderBody } from './forges/body.ts';
+import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
-import { cloneWorkspace, commitAndPush, remoteBranchCommit, removeWorkspace } from './git/workspace.ts';
+import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
@@ -32,7 +34,12 @@ export interface ActivityDeps {
   docker: Docker;
   /** The task queue only this worker (this host) polls. */
   hostQueue: string;
+  /** The built-in local forge. */
   forge: Forge;
+  /** The forge of a change's config (default: the local forge for every config). */
+  forges?: ForgeResolver;
+  /** Tokens for git over HTTPS to remote forges (default: none). */
+  gitCredentials?: GitCredentials;
   /** `uid:gid` sandbox commands run as (never root). */
   sandboxUser: string;
   /** Owner of the workspace files, so the sandbox user can write them; null to leave as is. */
@@ -48,28 +55,15 @@ export interface ActivityDeps {
 export const workspacePath = (stateDir: string, changeId: string, repo: string): string =>
   join(stateDir, 'workspaces', changeId, repo);
 
-export function createSharedActivities(deps: ActivityDeps) {
+/**
+ * Forge calls. For a remote forge they run on that forge's own task queue (one budget per host
+ * and token); for the local forge on the shared queue.
+ */
+export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges'>) {
+  const forgeFor = deps.forges ?? createForgeResolver({ local: deps.forge, env: {} });
   return {
-    ...createAgentSharedActivities(deps),
-    ...createContractActivities(gateDepsOf(deps)),
-    ...createGuardrailActivities(gateDepsOf(deps)),
-
-    async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
-      const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
-      const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
-        owner: deps.workspaceOwner,
-        startCommit: input.startCommit ?? null,
-      });
-      return { hostQueue: deps.hostQueue, workspace, baseCommit };
-    },
-
-    /** Whether `branch` on the remote still points at `commit` (a resumed run may then reuse it). */
-    async branchAt(input: { url: string; branch: string; commit: string }): Promise<boolean> {
-      return (await remoteBranchCommit(input.url, input.branch)) === input.commit;
-    },
-
     async openPullRequest(input: OpenPullRequestInput): Promise<PullRequestRef> {
-      const { pullRequest } = await deps.forge.findOrCreatePullRequest({
+      const { pullRequest } = await forgeFor(input.forge).findOrCreatePullRequest({
         repo: input.repo,
         url: input.url,
         head: input.head,
@@ -82,7 +76,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     },
 
     async linkPullRequest(input: LinkPullRequestInput): Promise<void> {
-      await deps.forge.updatePullRequest(input.repo, input.pullRequest.number, {
+      await forgeFor(input.forge).updatePullRequest(input.repo, input.pullRequest.number, {
         title: input.title,
         commit: input.commit,
         body: renderBody({
@@ -95,11 +89,56 @@ export function createSharedActivities(deps: ActivityDeps) {
         }),
       });
     },
+
+    /** A PR's state, checks and reviews; its body only as the manifest it carries (history stays small). */
+    async pullRequestStatus(input: PullRequestTarget): Promise<PullRequestView> {
+      const { pullRequest, ...rest } = await forgeFor(input.forge).pullRequestStatus(input.repo, input.number);
+      const { body, ...record } = pullRequest;
+      return { ...rest, pullRequest: record, manifest: parseManifest(body) };
+    },
+
+    async markPullRequestReady(input: PullRequestTarget): Promise<void> {
+      await forgeFor(input.forge).markReady(input.repo, input.number);
+    },
+
+    async closePullRequest(input: PullRequestTarget): Promise<void> {
+      await forgeFor(input.forge).closePullRequest(input.repo, input.number);
+    },
+  };
+}
+
+export function createSharedActivities(deps: ActivityDeps) {
+  return {
+    ...createAgentSharedActivities(deps),
+    ...createForgeActivities(deps),
+    ...createContractActivities(gateDepsOf(deps)),
+    ...createGuardrailActivities(gateDepsOf(deps)),
+
+    async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
+      const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
+      const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
+        owner: deps.workspaceOwner,
+        startCommit: input.startCommit ?? null,
+        ...(deps.gitCredentials ? { credentials: deps.gitCredentials } : {}),
+      });
+      return { hostQueue: deps.hostQueue, workspace, baseCommit };
+    },
+
+    /** Whether `branch` on the remote still points at `commit` (a resumed run may then reuse it). */
+    async branchAt(input: { url: string; branch: string; commit: string }): Promise<boolean> {
+      return (await remoteBranchCommit(input.url, input.branch, deps.gitCredentials)) === input.commit;
+    },
+
+    /** Deletes a change's branch on a repo's remote (`lockstep close`); false when it was gone. */
+    async deleteBranch(input: { url: string; branch: string }): Promise<boolean> {
+      return deleteRemoteBranch(input.url, input.branch, deps.gitCredentials);
+    },
+
   };
 }
 
 function gateDepsOf(deps: ActivityDeps) {
-  return { stateDir: deps.stateDir, docker: deps.docker, sandbox: sandboxDepsOf(deps), workspaceOwner: deps.workspaceOwner };
+  return { stateDir: deps.stateDir, docker: deps.docker, sandbox: sandboxDepsOf(deps), workspaceOwner: deps.workspaceOwner, gitCredentials: deps.gitCredentials };
 }
 
 function sandboxDepsOf(deps: ActivityDeps) {
@@ -131,7 +170,7 @@ export function createHostActivities(deps: ActivityDeps) {
     },
 
     async commitAndPush(input: CommitAndPushInput) {
-      return commitAndPush(input);
+      return commitAndPush(input, deps.gitCredentials);
     },
 
     async removeSandbox(input: SandboxRef): Promise<void> {
@@ -148,4 +187,5 @@ export function createHostActivities(deps: ActivityDeps) {
 }
 
 export type SharedActivities = ReturnType<typeof createSharedActivities>;
+export type ForgeActivities = ReturnType<typeof createForgeActivities>;
 export type HostActivities = ReturnType<typeof createHostActivities>;

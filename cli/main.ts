@@ -1,5 +1,6 @@
 /** The `lockstep` command line. */
 import { Command, Option } from 'commander';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadChange, loadReposConfig, resolveTasks, InputError } from '../config/load.ts';
@@ -12,6 +13,7 @@ import { renderEval, runEval } from './eval.ts';
 import { EXIT, exitCodeFor, renderError } from './errors.ts';
 import { actor, cancelChange, resumeChange, sendHuman } from './operate.ts';
 import { preflight } from './preflight.ts';
+import { pullRequests, renderPullRequests } from './pulls.ts';
 import { printResult, runChange } from './run.ts';
 import { changeStatus, listChanges } from './status.ts';
 import { installRuntime } from '../workers/runtime.ts';
@@ -214,6 +216,54 @@ async function main(argv: string[]): Promise<number> {
     });
 
   program
+    .command('prs')
+    .description("show the linked pull requests of a change: state, checks, reviews, and which is next in merge order")
+    .argument('<change-id>')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--no-worker', 'do not run a worker in this process')
+    .action(async (changeId: string, opts: { json?: boolean; worker: boolean }) => {
+      jsonMode = Boolean(opts.json);
+      const report = await pullRequests({ stateDir: stateDir(), changeId, action: 'status', worker: opts.worker ? 'auto' : 'never', log });
+      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`${renderPullRequests(report)}\n`);
+    });
+
+  program
+    .command('publish')
+    .description('turn the draft pull requests of a change ready for review')
+    .argument('<change-id>')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--no-worker', 'do not run a worker in this process')
+    .action(async (changeId: string, opts: { json?: boolean; worker: boolean }) => {
+      jsonMode = Boolean(opts.json);
+      const report = await pullRequests({ stateDir: stateDir(), changeId, action: 'ready', worker: opts.worker ? 'auto' : 'never', log });
+      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`${renderPullRequests(report)}\n`);
+    });
+
+  program
+    .command('close')
+    .description('close every pull request of a change and delete its branches (asks first)')
+    .argument('<change-id>')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--no-worker', 'do not run a worker in this process')
+    .action(async (changeId: string, opts: { yes?: boolean; json?: boolean; worker: boolean }) => {
+      jsonMode = Boolean(opts.json);
+      if (!opts.yes) {
+        if (!process.stdin.isTTY) throw new InputError([{ file: 'command line', path: 'close', message: 'closing pull requests needs a confirmation', fix: 'add --yes' }]);
+        const { createInterface } = await import('node:readline/promises');
+        const rl = createInterface({ input: process.stdin, output: process.stderr });
+        const answer = await rl.question(`close every pull request of change ${changeId} and delete its branches? [y/N] `);
+        rl.close();
+        if (!/^y(es)?$/i.test(answer.trim())) return;
+      }
+      const report = await pullRequests({ stateDir: stateDir(), changeId, action: 'close', worker: opts.worker ? 'auto' : 'never', log });
+      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      else process.stdout.write(`${renderPullRequests(report)}\n`);
+    });
+
+  program
     .command('audit')
     .description("a change's timeline from its workflow histories: plan, model and tool calls, tests, PRs, people")
     .argument('<change-id>')
@@ -285,12 +335,16 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('worker')
-    .description('run a worker (shared queue + this host\'s sandbox queue) until interrupted')
-    .action(async () => {
+    .description('run a worker (shared queue + this host\'s sandbox queue + the fleet\'s forge queue) until interrupted')
+    .addOption(configOption())
+    .action(async (opts: { config: string }) => {
       installRuntime();
+      // The fleet config names the remote forge whose request queue this worker also serves.
+      const forges = existsSync(opts.config) ? [(await loadReposConfig(opts.config)).config.forge] : [];
       const session = await openTemporal({ stateDir: stateDir(), startServer: false, log });
-      const worker = await startInProcessWorker(session, stateDir(), log);
-      log(`worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}); Ctrl-C stops it`);
+      const worker = await startInProcessWorker(session, stateDir(), log, forges);
+      const forgeQueues = worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';
+      log(`worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}${forgeQueues}); Ctrl-C stops it`);
       await worker.done;
       await session.close();
     });

@@ -93,7 +93,7 @@ export async function resumeChange(options: ResumeOptions): Promise<{ result: Ch
 
     const reused = Object.values(previous).filter((r) => r.status === 'green').map((r) => r.repo);
     options.log(`resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`);
-    const worker = await ensureWorker(session, options, input.repos.some((t) => t.mode === 'agent'));
+    const worker = await ensureWorker(session, { ...options, forges: [input.forge] }, input.repos.some((t) => t.mode === 'agent'));
     try {
       const result = await executeChange(session, { ...input, previous }, { rerun: true, json: options.json, log: options.log }, worker);
       return { result, exitCode: result.status === 'succeeded' ? EXIT.ok : EXIT.changeFailed };

@@ -3,6 +3,7 @@
  * has its base branch, and every sandbox image exists on this host's Docker engine.
  */
 import Docker from 'dockerode';
+import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import { remoteBranchCommit } from '../activities/git/workspace.ts';
 import { InputError, type InputIssue, type LoadedConfig } from '../config/load.ts';
 import type { RepoTask } from '../workflows/types.ts';
@@ -11,12 +12,15 @@ import { EnvironmentError } from './errors.ts';
 export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker = new Docker()): Promise<void> {
   const issues: InputIssue[] = [];
   const index = (repo: string) => loaded.config.repos.findIndex((r) => r.name === repo);
+  // Private repos of a remote forge answer git over HTTPS only with the token; it goes to git
+  // the way the worker gives it (environment, scoped to the forge host), when this process has it.
+  const credentials = gitCredentials([loaded.config.forge], process.env);
 
   await Promise.all(
     tasks.map(async (task) => {
       const i = index(task.repo);
       try {
-        const sha = await withTimeout(remoteBranchCommit(task.url, task.baseBranch), 30_000, `no answer from ${task.url} within 30 s`);
+        const sha = await withTimeout(remoteBranchCommit(task.url, task.baseBranch, credentials), 30_000, `no answer from ${task.url} within 30 s`);
         if (!sha) {
           issues.push({ file: loaded.file, path: `repos[${i}].baseBranch`, message: `branch "${task.baseBranch}" does not exist in ${task.url}`, fix: 'set baseBranch to a branch the remote has' });
         }

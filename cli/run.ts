@@ -5,6 +5,7 @@
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
 import { gateInput, loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
 import { taskQueue } from '../config/paths.ts';
+import type { ForgeConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView, type RepoTask } from '../workflows/types.ts';
@@ -41,7 +42,7 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   const input = changeInput(loaded, change, tasks, options);
   input.searchAttributes = await searchAttributesReady(session);
   try {
-    worker = await ensureWorker(session, options, tasks.some((t) => t.mode === 'agent'));
+    worker = await ensureWorker(session, { ...options, forges: [loaded.config.forge] }, tasks.some((t) => t.mode === 'agent'));
     const result = await executeChange(session, input, options, worker);
     return { result, exitCode: result.status === 'succeeded' ? EXIT.ok : EXIT.changeFailed };
   } finally {
@@ -74,6 +75,9 @@ export function changeInput(
   };
 }
 
+/** What the command's own worker needs: the forges of the change, so it serves their queues. */
+type WorkerOptions = Pick<RunOptions, 'worker' | 'stateDir' | 'log'> & { forges?: ForgeConfig[] };
+
 /**
  * The worker of this command, started only when needed: at once when no worker polls, or later
  * when the task queue lists pollers but none picks the change up (Temporal keeps listing a
@@ -84,7 +88,7 @@ export class LocalWorker {
 
   constructor(
     private readonly session: TemporalSession,
-    private readonly options: Pick<RunOptions, 'worker' | 'stateDir' | 'log'>,
+    private readonly options: WorkerOptions,
     private readonly needsModel: boolean,
   ) {}
 
@@ -98,7 +102,7 @@ export class LocalWorker {
       throw new EnvironmentError('this change needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see docs/agents.md)');
     }
     this.options.log(`${reason}; running one in this process`);
-    this.worker = await startInProcessWorker(this.session, this.options.stateDir, this.options.log);
+    this.worker = await startInProcessWorker(this.session, this.options.stateDir, this.options.log, this.options.forges);
   }
 
   async stop(): Promise<void> {
@@ -109,7 +113,7 @@ export class LocalWorker {
 
 export async function ensureWorker(
   session: TemporalSession,
-  options: Pick<RunOptions, 'worker' | 'stateDir' | 'log'>,
+  options: WorkerOptions,
   needsModel: boolean,
 ): Promise<LocalWorker> {
   const local = new LocalWorker(session, options, needsModel);

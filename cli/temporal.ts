@@ -11,6 +11,7 @@ import { startDevServer, temporalAnswers, TemporalUnavailableError, type DevServ
 import { installRuntime } from '../workers/runtime.ts';
 import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
 import proto from '@temporalio/proto';
+import type { ForgeConfig } from '../config/repos.ts';
 
 const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
@@ -66,13 +67,19 @@ export interface InProcessWorker {
   stop(): Promise<void>;
 }
 
-export async function startInProcessWorker(session: TemporalSession, stateDir: string, log: (line: string) => void): Promise<InProcessWorker> {
+export async function startInProcessWorker(
+  session: TemporalSession,
+  stateDir: string,
+  log: (line: string) => void,
+  forges: ForgeConfig[] = [],
+): Promise<InProcessWorker> {
   installRuntime();
   const connection = await NativeConnection.connect({ address: session.address });
   const worker = await createLockstepWorker({
     connection,
     namespace: session.namespace,
     stateDir,
+    forges,
     onReaped: (names) => {
       if (names.length > 0) log(`removed ${names.length} orphaned sandbox${names.length === 1 ? '' : 'es'}: ${names.join(', ')}`);
     },

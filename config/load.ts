@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { changeBranch, type ContractSpec, type GateInput, type GateRepo, type RepoTask } from '../workflows/types.ts';
 import { Change } from './change.ts';
 import { EvalSuite } from './eval.ts';
+import { repoSlug } from './forge.ts';
 import { ReposConfig, SandboxConfig, type ContractKind } from './repos.ts';
 
 /** Contract kinds whose provider keeps a document at `path`. */
@@ -189,6 +190,28 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
       repo.url = path;
     }
   });
+
+  const forge = config.forge;
+  if (forge.type !== 'local') {
+    const names = new Set(config.repos.map((r) => r.name));
+    for (const name of Object.keys(forge.repos)) {
+      if (!names.has(name)) issues.push({ file: absolute, path: `forge.repos.${name}`, message: `"${name}" is not a repo of this fleet`, fix: `use one of: ${[...names].join(', ')}` });
+    }
+    config.repos.forEach((repo, i) => {
+      const slug = repoSlug(forge, repo.name, repo.url);
+      // Every repo's slug is then explicit in the change's input: workers need no fleet config.
+      if (slug) {
+        forge.repos[repo.name] = slug;
+        return;
+      }
+      issues.push({
+        file: absolute,
+        path: `repos[${i}].url`,
+        message: `cannot tell the ${forge.type === 'github' ? 'GitHub repository (owner/repo)' : 'GitLab project (group/project)'} of "${repo.name}" from its url`,
+        fix: `use the repository's ${forge.type} URL, or add "forge.repos": { "${repo.name}": "owner/repo" }`,
+      });
+    });
+  }
 
   const providers = new Map<string, number>();
   config.repos.forEach((repo, i) =>

@@ -125,10 +125,42 @@ export const GateConfig = z
   .strict();
 export type GateConfig = z.infer<typeof GateConfig>;
 
-export const ForgeConfig = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('local') }).strict(),
-]);
+/** `owner/repo` on GitHub, `group[/subgroup...]/project` on GitLab. */
+const RepoSlug = z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'use "owner/repo" (GitLab: "group/subgroup/project")');
+
+/** Settings every remote forge shares (GitHub, GitLab). */
+const remoteForgeFields = (defaults: { baseUrl: string; tokenEnv: string }) => ({
+  /** The API root: GitHub Enterprise is `https://<host>/api/v3`, a self-managed GitLab its own URL. */
+  baseUrl: z.url({ protocol: /^https?$/ }).default(defaults.baseUrl),
+  /** Name of the worker's environment variable that holds the token (never the token itself). */
+  tokenEnv: EnvName.default(defaults.tokenEnv),
+  /** Open pull requests as drafts; `lockstep publish` turns them ready for review. */
+  draft: z.boolean().default(true),
+  labels: z.array(z.string().min(1).max(100)).default([]),
+  /** User logins (GitHub) or usernames (GitLab) asked for review. */
+  reviewers: z.array(z.string().min(1).max(100)).default([]),
+  assignees: z.array(z.string().min(1).max(100)).default([]),
+  /** Minimum milliseconds between two content-creating requests to this forge (host + token). */
+  minIntervalMs: z.number().int().min(0).max(600_000).default(1000),
+  /** Retries of one request after a rate limit, a 5xx or a dropped connection, before the activity fails. */
+  maxRetries: z.number().int().min(0).max(10).default(3),
+  /** Explicit `owner/repo` per fleet repo; by default it is read from the repo's URL. */
+  repos: z.record(Name, RepoSlug).default({}),
+});
+
+export const GitHubForgeConfig = z
+  .object({ type: z.literal('github'), ...remoteForgeFields({ baseUrl: 'https://api.github.com', tokenEnv: 'GITHUB_TOKEN' }) })
+  .strict();
+export type GitHubForgeConfig = z.infer<typeof GitHubForgeConfig>;
+
+export const GitLabForgeConfig = z
+  .object({ type: z.literal('gitlab'), ...remoteForgeFields({ baseUrl: 'https://gitlab.com', tokenEnv: 'GITLAB_TOKEN' }) })
+  .strict();
+export type GitLabForgeConfig = z.infer<typeof GitLabForgeConfig>;
+
+export const ForgeConfig = z.discriminatedUnion('type', [z.object({ type: z.literal('local') }).strict(), GitHubForgeConfig, GitLabForgeConfig]);
 export type ForgeConfig = z.infer<typeof ForgeConfig>;
+export type RemoteForgeConfig = GitHubForgeConfig | GitLabForgeConfig;
 
 /** Models used by the agents. Any OpenAI-compatible endpoint: OPENAI_BASE_URL and OPENAI_API_KEY. */
 export const ModelsConfig = z

@@ -22,6 +22,8 @@ export async function setup(): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
+  // Setup failed before the suite had a root: there is nothing of this suite to count.
+  if (!suiteRoot) return;
   const all = await new Docker().listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
   const left = all.filter((c) => (c.Labels[LABEL_WORKSPACE] ?? '').startsWith(suiteRoot + sep));
   if (left.length > 0) {

@@ -8,7 +8,11 @@ import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createHostActivities, createSharedActivities, type ActivityDeps } from '../activities/index.ts';
+import { createForgeActivities, createHostActivities, createSharedActivities, type ActivityDeps } from '../activities/index.ts';
+import { createForgeResolver } from '../activities/forges/index.ts';
+import { gitCredentials } from '../activities/forges/git-credentials.ts';
+import type { ForgeConfig } from '../config/repos.ts';
+import { forgeQueue } from '../workflows/forge-queue.ts';
 import type { Forge } from '../activities/forges/forge.ts';
 import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
@@ -26,6 +30,13 @@ export interface LockstepWorkerOptions {
   hostId?: string;
   docker?: Docker;
   forge?: Forge;
+  /**
+   * Remote forges this worker serves: it polls each one's task queue (one request budget per
+   * host and token) and gives git their tokens, read from this process's environment.
+   */
+  forges?: ForgeConfig[];
+  /** Base of the forge clients' retry backoff in ms (default 1000; tests shorten it). */
+  forgeRetryBaseMs?: number;
   /** The model endpoint; defaults to OPENAI_API_KEY / OPENAI_BASE_URL from the environment. */
   openai?: OpenAI | null;
   sharedTaskQueue?: string;
@@ -37,6 +48,8 @@ export interface LockstepWorkerOptions {
 
 export interface LockstepWorker {
   hostQueue: string;
+  /** The forge task queues this worker polls. */
+  forgeQueues: string[];
   run(): Promise<void>;
   shutdown(): void;
 }
@@ -82,11 +95,15 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   const hostQueue = hostQueueName(hostId);
   const docker = options.docker ?? new Docker();
   const owner = `${hostId}:${process.pid}`;
+  const localForge = options.forge ?? new LocalForge(join(options.stateDir, 'forge', 'local'));
+  const remoteForges = (options.forges ?? []).filter((f) => f.type !== 'local');
   const deps: ActivityDeps = {
     stateDir: options.stateDir,
     docker,
     hostQueue,
-    forge: options.forge ?? new LocalForge(join(options.stateDir, 'forge', 'local')),
+    forge: localForge,
+    forges: createForgeResolver({ local: localForge, env: process.env, ...(options.forgeRetryBaseMs !== undefined ? { retryBaseMs: options.forgeRetryBaseMs } : {}) }),
+    gitCredentials: gitCredentials(remoteForges, process.env),
     ...sandboxIdentity(),
     owner,
     workerEnv: process.env,
@@ -112,14 +129,34 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     activities: { ...createHostActivities(deps), ...options.activities?.host },
     maxConcurrentActivityTaskExecutions: maxActivities,
   });
+  // One worker per forge budget: one task at a time here, and a rate the server enforces across
+  // every worker polling the queue.
+  const budgets = new Map<string, ForgeConfig>();
+  for (const f of remoteForges) {
+    const queue = forgeQueue(f);
+    if (queue && !budgets.has(queue)) budgets.set(queue, f);
+  }
+  const forgeWorkers = await Promise.all(
+    [...budgets].map(([queue, f]) =>
+      Worker.create({
+        connection: options.connection,
+        namespace: options.namespace,
+        taskQueue: queue,
+        activities: createForgeActivities(deps),
+        maxConcurrentActivityTaskExecutions: 1,
+        ...(f.type !== 'local' && f.minIntervalMs > 0 ? { maxTaskQueueActivitiesPerSecond: 1000 / f.minIntervalMs } : {}),
+      }),
+    ),
+  );
+  const all = [shared, host, ...forgeWorkers];
   return {
     hostQueue,
+    forgeQueues: [...budgets.keys()],
     async run() {
-      await Promise.all([shared.run(), host.run()]);
+      await Promise.all(all.map((w) => w.run()));
     },
     shutdown() {
-      if (shared.getState() === 'RUNNING') shared.shutdown();
-      if (host.getState() === 'RUNNING') host.shutdown();
+      for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };
 }

@@ -15,6 +15,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities/index.ts';
+import { forgeCalls } from './forge-calls.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from './messages.ts';
 import { mergeOrder } from './order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
@@ -406,10 +407,12 @@ async function publish(
   gate: GateReport | null,
 ): Promise<void> {
   const byRepo = new Map(input.repos.map((t) => [t.repo, t]));
+  const calls = forgeCalls(input.forge);
   const prInput = (r: RepoResult) => {
     const task = byRepo.get(r.repo);
     if (!task || !r.commit) throw new Error(`no task or commit for ${r.repo}`);
     return {
+      forge: input.forge,
       changeId: input.changeId,
       repo: r.repo,
       url: task.url,
@@ -420,11 +423,11 @@ async function publish(
       commit: r.commit,
     };
   };
-  const opened = await Promise.all(repos.map(async (r) => [r, await forge.openPullRequest(prInput(r))] as const));
+  const opened = await Promise.all(repos.map(async (r) => [r, await calls.openPullRequest(prInput(r))] as const));
   for (const [r, pr] of opened) pullRequests.set(r.repo, pr);
   const siblings = opened.map(([r, pr]) => ({ repo: r.repo, pullRequest: pr, commit: r.commit ?? '' }));
   await Promise.all(
-    opened.map(([r, pr]) => forge.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings, gate })),
+    opened.map(([r, pr]) => calls.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings, gate })),
   );
 }
 

@@ -2,3 +2,4 @@
 export { changeWorkflow } from './change.ts';
 export { repoWorkflow } from './repo.ts';
 export { agentWorkflow } from './agent.ts';
+export { pullRequestsWorkflow } from './pulls.ts';

@@ -591,6 +591,8 @@ export interface PullRequestSibling {
 }
 
 export interface OpenPullRequestInput {
+  /** The change's forge; absent means the worker's own (local) forge. Holds no secret. */
+  forge?: ForgeConfig;
   changeId: string;
   repo: string;
   url: string;
@@ -607,6 +609,13 @@ export interface LinkPullRequestInput extends OpenPullRequestInput {
   siblings: PullRequestSibling[];
   /** The gate's report, shown as a short table in every body. */
   gate?: GateReport | null;
+}
+
+/** One PR of a linked set, addressed for the forge activities behind `lockstep prs|publish|close`. */
+export interface PullRequestTarget {
+  forge: ForgeConfig;
+  repo: string;
+  number: number;
 }
 
 /** Activity failure types after which retrying the repo cannot help. */

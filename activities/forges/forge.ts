@@ -4,6 +4,7 @@
  * opens a second pull request.
  */
 import type { PullRequestRef } from '../../workflows/types.ts';
+import type { Manifest } from './body.ts';
 
 export interface PullRequestSpec {
   /** Repo name in the fleet config. */
@@ -30,6 +31,21 @@ export interface PullRequestRecord extends PullRequestRef {
   updatedAt: string;
 }
 
+/** What `lockstep prs` shows of one PR beyond its record. */
+export interface PullRequestStatus {
+  pullRequest: PullRequestRecord;
+  /** Combined checks and commit statuses of the head commit. */
+  checks: 'passing' | 'failing' | 'pending' | 'none';
+  /** Latest review per reviewer. */
+  reviews: { approved: number; changesRequested: number; commented: number };
+}
+
+/** A PR's status as the forge activities return it: the body only as its manifest. */
+export interface PullRequestView extends Omit<PullRequestStatus, 'pullRequest'> {
+  pullRequest: Omit<PullRequestRecord, 'body'>;
+  manifest: Manifest | null;
+}
+
 export interface Forge {
   readonly kind: string;
   /** Returns the open PR for `spec.head`, creating it if there is none. */
@@ -37,4 +53,9 @@ export interface Forge {
   /** Replaces title, body and commit of an existing PR. */
   updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord>;
   listPullRequests(repo: string): Promise<PullRequestRecord[]>;
+  pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus>;
+  /** Turns a draft ready for review (a PR already ready is left as is). */
+  markReady(repo: string, number: number): Promise<PullRequestRecord>;
+  /** Closes a PR without merging (a closed or merged one is left as is). */
+  closePullRequest(repo: string, number: number): Promise<PullRequestRecord>;
 }

@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandResult, GateRepo, GateRevision } from '../../workflows/types.ts';
-import { chownTree, git } from '../git/workspace.ts';
+import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
@@ -23,6 +23,8 @@ export interface GateDeps {
   docker: Docker;
   sandbox: Omit<SandboxDeps, 'heartbeat'>;
   workspaceOwner: { uid: number; gid: number } | null;
+  /** How git authenticates to the remotes (remote forges over HTTPS). */
+  gitCredentials?: GitCredentials | undefined;
 }
 
 interface Checkout {
@@ -73,7 +75,7 @@ export class GateWork {
     const dir = join(this.root, repo.repo);
     await rm(dir, { recursive: true, force: true });
     await mkdir(this.root, { recursive: true });
-    await git(undefined, dir).clone(repo.url, dir, ['--no-hardlinks', '--no-checkout', '--no-recurse-submodules']);
+    await git(undefined, dir, this.deps.gitCredentials?.(repo.url)).clone(repo.url, dir, ['--no-hardlinks', '--no-checkout', '--no-recurse-submodules']);
     const g = git(dir);
     const revision = this.revisions.find((r) => r.repo === repo.repo);
     const tip = (await g.revparse([`refs/remotes/origin/${repo.baseBranch}`])).trim();

@@ -24,14 +24,21 @@ export function safeGitConfig(workspace?: string): string[] {
   ];
 }
 
-export function git(baseDir: string | undefined, workspace?: string): SimpleGit {
+/**
+ * Extra environment for git calls to one URL: a forge token goes to git only this way (as
+ * `GIT_CONFIG_*` entries scoped to the forge's URL), never in argv or in a URL that is logged.
+ */
+export type GitCredentials = (url: string) => Record<string, string>;
+
+export function git(baseDir: string | undefined, workspace?: string, extraEnv: Record<string, string> = {}): SimpleGit {
   return simpleGit({
     ...(baseDir ? { baseDir } : {}),
     config: safeGitConfig(workspace ?? baseDir),
     // simple-git refuses any override of these settings; ours only switch them off.
-    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true },
+    // GIT_CONFIG_COUNT carries only the forge credential header that Lockstep itself sets.
+    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true, allowUnsafeConfigEnvCount: 'GIT_CONFIG_COUNT' in extraEnv },
     timeout: { block: 120_000 },
-  }).env(gitEnv());
+  }).env({ ...gitEnv(), ...extraEnv });
 }
 
 /** A minimal environment: no prompt that would hang the worker, no system config, no secrets. */
@@ -56,6 +63,8 @@ export interface WorkspaceOptions {
   owner: { uid: number; gid: number } | null;
   /** Continue from this commit of the pushed change branch (it must be on the remote). */
   startCommit?: string | null;
+  /** How git authenticates to the remote (remote forges over HTTPS). */
+  credentials?: GitCredentials;
 }
 
 /** Clones `url` at `baseBranch` into `workspace` (replacing what was there) and creates `branch`. */
@@ -69,7 +78,7 @@ export async function cloneWorkspace(
   await rm(workspace, { recursive: true, force: true });
   await mkdir(join(workspace, '..'), { recursive: true });
   try {
-    await git(undefined, workspace).clone(url, workspace, ['--no-hardlinks', '--single-branch', '--branch', baseBranch, '--no-recurse-submodules']);
+    await git(undefined, workspace, options.credentials?.(url)).clone(url, workspace, ['--no-hardlinks', '--single-branch', '--branch', baseBranch, '--no-recurse-submodules']);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (/Remote branch .* not found/i.test(message)) {
@@ -82,7 +91,7 @@ export async function cloneWorkspace(
   let baseCommit = (await repo.revparse(['HEAD'])).trim();
   if (options.startCommit) {
     try {
-      await repo.raw(['fetch', '--quiet', '--no-tags', url, `refs/heads/${branch}`]);
+      await git(workspace, undefined, options.credentials?.(url)).raw(['fetch', '--quiet', '--no-tags', url, `refs/heads/${branch}`]);
       await repo.raw(['reset', '--quiet', '--hard', options.startCommit]);
     } catch (err) {
       throw fatal('InvalidInput', `cannot continue ${branch} from ${options.startCommit.slice(0, 12)}: ${firstLine(err instanceof Error ? err.message : String(err))}`);
@@ -95,8 +104,8 @@ export async function cloneWorkspace(
 }
 
 /** Commits every change in the workspace (once, also when retried) and force-pushes the branch. */
-export async function commitAndPush(input: CommitAndPushInput): Promise<CommitAndPushResult> {
-  const repo = git(input.workspace);
+export async function commitAndPush(input: CommitAndPushInput, credentials?: GitCredentials): Promise<CommitAndPushResult> {
+  const repo = git(input.workspace, undefined, credentials?.(input.url));
   await repo.raw(['add', '--all']);
   const staged = await repo.raw(['diff', '--cached', '--name-only', '-z']);
   // A retry after a crash finds the commit already made and the index clean: no second commit.
@@ -114,8 +123,8 @@ export async function removeWorkspace(workspace: string): Promise<void> {
 }
 
 /** Reads the commit a branch points at on a remote, or null. */
-export async function remoteBranchCommit(url: string, branch: string): Promise<string | null> {
-  const out = await git(undefined).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
+export async function remoteBranchCommit(url: string, branch: string, credentials?: GitCredentials): Promise<string | null> {
+  const out = await git(undefined, undefined, credentials?.(url)).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
   const sha = out.split(/\s+/)[0];
   return sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
 }
@@ -130,6 +139,13 @@ export async function chownTree(dir: string, uid: number, gid: number): Promise<
     if (stat.isDirectory()) await chownTree(path, uid, gid);
     else await chown(path, uid, gid);
   }
+}
+
+/** Deletes a branch on a remote; false when it was not there. */
+export async function deleteRemoteBranch(url: string, branch: string, credentials?: GitCredentials): Promise<boolean> {
+  if ((await remoteBranchCommit(url, branch, credentials)) === null) return false;
+  await git(undefined, undefined, credentials?.(url)).raw(['push', '--quiet', url, '--delete', `refs/heads/${branch}`]);
+  return true;
 }
 
 function firstLine(text: string): string {

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gateInput, InputError, loadChange, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { reposConfigJsonSchema } from '../../config/schema.ts';
+import { forgeQueue } from '../../workflows/forge-queue.ts';
 
 let dir: string;
 
@@ -156,6 +157,39 @@ describe('repos.config.json', () => {
     expect(gate.repos.map((r) => [r.repo, r.inChange])).toEqual([['api', true], ['web', false], ['worker', false]]);
     expect(gate.contracts[0]?.consumers[0]).toEqual({ repo: 'web', path: 'rest.uses.json', uses: null, command: null });
     expect(gate).toMatchObject({ secrets: true, insecure: true, rounds: 2, waive: [] });
+  });
+
+  it('a remote forge: defaults, each repo\'s owner/repo from its URL or forge.repos, one task queue per host and token', async () => {
+    const loaded = await loadReposConfig(
+      await write('github.json', {
+        forge: { type: 'github', baseUrl: 'https://ghe.example.com/api/v3', repos: { api: 'platform/api' } },
+        repos: [repo('api'), { ...repo('web'), url: 'https://ghe.example.com/platform/web.git' }, { ...repo('worker'), url: 'git@ghe.example.com:platform/worker.git' }],
+      }),
+    );
+    const forge = loaded.config.forge;
+    expect(forge).toMatchObject({ type: 'github', tokenEnv: 'GITHUB_TOKEN', draft: true, minIntervalMs: 1000, maxRetries: 3, labels: [] });
+    expect(forge.type !== 'local' && forge.repos).toEqual({ api: 'platform/api', web: 'platform/web', worker: 'platform/worker' });
+    const queue = forgeQueue(forge);
+    expect(queue).toMatch(/^lockstep-forge-[0-9a-f]{8}$/);
+    expect(forgeQueue({ ...forge, baseUrl: 'https://GHE.example.com/api/v3/' } as typeof forge)).toBe(queue);
+    expect(forgeQueue({ ...forge, tokenEnv: 'OTHER_TOKEN' } as typeof forge)).not.toBe(queue);
+    expect(forgeQueue({ type: 'local' })).toBeNull();
+    const gitlab = await loadReposConfig(await write('gitlab.json', { forge: { type: 'gitlab' }, repos: [{ ...repo('api'), url: 'https://gitlab.com/acme/platform/api.git' }] }));
+    expect(gitlab.config.forge).toMatchObject({ baseUrl: 'https://gitlab.com', tokenEnv: 'GITLAB_TOKEN', repos: { api: 'acme/platform/api' } });
+  });
+
+  it('a remote forge refuses repos it cannot place, unknown forge.repos, and tokens in the wrong place', async () => {
+    const file = await write('github-bad.json', {
+      forge: { type: 'github', token: 'ghp_x', tokenEnv: 'not a name', baseUrl: 'ftp://x', repos: { nope: 'a/b', web: 'no-slash' } },
+      repos: [repo('api'), repo('web')],
+    });
+    const byPath = new Map((await issuesOf(loadReposConfig(file))).map((i) => [i.path, i]));
+    expect([...byPath.keys()]).toEqual(expect.arrayContaining(['forge', 'forge.tokenEnv', 'forge.baseUrl', 'forge.repos.web']));
+    expect(byPath.get('forge')?.message).toContain('"token"');
+    const placed = await issuesOf(loadReposConfig(await write('github-unplaced.json', { forge: { type: 'github', repos: { nope: 'a/b' } }, repos: [repo('api')] })));
+    expect(placed.map((i) => i.path)).toEqual(['forge.repos.nope', 'repos[0].url']);
+    expect(placed[1]?.message).toContain('cannot tell the GitHub repository (owner/repo) of "api"');
+    expect(placed[1]?.fix).toContain('"forge.repos": { "api": "owner/repo" }');
   });
 
   it('reports invalid defaults at their own path', async () => {

@@ -117,6 +117,11 @@ const shared: SharedActivities = {
   async branchAt(input) {
     return input.commit === 'c'.repeat(40);
   },
+  // Only the CLI's prs/publish/close use these; a change run never does.
+  pullRequestStatus: unused,
+  markPullRequestReady: unused,
+  closePullRequest: unused,
+  deleteBranch: unused,
 };
 
 const host: HostActivities = {

@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { remoteBranchCommit } from '../../git/workspace.ts';
-import type { Forge, PullRequestRecord, PullRequestSpec } from '../forge.ts';
+import type { Forge, PullRequestRecord, PullRequestSpec, PullRequestStatus } from '../forge.ts';
 
 const LOCK_STALE_MS = 30_000;
 
@@ -63,6 +63,34 @@ export class LocalForge implements Forge {
   async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
     return this.withLock(repo, async () => {
       const current = JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as PullRequestRecord;
+      const next: PullRequestRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
+      await this.write(next);
+      return next;
+    });
+  }
+
+  async pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus> {
+    // The local forge runs no checks and has no reviewers.
+    return { pullRequest: await this.read(repo, number), checks: 'none', reviews: { approved: 0, changesRequested: 0, commented: 0 } };
+  }
+
+  async markReady(repo: string, number: number): Promise<PullRequestRecord> {
+    return this.change(repo, number, (pr) => (pr.draft ? { draft: false } : null));
+  }
+
+  async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
+    return this.change(repo, number, (pr) => (pr.state === 'open' ? { state: 'closed' } : null));
+  }
+
+  private async read(repo: string, number: number): Promise<PullRequestRecord> {
+    return JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as PullRequestRecord;
+  }
+
+  private async change(repo: string, number: number, edit: (pr: PullRequestRecord) => Partial<PullRequestRecord> | null): Promise<PullRequestRecord> {
+    return this.withLock(repo, async () => {
+      const current = await this.read(repo, number);
+      const update = edit(current);
+      if (!update) return current;
       const next: PullRequestRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
       await this.write(next);
       return next;

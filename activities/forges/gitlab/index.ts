@@ -1,0 +1,279 @@
+/**
+ * The GitLab forge (gitlab.com or self-managed), on `@gitbeaker/rest`: merge requests found by
+ * source branch before creating, a 409 "already exists" resolved by finding it, drafts as the
+ * title prefix "Draft:". Requests go through Lockstep's own requester, so every one of them is
+ * paced with the forge's budget and waits out 429/5xx answers with `Retry-After`, a bounded
+ * number of times.
+ */
+import { Gitlab } from '@gitbeaker/rest';
+import { createRequesterFn, type RequestOptions } from '@gitbeaker/requester-utils';
+import { ApplicationFailure } from '@temporalio/common';
+import type { GitLabForgeConfig } from '../../../config/repos.ts';
+import { forgeHost } from '../../../workflows/forge-queue.ts';
+import type { Forge, PullRequestRecord, PullRequestSpec, PullRequestStatus } from '../forge.ts';
+import { isContentCreating, pacerFor, redact, retryAfterMs, type Pacer } from '../pacing.ts';
+
+export interface GitLabForgeOptions {
+  config: GitLabForgeConfig;
+  token: string;
+  /** The project path (`group/project`) of a fleet repo. */
+  slugOf: (repo: string) => string;
+  /** Base of the retry backoff in ms (default 1000; tests shorten it). */
+  retryBaseMs?: number;
+}
+
+const DRAFT = /^\s*(\[draft\]|\(draft\)|draft:|draft\s-|draft\s)\s*/i;
+
+/** A GitLab answer that is not a success, with its status (0: no answer). */
+class GitLabError extends Error {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly path: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ApiUser {
+  id: number;
+  username: string;
+}
+interface ApiMergeRequest {
+  iid: number;
+  title: string;
+  description: string | null;
+  state: 'opened' | 'closed' | 'locked' | 'merged';
+  draft?: boolean;
+  source_branch: string;
+  target_branch: string;
+  sha: string;
+  web_url: string;
+  labels: string[];
+  assignees?: ApiUser[] | null;
+  reviewers?: ApiUser[] | null;
+  created_at: string;
+  updated_at: string;
+  head_pipeline?: { status: string } | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function parseBody(response: Response): Promise<unknown> {
+  if (response.status === 204) return null;
+  const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+  if (type === 'application/json') return ((await response.json())) ?? {};
+  return response.text();
+}
+
+/** gitbeaker's requester, with every request paced and retried on 429, 5xx and lost connections. */
+function pacedRequester(pacer: Pacer, maxRetries: number, baseMs: number) {
+  return createRequesterFn(
+    (_service, options) => Promise.resolve(options),
+    async (endpoint, raw) => {
+      const options = (raw ?? {}) as RequestOptions;
+      const method = options.method ?? 'GET';
+      const prefix = options.prefixUrl ?? '';
+      const url = new URL(endpoint, prefix.endsWith('/') ? prefix : `${prefix}/`);
+      if (options.searchParams) url.search = options.searchParams;
+      for (let attempt = 0; ; attempt++) {
+        let response: Response | null = null;
+        let lost = '';
+        try {
+          response = await pacer.run(isContentCreating(method), () =>
+            fetch(url, { method, ...(options.headers ? { headers: options.headers } : {}), ...(options.body ? { body: options.body } : {}), ...(options.signal ? { signal: options.signal } : {}) }),
+          );
+        } catch (err) {
+          lost = err instanceof Error ? err.message : String(err);
+        }
+        if (response?.ok) {
+          return { body: (await parseBody(response)) as Record<string, unknown>, headers: Object.fromEntries(response.headers.entries()), status: response.status };
+        }
+        const status = response?.status ?? 0;
+        const retryable = status === 0 || status === 429 || status >= 500;
+        if (!retryable || attempt >= maxRetries) {
+          const body = response ? await parseBody(response).catch(() => '') : lost;
+          const text = typeof body === 'string' ? body : JSON.stringify((body as { message?: unknown; error?: unknown }).message ?? (body as { error?: unknown }).error ?? body);
+          throw new GitLabError(status, method, url.pathname, `${text}`.slice(0, 500));
+        }
+        const after = retryAfterMs(response?.headers.get('retry-after') ?? null, Date.now());
+        await sleep(after ?? baseMs * 2 ** attempt);
+      }
+    },
+  );
+}
+
+export class GitLabForge implements Forge {
+  readonly kind = 'gitlab';
+  private readonly api: InstanceType<typeof Gitlab>;
+  private readonly users = new Map<string, number>();
+
+  constructor(private readonly options: GitLabForgeOptions) {
+    const { config } = options;
+    this.api = new Gitlab({
+      host: config.baseUrl.replace(/\/+$/, ''),
+      token: options.token,
+      requesterFn: pacedRequester(pacerFor(`${forgeHost(config.baseUrl)}\n${config.tokenEnv}`, config.minIntervalMs), config.maxRetries, options.retryBaseMs ?? 1000),
+    });
+  }
+
+  private project(repo: string): string {
+    return this.options.slugOf(repo);
+  }
+
+  async findOrCreatePullRequest(spec: PullRequestSpec): Promise<{ pullRequest: PullRequestRecord; created: boolean }> {
+    return this.call(`open a merge request for ${spec.repo}`, async () => {
+      const project = this.project(spec.repo);
+      let found = await this.findOpen(project, spec.head);
+      let created = false;
+      if (!found) {
+        try {
+          const title = this.options.config.draft ? `Draft: ${spec.title}` : spec.title;
+          found = (await this.api.MergeRequests.create(project, spec.head, spec.base, title, { description: spec.body })) as unknown as ApiMergeRequest;
+          created = true;
+        } catch (err) {
+          // 409: an open MR of this source branch exists (e.g. made by the try whose answer was lost).
+          if (!(err instanceof GitLabError && err.status === 409)) throw err;
+          found = await this.findOpen(project, spec.head);
+          if (!found) throw new Error(`GitLab says a merge request for ${spec.head} already exists in ${project}, but none is open`);
+        }
+      }
+      found = await this.ensurePeople(project, found);
+      return { pullRequest: this.record(spec.repo, found), created };
+    });
+  }
+
+  async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
+    return this.call(`update merge request !${number} of ${repo}`, async () => {
+      const project = this.project(repo);
+      const current = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      // The title carries the draft state: keep it as it is.
+      const title = this.isDraft(current) ? `Draft: ${update.title}` : update.title;
+      const mr = (await this.api.MergeRequests.edit(project, number, { title, description: update.body })) as unknown as ApiMergeRequest;
+      return this.record(repo, mr);
+    });
+  }
+
+  async listPullRequests(repo: string): Promise<PullRequestRecord[]> {
+    return this.call(`list the merge requests of ${repo}`, async () => {
+      const all = (await this.api.MergeRequests.all({ projectId: this.project(repo), perPage: 100, maxPages: 20 })) as unknown as ApiMergeRequest[];
+      return all.map((mr) => this.record(repo, mr)).sort((a, b) => a.number - b.number);
+    });
+  }
+
+  async pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus> {
+    return this.call(`read merge request !${number} of ${repo}`, async () => {
+      const project = this.project(repo);
+      const mr = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      const approvals = (await this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number })) as unknown as { approved_by?: unknown[] };
+      const pipeline = mr.head_pipeline?.status ?? null;
+      const checks = !pipeline ? 'none' : pipeline === 'success' ? 'passing' : ['failed', 'canceled'].includes(pipeline) ? 'failing' : 'pending';
+      return { pullRequest: this.record(repo, mr), checks, reviews: { approved: approvals.approved_by?.length ?? 0, changesRequested: 0, commented: 0 } };
+    });
+  }
+
+  async markReady(repo: string, number: number): Promise<PullRequestRecord> {
+    return this.call(`mark merge request !${number} of ${repo} ready`, async () => {
+      const project = this.project(repo);
+      const mr = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      if (!this.isDraft(mr) || mr.state !== 'opened') return this.record(repo, mr);
+      // Removing the prefix is how GitLab's API turns a draft ready.
+      const ready = (await this.api.MergeRequests.edit(project, number, { title: mr.title.replace(DRAFT, '') })) as unknown as ApiMergeRequest;
+      return this.record(repo, ready);
+    });
+  }
+
+  async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
+    return this.call(`close merge request !${number} of ${repo}`, async () => {
+      const project = this.project(repo);
+      const mr = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      if (mr.state !== 'opened') return this.record(repo, mr);
+      return this.record(repo, (await this.api.MergeRequests.edit(project, number, { stateEvent: 'close' })) as unknown as ApiMergeRequest);
+    });
+  }
+
+  private isDraft(mr: ApiMergeRequest): boolean {
+    return mr.draft ?? DRAFT.test(mr.title);
+  }
+
+  private async findOpen(project: string, head: string): Promise<ApiMergeRequest | null> {
+    const list = (await this.api.MergeRequests.all({ projectId: project, sourceBranch: head, state: 'opened', perPage: 20, maxPages: 1 })) as unknown as ApiMergeRequest[];
+    return list.find((mr) => mr.source_branch === head) ?? null;
+  }
+
+  private async userId(username: string): Promise<number> {
+    const known = this.users.get(username.toLowerCase());
+    if (known !== undefined) return known;
+    const found = (await this.api.Users.all({ username })) as unknown as ApiUser[];
+    const user = found.find((u) => u.username.toLowerCase() === username.toLowerCase());
+    if (!user) {
+      throw ApplicationFailure.create({ type: 'ForgeRequestRejected', message: `no GitLab user "${username}"; fix forge.reviewers / forge.assignees in repos.config.json`, nonRetryable: true });
+    }
+    this.users.set(username.toLowerCase(), user.id);
+    return user.id;
+  }
+
+  /** One edit that adds the configured labels, assignees and reviewers the MR lacks. */
+  private async ensurePeople(project: string, mr: ApiMergeRequest): Promise<ApiMergeRequest> {
+    const { labels, assignees, reviewers } = this.options.config;
+    const lower = (xs: string[]) => new Set(xs.map((x) => x.toLowerCase()));
+    const hasLabels = lower(mr.labels);
+    const missingLabels = labels.filter((l) => !hasLabels.has(l.toLowerCase()));
+    const hasAssignees = lower((mr.assignees ?? []).map((u) => u.username));
+    const hasReviewers = lower((mr.reviewers ?? []).map((u) => u.username));
+    const missingAssignees = assignees.filter((a) => !hasAssignees.has(a.toLowerCase()));
+    const missingReviewers = reviewers.filter((r) => !hasReviewers.has(r.toLowerCase()));
+    if (missingLabels.length + missingAssignees.length + missingReviewers.length === 0) return mr;
+    const ids = async (existing: ApiUser[] | null | undefined, wanted: string[]) => [...(existing ?? []).map((u) => u.id), ...(await Promise.all(wanted.map((w) => this.userId(w))))];
+    return (await this.api.MergeRequests.edit(project, mr.iid, {
+      ...(missingLabels.length > 0 ? { addLabels: missingLabels.join(',') } : {}),
+      ...(missingAssignees.length > 0 ? { assigneeIds: await ids(mr.assignees, missingAssignees) } : {}),
+      ...(missingReviewers.length > 0 ? { reviewerIds: await ids(mr.reviewers, missingReviewers) } : {}),
+    })) as unknown as ApiMergeRequest;
+  }
+
+  private record(repo: string, mr: ApiMergeRequest): PullRequestRecord {
+    return {
+      number: mr.iid,
+      url: mr.web_url,
+      repo,
+      title: mr.title,
+      body: mr.description ?? '',
+      head: mr.source_branch,
+      base: mr.target_branch,
+      commit: mr.sha,
+      state: mr.state === 'merged' ? 'merged' : mr.state === 'opened' ? 'open' : 'closed',
+      draft: this.isDraft(mr),
+      createdAt: mr.created_at,
+      updatedAt: mr.updated_at,
+    };
+  }
+
+  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof ApplicationFailure) throw err;
+      const status = err instanceof GitLabError ? err.status : 0;
+      const route = err instanceof GitLabError ? ` (${err.method} ${err.path})` : '';
+      const raw = err instanceof Error ? err.message : String(err);
+      const { tokenEnv, maxRetries } = this.options.config;
+      const reason =
+        status === 429
+          ? `GitLab's rate limit still applied after ${maxRetries} retries; "lockstep resume" continues the change later`
+          : status === 401
+            ? `GitLab rejected the token in ${tokenEnv} (401); check that it is valid, not expired, and has the api scope`
+            : status === 403
+              ? `GitLab refused (403): the token in ${tokenEnv} lacks the api scope or the Developer role on the project`
+              : status === 404
+                ? `GitLab answered 404: the project does not exist or the token in ${tokenEnv} cannot see it`
+                : status === 0 || status >= 500
+                  ? `GitLab did not answer (${status === 0 ? 'connection failed' : `HTTP ${status}`})`
+                  : `GitLab answered ${status}`;
+      const message = redact(`cannot ${what}${route}: ${reason}: ${raw.split('\n')[0] ?? ''}`.slice(0, 1000), this.options.token);
+      const permanent = status === 400 || status === 401 || status === 403 || status === 404 || status === 422;
+      throw ApplicationFailure.create({ type: permanent ? 'ForgeRequestRejected' : 'ForgeUnavailable', message, nonRetryable: permanent });
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * Operations on the linked PR set of a finished change (`lockstep prs|publish|close`). They run
+ * as a workflow so that every forge request goes through a worker, which alone holds the
+ * token, and through the forge's rate-limited task queue like the change's own requests.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { PullRequestView } from '../activities/forges/forge.ts';
+import type { SharedActivities } from '../activities/index.ts';
+import type { ForgeConfig } from '../config/repos.ts';
+import { forgeCalls } from './forge-calls.ts';
+
+export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsAction, nonce: string): string => `change/${changeId}/pulls/${action}/${nonce}`;
+
+export type PullRequestsAction = 'status' | 'ready' | 'close';
+
+export interface PullRequestsInput {
+  changeId: string;
+  forge: ForgeConfig;
+  action: PullRequestsAction;
+  /** The set, in merge order: each PR with its repo's remote and head branch. */
+  targets: { repo: string; number: number; url: string; branch: string }[];
+}
+
+export interface PullRequestsResult {
+  statuses: PullRequestView[];
+  /** Repos whose change branch was deleted (close). */
+  deletedBranches: string[];
+}
+
+const git = proxyActivities<SharedActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
+});
+
+export async function pullRequestsWorkflow(input: PullRequestsInput): Promise<PullRequestsResult> {
+  const forge = forgeCalls(input.forge);
+  const deletedBranches: string[] = [];
+  const statuses = await Promise.all(
+    input.targets.map(async (t) => {
+      const target = { forge: input.forge, repo: t.repo, number: t.number };
+      if (input.action === 'ready') await forge.markPullRequestReady(target);
+      if (input.action === 'close') {
+        await forge.closePullRequest(target);
+        if (await git.deleteBranch({ url: t.url, branch: t.branch })) deletedBranches.push(t.repo);
+      }
+      return forge.pullRequestStatus(target);
+    }),
+  );
+  return { statuses, deletedBranches };
+}
