@@ -46,3 +46,74 @@ export function breakdown(history: History): Breakdown {
   if (events.length > 0) out.totalMs = ms(events.at(-1)?.eventTime) - ms(events[0]?.eventTime);
   return out;
 }
+
+/** The coordinator's phases, read from its history (ms). */
+export interface CoordinatorBreakdown {
+  totalMs: number;
+  /** Workflow start to the first child's start command (set-up, resume checks). */
+  beforeFanOutMs: number;
+  /** First child initiated to last child completed. */
+  fanOutMs: number;
+  /** Last child completed to the end (pull requests). */
+  publishMs: number;
+  /** Median of child initiated → child started. */
+  childStartMs: number;
+  /**
+   * Median time a lane stood idle: from a child's completion to the next child's start
+   * command (the coordinator must run a workflow task in between).
+   */
+  laneGapMs: number;
+  workflowTasks: number;
+  workflowTaskMs: number;
+  signals: number;
+}
+
+export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
+  const events = history.events ?? [];
+  const at = new Map<string, number>();
+  const initiated: number[] = [];
+  const completed: number[] = [];
+  const startLatency: number[] = [];
+  const gaps: number[] = [];
+  let wfts = 0;
+  let wftMs = 0;
+  let signals = 0;
+  for (const e of events) {
+    const time = ms(e.eventTime);
+    at.set(String(e.eventId ?? ''), time);
+    if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
+      const lastDone = completed.at(-1);
+      // A start command after some child completed fills a lane that child freed.
+      if (lastDone !== undefined) gaps.push(time - lastDone);
+      initiated.push(time);
+    }
+    const started = e.childWorkflowExecutionStartedEventAttributes;
+    if (started) startLatency.push(time - (at.get(String(started.initiatedEventId ?? '')) ?? time));
+    if (e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes) completed.push(time);
+    if (e.workflowExecutionSignaledEventAttributes) signals++;
+    const wtDone = e.workflowTaskCompletedEventAttributes;
+    if (wtDone) {
+      wfts++;
+      wftMs += time - (at.get(String(wtDone.scheduledEventId ?? '')) ?? time);
+    }
+  }
+  const first = ms(events[0]?.eventTime);
+  const last = ms(events.at(-1)?.eventTime);
+  const firstChild = initiated[0] ?? first;
+  const lastChild = completed.at(-1) ?? firstChild;
+  const med = (v: number[]): number => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length === 0 ? 0 : (s[Math.floor((s.length - 1) / 2)] ?? 0);
+  };
+  return {
+    totalMs: last - first,
+    beforeFanOutMs: firstChild - first,
+    fanOutMs: lastChild - firstChild,
+    publishMs: last - lastChild,
+    childStartMs: med(startLatency),
+    laneGapMs: med(gaps),
+    workflowTasks: wfts,
+    workflowTaskMs: wftMs,
+    signals,
+  };
+}

@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import Docker from 'dockerode';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
@@ -25,7 +25,7 @@ import type { changeWorkflow } from '../workflows/change.ts';
 import { changeWorkflowId, repoWorkflowId, type ChangeResult } from '../workflows/types.ts';
 import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
 import { agentOverhead, type AgentSamples } from './agent.ts';
-import { breakdown, type Breakdown } from './history.ts';
+import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
 import { createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
 import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
 
@@ -40,10 +40,27 @@ interface Plan {
   agentReps: number;
 }
 
+const PARTS = ['scale', 'lifecycle', 'agent', 'resume'] as const;
+type Part = (typeof PARTS)[number];
+
+/** `--name=value` from the command line, or null. */
+function option(name: string): string | null {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg ? arg.slice(name.length + 3) : null;
+}
+
 const quick = process.argv.includes('--quick');
 const plan: Plan = quick
   ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1 }
   : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 3, agentReps: 3 };
+// For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
+const sizesOption = option('sizes');
+if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const repsOption = Number(option('reps') ?? NaN);
+if (Number.isInteger(repsOption) && repsOption > 0) plan.reps = () => repsOption;
+const onlyOption = option('only');
+const parts = new Set<Part>(onlyOption ? PARTS.filter((p) => onlyOption.split(',').includes(p)) : PARTS);
+const partial = sizesOption !== null || onlyOption !== null || Number.isInteger(repsOption);
 
 const log = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -94,11 +111,39 @@ async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number 
   }
 }
 
+const CLOCK_TICKS = 100;
+
+/** CPU seconds a process used, its waited-for children (git, docker CLI) included, from /proc. */
+async function cpuSeconds(pid: number | 'self'): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i] ?? 0));
+    return ((utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the Temporal dev server this process started (a direct child named temporal). */
+async function temporalPid(): Promise<number | null> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (comm === 'temporal' && ppid === process.pid) return Number(entry);
+  }
+  return null;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Lockstep runs.
 
 interface Ctx {
   server: DevServer;
+  serverPid: number | null;
   client: Client;
   queue: string;
   hostId: string;
@@ -124,7 +169,7 @@ async function runLockstep(ctx: Ctx, fleet: Fleet, changeId: string): Promise<{ 
 }
 
 interface HistoryStats {
-  coordinator: { events: number; bytes: number; breakdown: Breakdown };
+  coordinator: { events: number; bytes: number; phases: CoordinatorBreakdown };
   perRepo: { events: number; bytes: number };
   /** Medians over the repo workflows of the run, in ms. */
   perRepoTime: { totalMs: number; queueWaitMs: number; workflowTaskMs: number; activityMs: Record<string, number> };
@@ -136,7 +181,8 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
     return { events: history.events?.length ?? 0, bytes: proto.temporal.api.history.v1.History.encode(history).finish().length, breakdown: breakdown(history) };
   };
-  const coordinator = await size(changeWorkflowId(changeId));
+  const { breakdown: _ignored, ...coordinatorSize } = await size(changeWorkflowId(changeId));
+  const coordinator = { ...coordinatorSize, phases: coordinatorBreakdown(await client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory()) };
   const children: { events: number; bytes: number; breakdown: Breakdown }[] = [];
   for (let i = 0; i < repos.length; i += 10) {
     children.push(...(await Promise.all(repos.slice(i, i + 10).map((r) => size(repoWorkflowId(changeId, r))))));
@@ -162,6 +208,10 @@ interface ScaleSample {
   rep: number;
   lockstepMs: number;
   baselineMs: number;
+  /** CPU seconds during the Lockstep run: the worker (with its git children) and the Temporal server. */
+  lockstepCpu: { worker: number; server: number };
+  /** CPU seconds of the baseline script's children (git, docker CLI). */
+  baselineCpu: number;
 }
 
 interface ScalePoint {
@@ -187,15 +237,23 @@ async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
       // Alternate the order so neither side always runs on a warmer machine.
       let lockstepMs = 0;
       let baselineMs = 0;
+      const lockstepCpu = { worker: 0, server: 0 };
+      let baselineCpu = 0;
+      const workerPid = worker.child.pid ?? 0;
       const lockstep = async (): Promise<void> => {
+        const [w0, s0] = [await cpuSeconds(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
         const { ms, result } = await runLockstep(ctx, fleet, changeId);
         if (result.status !== 'succeeded') throw new Error(`${changeId}: ${result.status}: ${JSON.stringify(result.repos.find((r) => r.status !== 'green')?.error)}`);
         lockstepMs = ms;
+        lockstepCpu.worker = (await cpuSeconds(workerPid)) - w0;
+        lockstepCpu.server = (ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN) - s0;
       };
       const baseline = async (): Promise<void> => {
+        const c0 = await cpuSeconds('self');
         const started = performance.now();
         await runBaseline(fleet, CONCURRENCY, `n${n}-${rep}`);
         baselineMs = performance.now() - started;
+        baselineCpu = (await cpuSeconds('self')) - c0;
       };
       if (rep % 2 === 1) {
         await lockstep();
@@ -204,8 +262,11 @@ async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
         await baseline();
         await lockstep();
       }
-      point.samples.push({ n, rep, lockstepMs, baselineMs });
-      log(`N=${n} rep ${rep}: lockstep ${(lockstepMs / 1000).toFixed(1)} s, baseline ${(baselineMs / 1000).toFixed(1)} s`);
+      point.samples.push({ n, rep, lockstepMs, baselineMs, lockstepCpu, baselineCpu });
+      log(
+        `N=${n} rep ${rep}: lockstep ${(lockstepMs / 1000).toFixed(1)} s (cpu: worker ${lockstepCpu.worker.toFixed(1)} s, server ${lockstepCpu.server.toFixed(1)} s), ` +
+          `baseline ${(baselineMs / 1000).toFixed(1)} s (cpu ${baselineCpu.toFixed(1)} s); load ${loadavg()[0]?.toFixed(1) ?? '?'}`,
+      );
       if (rep === 1) point.history = await historyStats(ctx.client, changeId, fleet.repos);
     }
     point.workerMemory = await memoryOf(worker.child.pid ?? 0);
@@ -310,7 +371,7 @@ async function main(): Promise<void> {
   const server = await startDevServer({ stateDir, address: `127.0.0.1:${await freePort()}`, dbFile: null, uiPort: null });
   const connection = await Connection.connect({ address: server.address });
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
-  const ctx: Ctx = { server, client: new Client({ connection, namespace: 'default' }), queue: `bench-${suffix}`, hostId: `bench-${suffix}` };
+  const ctx: Ctx = { server, serverPid: await temporalPid(), client: new Client({ connection, namespace: 'default' }), queue: `bench-${suffix}`, hostId: `bench-${suffix}` };
   log(`Temporal dev server at ${server.address} (in memory); ${cpus().length} CPUs; ${quick ? 'quick' : 'full'} run`);
 
   const points: ScalePoint[] = [];
@@ -318,22 +379,28 @@ async function main(): Promise<void> {
   let res: Awaited<ReturnType<typeof resume>> | null = null;
   let agent: AgentSamples | null = null;
   try {
-    for (const n of plan.sizes) points.push(await scale(ctx, n));
-    log('sandbox lifecycle');
-    life = await lifecycle();
-    log('agent loop');
-    const agentFleet = await createFleet(1);
-    try {
-      agent = await agentOverhead(
-        { client: ctx.client, queue: ctx.queue, startWorker, workerEnv: { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: agentFleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId } },
-        agentFleet,
-        plan.agentReps,
-      );
-    } finally {
-      await agentFleet.cleanup();
+    if (parts.has('scale')) for (const n of plan.sizes) points.push(await scale(ctx, n));
+    if (parts.has('lifecycle')) {
+      log('sandbox lifecycle');
+      life = await lifecycle();
     }
-    log('resume');
-    res = await resume(ctx);
+    if (parts.has('agent')) {
+      log('agent loop');
+      const agentFleet = await createFleet(1);
+      try {
+        agent = await agentOverhead(
+          { client: ctx.client, queue: ctx.queue, startWorker, workerEnv: { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: agentFleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId } },
+          agentFleet,
+          plan.agentReps,
+        );
+      } finally {
+        await agentFleet.cleanup();
+      }
+    }
+    if (parts.has('resume')) {
+      log('resume');
+      res = await resume(ctx);
+    }
   } finally {
     await connection.close();
     await server.stop();
@@ -364,9 +431,16 @@ async function main(): Promise<void> {
   if (agent) {
     const l = summary(agent.lockstepPerTurnMs);
     const b = summary(agent.directPerTurnMs);
-    rows.push({ figure: '4. agent, ms per turn (model+tool)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: 'report', met: null, baselineLabel: 'direct executeTool' });
-  } else {
-    rows.push({ figure: '4. agent loop overhead', lockstep: null, baseline: null, ratio: null, goal: 'report', met: null, note: 'not measured' });
+    rows.push({ figure: '4. agent, ms per turn (model call + tool call)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: 'report', met: null, baselineLabel: 'same calls, direct' });
+    rows.push({
+      figure: '4. agent, ms added per turn',
+      lockstep: summary(agent.lockstepPerTurnMs.map((x, i) => x - (agent?.directPerTurnMs[i] ?? NaN))),
+      baseline: summary(agent.directToolMs),
+      ratio: null,
+      goal: 'report',
+      met: null,
+      baselineLabel: 'tool call alone, direct',
+    });
   }
   if (res) {
     const l = summary(res.resumeMs.map((x) => x / 1000));
@@ -393,16 +467,38 @@ async function main(): Promise<void> {
         return `| ${p.n} | ${(t?.totalMs ?? 0).toFixed(0)} | ${(t?.queueWaitMs ?? 0).toFixed(0)} | ${(t?.workflowTaskMs ?? 0).toFixed(0)} | ${types.map((k) => (t?.activityMs[k] ?? 0).toFixed(0)).join(' | ')} |`;
       }),
     ];
+    lines.push(
+      '',
+      'The coordinator (ms, first run at each N): phases, median child start latency, median idle lane between a child and the next, workflow tasks:',
+      '| N | total | before fan-out | fan-out | publish | child start | lane gap | workflow tasks (count, ms) | progress signals |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...timed.map((p) => {
+        const c = p.history?.coordinator.phases;
+        if (!c) return `| ${p.n} | — |`;
+        return `| ${p.n} | ${c.totalMs.toFixed(0)} | ${c.beforeFanOutMs.toFixed(0)} | ${c.fanOutMs.toFixed(0)} | ${c.publishMs.toFixed(0)} | ${c.childStartMs.toFixed(0)} | ${c.laneGapMs.toFixed(0)} | ${c.workflowTasks}, ${c.workflowTaskMs.toFixed(0)} | ${c.signals} |`;
+      }),
+    );
     process.stdout.write(lines.join('\n') + '\n');
+  }
+  if (points.length > 0) {
+    const cpu = [
+      '',
+      'CPU seconds per run (median): the worker with its git children, the Temporal server, and the baseline script\'s children (git, docker CLI); sandbox CPU is in dockerd and not counted:',
+      '| N | worker | Temporal server | baseline |',
+      '|---|---|---|---|',
+      ...points.map((p) => `| ${p.n} | ${median(p.samples.map((s) => s.lockstepCpu.worker)).toFixed(1)} | ${median(p.samples.map((s) => s.lockstepCpu.server)).toFixed(1)} | ${median(p.samples.map((s) => s.baselineCpu)).toFixed(1)} |`),
+    ];
+    process.stdout.write(cpu.join('\n') + '\n');
   }
 
   const date = startedAt.toISOString().slice(0, 10);
   const outDir = join(projectRoot, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  const base = quick ? `${date}-quick` : date;
+  const base = `${date}${quick ? '-quick' : ''}${partial ? '-partial' : ''}`;
   const doc = {
     date: startedAt.toISOString(),
     mode: quick ? 'quick' : 'full',
+    options: { sizes: plan.sizes, parts: [...parts], reps: plan.sizes.map((n) => plan.reps(n)) },
     // Load averages (1, 5, 15 min) before and after: other work on the machine shows here.
     load: { before: loadBefore, after: loadavg() },
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version },
