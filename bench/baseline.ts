@@ -81,10 +81,19 @@ export async function runBaseline(fleet: Fleet, concurrency: number, runId: stri
   if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
 }
 
-/** Removes any container a benchmark left behind (there should be none: all use --rm). */
-export async function sweepBenchContainers(): Promise<number> {
-  const { stdout } = await exec('docker', ['ps', '-aq', '--filter', `label=${BENCH_LABEL}`]);
-  const ids = stdout.split('\n').filter(Boolean);
-  if (ids.length > 0) await exec('docker', ['rm', '-f', ...ids]);
+/**
+ * Removes every container this benchmark run made and left behind: the baseline's (which use
+ * --rm, so there should be none) and the Lockstep sandboxes of its workers and direct calls,
+ * found by their owner label, so a run that fails or is interrupted half-way leaves nothing
+ * (another checkout's sandboxes on the same engine are not touched).
+ */
+export async function sweepBenchContainers(isOurs: (owner: string) => boolean): Promise<number> {
+  const { stdout } = await exec('docker', ['ps', '-a', '--filter', `label=${LABEL_CHANGE}`, '--format', `{{.ID}} {{.Label "${LABEL_OWNER}"}}`]);
+  const ids = stdout
+    .split('\n')
+    .map((line) => line.trim().split(' '))
+    .filter(([id, owner]) => id && owner && isOurs(owner))
+    .map(([id]) => id ?? '');
+  if (ids.length > 0) await exec('docker', ['rm', '-f', '-v', ...ids]);
   return ids.length;
 }

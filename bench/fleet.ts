@@ -133,6 +133,7 @@ export interface FleetOptions {
 /** Creates N repositories with bare remotes, their config and a change file. */
 export async function createFleet(n: number, options: FleetOptions = {}): Promise<Fleet> {
   const root = await mkdtemp(join(tmpdir(), 'lockstep-bench-'));
+  liveRoots.add(root);
   const stateDir = join(root, '.lockstep');
   const repos = Array.from({ length: n }, (_, i) => repoName(i + 1));
   const remote = (repo: string): string => join(stateDir, 'remotes', `${repo}.git`);
@@ -170,5 +171,17 @@ export async function createFleet(n: number, options: FleetOptions = {}): Promis
   };
   const changeFile = join(root, 'change.json');
   await writeFile(changeFile, JSON.stringify(change, null, 2) + '\n');
-  return { root, stateDir, configFile, changeFile, repos, remote, cleanup: () => rm(root, { recursive: true, force: true }) };
+  const cleanup = async (): Promise<void> => {
+    await rm(root, { recursive: true, force: true });
+    liveRoots.delete(root);
+  };
+  return { root, stateDir, configFile, changeFile, repos, remote, cleanup };
+}
+
+/** Roots of fleets not cleaned up yet, so an interrupted benchmark can remove them. */
+const liveRoots = new Set<string>();
+
+export async function cleanupAllFleets(): Promise<void> {
+  await Promise.all([...liveRoots].map((root) => rm(root, { recursive: true, force: true })));
+  liveRoots.clear();
 }

@@ -26,7 +26,7 @@ import { changeWorkflowId, repoWorkflowId, type ChangeResult } from '../workflow
 import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
 import { agentOverhead, type AgentSamples } from './agent.ts';
 import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
-import { createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
+import { cleanupAllFleets, createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
 import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
 
 const exec = promisify(execFile);
@@ -74,13 +74,18 @@ interface WorkerProcess {
   stop(): Promise<void>;
 }
 
+/** Worker processes still running, so an interrupted benchmark can stop them. */
+const liveWorkers = new Set<ChildProcess>();
+
 async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
   const child = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  liveWorkers.add(child);
   let stderr = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => liveWorkers.delete(child));
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
@@ -373,6 +378,23 @@ async function main(): Promise<void> {
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const ctx: Ctx = { server, serverPid: await temporalPid(), client: new Client({ connection, namespace: 'default' }), queue: `bench-${suffix}`, hostId: `bench-${suffix}` };
   log(`Temporal dev server at ${server.address} (in memory); ${cpus().length} CPUs; ${quick ? 'quick' : 'full'} run`);
+  const ours = (owner: string): boolean => owner.startsWith(`${ctx.hostId}:`) || owner === `bench:${process.pid}`;
+  const cleanUp = async (): Promise<void> => {
+    for (const child of liveWorkers) child.kill('SIGKILL');
+    await connection.close().catch(() => undefined);
+    await server.stop();
+    await rm(stateDir, { recursive: true, force: true });
+    await cleanupAllFleets();
+    const left = await sweepBenchContainers(ours);
+    if (left > 0) log(`removed ${left} leftover benchmark container(s)`);
+  };
+  // Ctrl-C or a kill: stop the workers and the server and remove every container of this run.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
 
   const points: ScalePoint[] = [];
   let life: Awaited<ReturnType<typeof lifecycle>> | null = null;
@@ -402,11 +424,7 @@ async function main(): Promise<void> {
       res = await resume(ctx);
     }
   } finally {
-    await connection.close();
-    await server.stop();
-    await rm(stateDir, { recursive: true, force: true });
-    const left = await sweepBenchContainers();
-    if (left > 0) log(`removed ${left} leftover benchmark container(s)`);
+    await cleanUp();
   }
 
   const rows: Row[] = [];
