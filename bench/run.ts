@@ -57,7 +57,11 @@ const plan: Plan = quick
 const sizesOption = option('sizes');
 if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const repsOption = Number(option('reps') ?? NaN);
-if (Number.isInteger(repsOption) && repsOption > 0) plan.reps = () => repsOption;
+if (Number.isInteger(repsOption) && repsOption > 0) {
+  plan.reps = () => repsOption;
+  plan.resumeReps = repsOption;
+  plan.agentReps = repsOption;
+}
 const onlyOption = option('only');
 const parts = new Set<Part>(onlyOption ? PARTS.filter((p) => onlyOption.split(',').includes(p)) : PARTS);
 const partial = sizesOption !== null || onlyOption !== null || Number.isInteger(repsOption);
