@@ -9,6 +9,7 @@ import {
   condition,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
@@ -229,15 +230,20 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   phase = 'running';
   // Resume: a repo that was green in an earlier run, with its branch still at that commit, is done.
   const toRun: RepoTask[] = [];
-  for (const task of tasks) {
+  const reuseCheck = (task: RepoTask): Promise<RepoResult | null> => {
     const before = input.previous?.[task.repo];
     const reusable =
       before?.status === 'green' && before.commit !== null && (task.taskHash === undefined || before.taskHash === undefined || before.taskHash === task.taskHash);
-    if (reusable && before.commit && (await forge.branchAt({ url: task.url, branch: task.branch, commit: before.commit }))) {
-      record(task, { ...before, reused: true });
-    } else {
-      toRun.push(task);
-    }
+    if (!reusable || !before.commit) return Promise.resolve(null);
+    return forge.branchAt({ url: task.url, branch: task.branch, commit: before.commit }).then((at) => (at ? before : null));
+  };
+  // The branch checks are independent: all at once (one round trip, not one per repo). Runs
+  // recorded before this change checked one repo after the other; they replay that way.
+  const checks = patched('parallel-reuse-checks') ? await Promise.all(tasks.map(reuseCheck)) : null;
+  for (const [i, task] of tasks.entries()) {
+    const before = checks ? checks[i] : await reuseCheck(task);
+    if (before) record(task, { ...before, reused: true });
+    else toRun.push(task);
   }
   await runAll(toRun);
 

@@ -1,0 +1,119 @@
+/**
+ * Where a repo workflow's time goes, read from its history: time inside activities (by type),
+ * time activities waited between scheduled and started (task queue latency), time of workflow
+ * tasks (scheduled to completed), and the rest (child start, timers, result delivery).
+ */
+import type { temporal } from '@temporalio/proto';
+
+type History = temporal.api.history.v1.IHistory;
+
+export interface Breakdown {
+  totalMs: number;
+  activityMs: Record<string, number>;
+  activityCount: number;
+  queueWaitMs: number;
+  workflowTaskMs: number;
+}
+
+function ms(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
+  if (!t) return NaN;
+  return Number(t.seconds ?? 0) * 1000 + (t.nanos ?? 0) / 1e6;
+}
+
+export function breakdown(history: History): Breakdown {
+  const events = history.events ?? [];
+  const at = new Map<string, number>();
+  const activityType = new Map<string, string>();
+  const out: Breakdown = { totalMs: 0, activityMs: {}, activityCount: 0, queueWaitMs: 0, workflowTaskMs: 0 };
+  for (const e of events) {
+    const id = String(e.eventId ?? '');
+    const time = ms(e.eventTime);
+    at.set(id, time);
+    const scheduled = e.activityTaskScheduledEventAttributes;
+    if (scheduled) activityType.set(id, scheduled.activityType?.name ?? '?');
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) out.queueWaitMs += time - (at.get(String(started.scheduledEventId ?? '')) ?? time);
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    if (done) {
+      const type = activityType.get(String(done.scheduledEventId ?? '')) ?? '?';
+      const start = at.get(String(done.startedEventId ?? '')) ?? time;
+      out.activityMs[type] = (out.activityMs[type] ?? 0) + (time - start);
+      out.activityCount++;
+    }
+    const wtDone = e.workflowTaskCompletedEventAttributes;
+    if (wtDone) out.workflowTaskMs += time - (at.get(String(wtDone.scheduledEventId ?? '')) ?? time);
+  }
+  if (events.length > 0) out.totalMs = ms(events.at(-1)?.eventTime) - ms(events[0]?.eventTime);
+  return out;
+}
+
+/** The coordinator's phases, read from its history (ms). */
+export interface CoordinatorBreakdown {
+  totalMs: number;
+  /** Workflow start to the first child's start command (set-up, resume checks). */
+  beforeFanOutMs: number;
+  /** First child initiated to last child completed. */
+  fanOutMs: number;
+  /** Last child completed to the end (pull requests). */
+  publishMs: number;
+  /** Median of child initiated → child started. */
+  childStartMs: number;
+  /**
+   * Median time a lane stood idle: from a child's completion to the next child's start
+   * command (the coordinator must run a workflow task in between).
+   */
+  laneGapMs: number;
+  workflowTasks: number;
+  workflowTaskMs: number;
+  signals: number;
+}
+
+export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
+  const events = history.events ?? [];
+  const at = new Map<string, number>();
+  const initiated: number[] = [];
+  const completed: number[] = [];
+  const startLatency: number[] = [];
+  const gaps: number[] = [];
+  let wfts = 0;
+  let wftMs = 0;
+  let signals = 0;
+  for (const e of events) {
+    const time = ms(e.eventTime);
+    at.set(String(e.eventId ?? ''), time);
+    if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
+      const lastDone = completed.at(-1);
+      // A start command after some child completed fills a lane that child freed.
+      if (lastDone !== undefined) gaps.push(time - lastDone);
+      initiated.push(time);
+    }
+    const started = e.childWorkflowExecutionStartedEventAttributes;
+    if (started) startLatency.push(time - (at.get(String(started.initiatedEventId ?? '')) ?? time));
+    if (e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes) completed.push(time);
+    if (e.workflowExecutionSignaledEventAttributes) signals++;
+    const wtDone = e.workflowTaskCompletedEventAttributes;
+    if (wtDone) {
+      wfts++;
+      wftMs += time - (at.get(String(wtDone.scheduledEventId ?? '')) ?? time);
+    }
+  }
+  const first = ms(events[0]?.eventTime);
+  const last = ms(events.at(-1)?.eventTime);
+  const firstChild = initiated[0] ?? first;
+  const lastChild = completed.at(-1) ?? firstChild;
+  const med = (v: number[]): number => {
+    const s = [...v].sort((a, b) => a - b);
+    return s.length === 0 ? 0 : (s[Math.floor((s.length - 1) / 2)] ?? 0);
+  };
+  return {
+    totalMs: last - first,
+    beforeFanOutMs: firstChild - first,
+    fanOutMs: lastChild - firstChild,
+    publishMs: last - lastChild,
+    childStartMs: med(startLatency),
+    laneGapMs: med(gaps),
+    workflowTasks: wfts,
+    workflowTaskMs: wftMs,
+    signals,
+  };
+}

@@ -1,0 +1,547 @@
+/**
+ * `npm run bench`: Lockstep against a plain script on synthetic fleets, on this machine, in one
+ * go. Starts its own Temporal dev server (in memory, loopback, free port) and `lockstep worker`
+ * processes, measures, prints a table, writes bench/results/<date>.json (every raw sample) and
+ * bench/results/<date>.svg (wall time against the number of repositories). Benchmarks report;
+ * they never fail on time. `--quick`: N = 1 and 10, one run each.
+ */
+import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
+import Docker from 'dockerode';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createSandbox, removeSandbox, runInSandbox } from '../activities/sandbox/docker.ts';
+import { loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
+import type { Change } from '../config/change.ts';
+import { projectRoot } from '../config/paths.ts';
+import { changeInput, runChange } from '../cli/run.ts';
+import { resumeChange } from '../cli/operate.ts';
+import { freePort, startDevServer, type DevServer } from '../workers/dev-server.ts';
+import type { changeWorkflow } from '../workflows/change.ts';
+import { changeWorkflowId, repoWorkflowId, type ChangeResult } from '../workflows/types.ts';
+import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
+import { agentOverhead, type AgentSamples } from './agent.ts';
+import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
+import { cleanupAllFleets, createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
+import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
+
+const exec = promisify(execFile);
+const CONCURRENCY = 4;
+
+interface Plan {
+  sizes: number[];
+  reps: (n: number) => number;
+  lifecycleReps: number;
+  resumeReps: number;
+  agentReps: number;
+}
+
+const PARTS = ['scale', 'lifecycle', 'agent', 'resume'] as const;
+type Part = (typeof PARTS)[number];
+
+/** `--name=value` from the command line, or null. */
+function option(name: string): string | null {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg ? arg.slice(name.length + 3) : null;
+}
+
+const quick = process.argv.includes('--quick');
+const plan: Plan = quick
+  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1 }
+  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 3, agentReps: 3 };
+// For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
+const sizesOption = option('sizes');
+if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const repsOption = Number(option('reps') ?? NaN);
+if (Number.isInteger(repsOption) && repsOption > 0) {
+  plan.reps = () => repsOption;
+  plan.resumeReps = repsOption;
+  plan.agentReps = repsOption;
+}
+const onlyOption = option('only');
+const parts = new Set<Part>(onlyOption ? PARTS.filter((p) => onlyOption.split(',').includes(p)) : PARTS);
+const partial = sizesOption !== null || onlyOption !== null || Number.isInteger(repsOption);
+
+const log = (line: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+// ---------------------------------------------------------------------------------------------
+// The worker, as a `lockstep worker` process (so its memory is its own).
+
+interface WorkerProcess {
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Worker processes still running, so an interrupted benchmark can stop them. */
+const liveWorkers = new Set<ChildProcess>();
+
+async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  liveWorkers.add(child);
+  let stderr = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  void exited.then(() => liveWorkers.delete(child));
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (stderr.includes('worker polling')) resolve();
+    });
+    void exited.then(() => reject(new Error(`worker exited: ${stderr}`)));
+  });
+  return {
+    child,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Peak and current resident memory of a process, in MiB, from /proc (Linux). */
+async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number } | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { peakMiB: kb('VmHWM') / 1024, rssMiB: kb('VmRSS') / 1024 };
+  } catch {
+    return null;
+  }
+}
+
+const CLOCK_TICKS = 100;
+
+/** CPU seconds a process used, its waited-for children (git, docker CLI) included, from /proc. */
+async function cpuSeconds(pid: number | 'self'): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i] ?? 0));
+    return ((utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The pid of the Temporal dev server this process started (a direct child named temporal). */
+async function temporalPid(): Promise<number | null> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (comm === 'temporal' && ppid === process.pid) return Number(entry);
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lockstep runs.
+
+interface Ctx {
+  server: DevServer;
+  serverPid: number | null;
+  client: Client;
+  queue: string;
+  hostId: string;
+}
+
+async function loadFleet(fleet: Fleet): Promise<{ loaded: LoadedConfig; change: Change }> {
+  const loaded = await loadReposConfig(fleet.configFile);
+  return { loaded, change: await loadChange(fleet.changeFile, loaded) };
+}
+
+async function runLockstep(ctx: Ctx, fleet: Fleet, changeId: string): Promise<{ ms: number; result: ChangeResult }> {
+  const { loaded, change } = await loadFleet(fleet);
+  const renamed = { ...change, id: changeId };
+  const input = { ...changeInput(loaded, renamed, resolveTasks(loaded, renamed), { concurrency: CONCURRENCY }), searchAttributes: true };
+  const started = performance.now();
+  const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+    workflowId: changeWorkflowId(changeId),
+    taskQueue: ctx.queue,
+    args: [input],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
+  return { ms: performance.now() - started, result };
+}
+
+interface HistoryStats {
+  coordinator: { events: number; bytes: number; phases: CoordinatorBreakdown };
+  perRepo: { events: number; bytes: number };
+  /** Medians over the repo workflows of the run, in ms. */
+  perRepoTime: { totalMs: number; queueWaitMs: number; workflowTaskMs: number; activityMs: Record<string, number> };
+}
+
+/** History size of the coordinator and (median over) its children; bytes = protobuf-encoded size. */
+async function historyStats(client: Client, changeId: string, repos: string[]): Promise<HistoryStats> {
+  const size = async (workflowId: string): Promise<{ events: number; bytes: number; breakdown: Breakdown }> => {
+    const history = await client.workflow.getHandle(workflowId).fetchHistory();
+    return { events: history.events?.length ?? 0, bytes: proto.temporal.api.history.v1.History.encode(history).finish().length, breakdown: breakdown(history) };
+  };
+  const { breakdown: _ignored, ...coordinatorSize } = await size(changeWorkflowId(changeId));
+  const coordinator = { ...coordinatorSize, phases: coordinatorBreakdown(await client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory()) };
+  const children: { events: number; bytes: number; breakdown: Breakdown }[] = [];
+  for (let i = 0; i < repos.length; i += 10) {
+    children.push(...(await Promise.all(repos.slice(i, i + 10).map((r) => size(repoWorkflowId(changeId, r))))));
+  }
+  const types = [...new Set(children.flatMap((c) => Object.keys(c.breakdown.activityMs)))];
+  return {
+    coordinator,
+    perRepo: { events: median(children.map((c) => c.events)), bytes: median(children.map((c) => c.bytes)) },
+    perRepoTime: {
+      totalMs: median(children.map((c) => c.breakdown.totalMs)),
+      queueWaitMs: median(children.map((c) => c.breakdown.queueWaitMs)),
+      workflowTaskMs: median(children.map((c) => c.breakdown.workflowTaskMs)),
+      activityMs: Object.fromEntries(types.map((t) => [t, median(children.map((c) => c.breakdown.activityMs[t] ?? 0))])),
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figures 1, 2 and 6: the fleet at each N, Lockstep and baseline alternating.
+
+interface ScaleSample {
+  n: number;
+  rep: number;
+  lockstepMs: number;
+  baselineMs: number;
+  /** CPU seconds during the Lockstep run: the worker (with its git children) and the Temporal server. */
+  lockstepCpu: { worker: number; server: number };
+  /** CPU seconds of the baseline script's children (git, docker CLI). */
+  baselineCpu: number;
+}
+
+interface ScalePoint {
+  n: number;
+  samples: ScaleSample[];
+  history: HistoryStats | null;
+  workerMemory: { peakMiB: number; rssMiB: number } | null;
+}
+
+async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
+  log(`fleet of ${n}: seeding`);
+  const fleet = await createFleet(n);
+  const worker = await startWorker({ TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId });
+  const point: ScalePoint = { n, samples: [], history: null, workerMemory: null };
+  try {
+    // One unmeasured warm-up repo so the first measured run does not pay for caches and JIT.
+    if (n === plan.sizes[0]) {
+      await runLockstep(ctx, fleet, `bench-warmup-${n}`);
+      await runBaseline(fleet, CONCURRENCY, `warmup-${n}`);
+    }
+    for (let rep = 1; rep <= plan.reps(n); rep++) {
+      const changeId = `bench-n${n}-${rep}`;
+      // Alternate the order so neither side always runs on a warmer machine.
+      let lockstepMs = 0;
+      let baselineMs = 0;
+      const lockstepCpu = { worker: 0, server: 0 };
+      let baselineCpu = 0;
+      const workerPid = worker.child.pid ?? 0;
+      const lockstep = async (): Promise<void> => {
+        const [w0, s0] = [await cpuSeconds(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
+        const { ms, result } = await runLockstep(ctx, fleet, changeId);
+        if (result.status !== 'succeeded') throw new Error(`${changeId}: ${result.status}: ${JSON.stringify(result.repos.find((r) => r.status !== 'green')?.error)}`);
+        lockstepMs = ms;
+        lockstepCpu.worker = (await cpuSeconds(workerPid)) - w0;
+        lockstepCpu.server = (ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN) - s0;
+      };
+      const baseline = async (): Promise<void> => {
+        const c0 = await cpuSeconds('self');
+        const started = performance.now();
+        await runBaseline(fleet, CONCURRENCY, `n${n}-${rep}`);
+        baselineMs = performance.now() - started;
+        baselineCpu = (await cpuSeconds('self')) - c0;
+      };
+      if (rep % 2 === 1) {
+        await lockstep();
+        await baseline();
+      } else {
+        await baseline();
+        await lockstep();
+      }
+      point.samples.push({ n, rep, lockstepMs, baselineMs, lockstepCpu, baselineCpu });
+      log(
+        `N=${n} rep ${rep}: lockstep ${(lockstepMs / 1000).toFixed(1)} s (cpu: worker ${lockstepCpu.worker.toFixed(1)} s, server ${lockstepCpu.server.toFixed(1)} s), ` +
+          `baseline ${(baselineMs / 1000).toFixed(1)} s (cpu ${baselineCpu.toFixed(1)} s); load ${loadavg()[0]?.toFixed(1) ?? '?'}`,
+      );
+      if (rep === 1) point.history = await historyStats(ctx.client, changeId, fleet.repos);
+    }
+    point.workerMemory = await memoryOf(worker.child.pid ?? 0);
+  } finally {
+    await worker.stop();
+    await fleet.cleanup();
+  }
+  return point;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figure 3: sandbox lifecycle (create + start + one exec + remove) against `docker run --rm`.
+
+async function lifecycle(): Promise<{ lockstepMs: number[]; dockerRunMs: number[] }> {
+  const fleet = await createFleet(1);
+  const out = { lockstepMs: [] as number[], dockerRunMs: [] as number[] };
+  try {
+    const { loaded } = await loadFleet(fleet);
+    const sandbox = loaded.config.repos[0]?.sandbox;
+    if (!sandbox) throw new Error('no sandbox config');
+    const workspace = join(fleet.stateDir, 'lifecycle');
+    await exec('git', ['clone', '--quiet', fleet.remote(fleet.repos[0] ?? ''), workspace]);
+    const { user, chownTo } = sandboxUser();
+    if (chownTo) await exec('chown', ['-R', chownTo, workspace]);
+    const docker = new Docker();
+    const deps = { docker, user, owner: `bench:${process.pid}`, workerEnv: {}, logDir: join(fleet.stateDir, 'logs') };
+    const command = 'true';
+    for (let rep = 0; rep <= plan.lifecycleReps; rep++) {
+      const ref = { changeId: `bench-lifecycle-${rep}`, repo: 'r001' };
+      let started = performance.now();
+      await createSandbox(deps, { ...ref, workspace, sandbox });
+      const result = await runInSandbox(deps, { ...ref, kind: 'test', name: 'lifecycle', index: 0, command, timeoutSeconds: 60, outputBytes: 65_536 });
+      await removeSandbox(docker, ref);
+      const lockstepMs = performance.now() - started;
+      if (result.exitCode !== 0) throw new Error(`sandbox exec exited ${result.exitCode}`);
+      started = performance.now();
+      await exec('docker', dockerRunArgs(workspace, command, 'lifecycle'));
+      const dockerRunMs = performance.now() - started;
+      if (rep === 0) continue; // warm-up
+      out.lockstepMs.push(lockstepMs);
+      out.dockerRunMs.push(dockerRunMs);
+    }
+  } finally {
+    await fleet.cleanup();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Figure 5: resuming a 10-repo run where one repo failed, against a fresh 1-repo run.
+
+async function resume(ctx: Ctx): Promise<{ resumeMs: number[]; freshMs: number[] }> {
+  const failRepo = 'r003';
+  const fleet = await createFleet(10, { failRepo });
+  const single = await createFleet(1, { changeId: 'bench-fresh-one' });
+  const out = { resumeMs: [] as number[], freshMs: [] as number[] };
+  const baseEnv = { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId };
+  // resumeChange and runChange read the server and queue from the environment, like the CLI.
+  process.env.TEMPORAL_ADDRESS = ctx.server.address;
+  process.env.LOCKSTEP_TASK_QUEUE = ctx.queue;
+  try {
+    for (let rep = 1; rep <= plan.resumeReps; rep++) {
+      const changeId = `bench-resume-${rep}`;
+      let worker = await startWorker({ ...baseEnv, [FAIL_ENV]: 'yes' });
+      try {
+        const { result } = await runLockstep(ctx, fleet, changeId);
+        const failed = result.repos.filter((r) => r.status !== 'green').map((r) => r.repo);
+        if (result.status === 'succeeded' || failed.join() !== failRepo) throw new Error(`${changeId}: expected only ${failRepo} to fail, got ${failed.join(', ') || 'none'}`);
+      } finally {
+        await worker.stop();
+      }
+      worker = await startWorker(baseEnv);
+      try {
+        let started = performance.now();
+        const resumed = await resumeChange({ changeId, configFile: fleet.configFile, stateDir: fleet.stateDir, json: true, log: () => undefined, worker: 'never', redoChanged: false });
+        const resumeMs = performance.now() - started;
+        if (resumed.result.status !== 'succeeded') throw new Error(`${changeId}: resume ended ${resumed.result.status}`);
+        started = performance.now();
+        const fresh = await runChange({ configFile: single.configFile, changeFile: single.changeFile, stateDir: single.stateDir, json: true, rerun: true, worker: 'never', preflight: false, log: () => undefined });
+        const freshMs = performance.now() - started;
+        if (fresh.result.status !== 'succeeded') throw new Error(`fresh 1-repo run ended ${fresh.result.status}`);
+        out.resumeMs.push(resumeMs);
+        out.freshMs.push(freshMs);
+        log(`resume rep ${rep}: resume ${(resumeMs / 1000).toFixed(1)} s, fresh 1-repo ${(freshMs / 1000).toFixed(1)} s`);
+      } finally {
+        await worker.stop();
+      }
+    }
+  } finally {
+    await fleet.cleanup();
+    await single.cleanup();
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const loadBefore = loadavg();
+  const stateDir = await mkdtemp(join(tmpdir(), 'lockstep-bench-server-'));
+  const server = await startDevServer({ stateDir, address: `127.0.0.1:${await freePort()}`, dbFile: null, uiPort: null });
+  const connection = await Connection.connect({ address: server.address });
+  const suffix = `${process.pid}-${Date.now().toString(36)}`;
+  const ctx: Ctx = { server, serverPid: await temporalPid(), client: new Client({ connection, namespace: 'default' }), queue: `bench-${suffix}`, hostId: `bench-${suffix}` };
+  log(`Temporal dev server at ${server.address} (in memory); ${cpus().length} CPUs; ${quick ? 'quick' : 'full'} run`);
+  const ours = (owner: string): boolean => owner.startsWith(`${ctx.hostId}:`) || owner === `bench:${process.pid}`;
+  const cleanUp = async (): Promise<void> => {
+    for (const child of liveWorkers) child.kill('SIGKILL');
+    await connection.close().catch(() => undefined);
+    await server.stop();
+    await rm(stateDir, { recursive: true, force: true });
+    await cleanupAllFleets();
+    const left = await sweepBenchContainers(ours);
+    if (left > 0) log(`removed ${left} leftover benchmark container(s)`);
+  };
+  // Ctrl-C or a kill: stop the workers and the server and remove every container of this run.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: cleaning up`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
+
+  const points: ScalePoint[] = [];
+  let life: Awaited<ReturnType<typeof lifecycle>> | null = null;
+  let res: Awaited<ReturnType<typeof resume>> | null = null;
+  let agent: AgentSamples | null = null;
+  try {
+    if (parts.has('scale')) for (const n of plan.sizes) points.push(await scale(ctx, n));
+    if (parts.has('lifecycle')) {
+      log('sandbox lifecycle');
+      life = await lifecycle();
+    }
+    if (parts.has('agent')) {
+      log('agent loop');
+      const agentFleet = await createFleet(1);
+      try {
+        agent = await agentOverhead(
+          { client: ctx.client, queue: ctx.queue, startWorker, workerEnv: { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: agentFleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId } },
+          agentFleet,
+          plan.agentReps,
+        );
+      } finally {
+        await agentFleet.cleanup();
+      }
+    }
+    if (parts.has('resume')) {
+      log('resume');
+      res = await resume(ctx);
+    }
+  } finally {
+    await cleanUp();
+  }
+
+  const rows: Row[] = [];
+  const ratio = (a: Summary, b: Summary): number => a.median / b.median;
+  for (const n of [10, 50]) {
+    const p = points.find((x) => x.n === n);
+    if (!p) continue;
+    const l = summary(p.samples.map((s) => s.lockstepMs / 1000));
+    const b = summary(p.samples.map((s) => s.baselineMs / 1000));
+    rows.push({ figure: `1. overhead, N=${n} (wall s)`, lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.10', met: ratio(l, b) <= 1.1 });
+  }
+  for (const p of points) {
+    const l = summary(p.samples.map((s) => s.lockstepMs / 1000 / p.n));
+    const b = summary(p.samples.map((s) => s.baselineMs / 1000 / p.n));
+    rows.push({ figure: `2. time per repo, N=${p.n} (s)`, lockstep: l, baseline: b, ratio: ratio(l, b), goal: '—', met: null });
+  }
+  if (life) {
+    const l = summary(life.lockstepMs);
+    const b = summary(life.dockerRunMs);
+    rows.push({ figure: '3. sandbox lifecycle (ms)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.2', met: ratio(l, b) <= 1.2, baselineLabel: 'docker run --rm' });
+  }
+  if (agent) {
+    const l = summary(agent.lockstepPerTurnMs);
+    const b = summary(agent.directPerTurnMs);
+    rows.push({ figure: '4. agent, ms per turn (model call + tool call)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: 'report', met: null, baselineLabel: 'same calls, direct' });
+    rows.push({
+      figure: '4. agent, ms added per turn',
+      lockstep: summary(agent.lockstepPerTurnMs.map((x, i) => x - (agent?.directPerTurnMs[i] ?? NaN))),
+      baseline: summary(agent.directToolMs),
+      ratio: null,
+      goal: 'report',
+      met: null,
+      baselineLabel: 'tool call alone, direct',
+    });
+  }
+  if (res) {
+    const l = summary(res.resumeMs.map((x) => x / 1000));
+    const b = summary(res.freshMs.map((x) => x / 1000));
+    rows.push({ figure: '5. resume 10 (1 failed) (s)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.3', met: ratio(l, b) <= 1.3, baselineLabel: 'fresh 1-repo run' });
+  }
+  const biggest = points.at(-1);
+  if (biggest?.workerMemory) {
+    rows.push({ figure: `6. worker peak RSS, N=${biggest.n} (MiB)`, lockstep: summary([biggest.workerMemory.peakMiB]), baseline: null, ratio: null, goal: 'report', met: null });
+  }
+
+  const table = renderTable(rows, points.map((p) => ({ n: p.n, history: p.history })));
+  process.stdout.write(table + '\n');
+  const timed = points.filter((p) => p.history);
+  if (timed.length > 0) {
+    const types = [...new Set(timed.flatMap((p) => Object.keys(p.history?.perRepoTime.activityMs ?? {})))];
+    const lines = [
+      '',
+      'Where a repo workflow\'s time goes (median ms over the repos of the first run at each N):',
+      `| N | repo workflow | queue wait | workflow tasks | ${types.join(' | ')} |`,
+      `|---|---|---|---|${types.map(() => '---').join('|')}|`,
+      ...timed.map((p) => {
+        const t = p.history?.perRepoTime;
+        return `| ${p.n} | ${(t?.totalMs ?? 0).toFixed(0)} | ${(t?.queueWaitMs ?? 0).toFixed(0)} | ${(t?.workflowTaskMs ?? 0).toFixed(0)} | ${types.map((k) => (t?.activityMs[k] ?? 0).toFixed(0)).join(' | ')} |`;
+      }),
+    ];
+    lines.push(
+      '',
+      'The coordinator (ms, first run at each N): phases, median child start latency, median idle lane between a child and the next, workflow tasks:',
+      '| N | total | before fan-out | fan-out | publish | child start | lane gap | workflow tasks (count, ms) | progress signals |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...timed.map((p) => {
+        const c = p.history?.coordinator.phases;
+        if (!c) return `| ${p.n} | — |`;
+        return `| ${p.n} | ${c.totalMs.toFixed(0)} | ${c.beforeFanOutMs.toFixed(0)} | ${c.fanOutMs.toFixed(0)} | ${c.publishMs.toFixed(0)} | ${c.childStartMs.toFixed(0)} | ${c.laneGapMs.toFixed(0)} | ${c.workflowTasks}, ${c.workflowTaskMs.toFixed(0)} | ${c.signals} |`;
+      }),
+    );
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  if (points.length > 0) {
+    const cpu = [
+      '',
+      'CPU seconds per run (median): the worker with its git children, the Temporal server, and the baseline script\'s children (git, docker CLI); sandbox CPU is in dockerd and not counted:',
+      '| N | worker | Temporal server | baseline |',
+      '|---|---|---|---|',
+      ...points.map((p) => `| ${p.n} | ${median(p.samples.map((s) => s.lockstepCpu.worker)).toFixed(1)} | ${median(p.samples.map((s) => s.lockstepCpu.server)).toFixed(1)} | ${median(p.samples.map((s) => s.baselineCpu)).toFixed(1)} |`),
+    ];
+    process.stdout.write(cpu.join('\n') + '\n');
+  }
+
+  const date = startedAt.toISOString().slice(0, 10);
+  const outDir = join(projectRoot, 'bench', 'results');
+  await mkdir(outDir, { recursive: true });
+  const base = `${date}${quick ? '-quick' : ''}${partial ? '-partial' : ''}`;
+  const doc = {
+    date: startedAt.toISOString(),
+    mode: quick ? 'quick' : 'full',
+    options: { sizes: plan.sizes, parts: [...parts], reps: plan.sizes.map((n) => plan.reps(n)) },
+    // Load averages (1, 5, 15 min) before and after: other work on the machine shows here.
+    load: { before: loadBefore, after: loadavg() },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version },
+    concurrency: CONCURRENCY,
+    containerLabel: BENCH_LABEL,
+    durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+    figures: rows,
+    scale: points,
+    lifecycle: life,
+    resume: res,
+    agent,
+  };
+  await writeFile(join(outDir, `${base}.json`), JSON.stringify(doc, null, 2) + '\n');
+  await writeFile(
+    join(outDir, `${base}.svg`),
+    renderSvg(points.map((p) => ({ n: p.n, lockstep: summary(p.samples.map((s) => s.lockstepMs / 1000)), baseline: summary(p.samples.map((s) => s.baselineMs / 1000)) }))),
+  );
+  log(`wrote bench/results/${base}.json and bench/results/${base}.svg`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
