@@ -5,9 +5,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
@@ -16,7 +14,7 @@ import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeWorkflowId } from '../../workflows/types.ts';
 import { startFakeOpenAI, type FakeOpenAI, type ScriptedTurn } from '../fakes/openai-server.ts';
-import { exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
+import { billingCodeSteps, exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
 const suffix = uniqueSuffix();
@@ -72,12 +70,9 @@ afterAll(async () => {
 
 describe('a worker killed between two agent turns', () => {
   it('resumes on a new worker without repeating finished model calls', async () => {
-    const billing = (parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: { name: string; steps: { run: string }[] }[] }).repos.find(
-      (r) => r.name === 'billing',
-    );
     const first = await startWorker();
     let killedAt: number | null = null;
-    const steps = call('run_command', { command: billing?.steps.map((s) => s.run).join('\n') ?? 'false' });
+    const steps = call('run_command', { command: (await billingCodeSteps()).join('\n') });
     fake.script('agent-crash', [
       call('read_file', { path: 'product.go', start_line: 1, end_line: 5 }),
       call('list_directory', { path: '.' }),

@@ -4,16 +4,15 @@
  * sandboxes and real git remotes.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Change } from '../../config/change.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import type { ChangeInput, ChangeResult } from '../../workflows/types.ts';
 import type { ChatRequest, FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
-import { exampleChange } from '../helpers/fleet.ts';
+import { billingCodeSteps } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const exec = promisify(execFile);
@@ -54,16 +53,6 @@ async function changeInput(change: Change, overrides: { agentModel?: string; coo
 
 const run = (input: ChangeInput): Promise<ChangeResult> => h.run(input);
 
-/**
- * The billing code steps of the demo change, which the scripted agent runs through run_command.
- * Billing changes alone here, so it keeps declaring the `price` it still receives from catalog:
- * declaring `price_cents` without catalog would rightly be blocked by the contract gate.
- */
-async function billingSteps(): Promise<string[]> {
-  const change = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: { name: string; steps: { run: string }[] }[] };
-  return change.repos.find((r) => r.name === 'billing')?.steps.map((s) => s.run).filter((run) => !run.includes('catalog-api.uses.json')) ?? [];
-}
-
 beforeAll(async () => {
   // A secret in the worker's environment: it must never reach the model.
   process.env.LOCKSTEP_AGENT_TEST_SECRET = PLANTED_SECRET;
@@ -78,7 +67,7 @@ afterAll(async () => {
 
 describe('repo agents', () => {
   it('a scripted agent makes the change with the tools, survives its own mistakes and hostile reads, and ends green', async () => {
-    const steps = await billingSteps();
+    const steps = await billingCodeSteps();
     expect(steps.length).toBeGreaterThan(0);
     fake.script('agent-fix', [
       {

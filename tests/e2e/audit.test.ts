@@ -14,7 +14,6 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAudit, exportHistories, historyFileName, renderAuditHtml, renderAuditMarkdown, renderAuditText, type AuditEntry, type AuditReport } from '../../cli/audit/index.ts';
 import type { TemporalSession } from '../../cli/temporal.ts';
@@ -25,7 +24,7 @@ import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../workflows
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../../workflows/types.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import type { FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
-import { exampleChange } from '../helpers/fleet.ts';
+import { billingCodeSteps, exampleChange } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const exec = promisify(execFile);
@@ -205,8 +204,7 @@ describe('lockstep audit', () => {
   it('audits an agent-mode change while it runs and after: model calls and tokens, tool calls in order, a failed tool, a retry, a human message', async () => {
     const changeId = `audit-agent`;
     const model = `audit-agent-model`;
-    const billing = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: { name: string; steps: { run: string }[] }[] };
-    const steps = billing.repos.find((r) => r.name === 'billing')?.steps.map((s) => s.run) ?? [];
+    const steps = await billingCodeSteps();
     const broken = `echo '${HOSTILE}'; printf 'package billing\\n\\nimport "testing"\\n\\nfunc TestAuditBroken(t *testing.T) { t.Fatal("broken on purpose") }\\n' > broken_test.go`;
     const unavailable: ScriptedTurn = { reply: { status: 503, error: { message: 'The server is overloaded' }, headers: { 'retry-after': '0' } } };
     const toolCalls: [string, string, object][] = [

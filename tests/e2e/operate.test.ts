@@ -46,6 +46,8 @@ async function sandboxCreations(since: number, changeId: string): Promise<Record
   for (const line of text.split('\n').filter(Boolean)) {
     const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
     const repo = event.Actor?.Attributes?.['lockstep.repo'] ?? '?';
+    // The gate's own sandboxes (gate-<round>-<check>-<repo>) look at pushed work; they redo none.
+    if (repo.startsWith('gate-')) continue;
     counts[repo] = (counts[repo] ?? 0) + 1;
   }
   return counts;

@@ -1,7 +1,8 @@
 /** The bundled demo fleet, seeded into a temporary state folder with its own bare remotes. */
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { demoConfigFile, demoFleetDir, seedRemotes } from '../../cli/demo.ts';
 import { projectRoot } from '../../config/paths.ts';
 
@@ -37,3 +38,13 @@ export async function seedTestFleet(fixture: string | null = null): Promise<Test
 export const fixtureFleet = (name: string): string => join(projectRoot, 'tests', 'fixtures', name);
 
 export const exampleChange = (name: string): string => join(projectRoot, 'examples', 'changes', name);
+
+/**
+ * The billing code steps of the demo change, which scripted agents run through run_command.
+ * Billing changes alone in those tests, so it keeps declaring the `price` it still receives
+ * from catalog: declaring `price_cents` without catalog would rightly be blocked by the gate.
+ */
+export async function billingCodeSteps(): Promise<string[]> {
+  const change = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: { name: string; steps: { run: string }[] }[] };
+  return change.repos.find((r) => r.name === 'billing')?.steps.map((s) => s.run).filter((run) => !run.includes('catalog-api.uses.json')) ?? [];
+}
