@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadChange, loadReposConfig, resolveTasks, InputError } from '../config/load.ts';
+import { loadChange, loadForgeConfig, loadReposConfig, resolveTasks, InputError } from '../config/load.ts';
 import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
@@ -340,7 +340,7 @@ async function main(argv: string[]): Promise<number> {
     .action(async (opts: { config: string }) => {
       installRuntime();
       // The fleet config names the remote forge whose request queue this worker also serves.
-      const forges = existsSync(opts.config) ? [(await loadReposConfig(opts.config)).config.forge] : [];
+      const forges = existsSync(opts.config) ? [await loadForgeConfig(opts.config)] : [];
       const session = await openTemporal({ stateDir: stateDir(), startServer: false, log });
       const worker = await startInProcessWorker(session, stateDir(), log, forges);
       const forgeQueues = worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';

@@ -12,7 +12,7 @@ import { changeBranch, type ContractSpec, type GateInput, type GateRepo, type Re
 import { Change } from './change.ts';
 import { EvalSuite } from './eval.ts';
 import { repoSlug } from './forge.ts';
-import { ReposConfig, SandboxConfig, type ContractKind } from './repos.ts';
+import { ForgeConfig, ReposConfig, SandboxConfig, type ContractKind } from './repos.ts';
 
 /** Contract kinds whose provider keeps a document at `path`. */
 const DOCUMENT_KINDS: readonly ContractKind[] = ['openapi', 'protobuf', 'json-schema'];
@@ -143,6 +143,19 @@ function mergeSandbox(defaults: unknown, own: unknown): unknown {
 /** True for a remote git URL (scheme or scp-like); false for a local path. */
 export function isRemoteUrl(url: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/\\]+@[^/\\]+:/.test(url);
+}
+
+/**
+ * Only the `forge` section of a fleet config, for a worker that serves that forge's queue. A
+ * worker does not clone from the config, so unlike loadReposConfig it does not require the
+ * repos' local remotes to exist (the demo's are created by "npm run demo").
+ */
+export async function loadForgeConfig(file: string): Promise<ForgeConfig> {
+  const absolute = resolve(file);
+  const raw = await readStructured(absolute);
+  const parsed = ForgeConfig.default({ type: 'local' }).safeParse(isPlainObject(raw) ? raw.forge : undefined);
+  if (!parsed.success) throw new InputError(zodIssues(absolute, parsed.error, ['forge']));
+  return parsed.data;
 }
 
 export async function loadReposConfig(file: string): Promise<LoadedConfig> {

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateInput, InputError, loadChange, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
+import { gateInput, InputError, loadChange, loadForgeConfig, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { reposConfigJsonSchema } from '../../config/schema.ts';
 import { forgeQueue } from '../../workflows/forge-queue.ts';
@@ -190,6 +190,14 @@ describe('repos.config.json', () => {
     expect(placed.map((i) => i.path)).toEqual(['forge.repos.nope', 'repos[0].url']);
     expect(placed[1]?.message).toContain('cannot tell the GitHub repository (owner/repo) of "api"');
     expect(placed[1]?.fix).toContain('"forge.repos": { "api": "owner/repo" }');
+  });
+
+  it('a worker reads only the forge section: no local remotes needed, a bad forge still refused', async () => {
+    const gone = { name: 'api', url: 'remotes/not-cloned-yet', sandbox: { test: 'make test' } };
+    expect(await loadForgeConfig(await write('worker-local.json', { repos: [gone] }))).toEqual({ type: 'local' });
+    expect(await loadForgeConfig(await write('worker-github.json', { forge: { type: 'github' }, repos: [gone] }))).toMatchObject({ type: 'github', tokenEnv: 'GITHUB_TOKEN', minIntervalMs: 1000 });
+    const bad = await issuesOf(loadForgeConfig(await write('worker-bad.json', { forge: { type: 'gitea' }, repos: [gone] })));
+    expect(bad.map((i) => i.path)).toEqual(['forge.type']);
   });
 
   it('reports invalid defaults at their own path', async () => {
