@@ -215,6 +215,12 @@ async function main(argv: string[]): Promise<number> {
       await cancelChange(stateDir(), changeId, Boolean(opts.deleteBranches), log);
     });
 
+  /** prs, publish and close: one action over the linked set, then the set as it is now. */
+  const showPullRequests = async (changeId: string, action: 'status' | 'ready' | 'close', worker: boolean) => {
+    const report = await pullRequests({ stateDir: stateDir(), changeId, action, worker: worker ? 'auto' : 'never', log });
+    process.stdout.write(`${jsonMode ? JSON.stringify(report, null, 2) : renderPullRequests(report)}\n`);
+  };
+
   program
     .command('prs')
     .description("show the linked pull requests of a change: state, checks, reviews, and which is next in merge order")
@@ -223,9 +229,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-worker', 'do not run a worker in this process')
     .action(async (changeId: string, opts: { json?: boolean; worker: boolean }) => {
       jsonMode = Boolean(opts.json);
-      const report = await pullRequests({ stateDir: stateDir(), changeId, action: 'status', worker: opts.worker ? 'auto' : 'never', log });
-      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${renderPullRequests(report)}\n`);
+      await showPullRequests(changeId, 'status', opts.worker);
     });
 
   program
@@ -236,9 +240,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-worker', 'do not run a worker in this process')
     .action(async (changeId: string, opts: { json?: boolean; worker: boolean }) => {
       jsonMode = Boolean(opts.json);
-      const report = await pullRequests({ stateDir: stateDir(), changeId, action: 'ready', worker: opts.worker ? 'auto' : 'never', log });
-      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${renderPullRequests(report)}\n`);
+      await showPullRequests(changeId, 'ready', opts.worker);
     });
 
   program
@@ -258,9 +260,7 @@ async function main(argv: string[]): Promise<number> {
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
-      const report = await pullRequests({ stateDir: stateDir(), changeId, action: 'close', worker: opts.worker ? 'auto' : 'never', log });
-      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${renderPullRequests(report)}\n`);
+      await showPullRequests(changeId, 'close', opts.worker);
     });
 
   program
