@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities/index.ts';
 import { forgeCalls } from './forge-calls.ts';
+import { inLanes } from './lanes.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from './messages.ts';
 import { mergeOrder } from './order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
@@ -29,10 +30,12 @@ import type {
   ChangeResult,
   ChangeStatus,
   ChangeStatusView,
+  ContractSpec,
   ContractVerdict,
   Decision,
   DecisionAck,
   GateInput,
+  GateRepo,
   GateReport,
   GateRevision,
   GuardrailFinding,
@@ -212,19 +215,15 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     }
   };
   const runAll = async (batch: RepoTask[]): Promise<void> => {
-    const queue = [...batch];
-    const lane = async (): Promise<void> => {
-      for (let task = queue.shift(); task; task = queue.shift()) {
-        const view = repos.get(task.repo);
-        if (view) {
-          view.status = 'running';
-          view.finishedAt = null;
-          view.startedAt ??= Date.now();
-        }
-        record(task, await runRepo(input, task));
+    await inLanes(batch, input.concurrency, async (task) => {
+      const view = repos.get(task.repo);
+      if (view) {
+        view.status = 'running';
+        view.finishedAt = null;
+        view.startedAt ??= Date.now();
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, input.concurrency), batch.length) }, lane));
+      record(task, await runRepo(input, task));
+    });
   };
 
   phase = 'running';
@@ -284,7 +283,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   if (input.gate) {
     for (let round = 0; ; round++) {
       phase = 'gate';
-      gateReport = await runGate(input.gate, input.changeId, round, results);
+      gateReport = await runGate(input.gate, input.changeId, round, results, input.concurrency);
       if (gateReport.passed) break;
       const report = gateReport;
       const fixable = tasks.filter((t) => t.mode === 'agent' && blamed(report).has(t.repo) && results.get(t.repo)?.commit);
@@ -441,50 +440,51 @@ async function publish(
  * One gate round: every contract and every changed repo's scan in parallel, on the heads the
  * repos pushed (a repo outside the change is looked at on its base branch).
  */
-async function runGate(gate: GateInput, changeId: string, round: number, results: Map<string, RepoResult>): Promise<GateReport> {
+async function runGate(gate: GateInput, changeId: string, round: number, results: Map<string, RepoResult>, concurrency: number): Promise<GateReport> {
   const startedAt = Date.now();
   const revisions: GateRevision[] = gate.repos.map((r) => {
     const result = results.get(r.repo);
     return { repo: r.repo, base: result?.baseCommit ?? null, head: result?.commit ?? result?.baseCommit ?? null };
   });
   const involved = (names: string[]) => gate.repos.filter((r) => names.includes(r.repo));
-  const [contracts, scans] = await Promise.all([
-    Promise.all(
-      gate.contracts.map((contract) =>
-        gateActivities
-          .checkContract({ changeId, round, contract, repos: involved([contract.provider, contract.runIn, ...contract.consumers.map((c) => c.repo)]), revisions })
-          .catch((err: unknown): ContractVerdict => {
-            if (isCancellation(err)) throw err;
-            // A check that could not run is not a pass: it blocks, and says why.
-            return {
-              contract: contract.name,
-              kind: contract.kind,
-              provider: contract.provider,
-              consumers: contract.consumers.map((c) => c.repo),
-              status: 'failed',
-              problems: [{ kind: 'failed', rule: 'check-did-not-run', file: contract.path ?? '', location: '', message: `the check could not run: ${describe(err)}`, repo: contract.provider }],
-              accepted: [],
-              blame: [],
-              durationMs: 0,
-            };
-          }),
-      ),
-    ),
-    gate.secrets || gate.insecure
-      ? Promise.all(
-          gate.repos.flatMap((repo) => {
-            const result = results.get(repo.repo);
-            if (result?.status !== 'green' || !result.commit || !result.baseCommit) return [];
-            return [
-              gateActivities.scanRepo({ changeId, round, repo, base: result.baseCommit, head: result.commit, secrets: gate.secrets, insecure: gate.insecure }).catch((err: unknown) => {
-                if (isCancellation(err)) throw err;
-                return [{ repo: repo.repo, tool: 'lockstep', rule: 'scan-did-not-run', file: '', line: 0, message: `the scan could not run: ${describe(err)}` }];
-              }),
-            ];
-          }),
-        )
-      : Promise.resolve([]),
-  ]);
+  const checkOne = (contract: ContractSpec): Promise<ContractVerdict> =>
+    gateActivities
+      .checkContract({ changeId, round, contract, repos: involved([contract.provider, contract.runIn, ...contract.consumers.map((c) => c.repo)]), revisions })
+      .catch((err: unknown): ContractVerdict => {
+        if (isCancellation(err)) throw err;
+        // A check that could not run is not a pass: it blocks, and says why.
+        return {
+          contract: contract.name,
+          kind: contract.kind,
+          provider: contract.provider,
+          consumers: contract.consumers.map((c) => c.repo),
+          status: 'failed',
+          problems: [{ kind: 'failed', rule: 'check-did-not-run', file: contract.path ?? '', location: '', message: `the check could not run: ${describe(err)}`, repo: contract.provider }],
+          accepted: [],
+          blame: [],
+          durationMs: 0,
+        };
+      });
+  const scannable = (repo: GateRepo) => {
+    const result = results.get(repo.repo);
+    return result?.status === 'green' && Boolean(result.commit) && Boolean(result.baseCommit);
+  };
+  const scanned = gate.secrets || gate.insecure ? gate.repos.filter(scannable) : [];
+  const scanOne = (repo: GateRepo) => {
+    const result = results.get(repo.repo);
+    return gateActivities.scanRepo({ changeId, round, repo, base: result?.baseCommit ?? '', head: result?.commit ?? '', secrets: gate.secrets, insecure: gate.insecure }).catch((err: unknown) => {
+      if (isCancellation(err)) throw err;
+      return [{ repo: repo.repo, tool: 'lockstep', rule: 'scan-did-not-run', file: '', line: 0, message: `the scan could not run: ${describe(err)}` }];
+    });
+  };
+  // Each check and scan holds sandboxes: together they keep to the change's concurrency.
+  const contracts: ContractVerdict[] = [];
+  const scans: Omit<GuardrailFinding, 'waived'>[][] = [];
+  const jobs = [
+    ...gate.contracts.map((contract, i) => async () => void (contracts[i] = await checkOne(contract))),
+    ...scanned.map((repo, i) => async () => void (scans[i] = await scanOne(repo))),
+  ];
+  await inLanes(jobs, concurrency, (job) => job());
   const findings = scans.flat().map((f): GuardrailFinding => ({ ...f, waived: waiverFor(gate, f)?.reason ?? null }));
   return gateReportOf(round, contracts, findings, Date.now() - startedAt);
 }

@@ -1,4 +1,4 @@
-/** Pure pieces: merge order, PR bodies and their manifest, output capture. */
+/** Pure pieces: merge order, lanes, PR bodies and their manifest, output capture. */
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, renderBody } from '../../activities/forges/body.ts';
 import { OutputCapture } from '../../activities/sandbox/output.ts';
+import { inLanes } from '../../workflows/lanes.ts';
 import { mergeOrder } from '../../workflows/order.ts';
 
 describe('mergeOrder', () => {
@@ -27,6 +28,47 @@ describe('mergeOrder', () => {
       { repo: 'c', provides: [], consumes: [] },
     ]);
     expect(order).toEqual(['c', 'a', 'b']);
+  });
+});
+
+describe('inLanes', () => {
+  it('keeps at most width in flight, starts in input order, returns in input order', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const started: number[] = [];
+    const gates = new Map<number, () => void>();
+    const run = inLanes([0, 1, 2, 3, 4], 2, async (n) => {
+      started.push(n);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      await new Promise<void>((resolve) => gates.set(n, resolve));
+      inFlight--;
+      return n * 10;
+    });
+    // Finish them out of order: 1 first, then the rest as they start.
+    const release = async (n: number) => {
+      for (let i = 0; i < 50 && !gates.has(n); i++) await Promise.resolve();
+      gates.get(n)?.();
+    };
+    await release(1);
+    for (const n of [0, 2, 3, 4]) await release(n);
+    expect(await run).toEqual([0, 10, 20, 30, 40]);
+    expect(most).toBe(2);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('runs one at a time for a width below one, and nothing for no items', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const results = await inLanes(['a', 'b', 'c'], 0, async (x) => {
+      most = Math.max(most, ++inFlight);
+      await Promise.resolve();
+      inFlight--;
+      return x.toUpperCase();
+    });
+    expect(results).toEqual(['A', 'B', 'C']);
+    expect(most).toBe(1);
+    expect(await inLanes([], 4, () => Promise.resolve(1))).toEqual([]);
   });
 });
 

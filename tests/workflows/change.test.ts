@@ -30,12 +30,14 @@ interface Trace {
   opened: string[];
   linked: { repo: string; siblings: string[]; order: string[]; gate: string | null }[];
   gate: string[];
+  gateActive: number;
+  gateMaxActive: number;
 }
 const traces = new Map<string, Trace>();
 const trace = (changeId: string): Trace => {
   let t = traces.get(changeId);
   if (!t) {
-    t = { calls: [], active: 0, maxActive: 0, removed: [], opened: [], linked: [], gate: [] };
+    t = { calls: [], active: 0, maxActive: 0, removed: [], opened: [], linked: [], gate: [], gateActive: 0, gateMaxActive: 0 };
     traces.set(changeId, t);
   }
   return t;
@@ -51,6 +53,18 @@ const openPulls = new Map<string, number>();
 const createFailures = new Map<string, number>();
 
 /** Per change id: the gate's verdicts and findings (default: every contract passes, nothing found). */
+/** Changes whose gate checks take a while, to see how many run at once. */
+const slowGate = new Set<string>();
+async function gateWork<T>(changeId: string, work: () => T): Promise<T> {
+  const t = trace(changeId);
+  t.gateMaxActive = Math.max(t.gateMaxActive, ++t.gateActive);
+  try {
+    if (slowGate.has(changeId)) await sleep(100);
+    return work();
+  } finally {
+    t.gateActive--;
+  }
+}
 const verdicts = new Map<string, (input: CheckContractInput) => ContractVerdict>();
 const findings = new Map<string, (input: ScanRepoInput) => GuardrailFinding[]>();
 const passed = (input: CheckContractInput): ContractVerdict => ({
@@ -97,11 +111,11 @@ const shared: SharedActivities = {
   },
   async checkContract(input) {
     trace(input.changeId).gate.push(`contract:${input.contract.name}:round${input.round}:${input.revisions.map((r) => `${r.repo}@${(r.head ?? 'tip').slice(0, 1)}`).join(',')}`);
-    return (verdicts.get(input.changeId) ?? passed)(input);
+    return gateWork(input.changeId, () => (verdicts.get(input.changeId) ?? passed)(input));
   },
   async scanRepo(input) {
     trace(input.changeId).gate.push(`scan:${input.repo.repo}:round${input.round}`);
-    return findings.get(input.changeId)?.(input) ?? [];
+    return gateWork(input.changeId, () => findings.get(input.changeId)?.(input) ?? []);
   },
   async planChange(input) {
     return {
@@ -620,6 +634,17 @@ describe('the gate before publishing', () => {
     expect(r2.status).toBe('succeeded');
     expect(r2.gate?.findings[0]?.waived).toBe('a documented test fixture key');
     expect(trace(waived).opened.sort()).toEqual(['cons', 'prov']);
+  });
+
+  it('keeps its checks and scans to the change\'s concurrency', async () => {
+    const id = 'gate-bounded';
+    slowGate.add(id);
+    const many = ['prov', 'cons', 'c3', 'c4', 'c5'].map((r, i) => task(r, i === 0 ? { provides: ['api'] } : { consumes: ['api'] }));
+    const contracts = ['api', 'api2', 'api3'].map((name) => ({ ...contract, name }));
+    const result = await run({ ...change(id, many, 2), gate: gateOf(many, { contracts }) });
+    expect(result.status).toBe('succeeded');
+    expect(trace(id).gate).toHaveLength(3 + 5);
+    expect(trace(id).gateMaxActive).toBe(2);
   });
 
   it('does not send a steps-mode repo back for a fix round, even with rounds left', async () => {
