@@ -145,6 +145,9 @@ export async function createFleet(n: number, options: FleetOptions = {}): Promis
   const config = {
     concurrency: 4,
     forge: { type: 'local' },
+    // The guardrail scan (gitleaks and semgrep over each repo's diff) is work the baseline does
+    // not do; it is off here so the figures compare the same work (docs/performance.md).
+    gate: { secrets: false, insecure: false },
     defaults: {
       sandbox: {
         image: SANDBOX_IMAGE,

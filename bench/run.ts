@@ -385,17 +385,22 @@ async function main(): Promise<void> {
   const ours = (owner: string): boolean => owner.startsWith(`${ctx.hostId}:`) || owner === `bench:${process.pid}`;
   const cleanUp = async (): Promise<void> => {
     for (const child of liveWorkers) child.kill('SIGKILL');
+    // Containers and fleets first: they outlive this process; the connection and server do not.
+    const left = await sweepBenchContainers(ours).catch(() => 0);
+    if (left > 0) log(`removed ${left} leftover benchmark container(s)`);
+    await cleanupAllFleets();
+    await rm(stateDir, { recursive: true, force: true });
     await connection.close().catch(() => undefined);
     await server.stop();
-    await rm(stateDir, { recursive: true, force: true });
-    await cleanupAllFleets();
-    const left = await sweepBenchContainers(ours);
-    if (left > 0) log(`removed ${left} leftover benchmark container(s)`);
   };
   // Ctrl-C or a kill: stop the workers and the server and remove every container of this run.
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       log(`${signal}: cleaning up`);
+      // Calls in flight fail once their connection closes; that must not end the clean-up early.
+      const late = (err: unknown) => log(`ignored during clean-up: ${err instanceof Error ? err.message : String(err)}`);
+      process.on('uncaughtException', late);
+      process.on('unhandledRejection', late);
       void cleanUp().finally(() => process.exit(130));
     });
   }
