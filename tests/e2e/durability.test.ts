@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
-import { LABEL_CHANGE, LABEL_REPO } from '../../activities/sandbox/docker.ts';
+import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import type { Change } from '../../config/change.ts';
 import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
@@ -24,6 +24,7 @@ import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeBranch, changeWorkflowId, repoWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../../workflows/types.ts';
 import { exampleChange, seedTestFleet, type TestFleet } from '../helpers/fleet.ts';
+import { watchCreations, type CreationWatch } from '../helpers/sandboxes.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
 const exec = promisify(execFile);
@@ -36,7 +37,7 @@ let env: TestWorkflowEnvironment | undefined;
 const servers: DevServer[] = [];
 const connections: Connection[] = [];
 const workers: WorkerProcess[] = [];
-const eventStreams: NodeJS.ReadableStream[] = [];
+const watches: CreationWatch[] = [];
 const changeIds: string[] = [];
 
 /** Two small repos of our own beside the three demo services: five repos in all. */
@@ -138,25 +139,6 @@ async function changeInput(changeId: string): Promise<ChangeInput> {
   };
 }
 
-/** Counts sandbox creations per repo from the Docker engine's own event stream. */
-async function watchCreations(changeId: string): Promise<{ counts: () => Record<string, number> }> {
-  const stream = await docker.getEvents({ filters: { type: ['container'], event: ['create'], label: [`${LABEL_CHANGE}=${changeId}`] } });
-  eventStreams.push(stream);
-  const counts: Record<string, number> = {};
-  let pending = '';
-  stream.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines.filter((l) => l.trim())) {
-      const event = JSON.parse(line) as { Action?: string; Actor?: { Attributes?: Record<string, string> } };
-      const repo = event.Actor?.Attributes?.[LABEL_REPO] ?? '?';
-      if (event.Action === 'create') counts[repo] = (counts[repo] ?? 0) + 1;
-    }
-  });
-  return { counts: () => ({ ...counts }) };
-}
-
 async function waitForStatus(
   handle: WorkflowHandle<typeof changeWorkflow>,
   what: string,
@@ -207,7 +189,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => stopWorker(w, 'SIGTERM')));
-  for (const stream of eventStreams) (stream as NodeJS.ReadableStream & { destroy(): void }).destroy();
+  for (const w of watches) w.stop();
   await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
   for (const server of servers) await server.stop();
   await env?.teardown();
@@ -225,7 +207,8 @@ describe('durability', () => {
     const client = env.client;
     const queue = `durable-kill-${suffix}`;
     const input = await changeInput(`kill-${suffix}`);
-    const creations = await watchCreations(input.changeId);
+    const creations = await watchCreations(input.changeId, docker);
+    watches.push(creations);
 
     const first = await startWorker(env.address, queue);
     const handle = await client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
@@ -268,7 +251,7 @@ describe('durability', () => {
     const pulls = await expectOnePullRequestPerRepo(result);
     // Docker delivers events as they happen; give the stream a moment to drain.
     await new Promise((r) => setTimeout(r, 500));
-    const counts = creations.counts();
+    const counts = await creations.counts();
     console.log(
       `kill -9: finished before the kill ${finished.join(', ')}; interrupted ${interrupted.join(', ')}; ` +
         `sandbox creations ${JSON.stringify(counts)}; PRs ${JSON.stringify(pulls)}; attempts ${JSON.stringify(Object.fromEntries(result.repos.map((r) => [r.repo, r.attempts])))}`,

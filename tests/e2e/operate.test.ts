@@ -5,16 +5,18 @@
  */
 import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeWorkflowId } from '../../workflows/types.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
+import { exampleChange } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { watchCreations, type CreationWatch } from '../helpers/sandboxes.ts';
 
 const docker = new Docker();
 let h: Harness;
@@ -37,22 +39,6 @@ async function writeChange(id: string, storefrontStep: string): Promise<string> 
   return file;
 }
 
-/** Times each repo of a change had a sandbox created, read from the real Docker events. */
-async function sandboxCreations(since: number, changeId: string): Promise<Record<string, number>> {
-  const stream = (await docker.getEvents({ since, until: Math.floor(Date.now() / 1000) + 1, filters: { type: ['container'], event: ['create'], label: [`${LABEL_CHANGE}=${changeId}`] } }));
-  let text = '';
-  for await (const chunk of stream) text += String(chunk);
-  const counts: Record<string, number> = {};
-  for (const line of text.split('\n').filter(Boolean)) {
-    const event = JSON.parse(line) as { Actor?: { Attributes?: Record<string, string> } };
-    const repo = event.Actor?.Attributes?.['lockstep.repo'] ?? '?';
-    // The gate's own sandboxes (gate-<round>-<check>-<repo>) look at pushed work; they redo none.
-    if (repo.startsWith('gate-')) continue;
-    counts[repo] = (counts[repo] ?? 0) + 1;
-  }
-  return counts;
-}
-
 async function waitForAwaiting(changeId: string, kind: 'decision' | 'approval') {
   const handle = h.env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId));
   for (let i = 0; i < 300; i++) {
@@ -71,10 +57,20 @@ afterAll(async () => {
   await h?.close();
 });
 
+const watches: CreationWatch[] = [];
+const watch = async (changeId: string): Promise<CreationWatch> => {
+  const w = await watchCreations(changeId, docker);
+  watches.push(w);
+  return w;
+};
+afterAll(() => {
+  for (const w of watches) w.stop();
+});
+
 describe('operating changes from the CLI', () => {
   it('resume after a repo failed redoes only that repo, refuses a silent mix, and publishes once', async () => {
     const file = await writeChange('resume-me', 'echo note >> NOTES.md && test "$LOCKSTEP_TEST_BROKEN" != 1');
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const created = await watch('resume-me');
     // First run: storefront's sandbox gets LOCKSTEP_TEST_BROKEN=1 from a config copy, so its step fails.
     const read = async (f: string) => JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(f, 'utf8'))) as { repos: { name: string; sandbox: Record<string, unknown> }[] };
     const broken = await read(h.fleet.configFile);
@@ -101,21 +97,48 @@ describe('operating changes from the CLI', () => {
     const doc = JSON.parse(resumed.stdout) as { status: string; repos: { repo: string; status: string; pullRequest: { number: number } | null }[] };
     expect(doc.status).toBe('succeeded');
     expect(doc.repos.every((r) => r.pullRequest !== null)).toBe(true);
-    expect(await sandboxCreations(since, 'resume-me')).toEqual({ catalog: 1, storefront: 2 });
+    expect(await created.counts()).toEqual({ catalog: 1, storefront: 2 });
     const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
     for (const repo of ['catalog', 'storefront']) expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-me')).toHaveLength(1);
   });
 
+  it('resume after a contract block redoes only the repo the gate blamed', async () => {
+    // The demo change, except that storefront forgets to declare it now reads price_cents.
+    type Repo = { name: string; steps: { name: string; run: string }[] };
+    const demo = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: Repo[] };
+    const file = join(h.fleet.root, 'resume-block.yaml');
+    const write = (repos: Repo[]) => writeFile(file, stringify({ id: 'resume-block', title: 'Integer cents', description: 'Prices as integer cents.', repos }));
+    const forgetful = demo.repos.map((r) => (r.name === 'storefront' ? { ...r, steps: r.steps.filter((s) => !s.run.includes('catalog-api.uses.json')) } : r));
+    expect(forgetful.find((r) => r.name === 'storefront')?.steps.length).toBeLessThan(demo.repos.find((r) => r.name === 'storefront')?.steps.length ?? 0);
+    await write(forgetful);
+    const created = await watch('resume-block');
+
+    const first = await h.cli(['run', file, '--json', '--no-worker']);
+    const blocked = JSON.parse(first.stdout) as { status: string; gate: { contracts: { contract: string; status: string; blame: string[] }[] } };
+    expect(first.code).not.toBe(0);
+    expect(blocked.status).toBe('blocked');
+    expect(blocked.gate.contracts.find((c) => c.contract === 'catalog-api')).toMatchObject({ status: 'mismatch', blame: ['storefront'] });
+
+    await write(demo.repos);
+    const resumed = await h.cli(['resume', 'resume-block', '--change', file, '--redo-changed', '--json', '--no-worker']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const doc = JSON.parse(resumed.stdout) as { status: string; repos: { repo: string; pullRequest: { number: number } | null }[] };
+    expect(doc.status).toBe('succeeded');
+    expect(await created.counts()).toEqual({ catalog: 1, storefront: 2, billing: 1 });
+    const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
+    for (const repo of ['catalog', 'storefront', 'billing']) expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-block')).toHaveLength(1);
+  });
+
   it('resume without changes keeps the green repo without a new sandbox', async () => {
     const file = await writeChange('resume-plain', 'echo note >> NOTES.md && test -f /tmp/never-there');
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const created = await watch('resume-plain');
     const first = await h.cli(['run', file, '--json', '--no-worker']);
     expect(first.code).toBe(1);
     const resumed = await h.cli(['resume', 'resume-plain', '--json', '--no-worker']);
     const doc = JSON.parse(resumed.stdout) as { repos: { repo: string; status: string; reused?: boolean }[] };
     expect(doc.repos.find((r) => r.repo === 'catalog')).toMatchObject({ status: 'green' });
     expect(doc.repos.find((r) => r.repo === 'storefront')?.status).toBe('failed');
-    const creations = await sandboxCreations(since, 'resume-plain');
+    const creations = await created.counts();
     expect(creations).toEqual({ catalog: 1, storefront: 2 });
   });
 
@@ -140,7 +163,7 @@ describe('operating changes from the CLI', () => {
   });
 
   it('"retry" runs a failed repo again while the change waits', async () => {
-    const since = Math.floor(Date.now() / 1000) - 1;
+    const created = await watch('live-retry');
     const file = await writeChange('live-retry', 'echo note >> NOTES.md && test "$(cat /workspace/NOTES.md | wc -l)" -gt 99');
     const started = h.cli(['run', file, '--wait-on-failure', '120', '--json', '--no-worker']);
     const view = await waitForAwaiting('live-retry', 'decision');
@@ -158,7 +181,7 @@ describe('operating changes from the CLI', () => {
     expect(doc.summary).toContain('skipped: storefront');
     expect(doc.repos.find((r) => r.repo === 'storefront')).toMatchObject({ status: 'skipped', pullRequest: null });
     // Retried once: two sandboxes for storefront, one for catalog.
-    expect(await sandboxCreations(since, 'live-retry')).toEqual({ catalog: 1, storefront: 2 });
+    expect(await created.counts()).toEqual({ catalog: 1, storefront: 2 });
   });
 
   it('"reject" at the publish gate ends the change with its branches kept', async () => {
