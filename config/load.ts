@@ -124,7 +124,13 @@ async function readStructured(file: string): Promise<unknown> {
       })),
     );
   }
-  return doc.toJS() as unknown;
+  try {
+    return doc.toJS() as unknown;
+  } catch (err) {
+    // The yaml package refuses documents whose aliases would expand without bound (a "billion
+    // laughs" file) with a ReferenceError; that is bad input, not a crash.
+    throw new InputError([{ file, path: '', message: `YAML cannot be loaded: ${(err as Error).message}`, fix: 'use fewer aliases (*name), or write the values out' }]);
+  }
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -204,6 +204,12 @@ describe('repos.config.json', () => {
     expect(missing[0]).toMatchObject({ message: 'file not found', path: '' });
   });
 
+  it('reports a YAML alias bomb as bad input, not an uncaught ReferenceError (found by tests/fuzz)', async () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`)].join('\n');
+    const issues = await issuesOf(loadReposConfig(await write('bomb.yaml', `${bomb}\n`)));
+    expect(issues).toEqual([expect.objectContaining({ path: '', message: expect.stringMatching(/^YAML cannot be loaded: .*alias/) as unknown })]);
+  });
+
   it('the committed JSON Schema matches the zod schema', async () => {
     const committed = JSON.parse(await readFile(join(projectRoot, 'schemas', 'repos.config.schema.json'), 'utf8')) as unknown;
     expect(committed).toEqual(reposConfigJsonSchema());
