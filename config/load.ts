@@ -141,7 +141,14 @@ function mergeSandbox(defaults: unknown, own: unknown): unknown {
   if (!isPlainObject(own)) return own;
   const merged: Record<string, unknown> = { ...defaults };
   for (const [key, value] of Object.entries(own)) {
-    merged[key] = isPlainObject(value) && isPlainObject(defaults[key]) ? { ...defaults[key], ...value } : value;
+    // Defined, not assigned: a "__proto__" key stays a key, reported as unknown by the schema,
+    // instead of becoming the merged object's prototype and lending it fields the file never set.
+    Object.defineProperty(merged, key, {
+      value: isPlainObject(value) && isPlainObject(defaults[key]) ? { ...defaults[key], ...value } : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return merged;
 }
