@@ -59,7 +59,8 @@ async function replay(bundle: WorkflowBundle, histories: Recorded[]): Promise<(E
 describe('recorded workflow histories', () => {
   it('cover every kind of run and every workflow type, and replay against the current bundle without nondeterminism', async () => {
     const histories = await recorded();
-    expect([...new Set(histories.map((h) => h.case))].sort()).toEqual([...CASES].sort());
+    // Extra folders are welcome (e.g. runs recorded before a patch, kept until deprecatePatch).
+    expect([...new Set(histories.map((h) => h.case))]).toEqual(expect.arrayContaining(CASES));
     expect([...new Set(histories.map((h) => h.type))].sort()).toEqual(['agentWorkflow', 'changeWorkflow', 'pullRequestsWorkflow', 'repoWorkflow']);
     // The resume case carries the coordinator's patch marker: patched() code paths replay too.
     const markers = histories.filter((h) => h.case === 'resume').flatMap((h) => h.history.events ?? []).filter((e) => e.markerRecordedEventAttributes);
