@@ -5,8 +5,9 @@
  * docs/reliability.md ("Determinism") says what to do then: patched() for in-flight runs, and
  * re-recording the histories.
  *
- * The second test proves the check has teeth: the same workflow code with two activity calls
- * swapped (under the same workflow type name) must be reported as a DeterminismViolationError.
+ * The other tests prove the check has teeth: the same workflow code with two activity calls
+ * swapped (under the same workflow type name) must be reported as a DeterminismViolationError,
+ * and the same swap guarded by patched(), as the docs show, must replay cleanly.
  */
 import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
@@ -78,19 +79,18 @@ describe('the replay check', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
-  /**
-   * The workflow code as it is, except that repoWorkflow's cleanup schedules removeWorkspace
-   * before removeSandbox: two activity calls swapped, workflow type names unchanged.
-   */
-  async function reorderedBundle(): Promise<WorkflowBundle> {
-    scratch = await mkdtemp(join(tmpdir(), 'lockstep-reordered-'));
-    const dir = join(scratch, 'workflows');
-    await mkdir(dir);
+  const CLEANUP = /\[cleanup\.removeSandbox\(sandboxRef\), cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\)\]/;
+  const SWAPPED = '[cleanup.removeWorkspace({ workspace: ws.workspace }), cleanup.removeSandbox(sandboxRef)]';
+
+  /** The workflow code as it is, except for repoWorkflow's cleanup call, replaced by `cleanup`. */
+  async function variantBundle(name: string, cleanup: string, imports = ''): Promise<WorkflowBundle> {
+    scratch ||= await mkdtemp(join(tmpdir(), 'lockstep-variants-'));
+    const dir = join(scratch, name, 'workflows');
+    await mkdir(dir, { recursive: true });
     for (const file of await readdir(join(projectRoot, 'workflows'))) await copyFile(join(projectRoot, 'workflows', file), join(dir, file));
     const original = await readFile(join(dir, 'repo.ts'), 'utf8');
-    const call = /\[cleanup\.removeSandbox\(sandboxRef\), cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\)\]/;
-    expect(original, 'repoWorkflow no longer cleans up this way: update the swap in this test').toMatch(call);
-    await writeFile(join(dir, 'repo.ts'), original.replace(call, '[cleanup.removeWorkspace({ workspace: ws.workspace }), cleanup.removeSandbox(sandboxRef)]'));
+    expect(original, 'repoWorkflow no longer cleans up this way: update the variants in this test').toMatch(CLEANUP);
+    await writeFile(join(dir, 'repo.ts'), `${imports}${original.replace(CLEANUP, cleanup)}`);
     return bundleWorkflowCode({
       workflowsPath: join(dir, 'index.ts'),
       // The copy lives outside the project: packages still come from the project's node_modules.
@@ -98,6 +98,9 @@ describe('the replay check', () => {
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m), log() {} },
     });
   }
+
+  /** Two activity calls swapped, workflow type names unchanged. */
+  const reorderedBundle = () => variantBundle('reordered', SWAPPED);
 
   it('reports a DeterminismViolationError for a workflow whose activity calls were swapped', async () => {
     const histories = await recorded('steps');
@@ -112,5 +115,13 @@ describe('the replay check', () => {
         expect(errors[i], h.file).toBeUndefined();
       }
     });
+  });
+
+  it('replays the same swap cleanly once it is guarded by patched(), as docs/reliability.md shows', async () => {
+    const histories = await recorded('steps');
+    const guarded = `(patched('cleanup-workspace-first') ? ${SWAPPED} : [cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })])`;
+    const bundle = await variantBundle('patched', guarded, "import { patched } from '@temporalio/workflow';\n");
+    const errors = await replay(bundle, histories);
+    expect(errors.map((e, i) => (e ? `${histories[i]?.file}: ${e.message}` : null)).filter(Boolean)).toEqual([]);
   });
 });
