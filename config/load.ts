@@ -124,7 +124,13 @@ async function readStructured(file: string): Promise<unknown> {
       })),
     );
   }
-  return doc.toJS() as unknown;
+  try {
+    return doc.toJS() as unknown;
+  } catch (err) {
+    // The yaml package refuses documents whose aliases would expand without bound (a "billion
+    // laughs" file) with a ReferenceError; that is bad input, not a crash.
+    throw new InputError([{ file, path: '', message: `YAML cannot be loaded: ${(err as Error).message}`, fix: 'use fewer aliases (*name), or write the values out' }]);
+  }
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -135,7 +141,14 @@ function mergeSandbox(defaults: unknown, own: unknown): unknown {
   if (!isPlainObject(own)) return own;
   const merged: Record<string, unknown> = { ...defaults };
   for (const [key, value] of Object.entries(own)) {
-    merged[key] = isPlainObject(value) && isPlainObject(defaults[key]) ? { ...defaults[key], ...value } : value;
+    // Defined, not assigned: a "__proto__" key stays a key, reported as unknown by the schema,
+    // instead of becoming the merged object's prototype and lending it fields the file never set.
+    Object.defineProperty(merged, key, {
+      value: isPlainObject(value) && isPlainObject(defaults[key]) ? { ...defaults[key], ...value } : value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return merged;
 }

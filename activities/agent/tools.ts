@@ -260,7 +260,8 @@ function parseArguments(name: ToolName, raw: string): Record<string, unknown> | 
   const problems: string[] = [];
   const known = Object.keys(spec.params);
   for (const key of Object.keys(args)) {
-    if (!(key in spec.params)) {
+    // Own keys only: `in` would take "constructor" or "__proto__" for parameters of every tool.
+    if (!Object.hasOwn(spec.params, key)) {
       problems.push(`unknown argument ${quote(clip(key, 60))} (${name} takes ${known.length ? known.join(', ') : 'no arguments'})`);
     }
   }

@@ -506,6 +506,15 @@ describe("the model's mistakes", () => {
     }
   });
 
+  it('name unknown arguments that share a name with an Object.prototype member (found by tests/fuzz)', async () => {
+    for (const key of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const outcome = await call('finish', `{"summary": "done", ${JSON.stringify(key)}: 1}`);
+      expect(outcome.ok, key).toBe(false);
+      expect(outcome.content).toContain(`unknown argument ${JSON.stringify(key)} (finish takes summary)`);
+      expect(outcome.finished).toBeUndefined();
+    }
+  });
+
   it('accept omitted optional arguments', async () => {
     const read = await call('read_file', { path: 'README.md' });
     expect(read.ok, read.content).toBe(true);

@@ -212,6 +212,21 @@ describe('repos.config.json', () => {
     expect(missing[0]).toMatchObject({ message: 'file not found', path: '' });
   });
 
+  it('reports a YAML alias bomb as bad input, not an uncaught ReferenceError (found by tests/fuzz)', async () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`)].join('\n');
+    const issues = await issuesOf(loadReposConfig(await write('bomb.yaml', `${bomb}\n`)));
+    expect(issues).toEqual([expect.objectContaining({ path: '', message: expect.stringMatching(/^YAML cannot be loaded: .*alias/) as unknown })]);
+  });
+
+  it('a "__proto__" key in a repo sandbox merged with defaults is an unknown field, not the merged sandbox\'s prototype (found by tests/fuzz)', async () => {
+    const file = await write('proto.json', `{"defaults": {"sandbox": {"image": "x"}}, "repos": [{"name": "api", "url": "remotes/api", "sandbox": {"__proto__": {"test": "make test"}}}]}`);
+    const issues = await issuesOf(loadReposConfig(file));
+    expect(issues.map((i) => [i.path, i.message])).toEqual([
+      ['repos[0].sandbox.test', 'missing required field (string)'],
+      ['repos[0].sandbox', 'unknown field "__proto__"'],
+    ]);
+  });
+
   it('the committed JSON Schema matches the zod schema', async () => {
     const committed = JSON.parse(await readFile(join(projectRoot, 'schemas', 'repos.config.schema.json'), 'utf8')) as unknown;
     expect(committed).toEqual(reposConfigJsonSchema());
