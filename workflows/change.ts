@@ -477,14 +477,16 @@ async function runGate(gate: GateInput, changeId: string, round: number, results
       return [{ repo: repo.repo, tool: 'lockstep', rule: 'scan-did-not-run', file: '', line: 0, message: `the scan could not run: ${describe(err)}` }];
     });
   };
-  // Each check and scan holds sandboxes: together they keep to the change's concurrency.
+  // Each check and scan holds sandboxes: together they keep to the change's concurrency (runs
+  // that started before this rule scheduled them all at once, in the same order, and still do).
+  const width = patched('gate-within-concurrency') ? concurrency : Number.MAX_SAFE_INTEGER;
   const contracts: ContractVerdict[] = [];
   const scans: Omit<GuardrailFinding, 'waived'>[][] = [];
   const jobs = [
     ...gate.contracts.map((contract, i) => async () => void (contracts[i] = await checkOne(contract))),
     ...scanned.map((repo, i) => async () => void (scans[i] = await scanOne(repo))),
   ];
-  await inLanes(jobs, concurrency, (job) => job());
+  await inLanes(jobs, width, (job) => job());
   const findings = scans.flat().map((f): GuardrailFinding => ({ ...f, waived: waiverFor(gate, f)?.reason ?? null }));
   return gateReportOf(round, contracts, findings, Date.now() - startedAt);
 }
