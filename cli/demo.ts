@@ -16,25 +16,40 @@ export async function seedDemoRemotes(stateDir: string, log: (line: string) => v
   return seedRemotes(demoFleetDir, stateDir, log);
 }
 
-/** Each folder of `fleetDir` becomes a bare remote `<stateDir>/remotes/<name>.git` with one commit on main. */
+/**
+ * Each folder of `fleetDir` becomes a bare remote `<stateDir>/remotes/<name>.git` whose main
+ * holds exactly that folder. A remote seeded by an earlier version of the fleet gets one more
+ * commit on main with the folder as it is now; its change branches and pull requests stay.
+ */
 export async function seedRemotes(fleetDir: string, stateDir: string, log: (line: string) => void = () => undefined): Promise<string[]> {
   const remotes = join(stateDir, 'remotes');
   const services = (await readdir(fleetDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
   const created: string[] = [];
   for (const name of services.sort()) {
     const remote = join(remotes, `${name}.git`);
-    if (await stat(join(remote, 'HEAD')).then(() => true, () => false)) continue;
+    const exists = await stat(join(remote, 'HEAD')).then(() => true, () => false);
     const work = await mkdtemp(join(tmpdir(), `lockstep-seed-${name}-`));
     try {
       await cp(join(fleetDir, name), work, { recursive: true });
       const repo = git(work);
       await repo.raw(['init', '--quiet', '--initial-branch', 'main']);
       await repo.raw(['add', '--all']);
-      await repo.raw(['commit', '--quiet', '--no-verify', '-m', `Initial import of the ${name} service`]);
-      await rm(remote, { recursive: true, force: true });
-      await git(undefined).raw(['clone', '--quiet', '--bare', '--no-hardlinks', work, remote]);
+      if (!exists) {
+        await repo.raw(['commit', '--quiet', '--no-verify', '-m', `Initial import of the ${name} service`]);
+        await rm(remote, { recursive: true, force: true });
+        await git(undefined).raw(['clone', '--quiet', '--bare', '--no-hardlinks', work, remote]);
+        created.push(name);
+        log(`seeded demo remote ${name} (${remote})`);
+        continue;
+      }
+      const tree = (await repo.raw(['write-tree'])).trim();
+      await repo.raw(['fetch', '--quiet', '--no-tags', remote, 'refs/heads/main']);
+      const main = (await repo.revparse(['FETCH_HEAD'])).trim();
+      if ((await repo.revparse([`${main}^{tree}`])).trim() === tree) continue;
+      const commit = (await repo.raw(['commit-tree', tree, '-p', main, '-m', `Update the ${name} service to the bundled demo fleet`])).trim();
+      await repo.raw(['push', '--quiet', remote, `${commit}:refs/heads/main`]);
       created.push(name);
-      log(`seeded demo remote ${name} (${remote})`);
+      log(`updated demo remote ${name}: the bundled fleet changed since it was seeded`);
     } finally {
       await rm(work, { recursive: true, force: true });
     }
