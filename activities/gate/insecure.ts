@@ -46,7 +46,7 @@ export async function scanInsecure(input: ScanInput): Promise<InsecureFinding[]>
     try {
       report = JSON.parse(run.report) as SemgrepReport;
     } catch {
-      throw new GateToolError('semgrep', `exit ${run.exitCode}, unreadable report: ${run.stderrTail}`);
+      throw new GateToolError('semgrep', `exit ${run.exitCode}, unreadable report (${run.report.length} bytes: ${JSON.stringify(run.report.slice(0, 200))}): ${run.stderrTail}`);
     }
     // 0: scanned (findings or not). Anything else, or a broken rule, means the scan did not happen.
     const fatalErrors = (report.errors ?? []).filter((e) => e.level === 'error' && !isTargetParseError(e.type));
