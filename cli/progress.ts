@@ -46,6 +46,13 @@ export function awaitingLine(view: ChangeStatusView, now = Date.now()): string |
   return `waiting ${left} for ${a.gate} approval: lockstep approve ${view.changeId} (or reject)`;
 }
 
+const PHASE_LINES: Partial<Record<ChangeStatusView['phase'], (view: ChangeStatusView) => string>> = {
+  planning: () => 'planning: the coordinator model reads the repos and plans the change',
+  gate: (view) => `gate (round ${view.gate ? view.gate.round + 1 : 0}): checking the contracts and scanning the changed repos`,
+  fixing: (view) => `fix round: ${view.gate?.summary ?? 'the gate blocked'}; the blamed repos work again`,
+  publishing: () => 'publishing: opening and linking the pull requests',
+};
+
 export class ProgressPrinter {
   private lastLines = 0;
   private readonly seen = new Map<string, string>();
@@ -65,6 +72,11 @@ export class ProgressPrinter {
       this.lastLines = lines.length;
       return;
     }
+    // The change's own phases (planning, the gate, a fix round, publishing) get a line too: they
+    // can take a while with no repo step to show.
+    const phase = PHASE_LINES[view.phase];
+    if (phase && this.seen.get('\u0000phase') !== view.phase) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${ICON.running} ${phase(view)}\n`);
+    this.seen.set('\u0000phase', view.phase);
     const waiting = view.awaiting ? `${view.awaiting.kind}|${view.awaiting.kind === 'approval' ? view.awaiting.gate : view.awaiting.repos.join(',')}` : '';
     if (waiting && this.seen.get('\u0000awaiting') !== waiting) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${awaitingLine(view, now) ?? ''}\n`);
     this.seen.set('\u0000awaiting', waiting);

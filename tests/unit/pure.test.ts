@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, renderBody } from '../../activities/forges/body.ts';
 import { OutputCapture } from '../../activities/sandbox/output.ts';
+import { ProgressPrinter } from '../../cli/progress.ts';
 import { inLanes } from '../../workflows/lanes.ts';
+import type { ChangeStatusView, GateReport } from '../../workflows/types.ts';
 import { mergeOrder } from '../../workflows/order.ts';
 
 describe('mergeOrder', () => {
@@ -69,6 +71,25 @@ describe('inLanes', () => {
     expect(results).toEqual(['A', 'B', 'C']);
     expect(most).toBe(1);
     expect(await inLanes([], 4, () => Promise.resolve(1))).toEqual([]);
+  });
+});
+
+describe('ProgressPrinter (lines mode)', () => {
+  it('prints a line when the change enters the gate, a fix round and publishing, once each', () => {
+    const lines: string[] = [];
+    const out = { write: (text: string) => lines.push(...text.split('\n').filter(Boolean)) } as unknown as NodeJS.WriteStream;
+    const printer = new ProgressPrinter(out, false);
+    const report = { round: 0, passed: false, summary: 'gate blocked: contract api mismatch', contracts: [], findings: [], durationMs: 5 } as GateReport;
+    const view = (phase: ChangeStatusView['phase'], gate: GateReport | null = null): ChangeStatusView => ({
+      changeId: 'c', title: 't', status: 'running', phase, startedAt: 0, mergeOrder: [], plan: null, repos: [], result: null, awaiting: null, humans: [], gate,
+    });
+    for (const v of [view('running'), view('gate'), view('gate'), view('fixing', report), view('gate', report), view('publishing'), view('publishing')]) printer.update(v, 1000);
+    expect(lines.map((l) => l.replace(/^\[\s*[\d.]+s\] /, ''))).toEqual([
+      '▸ gate (round 0): checking the contracts and scanning the changed repos',
+      '▸ fix round: gate blocked: contract api mismatch; the blamed repos work again',
+      '▸ gate (round 1): checking the contracts and scanning the changed repos',
+      '▸ publishing: opening and linking the pull requests',
+    ]);
   });
 });
 
