@@ -72,11 +72,6 @@ export class ProgressPrinter {
       this.lastLines = lines.length;
       return;
     }
-    // The change's own phases (planning, the gate, a fix round, publishing) get a line too: they
-    // can take a while with no repo step to show.
-    const phase = PHASE_LINES[view.phase];
-    if (phase && this.seen.get('\u0000phase') !== view.phase) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${ICON.running} ${phase(view)}\n`);
-    this.seen.set('\u0000phase', view.phase);
     const waiting = view.awaiting ? `${view.awaiting.kind}|${view.awaiting.kind === 'approval' ? view.awaiting.gate : view.awaiting.repos.join(',')}` : '';
     if (waiting && this.seen.get('\u0000awaiting') !== waiting) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${awaitingLine(view, now) ?? ''}\n`);
     this.seen.set('\u0000awaiting', waiting);
@@ -87,6 +82,11 @@ export class ProgressPrinter {
       if (r.status === 'pending') continue;
       this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${repoLine(r, now, width)}\n`);
     }
+    // The change's own phases (planning, the gate, a fix round, publishing) get a line too: they
+    // can take a while with no repo step to show.
+    const phase = PHASE_LINES[view.phase];
+    if (phase && this.seen.get('\u0000phase') !== view.phase) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${ICON.running} ${phase(view)}\n`);
+    this.seen.set('\u0000phase', view.phase);
   }
 }
 
