@@ -119,7 +119,7 @@ describe('linked pull requests on GitHub', () => {
     gh.inject({ kind: 'drop', operationId: 'issues/add-labels', repo: 'acme/svc-1' });
     const mark = gh.requests.length;
     first = await h.run(changeInputDoc);
-    expect(first.status, first.summary).toBe('succeeded');
+    expect(first.status, `${first.summary} ${JSON.stringify(first.gate?.findings)}`).toBe('succeeded');
     expect(gh.pendingFaults()).toEqual([]);
     expect(gh.violations).toEqual([]);
 
@@ -162,7 +162,7 @@ describe('linked pull requests on GitHub', () => {
     const before = REPOS.map((r) => gh.pulls(`acme/${r}`)[0]?.updated_at);
     // As `lockstep resume` does: the green repos are reused, publishing runs again.
     const again = await h.run({ ...changeInputDoc, previous: Object.fromEntries(first.repos.map((r) => [r.repo, r])) });
-    expect(again.status, again.summary).toBe('succeeded');
+    expect(again.status, `${again.summary} ${JSON.stringify(again.gate?.findings)}`).toBe('succeeded');
     const ops = gh.requests.slice(mark).map((r) => r.operationId);
     expect(ops.filter((o) => o === 'pulls/create')).toEqual([]);
     expect(ops.filter((o) => o === 'pulls/update')).toHaveLength(10);
