@@ -29,6 +29,11 @@ export const SandboxLimits = z
     memoryMb: z.number().int().min(64).max(262_144).default(1024),
     pids: z.number().int().min(16).max(65_536).default(256),
     tmpfsMb: z.number().int().min(16).max(65_536).default(512),
+    /**
+     * Largest file a sandbox process may write, in MB (RLIMIT_FSIZE). The work tree is a bind
+     * mount of the host's disk, which no other limit bounds: a runaway write stops here.
+     */
+    fileMb: z.number().int().min(1).max(1_048_576).default(2048),
     /** Bytes of command output kept in memory per command; the rest is counted, not kept. */
     outputBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
   })

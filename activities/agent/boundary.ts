@@ -262,6 +262,15 @@ export async function readRealFile(root: WorkspaceRoot, realRel: string, input: 
     const info = await file.stat();
     if (info.isDirectory()) throw new Refusal(`path ${quote(input)} is a directory; use list_directory`, 'is a directory');
     if (!info.isFile()) throw new Refusal(`path ${quote(input)} is not a regular file`, 'not a regular file');
+    // A hard link looks like any file of the workspace to realpath, but the same inode may be a
+    // file anywhere else on the host's file system. Git never checks out hard links, and the
+    // sandbox cannot make one across its mounts, so a second link is something to refuse.
+    if (info.nlink > 1) {
+      throw new Refusal(
+        `${quote(input)} is a hard link (${info.nlink} names for one file); read_file and edit_file do not read hard links, which may be files outside the workspace`,
+        'hard link',
+      );
+    }
     if (info.size > maxBytes) {
       throw new Refusal(
         `${quote(input)} is too large to read (${info.size} bytes; the limit is ${maxBytes}); use grep_codebase, or run_command with head, tail or sed -n`,

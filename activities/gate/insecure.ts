@@ -3,6 +3,8 @@
  * checks) in what a change added, found by semgrep with the project's own rules
  * (activities/gate/rules/*.yaml) in the repo's sandbox, offline.
  */
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { addedLines, touchesAdded } from './diff.ts';
 import { runTool } from './exec.ts';
 import { checkedOutHead } from './head.ts';
@@ -37,7 +39,10 @@ interface SemgrepReport {
 export async function scanInsecure(input: ScanInput): Promise<InsecureFinding[]> {
   await checkedOutHead(input.workspace, input.head);
   const added = input.added ?? (await addedLines(input));
-  const files = Object.keys(added).sort();
+  // A symbolic link's content is its target, not code; semgrep refuses a link given as a
+  // target and the whole scan would fail. Links are left out; what they point to in the change
+  // is in the list on its own.
+  const files = (await regularFiles(input.workspace, Object.keys(added))).sort();
   const findings: InsecureFinding[] = [];
   for (let i = 0; i < files.length; i += FILES_PER_RUN) {
     const batch = files.slice(i, i + FILES_PER_RUN);
@@ -76,4 +81,13 @@ export async function scanInsecure(input: ScanInput): Promise<InsecureFinding[]>
 function isTargetParseError(type: unknown): boolean {
   const name = Array.isArray(type) ? String(type[0]) : String(type);
   return /Syntax error|Lexical error|Partial parsing|Other syntax error/i.test(name);
+}
+
+async function regularFiles(workspace: string, paths: string[]): Promise<string[]> {
+  const kept: string[] = [];
+  for (const path of paths) {
+    const info = await lstat(join(workspace, path)).catch(() => null);
+    if (!info?.isSymbolicLink()) kept.push(path);
+  }
+  return kept;
 }

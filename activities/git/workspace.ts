@@ -5,7 +5,7 @@
  * and the sandbox only ever sees `.git` read-only.
  */
 import { mkdir, rm, chown, readdir, lstat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { fatal } from '../errors.ts';
 import type { CommitAndPushInput, CommitAndPushResult } from '../../workflows/types.ts';
@@ -132,10 +132,12 @@ export async function remoteBranchCommit(url: string, branch: string, credential
   return sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
 }
 
-export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
+export async function chownTree(dir: string | Buffer, uid: number, gid: number): Promise<void> {
   await chown(dir, uid, gid);
-  for (const entry of await readdir(dir)) {
-    const path = join(dir, entry);
+  // Names as bytes: a file name that is not UTF-8 would come back from a string readdir with
+  // replacement characters, name no file, and fail the whole workspace.
+  for (const entry of await readdir(dir, { encoding: 'buffer' })) {
+    const path = Buffer.concat([Buffer.from(dir), Buffer.from(sep), entry]);
     const stat = await lstat(path);
     // lchown semantics: never follow a symlink out of the workspace.
     if (stat.isSymbolicLink()) continue;

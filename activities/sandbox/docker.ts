@@ -101,7 +101,12 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
       Memory: memory,
       MemorySwap: memory,
       NanoCpus: Math.round(sandbox.limits.cpus * 1e9),
-      Ulimits: [{ Name: 'nofile', Soft: 4096, Hard: 4096 }],
+      // fsize is in bytes: a single write past it gets SIGXFSZ (exit 153) instead of filling the
+      // host disk under the work tree.
+      Ulimits: [
+        { Name: 'nofile', Soft: 4096, Hard: 4096 },
+        { Name: 'fsize', Soft: sandbox.limits.fileMb * 1024 * 1024, Hard: sandbox.limits.fileMb * 1024 * 1024 },
+      ],
       // Reaps zombies; killing it (SIGKILL to PID 1) ends every process in the container.
       Init: true,
       IpcMode: 'private',

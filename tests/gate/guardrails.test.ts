@@ -7,7 +7,7 @@
 import Docker from 'dockerode';
 import { randomInt } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -301,6 +301,14 @@ describe('scanInsecure (semgrep with our rules)', () => {
       'app/client.js': "const https = require('https');\nmodule.exports = (ca) => new https.Agent({ ca });\n",
     });
     expect(await scanInsecure({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head })).toEqual([]);
+  });
+
+  it('scans a change that adds a symbolic link (semgrep refuses links as targets; the scan used to fail)', async () => {
+    const repo = await repoWithSandbox('symlink-change', {});
+    await symlink('/etc/hostname', join(repo.workspace, 'host-link'));
+    const head = await commitChange(repo, { 'app/run.py': 'import subprocess\nsubprocess.run("ls " + name, shell=True)\n' });
+    const findings = await scanInsecure({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head });
+    expect(findings.map((f) => f.file)).toEqual(['app/run.py']);
   });
 });
 

@@ -1,0 +1,130 @@
+/**
+ * Container compliance: what every Lockstep sandbox must look like from the outside, checked on
+ * the engine's own record of the container (`docker inspect`), not on the spec Lockstep meant to
+ * send. A watcher inspects each sandbox the moment the engine reports it created, so suites can
+ * say how many containers they made and how many of them held.
+ */
+import type Docker from 'dockerode';
+import type { ContainerInspectInfo } from 'dockerode';
+import { BASE_ENV, LABEL_CHANGE, LABEL_WORKSPACE } from '../../activities/sandbox/docker.ts';
+
+export interface ComplianceOptions {
+  /** Environment names allowed besides BASE_ENV (a repo's `sandbox.env`, its `passEnv`). */
+  allowEnv?: Iterable<string>;
+  /** Values that must appear nowhere in the container's environment or command. */
+  secrets?: readonly string[];
+}
+
+export interface ComplianceReport {
+  id: string;
+  name: string;
+  violations: string[];
+}
+
+const SOCKET = /docker\.sock|containerd\.sock|podman\.sock/;
+
+/** The rules, on an inspected container; returns one line per broken rule (empty: compliant). */
+export function complianceViolations(info: ContainerInspectInfo, options: ComplianceOptions = {}): string[] {
+  const v: string[] = [];
+  const host = info.HostConfig;
+  const config = info.Config as typeof info.Config & { NetworkDisabled?: boolean };
+  if (host.NetworkMode !== 'none') v.push(`NetworkMode is ${String(host.NetworkMode)}, not none`);
+  if (!config.NetworkDisabled) v.push('Config.NetworkDisabled is not set');
+  if (!((host.CapDrop ?? []) as string[]).map((c) => c.toUpperCase()).includes('ALL')) v.push(`CapDrop ${JSON.stringify(host.CapDrop)} does not drop ALL`);
+  if (((host.CapAdd ?? []) as string[]).length > 0) v.push(`CapAdd ${JSON.stringify(host.CapAdd)} adds capabilities`);
+  if (!((host.SecurityOpt ?? []) as string[]).some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) v.push(`SecurityOpt ${JSON.stringify(host.SecurityOpt)} lacks no-new-privileges`);
+  if (host.ReadonlyRootfs !== true) v.push('root file system is writable');
+  if (host.Privileged) v.push('privileged');
+  if (!host.Memory || host.Memory <= 0) v.push('no memory limit');
+  else if (host.MemorySwap !== host.Memory) v.push(`MemorySwap ${String(host.MemorySwap)} allows swap beyond Memory ${host.Memory}`);
+  if (!host.PidsLimit || host.PidsLimit <= 0) v.push('no pids limit');
+  if (!host.NanoCpus || host.NanoCpus <= 0) v.push('no CPU limit (NanoCpus)');
+  for (const mode of ['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode'] as const) {
+    const value = (host as Record<string, unknown>)[mode];
+    if (value === 'host') v.push(`${mode} is host`);
+  }
+  if (((host.Devices ?? []) as unknown[]).length > 0) v.push(`devices mapped: ${JSON.stringify(host.Devices)}`);
+
+  const user = info.Config.User ?? '';
+  const uid = user.split(':')[0] ?? '';
+  if (user === '' || uid === '0' || uid === 'root') v.push(`runs as ${user === '' ? 'the image default (root)' : user}`);
+
+  for (const m of info.Mounts ?? []) {
+    if (SOCKET.test(m.Source) || SOCKET.test(m.Destination)) v.push(`mounts a container engine socket: ${m.Source} -> ${m.Destination}`);
+    if (m.Source === '/' || m.Source === '/var/run' || m.Source === '/run' || m.Source === '/proc' || m.Source === '/sys') v.push(`mounts host ${m.Source}`);
+    const gitDir = m.Destination === '/workspace/.git';
+    if (gitDir && m.RW) v.push('/workspace/.git is mounted writable');
+    if (m.Type === 'bind' && m.Destination !== '/workspace' && !gitDir && m.RW) v.push(`writable bind mount ${m.Destination}`);
+  }
+  for (const bind of host.Binds ?? []) {
+    if (SOCKET.test(bind)) v.push(`binds a container engine socket: ${bind}`);
+  }
+
+  const allowed = new Set([...Object.keys(BASE_ENV), ...(options.allowEnv ?? [])]);
+  for (const entry of info.Config.Env ?? []) {
+    const name = entry.slice(0, entry.indexOf('=') === -1 ? entry.length : entry.indexOf('='));
+    if (!allowed.has(name)) v.push(`environment variable ${name} is not allowlisted`);
+  }
+  const exposed = JSON.stringify([info.Config.Env, info.Config.Cmd, info.Config.Entrypoint, info.Config.Labels]);
+  for (const secret of options.secrets ?? []) {
+    if (secret && exposed.includes(secret)) v.push(`a planted secret (${secret.slice(0, 6)}…) is in the container's environment, command or labels`);
+  }
+  return v;
+}
+
+export async function checkContainer(docker: Docker, id: string, options: ComplianceOptions = {}): Promise<ComplianceReport> {
+  const info = await docker.getContainer(id).inspect();
+  return { id, name: info.Name.replace(/^\//, ''), violations: complianceViolations(info, options) };
+}
+
+export interface SandboxWatch {
+  /** Every sandbox seen created so far, with its violations. */
+  readonly reports: ComplianceReport[];
+  /** Containers seen created but gone before they could be inspected (each one is a gap in the figure). */
+  readonly missed: string[];
+  /** Stops watching once every inspection in flight has finished. */
+  stop(): Promise<{ checked: number; compliant: number; missed: number; reports: ComplianceReport[] }>;
+}
+
+/**
+ * Watches the engine's events for Lockstep sandboxes created from now on (label lockstep.change)
+ * whose workspace label passes `belongs`, and inspects each as soon as it is created.
+ */
+export async function watchSandboxes(docker: Docker, belongs: (workspace: string, labels: Record<string, string>) => boolean, options: ComplianceOptions = {}): Promise<SandboxWatch> {
+  const reports: ComplianceReport[] = [];
+  const missed: string[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create'], label: [LABEL_CHANGE] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  let buffered = '';
+  stream.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) !== -1) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (!line) continue;
+      const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const id = event.Actor?.ID ?? event.id;
+      const labels = event.Actor?.Attributes ?? {};
+      if (!id || !belongs(labels[LABEL_WORKSPACE] ?? '', labels)) continue;
+      const job = checkContainer(docker, id, options).then(
+        (report) => void reports.push(report),
+        () => void missed.push(labels.name ?? id),
+      );
+      inFlight.add(job);
+      void job.finally(() => inFlight.delete(job));
+    }
+  });
+  return {
+    reports,
+    missed,
+    async stop() {
+      // Events arrive slightly after the fact: let the last ones in before closing the stream.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await Promise.all([...inFlight]);
+      stream.destroy?.();
+      const compliant = reports.filter((r) => r.violations.length === 0).length;
+      return { checked: reports.length, compliant, missed: missed.length, reports };
+    },
+  };
+}
