@@ -106,7 +106,7 @@ export class GateWork {
     const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: (d) => ctx?.heartbeat(d) };
     if (!this.sandboxes.has(ref.repo)) {
       this.sandboxes.add(ref.repo);
-      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox });
+      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: gateSandbox(c.repo.sandbox) });
     }
     return { c, ref, deps, signal: ctx?.cancellationSignal };
   }
@@ -132,6 +132,18 @@ export class GateWork {
     await Promise.allSettled([...this.sandboxes].map((repo) => removeSandbox(this.deps.docker, { changeId: this.changeId, repo })));
     await rm(this.root, { recursive: true, force: true });
   }
+}
+
+/**
+ * The gate's sandbox is the repo's, with at least GATE_MEMORY_MB of memory: the limit a repo sets
+ * is for its own tests, not for our scanners. Under a 256 MB limit, on a host busy with other
+ * sandboxes, semgrep's semgrep-core RPC child died ("<ERROR: missing output>", exit 2) for 3 of
+ * 10 repos on every attempt; with 1 GiB it did not.
+ */
+export const GATE_MEMORY_MB = 1024;
+
+function gateSandbox(sandbox: GateRepo['sandbox']): GateRepo['sandbox'] {
+  return { ...sandbox, limits: { ...sandbox.limits, memoryMb: Math.max(sandbox.limits.memoryMb, GATE_MEMORY_MB) } };
 }
 
 function activityContext(): Context | null {
