@@ -17,7 +17,7 @@ export function createGuardrailActivities(deps: GateDeps) {
   return {
     async scanRepo(input: ScanRepoInput): Promise<Omit<GuardrailFinding, 'waived'>[]> {
       const name = input.repo.repo;
-      const work = new GateWork(deps, input.changeId, `${input.round}-scan`, [input.repo], [{ repo: name, base: input.base, head: input.head }]);
+      const work = new GateWork(deps, input.changeId, `${input.round}-scan-${name}`, [input.repo], [{ repo: name, base: input.base, head: input.head }]);
       try {
         const checkout = await work.checkout(name);
         const range = { workspace: checkout.dir, base: input.base, head: input.head };

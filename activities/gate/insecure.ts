@@ -21,12 +21,14 @@ export interface InsecureFinding {
 }
 
 // No version check, no metrics, no `nosemgrep` comments: a change cannot silence its own finding.
+// Not `--quiet`: it hides semgrep's own errors (such as why its semgrep-core child died) from
+// stderr, whose tail is what a failed scan reports.
 const SCRIPT = `
 export SEMGREP_ENABLE_VERSION_CHECK=0 SEMGREP_SEND_METRICS=off
 configs=()
 for rule in ${GATE_RULES_MOUNT}/*.yaml; do configs+=(--config "$rule"); done
 ${toolPath('semgrep')} scan --metrics=off --disable-version-check --disable-nosem --no-git-ignore \\
-  --json --quiet "\${configs[@]}" -- "$@"`;
+  --json "\${configs[@]}" -- "$@"`;
 
 /** semgrep prefixes rule ids with the folder of the rule file: `opt.lockstep-rules.` */
 const ID_PREFIX = `${GATE_RULES_MOUNT.slice(1).replaceAll('/', '.')}.`;
@@ -51,7 +53,7 @@ export async function scanInsecure(input: ScanInput): Promise<InsecureFinding[]>
     try {
       report = JSON.parse(run.report) as SemgrepReport;
     } catch {
-      throw new GateToolError('semgrep', `exit ${run.exitCode}, unreadable report (${run.report.length} bytes: ${JSON.stringify(run.report.slice(0, 200))}): ${run.stderrTail}`);
+      throw new GateToolError('semgrep', `exit ${run.exitCode}, unreadable report (${run.report.length} bytes: ${JSON.stringify(run.report.slice(0, 200))}): ${run.stderrTail.slice(-1500)}`);
     }
     // 0: scanned (findings or not). Anything else, or a broken rule, means the scan did not happen.
     const fatalErrors = (report.errors ?? []).filter((e) => e.level === 'error' && !isTargetParseError(e.type));

@@ -35,25 +35,31 @@ interface Checkout {
 }
 
 /**
- * The repos, checkouts and sandboxes of one gate check. Sandboxes are named after the change,
- * the round and the contract, so a retried activity finds (and replaces) its own.
+ * The repos, checkouts and sandboxes of one gate check. Checkouts and sandboxes are named after
+ * the change, the key (the round and the contract, or the round and the scanned repo) and the
+ * activity's attempt: no two activities that may run at once share a folder or a sandbox. An
+ * attempt the server gave up on can still be running on its worker; the retry must not delete
+ * the checkout under it, nor it the retry's when it disposes.
  */
 export class GateWork {
   private readonly checkouts = new Map<string, Promise<Checkout>>();
   private readonly sandboxes = new Set<string>();
   private commandIndex = 0;
+  private readonly key: string;
   readonly root: string;
 
   constructor(
     private readonly deps: GateDeps,
     private readonly changeId: string,
-    /** Unique within the change: `<round>-<contract>` or `<round>-scan`. */
-    private readonly key: string,
+    /** Unique within the change: `<round>-<contract>` or `<round>-scan-<repo>`. */
+    key: string,
     private readonly repos: readonly GateRepo[],
     private readonly revisions: readonly GateRevision[],
   ) {
-    this.root = join(deps.stateDir, 'gate', changeId, key);
+    this.key = `${key}-a${activityContext()?.info.attempt ?? 1}`;
+    this.root = join(deps.stateDir, 'gate', changeId, this.key);
   }
+
 
   repo(name: string): GateRepo {
     const repo = this.repos.find((r) => r.repo === name);
@@ -106,7 +112,7 @@ export class GateWork {
     const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: (d) => ctx?.heartbeat(d) };
     if (!this.sandboxes.has(ref.repo)) {
       this.sandboxes.add(ref.repo);
-      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: gateSandbox(c.repo.sandbox) });
+      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox });
     }
     return { c, ref, deps, signal: ctx?.cancellationSignal };
   }
@@ -132,18 +138,6 @@ export class GateWork {
     await Promise.allSettled([...this.sandboxes].map((repo) => removeSandbox(this.deps.docker, { changeId: this.changeId, repo })));
     await rm(this.root, { recursive: true, force: true });
   }
-}
-
-/**
- * The gate's sandbox is the repo's, with at least GATE_MEMORY_MB of memory: the limit a repo sets
- * is for its own tests, not for our scanners. Under a 256 MB limit, on a host busy with other
- * sandboxes, semgrep's semgrep-core RPC child died ("<ERROR: missing output>", exit 2) for 3 of
- * 10 repos on every attempt; with 1 GiB it did not.
- */
-export const GATE_MEMORY_MB = 1024;
-
-function gateSandbox(sandbox: GateRepo['sandbox']): GateRepo['sandbox'] {
-  return { ...sandbox, limits: { ...sandbox.limits, memoryMb: Math.max(sandbox.limits.memoryMb, GATE_MEMORY_MB) } };
 }
 
 function activityContext(): Context | null {
