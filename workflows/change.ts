@@ -219,8 +219,11 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       const view = repos.get(task.repo);
       if (view) {
         view.status = 'running';
+        view.phase = 'preparing';
+        view.step = null;
         view.finishedAt = null;
         view.startedAt ??= Date.now();
+        view.phaseStartedAt = Date.now();
       }
       record(task, await runRepo(input, task));
     });

@@ -12,6 +12,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -62,6 +63,9 @@ function commandActivity(hostQueue: string, timeoutSeconds: number) {
   }).runInSandbox;
 }
 
+/** Phases a repo does not signal to its coordinator: short, and bracketed by ones it does. */
+const QUIET_PHASES: ReadonlySet<RepoPhase> = new Set(['preparing', 'sandbox', 'cleanup']);
+
 /** A repo attempt that ended with a verdict on the repo (not an infrastructure failure). */
 class RepoVerdict {
   constructor(readonly result: Omit<RepoResult, 'attempts' | 'durationMs'>) {}
@@ -92,8 +96,13 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
     view.phase = phase;
     view.step = step;
     view.phaseStartedAt = Date.now();
-    // Progress is best effort: a parent that is gone must not fail the repo.
-    if (parent) {
+    // Progress is best effort: a parent that is gone must not fail the repo. Each signal costs a
+    // workflow task here and one in the coordinator; the short phases are not worth it (the
+    // coordinator shows "preparing" from the moment it starts the repo, a second attempt says
+    // so, and the last reported phase stands through cleanup). This workflow's own status query
+    // still has them all.
+    const quiet = QUIET_PHASES.has(phase) && !(phase === 'preparing' && view.attempt > 1);
+    if (parent && !(quiet && patched('fewer-progress-signals'))) {
       void parent
         .signal(repoProgressSignal, { repo: task.repo, phase, step, attempt: view.attempt, at: view.phaseStartedAt })
         .catch(() => undefined);

@@ -394,6 +394,18 @@ describe('changeWorkflow', () => {
     const done = await handle.query(changeStatusQuery);
     expect(done.phase).toBe('done');
     expect(done.result?.status).toBe('succeeded');
+    // Progress costs a workflow task on both sides per signal: only the phases that last are
+    // sent (the short preparing, sandbox and cleanup phases are not).
+    const history = await handle.fetchHistory();
+    const progress = (history.events ?? [])
+      .map((e) => e.workflowExecutionSignaledEventAttributes)
+      .filter((a) => a?.signalName === 'repoProgress')
+      .map((a) => JSON.parse(Buffer.from(a?.input?.payloads?.[0]?.data ?? new Uint8Array()).toString()) as { phase: string; step: string | null });
+    expect(progress.map((p) => [p.phase, p.step])).toEqual([
+      ['step', 'slow step'],
+      ['tests', 'tests'],
+      ['pushing', null],
+    ]);
   });
 
   it('removes the sandbox when the change is cancelled mid-step', async () => {

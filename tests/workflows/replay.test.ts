@@ -83,14 +83,16 @@ describe('the replay check', () => {
   const SWAPPED = '[cleanup.removeWorkspace({ workspace: ws.workspace }), cleanup.removeSandbox(sandboxRef)]';
 
   /** The workflow code as it is, except for repoWorkflow's cleanup call, replaced by `cleanup`. */
-  async function variantBundle(name: string, cleanup: string, imports = ''): Promise<WorkflowBundle> {
+  async function variantBundle(name: string, cleanup: string, usesPatched = false): Promise<WorkflowBundle> {
     scratch ||= await mkdtemp(join(tmpdir(), 'lockstep-variants-'));
     const dir = join(scratch, name, 'workflows');
     await mkdir(dir, { recursive: true });
     for (const file of await readdir(join(projectRoot, 'workflows'))) await copyFile(join(projectRoot, 'workflows', file), join(dir, file));
     const original = await readFile(join(dir, 'repo.ts'), 'utf8');
     expect(original, 'repoWorkflow no longer cleans up this way: update the variants in this test').toMatch(CLEANUP);
-    await writeFile(join(dir, 'repo.ts'), `${imports}${original.replace(CLEANUP, cleanup)}`);
+    // repo.ts may already import patched for a patch of its own: then it is not imported twice.
+    const header = usesPatched && !/^\s+patched,$/m.test(original) ? "import { patched } from '@temporalio/workflow';\n" : '';
+    await writeFile(join(dir, 'repo.ts'), `${header}${original.replace(CLEANUP, cleanup)}`);
     return bundleWorkflowCode({
       workflowsPath: join(dir, 'index.ts'),
       // The copy lives outside the project: packages still come from the project's node_modules.
@@ -120,7 +122,7 @@ describe('the replay check', () => {
   it('replays the same swap cleanly once it is guarded by patched(), as docs/reliability.md shows', async () => {
     const histories = await recorded('steps');
     const guarded = `(patched('cleanup-workspace-first') ? ${SWAPPED} : [cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })])`;
-    const bundle = await variantBundle('patched', guarded, "import { patched } from '@temporalio/workflow';\n");
+    const bundle = await variantBundle('patched', guarded, true);
     const errors = await replay(bundle, histories);
     expect(errors.map((e, i) => (e ? `${histories[i]?.file}: ${e.message}` : null)).filter(Boolean)).toEqual([]);
   });
