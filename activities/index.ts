@@ -27,7 +27,7 @@ import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
-import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
+import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
   stateDir: string;
@@ -178,16 +178,29 @@ export function createHostActivities(deps: ActivityDeps) {
   return {
     ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
 
+    // The sandbox activities heartbeat only when the engine answers a ping: a Docker daemon that
+    // stops answering is noticed within seconds (DockerUnresponsive), a dead worker within the
+    // heartbeat timeout, and neither leaves the repo waiting on a call that never returns.
     async createSandbox(input: CreateSandboxInput): Promise<string> {
-      return createSandbox(sandboxDeps, input);
+      const ctx = Context.current();
+      return whileDockerAnswers(deps.docker, ({ signal }) => createSandbox(sandboxDeps, input, signal), { heartbeat: () => ctx.heartbeat() });
     },
 
     async runInSandbox(input: RunInSandboxInput) {
       const ctx = Context.current();
-      return runInSandbox(
-        { ...sandboxDeps, heartbeat: (details) => ctx.heartbeat(details) },
-        input,
-        ctx.cancellationSignal,
+      let progress: { bytes: number; elapsedMs: number } = { bytes: 0, elapsedMs: 0 };
+      return whileDockerAnswers(
+        deps.docker,
+        ({ signal }) =>
+          runInSandbox(
+            {
+              ...sandboxDeps,
+              heartbeat: (details) => (progress = details),
+            },
+            input,
+            AbortSignal.any([ctx.cancellationSignal, signal]),
+          ),
+        { heartbeat: () => ctx.heartbeat(progress) },
       );
     },
 
@@ -196,7 +209,10 @@ export function createHostActivities(deps: ActivityDeps) {
     },
 
     async removeSandbox(input: SandboxRef): Promise<void> {
-      await removeSandbox(deps.docker, input);
+      // Given up on while the engine is silent, the remove request stays sent: it takes effect
+      // when the engine answers again.
+      const ctx = Context.current();
+      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, input), { heartbeat: () => ctx.heartbeat() });
     },
 
     async removeWorkspace(input: { workspace: string }): Promise<void> {
