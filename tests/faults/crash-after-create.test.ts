@@ -12,18 +12,18 @@
  */
 import Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { git, remoteBranchCommit } from '../../activities/git/workspace.ts';
+import { remoteBranchCommit } from '../../activities/git/workspace.ts';
 import { changeInput } from '../../cli/run.ts';
 import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeBranch, changeWorkflowId, type ChangeInput } from '../../workflows/types.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
-import { alive, killWorker, removeSandboxesOf, sandboxesLeft, startWorker, stopWorker, type WorkerProcess } from '../helpers/durable.ts';
+import { alive, killWorker, removeSandboxesOf, sandboxesLeft, seedSmallRepos, startWorker, stopWorker, type WorkerProcess } from '../helpers/durable.ts';
 import { between, faultSettings, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
@@ -58,17 +58,8 @@ beforeAll(async () => {
       if (fault.kind === 'hang-after-create') created?.(request.path.split('/')[5] ?? '?');
     },
   });
-  for (const name of REPOS) {
-    const work = join(root, 'work', name);
-    await mkdir(work, { recursive: true });
-    await writeFile(join(work, 'README.md'), `# ${name}\n`);
-    const repo = git(work);
-    await repo.raw(['init', '--quiet', '--initial-branch', 'main']);
-    await repo.raw(['add', '--all']);
-    await repo.raw(['commit', '--quiet', '--no-verify', '-m', `Initial ${name}`]);
-    await git(undefined).raw(['clone', '--quiet', '--bare', '--no-hardlinks', work, join(root, 'remotes', `${name}.git`)]);
-    gh.addRepo(`acme/${name}`);
-  }
+  await seedSmallRepos(root, REPOS);
+  for (const name of REPOS) gh.addRepo(`acme/${name}`);
   await writeFile(
     join(root, 'repos.config.json'),
     JSON.stringify({

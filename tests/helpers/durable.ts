@@ -134,6 +134,24 @@ export async function seedRemote(fleet: TestFleet, name: string, files: Record<s
   }
 }
 
+/**
+ * Small repositories (a README each) with bare remotes under `root/remotes/`, for tests whose
+ * subject is not the repos' own work; their config names each `remotes/<name>.git`.
+ */
+export async function seedSmallRepos(root: string, names: readonly string[]): Promise<void> {
+  for (const name of names) {
+    const work = join(root, 'work', name);
+    await mkdir(work, { recursive: true });
+    await writeFile(join(work, 'README.md'), `# ${name}\n`);
+    const git = (...args: string[]) => exec('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Test', '-c', 'user.email=test@lockstep.invalid', ...args], { cwd: work });
+    await git('init', '--quiet', '--initial-branch', 'main');
+    await git('add', '--all');
+    await git('commit', '--quiet', '--no-verify', '-m', `Initial ${name}`);
+    await exec('git', ['clone', '--quiet', '--bare', '--no-hardlinks', work, join(root, 'remotes', `${name}.git`)]);
+  }
+  await rm(join(root, 'work'), { recursive: true, force: true });
+}
+
 export interface FiveRepoFleet extends TestFleet {
   /**
    * The demo change on all five repos, each repo's steps led by `sleep <pause>` so a run takes
