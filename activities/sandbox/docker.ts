@@ -212,8 +212,10 @@ export async function createSandbox(
   });
   signal?.throwIfAborted();
   if (info) {
-    // Idempotent: a retried create finds its own container; anything else under the name goes.
-    if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace) return name;
+    // Idempotent: a retried create finds its own container; anything else under the name goes,
+    // also a container of another worker process (a dead one's, whose bind mount may point at a
+    // work tree since replaced).
+    if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace && info.Config.Labels[LABEL_OWNER] === deps.owner) return name;
     await existing.remove({ force: true }).catch(ignore404);
   }
   signal?.throwIfAborted();
