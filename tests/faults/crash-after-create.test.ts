@@ -24,7 +24,7 @@ import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeBranch, changeWorkflowId, type ChangeInput } from '../../workflows/types.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
 import { alive, killWorker, removeSandboxesOf, sandboxesLeft, seedSmallRepos, startWorker, stopWorker, type WorkerProcess } from '../helpers/durable.ts';
-import { between, faultSettings, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
 const { runs, seed } = faultSettings('crash-after-create', 3);
@@ -152,5 +152,5 @@ describe('faults: worker killed after the forge created a PR, before the activit
     expect(figures.completed).toBe(runs);
     expect(figures.duplicates).toBe(0);
     expect(figures.prsPerRepo).toEqual({ min: 1, max: 1 });
-  }, 30 * 60_000);
+  }, loopTimeout(runs, 3));
 });

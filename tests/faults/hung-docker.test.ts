@@ -28,7 +28,7 @@ import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeWorkflowId, type ChangeInput } from '../../workflows/types.ts';
 import { startDockerProxy, type DockerProxy } from '../helpers/docker-proxy.ts';
 import { alive, removeSandboxesOf, sandboxesLeft, seedSmallRepos, startWorker, stopWorker, waitForStatus, type WorkerProcess } from '../helpers/durable.ts';
-import { between, faultSettings, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import { between, faultSettings, loopTimeout, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
 const { runs, seed } = faultSettings('hung-docker', 1);
@@ -140,5 +140,5 @@ describe('faults: the Docker engine stops answering mid-step', () => {
     }
     expect(figures.completed).toBe(runs);
     expect(figures.orphans).toBe(0);
-  }, 20 * 60_000);
+  }, loopTimeout(runs, 6));
 });

@@ -28,7 +28,7 @@ import {
   type FiveRepoFleet,
   type WorkerProcess,
 } from '../helpers/durable.ts';
-import { between, faultSettings, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { uniqueSuffix } from '../helpers/temporal.ts';
 
 const { runs, seed } = faultSettings('server-restart', 1);
@@ -129,5 +129,5 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
     expect(figures.completed).toBe(runs);
     expect(figures.prsPerRepo).toEqual({ min: 1, max: 1 });
     expect(figures.orphans).toBe(0);
-  }, 30 * 60_000);
+  }, loopTimeout(runs, 3));
 });

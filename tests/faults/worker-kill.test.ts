@@ -28,7 +28,7 @@ import {
   type FiveRepoFleet,
   type WorkerProcess,
 } from '../helpers/durable.ts';
-import { between, faultSettings, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { watchCreations } from '../helpers/sandboxes.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
@@ -147,5 +147,5 @@ describe('faults: worker killed with SIGKILL at a seeded point', () => {
     expect(figures.completed).toBe(runs);
     expect(figures.prsPerRepo).toEqual({ min: 1, max: 1 });
     expect(figures.orphans).toBe(0);
-  }, 30 * 60_000);
+  }, loopTimeout(runs, 3));
 });

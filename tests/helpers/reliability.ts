@@ -25,6 +25,9 @@ export function faultSettings(part: string, ciRuns: number): FaultSettings {
   return { runs, seed };
 }
 
+/** A loop's vitest timeout: generous per run, so a loop is bounded but never cut short by its count. */
+export const loopTimeout = (runs: number, perRunMinutes: number): number => (runs * perRunMinutes + 2) * 60_000;
+
 /** mulberry32: a small seeded generator of floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
