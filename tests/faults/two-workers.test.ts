@@ -15,9 +15,10 @@
 import Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL_OWNER, LABEL_REPO } from '../../activities/sandbox/docker.ts';
+import { LABEL_CHANGE, LABEL_OWNER, LABEL_REPO } from '../../activities/sandbox/docker.ts';
 import { hostQueueName } from '../../workers/worker.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
+import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeWorkflowId } from '../../workflows/types.ts';
 import {
   FIVE_REPOS,
@@ -36,7 +37,6 @@ import {
 import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { watchCreations } from '../helpers/sandboxes.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
-import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 
 const { runs, seed } = faultSettings('two-workers', 1);
 const docker = new Docker();
@@ -82,9 +82,13 @@ describe('faults: two workers, the one holding a sandbox dies mid-step', () => {
         await waitForStatus(handle, 'a repo is mid-step', (view) => view.repos.some((r) => r.status === 'running' && r.phase === 'step'));
         await new Promise((r) => setTimeout(r, between(random, 0, 1500)));
 
-        // The sandboxes running now, and whose Docker (worker) holds each.
-        const running = (await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=${input.changeId}`] } })).filter((c) => !(c.Labels[LABEL_REPO] ?? '').startsWith('gate-'));
-        expect(running.length, 'a sandbox is running').toBeGreaterThan(0);
+        // The sandboxes whose repo is at work in them now (a repo already pushing or cleaning
+        // up has its result; only its cleanup would be the dead host's), and whose Docker
+        // (worker) holds each.
+        const view = await handle.query(changeStatusQuery);
+        const atWork = new Set(view.repos.filter((r) => r.status === 'running' && ['sandbox', 'setup', 'step', 'tests'].includes(r.phase)).map((r) => r.repo));
+        const running = (await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=${input.changeId}`] } })).filter((c) => atWork.has(c.Labels[LABEL_REPO] ?? ''));
+        expect(running.length, 'a sandbox is at work').toBeGreaterThan(0);
         const picked = running[between(random, 0, running.length - 1)];
         const victimHost = HOSTS.find((h) => picked?.Labels[LABEL_OWNER] === ownerOf(workers.get(h) as WorkerProcess));
         if (!victimHost) throw new Error(`no worker of ours owns ${JSON.stringify(picked?.Labels)}`);
