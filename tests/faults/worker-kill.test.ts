@@ -1,7 +1,8 @@
 /**
  * Worker crash, seeded: in each run a five-repo change starts on a `lockstep worker` process,
- * which is killed with SIGKILL at a point drawn from the seed (after the k-th progress step the
- * test sees, plus up to 1.5 s); a new worker on the same host (same sandbox queue) starts at
+ * which is killed with SIGKILL at a point drawn from the seed (70 %: after the k-th progress
+ * point of the repos' work the test sees, plus up to 1.5 s; 30 %: in the gate or while
+ * publishing, plus a short delay); a new worker on the same host (same sandbox queue) starts at
  * once, its start-up sweep removes the dead worker's sandboxes, and the run must end succeeded
  * with exactly one PR per repo, no container of the change left, and no repo that had finished
  * before the kill done again.
@@ -73,7 +74,7 @@ describe('faults: worker killed with SIGKILL at a seeded point', () => {
     const random = seededRandom(seed);
     const started = Date.now();
     const figures: Omit<FaultFigures, 'recordedAt'> = { part: 'worker-kill', seed, runs, completed: 0, prsPerRepo: null, duplicates: 0, orphans: 0, details: {}, durationMs: 0 };
-    const killPoints: { run: number; point: number; delayMs: number; phase: string; green: string[]; inFlight: string[]; killed: boolean }[] = [];
+    const killPoints: { run: number; point: number | string; delayMs: number; phase: string; green: string[]; inFlight: string[]; killed: boolean }[] = [];
     const reaped: number[] = [];
 
     for (let run = 1; run <= runs; run++) {
@@ -84,15 +85,21 @@ describe('faults: worker killed with SIGKILL at a seeded point', () => {
         const handle = env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(input.changeId));
         await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
 
-        // The kill point: after the k-th distinct progress point, then a further delay.
-        const point = between(random, 1, 24);
-        const delayMs = between(random, 0, 1500);
+        // The kill point: mostly during the repos' work (after the k-th distinct progress point
+        // the test sees), else once the change is at its gate or publishing; then a delay.
+        const draw = random();
+        const target: { point: number } | { phase: 'gate' | 'publishing' } =
+          draw < 0.7 ? { point: between(random, 1, 24) } : { phase: draw < 0.85 ? 'gate' : 'publishing' };
+        const delayMs = 'point' in target ? between(random, 0, 1500) : between(random, 0, target.phase === 'gate' ? 3000 : 300);
+        const point = 'point' in target ? target.point : target.phase;
         const seen = new Set<string>();
         let view: ChangeStatusView | null = null;
         for (;;) {
           view = await handle.query(changeStatusQuery).catch(() => view);
-          if (view && (progressPoints(view, seen) >= point || view.status !== 'running')) break;
-          await new Promise((r) => setTimeout(r, 50));
+          if (view && view.status !== 'running') break;
+          if (view && 'point' in target && progressPoints(view, seen) >= target.point) break;
+          if (view && 'phase' in target && view.phase === target.phase) break;
+          await new Promise((r) => setTimeout(r, 'point' in target ? 50 : 20));
         }
         await new Promise((r) => setTimeout(r, delayMs));
         const atKill = await handle.query(changeStatusQuery).catch(() => view);
