@@ -8,12 +8,16 @@
  *   node --import tsx scripts/reliability.ts --only worker-kill,hostile
  *
  * LOCKSTEP_FAULT_SEED fixes the kill points of every fault loop (default in
- * tests/helpers/reliability.ts); LOCKSTEP_FUZZ_SEED the fuzzers'. Exit code 1 when a part failed
- * or ran out of time.
+ * tests/helpers/reliability.ts); LOCKSTEP_FUZZ_SEED the fuzzers'. Exit code 1 when a part failed,
+ * ran out of time or left a container behind (the runner removes those: each part's temporary
+ * folders live under a root of its own, and so do its sandboxes' workspaces).
  */
+import Docker from 'dockerode';
 import { spawn } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, sep } from 'node:path';
+import { LABEL_CHANGE, LABEL_WORKSPACE } from '../activities/sandbox/docker.ts';
 import { projectRoot } from '../config/paths.ts';
 import { DEFAULT_FAULT_SEED, reliabilityDir, type FaultFigures } from '../tests/helpers/reliability.ts';
 
@@ -43,6 +47,8 @@ interface Outcome {
   part: Part;
   status: 'passed' | 'failed' | 'timed out';
   durationMs: number;
+  /** Containers of the part still there when it ended (removed by the runner). */
+  leftOver: number;
   figures: Record<string, unknown> | null;
 }
 
@@ -61,6 +67,10 @@ async function runPart(part: Part, short: boolean): Promise<Outcome> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (part.fullRuns && !short) env.LOCKSTEP_FAULT_RUNS = String(part.fullRuns);
   else delete env.LOCKSTEP_FAULT_RUNS;
+  // Every temporary folder of the part (fleets, workspaces: the sandboxes' workspace labels)
+  // lives under a root of its own, so what a killed part leaves is found and removed.
+  const root = await mkdtemp(join(tmpdir(), 'lockstep-reliability-'));
+  env.TMPDIR = root;
   const timeoutMs = (short ? part.timeoutMinutes.short : part.timeoutMinutes.full) * 60_000;
   const started = Date.now();
   console.log(`\n── ${part.name}: vitest run ${part.files.join(' ')}${env.LOCKSTEP_FAULT_RUNS ? ` (LOCKSTEP_FAULT_RUNS=${env.LOCKSTEP_FAULT_RUNS})` : ''}, at most ${timeoutMs / 60_000} min`);
@@ -79,12 +89,23 @@ async function runPart(part: Part, short: boolean): Promise<Outcome> {
   }, timeoutMs);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(timer);
+  const leftOver = await removeContainersUnder(root);
+  await rm(root, { recursive: true, force: true });
   const figures = part.figures
     ? await readFile(join(reliabilityDir, part.figures), 'utf8')
         .then((t) => JSON.parse(t) as Record<string, unknown>)
         .catch(() => null)
     : null;
-  return { part, status: timedOut ? 'timed out' : code === 0 ? 'passed' : 'failed', durationMs: Date.now() - started, figures };
+  return { part, status: timedOut ? 'timed out' : code === 0 ? 'passed' : 'failed', durationMs: Date.now() - started, leftOver, figures };
+}
+
+/** Removes the Lockstep containers whose workspace lies under `root` (only this part's). */
+async function removeContainersUnder(root: string): Promise<number> {
+  const docker = new Docker();
+  const all = await docker.listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
+  const ours = all.filter((c) => (c.Labels[LABEL_WORKSPACE] ?? '').startsWith(root + sep));
+  await Promise.all(ours.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  return ours.length;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
@@ -144,7 +165,8 @@ async function main(): Promise<void> {
   for (const part of parts) outcomes.push(await runPart(part, short));
   console.log(`\nreliability figures (${short ? 'CI' : 'full'} counts; details in .lockstep/reliability/)\n`);
   console.log(table(outcomes));
-  if (outcomes.some((o) => o.status !== 'passed')) process.exitCode = 1;
+  for (const o of outcomes.filter((x) => x.leftOver > 0)) console.log(`${o.part.name}: ${o.leftOver} container(s) were left when it ended; the runner removed them`);
+  if (outcomes.some((o) => o.status !== 'passed' || o.leftOver > 0)) process.exitCode = 1;
 }
 
 await main();
