@@ -1,6 +1,7 @@
 /**
  * Server restart, seeded: the Temporal dev server on a SQLite file is stopped at a point drawn
- * from the seed in each run of a five-repo change, stays down for a drawn while, and starts
+ * from the seed in each run of a five-repo change (70 %: up to 15 s into the repos' work; 30 %:
+ * in the gate or while publishing), stays down for a drawn while, and starts
  * again on the same file. One `lockstep worker` process lives through every outage, reconnects
  * and finishes every run: succeeded, exactly one PR per repo, no container of the change left.
  *
@@ -76,24 +77,29 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
 
     const started = Date.now();
     const figures: Omit<FaultFigures, 'recordedAt'> = { part: 'server-restart', seed, runs, completed: 0, prsPerRepo: null, duplicates: 0, orphans: 0, details: {}, durationMs: 0 };
-    const stops: { run: number; afterMs: number; downMs: number; phase: string; inFlight: string[] }[] = [];
+    const stops: { run: number; waitFor: string; afterMs: number; downMs: number; phase: string; inFlight: string[] }[] = [];
     for (let run = 1; run <= runs; run++) {
       const input = await fleet.changeInput(`sr-${suffix}-${run}`);
       try {
         const client = await connect();
         const handle = await client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
-        // The stop point: a drawn delay once the first repo is at work, and a drawn outage.
-        const afterMs = between(random, 0, 15_000);
+        // The stop point: mostly a drawn delay once the first repo is at work (70 %), else once
+        // the change is at its gate or publishing; and a drawn outage.
+        const draw = random();
+        const waitFor: 'work' | 'gate' | 'publishing' = draw < 0.7 ? 'work' : draw < 0.85 ? 'gate' : 'publishing';
+        const afterMs = waitFor === 'work' ? between(random, 0, 15_000) : between(random, 0, waitFor === 'gate' ? 3000 : 300);
         const downMs = between(random, 500, 5_000);
         let view: ChangeStatusView | null = null;
-        while (!view?.repos.some((r) => r.phase !== 'queued')) {
+        for (;;) {
           view = await handle.query(changeStatusQuery).catch(() => view);
-          await new Promise((r) => setTimeout(r, 100));
+          if (view && view.status !== 'running') break;
+          if (waitFor === 'work' ? view?.repos.some((r) => r.phase !== 'queued') : view?.phase === waitFor) break;
+          await new Promise((r) => setTimeout(r, waitFor === 'work' ? 100 : 20));
         }
         await new Promise((r) => setTimeout(r, afterMs));
         view = await handle.query(changeStatusQuery).catch(() => view);
         const inFlight = view?.repos.filter((r) => r.status === 'running' && r.phase !== 'queued').map((r) => `${r.repo}:${r.phase}`) ?? [];
-        stops.push({ run, afterMs, downMs, phase: view?.phase ?? '?', inFlight });
+        stops.push({ run, waitFor, afterMs, downMs, phase: view?.phase ?? '?', inFlight });
 
         await client.connection.close();
         await server?.stop();
@@ -117,7 +123,7 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
         expect(left).toEqual([]);
         figures.completed++;
         console.log(
-          `server-restart run ${run}/${runs}: stopped ${afterMs}ms in (${view?.phase ?? '?'}; in flight ${inFlight.join(',') || '-'}) for ${downMs}ms; ` +
+          `server-restart run ${run}/${runs}: stopped ${afterMs}ms into ${waitFor} (${view?.phase ?? '?'}; in flight ${inFlight.join(',') || '-'}) for ${downMs}ms; ` +
             `PRs ${JSON.stringify(pulls)}; attempts ${JSON.stringify(Object.fromEntries(result.repos.map((r) => [r.repo, r.attempts])))}`,
         );
       } finally {
