@@ -87,7 +87,7 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
         // the change is at its gate or publishing; and a drawn outage.
         const draw = random();
         const waitFor: 'work' | 'gate' | 'publishing' = draw < 0.7 ? 'work' : draw < 0.85 ? 'gate' : 'publishing';
-        const afterMs = waitFor === 'work' ? between(random, 0, 15_000) : between(random, 0, waitFor === 'gate' ? 3000 : 300);
+        const afterMs = waitFor === 'work' ? between(random, 0, 15_000) : waitFor === 'gate' ? between(random, 0, 500) : 0;
         const downMs = between(random, 500, 5_000);
         let view: ChangeStatusView | null = null;
         for (;;) {
