@@ -2,10 +2,10 @@
  * Worker crash, seeded: in each run a five-repo change starts on a `lockstep worker` process,
  * which is killed with SIGKILL at a point drawn from the seed (70 %: after the k-th progress
  * point of the repos' work the test sees, plus up to 1.5 s; 30 %: as soon as it publishes;
- * like durability.test.ts before them, these changes run without the contract gate); a new worker on the same host (same sandbox queue) starts at
- * once, its start-up sweep removes the dead worker's sandboxes, and the run must end succeeded
- * with exactly one PR per repo, no container of the change left, and no repo that had finished
- * before the kill done again.
+ * like durability.test.ts before them, these changes run without the contract gate). A new
+ * worker on the same host (same sandbox queue) starts at once, its start-up sweep removes the
+ * dead worker's sandboxes, and the run must end succeeded with exactly one PR per repo, no
+ * container of the change left, and no repo that had finished before the kill done again.
  *
  * LOCKSTEP_FAULT_RUNS (default 2) runs, LOCKSTEP_FAULT_SEED picks the kill points. Figures:
  * `.lockstep/reliability/worker-kill.json`.
