@@ -14,4 +14,12 @@ export function sandboxGone(message: string): ApplicationFailure {
   return ApplicationFailure.create({ type: 'SandboxGone', message, nonRetryable: true });
 }
 
+/**
+ * The Docker engine stopped answering. The activity is not retried on the same engine; the
+ * repo's attempt is (from a fresh workspace, possibly on another host).
+ */
+export function dockerUnresponsive(message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'DockerUnresponsive', message, nonRetryable: true });
+}
+
 export { FATAL_ERROR_TYPES };

@@ -27,7 +27,7 @@ import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
-import { createSandbox, removeSandbox, runInSandbox } from './sandbox/docker.ts';
+import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
   stateDir: string;
@@ -56,6 +56,28 @@ export const workspacePath = (stateDir: string, changeId: string, repo: string):
   join(stateDir, 'workspaces', changeId, repo);
 
 /**
+ * Heartbeats every few seconds while `work` runs, so a worker that dies in the middle of a
+ * forge call (after the forge acted, before the activity returned) is noticed within the
+ * heartbeat timeout and the call is retried elsewhere, where find-or-create finds what the dead
+ * one made. A forge call may wait out a rate limit for minutes: the heartbeat says the process
+ * lives, not that the forge answered. Outside an activity (unit tests) it just runs `work`.
+ */
+export async function whileAlive<T>(work: () => Promise<T>, everyMs = 5_000): Promise<T> {
+  let ctx: Context | null = null;
+  try {
+    ctx = Context.current();
+  } catch {
+    return work();
+  }
+  const beat = setInterval(() => ctx.heartbeat(), everyMs);
+  try {
+    return await work();
+  } finally {
+    clearInterval(beat);
+  }
+}
+
+/**
  * Forge calls. For a remote forge they run on that forge's own task queue (one budget per host
  * and token); for the local forge on the shared queue.
  */
@@ -63,7 +85,7 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
   const forgeFor = deps.forges ?? createForgeResolver({ local: deps.forge, env: {} });
   return {
     async openPullRequest(input: OpenPullRequestInput): Promise<PullRequestRef> {
-      const { pullRequest } = await forgeFor(input.forge).findOrCreatePullRequest({
+      const { pullRequest } = await whileAlive(() => forgeFor(input.forge).findOrCreatePullRequest({
         repo: input.repo,
         url: input.url,
         head: input.head,
@@ -71,12 +93,12 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
         title: input.title,
         commit: input.commit,
         body: renderBody({ changeId: input.changeId, repo: input.repo, description: input.description, mergeOrder: [], siblings: null }),
-      });
+      }));
       return { number: pullRequest.number, url: pullRequest.url };
     },
 
     async linkPullRequest(input: LinkPullRequestInput): Promise<void> {
-      await forgeFor(input.forge).updatePullRequest(input.repo, input.pullRequest.number, {
+      await whileAlive(() => forgeFor(input.forge).updatePullRequest(input.repo, input.pullRequest.number, {
         title: input.title,
         commit: input.commit,
         body: renderBody({
@@ -87,22 +109,22 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
           siblings: input.siblings,
           gate: input.gate ?? null,
         }),
-      });
+      }));
     },
 
     /** A PR's state, checks and reviews; its body only as the manifest it carries (history stays small). */
     async pullRequestStatus(input: PullRequestTarget): Promise<PullRequestView> {
-      const { pullRequest, ...rest } = await forgeFor(input.forge).pullRequestStatus(input.repo, input.number);
+      const { pullRequest, ...rest } = await whileAlive(() => forgeFor(input.forge).pullRequestStatus(input.repo, input.number));
       const { body, ...record } = pullRequest;
       return { ...rest, pullRequest: record, manifest: parseManifest(body) };
     },
 
     async markPullRequestReady(input: PullRequestTarget): Promise<void> {
-      await forgeFor(input.forge).markReady(input.repo, input.number);
+      await whileAlive(() => forgeFor(input.forge).markReady(input.repo, input.number));
     },
 
     async closePullRequest(input: PullRequestTarget): Promise<void> {
-      await forgeFor(input.forge).closePullRequest(input.repo, input.number);
+      await whileAlive(() => forgeFor(input.forge).closePullRequest(input.repo, input.number));
     },
   };
 }
@@ -156,16 +178,29 @@ export function createHostActivities(deps: ActivityDeps) {
   return {
     ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
 
+    // The sandbox activities heartbeat only when the engine answers a ping: a Docker daemon that
+    // stops answering is noticed within seconds (DockerUnresponsive), a dead worker within the
+    // heartbeat timeout, and neither leaves the repo waiting on a call that never returns.
     async createSandbox(input: CreateSandboxInput): Promise<string> {
-      return createSandbox(sandboxDeps, input);
+      const ctx = Context.current();
+      return whileDockerAnswers(deps.docker, ({ signal }) => createSandbox(sandboxDeps, input, signal), { heartbeat: () => ctx.heartbeat() });
     },
 
     async runInSandbox(input: RunInSandboxInput) {
       const ctx = Context.current();
-      return runInSandbox(
-        { ...sandboxDeps, heartbeat: (details) => ctx.heartbeat(details) },
-        input,
-        ctx.cancellationSignal,
+      let progress: { bytes: number; elapsedMs: number } = { bytes: 0, elapsedMs: 0 };
+      return whileDockerAnswers(
+        deps.docker,
+        ({ signal }) =>
+          runInSandbox(
+            {
+              ...sandboxDeps,
+              heartbeat: (details) => (progress = details),
+            },
+            input,
+            AbortSignal.any([ctx.cancellationSignal, signal]),
+          ),
+        { heartbeat: () => ctx.heartbeat(progress) },
       );
     },
 
@@ -174,7 +209,10 @@ export function createHostActivities(deps: ActivityDeps) {
     },
 
     async removeSandbox(input: SandboxRef): Promise<void> {
-      await removeSandbox(deps.docker, input);
+      // Given up on while the engine is silent, the remove request stays sent: it takes effect
+      // when the engine answers again.
+      const ctx = Context.current();
+      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, input), { heartbeat: () => ctx.heartbeat() });
     },
 
     async removeWorkspace(input: { workspace: string }): Promise<void> {

@@ -7,8 +7,16 @@ import type { ForgeActivities } from '../activities/index.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import { forgeQueue } from './forge-queue.ts';
 
+/**
+ * Forge activities heartbeat while they run (see `whileAlive`): a worker killed between the
+ * forge's answer and the activity's return is noticed within the heartbeat timeout, not at the
+ * end of the start-to-close timeout, and the retry finds the PR instead of creating another.
+ */
+const HEARTBEAT_TIMEOUT = '20 seconds';
+
 const local = proxyActivities<ForgeActivities>({
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   retry: { initialInterval: '2 seconds', maximumInterval: '1 minute', maximumAttempts: 8 },
 });
 
@@ -20,6 +28,7 @@ export function forgeCalls(config: ForgeConfig): ForgeActivities {
   return proxyActivities<ForgeActivities>({
     taskQueue,
     startToCloseTimeout: '10 minutes',
+    heartbeatTimeout: HEARTBEAT_TIMEOUT,
     retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes', maximumAttempts: 5 },
   });
 }

@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   ParentClosePolicy,
+  TimeoutFailure,
   executeChild,
   getExternalWorkflowHandle,
   isCancellation,
@@ -42,10 +43,10 @@ const shared = proxyActivities<SharedActivities>({
 });
 
 /** Sandbox activities run on the host that holds the workspace; if it is gone, fail fast. */
-function hostActivities(hostQueue: string, startToCloseSeconds = 600) {
+function hostActivities(hostQueue: string, startToCloseSeconds = 600, scheduleToStartSeconds = 120) {
   return proxyActivities<HostActivities>({
     taskQueue: hostQueue,
-    scheduleToStartTimeout: '2 minutes',
+    scheduleToStartTimeout: `${scheduleToStartSeconds} seconds`,
     startToCloseTimeout: `${startToCloseSeconds} seconds`,
     heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
@@ -163,6 +164,8 @@ async function runAttempt(
   const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent, baselineTests });
   const failed = (error: RepoError, tests: TestsOutcome | null = null) =>
     new RepoVerdict({ ...base(), status: 'failed', commit: null, changedFiles: [], steps, tests, error });
+  // Whether the host stopped answering (its worker died): its cleanup is then only asked briefly.
+  let hostGone = false;
 
   try {
     enter('sandbox');
@@ -236,12 +239,17 @@ async function runAttempt(
       tests,
       error: null,
     });
+  } catch (err) {
+    hostGone = hostStoppedAnswering(err);
+    throw err;
   } finally {
     // Always, also when cancelled: no sandbox outlives its repo. A dead host cannot answer;
-    // its worker's start-up sweep removes what is left there.
+    // its worker's start-up sweep removes what is left there. The cleanup of a host that
+    // stopped answering waits seconds, not minutes, for it, so the next attempt (on a live
+    // host, from a fresh clone of the remote) starts soon.
     await CancellationScope.nonCancellable(async () => {
       enter('cleanup');
-      const cleanup = hostActivities(ws.hostQueue, 120);
+      const cleanup = hostActivities(ws.hostQueue, 120, hostGone ? 10 : 120);
       await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
     });
   }
@@ -306,6 +314,17 @@ export function failedBeforeResult(task: RepoTask, step: string, message: string
 function commitMessage(input: RepoWorkflowInput): string {
   const body = input.description.trim();
   return `${input.title}\n\n${body ? `${body}\n\n` : ''}Lockstep-Change: ${input.changeId}\n`;
+}
+
+/**
+ * A host activity that timed out waiting for the host: no heartbeat (its worker died or hangs)
+ * or never picked up (no worker polls the host's queue).
+ */
+function hostStoppedAnswering(err: unknown): boolean {
+  for (let current: unknown = err; current instanceof Error; current = current.cause) {
+    if (current instanceof TimeoutFailure && (current.timeoutType === 'HEARTBEAT' || current.timeoutType === 'SCHEDULE_TO_START')) return true;
+  }
+  return false;
 }
 
 /** A fatal activity failure anywhere in the chain (an activity, or one inside the agent's child workflow). */

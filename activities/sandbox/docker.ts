@@ -10,7 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
-import { fatal, sandboxGone } from '../errors.ts';
+import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { OutputCapture } from './output.ts';
 
 export const LABEL_CHANGE = 'lockstep.change';
@@ -136,7 +136,62 @@ export interface SandboxDeps {
   heartbeatEveryMs?: number;
 }
 
-export async function createSandbox(deps: SandboxDeps, input: SandboxRef & { workspace: string; sandbox: SandboxConfig }): Promise<string> {
+/** How long the engine may leave a ping unanswered before a sandbox activity gives up on it. */
+export const DOCKER_PING_TIMEOUT_MS = 15_000;
+
+export interface DockerWatch {
+  /** Aborted when the engine stopped answering; the work should stop at its next step. */
+  signal: AbortSignal;
+}
+
+/**
+ * Runs `work` while pinging the engine every `everyMs`. Each answered ping calls `heartbeat`,
+ * so an activity's heartbeat says the engine answers, not only that the worker lives. When a
+ * ping stays unanswered for `timeoutMs` (a daemon that hangs, a socket that went silent), the
+ * watch aborts its signal and rejects with DockerUnresponsive at once, without waiting for
+ * `work`: a request stuck on the engine may never come back.
+ */
+export async function whileDockerAnswers<T>(
+  docker: Docker,
+  work: (watch: DockerWatch) => Promise<T>,
+  options: { heartbeat?: () => void; everyMs?: number; timeoutMs?: number } = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? DOCKER_PING_TIMEOUT_MS;
+  const controller = new AbortController();
+  let pingSince: number | null = null;
+  let stop: (err: Error) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => (stop = reject));
+  const tick = (): void => {
+    if (pingSince !== null) {
+      if (Date.now() - pingSince < timeoutMs) return;
+      const err = dockerUnresponsive(`the Docker engine did not answer for ${Math.round(timeoutMs / 1000)}s; gave up on it`);
+      controller.abort(err);
+      stop(err);
+      return;
+    }
+    pingSince = Date.now();
+    docker
+      .ping()
+      .then(() => {
+        pingSince = null;
+        if (!controller.signal.aborted) options.heartbeat?.();
+      })
+      // A refused connection answers too (the engine is gone, not hung): the work's own calls fail.
+      .catch(() => (pingSince = null));
+  };
+  const timer = setInterval(tick, Math.min(options.everyMs ?? 5000, timeoutMs / 3));
+  try {
+    return await Promise.race([work({ signal: controller.signal }), stopped]);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+export async function createSandbox(
+  deps: SandboxDeps,
+  input: SandboxRef & { workspace: string; sandbox: SandboxConfig },
+  signal?: AbortSignal,
+): Promise<string> {
   const { docker } = deps;
   try {
     await docker.getImage(input.sandbox.image).inspect();
@@ -155,15 +210,27 @@ export async function createSandbox(deps: SandboxDeps, input: SandboxRef & { wor
     if (statusCode(err) === 404) return null;
     throw err;
   });
+  signal?.throwIfAborted();
   if (info) {
-    // Idempotent: a retried create finds its own container; anything else under the name goes.
-    if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace) return name;
+    // Idempotent: a retried create finds its own container; anything else under the name goes,
+    // also a container of another worker process (a dead one's, whose bind mount may point at a
+    // work tree since replaced).
+    if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace && info.Config.Labels[LABEL_OWNER] === deps.owner) return name;
     await existing.remove({ force: true }).catch(ignore404);
   }
+  signal?.throwIfAborted();
   const container = await docker.createContainer(
     containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv, readOnlyMounts: deps.readOnlyMounts ?? [] }),
   );
+  // Given up on while the engine was silent: whoever asked has moved on, so nothing may be left.
+  const abandon = async (): Promise<void> => {
+    if (!signal?.aborted) return;
+    await container.remove({ force: true, v: true }).catch(() => undefined);
+    signal.throwIfAborted();
+  };
+  await abandon();
   await container.start();
+  await abandon();
   return name;
 }
 

@@ -44,7 +44,13 @@ export type FaultKind =
   /** The connection is dropped before the request is handled: nothing changed. */
   | 'drop'
   /** The request takes effect, then the connection is dropped: the answer never arrives. */
-  | 'crash-after-create';
+  | 'crash-after-create'
+  /**
+   * The request takes effect and the answer is held (the connection stays open, silent) until
+   * the client gives up or its process dies: the moment to kill a worker after the side effect
+   * and before its activity returns (`onFault` says when).
+   */
+  | 'hang-after-create';
 
 export interface Fault {
   kind: FaultKind;
@@ -112,6 +118,8 @@ export interface FakeGitHubOptions {
   login?: string;
   /** Where a head branch points (a real remote), or null when it does not exist; default: any branch exists. */
   headCommit?: (slug: string, branch: string) => Promise<string | null>;
+  /** Called when an injected fault has taken effect (for `*-after-create`, after the create). */
+  onFault?: (fault: Fault, request: LoggedRequest) => void;
 }
 
 const fixture = JSON.parse(readFileSync(join(projectRoot, 'tests', 'fixtures', 'github-operations.json'), 'utf8')) as { operations: Operation[] };
@@ -521,6 +529,11 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       const answer = await handle(op, `${url.protocol}//${req.headers.host ?? ''}${API}`, params, body);
       if (fault?.kind === 'crash-after-create') {
         req.socket.destroy();
+        options.onFault?.(fault, entry);
+        return;
+      }
+      if (fault?.kind === 'hang-after-create') {
+        options.onFault?.(fault, entry);
         return;
       }
       if (fault?.kind === 'already-exists') {

@@ -313,6 +313,11 @@ describe('docker sandbox', () => {
     const listed = await ourContainers(repo);
     expect(listed).toHaveLength(1);
     expect(listed[0]?.Id).toBe(firstId);
+    // Another worker process's container under the name (a dead one's) is replaced, not reused.
+    const other = await createSandbox({ ...deps, owner: `${deps.owner}-successor` }, input);
+    expect(other).toBe(first);
+    expect((await docker.getContainer(other).inspect()).Id).not.toBe(firstId);
+    expect(await ourContainers(repo)).toHaveLength(1);
 
     await expect(removeSandbox(docker, { changeId, repo })).resolves.toBeUndefined();
     await expect(removeSandbox(docker, { changeId, repo })).resolves.toBeUndefined();
