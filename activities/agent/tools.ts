@@ -456,7 +456,8 @@ async function listDirectoryTool(ctx: ToolContext, args: ArgsOf<'list_directory'
   const lines: string[] = [];
   let used = 0;
   for (const entry of entries.slice(0, MAX_LIST_ENTRIES)) {
-    const line = entry.kind === 'dir' ? `${entry.name}/` : entry.kind === 'link' ? `${entry.name} -> ${entry.target ?? '?'}` : entry.name;
+    const name = listedName(entry.name);
+    const line = entry.kind === 'dir' ? `${name}/` : entry.kind === 'link' ? `${name} -> ${listedName(entry.target ?? '?')}` : name;
     if (used + line.length + 1 > MODEL_OUTPUT_CHARS - 400) break;
     lines.push(line);
     used += line.length + 1;
@@ -672,6 +673,22 @@ function clip(text: string, max: number): string {
 
 function showPath(path: string): string {
   return /^[\w./@+-]+$/.test(path) ? clip(path, 120) : clip(quote(path), 120);
+}
+
+/**
+ * Control characters (a newline, an escape sequence), line separators and bidirectional
+ * overrides in a file name would let the repository write lines of its own into the listing the
+ * model reads. Such a name is shown quoted, every one of those characters as a \uXXXX escape;
+ * any other name as it is.
+ */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const UNSAFE_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+export function listedName(name: string): string {
+  if (!UNSAFE_NAME_CHARS.test(name)) return name;
+  const escaped = [...name]
+    .map((c) => (c === '"' || c === '\\' ? `\\${c}` : UNSAFE_NAME_CHARS.test(c) ? `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : c))
+    .join('');
+  return `"${escaped}"`;
 }
 
 const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -552,7 +552,7 @@ export const CASES: HostileCase[] = [
     id: 'control-char-file-names',
     group: 'names',
     threat: 'file names with a newline and terminal escape sequences',
-    expected: { outcome: 'contained', detail: /2 entries|3 entries/, text: 'listed; summaries for history and progress carry no control characters' },
+    expected: { outcome: 'contained', detail: /3 entries/, text: 'listed quoted and escaped, one line each; summaries for history and progress carry no control characters' },
     seed: (s) => {
       s.file('evil\nname.txt', 'x\n');
       s.file('\u001b[2J\u001b[31mred.txt', 'x\n');
@@ -562,7 +562,7 @@ export const CASES: HostileCase[] = [
       const list = await r.tool('list_directory', { path: '.' });
       const read = await r.tool('read_file', READ('evil\nname.txt'));
       // eslint-disable-next-line no-control-regex
-      const clean = ![list.summary, read.summary].some((s) => /[\u0000-\u001f\u007f]/.test(s));
+      const clean = ![list.summary, read.summary, list.content.replaceAll('\n', '')].some((s) => /[\u0000-\u001f\u007f]/.test(s)) && list.content.split('\n').length === 4;
       return { outcome: list.ok && read.ok && clean ? 'contained' : 'allowed', detail: `${list.content}\n${list.summary}\n${read.summary}` };
     },
   },
