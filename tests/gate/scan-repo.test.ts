@@ -90,7 +90,8 @@ beforeAll(async () => {
   deps = {
     stateDir,
     docker,
-    sandbox: { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `test-${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') },
+    // `host:pid`: a worker starting beside this test (its sweep) sees the owner alive.
+    sandbox: { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `test:${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') },
     workspaceOwner: { uid: SANDBOX_UID, gid: SANDBOX_UID },
   };
 });
@@ -105,6 +106,7 @@ describe('scanRepo when scans overlap', () => {
   it('two repos of one round scanned at once: the first to finish leaves the other its checkout', async () => {
     const [a, b] = await Promise.all([scanInput('alpha'), scanInput('beta')]);
     const slow = scan(b);
+    slow.catch(() => undefined); // awaited below; a failure must not surface as unhandled first
     await sandboxUp('beta');
     // beta is scanning in its sandbox; alpha, a repo the change left as it was, has nothing to
     // scan: it clones, finds no added line and disposes of what it made, while beta still scans.
@@ -117,6 +119,7 @@ describe('scanRepo when scans overlap', () => {
   it('a retry beside the attempt the server gave up on: neither deletes the other', async () => {
     const input = await scanInput('gamma');
     const first = scan(input, 1);
+    first.catch(() => undefined); // awaited below
     await sandboxUp('gamma');
     expect(await scan(input, 2)).toEqual([sqlFinding('gamma')]);
     expect(await first).toEqual([sqlFinding('gamma')]);
