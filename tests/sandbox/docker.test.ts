@@ -314,7 +314,7 @@ describe('docker sandbox', () => {
     expect(listed).toHaveLength(1);
     expect(listed[0]?.Id).toBe(firstId);
     // Another worker process's container under the name (a dead one's) is replaced, not reused.
-    const other = await createSandbox({ ...deps, owner: `${deps.owner}-successor` }, input);
+    const other = await createSandbox({ ...deps, owner: `successor:${process.pid}` }, input);
     expect(other).toBe(first);
     expect((await docker.getContainer(other).inspect()).Id).not.toBe(firstId);
     expect(await ourContainers(repo)).toHaveLength(1);
