@@ -66,7 +66,8 @@ PY
   mv "$temporal_bin.part" "$temporal_bin"
 fi
 mkdir -p "$tools/bin"
-ln -sfn "$temporal_bin" "$tools/bin/temporal"
+# Relative, so the link stays right when the checkout (or .tools) is reached by another path.
+ln -sfn "../temporal-$temporal_version/temporal" "$tools/bin/temporal"
 
 # --- 3. Docker engine ------------------------------------------------------------------------
 docker_ready() { docker info >/dev/null 2>&1; }
