@@ -10,20 +10,11 @@
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="${LOCKSTEP_STATE_DIR:-$root/.lockstep}"
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 tools="$root/.tools"
 temporal_version="1.9.1"
 image_repo="lockstep-sandbox"
-quiet=0
-[[ "${1:-}" == "--quiet" ]] && quiet=1
-
-say() { echo "[bootstrap] $*" >&2; }
-info() { [[ $quiet == 1 ]] || say "$@"; }
-die() {
-  say "error: $*"
-  exit 1
-}
 
 mkdir -p "$state/logs" "$state/run" "$tools"
 

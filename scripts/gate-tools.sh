@@ -10,21 +10,12 @@
 # Called by scripts/bootstrap.sh after npm ci; runs alone too. --quiet prints only changes.
 set -euo pipefail
 
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="${LOCKSTEP_STATE_DIR:-$root/.lockstep}"
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 gate="$root/.tools/gate"
 gitleaks_version="v8.30.1"
 semgrep_version="1.185.0"
 semgrep_python="3.11"
-quiet=0
-[[ "${1:-}" == "--quiet" ]] && quiet=1
-
-say() { echo "[bootstrap] $*" >&2; }
-info() { [[ $quiet == 1 ]] || say "$@"; }
-die() {
-  say "error: $*"
-  exit 1
-}
 
 mkdir -p "$gate/bin" "$state/logs"
 
