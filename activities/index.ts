@@ -27,6 +27,7 @@ import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
+import { activityContext } from './context.ts';
 import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
@@ -63,12 +64,8 @@ export const workspacePath = (stateDir: string, changeId: string, repo: string):
  * lives, not that the forge answered. Outside an activity (unit tests) it just runs `work`.
  */
 export async function whileAlive<T>(work: () => Promise<T>, everyMs = 5_000): Promise<T> {
-  let ctx: Context | null = null;
-  try {
-    ctx = Context.current();
-  } catch {
-    return work();
-  }
+  const ctx = activityContext();
+  if (!ctx) return work();
   const beat = setInterval(() => ctx.heartbeat(), everyMs);
   try {
     return await work();

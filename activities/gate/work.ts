@@ -5,11 +5,11 @@
  * file; commands and tools run only in throwaway sandboxes that see the gate's tools read-only.
  * `dispose` removes every sandbox and checkout, also after a failure.
  */
-import { Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandResult, GateRepo, GateRevision } from '../../workflows/types.ts';
+import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
@@ -137,13 +137,5 @@ export class GateWork {
   async dispose(): Promise<void> {
     await Promise.allSettled([...this.sandboxes].map((repo) => removeSandbox(this.deps.docker, { changeId: this.changeId, repo })));
     await rm(this.root, { recursive: true, force: true });
-  }
-}
-
-function activityContext(): Context | null {
-  try {
-    return Context.current();
-  } catch {
-    return null;
   }
 }

@@ -164,7 +164,7 @@ export async function whileDockerAnswers<T>(
   const tick = (): void => {
     if (pingSince !== null) {
       if (Date.now() - pingSince < timeoutMs) return;
-      const err = dockerUnresponsive(`the Docker engine did not answer for ${Math.round(timeoutMs / 1000)}s; gave up on it`);
+      const err = dockerUnresponsive(`the Docker engine did not answer for ${Math.round(timeoutMs / 1000)}s; gave up on it (check the engine with \`docker info\` on this worker's host; the repo's attempt is retried)`);
       controller.abort(err);
       stop(err);
       return;
