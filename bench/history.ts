@@ -1,7 +1,9 @@
 /**
  * Where a repo workflow's time goes, read from its history: time inside activities (by type),
  * time activities waited between scheduled and started (task queue latency), time of workflow
- * tasks (scheduled to completed), and the rest (child start, timers, result delivery).
+ * tasks (scheduled to completed), and the time no activity of the repo was running at all (the
+ * orchestration's own share of the repo's wall time: round trips through the server and the
+ * workflow tasks between one activity and the next).
  */
 import type { temporal } from '@temporalio/proto';
 
@@ -13,6 +15,8 @@ export interface Breakdown {
   activityCount: number;
   queueWaitMs: number;
   workflowTaskMs: number;
+  /** Workflow start to end, minus the union of the activities' started-to-closed intervals. */
+  idleMs: number;
 }
 
 function ms(t: { seconds?: unknown; nanos?: number | null } | null | undefined): number {
@@ -24,7 +28,8 @@ export function breakdown(history: History): Breakdown {
   const events = history.events ?? [];
   const at = new Map<string, number>();
   const activityType = new Map<string, string>();
-  const out: Breakdown = { totalMs: 0, activityMs: {}, activityCount: 0, queueWaitMs: 0, workflowTaskMs: 0 };
+  const out: Breakdown = { totalMs: 0, activityMs: {}, activityCount: 0, queueWaitMs: 0, workflowTaskMs: 0, idleMs: 0 };
+  const running: [number, number][] = [];
   for (const e of events) {
     const id = String(e.eventId ?? '');
     const time = ms(e.eventTime);
@@ -39,12 +44,26 @@ export function breakdown(history: History): Breakdown {
       const start = at.get(String(done.startedEventId ?? '')) ?? time;
       out.activityMs[type] = (out.activityMs[type] ?? 0) + (time - start);
       out.activityCount++;
+      running.push([start, time]);
     }
     const wtDone = e.workflowTaskCompletedEventAttributes;
     if (wtDone) out.workflowTaskMs += time - (at.get(String(wtDone.scheduledEventId ?? '')) ?? time);
   }
   if (events.length > 0) out.totalMs = ms(events.at(-1)?.eventTime) - ms(events[0]?.eventTime);
+  out.idleMs = out.totalMs - unionMs(running);
   return out;
+}
+
+/** Total length of a set of intervals, overlaps counted once. */
+export function unionMs(intervals: readonly [number, number][]): number {
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of [...intervals].sort((x, y) => x[0] - y[0])) {
+    if (b <= end) continue;
+    total += b - Math.max(a, end);
+    end = b;
+  }
+  return total;
 }
 
 /** The coordinator's phases, read from its history (ms). */

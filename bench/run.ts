@@ -82,7 +82,11 @@ interface WorkerProcess {
 const liveWorkers = new Set<ChildProcess>();
 
 async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
+  // --profile=<dir>: each worker writes a V8 CPU profile there when it stops (open it in Chrome's
+  // DevTools or speedscope) to see where the orchestration's own CPU time goes.
+  const profile = option('profile');
+  const profiling = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
+  const child = spawn(process.execPath, [...profiling, join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -122,17 +126,22 @@ async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number 
 
 const CLOCK_TICKS = 100;
 
-/** CPU seconds a process used, its waited-for children (git, docker CLI) included, from /proc. */
-async function cpuSeconds(pid: number | 'self'): Promise<number> {
+/** CPU seconds a process used itself and its waited-for children (git, docker CLI) used, from /proc. */
+async function cpuTimes(pid: number | 'self'): Promise<{ own: number; children: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at field 3.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i] ?? 0));
-    return ((utime ?? 0) + (stime ?? 0) + (cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS;
+    return { own: ((utime ?? 0) + (stime ?? 0)) / CLOCK_TICKS, children: ((cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS };
   } catch {
-    return NaN;
+    return { own: NaN, children: NaN };
   }
+}
+
+async function cpuSeconds(pid: number | 'self'): Promise<number> {
+  const { own, children } = await cpuTimes(pid);
+  return own + children;
 }
 
 /** The pid of the Temporal dev server this process started (a direct child named temporal). */
@@ -181,7 +190,7 @@ interface HistoryStats {
   coordinator: { events: number; bytes: number; phases: CoordinatorBreakdown };
   perRepo: { events: number; bytes: number };
   /** Medians over the repo workflows of the run, in ms. */
-  perRepoTime: { totalMs: number; queueWaitMs: number; workflowTaskMs: number; activityMs: Record<string, number> };
+  perRepoTime: { totalMs: number; idleMs: number; queueWaitMs: number; workflowTaskMs: number; activityMs: Record<string, number> };
 }
 
 /** History size of the coordinator and (median over) its children; bytes = protobuf-encoded size. */
@@ -202,6 +211,7 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
     perRepo: { events: median(children.map((c) => c.events)), bytes: median(children.map((c) => c.bytes)) },
     perRepoTime: {
       totalMs: median(children.map((c) => c.breakdown.totalMs)),
+      idleMs: median(children.map((c) => c.breakdown.idleMs)),
       queueWaitMs: median(children.map((c) => c.breakdown.queueWaitMs)),
       workflowTaskMs: median(children.map((c) => c.breakdown.workflowTaskMs)),
       activityMs: Object.fromEntries(types.map((t) => [t, median(children.map((c) => c.breakdown.activityMs[t] ?? 0))])),
@@ -218,7 +228,7 @@ interface ScaleSample {
   lockstepMs: number;
   baselineMs: number;
   /** CPU seconds during the Lockstep run: the worker (with its git children) and the Temporal server. */
-  lockstepCpu: { worker: number; server: number };
+  lockstepCpu: { worker: number; server: number; workerChildren?: number };
   /** CPU seconds of the baseline script's children (git, docker CLI). */
   baselineCpu: number;
 }
@@ -246,15 +256,17 @@ async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
       // Alternate the order so neither side always runs on a warmer machine.
       let lockstepMs = 0;
       let baselineMs = 0;
-      const lockstepCpu = { worker: 0, server: 0 };
+      const lockstepCpu: ScaleSample['lockstepCpu'] = { worker: 0, server: 0 };
       let baselineCpu = 0;
       const workerPid = worker.child.pid ?? 0;
       const lockstep = async (): Promise<void> => {
-        const [w0, s0] = [await cpuSeconds(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
+        const [w0, s0] = [await cpuTimes(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
         const { ms, result } = await runLockstep(ctx, fleet, changeId);
         if (result.status !== 'succeeded') throw new Error(`${changeId}: ${result.status}: ${JSON.stringify(result.repos.find((r) => r.status !== 'green')?.error)}`);
         lockstepMs = ms;
-        lockstepCpu.worker = (await cpuSeconds(workerPid)) - w0;
+        const w1 = await cpuTimes(workerPid);
+        lockstepCpu.worker = w1.own + w1.children - (w0.own + w0.children);
+        lockstepCpu.workerChildren = w1.children - w0.children;
         lockstepCpu.server = (ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN) - s0;
       };
       const baseline = async (): Promise<void> => {
@@ -273,7 +285,7 @@ async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
       }
       point.samples.push({ n, rep, lockstepMs, baselineMs, lockstepCpu, baselineCpu });
       log(
-        `N=${n} rep ${rep}: lockstep ${(lockstepMs / 1000).toFixed(1)} s (cpu: worker ${lockstepCpu.worker.toFixed(1)} s, server ${lockstepCpu.server.toFixed(1)} s), ` +
+        `N=${n} rep ${rep}: lockstep ${(lockstepMs / 1000).toFixed(1)} s (cpu: worker ${lockstepCpu.worker.toFixed(1)} s of which git ${(lockstepCpu.workerChildren ?? NaN).toFixed(1)} s, server ${lockstepCpu.server.toFixed(1)} s), ` +
           `baseline ${(baselineMs / 1000).toFixed(1)} s (cpu ${baselineCpu.toFixed(1)} s); load ${loadavg()[0]?.toFixed(1) ?? '?'}`,
       );
       if (rep === 1) point.history = await historyStats(ctx.client, changeId, fleet.repos);
@@ -486,12 +498,12 @@ async function main(): Promise<void> {
     const types = [...new Set(timed.flatMap((p) => Object.keys(p.history?.perRepoTime.activityMs ?? {})))];
     const lines = [
       '',
-      'Where a repo workflow\'s time goes (median ms over the repos of the first run at each N):',
-      `| N | repo workflow | queue wait | workflow tasks | ${types.join(' | ')} |`,
-      `|---|---|---|---|${types.map(() => '---').join('|')}|`,
+      'Where a repo workflow\'s time goes (median ms over the repos of the first run at each N; "no activity running" is the orchestration\'s own share):',
+      `| N | repo workflow | no activity running | queue wait | workflow tasks | ${types.join(' | ')} |`,
+      `|---|---|---|---|---|${types.map(() => '---').join('|')}|`,
       ...timed.map((p) => {
         const t = p.history?.perRepoTime;
-        return `| ${p.n} | ${(t?.totalMs ?? 0).toFixed(0)} | ${(t?.queueWaitMs ?? 0).toFixed(0)} | ${(t?.workflowTaskMs ?? 0).toFixed(0)} | ${types.map((k) => (t?.activityMs[k] ?? 0).toFixed(0)).join(' | ')} |`;
+        return `| ${p.n} | ${(t?.totalMs ?? 0).toFixed(0)} | ${(t?.idleMs ?? 0).toFixed(0)} | ${(t?.queueWaitMs ?? 0).toFixed(0)} | ${(t?.workflowTaskMs ?? 0).toFixed(0)} | ${types.map((k) => (t?.activityMs[k] ?? 0).toFixed(0)).join(' | ')} |`;
       }),
     ];
     lines.push(
