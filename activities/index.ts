@@ -10,10 +10,12 @@ import { createAgentHostActivities, createAgentSharedActivities } from './agent/
 import { join, resolve, sep } from 'node:path';
 import { fatal } from './errors.ts';
 import type {
+  CloseWorkspaceInput,
   CommitAndPushInput,
   CreateSandboxInput,
   LinkPullRequestInput,
   OpenPullRequestInput,
+  OpenWorkspaceInput,
   PreparedWorkspace,
   PrepareWorkspaceInput,
   PullRequestRef,
@@ -127,6 +129,17 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
 }
 
 export function createSharedActivities(deps: ActivityDeps) {
+  const sandboxDeps = sandboxDepsOf(deps);
+  /** A fresh clone of the repo's base branch in this worker's workspaces folder. */
+  const prepare = async (input: PrepareWorkspaceInput): Promise<PreparedWorkspace> => {
+    const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
+    const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
+      owner: deps.workspaceOwner,
+      startCommit: input.startCommit ?? null,
+      ...(deps.gitCredentials ? { credentials: deps.gitCredentials } : {}),
+    });
+    return { hostQueue: deps.hostQueue, workspace, baseCommit };
+  };
   return {
     ...createAgentSharedActivities(deps),
     ...createForgeActivities(deps),
@@ -134,13 +147,30 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createGuardrailActivities(gateDepsOf(deps)),
 
     async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
-      const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
-      const baseCommit = await cloneWorkspace(input.url, input.baseBranch, input.branch, workspace, {
-        owner: deps.workspaceOwner,
-        startCommit: input.startCommit ?? null,
-        ...(deps.gitCredentials ? { credentials: deps.gitCredentials } : {}),
-      });
-      return { hostQueue: deps.hostQueue, workspace, baseCommit };
+      return prepare(input);
+    },
+
+    /**
+     * The workspace and its sandbox in one step, on whichever host takes the task: one round
+     * trip through the server on every repo's critical path instead of two. What it made here
+     * is removed again when it fails, so a retry on another host leaves nothing behind.
+     */
+    async openWorkspace(input: OpenWorkspaceInput): Promise<PreparedWorkspace> {
+      const ctx = activityContext();
+      const prepared = await whileAlive(() => prepare(input));
+      const ref = { changeId: input.changeId, repo: input.repo };
+      try {
+        await whileDockerAnswers(
+          deps.docker,
+          ({ signal }) =>
+            createSandbox(sandboxDeps, { ...ref, workspace: prepared.workspace, sandbox: input.sandbox }, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal),
+          { heartbeat: () => ctx?.heartbeat() },
+        );
+      } catch (err) {
+        await Promise.allSettled([whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, ref)), removeWorkspace(prepared.workspace)]);
+        throw err;
+      }
+      return prepared;
     },
 
     /** Whether `branch` on the remote still points at `commit` (a resumed run may then reuse it). */
@@ -172,6 +202,12 @@ function sandboxDepsOf(deps: ActivityDeps) {
 
 export function createHostActivities(deps: ActivityDeps) {
   const sandboxDeps = sandboxDepsOf(deps);
+  /** Only ever deletes inside this worker's own workspaces folder, whatever the input says. */
+  const removeOwnWorkspace = async (workspace: string): Promise<void> => {
+    const root = join(deps.stateDir, 'workspaces') + sep;
+    if (!resolve(workspace).startsWith(root)) throw fatal('InvalidInput', `refusing to remove ${workspace}: not a Lockstep workspace`);
+    await removeWorkspace(workspace);
+  };
   return {
     ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
 
@@ -202,7 +238,16 @@ export function createHostActivities(deps: ActivityDeps) {
     },
 
     async commitAndPush(input: CommitAndPushInput) {
-      return commitAndPush(input, deps.gitCredentials);
+      // The repo's commands are done, so its sandbox can go while git works. Best effort:
+      // closeWorkspace, which always runs after, removes it for good.
+      const ref = { changeId: input.changeId, repo: input.repo };
+      const released = input.releaseSandbox ? whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, ref)).catch(() => undefined) : null;
+      try {
+        // A push to a slow remote may take longer than the heartbeat timeout.
+        return await whileAlive(() => commitAndPush(input, deps.gitCredentials));
+      } finally {
+        await released;
+      }
     },
 
     async removeSandbox(input: SandboxRef): Promise<void> {
@@ -213,10 +258,19 @@ export function createHostActivities(deps: ActivityDeps) {
     },
 
     async removeWorkspace(input: { workspace: string }): Promise<void> {
-      // Only ever delete inside this worker's own workspaces folder, whatever the input says.
-      const root = join(deps.stateDir, 'workspaces') + sep;
-      if (!resolve(input.workspace).startsWith(root)) throw fatal('InvalidInput', `refusing to remove ${input.workspace}: not a Lockstep workspace`);
-      await removeWorkspace(input.workspace);
+      await removeOwnWorkspace(input.workspace);
+    },
+
+    /** The sandbox and the workspace of a repo's attempt, removed together (one task, not two). */
+    async closeWorkspace(input: CloseWorkspaceInput): Promise<void> {
+      const ctx = activityContext();
+      const ref = { changeId: input.changeId, repo: input.repo };
+      const outcomes = await Promise.allSettled([
+        whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, ref), { heartbeat: () => ctx?.heartbeat() }),
+        removeOwnWorkspace(input.workspace),
+      ]);
+      const failed = outcomes.find((o) => o.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   };
 }

@@ -16,6 +16,7 @@ import {
   patched,
   proxyActivities,
   setHandler,
+  upsertMemo,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { HostActivities, SharedActivities } from '../activities/index.ts';
@@ -28,6 +29,7 @@ import type {
   CommandResult,
   RepoError,
   RepoPhase,
+  RepoProgress,
   RepoResult,
   RepoStatusView,
   RepoTask,
@@ -89,6 +91,11 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
   setHandler(repoStatusQuery, () => view);
   const parentId = workflowInfo().parent?.workflowId;
   const parent = parentId ? getExternalWorkflowHandle(parentId) : null;
+  // One activity makes the workspace and the sandbox, one removes them (the sandbox goes while
+  // git pushes), and progress goes into this workflow's memo instead of a signal to the
+  // coordinator: about half the server round trips and events of a repo (docs/performance.md).
+  // Runs recorded before replay the old way.
+  const lean = patched('lean-repo-workflow');
 
   // The phase an attempt was working in when it failed (cleanup comes after, and is not it).
   let workPhase: RepoPhase = 'queued';
@@ -97,13 +104,16 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
     view.phase = phase;
     view.step = step;
     view.phaseStartedAt = Date.now();
-    // Progress is best effort: a parent that is gone must not fail the repo. Each signal costs a
-    // workflow task here and one in the coordinator; the short phases are not worth it (the
-    // coordinator shows "preparing" from the moment it starts the repo, a second attempt says
-    // so, and the last reported phase stands through cleanup). This workflow's own status query
-    // still has them all.
+    // The short phases are not reported (the coordinator shows "preparing" from the moment it
+    // starts the repo, a second attempt says so, and the last reported phase stands through
+    // cleanup); this workflow's own status query still has them all. The memo costs one event
+    // and no workflow task (readers describe the workflow: cli/live-status.ts); a signal cost a
+    // workflow task here and one in the coordinator, and is best effort (a parent that is gone
+    // must not fail the repo).
     const quiet = QUIET_PHASES.has(phase) && !(phase === 'preparing' && view.attempt > 1);
-    if (parent && !(quiet && patched('fewer-progress-signals'))) {
+    if (lean) {
+      if (!quiet) upsertMemo({ progress: { repo: task.repo, phase, step, attempt: view.attempt, at: view.phaseStartedAt } satisfies RepoProgress });
+    } else if (parent && !(quiet && patched('fewer-progress-signals'))) {
       void parent
         .signal(repoProgressSignal, { repo: task.repo, phase, step, attempt: view.attempt, at: view.phaseStartedAt })
         .catch(() => undefined);
@@ -128,7 +138,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
   for (let attempt = 1; ; attempt++) {
     view.attempt = attempt;
     try {
-      const verdict = await runAttempt(input, attempt, enter);
+      const verdict = await runAttempt(input, attempt, enter, lean);
       return finish(verdict.result);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -145,18 +155,21 @@ async function runAttempt(
   input: RepoWorkflowInput,
   attempt: number,
   enter: (phase: RepoPhase, step?: string | null) => void,
+  lean: boolean,
 ): Promise<RepoVerdict> {
   const { task, changeId } = input;
   const sandboxRef = { changeId, repo: task.repo };
   enter('preparing');
-  const ws = await shared.prepareWorkspace({
+  const workspaceInput = {
     changeId,
     repo: task.repo,
     url: task.url,
     baseBranch: task.baseBranch,
     branch: task.branch,
     startCommit: task.startCommit ?? null,
-  });
+  };
+  // openWorkspace removes what it made when it fails; afterwards the finally below does.
+  const ws = lean ? await shared.openWorkspace({ ...workspaceInput, sandbox: task.sandbox }) : await shared.prepareWorkspace(workspaceInput);
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
   let agent: AgentOutcome | null = null;
@@ -168,8 +181,10 @@ async function runAttempt(
   let hostGone = false;
 
   try {
-    enter('sandbox');
-    await host.createSandbox({ ...sandboxRef, workspace: ws.workspace, sandbox: task.sandbox });
+    if (!lean) {
+      enter('sandbox');
+      await host.createSandbox({ ...sandboxRef, workspace: ws.workspace, sandbox: task.sandbox });
+    }
 
     let index = 0;
     const run = async (kind: Exclude<CommandKind, 'gate'>, name: string, command: string, timeoutSeconds: number): Promise<CommandResult> => {
@@ -229,6 +244,7 @@ async function runAttempt(
       branch: task.branch,
       baseCommit: ws.baseCommit,
       message: commitMessage(input),
+      ...(lean ? { releaseSandbox: true } : {}),
     });
     return new RepoVerdict({
       ...base(),
@@ -250,7 +266,8 @@ async function runAttempt(
     await CancellationScope.nonCancellable(async () => {
       enter('cleanup');
       const cleanup = hostActivities(ws.hostQueue, 120, hostGone ? 10 : 120);
-      await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
+      if (lean) await cleanup.closeWorkspace({ ...sandboxRef, workspace: ws.workspace }).catch(() => undefined);
+      else await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
     });
   }
 }

@@ -538,6 +538,11 @@ export interface PrepareWorkspaceInput {
   startCommit?: string | null;
 }
 
+/** A workspace and its sandbox in one step, on one host (`openWorkspace`). */
+export interface OpenWorkspaceInput extends PrepareWorkspaceInput {
+  sandbox: SandboxConfig;
+}
+
 export interface PreparedWorkspace {
   /** The task queue of the worker whose host holds the workspace (and will hold the sandbox). */
   hostQueue: string;
@@ -553,6 +558,10 @@ export interface SandboxRef {
 export interface CreateSandboxInput extends SandboxRef {
   workspace: string;
   sandbox: SandboxConfig;
+}
+
+export interface CloseWorkspaceInput extends SandboxRef {
+  workspace: string;
 }
 
 export interface RunInSandboxInput extends SandboxRef {
@@ -577,6 +586,8 @@ export interface CommitAndPushInput {
   branch: string;
   baseCommit: string;
   message: string;
+  /** The repo's commands are done: remove its sandbox while git works. */
+  releaseSandbox?: boolean;
 }
 
 export interface CommitAndPushResult {

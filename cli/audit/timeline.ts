@@ -346,11 +346,13 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
         details: { number: i.pullRequest?.number ?? null, url: i.pullRequest ? short(i.pullRequest.url) : null, setSize: i.siblings?.length ?? null },
       };
     }
-    case 'prepareWorkspace': {
+    case 'prepareWorkspace':
+    case 'openWorkspace': {
       const res = result as PreparedWorkspace | undefined;
+      const made = r.type === 'openWorkspace' ? 'workspace cloned and sandbox created' : 'workspace cloned';
       return {
         kind: 'repo',
-        title: short(res ? `workspace cloned at ${res.baseCommit.slice(0, 12)}` : `prepare workspace: ${r.outcome}`),
+        title: short(res ? `${made} at ${res.baseCommit.slice(0, 12)}` : `${r.type === 'openWorkspace' ? 'open' : 'prepare'} workspace: ${r.outcome}`),
         details: { baseBranch: str(input.baseBranch), branch: str(input.branch), baseCommit: res ? res.baseCommit.slice(0, 12) : null, hostQueue: res ? short(res.hostQueue, 80) : null },
       };
     }
@@ -366,7 +368,10 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
     }
     case 'removeSandbox':
     case 'removeWorkspace':
-      return { kind: 'repo', title: `${r.type === 'removeSandbox' ? 'sandbox' : 'workspace'} removed${r.outcome === 'completed' ? '' : `: ${r.outcome}`}`, details: {} };
+    case 'closeWorkspace': {
+      const what = { removeSandbox: 'sandbox', removeWorkspace: 'workspace', closeWorkspace: 'sandbox and workspace' }[r.type];
+      return { kind: 'repo', title: `${what} removed${r.outcome === 'completed' ? '' : `: ${r.outcome}`}`, details: {} };
+    }
     case 'startTranscript':
       return { kind: 'repo', title: `agent transcript started (attempt ${num(input.attempt) ?? '?'})`, details: { attempt: num(input.attempt) } };
     case 'appendUserMessage':

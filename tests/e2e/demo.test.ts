@@ -183,16 +183,16 @@ describe('the demo change, end to end', () => {
           return a ? [{ type: a.activityType?.name ?? '', queue: a.taskQueue?.name ?? '', id: e.eventId?.toString() ?? '' }] : [];
         });
         const completed = (history.events ?? []).flatMap((e) => (e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes] : []));
-        expect(scheduled[0]?.type).toBe('prepareWorkspace');
+        expect(scheduled[0]?.type).toBe('openWorkspace');
         expect(scheduled[0]?.queue).toBe(h.queue);
-        // The queue prepareWorkspace returned is where every later activity of the repo went.
+        // The queue openWorkspace returned is where every later activity of the repo went.
         const prepared = completed.find((c) => c.scheduledEventId?.toString() === scheduled[0]?.id);
         const payload = prepared?.result?.payloads?.[0]?.data;
         const hostQueue = (JSON.parse(Buffer.from(payload ?? new Uint8Array()).toString()) as { hostQueue: string }).hostQueue;
         expect([h.worker?.hostQueue, `lockstep-host-${otherHost}`]).toContain(hostQueue);
         hostQueues.add(hostQueue);
         const later = scheduled.slice(1);
-        expect(later.map((s) => s.type)).toEqual(expect.arrayContaining(['createSandbox', 'runInSandbox', 'commitAndPush', 'removeSandbox']));
+        expect(later.map((s) => s.type)).toEqual(expect.arrayContaining(['runInSandbox', 'commitAndPush', 'closeWorkspace']));
         expect(later.every((s) => s.queue === hostQueue)).toBe(true);
       }
       expect(hostQueues.size).toBeGreaterThanOrEqual(1);

@@ -15,12 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, temporalAnswers, type DevServer } from '../../workers/dev-server.ts';
 import { installRuntime } from '../../workers/runtime.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeWorkflowId, type ChangeStatusView } from '../../workflows/types.ts';
 import {
-  FIVE_REPOS,
   alive,
   expectOnePullRequestPerRepo,
+  FIVE_REPOS,
+  liveStatus,
   removeSandboxesOf,
   sandboxesLeft,
   seedFiveRepoFleet,
@@ -90,13 +90,13 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
         const downMs = between(random, 500, 5_000);
         let view: ChangeStatusView | null = null;
         for (;;) {
-          view = await handle.query(changeStatusQuery).catch(() => view);
+          view = await liveStatus(handle).catch(() => view);
           if (view && view.status !== 'running') break;
           if (waitFor === 'work' ? view?.repos.some((r) => r.phase !== 'queued') : view?.phase === waitFor) break;
           await new Promise((r) => setTimeout(r, waitFor === 'work' ? 100 : 20));
         }
         await new Promise((r) => setTimeout(r, afterMs));
-        view = await handle.query(changeStatusQuery).catch(() => view);
+        view = await liveStatus(handle).catch(() => view);
         const inFlight = view?.repos.filter((r) => r.status === 'running' && r.phase !== 'queued').map((r) => `${r.repo}:${r.phase}`) ?? [];
         stops.push({ run, waitFor, afterMs, downMs, phase: view?.phase ?? '?', inFlight });
 

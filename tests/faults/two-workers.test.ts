@@ -18,13 +18,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_CHANGE, LABEL_OWNER, LABEL_REPO } from '../../activities/sandbox/docker.ts';
 import { hostQueueName } from '../../workers/worker.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeWorkflowId } from '../../workflows/types.ts';
 import {
-  FIVE_REPOS,
   alive,
   expectOnePullRequestPerRepo,
+  FIVE_REPOS,
   killWorker,
+  liveStatus,
   removeSandboxesOf,
   sandboxesLeft,
   seedFiveRepoFleet,
@@ -85,7 +85,7 @@ describe('faults: two workers, the one holding a sandbox dies mid-step', () => {
         // The sandboxes whose repo is at work in them now (a repo already pushing or cleaning
         // up has its result; only its cleanup would be the dead host's), and whose Docker
         // (worker) holds each.
-        const view = await handle.query(changeStatusQuery);
+        const view = await liveStatus(handle);
         const atWork = new Set(view.repos.filter((r) => r.status === 'running' && ['sandbox', 'setup', 'step', 'tests'].includes(r.phase)).map((r) => r.repo));
         const running = (await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=${input.changeId}`] } })).filter((c) => atWork.has(c.Labels[LABEL_REPO] ?? ''));
         expect(running.length, 'a sandbox is at work').toBeGreaterThan(0);

@@ -14,13 +14,13 @@ import Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeStatusQuery } from '../../workflows/messages.ts';
 import { changeWorkflowId, repoWorkflowId, type ChangeStatusView } from '../../workflows/types.ts';
 import {
-  FIVE_REPOS,
   alive,
   expectOnePullRequestPerRepo,
+  FIVE_REPOS,
   killWorker,
+  liveStatus,
   removeSandboxesOf,
   sandboxesLeft,
   seedFiveRepoFleet,
@@ -94,14 +94,14 @@ describe('faults: worker killed with SIGKILL at a seeded point', () => {
         const seen = new Set<string>();
         let view: ChangeStatusView | null = null;
         for (;;) {
-          view = await handle.query(changeStatusQuery).catch(() => view);
+          view = await liveStatus(handle).catch(() => view);
           if (view && view.status !== 'running') break;
           if (view && 'point' in target && progressPoints(view, seen) >= target.point) break;
           if (view && 'phase' in target && view.phase === target.phase) break;
           await new Promise((r) => setTimeout(r, 'point' in target ? 50 : 20));
         }
         await new Promise((r) => setTimeout(r, delayMs));
-        const atKill = await handle.query(changeStatusQuery).catch(() => view);
+        const atKill = await liveStatus(handle).catch(() => view);
         const killed = atKill?.status === 'running';
         const green = atKill?.repos.filter((r) => r.status === 'green').map((r) => r.repo) ?? [];
         const inFlight = atKill?.repos.filter((r) => r.status === 'running' && r.phase !== 'queued').map((r) => `${r.repo}:${r.phase}`) ?? [];

@@ -19,6 +19,7 @@ import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts'
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeStatusQuery } from '../../workflows/messages.ts';
+import { withRepoProgress } from '../../cli/live-status.ts';
 import { changeBranch, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../../workflows/types.ts';
 import { exampleChange, seedTestFleet, type TestFleet } from './fleet.ts';
 
@@ -193,6 +194,11 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
   };
 }
 
+/** What `lockstep status` shows: the coordinator's view with each running repo's own progress. */
+export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>): Promise<ChangeStatusView> {
+  return withRepoProgress(handle.client, await handle.query(changeStatusQuery));
+}
+
 export async function waitForStatus(
   handle: WorkflowHandle<typeof changeWorkflow>,
   what: string,
@@ -202,7 +208,7 @@ export async function waitForStatus(
   const deadline = Date.now() + timeoutMs;
   let last: ChangeStatusView | null = null;
   while (Date.now() < deadline) {
-    last = await handle.query(changeStatusQuery).catch(() => last);
+    last = await liveStatus(handle).catch(() => last);
     if (last && predicate(last)) return last;
     if (last?.status && last.status !== 'running') break;
     await new Promise((r) => setTimeout(r, 100));

@@ -14,7 +14,8 @@ import { AgentBudgets, ModelsConfig, SandboxConfig } from '../../config/repos.ts
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../workflows/messages.ts';
 import type { ChangeInput, CheckContractInput, CommandResult, ContractVerdict, GateInput, GuardrailFinding, RepoTask, RunInSandboxInput, ScanRepoInput } from '../../workflows/types.ts';
-import { changeBranch, changeWorkflowId } from '../../workflows/types.ts';
+import { changeBranch, changeWorkflowId, repoWorkflowId } from '../../workflows/types.ts';
+import { liveChangeStatus } from '../../cli/live-status.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
@@ -24,8 +25,11 @@ const queue = `wf-test-${uniqueSuffix()}`;
 /** What the fake activities saw, per test (keyed by change id). */
 interface Trace {
   calls: string[];
+  /** Sandboxes that exist now, and the most that existed at once. */
   active: number;
   maxActive: number;
+  live: Set<string>;
+  /** Sandboxes removed, one entry per sandbox that existed (removing a missing one is a no-op, as in Docker). */
   removed: string[];
   opened: string[];
   linked: { repo: string; siblings: string[]; order: string[]; gate: string | null }[];
@@ -37,7 +41,7 @@ const traces = new Map<string, Trace>();
 const trace = (changeId: string): Trace => {
   let t = traces.get(changeId);
   if (!t) {
-    t = { calls: [], active: 0, maxActive: 0, removed: [], opened: [], linked: [], gate: [], gateActive: 0, gateMaxActive: 0 };
+    t = { calls: [], active: 0, maxActive: 0, live: new Set(), removed: [], opened: [], linked: [], gate: [], gateActive: 0, gateMaxActive: 0 };
     traces.set(changeId, t);
   }
   return t;
@@ -87,10 +91,46 @@ async function unused(): Promise<never> {
 const ok = (tail = 'ok'): CommandResult => ({ exitCode: 0, timedOut: false, durationMs: 5, outputBytes: tail.length, truncated: false, outputTail: tail, log: null });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+function prepareFake(input: { changeId: string; repo: string }) {
+  trace(input.changeId).calls.push(`prepare:${input.repo}`);
+  return { hostQueue: queue, workspace: `/nowhere/${input.repo}`, baseCommit: 'b'.repeat(40) };
+}
+
+function createFake(input: { changeId: string; repo: string }): string {
+  const key = `${input.changeId}/${input.repo}`;
+  const left = createFailures.get(key) ?? 0;
+  if (left > 0) {
+    createFailures.set(key, left - 1);
+    throw ApplicationFailure.create({ type: 'SandboxGone', message: 'docker went away', nonRetryable: true });
+  }
+  if (input.repo === 'needs-missing-image') {
+    throw ApplicationFailure.create({ type: 'SandboxImageMissing', message: 'image x is missing; run npm run bootstrap', nonRetryable: true });
+  }
+  const t = trace(input.changeId);
+  t.calls.push(`create:${input.repo}`);
+  if (!t.live.has(input.repo)) {
+    t.live.add(input.repo);
+    t.active++;
+    t.maxActive = Math.max(t.maxActive, t.active);
+  }
+  return `sandbox-${input.repo}`;
+}
+
+function removeFake(input: { changeId: string; repo: string }): void {
+  const t = trace(input.changeId);
+  if (!t.live.delete(input.repo)) return;
+  t.active--;
+  t.removed.push(input.repo);
+}
+
 const shared: SharedActivities = {
   async prepareWorkspace(input) {
-    trace(input.changeId).calls.push(`prepare:${input.repo}`);
-    return { hostQueue: queue, workspace: `/nowhere/${input.repo}`, baseCommit: 'b'.repeat(40) };
+    return prepareFake(input);
+  },
+  async openWorkspace(input) {
+    const ws = prepareFake(input);
+    createFake(input);
+    return ws;
   },
   async openPullRequest(input) {
     const t = trace(input.changeId);
@@ -140,20 +180,7 @@ const shared: SharedActivities = {
 
 const host: HostActivities = {
   async createSandbox(input) {
-    const key = `${input.changeId}/${input.repo}`;
-    const left = createFailures.get(key) ?? 0;
-    if (left > 0) {
-      createFailures.set(key, left - 1);
-      throw ApplicationFailure.create({ type: 'SandboxGone', message: 'docker went away', nonRetryable: true });
-    }
-    if (input.repo === 'needs-missing-image') {
-      throw ApplicationFailure.create({ type: 'SandboxImageMissing', message: 'image x is missing; run npm run bootstrap', nonRetryable: true });
-    }
-    const t = trace(input.changeId);
-    t.calls.push(`create:${input.repo}`);
-    t.active++;
-    t.maxActive = Math.max(t.maxActive, t.active);
-    return `sandbox-${input.repo}`;
+    return createFake(input);
   },
   async runInSandbox(input) {
     trace(input.changeId).calls.push(`run:${input.repo}:${input.name}`);
@@ -164,14 +191,16 @@ const host: HostActivities = {
   },
   async commitAndPush(input) {
     trace(input.changeId).calls.push(`push:${input.repo}`);
+    if (input.releaseSandbox) removeFake(input);
     return { commit: 'c'.repeat(40), changedFiles: ['a.txt'] };
   },
   async removeSandbox(input) {
-    const t = trace(input.changeId);
-    t.removed.push(input.repo);
-    if (t.calls.includes(`create:${input.repo}`)) t.active = Math.max(0, t.active - 1);
+    removeFake(input);
   },
   async removeWorkspace() {},
+  async closeWorkspace(input) {
+    removeFake(input);
+  },
   startTranscript: unused,
   modelTurn: unused,
   runAgentTool: unused,
@@ -328,7 +357,9 @@ describe('changeWorkflow', () => {
     expect(result.status).toBe('succeeded');
     expect(result.repos[0]?.attempts).toBe(2);
     expect(trace(id).calls.filter((c) => c === 'prepare:flaky')).toHaveLength(2);
-    expect(trace(id).removed).toEqual(['flaky', 'flaky']);
+    // The first attempt made no sandbox; the second's was removed; none is left.
+    expect(trace(id).removed).toEqual(['flaky']);
+    expect(trace(id).active).toBe(0);
   });
 
   it('gives up after the last attempt with the infrastructure error', async () => {
@@ -337,7 +368,8 @@ describe('changeWorkflow', () => {
     const result = await run({ ...change(id, [task('doomed')]), maxRepoAttempts: 2 });
     expect(result.status).toBe('failed');
     expect(result.repos[0]?.attempts).toBe(2);
-    expect(result.repos[0]?.error).toMatchObject({ step: 'sandbox', message: 'docker went away' });
+    // The workspace and its sandbox are made in one step.
+    expect(result.repos[0]?.error).toMatchObject({ step: 'preparing', message: 'docker went away' });
   });
 
   it('does not retry a fatal failure such as a missing image', async () => {
@@ -353,7 +385,7 @@ describe('changeWorkflow', () => {
     const original = host.commitAndPush.bind(host);
     host.commitAndPush = async (input) => (input.repo === 'same' ? { commit: null, changedFiles: [] } : original(input));
     try {
-      const w = await Worker.create({ connection: env.nativeConnection, taskQueue: `${queue}-u`, workflowBundle: await workflowBundle(), activities: { ...shared, ...host, prepareWorkspace: async (i: Parameters<SharedActivities['prepareWorkspace']>[0]) => ({ ...(await shared.prepareWorkspace(i)), hostQueue: `${queue}-u` }) } });
+      const w = await Worker.create({ connection: env.nativeConnection, taskQueue: `${queue}-u`, workflowBundle: await workflowBundle(), activities: { ...shared, ...host, openWorkspace: async (i: Parameters<SharedActivities['openWorkspace']>[0]) => ({ ...(await shared.openWorkspace(i)), hostQueue: `${queue}-u` }) } });
       const result = await w.runUntil(
         env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(id), taskQueue: `${queue}-u`, args: [change(id, [task('same'), task('other')])] }),
       );
@@ -381,31 +413,36 @@ describe('changeWorkflow', () => {
       taskQueue: queue,
       args: [change(id, [task('alpha', { steps: [{ name: 'slow step', run: 'x' }] })])],
     });
-    let view = await handle.query(changeStatusQuery);
+    let view = await liveChangeStatus(env.client.workflow, id);
     for (let i = 0; i < 100 && view.repos[0]?.step !== 'slow step'; i++) {
       await sleep(100);
-      view = await handle.query(changeStatusQuery);
+      view = await liveChangeStatus(env.client.workflow, id);
     }
     expect(view.status).toBe('running');
     expect(view.repos[0]).toMatchObject({ repo: 'alpha', status: 'running', phase: 'step', step: 'slow step' });
+    // The coordinator alone knows the repo runs; the step comes from the repo's memo.
+    expect((await handle.query(changeStatusQuery)).repos[0]).toMatchObject({ status: 'running', phase: 'preparing' });
     release();
     const result = await handle.result();
     expect(result.status).toBe('succeeded');
     const done = await handle.query(changeStatusQuery);
     expect(done.phase).toBe('done');
     expect(done.result?.status).toBe('succeeded');
-    // Progress costs a workflow task on both sides per signal: only the phases that last are
-    // sent (the short preparing, sandbox and cleanup phases are not).
-    const history = await handle.fetchHistory();
-    const progress = (history.events ?? [])
-      .map((e) => e.workflowExecutionSignaledEventAttributes)
-      .filter((a) => a?.signalName === 'repoProgress')
-      .map((a) => JSON.parse(Buffer.from(a?.input?.payloads?.[0]?.data ?? new Uint8Array()).toString()) as { phase: string; step: string | null });
+    // Progress costs no workflow task: the coordinator is sent nothing, the repo writes only the
+    // phases that last into its memo (not the short preparing and cleanup).
+    const signals = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes);
+    expect(signals).toEqual([]);
+    const repoHistory = await env.client.workflow.getHandle(repoWorkflowId(id, 'alpha')).fetchHistory();
+    const progress = (repoHistory.events ?? [])
+      .map((e) => e.workflowPropertiesModifiedEventAttributes?.upsertedMemo?.fields?.progress?.data)
+      .filter((data): data is Uint8Array => data instanceof Uint8Array)
+      .map((data) => JSON.parse(Buffer.from(data).toString()) as { phase: string; step: string | null });
     expect(progress.map((p) => [p.phase, p.step])).toEqual([
       ['step', 'slow step'],
       ['tests', 'tests'],
       ['pushing', null],
     ]);
+    expect(repoHistory.events?.some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toBe(false);
   });
 
   it('removes the sandbox when the change is cancelled mid-step', async () => {

@@ -66,6 +66,12 @@ describe('recorded workflow histories', () => {
     // The resume case carries the coordinator's patch marker: patched() code paths replay too.
     const markers = histories.filter((h) => h.case === 'resume').flatMap((h) => h.history.events ?? []).filter((e) => e.markerRecordedEventAttributes);
     expect(markers.length).toBeGreaterThan(0);
+    // Repo runs of both paths are covered: one activity opening the workspace and sandbox, and
+    // (recorded before that patch) the separate steps.
+    const activities = (name: string) =>
+      new Set(histories.filter((h) => h.case === name && h.type === 'repoWorkflow').flatMap((h) => (h.history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? '')));
+    expect([...activities('steps')]).toEqual(expect.arrayContaining(['openWorkspace', 'closeWorkspace']));
+    expect([...activities('steps-before-lean-repo-workflow')]).toEqual(expect.arrayContaining(['prepareWorkspace', 'createSandbox', 'removeSandbox', 'removeWorkspace']));
 
     const errors = await replay(await workflowBundle(), histories);
     const failed = histories.flatMap((h, i) => (errors[i] ? [`${h.case}/${h.file}: ${errors[i].name}: ${errors[i].message}`] : []));
@@ -79,6 +85,9 @@ describe('the replay check', () => {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   });
 
+  // The variants edit the cleanup of repo runs recorded before patched('lean-repo-workflow'):
+  // that path still schedules two cleanup activities, and those histories take it.
+  const BEFORE_LEAN = 'steps-before-lean-repo-workflow';
   const CLEANUP = /\[cleanup\.removeSandbox\(sandboxRef\), cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\)\]/;
   const SWAPPED = '[cleanup.removeWorkspace({ workspace: ws.workspace }), cleanup.removeSandbox(sandboxRef)]';
 
@@ -105,7 +114,7 @@ describe('the replay check', () => {
   const reorderedBundle = () => variantBundle('reordered', SWAPPED);
 
   it('reports a DeterminismViolationError for a workflow whose activity calls were swapped', async () => {
-    const histories = await recorded('steps');
+    const histories = await recorded(BEFORE_LEAN);
     const errors = await replay(await reorderedBundle(), histories);
     expect(histories.filter((h) => h.type === 'repoWorkflow').length).toBeGreaterThan(0);
     histories.forEach((h, i) => {
@@ -120,7 +129,7 @@ describe('the replay check', () => {
   });
 
   it('replays the same swap cleanly once it is guarded by patched(), as docs/reliability.md shows', async () => {
-    const histories = await recorded('steps');
+    const histories = await recorded(BEFORE_LEAN);
     const guarded = `(patched('cleanup-workspace-first') ? ${SWAPPED} : [cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })])`;
     const bundle = await variantBundle('patched', guarded, true);
     const errors = await replay(bundle, histories);
