@@ -30,6 +30,7 @@ import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
 import { activityContext } from './context.ts';
+import { inLanes } from '../workflows/lanes.ts';
 import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
@@ -53,6 +54,13 @@ export interface ActivityDeps {
   workerEnv: NodeJS.ProcessEnv;
   /** The model endpoint, or null when none is configured (steps mode needs none). */
   openai: OpenAI | null;
+}
+
+/** A branch of a repo's remote and the commit it should point at. */
+interface BranchAt {
+  url: string;
+  branch: string;
+  commit: string;
 }
 
 export const workspacePath = (stateDir: string, changeId: string, repo: string): string =>
@@ -174,8 +182,16 @@ export function createSharedActivities(deps: ActivityDeps) {
     },
 
     /** Whether `branch` on the remote still points at `commit` (a resumed run may then reuse it). */
-    async branchAt(input: { url: string; branch: string; commit: string }): Promise<boolean> {
+    async branchAt(input: BranchAt): Promise<boolean> {
       return (await remoteBranchCommit(input.url, input.branch, deps.gitCredentials)) === input.commit;
+    },
+
+    /**
+     * `branchAt` for every reusable repo of a resumed run in one task (one round trip through the
+     * server instead of one per repo), a few remotes at a time.
+     */
+    async branchesAt(input: { branches: BranchAt[] }): Promise<boolean[]> {
+      return whileAlive(() => inLanes(input.branches, 8, async (b) => (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit));
     },
 
     /** Deletes a change's branch on a repo's remote (`lockstep close`); false when it was gone. */

@@ -214,40 +214,62 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       view.result = { ...repoResult, pullRequest: null };
     }
   };
+  const runOne = async (task: RepoTask): Promise<void> => {
+    const view = repos.get(task.repo);
+    if (view) {
+      view.status = 'running';
+      view.phase = 'preparing';
+      view.step = null;
+      view.finishedAt = null;
+      view.startedAt ??= Date.now();
+      view.phaseStartedAt = Date.now();
+    }
+    record(task, await runRepo(input, task));
+  };
   const runAll = async (batch: RepoTask[]): Promise<void> => {
-    await inLanes(batch, input.concurrency, async (task) => {
-      const view = repos.get(task.repo);
-      if (view) {
-        view.status = 'running';
-        view.phase = 'preparing';
-        view.step = null;
-        view.finishedAt = null;
-        view.startedAt ??= Date.now();
-        view.phaseStartedAt = Date.now();
-      }
-      record(task, await runRepo(input, task));
-    });
+    await inLanes(batch, input.concurrency, runOne);
   };
 
   phase = 'running';
   // Resume: a repo that was green in an earlier run, with its branch still at that commit, is done.
-  const toRun: RepoTask[] = [];
-  const reuseCheck = (task: RepoTask): Promise<RepoResult | null> => {
+  const reusable = (task: RepoTask): RepoResult | null => {
     const before = input.previous?.[task.repo];
-    const reusable =
-      before?.status === 'green' && before.commit !== null && (task.taskHash === undefined || before.taskHash === undefined || before.taskHash === task.taskHash);
-    if (!reusable || !before.commit) return Promise.resolve(null);
+    const same = task.taskHash === undefined || before?.taskHash === undefined || before.taskHash === task.taskHash;
+    return before?.status === 'green' && before.commit !== null && same ? before : null;
+  };
+  const reuseCheck = (task: RepoTask): Promise<RepoResult | null> => {
+    const before = reusable(task);
+    if (!before?.commit) return Promise.resolve(null);
     return forge.branchAt({ url: task.url, branch: task.branch, commit: before.commit }).then((at) => (at ? before : null));
   };
-  // The branch checks are independent: all at once (one round trip, not one per repo). Runs
-  // recorded before this change checked one repo after the other; they replay that way.
-  const checks = patched('parallel-reuse-checks') ? await Promise.all(tasks.map(reuseCheck)) : null;
-  for (const [i, task] of tasks.entries()) {
-    const before = checks ? checks[i] : await reuseCheck(task);
-    if (before) record(task, { ...before, reused: true });
-    else toRun.push(task);
+  if (patched('rerun-while-checking')) {
+    // The repos to redo start at once; the branch checks of the others run meanwhile, in one
+    // activity, and a checked repo takes a lane only to be redone (a resume waited for every
+    // check first, one activity per repo).
+    const candidates = tasks.filter((t) => reusable(t));
+    const verdicts =
+      candidates.length === 0
+        ? Promise.resolve([])
+        : forge.branchesAt({ branches: candidates.map((t) => ({ url: t.url, branch: t.branch, commit: reusable(t)?.commit ?? '' })) });
+    const checks = new Map(candidates.map((t, i) => [t.repo, verdicts.then((at) => (at[i] ? reusable(t) : null))]));
+    const order = [...tasks.filter((t) => !reusable(t)), ...candidates];
+    await inLanes(order, input.concurrency, async (task) => {
+      const before = await checks.get(task.repo);
+      if (before) record(task, { ...before, reused: true });
+      else await runOne(task);
+    });
+  } else {
+    // Runs recorded before: the branch checks first (all at once since
+    // patched('parallel-reuse-checks'), one after the other before it), then the repos to redo.
+    const toRun: RepoTask[] = [];
+    const checks = patched('parallel-reuse-checks') ? await Promise.all(tasks.map(reuseCheck)) : null;
+    for (const [i, task] of tasks.entries()) {
+      const before = checks ? checks[i] : await reuseCheck(task);
+      if (before) record(task, { ...before, reused: true });
+      else toRun.push(task);
+    }
+    await runAll(toRun);
   }
-  await runAll(toRun);
 
   // A failed repo waits for a person (retry, skip or abort) before the change gives up.
   let aborted: Decision | null = null;

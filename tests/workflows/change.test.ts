@@ -171,6 +171,9 @@ const shared: SharedActivities = {
   async branchAt(input) {
     return input.commit === 'c'.repeat(40);
   },
+  async branchesAt(input) {
+    return input.branches.map((b) => b.commit === 'c'.repeat(40));
+  },
   // Only the CLI's prs/publish/close use these; a change run never does.
   pullRequestStatus: unused,
   markPullRequestReady: unused,
