@@ -188,10 +188,12 @@ export function createSharedActivities(deps: ActivityDeps) {
 
     /**
      * `branchAt` for every reusable repo of a resumed run in one task (one round trip through the
-     * server instead of one per repo), a few remotes at a time.
+     * server instead of one per repo), two remotes at a time: each git call forks the worker on
+     * its event loop, and a burst of them held up the workflow tasks of the repos being redone
+     * meanwhile (resume/fresh 1.23-1.26 with eight at a time, 1.19 with two).
      */
     async branchesAt(input: { branches: BranchAt[] }): Promise<boolean[]> {
-      return whileAlive(() => inLanes(input.branches, 8, async (b) => (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit));
+      return whileAlive(() => inLanes(input.branches, 2, async (b) => (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit));
     },
 
     /** Deletes a change's branch on a repo's remote (`lockstep close`); false when it was gone. */
