@@ -52,7 +52,7 @@ function option(name: string): string | null {
 const quick = process.argv.includes('--quick');
 const plan: Plan = quick
   ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1 }
-  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 3, agentReps: 3 };
+  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3 };
 // For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
 const sizesOption = option('sizes');
 if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);

@@ -7,14 +7,14 @@
  * alone, so this costs the workers nothing. Runs started before that change signalled the
  * coordinator; their view already holds the phases, and the newer of the two reports wins.
  */
-import type { WorkflowClient } from '@temporalio/client';
+import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../workflows/messages.ts';
-import { changeWorkflowId, repoWorkflowId, type ChangeStatusView, type RepoProgress, type RepoStatusView } from '../workflows/types.ts';
+import { repoWorkflowId, type ChangeStatusView, type RepoProgress, type RepoStatusView } from '../workflows/types.ts';
 
-export async function liveChangeStatus(client: WorkflowClient, changeId: string): Promise<ChangeStatusView> {
-  const view = await client.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId)).query(changeStatusQuery);
-  return withRepoProgress(client, view);
+/** The coordinator's status, with each running repo's own progress. */
+export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>): Promise<ChangeStatusView> {
+  return withRepoProgress(handle.client, await handle.query(changeStatusQuery));
 }
 
 /** The view with the newest progress of each running repo (a repo that cannot be described keeps its entry). */

@@ -7,11 +7,10 @@ import { gateInput, loadChange, loadReposConfig, resolveTasks, type LoadedConfig
 import { taskQueue } from '../config/paths.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView, type RepoTask } from '../workflows/types.ts';
 import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
 import { preflight } from './preflight.ts';
-import { withRepoProgress } from './live-status.ts';
+import { liveStatus } from './live-status.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
 import { openTemporal, searchAttributesReady, startInProcessWorker, workersPolling, type InProcessWorker, type TemporalSession } from './temporal.ts';
 
@@ -183,7 +182,7 @@ async function follow(handle: WorkflowHandle<typeof changeWorkflow>, options: Pi
   const poll = async (): Promise<void> => {
     while (!stop) {
       try {
-        const view: ChangeStatusView = await withRepoProgress(handle.client, await handle.query(changeStatusQuery));
+        const view: ChangeStatusView = await liveStatus(handle);
         printer?.update(view);
       } catch {
         // Not started yet, or between workers: the next poll will tell.

@@ -1,9 +1,8 @@
 /** `lockstep status` and `lockstep list`: read changes back from Temporal. */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeStatusQuery } from '../workflows/messages.ts';
 import { changeWorkflowId, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
-import { withRepoProgress } from './live-status.ts';
+import { liveStatus } from './live-status.ts';
 import { awaitingLine, gateLines, repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';
 import { searchAttributesReady, type TemporalSession } from './temporal.ts';
@@ -31,7 +30,7 @@ export async function changeStatus(session: TemporalSession, changeId: string): 
   }
   if (temporalStatus === 'RUNNING') {
     try {
-      const view = await withRepoProgress(session.client.workflow, await handle.query(changeStatusQuery));
+      const view = await liveStatus(handle);
       return { json: jsonView(view), text: renderView(view), exitCode: 0 };
     } catch {
       const text = `${changeId}: running, but no worker answers (start one with "lockstep worker")`;

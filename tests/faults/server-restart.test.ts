@@ -15,12 +15,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, temporalAnswers, type DevServer } from '../../workers/dev-server.ts';
 import { installRuntime } from '../../workers/runtime.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
+import { liveStatus } from '../../cli/live-status.ts';
 import { changeWorkflowId, type ChangeStatusView } from '../../workflows/types.ts';
 import {
   alive,
   expectOnePullRequestPerRepo,
   FIVE_REPOS,
-  liveStatus,
   removeSandboxesOf,
   sandboxesLeft,
   seedFiveRepoFleet,

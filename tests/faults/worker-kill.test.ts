@@ -14,13 +14,13 @@ import Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { changeWorkflow } from '../../workflows/change.ts';
+import { liveStatus } from '../../cli/live-status.ts';
 import { changeWorkflowId, repoWorkflowId, type ChangeStatusView } from '../../workflows/types.ts';
 import {
   alive,
   expectOnePullRequestPerRepo,
   FIVE_REPOS,
   killWorker,
-  liveStatus,
   removeSandboxesOf,
   sandboxesLeft,
   seedFiveRepoFleet,

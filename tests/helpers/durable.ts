@@ -18,8 +18,7 @@ import type { Change } from '../../config/change.ts';
 import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeStatusQuery } from '../../workflows/messages.ts';
-import { withRepoProgress } from '../../cli/live-status.ts';
+import { liveStatus } from '../../cli/live-status.ts';
 import { changeBranch, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../../workflows/types.ts';
 import { exampleChange, seedTestFleet, type TestFleet } from './fleet.ts';
 
@@ -192,11 +191,6 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
       };
     },
   };
-}
-
-/** What `lockstep status` shows: the coordinator's view with each running repo's own progress. */
-export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>): Promise<ChangeStatusView> {
-  return withRepoProgress(handle.client, await handle.query(changeStatusQuery));
 }
 
 export async function waitForStatus(

@@ -15,7 +15,7 @@ import type { changeWorkflow } from '../../workflows/change.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../workflows/messages.ts';
 import type { ChangeInput, CheckContractInput, CommandResult, ContractVerdict, GateInput, GuardrailFinding, RepoTask, RunInSandboxInput, ScanRepoInput } from '../../workflows/types.ts';
 import { changeBranch, changeWorkflowId, repoWorkflowId } from '../../workflows/types.ts';
-import { liveChangeStatus } from '../../cli/live-status.ts';
+import { liveStatus } from '../../cli/live-status.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
@@ -416,10 +416,10 @@ describe('changeWorkflow', () => {
       taskQueue: queue,
       args: [change(id, [task('alpha', { steps: [{ name: 'slow step', run: 'x' }] })])],
     });
-    let view = await liveChangeStatus(env.client.workflow, id);
+    let view = await liveStatus(handle);
     for (let i = 0; i < 100 && view.repos[0]?.step !== 'slow step'; i++) {
       await sleep(100);
-      view = await liveChangeStatus(env.client.workflow, id);
+      view = await liveStatus(handle);
     }
     expect(view.status).toBe('running');
     expect(view.repos[0]).toMatchObject({ repo: 'alpha', status: 'running', phase: 'step', step: 'slow step' });
