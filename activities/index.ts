@@ -137,7 +137,7 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
 }
 
 export function createSharedActivities(deps: ActivityDeps) {
-  const sandboxDeps = sandboxDepsOf(deps);
+  const sandboxes = watchedSandboxes(deps);
   /** A fresh clone of the repo's base branch in this worker's workspaces folder. */
   const prepare = async (input: PrepareWorkspaceInput): Promise<PreparedWorkspace> => {
     const workspace = workspacePath(deps.stateDir, input.changeId, input.repo);
@@ -148,6 +148,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     });
     return { hostQueue: deps.hostQueue, workspace, baseCommit };
   };
+  const isAt = async (b: BranchAt): Promise<boolean> => (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit;
   return {
     ...createAgentSharedActivities(deps),
     ...createForgeActivities(deps),
@@ -164,18 +165,12 @@ export function createSharedActivities(deps: ActivityDeps) {
      * is removed again when it fails, so a retry on another host leaves nothing behind.
      */
     async openWorkspace(input: OpenWorkspaceInput): Promise<PreparedWorkspace> {
-      const ctx = activityContext();
       const prepared = await whileAlive(() => prepare(input));
       const ref = { changeId: input.changeId, repo: input.repo };
       try {
-        await whileDockerAnswers(
-          deps.docker,
-          ({ signal }) =>
-            createSandbox(sandboxDeps, { ...ref, workspace: prepared.workspace, sandbox: input.sandbox }, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal),
-          { heartbeat: () => ctx?.heartbeat() },
-        );
+        await sandboxes.create({ ...ref, workspace: prepared.workspace, sandbox: input.sandbox });
       } catch (err) {
-        await Promise.allSettled([whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, ref)), removeWorkspace(prepared.workspace)]);
+        await Promise.allSettled([sandboxes.remove(ref), removeWorkspace(prepared.workspace)]);
         throw err;
       }
       return prepared;
@@ -183,7 +178,7 @@ export function createSharedActivities(deps: ActivityDeps) {
 
     /** Whether `branch` on the remote still points at `commit` (a resumed run may then reuse it). */
     async branchAt(input: BranchAt): Promise<boolean> {
-      return (await remoteBranchCommit(input.url, input.branch, deps.gitCredentials)) === input.commit;
+      return isAt(input);
     },
 
     /**
@@ -193,7 +188,7 @@ export function createSharedActivities(deps: ActivityDeps) {
      * meanwhile (resume/fresh 1.23-1.26 with eight at a time, 1.19 with two).
      */
     async branchesAt(input: { branches: BranchAt[] }): Promise<boolean[]> {
-      return whileAlive(() => inLanes(input.branches, 2, async (b) => (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit));
+      return whileAlive(() => inLanes(input.branches, 2, isAt));
     },
 
     /** Deletes a change's branch on a repo's remote (`lockstep close`); false when it was gone. */
@@ -208,6 +203,32 @@ function gateDepsOf(deps: ActivityDeps) {
   return { stateDir: deps.stateDir, docker: deps.docker, sandbox: sandboxDepsOf(deps), workspaceOwner: deps.workspaceOwner, gitCredentials: deps.gitCredentials };
 }
 
+/**
+ * Sandbox creation and removal as activities make them: they heartbeat only while the Docker
+ * engine answers a ping, so a Docker daemon that stops answering is noticed within seconds
+ * (DockerUnresponsive), a dead worker within the heartbeat timeout, and neither leaves the repo
+ * waiting on a call that never returns. A creation is also abandoned (and what it made removed)
+ * when the activity is cancelled. Outside an activity (unit tests) they just run.
+ */
+function watchedSandboxes(deps: ActivityDeps) {
+  const sandboxDeps = sandboxDepsOf(deps);
+  return {
+    async create(input: CreateSandboxInput): Promise<string> {
+      const ctx = activityContext();
+      return whileDockerAnswers(
+        deps.docker,
+        ({ signal }) => createSandbox(sandboxDeps, input, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal),
+        { heartbeat: () => ctx?.heartbeat() },
+      );
+    },
+    /** Given up on while the engine is silent, the remove request stays sent: it takes effect when the engine answers again. */
+    async remove(ref: SandboxRef): Promise<void> {
+      const ctx = activityContext();
+      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { heartbeat: () => ctx?.heartbeat() });
+    },
+  };
+}
+
 function sandboxDepsOf(deps: ActivityDeps) {
   return {
     docker: deps.docker,
@@ -220,6 +241,7 @@ function sandboxDepsOf(deps: ActivityDeps) {
 
 export function createHostActivities(deps: ActivityDeps) {
   const sandboxDeps = sandboxDepsOf(deps);
+  const sandboxes = watchedSandboxes(deps);
   /** Only ever deletes inside this worker's own workspaces folder, whatever the input says. */
   const removeOwnWorkspace = async (workspace: string): Promise<void> => {
     const root = join(deps.stateDir, 'workspaces') + sep;
@@ -229,12 +251,9 @@ export function createHostActivities(deps: ActivityDeps) {
   return {
     ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
 
-    // The sandbox activities heartbeat only when the engine answers a ping: a Docker daemon that
-    // stops answering is noticed within seconds (DockerUnresponsive), a dead worker within the
-    // heartbeat timeout, and neither leaves the repo waiting on a call that never returns.
+    // The sandbox activities heartbeat only when the engine answers a ping (watchedSandboxes).
     async createSandbox(input: CreateSandboxInput): Promise<string> {
-      const ctx = Context.current();
-      return whileDockerAnswers(deps.docker, ({ signal }) => createSandbox(sandboxDeps, input, signal), { heartbeat: () => ctx.heartbeat() });
+      return sandboxes.create(input);
     },
 
     async runInSandbox(input: RunInSandboxInput) {
@@ -258,8 +277,7 @@ export function createHostActivities(deps: ActivityDeps) {
     async commitAndPush(input: CommitAndPushInput) {
       // The repo's commands are done, so its sandbox can go while git works. Best effort:
       // closeWorkspace, which always runs after, removes it for good.
-      const ref = { changeId: input.changeId, repo: input.repo };
-      const released = input.releaseSandbox ? whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, ref)).catch(() => undefined) : null;
+      const released = input.releaseSandbox ? sandboxes.remove(input).catch(() => undefined) : null;
       try {
         // A push to a slow remote may take longer than the heartbeat timeout.
         return await whileAlive(() => commitAndPush(input, deps.gitCredentials));
@@ -269,10 +287,7 @@ export function createHostActivities(deps: ActivityDeps) {
     },
 
     async removeSandbox(input: SandboxRef): Promise<void> {
-      // Given up on while the engine is silent, the remove request stays sent: it takes effect
-      // when the engine answers again.
-      const ctx = Context.current();
-      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, input), { heartbeat: () => ctx.heartbeat() });
+      await sandboxes.remove(input);
     },
 
     async removeWorkspace(input: { workspace: string }): Promise<void> {
@@ -281,12 +296,7 @@ export function createHostActivities(deps: ActivityDeps) {
 
     /** The sandbox and the workspace of a repo's attempt, removed together (one task, not two). */
     async closeWorkspace(input: CloseWorkspaceInput): Promise<void> {
-      const ctx = activityContext();
-      const ref = { changeId: input.changeId, repo: input.repo };
-      const outcomes = await Promise.allSettled([
-        whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, ref), { heartbeat: () => ctx?.heartbeat() }),
-        removeOwnWorkspace(input.workspace),
-      ]);
+      const outcomes = await Promise.allSettled([sandboxes.remove(input), removeOwnWorkspace(input.workspace)]);
       const failed = outcomes.find((o) => o.status === 'rejected');
       if (failed) throw failed.reason;
     },

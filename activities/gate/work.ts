@@ -60,7 +60,6 @@ export class GateWork {
     this.root = join(deps.stateDir, 'gate', changeId, this.key);
   }
 
-
   repo(name: string): GateRepo {
     const repo = this.repos.find((r) => r.repo === name);
     if (!repo) throw new Error(`gate: repo "${name}" is not part of this check`);
