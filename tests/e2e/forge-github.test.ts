@@ -5,7 +5,7 @@
  * nine; a create whose answer is lost leaves no duplicate; a rerun updates instead of creating;
  * the request log shows the pacing of content-creating requests.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
@@ -13,13 +13,14 @@ import { NativeConnection } from '@temporalio/worker';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../activities/forges/body.ts';
-import { git, remoteBranchCommit } from '../../activities/git/workspace.ts';
+import { remoteBranchCommit } from '../../activities/git/workspace.ts';
 import { changeInput } from '../../cli/run.ts';
 import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { forgeQueue } from '../../workflows/forge-queue.ts';
 import type { ChangeInput, ChangeResult } from '../../workflows/types.ts';
 import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
+import { seedSmallRepos } from '../helpers/durable.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const REPOS = Array.from({ length: 10 }, (_, i) => `svc-${i}`);
@@ -35,17 +36,8 @@ let running: Promise<void>;
 
 /** Ten tiny repositories with bare remotes, each named `acme/<repo>` on the fake. */
 async function seedFleet(): Promise<void> {
-  for (const name of REPOS) {
-    const work = join(root, 'work', name);
-    await mkdir(work, { recursive: true });
-    await writeFile(join(work, 'README.md'), `# ${name}\n`);
-    const repo = git(work);
-    await repo.raw(['init', '--quiet', '--initial-branch', 'main']);
-    await repo.raw(['add', '--all']);
-    await repo.raw(['commit', '--quiet', '--no-verify', '-m', `Initial ${name}`]);
-    await git(undefined).raw(['clone', '--quiet', '--bare', '--no-hardlinks', work, join(root, 'remotes', `${name}.git`)]);
-    gh.addRepo(`acme/${name}`);
-  }
+  await seedSmallRepos(root, REPOS);
+  for (const name of REPOS) gh.addRepo(`acme/${name}`);
   configFile = join(root, 'repos.config.json');
   await writeFile(
     configFile,
