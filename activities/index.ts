@@ -28,7 +28,7 @@ import { parseManifest, renderBody } from './forges/body.ts';
 import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
-import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, type GitCredentials } from './git/workspace.ts';
+import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, snapshotPrepared, type GitCredentials } from './git/workspace.ts';
 import { activityContext } from './context.ts';
 import { inLanes } from '../workflows/lanes.ts';
 import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
@@ -259,7 +259,7 @@ export function createHostActivities(deps: ActivityDeps) {
     async runInSandbox(input: RunInSandboxInput) {
       const ctx = Context.current();
       let progress: { bytes: number; elapsedMs: number } = { bytes: 0, elapsedMs: 0 };
-      return whileDockerAnswers(
+      const result = await whileDockerAnswers(
         deps.docker,
         ({ signal }) =>
           runInSandbox(
@@ -272,6 +272,13 @@ export function createHostActivities(deps: ActivityDeps) {
           ),
         { heartbeat: () => ctx.heartbeat(progress) },
       );
+      // What setup left is the repo's prepared environment, not part of the change: the commit
+      // later holds only what differs from this snapshot. No workflow change needed, so
+      // recorded histories replay as they were.
+      if (input.kind === 'setup' && result.exitCode === 0 && !result.timedOut) {
+        await whileAlive(() => snapshotPrepared(workspacePath(deps.stateDir, input.changeId, input.repo)));
+      }
+      return result;
     },
 
     async commitAndPush(input: CommitAndPushInput) {

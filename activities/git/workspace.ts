@@ -4,7 +4,8 @@
  * fsmonitor and other config that could run code on the host are switched off on every call,
  * and the sandbox only ever sees `.git` read-only.
  */
-import { mkdir, rm, chown, readdir, lstat } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, readFile, rm, chown, readdir, lstat, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { fatal } from '../errors.ts';
@@ -103,13 +104,16 @@ export async function cloneWorkspace(
   return baseCommit;
 }
 
-/** Commits every change in the workspace (once, also when retried) and force-pushes the branch. */
+/**
+ * Commits the change (once, also when retried) and force-pushes the branch. After a setup that
+ * is what changed since its snapshot (snapshotPrepared), else every change in the work tree.
+ */
 export async function commitAndPush(input: CommitAndPushInput, credentials?: GitCredentials): Promise<CommitAndPushResult> {
   const repo = git(input.workspace, undefined, credentials?.(input.url));
   // simple-git waits 50 ms more after a command that printed nothing (it cannot tell a finished
   // process from one whose output is late), so these commands print: --verbose, no --quiet.
   // That was 150 ms of every repo's critical path (see docs/performance.md).
-  await repo.raw(['add', '--all', '--verbose']);
+  if (!(await stagePreparedChanges(input.workspace))) await repo.raw(['add', '--all', '--verbose']);
   const staged = await repo.raw(['diff', '--cached', '--name-only', '-z']);
   // A retry after a crash finds the commit already made and the index clean: no second commit.
   if (staged.length > 0) await repo.raw(['commit', '--no-verify', '-m', input.message]);
@@ -119,6 +123,81 @@ export async function commitAndPush(input: CommitAndPushInput, credentials?: Git
   // The branch namespace lockstep/<changeId> is ours: a rerun replaces what an earlier run pushed.
   await repo.raw(['push', '--force', input.url, `HEAD:refs/heads/${input.branch}`]);
   return { commit: head, changedFiles: changed.slice(0, 200) };
+}
+
+/** Where the work tree's state right after the repo's setup is kept (a tree object). */
+export const PREPARED_REF = 'refs/lockstep/prepared';
+const PREPARED_IGNORED = join('lockstep', 'prepared-ignored');
+
+/**
+ * Records the work tree as the repo's setup left it, so the commit can hold only what came
+ * after. A repo's .gitignore is no guard: `node_modules/` does not match a symlink named
+ * node_modules, a venv or build output may not be listed, and setup may rewrite a tracked
+ * lockfile. The tree is written through a scratch index (the real one stays at the base) and
+ * kept under a ref; the paths that were ignored then are listed too, so a step that edits
+ * .gitignore cannot bring setup's leftovers into view.
+ */
+export async function snapshotPrepared(workspace: string): Promise<string> {
+  const tree = await scratchTree(workspace);
+  const ignored = (await git(workspace).raw(['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z'])).split('\0').filter(Boolean);
+  await mkdir(join(workspace, '.git', 'lockstep'), { recursive: true });
+  await writeFile(join(workspace, '.git', PREPARED_IGNORED), ignored.join('\0'));
+  await git(workspace).raw(['update-ref', PREPARED_REF, tree]);
+  return tree;
+}
+
+/**
+ * Stages exactly the paths whose content differs from the post-setup snapshot, taking their
+ * entries from the work tree as it is now; a path setup changed that nothing touched later
+ * keeps its base content. False when there is no snapshot (the repo has no setup).
+ */
+async function stagePreparedChanges(workspace: string): Promise<boolean> {
+  const g = git(workspace);
+  const prepared = (await g.raw(['rev-parse', '--verify', '--quiet', PREPARED_REF]).catch(() => '')).trim();
+  if (!prepared) return false;
+  const ignoredThen = (await readFile(join(workspace, '.git', PREPARED_IGNORED), 'utf8').catch(() => '')).split('\0').filter(Boolean);
+  const underIgnored = (path: string): boolean => ignoredThen.some((i) => (i.endsWith('/') ? path.startsWith(i) : path === i));
+  const current = await scratchTree(workspace);
+  // Raw records: ":<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0".
+  const raw = (await g.raw(['diff-tree', '-r', '-z', '--no-renames', prepared, current])).split('\0');
+  const entries: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const [, newMode, , newSha, status] = (raw[i] ?? '').slice(1).split(' ');
+    const path = raw[i + 1] ?? '';
+    if (!path || !newMode || !newSha) continue;
+    if (status === 'A' && underIgnored(path)) continue;
+    // Mode 0 removes the path from the index.
+    entries.push(status === 'D' ? `0 ${'0'.repeat(newSha.length)}\t${path}` : `${newMode} ${newSha}\t${path}`);
+  }
+  if (entries.length > 0) await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''));
+  return true;
+}
+
+/** The work tree as a tree object, hashed into a scratch copy of the index (the real one is untouched). */
+async function scratchTree(workspace: string): Promise<string> {
+  const index = join(workspace, '.git', 'lockstep-scratch.index');
+  // Starting from the real index reuses its stat cache: only files that changed are hashed.
+  await copyFile(join(workspace, '.git', 'index'), index);
+  try {
+    const g = git(workspace, undefined, { GIT_INDEX_FILE: index });
+    await g.raw(['add', '--all', '--verbose']);
+    return (await g.raw(['write-tree'])).trim();
+  } finally {
+    await rm(index, { force: true });
+  }
+}
+
+/** A git call that reads `input` on stdin (simple-git has no stdin), with the same safe config. */
+function gitWithInput(workspace: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'git',
+      [...safeGitConfig(workspace).flatMap((c) => ['-c', c]), ...args],
+      { cwd: workspace, env: gitEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+      (err, _stdout, stderr) => (err ? reject(new Error(`git ${args[0]} failed: ${firstLine(stderr || err.message)}`)) : resolve()),
+    );
+    child.stdin?.end(input);
+  });
 }
 
 export async function removeWorkspace(workspace: string): Promise<void> {

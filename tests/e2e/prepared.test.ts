@@ -1,0 +1,72 @@
+/**
+ * Only the change is committed: a repo whose setup leaves a node_modules folder, a symlink named
+ * like the ignored folder, a venv, build output and a rewritten lockfile, changed through
+ * Temporal, a Docker sandbox and git. The branch must hold exactly what the steps changed, and
+ * the tests (after the steps) must still see the prepared tree.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { fixtureFleet } from '../helpers/fleet.ts';
+import { startHarness, type Harness } from '../helpers/harness.ts';
+import type { ChangeResult } from '../../workflows/types.ts';
+
+const exec = promisify(execFile);
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness('prepared', { fleet: fixtureFleet('prepared-fleet') });
+});
+afterAll(async () => h?.close());
+
+async function change(id: string, steps: string[]): Promise<ChangeResult> {
+  const file = join(h.fleet.root, `${id}.yaml`);
+  await writeFile(file, stringify({ id, title: `Prepared: ${id}`, description: 'prepared fixture change', repos: [{ name: 'web', steps: steps.map((run, i) => ({ name: `step ${i + 1}`, run })) }] }));
+  return h.run(await h.changeInput(file));
+}
+
+const gitOut = async (...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote('web'), ...args])).stdout;
+const branchFiles = async (id: string): Promise<string[]> => (await gitOut('ls-tree', '-r', '--name-only', `lockstep/${id}`)).split('\n').filter(Boolean).sort();
+const fixtureFile = (path: string) => readFile(join(fixtureFleet('prepared-fleet'), 'web', path), 'utf8');
+
+const addCurrency = [
+  `cat > src/currency.js <<'JS'\n'use strict';\n\nmodule.exports = { currency: (cents) => (cents / 100).toFixed(2) + ' EUR' };\nJS`,
+  `node -e 'const fs = require("node:fs"); fs.writeFileSync("src/index.js", fs.readFileSync("src/index.js", "utf8").replace("module.exports", "const { currency } = require(\\"./currency.js\\");\\n\\nmodule.exports"));'`,
+  `node -e 'const fs = require("node:fs"); const p = JSON.parse(fs.readFileSync("package.json", "utf8")); p.description = "storefront"; fs.writeFileSync("package.json", JSON.stringify(p, null, 2) + "\\n");'`,
+];
+
+describe('only the change is committed', () => {
+  it("keeps every leftover of setup out of the commit, and the base lockfile the steps did not touch", async () => {
+    const result = await change('prepared-leftovers', addCurrency);
+    expect(result.status, result.summary).toBe('succeeded');
+    const web = result.repos.find((r) => r.repo === 'web');
+    expect(web?.changedFiles.slice().sort()).toEqual(['package.json', 'src/currency.js', 'src/index.js']);
+    const base = (await gitOut('ls-tree', '-r', '--name-only', 'main')).split('\n').filter(Boolean);
+    expect(await branchFiles('prepared-leftovers')).toEqual([...base, 'src/currency.js'].sort());
+    // Setup rewrote the lockfile; nothing after it did, so the branch keeps the base's.
+    expect(await gitOut('show', 'lockstep/prepared-leftovers:package-lock.json')).toBe(await fixtureFile('package-lock.json'));
+    expect(await gitOut('show', 'lockstep/prepared-leftovers:src/index.js')).toContain('require("./currency.js")');
+    // The tests ran after the steps against the prepared tree (require('greet') needs setup's node_modules).
+    expect(web?.tests?.passed).toBe(true);
+  });
+
+  it('commits a path setup changed when a step changed it too, and keeps setup leftovers out even when a step un-ignores them', async () => {
+    const result = await change('prepared-touched', [
+      `node -e 'const fs = require("node:fs"); const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8")); lock.version = lock.packages[""].version = "1.5.0"; fs.writeFileSync("package-lock.json", JSON.stringify(lock, null, 2) + "\\n");'`,
+      `printf '# dependencies are installed by setup\\n' > .gitignore`,
+      'rm -r .venv',
+      'rm test.js && printf "console.log(1)\\n" > test.js',
+    ]);
+    expect(result.status, result.summary).toBe('succeeded');
+    expect(result.repos[0]?.changedFiles.slice().sort()).toEqual(['.gitignore', 'package-lock.json', 'test.js']);
+    const lock = JSON.parse(await gitOut('show', 'lockstep/prepared-touched:package-lock.json')) as { version: string; packages: Record<string, { integrity?: string }> };
+    // The step's file as it left it: built on what setup had written.
+    expect(lock.version).toBe('1.5.0');
+    expect(lock.packages['vendor/greet']?.integrity).toBe('sha512-prepared');
+    const files = await branchFiles('prepared-touched');
+    expect(files.filter((f) => /^(node_modules|\.venv|dist)\/|\/node_modules$/.test(f))).toEqual([]);
+  });
+});
