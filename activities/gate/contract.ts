@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
 import { checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
 import { bufBreaking } from './buf.ts';
-import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
+import { COULD_NOT_RUN, environmentFault, setupFault } from './environment.ts';
+import { GateWork, MAX_DOCUMENT_BYTES, type GateCommandResult, type GateDeps } from './work.ts';
 
 /** Verdicts travel through workflow history: keep them short. */
 const MAX_PROBLEMS = 50;
@@ -169,8 +170,10 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     const c = await work.checkout(consumer.repo);
     const command = consumer.command ?? c.repo.sandbox.test;
     const wrote = await work.run(consumer.repo, `pact ${spec.name}`, command, c.repo.sandbox.timeouts.testSeconds);
-    if (wrote.exitCode !== 0) {
-      found.failures.push(commandFailure(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command failed`));
+    if (wrote.exitCode !== 0 || wrote.setupFailed) {
+      found.failures.push(
+        couldNotRun(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command`) ?? commandFailure(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command failed`),
+      );
       continue;
     }
     const pact = await readWritten(c.dir, pactPath);
@@ -185,7 +188,9 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     await work.handOver(join(provider.dir, '.lockstep-gate'));
     const verify = `export ${spec.pactEnv}=/workspace/${handed}\n${spec.verify ?? 'false'}`;
     const verified = await work.run(spec.provider, `verify pact of ${consumer.repo}`, verify, provider.repo.sandbox.timeouts.testSeconds);
-    if (verified.exitCode !== 0) {
+    const notRun = couldNotRun(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider}'s verification of ${consumer.repo}'s pact`);
+    if (notRun) found.failures.push({ ...notRun, consumer: consumer.repo });
+    else if (verified.exitCode !== 0) {
       found.breaking.push({
         ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact`),
         kind: 'breaking',
@@ -200,7 +205,17 @@ async function checkCommand(work: GateWork, spec: ContractSpec, found: Found): P
   const command = spec.command ?? 'false';
   const c = await work.checkout(spec.runIn);
   const result = await work.run(spec.runIn, `contract ${spec.name}`, command, c.repo.sandbox.timeouts.testSeconds);
-  if (result.exitCode !== 0) found.failures.push(commandFailure(spec.runIn, '', command, result, `contract check "${spec.name}" failed`));
+  if (result.exitCode !== 0 || result.setupFailed) {
+    found.failures.push(couldNotRun(spec.runIn, '', command, result, `contract check "${spec.name}"`) ?? commandFailure(spec.runIn, '', command, result, `contract check "${spec.name}" failed`));
+  }
+}
+
+/** A command that failed for its environment (or never ran: setup failed) is no verdict on the contract. */
+function couldNotRun(repo: string, file: string, command: string, r: GateCommandResult, what: string): ContractProblem | null {
+  const fault = r.setupFailed ? setupFault(repo, r) : environmentFault(r);
+  if (!fault) return null;
+  const tail = r.outputTail.trim().split('\n').slice(-3).join(' | ');
+  return { kind: 'failed', rule: COULD_NOT_RUN, file, location: firstLine(command), message: `${what} could not run: ${fault.why}. Fix: ${fault.fix}.${tail ? ` Output: ${tail}` : ''}`, repo };
 }
 
 function commandFailure(repo: string, file: string, command: string, r: CommandResult, what: string): ContractProblem {
@@ -233,7 +248,8 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
   const outside = spec.consumers.filter((c) => !inChange.has(c.repo)).map((c) => c.repo);
   const documentKind = spec.kind !== 'pact';
   const blame = new Set<string>();
-  for (const p of found.failures) blame.add(p.repo);
+  // A check that could not run is the fleet config's to fix, not a repo agent's.
+  for (const p of found.failures) if (p.rule !== COULD_NOT_RUN) blame.add(p.repo);
   for (const p of found.mismatches) blame.add(inChange.has(p.repo) ? p.repo : spec.provider);
   let notInChange: ContractProblem[] = [];
   let accepted: ContractProblem[] = [];

@@ -15,6 +15,9 @@ import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '..
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
 
+/** A gate command's result; `setupFailed` when it did not run because the repo's setup failed (this is setup's result). */
+export type GateCommandResult = CommandResult & { setupFailed?: true };
+
 /** Documents larger than this are not contracts; reading them is refused. */
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 
@@ -44,6 +47,8 @@ interface Checkout {
 export class GateWork {
   private readonly checkouts = new Map<string, Promise<Checkout>>();
   private readonly sandboxes = new Set<string>();
+  /** Each repo's setup, run once per check before its first command. */
+  private readonly setups = new Map<string, Promise<CommandResult | null>>();
   private commandIndex = 0;
   private readonly key: string;
   readonly root: string;
@@ -116,10 +121,31 @@ export class GateWork {
     return { c, ref, deps, signal: ctx?.cancellationSignal };
   }
 
-  /** Runs a shell command of the fleet's config in the repo's sandbox at its head. */
-  async run(name: string, label: string, command: string, timeoutSeconds: number): Promise<CommandResult> {
+  /**
+   * Runs a shell command of the fleet's config in the repo's sandbox at its head, after the
+   * repo's setup, so the check sees what the repo's own tests saw. When setup failed the command
+   * does not run: the result says so (`setupFailed`), and the check could not run.
+   */
+  async run(name: string, label: string, command: string, timeoutSeconds: number): Promise<GateCommandResult> {
     const { c, ref, deps, signal } = await this.sandbox(name);
+    const setup = await this.setup(name);
+    if (setup && (setup.exitCode !== 0 || setup.timedOut)) return { ...setup, setupFailed: true };
     return runInSandbox(deps, { ...ref, kind: 'gate', name: label, index: this.commandIndex++, command, timeoutSeconds, outputBytes: c.repo.sandbox.limits.outputBytes }, signal);
+  }
+
+  /** The repo's `sandbox.setup`, as a repo's own run does it (kind 'setup': the egress applies). */
+  private setup(name: string): Promise<CommandResult | null> {
+    let pending = this.setups.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const { c, ref, deps, signal } = await this.sandbox(name);
+        const { setup, timeouts, limits } = c.repo.sandbox;
+        if (!setup) return null;
+        return runInSandbox(deps, { ...ref, kind: 'setup', name: 'setup', index: this.commandIndex++, command: setup, timeoutSeconds: timeouts.setupSeconds, outputBytes: limits.outputBytes }, signal);
+      })();
+      this.setups.set(name, pending);
+    }
+    return pending;
   }
 
   /** How the gate's tools (buf, gitleaks, semgrep) run in the repo's sandbox. */

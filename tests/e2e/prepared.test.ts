@@ -1,8 +1,10 @@
 /**
- * Only the change is committed: a repo whose setup leaves a node_modules folder, a symlink named
- * like the ignored folder, a venv, build output and a rewritten lockfile, changed through
- * Temporal, a Docker sandbox and git. The branch must hold exactly what the steps changed, and
- * the tests (after the steps) must still see the prepared tree.
+ * The prepared environment on real parts (Temporal, Docker sandboxes, git). Only the change is
+ * committed: web's setup leaves a node_modules folder, a symlink named like the ignored folder, a
+ * venv, build output and a rewritten lockfile, and the branch must hold exactly what the steps
+ * changed while the tests still see the prepared tree. The gate runs each repo's setup before
+ * its contract commands (kiosk's pact and web's verifier need what setup installs), and a check
+ * that could not run (a missing command, a setup that fails) is reported as such, blaming no one.
  */
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -22,9 +24,9 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function change(id: string, steps: string[]): Promise<ChangeResult> {
+async function change(id: string, steps: string[], repo = 'web'): Promise<ChangeResult> {
   const file = join(h.fleet.root, `${id}.yaml`);
-  await writeFile(file, stringify({ id, title: `Prepared: ${id}`, description: 'prepared fixture change', repos: [{ name: 'web', steps: steps.map((run, i) => ({ name: `step ${i + 1}`, run })) }] }));
+  await writeFile(file, stringify({ id, title: `Prepared: ${id}`, description: 'prepared fixture change', repos: [{ name: repo, steps: steps.map((run, i) => ({ name: `step ${i + 1}`, run })) }] }));
   return h.run(await h.changeInput(file));
 }
 
@@ -51,6 +53,8 @@ describe('only the change is committed', () => {
     expect(await gitOut('show', 'lockstep/prepared-leftovers:src/index.js')).toContain('require("./currency.js")');
     // The tests ran after the steps against the prepared tree (require('greet') needs setup's node_modules).
     expect(web?.tests?.passed).toBe(true);
+    // Each needs what its repo's setup installed: the gate ran setup first.
+    expect(Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]))).toEqual({ 'web-greeting': 'passed', 'web-smoke': 'passed' });
   });
 
   it('commits a path setup changed when a step changed it too, and keeps setup leftovers out even when a step un-ignores them', async () => {
@@ -68,5 +72,25 @@ describe('only the change is committed', () => {
     expect(lock.packages['vendor/greet']?.integrity).toBe('sha512-prepared');
     const files = await branchFiles('prepared-touched');
     expect(files.filter((f) => /^(node_modules|\.venv|dist)\/|\/node_modules$/.test(f))).toEqual([]);
+  });
+
+  it('says a check could not run, why and what to fix, when a command is missing or a setup fails in the gate', async () => {
+    const result = await change('prepared-could-not-run', [`printf '\\n// Entries are in cents.\\n' >> index.js`], 'ledger');
+    expect(result.status, result.summary).toBe('blocked');
+    const verdicts = new Map((result.gate?.contracts ?? []).map((c) => [c.contract, c]));
+    const lint = verdicts.get('ledger-lint');
+    expect(lint?.status).toBe('failed');
+    expect(lint?.blame).toEqual([]);
+    expect(lint?.problems).toEqual([
+      expect.objectContaining({ rule: 'could-not-run', repo: 'ledger', message: expect.stringContaining('could not run: the command "eslint" is not installed in the sandbox. Fix: install it') as unknown }),
+    ]);
+    const entries = verdicts.get('ledger-entries');
+    expect(entries?.status).toBe('failed');
+    expect(entries?.blame).toEqual([]);
+    expect(entries?.problems).toEqual([
+      expect.objectContaining({ rule: 'could-not-run', repo: 'legacy', message: expect.stringContaining("legacy's pact command could not run: legacy's sandbox.setup exited with code 1") as unknown }),
+    ]);
+    expect(entries?.problems[0]?.message).toContain('No module named pip');
+    expect(result.repos.every((r) => r.pullRequest === null)).toBe(true);
   });
 });
