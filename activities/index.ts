@@ -31,6 +31,7 @@ import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, snapshotPrepared, type GitCredentials } from './git/workspace.ts';
 import { activityContext } from './context.ts';
 import { inLanes } from '../workflows/lanes.ts';
+import { openCache } from './sandbox/cache.ts';
 import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
@@ -217,7 +218,10 @@ function watchedSandboxes(deps: ActivityDeps) {
       const ctx = activityContext();
       return whileDockerAnswers(
         deps.docker,
-        ({ signal }) => createSandbox(sandboxDeps, input, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal),
+        async ({ signal }) => {
+          const cacheDir = await openCache(deps.stateDir, input.repo, input.workspace, input.sandbox.cache, deps.workspaceOwner);
+          return createSandbox(sandboxDeps, { ...input, cacheDir }, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal);
+        },
         { heartbeat: () => ctx?.heartbeat() },
       );
     },

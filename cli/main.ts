@@ -17,6 +17,8 @@ import { pullRequests, renderPullRequests } from './pulls.ts';
 import { printResult, runChange } from './run.ts';
 import { changeStatus, listChanges } from './status.ts';
 import { installRuntime } from '../workers/runtime.ts';
+import { listCaches, pruneCaches } from '../activities/sandbox/cache.ts';
+import { renderCaches } from './caches.ts';
 import { openTemporal, startInProcessWorker } from './temporal.ts';
 
 const log = (line: string): void => {
@@ -362,6 +364,26 @@ async function main(argv: string[]): Promise<number> {
         process.once('SIGTERM', resolve);
       });
       await server.stop();
+    });
+
+  const cache = program.command('cache').description("the repos' package-manager caches on this host (npm, pip, Go, Maven, cargo)");
+  cache
+    .command('list')
+    .description('list the caches, most recently used first')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const entries = await listCaches(stateDir());
+      process.stdout.write(opts.json ? `${JSON.stringify(entries, null, 2)}\n` : renderCaches(entries));
+    });
+  cache
+    .command('prune')
+    .description('remove caches no setup is filling right now: one repo\'s (--repo), one key of it (--key), or all')
+    .option('--repo <name>', 'only this repo')
+    .option('--key <key>', 'only this key (with --repo)')
+    .action(async (opts: { repo?: string; key?: string }) => {
+      if (opts.key && !opts.repo) throw new InputError([{ file: 'command line', path: '--key', message: '--key names a key of one repo', fix: 'add --repo <name>' }]);
+      const removed = await pruneCaches(stateDir(), { ...(opts.repo ? { repo: opts.repo } : {}), ...(opts.key ? { key: opts.key } : {}) });
+      log(`removed ${removed.length} cache${removed.length === 1 ? '' : 's'}, ${(removed.reduce((s, e) => s + e.bytes, 0) / 1024 / 1024).toFixed(1)} MB`);
     });
 
   program

@@ -39,6 +39,21 @@ export const SandboxLimits = z
   })
   .strict();
 
+/**
+ * The repo's package-manager caches (npm, pip, Go, Maven, cargo), kept on the worker's host
+ * across runs and changes and mounted read-write at /cache in its sandboxes.
+ */
+export const SandboxCache = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Names the cache instead of the hash of the repo's lockfiles (e.g. when it has none). */
+    key: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1-64 letters, digits, ".", "_" or "-"').optional(),
+    /** The most the repo's caches may hold on a host, in MB; the least recently used keys go first. */
+    maxMb: z.number().int().min(64).max(1_048_576).default(4096),
+  })
+  .strict();
+export type SandboxCache = z.infer<typeof SandboxCache>;
+
 export const SandboxConfig = z
   .object({
     image: z.string().min(1).default('lockstep-sandbox:latest'),
@@ -54,6 +69,7 @@ export const SandboxConfig = z
     passEnv: z
       .array(EnvName.refine((n) => !FORBIDDEN_PASS_ENV.test(n), 'looks like a secret; sandboxes never receive secrets'))
       .default([]),
+    cache: SandboxCache.prefault({}),
   })
   .strict();
 export type SandboxConfig = z.infer<typeof SandboxConfig>;

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { CommandResult, GateRepo, GateRevision } from '../../workflows/types.ts';
 import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
+import { openCache } from '../sandbox/cache.ts';
 import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
@@ -116,7 +117,9 @@ export class GateWork {
     const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: (d) => ctx?.heartbeat(d) };
     if (!this.sandboxes.has(ref.repo)) {
       this.sandboxes.add(ref.repo);
-      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox });
+      // The repo's own cache: the gate's setup installs from what the repo's run fetched.
+      const cacheDir = await openCache(this.deps.stateDir, name, c.dir, c.repo.sandbox.cache, this.deps.workspaceOwner);
+      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox, cacheDir });
     }
     return { c, ref, deps, signal: ctx?.cancellationSignal };
   }

@@ -11,12 +11,15 @@ import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
+import { CACHE_ENV, CACHE_MOUNT, lockCache } from './cache.ts';
 import { OutputCapture } from './output.ts';
 
 export const LABEL_CHANGE = 'lockstep.change';
 export const LABEL_REPO = 'lockstep.repo';
 export const LABEL_OWNER = 'lockstep.owner';
 export const LABEL_WORKSPACE = 'lockstep.workspace';
+/** The host folder of the repo's package-manager cache, when one is mounted. */
+export const LABEL_CACHE = 'lockstep.cache';
 
 /** What every sandbox gets before the repo's own `env`: writable homes and caches on the tmpfs. */
 export const BASE_ENV: Readonly<Record<string, string>> = {
@@ -37,9 +40,9 @@ export const BASE_ENV: Readonly<Record<string, string>> = {
 
 export const containerName = (ref: SandboxRef): string => `lockstep-${ref.changeId}-${ref.repo}`;
 
-/** The environment a sandbox receives: base, the repo's fixed env, then allowlisted worker vars. */
-export function sandboxEnv(sandbox: SandboxConfig, workerEnv: NodeJS.ProcessEnv): string[] {
-  const env: Record<string, string> = { ...BASE_ENV, ...sandbox.env };
+/** The environment a sandbox receives: base, its cache's, the repo's fixed env, then allowlisted worker vars. */
+export function sandboxEnv(sandbox: SandboxConfig, workerEnv: NodeJS.ProcessEnv, cached = false): string[] {
+  const env: Record<string, string> = { ...BASE_ENV, ...(cached ? CACHE_ENV : {}), ...sandbox.env };
   for (const name of sandbox.passEnv) {
     const value = workerEnv[name];
     if (value !== undefined && !FORBIDDEN_PASS_ENV.test(name)) env[name] = value;
@@ -63,6 +66,8 @@ export interface SandboxSpecInput extends SandboxRef {
   owner: string;
   workerEnv: NodeJS.ProcessEnv;
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /** Host folder of the repo's package-manager cache, mounted read-write at /cache (activities/sandbox/cache.ts). */
+  cacheDir?: string | null;
 }
 
 function readOnlyBind(mount: ReadOnlyMount): string {
@@ -74,6 +79,11 @@ function readOnlyBind(mount: ReadOnlyMount): string {
   return `${source}:${target}:ro`;
 }
 
+function cacheBind(source: string): string {
+  if (!isAbsolute(source) || /[:,]/.test(source)) throw new Error(`cache mount ${source}: the path must be absolute, without ":" or ","`);
+  return `${source}:${CACHE_MOUNT}:rw`;
+}
+
 export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
   const { sandbox } = input;
   const memory = sandbox.limits.memoryMb * 1024 * 1024;
@@ -83,13 +93,14 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
     Cmd: ['sleep', 'infinity'],
     User: input.user,
     WorkingDir: '/workspace',
-    Env: sandboxEnv(sandbox, input.workerEnv),
+    Env: sandboxEnv(sandbox, input.workerEnv, Boolean(input.cacheDir)),
     NetworkDisabled: true,
     Labels: {
       [LABEL_CHANGE]: input.changeId,
       [LABEL_REPO]: input.repo,
       [LABEL_OWNER]: input.owner,
       [LABEL_WORKSPACE]: input.workspace,
+      ...(input.cacheDir ? { [LABEL_CACHE]: input.cacheDir } : {}),
     },
     HostConfig: {
       NetworkMode: 'none',
@@ -118,6 +129,8 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
         `${input.workspace}:/workspace:rw`,
         `${join(input.workspace, '.git')}:/workspace/.git:ro`,
         ...(input.readOnlyMounts ?? []).map(readOnlyBind),
+        // The one writable mount outside the work tree, on purpose: caches outlive the sandbox.
+        ...(input.cacheDir ? [cacheBind(input.cacheDir)] : []),
       ],
     },
   };
@@ -189,7 +202,7 @@ export async function whileDockerAnswers<T>(
 
 export async function createSandbox(
   deps: SandboxDeps,
-  input: SandboxRef & { workspace: string; sandbox: SandboxConfig },
+  input: SandboxRef & { workspace: string; sandbox: SandboxConfig; cacheDir?: string | null },
   signal?: AbortSignal,
 ): Promise<string> {
   const { docker } = deps;
@@ -253,6 +266,18 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   });
   if (!info.State.Running) await container.start();
 
+  // Setup fills the cache: one install at a time per cache key (see activities/sandbox/cache.ts).
+  const cacheDir = input.kind === 'setup' ? info.Config.Labels[LABEL_CACHE] : undefined;
+  const release = cacheDir ? await lockCache(cacheDir, signal) : null;
+  try {
+    return await runCommand(deps, input, container, signal);
+  } finally {
+    await release?.();
+  }
+}
+
+async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container: Docker.Container, signal?: AbortSignal): Promise<CommandResult> {
+  const { docker } = deps;
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
   const capture = await OutputCapture.open(logPath, input.outputBytes);
   const started = Date.now();

@@ -7,11 +7,12 @@
  * that could not run (a missing command, a setup that fails) is reported as such, blaming no one.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { listCaches } from '../../activities/sandbox/cache.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import type { ChangeResult } from '../../workflows/types.ts';
@@ -32,6 +33,14 @@ async function change(id: string, steps: string[], repo = 'web'): Promise<Change
 
 const gitOut = async (...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote('web'), ...args])).stdout;
 const branchFiles = async (id: string): Promise<string[]> => (await gitOut('ls-tree', '-r', '--name-only', `lockstep/${id}`)).split('\n').filter(Boolean).sort();
+/** The output of every setup of `repo` in a change: its own run's first, then the gate's. */
+async function setupLogs(changeId: string, repo: string): Promise<string[]> {
+  const dir = join(h.fleet.stateDir, 'logs', changeId);
+  const sandboxes = (await readdir(dir)).filter((d) => d === repo || (d.startsWith('gate-') && d.endsWith(`-${repo}`))).sort((a, b) => Number(a.startsWith('gate-')) - Number(b.startsWith('gate-')));
+  const logs: string[] = [];
+  for (const s of sandboxes) for (const f of (await readdir(join(dir, s))).filter((f) => f.includes('-setup-'))) logs.push(await readFile(join(dir, s, f), 'utf8'));
+  return logs;
+}
 const fixtureFile = (path: string) => readFile(join(fixtureFleet('prepared-fleet'), 'web', path), 'utf8');
 
 const addCurrency = [
@@ -55,6 +64,14 @@ describe('only the change is committed', () => {
     expect(web?.tests?.passed).toBe(true);
     // Each needs what its repo's setup installed: the gate ran setup first.
     expect(Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]))).toEqual({ 'web-greeting': 'passed', 'web-smoke': 'passed' });
+    // The first setup filled the repo's cache; the gate's setups of the same repo (one per
+    // contract check: web-greeting's verifier, web-smoke) found it there.
+    const logs = await setupLogs('prepared-leftovers', 'web');
+    expect(logs).toHaveLength(3);
+    expect(logs[0]).toContain('greet@0.3.1: fetched into the cache');
+    for (const gateLog of logs.slice(1)) expect(gateLog).toContain('greet@0.3.1: from the cache');
+    const caches = await listCaches(h.fleet.stateDir, 'web');
+    expect(caches.map((c) => c.key)).toEqual([expect.stringMatching(/^lock-[0-9a-f]{16}$/)]);
   });
 
   it('commits a path setup changed when a step changed it too, and keeps setup leftovers out even when a step un-ignores them', async () => {
@@ -66,6 +83,8 @@ describe('only the change is committed', () => {
     ]);
     expect(result.status, result.summary).toBe('succeeded');
     expect(result.repos[0]?.changedFiles.slice().sort()).toEqual(['.gitignore', 'package-lock.json', 'test.js']);
+    // A second change on the repo installs from the cache the first one filled.
+    expect((await setupLogs('prepared-touched', 'web'))[0]).toContain('greet@0.3.1: from the cache');
     const lock = JSON.parse(await gitOut('show', 'lockstep/prepared-touched:package-lock.json')) as { version: string; packages: Record<string, { integrity?: string }> };
     // The step's file as it left it: built on what setup had written.
     expect(lock.version).toBe('1.5.0');

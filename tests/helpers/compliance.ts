@@ -6,7 +6,8 @@
  */
 import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
-import { BASE_ENV, LABEL_CHANGE, LABEL_WORKSPACE } from '../../activities/sandbox/docker.ts';
+import { CACHE_ENV, CACHE_MOUNT } from '../../activities/sandbox/cache.ts';
+import { BASE_ENV, LABEL_CACHE, LABEL_CHANGE, LABEL_WORKSPACE } from '../../activities/sandbox/docker.ts';
 
 export interface ComplianceOptions {
   /** Environment names allowed besides BASE_ENV (a repo's `sandbox.env`, its `passEnv`). */
@@ -54,13 +55,15 @@ export function complianceViolations(info: ContainerInspectInfo, options: Compli
     if (m.Source === '/' || m.Source === '/var/run' || m.Source === '/run' || m.Source === '/proc' || m.Source === '/sys') v.push(`mounts host ${m.Source}`);
     const gitDir = m.Destination === '/workspace/.git';
     if (gitDir && m.RW) v.push('/workspace/.git is mounted writable');
-    if (m.Type === 'bind' && m.Destination !== '/workspace' && !gitDir && m.RW) v.push(`writable bind mount ${m.Destination}`);
+    // The repo's package cache is the one writable mount besides the work tree, and only the folder its label names.
+    const cache = m.Destination === CACHE_MOUNT && m.Source === info.Config.Labels[LABEL_CACHE] && /\/caches\/[^/]+\/[^/]+$/.test(m.Source);
+    if (m.Type === 'bind' && m.Destination !== '/workspace' && !gitDir && !cache && m.RW) v.push(`writable bind mount ${m.Destination}`);
   }
   for (const bind of host.Binds ?? []) {
     if (SOCKET.test(bind)) v.push(`binds a container engine socket: ${bind}`);
   }
 
-  const allowed = new Set([...Object.keys(BASE_ENV), ...(options.allowEnv ?? [])]);
+  const allowed = new Set([...Object.keys(BASE_ENV), ...Object.keys(CACHE_ENV), ...(options.allowEnv ?? [])]);
   for (const entry of info.Config.Env ?? []) {
     const name = entry.slice(0, entry.indexOf('=') === -1 ? entry.length : entry.indexOf('='));
     if (!allowed.has(name)) v.push(`environment variable ${name} is not allowlisted`);
