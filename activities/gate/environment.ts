@@ -16,7 +16,7 @@ export interface EnvironmentFault {
   fix: string;
 }
 
-const INSTALL = 'install it in the repo\'s image (sandbox.image or sandbox.build) or in sandbox.setup, which runs before every gate command';
+const INSTALL = 'install it in the repo\'s image (sandbox.image) or in sandbox.setup, which runs before every gate command';
 
 interface Pattern {
   test: RegExp;

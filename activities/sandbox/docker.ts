@@ -90,7 +90,9 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
   return {
     name: containerName(input),
     Image: sandbox.image,
-    Cmd: ['sleep', 'infinity'],
+    // The image's own entrypoint would wrap (or replace) the idle process: it is overridden.
+    Entrypoint: ['sleep'],
+    Cmd: ['infinity'],
     User: input.user,
     WorkingDir: '/workspace',
     Env: sandboxEnv(sandbox, input.workerEnv, Boolean(input.cacheDir)),
@@ -252,7 +254,15 @@ export async function removeSandbox(docker: Docker, ref: SandboxRef): Promise<vo
 }
 
 /**
- * Runs `command` with `bash -c` in the sandbox, or `argv` as is when given (no shell, so
+ * How a configured command runs: with bash, or with sh in an image that has no bash. `sh` asks
+ * (a builtin, no extra exec) and hands the script over as an argument, never re-parsed.
+ */
+export function shellArgv(script: string): string[] {
+  return ['sh', '-c', 'command -v bash >/dev/null 2>&1 && exec bash -c "$1" || exec sh -c "$1"', 'lockstep', script];
+}
+
+/**
+ * Runs `command` with `bash -c` (`sh -c` when the image has no bash) in the sandbox, or `argv` as is when given (no shell, so
  * model-supplied arguments stay arguments). Never rejects for the command's own sake: a
  * failure is an exit code, a timeout is `timedOut` with exit code 137. Rejects when the sandbox
  * is gone, or when `signal` aborts (the caller's cancellation), after killing the command.
@@ -282,7 +292,7 @@ async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container
   const capture = await OutputCapture.open(logPath, input.outputBytes);
   const started = Date.now();
   const exec = await container.exec({
-    Cmd: input.argv ?? ['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${input.command}`],
+    Cmd: input.argv ?? shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${input.command}`),
     AttachStdout: true,
     AttachStderr: true,
     AttachStdin: false,

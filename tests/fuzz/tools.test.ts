@@ -19,7 +19,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MODEL_OUTPUT_CHARS, executeTool, type ToolContext, type ToolOutcome } from '../../activities/agent/tools.ts';
-import { LABEL_CHANGE, createSandbox, removeSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
+import { LABEL_CHANGE, createSandbox, removeSandbox, shellArgv, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 import { RecordingDocker } from './recording-docker.ts';
@@ -267,8 +267,8 @@ describe('fuzzing the agent tools', () => {
           case 'run_command': {
             const { command } = call.args;
             const refused = command.trim() === '' || command.includes('\0') || command.length > 64 * 1024;
-            // Model text reaches bash only inside the sandbox container, as one -c argument.
-            expect(execs).toEqual(refused ? [] : [['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${command}`]]);
+            // Model text reaches the shell only inside the sandbox container, as one argument.
+            expect(execs).toEqual(refused ? [] : [shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${command}`)]);
             if (refused) expect(outcome.ok).toBe(false);
             break;
           }
@@ -288,7 +288,7 @@ describe('fuzzing the agent tools', () => {
           }
           case 'run_tests':
             // The test command comes from the fleet config, not from the model.
-            expect(execs).toEqual([['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${TEST_COMMAND}`]]);
+            expect(execs).toEqual([shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${TEST_COMMAND}`)]);
             break;
         }
       }),

@@ -328,6 +328,30 @@ describe('docker sandbox', () => {
     expect((err as ApplicationFailure).type).toBe('SandboxGone');
   });
 
+  it('runs any image: its own entrypoint is overridden, and commands run with sh where there is no bash', async () => {
+    // Built on the sandbox image without network (about a second, no download), removed after.
+    const image = `lockstep-test-nobash:${process.pid}`;
+    const context = join(root, 'nobash-image');
+    await mkdir(context, { recursive: true });
+    await writeFile(join(context, 'Dockerfile'), 'FROM lockstep-sandbox:latest\nUSER 0\nRUN rm -f /usr/bin/bash /bin/bash\nENTRYPOINT ["/bin/sh", "-c", "echo entrypoint ran; exit 3"]\n');
+    execFileSync('docker', ['build', '--quiet', '--network', 'none', '--tag', image, context], { stdio: 'ignore' });
+    try {
+      await sandboxFor('nobash', { image });
+      const r = await run('nobash', 'test -e /bin/bash && echo has-bash; echo "shell: $(readlink -f /proc/$$/exe)"; [ "$HOME" = /tmp/home ] && [ -d "$HOME" ] && echo home-ok');
+      expect(r.exitCode, r.outputTail).toBe(0);
+      expect(r.outputTail).not.toContain('has-bash');
+      expect(r.outputTail).toContain('shell: /usr/bin/dash');
+      expect(r.outputTail).toContain('home-ok');
+      // With bash present, commands keep bash (its syntax included).
+      await sandboxFor('withbash');
+      const b = await run('withbash', 'arr=(a b); echo "${arr[1]} $BASH_VERSION"');
+      expect(b.outputTail).toMatch(/^b 5\./);
+    } finally {
+      for (const repo of ['nobash', 'withbash']) await removeSandbox(docker, { changeId, repo });
+      await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+    }
+  });
+
   it('fails fatally with a bootstrap hint when the image is missing', async () => {
     const repo = 'noimage';
     const workspace = await workspaceFor(repo);
