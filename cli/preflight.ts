@@ -1,12 +1,16 @@
 /**
  * Checks that need the outside world before a change starts: every target remote answers and
- * has its base branch, and every sandbox image exists on this host's Docker engine.
+ * has its base branch, and every sandbox image exists on this host's Docker engine and has what
+ * a sandbox needs (sh, sleep, mkdir) and the commands the repo's setup and tests start with.
  */
 import Docker from 'dockerode';
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import { remoteBranchCommit } from '../activities/git/workspace.ts';
 import { InputError, type InputIssue, type LoadedConfig } from '../config/load.ts';
+import { sandboxEnv } from '../activities/sandbox/docker.ts';
+import type { SandboxConfig } from '../config/repos.ts';
 import type { RepoTask } from '../workflows/types.ts';
+import { sandboxIdentity } from '../workers/worker.ts';
 import { EnvironmentError } from './errors.ts';
 
 export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker = new Docker()): Promise<void> {
@@ -36,15 +40,26 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
   } catch {
     throw new EnvironmentError('no Docker engine answers; run "npm run bootstrap" (it starts one) or start Docker yourself');
   }
-  const images = new Map<string, string>();
-  for (const task of tasks) if (!images.has(task.sandbox.image)) images.set(task.sandbox.image, task.repo);
+  const missing = new Set<string>();
   await Promise.all(
-    [...images].map(async ([image, repo]) => {
+    [...new Set(tasks.map((t) => t.sandbox.image))].map(async (image) => {
       try {
         await docker.getImage(image).inspect();
       } catch {
-        issues.push({ file: loaded.file, path: `repos[${index(repo)}].sandbox.image`, message: `image "${image}" is not on this Docker engine`, fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here' });
+        missing.add(image);
       }
+    }),
+  );
+  await Promise.all(
+    tasks.map(async (task) => {
+      const i = index(task.repo);
+      if (missing.has(task.sandbox.image)) {
+        if (tasks.find((t) => t.sandbox.image === task.sandbox.image) === task) {
+          issues.push({ file: loaded.file, path: `repos[${i}].sandbox.image`, message: `image "${task.sandbox.image}" is not on this Docker engine`, fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here' });
+        }
+        return;
+      }
+      issues.push(...(await imageLacks(docker, task.sandbox)).map((l) => ({ file: loaded.file, path: `repos[${i}].sandbox.${l.field}`, message: l.message, fix: l.fix })));
     }),
   );
   if (issues.length > 0) throw new InputError(issues.sort((a, b) => a.path.localeCompare(b.path)));
@@ -58,3 +73,64 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: string):
     clearTimeout(timer);
   }
 }
+
+/** What the sandbox itself runs: its idle process, and the folder made for HOME before each command. */
+const SANDBOX_NEEDS = ['sleep', 'mkdir'];
+
+export interface ImageLack {
+  /** The field under `sandbox` the lack is about. */
+  field: 'image' | 'test' | 'setup';
+  message: string;
+  fix: string;
+}
+
+/**
+ * Runs the image once, as a sandbox would (no network, non-root, read-only root), and asks its
+ * `sh` for the programs a sandbox needs and for the first word of the repo's test and setup
+ * commands. A command found only after setup (on a PATH into the work tree) is not asked for.
+ */
+export async function imageLacks(docker: Docker, sandbox: SandboxConfig): Promise<ImageLack[]> {
+  const firstWord = (command: string | undefined): string | null => {
+    const word = command?.trim().split(/\s+/)[0] ?? '';
+    return /^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(word) ? word : null;
+  };
+  const pathIntoWorkspace = (sandbox.env.PATH ?? '').includes('/workspace');
+  const asked = new Map<string, ImageLack['field']>(SANDBOX_NEEDS.map((n) => [n, 'image']));
+  for (const field of ['setup', 'test'] as const) {
+    const word = pathIntoWorkspace ? null : firstWord(sandbox[field]);
+    if (word && !asked.has(word)) asked.set(word, field);
+  }
+  const probe = `for t in ${[...asked.keys()].join(' ')}; do command -v "$t" >/dev/null 2>&1 || echo "lacks:$t"; done; command -v bash >/dev/null 2>&1 || echo "lacks:bash"`;
+  const container = await docker.createContainer({
+    Image: sandbox.image,
+    Entrypoint: ['sh', '-c', probe],
+    Cmd: [],
+    User: sandboxIdentity().sandboxUser,
+    Env: sandboxEnv(sandbox, {}),
+    WorkingDir: '/',
+    HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Memory: 256 * 1024 * 1024, PidsLimit: 64 },
+  });
+  try {
+    try {
+      await container.start();
+    } catch (err) {
+      const message = (err as Error).message;
+      if (/executable file not found|no such file or directory/i.test(message)) {
+        return [{ field: 'image', message: `image "${sandbox.image}" has no sh: Lockstep runs every command through it`, fix: 'use an image with a POSIX shell at sh on its PATH (see docs/environments.md)' }];
+      }
+      throw err;
+    }
+    await container.wait();
+    const out = (await container.logs({ stdout: true, stderr: true, follow: false })).toString('utf8');
+    const lacks = [...out.matchAll(/lacks:(\S+)/g)].map((m) => m[1] ?? '');
+    return lacks.flatMap((tool): ImageLack[] => {
+      if (tool === 'bash') return []; // Commands fall back to sh; only the gate's tools need bash (docs/environments.md).
+      const field = asked.get(tool) ?? 'image';
+      if (field === 'image') return [{ field, message: `image "${sandbox.image}" has no ${tool}: every sandbox needs it`, fix: `install ${tool} in the image (coreutils)` }];
+      return [{ field, message: `image "${sandbox.image}" has no "${tool}", the first command of sandbox.${field}`, fix: `install ${tool} in the image, or name an image that has it in sandbox.image` }];
+    });
+  } finally {
+    await container.remove({ force: true, v: true }).catch(() => undefined);
+  }
+}
+
