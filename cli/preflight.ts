@@ -55,7 +55,11 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
       const i = index(task.repo);
       if (missing.has(task.sandbox.image)) {
         if (tasks.find((t) => t.sandbox.image === task.sandbox.image) === task) {
-          issues.push({ file: loaded.file, path: `repos[${i}].sandbox.image`, message: `image "${task.sandbox.image}" is not on this Docker engine`, fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here' });
+          issues.push(
+            task.sandbox.build
+              ? { file: loaded.file, path: `repos[${i}].sandbox.build`, message: `the image of ${task.sandbox.build.dockerfile} (${task.sandbox.image}) is not built on this Docker engine yet`, fix: '"lockstep run" builds it before the change starts' }
+              : { file: loaded.file, path: `repos[${i}].sandbox.image`, message: `image "${task.sandbox.image}" is not on this Docker engine`, fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here' },
+          );
         }
         return;
       }

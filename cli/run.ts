@@ -9,6 +9,7 @@ import type { ForgeConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView, type RepoTask } from '../workflows/types.ts';
 import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
+import { buildRecipeImages } from './images.ts';
 import { preflight } from './preflight.ts';
 import { liveStatus } from './live-status.ts';
 import { ProgressPrinter, renderResult } from './progress.ts';
@@ -35,6 +36,8 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   const loaded = await loadReposConfig(options.configFile);
   const change = await loadChange(options.changeFile, loaded);
   const tasks = resolveTasks(loaded, change);
+  // The gate may need repos outside the change: their recipe images too.
+  await buildRecipeImages([...tasks.map((t) => t.sandbox), ...gateInput(loaded, tasks).repos.map((r) => r.sandbox)], options.stateDir, options.log);
   if (options.preflight) await preflight(loaded, tasks);
 
   const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });

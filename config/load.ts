@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import { changeBranch, type ContractSpec, type GateInput, type GateRepo, type RepoTask } from '../workflows/types.ts';
 import { Change } from './change.ts';
 import { EvalSuite } from './eval.ts';
+import { recipeTag } from '../activities/sandbox/image.ts';
 import { repoSlug } from './forge.ts';
 import { ForgeConfig, ReposConfig, SandboxConfig, type ContractKind } from './repos.ts';
 
@@ -216,6 +217,25 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
       repo.url = path;
     }
   });
+
+  // A recipe's image is named by its content hash here, so every task and the gate name the same
+  // image; `lockstep run` builds it (cli/images.ts) when the engine does not have it.
+  for (const [i, repo] of config.repos.entries()) {
+    const build = repo.sandbox.build;
+    if (!build) continue;
+    const dockerfile = resolve(base, build.dockerfile);
+    const context = resolve(base, build.context ?? dirname(build.dockerfile));
+    if (!existsSync(dockerfile) || !statSync(dockerfile).isFile()) {
+      issues.push({ file: absolute, path: `repos[${i}].sandbox.build.dockerfile`, message: `no Dockerfile at ${build.dockerfile}`, fix: 'give the path of the Dockerfile relative to this config file' });
+      continue;
+    }
+    if (!existsSync(context) || !statSync(context).isDirectory() || !(dockerfile.startsWith(`${context}/`))) {
+      issues.push({ file: absolute, path: `repos[${i}].sandbox.build.context`, message: `${build.context ?? dirname(build.dockerfile)} is not a folder that holds ${build.dockerfile}`, fix: 'give the build context folder relative to this config file; the Dockerfile must be inside it' });
+      continue;
+    }
+    repo.sandbox.build = { dockerfile, context };
+    repo.sandbox.image = await recipeTag({ dockerfile, context });
+  }
 
   const forge = config.forge;
   if (forge.type !== 'local') {

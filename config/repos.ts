@@ -54,9 +54,22 @@ export const SandboxCache = z
   .strict();
 export type SandboxCache = z.infer<typeof SandboxCache>;
 
+/** A recipe Lockstep builds the repo's image from; paths relative to the fleet config's folder. */
+export const SandboxBuild = z
+  .object({
+    /** The Dockerfile, inside `context`. */
+    dockerfile: z.string().min(1),
+    /** The build context folder (default: the Dockerfile's folder). */
+    context: z.string().min(1).optional(),
+  })
+  .strict();
+export type SandboxBuild = z.infer<typeof SandboxBuild>;
+
 export const SandboxConfig = z
   .object({
     image: z.string().min(1).default('lockstep-sandbox:latest'),
+    /** Build the image from this recipe (tagged by its content hash) instead of naming one in `image`. */
+    build: SandboxBuild.optional(),
     /** Runs once in a fresh sandbox before the change's steps (e.g. a dependency install from a vendored cache). */
     setup: z.string().min(1).optional(),
     /** The repository's test command, run with `bash -c` in the workspace. */
