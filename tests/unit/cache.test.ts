@@ -1,9 +1,12 @@
 /** Package-manager caches on the host: keys, warm seeding, the size cap, the fill lock, prune. */
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey, listCaches, lockCache, openCache, pruneCaches } from '../../activities/sandbox/cache.ts';
+import { projectRoot } from '../../config/paths.ts';
 
 let root: string;
 let state: string;
@@ -109,3 +112,25 @@ describe('the fill lock', () => {
     expect(await listCaches(state)).toEqual([]);
   });
 });
+
+describe('lockstep cache', () => {
+  const cli = async (...args: string[]) =>
+    promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'cache', ...args], { env: { ...process.env, LOCKSTEP_STATE_DIR: state } });
+
+  it('lists the caches as a table or JSON, and prunes one repo', async () => {
+    await writeFile(join(work, 'go.sum'), 'v1');
+    const dir = (await openCache(state, 'billing', work, config, null)) ?? '';
+    await writeFile(join(dir, 'blob'), Buffer.alloc(3 * 1024 * 1024));
+    await openCache(state, 'catalog', work, config, null);
+    const table = (await cli('list')).stdout;
+    expect(table).toMatch(/^REPO\s+KEY\s+SIZE\s+LAST USED\n/);
+    expect(table).toMatch(/billing\s+lock-[0-9a-f]{16}\s+3\.0 MB/);
+    expect(table).toContain('2 caches, 3.0 MB');
+    const listed = JSON.parse((await cli('list', '--json')).stdout) as { repo: string; bytes: number }[];
+    expect(listed.map((c) => [c.repo, c.bytes]).sort()).toEqual([['billing', 3 * 1024 * 1024], ['catalog', 0]]);
+    expect((await cli('prune', '--repo', 'billing')).stderr).toContain('removed 1 cache, 3.0 MB');
+    expect((await listCaches(state)).map((c) => c.repo)).toEqual(['catalog']);
+    await expect(cli('prune', '--key', 'lock-0')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('add --repo <name>') as unknown });
+  });
+});
+
