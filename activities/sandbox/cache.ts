@@ -30,6 +30,8 @@ export const CACHE_ENV: Readonly<Record<string, string>> = {
   YARN_CACHE_FOLDER: `${CACHE_MOUNT}/yarn`,
   PIP_CACHE_DIR: `${CACHE_MOUNT}/pip`,
   GOMODCACHE: `${CACHE_MOUNT}/go/mod`,
+  // Go makes its module cache read-only; the host must still copy, evict and prune it.
+  GOFLAGS: '-mod=mod -modcacherw',
   GOCACHE: `${CACHE_MOUNT}/go/build`,
   CARGO_HOME: `${CACHE_MOUNT}/cargo`,
   MAVEN_OPTS: `-Dmaven.repo.local=${CACHE_MOUNT}/m2`,
@@ -90,7 +92,8 @@ export async function openCache(
   const key = await cacheKey(workspace, cache);
   const repoDir = join(cacheRoot(stateDir), repo);
   const dir = join(repoDir, key);
-  if (!(await exists(dir))) {
+  const made = !(await exists(dir));
+  if (made) {
     await mkdir(repoDir, { recursive: true });
     const scratch = join(repoDir, `.seed-${key}-${process.pid}-${Date.now()}`);
     const newest = (await listCaches(stateDir, repo))[0];
@@ -102,7 +105,9 @@ export async function openCache(
   }
   const now = new Date();
   await utimes(dir, now, now);
-  await evict(stateDir, repo, cache.maxMb, key);
+  // Sizing walks every file of the repo's caches: done when a key is made (which is when the
+  // repo's caches grow by a folder), not on every sandbox.
+  if (made) await evict(stateDir, repo, cache.maxMb, key);
   return dir;
 }
 
