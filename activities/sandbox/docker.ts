@@ -84,7 +84,8 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
     User: input.user,
     WorkingDir: '/workspace',
     Env: sandboxEnv(sandbox, input.workerEnv),
-    NetworkDisabled: true,
+    // Not NetworkDisabled: with it the engine writes no /etc/hosts and `localhost` does not
+    // resolve. NetworkMode none alone leaves loopback as the only interface.
     Labels: {
       [LABEL_CHANGE]: input.changeId,
       [LABEL_REPO]: input.repo,
