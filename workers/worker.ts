@@ -18,7 +18,8 @@ import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
 import { modelClientFromEnv } from '../activities/llm/client.ts';
 import type OpenAI from 'openai';
-import { taskQueue } from '../config/paths.ts';
+import { projectRoot, taskQueue } from '../config/paths.ts';
+import { egressDepsFor } from '../activities/egress/sandbox.ts';
 
 export const SANDBOX_UID = 10001;
 
@@ -37,6 +38,8 @@ export interface LockstepWorkerOptions {
   forges?: ForgeConfig[];
   /** Base of the forge clients' retry backoff in ms (default 1000; tests shorten it). */
   forgeRetryBaseMs?: number;
+  /** Loopback ports the egress proxy may dial: only for tests, whose fake upstream runs here. */
+  egressLoopbackPorts?: readonly number[];
   /** The model endpoint; defaults to OPENAI_API_KEY / OPENAI_BASE_URL from the environment. */
   openai?: OpenAI | null;
   sharedTaskQueue?: string;
@@ -108,6 +111,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     owner,
     workerEnv: process.env,
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
+    egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env, options.egressLoopbackPorts),
   };
 
   const reaped = await reapOrphans(docker, ownerAlive);

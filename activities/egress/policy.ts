@@ -51,17 +51,19 @@ export function allowEntryProblem(entry: string): string | null {
   return null;
 }
 
-// Everything that is not the public internet: the worker's loopback services (Temporal, Docker's
-// TCP socket if any), private and shared address space, link-local (cloud metadata endpoints),
-// documentation, benchmarking, multicast and reserved ranges.
+// Every range where the worker's own or its network's services live: loopback (Temporal,
+// Docker's TCP socket if any), private and shared address space, link-local (cloud metadata
+// endpoints), multicast and reserved. The documentation and benchmarking ranges (192.0.2/24,
+// 198.51.100/24, 203.0.113/24, 198.18/15) stay reachable on purpose: no host's own service sits
+// there, and DNS-based egress gateways (fake-IP resolvers, TLS-inspecting egresses like this
+// project's own machines) answer registry names with addresses from them.
 const NON_PUBLIC = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+  ['192.0.0.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['224.0.0.0', 4], ['240.0.0.0', 4],
 ] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 23], ['2001:db8::', 32],
+  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:10::', 28],
   ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
 ] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
 

@@ -14,7 +14,10 @@ import { createServer, request as httpRequest, type IncomingMessage, type Outgoi
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { EgressSummary } from '../../workflows/types.ts';
 import { allowlistRefusal, isNonPublic, normalHost, type EgressPolicy } from './policy.ts';
+
+export type { EgressSummary };
 
 export interface EgressRecord {
   at: string;
@@ -28,20 +31,6 @@ export interface EgressRecord {
   /** Why it was refused or cut (absent when allowed and completed). */
   reason?: string;
   durationMs: number;
-}
-
-/** Small on purpose: it travels in the repo's result through workflow history. */
-export interface EgressSummary {
-  connections: number;
-  denied: number;
-  bytesUp: number;
-  bytesDown: number;
-  /** Hosts reached (at most 10). */
-  hosts: string[];
-  /** Hosts refused, with the first reason (at most 10). */
-  deniedHosts: { host: string; port: number; reason: string }[];
-  /** The JSON-lines log, relative to the worker's log folder. */
-  log: string;
 }
 
 export interface EgressProxyOptions {
@@ -120,7 +109,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         entry[direction] += bytes;
         totals[direction === 'up' ? 'bytesUp' : 'bytesDown'] += bytes;
         if (totals.bytesUp + totals.bytesDown > policy.maxBytes && !entry.reason) {
-          entry.reason = `the byte cap of this setup (${policy.maxBytes} bytes, sandbox.egress.maxBytes) was reached`;
+          entry.reason = `the byte cap of this setup (${policy.maxBytes} bytes, sandbox.egress.maxMb) was reached`;
           cut();
         }
       },
@@ -147,7 +136,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     totals.attempts += 1;
     if (closed) throw new Denied('the setup command has ended');
     if (totals.attempts > policy.maxConnections) throw new Denied(`the connection cap of this setup (${policy.maxConnections}, sandbox.egress.maxConnections) was reached`);
-    if (totals.bytesUp + totals.bytesDown > policy.maxBytes) throw new Denied(`the byte cap of this setup (${policy.maxBytes} bytes, sandbox.egress.maxBytes) was reached`);
+    if (totals.bytesUp + totals.bytesDown > policy.maxBytes) throw new Denied(`the byte cap of this setup (${policy.maxBytes} bytes, sandbox.egress.maxMb) was reached`);
     const refusal = allowlistRefusal(policy, host, port);
     if (refusal) throw new Denied(refusal);
     let addresses: string[];

@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
+import { deniedHint, egressForSandbox, openSetupEgress, type EgressDeps } from '../egress/sandbox.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { OutputCapture } from './output.ts';
 
@@ -63,6 +64,8 @@ export interface SandboxSpecInput extends SandboxRef {
   owner: string;
   workerEnv: NodeJS.ProcessEnv;
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /** Extra labels (the sandbox's egress policy). */
+  labels?: Readonly<Record<string, string>>;
 }
 
 function readOnlyBind(mount: ReadOnlyMount): string {
@@ -87,6 +90,7 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
     // Not NetworkDisabled: with it the engine writes no /etc/hosts and `localhost` does not
     // resolve. NetworkMode none alone leaves loopback as the only interface.
     Labels: {
+      ...input.labels,
       [LABEL_CHANGE]: input.changeId,
       [LABEL_REPO]: input.repo,
       [LABEL_OWNER]: input.owner,
@@ -131,6 +135,8 @@ export interface SandboxDeps {
   workerEnv: NodeJS.ProcessEnv;
   /** Host folders every sandbox of this worker reads (the gate's tools and rules). */
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /** The egress proxy's side of this worker; without it no repo may set sandbox.egress. */
+  egress?: EgressDeps;
   logDir: string;
   /** Called while a command runs, so the activity can heartbeat. */
   heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
@@ -220,8 +226,16 @@ export async function createSandbox(
     await existing.remove({ force: true }).catch(ignore404);
   }
   signal?.throwIfAborted();
+  const egress = await egressForSandbox(deps.egress, input, input.sandbox.egress);
   const container = await docker.createContainer(
-    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv, readOnlyMounts: deps.readOnlyMounts ?? [] }),
+    containerSpec({
+      ...input,
+      user: deps.user,
+      owner: deps.owner,
+      workerEnv: deps.workerEnv,
+      readOnlyMounts: [...(deps.readOnlyMounts ?? []), ...egress.mounts],
+      labels: egress.labels,
+    }),
   );
   // Given up on while the engine was silent: whoever asked has moved on, so nothing may be left.
   const abandon = async (): Promise<void> => {
@@ -256,9 +270,29 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
 
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
   const capture = await OutputCapture.open(logPath, input.outputBytes);
+  // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts).
+  const egress = input.kind === 'setup' ? await openSetupEgress(deps.egress, input, info.Config.Labels ?? {}, deps.logDir) : null;
+  try {
+    return await execute(deps, container, input, capture, egress, signal);
+  } finally {
+    await egress?.proxy.close();
+  }
+}
+
+async function execute(
+  deps: SandboxDeps,
+  container: Docker.Container,
+  input: RunInSandboxInput,
+  capture: OutputCapture,
+  egress: Awaited<ReturnType<typeof openSetupEgress>>,
+  signal?: AbortSignal,
+): Promise<CommandResult> {
+  const { docker } = deps;
   const started = Date.now();
+  const cmd = input.argv ?? ['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${input.command}`];
   const exec = await container.exec({
-    Cmd: input.argv ?? ['bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${input.command}`],
+    Cmd: egress ? [...egress.prefix, ...cmd] : cmd,
+    ...(egress ? { Env: egress.env } : {}),
     AttachStdout: true,
     AttachStderr: true,
     AttachStdin: false,
@@ -310,6 +344,9 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
   }
+  const summary = egress ? await egress.proxy.close() : null;
+  const hint = summary && exitCode !== 0 ? deniedHint(input.repo, summary) : '';
+  if (hint) capture.write(Buffer.from(`\n${hint}\n`));
   const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : undefined);
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
   return {
@@ -320,6 +357,7 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
     truncated: capture.truncated,
     outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : ''),
     log,
+    ...(summary ? { egress: summary } : {}),
   };
 }
 
