@@ -402,6 +402,8 @@ export interface StepOutcome {
   exitCode: number;
   timedOut: boolean;
   durationMs: number;
+  /** Setup's downloads through the egress proxy, when the repo configures sandbox.egress. */
+  egress?: EgressSummary;
 }
 
 export interface TestsOutcome {
