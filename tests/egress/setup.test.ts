@@ -27,10 +27,13 @@ import { complianceViolations } from '../helpers/compliance.ts';
 
 const NPM_VERSION = '10.9.4';
 const NPM_MOUNT = '/opt/test-npm';
+const PIP_VERSION = '24.3.1';
+const PIP_MOUNT = '/opt/test-pip';
 const changeId = `egress-${process.pid}`;
 const docker = new Docker();
 let root = '';
-let remote = '';
+/** Bare remotes of the fixtures, by fixture folder name. */
+const remotes = new Map<string, string>();
 let deps: SandboxDeps;
 let egress: EgressDeps;
 let registryHost = '';
@@ -59,9 +62,31 @@ async function npmForSandbox(): Promise<string> {
   return join(dir, 'package');
 }
 
-async function sandboxFor(repo: string, egressConfig: Record<string, unknown> | undefined): Promise<void> {
+/** pip's own wheel (it runs straight from the .whl), fetched once per checkout. */
+async function pipForSandbox(): Promise<string> {
+  const dir = join(projectRoot, '.lockstep', 'test-cache', `pip-${PIP_VERSION}`);
+  const wheel = join(dir, `pip-${PIP_VERSION}-py3-none-any.whl`);
+  if (!(await access(wheel).then(() => true, () => false))) {
+    execFileSync('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '-d', dir, `pip==${PIP_VERSION}`]);
+  }
+  return dir;
+}
+
+async function seedRemote(fixture: string): Promise<void> {
+  const remote = join(root, `${fixture}.git`);
+  const seed = join(root, 'seed', fixture);
+  await cp(join(projectRoot, 'tests', 'fixtures', fixture), seed, { recursive: true });
+  git(root, 'init', '--quiet', '--bare', remote);
+  git(seed, 'init', '--quiet');
+  git(seed, 'add', '.');
+  git(seed, 'commit', '--quiet', '-m', 'seed');
+  git(seed, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
+  remotes.set(fixture, remote);
+}
+
+async function sandboxFor(repo: string, egressConfig: Record<string, unknown> | undefined, fixture = 'egress-npm'): Promise<void> {
   const workspace = join(root, 'workspaces', repo);
-  await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, { owner: { uid: SANDBOX_UID, gid: SANDBOX_UID } });
+  await cloneWorkspace(remotes.get(fixture) ?? '', 'main', `lockstep/${changeId}`, workspace, { owner: { uid: SANDBOX_UID, gid: SANDBOX_UID } });
   created.add(repo);
   await createSandbox(deps, { changeId, repo, workspace, sandbox: SandboxConfig.parse({ test: 'npm test', ...(egressConfig ? { egress: egressConfig } : {}) }) });
 }
@@ -81,14 +106,7 @@ const npm = `node ${NPM_MOUNT}/bin/npm-cli.js`;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lockstep-egress-setup-'));
   registryHost = new URL(execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()).hostname;
-  remote = join(root, 'remote.git');
-  const seed = join(root, 'seed');
-  await cp(join(projectRoot, 'tests', 'fixtures', 'egress-npm'), seed, { recursive: true });
-  git(root, 'init', '--quiet', '--bare', remote);
-  git(seed, 'init', '--quiet');
-  git(seed, 'add', '.');
-  git(seed, 'commit', '--quiet', '-m', 'seed');
-  git(seed, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
+  for (const fixture of ['egress-npm', 'egress-pip', 'egress-go']) await seedRemote(fixture);
   egress = await egressDepsFor(root, join(projectRoot, '.tools', 'egress', 'bin'), process.env);
   if (!egress.forwarderDir) throw new Error('the egress forwarder is not built: run "bash scripts/egress-forwarder.sh" (npm run bootstrap does)');
   deps = {
@@ -98,7 +116,10 @@ beforeAll(async () => {
     workerEnv: { PATH: process.env.PATH },
     logDir: join(root, 'logs'),
     egress,
-    readOnlyMounts: [{ source: await npmForSandbox(), target: NPM_MOUNT }],
+    readOnlyMounts: [
+      { source: await npmForSandbox(), target: NPM_MOUNT },
+      { source: await pipForSandbox(), target: PIP_MOUNT },
+    ],
   };
 }, 120_000);
 
@@ -169,5 +190,35 @@ describe('setup through the egress proxy', () => {
     expect(setup.egress).toBeUndefined();
     expect(await egressLog(repo)).toEqual([]);
     await expect(access(egressDir(egress, { changeId, repo }))).rejects.toThrow(/ENOENT/);
+  }, 120_000);
+
+  it('installs a requirements file with pip from the index pip itself defaults to', async () => {
+    const repo = 'pip-ok';
+    // pip names its default index and file host in its own code; nothing here names them.
+    const [index, files] = execFileSync('python3', ['-c', 'from pip._internal.models.index import PyPI; print(PyPI.pypi_url); print(PyPI.file_storage_domain)'], { encoding: 'utf8' }).trim().split('\n');
+    const hosts = [new URL(index ?? '').hostname, files ?? ''];
+    await sandboxFor(repo, { allow: hosts }, 'egress-pip');
+    const setup = await run(repo, 'setup', `python3 ${PIP_MOUNT}/pip-${PIP_VERSION}-py3-none-any.whl/pip install --quiet --no-cache-dir --disable-pip-version-check --target .deps -r requirements.txt`);
+    expect({ exitCode: setup.exitCode, output: setup.outputTail }).toMatchObject({ exitCode: 0 });
+    expect(setup.egress?.denied).toBe(0);
+    expect(new Set(setup.egress?.hosts)).toEqual(new Set(hosts));
+    const tests = await run(repo, 'test', 'python3 main.py');
+    expect(tests.outputTail.trim()).toBe('six 1.16.0 on python 3');
+  }, 120_000);
+
+  it('fetches a Go module dependency through the GOPROXY the worker uses', async () => {
+    const repo = 'go-ok';
+    const goproxy = execFileSync('go', ['env', 'GOPROXY'], { encoding: 'utf8' }).trim();
+    const proxyHost = new URL(goproxy.split(/[,|]/)[0] ?? '').hostname;
+    await sandboxFor(repo, { allow: [proxyHost] }, 'egress-go');
+    const setup = await run(repo, 'setup', 'go mod download');
+    expect({ exitCode: setup.exitCode, output: setup.outputTail }).toMatchObject({ exitCode: 0 });
+    expect(setup.egress).toMatchObject({ denied: 0, hosts: [proxyHost] });
+    const lines = await egressLog(repo);
+    expect(lines.length).toBeGreaterThan(0);
+    // The module came from the proxy, so tests build offline (GOPROXY=off outside setup).
+    const tests = await run(repo, 'test', 'go run .');
+    expect(tests.exitCode).toBe(0);
+    expect(tests.outputTail).toMatch(/^order id [0-9a-f-]{36}$/m);
   }, 120_000);
 });
