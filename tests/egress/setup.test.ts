@@ -73,8 +73,8 @@ async function pipForSandbox(): Promise<string> {
 }
 
 async function seedRemote(fixture: string): Promise<void> {
-  const remote = join(root, `${fixture}.git`);
-  const seed = join(root, 'seed', fixture);
+  const remote = join(root, `${fixture.replace('/', '-')}.git`);
+  const seed = join(root, 'seed', fixture.replace('/', '-'));
   await cp(join(projectRoot, 'tests', 'fixtures', fixture), seed, { recursive: true });
   git(root, 'init', '--quiet', '--bare', remote);
   git(seed, 'init', '--quiet');
@@ -106,7 +106,7 @@ const npm = `node ${NPM_MOUNT}/bin/npm-cli.js`;
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lockstep-egress-setup-'));
   registryHost = new URL(execFileSync('npm', ['config', 'get', 'registry'], { encoding: 'utf8' }).trim()).hostname;
-  for (const fixture of ['egress-npm', 'egress-pip', 'egress-go']) await seedRemote(fixture);
+  for (const fixture of ['egress-npm', 'egress-pip', 'egress-fleet/ids']) await seedRemote(fixture);
   egress = await egressDepsFor(root, join(projectRoot, '.tools', 'egress', 'bin'), process.env);
   if (!egress.forwarderDir) throw new Error('the egress forwarder is not built: run "bash scripts/egress-forwarder.sh" (npm run bootstrap does)');
   deps = {
@@ -210,7 +210,7 @@ describe('setup through the egress proxy', () => {
     const repo = 'go-ok';
     const goproxy = execFileSync('go', ['env', 'GOPROXY'], { encoding: 'utf8' }).trim();
     const proxyHost = new URL(goproxy.split(/[,|]/)[0] ?? '').hostname;
-    await sandboxFor(repo, { allow: [proxyHost] }, 'egress-go');
+    await sandboxFor(repo, { allow: [proxyHost] }, 'egress-fleet/ids');
     const setup = await run(repo, 'setup', 'go mod download');
     expect({ exitCode: setup.exitCode, output: setup.outputTail }).toMatchObject({ exitCode: 0 });
     expect(setup.egress).toMatchObject({ denied: 0, hosts: [proxyHost] });
