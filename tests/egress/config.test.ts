@@ -9,10 +9,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deniedHint, systemCaBundle, workerRegistryEnv } from '../../activities/egress/sandbox.ts';
 import { sandboxEnv } from '../../activities/sandbox/docker.ts';
+import { egressIssues } from '../../cli/preflight.ts';
 import { egressGlance } from '../../cli/progress.ts';
 import { InputError, loadReposConfig, type InputIssue } from '../../config/load.ts';
 import { SandboxConfig } from '../../config/repos.ts';
-import type { EgressSummary } from '../../workflows/types.ts';
+import type { EgressSummary, RepoTask } from '../../workflows/types.ts';
+import type { LoadedConfig } from '../../config/load.ts';
 
 let dir = '';
 beforeAll(async () => {
@@ -48,6 +50,21 @@ describe('sandbox.egress', () => {
     expect(byPath.get('repos[0].sandbox.egress.ports[0]')).toBeDefined();
     expect((await issues({ allow: [] })).map((i) => `${i.path}: ${i.message}`)).toEqual([expect.stringMatching(/^repos\[0\]\.sandbox\.egress\.allow: name at least one host/)]);
     expect((await issues({ allow: ['a.example.org'], proxy: 'x' }))[0]?.path).toBe('repos[0].sandbox.egress');
+  });
+
+  it('is checked by preflight on this host: the forwarder, and a CA bundle that exists', async () => {
+    const file = join(dir, 'repos.config.json');
+    const loaded = { file, config: { repos: [{ name: 'api' }, { name: 'web' }] } } as unknown as LoadedConfig;
+    const task = (repo: string, egress: unknown) => ({ repo, sandbox: SandboxConfig.parse({ test: 't', ...(egress ? { egress } : {}) }) }) as unknown as RepoTask;
+    const index = (repo: string) => ['api', 'web'].indexOf(repo);
+    const tasks = [task('api', undefined), task('web', { allow: ['registry.example.org'], caBundle: join(dir, 'missing-ca.pem') })];
+    const found = await egressIssues(loaded, tasks, index, join(dir, 'no-forwarder'));
+    expect(found.map((i) => `${i.path}: ${i.message}`)).toEqual([
+      'repos[1].sandbox.egress: this host has no egress forwarder (.tools/egress/bin/egress-forwarder), so setup cannot reach the allowed hosts',
+      `repos[1].sandbox.egress.caBundle: cannot read ${join(dir, 'missing-ca.pem')} on this host`,
+    ]);
+    expect(found[0]?.fix).toMatch(/npm run bootstrap/);
+    expect(await egressIssues(loaded, [task('api', undefined)], index, join(dir, 'no-forwarder'))).toEqual([]);
   });
 
   it('gives the sandbox itself no proxy variable: only a setup exec gets them', () => {
