@@ -9,7 +9,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
@@ -45,6 +45,8 @@ export interface EgressProxyOptions {
    * upstream runs on this machine. Never set from configuration.
    */
   loopbackPorts?: readonly number[];
+  /** Who may connect to the socket besides the worker: the sandbox's user (default: anyone who can reach the folder). */
+  socketOwner?: { uid: number; gid: number };
   /** Name resolution (default: the system resolver, every address). */
   resolve?: (host: string) => Promise<string[]>;
 }
@@ -269,9 +271,12 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       done();
     });
   });
-  // The sandbox's user is not the worker's: the socket must be connectable by any uid that can
-  // see it, and only the one sandbox it is mounted into can.
-  await chmod(options.socketPath, 0o666);
+  // The sandbox's user is usually not the worker's: the socket goes to that uid alone when the
+  // worker may hand it over (as root), else it stays connectable by whoever reaches its folder.
+  if (options.socketOwner && process.getuid?.() === 0) {
+    await chown(options.socketPath, options.socketOwner.uid, options.socketOwner.gid);
+    await chmod(options.socketPath, 0o600);
+  } else await chmod(options.socketPath, 0o666);
 
   return {
     summary,

@@ -119,7 +119,14 @@ export interface SetupEgress {
  * Opens the egress of one setup command: the proxy starts listening on the sandbox's socket.
  * Null when the sandbox has no egress (no label) — then setup runs as offline as any command.
  */
-export async function openSetupEgress(deps: EgressDeps | undefined, ref: SandboxRef, labels: Record<string, string>, logDir: string): Promise<SetupEgress | null> {
+export async function openSetupEgress(
+  deps: EgressDeps | undefined,
+  ref: SandboxRef,
+  labels: Record<string, string>,
+  logDir: string,
+  /** `uid:gid` the setup runs as: the only one that may connect to the socket. */
+  user: string,
+): Promise<SetupEgress | null> {
   const raw = labels[LABEL_EGRESS];
   if (!raw || !deps) return null;
   const label = JSON.parse(raw) as EgressLabel;
@@ -131,6 +138,7 @@ export async function openSetupEgress(deps: EgressDeps | undefined, ref: Sandbox
     logName: relative(logDir, logPath),
     policy: { allow: label.allow, ports: label.ports, maxBytes: label.maxMb * 1024 * 1024, maxConnections: label.maxConnections },
     ...(deps.loopbackPorts ? { loopbackPorts: deps.loopbackPorts } : {}),
+    ...socketOwner(user),
   });
   const url = `http://127.0.0.1:${FORWARDER_PORT}`;
   const env: Record<string, string> = {
@@ -153,6 +161,11 @@ export async function openSetupEgress(deps: EgressDeps | undefined, ref: Sandbox
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     proxy,
   };
+}
+
+function socketOwner(user: string): { socketOwner?: { uid: number; gid: number } } {
+  const [uid, gid] = user.split(':').map(Number);
+  return Number.isInteger(uid) && Number.isInteger(gid) ? { socketOwner: { uid: uid as number, gid: gid as number } } : {};
 }
 
 /** The line a failed setup gets when the proxy refused it something: the host and the fix. */

@@ -12,6 +12,7 @@ import type { CommandResult, GateRepo, GateRevision } from '../../workflows/type
 import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import { removeEgressDir } from '../egress/sandbox.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
 
@@ -134,7 +135,12 @@ export class GateWork {
   }
 
   async dispose(): Promise<void> {
-    await Promise.allSettled([...this.sandboxes].map((repo) => removeSandbox(this.deps.docker, { changeId: this.changeId, repo })));
+    await Promise.allSettled(
+      [...this.sandboxes].map(async (repo) => {
+        await removeSandbox(this.deps.docker, { changeId: this.changeId, repo });
+        await removeEgressDir(this.deps.sandbox.egress, { changeId: this.changeId, repo });
+      }),
+    );
     await rm(this.root, { recursive: true, force: true });
   }
 }

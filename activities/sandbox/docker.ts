@@ -271,7 +271,7 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
   const capture = await OutputCapture.open(logPath, input.outputBytes);
   // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts).
-  const egress = input.kind === 'setup' ? await openSetupEgress(deps.egress, input, info.Config.Labels ?? {}, deps.logDir) : null;
+  const egress = input.kind === 'setup' ? await openSetupEgress(deps.egress, input, info.Config.Labels ?? {}, deps.logDir, deps.user) : null;
   try {
     return await execute(deps, container, input, capture, egress, signal);
   } finally {
