@@ -5,18 +5,21 @@
  * the setup's egress reaches the repo's result, `lockstep audit` and the egress log; a setup
  * whose allowlist lacks the proxy fails with the host and the config key named.
  */
+import Docker from 'dockerode';
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import type { ChangeResult } from '../../workflows/types.ts';
+import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
 let proxyHost = '';
+let watch: SandboxWatch;
 
 /** The fleet's config with the ids repo's egress allowlist set to `allow`. */
 async function allowOnly(allow: string[]): Promise<void> {
@@ -36,6 +39,7 @@ beforeAll(async () => {
   h = await startHarness('egress', { fleet: fixtureFleet('egress-fleet') });
   const goproxy = execFileSync('go', ['env', 'GOPROXY'], { encoding: 'utf8' }).trim();
   proxyHost = new URL(goproxy.split(/[,|]/)[0] ?? '').hostname;
+  watch = await watchSandboxes(new Docker(), (workspace) => workspace.startsWith(h.fleet.stateDir + sep), { probeLoopback: true });
 }, 120_000);
 afterAll(async () => h?.close());
 
@@ -74,4 +78,13 @@ describe('setup through the egress, end to end', () => {
     expect(ids?.error?.outputTail).toContain(`add "${proxyHost}" to repos[<i>].sandbox.egress.allow in repos.config.json, where repos[<i>].name is "ids"`);
     expect(ids?.steps.find((s) => s.kind === 'setup')?.egress).toMatchObject({ connections: 0, deniedHosts: [{ host: proxyHost, port: 443 }] });
   }, 240_000);
+
+  it('made only compliant sandboxes: egress mounts read-only, localhost resolving, lo alone', async () => {
+    const { checked, compliant, missed, probed, reports } = await watch.stop();
+    expect(reports.filter((r) => r.violations.length > 0)).toEqual([]);
+    expect(missed).toBe(0);
+    expect(checked).toBeGreaterThanOrEqual(2);
+    expect(probed).toBeGreaterThanOrEqual(1);
+    expect(compliant).toBe(checked);
+  });
 });

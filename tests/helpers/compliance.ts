@@ -14,6 +14,11 @@ export interface ComplianceOptions {
   allowEnv?: Iterable<string>;
   /** Values that must appear nowhere in the container's environment or command. */
   secrets?: readonly string[];
+  /**
+   * Also probe each sandbox once it starts (loopbackViolations). Not for suites whose sandboxes
+   * run fork bombs and disk fillers: a probe starved by them would blame the sandbox.
+   */
+  probeLoopback?: boolean;
 }
 
 export interface ComplianceReport {
@@ -85,7 +90,7 @@ export interface SandboxWatch {
   /** Containers seen created but gone before they could be inspected (each one is a gap in the figure). */
   readonly missed: string[];
   /** Stops watching once every inspection in flight has finished. */
-  stop(): Promise<{ checked: number; compliant: number; missed: number; reports: ComplianceReport[] }>;
+  stop(): Promise<{ checked: number; compliant: number; missed: number; probed: number; reports: ComplianceReport[] }>;
 }
 
 /**
@@ -96,7 +101,10 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
   const reports: ComplianceReport[] = [];
   const missed: string[] = [];
   const inFlight = new Set<Promise<void>>();
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create'], label: [LABEL_CHANGE] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const events = options.probeLoopback ? ['create', 'start'] : ['create'];
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: events, label: [LABEL_CHANGE] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const probedIds = new Set<string>();
+  const probeViolations = new Map<string, string[]>();
   let buffered = '';
   stream.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
@@ -105,10 +113,27 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (!line) continue;
-      const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const event = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
       const id = event.Actor?.ID ?? event.id;
       const labels = event.Actor?.Attributes ?? {};
       if (!id || !belongs(labels[LABEL_WORKSPACE] ?? '', labels)) continue;
+      if ((event.Action ?? event.status) === 'start') {
+        // Once per container: a restart after a killed command proves nothing new.
+        if (probedIds.has(id)) continue;
+        probedIds.add(id);
+        const probe = loopbackViolations(docker, id).then(
+          async (found) => {
+            // A container removed or stopped mid-probe is a gap, not a violation.
+            const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, () => false);
+            if (found.length > 0 && !running) probedIds.delete(id);
+            else probeViolations.set(id, found);
+          },
+          () => void probedIds.delete(id),
+        );
+        inFlight.add(probe);
+        void probe.finally(() => inFlight.delete(probe));
+        continue;
+      }
       const job = checkContainer(docker, id, options).then(
         (report) => void reports.push(report),
         () => void missed.push(labels.name ?? id),
@@ -125,8 +150,9 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
       await new Promise((resolve) => setTimeout(resolve, 500));
       await Promise.all([...inFlight]);
       stream.destroy?.();
+      for (const report of reports) report.violations.push(...(probeViolations.get(report.id) ?? []));
       const compliant = reports.filter((r) => r.violations.length === 0).length;
-      return { checked: reports.length, compliant, missed: missed.length, reports };
+      return { checked: reports.length, compliant, missed: missed.length, probed: probeViolations.size, reports };
     },
   };
 }
