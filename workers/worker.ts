@@ -38,8 +38,6 @@ export interface LockstepWorkerOptions {
   forges?: ForgeConfig[];
   /** Base of the forge clients' retry backoff in ms (default 1000; tests shorten it). */
   forgeRetryBaseMs?: number;
-  /** Loopback ports the egress proxy may dial: only for tests, whose fake upstream runs here. */
-  egressLoopbackPorts?: readonly number[];
   /** The model endpoint; defaults to OPENAI_API_KEY / OPENAI_BASE_URL from the environment. */
   openai?: OpenAI | null;
   sharedTaskQueue?: string;
@@ -111,7 +109,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     owner,
     workerEnv: process.env,
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
-    egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env, options.egressLoopbackPorts),
+    egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env),
   };
 
   const reaped = await reapOrphans(docker, ownerAlive);

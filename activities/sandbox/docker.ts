@@ -269,10 +269,10 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   if (!info.State.Running) await container.start();
 
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
-  const capture = await OutputCapture.open(logPath, input.outputBytes);
   // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts).
   const egress = input.kind === 'setup' ? await openSetupEgress(deps.egress, input, info.Config.Labels ?? {}, deps.logDir, deps.user) : null;
   try {
+    const capture = await OutputCapture.open(logPath, input.outputBytes);
     return await execute(deps, container, input, capture, egress, signal);
   } finally {
     await egress?.proxy.close();
