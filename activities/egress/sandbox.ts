@@ -50,6 +50,8 @@ export interface EgressDeps {
 
 /** What a sandbox's label says about its egress. */
 interface EgressLabel {
+  /** The repo's name in the fleet config (a gate sandbox's own name carries a prefix). */
+  repo: string;
   allow: string[];
   ports: number[];
   maxMb: number;
@@ -68,12 +70,14 @@ export async function egressForSandbox(
   deps: EgressDeps | undefined,
   ref: SandboxRef,
   egress: SandboxEgress | undefined,
+  /** The repo's name in the fleet config, when the sandbox's own name differs (the gate's). */
+  configName: string = ref.repo,
 ): Promise<{ mounts: ReadOnlyMount[]; labels: Record<string, string> }> {
   if (!egress) return { mounts: [], labels: {} };
   if (!deps?.forwarderDir) {
     throw fatal(
       'InvalidInput',
-      `repo "${ref.repo}" sets sandbox.egress in repos.config.json, but this worker has no egress forwarder (.tools/egress/bin/egress-forwarder); run "npm run bootstrap" on the worker's host (it needs Go 1.19+), or remove sandbox.egress`,
+      `repo "${configName}" sets sandbox.egress in repos.config.json, but this worker has no egress forwarder (.tools/egress/bin/egress-forwarder); run "npm run bootstrap" on the worker's host (it needs Go 1.19+), or remove sandbox.egress`,
     );
   }
   const dir = egressDir(deps, ref);
@@ -89,10 +93,10 @@ export async function egressForSandbox(
       await copyFile(ca, join(dir, CA));
       await chmod(join(dir, CA), 0o644);
     } catch (err) {
-      throw fatal('InvalidInput', `sandbox.egress.caBundle of repo "${ref.repo}": cannot read ${ca} on this worker (${(err as Error).message}); name an existing PEM bundle or leave the key out`);
+      throw fatal('InvalidInput', `sandbox.egress.caBundle of repo "${configName}": cannot read ${ca} on this worker (${(err as Error).message}); name an existing PEM bundle or leave the key out`);
     }
   }
-  const label: EgressLabel = { allow: egress.allow, ports: egress.ports, maxMb: egress.maxMb, maxConnections: egress.maxConnections, ca: ca !== null && ca !== undefined };
+  const label: EgressLabel = { repo: configName, allow: egress.allow, ports: egress.ports, maxMb: egress.maxMb, maxConnections: egress.maxConnections, ca: ca !== null && ca !== undefined };
   return {
     mounts: [
       { source: dir, target: EGRESS_MOUNT },
@@ -108,6 +112,8 @@ export async function removeEgressDir(deps: EgressDeps | undefined, ref: Sandbox
 }
 
 export interface SetupEgress {
+  /** The repo's name in the fleet config, for the messages. */
+  repo: string;
   /** Put before the command's argv: the forwarder, which runs it. */
   prefix: string[];
   /** Exec environment: the proxy variables, the registries, the CA bundle. */
@@ -157,6 +163,7 @@ export async function openSetupEgress(
     for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'PIP_CERT', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO']) env[name] = ca;
   }
   return {
+    repo: label.repo,
     prefix: [`${FORWARDER_MOUNT}/egress-forwarder`, '-listen', `127.0.0.1:${FORWARDER_PORT}`, '-socket', `${EGRESS_MOUNT}/${SOCKET}`, '--'],
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     proxy,

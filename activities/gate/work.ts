@@ -112,7 +112,7 @@ export class GateWork {
     const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: (d) => ctx?.heartbeat(d) };
     if (!this.sandboxes.has(ref.repo)) {
       this.sandboxes.add(ref.repo);
-      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox });
+      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox, configName: name });
     }
     return { c, ref, deps, signal: ctx?.cancellationSignal };
   }

@@ -196,7 +196,7 @@ export async function whileDockerAnswers<T>(
 
 export async function createSandbox(
   deps: SandboxDeps,
-  input: SandboxRef & { workspace: string; sandbox: SandboxConfig },
+  input: SandboxRef & { workspace: string; sandbox: SandboxConfig; /** The repo's name in the fleet config, when `repo` is not it (the gate's sandboxes). */ configName?: string },
   signal?: AbortSignal,
 ): Promise<string> {
   const { docker } = deps;
@@ -226,10 +226,11 @@ export async function createSandbox(
     await existing.remove({ force: true }).catch(ignore404);
   }
   signal?.throwIfAborted();
-  const egress = await egressForSandbox(deps.egress, input, input.sandbox.egress);
+  const egress = await egressForSandbox(deps.egress, input, input.sandbox.egress, input.configName);
+  const { configName: _configName, ...spec } = input;
   const container = await docker.createContainer(
     containerSpec({
-      ...input,
+      ...spec,
       user: deps.user,
       owner: deps.owner,
       workerEnv: deps.workerEnv,
@@ -345,7 +346,7 @@ async function execute(
     if (state?.Running) exitCode = 137;
   }
   const summary = egress ? await egress.proxy.close() : null;
-  const hint = summary && exitCode !== 0 ? deniedHint(input.repo, summary) : '';
+  const hint = egress && summary && exitCode !== 0 ? deniedHint(egress.repo, summary) : '';
   if (hint) capture.write(Buffer.from(`\n${hint}\n`));
   const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : undefined);
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
