@@ -33,6 +33,7 @@ import { activityContext } from './context.ts';
 import { inLanes } from '../workflows/lanes.ts';
 import { openCache } from './sandbox/cache.ts';
 import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
+import { removeEgressDir, type EgressDeps } from './egress/sandbox.ts';
 
 export interface ActivityDeps {
   stateDir: string;
@@ -55,6 +56,8 @@ export interface ActivityDeps {
   workerEnv: NodeJS.ProcessEnv;
   /** The model endpoint, or null when none is configured (steps mode needs none). */
   openai: OpenAI | null;
+  /** The egress proxy's side of this worker (setup's downloads); without it sandbox.egress is refused. */
+  egress?: EgressDeps;
 }
 
 /** A branch of a repo's remote and the commit it should point at. */
@@ -229,6 +232,7 @@ function watchedSandboxes(deps: ActivityDeps) {
     async remove(ref: SandboxRef): Promise<void> {
       const ctx = activityContext();
       await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { heartbeat: () => ctx?.heartbeat() });
+      await removeEgressDir(deps.egress, ref);
     },
   };
 }
@@ -240,6 +244,7 @@ function sandboxDepsOf(deps: ActivityDeps) {
     owner: deps.owner,
     workerEnv: deps.workerEnv,
     logDir: join(deps.stateDir, 'logs'),
+    ...(deps.egress ? { egress: deps.egress } : {}),
   };
 }
 

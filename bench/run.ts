@@ -25,6 +25,7 @@ import type { changeWorkflow } from '../workflows/change.ts';
 import { changeWorkflowId, repoWorkflowId, type ChangeResult } from '../workflows/types.ts';
 import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
 import { agentOverhead, type AgentSamples } from './agent.ts';
+import { egressOverhead, type EgressSamples } from './egress.ts';
 import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
 import { cleanupAllFleets, createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
 import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
@@ -38,9 +39,10 @@ interface Plan {
   lifecycleReps: number;
   resumeReps: number;
   agentReps: number;
+  egressReps: number;
 }
 
-const PARTS = ['scale', 'lifecycle', 'agent', 'resume'] as const;
+const PARTS = ['scale', 'lifecycle', 'agent', 'resume', 'egress'] as const;
 type Part = (typeof PARTS)[number];
 
 /** `--name=value` from the command line, or null. */
@@ -51,8 +53,8 @@ function option(name: string): string | null {
 
 const quick = process.argv.includes('--quick');
 const plan: Plan = quick
-  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1 }
-  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3 };
+  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1, egressReps: 2 }
+  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3, egressReps: 5 };
 // For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
 const sizesOption = option('sizes');
 if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
@@ -60,6 +62,7 @@ const repsOption = Number(option('reps') ?? NaN);
 if (Number.isInteger(repsOption) && repsOption > 0) {
   plan.reps = () => repsOption;
   plan.resumeReps = repsOption;
+  plan.egressReps = repsOption;
   plan.agentReps = repsOption;
 }
 const onlyOption = option('only');
@@ -441,6 +444,7 @@ async function main(): Promise<void> {
   let life: Awaited<ReturnType<typeof lifecycle>> | null = null;
   let res: Awaited<ReturnType<typeof resume>> | null = null;
   let agent: AgentSamples | null = null;
+  let egress: EgressSamples | null = null;
   try {
     if (parts.has('scale')) for (const n of plan.sizes) points.push(await scale(ctx, n));
     if (parts.has('lifecycle')) {
@@ -463,6 +467,10 @@ async function main(): Promise<void> {
     if (parts.has('resume')) {
       log('resume');
       res = await resume(ctx);
+    }
+    if (parts.has('egress')) {
+      log('egress: cold npm ci direct and through the egress proxy');
+      egress = await egressOverhead(plan.egressReps, log);
     }
   } finally {
     await cleanUp();
@@ -505,6 +513,11 @@ async function main(): Promise<void> {
     const l = summary(res.resumeMs.map((x) => x / 1000));
     const b = summary(res.freshMs.map((x) => x / 1000));
     rows.push({ figure: '5. resume 10 (1 failed) (s)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.3', met: ratio(l, b) <= 1.3, baselineLabel: 'fresh 1-repo run' });
+  }
+  if (egress) {
+    const l = summary(egress.proxiedMs.map((x) => x / 1000));
+    const b = summary(egress.directMs.map((x) => x / 1000));
+    rows.push({ figure: '7. cold npm ci through the egress proxy (s)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.10', met: ratio(l, b) <= 1.1, baselineLabel: 'same install, direct' });
   }
   const biggest = points.at(-1);
   if (biggest?.workerMemory) {
@@ -569,6 +582,7 @@ async function main(): Promise<void> {
     lifecycle: life,
     resume: res,
     agent,
+    egress,
   };
   await writeFile(join(outDir, `${base}.json`), JSON.stringify(doc, null, 2) + '\n');
   await writeFile(

@@ -1,14 +1,18 @@
 /**
  * Checks that need the outside world before a change starts: every target remote answers and
- * has its base branch, and every sandbox image exists on this host's Docker engine and has what
- * a sandbox needs (sh, sleep, mkdir) and the commands the repo's setup and tests start with.
+ * has its base branch, every sandbox image exists on this host's Docker engine and has what
+ * a sandbox needs (sh, sleep, mkdir) and the commands the repo's setup and tests start with,
+ * and a repo with sandbox.egress finds the egress forwarder and its CA bundle on this host.
  */
 import Docker from 'dockerode';
+import { access, constants } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import { remoteBranchCommit } from '../activities/git/workspace.ts';
 import { InputError, type InputIssue, type LoadedConfig } from '../config/load.ts';
 import { sandboxEnv } from '../activities/sandbox/docker.ts';
 import type { SandboxConfig } from '../config/repos.ts';
+import { projectRoot } from '../config/paths.ts';
 import type { RepoTask } from '../workflows/types.ts';
 import { sandboxIdentity } from '../workers/worker.ts';
 import { EnvironmentError } from './errors.ts';
@@ -66,7 +70,25 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
       issues.push(...(await imageLacks(docker, task.sandbox)).map((l) => ({ file: loaded.file, path: `repos[${i}].sandbox.${l.field}`, message: l.message, fix: l.fix })));
     }),
   );
+  issues.push(...(await egressIssues(loaded, tasks, index)));
   if (issues.length > 0) throw new InputError(issues.sort((a, b) => a.path.localeCompare(b.path)));
+}
+
+/** What a setup with egress needs on this host: the forwarder (bootstrap builds it) and a readable CA bundle. */
+export async function egressIssues(loaded: LoadedConfig, tasks: RepoTask[], index: (repo: string) => number, forwarder = join(projectRoot, '.tools', 'egress', 'bin', 'egress-forwarder')): Promise<InputIssue[]> {
+  const issues: InputIssue[] = [];
+  const readable = (file: string, mode: number) => access(file, mode).then(() => true, () => false);
+  const withEgress = tasks.filter((t) => t.sandbox.egress);
+  if (withEgress[0] && !(await readable(forwarder, constants.X_OK))) {
+    issues.push({ file: loaded.file, path: `repos[${index(withEgress[0].repo)}].sandbox.egress`, message: 'this host has no egress forwarder (.tools/egress/bin/egress-forwarder), so setup cannot reach the allowed hosts', fix: 'run "npm run bootstrap" (it builds the forwarder with Go 1.19+), or remove sandbox.egress' });
+  }
+  for (const task of withEgress) {
+    const ca = task.sandbox.egress?.caBundle;
+    if (ca && !(await readable(ca, constants.R_OK))) {
+      issues.push({ file: loaded.file, path: `repos[${index(task.repo)}].sandbox.egress.caBundle`, message: `cannot read ${ca} on this host`, fix: 'name an existing PEM bundle on the worker, or leave caBundle out to use the system bundle' });
+    }
+  }
+  return issues;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

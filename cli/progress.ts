@@ -2,10 +2,17 @@
  * Live progress on stderr while a change runs: which repo, which step, for how long. On a
  * terminal the block is redrawn in place; elsewhere (CI, pipes) one line per change of step.
  */
-import type { ChangeResult, ChangeStatusView, GateReport, RepoStatusView } from '../workflows/types.ts';
+import type { ChangeResult, ChangeStatusView, EgressSummary, GateReport, RepoStatusView } from '../workflows/types.ts';
 
 export function seconds(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+}
+
+/** One line about a setup's egress: what it reached, how much came down, what was refused. */
+export function egressGlance(e: EgressSummary): string {
+  const kb = Math.round(e.bytesDown / 1024);
+  const reached = e.connections ? `egress ${e.connections} connection${e.connections === 1 ? '' : 's'} to ${e.hosts.join(', ')}, ${kb} KB down` : 'egress: no connection';
+  return e.denied ? `${reached}, ${e.denied} refused (${e.deniedHosts.map((d) => `${d.host}:${d.port}`).join(', ')})` : reached;
 }
 
 const ICON: Record<RepoStatusView['status'], string> = {
@@ -26,7 +33,8 @@ export function repoLine(view: RepoStatusView, now: number, width: number): stri
     if (view.status === 'failed') return `${ICON.failed} ${name} failed at ${r?.error?.step ?? view.step ?? '?'}: ${r?.error?.message ?? ''} (${took})`;
     const pr = r?.pullRequest ? `  PR #${r.pullRequest.number}` : '';
     const tests = r?.tests ? `tests passed in ${seconds(r.tests.durationMs)}` : '';
-    return `${ICON[view.status]} ${name} ${view.status}${tests ? `, ${tests}` : ''} (${took})${pr}`;
+    const egress = r?.steps.find((s) => s.kind === 'setup')?.egress;
+    return `${ICON[view.status]} ${name} ${view.status}${tests ? `, ${tests}` : ''}${egress ? `, setup ${egressGlance(egress)}` : ''} (${took})${pr}`;
   }
   if (view.status === 'pending') return `${ICON.pending} ${name} waiting for a free slot`;
   const step = view.step && view.phase !== 'tests' ? ` "${view.step}"` : '';

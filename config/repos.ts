@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { OperationUses } from '../activities/contracts/types.ts';
+import { allowEntryProblem } from '../activities/egress/policy.ts';
 
 /** Repo and contract names end up in branch names, container names and workflow ids. */
 export const Name = z
@@ -65,6 +66,37 @@ export const SandboxBuild = z
   .strict();
 export type SandboxBuild = z.infer<typeof SandboxBuild>;
 
+/**
+ * What the repo's `setup` (and nothing else) may download, through the worker's egress proxy.
+ * Absent: setup has no network, like every other command.
+ */
+export const SandboxEgress = z
+  .object({
+    /** Hosts setup may reach: `host` or `*.suffix` (subdomains only), optionally `:port`. */
+    allow: z
+      .array(
+        z.string().superRefine((entry, ctx) => {
+          const problem = allowEntryProblem(entry);
+          if (problem) ctx.addIssue({ code: 'custom', message: `"${entry}": ${problem}` });
+        }),
+      )
+      .min(1, 'name at least one host (for example your package registry), or leave sandbox.egress out'),
+    /** Ports an `allow` entry without its own port opens. */
+    ports: z.array(z.number().int().min(1).max(65_535)).min(1).default([443, 80]),
+    /**
+     * CA bundle (a path on the worker) mounted read-only and named in NODE_EXTRA_CA_CERTS,
+     * SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE and GIT_SSL_CAINFO for setup. Default: the
+     * worker's own system bundle, so a TLS-inspecting proxy the worker trusts is trusted too.
+     */
+    caBundle: z.string().refine((p) => p.startsWith('/'), 'use an absolute path on the worker').optional(),
+    /** MB one setup may move through the proxy, up and down together. */
+    maxMb: z.number().int().positive().max(1_048_576).default(4096),
+    /** Connections one setup may open. */
+    maxConnections: z.number().int().positive().max(1_000_000).default(4000),
+  })
+  .strict();
+export type SandboxEgress = z.infer<typeof SandboxEgress>;
+
 export const SandboxConfig = z
   .object({
     image: z.string().min(1).default('lockstep-sandbox:latest'),
@@ -83,6 +115,7 @@ export const SandboxConfig = z
       .array(EnvName.refine((n) => !FORBIDDEN_PASS_ENV.test(n), 'looks like a secret; sandboxes never receive secrets'))
       .default([]),
     cache: SandboxCache.prefault({}),
+    egress: SandboxEgress.optional(),
   })
   .strict();
 export type SandboxConfig = z.infer<typeof SandboxConfig>;

@@ -7,6 +7,7 @@
 #   4. the sandbox image, built from Debian packages and tagged by a hash of its recipe
 #   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
 #   6. the gate's tools (buf, gitleaks, semgrep) into .tools/gate/, by scripts/gate-tools.sh
+#   7. the sandbox's egress forwarder into .tools/egress/, by scripts/egress-forwarder.sh
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -122,5 +123,7 @@ fi
 gate_args=()
 [[ $quiet == 1 ]] && gate_args+=(--quiet)
 bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
+# --- 7. The forwarder that gives a setup command its route to the egress proxy ---------------
+bash "$root/scripts/egress-forwarder.sh" "${gate_args[@]}"
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

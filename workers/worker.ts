@@ -18,7 +18,8 @@ import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
 import { modelClientFromEnv } from '../activities/llm/client.ts';
 import type OpenAI from 'openai';
-import { taskQueue } from '../config/paths.ts';
+import { projectRoot, taskQueue } from '../config/paths.ts';
+import { egressDepsFor } from '../activities/egress/sandbox.ts';
 
 export const SANDBOX_UID = 10001;
 
@@ -108,6 +109,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     owner,
     workerEnv: process.env,
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
+    egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env),
   };
 
   const reaped = await reapOrphans(docker, ownerAlive);

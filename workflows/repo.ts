@@ -198,12 +198,16 @@ async function runAttempt(
         timeoutSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
       });
-      steps.push({ kind, name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs });
+      steps.push({ kind, name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, ...(result.egress ? { egress: result.egress } : {}) });
       return result;
+    };
+    const refused = (r: CommandResult): string => {
+      const d = r.egress?.deniedHosts[0];
+      return d ? ` after the egress proxy refused ${d.host}:${d.port} (${d.reason})` : '';
     };
     const commandError = (name: string, r: CommandResult): RepoError => ({
       step: name,
-      message: r.timedOut ? `timed out and was killed` : `exited with code ${r.exitCode}`,
+      message: r.timedOut ? `timed out and was killed` : `exited with code ${r.exitCode}${refused(r)}`,
       outputTail: r.outputTail,
     });
 

@@ -378,6 +378,22 @@ export interface CommandResult {
   /** The last few KB of combined output, for errors and the model. */
   outputTail: string;
   log: ArtifactRef | null;
+  /** What a setup downloaded through the egress proxy (only setup of a repo with sandbox.egress). */
+  egress?: EgressSummary;
+}
+
+/** One setup's egress, small on purpose (it travels through workflow history). */
+export interface EgressSummary {
+  connections: number;
+  denied: number;
+  bytesUp: number;
+  bytesDown: number;
+  /** Hosts reached (at most 10). */
+  hosts: string[];
+  /** Hosts refused, with the first reason (at most 10). */
+  deniedHosts: { host: string; port: number; reason: string }[];
+  /** The JSON-lines log of every connection, relative to the worker's log folder. */
+  log: string;
 }
 
 export interface StepOutcome {
@@ -386,6 +402,8 @@ export interface StepOutcome {
   exitCode: number;
   timedOut: boolean;
   durationMs: number;
+  /** Setup's downloads through the egress proxy, when the repo configures sandbox.egress. */
+  egress?: EgressSummary;
 }
 
 export interface TestsOutcome {

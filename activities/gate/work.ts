@@ -13,6 +13,7 @@ import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { openCache } from '../sandbox/cache.ts';
 import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import { removeEgressDir } from '../egress/sandbox.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
 
@@ -119,7 +120,7 @@ export class GateWork {
       this.sandboxes.add(ref.repo);
       // The repo's own cache: the gate's setup installs from what the repo's run fetched.
       const cacheDir = await openCache(this.deps.stateDir, name, c.dir, c.repo.sandbox.cache, this.deps.workspaceOwner);
-      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox, cacheDir });
+      await createSandbox(deps, { ...ref, workspace: c.dir, sandbox: c.repo.sandbox, cacheDir, configName: name });
     }
     return { c, ref, deps, signal: ctx?.cancellationSignal };
   }
@@ -163,7 +164,12 @@ export class GateWork {
   }
 
   async dispose(): Promise<void> {
-    await Promise.allSettled([...this.sandboxes].map((repo) => removeSandbox(this.deps.docker, { changeId: this.changeId, repo })));
+    await Promise.allSettled(
+      [...this.sandboxes].map(async (repo) => {
+        await removeSandbox(this.deps.docker, { changeId: this.changeId, repo });
+        await removeEgressDir(this.deps.sandbox.egress, { changeId: this.changeId, repo });
+      }),
+    );
     await rm(this.root, { recursive: true, force: true });
   }
 }

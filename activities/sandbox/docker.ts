@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
+import { deniedHint, egressForSandbox, openSetupEgress, type EgressDeps } from '../egress/sandbox.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { CACHE_ENV, CACHE_MOUNT, lockCache } from './cache.ts';
 import { OutputCapture } from './output.ts';
@@ -68,6 +69,8 @@ export interface SandboxSpecInput extends SandboxRef {
   readOnlyMounts?: readonly ReadOnlyMount[];
   /** Host folder of the repo's package-manager cache, mounted read-write at /cache (activities/sandbox/cache.ts). */
   cacheDir?: string | null;
+  /** Extra labels (the sandbox's egress policy). */
+  labels?: Readonly<Record<string, string>>;
 }
 
 function readOnlyBind(mount: ReadOnlyMount): string {
@@ -96,8 +99,10 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
     User: input.user,
     WorkingDir: '/workspace',
     Env: sandboxEnv(sandbox, input.workerEnv, Boolean(input.cacheDir)),
-    NetworkDisabled: true,
+    // Not NetworkDisabled: with it the engine writes no /etc/hosts and `localhost` does not
+    // resolve. NetworkMode none alone leaves loopback as the only interface.
     Labels: {
+      ...input.labels,
       [LABEL_CHANGE]: input.changeId,
       [LABEL_REPO]: input.repo,
       [LABEL_OWNER]: input.owner,
@@ -145,6 +150,8 @@ export interface SandboxDeps {
   workerEnv: NodeJS.ProcessEnv;
   /** Host folders every sandbox of this worker reads (the gate's tools and rules). */
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /** The egress proxy's side of this worker; without it no repo may set sandbox.egress. */
+  egress?: EgressDeps;
   logDir: string;
   /** Called while a command runs, so the activity can heartbeat. */
   heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
@@ -204,7 +211,13 @@ export async function whileDockerAnswers<T>(
 
 export async function createSandbox(
   deps: SandboxDeps,
-  input: SandboxRef & { workspace: string; sandbox: SandboxConfig; cacheDir?: string | null },
+  input: SandboxRef & {
+    workspace: string;
+    sandbox: SandboxConfig;
+    cacheDir?: string | null;
+    /** The repo's name in the fleet config, when `repo` is not it (the gate's sandboxes). */
+    configName?: string;
+  },
   signal?: AbortSignal,
 ): Promise<string> {
   const { docker } = deps;
@@ -234,8 +247,17 @@ export async function createSandbox(
     await existing.remove({ force: true }).catch(ignore404);
   }
   signal?.throwIfAborted();
+  const egress = await egressForSandbox(deps.egress, input, input.sandbox.egress, input.configName);
+  const { configName: _configName, ...spec } = input;
   const container = await docker.createContainer(
-    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv, readOnlyMounts: deps.readOnlyMounts ?? [] }),
+    containerSpec({
+      ...spec,
+      user: deps.user,
+      owner: deps.owner,
+      workerEnv: deps.workerEnv,
+      readOnlyMounts: [...(deps.readOnlyMounts ?? []), ...egress.mounts],
+      labels: egress.labels,
+    }),
   );
   // Given up on while the engine was silent: whoever asked has moved on, so nothing may be left.
   const abandon = async (): Promise<void> => {
@@ -280,19 +302,38 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   const cacheDir = input.kind === 'setup' ? info.Config.Labels[LABEL_CACHE] : undefined;
   const release = cacheDir ? await lockCache(cacheDir, signal) : null;
   try {
-    return await runCommand(deps, input, container, signal);
+    return await runCommand(deps, input, container, info.Config.Labels ?? {}, signal);
   } finally {
     await release?.();
   }
 }
 
-async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container: Docker.Container, signal?: AbortSignal): Promise<CommandResult> {
-  const { docker } = deps;
+async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container: Docker.Container, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<CommandResult> {
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
-  const capture = await OutputCapture.open(logPath, input.outputBytes);
+  // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts).
+  const egress = input.kind === 'setup' ? await openSetupEgress(deps.egress, input, labels, deps.logDir, deps.user) : null;
+  try {
+    const capture = await OutputCapture.open(logPath, input.outputBytes);
+    return await execute(deps, container, input, capture, egress, signal);
+  } finally {
+    await egress?.proxy.close();
+  }
+}
+
+async function execute(
+  deps: SandboxDeps,
+  container: Docker.Container,
+  input: RunInSandboxInput,
+  capture: OutputCapture,
+  egress: Awaited<ReturnType<typeof openSetupEgress>>,
+  signal?: AbortSignal,
+): Promise<CommandResult> {
+  const { docker } = deps;
   const started = Date.now();
+  const cmd = input.argv ?? shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${input.command}`);
   const exec = await container.exec({
-    Cmd: input.argv ?? shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${input.command}`),
+    Cmd: egress ? [...egress.prefix, ...cmd] : cmd,
+    ...(egress ? { Env: egress.env } : {}),
     AttachStdout: true,
     AttachStderr: true,
     AttachStdin: false,
@@ -344,6 +385,9 @@ async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
   }
+  const summary = egress ? await egress.proxy.close() : null;
+  const hint = egress && summary && exitCode !== 0 ? deniedHint(egress.repo, summary) : '';
+  if (hint) capture.write(Buffer.from(`\n${hint}\n`));
   const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : undefined);
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
   return {
@@ -354,6 +398,7 @@ async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container
     truncated: capture.truncated,
     outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : ''),
     log,
+    ...(summary ? { egress: summary } : {}),
   };
 }
 

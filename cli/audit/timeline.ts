@@ -36,6 +36,7 @@ import type {
 } from '../../workflows/types.ts';
 import { changeWorkflowId } from '../../workflows/types.ts';
 import type { TemporalSession } from '../temporal.ts';
+import { egressGlance } from '../progress.ts';
 import { loadChangeRuns, type Failure, type HistoryEvent, type LoadedRun } from './histories.ts';
 import { PREVIEW_CHARS, short, type AuditEntry, type AuditKind, type AuditReport, type AuditValue } from './report.ts';
 
@@ -289,9 +290,10 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
       const res = result as CommandResult | undefined;
       const kind = i.kind === 'test' ? 'test' : 'command';
       const verdict = res ? (res.timedOut ? 'timed out' : `exit ${res.exitCode}`) : r.outcome;
+      const egress = res?.egress;
       return {
         kind,
-        title: short(`${i.kind ?? 'command'} "${i.name ?? '?'}": ${verdict}`),
+        title: short(`${i.kind ?? 'command'} "${i.name ?? '?'}": ${verdict}${egress ? ` — ${egressGlance(egress)}` : ''}`),
         details: {
           commandKind: i.kind ?? null,
           name: short(i.name ?? ''),
@@ -300,6 +302,18 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
           commandMs: res?.durationMs ?? null,
           outputBytes: res?.outputBytes ?? null,
           log: res?.log ? res.log.sha256.slice(0, 12) : null,
+          // Setup's egress (the JSON lines of every connection stay in the worker's log folder).
+          ...(egress
+            ? {
+                egressConnections: egress.connections,
+                egressDenied: egress.denied,
+                egressBytesDown: egress.bytesDown,
+                egressBytesUp: egress.bytesUp,
+                egressHosts: short(egress.hosts.join(', ')),
+                egressDeniedHosts: egress.deniedHosts.length ? short(egress.deniedHosts.map((d) => `${d.host}:${d.port} (${d.reason})`).join('; ')) : null,
+                egressLog: short(egress.log),
+              }
+            : {}),
         },
       };
     }
@@ -751,3 +765,4 @@ export async function buildAudit(session: TemporalSession, changeId: string): Pr
     },
   };
 }
+

@@ -7,6 +7,7 @@
 import type Docker from 'dockerode';
 import type { ContainerInspectInfo } from 'dockerode';
 import { CACHE_ENV, CACHE_MOUNT } from '../../activities/sandbox/cache.ts';
+import { PassThrough } from 'node:stream';
 import { BASE_ENV, LABEL_CACHE, LABEL_CHANGE, LABEL_WORKSPACE } from '../../activities/sandbox/docker.ts';
 
 export interface ComplianceOptions {
@@ -14,6 +15,11 @@ export interface ComplianceOptions {
   allowEnv?: Iterable<string>;
   /** Values that must appear nowhere in the container's environment or command. */
   secrets?: readonly string[];
+  /**
+   * Also probe each sandbox once it starts (loopbackViolations). Not for suites whose sandboxes
+   * run fork bombs and disk fillers: a probe starved by them would blame the sandbox.
+   */
+  probeLoopback?: boolean;
 }
 
 export interface ComplianceReport {
@@ -30,7 +36,8 @@ export function complianceViolations(info: ContainerInspectInfo, options: Compli
   const host = info.HostConfig;
   const config = info.Config as typeof info.Config & { NetworkDisabled?: boolean };
   if (host.NetworkMode !== 'none') v.push(`NetworkMode is ${String(host.NetworkMode)}, not none`);
-  if (!config.NetworkDisabled) v.push('Config.NetworkDisabled is not set');
+  // NetworkDisabled would take /etc/hosts away, and with it `localhost`; NetworkMode none is the rule.
+  if (config.NetworkDisabled) v.push('Config.NetworkDisabled is set, so localhost does not resolve');
   if (!((host.CapDrop ?? []) as string[]).map((c) => c.toUpperCase()).includes('ALL')) v.push(`CapDrop ${JSON.stringify(host.CapDrop)} does not drop ALL`);
   if (((host.CapAdd ?? []) as string[]).length > 0) v.push(`CapAdd ${JSON.stringify(host.CapAdd)} adds capabilities`);
   if (!((host.SecurityOpt ?? []) as string[]).some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) v.push(`SecurityOpt ${JSON.stringify(host.SecurityOpt)} lacks no-new-privileges`);
@@ -86,7 +93,7 @@ export interface SandboxWatch {
   /** Containers seen created but gone before they could be inspected (each one is a gap in the figure). */
   readonly missed: string[];
   /** Stops watching once every inspection in flight has finished. */
-  stop(): Promise<{ checked: number; compliant: number; missed: number; reports: ComplianceReport[] }>;
+  stop(): Promise<{ checked: number; compliant: number; missed: number; probed: number; reports: ComplianceReport[] }>;
 }
 
 /**
@@ -97,7 +104,10 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
   const reports: ComplianceReport[] = [];
   const missed: string[] = [];
   const inFlight = new Set<Promise<void>>();
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create'], label: [LABEL_CHANGE] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const events = options.probeLoopback ? ['create', 'start'] : ['create'];
+  const stream = (await docker.getEvents({ filters: { type: ['container'], event: events, label: [LABEL_CHANGE] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const probedIds = new Set<string>();
+  const probeViolations = new Map<string, string[]>();
   let buffered = '';
   stream.on('data', (chunk: Buffer) => {
     buffered += chunk.toString('utf8');
@@ -106,10 +116,27 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (!line) continue;
-      const event = JSON.parse(line) as { id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const event = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
       const id = event.Actor?.ID ?? event.id;
       const labels = event.Actor?.Attributes ?? {};
       if (!id || !belongs(labels[LABEL_WORKSPACE] ?? '', labels)) continue;
+      if ((event.Action ?? event.status) === 'start') {
+        // Once per container: a restart after a killed command proves nothing new.
+        if (probedIds.has(id)) continue;
+        probedIds.add(id);
+        const probe = loopbackViolations(docker, id).then(
+          async (found) => {
+            // A container removed or stopped mid-probe is a gap, not a violation.
+            const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, () => false);
+            if (found.length > 0 && !running) probedIds.delete(id);
+            else probeViolations.set(id, found);
+          },
+          () => void probedIds.delete(id),
+        );
+        inFlight.add(probe);
+        void probe.finally(() => inFlight.delete(probe));
+        continue;
+      }
       const job = checkContainer(docker, id, options).then(
         (report) => void reports.push(report),
         () => void missed.push(labels.name ?? id),
@@ -126,8 +153,55 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
       await new Promise((resolve) => setTimeout(resolve, 500));
       await Promise.all([...inFlight]);
       stream.destroy?.();
+      for (const report of reports) report.violations.push(...(probeViolations.get(report.id) ?? []));
       const compliant = reports.filter((r) => r.violations.length === 0).length;
-      return { checked: reports.length, compliant, missed: missed.length, reports };
+      return { checked: reports.length, compliant, missed: missed.length, probed: probeViolations.size, reports };
     },
   };
+}
+
+/**
+ * What only a running container can show: `localhost` resolves to loopback (the engine wrote
+ * /etc/hosts), a server bound on localhost answers a client in the same sandbox, and there is
+ * no interface but lo. Runs as the sandbox's own user; returns one line per broken rule.
+ */
+export async function loopbackViolations(docker: Docker, id: string): Promise<string[]> {
+  const probe = [
+    'import socket, os',
+    'v4 = sorted({a[4][0] for a in socket.getaddrinfo("localhost", None, socket.AF_INET)})',
+    'try:',
+    '    v6 = sorted({a[4][0] for a in socket.getaddrinfo("localhost", None, socket.AF_INET6)})',
+    'except OSError:',
+    '    v6 = []',
+    'srv = socket.create_server(("localhost", 0))',
+    'port = srv.getsockname()[1]',
+    'cli = socket.create_connection(("localhost", port), timeout=5)',
+    'conn, _ = srv.accept()',
+    'cli.sendall(b"ping")',
+    'got = conn.recv(4)',
+    'print("v4=" + ",".join(v4))',
+    'print("v6=" + ",".join(v6))',
+    'print("echo=" + got.decode())',
+    'print("ifaces=" + ",".join(sorted(os.listdir("/sys/class/net"))))',
+  ].join('\n');
+  const exec = await docker.getContainer(id).exec({ Cmd: ['python3', '-c', probe], AttachStdout: true, AttachStderr: true });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  const chunks: Buffer[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  docker.modem.demuxStream(stream, sink, sink);
+  await new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+  });
+  const out = Buffer.concat(chunks).toString('utf8');
+  const field = (name: string): string | undefined => new RegExp(`^${name}=(.*)$`, 'm').exec(out)?.[1];
+  const v: string[] = [];
+  if (field('v4') === undefined) return [`the loopback probe failed: ${out.trim().split('\n').slice(-3).join(' | ')}`];
+  if (field('v4') !== '127.0.0.1') v.push(`localhost resolves to ${field('v4') || 'nothing'} over IPv4, not 127.0.0.1`);
+  const v6 = field('v6') ?? '';
+  if (v6 !== '' && v6 !== '::1') v.push(`localhost resolves to ${v6} over IPv6, not ::1`);
+  if (field('echo') !== 'ping') v.push('a server bound on localhost did not answer a client in the same sandbox');
+  if (field('ifaces') !== 'lo') v.push(`network interfaces ${field('ifaces') ?? '?'}, not lo alone`);
+  return v;
 }

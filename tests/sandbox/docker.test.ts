@@ -29,6 +29,7 @@ import { cloneWorkspace } from '../../activities/git/workspace.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID, ownerAlive } from '../../workers/worker.ts';
 import type { CommandResult } from '../../workflows/types.ts';
+import { complianceViolations, loopbackViolations } from '../helpers/compliance.ts';
 
 const changeId = `sbx-${process.pid}`;
 const user = `${SANDBOX_UID}:${SANDBOX_UID}`;
@@ -199,6 +200,11 @@ describe('docker sandbox', () => {
     const nets = await run(repo, 'ls /sys/class/net');
     expect(nets.exitCode).toBe(0);
     expect(nets.outputTail.split(/\s+/).filter(Boolean)).toEqual(['lo']);
+    // Loopback only, but a real one: a service under test binds localhost and its tests call it.
+    expect(await loopbackViolations(docker, containerName({ changeId, repo }))).toEqual([]);
+    expect(complianceViolations(await docker.getContainer(containerName({ changeId, repo })).inspect())).toEqual([]);
+    const hosts = await run(repo, 'getent hosts localhost');
+    expect(hosts.outputTail).toMatch(/^(127\.0\.0\.1|::1)\s+localhost/m);
 
     const connect = await run(
       repo,

@@ -1,0 +1,309 @@
+/**
+ * The egress of one setup command: an allowlisting HTTP and HTTPS (CONNECT) forward proxy the
+ * worker runs on a unix socket mounted into that one sandbox, so every connection is
+ * attributed to its change and repo. It listens only while the setup runs. TLS is never
+ * opened: a tunnel is judged by its CONNECT target, a plain request by its absolute URI, and
+ * the upstream is dialled at the address the proxy itself resolved and checked (a name that
+ * resolves into the worker's loopback or a private range is refused, so no DNS trick reaches
+ * Temporal, Docker or a metadata endpoint). Every connection becomes one JSON line.
+ */
+import { lookup } from 'node:dns/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { EgressSummary } from '../../workflows/types.ts';
+import { allowlistRefusal, isNonPublic, normalHost, type EgressPolicy } from './policy.ts';
+
+export type { EgressSummary };
+
+export interface EgressRecord {
+  at: string;
+  host: string;
+  port: number;
+  /** CONNECT for a tunnel, else the plain request's method. */
+  method: string;
+  bytesUp: number;
+  bytesDown: number;
+  allowed: boolean;
+  /** Why it was refused or cut (absent when allowed and completed). */
+  reason?: string;
+  durationMs: number;
+}
+
+export interface EgressProxyOptions {
+  socketPath: string;
+  policy: EgressPolicy;
+  /** Where the JSON lines go (appended: a retried setup adds to the same file). */
+  logPath: string;
+  /** `EgressSummary.log`: how the log is named outside this worker. */
+  logName: string;
+  /**
+   * Loopback ports the proxy may dial although loopback is never public: only for tests, whose
+   * upstream runs on this machine. Never set from configuration.
+   */
+  loopbackPorts?: readonly number[];
+  /** Who may connect to the socket besides the worker: the sandbox's user (default: anyone who can reach the folder). */
+  socketOwner?: { uid: number; gid: number };
+  /** Name resolution (default: the system resolver, every address). */
+  resolve?: (host: string) => Promise<string[]>;
+}
+
+export interface EgressProxy {
+  summary(): EgressSummary;
+  /** Stops listening, cuts every open connection, writes the last lines; idempotent. */
+  close(): Promise<EgressSummary>;
+}
+
+const LIST_MAX = 10;
+
+class Denied extends Error {}
+
+export async function startEgressProxy(options: EgressProxyOptions): Promise<EgressProxy> {
+  const { policy } = options;
+  const resolve = options.resolve ?? (async (host: string) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address));
+  await mkdir(dirname(options.socketPath), { recursive: true, mode: 0o755 });
+  await mkdir(dirname(options.logPath), { recursive: true });
+  await rm(options.socketPath, { force: true });
+  const log: WriteStream = createWriteStream(options.logPath, { flags: 'a' });
+  const totals = { connections: 0, denied: 0, bytesUp: 0, bytesDown: 0, attempts: 0 };
+  const hosts = new Set<string>();
+  const deniedHosts: EgressSummary['deniedHosts'] = [];
+  const open = new Set<Duplex>();
+  const pending = new Set<Promise<void>>();
+  let closed: Promise<EgressSummary> | null = null;
+
+  const summary = (): EgressSummary => ({
+    connections: totals.connections,
+    denied: totals.denied,
+    bytesUp: totals.bytesUp,
+    bytesDown: totals.bytesDown,
+    hosts: [...hosts].slice(0, LIST_MAX),
+    deniedHosts: deniedHosts.slice(0, LIST_MAX),
+    log: options.logName,
+  });
+
+  const write = (record: EgressRecord): void => {
+    if (record.allowed) {
+      totals.connections += 1;
+      if (hosts.size < LIST_MAX) hosts.add(record.host);
+    } else {
+      totals.denied += 1;
+      if (deniedHosts.length < LIST_MAX && !deniedHosts.some((d) => d.host === record.host && d.port === record.port)) {
+        deniedHosts.push({ host: record.host, port: record.port, reason: record.reason ?? 'denied' });
+      }
+    }
+    log.write(`${JSON.stringify(record)}\n`);
+  };
+
+  /** One connection's accounting; `end` records it once, however it ended. */
+  const track = (host: string, port: number, method: string) => {
+    const started = Date.now();
+    const entry = { up: 0, down: 0, reason: undefined as string | undefined, done: false, allowed: true };
+    let cut: () => void = () => undefined;
+    return {
+      onCut(fn: () => void) {
+        cut = fn;
+      },
+      count(direction: 'up' | 'down', bytes: number) {
+        entry[direction] += bytes;
+        totals[direction === 'up' ? 'bytesUp' : 'bytesDown'] += bytes;
+        if (totals.bytesUp + totals.bytesDown > policy.maxBytes && !entry.reason) {
+          entry.reason = `the byte cap of this setup (${policy.maxBytes} bytes, sandbox.egress.maxMb) was reached`;
+          cut();
+        }
+      },
+      end(denied?: string) {
+        if (entry.done) return;
+        entry.done = true;
+        write({
+          at: new Date(started).toISOString(),
+          host,
+          port,
+          method,
+          bytesUp: entry.up,
+          bytesDown: entry.down,
+          allowed: denied === undefined,
+          ...((denied ?? entry.reason) ? { reason: denied ?? entry.reason } : {}),
+          durationMs: Date.now() - started,
+        });
+      },
+    };
+  };
+
+  /** The address to dial for `host:port`, or Denied with the reason. */
+  const admit = async (host: string, port: number): Promise<string> => {
+    totals.attempts += 1;
+    if (closed) throw new Denied('the setup command has ended');
+    if (totals.attempts > policy.maxConnections) throw new Denied(`the connection cap of this setup (${policy.maxConnections}, sandbox.egress.maxConnections) was reached`);
+    if (totals.bytesUp + totals.bytesDown > policy.maxBytes) throw new Denied(`the byte cap of this setup (${policy.maxBytes} bytes, sandbox.egress.maxMb) was reached`);
+    const refusal = allowlistRefusal(policy, host, port);
+    if (refusal) throw new Denied(refusal);
+    let addresses: string[];
+    try {
+      addresses = await resolve(host);
+    } catch {
+      throw new Denied('the host name does not resolve');
+    }
+    if (addresses.length === 0) throw new Denied('the host name does not resolve');
+    const loopbackOk = (a: string): boolean => (options.loopbackPorts ?? []).includes(port) && (a === '::1' || a.startsWith('127.'));
+    // One bad address refuses the name: a resolver that mixes in a private address is an attack.
+    const bad = addresses.find((a) => isNonPublic(a) && !loopbackOk(a));
+    if (bad) throw new Denied(`resolves to ${bad}, which is not a public address`);
+    return addresses[0] as string;
+  };
+
+  const server = createServer();
+  server.on('connection', (socket: Socket) => {
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
+  });
+
+  server.on('connect', (req: IncomingMessage, client: Duplex, head: Buffer) => {
+    const target = parseAuthority(req.url ?? '');
+    const t = track(target?.host ?? String(req.url).slice(0, 200), target?.port ?? 0, 'CONNECT');
+    const deny = (reason: string): void => {
+      t.end(reason);
+      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nlockstep egress: ${target ? `${target.host}:${target.port}` : 'this target'} denied: ${reason}\n`);
+    };
+    client.on('error', () => undefined);
+    if (!target) return deny('not a host:port target');
+    const job = admit(target.host, target.port).then(
+      (address) => {
+        const upstream = connect({ host: address, port: target.port });
+        open.add(upstream);
+        t.onCut(() => {
+          upstream.destroy();
+          client.destroy();
+        });
+        let connected = false;
+        upstream.on('connect', () => {
+          connected = true;
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          if (head.length) {
+            t.count('up', head.length);
+            upstream.write(head);
+          }
+          client.on('data', (chunk: Buffer) => t.count('up', chunk.length));
+          upstream.on('data', (chunk: Buffer) => t.count('down', chunk.length));
+          client.pipe(upstream);
+          upstream.pipe(client);
+        });
+        upstream.on('error', (err) => {
+          if (connected) client.destroy();
+          else client.end(`HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nlockstep egress: ${target.host}:${target.port}: ${err.message}\n`);
+        });
+        upstream.on('close', () => {
+          open.delete(upstream);
+          // Before the tunnel stood, the 502 written on error must still reach the client.
+          if (connected) client.destroy();
+          t.end();
+        });
+        client.on('close', () => upstream.destroy());
+      },
+      (err: unknown) => deny(err instanceof Error ? err.message : String(err)),
+    );
+    pending.add(job);
+    void job.finally(() => pending.delete(job));
+  });
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    let url: URL | null = null;
+    try {
+      url = new URL(req.url ?? '');
+    } catch {
+      url = null;
+    }
+    const port = url ? Number(url.port || 80) : 0;
+    const host = url ? normalHost(url.hostname.replace(/^\[|\]$/g, '')) : String(req.headers.host ?? '?').slice(0, 200);
+    const t = track(host, port, req.method ?? 'GET');
+    const deny = (status: number, reason: string): void => {
+      t.end(reason);
+      req.resume();
+      res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${host}:${port} denied: ${reason}\n`);
+    };
+    if (!url || url.protocol !== 'http:') return deny(400, 'a plain request must carry an absolute http:// URI (use CONNECT for https)');
+    const claimed = parseAuthority(String(req.headers.host ?? ''), 80);
+    if (!claimed || claimed.host !== host || claimed.port !== port) return deny(400, `the Host header (${String(req.headers.host ?? 'none')}) disagrees with the request's URI`);
+    const job = admit(host, port).then(
+      (address) => {
+        const headers: OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(req.headers)) {
+          if (!/^(proxy-|connection$|keep-alive$)/i.test(name) && value !== undefined) headers[name] = value;
+        }
+        const upstream = httpRequest({ host: address, port, method: req.method, path: `${url.pathname}${url.search}`, headers, setHost: false, agent: false });
+        t.onCut(() => {
+          upstream.destroy();
+          res.destroy();
+        });
+        req.on('data', (chunk: Buffer) => t.count('up', chunk.length));
+        req.pipe(upstream);
+        upstream.on('response', (up) => {
+          up.on('data', (chunk: Buffer) => t.count('down', chunk.length));
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+          up.on('end', () => t.end());
+          up.on('error', () => t.end());
+        });
+        upstream.on('error', (err) => {
+          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`lockstep egress: ${host}:${port}: ${err.message}\n`);
+          else res.destroy();
+          t.end();
+        });
+        res.on('close', () => {
+          upstream.destroy();
+          t.end();
+        });
+      },
+      (err: unknown) => deny(403, err instanceof Error ? err.message : String(err)),
+    );
+    pending.add(job);
+    void job.finally(() => pending.delete(job));
+  });
+  server.on('clientError', (_err, socket: Duplex) => socket.destroy());
+
+  await new Promise<void>((done, fail) => {
+    server.once('error', fail);
+    server.listen(options.socketPath, () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+  // The sandbox's user is usually not the worker's: the socket goes to that uid alone when the
+  // worker may hand it over (as root), else it stays connectable by whoever reaches its folder.
+  if (options.socketOwner && process.getuid?.() === 0) {
+    await chown(options.socketPath, options.socketOwner.uid, options.socketOwner.gid);
+    await chmod(options.socketPath, 0o600);
+  } else await chmod(options.socketPath, 0o666);
+
+  return {
+    summary,
+    close() {
+      closed ??= (async () => {
+        await new Promise<void>((done) => {
+          server.close(() => done());
+          for (const socket of open) socket.destroy();
+          server.closeAllConnections();
+        });
+        await Promise.allSettled([...pending]);
+        // Cut tunnels record on their close events: let those run before the log closes.
+        await new Promise((done) => setImmediate(done));
+        await new Promise<void>((done) => log.end(() => done()));
+        await rm(options.socketPath, { force: true });
+        return summary();
+      })();
+      return closed;
+    },
+  };
+}
+
+/** `host:port` (CONNECT form, `[v6]:port` too), with `defaultPort` when the port is absent. */
+function parseAuthority(text: string, defaultPort?: number): { host: string; port: number } | null {
+  const m = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(text.trim());
+  if (!m?.[1]) return null;
+  const port = m[2] === undefined ? defaultPort : Number(m[2]);
+  if (port === undefined || port < 1 || port > 65_535) return null;
+  return { host: normalHost(m[1].replace(/^\[|\]$/g, '')), port };
+}

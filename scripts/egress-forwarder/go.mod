@@ -1,0 +1,3 @@
+module lockstep.local/egress-forwarder
+
+go 1.19
