@@ -110,15 +110,32 @@ export interface CopyFinding {
   message: string;
 }
 
-/** One buf finding against a consumer's copy, in the words of the .proto, with both places and the fix. */
-export function copyProblem(finding: CopyFinding, copyText: string, where: { provider: string; consumer: string; copy: string }): ContractProblem {
-  const line = locateInProto(copyText, finding.message);
-  const copyAt = line === null ? where.copy : `${where.copy}:${line}`;
+/** A file of a copy's layout: its text, and where it came from (a path in the consumer's repository, or `<provider>:<path>`). */
+export interface LaidOut {
+  text: string;
+  from: string;
+}
+
+/**
+ * One buf finding against a consumer's copy, in the words of the .proto, with both places and
+ * the fix. buf names the provider's file; the consumer's place is the declaration in whichever
+ * laid-out file holds it (a message may live in a file the copy imports).
+ */
+export function copyProblem(finding: CopyFinding, files: ReadonlyMap<string, LaidOut>, where: { provider: string; consumer: string; copy: string }): ContractProblem {
+  let at: { file: string; line: number } | null = null;
+  for (const file of files.values()) {
+    const line = locateInProto(file.text, finding.message);
+    if (line !== null) {
+      at = { file: file.from, line };
+      break;
+    }
+  }
+  const copyAt = at === null ? where.copy : `${at.file}:${at.line}`;
   return {
     kind: 'mismatch',
     rule: finding.rule,
-    file: where.copy,
-    location: line === null ? '' : `L${line}`,
+    file: at?.file ?? where.copy,
+    location: at === null ? '' : `L${at.line}`,
     message:
       `${where.consumer}'s copy ${copyAt} no longer fits ${where.provider}'s ${finding.location}: ${finding.message} ` +
       `To fix: keep what the copy declares in ${where.provider} (a removed field keeps its number and name reserved), ` +
@@ -133,7 +150,7 @@ export type ProtoReader = (path: string) => Promise<string | null>;
 const MAX_LAYOUT_FILES = 64;
 
 export type CopyLayout =
-  | { ok: true; files: Map<string, string> }
+  | { ok: true; files: Map<string, LaidOut> }
   /** An import found nowhere (`beside` is where it was looked for), or one that leaves the module (`beside` empty). */
   | { ok: false; from: string; imported: string; beside: string };
 
@@ -143,8 +160,8 @@ export type CopyLayout =
  * importing file in the consumer's repository, else from that path in the consumer's repository,
  * else the provider's own file (the copy then only relies on it, as the provider has it).
  */
-export async function copyLayout(copy: { text: string; path: string }, providerPath: string, read: { consumer: ProtoReader; provider: ProtoReader }): Promise<CopyLayout> {
-  const files = new Map<string, string>([[providerPath, copy.text]]);
+export async function copyLayout(copy: { text: string; path: string }, providerPath: string, read: { consumer: ProtoReader; provider: ProtoReader }, provider = 'provider'): Promise<CopyLayout> {
+  const files = new Map<string, LaidOut>([[providerPath, { text: copy.text, from: copy.path }]]);
   const pending: { text: string; from: string }[] = [{ text: copy.text, from: copy.path }];
   for (let next = pending.shift(); next !== undefined && files.size < MAX_LAYOUT_FILES; next = pending.shift()) {
     for (const imported of protoImports(next.text)) {
@@ -157,17 +174,18 @@ export async function copyLayout(copy: { text: string; path: string }, providerP
         [read.consumer, imported, true],
         [read.provider, imported, false],
       ];
-      let text: string | null = null;
+      let found: LaidOut | null = null;
       for (const [reader, path, inConsumer] of candidates) {
         if (path.startsWith('..')) continue;
-        text = await reader(path);
+        const text = await reader(path);
         if (text !== null) {
+          found = { text, from: inConsumer ? path : `${provider}:${imported}` };
           pending.push({ text, from: inConsumer ? path : imported });
           break;
         }
       }
-      if (text === null) return { ok: false, from: next.from, imported, beside };
-      files.set(imported, text);
+      if (found === null) return { ok: false, from: next.from, imported, beside };
+      files.set(imported, found);
     }
   }
   return { ok: true, files };

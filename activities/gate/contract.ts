@@ -196,7 +196,7 @@ async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractCo
   if (copy === null) return [];
   const checkout = await work.checkout(spec.provider);
   const folder = join(GATE_SCRATCH, 'copies', consumer.repo, which);
-  const layout = await copyLayout({ text: copy, path: copyPath }, path, { consumer: (p) => work.read(consumer.repo, which, p), provider: (p) => work.read(spec.provider, which, p) });
+  const layout = await copyLayout({ text: copy, path: copyPath }, path, { consumer: (p) => work.read(consumer.repo, which, p), provider: (p) => work.read(spec.provider, which, p) }, spec.provider);
   if (!layout.ok) {
     found.failures.push({
       kind: 'invalid',
@@ -212,7 +212,7 @@ async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractCo
     return [];
   }
   const files = layout.files;
-  for (const [file, text] of files) {
+  for (const [file, { text }] of files) {
     await mkdir(dirname(join(checkout.dir, folder, file)), { recursive: true });
     await writeFile(join(checkout.dir, folder, file), text);
   }
@@ -224,9 +224,7 @@ async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractCo
     rules: spec.copyRules ?? ['WIRE_JSON'],
     timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds,
   });
-  // buf names the provider's file; the consumer's is the copy itself, or the import it laid out.
-  const where = (file: string) => ({ provider: spec.provider, consumer: consumer.repo, copy: file === path ? copyPath : file });
-  return problems.map((p) => ({ ...copyProblem(p, files.get(p.file) ?? copy, where(p.file)), repo: consumer.repo, consumer: consumer.repo }));
+  return problems.map((p) => ({ ...copyProblem(p, files, { provider: spec.provider, consumer: consumer.repo, copy: copyPath }), repo: consumer.repo, consumer: consumer.repo }));
 }
 
 /** Consumer-driven: each consumer's tests write its pact, the provider verifies it, offline. */

@@ -48,10 +48,19 @@ describe('locateInProto', () => {
 });
 
 describe('copyProblem', () => {
+  it('finds a message the copy keeps in a file it imports', () => {
+    const files = new Map([
+      ['protos/demo.proto', { text: 'syntax = "proto3";\nimport "money.proto";\nmessage Product {\n  Money price = 1;\n}\n', from: 'pb/demo.proto' }],
+      ['money.proto', { text: 'syntax = "proto3";\n\nmessage Money {\n  string currency_code = 1;\n  int64 units = 2;\n}\n', from: 'pb/money.proto' }],
+    ]);
+    const problem = copyProblem({ rule: 'FIELD_NO_DELETE', location: 'protos/demo.proto:4:1', message: 'Previously present field "2" with name "units" on message "Money" was deleted.' }, files, { provider: 'shop', consumer: 'frontend', copy: 'pb/demo.proto' });
+    expect([problem.file, problem.location, problem.message.slice(0, 74)]).toEqual(['pb/money.proto', 'L5', "frontend's copy pb/money.proto:5 no longer fits shop's protos/demo.proto:4"]);
+  });
+
   it('names the declaration in both files and what to do', () => {
     const problem = copyProblem(
       { rule: 'FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED', location: 'proto/shop.proto:8:1', message: 'Previously present field "2" with name "name" on message "Product" was deleted without reserving the number "2".' },
-      COPY,
+      new Map([['proto/shop.proto', { text: COPY, from: 'vendor/shop.proto' }]]),
       { provider: 'catalog', consumer: 'checkout', copy: 'vendor/shop.proto' },
     );
     expect(problem).toEqual({
@@ -76,8 +85,13 @@ describe('copyLayout', () => {
       'common/ids.proto': 'syntax = "proto3";\nimport "units.proto";\n',
     });
     const provider = reader({ 'units.proto': 'syntax = "proto3";\n' });
-    const layout = await copyLayout({ text: COPY, path: 'vendor/shop.proto' }, 'proto/shop.proto', { consumer, provider });
-    expect(layout.ok && [...layout.files.keys()]).toEqual(['proto/shop.proto', 'money.proto', 'common/ids.proto', 'units.proto']);
+    const layout = await copyLayout({ text: COPY, path: 'vendor/shop.proto' }, 'proto/shop.proto', { consumer, provider }, 'catalog');
+    expect(layout.ok && [...layout.files].map(([path, f]) => [path, f.from])).toEqual([
+      ['proto/shop.proto', 'vendor/shop.proto'],
+      ['money.proto', 'vendor/money.proto'],
+      ['common/ids.proto', 'common/ids.proto'],
+      ['units.proto', 'catalog:units.proto'],
+    ]);
   });
 
   it('names an import found nowhere, and refuses one that leaves the module', async () => {
