@@ -91,12 +91,16 @@ export function locateInProto(text: string, bufMessage: string): number | null {
   const number = field ?? value;
   if (container && number !== undefined && /^\d+$/.test(number)) {
     const declares = new RegExp(`=\\s*${number}\\b`);
-    // Only the container's own declarations: a nested message has numbers of its own.
-    let depth = 0;
+    // Only the container's own declarations: a nested message has numbers of its own, while a
+    // oneof's fields belong to the message around it.
+    const open: boolean[] = [];
     for (let i = container.start; i <= container.end; i++) {
       const line = lines[i] ?? '';
-      if (i > container.start && depth === 1 && declares.test(line)) return i + 1;
-      for (const ch of line) depth += ch === '{' ? 1 : ch === '}' ? -1 : 0;
+      if (i > container.start && open.filter(Boolean).length === 1 && declares.test(line)) return i + 1;
+      for (const [at, ch] of [...line].entries()) {
+        if (ch === '{') open.push(!/\boneof\s+\w+\s*$/.test(line.slice(0, at)));
+        else if (ch === '}') open.pop();
+      }
     }
   }
   if (container) return container.start + 1;

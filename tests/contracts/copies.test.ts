@@ -18,7 +18,9 @@ const COPY = [
   '  /* the display name',
   '     shown to buyers */',
   '  string name = 2;',
-  '  int64 price_cents = 3;',
+  '  oneof price {',
+  '    int64 price_cents = 3;',
+  '  }',
   '}',
   '',
   'enum Status {',
@@ -35,13 +37,13 @@ describe('protoImports', () => {
 });
 
 describe('locateInProto', () => {
-  it('finds the field by its number inside its own message, not in a nested one', () => {
-    expect(locateInProto(COPY, 'Previously present field "3" with name "price_cents" on message "Product" was deleted.')).toBe(16);
+  it('finds the field by its number inside its own message (its oneofs included), not in a nested one', () => {
+    expect(locateInProto(COPY, 'Previously present field "3" with name "price_cents" on message "Product" was deleted.')).toBe(17);
     expect(locateInProto(COPY, 'Field "3" with name "sku" on message "Product.Variant" changed type from "string" to "bytes".')).toBe(11);
   });
 
   it('finds an enum value, a message, and nothing when the copy does not declare it', () => {
-    expect(locateInProto(COPY, 'Previously present enum value "1" on enum "Status" was deleted.')).toBe(21);
+    expect(locateInProto(COPY, 'Previously present enum value "1" on enum "Status" was deleted.')).toBe(23);
     expect(locateInProto(COPY, 'Previously present message "Product" was deleted from file.')).toBe(8);
     expect(locateInProto(COPY, 'Previously present message "Order" was deleted from file.')).toBeNull();
   });
