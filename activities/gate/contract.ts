@@ -5,7 +5,7 @@
  * cannot point a check at a host file), runs commands only in throwaway sandboxes, and returns a
  * small verdict. Everything it created is removed before it returns, also on failure.
  */
-import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
 import { checkOpenApiConsumer, copyLayout, copyProblem, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, splitPreExisting, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
@@ -212,6 +212,9 @@ async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractCo
     return [];
   }
   const files = layout.files;
+  // The checkout is the provider's tree: a `.lockstep-gate` it committed (a link out of it, say)
+  // is removed, never followed, before the gate writes there.
+  await rm(join(checkout.dir, GATE_SCRATCH), { recursive: true, force: true });
   for (const [file, { text }] of files) {
     await mkdir(dirname(join(checkout.dir, folder, file)), { recursive: true });
     await writeFile(join(checkout.dir, folder, file), text);
