@@ -7,7 +7,8 @@
  * schema (promising a property shop never sends): drift that predates every change below.
  * Real Temporal, Docker sandboxes, git and buf; each verdict exact.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -68,7 +69,11 @@ const catalogDrift = ['response-field-missing', 'checkout', 'catalog.uses.json',
 
 describe('a protobuf estate whose copies differ from the provider in file options only', () => {
   it('passes a field added to the provider only, and reports the drift every kind already had as pre-existing', async () => {
-    const result = await change('estate-provider-adds', { shop: [addBrand('protos/demo.proto')] });
+    // A hostile provider also commits the gate's scratch folder as a link to a folder of the host.
+    const outside = await mkdtemp(join(tmpdir(), 'lockstep-estate-outside-'));
+    const result = await change('estate-provider-adds', { shop: [addBrand('protos/demo.proto'), `ln -s ${outside} .lockstep-gate`] });
+    expect(await readdir(outside)).toEqual([]);
+    await rm(outside, { recursive: true, force: true });
     expect(result.status, result.summary).toBe('succeeded');
     expect(statuses(result)).toEqual({ 'demo-proto': 'passed', 'catalog-api': 'passed', 'order-events': 'passed' });
     expect(places(verdict(result, 'demo-proto').preExisting)).toEqual(await recommendationDrift());
