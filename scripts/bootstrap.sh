@@ -8,6 +8,8 @@
 #   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
 #   6. the gate's tools (buf, gitleaks, semgrep) into .tools/gate/, by scripts/gate-tools.sh
 #   7. the sandbox's egress forwarder into .tools/egress/, by scripts/egress-forwarder.sh
+#   8. real .proto sets (two releases of google-proto-files) the protobuf copy check is measured
+#      on, into .tools/reference/, by scripts/reference-protos.sh
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -125,5 +127,8 @@ gate_args=()
 bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
 # --- 7. The forwarder that gives a setup command its route to the egress proxy ---------------
 bash "$root/scripts/egress-forwarder.sh" "${gate_args[@]}"
+
+# --- 7. Reference protos (tests/contracts/reference-protos.test.ts) ---------------------------
+bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

@@ -5,11 +5,11 @@
  * cannot point a check at a host file), runs commands only in throwaway sandboxes, and returns a
  * small verdict. Everything it created is removed before it returns, also on failure.
  */
-import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
-import { bufBreaking } from './buf.ts';
+import { checkOpenApiConsumer, copyLayout, copyProblem, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, splitPreExisting, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bufBreaking, bufCopyBreaking, GATE_SCRATCH } from './buf.ts';
 import { COULD_NOT_RUN, environmentFault, setupFault } from './environment.ts';
 import { GateWork, MAX_DOCUMENT_BYTES, type GateCommandResult, type GateDeps } from './work.ts';
 
@@ -24,7 +24,10 @@ export function createContractActivities(deps: GateDeps) {
       const work = new GateWork(deps, input.changeId, `${input.round}-${input.contract.name}`, input.repos, input.revisions);
       try {
         const found = await checkKind(work, input.contract);
-        return contractVerdict(input.contract, new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)), found, Date.now() - started);
+        // gate.strict: drift the change did not cause blocks all the same.
+        if (input.contract.strict) found.mismatches.push(...found.preExisting.splice(0));
+        const verdict = contractVerdict(input.contract, new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)), found, Date.now() - started);
+        return found.preExisting.length > 0 ? { ...verdict, preExisting: shorten(found.preExisting) } : verdict;
       } finally {
         await work.dispose();
       }
@@ -36,10 +39,12 @@ interface Found {
   breaking: ContractProblem[];
   mismatches: ContractProblem[];
   failures: ContractProblem[];
+  /** Consumer mismatches already there at the base commits: notes, unless gate.strict. */
+  preExisting: ContractProblem[];
 }
 
 async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
-  const found: Found = { breaking: [], mismatches: [], failures: [] };
+  const found: Found = { breaking: [], mismatches: [], failures: [], preExisting: [] };
   switch (spec.kind) {
     case 'openapi':
     case 'json-schema':
@@ -84,15 +89,29 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
     found.breaking.push(...diff.map((p) => ({ ...p, repo: spec.provider })));
   }
   for (const consumer of spec.consumers) {
-    const problems = spec.kind === 'openapi' ? await openApiUsage(work, consumer, head, path, found) : await schemaCopy(work, consumer, head, path, found);
-    found.mismatches.push(...problems.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
+    const check = (provider: unknown, which: 'base' | 'head', into: Found) =>
+      spec.kind === 'openapi' ? openApiUsage(work, consumer, provider, path, into, which) : schemaCopy(work, consumer, provider, path, into, which);
+    const placed = (ps: CheckProblem[]) => ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo }));
+    const problems = placed(await check(head, 'head', found));
+    // The base pair is read only to tell old drift from new; what is unreadable there is no finding.
+    const atBase = problems.length > 0 && base !== undefined ? placed(await check(base, 'base', emptyFound())) : [];
+    addSplit(found, problems, atBase);
   }
 }
 
-async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+const emptyFound = (): Found => ({ breaking: [], mismatches: [], failures: [], preExisting: [] });
+
+/** Mismatches at head go to the verdict; those the base commits already had are pre-existing. */
+function addSplit(found: Found, atHead: ContractProblem[], atBase: readonly ContractProblem[]): void {
+  const { introduced, preExisting } = splitPreExisting(atHead, atBase);
+  found.mismatches.push(...introduced);
+  found.preExisting.push(...preExisting);
+}
+
+async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
   const problems = consumer.uses ? atConsumer(checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, { provider: providerFile, consumer: 'repos.config.json' }), providerFile, 'repos.config.json') : [];
   if (consumer.path) {
-    const doc = await documentAt(work, consumer.repo, 'head', consumer.path, found);
+    const doc = await documentAt(work, consumer.repo, which, consumer.path, found);
     if (doc !== undefined) {
       const usage = usageOf(doc, consumer.path, consumer.repo);
       if ('form' in usage) problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, { provider: providerFile, consumer: consumer.path }), providerFile, consumer.path));
@@ -129,9 +148,9 @@ function usageOf(doc: unknown, file: string, repo: string): OpenApiUsage | Contr
   };
 }
 
-async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
   if (!consumer.path) return [];
-  const copy = await documentAt(work, consumer.repo, 'head', consumer.path, found);
+  const copy = await documentAt(work, consumer.repo, which, consumer.path, found);
   if (copy === undefined) return [];
   // What the consumer's copy promises must still hold in the provider's schema.
   return diffJsonSchema(copy, head, providerFile).map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
@@ -144,9 +163,11 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
     found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the head of ${spec.provider}`, repo: spec.provider });
     return;
   }
-  if ((await work.read(spec.provider, 'base', path)) !== null) {
-    const checkout = await work.checkout(spec.provider);
-    const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds });
+  const hasBase = (await work.read(spec.provider, 'base', path)) !== null;
+  const checkout = await work.checkout(spec.provider);
+  const timeoutSeconds = checkout.repo.sandbox.timeouts.testSeconds;
+  if (hasBase) {
+    const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds });
     // The module is the whole repository; this contract is its one file.
     found.breaking.push(...problems.filter((p) => p.file === path).map((p) => ({ ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider })));
   }
@@ -157,10 +178,57 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
       found.mismatches.push({ kind: 'mismatch', rule: 'copy-missing', file: consumer.path, location: '', message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`, repo: consumer.repo, consumer: consumer.repo });
       continue;
     }
-    found.mismatches.push(
-      ...compareContractCopies(head, copy, path, consumer.path, 'proto').map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })),
-    );
+    const atHead = await copyFits(work, spec, consumer, 'head', found);
+    const atBase = atHead.length > 0 && hasBase ? await copyFits(work, spec, consumer, 'base', emptyFound()) : [];
+    addSplit(found, atHead, atBase);
   }
+}
+
+/**
+ * The consumer's copy (at `which`) as buf's baseline, the provider's file (at the same `which`)
+ * as its input: what the copy declares must still hold on the wire and in JSON. The copy is laid
+ * out at the provider's path, with the files it imports beside it in the consumer's repository
+ * (or, when the consumer keeps none, the provider's own).
+ */
+async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractConsumerSpec, which: 'base' | 'head', found: Found): Promise<ContractProblem[]> {
+  const path = spec.path ?? '';
+  const copyPath = consumer.path ?? '';
+  const copy = await work.read(consumer.repo, which, copyPath);
+  if (copy === null) return [];
+  const checkout = await work.checkout(spec.provider);
+  const folder = join(GATE_SCRATCH, 'copies', consumer.repo, which);
+  const layout = await copyLayout({ text: copy, path: copyPath }, path, { consumer: (p) => work.read(consumer.repo, which, p), provider: (p) => work.read(spec.provider, which, p) }, spec.provider);
+  if (!layout.ok) {
+    found.failures.push({
+      kind: 'invalid',
+      rule: 'copy-import-missing',
+      file: layout.from,
+      location: '',
+      message: layout.beside
+        ? `${layout.from} in ${consumer.repo} imports "${layout.imported}", which is neither beside it (${layout.beside}) nor at that path in ${consumer.repo} or ${spec.provider}: add the file to ${consumer.repo}, or fix the import`
+        : `${layout.from} in ${consumer.repo} imports "${layout.imported}", a path outside the module: import it by its path inside the module`,
+      repo: consumer.repo,
+      consumer: consumer.repo,
+    });
+    return [];
+  }
+  const files = layout.files;
+  // The checkout is the provider's tree: a `.lockstep-gate` it committed (a link out of it, say)
+  // is removed, never followed, before the gate writes there.
+  await rm(join(checkout.dir, GATE_SCRATCH), { recursive: true, force: true });
+  for (const [file, { text }] of files) {
+    await mkdir(dirname(join(checkout.dir, folder, file)), { recursive: true });
+    await writeFile(join(checkout.dir, folder, file), text);
+  }
+  await work.handOver(join(checkout.dir, GATE_SCRATCH));
+  const problems = await bufCopyBreaking({
+    exec: await work.tools(spec.provider),
+    copies: folder,
+    at: which === 'head' ? null : checkout.base,
+    rules: spec.copyRules ?? ['WIRE_JSON'],
+    timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds,
+  });
+  return problems.map((p) => ({ ...copyProblem(p, files, { provider: spec.provider, consumer: consumer.repo, copy: copyPath }), repo: consumer.repo, consumer: consumer.repo }));
 }
 
 /** Consumer-driven: each consumer's tests write its pact, the provider verifies it, offline. */
@@ -285,6 +353,10 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
     blame: status === 'passed' ? [] : [...blame].filter((r) => inChange.has(r)),
     durationMs,
   };
+}
+
+function shorten(ps: ContractProblem[]): ContractProblem[] {
+  return ps.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
 }
 
 function firstLine(text: string): string {
