@@ -198,7 +198,7 @@ async function runAttempt(
         timeoutSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
       });
-      steps.push({ kind, name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs });
+      steps.push({ kind, name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, ...(result.leftovers ? { leftovers: result.leftovers } : {}) });
       return result;
     };
     const commandError = (name: string, r: CommandResult): RepoError => ({

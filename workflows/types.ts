@@ -378,6 +378,12 @@ export interface CommandResult {
   /** The last few KB of combined output, for errors and the model. */
   outputTail: string;
   log: ArtifactRef | null;
+  /**
+   * Processes the command left running when it returned, killed before the next command
+   * (absent: none). A command whose leftovers could not all be killed one by one had its
+   * container killed, which counts as one or more.
+   */
+  leftovers?: number;
 }
 
 export interface StepOutcome {
@@ -386,6 +392,8 @@ export interface StepOutcome {
   exitCode: number;
   timedOut: boolean;
   durationMs: number;
+  /** Processes it left running, killed when it returned (absent: none). */
+  leftovers?: number;
 }
 
 export interface TestsOutcome {

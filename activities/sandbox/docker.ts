@@ -11,6 +11,7 @@ import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
+import { killLeftovers, leftoversNote, type Leftovers } from './leftovers.ts';
 import { OutputCapture } from './output.ts';
 
 export const LABEL_CHANGE = 'lockstep.change';
@@ -292,8 +293,18 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   const beat = setInterval(() => deps.heartbeat?.({ bytes: capture.bytes, elapsedMs: Date.now() - started }), deps.heartbeatEveryMs ?? 5000);
+  let leftovers: Leftovers = { killed: 0, containerKilled: false };
+  let durationMs: number;
   try {
-    await ended;
+    // A process the command left running may hold its output open after it returned (a fork
+    // bomb that detaches): the command has returned when its exec has, stream or not.
+    await Promise.race([ended, execReturned(exec, ended)]);
+    durationMs = Date.now() - started;
+    if (!killed) {
+      leftovers = await killLeftovers(docker, container);
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      stream.destroy();
+    }
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
@@ -302,14 +313,14 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   // The stream ends as soon as the command dies, before the engine has finished stopping the
   // container: wait for the kill, or the next command would exec into a dying container.
   if (killed) await killed;
-  const durationMs = Date.now() - started;
   let exitCode = 137;
   if (!timedOut && !aborted) {
     const state = await exec.inspect().catch(() => null);
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
   }
-  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : undefined);
+  const note = leftoversNote(leftovers);
+  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : (note ?? undefined));
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
   return {
     exitCode,
@@ -317,9 +328,22 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
     durationMs,
     outputBytes: capture.bytes,
     truncated: capture.truncated,
-    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : ''),
+    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : note ? `\n[lockstep: ${note}]` : ''),
     log,
+    ...(leftovers.killed > 0 ? { leftovers: leftovers.killed } : {}),
   };
+}
+
+/** Resolves when the exec's process has exited (polled), or when `ended` settles first. */
+async function execReturned(exec: Docker.Exec, ended: Promise<void>, everyMs = 300): Promise<void> {
+  let done = false;
+  void ended.then(() => (done = true));
+  while (!done) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    if (done) return;
+    const state = await exec.inspect().catch(() => null);
+    if (state && !state.Running) return;
+  }
 }
 
 /**
