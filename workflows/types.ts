@@ -511,6 +511,11 @@ export interface RepoStatusView {
   phase: RepoPhase;
   step: string | null;
   attempt: number;
+  /**
+   * The host queue whose Docker holds this attempt's sandbox, once its workspace is open (null
+   * before; absent in runs recorded before it): the reconciler keeps only that sandbox.
+   */
+  hostQueue?: string | null;
   startedAt: number | null;
   phaseStartedAt: number | null;
   finishedAt: number | null;
@@ -549,6 +554,8 @@ export interface PrepareWorkspaceInput {
 /** A workspace and its sandbox in one step, on one host (`openWorkspace`). */
 export interface OpenWorkspaceInput extends PrepareWorkspaceInput {
   sandbox: SandboxConfig;
+  /** The repo workflow's attempt, labelled on the sandbox (absent in runs recorded before). */
+  attempt?: number;
 }
 
 export interface PreparedWorkspace {
@@ -566,6 +573,8 @@ export interface SandboxRef {
 export interface CreateSandboxInput extends SandboxRef {
   workspace: string;
   sandbox: SandboxConfig;
+  /** The repo workflow's attempt, labelled on the sandbox (absent in runs recorded before). */
+  attempt?: number;
 }
 
 export interface CloseWorkspaceInput extends SandboxRef {

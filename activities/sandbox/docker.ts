@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
+import { activityContext } from '../context.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { killLeftovers, leftoversNote, type Leftovers } from './leftovers.ts';
 import { OutputCapture } from './output.ts';
@@ -18,6 +19,15 @@ export const LABEL_CHANGE = 'lockstep.change';
 export const LABEL_REPO = 'lockstep.repo';
 export const LABEL_OWNER = 'lockstep.owner';
 export const LABEL_WORKSPACE = 'lockstep.workspace';
+/** The workflow whose activity made the sandbox, and its run: the reconciler asks Temporal about them. */
+export const LABEL_WORKFLOW = 'lockstep.workflow';
+export const LABEL_RUN = 'lockstep.run';
+/** The repo workflow's attempt the sandbox was made for. */
+export const LABEL_ATTEMPT = 'lockstep.attempt';
+/** The task queue of the worker that made it (its host). */
+export const LABEL_HOST = 'lockstep.host';
+/** The Temporal server and namespace the workflow lives in: a reconciler judges only its own. */
+export const LABEL_CLUSTER = 'lockstep.cluster';
 
 /** What every sandbox gets before the repo's own `env`: writable homes and caches on the tmpfs. */
 export const BASE_ENV: Readonly<Record<string, string>> = {
@@ -64,6 +74,8 @@ export interface SandboxSpecInput extends SandboxRef {
   owner: string;
   workerEnv: NodeJS.ProcessEnv;
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /** More labels (who made it and for which attempt), beside the fixed ones. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 function readOnlyBind(mount: ReadOnlyMount): string {
@@ -91,6 +103,7 @@ export function containerSpec(input: SandboxSpecInput): ContainerCreateOptions {
       [LABEL_REPO]: input.repo,
       [LABEL_OWNER]: input.owner,
       [LABEL_WORKSPACE]: input.workspace,
+      ...input.labels,
     },
     HostConfig: {
       NetworkMode: 'none',
@@ -131,6 +144,9 @@ export interface SandboxDeps {
   workerEnv: NodeJS.ProcessEnv;
   /** Host folders every sandbox of this worker reads (the gate's tools and rules). */
   readOnlyMounts?: readonly ReadOnlyMount[];
+  /** This worker's host queue and Temporal cluster (`address/namespace`), labelled on its sandboxes. */
+  host?: string;
+  cluster?: string;
   logDir: string;
   /** Called while a command runs, so the activity can heartbeat. */
   heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
@@ -190,7 +206,7 @@ export async function whileDockerAnswers<T>(
 
 export async function createSandbox(
   deps: SandboxDeps,
-  input: SandboxRef & { workspace: string; sandbox: SandboxConfig },
+  input: SandboxRef & { workspace: string; sandbox: SandboxConfig; attempt?: number },
   signal?: AbortSignal,
 ): Promise<string> {
   const { docker } = deps;
@@ -221,7 +237,7 @@ export async function createSandbox(
   }
   signal?.throwIfAborted();
   const container = await docker.createContainer(
-    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv, readOnlyMounts: deps.readOnlyMounts ?? [] }),
+    containerSpec({ ...input, user: deps.user, owner: deps.owner, workerEnv: deps.workerEnv, readOnlyMounts: deps.readOnlyMounts ?? [], labels: provenance(deps, input.attempt) }),
   );
   // Given up on while the engine was silent: whoever asked has moved on, so nothing may be left.
   const abandon = async (): Promise<void> => {
@@ -235,8 +251,37 @@ export async function createSandbox(
   return name;
 }
 
+/** Who made a sandbox, for the reconciler: the activity's workflow and run, the attempt, the host. */
+function provenance(deps: SandboxDeps, attempt: number | undefined): Record<string, string> {
+  const execution = activityContext()?.info.workflowExecution;
+  const labels: Record<string, string> = {};
+  if (execution) {
+    labels[LABEL_WORKFLOW] = execution.workflowId;
+    labels[LABEL_RUN] = execution.runId;
+  }
+  if (attempt !== undefined) labels[LABEL_ATTEMPT] = String(attempt);
+  if (deps.host) labels[LABEL_HOST] = deps.host;
+  if (deps.cluster) labels[LABEL_CLUSTER] = deps.cluster;
+  return labels;
+}
+
 export async function removeSandbox(docker: Docker, ref: SandboxRef): Promise<void> {
   await docker.getContainer(containerName(ref)).remove({ force: true, v: true }).catch(ignore404);
+}
+
+/**
+ * Every sandbox of a change's repo on this engine, whatever attempt, worker or workflow run made
+ * it (a late retry of a create included); returns the names removed.
+ */
+export async function removeRepoSandboxes(docker: Docker, ref: SandboxRef): Promise<string[]> {
+  const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${ref.changeId}`, `${LABEL_REPO}=${ref.repo}`] } });
+  await removeSandbox(docker, ref);
+  const removed: string[] = [];
+  for (const c of found) {
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(ignore404);
+    removed.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
+  }
+  return removed;
 }
 
 /**
