@@ -223,7 +223,8 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
     running = running.then(async () => {
       if (stopped) return [];
       try {
-        const removed = await reconcileOnce(options);
+        // A Docker engine or a Temporal server that stopped answering must not hold every later pass.
+        const removed = await withTimeout(reconcileOnce(options), PASS_TIMEOUT_MS, `no answer within ${PASS_TIMEOUT_MS / 1000}s`);
         metrics.passes++;
         for (const r of removed) {
           if (r.kind === 'container') metrics.containersRemoved++;
@@ -259,9 +260,22 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       if (timer) clearInterval(timer);
       for (const t of kicks) clearTimeout(t);
       kicks.clear();
-      await running;
+      // A pass in flight finishes (or times out) on its own; shutting down does not wait long for it.
+      await withTimeout(running, 5_000, 'stopping').catch(() => undefined);
     },
   };
+}
+
+/** How long one pass may take before it counts as failed. */
+const PASS_TIMEOUT_MS = 120_000;
+
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function statusCode(err: unknown): number | undefined {
