@@ -15,7 +15,7 @@ import { expect } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import type { Change } from '../../config/change.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
+import { gateInput, loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../cli/live-status.ts';
@@ -158,7 +158,7 @@ export interface FiveRepoFleet extends TestFleet {
    * The demo change on all five repos, each repo's steps led by `sleep <pause>` so a run takes
    * a while (a moment to crash in).
    */
-  changeInput(changeId: string, options?: { pauseSeconds?: number; concurrency?: number }): Promise<ChangeInput>;
+  changeInput(changeId: string, options?: { pauseSeconds?: number; concurrency?: number; gate?: boolean }): Promise<ChangeInput>;
   /** Every change id handed out, for the cleanup of containers. */
   changeIds: string[];
 }
@@ -180,15 +180,18 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
       const change: Change = { ...demo, id: changeId, repos: [...demo.repos, ...EXTRA_REPOS.map((r) => ({ name: r.name, steps: r.steps }))] };
       changeIds.push(changeId);
       const pause = options.pauseSeconds ?? 3;
+      const tasks = resolveTasks(loaded, change);
       return {
         changeId,
         title: change.title,
         description: change.description,
         forge: loaded.config.forge,
         concurrency: options.concurrency ?? 2,
-        repos: resolveTasks(loaded, change).map((t) => ({ ...t, steps: [...(pause > 0 ? [{ name: 'Take a moment', run: `sleep ${pause}` }] : []), ...t.steps] })),
+        repos: tasks.map((t) => ({ ...t, steps: [...(pause > 0 ? [{ name: 'Take a moment', run: `sleep ${pause}` }] : []), ...t.steps] })),
         models: loaded.config.models,
         budgets: loaded.config.budgets,
+        // The demo's contracts (catalog's OpenAPI, its consumers' uses) checked before publishing.
+        ...(options.gate ? { gate: gateInput(loaded, tasks) } : {}),
       };
     },
   };
