@@ -3,7 +3,8 @@
  * containers made by createSandbox with the labels a worker gives them, real work trees. It
  * must remove exactly what no live attempt uses and nothing Temporal cannot answer for.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalForge } from '../../activities/forges/local/index.ts';
+import { createSharedActivities } from '../../activities/index.ts';
 import { LABEL_CHANGE, createSandbox, removeRepoSandboxes, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { reconcileOnce, startReconciler } from '../../activities/sandbox/reconcile.ts';
 import { SandboxConfig } from '../../config/repos.ts';
@@ -173,6 +176,38 @@ describe('reconciler', () => {
     expect(await temporal.activityCurrent(handle.workflowId, handle.firstExecutionRunId, '1', 1)).toBe(false);
     await handle.terminate();
     expect(await temporal.activityCurrent(handle.workflowId, handle.firstExecutionRunId, '1', 1)).toBe(false);
+  });
+
+  it('an openWorkspace retry the server no longer waits for makes nothing', async () => {
+    const asked: unknown[][] = [];
+    const activities = createSharedActivities({
+      stateDir: join(root, 'state'),
+      docker,
+      hostQueue: 'lockstep-host-a',
+      forge: new LocalForge(join(root, 'forge')),
+      sandboxUser: `${SANDBOX_UID}:${SANDBOX_UID}`,
+      workspaceOwner: null,
+      owner: `test:${process.pid}`,
+      workerEnv: {},
+      openai: null,
+      cluster,
+      activityCurrent: (...args) => {
+        asked.push(args);
+        return Promise.resolve(false);
+      },
+    });
+    const input = { changeId: change, repo: 'late', url: join(root, 'no-remote.git'), baseBranch: 'main', branch: `lockstep/${change}`, startCommit: null, sandbox: SandboxConfig.parse({ test: 'true' }), attempt: 1 };
+    const err = await new MockActivityEnvironment({ attempt: 2 }).run((i: typeof input) => activities.openWorkspace(i), input).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('AttemptSuperseded');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect(asked).toHaveLength(1);
+    expect(asked[0]?.[3]).toBe(2);
+    expect(await exists(join(root, 'state', 'workspaces', change, 'late'))).toBe(false);
+    expect(await names()).not.toContain(`lockstep-${change}-late`);
   });
 
   it('removes every sandbox of a repo by label, and reads its interval from the environment', async () => {
