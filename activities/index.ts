@@ -3,7 +3,7 @@
  * clients. Shared activities run on the shared task queue; host activities on the queue of the
  * worker whose machine holds the workspace and the sandbox.
  */
-import { Context } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type OpenAI from 'openai';
 import { createAgentHostActivities, createAgentSharedActivities } from './agent/index.ts';
@@ -32,8 +32,8 @@ import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, 
 import { activityContext } from './context.ts';
 import { inLanes } from '../workflows/lanes.ts';
 import { openCache } from './sandbox/cache.ts';
-import { createSandbox, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 import { removeEgressDir, type EgressDeps } from './egress/sandbox.ts';
+import { createSandbox, removeRepoSandboxes, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
 
 export interface ActivityDeps {
   stateDir: string;
@@ -58,6 +58,15 @@ export interface ActivityDeps {
   openai: OpenAI | null;
   /** The egress proxy's side of this worker (setup's downloads); without it sandbox.egress is refused. */
   egress?: EgressDeps;
+  /** `address/namespace` of the worker's Temporal, labelled on sandboxes for the reconciler. */
+  cluster?: string;
+  /**
+   * Whether this attempt of an activity is still the one the server waits for (false: a later
+   * attempt runs or completed it, or the workflow closed). Absent: always current.
+   */
+  activityCurrent?: (workflowId: string, runId: string, activityId: string, attempt: number) => Promise<boolean>;
+  /** Called when a repo's workspace was closed: its workflow is about to close (the reconciler's cue). */
+  onWorkspaceClosed?: () => void;
 }
 
 /** A branch of a repo's remote and the commit it should point at. */
@@ -169,10 +178,16 @@ export function createSharedActivities(deps: ActivityDeps) {
      * is removed again when it fails, so a retry on another host leaves nothing behind.
      */
     async openWorkspace(input: OpenWorkspaceInput): Promise<PreparedWorkspace> {
+      // A retry the server has given up on (it timed out, a later attempt runs) makes nothing:
+      // its sandbox would be one no attempt uses. Checked again before the sandbox, the part
+      // that outlives the activity.
+      const ctx = activityContext();
+      if (ctx && ctx.info.attempt > 1) await stillCurrent(deps, ctx);
       const prepared = await whileAlive(() => prepare(input));
       const ref = { changeId: input.changeId, repo: input.repo };
+      if (ctx) await stillCurrent(deps, ctx);
       try {
-        await sandboxes.create({ ...ref, workspace: prepared.workspace, sandbox: input.sandbox });
+        await sandboxes.create({ ...ref, workspace: prepared.workspace, sandbox: input.sandbox, ...(input.attempt !== undefined ? { attempt: input.attempt } : {}) });
       } catch (err) {
         await Promise.allSettled([sandboxes.remove(ref), removeWorkspace(prepared.workspace)]);
         throw err;
@@ -203,6 +218,14 @@ export function createSharedActivities(deps: ActivityDeps) {
   };
 }
 
+/** Throws (not retried) when the server no longer waits for this attempt of the activity. */
+async function stillCurrent(deps: ActivityDeps, ctx: Context): Promise<void> {
+  const { workflowExecution, activityId, attempt } = ctx.info;
+  if (!deps.activityCurrent || !workflowExecution) return;
+  if (await deps.activityCurrent(workflowExecution.workflowId, workflowExecution.runId, activityId, attempt)) return;
+  throw ApplicationFailure.nonRetryable(`attempt ${attempt} of activity ${activityId} of ${workflowExecution.workflowId} was superseded; it makes nothing`, 'AttemptSuperseded');
+}
+
 function gateDepsOf(deps: ActivityDeps) {
   return { stateDir: deps.stateDir, docker: deps.docker, sandbox: sandboxDepsOf(deps), workspaceOwner: deps.workspaceOwner, gitCredentials: deps.gitCredentials };
 }
@@ -228,6 +251,11 @@ function watchedSandboxes(deps: ActivityDeps) {
         { heartbeat: () => ctx?.heartbeat() },
       );
     },
+    /** Every sandbox of the repo's change on this engine, of any attempt. */
+    async removeAll(ref: SandboxRef): Promise<void> {
+      const ctx = activityContext();
+      await whileDockerAnswers(deps.docker, () => removeRepoSandboxes(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { heartbeat: () => ctx?.heartbeat() });
+    },
     /** Given up on while the engine is silent, the remove request stays sent: it takes effect when the engine answers again. */
     async remove(ref: SandboxRef): Promise<void> {
       const ctx = activityContext();
@@ -243,6 +271,8 @@ function sandboxDepsOf(deps: ActivityDeps) {
     user: deps.sandboxUser,
     owner: deps.owner,
     workerEnv: deps.workerEnv,
+    host: deps.hostQueue,
+    ...(deps.cluster ? { cluster: deps.cluster } : {}),
     logDir: join(deps.stateDir, 'logs'),
     ...(deps.egress ? { egress: deps.egress } : {}),
   };
@@ -310,9 +340,14 @@ export function createHostActivities(deps: ActivityDeps) {
       await removeOwnWorkspace(input.workspace);
     },
 
-    /** The sandbox and the workspace of a repo's attempt, removed together (one task, not two). */
+    /**
+     * The sandbox and the workspace of a repo's attempt, removed together (one task, not two).
+     * Every sandbox of the repo on this host goes, of any attempt, so a create retried late here
+     * leaves nothing; on other hosts, their reconcilers see the workflow closed.
+     */
     async closeWorkspace(input: CloseWorkspaceInput): Promise<void> {
-      const outcomes = await Promise.allSettled([sandboxes.remove(input), removeOwnWorkspace(input.workspace)]);
+      const outcomes = await Promise.allSettled([sandboxes.removeAll(input), removeOwnWorkspace(input.workspace)]);
+      deps.onWorkspaceClosed?.();
       const failed = outcomes.find((o) => o.status === 'rejected');
       if (failed) throw failed.reason;
     },

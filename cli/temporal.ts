@@ -80,6 +80,8 @@ export async function startInProcessWorker(
     namespace: session.namespace,
     stateDir,
     forges,
+    address: session.address,
+    log,
     onReaped: (names) => {
       if (names.length > 0) log(`removed ${names.length} orphaned sandbox${names.length === 1 ? '' : 'es'}: ${names.join(', ')}`);
     },

@@ -123,6 +123,7 @@ function row(o: Outcome): string[] {
   let prs: unknown = null;
   let duplicates: unknown = null;
   let orphans: unknown = null;
+  let leftovers: unknown = null;
   let escapes: unknown = null;
   let containers: unknown = null;
   let seed: unknown = null;
@@ -133,6 +134,8 @@ function row(o: Outcome): string[] {
     prs = ff.prsPerRepo ? (ff.prsPerRepo.min === ff.prsPerRepo.max ? ff.prsPerRepo.min : `${ff.prsPerRepo.min}–${ff.prsPerRepo.max}`) : null;
     duplicates = ff.duplicates;
     orphans = ff.orphans;
+    const l = ff.leftovers;
+    leftovers = l ? `${l.atEnd.containers}/${l.atEnd.workTrees} → ${l.afterInterval.containers}/${l.afterInterval.workTrees}` : null;
     seed = ff.seed;
   } else if (o.part.name === 'hostile') {
     runs = num(f.cases);
@@ -146,11 +149,11 @@ function row(o: Outcome): string[] {
     escapes = num(totals.escapes);
     seed = num(f.seed);
   }
-  return [o.part.name, o.status, show(runs), show(completed), show(prs), show(duplicates), show(orphans), show(escapes), show(containers), show(seed), `${Math.round(o.durationMs / 1000)}s`];
+  return [o.part.name, o.status, show(runs), show(completed), show(prs), show(duplicates), show(orphans), show(leftovers), show(escapes), show(containers), show(seed), `${Math.round(o.durationMs / 1000)}s`];
 }
 
 function table(outcomes: Outcome[]): string {
-  const head = ['part', 'result', 'runs', 'completed', 'PRs/repo', 'duplicates', 'orphans', 'escapes', 'containers ok/checked', 'seed', 'time'];
+  const head = ['part', 'result', 'runs', 'completed', 'PRs/repo', 'duplicates', 'orphans', 'left at end → after interval (containers/trees)', 'escapes', 'containers ok/checked', 'seed', 'time'];
   const rows = [head, ...outcomes.map(row)];
   const widths = head.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;

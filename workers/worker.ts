@@ -1,7 +1,8 @@
 /**
  * A Lockstep worker: polls the shared task queue (workflows, workspace preparation, forge
- * calls) and this host's own queue (sandbox, git commit/push), and sweeps orphaned sandboxes
- * left by dead workers before it takes any work.
+ * calls) and this host's own queue (sandbox, git commit/push), sweeps orphaned sandboxes left
+ * by dead workers before it takes any work, and reconciles this host's sandboxes and work trees
+ * against Temporal while it runs.
  */
 import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import Docker from 'dockerode';
@@ -16,6 +17,8 @@ import { forgeQueue } from '../workflows/forge-queue.ts';
 import type { Forge } from '../activities/forges/forge.ts';
 import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
+import { startReconciler, type Reconciler } from '../activities/sandbox/reconcile.ts';
+import { workerTemporal } from './reconciler.ts';
 import { modelClientFromEnv } from '../activities/llm/client.ts';
 import type OpenAI from 'openai';
 import { projectRoot, taskQueue } from '../config/paths.ts';
@@ -45,10 +48,21 @@ export interface LockstepWorkerOptions {
   activities?: { shared?: object; host?: object };
   maxConcurrentActivities?: number;
   onReaped?: (names: string[]) => void;
+  /** The Temporal server's address, labelled on sandboxes; defaults to TEMPORAL_ADDRESS or localhost:7233. */
+  address?: string;
+  /**
+   * Seconds between the reconciler's passes (activities/sandbox/reconcile.ts); defaults to
+   * LOCKSTEP_RECONCILE_SECONDS or 60. 0 keeps only the passes after a repo closes.
+   */
+  reconcileEverySeconds?: number;
+  /** Where the reconciler's lines go (default: stderr). */
+  log?: (line: string) => void;
 }
 
 export interface LockstepWorker {
   hostQueue: string;
+  /** Removes sandboxes and work trees no live attempt uses; its metrics count what it removed. */
+  reconciler: Reconciler;
   /** The forge task queues this worker polls. */
   forgeQueues: string[];
   run(): Promise<void>;
@@ -56,6 +70,18 @@ export interface LockstepWorker {
 }
 
 export const hostQueueName = (hostId: string): string => `lockstep-host-${hostId}`;
+
+/** The reconciler's interval in seconds: the option, else LOCKSTEP_RECONCILE_SECONDS, else 60. */
+export function reconcileEverySeconds(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  if (option !== undefined) return option;
+  const raw = env.LOCKSTEP_RECONCILE_SECONDS;
+  if (raw === undefined || raw === '') return 60;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    throw new Error(`LOCKSTEP_RECONCILE_SECONDS is "${raw}": set it to a number of seconds (0 or more; 0 runs the reconciler only after a repo closes), or unset it for 60`);
+  }
+  return seconds;
+}
 
 let bundle: Promise<WorkflowBundle> | null = null;
 
@@ -96,6 +122,11 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   const hostQueue = hostQueueName(hostId);
   const docker = options.docker ?? new Docker();
   const owner = `${hostId}:${process.pid}`;
+  const cluster = `${options.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233'}/${options.namespace}`;
+  const temporal = workerTemporal(options.connection, options.namespace);
+  const everyMs = reconcileEverySeconds(options.reconcileEverySeconds) * 1000;
+  // Started once the workers exist, so a worker that fails to start leaves no timer behind.
+  let reconciler: Reconciler | null = null;
   const localForge = options.forge ?? new LocalForge(join(options.stateDir, 'forge', 'local'));
   const remoteForges = (options.forges ?? []).filter((f) => f.type !== 'local');
   const deps: ActivityDeps = {
@@ -110,6 +141,9 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     workerEnv: process.env,
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
     egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env),
+    cluster,
+    activityCurrent: (workflowId, runId, activityId, attempt) => temporal.activityCurrent(workflowId, runId, activityId, attempt),
+    onWorkspaceClosed: () => reconciler?.kick(),
   };
 
   const reaped = await reapOrphans(docker, ownerAlive);
@@ -151,13 +185,28 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     ),
   );
   const all = [shared, host, ...forgeWorkers];
+  const running = startReconciler({
+    docker,
+    temporal,
+    cluster,
+    stateDir: options.stateDir,
+    everyMs,
+    log: options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)),
+  });
+  reconciler = running;
   return {
     hostQueue,
     forgeQueues: [...budgets.keys()],
+    reconciler: running,
     async run() {
-      await Promise.all(all.map((w) => w.run()));
+      try {
+        await Promise.all(all.map((w) => w.run()));
+      } finally {
+        await running.stop();
+      }
     },
     shutdown() {
+      void running.stop();
       for (const w of all) if (w.getState() === 'RUNNING') w.shutdown();
     },
   };

@@ -146,7 +146,7 @@ async function runTool<T>(call: () => Promise<T>, input: AgentWorkflowInput, sma
   } catch (err) {
     if (!isInfrastructureFailure(err)) throw err;
     log.warn('tool call lost its worker or sandbox; recreating the sandbox and running it again', { repo: input.repo, error: String(err) });
-    await small.createSandbox({ changeId: input.changeId, repo: input.repo, workspace: input.workspace, sandbox: input.sandbox });
+    await small.createSandbox({ changeId: input.changeId, repo: input.repo, workspace: input.workspace, sandbox: input.sandbox, attempt: input.attempt });
     return call();
   }
 }

@@ -137,8 +137,9 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
 
   for (let attempt = 1; ; attempt++) {
     view.attempt = attempt;
+    view.hostQueue = null;
     try {
-      const verdict = await runAttempt(input, attempt, enter, lean);
+      const verdict = await runAttempt(input, attempt, enter, lean, (hostQueue) => (view.hostQueue = hostQueue));
       return finish(verdict.result);
     } catch (err) {
       if (isCancellation(err)) throw err;
@@ -156,6 +157,7 @@ async function runAttempt(
   attempt: number,
   enter: (phase: RepoPhase, step?: string | null) => void,
   lean: boolean,
+  setHost: (hostQueue: string) => void,
 ): Promise<RepoVerdict> {
   const { task, changeId } = input;
   const sandboxRef = { changeId, repo: task.repo };
@@ -169,7 +171,8 @@ async function runAttempt(
     startCommit: task.startCommit ?? null,
   };
   // openWorkspace removes what it made when it fails; afterwards the finally below does.
-  const ws = lean ? await shared.openWorkspace({ ...workspaceInput, sandbox: task.sandbox }) : await shared.prepareWorkspace(workspaceInput);
+  const ws = lean ? await shared.openWorkspace({ ...workspaceInput, sandbox: task.sandbox, attempt }) : await shared.prepareWorkspace(workspaceInput);
+  setHost(ws.hostQueue);
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
   let agent: AgentOutcome | null = null;
@@ -183,7 +186,7 @@ async function runAttempt(
   try {
     if (!lean) {
       enter('sandbox');
-      await host.createSandbox({ ...sandboxRef, workspace: ws.workspace, sandbox: task.sandbox });
+      await host.createSandbox({ ...sandboxRef, workspace: ws.workspace, sandbox: task.sandbox, attempt });
     }
 
     let index = 0;
@@ -198,7 +201,15 @@ async function runAttempt(
         timeoutSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
       });
-      steps.push({ kind, name, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs, ...(result.egress ? { egress: result.egress } : {}) });
+      steps.push({
+        kind,
+        name,
+        exitCode: result.exitCode,
+        timedOut: result.timedOut,
+        durationMs: result.durationMs,
+        ...(result.egress ? { egress: result.egress } : {}),
+        ...(result.leftovers ? { leftovers: result.leftovers } : {}),
+      });
       return result;
     };
     const refused = (r: CommandResult): string => {

@@ -386,6 +386,12 @@ export interface CommandResult {
   log: ArtifactRef | null;
   /** What a setup downloaded through the egress proxy (only setup of a repo with sandbox.egress). */
   egress?: EgressSummary;
+  /**
+   * Processes the command left running when it returned, killed before the next command
+   * (absent: none). A command whose leftovers could not all be killed one by one had its
+   * container killed, which counts as one or more.
+   */
+  leftovers?: number;
 }
 
 /** One setup's egress, small on purpose (it travels through workflow history). */
@@ -410,6 +416,8 @@ export interface StepOutcome {
   durationMs: number;
   /** Setup's downloads through the egress proxy, when the repo configures sandbox.egress. */
   egress?: EgressSummary;
+  /** Processes it left running, killed when it returned (absent: none). */
+  leftovers?: number;
 }
 
 export interface TestsOutcome {
@@ -527,6 +535,11 @@ export interface RepoStatusView {
   phase: RepoPhase;
   step: string | null;
   attempt: number;
+  /**
+   * The host queue whose Docker holds this attempt's sandbox, once its workspace is open (null
+   * before; absent in runs recorded before it): the reconciler keeps only that sandbox.
+   */
+  hostQueue?: string | null;
   startedAt: number | null;
   phaseStartedAt: number | null;
   finishedAt: number | null;
@@ -565,6 +578,8 @@ export interface PrepareWorkspaceInput {
 /** A workspace and its sandbox in one step, on one host (`openWorkspace`). */
 export interface OpenWorkspaceInput extends PrepareWorkspaceInput {
   sandbox: SandboxConfig;
+  /** The repo workflow's attempt, labelled on the sandbox (absent in runs recorded before). */
+  attempt?: number;
 }
 
 export interface PreparedWorkspace {
@@ -582,6 +597,8 @@ export interface SandboxRef {
 export interface CreateSandboxInput extends SandboxRef {
   workspace: string;
   sandbox: SandboxConfig;
+  /** The repo workflow's attempt, labelled on the sandbox (absent in runs recorded before). */
+  attempt?: number;
 }
 
 export interface CloseWorkspaceInput extends SandboxRef {

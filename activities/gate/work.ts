@@ -12,7 +12,7 @@ import type { CommandResult, GateRepo, GateRevision } from '../../workflows/type
 import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { openCache } from '../sandbox/cache.ts';
-import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import { LABEL_CHANGE, LABEL_REPO, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import { removeEgressDir } from '../egress/sandbox.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
@@ -53,6 +53,8 @@ export class GateWork {
   private readonly setups = new Map<string, Promise<CommandResult | null>>();
   private commandIndex = 0;
   private readonly key: string;
+  private readonly baseKey: string;
+  private cleared: Promise<void> | null = null;
   readonly root: string;
 
   constructor(
@@ -63,6 +65,7 @@ export class GateWork {
     private readonly repos: readonly GateRepo[],
     private readonly revisions: readonly GateRevision[],
   ) {
+    this.baseKey = key;
     this.key = `${key}-a${activityContext()?.info.attempt ?? 1}`;
     this.root = join(deps.stateDir, 'gate', changeId, this.key);
   }
@@ -77,10 +80,31 @@ export class GateWork {
   checkout(name: string): Promise<Checkout> {
     let pending = this.checkouts.get(name);
     if (!pending) {
-      pending = this.clone(this.repo(name));
+      const repo = this.repo(name);
+      pending = this.clearEarlierAttempts().then(() => this.clone(repo));
       this.checkouts.set(name, pending);
     }
     return pending;
+  }
+
+  /**
+   * The checkouts and sandboxes an earlier attempt of this check left on this host (its worker
+   * died, or the server gave up on it): no one waits for its result, so they go before this
+   * attempt makes its own, and the change does not end with them.
+   */
+  private clearEarlierAttempts(): Promise<void> {
+    this.cleared ??= (async () => {
+      const attempt = activityContext()?.info.attempt ?? 1;
+      if (attempt <= 1) return;
+      const earlier = Array.from({ length: attempt - 1 }, (_, i) => `${this.baseKey}-a${i + 1}`);
+      const found = await this.deps.docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${this.changeId}`] } });
+      for (const c of found) {
+        const repo = c.Labels[LABEL_REPO] ?? '';
+        if (earlier.some((k) => repo.startsWith(`gate-${k}-`))) await this.deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      }
+      await Promise.all(earlier.map((k) => rm(join(this.deps.stateDir, 'gate', this.changeId, k), { recursive: true, force: true })));
+    })();
+    return this.cleared;
   }
 
   private async clone(repo: GateRepo): Promise<Checkout> {

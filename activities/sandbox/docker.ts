@@ -11,8 +11,10 @@ import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
 import { deniedHint, egressForSandbox, openSetupEgress, type EgressDeps } from '../egress/sandbox.ts';
+import { activityContext } from '../context.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { CACHE_ENV, CACHE_MOUNT, lockCache } from './cache.ts';
+import { killLeftovers, leftoversNote, type Leftovers } from './leftovers.ts';
 import { OutputCapture } from './output.ts';
 
 export const LABEL_CHANGE = 'lockstep.change';
@@ -21,6 +23,15 @@ export const LABEL_OWNER = 'lockstep.owner';
 export const LABEL_WORKSPACE = 'lockstep.workspace';
 /** The host folder of the repo's package-manager cache, when one is mounted. */
 export const LABEL_CACHE = 'lockstep.cache';
+/** The workflow whose activity made the sandbox, and its run: the reconciler asks Temporal about them. */
+export const LABEL_WORKFLOW = 'lockstep.workflow';
+export const LABEL_RUN = 'lockstep.run';
+/** The repo workflow's attempt the sandbox was made for. */
+export const LABEL_ATTEMPT = 'lockstep.attempt';
+/** The task queue of the worker that made it (its host). */
+export const LABEL_HOST = 'lockstep.host';
+/** The Temporal server and namespace the workflow lives in: a reconciler judges only its own. */
+export const LABEL_CLUSTER = 'lockstep.cluster';
 
 /** What every sandbox gets before the repo's own `env`: writable homes and caches on the tmpfs. */
 export const BASE_ENV: Readonly<Record<string, string>> = {
@@ -69,7 +80,7 @@ export interface SandboxSpecInput extends SandboxRef {
   readOnlyMounts?: readonly ReadOnlyMount[];
   /** Host folder of the repo's package-manager cache, mounted read-write at /cache (activities/sandbox/cache.ts). */
   cacheDir?: string | null;
-  /** Extra labels (the sandbox's egress policy). */
+  /** More labels (the sandbox's egress policy; who made it and for which attempt), beside the fixed ones. */
   labels?: Readonly<Record<string, string>>;
 }
 
@@ -152,6 +163,9 @@ export interface SandboxDeps {
   readOnlyMounts?: readonly ReadOnlyMount[];
   /** The egress proxy's side of this worker; without it no repo may set sandbox.egress. */
   egress?: EgressDeps;
+  /** This worker's host queue and Temporal cluster (`address/namespace`), labelled on its sandboxes. */
+  host?: string;
+  cluster?: string;
   logDir: string;
   /** Called while a command runs, so the activity can heartbeat. */
   heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
@@ -217,6 +231,7 @@ export async function createSandbox(
     cacheDir?: string | null;
     /** The repo's name in the fleet config, when `repo` is not it (the gate's sandboxes). */
     configName?: string;
+    attempt?: number;
   },
   signal?: AbortSignal,
 ): Promise<string> {
@@ -248,7 +263,7 @@ export async function createSandbox(
   }
   signal?.throwIfAborted();
   const egress = await egressForSandbox(deps.egress, input, input.sandbox.egress, input.configName);
-  const { configName: _configName, ...spec } = input;
+  const { configName: _configName, attempt, ...spec } = input;
   const container = await docker.createContainer(
     containerSpec({
       ...spec,
@@ -256,7 +271,7 @@ export async function createSandbox(
       owner: deps.owner,
       workerEnv: deps.workerEnv,
       readOnlyMounts: [...(deps.readOnlyMounts ?? []), ...egress.mounts],
-      labels: egress.labels,
+      labels: { ...egress.labels, ...provenance(deps, attempt) },
     }),
   );
   // Given up on while the engine was silent: whoever asked has moved on, so nothing may be left.
@@ -271,8 +286,37 @@ export async function createSandbox(
   return name;
 }
 
+/** Who made a sandbox, for the reconciler: the activity's workflow and run, the attempt, the host. */
+function provenance(deps: SandboxDeps, attempt: number | undefined): Record<string, string> {
+  const execution = activityContext()?.info.workflowExecution;
+  const labels: Record<string, string> = {};
+  if (execution) {
+    labels[LABEL_WORKFLOW] = execution.workflowId;
+    labels[LABEL_RUN] = execution.runId;
+  }
+  if (attempt !== undefined) labels[LABEL_ATTEMPT] = String(attempt);
+  if (deps.host) labels[LABEL_HOST] = deps.host;
+  if (deps.cluster) labels[LABEL_CLUSTER] = deps.cluster;
+  return labels;
+}
+
 export async function removeSandbox(docker: Docker, ref: SandboxRef): Promise<void> {
   await docker.getContainer(containerName(ref)).remove({ force: true, v: true }).catch(ignore404);
+}
+
+/**
+ * Every sandbox of a change's repo on this engine, whatever attempt, worker or workflow run made
+ * it (a late retry of a create included); returns the names removed.
+ */
+export async function removeRepoSandboxes(docker: Docker, ref: SandboxRef): Promise<string[]> {
+  const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${ref.changeId}`, `${LABEL_REPO}=${ref.repo}`] } });
+  await removeSandbox(docker, ref);
+  const removed: string[] = [];
+  for (const c of found) {
+    await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(ignore404);
+    removed.push(c.Names[0]?.replace(/^\//, '') ?? c.Id);
+  }
+  return removed;
 }
 
 /**
@@ -368,8 +412,18 @@ async function execute(
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   const beat = setInterval(() => deps.heartbeat?.({ bytes: capture.bytes, elapsedMs: Date.now() - started }), deps.heartbeatEveryMs ?? 5000);
+  let leftovers: Leftovers = { killed: 0, containerKilled: false };
+  let durationMs: number;
   try {
-    await ended;
+    // A process the command left running may hold its output open after it returned (a fork
+    // bomb that detaches): the command has returned when its exec has, stream or not.
+    await Promise.race([ended, execReturned(exec, ended)]);
+    durationMs = Date.now() - started;
+    if (!killed) {
+      leftovers = await killLeftovers(docker, container);
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      stream.destroy();
+    }
   } finally {
     clearTimeout(timer);
     clearInterval(beat);
@@ -378,7 +432,6 @@ async function execute(
   // The stream ends as soon as the command dies, before the engine has finished stopping the
   // container: wait for the kill, or the next command would exec into a dying container.
   if (killed) await killed;
-  const durationMs = Date.now() - started;
   let exitCode = 137;
   if (!timedOut && !aborted) {
     const state = await exec.inspect().catch(() => null);
@@ -388,7 +441,8 @@ async function execute(
   const summary = egress ? await egress.proxy.close() : null;
   const hint = egress && summary && exitCode !== 0 ? deniedHint(egress.repo, summary) : '';
   if (hint) capture.write(Buffer.from(`\n${hint}\n`));
-  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : undefined);
+  const note = leftoversNote(leftovers);
+  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : (note ?? undefined));
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
   return {
     exitCode,
@@ -396,10 +450,23 @@ async function execute(
     durationMs,
     outputBytes: capture.bytes,
     truncated: capture.truncated,
-    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : ''),
+    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : note ? `\n[lockstep: ${note}]` : ''),
     log,
     ...(summary ? { egress: summary } : {}),
+    ...(leftovers.killed > 0 ? { leftovers: leftovers.killed } : {}),
   };
+}
+
+/** Resolves when the exec's process has exited (polled), or when `ended` settles first. */
+async function execReturned(exec: Docker.Exec, ended: Promise<void>, everyMs = 300): Promise<void> {
+  let done = false;
+  void ended.then(() => (done = true));
+  while (!done) {
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    if (done) return;
+    const state = await exec.inspect().catch(() => null);
+    if (state && !state.Running) return;
+  }
 }
 
 /**

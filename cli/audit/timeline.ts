@@ -289,7 +289,7 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
       const i = input as Partial<RunInSandboxInput>;
       const res = result as CommandResult | undefined;
       const kind = i.kind === 'test' ? 'test' : 'command';
-      const verdict = res ? (res.timedOut ? 'timed out' : `exit ${res.exitCode}`) : r.outcome;
+      const verdict = res ? (res.timedOut ? 'timed out' : `exit ${res.exitCode}`) + (res.leftovers ? `, ${res.leftovers} leftover process${res.leftovers === 1 ? '' : 'es'} killed` : '') : r.outcome;
       const egress = res?.egress;
       return {
         kind,
@@ -299,6 +299,7 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
           name: short(i.name ?? ''),
           exitCode: res?.exitCode ?? null,
           timedOut: res?.timedOut ?? null,
+          leftovers: res?.leftovers ?? 0,
           commandMs: res?.durationMs ?? null,
           outputBytes: res?.outputBytes ?? null,
           log: res?.log ? res.log.sha256.slice(0, 12) : null,

@@ -22,14 +22,15 @@ import {
   expectOnePullRequestPerRepo,
   FIVE_REPOS,
   removeSandboxesOf,
-  sandboxesLeft,
+  leftoversAfterEnd,
+  NOTHING_LEFT,
   seedFiveRepoFleet,
   startWorker,
   stopWorker,
   type FiveRepoFleet,
   type WorkerProcess,
 } from '../helpers/durable.ts';
-import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import { between, faultSettings, foldLeftovers, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { uniqueSuffix } from '../helpers/temporal.ts';
 
 const { runs, seed } = faultSettings('server-restart', 1);
@@ -108,6 +109,8 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
         await start();
 
         const result = await (await connect()).workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(input.changeId)).result();
+        const left = await leftoversAfterEnd(input.changeId, stateDir, docker);
+        figures.leftovers = foldLeftovers(figures.leftovers, left);
         expect(result.status, result.summary).toBe('succeeded');
         expect(result.repos.map((r) => r.repo).sort()).toEqual(FIVE_REPOS);
         for (const repo of result.repos) expect(repo.status, `${repo.repo}: ${JSON.stringify(repo.error)}`).toBe('green');
@@ -117,9 +120,8 @@ describe('faults: Temporal dev server (SQLite) restarted at a seeded point', () 
         // No second worker was started: the one from before the restart reconnected and finished.
         expect(worker).toBe(onlyWorker);
         expect(alive(onlyWorker.child), onlyWorker.output()).toBe(true);
-        const left = await sandboxesLeft(input.changeId, docker);
-        figures.orphans += left.length;
-        expect(left).toEqual([]);
+        figures.orphans += left.afterInterval.containers.length;
+        expect(left, 'containers and work trees of the change when it ended, and one reconciler interval later').toEqual(NOTHING_LEFT);
         figures.completed++;
         console.log(
           `server-restart run ${run}/${runs}: stopped ${afterMs}ms into ${waitFor} (${view?.phase ?? '?'}; in flight ${inFlight.join(',') || '-'}) for ${downMs}ms; ` +

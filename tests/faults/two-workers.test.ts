@@ -25,6 +25,8 @@ import {
   expectOnePullRequestPerRepo,
   FIVE_REPOS,
   killWorker,
+  leftoversAfterEnd,
+  NOTHING_LEFT,
   removeSandboxesOf,
   sandboxesLeft,
   seedFiveRepoFleet,
@@ -34,7 +36,7 @@ import {
   type FiveRepoFleet,
   type WorkerProcess,
 } from '../helpers/durable.ts';
-import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import { between, faultSettings, foldLeftovers, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
 import { watchCreations } from '../helpers/sandboxes.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
@@ -100,6 +102,9 @@ describe('faults: two workers, the one holding a sandbox dies mid-step', () => {
         workers.delete(victimHost);
 
         const result = await handle.result();
+        // The survivor alone, no worker started since the kill: its cleanup and reconciler.
+        const afterEnd = await leftoversAfterEnd(input.changeId, fleet.stateDir, docker);
+        figures.leftovers = foldLeftovers(figures.leftovers, afterEnd);
         expect(result.status, result.summary).toBe('succeeded');
         expect(result.repos.map((r) => r.repo).sort()).toEqual(FIVE_REPOS);
         const owners = await creations.owners();
@@ -116,6 +121,7 @@ describe('faults: two workers, the one holding a sandbox dies mid-step', () => {
         figures.prsPerRepo = foldPrs(figures.prsPerRepo, pulls);
         figures.duplicates += Object.values(pulls).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
         expect(alive(survivor.child)).toBe(true);
+        expect(afterEnd, 'containers and work trees of the change when it ended, and one reconciler interval later').toEqual(NOTHING_LEFT);
 
         // The dead host's worker comes back (same host id, same queue): its sweep removes what
         // the dead one left.

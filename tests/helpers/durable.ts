@@ -7,7 +7,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import Docker from 'dockerode';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,7 +15,7 @@ import { expect } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import type { Change } from '../../config/change.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
+import { gateInput, loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../cli/live-status.ts';
@@ -58,6 +58,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       LOCKSTEP_STATE_DIR: options.stateDir,
       LOCKSTEP_TASK_QUEUE: options.queue,
       LOCKSTEP_HOST_ID: options.hostId,
+      LOCKSTEP_RECONCILE_SECONDS: String(TEST_RECONCILE_SECONDS),
       ...options.env,
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -157,7 +158,7 @@ export interface FiveRepoFleet extends TestFleet {
    * The demo change on all five repos, each repo's steps led by `sleep <pause>` so a run takes
    * a while (a moment to crash in).
    */
-  changeInput(changeId: string, options?: { pauseSeconds?: number; concurrency?: number }): Promise<ChangeInput>;
+  changeInput(changeId: string, options?: { pauseSeconds?: number; concurrency?: number; gate?: boolean }): Promise<ChangeInput>;
   /** Every change id handed out, for the cleanup of containers. */
   changeIds: string[];
 }
@@ -179,15 +180,18 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
       const change: Change = { ...demo, id: changeId, repos: [...demo.repos, ...EXTRA_REPOS.map((r) => ({ name: r.name, steps: r.steps }))] };
       changeIds.push(changeId);
       const pause = options.pauseSeconds ?? 3;
+      const tasks = resolveTasks(loaded, change);
       return {
         changeId,
         title: change.title,
         description: change.description,
         forge: loaded.config.forge,
         concurrency: options.concurrency ?? 2,
-        repos: resolveTasks(loaded, change).map((t) => ({ ...t, steps: [...(pause > 0 ? [{ name: 'Take a moment', run: `sleep ${pause}` }] : []), ...t.steps] })),
+        repos: tasks.map((t) => ({ ...t, steps: [...(pause > 0 ? [{ name: 'Take a moment', run: `sleep ${pause}` }] : []), ...t.steps] })),
         models: loaded.config.models,
         budgets: loaded.config.budgets,
+        // The demo's contracts (catalog's OpenAPI, its consumers' uses) checked before publishing.
+        ...(options.gate ? { gate: gateInput(loaded, tasks) } : {}),
       };
     },
   };
@@ -233,6 +237,52 @@ export async function expectOnePullRequestPerRepo(fleet: TestFleet, result: Chan
 export async function sandboxesLeft(changeId: string, docker = new Docker()): Promise<string[]> {
   const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${changeId}`] } });
   return left.map((c) => c.Names.join(','));
+}
+
+/**
+ * A CPU-heavy process beside the loop, as a busy machine has: it spins for at most `seconds`
+ * and exits by itself (stop ends it sooner).
+ */
+export function cpuLoad(seconds: number): { stop(): void } {
+  const child = spawn(process.execPath, ['-e', `const end = Date.now() + ${Math.round(seconds * 1000)}; let x = 0; while (Date.now() < end) x = (x * 31 + 7) % 1000003;`], { stdio: 'ignore' });
+  return {
+    stop() {
+      if (alive(child)) child.kill('SIGKILL');
+    },
+  };
+}
+
+/** The reconciler's interval of the test workers (the product's default is 60 s). */
+export const TEST_RECONCILE_SECONDS = 2;
+
+/** The change's work trees in a worker's state folder: `workspaces/<change>/<repo>` and `gate/<change>/<check>`. */
+export async function workTreesLeft(changeId: string, stateDir: string): Promise<string[]> {
+  const trees: string[] = [];
+  for (const dir of [join(stateDir, 'workspaces', changeId), join(stateDir, 'gate', changeId)]) {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    trees.push(...entries.filter((e) => e.isDirectory()).map((e) => join(dir, e.name)));
+  }
+  return trees;
+}
+
+export interface ChangeLeftovers {
+  containers: string[];
+  workTrees: string[];
+}
+
+/** What `leftoversAfterEnd` must find. */
+export const NOTHING_LEFT = { atEnd: { containers: [], workTrees: [] }, afterInterval: { containers: [], workTrees: [] } } as const;
+
+/**
+ * The change's containers and work trees right after it ended, and again after one reconciler
+ * interval (plus a second for its pass) of the workers still running; the caller starts no
+ * worker in between, so nothing but the running workers can have removed them.
+ */
+export async function leftoversAfterEnd(changeId: string, stateDir: string, docker = new Docker()): Promise<{ atEnd: ChangeLeftovers; afterInterval: ChangeLeftovers }> {
+  const count = async (): Promise<ChangeLeftovers> => ({ containers: await sandboxesLeft(changeId, docker), workTrees: await workTreesLeft(changeId, stateDir) });
+  const atEnd = await count();
+  await new Promise((r) => setTimeout(r, TEST_RECONCILE_SECONDS * 1000 + 1000));
+  return { atEnd, afterInterval: await count() };
 }
 
 /** Removes every container of these changes (only ours: by their change ids). */

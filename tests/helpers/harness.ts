@@ -56,6 +56,7 @@ export async function startHarness(name: string, options: { worker?: boolean; fa
       namespace: 'default',
       stateDir: fleet.stateDir,
       hostId,
+      address: env.address,
       sharedTaskQueue: queue,
       ...(fake ? { openai: createModelClient({ apiKey: fake.apiKey, baseURL: fake.baseURL, maxRetries: 1, timeoutMs: 30_000 }) } : {}),
     });

@@ -55,10 +55,32 @@ export interface FaultFigures {
   duplicates: number;
   /** Containers labelled with a run's change still there after the run (and the sweep). */
   orphans: number;
+  /**
+   * Containers and work trees of the runs' changes, summed: right after each change ended (no
+   * worker started since), and again one reconciler interval later. Both must be 0.
+   */
+  leftovers?: { atEnd: LeftoverCount; afterInterval: LeftoverCount };
   /** Free-form figures of the part (kill points, repos interrupted, detection…). */
   details: Record<string, unknown>;
   durationMs: number;
   recordedAt: string;
+}
+
+export interface LeftoverCount {
+  containers: number;
+  workTrees: number;
+}
+
+/** Adds one run's counts to a loop's figure. */
+export function foldLeftovers(
+  into: FaultFigures['leftovers'],
+  run: { atEnd: { containers: string[]; workTrees: string[] }; afterInterval: { containers: string[]; workTrees: string[] } },
+): NonNullable<FaultFigures['leftovers']> {
+  const base = into ?? { atEnd: { containers: 0, workTrees: 0 }, afterInterval: { containers: 0, workTrees: 0 } };
+  return {
+    atEnd: { containers: base.atEnd.containers + run.atEnd.containers.length, workTrees: base.atEnd.workTrees + run.atEnd.workTrees.length },
+    afterInterval: { containers: base.afterInterval.containers + run.afterInterval.containers.length, workTrees: base.afterInterval.workTrees + run.afterInterval.workTrees.length },
+  };
 }
 
 export const reliabilityDir = join(projectRoot, '.lockstep', 'reliability');

@@ -97,6 +97,22 @@ export function killed(result: CommandResult): Observation {
   return { outcome: ended ? 'killed' : 'allowed', detail: describeResult(result) };
 }
 
+/**
+ * `contained` when the command's leftovers were killed and the next command sees no process but
+ * the sandbox's init, its main process and itself; `allowed` when anything else still runs.
+ */
+export async function leftAlone(result: CommandResult, r: Run): Promise<Observation> {
+  const ps = await r.sh('for d in /proc/[0-9]*; do [ "${d#/proc/}" = $$ ] || { tr "\\0" " " < $d/cmdline; echo; }; done 2>/dev/null');
+  const others = ps.outputTail
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('tr ') && !l.startsWith('mkdir '))
+    .map((l) => (/docker-init/.test(l) ? 'init' : l));
+  const seen = [...new Set(others)].sort((a, b) => (a === 'init' ? -1 : b === 'init' ? 1 : a.localeCompare(b)));
+  const clean = (result.leftovers ?? 0) > 0 && seen.join(', ') === 'init, sleep infinity';
+  return { outcome: clean ? 'contained' : 'allowed', detail: `${describeResult(result)}\n---\nnext command sees: ${seen.join(', ')}` };
+}
+
 export function describeResult(result: CommandResult): string {
   return `exit ${result.exitCode}${result.timedOut ? ' (timed out)' : ''}, ${result.outputBytes} bytes${result.truncated ? ' (log truncated)' : ''}\n${result.outputTail.slice(-1500)}`;
 }
@@ -397,9 +413,27 @@ export const CASES: HostileCase[] = [
     bomb: true,
     threat: 'a test command that is the classic shell fork bomb (it detaches and exits)',
     sandbox: { test: ':(){ :|:& };:', limits: BOMB_LIMITS, timeouts: { testSeconds: 20 } },
-    expected: { outcome: 'contained', detail: /fork: (retry: )?Resource temporarily unavailable/, text: 'the pids limit refuses the forks; the sandbox still runs the next command' },
+    expected: {
+      outcome: 'contained',
+      detail: /^exit 0,[\s\S]*\[lockstep: the command returned; (\d+ processes it left behind were killed|what it left behind was killed with the sandbox's container)\][\s\S]*next command sees: init, sleep infinity$/,
+      text: 'the forks are killed when the command returns (it exits 0, the result says so); the next command sees none of them',
+    },
     seed: (s) => s.file('README.md', 'bomb\n'),
-    attack: async (r) => contained([await r.test()]),
+    attack: async (r) => leftAlone(await r.test(), r),
+  },
+  {
+    id: 'background-sleep',
+    group: 'bombs',
+    bomb: true,
+    threat: 'a step starts a background sleep (its output closed, in its own session) and returns',
+    sandbox: { limits: BOMB_LIMITS },
+    expected: {
+      outcome: 'contained',
+      detail: /^exit 0,[\s\S]*\[lockstep: the command returned; 1 process it left behind was killed\][\s\S]*next command sees: init, sleep infinity$/,
+      text: 'the sleep is killed when the step returns, before the next command',
+    },
+    seed: (s) => s.file('README.md', 'sleep\n'),
+    attack: async (r) => leftAlone(await r.sh('setsid sleep 600 </dev/null >/dev/null 2>&1 & echo started'), r),
   },
   {
     id: 'fork-bomb-endless',

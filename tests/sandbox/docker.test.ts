@@ -261,6 +261,31 @@ describe('docker sandbox', () => {
     expect(after.outputTail.split('\n').map((l) => l.trim())).not.toContain('sleep 100');
   });
 
+  it('kills what a command left running when it returns, and says so; init and the main process stay', async () => {
+    const repo = 'leftovers';
+    await sandboxFor(repo, { limits: { pids: 64 } });
+
+    const clean = await run(repo, 'echo clean');
+    expect(clean.exitCode).toBe(0);
+    expect(clean.leftovers).toBeUndefined();
+    expect(clean.outputTail).not.toContain('left behind');
+
+    // One job holds the output open, one detaches into its own session with its output closed.
+    const started = await run(repo, 'sleep 300 & setsid sh -c "sleep 301" </dev/null >/dev/null 2>&1 & echo started', { timeoutSeconds: 20 });
+    expect(started.timedOut).toBe(false);
+    expect(started.exitCode).toBe(0);
+    expect(started.leftovers).toBeGreaterThanOrEqual(2);
+    expect(started.outputTail).toMatch(/\[lockstep: the command returned; \d+ processes it left behind were killed\]/);
+    expect(started.log && (await readFile(started.log.path, 'utf8'))).toContain('left behind were killed');
+
+    const next = await run(repo, 'for d in /proc/[0-9]*; do tr "\\0" " " < $d/cmdline; echo; done');
+    const lines = next.outputTail.split('\n').map((l) => l.trim()).filter(Boolean);
+    expect(lines).toContain('sleep infinity');
+    expect(lines.some((l) => l.startsWith('/sbin/docker-init') || l.startsWith('docker-init'))).toBe(true);
+    expect(lines.filter((l) => /^sleep 30[01]/.test(l) || /sleep 301/.test(l))).toEqual([]);
+    expect(next.leftovers).toBeUndefined();
+  });
+
   it('caps the kept output but counts every byte and keeps the tail', async () => {
     const repo = 'flood';
     await sandboxFor(repo);
