@@ -21,7 +21,6 @@ export interface EgressSamples {
   proxiedMs: number[];
   /** Bytes down through the proxy per proxied install. */
   proxiedBytes: number[];
-  registryHost: string;
 }
 
 async function install(dir: string, viaProxy: { forwarder: string; socket: string; port: number } | null): Promise<number> {
@@ -47,7 +46,7 @@ export async function egressOverhead(reps: number, log: (line: string) => void):
   const forwarder = join(projectRoot, '.tools', 'egress', 'bin', 'egress-forwarder');
   const registryHost = new URL((await exec('npm', ['config', 'get', 'registry'])).stdout.trim()).hostname;
   const root = await mkdtemp(join(tmpdir(), 'lockstep-bench-egress-'));
-  const out: EgressSamples = { directMs: [], proxiedMs: [], proxiedBytes: [], registryHost };
+  const out: EgressSamples = { directMs: [], proxiedMs: [], proxiedBytes: [] };
   try {
     const dir = join(root, 'repo');
     await cp(join(projectRoot, 'tests', 'fixtures', 'egress-npm'), dir, { recursive: true });

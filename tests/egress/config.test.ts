@@ -116,8 +116,8 @@ describe('what a user reads about egress', () => {
     // Stand-ins for npm, python3 and go that answer the way the real tools' config commands do.
     await writeFile(join(bin, 'npm'), '#!/bin/sh\n[ "$1 $2 $3" = "config get registry" ] && echo https://npm.mirror.example.org/\n', { mode: 0o755 });
     await writeFile(join(bin, 'python3'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
-    await writeFile(join(bin, 'go'), '#!/bin/sh\n[ "$2" = GOPROXY ] && echo https://goproxy.example.org,direct\n[ "$2" = GOSUMDB ] && echo sum.golang.org\nexit 0\n', { mode: 0o755 });
-    expect(await workerRegistryEnv({ PATH: bin })).toEqual({ npm_config_registry: 'https://npm.mirror.example.org/', GOPROXY: 'https://goproxy.example.org,direct', GOSUMDB: 'sum.golang.org' });
+    await writeFile(join(bin, 'go'), '#!/bin/sh\n[ "$2" = GOPROXY ] && echo https://goproxy.example.org,direct\n[ "$2" = GOSUMDB ] && echo sum.example.org\nexit 0\n', { mode: 0o755 });
+    expect(await workerRegistryEnv({ PATH: bin })).toEqual({ npm_config_registry: 'https://npm.mirror.example.org/', GOPROXY: 'https://goproxy.example.org,direct', GOSUMDB: 'sum.example.org' });
     const ca = join(dir, 'ca.pem');
     await writeFile(ca, '-----BEGIN CERTIFICATE-----\n');
     expect(await systemCaBundle({ SSL_CERT_FILE: ca })).toBe(ca);
