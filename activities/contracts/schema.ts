@@ -18,6 +18,16 @@ const JSON_TYPES: ReadonlySet<string> = new Set(['string', 'number', 'integer', 
 
 export type Side = 'response' | 'request' | 'event';
 
+/** The branches of a oneOf/anyOf, with the names a discriminator gives them. */
+export interface Variants {
+  keyword: 'oneOf' | 'anyOf';
+  branches: unknown[];
+  /** `$ref` → discriminator value, from `discriminator.mapping`. */
+  mapping: Map<string, string>;
+  /** The discriminator's property name, when there is one. */
+  propertyName: string | null;
+}
+
 /** What the comparison needs to know of one schema node, with `$ref` and `allOf` flattened. */
 export interface SchemaView {
   /** null: any type. */
@@ -28,8 +38,15 @@ export interface SchemaView {
   required: Set<string>;
   items: unknown;
   additional: { kind: 'open' } | { kind: 'closed' } | { kind: 'schema'; schema: unknown };
-  /** oneOf/anyOf/not that this comparison does not analyse: such nodes are not compared. */
+  /** oneOf/anyOf/not, which a field-by-field reading cannot analyse: such nodes are not walked as one shape. */
   opaque: boolean;
+  /**
+   * The alternatives of a oneOf/anyOf (not the nullable spelling `anyOf: [X, {type: null}]`), so
+   * the comparison can match them variant by variant; null when the node has none.
+   */
+  variants: Variants | null;
+  /** `not`, an unfollowable reference or too deep a nesting: nothing about the node can be compared. */
+  unknowable: boolean;
   /** The `$ref` this node itself pointed at (null when inline): the key for cycle detection. */
   ref: string | null;
   /** References that could not be followed. */
@@ -45,6 +62,8 @@ function anyView(): SchemaView {
     items: undefined,
     additional: { kind: 'open' },
     opaque: false,
+    variants: null,
+    unknowable: false,
     ref: null,
     unresolved: [],
   };
@@ -91,10 +110,25 @@ function merge(into: SchemaView, other: SchemaView): void {
   if (into.items === undefined) into.items = other.items;
   if (other.additional.kind === 'closed' || into.additional.kind === 'open') into.additional = other.additional;
   into.opaque ||= other.opaque;
+  into.unknowable ||= other.unknowable;
+  // allOf of a oneOf: the variants stay comparable only when a single branch brings them.
+  if (other.variants !== null) {
+    if (into.variants === null) into.variants = other.variants;
+    else into.unknowable = true;
+  }
   into.unresolved.push(...other.unresolved);
 }
 
 const MAX_ALLOF_DEPTH = 16;
+
+function discriminatorOf(schema: Record<string, unknown>): Pick<Variants, 'mapping' | 'propertyName'> {
+  const discriminator = own(schema, 'discriminator');
+  const propertyName = own(discriminator, 'propertyName');
+  const mapping = new Map<string, string>();
+  const raw = own(discriminator, 'mapping');
+  if (isObject(raw)) for (const [value, ref] of Object.entries(raw)) if (typeof ref === 'string') mapping.set(ref, value);
+  return { mapping, propertyName: typeof propertyName === 'string' ? propertyName : null };
+}
 
 /** Reads a schema node of the document `root` into a view; never throws, whatever the node is. */
 export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> = new Set(), depth = 0): SchemaView {
@@ -103,6 +137,7 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
   if (!d.ok) {
     view.unresolved.push({ ref: d.ref, reason: d.reason });
     view.opaque = true;
+    view.unknowable = true;
     return view;
   }
   view.ref = d.ref;
@@ -133,8 +168,10 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
 
   const allOf = own(schema, 'allOf');
   if (Array.isArray(allOf)) {
-    if (depth >= MAX_ALLOF_DEPTH) view.opaque = true;
-    else for (const branch of allOf) merge(view, viewOf(root, branch, seen, depth + 1));
+    if (depth >= MAX_ALLOF_DEPTH) {
+      view.opaque = true;
+      view.unknowable = true;
+    } else for (const branch of allOf) merge(view, viewOf(root, branch, seen, depth + 1));
   }
   for (const key of ['oneOf', 'anyOf'] as const) {
     const branches = own(schema, key);
@@ -146,9 +183,14 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
       if (view.types !== null) view.types.add('null');
     } else {
       view.opaque = true;
+      if (view.variants !== null) view.unknowable = true;
+      else view.variants = { keyword: key, branches: branches.slice(), ...discriminatorOf(schema) };
     }
   }
-  if (Object.hasOwn(schema, 'not')) view.opaque = true;
+  if (Object.hasOwn(schema, 'not')) {
+    view.opaque = true;
+    view.unknowable = true;
+  }
   return view;
 }
 
@@ -179,6 +221,50 @@ function mayBe(view: SchemaView, type: JsonType): boolean {
   return view.types === null || view.types.has(type);
 }
 
+/** A view that constrains nothing: any JSON value fits. */
+function isAny(view: SchemaView): boolean {
+  return view.types === null && view.enumValues === null && view.properties.size === 0 && view.items === undefined && view.variants === null;
+}
+
+interface Variant {
+  key: string;
+  label: string;
+  node: unknown;
+  index: number;
+}
+
+/** The last segment of a reference, unescaped: '#/components/schemas/Dog' → 'Dog'. */
+function refName(ref: string): string {
+  const last = ref.split('/').pop() ?? ref;
+  return last.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+/** The variants of a node, each with the key that matches it across versions; a plain node is a list of one. */
+function variantList(root: unknown, node: unknown, variants: Variants | null): Variant[] {
+  const branches = variants?.branches ?? [node];
+  return branches.map((branch, index) => {
+    const ref = own(branch, '$ref');
+    if (typeof ref === 'string') {
+      // Keyed by the schema's name, so a plain reference and the same schema inside a oneOf match.
+      const name = refName(ref);
+      const value = variants?.mapping.get(ref);
+      return { key: `ref:${name}`, label: value === undefined || value === name ? `variant "${name}"` : `variant "${name}" ("${value}")`, node: branch, index };
+    }
+    const d = deref(root, branch);
+    const target = d.ok ? d.value : undefined;
+    const title = own(target, 'title');
+    if (typeof title === 'string') return { key: `ref:${title}`, label: `variant "${title}"`, node: branch, index };
+    // An inline variant tagged by its discriminator property: { properties: { kind: { const: 'dog' } } }.
+    const tag = variants?.propertyName ? own(own(own(target, 'properties'), variants.propertyName), 'const') ?? onlyEnum(own(own(own(target, 'properties'), variants.propertyName), 'enum')) : undefined;
+    if (typeof tag === 'string') return { key: `ref:${tag}`, label: `variant "${tag}"`, node: branch, index };
+    return { key: `at:${index}`, label: `variant ${index + 1} (inline)`, node: branch, index };
+  });
+}
+
+function onlyEnum(value: unknown): unknown {
+  return Array.isArray(value) && value.length === 1 ? value[0] : undefined;
+}
+
 /** One finding of a comparison, with the pointer segments below the compared root. */
 export interface SchemaFinding {
   kind: 'breaking' | 'invalid';
@@ -202,6 +288,7 @@ const RULES = {
     widened: 'response-type-widened',
     changed: 'response-type-changed',
     enumAdded: 'response-enum-value-added',
+    variantAdded: 'response-variant-added',
   },
   request: {
     removed: 'request-property-removed',
@@ -210,6 +297,7 @@ const RULES = {
     changed: 'request-type-changed',
     enumRemoved: 'request-enum-value-removed',
     closed: 'request-additional-properties-closed',
+    variantRemoved: 'request-variant-removed',
   },
   event: {
     removed: 'property-removed',
@@ -218,6 +306,7 @@ const RULES = {
     changed: 'type-changed',
     enumRemoved: 'enum-value-removed',
     closed: 'additional-properties-closed',
+    variantRemoved: 'variant-removed',
   },
 } as const;
 
@@ -251,14 +340,19 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     for (const u of [...bv.unresolved, ...hv.unresolved]) {
       add('invalid', 'ref-unresolved', segments, say(field, `$ref "${u.ref}" cannot be followed: ${u.reason}`));
     }
-    if (bv.opaque || hv.opaque) return;
+    if (bv.unknowable || hv.unknowable) return;
+    const variants = bv.variants !== null || hv.variants !== null;
+    if (!variants && (bv.opaque || hv.opaque)) return;
     const key = bv.ref !== null && hv.ref !== null ? `${bv.ref}\u0000${hv.ref}` : null;
     if (key !== null) {
       if (active.has(key)) return;
       active.add(key);
     }
     try {
-      compareNode(bv, hv, segments, field, depth);
+      // A plain schema against a oneOf is compared as a oneOf of one variant: its own type and
+      // properties say nothing about the other side's variants.
+      if (!variants || (bv.variants !== null && hv.variants !== null)) compareNode(bv, hv, segments, field, depth);
+      if (variants) compareVariants(b, h, bv, hv, segments, field, depth);
     } finally {
       if (key !== null) active.delete(key);
     }
@@ -302,6 +396,36 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     if (mayBe(bv, 'object') && mayBe(hv, 'object')) compareObject(bv, hv, segments, field, depth);
     if (mayBe(bv, 'array') && mayBe(hv, 'array') && bv.items !== undefined && hv.items !== undefined) {
       walk(bv.items, hv.items, [...segments, 'items'], `${field}[]`, depth + 1);
+    }
+  };
+
+  /**
+   * oneOf/anyOf variant by variant, matched by discriminator value or schema name (inline ones by
+   * title, else by position). A reader breaks on a shape it has never seen; a writer breaks when
+   * a shape it sends is no longer accepted. Matched variants are compared as any other schema.
+   */
+  const compareVariants = (b: unknown, h: unknown, bv: SchemaView, hv: SchemaView, segments: string[], field: string, depth: number): void => {
+    // A schema that allowed anything is narrowed, not widened, by becoming a oneOf.
+    if (bv.variants === null && isAny(bv)) return;
+    if (hv.variants === null && isAny(hv) && input.side === 'response') return;
+    const side = input.side;
+    const baseList = variantList(input.baseRoot, b, bv.variants);
+    const headList = variantList(input.headRoot, h, hv.variants);
+    const keyword = hv.variants?.keyword ?? bv.variants?.keyword ?? 'oneOf';
+    const headByKey = new Map(headList.map((v) => [v.key, v]));
+    const baseKeys = new Set(baseList.map((v) => v.key));
+    for (const before of baseList) {
+      const after = headByKey.get(before.key);
+      if (after === undefined) {
+        if (side !== 'response') add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`));
+        continue;
+      }
+      walk(before.node, after.node, hv.variants === null ? segments : [...segments, keyword, String(after.index)], field, depth + 1);
+    }
+    if (side === 'response') {
+      for (const after of headList) {
+        if (!baseKeys.has(after.key)) add('breaking', RULES.response.variantAdded, hv.variants === null ? segments : [...segments, keyword, String(after.index)], say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`));
+      }
     }
   };
 

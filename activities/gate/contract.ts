@@ -8,7 +8,7 @@
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
 import { bufBreaking } from './buf.ts';
 import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
@@ -70,7 +70,14 @@ async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', 
     found.failures.push({ ...parsed.problem, repo });
     return undefined;
   }
-  return parsed.document;
+  // `$ref`s into other files of the repo are read at the same revision; a base that was already
+  // broken is not this change's fault.
+  const bundled = await bundleExternalRefs(parsed.document, path, async (other) => {
+    const otherText = await work.read(repo, which, other);
+    return otherText === null ? null : parseContractDocument(otherText, other);
+  });
+  if (which === 'head') found.failures.push(...bundled.problems.map((p) => ({ ...p, repo })));
+  return bundled.document;
 }
 
 async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
