@@ -7,6 +7,8 @@
 #   4. the sandbox image, built from Debian packages and tagged by a hash of its recipe
 #   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
 #   6. the gate's tools (buf, gitleaks, semgrep) into .tools/gate/, by scripts/gate-tools.sh
+#   7. oasdiff and published versions of GitHub's OpenAPI description into .tools/reference/, by
+#      scripts/reference-specs.sh (what tests/contracts/oasdiff.test.ts measures the diff against)
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -122,5 +124,7 @@ fi
 gate_args=()
 [[ $quiet == 1 ]] && gate_args+=(--quiet)
 bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
+# --- 7. Reference material the OpenAPI diff is measured against (oasdiff, GitHub's description) -
+bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

@@ -80,6 +80,15 @@ function readTypes(schema: Record<string, unknown>): Set<JsonType> | null {
   return types;
 }
 
+const CONSTRAINT_KEYS: ReadonlySet<string> = new Set(['required', 'minProperties', 'maxProperties', 'type', 'title', 'description']);
+
+/** A branch that only constrains its parent object (which properties must be there), never reshapes it. */
+function isConstraintOnly(branch: unknown, parent: Record<string, unknown>): boolean {
+  if (!isObject(branch)) return false;
+  for (const key of Object.keys(branch)) if (!CONSTRAINT_KEYS.has(key)) return false;
+  return !Object.hasOwn(branch, 'type') || branch.type === own(parent, 'type');
+}
+
 const isNullOnly = (branch: unknown, root: unknown): boolean => {
   const d = deref(root, branch);
   if (!d.ok || !isObject(d.value)) return false;
@@ -176,6 +185,9 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
   for (const key of ['oneOf', 'anyOf'] as const) {
     const branches = own(schema, key);
     if (!Array.isArray(branches)) continue;
+    // `anyOf: [{required: [a]}, {required: [b]}]` asks for one of some properties of this very
+    // object: a constraint, not a union of shapes. Its own properties are compared as usual.
+    if (branches.length > 0 && branches.every((b) => isConstraintOnly(b, schema))) continue;
     // The common 3.1 spelling of a nullable reference: anyOf [X, {type: null}] reads as X or null.
     const nonNull = branches.filter((b) => !isNullOnly(b, root));
     if (nonNull.length === 1 && branches.length === 2 && depth < MAX_ALLOF_DEPTH) {
@@ -227,7 +239,12 @@ function isAny(view: SchemaView): boolean {
 }
 
 interface Variant {
-  key: string;
+  /** The schema's name ($ref), its title, or its discriminator value: null when it has none. */
+  name: string | null;
+  /** `property=value` for each property pinned to one value (const, or an enum of one): how a union tags its shapes. */
+  tags: Set<string>;
+  /** Its type set, described; null when inline and typeless. */
+  type: string | null;
   label: string;
   node: unknown;
   index: number;
@@ -239,26 +256,62 @@ function refName(ref: string): string {
   return last.replace(/~1/g, '/').replace(/~0/g, '~');
 }
 
-/** The variants of a node, each with the key that matches it across versions; a plain node is a list of one. */
+/** The variants of a node; a plain node is a list of one. */
 function variantList(root: unknown, node: unknown, variants: Variants | null): Variant[] {
   const branches = variants?.branches ?? [node];
   return branches.map((branch, index) => {
-    const ref = own(branch, '$ref');
-    if (typeof ref === 'string') {
-      // Keyed by the schema's name, so a plain reference and the same schema inside a oneOf match.
-      const name = refName(ref);
-      const value = variants?.mapping.get(ref);
-      return { key: `ref:${name}`, label: value === undefined || value === name ? `variant "${name}"` : `variant "${name}" ("${value}")`, node: branch, index };
-    }
     const d = deref(root, branch);
-    const target = d.ok ? d.value : undefined;
+    const target = d.ok && isObject(d.value) ? d.value : undefined;
+    const tags = new Set<string>();
+    const properties = own(target, 'properties');
+    if (isObject(properties)) {
+      for (const [prop, schema] of Object.entries(properties)) {
+        const value = own(schema, 'const') ?? onlyEnum(own(schema, 'enum'));
+        if (typeof value === 'string' || typeof value === 'number') tags.add(`${prop}=${value}`);
+      }
+    }
+    const types = target === undefined ? null : describeTypes(readTypes(target));
+    const type = types === 'any' ? null : types;
+    const ref = own(branch, '$ref');
     const title = own(target, 'title');
-    if (typeof title === 'string') return { key: `ref:${title}`, label: `variant "${title}"`, node: branch, index };
-    // An inline variant tagged by its discriminator property: { properties: { kind: { const: 'dog' } } }.
-    const tag = variants?.propertyName ? own(own(own(target, 'properties'), variants.propertyName), 'const') ?? onlyEnum(own(own(own(target, 'properties'), variants.propertyName), 'enum')) : undefined;
-    if (typeof tag === 'string') return { key: `ref:${tag}`, label: `variant "${tag}"`, node: branch, index };
-    return { key: `at:${index}`, label: `variant ${index + 1} (inline)`, node: branch, index };
+    const tag = variants?.propertyName ? [...tags].find((t) => t.startsWith(`${variants.propertyName}=`))?.slice(variants.propertyName.length + 1) : undefined;
+    // Keyed by the schema's name, so a plain reference and the same schema inside a oneOf match.
+    const name = typeof ref === 'string' ? refName(ref) : typeof title === 'string' ? title : (tag ?? null);
+    const mapped = typeof ref === 'string' ? variants?.mapping.get(ref) : undefined;
+    const label =
+      name !== null ? (mapped === undefined || mapped === name ? `variant "${name}"` : `variant "${name}" ("${mapped}")`) : tags.size > 0 ? `variant ${[...tags].join(', ')}` : type !== null ? `${type} variant` : `variant ${index + 1} (inline)`;
+    return { name, tags, type, label, node: branch, index };
   });
+}
+
+/**
+ * Pairs the variants of two versions, surest clue first: the same name; the same tag (a
+ * `type: {enum: [x]}` property, which survives an inline variant being moved to a named schema);
+ * a type no other remaining variant has; then position, when as many remain on each side.
+ */
+function matchVariants(base: Variant[], head: Variant[]): { pairs: [Variant, Variant][]; removed: Variant[]; added: Variant[] } {
+  const pairs: [Variant, Variant][] = [];
+  let restBase = base.slice();
+  let restHead = head.slice();
+  const pass = (same: (b: Variant, h: Variant) => boolean): void => {
+    for (const b of restBase.slice()) {
+      const candidates = restHead.filter((h) => same(b, h));
+      if (candidates.length !== 1 || restBase.filter((other) => same(other, candidates[0] as Variant)).length !== 1) continue;
+      const h = candidates[0] as Variant;
+      pairs.push([b, h]);
+      restBase = restBase.filter((x) => x !== b);
+      restHead = restHead.filter((x) => x !== h);
+    }
+  };
+  pass((b, h) => b.name !== null && b.name === h.name);
+  pass((b, h) => [...b.tags].some((t) => h.tags.has(t)));
+  pass((b, h) => b.type !== null && b.type === h.type);
+  if (restBase.length === restHead.length) {
+    restBase.forEach((b, i) => pairs.push([b, restHead[i] as Variant]));
+    restBase = [];
+    restHead = [];
+  }
+  return { pairs, removed: restBase, added: restHead };
 }
 
 function onlyEnum(value: unknown): unknown {
@@ -412,20 +465,14 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     const baseList = variantList(input.baseRoot, b, bv.variants);
     const headList = variantList(input.headRoot, h, hv.variants);
     const keyword = hv.variants?.keyword ?? bv.variants?.keyword ?? 'oneOf';
-    const headByKey = new Map(headList.map((v) => [v.key, v]));
-    const baseKeys = new Set(baseList.map((v) => v.key));
-    for (const before of baseList) {
-      const after = headByKey.get(before.key);
-      if (after === undefined) {
-        if (side !== 'response') add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`));
-        continue;
-      }
-      walk(before.node, after.node, hv.variants === null ? segments : [...segments, keyword, String(after.index)], field, depth + 1);
+    const at = (v: Variant): string[] => (hv.variants === null ? segments : [...segments, keyword, String(v.index)]);
+    const { pairs, removed, added } = matchVariants(baseList, headList);
+    if (side !== 'response') {
+      for (const before of removed) add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`));
     }
+    for (const [before, after] of pairs) walk(before.node, after.node, at(after), field, depth + 1);
     if (side === 'response') {
-      for (const after of headList) {
-        if (!baseKeys.has(after.key)) add('breaking', RULES.response.variantAdded, hv.variants === null ? segments : [...segments, keyword, String(after.index)], say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`));
-      }
+      for (const after of added) add('breaking', RULES.response.variantAdded, at(after), say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`));
     }
   };
 

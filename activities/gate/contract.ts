@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
 import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
 import { bufBreaking } from './buf.ts';
-import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
+import { DocumentTooLargeError, GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
 /** Verdicts travel through workflow history: keep them short. */
 const MAX_PROBLEMS = 50;
@@ -57,9 +57,27 @@ async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
   return found;
 }
 
+/** A document's text, or null; one too large for the gate is an `invalid` problem, not a retried failure. */
+async function readDocument(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<string | null> {
+  try {
+    return await work.read(repo, which, path);
+  } catch (error) {
+    if (!(error instanceof DocumentTooLargeError)) throw error;
+    found.failures.push({
+      kind: 'invalid',
+      rule: 'document-too-large',
+      file: path,
+      location: '',
+      message: `${path} (${which} of ${repo}) is ${error.size} bytes, more than the ${MAX_DOCUMENT_BYTES} a contract document may have: split it into files joined by relative $refs (the gate follows them inside the repository)`,
+      repo,
+    });
+    return null;
+  }
+}
+
 /** A document at a revision, parsed; a missing or unreadable one is a problem, not a crash. */
 async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<unknown> {
-  const text = await work.read(repo, which, path);
+  const text = await readDocument(work, repo, which, path, found);
   if (text === null) {
     if (which === 'base') return undefined;
     found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the ${which} of ${repo}`, repo });
@@ -73,7 +91,7 @@ async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', 
   // `$ref`s into other files of the repo are read at the same revision; a base that was already
   // broken is not this change's fault.
   const bundled = await bundleExternalRefs(parsed.document, path, async (other) => {
-    const otherText = await work.read(repo, which, other);
+    const otherText = await readDocument(work, repo, which, other, found);
     return otherText === null ? null : parseContractDocument(otherText, other);
   });
   if (which === 'head') found.failures.push(...bundled.problems.map((p) => ({ ...p, repo })));
