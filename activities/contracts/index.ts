@@ -3,6 +3,7 @@ export { parseContractDocument, type ParsedDocument, type ParseLimits } from './
 export { diffOpenApi } from './openapi.ts';
 export { bundleExternalRefs, type LoadedDocument } from './pointer.ts';
 export { checkOpenApiConsumer, resolveOperation } from './consumer.ts';
+export { describeEntry, readPact, unwrapMatchers, type PactEntry, type ReadPact } from './pact.ts';
 export { diffJsonSchema } from './json-schema.ts';
 export { compareContractCopies } from './copies.ts';
 export { FieldPath, OperationUse, OperationUses, type ConsumerFiles, type ContractProblem, type OpenApiUsage } from './types.ts';

@@ -8,7 +8,7 @@
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, describeEntry, readPact, type PactEntry, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
 import { bufBreaking } from './buf.ts';
 import { DocumentTooLargeError, GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
@@ -203,6 +203,13 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
       found.failures.push({ kind: 'invalid', rule: 'pact-missing', file: pactPath, location: command, message: `${consumer.repo}'s tests did not write ${pactPath}`, repo: consumer.repo, consumer: consumer.repo });
       continue;
     }
+    // A pact its provider cannot read is the consumer's to fix, named with the place in the file.
+    const parsed = parseContractDocument(pact, pactPath);
+    const read = parsed.ok ? readPact(parsed.document, pactPath) : { entries: [], problems: [parsed.problem] };
+    if (read.problems.length > 0) {
+      found.failures.push(...read.problems.map((p) => ({ ...p, repo: consumer.repo, consumer: consumer.repo })));
+      continue;
+    }
     const provider = await work.checkout(spec.provider);
     const handed = join('.lockstep-gate', 'pacts', `${consumer.repo}.json`);
     await mkdir(join(provider.dir, '.lockstep-gate', 'pacts'), { recursive: true });
@@ -212,13 +219,19 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     const verified = await work.run(spec.provider, `verify pact of ${consumer.repo}`, verify, provider.repo.sandbox.timeouts.testSeconds);
     if (verified.exitCode !== 0) {
       found.breaking.push({
-        ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact`),
+        ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact (${pactSummary(read.entries)})`),
         kind: 'breaking',
         rule: 'pact-verification-failed',
         consumer: consumer.repo,
       });
     }
   }
+}
+
+/** What a pact asks of its provider, in its own words: `message "order created" given "an order was paid"`. */
+function pactSummary(entries: readonly PactEntry[]): string {
+  const named = entries.slice(0, 3).map(describeEntry).join('; ');
+  return entries.length > 3 ? `${named}; and ${entries.length - 3} more` : named;
 }
 
 async function checkCommand(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
