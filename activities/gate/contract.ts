@@ -8,7 +8,7 @@
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, describeEntry, readPact, type PactEntry, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, describeEntry, lineOfPointer, readPact, type PactEntry, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
 import { bufBreaking } from './buf.ts';
 import { DocumentTooLargeError, GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
@@ -57,10 +57,58 @@ async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
   return found;
 }
 
+/** The texts a check read, so problems can be given the line their pointer names. */
+const sources = new WeakMap<GateWork, Map<string, string>>();
+const sourceKey = (repo: string, which: 'base' | 'head', path: string): string => `${repo}\u0000${which}\u0000${path}`;
+function sourcesOf(work: GateWork): Map<string, string> {
+  let map = sources.get(work);
+  if (!map) sources.set(work, (map = new Map<string, string>()));
+  return map;
+}
+
+/**
+ * Adds the line of each pointer to a problem, as a reader opens the files: the consumer's file
+ * and, for a mismatch located in the provider's document (`openapi.yaml#/paths/...`), that one
+ * too; what the head no longer has is found at the base.
+ */
+function withLines(work: GateWork, provider: string, problems: ContractProblem[]): ContractProblem[] {
+  const texts = sourcesOf(work);
+  const lineIn = (repo: string, file: string, pointerText: string): { line: number; which: 'head' | 'base' } | null => {
+    // Where the thing is at the head; else where it was at the base (it is gone); else the
+    // nearest place of the head's text.
+    for (const [which, exact] of [['head', true], ['base', true], ['head', false]] as const) {
+      const text = texts.get(sourceKey(repo, which, file));
+      const line = text === undefined ? null : lineOfPointer(text, pointerText, { exact });
+      if (line !== null) return { line, which };
+    }
+    return null;
+  };
+  return problems.map((p) => {
+    const hash = p.location.indexOf('#/');
+    const places: string[] = [];
+    let line: number | undefined;
+    if (p.location.startsWith('/')) {
+      const found = lineIn(p.repo, p.file, p.location);
+      if (found) {
+        line = found.line;
+        places.push(`${p.file} line ${found.line}${found.which === 'base' ? ' at the base' : ''}`);
+      }
+    } else if (hash > 0) {
+      const providerFile = p.location.slice(0, hash);
+      const found = lineIn(provider, providerFile, p.location.slice(hash + 1));
+      if (found) places.push(`${providerFile} line ${found.line} in ${provider}`);
+    }
+    if (places.length === 0) return p;
+    return { ...p, ...(line === undefined ? {} : { line }), message: `${p.message} (${places.join('; ')})` };
+  });
+}
+
 /** A document's text, or null; one too large for the gate is an `invalid` problem, not a retried failure. */
 async function readDocument(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<string | null> {
   try {
-    return await work.read(repo, which, path);
+    const text = await work.read(repo, which, path);
+    if (text !== null) sourcesOf(work).set(sourceKey(repo, which, path), text);
+    return text;
   } catch (error) {
     if (!(error instanceof DocumentTooLargeError)) throw error;
     found.failures.push({
@@ -105,11 +153,11 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
   // A contract new in this change has no base to break.
   if (base !== undefined) {
     const diff = spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path);
-    found.breaking.push(...diff.map((p) => ({ ...p, repo: spec.provider })));
+    found.breaking.push(...withLines(work, spec.provider, diff.map((p) => ({ ...p, repo: spec.provider }))));
   }
   for (const consumer of spec.consumers) {
     const problems = spec.kind === 'openapi' ? await openApiUsage(work, consumer, head, path, found) : await schemaCopy(work, consumer, head, path, found);
-    found.mismatches.push(...problems.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
+    found.mismatches.push(...withLines(work, spec.provider, problems.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo }))));
   }
 }
 
@@ -207,7 +255,8 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     const parsed = parseContractDocument(pact, pactPath);
     const read = parsed.ok ? readPact(parsed.document, pactPath) : { entries: [], problems: [parsed.problem] };
     if (read.problems.length > 0) {
-      found.failures.push(...read.problems.map((p) => ({ ...p, repo: consumer.repo, consumer: consumer.repo })));
+      sourcesOf(work).set(sourceKey(consumer.repo, 'head', pactPath), pact);
+      found.failures.push(...withLines(work, spec.provider, read.problems.map((p) => ({ ...p, repo: consumer.repo, consumer: consumer.repo }))));
       continue;
     }
     const provider = await work.checkout(spec.provider);

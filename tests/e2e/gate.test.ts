@@ -96,7 +96,8 @@ describe('the contract gate on a real fleet', () => {
     expect(api.status).toBe('mismatch');
     expect(api.problems.filter((p) => p.kind === 'mismatch')).toEqual([expect.objectContaining({ consumer: 'shipping', file: 'orders.uses.json', message: containing('total_cents') })]);
     // The provider's rename stays in the report; the consumer is the one to follow it.
-    expect(api.problems.filter((p) => p.kind === 'breaking')).toEqual([expect.objectContaining({ repo: 'orders', message: containing('total_cents') })]);
+    // Gone at the head, so located where it was: the line of total_cents in the base's openapi.yaml.
+    expect(api.problems.filter((p) => p.kind === 'breaking')).toEqual([expect.objectContaining({ repo: 'orders', line: 32, message: containing('total_cents" removed (openapi.yaml line 32 at the base)') })]);
     expect(api.blame).toEqual(['shipping']);
 
     const updated = await change('gate-rename-updated', { orders: [renameTotal('openapi.yaml')], shipping: [renameTotal('orders.uses.json')] });
