@@ -104,7 +104,7 @@ function withLines(work: GateWork, provider: string, problems: ContractProblem[]
 }
 
 /** A document's text, or null; one too large for the gate is an `invalid` problem, not a retried failure. */
-async function readDocument(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<string | null> {
+async function readDocument(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<string | null | false> {
   try {
     const text = await work.read(repo, which, path);
     if (text !== null) sourcesOf(work).set(sourceKey(repo, which, path), text);
@@ -119,13 +119,14 @@ async function readDocument(work: GateWork, repo: string, which: 'base' | 'head'
       message: `${path} (${which} of ${repo}) is ${error.size} bytes, more than the ${MAX_DOCUMENT_BYTES} a contract document may have: split it into files joined by relative $refs (the gate follows them inside the repository)`,
       repo,
     });
-    return null;
+    return false;
   }
 }
 
 /** A document at a revision, parsed; a missing or unreadable one is a problem, not a crash. */
 async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<unknown> {
   const text = await readDocument(work, repo, which, path, found);
+  if (text === false) return undefined;
   if (text === null) {
     if (which === 'base') return undefined;
     found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the ${which} of ${repo}`, repo });
@@ -140,9 +141,11 @@ async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', 
   // broken is not this change's fault.
   const bundled = await bundleExternalRefs(parsed.document, path, async (other) => {
     const otherText = await readDocument(work, repo, which, other, found);
+    // Too large: already reported; an empty document keeps it from being reported again as missing.
+    if (otherText === false) return { ok: true, document: {} };
     return otherText === null ? null : parseContractDocument(otherText, other);
   });
-  if (which === 'head') found.failures.push(...bundled.problems.map((p) => ({ ...p, repo })));
+  if (which === 'head') found.failures.push(...withLines(work, repo, bundled.problems.map((p) => ({ ...p, repo }))));
   return bundled.document;
 }
 
@@ -152,7 +155,10 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
   if (head === undefined) return;
   // A contract new in this change has no base to break.
   if (base !== undefined) {
-    const diff = spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path);
+    const diff = (spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path)).filter(
+      // A reference already reported as refused or missing is not reported again by each comparison that meets it.
+      (p) => p.rule !== 'ref-unresolved' || !found.failures.some((f) => f.rule === 'ref-outside-repo' || f.rule === 'ref-unresolved'),
+    );
     found.breaking.push(...withLines(work, spec.provider, diff.map((p) => ({ ...p, repo: spec.provider }))));
   }
   for (const consumer of spec.consumers) {
