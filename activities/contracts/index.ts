@@ -1,5 +1,5 @@
 /** The pure contract checks the gate calls: read a document, diff it, check a consumer, compare a copy. */
-export { lineOfPointer, parseContractDocument, type ParsedDocument, type ParseLimits } from './parse.ts';
+export { lineFinder, lineOfPointer, parseContractDocument, type LineFinder, type ParsedDocument, type ParseLimits } from './parse.ts';
 export { diffOpenApi } from './openapi.ts';
 export { bundleExternalRefs, type LoadedDocument } from './pointer.ts';
 export { checkOpenApiConsumer, resolveOperation } from './consumer.ts';

@@ -103,15 +103,26 @@ const MAX_LINE_HOPS = 64;
  * (with `exact`, null); null when not even the first step is there, or the text cannot be read.
  */
 export function lineOfPointer(text: string, location: string, options: { exact?: boolean } = {}): number | null {
-  if (!location.startsWith('/')) return null;
+  return lineFinder(text)(location, options);
+}
+
+export type LineFinder = (location: string, options?: { exact?: boolean }) => number | null;
+
+/** `lineOfPointer` for many pointers into one text: the text is parsed once. */
+export function lineFinder(text: string): LineFinder {
   const lineCounter = new LineCounter();
   let doc: Document.Parsed;
   try {
     doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, uniqueKeys: false, prettyErrors: false });
   } catch {
-    return null;
+    return () => null;
   }
-  if (doc.errors.length > 0) return null;
+  if (doc.errors.length > 0) return () => null;
+  return (location, options = {}) => findLine(doc, lineCounter, location, options.exact === true);
+}
+
+function findLine(doc: Document.Parsed, lineCounter: LineCounter, location: string, exact: boolean): number | null {
+  if (!location.startsWith('/')) return null;
   const segments = location
     .slice(1)
     .split('/')
@@ -159,6 +170,6 @@ export function lineOfPointer(text: string, location: string, options: { exact?:
     return false;
   };
   const complete = walk(doc.contents, 0);
-  if (options.exact === true && !complete) return null;
+  if (exact && !complete) return null;
   return (best as { depth: number; line: number } | null)?.line ?? null;
 }

@@ -8,7 +8,7 @@
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, describeEntry, lineOfPointer, readPact, type PactEntry, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bundleExternalRefs, checkOpenApiConsumer, compareContractCopies, describeEntry, lineFinder, readPact, type LineFinder, type PactEntry, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
 import { bufBreaking } from './buf.ts';
 import { DocumentTooLargeError, GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
@@ -73,12 +73,20 @@ function sourcesOf(work: GateWork): Map<string, string> {
  */
 function withLines(work: GateWork, provider: string, problems: ContractProblem[]): ContractProblem[] {
   const texts = sourcesOf(work);
+  // One parse per text, however many problems point into it.
+  const finders = new Map<string, LineFinder>();
+  const finder = (key: string): LineFinder | null => {
+    const text = texts.get(key);
+    if (text === undefined) return null;
+    let f = finders.get(key);
+    if (!f) finders.set(key, (f = lineFinder(text)));
+    return f;
+  };
   const lineIn = (repo: string, file: string, pointerText: string): { line: number; which: 'head' | 'base' } | null => {
     // Where the thing is at the head; else where it was at the base (it is gone); else the
     // nearest place of the head's text.
     for (const [which, exact] of [['head', true], ['base', true], ['head', false]] as const) {
-      const text = texts.get(sourceKey(repo, which, file));
-      const line = text === undefined ? null : lineOfPointer(text, pointerText, { exact });
+      const line = finder(sourceKey(repo, which, file))?.(pointerText, { exact }) ?? null;
       if (line !== null) return { line, which };
     }
     return null;
