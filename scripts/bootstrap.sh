@@ -10,6 +10,8 @@
 #   7. the sandbox's egress forwarder into .tools/egress/, by scripts/egress-forwarder.sh
 #   8. real .proto sets (two releases of google-proto-files) the protobuf copy check is measured
 #      on, into .tools/reference/, by scripts/reference-protos.sh
+#   9. oasdiff and published versions of GitHub's OpenAPI description into .tools/reference/, by
+#      scripts/reference-specs.sh (what tests/contracts/oasdiff.test.ts measures the diff against)
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -128,7 +130,10 @@ bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
 # --- 7. The forwarder that gives a setup command its route to the egress proxy ---------------
 bash "$root/scripts/egress-forwarder.sh" "${gate_args[@]}"
 
-# --- 7. Reference protos (tests/contracts/reference-protos.test.ts) ---------------------------
+# --- 8. Reference protos (tests/contracts/reference-protos.test.ts) ---------------------------
 bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
+
+# --- 9. Reference material the OpenAPI diff is measured against (oasdiff, GitHub's description) -
+bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

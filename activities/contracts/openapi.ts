@@ -101,6 +101,42 @@ function mediaEntry(content: JsonObject | undefined, mediaType: string): { key: 
   return key === undefined ? undefined : { key, value: content[key] };
 }
 
+/** One way to authenticate: the schemes it needs, each with its scopes. */
+type SecurityAlternative = Map<string, Set<string>>;
+
+/**
+ * The ways a caller may authenticate to an operation: its own `security`, else the document's.
+ * An empty list, or an empty requirement object in it, means a caller without credentials is let in.
+ */
+function securityOf(document: unknown, operation: unknown): { alternatives: SecurityAlternative[]; own: boolean } {
+  const local = isObject(operation) && Object.hasOwn(operation, 'security');
+  const raw = local ? own(operation, 'security') : own(document, 'security');
+  if (!Array.isArray(raw) || raw.length === 0) return { alternatives: [new Map<string, Set<string>>()], own: local };
+  const alternatives = raw.filter(isObject).map((requirement) => {
+    const alternative: SecurityAlternative = new Map<string, Set<string>>();
+    for (const [scheme, scopes] of Object.entries(requirement)) {
+      alternative.set(scheme, new Set(Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : []));
+    }
+    return alternative;
+  });
+  return { alternatives, own: local };
+}
+
+/** A caller that satisfies `held` also satisfies `needed`: no scheme or scope more is asked. */
+function satisfies(held: SecurityAlternative, needed: SecurityAlternative): boolean {
+  for (const [scheme, scopes] of needed) {
+    const have = held.get(scheme);
+    if (have === undefined) return false;
+    for (const scope of scopes) if (!have.has(scope)) return false;
+  }
+  return true;
+}
+
+function describeSecurity(alternative: SecurityAlternative): string {
+  if (alternative.size === 0) return 'no credentials';
+  return [...alternative].map(([scheme, scopes]) => (scopes.size > 0 ? `${scheme} (${[...scopes].join(', ')})` : scheme)).join(' + ');
+}
+
 /** Breaking changes from `base` to `head`, both parsed OpenAPI 3.x documents. */
 export function diffOpenApi(base: unknown, head: unknown, file: string): ContractProblem[] {
   const refused = [openApiProblem(base, file, 'base'), openApiProblem(head, file, 'head')].filter((p): p is ContractProblem => p !== null);
@@ -142,6 +178,15 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       const headItemValue = deref(head, match.item);
       const baseOp = own(baseItemValue.ok ? baseItemValue.value : undefined, method);
       const headOp = own(headItemValue.ok ? headItemValue.value : undefined, method);
+
+      // Security: a caller that authenticates one of the ways the base allowed must still get in.
+      const baseSecurity = securityOf(base, baseOp);
+      const headSecurity = securityOf(head, headOp);
+      const shutOut = baseSecurity.alternatives.find((held) => !headSecurity.alternatives.some((needed) => satisfies(held, needed)));
+      if (shutOut !== undefined) {
+        const now = headSecurity.alternatives.map(describeSecurity).join(' or ');
+        breaking('security-requirement-added', headSecurity.own ? [...opSegments, 'security'] : ['security'], `${opName} now requires ${now}; callers that send ${describeSecurity(shutOut)} are refused`);
+      }
 
       // Parameters: a consumer that does not send a newly required one is refused.
       const baseParams = parametersOf(base, baseItem, ['paths', baseTemplate], method, () => undefined);

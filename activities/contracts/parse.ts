@@ -3,7 +3,7 @@
  * agent, wrote. It never throws: bad, huge, deeply nested or alias-bombed input becomes one
  * `invalid` problem naming the file.
  */
-import { parse as parseYaml } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, type Document } from 'yaml';
 import type { ContractProblem } from './types.ts';
 
 export interface ParseLimits {
@@ -91,4 +91,85 @@ export function parseContractDocument(text: string, file: string, limits: ParseL
     return invalid(file, 'document-not-an-object', 'the document must be a JSON or YAML object (a mapping) at the top level');
   }
   return { ok: true, document };
+}
+
+const MAX_LINE_HOPS = 64;
+
+/**
+ * The line (1-based) of the place a JSON pointer of a problem names in a document's text, found
+ * the way the problem's location was built: through local `$ref`s and `allOf` branches as if
+ * written inline. A `$ref` into another file ends the walk at the line of that `$ref`. When the
+ * pointer leads further than the text does, the line of the deepest part found is returned
+ * (with `exact`, null); null when not even the first step is there, or the text cannot be read.
+ */
+export function lineOfPointer(text: string, location: string, options: { exact?: boolean } = {}): number | null {
+  return lineFinder(text)(location, options);
+}
+
+export type LineFinder = (location: string, options?: { exact?: boolean }) => number | null;
+
+/** `lineOfPointer` for many pointers into one text: the text is parsed once. */
+export function lineFinder(text: string): LineFinder {
+  const lineCounter = new LineCounter();
+  let doc: Document.Parsed;
+  try {
+    doc = parseDocument(text.replace(/^\uFEFF/, ''), { lineCounter, uniqueKeys: false, prettyErrors: false });
+  } catch {
+    return () => null;
+  }
+  if (doc.errors.length > 0) return () => null;
+  return (location, options = {}) => findLine(doc, lineCounter, location, options.exact === true);
+}
+
+function findLine(doc: Document.Parsed, lineCounter: LineCounter, location: string, exact: boolean): number | null {
+  if (!location.startsWith('/')) return null;
+  const segments = location
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined): number | null => (node?.range ? lineCounter.linePos(node.range[0]).line : null);
+  let best: { depth: number; line: number } | null = null;
+  let hops = 0;
+  const note = (depth: number, line: number | null): void => {
+    if (line !== null && (best === null || depth > best.depth)) best = { depth, line };
+  };
+  const byPointer = (ref: string): unknown => {
+    if (!ref.startsWith('#/')) return undefined;
+    return doc.getIn(ref.slice(2).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')), true);
+  };
+  const walk = (node: unknown, i: number): boolean => {
+    if (++hops > MAX_LINE_HOPS * segments.length + MAX_LINE_HOPS) return false;
+    if (i === segments.length) return true;
+    const segment = segments[i] ?? '';
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === segment);
+      if (pair !== undefined) {
+        note(i + 1, lineOf(isScalar(pair.key) ? pair.key : null));
+        return walk(pair.value, i + 1);
+      }
+      const ref = node.items.find((p) => isScalar(p.key) && p.key.value === '$ref');
+      if (ref !== undefined && isScalar(ref.value) && typeof ref.value.value === 'string') {
+        const target = byPointer(ref.value.value);
+        if (target === undefined) {
+          note(i + 0.5, lineOf(isScalar(ref.key) ? ref.key : null));
+          return false;
+        }
+        return walk(target, i);
+      }
+      const allOf = node.items.find((p) => isScalar(p.key) && p.key.value === 'allOf');
+      if (allOf !== undefined && isSeq(allOf.value)) return allOf.value.items.some((branch) => walk(branch, i));
+      return false;
+    }
+    if (isSeq(node) && /^(0|[1-9]\d*)$/.test(segment)) {
+      const item = node.items[Number(segment)];
+      if (item === undefined) return false;
+      note(i + 1, lineOf(item));
+      return walk(item, i + 1);
+    }
+    if (isAlias(node)) return walk(node.resolve(doc), i);
+    return false;
+  };
+  const complete = walk(doc.contents, 0);
+  if (exact && !complete) return null;
+  return (best as { depth: number; line: number } | null)?.line ?? null;
 }

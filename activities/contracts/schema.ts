@@ -18,6 +18,16 @@ const JSON_TYPES: ReadonlySet<string> = new Set(['string', 'number', 'integer', 
 
 export type Side = 'response' | 'request' | 'event';
 
+/** The branches of a oneOf/anyOf, with the names a discriminator gives them. */
+export interface Variants {
+  keyword: 'oneOf' | 'anyOf';
+  branches: unknown[];
+  /** `$ref` → discriminator value, from `discriminator.mapping`. */
+  mapping: Map<string, string>;
+  /** The discriminator's property name, when there is one. */
+  propertyName: string | null;
+}
+
 /** What the comparison needs to know of one schema node, with `$ref` and `allOf` flattened. */
 export interface SchemaView {
   /** null: any type. */
@@ -28,8 +38,15 @@ export interface SchemaView {
   required: Set<string>;
   items: unknown;
   additional: { kind: 'open' } | { kind: 'closed' } | { kind: 'schema'; schema: unknown };
-  /** oneOf/anyOf/not that this comparison does not analyse: such nodes are not compared. */
+  /** oneOf/anyOf/not, which a field-by-field reading cannot analyse: such nodes are not walked as one shape. */
   opaque: boolean;
+  /**
+   * The alternatives of a oneOf/anyOf (not the nullable spelling `anyOf: [X, {type: null}]`), so
+   * the comparison can match them variant by variant; null when the node has none.
+   */
+  variants: Variants | null;
+  /** `not`, an unfollowable reference or too deep a nesting: nothing about the node can be compared. */
+  unknowable: boolean;
   /** The `$ref` this node itself pointed at (null when inline): the key for cycle detection. */
   ref: string | null;
   /** References that could not be followed. */
@@ -45,6 +62,8 @@ function anyView(): SchemaView {
     items: undefined,
     additional: { kind: 'open' },
     opaque: false,
+    variants: null,
+    unknowable: false,
     ref: null,
     unresolved: [],
   };
@@ -59,6 +78,15 @@ function readTypes(schema: Record<string, unknown>): Set<JsonType> | null {
   if (types.size === 0) return null;
   if (own(schema, 'nullable') === true) types.add('null');
   return types;
+}
+
+const CONSTRAINT_KEYS: ReadonlySet<string> = new Set(['required', 'minProperties', 'maxProperties', 'type', 'title', 'description']);
+
+/** A branch that only constrains its parent object (which properties must be there), never reshapes it. */
+function isConstraintOnly(branch: unknown, parent: Record<string, unknown>): boolean {
+  if (!isObject(branch)) return false;
+  for (const key of Object.keys(branch)) if (!CONSTRAINT_KEYS.has(key)) return false;
+  return !Object.hasOwn(branch, 'type') || branch.type === own(parent, 'type');
 }
 
 const isNullOnly = (branch: unknown, root: unknown): boolean => {
@@ -91,10 +119,25 @@ function merge(into: SchemaView, other: SchemaView): void {
   if (into.items === undefined) into.items = other.items;
   if (other.additional.kind === 'closed' || into.additional.kind === 'open') into.additional = other.additional;
   into.opaque ||= other.opaque;
+  into.unknowable ||= other.unknowable;
+  // allOf of a oneOf: the variants stay comparable only when a single branch brings them.
+  if (other.variants !== null) {
+    if (into.variants === null) into.variants = other.variants;
+    else into.unknowable = true;
+  }
   into.unresolved.push(...other.unresolved);
 }
 
 const MAX_ALLOF_DEPTH = 16;
+
+function discriminatorOf(schema: Record<string, unknown>): Pick<Variants, 'mapping' | 'propertyName'> {
+  const discriminator = own(schema, 'discriminator');
+  const propertyName = own(discriminator, 'propertyName');
+  const mapping = new Map<string, string>();
+  const raw = own(discriminator, 'mapping');
+  if (isObject(raw)) for (const [value, ref] of Object.entries(raw)) if (typeof ref === 'string') mapping.set(ref, value);
+  return { mapping, propertyName: typeof propertyName === 'string' ? propertyName : null };
+}
 
 /** Reads a schema node of the document `root` into a view; never throws, whatever the node is. */
 export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> = new Set(), depth = 0): SchemaView {
@@ -103,6 +146,7 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
   if (!d.ok) {
     view.unresolved.push({ ref: d.ref, reason: d.reason });
     view.opaque = true;
+    view.unknowable = true;
     return view;
   }
   view.ref = d.ref;
@@ -133,12 +177,17 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
 
   const allOf = own(schema, 'allOf');
   if (Array.isArray(allOf)) {
-    if (depth >= MAX_ALLOF_DEPTH) view.opaque = true;
-    else for (const branch of allOf) merge(view, viewOf(root, branch, seen, depth + 1));
+    if (depth >= MAX_ALLOF_DEPTH) {
+      view.opaque = true;
+      view.unknowable = true;
+    } else for (const branch of allOf) merge(view, viewOf(root, branch, seen, depth + 1));
   }
   for (const key of ['oneOf', 'anyOf'] as const) {
     const branches = own(schema, key);
     if (!Array.isArray(branches)) continue;
+    // `anyOf: [{required: [a]}, {required: [b]}]` asks for one of some properties of this very
+    // object: a constraint, not a union of shapes. Its own properties are compared as usual.
+    if (branches.length > 0 && branches.every((b) => isConstraintOnly(b, schema))) continue;
     // The common 3.1 spelling of a nullable reference: anyOf [X, {type: null}] reads as X or null.
     const nonNull = branches.filter((b) => !isNullOnly(b, root));
     if (nonNull.length === 1 && branches.length === 2 && depth < MAX_ALLOF_DEPTH) {
@@ -146,9 +195,14 @@ export function viewOf(root: unknown, node: unknown, seen: ReadonlySet<string> =
       if (view.types !== null) view.types.add('null');
     } else {
       view.opaque = true;
+      if (view.variants !== null) view.unknowable = true;
+      else view.variants = { keyword: key, branches: branches.slice(), ...discriminatorOf(schema) };
     }
   }
-  if (Object.hasOwn(schema, 'not')) view.opaque = true;
+  if (Object.hasOwn(schema, 'not')) {
+    view.opaque = true;
+    view.unknowable = true;
+  }
   return view;
 }
 
@@ -179,6 +233,91 @@ function mayBe(view: SchemaView, type: JsonType): boolean {
   return view.types === null || view.types.has(type);
 }
 
+/** A view that constrains nothing: any JSON value fits. */
+function isAny(view: SchemaView): boolean {
+  return view.types === null && view.enumValues === null && view.properties.size === 0 && view.items === undefined && view.variants === null;
+}
+
+interface Variant {
+  /** The schema's name ($ref), its title, or its discriminator value: null when it has none. */
+  name: string | null;
+  /** `property=value` for each property pinned to one value (const, or an enum of one): how a union tags its shapes. */
+  tags: Set<string>;
+  /** Its type set, described; null when inline and typeless. */
+  type: string | null;
+  label: string;
+  node: unknown;
+  index: number;
+}
+
+/** The last segment of a reference, unescaped: '#/components/schemas/Dog' → 'Dog'. */
+function refName(ref: string): string {
+  const last = ref.split('/').pop() ?? ref;
+  return last.replace(/~1/g, '/').replace(/~0/g, '~');
+}
+
+/** The variants of a node; a plain node is a list of one. */
+function variantList(root: unknown, node: unknown, variants: Variants | null): Variant[] {
+  const branches = variants?.branches ?? [node];
+  return branches.map((branch, index) => {
+    const d = deref(root, branch);
+    const target = d.ok && isObject(d.value) ? d.value : undefined;
+    const tags = new Set<string>();
+    const properties = own(target, 'properties');
+    if (isObject(properties)) {
+      for (const [prop, schema] of Object.entries(properties)) {
+        const value = own(schema, 'const') ?? onlyEnum(own(schema, 'enum'));
+        if (typeof value === 'string' || typeof value === 'number') tags.add(`${prop}=${value}`);
+      }
+    }
+    const types = target === undefined ? null : describeTypes(readTypes(target));
+    const type = types === 'any' ? null : types;
+    const ref = own(branch, '$ref');
+    const title = own(target, 'title');
+    const tag = variants?.propertyName ? [...tags].find((t) => t.startsWith(`${variants.propertyName}=`))?.slice(variants.propertyName.length + 1) : undefined;
+    // Keyed by the schema's name, so a plain reference and the same schema inside a oneOf match.
+    const name = typeof ref === 'string' ? refName(ref) : typeof title === 'string' ? title : (tag ?? null);
+    const mapped = typeof ref === 'string' ? variants?.mapping.get(ref) : undefined;
+    const label =
+      name !== null ? (mapped === undefined || mapped === name ? `variant "${name}"` : `variant "${name}" ("${mapped}")`) : tags.size > 0 ? `variant ${[...tags].join(', ')}` : type !== null ? `${type} variant` : `variant ${index + 1} (inline)`;
+    return { name, tags, type, label, node: branch, index };
+  });
+}
+
+/**
+ * Pairs the variants of two versions, surest clue first: the same name; the same tag (a
+ * `type: {enum: [x]}` property, which survives an inline variant being moved to a named schema);
+ * a type no other remaining variant has; then position, when as many remain on each side.
+ */
+function matchVariants(base: Variant[], head: Variant[]): { pairs: [Variant, Variant][]; removed: Variant[]; added: Variant[] } {
+  const pairs: [Variant, Variant][] = [];
+  let restBase = base.slice();
+  let restHead = head.slice();
+  const pass = (same: (b: Variant, h: Variant) => boolean): void => {
+    for (const b of restBase.slice()) {
+      const candidates = restHead.filter((h) => same(b, h));
+      if (candidates.length !== 1 || restBase.filter((other) => same(other, candidates[0] as Variant)).length !== 1) continue;
+      const h = candidates[0] as Variant;
+      pairs.push([b, h]);
+      restBase = restBase.filter((x) => x !== b);
+      restHead = restHead.filter((x) => x !== h);
+    }
+  };
+  pass((b, h) => b.name !== null && b.name === h.name);
+  pass((b, h) => [...b.tags].some((t) => h.tags.has(t)));
+  pass((b, h) => b.type !== null && b.type === h.type);
+  if (restBase.length === restHead.length) {
+    restBase.forEach((b, i) => pairs.push([b, restHead[i] as Variant]));
+    restBase = [];
+    restHead = [];
+  }
+  return { pairs, removed: restBase, added: restHead };
+}
+
+function onlyEnum(value: unknown): unknown {
+  return Array.isArray(value) && value.length === 1 ? value[0] : undefined;
+}
+
 /** One finding of a comparison, with the pointer segments below the compared root. */
 export interface SchemaFinding {
   kind: 'breaking' | 'invalid';
@@ -202,6 +341,7 @@ const RULES = {
     widened: 'response-type-widened',
     changed: 'response-type-changed',
     enumAdded: 'response-enum-value-added',
+    variantAdded: 'response-variant-added',
   },
   request: {
     removed: 'request-property-removed',
@@ -210,6 +350,7 @@ const RULES = {
     changed: 'request-type-changed',
     enumRemoved: 'request-enum-value-removed',
     closed: 'request-additional-properties-closed',
+    variantRemoved: 'request-variant-removed',
   },
   event: {
     removed: 'property-removed',
@@ -218,6 +359,7 @@ const RULES = {
     changed: 'type-changed',
     enumRemoved: 'enum-value-removed',
     closed: 'additional-properties-closed',
+    variantRemoved: 'variant-removed',
   },
 } as const;
 
@@ -251,14 +393,19 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     for (const u of [...bv.unresolved, ...hv.unresolved]) {
       add('invalid', 'ref-unresolved', segments, say(field, `$ref "${u.ref}" cannot be followed: ${u.reason}`));
     }
-    if (bv.opaque || hv.opaque) return;
+    if (bv.unknowable || hv.unknowable) return;
+    const variants = bv.variants !== null || hv.variants !== null;
+    if (!variants && (bv.opaque || hv.opaque)) return;
     const key = bv.ref !== null && hv.ref !== null ? `${bv.ref}\u0000${hv.ref}` : null;
     if (key !== null) {
       if (active.has(key)) return;
       active.add(key);
     }
     try {
-      compareNode(bv, hv, segments, field, depth);
+      // A plain schema against a oneOf is compared as a oneOf of one variant: its own type and
+      // properties say nothing about the other side's variants.
+      if (!variants || (bv.variants !== null && hv.variants !== null)) compareNode(bv, hv, segments, field, depth);
+      if (variants) compareVariants(b, h, bv, hv, segments, field, depth);
     } finally {
       if (key !== null) active.delete(key);
     }
@@ -302,6 +449,30 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     if (mayBe(bv, 'object') && mayBe(hv, 'object')) compareObject(bv, hv, segments, field, depth);
     if (mayBe(bv, 'array') && mayBe(hv, 'array') && bv.items !== undefined && hv.items !== undefined) {
       walk(bv.items, hv.items, [...segments, 'items'], `${field}[]`, depth + 1);
+    }
+  };
+
+  /**
+   * oneOf/anyOf variant by variant, matched by discriminator value or schema name (inline ones by
+   * title, else by position). A reader breaks on a shape it has never seen; a writer breaks when
+   * a shape it sends is no longer accepted. Matched variants are compared as any other schema.
+   */
+  const compareVariants = (b: unknown, h: unknown, bv: SchemaView, hv: SchemaView, segments: string[], field: string, depth: number): void => {
+    // A schema that allowed anything is narrowed, not widened, by becoming a oneOf.
+    if (bv.variants === null && isAny(bv)) return;
+    if (hv.variants === null && isAny(hv) && input.side === 'response') return;
+    const side = input.side;
+    const baseList = variantList(input.baseRoot, b, bv.variants);
+    const headList = variantList(input.headRoot, h, hv.variants);
+    const keyword = hv.variants?.keyword ?? bv.variants?.keyword ?? 'oneOf';
+    const at = (v: Variant): string[] => (hv.variants === null ? segments : [...segments, keyword, String(v.index)]);
+    const { pairs, removed, added } = matchVariants(baseList, headList);
+    if (side !== 'response') {
+      for (const before of removed) add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`));
+    }
+    for (const [before, after] of pairs) walk(before.node, after.node, at(after), field, depth + 1);
+    if (side === 'response') {
+      for (const after of added) add('breaking', RULES.response.variantAdded, at(after), say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`));
     }
   };
 

@@ -17,6 +17,11 @@ export interface ContractProblem {
    * and text copies) it is `L<line>`.
    */
   location: string;
+  /**
+   * The line of `location` in `file` when the document is YAML or JSON text (set by the gate, which
+   * has the text): at the head, or at the base for what the head no longer has.
+   */
+  line?: number;
   /** One line a person understands, naming the operation and the field. */
   message: string;
   /** Set by callers. */

@@ -8,10 +8,10 @@
 import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { checkOpenApiConsumer, copyLayout, copyProblem, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, splitPreExisting, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import { bundleExternalRefs, checkOpenApiConsumer, copyLayout, copyProblem, describeEntry, diffJsonSchema, diffOpenApi, lineFinder, OperationUses, parseContractDocument, readPact, splitPreExisting, type ContractProblem as CheckProblem, type LineFinder, type OpenApiUsage, type PactEntry } from '../contracts/index.ts';
 import { bufBreaking, bufCopyBreaking, GATE_SCRATCH } from './buf.ts';
 import { COULD_NOT_RUN, environmentFault, setupFault } from './environment.ts';
-import { GateWork, MAX_DOCUMENT_BYTES, type GateCommandResult, type GateDeps } from './work.ts';
+import { DocumentTooLargeError, GateWork, MAX_DOCUMENT_BYTES, type GateCommandResult, type GateDeps } from './work.ts';
 
 /** Verdicts travel through workflow history: keep them short. */
 const MAX_PROBLEMS = 50;
@@ -63,9 +63,84 @@ async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
   return found;
 }
 
+/** The texts a check read, so problems can be given the line their pointer names. */
+const sources = new WeakMap<GateWork, Map<string, string>>();
+const sourceKey = (repo: string, which: 'base' | 'head', path: string): string => `${repo}\u0000${which}\u0000${path}`;
+function sourcesOf(work: GateWork): Map<string, string> {
+  let map = sources.get(work);
+  if (!map) sources.set(work, (map = new Map<string, string>()));
+  return map;
+}
+
+/**
+ * Adds the line of each pointer to a problem, as a reader opens the files: the consumer's file
+ * and, for a mismatch located in the provider's document (`openapi.yaml#/paths/...`), that one
+ * too; what the head no longer has is found at the base.
+ */
+function withLines(work: GateWork, provider: string, problems: ContractProblem[]): ContractProblem[] {
+  const texts = sourcesOf(work);
+  // One parse per text, however many problems point into it.
+  const finders = new Map<string, LineFinder>();
+  const finder = (key: string): LineFinder | null => {
+    const text = texts.get(key);
+    if (text === undefined) return null;
+    let f = finders.get(key);
+    if (!f) finders.set(key, (f = lineFinder(text)));
+    return f;
+  };
+  const lineIn = (repo: string, file: string, pointerText: string): { line: number; which: 'head' | 'base' } | null => {
+    // Where the thing is at the head; else where it was at the base (it is gone); else the
+    // nearest place of the head's text.
+    for (const [which, exact] of [['head', true], ['base', true], ['head', false]] as const) {
+      const line = finder(sourceKey(repo, which, file))?.(pointerText, { exact }) ?? null;
+      if (line !== null) return { line, which };
+    }
+    return null;
+  };
+  return problems.map((p) => {
+    const hash = p.location.indexOf('#/');
+    const places: string[] = [];
+    let line: number | undefined;
+    if (p.location.startsWith('/')) {
+      const found = lineIn(p.repo, p.file, p.location);
+      if (found) {
+        line = found.line;
+        places.push(`${p.file} line ${found.line}${found.which === 'base' ? ' at the base' : ''}`);
+      }
+    } else if (hash > 0) {
+      const providerFile = p.location.slice(0, hash);
+      const found = lineIn(provider, providerFile, p.location.slice(hash + 1));
+      if (found) places.push(`${providerFile} line ${found.line} in ${provider}`);
+    }
+    if (places.length === 0) return p;
+    return { ...p, ...(line === undefined ? {} : { line }), message: `${p.message} (${places.join('; ')})` };
+  });
+}
+
+/** A document's text, or null; one too large for the gate is an `invalid` problem, not a retried failure. */
+async function readDocument(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<string | null | false> {
+  try {
+    const text = await work.read(repo, which, path);
+    if (text !== null) sourcesOf(work).set(sourceKey(repo, which, path), text);
+    return text;
+  } catch (error) {
+    if (!(error instanceof DocumentTooLargeError)) throw error;
+    found.failures.push({
+      kind: 'invalid',
+      rule: 'document-too-large',
+      file: path,
+      location: '',
+      message: `${path} (${which} of ${repo}) is ${error.size} bytes, more than the ${MAX_DOCUMENT_BYTES} a contract document may have: split it into files joined by relative $refs (the gate follows them inside the repository)`,
+      repo,
+    });
+    return false;
+  }
+}
+
 /** A document at a revision, parsed; a missing or unreadable one is a problem, not a crash. */
 async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<unknown> {
-  const text = await work.read(repo, which, path);
+  const text = await readDocument(work, repo, which, path, found);
+  if (text === false) return undefined;
   if (text === null) {
     if (which === 'base') return undefined;
     found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the ${which} of ${repo}`, repo });
@@ -76,7 +151,16 @@ async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', 
     found.failures.push({ ...parsed.problem, repo });
     return undefined;
   }
-  return parsed.document;
+  // `$ref`s into other files of the repo are read at the same revision; a base that was already
+  // broken is not this change's fault.
+  const bundled = await bundleExternalRefs(parsed.document, path, async (other) => {
+    const otherText = await readDocument(work, repo, which, other, found);
+    // Too large: already reported; an empty document keeps it from being reported again as missing.
+    if (otherText === false) return { ok: true, document: {} };
+    return otherText === null ? null : parseContractDocument(otherText, other);
+  });
+  if (which === 'head') found.failures.push(...withLines(work, repo, bundled.problems.map((p) => ({ ...p, repo }))));
+  return bundled.document;
 }
 
 async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
@@ -85,13 +169,16 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
   if (head === undefined) return;
   // A contract new in this change has no base to break.
   if (base !== undefined) {
-    const diff = spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path);
-    found.breaking.push(...diff.map((p) => ({ ...p, repo: spec.provider })));
+    const diff = (spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path)).filter(
+      // A reference already reported as refused or missing is not reported again by each comparison that meets it.
+      (p) => p.rule !== 'ref-unresolved' || !found.failures.some((f) => f.rule === 'ref-outside-repo' || f.rule === 'ref-unresolved'),
+    );
+    found.breaking.push(...withLines(work, spec.provider, diff.map((p) => ({ ...p, repo: spec.provider }))));
   }
   for (const consumer of spec.consumers) {
     const check = (provider: unknown, which: 'base' | 'head', into: Found) =>
       spec.kind === 'openapi' ? openApiUsage(work, consumer, provider, path, into, which) : schemaCopy(work, consumer, provider, path, into, which);
-    const placed = (ps: CheckProblem[]) => ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo }));
+    const placed = (ps: CheckProblem[]) => withLines(work, spec.provider, ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
     const problems = placed(await check(head, 'head', found));
     // The base pair is read only to tell old drift from new; what is unreadable there is no finding.
     const atBase = problems.length > 0 && base !== undefined ? placed(await check(base, 'base', emptyFound())) : [];
@@ -249,6 +336,14 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
       found.failures.push({ kind: 'invalid', rule: 'pact-missing', file: pactPath, location: command, message: `${consumer.repo}'s tests did not write ${pactPath}`, repo: consumer.repo, consumer: consumer.repo });
       continue;
     }
+    // A pact its provider cannot read is the consumer's to fix, named with the place in the file.
+    const parsed = parseContractDocument(pact, pactPath);
+    const read = parsed.ok ? readPact(parsed.document, pactPath) : { entries: [], problems: [parsed.problem] };
+    if (read.problems.length > 0) {
+      sourcesOf(work).set(sourceKey(consumer.repo, 'head', pactPath), pact);
+      found.failures.push(...withLines(work, spec.provider, read.problems.map((p) => ({ ...p, repo: consumer.repo, consumer: consumer.repo }))));
+      continue;
+    }
     const provider = await work.checkout(spec.provider);
     const handed = join('.lockstep-gate', 'pacts', `${consumer.repo}.json`);
     await mkdir(join(provider.dir, '.lockstep-gate', 'pacts'), { recursive: true });
@@ -260,13 +355,19 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     if (notRun) found.failures.push({ ...notRun, consumer: consumer.repo });
     else if (verified.exitCode !== 0) {
       found.breaking.push({
-        ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact`),
+        ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact (${pactSummary(read.entries)})`),
         kind: 'breaking',
         rule: 'pact-verification-failed',
         consumer: consumer.repo,
       });
     }
   }
+}
+
+/** What a pact asks of its provider, in its own words: `message "order created" given "an order was paid"`. */
+function pactSummary(entries: readonly PactEntry[]): string {
+  const named = entries.slice(0, 3).map(describeEntry).join('; ');
+  return entries.length > 3 ? `${named}; and ${entries.length - 3} more` : named;
 }
 
 async function checkCommand(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {

@@ -23,6 +23,16 @@ export type GateCommandResult = CommandResult & { setupFailed?: true };
 /** Documents larger than this are not contracts; reading them is refused. */
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 
+/** A document over MAX_DOCUMENT_BYTES: a problem of the input, which no retry can fix. */
+export class DocumentTooLargeError extends Error {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+  ) {
+    super(`${path} is ${size} bytes; contract documents are limited to ${MAX_DOCUMENT_BYTES}`);
+  }
+}
+
 export interface GateDeps {
   stateDir: string;
   docker: Docker;
@@ -130,7 +140,7 @@ export class GateWork {
     const type = await g.raw(['cat-file', '-t', `${rev}:${path}`]).catch(() => '');
     if (type.trim() !== 'blob') return null;
     const size = Number((await g.raw(['cat-file', '-s', `${rev}:${path}`])).trim());
-    if (size > MAX_DOCUMENT_BYTES) throw new Error(`${name}:${path} is ${size} bytes; contract documents are limited to ${MAX_DOCUMENT_BYTES}`);
+    if (size > MAX_DOCUMENT_BYTES) throw new DocumentTooLargeError(`${name}:${path}`, size);
     return g.raw(['cat-file', 'blob', `${rev}:${path}`]);
   }
 

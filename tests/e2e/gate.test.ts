@@ -61,7 +61,7 @@ describe('the contract gate on a real fleet', () => {
       shipping: [edit('proto/orders.proto', `text.replace("  int64 total_cents = 3;\\n", "  int64 total_cents = 3;\\n  string currency = 4;\\n")`)],
     });
     expect(result.status, result.summary).toBe('succeeded');
-    expect(statuses(result)).toEqual({ 'orders-api': 'passed', 'orders-proto': 'passed', 'order-events': 'passed', 'orders-pact': 'passed', 'orders-smoke': 'passed' });
+    expect(statuses(result)).toEqual({ 'orders-api': 'passed', 'orders-proto': 'passed', 'order-events': 'passed', 'orders-pact': 'passed', 'order-messages': 'passed', 'orders-smoke': 'passed' });
     expect(result.gate?.findings).toEqual([
       expect.objectContaining({ repo: 'orders', file: 'stub_client.py', line: 5, rule: 'lockstep.tls.python-verify-false', waived: 'the orders test double talks to a self-signed local stub' }),
     ]);
@@ -96,7 +96,8 @@ describe('the contract gate on a real fleet', () => {
     expect(api.status).toBe('mismatch');
     expect(api.problems.filter((p) => p.kind === 'mismatch')).toEqual([expect.objectContaining({ consumer: 'shipping', file: 'orders.uses.json', message: containing('total_cents') })]);
     // The provider's rename stays in the report; the consumer is the one to follow it.
-    expect(api.problems.filter((p) => p.kind === 'breaking')).toEqual([expect.objectContaining({ repo: 'orders', message: containing('total_cents') })]);
+    // Gone at the head, so located where it was: the line of total_cents in the base's openapi.yaml.
+    expect(api.problems.filter((p) => p.kind === 'breaking')).toEqual([expect.objectContaining({ repo: 'orders', line: 32, message: containing('total_cents" removed (openapi.yaml line 32 at the base)') })]);
     expect(api.blame).toEqual(['shipping']);
 
     const updated = await change('gate-rename-updated', { orders: [renameTotal('openapi.yaml')], shipping: [renameTotal('orders.uses.json')] });
@@ -146,6 +147,29 @@ describe('the contract gate on a real fleet', () => {
     expect(statuses(result)['orders-api']).toBe('passed');
   });
 
+  it('message pact: an event gaining a field passes; an event losing one its consumer reads is blocked, naming the message', async () => {
+    const added = await change('gate-message-added', { orders: [edit('events.py', `text.replace('"qty": 1}]}', '"qty": 1}], "currency": "EUR"}')`)] });
+    expect(verdict(added, 'order-messages')).toEqual(expect.objectContaining({ status: 'passed', problems: [] }));
+    expect(added.status, added.summary).toBe('succeeded');
+
+    const renamed = await change('gate-message-renamed', { orders: [edit('events.py', `text.replace('"total_cents": 1250, "lines"', '"amount_cents": 1250, "lines"')`)] });
+    expect(renamed.status).toBe('blocked');
+    const messages = verdict(renamed, 'order-messages');
+    expect(messages.status).toBe('breaking');
+    expect(messages.problems).toEqual([
+      expect.objectContaining({
+        kind: 'breaking',
+        rule: 'pact-verification-failed',
+        repo: 'orders',
+        consumer: 'shipping',
+        file: 'pacts/shipping-order-events.json',
+        message: containing(`orders does not honour shipping's pact (message "an order created event" given "an order was paid")`),
+      }),
+    ]);
+    expect(messages.problems[0]?.message).toContain("$.total_cents: missing from the message");
+    expect(verdict(renamed, 'orders-pact').status).toBe('passed');
+  });
+
   it('blocks when a custom contract command fails, with its output', async () => {
     const result = await change('gate-command', { orders: [edit('service.py', `text.replace('"status": "paid"', '"status": "PAID"')`)] });
     expect(result.status).toBe('blocked');
@@ -163,7 +187,7 @@ describe('the contract gate on a real fleet', () => {
     });
     expect(result.status).toBe('blocked');
     // orders is not changed and its smoke check involves no one else: only shipping's contracts run.
-    expect(statuses(result)).toEqual({ 'orders-api': 'passed', 'orders-proto': 'passed', 'order-events': 'passed', 'orders-pact': 'passed' });
+    expect(statuses(result)).toEqual({ 'orders-api': 'passed', 'orders-proto': 'passed', 'order-events': 'passed', 'orders-pact': 'passed', 'order-messages': 'passed' });
     const findings = result.gate?.findings ?? [];
     expect(findings).toEqual(
       expect.arrayContaining([
