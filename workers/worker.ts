@@ -17,6 +17,7 @@ import { forgeQueue } from '../workflows/forge-queue.ts';
 import type { Forge } from '../activities/forges/forge.ts';
 import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';
+import { ownerAlive } from '../activities/sandbox/owner.ts';
 import { startReconciler, type Reconciler } from '../activities/sandbox/reconcile.ts';
 import { workerTemporal } from './reconciler.ts';
 import { modelClientFromEnv } from '../activities/llm/client.ts';
@@ -92,18 +93,6 @@ export function workflowBundle(): Promise<WorkflowBundle> {
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m), log() {} },
   });
   return bundle;
-}
-
-/** Whether the worker that owns a container (label `host:pid`) is still running here. */
-export function ownerAlive(owner: string): boolean {
-  const pid = Number(owner.split(':')[1]);
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -6,19 +6,23 @@
  * `dispose` removes every sandbox and checkout, also after a failure.
  */
 import type Docker from 'dockerode';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandResult, GateRepo, GateRevision } from '../../workflows/types.ts';
 import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { openCache } from '../sandbox/cache.ts';
-import { LABEL_CHANGE, LABEL_REPO, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import { ownerAlive } from '../sandbox/owner.ts';
+import { LABEL_CHANGE, LABEL_OWNER, LABEL_REPO, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import { removeEgressDir } from '../egress/sandbox.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
 
 /** A gate command's result; `setupFailed` when it did not run because the repo's setup failed (this is setup's result). */
 export type GateCommandResult = CommandResult & { setupFailed?: true };
+
+/** Names the worker process (`host:pid`) whose attempt made a check's checkouts. */
+const OWNER_FILE = '.owner';
 
 /** Documents larger than this are not contracts; reading them is refused. */
 export const MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
@@ -98,21 +102,31 @@ export class GateWork {
   }
 
   /**
-   * The checkouts and sandboxes an earlier attempt of this check left on this host (its worker
-   * died, or the server gave up on it): no one waits for its result, so they go before this
-   * attempt makes its own, and the change does not end with them.
+   * The checkouts and sandboxes an earlier attempt of this check left on this host when its
+   * worker died: no one waits for its result, so they go before this attempt makes its own, and
+   * the change does not end with them. An earlier attempt whose worker still runs (the server
+   * gave up on it, the worker did not) may still be using them: it removes its own when it ends,
+   * and the reconciler removes whatever is left once the change closes.
    */
   private clearEarlierAttempts(): Promise<void> {
     this.cleared ??= (async () => {
       const attempt = activityContext()?.info.attempt ?? 1;
       if (attempt <= 1) return;
       const earlier = Array.from({ length: attempt - 1 }, (_, i) => `${this.baseKey}-a${i + 1}`);
+      const dead = new Set<string>();
+      for (const k of earlier) {
+        const owner = await readFile(join(this.deps.stateDir, 'gate', this.changeId, k, OWNER_FILE), 'utf8').catch(() => null);
+        if (owner !== null && !ownerAlive(owner.trim())) dead.add(k);
+      }
       const found = await this.deps.docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${this.changeId}`] } });
       for (const c of found) {
         const repo = c.Labels[LABEL_REPO] ?? '';
-        if (earlier.some((k) => repo.startsWith(`gate-${k}-`))) await this.deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+        const of = earlier.find((k) => repo.startsWith(`gate-${k}-`));
+        if (of && (dead.has(of) || !ownerAlive(c.Labels[LABEL_OWNER] ?? ''))) {
+          await this.deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+        }
       }
-      await Promise.all(earlier.map((k) => rm(join(this.deps.stateDir, 'gate', this.changeId, k), { recursive: true, force: true })));
+      await Promise.all([...dead].map((k) => rm(join(this.deps.stateDir, 'gate', this.changeId, k), { recursive: true, force: true })));
     })();
     return this.cleared;
   }
@@ -121,6 +135,8 @@ export class GateWork {
     const dir = join(this.root, repo.repo);
     await rm(dir, { recursive: true, force: true });
     await mkdir(this.root, { recursive: true });
+    // Whose checkouts these are: a later attempt clears them only once this worker is gone.
+    await writeFile(join(this.root, OWNER_FILE), this.deps.sandbox.owner);
     await git(undefined, dir, this.deps.gitCredentials?.(repo.url)).clone(repo.url, dir, ['--no-hardlinks', '--no-checkout', '--no-recurse-submodules']);
     const g = git(dir);
     const revision = this.revisions.find((r) => r.repo === repo.repo);

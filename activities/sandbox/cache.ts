@@ -16,6 +16,7 @@ import { cp, mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } fro
 import { basename, dirname, join } from 'node:path';
 import type { SandboxCache } from '../../config/repos.ts';
 import { chownTree } from '../git/workspace.ts';
+import { pidAlive } from './owner.ts';
 
 /** The fill lock of a key, beside it (a sandbox can write its cache, not its lock). */
 const lockPath = (dir: string): string => join(dirname(dir), `.lock-${basename(dir)}`);
@@ -168,18 +169,9 @@ export async function lockCache(dir: string, signal?: AbortSignal, pollMs = 250)
     }
     const holder = Number((await readFile(join(lock, 'pid'), 'utf8').catch(() => '')).trim());
     // No pid yet: the holder is between mkdir and writeFile, or died there (then it is old).
-    const orphan = holder > 0 ? !alive(holder) : Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
+    const orphan = holder > 0 ? !pidAlive(holder) : Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
     if (orphan) await rm(lock, { recursive: true, force: true });
     else await new Promise((resolve) => setTimeout(resolve, pollMs));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

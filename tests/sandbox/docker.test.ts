@@ -27,7 +27,8 @@ import {
 } from '../../activities/sandbox/docker.ts';
 import { cloneWorkspace } from '../../activities/git/workspace.ts';
 import { SandboxConfig } from '../../config/repos.ts';
-import { SANDBOX_UID, ownerAlive } from '../../workers/worker.ts';
+import { ownerAlive } from '../../activities/sandbox/owner.ts';
+import { SANDBOX_UID } from '../../workers/worker.ts';
 import type { CommandResult } from '../../workflows/types.ts';
 import { complianceViolations, loopbackViolations } from '../helpers/compliance.ts';
 
