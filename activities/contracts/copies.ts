@@ -12,7 +12,7 @@ interface Line {
 }
 
 /** Removes // and /* *\/ comments, keeping string literals and line structure intact. */
-function stripProtoComments(text: string): string {
+export function stripProtoComments(text: string): string {
   let out = '';
   let inBlock = false;
   let quote: string | null = null;

@@ -4,4 +4,5 @@ export { diffOpenApi } from './openapi.ts';
 export { checkOpenApiConsumer, resolveOperation } from './consumer.ts';
 export { diffJsonSchema } from './json-schema.ts';
 export { compareContractCopies } from './copies.ts';
-export { FieldPath, OperationUse, OperationUses, type ConsumerFiles, type ContractProblem, type OpenApiUsage } from './types.ts';
+export { FieldPath, OperationUse, OperationUses, type ConsumerFiles, type ContractProblem, type OpenApiUsage, type ProblemHandle } from './types.ts';
+export { affects, describeHit, protoHandle, usageOfCopy, usageOfPact, usageOfProtoCopy, usageOfUses, type DeclaredUsage } from './usage.ts';

@@ -8,13 +8,31 @@
 import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { checkOpenApiConsumer, compareContractCopies, diffJsonSchema, diffOpenApi, OperationUses, parseContractDocument, type ContractProblem as CheckProblem, type OpenApiUsage } from '../contracts/index.ts';
+import {
+  checkOpenApiConsumer,
+  compareContractCopies,
+  diffJsonSchema,
+  diffOpenApi,
+  OperationUses,
+  parseContractDocument,
+  protoHandle,
+  usageOfCopy,
+  usageOfPact,
+  usageOfProtoCopy,
+  usageOfUses,
+  type ContractProblem as CheckProblem,
+  type DeclaredUsage,
+  type OpenApiUsage,
+} from '../contracts/index.ts';
+import { attributeFindings, consumerNotInChange, consumerVerdicts, unusedFinding } from './consumers.ts';
 import { bufBreaking } from './buf.ts';
 import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
 /** Verdicts travel through workflow history: keep them short. */
 const MAX_PROBLEMS = 50;
 const MAX_MESSAGE = 600;
+/** Findings no declared consumer uses, listed beside the verdict (a public contract's also block, in `problems`). */
+const MAX_UNUSED = 20;
 
 export function createContractActivities(deps: GateDeps) {
   return {
@@ -31,14 +49,16 @@ export function createContractActivities(deps: GateDeps) {
   };
 }
 
-interface Found {
+export interface Found {
   breaking: ContractProblem[];
   mismatches: ContractProblem[];
   failures: ContractProblem[];
+  /** What each consumer declares it uses (absent: nothing readable). */
+  usage: Map<string, DeclaredUsage>;
 }
 
 async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
-  const found: Found = { breaking: [], mismatches: [], failures: [] };
+  const found: Found = { breaking: [], mismatches: [], failures: [], usage: new Map() };
   switch (spec.kind) {
     case 'openapi':
     case 'json-schema':
@@ -83,22 +103,32 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
     found.breaking.push(...diff.map((p) => ({ ...p, repo: spec.provider })));
   }
   for (const consumer of spec.consumers) {
-    const problems = spec.kind === 'openapi' ? await openApiUsage(work, consumer, head, path, found) : await schemaCopy(work, consumer, head, path, found);
+    const problems = spec.kind === 'openapi' ? await openApiUsage(work, consumer, base, head, path, found) : await schemaCopy(work, consumer, head, path, found);
     found.mismatches.push(...problems.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
   }
 }
 
-async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base: unknown, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
   const problems = consumer.uses ? atConsumer(checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, { provider: providerFile, consumer: 'repos.config.json' }), providerFile, 'repos.config.json') : [];
+  const declared: DeclaredUsage[] = consumer.uses ? [usageOfUses(consumer.uses, base, head)] : [];
   if (consumer.path) {
     const doc = await documentAt(work, consumer.repo, 'head', consumer.path, found);
     if (doc !== undefined) {
       const usage = usageOf(doc, consumer.path, consumer.repo);
-      if ('form' in usage) problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, { provider: providerFile, consumer: consumer.path }), providerFile, consumer.path));
-      else found.failures.push(usage);
+      if ('form' in usage) {
+        const own = atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, { provider: providerFile, consumer: consumer.path }), providerFile, consumer.path);
+        problems.push(...own);
+        declared.push(usage.form === 'uses' ? usageOfUses(usage.uses, base, head) : usage.form === 'pact' ? usageOfPact(usage.pact, base, head) : usageOfCopy(own));
+      } else found.failures.push(usage);
     }
   }
+  recordUsage(found, consumer.repo, declared);
   return problems;
+}
+
+/** What a consumer declares, for the verdict; several declarations (config and file) add up. */
+function recordUsage(found: Found, consumer: string, declared: DeclaredUsage[]): void {
+  found.usage.set(consumer, declared.length === 1 && declared[0] ? declared[0] : declared.length === 0 ? { form: 'unknown' } : { form: 'any-of', of: declared });
 }
 
 /**
@@ -133,7 +163,9 @@ async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: 
   const copy = await documentAt(work, consumer.repo, 'head', consumer.path, found);
   if (copy === undefined) return [];
   // What the consumer's copy promises must still hold in the provider's schema.
-  return diffJsonSchema(copy, head, providerFile).map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
+  const own = diffJsonSchema(copy, head, providerFile);
+  recordUsage(found, consumer.repo, [usageOfCopy(own)]);
+  return own.map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
 }
 
 async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
@@ -147,7 +179,14 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
     const checkout = await work.checkout(spec.provider);
     const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds });
     // The module is the whole repository; this contract is its one file.
-    found.breaking.push(...problems.filter((p) => p.file === path).map((p) => ({ ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider })));
+    found.breaking.push(
+      ...problems
+        .filter((p) => p.file === path)
+        .map((p) => {
+          const handle = protoHandle(p);
+          return { ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider, ...(handle ? { handle } : {}) };
+        }),
+    );
   }
   for (const consumer of spec.consumers) {
     if (!consumer.path) continue;
@@ -156,6 +195,7 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
       found.mismatches.push({ kind: 'mismatch', rule: 'copy-missing', file: consumer.path, location: '', message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`, repo: consumer.repo, consumer: consumer.repo });
       continue;
     }
+    recordUsage(found, consumer.repo, [usageOfProtoCopy(copy)]);
     found.mismatches.push(
       ...compareContractCopies(head, copy, path, consumer.path, 'proto').map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })),
     );
@@ -224,50 +264,57 @@ async function readWritten(dir: string, path: string): Promise<string | null> {
 }
 
 /**
- * The verdict. A breaking change of the provider's document passes only when every consumer is
- * part of the change and fits the new contract; while a consumer does not fit, the consumer is
- * the one to move. A failed pact verification always blocks: the provider and the consumer (if
- * it changed) are asked to agree again. Blame says whose work a fix round sends back.
+ * The verdict. A breaking change of the provider's document blocks when a consumer left out of
+ * the change uses what broke, or, for a public contract, when no declared consumer uses it
+ * (clients outside the fleet may). It passes when every consumer it hits is part of the change
+ * and fits the new contract; while a consumer does not fit, the consumer is the one to move. A
+ * failed pact verification always blocks: the provider and the consumer (if it changed) are
+ * asked to agree again. Blame says whose work a fix round sends back.
  */
 export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string>, found: Found, durationMs: number): ContractVerdict {
-  const outside = spec.consumers.filter((c) => !inChange.has(c.repo)).map((c) => c.repo);
-  const documentKind = spec.kind !== 'pact';
+  const documentKind = spec.kind !== 'pact' && spec.kind !== 'command';
+  const audience = spec.audience ?? 'public';
+  const { hits, unused } = attributeFindings(spec, found.breaking, found.usage);
+  const used = found.breaking.filter((p) => !unused.includes(p));
   const blame = new Set<string>();
   for (const p of found.failures) blame.add(p.repo);
   for (const p of found.mismatches) blame.add(inChange.has(p.repo) ? p.repo : spec.provider);
-  let notInChange: ContractProblem[] = [];
+  const notInChange = documentKind ? spec.consumers.filter((c) => !inChange.has(c.repo) && (hits.get(c.repo)?.length ?? 0) > 0).map((c) => consumerNotInChange(spec, c.repo, hits.get(c.repo) ?? [])) : [];
+  const unusedWorded = unused.map((p) => unusedFinding(p, audience));
+  const outsideFleet = documentKind && audience === 'public' ? unusedWorded : [];
   let accepted: ContractProblem[] = [];
-  if (found.breaking.length > 0 && documentKind && outside.length > 0) {
+  if (notInChange.length > 0 || outsideFleet.length > 0) {
     blame.add(spec.provider);
-    notInChange = outside.map((repo) => ({
-      kind: 'breaking' as const,
-      rule: 'consumer-not-in-change',
-      file: spec.path ?? '',
-      location: '',
-      message: `${repo} consumes ${spec.name} but is not part of this change: it would break`,
-      repo: spec.provider,
-      consumer: repo,
-    }));
   } else if (found.breaking.length > 0 && !documentKind) {
     blame.add(spec.provider);
     for (const p of found.breaking) if (p.consumer && inChange.has(p.consumer)) blame.add(p.consumer);
-  } else if (found.breaking.length > 0 && found.mismatches.length === 0 && found.failures.length === 0) {
-    accepted = found.breaking;
+  } else if (used.length > 0 && found.mismatches.length === 0 && found.failures.length === 0) {
+    accepted = used;
   }
-  const blockingBreaking = accepted.length > 0 ? [] : found.breaking;
+  const blockingBreaking = !documentKind ? found.breaking : accepted.length > 0 ? [] : [...used, ...outsideFleet];
   const status =
-    found.failures.length > 0 ? 'failed' : notInChange.length > 0 || (!documentKind && blockingBreaking.length > 0) ? 'breaking' : found.mismatches.length > 0 ? 'mismatch' : 'passed';
-  const short = (ps: ContractProblem[]) => ps.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
+    found.failures.length > 0
+      ? 'failed'
+      : notInChange.length > 0 || outsideFleet.length > 0 || (!documentKind && blockingBreaking.length > 0)
+        ? 'breaking'
+        : found.mismatches.length > 0
+          ? 'mismatch'
+          : 'passed';
+  const short = (ps: ContractProblem[], max = MAX_PROBLEMS) => ps.slice(0, max).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
   return {
     contract: spec.name,
     kind: spec.kind,
     provider: spec.provider,
     consumers: spec.consumers.map((c) => c.repo),
     status,
-    problems: short([...found.failures, ...blockingBreaking, ...notInChange, ...found.mismatches]),
+    // Who breaks first: with hundreds of findings (a real API's release) the cut must not hide them.
+    problems: short([...found.failures, ...notInChange, ...found.mismatches, ...blockingBreaking]),
     accepted: short(accepted),
     blame: status === 'passed' ? [] : [...blame].filter((r) => inChange.has(r)),
     durationMs,
+    audience,
+    verdicts: consumerVerdicts(spec, inChange, [...found.mismatches, ...found.failures], hits),
+    unused: short(unusedWorded, MAX_UNUSED),
   };
 }
 
