@@ -135,6 +135,8 @@ export interface ContractVerdict {
   verdicts?: ConsumerVerdict[];
   /** Breaking findings no declared consumer uses: blocking for a public contract, notes for a fleet one. */
   unused?: ContractProblem[];
+  /** How many there were before `unused` was cut to size. */
+  unusedCount?: number;
 }
 
 export interface GuardrailFinding {

@@ -280,7 +280,8 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
   for (const p of found.failures) blame.add(p.repo);
   for (const p of found.mismatches) blame.add(inChange.has(p.repo) ? p.repo : spec.provider);
   const notInChange = documentKind ? spec.consumers.filter((c) => !inChange.has(c.repo) && (hits.get(c.repo)?.length ?? 0) > 0).map((c) => consumerNotInChange(spec, c.repo, hits.get(c.repo) ?? [])) : [];
-  const unusedWorded = unused.map((p) => unusedFinding(p, audience));
+  // Whole operations gone first: in a long list they say the most.
+  const unusedWorded = [...unused].sort((a, b) => Number(a.handle?.field !== '') - Number(b.handle?.field !== '')).map((p) => unusedFinding(p, audience));
   const outsideFleet = documentKind && audience === 'public' ? unusedWorded : [];
   let accepted: ContractProblem[] = [];
   if (notInChange.length > 0 || outsideFleet.length > 0) {
@@ -315,6 +316,7 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
     audience,
     verdicts: consumerVerdicts(spec, inChange, [...found.mismatches, ...found.failures], hits),
     unused: short(unusedWorded, MAX_UNUSED),
+    unusedCount: unused.length,
   };
 }
 

@@ -16,7 +16,9 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkOpenApiConsumer, diffOpenApi, usageOfPact, usageOfProtoCopy, usageOfUses, protoHandle, type DeclaredUsage } from '../../activities/contracts/index.ts';
+import { gateSection } from '../../activities/forges/body.ts';
 import { contractVerdict, createContractActivities, type Found } from '../../activities/gate/contract.ts';
+import { verdictDetails } from '../../cli/audit/contracts.ts';
 import { gateInput, loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { OperationUse } from '../../activities/contracts/types.ts';
@@ -153,6 +155,29 @@ describe('per-consumer verdicts on GitHub\'s description, @octokit/openapi 19.1.
     expect(v.status).toBe('breaking');
     expect(v.problems.filter((p) => p.rule === 'consumer-not-in-change').map((p) => p.consumer)).toEqual(['branch-guard']);
     expect(v.problems.some((p) => p.message.includes('outside the fleet'))).toBe(false);
+  });
+
+  it('the PR body and the audit show who fits, who breaks and why, and what no declared consumer uses, side by side', () => {
+    const v = judgeOpenApi(base, head, [untouched, teamsReader], 'public');
+    const body = gateSection({ round: 0, passed: false, summary: 'blocked', contracts: [v], findings: [], durationMs: 0 }).join('\n');
+    expect(body).toContain('| github-rest | openapi | github | issue-triage, branch-guard | breaking |');
+    expect(body).toContain('- **github-rest** (public):\n  - issue-triage fits: nothing it uses broke\n  - branch-guard **breaks** (not part of this change):\n    - GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions reads "teams.parent" (null\\|string → null\\|object) [response-type-changed]');
+    // Whole operations gone come first; the count is of all of them, not of the ones listed.
+    expect(body).toContain(
+      `  - ${v.unusedCount} findings no declared consumer uses (blocking: they may affect clients outside the fleet):\n    - \`operation-removed\` GET /orgs/{org}/attestations/{attestation_id} removed\n    - \`path-removed\` path /projects/columns/cards/{card_id} removed (with GET, DELETE, PATCH)`,
+    );
+    expect(v.unusedCount).toBeGreaterThan(300);
+    expect(verdictDetails(v)).toEqual({
+      audience: 'public',
+      fits: 'issue-triage',
+      breaks: 'branch-guard: GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions reads "teams.parent" (null|string → null|object) [response-type-changed]',
+      unused: v.unusedCount ?? -1,
+      unusedFirst: 'GET /orgs/{org}/attestations/{attestation_id} removed (no declared consumer uses it: affects clients outside the fleet)',
+    });
+    // A verdict recorded before per-consumer verdicts renders as before.
+    const { verdicts: _v, unused: _u, unusedCount: _n, audience: _a, ...old } = v;
+    expect(gateSection({ round: 0, passed: false, summary: 'blocked', contracts: [old], findings: [], durationMs: 0 }).join('\n')).not.toContain('Consumers, judged');
+    expect(verdictDetails(old)).toEqual({ audience: null, fits: null, breaks: null, unused: null, unusedFirst: null });
   });
 
   it('a consumer in the change whose declared usage fits the head is accepted, and says it was updated', () => {
