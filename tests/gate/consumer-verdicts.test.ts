@@ -19,6 +19,7 @@ import { checkOpenApiConsumer, diffOpenApi, usageOfPact, usageOfProtoCopy, usage
 import { gateSection } from '../../activities/forges/body.ts';
 import { contractVerdict, createContractActivities, type Found } from '../../activities/gate/contract.ts';
 import { verdictDetails } from '../../cli/audit/contracts.ts';
+import { gateLines } from '../../cli/progress.ts';
 import { gateInput, loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { OperationUse } from '../../activities/contracts/types.ts';
@@ -159,7 +160,9 @@ describe('per-consumer verdicts on GitHub\'s description, @octokit/openapi 19.1.
 
   it('the PR body and the audit show who fits, who breaks and why, and what no declared consumer uses, side by side', () => {
     const v = judgeOpenApi(base, head, [untouched, teamsReader], 'public');
-    const body = gateSection({ round: 0, passed: false, summary: 'blocked', contracts: [v], findings: [], durationMs: 0 }).join('\n');
+    const report = { round: 0, passed: false, summary: 'gate blocked: contract github-rest breaking', contracts: [v], findings: [], durationMs: 0 };
+    const body = gateSection(report).join('\n');
+    expect(gateLines(report)).toContain(`      consumers fits: issue-triage · breaks: branch-guard · ${v.unusedCount} findings no declared consumer uses (blocking: clients outside the fleet)`);
     expect(body).toContain('| github-rest | openapi | github | issue-triage, branch-guard | breaking |');
     expect(body).toContain('- **github-rest** (public):\n  - issue-triage fits: nothing it uses broke\n  - branch-guard **breaks** (not part of this change):\n    - GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions reads "teams.parent" (null\\|string → null\\|object) [response-type-changed]');
     // Whole operations gone come first; the count is of all of them, not of the ones listed.
