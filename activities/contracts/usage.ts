@@ -33,7 +33,7 @@ export type DeclaredUsage =
   /** `uses` or a Pact file: the operations it calls and the fields it reads and sends. */
   | { form: 'operations'; operations: UsedOperation[] }
   /** A copy of the document: it is hit by exactly what its own copy promises and the head breaks. */
-  | { form: 'copy'; findings: ProblemHandle[] }
+  | { form: 'copy'; findings: { rule: string; handle: ProblemHandle }[] }
   /** A copy of a .proto: the messages, enums and services it declares (full and short names). */
   | { form: 'names'; names: ReadonlySet<string> }
   /** Several declarations of one consumer (config and a file): hit when any of them is. */
@@ -126,7 +126,7 @@ export function usageOfPact(pact: unknown, base: unknown, head: unknown): Declar
 
 /** A copy of the provider's document, judged by the breaking findings of its own comparison with the head. */
 export function usageOfCopy(ownFindings: readonly ContractProblem[]): DeclaredUsage {
-  return { form: 'copy', findings: ownFindings.flatMap((p) => (p.handle ? [p.handle] : [])) };
+  return { form: 'copy', findings: ownFindings.flatMap((p) => (p.handle ? [{ rule: p.rule, handle: p.handle }] : [])) };
 }
 
 /** The messages, enums and services a .proto copy declares, by nested name and with its package. */
@@ -232,7 +232,9 @@ export function affects(problem: Finding, usage: DeclaredUsage): boolean {
     case 'operations':
       return usage.operations.some((op) => hitsOperation(problem, handle, op));
     case 'copy':
-      return usage.findings.some((own) => own.side === handle.side && own.field === handle.field && (own.operation === handle.operation || sameOperation(own.operation, handle.operation)));
+      return usage.findings.some(
+        ({ rule, handle: own }) => rule === problem.rule && own.side === handle.side && own.field === handle.field && (own.operation === handle.operation || sameOperation(own.operation, handle.operation)),
+      );
     case 'any-of':
       return usage.of.some((u) => affects(problem, u));
     case 'names': {

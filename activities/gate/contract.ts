@@ -116,14 +116,28 @@ async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base
     if (doc !== undefined) {
       const usage = usageOf(doc, consumer.path, consumer.repo);
       if ('form' in usage) {
-        const own = atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, { provider: providerFile, consumer: consumer.path }), providerFile, consumer.path);
-        problems.push(...own);
-        declared.push(usage.form === 'uses' ? usageOfUses(usage.uses, base, head) : usage.form === 'pact' ? usageOfPact(usage.pact, base, head) : usageOfCopy(own));
+        const files = { provider: providerFile, consumer: consumer.path };
+        problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, files), providerFile, consumer.path));
+        const before = usageOf((await declarationBefore(work, consumer.repo, consumer.path)) ?? doc, consumer.path, consumer.repo);
+        const used = 'form' in before ? before : usage;
+        declared.push(used.form === 'uses' ? usageOfUses(used.uses, base, head) : used.form === 'pact' ? usageOfPact(used.pact, base, head) : usageOfCopy(checkOpenApiConsumer(head, used, consumer.repo, files)));
       } else found.failures.push(usage);
     }
   }
   recordUsage(found, consumer.repo, declared);
   return problems;
+}
+
+/**
+ * A consumer's declaration before the change, parsed; undefined when it is new or unreadable
+ * there. Whom a finding hits is judged by what consumers used before the change: one that moved
+ * with the provider already declares the new usage at its head.
+ */
+async function declarationBefore(work: GateWork, repo: string, path: string): Promise<unknown> {
+  const text = await work.read(repo, 'base', path);
+  if (text === null) return undefined;
+  const parsed = parseContractDocument(text, path);
+  return parsed.ok ? parsed.document : undefined;
 }
 
 /** What a consumer declares, for the verdict; several declarations (config and file) add up. */
@@ -164,7 +178,8 @@ async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: 
   if (copy === undefined) return [];
   // What the consumer's copy promises must still hold in the provider's schema.
   const own = diffJsonSchema(copy, head, providerFile);
-  recordUsage(found, consumer.repo, [usageOfCopy(own)]);
+  const before = await declarationBefore(work, consumer.repo, consumer.path);
+  recordUsage(found, consumer.repo, [usageOfCopy(before === undefined ? own : diffJsonSchema(before, head, providerFile))]);
   return own.map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
 }
 
@@ -195,7 +210,7 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
       found.mismatches.push({ kind: 'mismatch', rule: 'copy-missing', file: consumer.path, location: '', message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`, repo: consumer.repo, consumer: consumer.repo });
       continue;
     }
-    recordUsage(found, consumer.repo, [usageOfProtoCopy(copy)]);
+    recordUsage(found, consumer.repo, [usageOfProtoCopy((await work.read(consumer.repo, 'base', consumer.path)) ?? copy)]);
     found.mismatches.push(
       ...compareContractCopies(head, copy, path, consumer.path, 'proto').map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })),
     );

@@ -8,14 +8,14 @@
 import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { checkOpenApiConsumer, diffOpenApi, usageOfPact, usageOfProtoCopy, usageOfUses, protoHandle, type DeclaredUsage } from '../../activities/contracts/index.ts';
+import { checkOpenApiConsumer, diffJsonSchema, diffOpenApi, protoHandle, usageOfCopy, usageOfPact, usageOfProtoCopy, usageOfUses, type DeclaredUsage } from '../../activities/contracts/index.ts';
 import { gateSection } from '../../activities/forges/body.ts';
 import { contractVerdict, createContractActivities, type Found } from '../../activities/gate/contract.ts';
 import { verdictDetails } from '../../cli/audit/contracts.ts';
@@ -183,6 +183,21 @@ describe('per-consumer verdicts on GitHub\'s description, @octokit/openapi 19.1.
     expect(verdictDetails(old)).toEqual({ audience: null, fits: null, breaks: null, unused: null, unusedFirst: null });
   });
 
+  it('a request field that became required hits the consumers that do not send it, and those that say nothing of what they send', () => {
+    const operation = 'POST /orgs/{org}/private-registries';
+    const v = judgeOpenApi(base, head, [
+      { repo: 'registry-sync', uses: [{ operation, fields: ['name'], sends: ['registry_type', 'username', 'encrypted_value', 'key_id'] }] },
+      { repo: 'registry-sync-next', uses: [{ operation, fields: ['name'], sends: ['registry_type', 'url', 'username', 'encrypted_value', 'key_id'] }] },
+      { repo: 'registry-admin', uses: [{ operation, fields: ['name'] }] },
+    ], 'fleet');
+    expect(v.verdicts?.map((c) => [c.consumer, c.status])).toEqual([
+      ['registry-sync', 'breaks'],
+      ['registry-sync-next', 'fits'],
+      ['registry-admin', 'breaks'],
+    ]);
+    expect(v.verdicts?.[0]?.why).toEqual([`${operation} sends "url" (absent → required) [request-property-became-required]`]);
+  });
+
   it('a consumer in the change whose declared usage fits the head is accepted, and says it was updated', () => {
     const updated: Consumer = { repo: 'branch-guard', uses: [{ operation: 'GET /repos/{owner}/{repo}/branches/{branch}/protection/restrictions', fields: ['teams.slug', 'teams.parent.slug'] }] };
     const v = judgeOpenApi(base, head, [updated], 'fleet', ['github', 'branch-guard']);
@@ -262,22 +277,30 @@ describe('the demo\'s catalog-only change, checked by the gate activity on real 
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('ends blocked, naming storefront and billing with the field they read', async () => {
-    // The change's own step that declares price_cents in catalog's openapi.json, run on a clone and pushed.
-    const change = parse(await readFile(exampleChange('price-cents-catalog-only.yaml'), 'utf8')) as { id: string; repos: { name: string; steps: { name: string; run: string }[] }[] };
+  /** Clones a remote, runs `edit` in it, pushes the commit to the change's branch: the base and head commits. */
+  async function pushChange(repo: string, changeId: string, edit: (dir: string) => Promise<void>): Promise<{ base: string; head: string }> {
+    const clone = join(work, `${changeId}-${repo}`);
+    const git = (...args: string[]) => exec('git', ['-C', clone, '-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args]);
+    await exec('git', ['clone', '--quiet', fleet.remote(repo), clone]);
+    const base = (await git('rev-parse', 'HEAD')).stdout.trim();
+    await edit(clone);
+    await git('commit', '--quiet', '-am', changeId);
+    await git('push', '--quiet', 'origin', `HEAD:refs/heads/lockstep/${changeId}`);
+    return { base, head: (await git('rev-parse', 'HEAD')).stdout.trim() };
+  }
+
+  /** The change's own step that declares price_cents in catalog's openapi.json. */
+  async function declarePriceCents(dir: string): Promise<void> {
+    const change = parse(await readFile(exampleChange('price-cents-catalog-only.yaml'), 'utf8')) as { repos: { name: string; steps: { name: string; run: string }[] }[] };
     const step = change.repos[0]?.steps.find((s) => s.name.includes('openapi.json'));
     if (!step) throw new Error('the catalog-only change has no openapi.json step');
-    const clone = join(work, 'catalog');
-    const git = (...args: string[]) => exec('git', ['-C', clone, '-c', 'user.name=test', '-c', 'user.email=test@example.invalid', ...args]);
-    await exec('git', ['clone', '--quiet', fleet.remote('catalog'), clone]);
-    const baseCommit = (await git('rev-parse', 'HEAD')).stdout.trim();
-    await exec('bash', ['-c', step.run], { cwd: clone });
-    await git('commit', '--quiet', '-am', 'price_cents');
-    await git('push', '--quiet', 'origin', `HEAD:refs/heads/lockstep/${change.id}`);
-    const headCommit = (await git('rev-parse', 'HEAD')).stdout.trim();
+    await exec('bash', ['-c', step.run], { cwd: dir });
+  }
 
+  /** The gate's check of catalog-api, as the workflow asks for it, for the repos a change touched. */
+  async function checkCatalog(changeId: string, changed: Record<string, { base: string; head: string }>): Promise<ContractVerdict> {
     const loaded = await loadReposConfig(fleet.configFile);
-    const input = gateInput(loaded, [{ repo: 'catalog' } as RepoTask]);
+    const input = gateInput(loaded, Object.keys(changed).map((repo) => ({ repo }) as RepoTask));
     const contract = input.contracts.find((c) => c.name === 'catalog-api');
     if (!contract) throw new Error('no catalog-api contract in the gate input');
     // The demo fleet declares every consumer of its catalog.
@@ -288,13 +311,17 @@ describe('the demo\'s catalog-only change, checked by the gate activity on real 
       sandbox: { docker: new Docker(), user: '10001:10001', owner: 'test', workerEnv: {}, logDir: join(work, 'logs') },
       workspaceOwner: null,
     });
-    const verdict = await activities.checkContract({
-      changeId: change.id,
+    return activities.checkContract({
+      changeId,
       round: 0,
       contract,
       repos: input.repos,
-      revisions: input.repos.map((r) => (r.repo === 'catalog' ? { repo: r.repo, base: baseCommit, head: headCommit } : { repo: r.repo, base: null, head: null })),
+      revisions: input.repos.map((r) => ({ repo: r.repo, base: changed[r.repo]?.base ?? null, head: changed[r.repo]?.head ?? null })),
     });
+  }
+
+  it('ends blocked, naming storefront and billing with the field they read', async () => {
+    const verdict = await checkCatalog('price-cents-catalog-only', { catalog: await pushChange('catalog', 'price-cents-catalog-only', declarePriceCents) });
     expect(verdict.status).toBe('breaking');
     expect(verdict.blame).toEqual(['catalog']);
     const named = verdict.problems.filter((p) => p.rule === 'consumer-not-in-change');
@@ -306,5 +333,69 @@ describe('the demo\'s catalog-only change, checked by the gate activity on real 
     ]);
     // GET /products/{id} lost its price too, but no declared consumer calls it: a note.
     expect(verdict.unused).toEqual([expect.objectContaining({ rule: 'response-property-removed', message: matching(/^GET \/products\/\{id\} 200 response: property "price" removed \(no declared consumer uses it: a note/) })]);
+  });
+
+  it('passes once storefront and billing follow in the same change: judged by what they read before it', async () => {
+    const readCents = async (dir: string) => {
+      const file = join(dir, 'catalog-api.uses.json');
+      await writeFile(file, (await readFile(file, 'utf8')).replace('"products.price"', '"products.price_cents"'));
+    };
+    const id = 'price-cents-followed';
+    const verdict = await checkCatalog(id, {
+      catalog: await pushChange('catalog', id, declarePriceCents),
+      storefront: await pushChange('storefront', id, readCents),
+      billing: await pushChange('billing', id, readCents),
+    });
+    expect(verdict.status).toBe('passed');
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.accepted.map((p) => p.message)).toEqual(['GET /products 200 response: property "products[].price" removed']);
+    expect(verdict.verdicts).toEqual([
+      { consumer: 'storefront', inChange: true, status: 'fits', why: ['updated in this change for GET /products reads "products.price" (number → removed) [response-property-removed]'] },
+      { consumer: 'billing', inChange: true, status: 'fits', why: ['updated in this change for GET /products reads "products.price" (number → removed) [response-property-removed]'] },
+    ]);
+    expect(verdict.unused?.map((p) => p.handle?.operation)).toEqual(['GET /products/{id}']);
+  });
+});
+
+describe('per-consumer verdicts for JSON Schema copies and Pact contracts', () => {
+  const event = (props: Record<string, unknown>, required: string[]) => ({ type: 'object', required, properties: props });
+  const base = event({ id: { type: 'string' }, total: { type: 'integer' }, channel: { type: 'string' }, note: { type: 'string' } }, ['id', 'total']);
+  const head = event({ id: { type: 'string' }, total: { type: 'integer' }, channel: { type: 'integer' } }, ['id', 'total']);
+  const spec = (kind: 'json-schema' | 'pact', consumers: string[]): ContractSpec => ({
+    name: 'order-created',
+    kind,
+    provider: 'orders',
+    path: kind === 'pact' ? null : 'schemas/order-created.json',
+    command: null,
+    runIn: 'orders',
+    rules: [],
+    verify: kind === 'pact' ? 'python3 verify_pact.py' : null,
+    pactEnv: 'PACT_FILE',
+    consumers: consumers.map((repo) => ({ repo, path: 'schemas/order-created.json', uses: null, command: null })),
+  });
+
+  it('a schema copy that leaves out the changed properties fits; the copy that keeps them breaks', () => {
+    const breaking = diffJsonSchema(base, head, 'schemas/order-created.json').map((p) => ({ ...p, repo: 'orders' }));
+    expect(breaking.map((p) => p.rule).sort()).toEqual(['property-removed', 'type-changed']);
+    const copies: Record<string, unknown> = { archive: event({ id: { type: 'string' }, total: { type: 'integer' } }, ['id', 'total']), ledger: base };
+    const usage = new Map(Object.entries(copies).map(([repo, copy]) => [repo, usageOfCopy(diffJsonSchema(copy, head, 'schemas/order-created.json'))]));
+    const v = contractVerdict(spec('json-schema', ['archive', 'ledger']), new Set(['orders']), { breaking, mismatches: [], failures: [], usage }, 0);
+    expect(v.verdicts).toEqual([
+      { consumer: 'archive', inChange: false, status: 'fits', why: [] },
+      { consumer: 'ledger', inChange: false, status: 'breaks', why: ['reads "channel" (string → integer) [type-changed]', 'reads "note" (string → removed) [property-removed]'] },
+    ]);
+    expect(v.problems.filter((p) => p.rule === 'consumer-not-in-change').map((p) => p.consumer)).toEqual(['ledger']);
+  });
+
+  it('a pact the provider still honours fits; the one it fails breaks, and nothing is left for nobody', () => {
+    const failed: ContractProblem = { kind: 'breaking', rule: 'pact-verification-failed', file: 'pacts/shipping.json', location: 'python3 verify_pact.py', message: "orders does not honour shipping's pact: exited with code 1: response has no field 'total_cents'", repo: 'orders', consumer: 'shipping' };
+    const v = contractVerdict(spec('pact', ['shipping', 'invoicing']), new Set(['orders']), { breaking: [failed], mismatches: [], failures: [], usage: new Map() }, 0);
+    expect(v.status).toBe('breaking');
+    expect(v.problems).toEqual([failed]);
+    expect(v.verdicts).toEqual([
+      { consumer: 'shipping', inChange: false, status: 'breaks', why: [`${failed.message} [pact-verification-failed]`] },
+      { consumer: 'invoicing', inChange: false, status: 'fits', why: [] },
+    ]);
+    expect(v.unused).toEqual([]);
   });
 });
