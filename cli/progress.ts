@@ -138,6 +138,7 @@ export function gateLines(report: GateReport, limit = 12): string[] {
     if (consumers) lines.push(`      ${consumers}`);
     for (const p of c.problems.slice(0, limit)) lines.push(`      ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
     if (c.problems.length > limit) lines.push(`      … ${c.problems.length - limit} more (--json has them all)`);
+    for (const p of (c.preExisting ?? []).slice(0, limit)) lines.push(`      pre-existing ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
   }
   for (const f of report.findings.slice(0, limit)) {
     lines.push(`    ${f.waived === null ? '✖' : '○'} ${f.repo}:${f.file}:${f.line} [${f.tool} ${f.rule}] ${f.message}${f.waived === null ? '' : ` (waived: ${f.waived})`}`);

@@ -360,6 +360,8 @@ export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): Gat
           command: c.command ?? null,
           runIn: c.repo ?? provider.name,
           rules: c.rules,
+          copyRules: c.copyRules,
+          strict: gate.strict,
           verify: c.verify ?? null,
           pactEnv: c.pactEnv,
           consumers: consumers.map(({ repo, use }) => ({ repo, path: use.path ?? null, uses: use.uses ?? null, command: use.command ?? null })),

@@ -66,6 +66,8 @@ const RepoPath = z
   .min(1)
   .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'use a path relative to the repository, without ".."');
 
+const BufRules = z.array(z.string().regex(/^[A-Z0-9_]+$/, 'use buf rule categories or ids such as FILE, PACKAGE, WIRE_JSON')).min(1);
+
 export const ProvidedContract = z
   .object({
     name: Name,
@@ -77,7 +79,9 @@ export const ProvidedContract = z
     /** `command`: the repo whose sandbox runs the check (default: the provider). */
     repo: Name.optional(),
     /** `protobuf`: buf breaking rule categories or ids. */
-    rules: z.array(z.string().regex(/^[A-Z0-9_]+$/, 'use buf rule categories or ids such as FILE, PACKAGE, WIRE_JSON')).min(1).default(['FILE']),
+    rules: BufRules.default(['FILE']),
+    /** `protobuf`: buf breaking rules a consumer's copy must still satisfy, the copy as baseline. */
+    copyRules: BufRules.default(['WIRE_JSON']),
     /** `pact`: the provider's verification command, run in its sandbox with a consumer's pact file. */
     verify: z.string().min(1).optional(),
     /** `pact`: the environment variable that holds the pact file's path during `verify`. */
@@ -130,6 +134,8 @@ export const GateConfig = z
     insecure: z.boolean().default(true),
     /** Agent mode: rounds in which the gate's report goes back to the repo agents. */
     rounds: z.number().int().min(0).max(10).default(2),
+    /** Block on consumer drift that already existed at the base commits too (default: report it as pre-existing). */
+    strict: z.boolean().default(false),
     waive: z.array(Waiver).default([]),
   })
   .strict();

@@ -7,6 +7,8 @@
 #   4. the sandbox image, built from Debian packages and tagged by a hash of its recipe
 #   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
 #   6. the gate's tools (buf, gitleaks, semgrep) into .tools/gate/, by scripts/gate-tools.sh
+#   7. real .proto sets (two releases of google-proto-files) the protobuf copy check is measured
+#      on, into .tools/reference/, by scripts/reference-protos.sh
 # On a ready machine it takes a few seconds. --quiet prints only what it changes.
 set -euo pipefail
 
@@ -122,5 +124,8 @@ fi
 gate_args=()
 [[ $quiet == 1 ]] && gate_args+=(--quiet)
 bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
+
+# --- 7. Reference protos (tests/contracts/reference-protos.test.ts) ---------------------------
+bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

@@ -52,6 +52,10 @@ export interface ContractSpec {
   runIn: string;
   /** `protobuf`: buf breaking rules. */
   rules: string[];
+  /** `protobuf`: buf breaking rules a consumer's copy is checked with (absent: WIRE_JSON). */
+  copyRules?: string[];
+  /** gate.strict: drift that predates the change blocks too. */
+  strict?: boolean;
   /** `pact`: the provider's verification command, and the variable naming the pact file. */
   verify: string | null;
   pactEnv: string;
@@ -127,6 +131,8 @@ export interface ContractVerdict {
   problems: ContractProblem[];
   /** Breaking changes let through because every consumer is part of the change and fits the new contract. */
   accepted: ContractProblem[];
+  /** Consumer drift already there at the base commits, reported but not blocking (absent: none). */
+  preExisting?: ContractProblem[];
   /** Repos whose work the verdict sends back in a fix round. */
   blame: string[];
   durationMs: number;

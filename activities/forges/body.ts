@@ -72,11 +72,18 @@ export function gateSection(report: GateReport): string[] {
   const lines = ['#### Contract gate', '', '| Contract | Kind | Provider | Consumers | Verdict |', '|---|---|---|---|---|'];
   for (const c of report.contracts) {
     const note = c.status === 'passed' && c.accepted.length > 0 ? ` (${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'}, every consumer updated)` : '';
-    lines.push(`| ${cell(c.contract)} | ${c.kind} | ${cell(c.provider)} | ${cell(c.consumers.join(', ') || '-')} | ${c.status}${note} |`);
+    const old = c.preExisting?.length ? ` (${c.preExisting.length} pre-existing, below)` : '';
+    lines.push(`| ${cell(c.contract)} | ${c.kind} | ${cell(c.provider)} | ${cell(c.consumers.join(', ') || '-')} | ${c.status}${note}${old} |`);
   }
   if (report.contracts.length === 0) lines.push('| - | - | - | - | no contract involves these repositories |');
   const consumers = report.contracts.flatMap((c) => consumerLines(c, cell));
   if (consumers.length > 0) lines.push('', 'Consumers, judged by what each declares it uses:', '', ...consumers);
+  // Drift the change did not cause: shown so it is not forgotten, never blamed on this change.
+  const preExisting = report.contracts.flatMap((c) => (c.preExisting ?? []).map((p) => ({ contract: c.contract, p })));
+  if (preExisting.length > 0) {
+    lines.push('', 'Pre-existing drift (already there at the base commits; not caused by this change):', '');
+    for (const { contract, p } of preExisting.slice(0, 20)) lines.push(`- ${cell(contract)}: \`${cell(p.rule)}\` in ${cell(p.repo)}:${cell(p.file)}${p.location ? ` ${cell(p.location)}` : ''}: ${cell(p.message)}`);
+  }
   const waived = report.findings.filter((f) => f.waived !== null);
   if (waived.length > 0) {
     lines.push('', 'Guardrail findings accepted by configuration:', '');

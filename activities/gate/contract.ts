@@ -5,17 +5,19 @@
  * cannot point a check at a host file), runs commands only in throwaway sandboxes, and returns a
  * small verdict. Everything it created is removed before it returns, also on failure.
  */
-import { lstat, mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
 import {
   checkOpenApiConsumer,
-  compareContractCopies,
+  copyLayout,
+  copyProblem,
   diffJsonSchema,
   diffOpenApi,
   OperationUses,
   parseContractDocument,
   protoHandle,
+  splitPreExisting,
   usageOfCopy,
   usageOfPact,
   usageOfProtoCopy,
@@ -24,8 +26,8 @@ import {
   type DeclaredUsage,
   type OpenApiUsage,
 } from '../contracts/index.ts';
+import { bufBreaking, bufCopyBreaking, GATE_SCRATCH } from './buf.ts';
 import { attributeFindings, consumerNotInChange, consumerVerdicts, unusedFinding } from './consumers.ts';
-import { bufBreaking } from './buf.ts';
 import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 
 /** Verdicts travel through workflow history: keep them short. */
@@ -41,7 +43,10 @@ export function createContractActivities(deps: GateDeps) {
       const work = new GateWork(deps, input.changeId, `${input.round}-${input.contract.name}`, input.repos, input.revisions);
       try {
         const found = await checkKind(work, input.contract);
-        return contractVerdict(input.contract, new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)), found, Date.now() - started);
+        // gate.strict: drift the change did not cause blocks all the same.
+        if (input.contract.strict) found.mismatches.push(...found.preExisting.splice(0));
+        const verdict = contractVerdict(input.contract, new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)), found, Date.now() - started);
+        return found.preExisting.length > 0 ? { ...verdict, preExisting: shorten(found.preExisting) } : verdict;
       } finally {
         await work.dispose();
       }
@@ -53,12 +58,14 @@ export interface Found {
   breaking: ContractProblem[];
   mismatches: ContractProblem[];
   failures: ContractProblem[];
+  /** Consumer mismatches already there at the base commits: notes, unless gate.strict. */
+  preExisting: ContractProblem[];
   /** What each consumer declares it uses (absent: nothing readable). */
   usage: Map<string, DeclaredUsage>;
 }
 
 async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
-  const found: Found = { breaking: [], mismatches: [], failures: [], usage: new Map() };
+  const found: Found = { breaking: [], mismatches: [], failures: [], preExisting: [], usage: new Map() };
   switch (spec.kind) {
     case 'openapi':
     case 'json-schema':
@@ -103,16 +110,31 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
     found.breaking.push(...diff.map((p) => ({ ...p, repo: spec.provider })));
   }
   for (const consumer of spec.consumers) {
-    const problems = spec.kind === 'openapi' ? await openApiUsage(work, consumer, base, head, path, found) : await schemaCopy(work, consumer, head, path, found);
-    found.mismatches.push(...problems.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
+    const check = (provider: unknown, which: 'base' | 'head', into: Found) =>
+      spec.kind === 'openapi' ? openApiUsage(work, consumer, base, provider, path, into, which) : schemaCopy(work, consumer, provider, path, into, which);
+    const placed = (ps: CheckProblem[]) => ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo }));
+    const problems = placed(await check(head, 'head', found));
+    // The base pair is read only to tell old drift from new; what is unreadable there is no finding.
+    const atBase = problems.length > 0 && base !== undefined ? placed(await check(base, 'base', emptyFound())) : [];
+    addSplit(found, problems, atBase);
   }
 }
 
-async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base: unknown, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+const emptyFound = (): Found => ({ breaking: [], mismatches: [], failures: [], preExisting: [], usage: new Map() });
+
+/** Mismatches at head go to the verdict; those the base commits already had are pre-existing. */
+function addSplit(found: Found, atHead: ContractProblem[], atBase: readonly ContractProblem[]): void {
+  const { introduced, preExisting } = splitPreExisting(atHead, atBase);
+  found.mismatches.push(...introduced);
+  found.preExisting.push(...preExisting);
+}
+
+/** `head` is the provider's document the usage is checked against (its head, or its base to tell old drift); `base` its base, where usage is resolved. */
+async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base: unknown, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
   const problems = consumer.uses ? atConsumer(checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, { provider: providerFile, consumer: 'repos.config.json' }), providerFile, 'repos.config.json') : [];
   const declared: DeclaredUsage[] = consumer.uses ? [usageOfUses(consumer.uses, base, head)] : [];
   if (consumer.path) {
-    const doc = await documentAt(work, consumer.repo, 'head', consumer.path, found);
+    const doc = await documentAt(work, consumer.repo, which, consumer.path, found);
     if (doc !== undefined) {
       const usage = usageOf(doc, consumer.path, consumer.repo);
       if ('form' in usage) {
@@ -172,9 +194,9 @@ function usageOf(doc: unknown, file: string, repo: string): OpenApiUsage | Contr
   };
 }
 
-async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found): Promise<CheckProblem[]> {
+async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
   if (!consumer.path) return [];
-  const copy = await documentAt(work, consumer.repo, 'head', consumer.path, found);
+  const copy = await documentAt(work, consumer.repo, which, consumer.path, found);
   if (copy === undefined) return [];
   // What the consumer's copy promises must still hold in the provider's schema.
   const own = diffJsonSchema(copy, head, providerFile);
@@ -190,9 +212,11 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
     found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the head of ${spec.provider}`, repo: spec.provider });
     return;
   }
-  if ((await work.read(spec.provider, 'base', path)) !== null) {
-    const checkout = await work.checkout(spec.provider);
-    const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds });
+  const hasBase = (await work.read(spec.provider, 'base', path)) !== null;
+  const checkout = await work.checkout(spec.provider);
+  const timeoutSeconds = checkout.repo.sandbox.timeouts.testSeconds;
+  if (hasBase) {
+    const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds });
     // The module is the whole repository; this contract is its one file.
     found.breaking.push(
       ...problems
@@ -211,10 +235,57 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
       continue;
     }
     recordUsage(found, consumer.repo, [usageOfProtoCopy((await work.read(consumer.repo, 'base', consumer.path)) ?? copy)]);
-    found.mismatches.push(
-      ...compareContractCopies(head, copy, path, consumer.path, 'proto').map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })),
-    );
+    const atHead = await copyFits(work, spec, consumer, 'head', found);
+    const atBase = atHead.length > 0 && hasBase ? await copyFits(work, spec, consumer, 'base', emptyFound()) : [];
+    addSplit(found, atHead, atBase);
   }
+}
+
+/**
+ * The consumer's copy (at `which`) as buf's baseline, the provider's file (at the same `which`)
+ * as its input: what the copy declares must still hold on the wire and in JSON. The copy is laid
+ * out at the provider's path, with the files it imports beside it in the consumer's repository
+ * (or, when the consumer keeps none, the provider's own).
+ */
+async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractConsumerSpec, which: 'base' | 'head', found: Found): Promise<ContractProblem[]> {
+  const path = spec.path ?? '';
+  const copyPath = consumer.path ?? '';
+  const copy = await work.read(consumer.repo, which, copyPath);
+  if (copy === null) return [];
+  const checkout = await work.checkout(spec.provider);
+  const folder = join(GATE_SCRATCH, 'copies', consumer.repo, which);
+  const layout = await copyLayout({ text: copy, path: copyPath }, path, { consumer: (p) => work.read(consumer.repo, which, p), provider: (p) => work.read(spec.provider, which, p) }, spec.provider);
+  if (!layout.ok) {
+    found.failures.push({
+      kind: 'invalid',
+      rule: 'copy-import-missing',
+      file: layout.from,
+      location: '',
+      message: layout.beside
+        ? `${layout.from} in ${consumer.repo} imports "${layout.imported}", which is neither beside it (${layout.beside}) nor at that path in ${consumer.repo} or ${spec.provider}: add the file to ${consumer.repo}, or fix the import`
+        : `${layout.from} in ${consumer.repo} imports "${layout.imported}", a path outside the module: import it by its path inside the module`,
+      repo: consumer.repo,
+      consumer: consumer.repo,
+    });
+    return [];
+  }
+  const files = layout.files;
+  // The checkout is the provider's tree: a `.lockstep-gate` it committed (a link out of it, say)
+  // is removed, never followed, before the gate writes there.
+  await rm(join(checkout.dir, GATE_SCRATCH), { recursive: true, force: true });
+  for (const [file, { text }] of files) {
+    await mkdir(dirname(join(checkout.dir, folder, file)), { recursive: true });
+    await writeFile(join(checkout.dir, folder, file), text);
+  }
+  await work.handOver(join(checkout.dir, GATE_SCRATCH));
+  const problems = await bufCopyBreaking({
+    exec: await work.tools(spec.provider),
+    copies: folder,
+    at: which === 'head' ? null : checkout.base,
+    rules: spec.copyRules ?? ['WIRE_JSON'],
+    timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds,
+  });
+  return problems.map((p) => ({ ...copyProblem(p, files, { provider: spec.provider, consumer: consumer.repo, copy: copyPath }), repo: consumer.repo, consumer: consumer.repo }));
 }
 
 /** Consumer-driven: each consumer's tests write its pact, the provider verifies it, offline. */
@@ -333,6 +404,10 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
     unused: short(unusedWorded, MAX_UNUSED),
     unusedCount: unused.length,
   };
+}
+
+function shorten(ps: ContractProblem[]): ContractProblem[] {
+  return ps.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
 }
 
 function firstLine(text: string): string {

@@ -5,7 +5,7 @@
  */
 export { addedLines, isAdded, parseUnifiedZero, touchesAdded, type AddedLines, type DiffRange, type LineRange } from './diff.ts';
 export { runTool, sandboxGateExec, type GateCommand, type GateCommandResult, type GateExec, type SandboxGateExecOptions } from './exec.ts';
-export { bufBreaking, type BreakingProblem, type BufBreakingInput } from './buf.ts';
+export { bufBreaking, bufCopyBreaking, type BreakingProblem, type BufBreakingInput, type BufCopyInput } from './buf.ts';
 export { scanSecrets, type ScanInput, type SecretFinding } from './secrets.ts';
 export { scanInsecure, type InsecureFinding } from './insecure.ts';
 export { checkedOutHead } from './head.ts';

@@ -118,12 +118,23 @@ describe('the contract gate on a real fleet', () => {
     expect(proto.problems).toEqual(expect.arrayContaining([expect.objectContaining({ rule: 'consumer-not-in-change', consumer: 'shipping' })]));
   });
 
-  it('catches a consumer copy of the proto drifting from the provider', async () => {
+  it('catches a consumer copy of the proto that no longer fits the provider on the wire or in JSON', async () => {
     const result = await change('gate-proto-drift', { shipping: [edit('proto/orders.proto', `text.replace("int64 total_cents = 3;", "int32 total_cents = 3;")`)] });
     expect(result.status).toBe('blocked');
     const proto = verdict(result, 'orders-proto');
     expect(proto.status).toBe('mismatch');
-    expect(proto.problems).toEqual([expect.objectContaining({ kind: 'mismatch', consumer: 'shipping', file: 'proto/orders.proto', message: containing('int32 total_cents = 3;') })]);
+    // int64 is a string in JSON, int32 a number: same wire type, different JSON.
+    expect(proto.problems).toEqual([
+      {
+        kind: 'mismatch',
+        rule: 'FIELD_WIRE_JSON_COMPATIBLE_TYPE',
+        repo: 'shipping',
+        consumer: 'shipping',
+        file: 'proto/orders.proto',
+        location: 'L9',
+        message: containing(`shipping's copy proto/orders.proto:9 no longer fits orders's proto/orders.proto:9:3: Field "3" with name "total_cents" on message "Order" changed type from "int32" to "int64".`),
+      },
+    ]);
   });
 
   it('blocks a provider that no longer returns a field its consumer\'s pact expects', async () => {

@@ -62,7 +62,7 @@ function judgeOpenApi(base: unknown, head: unknown, consumers: Consumer[], audie
     consumers: consumers.map((c) => ({ repo: c.repo, path: c.pact ? 'pacts/github.json' : null, uses: c.uses ?? null, command: null })),
     audience,
   };
-  const found: Found = { breaking: diffOpenApi(base, head, FILE).map((p) => ({ ...p, repo: 'github' })), mismatches: [], failures: [], usage: new Map<string, DeclaredUsage>() };
+  const found: Found = { breaking: diffOpenApi(base, head, FILE).map((p) => ({ ...p, repo: 'github' })), mismatches: [], failures: [], preExisting: [], usage: new Map<string, DeclaredUsage>() };
   for (const c of consumers) {
     const usage = c.pact ? ({ form: 'pact', pact: c.pact } as const) : ({ form: 'uses', uses: c.uses ?? [] } as const);
     const own = checkOpenApiConsumer(head, usage, c.repo, { provider: FILE, consumer: c.pact ? 'pacts/github.json' : 'repos.config.json' });
@@ -242,7 +242,7 @@ describe('per-consumer verdicts on proto copies (findings as real buf reports th
       ['shipping', usageOfProtoCopy(shippingCopy)],
       ['ledger', usageOfProtoCopy(ledgerCopy)],
     ]);
-    const v = contractVerdict(spec, new Set(['orders']), { breaking, mismatches: [], failures: [], usage }, 0);
+    const v = contractVerdict(spec, new Set(['orders']), { breaking, mismatches: [], failures: [], preExisting: [], usage }, 0);
     expect(v.status).toBe('breaking');
     expect(v.verdicts?.map((c) => [c.consumer, c.status])).toEqual([
       ['shipping', 'fits'],
@@ -258,7 +258,7 @@ describe('per-consumer verdicts on proto copies (findings as real buf reports th
   });
 
   it('a consumer without a copy declares nothing the gate can read: every finding counts against it', () => {
-    const v = contractVerdict({ ...spec, consumers: [{ repo: 'shipping', path: null, uses: null, command: null }] }, new Set(['orders']), { breaking, mismatches: [], failures: [], usage: new Map() }, 0);
+    const v = contractVerdict({ ...spec, consumers: [{ repo: 'shipping', path: null, uses: null, command: null }] }, new Set(['orders']), { breaking, mismatches: [], failures: [], preExisting: [], usage: new Map() }, 0);
     expect(v.verdicts?.[0]?.status).toBe('breaks');
     expect(v.verdicts?.[0]?.why).toHaveLength(3);
   });
@@ -379,7 +379,7 @@ describe('per-consumer verdicts for JSON Schema copies and Pact contracts', () =
     expect(breaking.map((p) => p.rule).sort()).toEqual(['property-removed', 'type-changed']);
     const copies: Record<string, unknown> = { archive: event({ id: { type: 'string' }, total: { type: 'integer' } }, ['id', 'total']), ledger: base };
     const usage = new Map(Object.entries(copies).map(([repo, copy]) => [repo, usageOfCopy(diffJsonSchema(copy, head, 'schemas/order-created.json'))]));
-    const v = contractVerdict(spec('json-schema', ['archive', 'ledger']), new Set(['orders']), { breaking, mismatches: [], failures: [], usage }, 0);
+    const v = contractVerdict(spec('json-schema', ['archive', 'ledger']), new Set(['orders']), { breaking, mismatches: [], failures: [], preExisting: [], usage }, 0);
     expect(v.verdicts).toEqual([
       { consumer: 'archive', inChange: false, status: 'fits', why: [] },
       { consumer: 'ledger', inChange: false, status: 'breaks', why: ['reads "channel" (string → integer) [type-changed]', 'reads "note" (string → removed) [property-removed]'] },
@@ -389,7 +389,7 @@ describe('per-consumer verdicts for JSON Schema copies and Pact contracts', () =
 
   it('a pact the provider still honours fits; the one it fails breaks, and nothing is left for nobody', () => {
     const failed: ContractProblem = { kind: 'breaking', rule: 'pact-verification-failed', file: 'pacts/shipping.json', location: 'python3 verify_pact.py', message: "orders does not honour shipping's pact: exited with code 1: response has no field 'total_cents'", repo: 'orders', consumer: 'shipping' };
-    const v = contractVerdict(spec('pact', ['shipping', 'invoicing']), new Set(['orders']), { breaking: [failed], mismatches: [], failures: [], usage: new Map() }, 0);
+    const v = contractVerdict(spec('pact', ['shipping', 'invoicing']), new Set(['orders']), { breaking: [failed], mismatches: [], failures: [], preExisting: [], usage: new Map() }, 0);
     expect(v.status).toBe('breaking');
     expect(v.problems).toEqual([failed]);
     expect(v.verdicts).toEqual([

@@ -18,6 +18,7 @@ import { LABEL_CHANGE, containerSpec, createSandbox, removeSandbox, runInSandbox
 import {
   addedLines,
   bufBreaking,
+  bufCopyBreaking,
   gateMounts,
   missingGateTools,
   parseUnifiedZero,
@@ -341,3 +342,34 @@ describe('bufBreaking', () => {
     expect(await bufBreaking({ exec: repo.exec, base: repo.base, module: 'proto', rules: ['WIRE'] })).toEqual([]);
   });
 });
+
+describe('bufCopyBreaking', () => {
+  const proto = (options: string, fields: string): string => `syntax = "proto3";\n\npackage shop.v1;\n${options}\nmessage Product {\n${fields}}\n`;
+  const GO = 'option go_package = "example.test/shop/v1;shopv1";\n';
+
+  it('takes a consumer\'s copy as the baseline: file options, comments and provider-only fields do not matter; a field the copy declares does', async () => {
+    const repo = await repoWithSandbox('proto-copy', { 'proto/shop.proto': proto(GO, '  string id = 1;\n  string name = 2;\n') });
+    const lay = async (which: string, text: string) => {
+      await writeTree(repo.workspace, { [`.lockstep-gate/copies/${which}/proto/shop.proto`]: text });
+      execFileSync('chown', ['-R', `${SANDBOX_UID}:${SANDBOX_UID}`, join(repo.workspace, '.lockstep-gate')]);
+      return `.lockstep-gate/copies/${which}`;
+    };
+    // A copy without go_package, with comments, from before the provider added a field.
+    const copy = await lay('fits', proto('', '  // the id\n  string id = 1;\n'));
+    expect(await bufCopyBreaking({ exec: repo.exec, copies: copy, at: null })).toEqual([]);
+
+    const head = await commitChange(repo, { 'proto/shop.proto': proto(GO, '  string id = 1;\n') }, 'drop name');
+    const stale = await lay('stale', proto('', '  string id = 1;\n  string name = 2;\n'));
+    const problems = await bufCopyBreaking({ exec: repo.exec, copies: stale, at: null });
+    expect(problems.map((p) => [p.rule, p.location])).toEqual([
+      ['FIELD_NO_DELETE_UNLESS_NAME_RESERVED', 'proto/shop.proto:6:1'],
+      ['FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED', 'proto/shop.proto:6:1'],
+    ]);
+    expect(problems[1]?.message).toBe('Previously present field "2" with name "name" on message "Product" was deleted without reserving the number "2".');
+    // At the base commit the provider still had the field: the same copy fits there.
+    expect(await bufCopyBreaking({ exec: repo.exec, copies: stale, at: repo.base })).toEqual([]);
+    expect(head).not.toBe(repo.base);
+    await expect(bufCopyBreaking({ exec: repo.exec, copies: '../elsewhere', at: null })).rejects.toThrow(/must be inside \.lockstep-gate/);
+  });
+});
+
