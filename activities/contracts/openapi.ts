@@ -123,7 +123,14 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       const problem: ContractProblem = { kind: f.kind, rule: f.rule, file, location: pointer([...segments, ...f.segments]), message: f.message };
       if (f.kind === 'breaking') {
         const field = parameter ?? f.field ?? '';
-        problem.handle = { operation, side: side === 'response' ? 'response' : 'request', field, ...(f.before === undefined ? {} : { before: f.before }), ...(f.after === undefined ? {} : { after: f.after }) };
+        problem.handle = {
+          operation,
+          side: side === 'response' ? 'response' : 'request',
+          field,
+          ...(f.before === undefined ? {} : { before: f.before }),
+          ...(f.after === undefined ? {} : { after: f.after }),
+          ...(f.added === undefined ? {} : { added: f.added }),
+        };
       }
       problems.push(problem);
     }

@@ -189,6 +189,7 @@ export interface SchemaFinding {
   field?: string;
   before?: string;
   after?: string;
+  added?: string[];
 }
 
 /** 'lines[].qty' → 'lines.qty', '[].id' → 'id', '*' stays: the spelling of a field in `uses`. */
@@ -256,8 +257,12 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
   let exhausted = false;
   const subject = (field: string): string => (field === '' ? '' : `property "${field}" `);
   const say = (field: string, what: string): string => `${input.prefix}: ${subject(field)}${what}`;
-  const add = (kind: SchemaFinding['kind'], rule: string, segments: string[], message: string, shape?: { field: string; before: string; after: string }): void => {
-    findings.push(shape ? { kind, rule, segments, message, field: usageField(shape.field), before: shape.before, after: shape.after } : { kind, rule, segments, message });
+  const add = (kind: SchemaFinding['kind'], rule: string, segments: string[], message: string, shape?: { field: string; before: string; after: string; added?: string[] }): void => {
+    if (shape === undefined) {
+      findings.push({ kind, rule, segments, message });
+      return;
+    }
+    findings.push({ kind, rule, segments, message, field: usageField(shape.field), before: shape.before, after: shape.after, ...(shape.added ? { added: shape.added.slice(0, 8) } : {}) });
   };
 
   const walk = (b: unknown, h: unknown, segments: string[], field: string, depth: number): void => {
@@ -308,7 +313,7 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       if (headKeys === null) add('breaking', RULES.response.enumAdded, segments, say(field, `no longer restricted to the enum values ${[...baseKeys].join(', ')}`), { field, before: enumShape(baseKeys), after: enumShape(null) });
       else {
         const added = [...headKeys].filter((k) => !baseKeys.has(k));
-        if (added.length > 0) add('breaking', RULES.response.enumAdded, segments, say(field, `enum value${added.length > 1 ? 's' : ''} ${added.join(', ')} added`), { field, before: enumShape(baseKeys), after: enumShape(headKeys) });
+        if (added.length > 0) add('breaking', RULES.response.enumAdded, segments, say(field, `enum value${added.length > 1 ? 's' : ''} ${added.join(', ')} added`), { field, before: enumShape(baseKeys), after: enumShape(headKeys), added });
       }
     }
     if (side !== 'response' && headKeys !== null) {

@@ -45,6 +45,8 @@ export interface ProblemHandle {
   /** The old and new shape, e.g. 'number' → 'object', 'enum a, b' → 'enum a, b, c', 'required' → 'optional'. */
   before?: string;
   after?: string;
+  /** For a response enum that gained values: the new values (JSON, at most eight), so a consumer that already allows them is spared. */
+  added?: string[];
 }
 
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE'] as const;

@@ -25,6 +25,8 @@ export interface UsedOperation {
   statuses: readonly string[] | null;
   /** Request fields and parameters ('query:q') it sends (null: unknown, so every request change counts). */
   sends: readonly string[] | null;
+  /** Regex matchers of a pact, by response field: the values it accepts there. */
+  allows?: ReadonlyMap<string, readonly string[]>;
 }
 
 export type DeclaredUsage =
@@ -83,13 +85,20 @@ function matcherField(path: string): string {
     .join('.');
 }
 
-function matcherFields(rules: unknown, into: Set<string>, v2Prefix: string): void {
+/** The body fields a pact's matchers name, and the regexes among them (v2 `{match, regex}`, v3/v4 `{matchers: [...]}`). */
+function matcherFields(rules: unknown, into: Set<string>, allows: Map<string, string[]>, v2Prefix: string): void {
   if (!isObject(rules)) return;
   const body = own(rules, 'body');
-  const paths = isObject(body) ? Object.keys(body) : Object.keys(rules).filter((k) => k.startsWith(v2Prefix));
-  for (const path of paths) {
+  const entries = isObject(body) ? Object.entries(body) : Object.entries(rules).filter(([k]) => k.startsWith(v2Prefix));
+  for (const [path, rule] of entries) {
     const field = matcherField(path);
-    if (field !== '') into.add(field);
+    if (field === '') continue;
+    into.add(field);
+    const matchers = own(rule, 'matchers');
+    for (const m of Array.isArray(matchers) ? matchers : [rule]) {
+      const regex = own(m, 'regex');
+      if (own(m, 'match') === 'regex' && typeof regex === 'string') allows.set(field, [...(allows.get(field) ?? []), regex]);
+    }
   }
 }
 
@@ -109,7 +118,8 @@ export function usageOfPact(pact: unknown, base: unknown, head: unknown): Declar
     const reads = new Set<string>();
     const body = own(response, 'body');
     fieldsOf(isObject(body) && Object.hasOwn(body, 'content') ? body.content : body, reads);
-    matcherFields(own(response, 'matchingRules'), reads, '$.body');
+    const allows = new Map<string, string[]>();
+    matcherFields(own(response, 'matchingRules'), reads, allows, '$.body');
     const sends = new Set<string>();
     const requestBody = own(request, 'body');
     fieldsOf(isObject(requestBody) && Object.hasOwn(requestBody, 'content') ? requestBody.content : requestBody, sends);
@@ -119,7 +129,7 @@ export function usageOfPact(pact: unknown, base: unknown, head: unknown): Declar
     const headers = own(request, 'headers');
     if (isObject(headers)) for (const name of Object.keys(headers)) sends.add(`header:${name.toLowerCase()}`);
     const status = own(response, 'status');
-    operations.push({ ...operationKey(method, path, base, head), reads: [...reads], statuses: typeof status === 'number' ? [String(status)] : null, sends: [...sends] });
+    operations.push({ ...operationKey(method, path, base, head), reads: [...reads], statuses: typeof status === 'number' ? [String(status)] : null, sends: [...sends], allows });
   }
   return { form: 'operations', operations };
 }
@@ -208,7 +218,31 @@ function hitsOperation(problem: Finding, handle: ProblemHandle, op: UsedOperatio
     return true;
   }
   if (op.reads === 'all') return true;
-  return op.reads.some((f) => fieldsTouch(f, handle.field));
+  if (!op.reads.some((f) => fieldsTouch(f, handle.field))) return false;
+  return !(problem.rule === 'response-enum-value-added' && allowsAll(op.allows?.get(handle.field), handle.added));
+}
+
+/** A pact's regex matchers on a field already accept every value its enum gained. */
+function allowsAll(regexes: readonly string[] | undefined, added: readonly string[] | undefined): boolean {
+  if (regexes === undefined || added === undefined || added.length === 0) return false;
+  const values = added.map((v) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      return undefined;
+    }
+  });
+  return values.every((v) => {
+    if (typeof v !== 'string') return false;
+    return regexes.some((r) => {
+      try {
+        // Pact matches the whole value against the regex.
+        return new RegExp(`^(?:${r})$`).test(v);
+      } catch {
+        return false;
+      }
+    });
+  });
 }
 
 /**

@@ -136,6 +136,38 @@ describe('per-consumer verdicts on GitHub\'s description, @octokit/openapi 19.1.
     expect(v.problems.filter((p) => p.rule === 'consumer-not-in-change').map((p) => p.consumer)).toEqual(['secret-rotator']);
   });
 
+  it('an enum that gained a value hits a pact reading the field, unless its regex matcher already allows the value', () => {
+    // 20.0.0 adds "duplicate" to an issue's state_reason.
+    const issuePact = (name: string, regex: string | null) => ({
+      consumer: { name },
+      provider: { name: 'github' },
+      interactions: [
+        {
+          description: 'an issue',
+          request: { method: 'GET', path: '/repos/octo/hello/issues/7' },
+          response: {
+            status: 200,
+            headers: { 'content-type': 'application/json' },
+            body: { number: 7, state: 'closed', state_reason: 'completed' },
+            ...(regex ? { matchingRules: { body: { '$.state_reason': { matchers: [{ match: 'regex', regex }] } } } } : {}),
+          },
+        },
+      ],
+      metadata: { pactSpecification: { version: '3.0.0' } },
+    });
+    const v = judgeOpenApi(base, head, [
+      { repo: 'open-minded', pact: issuePact('open-minded', 'completed|reopened|not_planned|duplicate') },
+      { repo: 'strict', pact: issuePact('strict', 'completed|reopened|not_planned') },
+      { repo: 'example-only', pact: issuePact('example-only', null) },
+    ], 'fleet');
+    expect(v.verdicts?.map((c) => [c.consumer, c.status])).toEqual([
+      ['open-minded', 'fits'],
+      ['strict', 'breaks'],
+      ['example-only', 'breaks'],
+    ]);
+    expect(v.verdicts?.[1]?.why).toEqual(['GET /repos/{owner}/{repo}/issues/{issue_number} reads "state_reason" (enum "completed", "reopened", "not_planned" → enum "completed", "reopened", "not_planned", "duplicate") [response-enum-value-added]']);
+  });
+
   it('audience fleet: breaks no declared consumer uses pass, listed as notes', () => {
     const v = judgeOpenApi(base, head, [untouched, { repo: 'app-dashboard', pact: appPact }], 'fleet');
     expect(v.status).toBe('passed');
