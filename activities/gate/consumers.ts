@@ -45,7 +45,7 @@ export function consumerNotInChange(spec: ContractSpec, consumer: string, hits: 
     kind: 'breaking',
     rule: 'consumer-not-in-change',
     file: spec.path ?? '',
-    location: first?.location ?? '',
+    location: '',
     message: `${consumer} consumes ${spec.name} but is not part of this change: it would break: ${first ? describeHit(first) : 'the contract changed'}${more}`,
     repo: spec.provider,
     consumer,

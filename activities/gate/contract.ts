@@ -33,6 +33,8 @@ import { GateWork, MAX_DOCUMENT_BYTES, type GateDeps } from './work.ts';
 /** Verdicts travel through workflow history: keep them short. */
 const MAX_PROBLEMS = 50;
 const MAX_MESSAGE = 600;
+/** With hundreds of findings (a real API's release) the cut must not hide who breaks: the provider's own findings give way first, down to this many. */
+const MIN_BREAKING = 10;
 /** Findings no declared consumer uses, listed beside the verdict (a public contract's also block, in `problems`). */
 const MAX_UNUSED = 20;
 
@@ -394,8 +396,7 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
     provider: spec.provider,
     consumers: spec.consumers.map((c) => c.repo),
     status,
-    // Who breaks first: with hundreds of findings (a real API's release) the cut must not hide them.
-    problems: short([...found.failures, ...notInChange, ...found.mismatches, ...blockingBreaking]),
+    problems: short([...found.failures, ...blockingBreaking.slice(0, Math.max(MIN_BREAKING, MAX_PROBLEMS - found.failures.length - notInChange.length - found.mismatches.length)), ...notInChange, ...found.mismatches]),
     accepted: short(accepted),
     blame: status === 'passed' ? [] : [...blame].filter((r) => inChange.has(r)),
     durationMs,
