@@ -2,7 +2,7 @@
  * Live progress on stderr while a change runs: which repo, which step, for how long. On a
  * terminal the block is redrawn in place; elsewhere (CI, pipes) one line per change of step.
  */
-import type { ChangeResult, ChangeStatusView, EgressSummary, GateReport, RepoStatusView } from '../workflows/types.ts';
+import type { ChangeResult, ChangeStatusView, ContractVerdict, EgressSummary, GateReport, RepoStatusView } from '../workflows/types.ts';
 
 export function seconds(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
@@ -126,12 +126,24 @@ export function renderResult(result: ChangeResult): string {
   return lines.join('\n');
 }
 
+/** Who fits, who breaks, and what no declared consumer uses; null for verdicts recorded before per-consumer verdicts. */
+function consumerLine(c: ContractVerdict): string | null {
+  if (c.verdicts === undefined) return null;
+  const names = (status: 'fits' | 'breaks') => c.verdicts?.filter((v) => v.status === status).map((v) => v.consumer) ?? [];
+  const parts = [`fits: ${names('fits').join(', ') || '-'}`, `breaks: ${names('breaks').join(', ') || '-'}`];
+  const unused = c.unusedCount ?? c.unused?.length ?? 0;
+  if (unused > 0) parts.push(`${unused} finding${unused === 1 ? '' : 's'} no declared consumer uses (${c.audience === 'fleet' ? 'notes' : 'blocking: clients outside the fleet'})`);
+  return `consumers ${parts.join(' · ')}`;
+}
+
 /** The gate's report for people: one line per contract, then each problem and finding with its place. */
 export function gateLines(report: GateReport, limit = 12): string[] {
   const lines = [`  gate (round ${report.round}): ${report.summary} in ${seconds(report.durationMs)}`];
   for (const c of report.contracts) {
     const accepted = c.accepted.length > 0 ? `, ${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'} accepted: every consumer updated` : '';
     lines.push(`    ${c.status === 'passed' ? '✔' : '✖'} ${c.contract} (${c.kind}, ${c.provider} → ${c.consumers.join(', ') || 'no consumers'}): ${c.status}${accepted}`);
+    const consumers = consumerLine(c);
+    if (consumers) lines.push(`      ${consumers}`);
     for (const p of c.problems.slice(0, limit)) lines.push(`      ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
     if (c.problems.length > limit) lines.push(`      … ${c.problems.length - limit} more (--json has them all)`);
     for (const p of (c.preExisting ?? []).slice(0, limit)) lines.push(`      pre-existing ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);

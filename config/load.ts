@@ -385,6 +385,7 @@ export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): Gat
           verify: c.verify ?? null,
           pactEnv: c.pactEnv,
           consumers: consumers.map(({ repo, use }) => ({ repo, path: use.path ?? null, uses: use.uses ?? null, command: use.command ?? null })),
+          audience: c.audience,
         });
       }
     }

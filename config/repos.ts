@@ -148,6 +148,11 @@ export const ProvidedContract = z
     verify: z.string().min(1).optional(),
     /** `pact`: the environment variable that holds the pact file's path during `verify`. */
     pactEnv: EnvName.default('PACT_FILE'),
+    /**
+     * `public`: clients outside the fleet may use it, so a breaking change no declared consumer
+     * uses still blocks. `fleet`: every consumer is declared, so such a change is only a note.
+     */
+    audience: z.enum(['public', 'fleet']).default('public'),
   })
   .strict();
 export type ProvidedContract = z.infer<typeof ProvidedContract>;

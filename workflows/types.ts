@@ -60,6 +60,8 @@ export interface ContractSpec {
   verify: string | null;
   pactEnv: string;
   consumers: ContractConsumerSpec[];
+  /** Who may use it: `public` (absent: recorded before audiences existed) or only the declared `fleet`. */
+  audience?: ContractAudience;
 }
 
 export interface ContractConsumerSpec {
@@ -106,6 +108,19 @@ export interface ContractProblem extends Omit<CheckProblem, 'kind' | 'repo'> {
 
 export type ContractStatus = 'passed' | 'breaking' | 'mismatch' | 'failed';
 
+/** Whether clients outside the declared fleet may use a contract (see docs/contracts.md). */
+export type ContractAudience = 'public' | 'fleet';
+
+/** One declared consumer, judged by what it uses. */
+export interface ConsumerVerdict {
+  consumer: string;
+  inChange: boolean;
+  /** `breaks`: something it uses broke, or its usage does not fit the head. */
+  status: 'fits' | 'breaks';
+  /** Why it breaks, one short line each (bounded); for a fit in the change, that it was updated. */
+  why: string[];
+}
+
 export interface ContractVerdict {
   contract: string;
   kind: ContractKind;
@@ -121,6 +136,13 @@ export interface ContractVerdict {
   /** Repos whose work the verdict sends back in a fix round. */
   blame: string[];
   durationMs: number;
+  audience?: ContractAudience;
+  /** Every declared consumer, fitting or breaking (absent in verdicts recorded before per-consumer verdicts). */
+  verdicts?: ConsumerVerdict[];
+  /** Breaking findings no declared consumer uses: blocking for a public contract, notes for a fleet one. */
+  unused?: ContractProblem[];
+  /** How many there were before `unused` was cut to size. */
+  unusedCount?: number;
 }
 
 export interface GuardrailFinding {

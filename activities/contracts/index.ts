@@ -8,4 +8,5 @@ export { describeEntry, readPact, unwrapMatchers, type PactEntry, type ReadPact 
 export { diffJsonSchema } from './json-schema.ts';
 export { copyLayout, copyProblem, locateInProto, protoImports, type CopyLayout, type ProtoReader } from './copies.ts';
 export { problemIdentity, splitPreExisting } from './drift.ts';
-export { FieldPath, OperationUse, OperationUses, type ConsumerFiles, type ContractProblem, type OpenApiUsage } from './types.ts';
+export { FieldPath, OperationUse, OperationUses, type ConsumerFiles, type ContractProblem, type OpenApiUsage, type ProblemHandle } from './types.ts';
+export { affects, describeHit, protoHandle, usageOfCopy, usageOfPact, usageOfProtoCopy, usageOfUses, type DeclaredUsage } from './usage.ts';

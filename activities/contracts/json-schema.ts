@@ -22,5 +22,6 @@ export function diffJsonSchema(base: unknown, head: unknown, file: string): Cont
     file,
     location: pointer(f.segments),
     message: f.message,
+    ...(f.kind === 'breaking' ? { handle: { operation: '', side: 'response' as const, field: f.field ?? '', ...(f.before === undefined ? {} : { before: f.before }), ...(f.after === undefined ? {} : { after: f.after }) } } : {}),
   }));
 }

@@ -5,7 +5,7 @@
  */
 import { compareSchemas, type Side } from './schema.ts';
 import { deref, isObject, own, ownObject, pointer, type JsonObject } from './pointer.ts';
-import type { ContractProblem } from './types.ts';
+import type { ContractProblem, ProblemHandle } from './types.ts';
 
 export const OPERATION_METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
 export type OperationMethod = (typeof OPERATION_METHODS)[number];
@@ -62,6 +62,11 @@ interface Param {
   required: boolean;
   schema: unknown;
   segments: string[];
+}
+
+/** How a parameter is named in a handle: 'query:per_page', 'header:x-api-version'. */
+function parameterField(param: Param): string {
+  return `${param.in}:${param.in === 'header' ? param.name.toLowerCase() : param.name}`;
 }
 
 function paramKey(name: string, location: string): string {
@@ -143,15 +148,27 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
   if (refused.length > 0) return refused;
 
   const problems: ContractProblem[] = [];
-  const breaking = (rule: string, segments: string[], message: string): void => {
-    problems.push({ kind: 'breaking', rule, file, location: pointer(segments), message });
+  const breaking = (rule: string, segments: string[], message: string, handle: ProblemHandle): void => {
+    problems.push({ kind: 'breaking', rule, file, location: pointer(segments), message, handle });
   };
   const unresolved = (segments: string[], ref: string, reason: string): void => {
     problems.push({ kind: 'invalid', rule: 'ref-unresolved', file, location: pointer(segments), message: `$ref "${ref}" at ${pointer(segments)} cannot be followed: ${reason}` });
   };
-  const schemas = (side: Side, prefix: string, segments: string[], b: unknown, h: unknown): void => {
+  const schemas = (side: Side, operation: string, prefix: string, segments: string[], b: unknown, h: unknown, parameter?: string): void => {
     for (const f of compareSchemas({ side, baseRoot: base, headRoot: head, prefix }, b, h)) {
-      problems.push({ kind: f.kind, rule: f.rule, file, location: pointer([...segments, ...f.segments]), message: f.message });
+      const problem: ContractProblem = { kind: f.kind, rule: f.rule, file, location: pointer([...segments, ...f.segments]), message: f.message };
+      if (f.kind === 'breaking') {
+        const field = parameter ?? f.field ?? '';
+        problem.handle = {
+          operation,
+          side: side === 'response' ? 'response' : 'request',
+          field,
+          ...(f.before === undefined ? {} : { before: f.before }),
+          ...(f.after === undefined ? {} : { after: f.after }),
+          ...(f.added === undefined ? {} : { added: f.added }),
+        };
+      }
+      problems.push(problem);
     }
   };
 
@@ -161,7 +178,8 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
     const match = headPaths.get(shape);
     if (match === undefined) {
       if (baseMethods.length > 0) {
-        breaking('path-removed', ['paths', baseTemplate], `path ${baseTemplate} removed (with ${baseMethods.map((m) => m.toUpperCase()).join(', ')})`);
+        const methods = baseMethods.map((m) => m.toUpperCase());
+        breaking('path-removed', ['paths', baseTemplate], `path ${baseTemplate} removed (with ${methods.join(', ')})`, { operation: `${methods.join('|')} ${baseTemplate}`, side: 'response', field: '', after: 'removed' });
       }
       continue;
     }
@@ -171,7 +189,7 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       const opName = `${method.toUpperCase()} ${template}`;
       const opSegments = ['paths', template, method];
       if (!headMethods.has(method)) {
-        breaking('operation-removed', opSegments, `${opName} removed`);
+        breaking('operation-removed', opSegments, `${opName} removed`, { operation: opName, side: 'response', field: '', after: 'removed' });
         continue;
       }
       const baseItemValue = deref(base, baseItem);
@@ -185,7 +203,13 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       const shutOut = baseSecurity.alternatives.find((held) => !headSecurity.alternatives.some((needed) => satisfies(held, needed)));
       if (shutOut !== undefined) {
         const now = headSecurity.alternatives.map(describeSecurity).join(' or ');
-        breaking('security-requirement-added', headSecurity.own ? [...opSegments, 'security'] : ['security'], `${opName} now requires ${now}; callers that send ${describeSecurity(shutOut)} are refused`);
+        breaking('security-requirement-added', headSecurity.own ? [...opSegments, 'security'] : ['security'], `${opName} now requires ${now}; callers that send ${describeSecurity(shutOut)} are refused`, {
+          operation: opName,
+          side: 'request',
+          field: '',
+          before: describeSecurity(shutOut),
+          after: now,
+        });
       }
 
       // Parameters: a consumer that does not send a newly required one is refused.
@@ -196,10 +220,16 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
         const label = `${opName} ${param.in} parameter "${param.name}"`;
         // A new path parameter means a new path template, reported as the path's removal.
         if (param.in !== 'path' && param.required && before?.required !== true) {
-          breaking('request-parameter-became-required', param.segments, `${label} ${before === undefined ? 'added as required' : 'became required'}`);
+          breaking('request-parameter-became-required', param.segments, `${label} ${before === undefined ? 'added as required' : 'became required'}`, {
+            operation: opName,
+            side: 'request',
+            field: parameterField(param),
+            before: before === undefined ? 'absent' : 'optional',
+            after: 'required',
+          });
         }
         if (before !== undefined && before.schema !== undefined && param.schema !== undefined) {
-          schemas('request', label, [...param.segments, 'schema'], before.schema, param.schema);
+          schemas('request', opName, label, [...param.segments, 'schema'], before.schema, param.schema, parameterField(param));
         }
       }
 
@@ -210,18 +240,24 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       if (baseBody.ok && headBody.ok && headBody.value !== undefined) {
         const bodySegments = [...opSegments, 'requestBody'];
         if (own(headBody.value, 'required') === true && own(baseBody.value, 'required') !== true) {
-          breaking('request-body-became-required', [...bodySegments, 'required'], `${opName} request body ${baseBody.value === undefined ? 'added as required' : 'became required'}`);
+          breaking('request-body-became-required', [...bodySegments, 'required'], `${opName} request body ${baseBody.value === undefined ? 'added as required' : 'became required'}`, {
+            operation: opName,
+            side: 'request',
+            field: '',
+            before: baseBody.value === undefined ? 'absent' : 'optional',
+            after: 'required',
+          });
         }
         const baseContent = ownObject(baseBody.value, 'content');
         const headContent = ownObject(headBody.value, 'content');
         for (const mediaType of Object.keys(baseContent ?? {})) {
           const after = mediaEntry(headContent, mediaType);
           if (after === undefined) {
-            breaking('request-media-type-removed', [...bodySegments, 'content', mediaType], `${opName} request body no longer accepts ${mediaType}`);
+            breaking('request-media-type-removed', [...bodySegments, 'content', mediaType], `${opName} request body no longer accepts ${mediaType}`, { operation: opName, side: 'request', field: '', before: mediaType, after: 'removed' });
             continue;
           }
           const before = own(baseContent, mediaType);
-          schemas('request', `${opName} request body`, [...bodySegments, 'content', after.key, 'schema'], own(before, 'schema'), own(after.value, 'schema'));
+          schemas('request', opName, `${opName} request body`, [...bodySegments, 'content', after.key, 'schema'], own(before, 'schema'), own(after.value, 'schema'));
         }
       }
 
@@ -234,7 +270,10 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
         if (!Object.hasOwn(headResponses, code)) {
           // A consumer coded for a success status breaks when it changes; an error it no longer
           // receives breaks nothing.
-          if (isSuccessStatus(code)) breaking('response-status-removed', responseSegments, `${label} removed`);
+          if (isSuccessStatus(code)) {
+            const now = Object.keys(headResponses).filter(isSuccessStatus);
+            breaking('response-status-removed', responseSegments, `${label} removed`, { operation: opName, side: 'response', field: '', before: code, after: now.length > 0 ? now.join('|') : 'removed' });
+          }
           continue;
         }
         const before = deref(base, baseResponses[code]);
@@ -249,13 +288,13 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
         for (const mediaType of Object.keys(baseContent ?? {})) {
           const afterMedia = mediaEntry(headContent, mediaType);
           if (afterMedia === undefined) {
-            breaking('response-media-type-removed', [...responseSegments, 'content', mediaType], `${label}: no longer returns ${mediaType}`);
+            breaking('response-media-type-removed', [...responseSegments, 'content', mediaType], `${label}: no longer returns ${mediaType}`, { operation: opName, side: 'response', field: '', before: mediaType, after: 'removed' });
             continue;
           }
           const beforeSchema = own(own(baseContent, mediaType), 'schema');
           const afterSchema = own(afterMedia.value, 'schema');
           if (beforeSchema === undefined || afterSchema === undefined) continue;
-          schemas('response', label, [...responseSegments, 'content', afterMedia.key, 'schema'], beforeSchema, afterSchema);
+          schemas('response', opName, label, [...responseSegments, 'content', afterMedia.key, 'schema'], beforeSchema, afterSchema);
         }
       }
     }

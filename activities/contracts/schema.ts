@@ -324,6 +324,27 @@ export interface SchemaFinding {
   rule: string;
   segments: string[];
   message: string;
+  /** The property as a consumer names it (see `usageField`), and its shape before and after. */
+  field?: string;
+  before?: string;
+  after?: string;
+  added?: string[];
+}
+
+/** 'lines[].qty' → 'lines.qty', '[].id' → 'id', '*' stays: the spelling of a field in `uses`. */
+export function usageField(field: string): string {
+  return field
+    .replace(/\[\]/g, '')
+    .split('.')
+    .filter((part) => part !== '')
+    .join('.');
+}
+
+function enumShape(keys: ReadonlySet<string> | null): string {
+  if (keys === null) return 'any value';
+  const list = [...keys];
+  const shown = list.slice(0, 8).join(', ');
+  return `enum ${shown}${list.length > 8 ? `, … (${list.length})` : ''}`;
 }
 
 export interface CompareInput {
@@ -378,8 +399,12 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
   let exhausted = false;
   const subject = (field: string): string => (field === '' ? '' : `property "${field}" `);
   const say = (field: string, what: string): string => `${input.prefix}: ${subject(field)}${what}`;
-  const add = (kind: SchemaFinding['kind'], rule: string, segments: string[], message: string): void => {
-    findings.push({ kind, rule, segments, message });
+  const add = (kind: SchemaFinding['kind'], rule: string, segments: string[], message: string, shape?: { field: string; before: string; after: string; added?: string[] }): void => {
+    if (shape === undefined) {
+      findings.push({ kind, rule, segments, message });
+      return;
+    }
+    findings.push({ kind, rule, segments, message, field: usageField(shape.field), before: shape.before, after: shape.after, ...(shape.added ? { added: shape.added.slice(0, 8) } : {}) });
   };
 
   const walk = (b: unknown, h: unknown, segments: string[], field: string, depth: number): void => {
@@ -420,29 +445,29 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       if (!typesWithin(hv.types, bv.types)) {
         const widened = typesWithin(bv.types, hv.types);
         const rule = widened ? RULES.response.widened : RULES.response.changed;
-        add('breaking', rule, segments, say(field, `type ${widened ? 'widened' : 'changed'} from ${from} to ${to}`));
+        add('breaking', rule, segments, say(field, `type ${widened ? 'widened' : 'changed'} from ${from} to ${to}`), { field, before: from, after: to });
       }
     } else if (!typesWithin(bv.types, hv.types)) {
       const narrowed = typesWithin(hv.types, bv.types);
       const rule = narrowed ? RULES[side].narrowed : RULES[side].changed;
-      add('breaking', rule, segments, say(field, `type ${narrowed ? 'narrowed' : 'changed'} from ${from} to ${to}`));
+      add('breaking', rule, segments, say(field, `type ${narrowed ? 'narrowed' : 'changed'} from ${from} to ${to}`), { field, before: from, after: to });
     }
 
     // Enums: a reader breaks on a value it does not know; a writer breaks when its value is refused.
     const baseKeys = bv.enumValues === null ? null : new Set(bv.enumValues.map(valueKey));
     const headKeys = hv.enumValues === null ? null : new Set(hv.enumValues.map(valueKey));
     if (side === 'response' && baseKeys !== null) {
-      if (headKeys === null) add('breaking', RULES.response.enumAdded, segments, say(field, `no longer restricted to the enum values ${[...baseKeys].join(', ')}`));
+      if (headKeys === null) add('breaking', RULES.response.enumAdded, segments, say(field, `no longer restricted to the enum values ${[...baseKeys].join(', ')}`), { field, before: enumShape(baseKeys), after: enumShape(null) });
       else {
         const added = [...headKeys].filter((k) => !baseKeys.has(k));
-        if (added.length > 0) add('breaking', RULES.response.enumAdded, segments, say(field, `enum value${added.length > 1 ? 's' : ''} ${added.join(', ')} added`));
+        if (added.length > 0) add('breaking', RULES.response.enumAdded, segments, say(field, `enum value${added.length > 1 ? 's' : ''} ${added.join(', ')} added`), { field, before: enumShape(baseKeys), after: enumShape(headKeys), added });
       }
     }
     if (side !== 'response' && headKeys !== null) {
-      if (baseKeys === null) add('breaking', RULES[side].enumRemoved, segments, say(field, `now restricted to the enum values ${[...headKeys].join(', ')}`));
+      if (baseKeys === null) add('breaking', RULES[side].enumRemoved, segments, say(field, `now restricted to the enum values ${[...headKeys].join(', ')}`), { field, before: enumShape(null), after: enumShape(headKeys) });
       else {
         const removed = [...baseKeys].filter((k) => !headKeys.has(k));
-        if (removed.length > 0) add('breaking', RULES[side].enumRemoved, segments, say(field, `enum value${removed.length > 1 ? 's' : ''} ${removed.join(', ')} removed`));
+        if (removed.length > 0) add('breaking', RULES[side].enumRemoved, segments, say(field, `enum value${removed.length > 1 ? 's' : ''} ${removed.join(', ')} removed`), { field, before: enumShape(baseKeys), after: enumShape(headKeys) });
       }
     }
 
@@ -484,12 +509,12 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       if (!hv.properties.has(name)) {
         // A reader loses the property; a writer only notices when the head refuses unknown properties.
         if (side !== 'request' || hv.additional.kind === 'closed') {
-          add('breaking', RULES[side].removed, at, say(child(name), 'removed'));
+          add('breaking', RULES[side].removed, at, say(child(name), 'removed'), { field: child(name), before: describeTypes(viewOf(input.baseRoot, baseSchema).types), after: 'removed' });
         }
         continue;
       }
       if (side === 'response' && bv.required.has(name) && !hv.required.has(name)) {
-        add('breaking', RULES.response.optional, at, say(child(name), 'is no longer required (consumers may rely on it being present)'));
+        add('breaking', RULES.response.optional, at, say(child(name), 'is no longer required (consumers may rely on it being present)'), { field: child(name), before: 'required', after: 'optional' });
       }
       walk(baseSchema, hv.properties.get(name), at, child(name), depth + 1);
     }
@@ -497,10 +522,10 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       for (const name of hv.required) {
         if (bv.required.has(name)) continue;
         const what = bv.properties.has(name) ? 'became required' : 'added as required';
-        add('breaking', RULES[side].required, [...segments, 'properties', name], say(child(name), what));
+        add('breaking', RULES[side].required, [...segments, 'properties', name], say(child(name), what), { field: child(name), before: bv.properties.has(name) ? 'optional' : 'absent', after: 'required' });
       }
       if (bv.additional.kind !== 'closed' && hv.additional.kind === 'closed') {
-        add('breaking', RULES[side].closed, [...segments, 'additionalProperties'], say(field, 'no longer accepts additional properties'));
+        add('breaking', RULES[side].closed, [...segments, 'additionalProperties'], say(field, 'no longer accepts additional properties'), { field, before: 'open', after: 'closed' });
       }
     }
     if (bv.additional.kind === 'schema' && hv.additional.kind === 'schema') {

@@ -28,6 +28,30 @@ export interface ContractProblem {
   repo?: string;
   /** For mismatches: the consuming repo. */
   consumer?: string;
+  /** What the finding is about, in terms a consumer's declared usage can be matched against. */
+  handle?: ProblemHandle;
+}
+
+/**
+ * The structured subject of a finding. Kept to a few short strings: findings travel through
+ * workflow history.
+ */
+export interface ProblemHandle {
+  /**
+   * `<METHOD> <path template>` for OpenAPI ('GET /products/{id}'; methods joined by '|' when a
+   * whole path went), the message's full name for protobuf ('orders.v1.Order'), '' for a
+   * document without operations (a JSON Schema).
+   */
+  operation: string;
+  /** Which way the data flows: what the consumer reads, or what it sends. */
+  side: 'response' | 'request';
+  /** Dotted property path ('products.price'; arrays walked through), '' for the whole operation or body. */
+  field: string;
+  /** The old and new shape, e.g. 'number' → 'object', 'enum a, b' → 'enum a, b, c', 'required' → 'optional'. */
+  before?: string;
+  after?: string;
+  /** For a response enum that gained values: the new values (JSON, at most eight), so a consumer that already allows them is spared. */
+  added?: string[];
 }
 
 const METHODS = ['GET', 'PUT', 'POST', 'DELETE', 'PATCH', 'HEAD', 'OPTIONS', 'TRACE'] as const;
@@ -39,13 +63,18 @@ export const FieldPath = z
   .string()
   .regex(/^[^.\s]+(\.[^.\s]+)*$/, 'use property names joined by ".", e.g. "price.amount"');
 
-/** One operation a consumer calls, and the response fields it reads (in the 2xx response body). */
+/** One operation a consumer calls, the response fields it reads (in the 2xx response body), and what it sends. */
 export const OperationUse = z
   .object({
     operation: z
       .string()
       .regex(/^(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) \/\S*$/, 'use "<METHOD> <path template>", e.g. "GET /products/{id}"'),
     fields: z.array(FieldPath).default([]),
+    /**
+     * Request body fields and parameters (`query:<name>`, `header:<name>`) it sends. Without it,
+     * every request change of the operation counts against the consumer.
+     */
+    sends: z.array(z.string().regex(/^((query|header|path|cookie):[^\s]+|[^.\s:]+(\.[^.\s]+)*)$/, 'use a dotted body field such as "item.qty", or "query:<name>" / "header:<name>"')).optional(),
   })
   .strict();
 export type OperationUse = z.infer<typeof OperationUse>;

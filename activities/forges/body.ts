@@ -2,7 +2,7 @@
  * Pull request bodies of a linked set: the change's description, every sibling with its link
  * and place in the merge order, and a hidden manifest that Lockstep reads back.
  */
-import type { GateReport, PullRequestSibling } from '../../workflows/types.ts';
+import type { ContractVerdict, GateReport, PullRequestSibling } from '../../workflows/types.ts';
 
 export interface LinkedBodyInput {
   changeId: string;
@@ -76,6 +76,8 @@ export function gateSection(report: GateReport): string[] {
     lines.push(`| ${cell(c.contract)} | ${c.kind} | ${cell(c.provider)} | ${cell(c.consumers.join(', ') || '-')} | ${c.status}${note}${old} |`);
   }
   if (report.contracts.length === 0) lines.push('| - | - | - | - | no contract involves these repositories |');
+  const consumers = report.contracts.flatMap((c) => consumerLines(c, cell));
+  if (consumers.length > 0) lines.push('', 'Consumers, judged by what each declares it uses:', '', ...consumers);
   // Drift the change did not cause: shown so it is not forgotten, never blamed on this change.
   const preExisting = report.contracts.flatMap((c) => (c.preExisting ?? []).map((p) => ({ contract: c.contract, p })));
   if (preExisting.length > 0) {
@@ -86,6 +88,36 @@ export function gateSection(report: GateReport): string[] {
   if (waived.length > 0) {
     lines.push('', 'Guardrail findings accepted by configuration:', '');
     for (const f of waived) lines.push(`- \`${cell(f.rule)}\` in ${cell(f.repo)}:${cell(f.file)}:${f.line}: ${cell(f.waived ?? '')}`);
+  }
+  return lines;
+}
+
+/** Shown per contract: a PR body is read by people, the full lists are in the audit. */
+const MAX_REASONS = 3;
+
+/**
+ * One contract's consumers, fitting and breaking with why, and the findings no declared consumer
+ * uses, worded for the contract's audience. Nothing for verdicts recorded before per-consumer
+ * verdicts existed.
+ */
+function consumerLines(c: ContractVerdict, cell: (text: string) => string): string[] {
+  if (c.verdicts === undefined || (c.verdicts.length === 0 && (c.unused ?? []).length === 0)) return [];
+  const lines = [`- **${cell(c.contract)}** (${c.audience ?? 'public'}):`];
+  for (const v of c.verdicts) {
+    if (v.status === 'fits') {
+      lines.push(`  - ${cell(v.consumer)} fits${v.why[0] ? `: ${cell(v.why[0])}` : ': nothing it uses broke'}`);
+      continue;
+    }
+    lines.push(`  - ${cell(v.consumer)} **breaks**${v.inChange ? '' : ' (not part of this change)'}:`);
+    for (const why of v.why.slice(0, MAX_REASONS)) lines.push(`    - ${cell(why)}`);
+    if (v.why.length > MAX_REASONS) lines.push(`    - … ${v.why.length - MAX_REASONS} more in the audit`);
+  }
+  const unused = c.unused ?? [];
+  if (unused.length > 0) {
+    const what = c.audience === 'fleet' ? 'notes: the contract is fleet-only' : 'blocking: they may affect clients outside the fleet';
+    const total = c.unusedCount ?? unused.length;
+    lines.push(`  - ${total} finding${total === 1 ? '' : 's'} no declared consumer uses (${what}):`);
+    for (const p of unused.slice(0, MAX_REASONS)) lines.push(`    - \`${cell(p.rule)}\` ${cell(p.message.replace(/ \(no declared consumer uses it: [^)]*\)$/, ''))}`);
   }
   return lines;
 }

@@ -8,14 +8,42 @@
 import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
-import { bundleExternalRefs, checkOpenApiConsumer, copyLayout, copyProblem, describeEntry, diffJsonSchema, diffOpenApi, lineFinder, OperationUses, parseContractDocument, readPact, splitPreExisting, type ContractProblem as CheckProblem, type LineFinder, type OpenApiUsage, type PactEntry } from '../contracts/index.ts';
+import {
+  bundleExternalRefs,
+  checkOpenApiConsumer,
+  copyLayout,
+  copyProblem,
+  describeEntry,
+  diffJsonSchema,
+  diffOpenApi,
+  lineFinder,
+  OperationUses,
+  parseContractDocument,
+  protoHandle,
+  readPact,
+  splitPreExisting,
+  usageOfCopy,
+  usageOfPact,
+  usageOfProtoCopy,
+  usageOfUses,
+  type ContractProblem as CheckProblem,
+  type DeclaredUsage,
+  type LineFinder,
+  type OpenApiUsage,
+  type PactEntry,
+} from '../contracts/index.ts';
 import { bufBreaking, bufCopyBreaking, GATE_SCRATCH } from './buf.ts';
+import { attributeFindings, consumerNotInChange, consumerVerdicts, unusedFinding } from './consumers.ts';
 import { COULD_NOT_RUN, environmentFault, setupFault } from './environment.ts';
 import { DocumentTooLargeError, GateWork, MAX_DOCUMENT_BYTES, type GateCommandResult, type GateDeps } from './work.ts';
 
 /** Verdicts travel through workflow history: keep them short. */
 const MAX_PROBLEMS = 50;
 const MAX_MESSAGE = 600;
+/** With hundreds of findings (a real API's release) the cut must not hide who breaks: the provider's own findings give way first, down to this many. */
+const MIN_BREAKING = 10;
+/** Findings no declared consumer uses, listed beside the verdict (a public contract's also block, in `problems`). */
+const MAX_UNUSED = 20;
 
 export function createContractActivities(deps: GateDeps) {
   return {
@@ -35,16 +63,18 @@ export function createContractActivities(deps: GateDeps) {
   };
 }
 
-interface Found {
+export interface Found {
   breaking: ContractProblem[];
   mismatches: ContractProblem[];
   failures: ContractProblem[];
   /** Consumer mismatches already there at the base commits: notes, unless gate.strict. */
   preExisting: ContractProblem[];
+  /** What each consumer declares it uses (absent: nothing readable). */
+  usage: Map<string, DeclaredUsage>;
 }
 
 async function checkKind(work: GateWork, spec: ContractSpec): Promise<Found> {
-  const found: Found = { breaking: [], mismatches: [], failures: [], preExisting: [] };
+  const found: Found = { breaking: [], mismatches: [], failures: [], preExisting: [], usage: new Map() };
   switch (spec.kind) {
     case 'openapi':
     case 'json-schema':
@@ -177,7 +207,7 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
   }
   for (const consumer of spec.consumers) {
     const check = (provider: unknown, which: 'base' | 'head', into: Found) =>
-      spec.kind === 'openapi' ? openApiUsage(work, consumer, provider, path, into, which) : schemaCopy(work, consumer, provider, path, into, which);
+      spec.kind === 'openapi' ? openApiUsage(work, consumer, base, provider, path, into, which) : schemaCopy(work, consumer, provider, path, into, which);
     const placed = (ps: CheckProblem[]) => withLines(work, spec.provider, ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
     const problems = placed(await check(head, 'head', found));
     // The base pair is read only to tell old drift from new; what is unreadable there is no finding.
@@ -186,7 +216,7 @@ async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): 
   }
 }
 
-const emptyFound = (): Found => ({ breaking: [], mismatches: [], failures: [], preExisting: [] });
+const emptyFound = (): Found => ({ breaking: [], mismatches: [], failures: [], preExisting: [], usage: new Map() });
 
 /** Mismatches at head go to the verdict; those the base commits already had are pre-existing. */
 function addSplit(found: Found, atHead: ContractProblem[], atBase: readonly ContractProblem[]): void {
@@ -195,17 +225,42 @@ function addSplit(found: Found, atHead: ContractProblem[], atBase: readonly Cont
   found.preExisting.push(...preExisting);
 }
 
-async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
+/** `head` is the provider's document the usage is checked against (its head, or its base to tell old drift); `base` its base, where usage is resolved. */
+async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base: unknown, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
   const problems = consumer.uses ? atConsumer(checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, { provider: providerFile, consumer: 'repos.config.json' }), providerFile, 'repos.config.json') : [];
+  const declared: DeclaredUsage[] = consumer.uses ? [usageOfUses(consumer.uses, base, head)] : [];
   if (consumer.path) {
     const doc = await documentAt(work, consumer.repo, which, consumer.path, found);
     if (doc !== undefined) {
       const usage = usageOf(doc, consumer.path, consumer.repo);
-      if ('form' in usage) problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, { provider: providerFile, consumer: consumer.path }), providerFile, consumer.path));
-      else found.failures.push(usage);
+      if ('form' in usage) {
+        const files = { provider: providerFile, consumer: consumer.path };
+        problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, files), providerFile, consumer.path));
+        const before = usageOf((await declarationBefore(work, consumer.repo, consumer.path)) ?? doc, consumer.path, consumer.repo);
+        const used = 'form' in before ? before : usage;
+        declared.push(used.form === 'uses' ? usageOfUses(used.uses, base, head) : used.form === 'pact' ? usageOfPact(used.pact, base, head) : usageOfCopy(checkOpenApiConsumer(head, used, consumer.repo, files)));
+      } else found.failures.push(usage);
     }
   }
+  recordUsage(found, consumer.repo, declared);
   return problems;
+}
+
+/**
+ * A consumer's declaration before the change, parsed; undefined when it is new or unreadable
+ * there. Whom a finding hits is judged by what consumers used before the change: one that moved
+ * with the provider already declares the new usage at its head.
+ */
+async function declarationBefore(work: GateWork, repo: string, path: string): Promise<unknown> {
+  const text = await work.read(repo, 'base', path);
+  if (text === null) return undefined;
+  const parsed = parseContractDocument(text, path);
+  return parsed.ok ? parsed.document : undefined;
+}
+
+/** What a consumer declares, for the verdict; several declarations (config and file) add up. */
+function recordUsage(found: Found, consumer: string, declared: DeclaredUsage[]): void {
+  found.usage.set(consumer, declared.length === 1 && declared[0] ? declared[0] : declared.length === 0 ? { form: 'unknown' } : { form: 'any-of', of: declared });
 }
 
 /**
@@ -240,7 +295,10 @@ async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: 
   const copy = await documentAt(work, consumer.repo, which, consumer.path, found);
   if (copy === undefined) return [];
   // What the consumer's copy promises must still hold in the provider's schema.
-  return diffJsonSchema(copy, head, providerFile).map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
+  const own = diffJsonSchema(copy, head, providerFile);
+  const before = await declarationBefore(work, consumer.repo, consumer.path);
+  recordUsage(found, consumer.repo, [usageOfCopy(before === undefined ? own : diffJsonSchema(before, head, providerFile))]);
+  return own.map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
 }
 
 async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
@@ -256,7 +314,14 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
   if (hasBase) {
     const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds });
     // The module is the whole repository; this contract is its one file.
-    found.breaking.push(...problems.filter((p) => p.file === path).map((p) => ({ ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider })));
+    found.breaking.push(
+      ...problems
+        .filter((p) => p.file === path)
+        .map((p) => {
+          const handle = protoHandle(p);
+          return { ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider, ...(handle ? { handle } : {}) };
+        }),
+    );
   }
   for (const consumer of spec.consumers) {
     if (!consumer.path) continue;
@@ -265,6 +330,7 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
       found.mismatches.push({ kind: 'mismatch', rule: 'copy-missing', file: consumer.path, location: '', message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`, repo: consumer.repo, consumer: consumer.repo });
       continue;
     }
+    recordUsage(found, consumer.repo, [usageOfProtoCopy((await work.read(consumer.repo, 'base', consumer.path)) ?? copy)]);
     const atHead = await copyFits(work, spec, consumer, 'head', found);
     const atBase = atHead.length > 0 && hasBase ? await copyFits(work, spec, consumer, 'base', emptyFound()) : [];
     addSplit(found, atHead, atBase);
@@ -408,51 +474,59 @@ async function readWritten(dir: string, path: string): Promise<string | null> {
 }
 
 /**
- * The verdict. A breaking change of the provider's document passes only when every consumer is
- * part of the change and fits the new contract; while a consumer does not fit, the consumer is
- * the one to move. A failed pact verification always blocks: the provider and the consumer (if
- * it changed) are asked to agree again. Blame says whose work a fix round sends back.
+ * The verdict. A breaking change of the provider's document blocks when a consumer left out of
+ * the change uses what broke, or, for a public contract, when no declared consumer uses it
+ * (clients outside the fleet may). It passes when every consumer it hits is part of the change
+ * and fits the new contract; while a consumer does not fit, the consumer is the one to move. A
+ * failed pact verification always blocks: the provider and the consumer (if it changed) are
+ * asked to agree again. Blame says whose work a fix round sends back.
  */
 export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string>, found: Found, durationMs: number): ContractVerdict {
-  const outside = spec.consumers.filter((c) => !inChange.has(c.repo)).map((c) => c.repo);
-  const documentKind = spec.kind !== 'pact';
+  const documentKind = spec.kind !== 'pact' && spec.kind !== 'command';
+  const audience = spec.audience ?? 'public';
+  const { hits, unused } = attributeFindings(spec, found.breaking, found.usage);
+  const used = found.breaking.filter((p) => !unused.includes(p));
   const blame = new Set<string>();
   // A check that could not run is the fleet config's to fix, not a repo agent's.
   for (const p of found.failures) if (p.rule !== COULD_NOT_RUN) blame.add(p.repo);
   for (const p of found.mismatches) blame.add(inChange.has(p.repo) ? p.repo : spec.provider);
-  let notInChange: ContractProblem[] = [];
+  const notInChange = documentKind ? spec.consumers.filter((c) => !inChange.has(c.repo) && (hits.get(c.repo)?.length ?? 0) > 0).map((c) => consumerNotInChange(spec, c.repo, hits.get(c.repo) ?? [])) : [];
+  // Whole operations gone first: in a long list they say the most.
+  const unusedWorded = [...unused].sort((a, b) => Number(a.handle?.field !== '') - Number(b.handle?.field !== '')).map((p) => unusedFinding(p, audience));
+  const outsideFleet = documentKind && audience === 'public' ? unusedWorded : [];
   let accepted: ContractProblem[] = [];
-  if (found.breaking.length > 0 && documentKind && outside.length > 0) {
+  if (notInChange.length > 0 || outsideFleet.length > 0) {
     blame.add(spec.provider);
-    notInChange = outside.map((repo) => ({
-      kind: 'breaking' as const,
-      rule: 'consumer-not-in-change',
-      file: spec.path ?? '',
-      location: '',
-      message: `${repo} consumes ${spec.name} but is not part of this change: it would break`,
-      repo: spec.provider,
-      consumer: repo,
-    }));
   } else if (found.breaking.length > 0 && !documentKind) {
     blame.add(spec.provider);
     for (const p of found.breaking) if (p.consumer && inChange.has(p.consumer)) blame.add(p.consumer);
-  } else if (found.breaking.length > 0 && found.mismatches.length === 0 && found.failures.length === 0) {
-    accepted = found.breaking;
+  } else if (used.length > 0 && found.mismatches.length === 0 && found.failures.length === 0) {
+    accepted = used;
   }
-  const blockingBreaking = accepted.length > 0 ? [] : found.breaking;
+  const blockingBreaking = !documentKind ? found.breaking : accepted.length > 0 ? [] : [...used, ...outsideFleet];
   const status =
-    found.failures.length > 0 ? 'failed' : notInChange.length > 0 || (!documentKind && blockingBreaking.length > 0) ? 'breaking' : found.mismatches.length > 0 ? 'mismatch' : 'passed';
-  const short = (ps: ContractProblem[]) => ps.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
+    found.failures.length > 0
+      ? 'failed'
+      : notInChange.length > 0 || outsideFleet.length > 0 || (!documentKind && blockingBreaking.length > 0)
+        ? 'breaking'
+        : found.mismatches.length > 0
+          ? 'mismatch'
+          : 'passed';
+  const short = (ps: ContractProblem[], max = MAX_PROBLEMS) => ps.slice(0, max).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
   return {
     contract: spec.name,
     kind: spec.kind,
     provider: spec.provider,
     consumers: spec.consumers.map((c) => c.repo),
     status,
-    problems: short([...found.failures, ...blockingBreaking, ...notInChange, ...found.mismatches]),
+    problems: short([...found.failures, ...blockingBreaking.slice(0, Math.max(MIN_BREAKING, MAX_PROBLEMS - found.failures.length - notInChange.length - found.mismatches.length)), ...notInChange, ...found.mismatches]),
     accepted: short(accepted),
     blame: status === 'passed' ? [] : [...blame].filter((r) => inChange.has(r)),
     durationMs,
+    audience,
+    verdicts: consumerVerdicts(spec, inChange, [...found.mismatches, ...found.failures], hits),
+    unused: short(unusedWorded, MAX_UNUSED),
+    unusedCount: unused.length,
   };
 }
 

@@ -37,6 +37,7 @@ import type {
 import { changeWorkflowId } from '../../workflows/types.ts';
 import type { TemporalSession } from '../temporal.ts';
 import { egressGlance } from '../progress.ts';
+import { verdictDetails } from './contracts.ts';
 import { loadChangeRuns, type Failure, type HistoryEvent, type LoadedRun } from './histories.ts';
 import { PREVIEW_CHARS, short, type AuditEntry, type AuditKind, type AuditReport, type AuditValue } from './report.ts';
 
@@ -333,6 +334,7 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
           problems: res?.problems.length ?? null,
           accepted: res?.accepted.length ?? null,
           round: num(i.round),
+          ...verdictDetails(res),
         },
       };
     }

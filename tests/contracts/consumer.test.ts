@@ -208,6 +208,7 @@ describe("checkOpenApiConsumer with the consumer's copy of the document", () => 
       location: '/paths/~1pets/get/responses/200/content/application~1json/schema/items/properties/tag',
       message: 'consumer "storefront" (its copy storefront/vendor/petstore.yaml): GET /pets 200 response: property "[].tag" removed',
       consumer: 'storefront',
+      handle: { operation: 'GET /pets', side: 'response', field: 'tag', before: 'string', after: 'removed' },
     });
     expect(problems.map((p) => p.kind)).toEqual(['mismatch', 'mismatch']);
   });

@@ -119,8 +119,23 @@ describe('the worked example of docs/contracts.md', () => {
       $defs: { Line: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: qty } } } },
     });
     expect(diffJsonSchema(schema('number', 'integer'), schema('integer', 'string'), FILE)).toEqual([
-      { kind: 'breaking', rule: 'type-narrowed', file: FILE, location: '/properties/total', message: `${FILE}: property "total" type narrowed from number to integer` },
-      { kind: 'breaking', rule: 'type-changed', file: FILE, location: '/properties/lines/items/properties/qty', message: `${FILE}: property "lines[].qty" type changed from integer to string` },
+      {
+        kind: 'breaking',
+        rule: 'type-narrowed',
+        file: FILE,
+        location: '/properties/total',
+        message: `${FILE}: property "total" type narrowed from number to integer`,
+        handle: { operation: '', side: 'response', field: 'total', before: 'number', after: 'integer' },
+      },
+      {
+        kind: 'breaking',
+        rule: 'type-changed',
+        file: FILE,
+        location: '/properties/lines/items/properties/qty',
+        message: `${FILE}: property "lines[].qty" type changed from integer to string`,
+        // The handle names the field as a consumer's `uses` does: arrays walked through.
+        handle: { operation: '', side: 'response', field: 'lines.qty', before: 'integer', after: 'string' },
+      },
     ]);
   });
 });

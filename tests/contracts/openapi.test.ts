@@ -339,6 +339,7 @@ describe('the worked example of docs/contracts.md', () => {
         file: 'openapi.yaml',
         location: '/paths/~1products~1{id}/get/responses/200/content/application~1json/schema/properties/price',
         message: 'GET /products/{id} 200 response: property "price" removed',
+        handle: { operation: 'GET /products/{id}', side: 'response', field: 'price', before: 'number', after: 'removed' },
       },
     ]);
   });

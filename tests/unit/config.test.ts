@@ -159,6 +159,22 @@ describe('repos.config.json', () => {
     expect(gate).toMatchObject({ secrets: true, insecure: true, rounds: 2, waive: [] });
   });
 
+  it('a provided contract\'s audience reaches the gate: public unless declared fleet; any other value is named with the fix', async () => {
+    const fleet = (audience?: string) => ({
+      repos: [repo('api', { provides: [{ name: 'rest', kind: 'openapi', path: 'openapi.yaml', ...(audience ? { audience } : {}) }] }), repo('web', { consumes: [{ name: 'rest', uses: [{ operation: 'GET /things', fields: ['id'], sends: ['query:page'] }] }] })],
+    });
+    const tasks = { id: 'g', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] };
+    const publicByDefault = await loadReposConfig(await write('audience-default.json', fleet()));
+    expect(gateInput(publicByDefault, resolveTasks(publicByDefault, tasks)).contracts[0]?.audience).toBe('public');
+    const declared = await loadReposConfig(await write('audience-fleet.json', fleet('fleet')));
+    const contract = gateInput(declared, resolveTasks(declared, tasks)).contracts[0];
+    expect(contract?.audience).toBe('fleet');
+    expect(contract?.consumers[0]?.uses).toEqual([{ operation: 'GET /things', fields: ['id'], sends: ['query:page'] }]);
+    const issues = await issuesOf(loadReposConfig(await write('audience-bad.json', fleet('internal'))));
+    expect(issues.map((i) => i.path)).toEqual(['repos[0].provides[0].audience']);
+    expect(issues[0]?.message).toMatch(/public.*fleet/);
+  });
+
   it('a remote forge: defaults, each repo\'s owner/repo from its URL or forge.repos, one task queue per host and token', async () => {
     const loaded = await loadReposConfig(
       await write('github.json', {
