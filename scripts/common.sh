@@ -11,3 +11,28 @@ die() {
   say "error: $*"
   exit 1
 }
+
+# A stamp says what a tool was installed from; the tool is present only when it matches.
+#   stamp_ok <folder> <name> <value>     stamp <folder> <name> <value>
+stamp_ok() { [[ -f "$1/.stamp-$2" && "$(cat "$1/.stamp-$2")" == "$3" ]]; }
+stamp() { echo "$3" >"$1/.stamp-$2"; }
+
+# Builds a Go tool from the module proxy as a static binary and installs it at <dest>:
+#   go_install_tool <binary> <module@version> <dest> <log> [ldflags]
+# Everything Go writes (module and build caches) stays in a scratch folder under .tools, and goes
+# once the binary is in place: hundreds of MB of no further use. GOTOOLCHAIN=auto: an older Go
+# fetches the toolchain the module asks for, as a module, from the proxy.
+go_install_tool() {
+  local label="$1" module="$2" dest="$3" log="$4" ldflags="${5:--s -w}"
+  command -v go >/dev/null || die "$label: the Go toolchain is required to build it (install Go 1.23 or newer)"
+  local gobuild="$root/.tools/go-$label"
+  mkdir -p "$gobuild/bin" "$(dirname "$dest")"
+  env GOBIN="$gobuild/bin" GOPATH="$gobuild/path" GOCACHE="$gobuild/cache" GOMODCACHE="$gobuild/mod" \
+    GOFLAGS=-modcacherw GOTOOLCHAIN=auto CGO_ENABLED=0 \
+    go install -trimpath -ldflags "$ldflags" "$module" >"$log" 2>&1 ||
+    die "$label: go install failed; see $log"
+  cp "$gobuild/bin/$label" "$dest.part"
+  chmod 755 "$dest.part"
+  mv "$dest.part" "$dest"
+  rm -rf "$gobuild"
+}

@@ -25,16 +25,12 @@ case "$(uname -m)" in
   *) die "gate tools: unsupported machine $(uname -m)" ;;
 esac
 
-# A stamp says what a tool was installed from; the tool is present only when it matches.
-stamp_ok() { [[ -f "$gate/.stamp-$1" && "$(cat "$gate/.stamp-$1")" == "$2" ]]; }
-stamp() { echo "$2" >"$gate/.stamp-$1"; }
-
 # --- buf, from the npm package's platform binary ---------------------------------------------
 buf_pkg="$root/node_modules/@bufbuild/buf-linux-$arch_npm"
 [[ -x "$buf_pkg/bin/buf" ]] ||
   die "buf: $buf_pkg/bin/buf is missing; run 'npm ci' (the package @bufbuild/buf brings it)"
 buf_version="$(node -p "require('$buf_pkg/package.json').version")"
-if stamp_ok buf "$buf_version" && [[ -x "$gate/bin/buf" ]]; then
+if stamp_ok "$gate" buf "$buf_version" && [[ -x "$gate/bin/buf" ]]; then
   info "buf $buf_version: present"
 else
   say "buf $buf_version: copying the binary of @bufbuild/buf-linux-$arch_npm into .tools/gate/bin"
@@ -42,35 +38,22 @@ else
   cp "$buf_pkg/bin/buf" "$gate/bin/buf.part"
   chmod 755 "$gate/bin/buf.part"
   mv "$gate/bin/buf.part" "$gate/bin/buf"
-  stamp buf "$buf_version"
+  stamp "$gate" buf "$buf_version"
 fi
 
 # --- gitleaks, built from the Go module proxy ------------------------------------------------
-if stamp_ok gitleaks "$gitleaks_version" && [[ -x "$gate/bin/gitleaks" ]]; then
+if stamp_ok "$gate" gitleaks "$gitleaks_version" && [[ -x "$gate/bin/gitleaks" ]]; then
   info "gitleaks $gitleaks_version: present"
 else
-  command -v go >/dev/null || die "gitleaks: the Go toolchain is required to build it (install Go 1.23 or newer)"
   say "gitleaks $gitleaks_version: building from the Go module proxy (log: $state/logs/gate-gitleaks.log)"
-  gobuild="$root/.tools/go"
-  mkdir -p "$gobuild/bin"
-  # Everything Go writes stays under .tools: no module cache or build cache in the home folder.
-  # GOTOOLCHAIN=auto: an older Go fetches the toolchain gitleaks asks for, as a module, from the proxy.
-  env GOBIN="$gobuild/bin" GOPATH="$gobuild/path" GOCACHE="$gobuild/cache" GOMODCACHE="$gobuild/mod" \
-    GOFLAGS=-modcacherw GOTOOLCHAIN=auto CGO_ENABLED=0 \
-    go install -trimpath -ldflags "-s -w -X github.com/zricethezav/gitleaks/v8/version.Version=$gitleaks_version" \
-    "github.com/zricethezav/gitleaks/v8@$gitleaks_version" >"$state/logs/gate-gitleaks.log" 2>&1 ||
-    die "gitleaks: go install failed; see $state/logs/gate-gitleaks.log"
-  cp "$gobuild/bin/gitleaks" "$gate/bin/gitleaks.part"
-  chmod 755 "$gate/bin/gitleaks.part"
-  mv "$gate/bin/gitleaks.part" "$gate/bin/gitleaks"
-  # Module and build caches are hundreds of MB of no further use once the binary is in place.
-  rm -rf "$gobuild"
-  stamp gitleaks "$gitleaks_version"
+  go_install_tool gitleaks "github.com/zricethezav/gitleaks/v8@$gitleaks_version" "$gate/bin/gitleaks" "$state/logs/gate-gitleaks.log" \
+    "-s -w -X github.com/zricethezav/gitleaks/v8/version.Version=$gitleaks_version"
+  stamp "$gate" gitleaks "$gitleaks_version"
 fi
 
 # --- semgrep, wheels from PyPI for the sandbox's python3 -------------------------------------
 semgrep_key="$semgrep_version cp${semgrep_python/./} $arch_py"
-if stamp_ok semgrep "$semgrep_key" && [[ -x "$gate/bin/semgrep" && -d "$gate/semgrep/semgrep" ]]; then
+if stamp_ok "$gate" semgrep "$semgrep_key" && [[ -x "$gate/bin/semgrep" && -d "$gate/semgrep/semgrep" ]]; then
   info "semgrep $semgrep_version: present"
 else
   command -v python3 >/dev/null || die "semgrep: python3 with pip is required to fetch it from PyPI"
@@ -101,5 +84,5 @@ exec python3 -c 'import sys; sys.argv[0] = "$name"; from semgrep.console_scripts
 EOF
     chmod 755 "$gate/bin/$name"
   done
-  stamp semgrep "$semgrep_key"
+  stamp "$gate" semgrep "$semgrep_key"
 fi

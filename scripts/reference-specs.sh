@@ -19,27 +19,14 @@ octokit_versions="${LOCKSTEP_OCTOKIT_OPENAPI_VERSIONS:-10.0.0 12.0.0 18.0.0 18.2
 
 mkdir -p "$ref/bin" "$ref/octokit-openapi" "$state/logs"
 
-stamp_ok() { [[ -f "$ref/.stamp-$1" && "$(cat "$ref/.stamp-$1")" == "$2" ]]; }
-stamp() { echo "$2" >"$ref/.stamp-$1"; }
 
 # --- oasdiff, built from the Go module proxy -------------------------------------------------
-if stamp_ok oasdiff "$oasdiff_version" && [[ -x "$ref/bin/oasdiff" ]]; then
+if stamp_ok "$ref" oasdiff "$oasdiff_version" && [[ -x "$ref/bin/oasdiff" ]]; then
   info "oasdiff $oasdiff_version: present"
 else
-  command -v go >/dev/null || die "oasdiff: the Go toolchain is required to build it (install Go 1.26 or newer)"
   say "oasdiff $oasdiff_version: building from the Go module proxy (log: $state/logs/reference-oasdiff.log)"
-  gobuild="$root/.tools/go-oasdiff"
-  mkdir -p "$gobuild/bin"
-  # Everything Go writes stays under .tools, and goes once the binary is in place.
-  env GOBIN="$gobuild/bin" GOPATH="$gobuild/path" GOCACHE="$gobuild/cache" GOMODCACHE="$gobuild/mod" \
-    GOFLAGS=-modcacherw GOTOOLCHAIN=auto CGO_ENABLED=0 \
-    go install -trimpath -ldflags "-s -w" "github.com/oasdiff/oasdiff@$oasdiff_version" \
-    >"$state/logs/reference-oasdiff.log" 2>&1 || die "oasdiff: go install failed; see $state/logs/reference-oasdiff.log"
-  cp "$gobuild/bin/oasdiff" "$ref/bin/oasdiff.part"
-  chmod 755 "$ref/bin/oasdiff.part"
-  mv "$ref/bin/oasdiff.part" "$ref/bin/oasdiff"
-  rm -rf "$gobuild"
-  stamp oasdiff "$oasdiff_version"
+  go_install_tool oasdiff "github.com/oasdiff/oasdiff@$oasdiff_version" "$ref/bin/oasdiff" "$state/logs/reference-oasdiff.log"
+  stamp "$ref" oasdiff "$oasdiff_version"
 fi
 
 # --- GitHub's description, from published versions of @octokit/openapi ----------------------
