@@ -26,6 +26,7 @@ import { changeWorkflowId, repoWorkflowId, type ChangeResult } from '../workflow
 import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
 import { agentOverhead, type AgentSamples } from './agent.ts';
 import { egressOverhead, type EgressSamples } from './egress.ts';
+import { pactSetup, type PactSetupSamples } from './pact-setup.ts';
 import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
 import { cleanupAllFleets, createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
 import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
@@ -40,9 +41,10 @@ interface Plan {
   resumeReps: number;
   agentReps: number;
   egressReps: number;
+  pactSetupReps: number;
 }
 
-const PARTS = ['scale', 'lifecycle', 'agent', 'resume', 'egress'] as const;
+const PARTS = ['scale', 'lifecycle', 'agent', 'resume', 'egress', 'pact-setup'] as const;
 type Part = (typeof PARTS)[number];
 
 /** `--name=value` from the command line, or null. */
@@ -53,8 +55,8 @@ function option(name: string): string | null {
 
 const quick = process.argv.includes('--quick');
 const plan: Plan = quick
-  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1, egressReps: 2 }
-  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3, egressReps: 5 };
+  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1, egressReps: 2, pactSetupReps: 1 }
+  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3, egressReps: 5, pactSetupReps: 3 };
 // For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
 const sizesOption = option('sizes');
 if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
@@ -63,6 +65,7 @@ if (Number.isInteger(repsOption) && repsOption > 0) {
   plan.reps = () => repsOption;
   plan.resumeReps = repsOption;
   plan.egressReps = repsOption;
+  plan.pactSetupReps = repsOption;
   plan.agentReps = repsOption;
 }
 const onlyOption = option('only');
@@ -445,6 +448,7 @@ async function main(): Promise<void> {
   let res: Awaited<ReturnType<typeof resume>> | null = null;
   let agent: AgentSamples | null = null;
   let egress: EgressSamples | null = null;
+  let pactSetupSamples: PactSetupSamples | null = null;
   try {
     if (parts.has('scale')) for (const n of plan.sizes) points.push(await scale(ctx, n));
     if (parts.has('lifecycle')) {
@@ -471,6 +475,10 @@ async function main(): Promise<void> {
     if (parts.has('egress')) {
       log('egress: cold npm ci direct and through the egress proxy');
       egress = await egressOverhead(plan.egressReps, log);
+    }
+    if (parts.has('pact-setup')) {
+      log('pact-setup: the Node pair of the Pact fixture fleet, cold direct, cold and warm through the egress proxy');
+      pactSetupSamples = await pactSetup(plan.pactSetupReps, log);
     }
   } finally {
     await cleanUp();
@@ -518,6 +526,13 @@ async function main(): Promise<void> {
     const l = summary(egress.proxiedMs.map((x) => x / 1000));
     const b = summary(egress.directMs.map((x) => x / 1000));
     rows.push({ figure: '7. cold npm ci through the egress proxy (s)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.10', met: ratio(l, b) <= 1.1, baselineLabel: 'same install, direct' });
+  }
+  if (pactSetupSamples) {
+    const cold = summary(pactSetupSamples.proxiedColdMs.map((x) => x / 1000));
+    const direct = summary(pactSetupSamples.directColdMs.map((x) => x / 1000));
+    const warm = summary(pactSetupSamples.proxiedWarmMs.map((x) => x / 1000));
+    rows.push({ figure: '8. Pact pair setup, cold, through the egress proxy (s)', lockstep: cold, baseline: direct, ratio: ratio(cold, direct), goal: '≤ 1.10', met: ratio(cold, direct) <= 1.1, baselineLabel: 'same install, direct' });
+    rows.push({ figure: '9. Pact pair setup, warm cache (s)', lockstep: warm, baseline: cold, ratio: ratio(warm, cold), goal: '≤ 0.25', met: ratio(warm, cold) <= 0.25, baselineLabel: 'cold, through the proxy' });
   }
   const biggest = points.at(-1);
   if (biggest?.workerMemory) {
@@ -583,6 +598,7 @@ async function main(): Promise<void> {
     resume: res,
     agent,
     egress,
+    pactSetup: pactSetupSamples,
   };
   await writeFile(join(outDir, `${base}.json`), JSON.stringify(doc, null, 2) + '\n');
   await writeFile(

@@ -58,6 +58,8 @@ export interface EgressProxy {
 }
 
 const LIST_MAX = 10;
+/** How long close waits for cut connections to record themselves before the log ends. */
+const RECORD_WAIT_MS = 5000;
 
 class Denied extends Error {}
 
@@ -74,6 +76,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const open = new Set<Duplex>();
   const pending = new Set<Promise<void>>();
   let closed: Promise<EgressSummary> | null = null;
+  /** Connections not recorded yet, and who waits for none to be left (close, before the log ends). */
+  let unrecorded = 0;
+  let allRecorded: (() => void) | null = null;
 
   const summary = (): EgressSummary => ({
     connections: totals.connections,
@@ -102,6 +107,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const track = (host: string, port: number, method: string) => {
     const started = Date.now();
     const entry = { up: 0, down: 0, reason: undefined as string | undefined, done: false, allowed: true };
+    unrecorded += 1;
     let cut: () => void = () => undefined;
     return {
       onCut(fn: () => void) {
@@ -129,6 +135,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
           ...((denied ?? entry.reason) ? { reason: denied ?? entry.reason } : {}),
           durationMs: Date.now() - started,
         });
+        unrecorded -= 1;
+        if (unrecorded === 0) allRecorded?.();
       },
     };
   };
@@ -288,8 +296,13 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
           server.closeAllConnections();
         });
         await Promise.allSettled([...pending]);
-        // Cut tunnels record on their close events: let those run before the log closes.
-        await new Promise((done) => setImmediate(done));
+        // Cut tunnels record on their close events, which a destroyed client's tunnel reaches
+        // only some loop turns later: the log ends once every connection is in it.
+        // Bounded, so a connection that never reports cannot keep the setup from ending.
+        if (unrecorded > 0) await new Promise<void>((done) => {
+          allRecorded = done;
+          setTimeout(done, RECORD_WAIT_MS).unref();
+        });
         await new Promise<void>((done) => log.end(() => done()));
         await rm(options.socketPath, { force: true });
         return summary();

@@ -3,6 +3,7 @@
  * only through the test-only `loopbackPorts` of the factory): what it lets through, what it
  * refuses and why, the caps, and that the worker's own loopback services stay out of reach.
  */
+import type { Duplex } from 'node:stream';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer as createHttpServer, request, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
@@ -228,5 +229,31 @@ describe('the proxy', () => {
     });
     expect(await open).toBe('cut');
     await expect(tunnel(socketPath, `localhost:${upstreamPort}`)).rejects.toThrow(/ENOENT|ECONNREFUSED/);
+  });
+  it('records every connection in the log before it closes, also tunnels still open when the setup ends', async () => {
+    // npm keeps its sockets open until it exits: up to 15 tunnels are cut by close at once.
+    const { p, socketPath, logPath } = await proxy({ ports: [upstreamPort] });
+    const tunnels = 15;
+    const sockets = await Promise.all(
+      Array.from({ length: tunnels }, () =>
+        new Promise<Duplex>((resolve, reject) => {
+          const req = request({ socketPath, method: 'CONNECT', path: `localhost:${upstreamPort}` });
+          req.on('connect', (_res, socket) => {
+            socket.on('error', () => undefined);
+            // Keep-alive: the tunnel stays open after its answer, as npm's agent keeps it.
+            socket.once('data', () => resolve(socket));
+            socket.write('GET /?size=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n');
+          });
+          req.on('error', reject);
+          req.end();
+        }),
+      ),
+    );
+    expect(sockets).toHaveLength(tunnels);
+    const summary = await p.close();
+    const lines = await records(logPath);
+    expect(summary.connections).toBe(tunnels);
+    expect(lines).toHaveLength(tunnels);
+    expect(lines.reduce((n, l) => n + l.bytesDown, 0)).toBe(summary.bytesDown);
   });
 });
