@@ -53,11 +53,19 @@ export interface EgressProxyOptions {
 
 export interface EgressProxy {
   summary(): EgressSummary;
+  /**
+   * Settles with a reason once the setup was refused REFUSALS_TO_GIVE_UP connections: a client
+   * that retries a refused host without end (npm does, whatever its retry settings) would
+   * otherwise run until the setup's timeout and say nothing. Never settles otherwise.
+   */
+  readonly gaveUp: Promise<string>;
   /** Stops listening, cuts every open connection, writes the last lines; idempotent. */
   close(): Promise<EgressSummary>;
 }
 
 const LIST_MAX = 10;
+/** Refused connections after which the setup is stopped; later refusals are counted, not logged. */
+export const REFUSALS_TO_GIVE_UP = 50;
 /** How long close waits for cut connections to record themselves before the log ends. */
 const RECORD_WAIT_MS = 5000;
 
@@ -79,6 +87,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   /** Connections not recorded yet, and who waits for none to be left (close, before the log ends). */
   let unrecorded = 0;
   let allRecorded: (() => void) | null = null;
+  let giveUp: (reason: string) => void = () => undefined;
+  const gaveUp = new Promise<string>((resolve) => (giveUp = resolve));
 
   const summary = (): EgressSummary => ({
     connections: totals.connections,
@@ -99,6 +109,12 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       if (deniedHosts.length < LIST_MAX && !deniedHosts.some((d) => d.host === record.host && d.port === record.port)) {
         deniedHosts.push({ host: record.host, port: record.port, reason: record.reason ?? 'denied' });
       }
+      if (totals.denied === REFUSALS_TO_GIVE_UP) {
+        const first = deniedHosts[0];
+        giveUp(`the egress proxy refused ${REFUSALS_TO_GIVE_UP} connections${first ? `, the first to ${first.host}:${first.port} (${first.reason})` : ''}`);
+      }
+      // The summary keeps counting; the log stops growing with a client that retries without end.
+      if (totals.denied > REFUSALS_TO_GIVE_UP) return;
     }
     log.write(`${JSON.stringify(record)}\n`);
   };
@@ -288,6 +304,7 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
 
   return {
     summary,
+    gaveUp,
     close() {
       closed ??= (async () => {
         await new Promise<void>((done) => {

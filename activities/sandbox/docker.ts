@@ -411,6 +411,13 @@ async function execute(
     kill();
   };
   signal?.addEventListener('abort', onAbort, { once: true });
+  // A setup that keeps knocking on refused hosts is stopped now, not at its timeout.
+  let refusedStop: string | null = null;
+  void egress?.proxy.gaveUp.then((reason) => {
+    if (killed) return;
+    refusedStop = reason;
+    kill();
+  });
   const beat = setInterval(() => deps.heartbeat?.({ bytes: capture.bytes, elapsedMs: Date.now() - started }), deps.heartbeatEveryMs ?? 5000);
   let leftovers: Leftovers = { killed: 0, containerKilled: false };
   let durationMs: number;
@@ -433,7 +440,7 @@ async function execute(
   // container: wait for the kill, or the next command would exec into a dying container.
   if (killed) await killed;
   let exitCode = 137;
-  if (!timedOut && !aborted) {
+  if (!timedOut && !aborted && refusedStop === null) {
     const state = await exec.inspect().catch(() => null);
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
@@ -442,7 +449,8 @@ async function execute(
   const hint = egress && summary && exitCode !== 0 ? deniedHint(egress.repo, summary) : '';
   if (hint) capture.write(Buffer.from(`\n${hint}\n`));
   const note = leftoversNote(leftovers);
-  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : (note ?? undefined));
+  const stopped = refusedStop === null ? null : `stopped: ${refusedStop as string}`;
+  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : (stopped ?? note ?? undefined));
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
   return {
     exitCode,
@@ -450,7 +458,7 @@ async function execute(
     durationMs,
     outputBytes: capture.bytes,
     truncated: capture.truncated,
-    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : note ? `\n[lockstep: ${note}]` : ''),
+    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : stopped ? `\n[lockstep: ${stopped}]` : note ? `\n[lockstep: ${note}]` : ''),
     log,
     ...(summary ? { egress: summary } : {}),
     ...(leftovers.killed > 0 ? { leftovers: leftovers.killed } : {}),

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { egressDepsFor, egressDir, FORWARDER_PORT, removeEgressDir, type EgressDeps } from '../../activities/egress/sandbox.ts';
-import type { EgressRecord } from '../../activities/egress/proxy.ts';
+import { REFUSALS_TO_GIVE_UP, type EgressRecord } from '../../activities/egress/proxy.ts';
 import { cloneWorkspace } from '../../activities/git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { projectRoot } from '../../config/paths.ts';
@@ -178,6 +178,23 @@ describe('setup through the egress proxy', () => {
     expect(setup.outputTail).toMatch(/refused egress to not-allowed\.example\.org:443: host is not in the allowlist/);
     expect(setup.outputTail).toMatch(/add "not-allowed\.example\.org" to repos\[<i>\]\.sandbox\.egress\.allow in repos\.config\.json, where repos\[<i>\]\.name is "npm-denied"/);
     expect((await egressLog(repo))[0]).toMatchObject({ host: 'not-allowed.example.org', allowed: false });
+  }, 120_000);
+
+  it('stops a setup that retries a refused host without end, long before its timeout', async () => {
+    const repo = 'retry-denied';
+    await sandboxFor(repo, { allow: [registryHost] });
+    // npm retries a refused CONNECT without end whatever its settings; an endless loop is the same.
+    const setup = await run(repo, 'setup', 'while :; do git ls-remote https://refused.example.org/x.git >/dev/null 2>&1; done');
+    expect(setup.timedOut).toBe(false);
+    expect(setup.exitCode).toBe(137);
+    expect(setup.egress).toMatchObject({ connections: 0, deniedHosts: [{ host: 'refused.example.org', port: 443 }] });
+    expect(setup.egress?.denied).toBeGreaterThanOrEqual(REFUSALS_TO_GIVE_UP);
+    expect(setup.outputTail).toMatch(/stopped: the egress proxy refused 50 connections, the first to refused\.example\.org:443/);
+    expect(setup.outputTail).toMatch(/add "refused\.example\.org" to repos\[<i>\]\.sandbox\.egress\.allow/);
+    // The log stops growing at the limit; the summary keeps the count.
+    expect((await egressLog(repo)).length).toBe(REFUSALS_TO_GIVE_UP);
+    // The container was killed to stop it; the next command starts it again.
+    expect((await run(repo, 'test', 'true')).exitCode).toBe(0);
   }, 120_000);
 
   it('keeps setup offline when the repo configures no egress', async () => {
