@@ -8,11 +8,12 @@
 #   5. headless Chromium (Debian's chromium), which the tests use to render the audit's HTML page
 #   6. the gate's tools (buf, gitleaks, semgrep) into .tools/gate/, by scripts/gate-tools.sh
 #   7. the sandbox's egress forwarder into .tools/egress/, by scripts/egress-forwarder.sh
-#   8. real .proto sets (two releases of google-proto-files) the protobuf copy check is measured
-#      on, into .tools/reference/, by scripts/reference-protos.sh
-#   9. oasdiff and published versions of GitHub's OpenAPI description into .tools/reference/, by
-#      scripts/reference-specs.sh (what tests/contracts/oasdiff.test.ts measures the diff against)
-# On a ready machine it takes a few seconds. --quiet prints only what it changes.
+#   8. with --tests: the reference material the contract checks are measured against, into
+#      .tools/reference/: real .proto sets (scripts/reference-protos.sh) and oasdiff with published
+#      versions of GitHub's OpenAPI description (scripts/reference-specs.sh). `npm test` asks for
+#      it; the demo and a user's runs never need it.
+# On a ready machine it takes a few seconds. --quiet prints only what it changes; --tests also
+# installs what only the test suite needs (step 8).
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
@@ -130,10 +131,10 @@ bash "$root/scripts/gate-tools.sh" "${gate_args[@]}"
 # --- 7. The forwarder that gives a setup command its route to the egress proxy ---------------
 bash "$root/scripts/egress-forwarder.sh" "${gate_args[@]}"
 
-# --- 8. Reference protos (tests/contracts/reference-protos.test.ts) ---------------------------
-bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
-
-# --- 9. Reference material the OpenAPI diff is measured against (oasdiff, GitHub's description) -
-bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
+# --- 8. Reference material of the contract tests (tests/contracts/reference-protos, oasdiff) --
+if [[ $for_tests == 1 ]]; then
+  bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
+  bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
+fi
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

@@ -1,9 +1,15 @@
-# Shared by scripts/bootstrap.sh and scripts/gate-tools.sh (sourced, never run): the project
-# root, the state folder, --quiet, and how the scripts speak.
+# Shared by scripts/bootstrap.sh and the install scripts it calls (sourced, never run): the
+# project root, the state folder, the flags (--quiet, --tests), and how the scripts speak.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 state="${LOCKSTEP_STATE_DIR:-$root/.lockstep}"
 quiet=0
-[[ "${1:-}" == "--quiet" ]] && quiet=1
+for_tests=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    --tests) for_tests=1 ;;
+  esac
+done
 
 say() { echo "[bootstrap] $*" >&2; }
 info() { [[ $quiet == 1 ]] || say "$@"; }
