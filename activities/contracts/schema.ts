@@ -493,11 +493,19 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     const at = (v: Variant): string[] => (hv.variants === null ? segments : [...segments, keyword, String(v.index)]);
     const { pairs, removed, added } = matchVariants(baseList, headList);
     if (side !== 'response') {
-      for (const before of removed) add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`));
+      for (const before of removed) add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`), {
+          field,
+          before: `${keyword} ${before.label}`,
+          after: 'removed',
+        });
     }
     for (const [before, after] of pairs) walk(before.node, after.node, at(after), field, depth + 1);
     if (side === 'response') {
-      for (const after of added) add('breaking', RULES.response.variantAdded, at(after), say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`));
+      for (const after of added) add('breaking', RULES.response.variantAdded, at(after), say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`), {
+          field,
+          before: `${keyword} without ${after.label}`,
+          after: `${keyword} ${after.label}`,
+        });
     }
   };
 

@@ -208,7 +208,7 @@ function requestBranchesAreConstraints(base: unknown, operation: string): boolea
 
 function specText(version: string): string {
   const file = join(SPECS, `${version}.json.gz`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/reference-specs.sh (`npm test` does, through scripts/bootstrap.sh --tests) to install the reference specs`);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/reference-specs.sh (npm test does, through scripts/bootstrap.sh --tests) to install the reference specs`);
   return gunzipSync(readFileSync(file)).toString('utf8');
 }
 

@@ -28,7 +28,7 @@ export class RecordingDocker {
 
   getContainer(name: string) {
     return {
-      inspect: () => Promise.resolve({ State: { Running: true } }),
+      inspect: () => Promise.resolve({ State: { Running: true }, Config: { Labels: {} } }),
       start: () => Promise.resolve(),
       kill: () => Promise.resolve(),
       exec: (options: { Cmd: string[]; WorkingDir?: string }) => {

@@ -20,6 +20,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MODEL_OUTPUT_CHARS, executeTool, type ToolContext, type ToolOutcome } from '../../activities/agent/tools.ts';
 import { LABEL_CHANGE, createSandbox, removeSandbox, shellArgv, type SandboxDeps } from '../../activities/sandbox/docker.ts';
+import { KILL_LEFTOVERS_SCRIPT } from '../../activities/sandbox/leftovers.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 import { RecordingDocker } from './recording-docker.ts';
@@ -258,11 +259,13 @@ describe('fuzzing the agent tools', () => {
           f.hostProcesses += host.started.length;
           throw new Error(`${call.name} started host processes: ${host.started.join('; ')}`);
         }
-        for (const exec of recorder.execs) {
-          expect(exec.container).toBe(container);
-          expect(exec.workingDir).toBe('/workspace');
-        }
-        const execs = recorder.execs.map((e) => e.cmd);
+        // After each command the sandbox layer sweeps what it left running: a fixed script of ours.
+        const isSweep = (e: { cmd: string[] }): boolean => e.cmd.length === 3 && e.cmd[0] === 'sh' && e.cmd[2] === KILL_LEFTOVERS_SCRIPT;
+        const commands = recorder.execs.filter((e) => !isSweep(e));
+        for (const exec of recorder.execs) expect(exec.container).toBe(container);
+        for (const exec of commands) expect(exec.workingDir).toBe('/workspace');
+        expect(recorder.execs.length - commands.length, 'one leftover sweep per command').toBe(commands.length);
+        const execs = commands.map((e) => e.cmd);
         switch (call.name) {
           case 'run_command': {
             const { command } = call.args;
