@@ -74,7 +74,7 @@ async function check(base: Record<string, string>, head: Record<string, string |
   const input: CheckContractInput = {
     changeId: `contract-documents-${process.pid}`,
     round: seeds,
-    contract: { name: 'pets-api', kind: 'openapi', provider: 'pets', path: 'api/openapi.yaml', command: null, runIn: 'pets', rules: [], verify: null, pactEnv: 'PACT_FILE', consumers: [{ repo: 'storefront', path: null, command: null, uses: [{ operation: 'GET /pets/{id}', fields: ['id'] }] }] },
+    contract: { name: 'pets-api', kind: 'openapi', provider: 'pets', path: 'api/openapi.yaml', command: null, runIn: 'pets', rules: [], verify: null, pactEnv: 'PACT_FILE', consumers: [{ repo: 'storefront', path: null, command: null, uses: [{ operation: 'GET /pets/{id}', fields: ['id', 'name'] }] }] },
     repos: [
       { repo: 'pets', url: remote.url, baseBranch: 'main', sandbox: SandboxConfig.parse({ test: 'true' }), inChange: true },
       { repo: 'storefront', url: remote.url, baseBranch: 'main', sandbox: SandboxConfig.parse({ test: 'true' }), inChange: false },
@@ -113,6 +113,8 @@ describe('checkContract on OpenAPI documents split across files', () => {
         message: 'GET /pets/{id} 200 response: property "name" removed (api/openapi.yaml line 12)',
       }),
       expect.objectContaining({ rule: 'consumer-not-in-change', consumer: 'storefront' }),
+      // storefront reads name: the field is gone from what it reads, at the line of the $ref.
+      expect.objectContaining({ kind: 'mismatch', rule: 'response-field-missing', consumer: 'storefront', message: expect.stringContaining('(api/openapi.yaml line 12 in pets)') }),
     ]);
     expect((await check(files, { 'api/schemas/pet.yaml': `${PET}    tag: { type: string }\n` })).status).toBe('passed');
   });
