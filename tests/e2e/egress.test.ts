@@ -22,9 +22,12 @@ let proxyHost = '';
 let watch: SandboxWatch;
 
 /** The fleet's config with the ids repo's egress allowlist set to `allow`. */
-async function allowOnly(allow: string[]): Promise<void> {
+async function allowOnly(allow: string[], cache: { enabled?: boolean } = {}): Promise<void> {
   const config = JSON.parse(await readFile(h.fleet.configFile, 'utf8')) as { repos: { sandbox: Record<string, unknown> }[] };
-  for (const repo of config.repos) repo.sandbox.egress = { allow };
+  for (const repo of config.repos) {
+    repo.sandbox.egress = { allow };
+    repo.sandbox.cache = cache;
+  }
   await writeFile(h.fleet.configFile, JSON.stringify(config, null, 2));
 }
 
@@ -69,7 +72,9 @@ describe('setup through the egress, end to end', () => {
   }, 240_000);
 
   it('fails a setup refused its proxy host, naming the host and the key to add it to', async () => {
-    await allowOnly(['unused.example.org']);
+    // Without the cache: the first change's cache already holds the modules, so setup would not ask
+    // (a new cache key starts as a copy of the repo's newest one).
+    await allowOnly(['unused.example.org'], { enabled: false });
     const result = await change('egress-denied');
     const ids = result.repos.find((r) => r.repo === 'ids');
     expect(ids?.status).toBe('failed');
