@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { ModelsConfig } from '../../config/repos.ts';
-import type { ChangeResult, ContractVerdict } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../workflows/types.ts';
 import type { ChatRequest, ScriptedTurn } from '../fakes/openai-server.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
+import { containing, contractStatuses, editStep, stepsChange, verdictOf, type Steps } from '../helpers/gate.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
@@ -22,29 +23,10 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-type Steps = Record<string, string[]>;
-
-/** Runs a steps-mode change on the fixture fleet: each repo's steps are shell commands. */
-async function change(id: string, steps: Steps): Promise<ChangeResult> {
-  const file = join(h.fleet.root, `${id}.yaml`);
-  const repos = Object.entries(steps).map(([name, commands]) => ({ name, steps: commands.map((run, i) => ({ name: `step ${i + 1}`, run })) }));
-  await writeFile(file, stringify({ id, title: `Gate: ${id}`, description: 'gate fixture change', repos }));
-  return h.run(await h.changeInput(file));
-}
-
-const verdict = (result: ChangeResult, contract: string): ContractVerdict => {
-  const v = result.gate?.contracts.find((c) => c.contract === contract);
-  if (!v) throw new Error(`no verdict for ${contract}: ${JSON.stringify(result.gate)}`);
-  return v;
-};
-/** A matcher for text that contains `part` (typed, so it can sit inside object matchers). */
-const containing = (part: string): unknown => expect.stringContaining(part);
-
-const statuses = (result: ChangeResult) => Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]));
-
-/** Edits a file in place with a Python expression over `text`; fails the step when nothing changed. */
-const edit = (file: string, expression: string) =>
-  `python3 - <<'PY'\nfrom pathlib import Path\np = Path(${JSON.stringify(file)})\nold = p.read_text()\ntext = old\ntext = ${expression}\nassert text != old, "nothing changed in ${file}"\np.write_text(text)\nPY`;
+const change = (id: string, steps: Steps): Promise<ChangeResult> => stepsChange(h, id, 'Gate', steps);
+const verdict = verdictOf;
+const statuses = contractStatuses;
+const edit = editStep;
 
 const renameTotal = (file: string) => edit(file, `text.replace("total_cents", "amount_cents")`);
 

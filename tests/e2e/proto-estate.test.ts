@@ -11,10 +11,10 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { LocalForge } from '../../activities/forges/local/index.ts';
-import type { ChangeResult, ContractProblem, ContractVerdict } from '../../workflows/types.ts';
+import type { ChangeResult, ContractProblem } from '../../workflows/types.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
+import { containing, contractStatuses, editStep, stepsChange, verdictOf, type Steps } from '../helpers/gate.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
@@ -25,27 +25,13 @@ beforeAll(async () => {
 });
 afterAll(async () => h?.close());
 
-async function change(id: string, steps: Record<string, string[]>): Promise<ChangeResult> {
-  const file = join(h.fleet.root, `${id}.yaml`);
-  const repos = Object.entries(steps).map(([name, commands]) => ({ name, steps: commands.map((run, i) => ({ name: `step ${i + 1}`, run })) }));
-  await writeFile(file, stringify({ id, title: `Estate: ${id}`, description: 'protobuf estate change', repos }));
-  return h.run(await h.changeInput(file));
-}
-
-const verdict = (result: ChangeResult, contract: string): ContractVerdict => {
-  const v = result.gate?.contracts.find((c) => c.contract === contract);
-  if (!v) throw new Error(`no verdict for ${contract}: ${JSON.stringify(result.gate)}`);
-  return v;
-};
-/** A matcher for text that contains `part` (typed, so it can sit inside object matchers). */
-const containing = (part: string): unknown => expect.stringContaining(part);
-const statuses = (result: ChangeResult) => Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]));
+const change = (id: string, steps: Steps): Promise<ChangeResult> => stepsChange(h, id, 'Estate', steps);
+const verdict = verdictOf;
+const statuses = contractStatuses;
 /** What a test pins of each problem: rule, repo, file, location. */
 const places = (ps: readonly ContractProblem[] | undefined) => (ps ?? []).map((p) => [p.rule, p.repo, p.file, p.location]);
 
-/** Edits a file in place with a Python expression over `text`; fails the step when nothing changed. */
-const edit = (file: string, expression: string) =>
-  `python3 - <<'PY'\nfrom pathlib import Path\np = Path(${JSON.stringify(file)})\nold = p.read_text()\ntext = old\ntext = ${expression}\nassert text != old, "nothing changed in ${file}"\np.write_text(text)\nPY`;
+const edit = editStep;
 const addBrand = (file: string) => edit(file, `text.replace("  repeated string categories = 6;\\n", "  repeated string categories = 6;\\n  optional string brand = 7;\\n", 1)`);
 
 /** 1-based line of the first line of a fixture file that is `text` once trimmed. */
