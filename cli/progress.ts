@@ -130,7 +130,8 @@ export function renderResult(result: ChangeResult): string {
 function consumerLine(c: ContractVerdict): string | null {
   if (c.verdicts === undefined) return null;
   const names = (status: 'fits' | 'breaks') => c.verdicts?.filter((v) => v.status === status).map((v) => v.consumer) ?? [];
-  const parts = [`fits: ${names('fits').join(', ') || '-'}`, `breaks: ${names('breaks').join(', ') || '-'}`];
+  // An empty group says nothing ("breaks: -" read as a consumer named "-"): only those with names.
+  const parts = (['fits', 'breaks'] as const).filter((s) => names(s).length > 0).map((s) => `${s}: ${names(s).join(', ')}`);
   const unused = c.unusedCount ?? c.unused?.length ?? 0;
   if (unused > 0) parts.push(`${unused} finding${unused === 1 ? '' : 's'} no declared consumer uses (${c.audience === 'fleet' ? 'notes' : 'blocking: clients outside the fleet'})`);
   return `consumers ${parts.join(' · ')}`;
