@@ -124,7 +124,7 @@ function pipManifests(pkg: string, files: ReadonlyMap<string, string>): Omit<Rep
         }
       } else if (table === 'tool.poetry.dependencies' || table === 'tool.poetry.group.dev.dependencies') {
         const m = /^["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*=\s*(.*)$/.exec(line);
-        if (m?.[1] && normalisePipName(m[1]) === want) manifests.push({ path: 'pyproject.toml', spec: (m[2] ?? '').trim(), kind: 'poetry' });
+        if (m?.[1] && normalisePipName(m[1]) === want) manifests.push({ path: 'pyproject.toml', spec: (m[2] ?? '').trim().replace(/^["']|["']$/g, ''), kind: 'poetry' });
       }
     }
   }
