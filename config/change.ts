@@ -35,12 +35,35 @@ export const ChangeTarget = z
   .refine((t) => !(t.steps && t.instructions), { message: 'give either "steps" or "instructions", not both', path: ['instructions'] });
 export type ChangeTarget = z.infer<typeof ChangeTarget>;
 
+/**
+ * Network beyond setup that this change asks for; every target repo's fleet config must grant
+ * it (`sandbox.egress.steps`, `sandbox.egress.agent`), or the change is refused before it starts.
+ */
+export const ChangeEgress = z
+  .object({
+    /** The steps may reach the hosts `sandbox.egress.steps` allows, with its methods. */
+    steps: z.boolean().default(false),
+    /** The agent's commands may reach the hosts `sandbox.egress.agent` allows, with its methods. */
+    agent: z.boolean().default(false),
+  })
+  .strict();
+export type ChangeEgress = z.infer<typeof ChangeEgress>;
+
 export const Change = z
   .object({
     id: ChangeId,
     title: z.string().min(1).max(200),
     description: z.string().default(''),
     repos: z.array(ChangeTarget).min(1, 'name at least one target repository'),
+    egress: ChangeEgress.optional(),
   })
   .strict();
 export type Change = z.infer<typeof Change>;
+
+/**
+ * The egress phases a change needs from every target repo's fleet config: the one place that
+ * decides it (what the change file asks, and whatever else a change's content implies).
+ */
+export function requiredEgress(change: Pick<Change, 'egress'>): { steps: boolean; agent: boolean } {
+  return { steps: change.egress?.steps ?? false, agent: change.egress?.agent ?? false };
+}
