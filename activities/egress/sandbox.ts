@@ -139,6 +139,8 @@ export interface CommandEgress {
   /** The repo's name in the fleet config, for the messages. */
   repo: string;
   phase: EgressPhase;
+  /** The phase is closed for this command: its proxy refuses everything. */
+  closed: boolean;
   /** Put before the command's argv: the forwarder, which runs it. */
   prefix: string[];
   /** Exec environment: the proxy variables, the registries, the CA bundle. */
@@ -218,6 +220,7 @@ export async function openEgress(
   return {
     repo: label.repo,
     phase,
+    closed: closed !== null,
     prefix: [`${FORWARDER_MOUNT}/egress-forwarder`, '-listen', `127.0.0.1:${FORWARDER_PORT}`, '-socket', `${EGRESS_MOUNT}/${SOCKET}`, '--'],
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     proxy,

@@ -445,7 +445,9 @@ async function execute(
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
   }
-  const summary = egress ? await egress.proxy.close() : null;
+  const closed = egress ? await egress.proxy.close() : null;
+  // A closed phase's summary says something only when the command tried to go out.
+  const summary = closed && egress && (!egress.closed || closed.denied > 0) ? closed : null;
   // Setup's refusals matter when it failed; a step's or the agent's always (a tool may fall back quietly).
   const hint = egress && summary && (exitCode !== 0 || egress.phase !== 'setup') ? deniedHint(egress.repo, summary) : '';
   if (hint) capture.write(Buffer.from(`\n${hint}\n`));
