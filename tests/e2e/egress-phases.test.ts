@@ -79,6 +79,12 @@ describe('steps egress, granted and asked, end to end', () => {
     expect(lines.every((l) => l.host === proxyHost && l.method === 'GET' && l.allowed && l.status === 200)).toBe(true);
     expect(lines.map((l) => l.path)).toContain('/github.com/google/uuid/@v/v1.5.0.zip');
     expect(lines.find((l) => l.path === '/github.com/google/uuid/@v/v1.5.0.zip')?.bytesDown).toBeGreaterThan(1000);
+    // `lockstep audit --egress ids` lists the requests, in JSON and as text.
+    const listed = await h.cli(['audit', 'phases-download', '--egress', 'ids', '--json']);
+    expect(listed.code).toBe(0);
+    expect((JSON.parse(listed.stdout) as { repo: string; phase: string; path?: string }[]).filter((l) => l.phase === 'steps').map((l) => l.path)).toContain('/github.com/google/uuid/@v/v1.5.0.zip');
+    const text = await h.cli(['audit', 'phases-download', '--egress']);
+    expect(text.stdout).toMatch(new RegExp(`ids  steps  200  GET ${proxyHost.replace(/\./g, '\\.')}/github\\.com/google/uuid/@v/v1\\.5\\.0\\.zip`));
     // Setup's lines are per connection, and say so.
     expect((await egressLog('phases-download')).filter((l) => l.phase === 'setup').every((l) => l.method === 'CONNECT')).toBe(true);
   }, 300_000);
