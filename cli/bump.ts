@@ -8,7 +8,7 @@ import { baseManifests } from '../activities/bump/manifests.ts';
 import { BumpResolveError, resolveBumpVersion } from '../activities/bump/resolve.ts';
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import type { Change } from '../config/change.ts';
-import { InputError, type LoadedConfig } from '../config/load.ts';
+import { egressIssues, InputError, type LoadedConfig } from '../config/load.ts';
 import { inLanes } from '../workflows/lanes.ts';
 import type { BumpSpec, RepoBumpManifests, ResolvedBump } from '../workflows/types.ts';
 
@@ -38,7 +38,10 @@ export async function withBumpTargets(loaded: LoadedConfig, change: Change, chan
       },
     ]);
   }
-  return { change: { ...change, repos: declaring.map((m) => ({ name: m.repo })) }, manifests: declaring };
+  const targeted: Change = { ...change, repos: declaring.map((m) => ({ name: m.repo })) };
+  const refused = egressIssues(changeFile, targeted, loaded);
+  if (refused.length > 0) throw new InputError(refused);
+  return { change: targeted, manifests: declaring };
 }
 
 /** `to` resolved now, with this machine's tools; a name or range the registry does not know is bad input naming the field. */

@@ -4,12 +4,14 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadChange, loadForgeConfig, loadReposConfig, resolveTasks, InputError } from '../config/load.ts';
+import { ChangeId } from '../config/change.ts';
+import { Name } from '../config/repos.ts';
 import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
 import { dryRunBump, renderDryRun } from './bump.ts';
 import { demoChangeFile, demoConfigFile, seedDemoRemotes } from './demo.ts';
-import { buildAudit, exportHistories, renderAuditHtml, renderAuditMarkdown, renderAuditText } from './audit/index.ts';
+import { buildAudit, exportHistories, readEgressLogs, renderAuditHtml, renderAuditMarkdown, renderAuditText, renderEgressLogs } from './audit/index.ts';
 import { renderEval, runEval } from './eval.ts';
 import { EXIT, exitCodeFor, renderError } from './errors.ts';
 import { actor, cancelChange, resumeChange, sendHuman } from './operate.ts';
@@ -282,8 +284,18 @@ async function main(argv: string[]): Promise<number> {
     .option('--markdown', 'print the report as Markdown')
     .option('--html <file>', 'write a self-contained HTML page with a per-repo timeline chart')
     .option('--export <dir>', 'write the raw histories (JSON), e.g. for replay tests')
-    .action(async (changeId: string, opts: { json?: boolean; markdown?: boolean; html?: string; export?: string }) => {
+    .option('--egress [repo]', "list every request and connection of the change's egress logs on this host (of one repo when named)")
+    .action(async (changeId: string, opts: { json?: boolean; markdown?: boolean; html?: string; export?: string; egress?: string | boolean }) => {
       jsonMode = Boolean(opts.json);
+      if (opts.egress !== undefined) {
+        const repo = typeof opts.egress === 'string' ? opts.egress : null;
+        if (!ChangeId.safeParse(changeId).success || (repo !== null && !Name.safeParse(repo).success)) {
+          throw new InputError([{ file: 'command line', path: repo !== null && ChangeId.safeParse(changeId).success ? '--egress' : '<change-id>', message: `"${repo ?? changeId}" is not a ${repo !== null && ChangeId.safeParse(changeId).success ? 'repo' : 'change'} name`, fix: 'use the name as `lockstep list` and repos.config.json spell it' }]);
+        }
+        const lines = await readEgressLogs(join(stateDir(), 'logs'), changeId, typeof opts.egress === 'string' ? opts.egress : undefined);
+        process.stdout.write(jsonMode ? `${JSON.stringify(lines, null, 2)}\n` : `${renderEgressLogs(lines)}\n`);
+        return;
+      }
       const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
       try {
         const report = await buildAudit(session, changeId);

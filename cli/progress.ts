@@ -11,7 +11,10 @@ export function seconds(ms: number): string {
 /** One line about a setup's egress: what it reached, how much came down, what was refused. */
 export function egressGlance(e: EgressSummary): string {
   const kb = Math.round(e.bytesDown / 1024);
-  const reached = e.connections ? `egress ${e.connections} connection${e.connections === 1 ? '' : 's'} to ${e.hosts.join(', ')}, ${kb} KB down` : 'egress: no connection';
+  // An inspected phase (steps, agent) counts requests; setup counts connections.
+  const [n, unit] = e.requests !== undefined ? [e.requests, 'request'] : [e.connections, 'connection'];
+  const phase = e.phase && e.phase !== 'setup' ? ` (${e.phase})` : '';
+  const reached = n ? `egress${phase} ${n} ${unit}${n === 1 ? '' : 's'} to ${e.hosts.join(', ')}, ${kb} KB down` : `egress${phase}: no ${unit}`;
   return e.denied ? `${reached}, ${e.denied} refused (${e.deniedHosts.map((d) => `${d.host}:${d.port}`).join(', ')})` : reached;
 }
 

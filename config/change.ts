@@ -81,6 +81,20 @@ export const Bump = z
   });
 export type Bump = z.infer<typeof Bump>;
 
+/**
+ * Network beyond setup that this change asks for; every target repo's fleet config must grant
+ * it (`sandbox.egress.steps`, `sandbox.egress.agent`), or the change is refused before it starts.
+ */
+export const ChangeEgress = z
+  .object({
+    /** The steps may reach the hosts `sandbox.egress.steps` allows, with its methods. */
+    steps: z.boolean().default(false),
+    /** The agent's commands may reach the hosts `sandbox.egress.agent` allows, with its methods. */
+    agent: z.boolean().default(false),
+  })
+  .strict();
+export type ChangeEgress = z.infer<typeof ChangeEgress>;
+
 export const Change = z
   .object({
     id: ChangeId,
@@ -89,6 +103,7 @@ export const Change = z
     /** Without `bump`, at least one; with it, optional: the repos whose manifests declare the package. */
     repos: z.array(ChangeTarget).default([]),
     bump: Bump.optional(),
+    egress: ChangeEgress.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -108,3 +123,12 @@ export const Change = z
     }
   });
 export type Change = z.infer<typeof Change>;
+
+/**
+ * The egress phases a change needs from every target repo's fleet config: the one place that
+ * decides it (what the change file asks, and whatever else a change's content implies).
+ */
+export function requiredEgress(change: Partial<Pick<Change, 'egress' | 'bump'>>): { steps: boolean; agent: boolean } {
+  // A bump runs the package manager as a command of kind `bump`, under the steps phase's policy.
+  return { steps: (change.egress?.steps ?? false) || change.bump !== undefined, agent: change.egress?.agent ?? false };
+}

@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { changeBranch, type ContractSpec, type GateInput, type GateRepo, type RepoTask } from '../workflows/types.ts';
-import { Change } from './change.ts';
+import { changeBranch, type ContractSpec, type EgressAsk, type GateInput, type GateRepo, type RepoTask } from '../workflows/types.ts';
+import { Change, requiredEgress } from './change.ts';
 import { EvalSuite } from './eval.ts';
 import { recipeTag } from '../activities/sandbox/image.ts';
 import { repoSlug } from './forge.ts';
@@ -34,9 +34,14 @@ export class InputError extends Error {
   }
 }
 
+/** A file as messages name it: relative to the current directory when it lies below it. */
+function shownPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : file;
+}
+
 export function formatIssue(issue: InputIssue): string {
-  const rel = relative(process.cwd(), issue.file);
-  const file = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : issue.file;
+  const file = shownPath(issue.file);
   const where = issue.path ? `${file}: ${issue.path}` : file;
   return `${where}: ${issue.message}\n    fix: ${issue.fix}`;
 }
@@ -328,15 +333,49 @@ export async function loadChange(file: string, loaded: LoadedConfig): Promise<Ch
     }
     seen.add(target.name);
   });
+  issues.push(...egressIssues(absolute, change, loaded));
   if (issues.length > 0) throw new InputError(issues);
   return change;
 }
 
+/**
+ * A change that asks for egress a target repo's fleet config does not grant: one issue per repo
+ * and phase. A bump's targets may be known only after its manifests are read (cli/bump.ts), which
+ * checks them again then.
+ */
+export function egressIssues(file: string, change: Change, loaded: LoadedConfig): InputIssue[] {
+  const needed = requiredEgress(change);
+  const issues: InputIssue[] = [];
+  for (const phase of ['steps', 'agent'] as const) {
+    if (!needed[phase]) continue;
+    for (const target of change.repos) {
+      const i = loaded.config.repos.findIndex((r) => r.name === target.name);
+      const repo = loaded.config.repos[i];
+      if (!repo || repo.sandbox.egress?.[phase]) continue;
+      const what = repo.sandbox.egress ? `sandbox.egress.${phase}` : `sandbox.egress (with "${phase}")`;
+      const byBump = phase === 'steps' && !change.egress?.steps && change.bump !== undefined;
+      issues.push({
+        file,
+        path: byBump ? 'bump' : `egress.${phase}`,
+        message: byBump
+          ? `a bump runs ${change.bump?.ecosystem ?? 'the package manager'}'s own tool with the steps phase's egress, but the fleet does not grant it to repo "${repo.name}"`
+          : `the change asks for ${phase} egress, but the fleet does not grant it to repo "${repo.name}"`,
+        fix: `set repos[${i}].${what} in ${shownPath(loaded.file)}, where repos[${i}].name is "${repo.name}" (e.g. "${phase}": {} for the setup hosts and GET, HEAD, OPTIONS)${byBump ? '' : `, or remove egress.${phase} from the change file`}`,
+      });
+    }
+  }
+  return issues;
+}
+
 /** The per-repo work of a change, fully resolved (what the coordinator workflow receives). */
-export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'> & { bump?: Change['bump'] }): RepoTask[] {
+export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'> & Partial<Pick<Change, 'egress' | 'bump'>>): RepoTask[] {
+  const needed = requiredEgress(change);
   return change.repos.map((target) => {
     const repo = loaded.config.repos.find((r) => r.name === target.name);
     if (!repo) throw new Error(`unknown repo ${target.name}`);
+    // What the change asked and this repo's fleet config grants (loadChange refused any other ask).
+    const egress: EgressAsk = { steps: needed.steps && Boolean(repo.sandbox.egress?.steps), agent: needed.agent && Boolean(repo.sandbox.egress?.agent) };
+    const asks = egress.steps || egress.agent;
     const what = {
       url: repo.url,
       baseBranch: repo.baseBranch,
@@ -344,11 +383,13 @@ export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | '
       steps: target.steps ?? [],
       instructions: target.instructions ?? null,
       ...(change.bump ? { bump: change.bump } : {}),
+      ...(asks ? { egress } : {}),
     };
     // A bump's repo runs the ecosystem's tool; its agent fixes failing tests only where the
     // change file gives the repo instructions.
     const mode = target.steps || (change.bump && !target.instructions) ? 'steps' : 'agent';
     return {
+      ...(asks ? { egress } : {}),
       taskHash: createHash('sha256').update(JSON.stringify(what)).digest('hex'),
       repo: repo.name,
       url: repo.url,

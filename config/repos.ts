@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { OperationUses } from '../activities/contracts/types.ts';
-import { allowEntryProblem } from '../activities/egress/policy.ts';
+import { allowCovered, allowEntryProblem } from '../activities/egress/policy.ts';
 
 /** Repo and contract names end up in branch names, container names and workflow ids. */
 export const Name = z
@@ -66,21 +66,37 @@ export const SandboxBuild = z
   .strict();
 export type SandboxBuild = z.infer<typeof SandboxBuild>;
 
+const AllowEntry = z.string().superRefine((entry, ctx) => {
+  const problem = allowEntryProblem(entry);
+  if (problem) ctx.addIssue({ code: 'custom', message: `"${entry}": ${problem}` });
+});
+
+/** HTTP methods a phase with a method policy may use (CONNECT is the proxy's own business). */
+export const EgressMethod = z.enum(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
- * What the repo's `setup` (and nothing else) may download, through the worker's egress proxy.
- * Absent: setup has no network, like every other command.
+ * Egress of a phase beyond setup (`steps`, `agent`): granted here, used only when the change
+ * also asks for it. The proxy opens TLS for these phases to judge every request's method.
+ */
+export const PhaseEgress = z
+  .object({
+    /** Hosts this phase may reach (default: the setup `allow` list); each must be covered by it. */
+    allow: z.array(AllowEntry).min(1, 'name at least one host, or leave "allow" out to use the setup list').optional(),
+    /** HTTP methods it may use (default GET, HEAD, OPTIONS: it may download, not send). */
+    methods: z.array(EgressMethod).min(1, 'name at least one method, or leave "methods" out for GET, HEAD, OPTIONS').optional(),
+  })
+  .strict();
+export type PhaseEgress = z.infer<typeof PhaseEgress>;
+
+/**
+ * What the repo's `setup` may download, through the worker's egress proxy; `steps` and
+ * `agent` grant those phases their own, narrower policies. Absent: no command of the repo has
+ * a network.
  */
 export const SandboxEgress = z
   .object({
     /** Hosts setup may reach: `host` or `*.suffix` (subdomains only), optionally `:port`. */
-    allow: z
-      .array(
-        z.string().superRefine((entry, ctx) => {
-          const problem = allowEntryProblem(entry);
-          if (problem) ctx.addIssue({ code: 'custom', message: `"${entry}": ${problem}` });
-        }),
-      )
-      .min(1, 'name at least one host (for example your package registry), or leave sandbox.egress out'),
+    allow: z.array(AllowEntry).min(1, 'name at least one host (for example your package registry), or leave sandbox.egress out'),
     /** Ports an `allow` entry without its own port opens. */
     ports: z.array(z.number().int().min(1).max(65_535)).min(1).default([443, 80]),
     /**
@@ -93,8 +109,24 @@ export const SandboxEgress = z
     maxMb: z.number().int().positive().max(1_048_576).default(4096),
     /** Connections one setup may open. */
     maxConnections: z.number().int().positive().max(1_000_000).default(4000),
+    /** The change's steps may reach the network when the change asks (`egress: { steps: true }`). Absent: never. */
+    steps: PhaseEgress.optional(),
+    /** The agent's commands may reach the network when the change asks (`egress: { agent: true }`). Absent: never. */
+    agent: PhaseEgress.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((egress, ctx) => {
+    for (const phase of ['steps', 'agent'] as const) {
+      egress[phase]?.allow?.forEach((entry, j) => {
+        if (allowCovered(entry, egress.allow, egress.ports)) return;
+        ctx.addIssue({
+          code: 'custom',
+          path: [phase, 'allow', j],
+          message: `"${entry}" is not covered by sandbox.egress.allow (a phase may reach less than setup, never more): add it there too, or remove it here`,
+        });
+      });
+    }
+  });
 export type SandboxEgress = z.infer<typeof SandboxEgress>;
 
 export const SandboxConfig = z

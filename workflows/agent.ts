@@ -101,6 +101,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
         commandTimeoutSeconds: input.commandTimeoutSeconds,
         outputBytes: input.outputBytes,
         commandIndex: state.commandIndex,
+        ...(input.egress ? { egress: input.egress } : {}),
       }), input, small);
       state.commandIndex += 2;
       if (result.tests) {

@@ -205,6 +205,7 @@ async function runAttempt(
         timeoutSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
         ...(keepPrepared ? { keepPrepared } : {}),
+        ...(task.egress ? { egress: task.egress } : {}),
       });
       steps.push({
         kind,
@@ -219,7 +220,7 @@ async function runAttempt(
     };
     const refused = (r: CommandResult): string => {
       const d = r.egress?.deniedHosts[0];
-      return d ? ` after the egress proxy refused ${d.host}:${d.port} (${d.reason})` : '';
+      return d ? ` after the egress proxy refused ${d.method ? `${d.method} ${d.host}:${d.port}${d.path ?? ''}` : `${d.host}:${d.port}`} (${d.reason})` : '';
     };
     const commandError = (name: string, r: CommandResult): RepoError => ({
       step: name,
@@ -352,6 +353,7 @@ async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: st
         testTimeoutSeconds: task.sandbox.timeouts.testSeconds,
         commandTimeoutSeconds: task.sandbox.timeouts.stepSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
+        ...(task.egress ? { egress: task.egress } : {}),
         state: null,
         requestTimeoutSeconds: input.models.requestTimeoutSeconds,
       },

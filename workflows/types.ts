@@ -34,6 +34,8 @@ export interface RepoTask {
   consumes: string[];
   /** Paths of the contract documents in this repo (provided and consumed copies). */
   contractPaths: string[];
+  /** Egress the change asked beyond setup, granted by this repo's fleet config (absent: none). */
+  egress?: EgressAsk;
   /** Continue from this commit of the change branch instead of the base (a gate fix round). */
   startCommit?: string | null;
   /** The gate fix round this task belongs to (0 or absent: the first run). */
@@ -325,6 +327,8 @@ export interface AgentWorkflowInput {
   outputBytes: number;
   /** Carried across continue-as-new. */
   state: AgentLoopState | null;
+  /** The task's egress ask: the agent's commands go out only when it says `agent`. */
+  egress?: EgressAsk;
   /** Turns per workflow run before continuing as new (default 30). */
   turnsPerRun?: number;
   requestTimeoutSeconds: number;
@@ -392,6 +396,7 @@ export interface AgentToolInput {
   commandTimeoutSeconds: number;
   outputBytes: number;
   commandIndex: number;
+  egress?: EgressAsk;
 }
 
 export interface AgentToolResult {
@@ -451,7 +456,8 @@ export interface ArtifactRef {
   bytes: number;
 }
 
-export type CommandKind = 'setup' | 'bump' | 'step' | 'test' | 'gate';
+/** `agent`: a command the repo's agent asked for (run_command, grep_codebase); its tests run as `test`. `bump`: a bump's package-manager command (the steps phase's egress). */
+export type CommandKind = 'setup' | 'bump' | 'step' | 'agent' | 'test' | 'gate';
 
 export interface CommandResult {
   exitCode: number;
@@ -463,7 +469,7 @@ export interface CommandResult {
   /** The last few KB of combined output, for errors and the model. */
   outputTail: string;
   log: ArtifactRef | null;
-  /** What a setup downloaded through the egress proxy (only setup of a repo with sandbox.egress). */
+  /** What the command reached through the egress proxy (setup, steps, agent commands of a repo with sandbox.egress). */
   egress?: EgressSummary;
   /**
    * Processes the command left running when it returned, killed before the next command
@@ -473,16 +479,33 @@ export interface CommandResult {
   leftovers?: number;
 }
 
-/** One setup's egress, small on purpose (it travels through workflow history). */
+/**
+ * The phases of a repo's commands that may reach the network, each with its own policy in
+ * `sandbox.egress` (activities/egress/phases.ts maps command kinds to them).
+ */
+export type EgressPhase = 'setup' | 'steps' | 'agent';
+
+/** What a change asks beyond setup (`egress:` in the change file), checked against the fleet before any repo starts. */
+export interface EgressAsk {
+  steps: boolean;
+  agent: boolean;
+}
+
+/** One command's egress, small on purpose (it travels through workflow history). */
 export interface EgressSummary {
+  /** The phase whose policy applied (absent in runs recorded before phases: setup). */
+  phase?: EgressPhase;
+  /** Tunnels and plain requests let through. */
   connections: number;
+  /** Requests seen inside TLS and let through (phases with a method policy only). */
+  requests?: number;
   denied: number;
   bytesUp: number;
   bytesDown: number;
   /** Hosts reached (at most 10). */
   hosts: string[];
-  /** Hosts refused, with the first reason (at most 10). */
-  deniedHosts: { host: string; port: number; reason: string }[];
+  /** Hosts refused, with the first reason (at most 10); a refused request names its method and path. */
+  deniedHosts: { host: string; port: number; reason: string; method?: string; path?: string }[];
   /** The JSON-lines log of every connection, relative to the worker's log folder. */
   log: string;
 }
@@ -493,7 +516,7 @@ export interface StepOutcome {
   exitCode: number;
   timedOut: boolean;
   durationMs: number;
-  /** Setup's downloads through the egress proxy, when the repo configures sandbox.egress. */
+  /** What it reached through the egress proxy, when the repo configures sandbox.egress. */
   egress?: EgressSummary;
   /** Processes it left running, killed when it returned (absent: none). */
   leftovers?: number;
@@ -706,6 +729,8 @@ export interface RunInSandboxInput extends SandboxRef {
    * everything else the bump and this setup wrote stays out of the commit.
    */
   keepPrepared?: string[];
+  /** The task's egress ask (RepoTask.egress): whether a step's or the agent's phase may go out. */
+  egress?: EgressAsk;
 }
 
 export interface CommitAndPushInput {

@@ -102,6 +102,7 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
           testTimeoutSeconds: input.testTimeoutSeconds,
           outputBytes: input.outputBytes,
           nextIndex: () => index++,
+          ...(input.egress ? { egress: input.egress } : {}),
           owner: deps.workspaceOwner,
           signal: ctx.cancellationSignal,
         },

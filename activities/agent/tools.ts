@@ -7,7 +7,7 @@
  */
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { open } from 'node:fs/promises';
-import type { CommandKind, CommandResult, TestsOutcome } from '../../workflows/types.ts';
+import type { CommandKind, CommandResult, EgressAsk, TestsOutcome } from '../../workflows/types.ts';
 import { runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import {
   Refusal,
@@ -56,6 +56,8 @@ export interface ToolContext {
   outputBytes: number;
   /** Log index for runInSandbox. */
   nextIndex: () => number;
+  /** The task's egress ask: the agent's commands reach the network only when it says `agent`. */
+  egress?: EgressAsk;
   /** Written files and created directories are chowned to this (the sandbox user) when set. */
   owner: { uid: number; gid: number } | null;
   signal?: AbortSignal;
@@ -485,7 +487,7 @@ async function grepTool(ctx: ToolContext, args: ArgsOf<'grep_codebase'>): Promis
   if (pattern.includes('\0') || glob?.includes('\0')) throw new Refusal('pattern and glob cannot contain NUL bytes', 'NUL byte');
   // The pattern follows -e, the paths follow --: nothing the model sends is read as an option.
   const argv = ['grep', '-rnI', '--exclude-dir=.git', ...(glob ? ['--include', glob] : []), '-e', pattern, '--', '.'];
-  const result = await sandboxRun(ctx, 'step', 'grep_codebase', argv.map(shellWord).join(' '), argv, ctx.commandTimeoutSeconds);
+  const result = await sandboxRun(ctx, 'agent', 'grep_codebase', argv.map(shellWord).join(' '), argv, ctx.commandTimeoutSeconds);
   const what = `grep_codebase ${quote(clip(pattern, 60))}${glob ? ` in ${clip(glob, 40)}` : ''}`;
   if (result.timedOut) {
     return { ok: false, content: capped(`Error: the search timed out after ${ctx.commandTimeoutSeconds}s; narrow it with a glob or a more specific pattern.`), summary: clip(`${what}: timed out`, SUMMARY_CHARS) };
@@ -519,7 +521,7 @@ async function runCommandTool(ctx: ToolContext, args: ArgsOf<'run_command'>): Pr
   if (command.includes('\0')) throw new Refusal('command contains a NUL byte', 'NUL byte');
   if (command.length > MAX_COMMAND_CHARS) throw new Refusal(`command is ${command.length} characters; the limit is ${MAX_COMMAND_CHARS} (write a script with write_file and run that)`, 'command too long');
   // The sandbox is the boundary here: the command runs there, never on the host.
-  const result = await sandboxRun(ctx, 'step', `run_command ${command}`, command, undefined, ctx.commandTimeoutSeconds);
+  const result = await sandboxRun(ctx, 'agent', `run_command ${command}`, command, undefined, ctx.commandTimeoutSeconds);
   const output = await loggedOutput(result, 'ends', 'narrow the command (pipe it through grep, head, tail or sed -n)');
   const status = result.timedOut
     ? `timed out after ${ctx.commandTimeoutSeconds}s and was killed (exit code ${result.exitCode})`
@@ -582,6 +584,7 @@ function sandboxRun(
       ...(argv ? { argv } : {}),
       timeoutSeconds,
       outputBytes: ctx.outputBytes,
+      ...(ctx.egress ? { egress: ctx.egress } : {}),
     },
     ctx.signal,
   );

@@ -14,6 +14,11 @@ export interface EgressPolicy {
   maxBytes: number;
   /** Connections (tunnels and plain requests) one setup may open. */
   maxConnections: number;
+  /**
+   * The methods a request may use; the proxy then opens TLS to see each request (steps, agent).
+   * Absent: tunnels are judged by their target alone (setup).
+   */
+  methods?: readonly string[];
 }
 
 /** Lowercase, without the trailing dot of a fully qualified name. */
@@ -38,6 +43,52 @@ export function allowlistRefusal(policy: Pick<EgressPolicy, 'allow' | 'ports'>, 
 export function parseAllowEntry(entry: string): { pattern: string; port: number | null } {
   const m = /^(.*?)(?::(\d{1,5}))?$/.exec(entry.trim());
   return { pattern: normalHost(m?.[1] ?? entry), port: m?.[2] === undefined ? null : Number(m[2]) };
+}
+
+/**
+ * Whether every host and port `entry` opens is opened by `allow` too (with the same `ports`):
+ * a phase's list may narrow the setup list, never widen it.
+ */
+export function allowCovered(entry: string, allow: readonly string[], ports: readonly number[]): boolean {
+  const inner = parseAllowEntry(entry);
+  const innerPorts = inner.port === null ? ports : [inner.port];
+  return innerPorts.every((port) =>
+    allow.some((a) => {
+      const outer = parseAllowEntry(a);
+      if (!(outer.port === null ? ports.includes(port) : outer.port === port)) return false;
+      if (!outer.pattern.startsWith('*.')) return outer.pattern === inner.pattern;
+      const suffix = outer.pattern.slice(1);
+      const name = inner.pattern.startsWith('*.') ? inner.pattern.slice(1) : inner.pattern;
+      return name.endsWith(suffix) && (inner.pattern.startsWith('*.') || name.length > suffix.length);
+    }),
+  );
+}
+
+/** Longest request target the proxy forwards. */
+const PATH_MAX = 8192;
+
+/**
+ * Why a request inside an inspected tunnel (or a plain one) of a phase with a method policy is
+ * refused, or null: its method, its Host against the host the proxy admitted, its path.
+ */
+export function requestRefusal(
+  policy: Pick<EgressPolicy, 'methods'>,
+  phase: string,
+  request: { method: string; path: string; hostHeader: { host: string; port: number } | null },
+  admitted: { host: string; port: number },
+): string | null {
+  const methods = policy.methods ?? [];
+  if (!methods.includes(request.method)) {
+    return `method ${request.method} is not allowed for ${phase} (allowed: ${methods.join(', ')}; the fleet sets them in repos[<i>].sandbox.egress.${phase}.methods)`;
+  }
+  const claimed = request.hostHeader;
+  if (!claimed || claimed.host !== admitted.host || claimed.port !== admitted.port) {
+    return `the Host header names ${claimed ? `${claimed.host}:${claimed.port}` : 'nothing'}, not ${admitted.host}:${admitted.port}, where the connection was admitted`;
+  }
+  if (!request.path.startsWith('/') || request.path.length > PATH_MAX || [...request.path].some((c) => c <= ' ' || c === '\u007f')) {
+    return `the request target is not a path of at most ${PATH_MAX} printable characters starting with "/"`;
+  }
+  return null;
 }
 
 /** A valid allow entry, or the reason it is not (for the config's error message). */

@@ -1,20 +1,24 @@
 /**
- * How a sandbox's setup reaches the egress proxy although the sandbox has no network
- * interface: its own folder of this worker's state (the proxy's socket, the CA bundle) and the
- * static forwarder are mounted read-only; for a command of kind `setup`, and no other, the
- * proxy listens on the socket and the forwarder runs the command with the proxy variables set.
- * Steps, agent tools, tests and the gate's checks find no socket listening and no forwarder
- * running, so they have no route out.
+ * How a sandbox's commands reach the egress proxy although the sandbox has no network
+ * interface: its own folder of this worker's state (the proxy's socket, the CA bundles) and the
+ * static forwarder are mounted read-only; for a command whose phase has egress (setup; steps
+ * and the agent's commands where the fleet grants it and the change asks, see phases.ts) the
+ * proxy listens on the socket with that phase's policy, and the forwarder runs the command with
+ * the proxy variables set. A step or agent command of a repo with `sandbox.egress` whose phase
+ * is closed runs behind a proxy that refuses everything and says which keys would open it.
+ * Tests and the gate's checks find no socket listening and no forwarder running: no route out.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, chmod, constants, copyFile, mkdir, rm } from 'node:fs/promises';
+import { access, chmod, constants, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { SandboxEgress } from '../../config/repos.ts';
-import type { SandboxRef } from '../../workflows/types.ts';
+import type { CommandKind, EgressAsk, EgressPhase, SandboxRef } from '../../workflows/types.ts';
 import { fatal } from '../errors.ts';
 import type { ReadOnlyMount } from '../sandbox/docker.ts';
+import { createEgressCa, type EgressCa } from './ca.ts';
+import { closedReason, egressPhase, grantedPolicy, type PhasePolicy } from './phases.ts';
 import { startEgressProxy, type EgressProxy, type EgressSummary } from './proxy.ts';
 
 /** The sandbox's egress folder (socket and CA bundle) inside the container. */
@@ -28,6 +32,10 @@ export const LABEL_EGRESS = 'lockstep.egress';
 
 const SOCKET = 'egress.sock';
 const CA = 'ca.pem';
+/** The worker's bundle plus its egress CA: what the inspected phases trust. */
+const INSPECTED_CA = 'ca-inspected.pem';
+/** The CA variables every TLS client in the sandbox reads (Go and OpenSSL: SSL_CERT_FILE). */
+const CA_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'PIP_CERT', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO', 'npm_config_cafile'];
 // sockaddr_un holds 108 bytes with the terminating NUL.
 const SOCKET_PATH_MAX = 107;
 
@@ -46,6 +54,8 @@ export interface EgressDeps {
   defaultCaBundle: string | null;
   /** Loopback ports the proxy may dial: tests only (their upstream runs here). Never from config. */
   loopbackPorts?: readonly number[];
+  /** This worker's egress CA (made at its start, key in memory only): opens the inspected phases' TLS. */
+  ca: EgressCa;
 }
 
 /** What a sandbox's label says about its egress. */
@@ -57,6 +67,9 @@ interface EgressLabel {
   maxMb: number;
   maxConnections: number;
   ca: boolean;
+  /** What the fleet grants beyond setup (absent: not granted; labels made before phases have neither). */
+  steps?: PhasePolicy;
+  agent?: PhasePolicy;
 }
 
 export const egressDir = (deps: Pick<EgressDeps, 'dir'>, ref: SandboxRef): string =>
@@ -96,7 +109,18 @@ export async function egressForSandbox(
       throw fatal('InvalidInput', `sandbox.egress.caBundle of repo "${configName}": cannot read ${ca} on this worker (${(err as Error).message}); name an existing PEM bundle or leave the key out`);
     }
   }
-  const label: EgressLabel = { repo: configName, allow: egress.allow, ports: egress.ports, maxMb: egress.maxMb, maxConnections: egress.maxConnections, ca: ca !== null && ca !== undefined };
+  const steps = grantedPolicy(egress, 'steps');
+  const agent = grantedPolicy(egress, 'agent');
+  const label: EgressLabel = {
+    repo: configName,
+    allow: egress.allow,
+    ports: egress.ports,
+    maxMb: egress.maxMb,
+    maxConnections: egress.maxConnections,
+    ca: ca !== null && ca !== undefined,
+    ...(steps ? { steps } : {}),
+    ...(agent ? { agent } : {}),
+  };
   return {
     mounts: [
       { source: dir, target: EGRESS_MOUNT },
@@ -111,9 +135,12 @@ export async function removeEgressDir(deps: EgressDeps | undefined, ref: Sandbox
   if (deps) await rm(egressDir(deps, ref), { recursive: true, force: true });
 }
 
-export interface SetupEgress {
+export interface CommandEgress {
   /** The repo's name in the fleet config, for the messages. */
   repo: string;
+  phase: EgressPhase;
+  /** The phase is closed for this command: its proxy refuses everything. */
+  closed: boolean;
   /** Put before the command's argv: the forwarder, which runs it. */
   prefix: string[];
   /** Exec environment: the proxy variables, the registries, the CA bundle. */
@@ -121,28 +148,56 @@ export interface SetupEgress {
   proxy: EgressProxy;
 }
 
+/** The egress log of a change's repo on this worker: one JSON line per connection or request, every phase. */
+export const egressLogPath = (logDir: string, ref: SandboxRef): string => join(logDir, ref.changeId, ref.repo, 'egress.jsonl');
+
 /**
- * Opens the egress of one setup command: the proxy starts listening on the sandbox's socket.
- * Null when the sandbox has no egress (no label) — then setup runs as offline as any command.
+ * Opens the egress of one command: the proxy starts listening on the sandbox's socket with the
+ * policy of the command's phase. Null when the command's kind has no phase (tests, the gate)
+ * or the sandbox has no egress (no label): then it runs with no route out.
  */
-export async function openSetupEgress(
+export async function openEgress(
   deps: EgressDeps | undefined,
   ref: SandboxRef,
   labels: Record<string, string>,
   logDir: string,
-  /** `uid:gid` the setup runs as: the only one that may connect to the socket. */
+  /** `uid:gid` the command runs as: the only one that may connect to the socket. */
   user: string,
-): Promise<SetupEgress | null> {
+  kind: CommandKind,
+  /** What the change asked (RepoTask.egress); absent: nothing beyond setup. */
+  ask?: EgressAsk,
+): Promise<CommandEgress | null> {
+  const phase = egressPhase(kind);
   const raw = labels[LABEL_EGRESS];
-  if (!raw || !deps) return null;
+  if (!phase || !raw || !deps) return null;
   const label = JSON.parse(raw) as EgressLabel;
+  const granted = phase === 'setup' ? null : (label[phase] ?? null);
+  const closed = phase === 'setup' ? null : closedReason(label.repo, phase, granted !== null, ask);
+  const inspected = phase !== 'setup' && granted !== null && closed === null ? granted : null;
   const registries = await deps.registryEnv();
-  const logPath = join(logDir, ref.changeId, ref.repo, 'egress.jsonl');
+  const dir = egressDir(deps, ref);
+  // The worker's bundle (copied at sandbox creation): trusted for the upstreams, and by the sandbox.
+  const bundle = label.ca ? await readFile(join(dir, CA), 'utf8').catch(() => '') : '';
+  if (inspected) {
+    // Written at each command: the CA is this worker process's, which may not be the one that made the sandbox.
+    await writeFile(join(dir, INSPECTED_CA), `${bundle.trimEnd()}\n${deps.ca.certPem}`, { mode: 0o644 });
+    await chmod(join(dir, INSPECTED_CA), 0o644);
+  }
+  const logPath = egressLogPath(logDir, ref);
   const proxy = await startEgressProxy({
-    socketPath: join(egressDir(deps, ref), SOCKET),
+    socketPath: join(dir, SOCKET),
     logPath,
     logName: relative(logDir, logPath),
-    policy: { allow: label.allow, ports: label.ports, maxBytes: label.maxMb * 1024 * 1024, maxConnections: label.maxConnections },
+    phase,
+    policy: {
+      allow: inspected ? inspected.allow : closed ? [] : label.allow,
+      ports: label.ports,
+      maxBytes: label.maxMb * 1024 * 1024,
+      maxConnections: label.maxConnections,
+      ...(inspected?.methods ? { methods: inspected.methods } : {}),
+    },
+    ...(inspected ? { inspect: { ca: deps.ca, upstreamCa: bundle ? [bundle] : [] } } : {}),
+    ...(closed ? { closed } : {}),
     ...(deps.loopbackPorts ? { loopbackPorts: deps.loopbackPorts } : {}),
     ...socketOwner(user),
   });
@@ -158,12 +213,14 @@ export async function openSetupEgress(
     npm_config_proxy: url,
     npm_config_https_proxy: url,
   };
-  if (label.ca) {
-    const ca = `${EGRESS_MOUNT}/${CA}`;
-    for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'PIP_CERT', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO']) env[name] = ca;
+  if (inspected || label.ca) {
+    const ca = `${EGRESS_MOUNT}/${inspected ? INSPECTED_CA : CA}`;
+    for (const name of CA_VARIABLES) env[name] = ca;
   }
   return {
     repo: label.repo,
+    phase,
+    closed: closed !== null,
     prefix: [`${FORWARDER_MOUNT}/egress-forwarder`, '-listen', `127.0.0.1:${FORWARDER_PORT}`, '-socket', `${EGRESS_MOUNT}/${SOCKET}`, '--'],
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     proxy,
@@ -175,15 +232,21 @@ function socketOwner(user: string): { socketOwner?: { uid: number; gid: number }
   return Number.isInteger(uid) && Number.isInteger(gid) ? { socketOwner: { uid: uid as number, gid: gid as number } } : {};
 }
 
-/** The line a failed setup gets when the proxy refused it something: the host and the fix. */
+/** The line a failed command gets when the proxy refused it something: what, where, and the fix. */
 export function deniedHint(repo: string, summary: EgressSummary): string {
   const first = summary.deniedHosts[0];
   if (!first) return '';
-  const others = summary.deniedHosts.length > 1 ? ` (also: ${summary.deniedHosts.slice(1).map((d) => `${d.host}:${d.port}`).join(', ')})` : '';
+  const phase = summary.phase ?? 'setup';
+  const others = summary.deniedHosts.length > 1 ? ` (also: ${summary.deniedHosts.slice(1).map((d) => (d.method ? `${d.method} ${d.host}${d.path ?? ''}` : `${d.host}:${d.port}`)).join(', ')})` : '';
+  const key = phase === 'setup' ? 'sandbox.egress.allow' : `sandbox.egress.${phase}.allow`;
   const fix = /allowlist|port \d+ is not allowed/.test(first.reason)
-    ? `if setup needs it, add "${first.host}${first.reason.startsWith('port') ? `:${first.port}` : ''}" to repos[<i>].sandbox.egress.allow in repos.config.json, where repos[<i>].name is "${repo}" (or to defaults.sandbox.egress.allow)`
-    : 'no allowlist entry can open that';
-  return `[lockstep: setup was refused egress to ${first.host}:${first.port}: ${first.reason}${others}; ${fix} (egress log: ${summary.log})]`;
+    ? `if ${phase} needs it, add "${first.host}${first.reason.startsWith('port') ? `:${first.port}` : ''}" to repos[<i>].${key} in repos.config.json, where repos[<i>].name is "${repo}"${phase === 'setup' ? ' (or to defaults.sandbox.egress.allow)' : ' (and to sandbox.egress.allow, which bounds it)'}`
+    : /egress for \w+ is off|sandbox\.egress\.\w+\.methods/.test(first.reason)
+      ? 'the reason names the keys'
+      : 'no allowlist entry can open that';
+  const what = first.method ? `${first.method} ${first.host}:${first.port}${first.path ?? ''}` : `egress to ${first.host}:${first.port}`;
+  const who = phase === 'setup' ? 'setup was' : phase === 'steps' ? 'the step was' : "the agent's command was";
+  return `[lockstep: ${who} refused ${what}: ${first.reason}${others}; ${fix} (egress log: ${summary.log})]`;
 }
 
 const run = promisify(execFile);
@@ -254,5 +317,7 @@ export async function egressDepsFor(stateDir: string, forwarderDir: string, env:
     registryEnv: () => (registries ??= workerRegistryEnv(env)),
     defaultCaBundle: await systemCaBundle(env),
     ...(loopbackPorts ? { loopbackPorts } : {}),
+    // A new CA at every worker start, its key never leaving this process.
+    ca: createEgressCa(),
   };
 }

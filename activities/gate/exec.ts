@@ -44,7 +44,7 @@ export function sandboxGateExec(deps: SandboxDeps, ref: SandboxRef, options: San
     index += 1;
     const result = await runInSandbox(
       deps,
-      { ...ref, kind: 'step', name: command.name, index, command: command.argv.join(' '), argv: command.argv, timeoutSeconds: command.timeoutSeconds, outputBytes },
+      { ...ref, kind: 'gate', name: command.name, index, command: command.argv.join(' '), argv: command.argv, timeoutSeconds: command.timeoutSeconds, outputBytes },
       options.signal,
     );
     const output = result.log ? await readFile(result.log.path, 'utf8') : result.outputTail;

@@ -10,7 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult, RunInSandboxInput, SandboxRef } from '../../workflows/types.ts';
-import { deniedHint, egressForSandbox, openSetupEgress, type EgressDeps } from '../egress/sandbox.ts';
+import { deniedHint, egressForSandbox, openEgress, type EgressDeps } from '../egress/sandbox.ts';
 import { activityContext } from '../context.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { CACHE_ENV, CACHE_MOUNT, lockCache } from './cache.ts';
@@ -354,9 +354,8 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
 
 async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container: Docker.Container, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<CommandResult> {
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
-  // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts). A bump's
-  // install takes setup's route here; it becomes the steps phase's once step egress exists.
-  const egress = input.kind === 'setup' || input.kind === 'bump' ? await openSetupEgress(deps.egress, input, labels, deps.logDir, deps.user) : null;
+  // Only a phase with egress gets a route out, and only while the command runs (activities/egress/sandbox.ts).
+  const egress = await openEgress(deps.egress, { changeId: input.changeId, repo: input.repo }, labels, deps.logDir, deps.user, input.kind, input.egress);
   try {
     const capture = await OutputCapture.open(logPath, input.outputBytes);
     return await execute(deps, container, input, capture, egress, signal);
@@ -370,7 +369,7 @@ async function execute(
   container: Docker.Container,
   input: RunInSandboxInput,
   capture: OutputCapture,
-  egress: Awaited<ReturnType<typeof openSetupEgress>>,
+  egress: Awaited<ReturnType<typeof openEgress>>,
   signal?: AbortSignal,
 ): Promise<CommandResult> {
   const { docker } = deps;
@@ -446,8 +445,11 @@ async function execute(
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
   }
-  const summary = egress ? await egress.proxy.close() : null;
-  const hint = egress && summary && exitCode !== 0 ? deniedHint(egress.repo, summary) : '';
+  const closed = egress ? await egress.proxy.close() : null;
+  // A closed phase's summary says something only when the command tried to go out.
+  const summary = closed && egress && (!egress.closed || closed.denied > 0) ? closed : null;
+  // Setup's refusals matter when it failed; a step's or the agent's always (a tool may fall back quietly).
+  const hint = egress && summary && (exitCode !== 0 || egress.phase !== 'setup') ? deniedHint(egress.repo, summary) : '';
   if (hint) capture.write(Buffer.from(`\n${hint}\n`));
   const note = leftoversNote(leftovers);
   const stopped = refusedStop === null ? null : `stopped: ${refusedStop as string}`;

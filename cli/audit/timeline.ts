@@ -304,15 +304,17 @@ function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context): Desc
           commandMs: res?.durationMs ?? null,
           outputBytes: res?.outputBytes ?? null,
           log: res?.log ? res.log.sha256.slice(0, 12) : null,
-          // Setup's egress (the JSON lines of every connection stay in the worker's log folder).
+          // The command's egress (the JSON lines stay in the worker's log folder: `audit --egress`).
           ...(egress
             ? {
+                egressPhase: egress.phase ?? 'setup',
                 egressConnections: egress.connections,
+                ...(egress.requests !== undefined ? { egressRequests: egress.requests } : {}),
                 egressDenied: egress.denied,
                 egressBytesDown: egress.bytesDown,
                 egressBytesUp: egress.bytesUp,
                 egressHosts: short(egress.hosts.join(', ')),
-                egressDeniedHosts: egress.deniedHosts.length ? short(egress.deniedHosts.map((d) => `${d.host}:${d.port} (${d.reason})`).join('; ')) : null,
+                egressDeniedHosts: egress.deniedHosts.length ? short(egress.deniedHosts.map((d) => `${d.method ? `${d.method} ${d.host}:${d.port}${d.path ?? ''}` : `${d.host}:${d.port}`} (${d.reason})`).join('; ')) : null,
                 egressLog: short(egress.log),
               }
             : {}),

@@ -12,11 +12,12 @@
  * named with it is reported as not using six; a repo already at the version is unchanged.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { access, cp, mkdir, writeFile } from 'node:fs/promises';
+import { access, cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
@@ -84,7 +85,8 @@ beforeAll(async () => {
   const [index = '', files = ''] = execFileSync('python3', ['-c', 'from pip._internal.models.index import PyPI; print(PyPI.pypi_url); print(PyPI.file_storage_domain)'], { encoding: 'utf8' }).trim().split('\n');
   await placeNode24Recipe(h.fleet.root);
   await placePipRecipe(h.fleet.root);
-  await allowEgress(h.fleet.configFile, [npmRegistryHost(), new URL(index).hostname, files]);
+  // The bump runs npm under the steps phase: GET, HEAD, OPTIONS to the same hosts as setup.
+  await allowEgress(h.fleet.configFile, [npmRegistryHost(), new URL(index).hostname, files], { steps: {} });
   const loaded = await loadReposConfig(h.fleet.configFile);
   await buildRecipeImages(loaded.config.repos.map((r) => r.sandbox), h.fleet.stateDir, () => undefined);
 }, 900_000);
@@ -119,6 +121,15 @@ describe('a dependency bump across the fleet', () => {
       expect({ status: r?.status, error: r?.error, files: [...(r?.changedFiles ?? [])].sort() }).toEqual({ status: 'green', error: null, files: ['package-lock.json', 'package.json'] });
       expect(r?.steps.map((s) => `${s.kind}:${s.name}`)).toEqual(['setup:setup', `bump:debug@${version}`, 'setup:setup again', 'test:tests']);
       expect(await lockedDebug(name, 'lockstep/bump-debug')).toBe(version);
+      // npm ran under the steps phase: TLS opened, every request logged with its method and path,
+      // the new version's archive among them.
+      const bump = r?.steps.find((s) => s.kind === 'bump');
+      expect({ phase: bump?.egress?.phase, denied: bump?.egress?.denied }).toEqual({ phase: 'steps', denied: 0 });
+      const log = (await readFile(join(h.fleet.stateDir, 'logs', 'bump-debug', name, 'egress.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
+      const requests = log.filter((l) => l.phase === 'steps' && l.path !== undefined);
+      expect(requests.length).toBe(bump?.egress?.requests);
+      expect(requests.every((l) => l.method === 'GET' && l.allowed && (l.status ?? 0) < 400)).toBe(true);
+      expect(requests.map((l) => l.path)).toContain(`/debug/-/debug-${version}.tgz`);
       // Only the bump's files, nothing setup or npm left (no .gitignore in these repos).
       expect((await exec('git', ['--git-dir', h.fleet.remote(name), 'diff', '--name-only', 'main', 'lockstep/bump-debug'])).stdout.split('\n').filter(Boolean).sort()).toEqual(['package-lock.json', 'package.json']);
     }

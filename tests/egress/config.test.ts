@@ -7,7 +7,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deniedHint, egressForSandbox, EGRESS_MOUNT, FORWARDER_MOUNT, LABEL_EGRESS, openSetupEgress, systemCaBundle, workerRegistryEnv } from '../../activities/egress/sandbox.ts';
+import { createEgressCa } from '../../activities/egress/ca.ts';
+import { deniedHint, egressForSandbox, EGRESS_MOUNT, FORWARDER_MOUNT, LABEL_EGRESS, openEgress, systemCaBundle, workerRegistryEnv } from '../../activities/egress/sandbox.ts';
 import { sandboxEnv } from '../../activities/sandbox/docker.ts';
 import { egressIssues } from '../../cli/preflight.ts';
 import { egressGlance } from '../../cli/progress.ts';
@@ -70,20 +71,20 @@ describe('sandbox.egress', () => {
   it('labels a sandbox with its policy and its name in the fleet config, which a gate sandbox\'s own name is not', async () => {
     const ca = join(dir, 'label-ca.pem');
     await writeFile(ca, '-----BEGIN CERTIFICATE-----\n');
-    const deps = { dir: join(dir, 'egress'), forwarderDir: join(dir, 'bin'), registryEnv: async () => ({ npm_config_registry: 'https://npm.mirror.example.org/' }), defaultCaBundle: ca };
+    const deps = { dir: join(dir, 'egress'), forwarderDir: join(dir, 'bin'), registryEnv: async () => ({ npm_config_registry: 'https://npm.mirror.example.org/' }), defaultCaBundle: ca, ca: createEgressCa() };
     const ref = { changeId: 'c1', repo: 'gate-k1-api' };
     const egress = SandboxConfig.parse({ test: 't', egress: { allow: ['npm.mirror.example.org'] } }).egress;
     const made = await egressForSandbox(deps, ref, egress, 'api');
     expect(made.mounts.map((m) => m.target)).toEqual([EGRESS_MOUNT, FORWARDER_MOUNT]);
     expect(JSON.parse(made.labels[LABEL_EGRESS] ?? '{}')).toEqual({ repo: 'api', allow: ['npm.mirror.example.org'], ports: [443, 80], maxMb: 4096, maxConnections: 4000, ca: true });
-    const setup = await openSetupEgress(deps, ref, made.labels, join(dir, 'logs'), '10001:10001');
+    const setup = await openEgress(deps, ref, made.labels, join(dir, 'logs'), '10001:10001', 'setup');
     try {
       expect(setup?.repo).toBe('api');
       expect(setup?.env).toEqual(expect.arrayContaining(['npm_config_registry=https://npm.mirror.example.org/', 'HTTPS_PROXY=http://127.0.0.1:3128', `SSL_CERT_FILE=${EGRESS_MOUNT}/ca.pem`, 'NO_PROXY=localhost,127.0.0.1,::1']));
     } finally {
       await setup?.proxy.close();
     }
-    expect(await openSetupEgress(deps, ref, {}, join(dir, 'logs'), '10001:10001')).toBeNull();
+    expect(await openEgress(deps, ref, {}, join(dir, 'logs'), '10001:10001', 'setup')).toBeNull();
     await expect(egressForSandbox({ ...deps, forwarderDir: null }, ref, egress, 'api')).rejects.toThrow(/repo "api" sets sandbox.egress .* run "npm run bootstrap"/);
   });
 

@@ -3,7 +3,8 @@
  * the npm registry this machine's npm uses (read from its config, never written here): a real
  * `npm ci` of a fixture with a real lockfile passes through the proxy and the log names the
  * registry; a host outside the allowlist fails setup with the host and the config key named;
- * the same sandbox's steps and tests have no route out.
+ * the same sandbox's steps are refused (the change asked for no step egress) and its tests have
+ * no route out.
  *
  * The sandbox image has Node but no npm, and its recipe is not this test's to change: npm 10
  * (the last major that runs on the image's Node 18) is fetched once with the host's npm and
@@ -155,18 +156,20 @@ describe('setup through the egress proxy', () => {
     expect(tests.exitCode).toBe(0);
     expect(tests.outputTail).toMatch(/timeout 2m/);
 
-    // After setup: the proxy is closed and no forwarder runs, even for a command that tries.
-    const step = await run(repo, 'step', `HTTPS_PROXY=http://127.0.0.1:${FORWARDER_PORT} ${npm} view ms version --fetch-retries=0 --fetch-timeout=5000`);
+    // A step of a change that asked for no step egress, in a fleet that grants none: refused, naming the keys.
+    const step = await run(repo, 'step', `python3 -c 'import urllib.request; urllib.request.urlopen("https://${registryHost}/ms")'`);
     expect(step.exitCode).not.toBe(0);
-    expect(step.egress).toBeUndefined();
+    expect(step.egress).toMatchObject({ phase: 'steps', connections: 0, deniedHosts: [{ host: registryHost, port: 443, reason: expect.stringContaining('egress for steps is off') as unknown }] });
+    expect(step.outputTail).toMatch(/the step was refused egress to .*repos\[<i>\]\.sandbox\.egress\.steps in repos\.config\.json, where repos\[<i>\]\.name is "npm-ok"/);
+    // Tests never have a route: no socket listening, no forwarder running.
     const socket = await run(repo, 'test', `python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect("/run/lockstep-egress/egress.sock")'`);
     expect(socket.exitCode).not.toBe(0);
     expect(socket.outputTail).toMatch(/FileNotFoundError|ConnectionRefusedError/);
-    // Nothing listens on the forwarder's port any more (state 0A is LISTEN; port 3128 is 0C38).
+    // Nothing listens on the forwarder's port (state 0A is LISTEN; port 3128 is 0C38).
     expect(FORWARDER_PORT).toBe(0x0c38);
-    const listening = await run(repo, 'step', `awk '$2 ~ /:0C38$/ && $4 == "0A"' /proc/net/tcp /proc/net/tcp6 | wc -l`);
+    const listening = await run(repo, 'test', `awk '$2 ~ /:0C38$/ && $4 == "0A"' /proc/net/tcp /proc/net/tcp6 | wc -l`);
     expect(listening.outputTail.trim()).toBe('0');
-    expect((await egressLog(repo)).length).toBe(lines.length);
+    expect((await egressLog(repo)).length).toBe(lines.length + 1);
   }, 180_000);
 
   it('fails a setup that reaches a host outside the allowlist, naming the host and the key to add it to', async () => {

@@ -56,8 +56,8 @@ export function npmRegistryHost(): string {
 }
 
 /** Sets `defaults.sandbox.egress` of the fleet config in `configFile`. */
-export async function allowEgress(configFile: string, allow: string[]): Promise<void> {
+export async function allowEgress(configFile: string, allow: string[], phases: { steps?: object } = {}): Promise<void> {
   const config = JSON.parse(await readFile(configFile, 'utf8')) as { defaults: { sandbox: Record<string, unknown> } };
-  config.defaults.sandbox.egress = { allow };
+  config.defaults.sandbox.egress = { allow, ...phases };
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
 }
