@@ -157,10 +157,12 @@ describe('the bump command of a repo', () => {
 });
 
 describe('a bump in the change file', () => {
-  async function issues(change: object): Promise<InputIssue[]> {
+  /** The change's issues against a fleet whose one repo grants step egress (`steps: false`: grants none). */
+  async function issues(change: object, { steps = true } = {}): Promise<InputIssue[]> {
     const config = join(dir, 'repos.config.json');
     await mkdir(join(dir, 'remotes', 'web'), { recursive: true });
-    await writeFile(config, JSON.stringify({ repos: [{ name: 'web', url: 'remotes/web', sandbox: { test: 'npm test' } }] }));
+    const egress = steps ? { egress: { allow: ['registry.example.org'], steps: {} } } : {};
+    await writeFile(config, JSON.stringify({ repos: [{ name: 'web', url: 'remotes/web', sandbox: { test: 'npm test', ...egress } }] }));
     const file = join(dir, 'change.yaml');
     await writeFile(file, JSON.stringify(change));
     const err = await loadChange(file, await loadReposConfig(config)).then(() => null, (e: unknown) => e);
@@ -189,6 +191,12 @@ describe('a bump in the change file', () => {
     ]);
     expect(await issues({ ...base, bump: { ecosystem: 'npm', package: 'ms', to: 'latest' }, repos: [{ name: 'web', instructions: 'fix the code' }] })).toEqual([]);
     expect(await said(base)).toEqual(['repos: name at least one target repository (or give "bump", whose targets are the repos that declare the package)']);
+  });
+
+  it('refuses a bump whose repo the fleet does not grant step egress, naming the fleet key', async () => {
+    const refused = await issues({ ...base, bump: { ecosystem: 'npm', package: 'ms', to: 'latest' }, repos: [{ name: 'web' }] }, { steps: false });
+    expect(refused.map((i) => `${i.path}: ${i.message}`)).toEqual(['bump: a bump runs npm\'s own tool with the steps phase\'s egress, but the fleet does not grant it to repo "web"']);
+    expect(refused[0]?.fix).toMatch(/^set repos\[0\]\.sandbox\.egress \(with "steps"\) in .*repos\.config\.json, where repos\[0\]\.name is "web"/);
   });
 });
 
