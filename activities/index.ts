@@ -7,6 +7,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type OpenAI from 'openai';
 import { createAgentHostActivities, createAgentSharedActivities } from './agent/index.ts';
+import { createBumpActivities } from './bump/index.ts';
 import { join, resolve, sep } from 'node:path';
 import { fatal } from './errors.ts';
 import type {
@@ -167,6 +168,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createForgeActivities(deps),
     ...createContractActivities(gateDepsOf(deps)),
     ...createGuardrailActivities(gateDepsOf(deps)),
+    ...createBumpActivities({ workerEnv: deps.workerEnv, ...(deps.gitCredentials ? { gitCredentials: deps.gitCredentials } : {}), whileAlive: (work) => whileAlive(work) }),
 
     async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       return prepare(input);
@@ -313,9 +315,10 @@ export function createHostActivities(deps: ActivityDeps) {
       );
       // What setup left is the repo's prepared environment, not part of the change: the commit
       // later holds only what differs from this snapshot. No workflow change needed, so
-      // recorded histories replay as they were.
+      // recorded histories replay as they were. A setup run again after a bump snapshots anew,
+      // keeping the bump's manifests and lockfiles as the first setup left them.
       if (input.kind === 'setup' && result.exitCode === 0 && !result.timedOut) {
-        await whileAlive(() => snapshotPrepared(workspacePath(deps.stateDir, input.changeId, input.repo)));
+        await whileAlive(() => snapshotPrepared(workspacePath(deps.stateDir, input.changeId, input.repo), input.keepPrepared ? { keep: input.keepPrepared } : {}));
       }
       return result;
     },

@@ -2,11 +2,12 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadChange, loadForgeConfig, loadReposConfig, resolveTasks, InputError } from '../config/load.ts';
 import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
+import { dryRunBump, renderDryRun } from './bump.ts';
 import { demoChangeFile, demoConfigFile, seedDemoRemotes } from './demo.ts';
 import { buildAudit, exportHistories, renderAuditHtml, renderAuditMarkdown, renderAuditText } from './audit/index.ts';
 import { renderEval, runEval } from './eval.ts';
@@ -49,13 +50,21 @@ async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--json', 'print exactly one JSON document (the result) on stdout')
     .option('--rerun', 'run again even if this change already finished (branches and PRs are reused)')
+    .option('--dry-run', 'a bump change: list its target repos, their current versions and the version "to" resolves to; start nothing')
     .option('--no-worker', 'do not run a worker in this process; rely on "lockstep worker" processes')
     .option('--no-preflight', 'skip the reachability checks of remotes and images')
     .option('--concurrency <n>', 'repos worked on at once (default: from the config)', (v) => Number.parseInt(v, 10))
     .option('--approve <gates...>', 'wait for "lockstep approve" at these gates: plan, publish (default: from the config)')
     .option('--wait-on-failure <seconds>', 'let a failed repo wait this long for "lockstep retry|skip|abort"', (v) => Number.parseInt(v, 10))
-    .action(async (changeFile: string, opts: { config: string; json?: boolean; rerun?: boolean; worker: boolean; preflight: boolean; concurrency?: number; approve?: string[]; waitOnFailure?: number }) => {
+    .action(async (changeFile: string, opts: { config: string; json?: boolean; rerun?: boolean; dryRun?: boolean; worker: boolean; preflight: boolean; concurrency?: number; approve?: string[]; waitOnFailure?: number }) => {
       jsonMode = Boolean(opts.json);
+      if (opts.dryRun) {
+        const loaded = await loadReposConfig(opts.config);
+        const dry = await dryRunBump(loaded, await loadChange(changeFile, loaded), resolve(changeFile));
+        if (jsonMode) process.stdout.write(`${JSON.stringify(dry, null, 2)}\n`);
+        else process.stdout.write(`${renderDryRun(dry)}\n`);
+        return;
+      }
       const { result, exitCode: code } = await runChange({
         configFile: opts.config,
         changeFile,
@@ -135,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
       if (changeFile) {
         const change = await loadChange(changeFile, loaded);
         if (opts.preflight) await preflight(loaded, resolveTasks(loaded, change));
-        log(`${changeFile}: valid (${change.repos.length} repos)`);
+        log(`${changeFile}: valid (${change.bump && change.repos.length === 0 ? `bump of ${change.bump.package}: targets chosen by manifest at run time` : `${change.repos.length} repos`})`);
       }
       log(`${loaded.file}: valid (${loaded.config.repos.length} repos)`);
     });

@@ -12,6 +12,7 @@ import type { changeWorkflow } from '../workflows/change.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../workflows/messages.ts';
 import { changeWorkflowId, repoWorkflowId, type Approval, type ChangeInput, type ChangeResult, type Decision, type DecisionAck, type RepoResult } from '../workflows/types.ts';
 import { EXIT } from './errors.ts';
+import { recordedBumpVersion, withBumpTargets } from './bump.ts';
 import { changeInput, ensureWorker, executeChange, type RunOptions } from './run.ts';
 import { openTemporal, type TemporalSession } from './temporal.ts';
 
@@ -75,7 +76,7 @@ export async function resumeChange(options: ResumeOptions): Promise<{ result: Ch
 
     if (options.changeFile) {
       const loaded = await loadReposConfig(options.configFile);
-      const change = await loadChange(options.changeFile, loaded);
+      const { change } = await withBumpTargets(loaded, await loadChange(options.changeFile, loaded), options.changeFile);
       if (change.id !== options.changeId) throw new Error(`${options.changeFile} is change "${change.id}", not "${options.changeId}"`);
       const tasks = resolveTasks(loaded, change);
       const before = new Map(input.repos.map((t) => [t.repo, t.taskHash]));
@@ -91,6 +92,11 @@ export async function resumeChange(options: ResumeOptions): Promise<{ result: Ch
       options.log(`applying ${options.changeFile} to the repos still to run${changed.length ? ` and redoing ${changed.join(', ')}` : ''}`);
     }
 
+    if (input.bump && !input.bump.version) {
+      // The version the interrupted run resolved, never a newer one published meanwhile.
+      const version = await recordedBumpVersion(handle, input.bump);
+      if (version) input = { ...input, bump: { ...input.bump, version } };
+    }
     const reused = Object.values(previous).filter((r) => r.status === 'green').map((r) => r.repo);
     options.log(`resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`);
     const worker = await ensureWorker(session, { ...options, forges: [input.forge] }, input.repos.some((t) => t.mode === 'agent'));

@@ -2,7 +2,7 @@
  * Live progress on stderr while a change runs: which repo, which step, for how long. On a
  * terminal the block is redrawn in place; elsewhere (CI, pipes) one line per change of step.
  */
-import type { ChangeResult, ChangeStatusView, ContractVerdict, EgressSummary, GateReport, RepoStatusView } from '../workflows/types.ts';
+import type { ChangeResult, ChangeStatusView, ContractVerdict, EgressSummary, GateReport, RepoBumpOutcome, RepoStatusView } from '../workflows/types.ts';
 
 export function seconds(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
@@ -106,6 +106,7 @@ export function renderResult(result: ChangeResult): string {
     const pr = r.pullRequest ? `PR #${r.pullRequest.number} ${r.pullRequest.url}` : 'no PR';
     const commit = r.commit ? r.commit.slice(0, 12) : '-';
     lines.push(`  ${r.repo.padEnd(width)}  ${r.status.padEnd(9)} ${r.branch}@${commit}  ${pr}`);
+    if (r.bump) lines.push(`    bump: ${bumpLine(r.bump)}`);
     if (r.agent) {
       const a = r.agent;
       lines.push(`    agent: ${a.resolved ? 'resolved' : `stopped (${a.reason})`}, ${a.turns} turns, ${a.testIterations} test runs, ${a.usage.prompt}+${a.usage.completion} tokens${r.regression ? ', REGRESSION: tests passed on the base branch' : ''}`);
@@ -118,12 +119,27 @@ export function renderResult(result: ChangeResult): string {
     }
   }
   if (result.gate) lines.push(...gateLines(result.gate));
+  if (result.bump) lines.push(`  bump: ${result.bump.package} "${result.bump.to}" resolved to ${result.bump.version} for every repo`);
   if (result.mergeOrder.length > 1) lines.push(`  merge order: ${result.mergeOrder.join(' → ')}`);
   if (result.plan) lines.push(`  plan: ${result.plan.summary}`);
   const m = result.metrics;
   const tokens = m.usage.prompt + m.usage.completion;
   lines.push(`  ${m.resolved}/${m.repos} resolved, ${m.regressions} regressions${m.turns ? `, ${m.turns} agent turns, ${tokens} tokens` : ''}, ${seconds(m.durationMs)}`);
   return lines.join('\n');
+}
+
+/** A repo's bump in a few words: what it moved, or why it did not. */
+export function bumpLine(b: RepoBumpOutcome): string {
+  switch (b.outcome) {
+    case 'bumped':
+      return `${b.package} ${b.from ?? '(range)'} → ${b.version}`;
+    case 'already':
+      return `${b.package} already at ${b.version}`;
+    case 'not-declared':
+      return `does not declare ${b.package}`;
+    case 'failed':
+      return `${b.package} ${b.from ?? '(range)'} → ${b.version} failed`;
+  }
 }
 
 /** Who fits, who breaks, and what no declared consumer uses; null for verdicts recorded before per-consumer verdicts. */

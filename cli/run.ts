@@ -7,6 +7,8 @@ import { gateInput, loadChange, loadReposConfig, resolveTasks, type LoadedConfig
 import { taskQueue } from '../config/paths.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
+import type { Change } from '../config/change.ts';
+import { recordedBumpVersion, withBumpTargets } from './bump.ts';
 import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView, type RepoTask } from '../workflows/types.ts';
 import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
 import { buildRecipeImages } from './images.ts';
@@ -34,7 +36,7 @@ export interface RunOptions {
 
 export async function runChange(options: RunOptions): Promise<{ result: ChangeResult; exitCode: number }> {
   const loaded = await loadReposConfig(options.configFile);
-  const change = await loadChange(options.changeFile, loaded);
+  const { change } = await withBumpTargets(loaded, await loadChange(options.changeFile, loaded), options.changeFile);
   const tasks = resolveTasks(loaded, change);
   // The gate may need repos outside the change: their recipe images too.
   await buildRecipeImages([...tasks.map((t) => t.sandbox), ...gateInput(loaded, tasks).repos.map((r) => r.sandbox)], options.stateDir, options.log);
@@ -44,6 +46,14 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
   let worker: LocalWorker | null = null;
   const input = changeInput(loaded, change, tasks, options);
   input.searchAttributes = await searchAttributesReady(session);
+  if (input.bump) {
+    // An earlier run of this change resolved the bump: every later run moves to that version.
+    const version = await recordedBumpVersion(session.client.workflow.getHandle(changeWorkflowId(input.changeId)), input.bump);
+    if (version) {
+      input.bump.version = version;
+      options.log(`bump: ${input.bump.package} ${version}, as resolved by the earlier run of ${input.changeId}`);
+    }
+  }
   try {
     worker = await ensureWorker(session, { ...options, forges: [loaded.config.forge] }, tasks.some((t) => t.mode === 'agent'));
     const result = await executeChange(session, input, options, worker);
@@ -57,7 +67,7 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
 /** The coordinator's input for a validated change. */
 export function changeInput(
   loaded: LoadedConfig,
-  change: { id: string; title: string; description: string },
+  change: { id: string; title: string; description: string; bump?: Change['bump'] },
   tasks: RepoTask[],
   overrides: { concurrency?: number | undefined; approve?: ('plan' | 'publish')[] | undefined; waitOnFailureSeconds?: number | undefined } = {},
 ): ChangeInput {
@@ -75,6 +85,7 @@ export function changeInput(
     approvals: { plan: approve.includes('plan'), publish: approve.includes('publish'), timeoutSeconds: ops.approvalTimeoutSeconds },
     decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
     gate: gateInput(loaded, tasks),
+    ...(change.bump ? { bump: { ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to.trim() } } : {}),
   };
 }
 
@@ -229,6 +240,7 @@ export function jsonResult(result: ChangeResult): object {
     metrics: result.metrics,
     plan: result.plan,
     gate: result.gate ?? null,
+    bump: result.bump ?? null,
     repos: result.repos.map((r) => ({
       repo: r.repo,
       status: r.status,
@@ -246,6 +258,7 @@ export function jsonResult(result: ChangeResult): object {
       agent: r.agent ?? null,
       baselineTests: r.baselineTests ?? null,
       regression: r.regression ?? false,
+      bump: r.bump ?? null,
     })),
   };
 }

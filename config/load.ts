@@ -333,11 +333,21 @@ export async function loadChange(file: string, loaded: LoadedConfig): Promise<Ch
 }
 
 /** The per-repo work of a change, fully resolved (what the coordinator workflow receives). */
-export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'>): RepoTask[] {
+export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'> & { bump?: Change['bump'] }): RepoTask[] {
   return change.repos.map((target) => {
     const repo = loaded.config.repos.find((r) => r.name === target.name);
     if (!repo) throw new Error(`unknown repo ${target.name}`);
-    const what = { url: repo.url, baseBranch: repo.baseBranch, sandbox: repo.sandbox, steps: target.steps ?? [], instructions: target.instructions ?? null };
+    const what = {
+      url: repo.url,
+      baseBranch: repo.baseBranch,
+      sandbox: repo.sandbox,
+      steps: target.steps ?? [],
+      instructions: target.instructions ?? null,
+      ...(change.bump ? { bump: change.bump } : {}),
+    };
+    // A bump's repo runs the ecosystem's tool; its agent fixes failing tests only where the
+    // change file gives the repo instructions.
+    const mode = target.steps || (change.bump && !target.instructions) ? 'steps' : 'agent';
     return {
       taskHash: createHash('sha256').update(JSON.stringify(what)).digest('hex'),
       repo: repo.name,
@@ -345,7 +355,7 @@ export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | '
       baseBranch: repo.baseBranch,
       branch: changeBranch(change.id),
       sandbox: repo.sandbox,
-      mode: target.steps ? 'steps' : 'agent',
+      mode,
       steps: target.steps ?? [],
       instructions: target.instructions ?? null,
       expectedFiles: [],

@@ -42,10 +42,13 @@ import type {
   PlanInput,
   PlanTurnResult,
   PullRequestRef,
+  RepoBumpManifests,
   RepoOutcome,
   RepoResult,
   RepoStatusView,
   RepoTask,
+  RepoWorkflowInput,
+  ResolvedBump,
 } from './types.ts';
 import { repoWorkflowId } from './types.ts';
 
@@ -86,6 +89,9 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     ]),
   );
   const results = new Map<string, RepoResult>();
+  // A bump: the one version every repo gets, and what each repo's base branch declares.
+  let bump: ResolvedBump | null = null;
+  const declared = new Map<string, RepoBumpManifests>();
 
   setHandler(changeStatusQuery, (): ChangeStatusView => ({
     changeId: input.changeId,
@@ -174,6 +180,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       metrics: metricsOf([...results.values()], startedAt),
       repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
       gate: gateReport,
+      ...(bump ? { bump } : {}),
     };
     for (const outcome of result.repos) {
       const view = repos.get(outcome.repo);
@@ -183,6 +190,26 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     searchable(final);
     return result;
   };
+
+  // A bump resolves its version once, before any repo starts; a resume or rerun brings the
+  // version its earlier run resolved (input.bump.version) and never asks the registry again.
+  // Runs without a bump (all runs recorded before bumps existed) take no new step here.
+  if (input.bump) {
+    phase = 'resolving';
+    const spec = input.bump;
+    try {
+      bump = spec.version ? { ecosystem: spec.ecosystem, package: spec.package, to: spec.to, version: spec.version } : await planner.resolveBump(spec);
+      upsertMemo({ bump });
+      const found = await planner.bumpManifests({
+        bump: { ecosystem: spec.ecosystem, package: spec.package },
+        repos: tasks.map((t) => ({ repo: t.repo, url: t.url, baseBranch: t.baseBranch })),
+      });
+      for (const m of found) declared.set(m.repo, m);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return end('failed', `bump of ${spec.package} to ${spec.to}: ${describe(err)}; nothing was changed`);
+    }
+  }
 
   if (tasks.some((t) => t.mode === 'agent' && t.instructions === null)) {
     phase = 'planning';
@@ -214,7 +241,38 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       view.result = { ...repoResult, pullRequest: null };
     }
   };
+  /** A bump's repo with nothing to do (it does not use the package, or is at the version already): no sandbox, no commit. */
+  const bumpVerdict = (task: RepoTask): RepoResult | null => {
+    const m = declared.get(task.repo);
+    if (!bump || !m || (m.declares && m.current !== bump.version)) return null;
+    return {
+      repo: task.repo,
+      status: 'unchanged',
+      mode: task.mode,
+      agent: null,
+      branch: task.branch,
+      baseCommit: null,
+      commit: null,
+      changedFiles: [],
+      steps: [],
+      tests: null,
+      error: null,
+      attempts: 0,
+      durationMs: 0,
+      bump: { package: bump.package, version: bump.version, from: m.current, outcome: m.declares ? 'already' : 'not-declared' },
+    };
+  };
+  const bumpOf = (task: RepoTask): RepoWorkflowInput['bump'] => {
+    const m = declared.get(task.repo);
+    // A gate fix round works on what the bump pushed, with the agent: no second bump.
+    return bump && m && !task.fixRound ? { ecosystem: bump.ecosystem, package: bump.package, version: bump.version, manifests: m } : null;
+  };
   const runOne = async (task: RepoTask): Promise<void> => {
+    const nothingToDo = bumpVerdict(task);
+    if (nothingToDo) {
+      record(task, nothingToDo);
+      return;
+    }
     const view = repos.get(task.repo);
     if (view) {
       view.status = 'running';
@@ -224,7 +282,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
       view.startedAt ??= Date.now();
       view.phaseStartedAt = Date.now();
     }
-    record(task, await runRepo(input, task));
+    record(task, await runRepo(input, task, bumpOf(task)));
   };
   const runAll = async (batch: RepoTask[]): Promise<void> => {
     await inLanes(batch, input.concurrency, runOne);
@@ -344,7 +402,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   );
 }
 
-async function runRepo(input: ChangeInput, task: RepoTask): Promise<RepoResult> {
+async function runRepo(input: ChangeInput, task: RepoTask, bump: RepoWorkflowInput['bump'] = null): Promise<RepoResult> {
   try {
     return await executeChild(repoWorkflow, {
       workflowId: repoWorkflowId(input.changeId, task.repo),
@@ -357,6 +415,7 @@ async function runRepo(input: ChangeInput, task: RepoTask): Promise<RepoResult> 
           maxAttempts: input.maxRepoAttempts ?? 2,
           models: input.models,
           budgets: input.budgets,
+          ...(bump ? { bump } : {}),
         },
       ],
       // Closing the coordinator (cancel, terminate, timeout) cancels the repos, which then

@@ -21,12 +21,14 @@ import {
 } from '@temporalio/workflow';
 import type { HostActivities, SharedActivities } from '../activities/index.ts';
 import { agentWorkflow } from './agent.ts';
+import { bumpFixInstructions, bumpPlan } from './bump.ts';
 import { repoProgressSignal, repoStatusQuery } from './messages.ts';
 import { FATAL_ERROR_TYPES, testsOutcome } from './types.ts';
 import type {
   AgentOutcome,
   CommandKind,
   CommandResult,
+  RepoBumpOutcome,
   RepoError,
   RepoPhase,
   RepoProgress,
@@ -177,7 +179,9 @@ async function runAttempt(
   const steps: StepOutcome[] = [];
   let agent: AgentOutcome | null = null;
   let baselineTests: { exitCode: number; passed: boolean } | null = null;
-  const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent, baselineTests });
+  const bumpOutcome = (outcome: RepoBumpOutcome['outcome']): { bump?: RepoBumpOutcome } =>
+    input.bump ? { bump: { package: input.bump.package, version: input.bump.version, from: input.bump.manifests.current, outcome } } : {};
+  const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent, baselineTests, ...bumpOutcome('failed') });
   const failed = (error: RepoError, tests: TestsOutcome | null = null) =>
     new RepoVerdict({ ...base(), status: 'failed', commit: null, changedFiles: [], steps, tests, error });
   // Whether the host stopped answering (its worker died): its cleanup is then only asked briefly.
@@ -190,7 +194,7 @@ async function runAttempt(
     }
 
     let index = 0;
-    const run = async (kind: Exclude<CommandKind, 'gate'>, name: string, command: string, timeoutSeconds: number): Promise<CommandResult> => {
+    const run = async (kind: Exclude<CommandKind, 'gate'>, name: string, command: string, timeoutSeconds: number, keepPrepared?: string[]): Promise<CommandResult> => {
       enter(kind === 'test' ? (name === 'baseline tests' ? 'baseline' : 'tests') : kind, name);
       const result = await commandActivity(ws.hostQueue, timeoutSeconds)({
         ...sandboxRef,
@@ -200,6 +204,7 @@ async function runAttempt(
         command,
         timeoutSeconds,
         outputBytes: task.sandbox.limits.outputBytes,
+        ...(keepPrepared ? { keepPrepared } : {}),
       });
       steps.push({
         kind,
@@ -222,32 +227,60 @@ async function runAttempt(
       outputTail: r.outputTail,
     });
 
-    if (task.sandbox.setup) {
-      const r = await run('setup', 'setup', task.sandbox.setup, task.sandbox.timeouts.setupSeconds);
+    // A bump always runs a setup first (a no-op without one), so what its install writes
+    // besides the manifests stays out of the commit.
+    const setup = task.sandbox.setup || (input.bump ? 'true' : '');
+    if (setup) {
+      const r = await run('setup', 'setup', setup, task.sandbox.timeouts.setupSeconds);
       if (r.exitCode !== 0) return failed(commandError('setup', r));
     }
-    if (task.mode === 'agent') {
-      // What the tests say before the agent touches anything: regressions are measured against it.
-      const before = await run('test', 'baseline tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
-      baselineTests = { exitCode: before.exitCode, passed: before.exitCode === 0 && !before.timedOut };
-      enter('agent', 'starting');
-      agent = await runAgent(input, attempt, ws.hostQueue, ws.workspace);
-      if (!agent.resolved) {
-        const verdict = failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
-        verdict.result.regression = baselineTests.passed && agent.lastTests !== null && !agent.lastTests.passed;
+    let tests: TestsOutcome;
+    if (input.bump) {
+      // The ecosystem's own tool moves the package to the resolved version, setup runs again
+      // (from the cache), then the tests; when they fail, the agent fixes the code if the repo
+      // has one, with the new version in place.
+      const b = input.bump;
+      const plan = bumpPlan(b.ecosystem, b.package, b.version, b.manifests);
+      if ('problem' in plan) return failed({ step: 'bump', message: plan.problem, outputTail: '' });
+      const moved = await run('bump', `${b.package}@${b.version}`, plan.command, task.sandbox.timeouts.setupSeconds);
+      if (moved.exitCode !== 0) return failed(commandError('bump', moved));
+      const again = await run('setup', 'setup again', setup, task.sandbox.timeouts.setupSeconds, plan.files);
+      if (again.exitCode !== 0) return failed(commandError('setup again', again));
+      const t = await run('test', 'tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
+      tests = testsOutcome(t);
+      if (!tests.passed && task.mode === 'agent') {
+        enter('agent', 'starting');
+        const fix = bumpFixInstructions(b.package, b.manifests.current, b.version, t.outputTail, task.instructions);
+        agent = await runAgent({ ...input, task: { ...task, instructions: fix } }, attempt, ws.hostQueue, ws.workspace);
+        if (!agent.resolved) return failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+        tests = agent.lastTests ?? tests;
+      } else if (!tests.passed) {
+        return failed(commandError('tests', t), tests);
+      }
+    } else {
+      if (task.mode === 'agent') {
+        // What the tests say before the agent touches anything: regressions are measured against it.
+        const before = await run('test', 'baseline tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
+        baselineTests = { exitCode: before.exitCode, passed: before.exitCode === 0 && !before.timedOut };
+        enter('agent', 'starting');
+        agent = await runAgent(input, attempt, ws.hostQueue, ws.workspace);
+        if (!agent.resolved) {
+          const verdict = failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+          verdict.result.regression = baselineTests.passed && agent.lastTests !== null && !agent.lastTests.passed;
+          return verdict;
+        }
+      }
+      for (const step of task.steps) {
+        const r = await run('step', step.name, step.run, step.timeoutSeconds ?? task.sandbox.timeouts.stepSeconds);
+        if (r.exitCode !== 0) return failed(commandError(step.name, r));
+      }
+      const t = await run('test', 'tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
+      tests = testsOutcome(t);
+      if (!tests.passed) {
+        const verdict = failed(commandError('tests', t), tests);
+        verdict.result.regression = baselineTests?.passed ?? false;
         return verdict;
       }
-    }
-    for (const step of task.steps) {
-      const r = await run('step', step.name, step.run, step.timeoutSeconds ?? task.sandbox.timeouts.stepSeconds);
-      if (r.exitCode !== 0) return failed(commandError(step.name, r));
-    }
-    const t = await run('test', 'tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
-    const tests = testsOutcome(t);
-    if (!tests.passed) {
-      const verdict = failed(commandError('tests', t), tests);
-      verdict.result.regression = baselineTests?.passed ?? false;
-      return verdict;
     }
 
     enter('pushing');
@@ -263,6 +296,7 @@ async function runAttempt(
     });
     return new RepoVerdict({
       ...base(),
+      ...bumpOutcome(pushed.commit ? 'bumped' : 'already'),
       status: pushed.commit ? 'green' : 'unchanged',
       commit: pushed.commit,
       changedFiles: pushed.changedFiles,

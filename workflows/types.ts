@@ -3,7 +3,7 @@
  * results, progress. Everything here is plain JSON and small (history stays small: large
  * output is stored by activities and referenced by path + sha256).
  */
-import type { ChangeStep } from '../config/change.ts';
+import type { BumpEcosystem, ChangeStep } from '../config/change.ts';
 import type { ContractProblem as CheckProblem, OperationUse } from '../activities/contracts/types.ts';
 import type { AgentBudgets, ContractKind, ForgeConfig, ModelsConfig, SandboxConfig, Waiver } from '../config/repos.ts';
 
@@ -183,6 +183,59 @@ export interface ScanRepoInput {
   insecure: boolean;
 }
 
+/** A change file's `bump`, and once resolved the one concrete version every repo gets. */
+export interface BumpSpec {
+  ecosystem: BumpEcosystem;
+  package: string;
+  /** As the change file says: a version, a range or query, or "latest". */
+  to: string;
+  /**
+   * The concrete version `to` resolved to. Absent in a fresh run (the coordinator resolves it,
+   * once); set by `resume` and `run --rerun` from the earlier run, so they never move to a
+   * version published meanwhile.
+   */
+  version?: string;
+}
+
+/** A resolved bump, as the result and the memo record it. */
+export interface ResolvedBump {
+  ecosystem: BumpEcosystem;
+  package: string;
+  to: string;
+  version: string;
+}
+
+/** One manifest (or lockfile) of a repo that declares the bumped package. */
+export interface BumpManifest {
+  /** Path in the repo. */
+  path: string;
+  /** The spec as written: "^2.1.3", "v1.60.0", "==2.31.0", ">=2"; for a lockfile, the locked version. */
+  spec: string;
+  /** npm: the package.json section; pip: "pin" when the line pins with ==, "compiled" when a sibling .in file is compiled with pip-compile. */
+  kind: string;
+}
+
+/** What a repo's base branch says about the bumped package (read from the remote, no work tree). */
+export interface RepoBumpManifests {
+  repo: string;
+  /** Whether any manifest declares the package. */
+  declares: boolean;
+  /** The version in use: the lockfile's (npm), go.mod's, or the pinned one (pip); null when only a range is declared. */
+  current: string | null;
+  manifests: BumpManifest[];
+  /** Why it cannot be bumped as it is (declared, but in no form Lockstep can move), or null. */
+  problem: string | null;
+}
+
+/** A repo's bump in its result. */
+export interface RepoBumpOutcome {
+  package: string;
+  version: string;
+  from: string | null;
+  /** `bumped`: moved (green); `already`: at the version; `not-declared`: the repo does not use the package. */
+  outcome: 'bumped' | 'already' | 'not-declared' | 'failed';
+}
+
 export interface ChangeInput {
   changeId: string;
   title: string;
@@ -204,6 +257,8 @@ export interface ChangeInput {
   searchAttributes?: boolean;
   /** Contracts and guardrails checked before any pull request opens (none: no gate). */
   gate?: GateInput | null;
+  /** A dependency bump (docs/bumps.md): resolved once, before any repo starts. */
+  bump?: BumpSpec | null;
 }
 
 export interface RepoWorkflowInput {
@@ -214,6 +269,8 @@ export interface RepoWorkflowInput {
   maxAttempts: number;
   models: ModelsConfig;
   budgets: AgentBudgets;
+  /** The bump this repo makes: the resolved version and what its base branch declares. */
+  bump?: { ecosystem: BumpEcosystem; package: string; version: string; manifests: RepoBumpManifests } | null;
 }
 
 /** Token counts of model calls. */
@@ -394,7 +451,7 @@ export interface ArtifactRef {
   bytes: number;
 }
 
-export type CommandKind = 'setup' | 'step' | 'test' | 'gate';
+export type CommandKind = 'setup' | 'bump' | 'step' | 'test' | 'gate';
 
 export interface CommandResult {
   exitCode: number;
@@ -492,6 +549,8 @@ export interface RepoResult {
   reused?: boolean;
   /** sha256 of the repo's task, so a resume can tell whether the change file or config changed. */
   taskHash?: string;
+  /** A bump change: the version this repo was moved to, from what, and how it went. */
+  bump?: RepoBumpOutcome;
 }
 
 export interface PullRequestRef {
@@ -522,6 +581,8 @@ export interface ChangeResult {
   repos: RepoOutcome[];
   /** The last report of the contract and guardrail gate (null when it did not run). */
   gate?: GateReport | null;
+  /** A bump change: the version every repo was moved to (absent: not a bump). */
+  bump?: ResolvedBump;
 }
 
 /** Per-run figures (per-repo ones are on each repo's result). */
@@ -537,8 +598,8 @@ export interface ChangeMetrics {
   durationMs: number;
 }
 
-export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'baseline' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
-export type ChangePhase = 'starting' | 'planning' | 'running' | 'awaiting-decision' | 'gate' | 'fixing' | 'awaiting-approval' | 'publishing' | 'done';
+export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'bump' | 'baseline' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
+export type ChangePhase = 'starting' | 'resolving' | 'planning' | 'running' | 'awaiting-decision' | 'gate' | 'fixing' | 'awaiting-approval' | 'publishing' | 'done';
 
 /** Sent by a repo workflow to its coordinator whenever it enters a new phase or step. */
 export interface RepoProgress {
@@ -639,6 +700,12 @@ export interface RunInSandboxInput extends SandboxRef {
   argv?: string[];
   timeoutSeconds: number;
   outputBytes: number;
+  /**
+   * A setup run again after a bump: its snapshot of the prepared work tree keeps these paths as
+   * the first setup left them, so the bump's edits to them stay part of the change while
+   * everything else the bump and this setup wrote stays out of the commit.
+   */
+  keepPrepared?: string[];
 }
 
 export interface CommitAndPushInput {

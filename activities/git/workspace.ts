@@ -137,8 +137,9 @@ const PREPARED_IGNORED = join('lockstep', 'prepared-ignored');
  * kept under a ref; the paths that were ignored then are listed too, so a step that edits
  * .gitignore cannot bring setup's leftovers into view.
  */
-export async function snapshotPrepared(workspace: string): Promise<string> {
-  const tree = await scratchTree(workspace);
+export async function snapshotPrepared(workspace: string, options: { keep?: readonly string[] } = {}): Promise<string> {
+  const before = options.keep?.length ? (await git(workspace).raw(['rev-parse', '--verify', '--quiet', PREPARED_REF]).catch(() => '')).trim() : '';
+  const tree = await scratchTree(workspace, before ? { from: before, paths: options.keep ?? [] } : null);
   const ignored = (await git(workspace).raw(['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z'])).split('\0').filter(Boolean);
   await mkdir(join(workspace, '.git', 'lockstep'), { recursive: true });
   await writeFile(join(workspace, '.git', PREPARED_IGNORED), ignored.join('\0'));
@@ -173,14 +174,28 @@ async function stagePreparedChanges(workspace: string): Promise<boolean> {
   return true;
 }
 
-/** The work tree as a tree object, hashed into a scratch copy of the index (the real one is untouched). */
-async function scratchTree(workspace: string): Promise<string> {
+/**
+ * The work tree as a tree object, hashed into a scratch copy of the index (the real one is
+ * untouched). With `keep`, those paths are taken from the tree `keep.from` instead (absent
+ * there: left out), so a later snapshot still counts their edits as part of the change.
+ */
+async function scratchTree(workspace: string, keep: { from: string; paths: readonly string[] } | null = null): Promise<string> {
   const index = join(workspace, '.git', 'lockstep-scratch.index');
   // Starting from the real index reuses its stat cache: only files that changed are hashed.
   await copyFile(join(workspace, '.git', 'index'), index);
   try {
     const g = git(workspace, undefined, { GIT_INDEX_FILE: index });
     await g.raw(['add', '--all', '--verbose']);
+    if (keep && keep.paths.length > 0) {
+      // Records: "<mode> <type> <sha>\t<path>\0"; a path missing from `from` is removed (mode 0).
+      const listed = (await g.raw(['ls-tree', '-r', '-z', '--full-tree', keep.from, '--', ...keep.paths])).split('\0').filter(Boolean);
+      const found = new Map(listed.map((r) => [r.slice(r.indexOf('\t') + 1), r.slice(0, r.indexOf('\t')).split(' ')] as const));
+      const entries = keep.paths.map((path) => {
+        const [mode, , sha] = found.get(path) ?? [];
+        return mode && sha ? `${mode} ${sha}\t${path}` : `0 ${'0'.repeat(keep.from.length)}\t${path}`;
+      });
+      await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''), { GIT_INDEX_FILE: index });
+    }
     return (await g.raw(['write-tree'])).trim();
   } finally {
     await rm(index, { force: true });
@@ -188,12 +203,12 @@ async function scratchTree(workspace: string): Promise<string> {
 }
 
 /** A git call that reads `input` on stdin (simple-git has no stdin), with the same safe config. */
-function gitWithInput(workspace: string, args: string[], input: string): Promise<void> {
+function gitWithInput(workspace: string, args: string[], input: string, extraEnv: Record<string, string> = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'git',
       [...safeGitConfig(workspace).flatMap((c) => ['-c', c]), ...args],
-      { cwd: workspace, env: gitEnv(), maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+      { cwd: workspace, env: { ...gitEnv(), ...extraEnv }, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
       (err, _stdout, stderr) => (err ? reject(new Error(`git ${args[0]} failed: ${firstLine(stderr || err.message)}`)) : resolve()),
     );
     child.stdin?.end(input);

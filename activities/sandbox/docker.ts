@@ -342,8 +342,8 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   });
   if (!info.State.Running) await container.start();
 
-  // Setup fills the cache: one install at a time per cache key (see activities/sandbox/cache.ts).
-  const cacheDir = input.kind === 'setup' ? info.Config.Labels[LABEL_CACHE] : undefined;
+  // Setup (and a bump's install) fills the cache: one install at a time per cache key (see activities/sandbox/cache.ts).
+  const cacheDir = input.kind === 'setup' || input.kind === 'bump' ? info.Config.Labels[LABEL_CACHE] : undefined;
   const release = cacheDir ? await lockCache(cacheDir, signal) : null;
   try {
     return await runCommand(deps, input, container, info.Config.Labels ?? {}, signal);
@@ -354,8 +354,9 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
 
 async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container: Docker.Container, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<CommandResult> {
   const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
-  // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts).
-  const egress = input.kind === 'setup' ? await openSetupEgress(deps.egress, input, labels, deps.logDir, deps.user) : null;
+  // Only setup gets a route out, and only while it runs (activities/egress/sandbox.ts). A bump's
+  // install takes setup's route here; it becomes the steps phase's once step egress exists.
+  const egress = input.kind === 'setup' || input.kind === 'bump' ? await openSetupEgress(deps.egress, input, labels, deps.logDir, deps.user) : null;
   try {
     const capture = await OutputCapture.open(logPath, input.outputBytes);
     return await execute(deps, container, input, capture, egress, signal);

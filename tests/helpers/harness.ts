@@ -8,6 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { createModelClient } from '../../activities/llm/client.ts';
+import { withBumpTargets } from '../../cli/bump.ts';
 import { changeInput } from '../../cli/run.ts';
 import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
@@ -84,7 +85,7 @@ export async function startHarness(name: string, options: { worker?: boolean; fa
       }),
     async changeInput(changeFile, overrides = {}) {
       const loaded = await loadReposConfig(fleet.configFile);
-      const change = await loadChange(changeFile, loaded);
+      const { change } = await withBumpTargets(loaded, await loadChange(changeFile, loaded), changeFile);
       return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: overrides.concurrency ?? 3 });
     },
     run: (input) =>

@@ -179,6 +179,9 @@ const shared: SharedActivities = {
   markPullRequestReady: unused,
   closePullRequest: unused,
   deleteBranch: unused,
+  // Bump changes run against the real registries (tests/e2e/bump.test.ts).
+  resolveBump: unused,
+  bumpManifests: unused,
 };
 
 const host: HostActivities = {

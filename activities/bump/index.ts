@@ -1,0 +1,43 @@
+/**
+ * The coordinator's bump activities (shared queue): resolve the change's `to` once, and read
+ * what each target repo's base branch declares. Both use the worker's own tools and settings.
+ */
+import type { BumpEcosystem } from '../../config/change.ts';
+import { inLanes } from '../../workflows/lanes.ts';
+import type { BumpSpec, RepoBumpManifests, ResolvedBump } from '../../workflows/types.ts';
+import { fatal } from '../errors.ts';
+import type { GitCredentials } from '../git/workspace.ts';
+import { baseManifests } from './manifests.ts';
+import { BumpResolveError, resolveBumpVersion } from './resolve.ts';
+
+export interface BumpDeps {
+  /** The worker's environment: its npm, go and pip read their registries and CA settings from it. */
+  workerEnv: NodeJS.ProcessEnv;
+  gitCredentials?: GitCredentials;
+  /** Heartbeats while a long read runs (outside an activity: none). */
+  whileAlive: <T>(work: () => Promise<T>) => Promise<T>;
+}
+
+export interface BumpManifestsInput {
+  bump: { ecosystem: BumpEcosystem; package: string };
+  repos: { repo: string; url: string; baseBranch: string }[];
+}
+
+export function createBumpActivities(deps: BumpDeps) {
+  return {
+    /** `to` as one concrete version; a name or range the registry does not know is fatal (retrying cannot help). */
+    async resolveBump(input: BumpSpec): Promise<ResolvedBump> {
+      try {
+        return await deps.whileAlive(() => resolveBumpVersion(input, deps.workerEnv));
+      } catch (err) {
+        if (err instanceof BumpResolveError) throw fatal('InvalidInput', err.message);
+        throw err;
+      }
+    },
+
+    /** What each repo's base branch declares, two remotes at a time. */
+    async bumpManifests(input: BumpManifestsInput): Promise<RepoBumpManifests[]> {
+      return deps.whileAlive(() => inLanes(input.repos, 2, (r) => baseManifests(r, input.bump, deps.gitCredentials)));
+    },
+  };
+}
