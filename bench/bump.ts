@@ -137,11 +137,15 @@ async function bumpChange(fleet: TestFleet, changeId: string): Promise<{ input: 
 }
 
 /** Lockstep's run of the bump change to its result, in ms; throws unless it succeeded. */
-async function lockstepRun(ctx: BumpCtx, input: ChangeInput): Promise<number> {
+async function lockstepRun(ctx: BumpCtx, input: ChangeInput, repos: number): Promise<number> {
   const started = performance.now();
   const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: ctx.queue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
   const ms = performance.now() - started;
-  if (result.status !== 'succeeded') throw new Error(`the bump change ${input.changeId} ended ${result.status}: ${result.summary}`);
+  // Both repos moved and tested: a run that bumped nothing must not count as a fast one.
+  const moved = result.repos.filter((r) => r.status === 'green' && r.tests?.passed === true).map((r) => r.repo);
+  if (result.status !== 'succeeded' || moved.length !== repos) {
+    throw new Error(`the bump change ${input.changeId} ended ${result.status} with ${moved.length} of ${repos} repos bumped and tested (${result.repos.map((r) => `${r.repo} ${r.status}`).join(', ') || 'no repo in the result'}): ${result.summary}`);
+  }
   return ms;
 }
 
@@ -177,7 +181,7 @@ export async function bumpBench(ctx: BumpCtx, reps: number, log: (line: string) 
         for (const kind of ['cold', 'warm']) {
           const change = await bumpChange(fleet, `bump-${rep}-${kind}`);
           if ('refused' in change) throw new Error(change.refused);
-          runs.push(await lockstepRun(ctx, change.input));
+          runs.push(await lockstepRun(ctx, change.input, loaded.config.repos.length));
         }
         const [cold = NaN, warm = NaN] = runs;
         out.lockstepColdMs.push(cold);

@@ -169,24 +169,26 @@ describe('a bump in the change file', () => {
     return err.issues;
   }
   const base = { id: 'bump-ms', title: 'Bump ms' };
+  /** A typed matcher: expect.stringMatching returns `any`. */
+  const matching = (pattern: RegExp): unknown => expect.stringMatching(pattern);
 
   it('needs no repos, and checks the package name and "to" per ecosystem, naming the field', async () => {
     expect(await issues({ ...base, bump: { ecosystem: 'npm', package: 'ms', to: 'latest' } })).toEqual([]);
     expect(await issues({ ...base, bump: { ecosystem: 'go', package: 'google.golang.org/grpc', to: '>=v1.80.0' } })).toEqual([]);
     expect(await issues({ ...base, bump: { ecosystem: 'pip', package: 'requests', to: '>=2,<3' } })).toEqual([]);
-    expect(await issues({ ...base, bump: { ecosystem: 'npm', package: 'Bad Name', to: 'latest' } })).toMatchObject([{ path: 'bump.package', message: expect.stringMatching(/"Bad Name" is not an npm package name/) }]);
-    expect(await issues({ ...base, bump: { ecosystem: 'go', package: 'grpc', to: 'latest' } })).toMatchObject([{ path: 'bump.package', message: expect.stringMatching(/not a Go module path/) }]);
-    expect(await issues({ ...base, bump: { ecosystem: 'go', package: 'google.golang.org/grpc', to: '1.85' } })).toMatchObject([{ path: 'bump.to', message: expect.stringMatching(/not a Go version or module query/) }]);
+    expect(await issues({ ...base, bump: { ecosystem: 'npm', package: 'Bad Name', to: 'latest' } })).toMatchObject([{ path: 'bump.package', message: matching(/"Bad Name" is not an npm package name/) }]);
+    expect(await issues({ ...base, bump: { ecosystem: 'go', package: 'grpc', to: 'latest' } })).toMatchObject([{ path: 'bump.package', message: matching(/not a Go module path/) }]);
+    expect(await issues({ ...base, bump: { ecosystem: 'go', package: 'google.golang.org/grpc', to: '1.85' } })).toMatchObject([{ path: 'bump.to', message: matching(/not a Go version or module query/) }]);
     expect(await issues({ ...base, bump: { ecosystem: 'pip', package: 'requests', to: '$(curl x)' } })).toMatchObject([{ path: 'bump.to' }]);
     expect(await issues({ ...base, bump: { ecosystem: 'cargo', package: 'serde', to: 'latest' } })).toMatchObject([{ path: 'bump.ecosystem' }]);
   });
 
   it('refuses steps on a bump\'s repo, and a change with neither repos nor bump', async () => {
     expect(await issues({ ...base, bump: { ecosystem: 'npm', package: 'ms', to: 'latest' }, repos: [{ name: 'web', steps: [{ name: 'x', run: 'true' }] }] })).toMatchObject([
-      { path: 'repos[0].steps', message: expect.stringMatching(/a bump change runs the ecosystem's own tool in "web"; it takes no steps/) },
+      { path: 'repos[0].steps', message: matching(/a bump change runs the ecosystem's own tool in "web"; it takes no steps/) },
     ]);
     expect(await issues({ ...base, bump: { ecosystem: 'npm', package: 'ms', to: 'latest' }, repos: [{ name: 'web', instructions: 'fix the code' }] })).toEqual([]);
-    expect(await issues(base)).toMatchObject([{ path: 'repos', message: expect.stringMatching(/name at least one target repository/) }]);
+    expect(await issues(base)).toMatchObject([{ path: 'repos', message: matching(/name at least one target repository/) }]);
   });
 });
 
