@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CACHE_MOUNT } from '../activities/sandbox/cache.ts';
 import { BASE_ENV, LABEL_CHANGE, LABEL_OWNER } from '../activities/sandbox/docker.ts';
 import { SANDBOX_UID } from '../workers/worker.ts';
 import { LIMITS, SANDBOX_IMAGE, STEP_COMMAND, TEST_COMMAND, type Fleet } from './fleet.ts';
@@ -25,24 +26,42 @@ export function sandboxUser(): { user: string; chownTo: string | null } {
   return { user: `${uid}:${gid}`, chownTo: null };
 }
 
+/** What a caller may set on a baseline container beyond the bench fleet's defaults. */
+export interface RunOptions {
+  /** Default: the bench fleet's image. */
+  image?: string;
+  /** Default: the bench fleet's limits. */
+  limits?: { cpus: number; memoryMb: number; pids: number; tmpfsMb: number };
+  /** After BASE_ENV, as a sandbox's cache and exec environment come after it. */
+  env?: Readonly<Record<string, string>>;
+  /** Read-only mounts (host path, container path), as a sandbox's egress folder and forwarder. */
+  readOnly?: readonly { source: string; target: string }[];
+  /** Host folder mounted read-write at /cache, as a sandbox's package-manager cache. */
+  cacheDir?: string;
+  /** argv put before `bash -c <command>`, as the egress forwarder runs a setup. */
+  prefix?: readonly string[];
+}
+
 /** `docker run --rm` arguments with the flags of containerSpec() in activities/sandbox/docker.ts. */
-export function dockerRunArgs(workspace: string, command: string, label: string): string[] {
-  const env = Object.entries(BASE_ENV).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+export function dockerRunArgs(workspace: string, command: string, label: string, options: RunOptions = {}): string[] {
+  const limits = options.limits ?? LIMITS;
+  const env = Object.entries({ ...BASE_ENV, ...options.env }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+  const mounts = [...(options.readOnly ?? []).map((m) => `${m.source}:${m.target}:ro`), ...(options.cacheDir ? [`${options.cacheDir}:${CACHE_MOUNT}:rw`] : [])].flatMap((m) => ['-v', m]);
   return [
     // Lockstep's labels too, with this process as owner: if the bench dies, a worker's start-up
     // sweep (reapOrphans) removes what is left, as it does for sandboxes.
     'run', '--rm', '--label', `${BENCH_LABEL}=${label}`, '--label', `${LABEL_CHANGE}=bench-baseline`, '--label', `${LABEL_OWNER}=bench:${process.pid}`,
     '--network', 'none', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only',
-    '--tmpfs', `/tmp:rw,exec,nosuid,nodev,size=${LIMITS.tmpfsMb}m,mode=1777`,
-    '--pids-limit', String(LIMITS.pids), '--memory', `${LIMITS.memoryMb}m`, '--memory-swap', `${LIMITS.memoryMb}m`,
-    '--cpus', String(LIMITS.cpus), '--ulimit', 'nofile=4096:4096', '--init', '--ipc', 'private',
+    '--tmpfs', `/tmp:rw,exec,nosuid,nodev,size=${limits.tmpfsMb}m,mode=1777`,
+    '--pids-limit', String(limits.pids), '--memory', `${limits.memoryMb}m`, '--memory-swap', `${limits.memoryMb}m`,
+    '--cpus', String(limits.cpus), '--ulimit', 'nofile=4096:4096', '--init', '--ipc', 'private',
     '-u', sandboxUser().user, '-w', '/workspace', ...env,
-    '-v', `${workspace}:/workspace:rw`, '-v', `${join(workspace, '.git')}:/workspace/.git:ro`,
-    SANDBOX_IMAGE, 'bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${command}`,
+    '-v', `${workspace}:/workspace:rw`, '-v', `${join(workspace, '.git')}:/workspace/.git:ro`, ...mounts,
+    options.image ?? SANDBOX_IMAGE, ...(options.prefix ?? []), 'bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${command}`,
   ];
 }
 
-const gitIdentity = ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Bench', '-c', 'user.email=bench@lockstep.invalid'];
+export const gitIdentity = ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Bench', '-c', 'user.email=bench@lockstep.invalid'];
 
 async function oneRepo(fleet: Fleet, repo: string, runId: string): Promise<void> {
   const workspace = join(fleet.stateDir, 'baseline', runId, repo);
@@ -63,22 +82,27 @@ async function oneRepo(fleet: Fleet, repo: string, runId: string): Promise<void>
   }
 }
 
-/** Runs the change over the fleet with a pool of `concurrency` workers; throws on the first failure. */
-export async function runBaseline(fleet: Fleet, concurrency: number, runId: string): Promise<void> {
-  const queue = [...fleet.repos];
+/** Runs `each` over `items` with a pool of `concurrency` workers; throws the first failure, after which no item starts. */
+export async function inPool<T>(items: readonly T[], concurrency: number, each: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
   const errors: unknown[] = [];
   const worker = async (): Promise<void> => {
-    for (let repo = queue.shift(); repo !== undefined; repo = queue.shift()) {
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
       try {
-        await oneRepo(fleet, repo, runId);
+        await each(item);
       } catch (err) {
         errors.push(err);
         queue.length = 0;
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, fleet.repos.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
   if (errors.length > 0) throw errors[0] instanceof Error ? errors[0] : new Error(String(errors[0]));
+}
+
+/** Runs the change over the fleet with a pool of `concurrency` workers; throws on the first failure. */
+export async function runBaseline(fleet: Fleet, concurrency: number, runId: string): Promise<void> {
+  await inPool(fleet.repos, concurrency, (repo) => oneRepo(fleet, repo, runId));
 }
 
 /**

@@ -27,6 +27,7 @@ import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContain
 import { agentOverhead, type AgentSamples } from './agent.ts';
 import { egressOverhead, type EgressSamples } from './egress.ts';
 import { pactSetup, type PactSetupSamples } from './pact-setup.ts';
+import { bumpBench, type BumpSamples } from './bump.ts';
 import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
 import { cleanupAllFleets, createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
 import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
@@ -42,9 +43,10 @@ interface Plan {
   agentReps: number;
   egressReps: number;
   pactSetupReps: number;
+  bumpReps: number;
 }
 
-const PARTS = ['scale', 'lifecycle', 'agent', 'resume', 'egress', 'pact-setup'] as const;
+const PARTS = ['scale', 'lifecycle', 'agent', 'resume', 'egress', 'pact-setup', 'bump'] as const;
 type Part = (typeof PARTS)[number];
 
 /** `--name=value` from the command line, or null. */
@@ -55,8 +57,8 @@ function option(name: string): string | null {
 
 const quick = process.argv.includes('--quick');
 const plan: Plan = quick
-  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1, egressReps: 2, pactSetupReps: 1 }
-  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3, egressReps: 5, pactSetupReps: 3 };
+  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1, egressReps: 2, pactSetupReps: 1, bumpReps: 1 }
+  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3, egressReps: 5, pactSetupReps: 3, bumpReps: 3 };
 // For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
 const sizesOption = option('sizes');
 if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
@@ -66,6 +68,7 @@ if (Number.isInteger(repsOption) && repsOption > 0) {
   plan.resumeReps = repsOption;
   plan.egressReps = repsOption;
   plan.pactSetupReps = repsOption;
+  plan.bumpReps = repsOption;
   plan.agentReps = repsOption;
 }
 const onlyOption = option('only');
@@ -449,6 +452,7 @@ async function main(): Promise<void> {
   let agent: AgentSamples | null = null;
   let egress: EgressSamples | null = null;
   let pactSetupSamples: PactSetupSamples | null = null;
+  let bump: BumpSamples | null = null;
   try {
     if (parts.has('scale')) for (const n of plan.sizes) points.push(await scale(ctx, n));
     if (parts.has('lifecycle')) {
@@ -479,6 +483,14 @@ async function main(): Promise<void> {
     if (parts.has('pact-setup')) {
       log('pact-setup: the Node pair of the Pact fixture fleet, cold direct, cold and warm through the egress proxy');
       pactSetupSamples = await pactSetup(plan.pactSetupReps, log);
+    }
+    if (parts.has('bump')) {
+      log('bump: google.golang.org/grpc across the gRPC fixture fleet, a plain script and Lockstep, cold and warm');
+      bump = await bumpBench(
+        { client: ctx.client, queue: ctx.queue, startWorker, workerEnv: { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId } },
+        plan.bumpReps,
+        log,
+      );
     }
   } finally {
     await cleanUp();
@@ -533,6 +545,18 @@ async function main(): Promise<void> {
     const warm = summary(pactSetupSamples.proxiedWarmMs.map((x) => x / 1000));
     rows.push({ figure: '8. Pact pair setup, cold, through the egress proxy (s)', lockstep: cold, baseline: direct, ratio: ratio(cold, direct), goal: '≤ 1.10', met: ratio(cold, direct) <= 1.1, baselineLabel: 'same install, direct' });
     rows.push({ figure: '9. Pact pair setup, warm cache (s)', lockstep: warm, baseline: cold, ratio: ratio(warm, cold), goal: '≤ 0.25', met: ratio(warm, cold) <= 0.25, baselineLabel: 'cold, through the proxy' });
+  }
+  if (bump) {
+    const pending = bump.lockstepPending ? `not run: ${bump.lockstepPending.split('\n')[0]}` : undefined;
+    for (const [n, kind, l, b] of [
+      ['10', 'cold', bump.lockstepColdMs, bump.plainColdMs],
+      ['11', 'warm cache', bump.lockstepWarmMs, bump.plainWarmMs],
+    ] as const) {
+      const plain = summary(b.map((x) => x / 1000));
+      const lockstep = l.length > 0 ? summary(l.map((x) => x / 1000)) : null;
+      const r = lockstep ? ratio(lockstep, plain) : null;
+      rows.push({ figure: `${n}. Go bump across the gRPC pair, ${kind} (s)`, lockstep, baseline: plain, ratio: r, goal: '≤ 1.15', met: r === null ? null : r <= 1.15, baselineLabel: 'plain script, same commands and containers', ...(pending ? { note: pending } : {}) });
+    }
   }
   const biggest = points.at(-1);
   if (biggest?.workerMemory) {
@@ -599,6 +623,7 @@ async function main(): Promise<void> {
     agent,
     egress,
     pactSetup: pactSetupSamples,
+    bump,
   };
   await writeFile(join(outDir, `${base}.json`), JSON.stringify(doc, null, 2) + '\n');
   await writeFile(

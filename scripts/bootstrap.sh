@@ -10,8 +10,10 @@
 #   7. the sandbox's egress forwarder into .tools/egress/, by scripts/egress-forwarder.sh
 #   8. with --tests: the reference material the contract checks are measured against, into
 #      .tools/reference/: real .proto sets (scripts/reference-protos.sh) and oasdiff with published
-#      versions of GitHub's OpenAPI description (scripts/reference-specs.sh). `npm test` asks for
-#      it; the demo and a user's runs never need it.
+#      versions of GitHub's OpenAPI description (scripts/reference-specs.sh); and the Go toolchain
+#      module of the example Go recipe, into .tools/go-toolchain/ (scripts/go-toolchain.sh), which
+#      the Go fixture fleet's image is built from. `npm test` asks for it; the demo and a user's
+#      runs never need it.
 # On a ready machine it takes a few seconds. --quiet prints only what it changes; --tests also
 # installs what only the test suite needs (step 8).
 set -euo pipefail
@@ -135,6 +137,7 @@ bash "$root/scripts/egress-forwarder.sh" "${gate_args[@]}"
 if [[ $for_tests == 1 ]]; then
   bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
   bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
+  bash "$root/scripts/go-toolchain.sh" "${gate_args[@]}"
 fi
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

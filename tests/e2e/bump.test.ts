@@ -22,9 +22,9 @@ import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { changeWorkflowId, type ChangeResult, type RepoOutcome } from '../../workflows/types.ts';
-import { fixtureFleet } from '../helpers/fleet.ts';
+import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { allowEgress, npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
+import { npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
 
 const exec = promisify(execFile);
 const PIP_VERSION = '24.3.1';

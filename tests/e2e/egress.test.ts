@@ -6,7 +6,6 @@
  * whose allowlist lacks the proxy fails with the host and the config key named.
  */
 import Docker from 'dockerode';
-import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import type { ChangeResult } from '../../workflows/types.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
+import { goProxyHost } from '../helpers/go-fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
@@ -40,8 +40,7 @@ async function change(id: string): Promise<ChangeResult> {
 
 beforeAll(async () => {
   h = await startHarness('egress', { fleet: fixtureFleet('egress-fleet') });
-  const goproxy = execFileSync('go', ['env', 'GOPROXY'], { encoding: 'utf8' }).trim();
-  proxyHost = new URL(goproxy.split(/[,|]/)[0] ?? '').hostname;
+  proxyHost = goProxyHost();
   watch = await watchSandboxes(new Docker(), (workspace) => workspace.startsWith(h.fleet.stateDir + sep), { probeLoopback: true });
 }, 120_000);
 afterAll(async () => h?.close());

@@ -25,9 +25,9 @@ import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import type { ChangeResult, RepoOutcome } from '../../workflows/types.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
-import { fixtureFleet } from '../helpers/fleet.ts';
+import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { allowEgress, npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
+import { npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
 
 const exec = promisify(execFile);
 let h: Harness;

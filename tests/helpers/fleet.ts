@@ -1,5 +1,5 @@
 /** The bundled demo fleet, seeded into a temporary state folder with its own bare remotes. */
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -47,4 +47,11 @@ export const exampleChange = (name: string): string => join(projectRoot, 'exampl
 export async function billingCodeSteps(): Promise<string[]> {
   const change = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: { name: string; steps: { run: string }[] }[] };
   return change.repos.find((r) => r.name === 'billing')?.steps.map((s) => s.run).filter((run) => !run.includes('catalog-api.uses.json')) ?? [];
+}
+
+/** Sets `defaults.sandbox.egress` of the fleet config in `configFile`. */
+export async function allowEgress(configFile: string, allow: string[], phases: { steps?: object; agent?: object } = {}): Promise<void> {
+  const config = JSON.parse(await readFile(configFile, 'utf8')) as { defaults: { sandbox: Record<string, unknown> } };
+  config.defaults.sandbox.egress = { allow, ...phases };
+  await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);
 }
