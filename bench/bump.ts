@@ -19,8 +19,9 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { egressDepsFor, egressForSandbox, openSetupEgress } from '../activities/egress/sandbox.ts';
+import { egressDepsFor, egressForSandbox, openEgress } from '../activities/egress/sandbox.ts';
 import { CACHE_ENV } from '../activities/sandbox/cache.ts';
+import { withBumpTargets } from '../cli/bump.ts';
 import { buildRecipeImages } from '../cli/images.ts';
 import { changeInput } from '../cli/run.ts';
 import { loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
@@ -90,11 +91,12 @@ async function plainRepo(fleet: TestFleet, repo: string, sandbox: SandboxConfig,
     if (chownTo) await exec('chown', ['-R', chownTo, workspace, cacheDir]);
     const base = { image: sandbox.image, limits: sandbox.limits, cacheDir, env: { ...CACHE_ENV, ...sandbox.env } };
     const { mounts, labels } = await egressForSandbox(deps, ref, sandbox.egress);
-    const egress = await openSetupEgress(deps, ref, labels, join(fleet.stateDir, 'logs'), user);
+    // The same phase Lockstep's bump runs under: steps, with TLS opened and each request checked.
+    const egress = await openEgress(deps, ref, labels, join(fleet.stateDir, 'logs'), user, 'bump', { steps: true, agent: false });
     if (!egress) throw new Error(`repo ${repo}: the bump fleet has no sandbox.egress`);
     let bytes = 0;
     try {
-      const env = Object.fromEntries(egress.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+      const env = Object.fromEntries(egress.env.map((kv: string) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
       await exec('docker', dockerRunArgs(workspace, PLAIN_BUMP_COMMAND, runId, { ...base, env: { ...base.env, ...env }, readOnly: mounts, prefix: egress.prefix }), { maxBuffer: 16 * 1024 * 1024 });
     } finally {
       bytes = (await egress.proxy.close()).bytesDown;
@@ -128,7 +130,8 @@ async function bumpChange(fleet: TestFleet, changeId: string): Promise<{ input: 
   await writeFile(file, stringify({ id: changeId, title: `Bump ${BUMP.package} to ${BUMP.to}`, description: 'bench: a Go bump across the gRPC fleet', bump: BUMP }));
   const loaded = await loadReposConfig(fleet.configFile);
   try {
-    const change = await loadChange(file, loaded);
+    // The targets are the repos whose manifests declare the package, as `lockstep run` finds them.
+    const { change } = await withBumpTargets(loaded, await loadChange(file, loaded), file);
     return { input: changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: loaded.config.concurrency }) };
   } catch (err) {
     // Without this run's temporary folder: the message goes into the results file.
