@@ -7,7 +7,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type Docker from 'dockerode';
 import type OpenAI from 'openai';
 import { createAgentHostActivities, createAgentSharedActivities } from './agent/index.ts';
-import { createBumpActivities } from './bump/index.ts';
+import { createBumpActivities, createBumpHostActivities } from './bump/index.ts';
 import { join, resolve, sep } from 'node:path';
 import { fatal } from './errors.ts';
 import type {
@@ -291,6 +291,7 @@ export function createHostActivities(deps: ActivityDeps) {
   };
   return {
     ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
+    ...createBumpHostActivities({ workspacesRoot: join(deps.stateDir, 'workspaces') }),
 
     // The sandbox activities heartbeat only when the engine answers a ping (watchedSandboxes).
     async createSandbox(input: CreateSandboxInput): Promise<string> {

@@ -385,8 +385,10 @@ export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | '
       ...(change.bump ? { bump: change.bump } : {}),
       ...(asks ? { egress } : {}),
     };
-    // A bump's repo runs the ecosystem's tool; its agent fixes failing tests only where the
-    // change file gives the repo instructions.
+    // A bump's repo runs the ecosystem's tool. Its agent fixes failing tests with the repo's
+    // instructions; a repo without them is in steps mode, and the agent fixes it with the
+    // change's description only when its host has a model (workflows/repo.ts): a bump that
+    // passes never needs one.
     const mode = target.steps || (change.bump && !target.instructions) ? 'steps' : 'agent';
     return {
       ...(asks ? { egress } : {}),

@@ -21,7 +21,7 @@ import {
 } from '@temporalio/workflow';
 import type { HostActivities, SharedActivities } from '../activities/index.ts';
 import { agentWorkflow } from './agent.ts';
-import { bumpFixInstructions, bumpPlan } from './bump.ts';
+import { bumpFixHint, bumpFixInstructions, bumpPlan, bumpUndone, type BumpFixAsk } from './bump.ts';
 import { repoProgressSignal, repoStatusQuery } from './messages.ts';
 import { FATAL_ERROR_TYPES, testsOutcome } from './types.ts';
 import type {
@@ -238,8 +238,9 @@ async function runAttempt(
     let tests: TestsOutcome;
     if (input.bump) {
       // The ecosystem's own tool moves the package to the resolved version, setup runs again
-      // (from the cache), then the tests; when they fail, the agent fixes the code if the repo
-      // has one, with the new version in place.
+      // (from the cache), then the tests; when they fail, the agent fixes the code with the new
+      // version in place: with the repo's instructions, or with the change's description when
+      // the repo's host has a model. Without either, the repo fails and says how to ask.
       const b = input.bump;
       const plan = bumpPlan(b.ecosystem, b.package, b.version, b.manifests);
       if ('problem' in plan) return failed({ step: 'bump', message: plan.problem, outputTail: '' });
@@ -249,14 +250,29 @@ async function runAttempt(
       if (again.exitCode !== 0) return failed(commandError('setup again', again));
       const t = await run('test', 'tests', task.sandbox.test, task.sandbox.timeouts.testSeconds);
       tests = testsOutcome(t);
-      if (!tests.passed && task.mode === 'agent') {
+      if (!tests.passed) {
+        // Runs recorded before went straight to the agent (repos with instructions) or failed;
+        // they neither ask the host for a model nor guard the bump.
+        const guarded = patched('bump-agent-fix');
+        const description = input.description.trim();
+        const model = guarded && task.mode !== 'agent' && description ? await host.modelConfigured() : null;
+        const ask: BumpFixAsk | null =
+          task.mode === 'agent' ? { source: 'instructions', text: task.instructions ?? description } : model ? { source: 'description', text: description } : null;
+        if (!ask) {
+          return failed({ step: 'tests', message: bumpFixHint(task.repo, b.package, b.version, task.sandbox.test, t, model), outputTail: t.outputTail }, tests);
+        }
+        // The declaration as the bump left it: the agent's fix must keep it.
+        const watch = { workspace: ws.workspace, ecosystem: b.ecosystem, package: b.package, paths: [...new Set([...b.manifests.manifests.map((m) => m.path), ...plan.files])] };
+        const bumped = guarded ? await host.bumpDeclaration(watch) : null;
         enter('agent', 'starting');
-        const fix = bumpFixInstructions(b.package, b.manifests.current, b.version, t.outputTail, task.instructions);
+        const fix = bumpFixInstructions(b.package, b.manifests.current, b.version, task.sandbox.test, t.outputTail, ask);
         agent = await runAgent({ ...input, task: { ...task, instructions: fix } }, attempt, ws.hostQueue, ws.workspace);
         if (!agent.resolved) return failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+        if (bumped) {
+          const undone = bumpUndone(b.package, b.version, bumped, await host.bumpDeclaration(watch));
+          if (undone) return failed({ step: 'agent', message: undone, outputTail: '' }, agent.lastTests);
+        }
         tests = agent.lastTests ?? tests;
-      } else if (!tests.passed) {
-        return failed(commandError('tests', t), tests);
       }
     } else {
       if (task.mode === 'agent') {

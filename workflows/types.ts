@@ -229,6 +229,17 @@ export interface RepoBumpManifests {
   problem: string | null;
 }
 
+/** How a work tree declares the bumped package, as the guard around the agent's fix compares it. */
+export type BumpDeclaration = Pick<RepoBumpManifests, 'declares' | 'current' | 'manifests'>;
+
+export interface BumpDeclarationInput {
+  workspace: string;
+  ecosystem: BumpEcosystem;
+  package: string;
+  /** The manifests to read, relative to the workspace. */
+  paths: string[];
+}
+
 /** A repo's bump in its result. */
 export interface RepoBumpOutcome {
   package: string;

@@ -40,6 +40,11 @@ const ARGS_PREVIEW = 160;
 export function createAgentHostActivities(deps: AgentActivityDeps) {
   const transcript = (i: { changeId: string; repo: string; attempt: number }) => Transcript.at(deps.stateDir, i.changeId, i.repo, i.attempt);
   return {
+    /** Whether this host can run an agent: it has a model endpoint (the agent's model calls run here). */
+    modelConfigured(): Promise<boolean> {
+      return Promise.resolve(deps.openai !== null);
+    },
+
     async startTranscript(input: StartTranscriptInput): Promise<void> {
       await transcript(input).writeTurn(0, [
         { role: 'system', content: AGENT_SYSTEM_PROMPT },

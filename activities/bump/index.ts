@@ -1,14 +1,17 @@
 /**
  * The coordinator's bump activities (shared queue): resolve the change's `to` once, and read
  * what each target repo's base branch declares. Both use the worker's own tools and settings.
+ * On a repo's host: what its work tree declares, for the guard around the agent's fix.
  */
+import { resolve, sep } from 'node:path';
 import type { BumpEcosystem } from '../../config/change.ts';
 import { inLanes } from '../../workflows/lanes.ts';
-import type { BumpSpec, RepoBumpManifests, ResolvedBump } from '../../workflows/types.ts';
+import type { BumpDeclaration, BumpDeclarationInput, BumpSpec, RepoBumpManifests, ResolvedBump } from '../../workflows/types.ts';
 import { fatal } from '../errors.ts';
 import type { GitCredentials } from '../git/workspace.ts';
 import { baseManifests } from './manifests.ts';
 import { BumpResolveError, resolveBumpVersion } from './resolve.ts';
+import { workspaceDeclaration } from './workspace.ts';
 
 export interface BumpDeps {
   /** The worker's environment: its npm, go and pip read their registries and CA settings from it. */
@@ -38,6 +41,16 @@ export function createBumpActivities(deps: BumpDeps) {
     /** What each repo's base branch declares, two remotes at a time. */
     async bumpManifests(input: BumpManifestsInput): Promise<RepoBumpManifests[]> {
       return deps.whileAlive(() => inLanes(input.repos, 2, (r) => baseManifests(r, input.bump, deps.gitCredentials)));
+    },
+  };
+}
+
+/** The bump's activities on a repo's host: what its work tree declares now. */
+export function createBumpHostActivities(deps: { workspacesRoot: string }) {
+  return {
+    async bumpDeclaration(input: BumpDeclarationInput): Promise<BumpDeclaration> {
+      if (!resolve(input.workspace).startsWith(resolve(deps.workspacesRoot) + sep)) throw fatal('InvalidInput', `refusing to read ${input.workspace}: not a Lockstep workspace`);
+      return workspaceDeclaration(input.workspace, input.ecosystem, input.package, input.paths);
     },
   };
 }

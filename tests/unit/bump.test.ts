@@ -3,18 +3,21 @@
  * against the registries they are configured for (ms, logrus and six: old, stable packages whose
  * published history does not move), the manifests a repo declares, the commands a bump runs
  * (the pin rewrite is run with the real sed), the change file's rules, and the snapshot that
- * keeps a bump's install output out of its commit (real git).
+ * keeps a bump's install output out of its commit (real git), and the agent's side of a failing
+ * bump: its task, the hint when no agent runs, and the guard that reads the work tree before and
+ * after the fix.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { declaredIn } from '../../activities/bump/manifests.ts';
+import { declarationPaths, workspaceDeclaration } from '../../activities/bump/workspace.ts';
 import { BumpResolveError, compareSemver, resolveBumpVersion } from '../../activities/bump/resolve.ts';
 import { cloneWorkspace, commitAndPush, snapshotPrepared } from '../../activities/git/workspace.ts';
 import { InputError, loadChange, loadReposConfig, type InputIssue } from '../../config/load.ts';
-import { bumpPlan, npmSaveStyle, pinRewrite } from '../../workflows/bump.ts';
+import { bumpFixHint, bumpFixInstructions, bumpPlan, bumpUndone, npmSaveStyle, pinRewrite } from '../../workflows/bump.ts';
 import type { BumpSpec } from '../../workflows/types.ts';
 
 let dir = '';
@@ -233,5 +236,73 @@ describe('the commit of a bump holds only what the bump meant to change', () => 
     const pushed = await commitAndPush({ changeId: 'bump-ms', repo: 'web', workspace: ws, url: remote, branch: 'lockstep/bump-ms', baseCommit: base, message: 'bump' });
     expect(pushed.changedFiles.sort()).toEqual(['index.js', 'package-lock.json', 'package.json']);
     expect(git(dir, '--git-dir', remote, 'show', 'lockstep/bump-ms:package.json')).toBe('{"dependencies":{"ms":"^2.1.3"}}\n');
+  });
+});
+
+describe("the agent's fix of a failing bump", () => {
+  const lock = (version: string) => JSON.stringify({ lockfileVersion: 3, packages: { '': {}, 'node_modules/uuid': { version } } });
+  const pkg = (spec: string) => JSON.stringify({ name: 'ids', dependencies: { uuid: spec } });
+
+  it('tells the agent the package, both versions, the test command and output, and what the change asks', () => {
+    const task = bumpFixInstructions('uuid', '3.4.0', '9.0.1', 'npm test', `${'x'.repeat(5000)}ERR_PACKAGE_PATH_NOT_EXPORTED`, { source: 'instructions', text: 'Keep the ids.' });
+    expect(task.split('\n').slice(0, 3)).toEqual([
+      'uuid was moved from 3.4.0 to 9.0.1 in this repository: the manifests and lockfiles are already updated in the workspace and the dependencies installed.',
+      'With uuid 9.0.1 the tests (npm test) fail. Change the code so that it works with uuid 9.0.1 and the tests pass, then call finish.',
+      'Do not change the version: uuid must stay at 9.0.1 in the manifests and lockfiles; a fix that moves it back fails this repository.',
+    ]);
+    // The output's end, where the error is, capped.
+    expect(task).toContain(`${'x'.repeat(100)}ERR_PACKAGE_PATH_NOT_EXPORTED\n`);
+    expect(task.length).toBeLessThan(3600);
+    expect(task.endsWith('What the change asks of this repository:\nKeep the ids.')).toBe(true);
+    expect(bumpFixInstructions('uuid', null, '9.0.1', 'npm test', 'boom', { source: 'description', text: 'Move to 9.' })).toMatch(/^uuid was moved to 9\.0\.1 [^]*What the change asks \(its description\):\nMove to 9\.$/);
+  });
+
+  it('says why no agent ran and how to ask for one', () => {
+    expect(bumpFixHint('ids', 'uuid', '9.0.1', 'npm test', { exitCode: 1, timedOut: false }, null)).toBe(
+      'the tests (npm test) fail with uuid 9.0.1 in place (exited with code 1). No agent ran: this repo\'s entry has no instructions and the change no description. ' +
+        'To ask for a fix, give instructions on this repo\'s entry in the change file (repos: [{ name: ids, instructions: "…" }]), or the change a description, and run the workers with a model (OPENAI_API_KEY; docs/bumps.md)',
+    );
+    expect(bumpFixHint('ids', 'uuid', '9.0.1', 'npm test', { exitCode: 137, timedOut: true }, false)).toMatch(/^the tests \(npm test\) fail with uuid 9\.0\.1 in place \(timed out\)\. No agent ran: no model is configured on the workers/);
+  });
+
+  it('the guard: any change to how the package is declared is named; everything else is the fix', () => {
+    const bumped = declaredIn('npm', 'uuid', new Map([['package.json', pkg('^9.0.1')], ['package-lock.json', lock('9.0.1')]]));
+    expect(bumpUndone('uuid', '9.0.1', bumped, bumped)).toBeNull();
+    const withOther = declaredIn('npm', 'uuid', new Map([['package.json', JSON.stringify({ dependencies: { uuid: '^9.0.1', ms: '2.1.3' } })], ['package-lock.json', lock('9.0.1')]]));
+    expect(bumpUndone('uuid', '9.0.1', bumped, withOther)).toBeNull();
+    const back = declaredIn('npm', 'uuid', new Map([['package.json', pkg('^3.4.0')], ['package-lock.json', lock('3.4.0')]]));
+    expect(bumpUndone('uuid', '9.0.1', bumped, back)).toBe(
+      'the agent changed the bump: uuid must stay at 9.0.1, but package.json (dependencies) "^9.0.1" → "^3.4.0", package-lock.json (lockfile) "9.0.1" → "3.4.0"; ' +
+        "a bump's fix changes the code, not the version, so nothing was committed",
+    );
+    const gone = declaredIn('npm', 'uuid', new Map([['package.json', JSON.stringify({ dependencies: {} })]]));
+    expect(bumpUndone('uuid', '9.0.1', bumped, gone)).toMatch(/package\.json \(dependencies\) "\^9\.0\.1" → \(none\), package-lock\.json \(lockfile\) "9\.0\.1" → \(none\)/);
+  });
+
+  it('reads the work tree on the host: named manifests only, regular files inside it, never through a symlink', async () => {
+    const ws = join(dir, 'guard-ws');
+    const outside = join(dir, 'guard-outside');
+    await mkdir(ws, { recursive: true });
+    await mkdir(outside, { recursive: true });
+    await writeFile(join(ws, 'package.json'), pkg('^9.0.1'));
+    await writeFile(join(ws, 'package-lock.json'), lock('9.0.1'));
+    expect(await workspaceDeclaration(ws, 'npm', 'uuid', ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'])).toEqual({
+      declares: true,
+      current: '9.0.1',
+      manifests: [
+        { path: 'package.json', spec: '^9.0.1', kind: 'dependencies' },
+        { path: 'package-lock.json', spec: '9.0.1', kind: 'lockfile' },
+      ],
+    });
+    // A lockfile swapped for a symlink to one outside is not read: the declaration changed.
+    await writeFile(join(outside, 'package-lock.json'), lock('9.0.1'));
+    await rm(join(ws, 'package-lock.json'));
+    await symlink(join(outside, 'package-lock.json'), join(ws, 'package-lock.json'));
+    expect((await workspaceDeclaration(ws, 'npm', 'uuid', ['package.json', 'package-lock.json'])).manifests.map((m) => m.path)).toEqual(['package.json']);
+    // Nor a requirements file behind a symlinked folder.
+    await writeFile(join(outside, 'requirements.txt'), 'six==1.17.0\n');
+    await symlink(outside, join(ws, 'linked'));
+    expect((await workspaceDeclaration(ws, 'pip', 'six', ['linked/requirements.txt'])).declares).toBe(false);
+    expect(declarationPaths(['requirements/base.txt', '../x.txt', '/etc/passwd', 'pyproject.toml'])).toEqual(['pyproject.toml', 'requirements/base.in', 'requirements/base.txt']);
   });
 });

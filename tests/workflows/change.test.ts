@@ -207,6 +207,9 @@ const host: HostActivities = {
   async closeWorkspace(input) {
     removeFake(input);
   },
+  // Bump changes run against the real registries (tests/e2e/bump.test.ts, bump-agent.test.ts).
+  bumpDeclaration: unused,
+  modelConfigured: unused,
   startTranscript: unused,
   modelTurn: unused,
   runAgentTool: unused,
