@@ -22,9 +22,9 @@ import { loadReposConfig } from '../../config/load.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import type { ChangeInput, ChangeResult, RepoOutcome } from '../../workflows/types.ts';
 import type { ChatRequest, FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
-import { fixtureFleet } from '../helpers/fleet.ts';
+import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import { allowEgress, npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
+import { npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
 
 const exec = promisify(execFile);
 const PLANTED_SECRET = `planted-bump-secret-${process.pid}`;
@@ -88,7 +88,8 @@ beforeAll(async () => {
   if (!h.fake) throw new Error('the harness has no model endpoint');
   fake = h.fake;
   await placeNode24Recipe(h.fleet.root);
-  await allowEgress(h.fleet.configFile, [npmRegistryHost()]);
+  // The bump runs npm under the steps phase: the fleet grants it (the registry, GET/HEAD/OPTIONS).
+  await allowEgress(h.fleet.configFile, [npmRegistryHost()], { steps: {} });
   const loaded = await loadReposConfig(h.fleet.configFile);
   await buildRecipeImages(loaded.config.repos.map((r) => r.sandbox), h.fleet.stateDir, () => undefined);
 }, 900_000);
