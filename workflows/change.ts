@@ -246,16 +246,8 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     const m = declared.get(task.repo);
     if (!bump || !m || (m.declares && m.current !== bump.version)) return null;
     return {
-      repo: task.repo,
+      ...failedBeforeResult(task, 'bump', ''),
       status: 'unchanged',
-      mode: task.mode,
-      agent: null,
-      branch: task.branch,
-      baseCommit: null,
-      commit: null,
-      changedFiles: [],
-      steps: [],
-      tests: null,
       error: null,
       attempts: 0,
       durationMs: 0,

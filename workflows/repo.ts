@@ -378,7 +378,7 @@ async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: st
   });
 }
 
-/** A repo that failed before it produced anything: no commit, no steps, no tests. */
+/** A repo that failed before it produced anything: no commit, no steps, no tests (also the shape of one with nothing to do). */
 export function failedBeforeResult(task: RepoTask, step: string, message: string): Omit<RepoResult, 'attempts' | 'durationMs'> {
   return {
     repo: task.repo,
