@@ -8,17 +8,35 @@
  *
  * The bump command runs under the steps phase's egress: the proxy opens TLS, so the log names
  * every request go made (method, path, status), the new module archives among them.
+ *
+ * Then a crash mid-bump: `to: latest` on a `lockstep worker` process of its own queue, killed
+ * with SIGKILL while a repo is in its bump or tests, and a fresh worker on the same host: the
+ * change ends succeeded at the version the first worker resolved, resolved once, one PR per
+ * repo, nothing of the change left behind; a `run --rerun` of it keeps that version, unasked.
  */
 import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
+import { egressDir } from '../../activities/egress/sandbox.ts';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { changeWorkflow } from '../../workflows/change.ts';
+import { changeWorkflowId, type ChangeResult, type ResolvedBump } from '../../workflows/types.ts';
+import {
+  expectOnePullRequestPerRepo,
+  killWorker,
+  leftoversAfterEnd,
+  NOTHING_LEFT,
+  removeSandboxesOf,
+  startWorker,
+  stopWorker,
+  waitForStatus,
+  type WorkerProcess,
+} from '../helpers/durable.ts';
 import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { goProxyHost, placeGoRecipe } from '../helpers/go-fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
@@ -35,7 +53,14 @@ const figures: Record<string, unknown> = {};
 
 
 const git = async (repo: string, ...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote(repo), ...args])).stdout;
+const described = (l: EgressRecord): string => `${l.method ?? '?'} ${l.path ?? '?'} ${String(l.status)}`;
 const lines = (text: string): string[] => text.split('\n').filter(Boolean).sort();
+
+/** How many `type` activities the change's coordinator scheduled, in the history of its latest run. */
+async function scheduled(changeId: string, type: string): Promise<number> {
+  const history = await h.env.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
+  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
+}
 
 async function egressLog(changeId: string, repo: string): Promise<EgressRecord[]> {
   const text = await readFile(join(h.fleet.stateDir, 'logs', changeId, repo, 'egress.jsonl'), 'utf8').catch(() => '');
@@ -84,11 +109,83 @@ describe('a gRPC bump across the Go fleet', () => {
       expect(log.every((l) => l.host === proxyHost && l.allowed)).toBe(true);
       const requests = log.filter((l) => l.phase === 'steps' && l.path !== undefined);
       expect(requests.length).toBe(bump?.egress?.requests);
-      // go asks for module paths that are not modules (the proxy's 404s are answers, not refusals).
-      expect(requests.every((l) => l.method === 'GET' && l.allowed)).toBe(true);
-      expect(requests.find((l) => l.path === `/${GRPC}/@v/${TO}.zip`)?.status).toBe(200);
+      expect(requests.filter((l) => l.method !== 'GET').map(described)).toEqual([]);
+      // go looks up every path prefix of a module it resolves (google.golang.org itself for
+      // grpc, the parents of genproto's sub-modules): the proxy's "not found" (404, 410, or 403
+      // "not available") to such a version or query lookup is how go finds the module's path.
+      // Anything else that failed (an archive, a go.mod, a checksum) is not.
+      const misses = requests.filter((l) => (l.status ?? 0) >= 400);
+      expect(misses.filter((l) => !/^\/[^@]+\/(@v\/[^/]+\.info|@latest|@v\/list)$/.test(l.path ?? '') || ![403, 404, 410].includes(l.status ?? 0)).map(described)).toEqual([]);
+      expect(requests.filter((l) => /\.(zip|mod)$/.test(l.path ?? '')).every((l) => l.status === 200)).toBe(true);
+      expect(requests.map((l) => l.path)).toContain(`/${GRPC}/@v/${TO}.zip`);
       figures[`${repo} archives`] = requests.filter((l) => l.path?.endsWith('.zip')).map((l) => `${l.method} ${l.path} ${l.status} ${l.bytesDown} B`);
-      figures[repo] = { bump: bump?.egress, bumpSeconds: (bump?.durationMs ?? 0) / 1000, testSeconds: (outcome?.tests?.durationMs ?? 0) / 1000 };
+      figures[repo] = { misses: misses.map(described), bump: bump?.egress, bumpSeconds: (bump?.durationMs ?? 0) / 1000, testSeconds: (outcome?.tests?.durationMs ?? 0) / 1000 };
     }
   }, 900_000);
+
+  it('a worker killed mid-bump: the fresh worker ends it at the version the first resolved, resolved once, one PR per repo, nothing left', async () => {
+    const id = 'bump-grpc-kill';
+    const file = join(h.fleet.root, `${id}.yaml`);
+    await writeFile(file, stringify({ id, title: 'Bump gRPC to the latest', description: 'bump fixture change, its worker killed', bump: { ecosystem: 'go', package: GRPC, to: 'latest' } }));
+    const input = await h.changeInput(file);
+    // A queue and host of its own, served by `lockstep worker` processes only (not this file's worker).
+    const options = { address: h.env.address, queue: `${h.queue}-kill`, stateDir: h.fleet.stateDir, hostId: `${h.hostId}-kill`, args: ['-c', h.fleet.configFile] };
+    let worker: WorkerProcess | null = null;
+    try {
+      worker = await startWorker(options);
+      const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(id), taskQueue: options.queue, args: [input] });
+      const atKill = await waitForStatus(handle, 'a repo is in its bump or its tests', (v) => v.repos.some((r) => r.status === 'running' && (r.phase === 'bump' || r.phase === 'tests')), 600_000);
+      // What the first worker resolved, as the memo records it before any repo started.
+      const resolved = (await handle.describe()).memo?.bump as ResolvedBump | undefined;
+      await killWorker(worker);
+      expect(worker.child.signalCode).toBe('SIGKILL');
+      expect(resolved).toMatchObject({ ecosystem: 'go', package: GRPC, to: 'latest' });
+      const version = resolved?.version ?? '';
+      expect(version).toMatch(/^v\d+\.\d+\.\d+$/);
+      expect(await scheduled(id, 'resolveBump')).toBe(1);
+
+      worker = await startWorker(options);
+      const result = await handle.result();
+      const left = await leftoversAfterEnd(id, h.fleet.stateDir);
+      expect(result.status, result.summary).toBe('succeeded');
+      expect(result.bump).toEqual({ ecosystem: 'go', package: GRPC, to: 'latest', version });
+      expect(await scheduled(id, 'resolveBump')).toBe(1);
+      expect(result.repos.map((r) => r.repo).sort()).toEqual(REPOS);
+      for (const repo of REPOS) {
+        const outcome = result.repos.find((r) => r.repo === repo);
+        expect({ status: outcome?.status, error: outcome?.error, bump: outcome?.bump }).toEqual({ status: 'green', error: null, bump: { package: GRPC, version, from: FROM, outcome: 'bumped' } });
+        expect(lines(await git(repo, 'diff', '--name-only', 'main', `lockstep/${id}`))).toEqual(['go.mod', 'go.sum']);
+        expect(await git(repo, 'show', `lockstep/${id}:go.mod`)).toContain(`${GRPC} ${version}\n`);
+        expect(await git(repo, 'show', `lockstep/${id}:go.sum`)).toContain(`${GRPC} ${version} h1:`);
+      }
+      const pulls = await expectOnePullRequestPerRepo(h.fleet, result);
+      expect(left, 'containers and work trees of the change when it ended, and one reconciler interval later').toEqual(NOTHING_LEFT);
+      // Nor the sandboxes' egress folders (socket, CA bundle) in the workers' state.
+      for (const repo of REPOS) await expect(access(egressDir({ dir: join(h.fleet.stateDir, 'egress') }, { changeId: id, repo }))).rejects.toThrow(/ENOENT/);
+
+      // `lockstep run --rerun` of the finished change (on this file's queue and worker) takes the
+      // version from the memo: its run asks the module proxy nothing, and the repos stay at it.
+      const rerunStarted = Date.now();
+      const out = await h.cli(['run', file, '--rerun', '--json']);
+      expect(out.stderr).toContain(`bump: ${GRPC} ${version}, as resolved by the earlier run of ${id}`);
+      const rerun = JSON.parse(out.stdout) as ChangeResult;
+      expect({ status: rerun.status, bump: rerun.bump }).toEqual({ status: 'succeeded', bump: { ecosystem: 'go', package: GRPC, to: 'latest', version } });
+      expect(await scheduled(id, 'resolveBump')).toBe(0);
+      expect(rerun.repos.map((r) => [r.repo, r.status, r.bump?.version]).sort()).toEqual(REPOS.map((repo) => [repo, 'green', version]));
+      for (const repo of REPOS) expect(await git(repo, 'show', `lockstep/${id}:go.mod`)).toContain(`${GRPC} ${version}\n`);
+      await expectOnePullRequestPerRepo(h.fleet, rerun);
+      figures.kill = {
+        atKill: atKill.repos.map((r) => `${r.repo}:${r.status}:${r.phase}`),
+        version,
+        pulls,
+        attempts: Object.fromEntries(result.repos.map((r) => [r.repo, r.attempts])),
+        seconds: result.metrics.durationMs / 1000,
+        rerunSeconds: (Date.now() - rerunStarted) / 1000,
+      };
+    } finally {
+      if (worker) await stopWorker(worker, 'SIGTERM');
+      // Also on failure: nothing of this change outlives the file.
+      await removeSandboxesOf([id]);
+    }
+  }, 1_200_000);
 });
