@@ -34,6 +34,28 @@ export interface EgressCaOptions {
   label?: string;
 }
 
+/**
+ * The CA a long-running worker uses: the one current when a command's egress opens (each
+ * command keeps the CA it started with, the one its sandbox's bundle names). It is made anew
+ * once half its lifetime has passed, so a worker that runs for weeks never signs with, nor
+ * hands sandboxes, an expired CA.
+ */
+export interface RenewingEgressCa {
+  current(): EgressCa;
+}
+
+export function renewingEgressCa(options: EgressCaOptions = {}): RenewingEgressCa {
+  const now = options.now ?? (() => new Date());
+  let ca = createEgressCa(options);
+  return {
+    current: () => {
+      const made = ca.notBefore.getTime() + BACKDATE_MS;
+      if (now().getTime() >= made + (ca.notAfter.getTime() - made) / 2) ca = createEgressCa(options);
+      return ca;
+    },
+  };
+}
+
 export function createEgressCa(options: EgressCaOptions = {}): EgressCa {
   const now = options.now ?? (() => new Date());
   const lifetime = (options.lifetimeDays ?? CA_LIFETIME_DAYS) * DAY_MS;

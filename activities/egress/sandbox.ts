@@ -17,7 +17,7 @@ import type { SandboxEgress } from '../../config/repos.ts';
 import type { CommandKind, EgressAsk, EgressPhase, SandboxRef } from '../../workflows/types.ts';
 import { fatal } from '../errors.ts';
 import type { ReadOnlyMount } from '../sandbox/docker.ts';
-import { createEgressCa, type EgressCa } from './ca.ts';
+import { renewingEgressCa, type RenewingEgressCa } from './ca.ts';
 import { closedReason, egressPhase, grantedPolicy, type PhasePolicy } from './phases.ts';
 import { startEgressProxy, type EgressProxy, type EgressSummary } from './proxy.ts';
 
@@ -55,7 +55,7 @@ export interface EgressDeps {
   /** Loopback ports the proxy may dial: tests only (their upstream runs here). Never from config. */
   loopbackPorts?: readonly number[];
   /** This worker's egress CA (made at its start, key in memory only): opens the inspected phases' TLS. */
-  ca: EgressCa;
+  ca: RenewingEgressCa;
 }
 
 /** What a sandbox's label says about its egress. */
@@ -178,9 +178,11 @@ export async function openEgress(
   const dir = egressDir(deps, ref);
   // The worker's bundle (copied at sandbox creation): trusted for the upstreams, and by the sandbox.
   const bundle = label.ca ? await readFile(join(dir, CA), 'utf8').catch(() => '') : '';
+  // The CA current now, for the whole command (a worker renews it while it runs for weeks).
+  const ca = deps.ca.current();
   if (inspected) {
     // Written at each command: the CA is this worker process's, which may not be the one that made the sandbox.
-    await writeFile(join(dir, INSPECTED_CA), `${bundle.trimEnd()}\n${deps.ca.certPem}`, { mode: 0o644 });
+    await writeFile(join(dir, INSPECTED_CA), `${bundle.trimEnd()}\n${ca.certPem}`, { mode: 0o644 });
     await chmod(join(dir, INSPECTED_CA), 0o644);
   }
   const logPath = egressLogPath(logDir, ref);
@@ -196,7 +198,7 @@ export async function openEgress(
       maxConnections: label.maxConnections,
       ...(inspected?.methods ? { methods: inspected.methods } : {}),
     },
-    ...(inspected ? { inspect: { ca: deps.ca, upstreamCa: bundle ? [bundle] : [] } } : {}),
+    ...(inspected ? { inspect: { ca, upstreamCa: bundle ? [bundle] : [] } } : {}),
     ...(closed ? { closed } : {}),
     ...(deps.loopbackPorts ? { loopbackPorts: deps.loopbackPorts } : {}),
     ...socketOwner(user),
@@ -318,6 +320,6 @@ export async function egressDepsFor(stateDir: string, forwarderDir: string, env:
     defaultCaBundle: await systemCaBundle(env),
     ...(loopbackPorts ? { loopbackPorts } : {}),
     // A new CA at every worker start, its key never leaving this process.
-    ca: createEgressCa(),
+    ca: renewingEgressCa(),
   };
 }

@@ -7,7 +7,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEgressCa } from '../../activities/egress/ca.ts';
+import { renewingEgressCa } from '../../activities/egress/ca.ts';
 import { deniedHint, egressForSandbox, EGRESS_MOUNT, FORWARDER_MOUNT, LABEL_EGRESS, openEgress, systemCaBundle, workerRegistryEnv } from '../../activities/egress/sandbox.ts';
 import { sandboxEnv } from '../../activities/sandbox/docker.ts';
 import { egressIssues } from '../../cli/preflight.ts';
@@ -71,7 +71,7 @@ describe('sandbox.egress', () => {
   it('labels a sandbox with its policy and its name in the fleet config, which a gate sandbox\'s own name is not', async () => {
     const ca = join(dir, 'label-ca.pem');
     await writeFile(ca, '-----BEGIN CERTIFICATE-----\n');
-    const deps = { dir: join(dir, 'egress'), forwarderDir: join(dir, 'bin'), registryEnv: async () => ({ npm_config_registry: 'https://npm.mirror.example.org/' }), defaultCaBundle: ca, ca: createEgressCa() };
+    const deps = { dir: join(dir, 'egress'), forwarderDir: join(dir, 'bin'), registryEnv: async () => ({ npm_config_registry: 'https://npm.mirror.example.org/' }), defaultCaBundle: ca, ca: renewingEgressCa() };
     const ref = { changeId: 'c1', repo: 'gate-k1-api' };
     const egress = SandboxConfig.parse({ test: 't', egress: { allow: ['npm.mirror.example.org'] } }).egress;
     const made = await egressForSandbox(deps, ref, egress, 'api');

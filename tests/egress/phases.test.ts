@@ -11,7 +11,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEgressCa } from '../../activities/egress/ca.ts';
+import { renewingEgressCa } from '../../activities/egress/ca.ts';
 import { egressPhase, grantedPolicy } from '../../activities/egress/phases.ts';
 import { allowCovered } from '../../activities/egress/policy.ts';
 import { EGRESS_MOUNT, egressDir, egressForSandbox, openEgress, type EgressDeps } from '../../activities/egress/sandbox.ts';
@@ -137,7 +137,7 @@ describe('what each command kind gets', () => {
   beforeAll(async () => {
     const bundle = join(dir, 'worker-bundle.pem');
     await writeFile(bundle, '-----BEGIN CERTIFICATE-----\nworker\n-----END CERTIFICATE-----\n');
-    deps = { dir: join(dir, 'egress'), forwarderDir: join(dir, 'bin'), registryEnv: async () => ({ GOPROXY: 'https://proxy.example.org' }), defaultCaBundle: bundle, ca: createEgressCa() };
+    deps = { dir: join(dir, 'egress'), forwarderDir: join(dir, 'bin'), registryEnv: async () => ({ GOPROXY: 'https://proxy.example.org' }), defaultCaBundle: bundle, ca: renewingEgressCa() };
   });
 
   /** CONNECT on the command's socket: the proxy's answer. */
@@ -165,7 +165,7 @@ describe('what each command kind gets', () => {
       expect(step?.env).toEqual(expect.arrayContaining([`SSL_CERT_FILE=${EGRESS_MOUNT}/ca-inspected.pem`, `NODE_EXTRA_CA_CERTS=${EGRESS_MOUNT}/ca-inspected.pem`, `GIT_SSL_CAINFO=${EGRESS_MOUNT}/ca-inspected.pem`, 'GOPROXY=https://proxy.example.org']));
       const bundle = await readFile(join(egressDir(deps, ref), 'ca-inspected.pem'), 'utf8');
       expect(bundle).toContain('worker');
-      expect(bundle).toContain(deps.ca.certPem);
+      expect(bundle).toContain(deps.ca.current().certPem);
       const refused = await connectThrough('elsewhere.example.org:443');
       expect(refused).toMatchObject({ status: 403 });
       expect(refused.body).toContain('host is not in the allowlist');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CA_LIFETIME_DAYS, createEgressCa, type EgressCa } from '../../activities/egress/ca.ts';
+import { CA_LIFETIME_DAYS, createEgressCa, renewingEgressCa, type EgressCa } from '../../activities/egress/ca.ts';
 import type { EgressPolicy } from '../../activities/egress/policy.ts';
 import { startEgressProxy, type EgressProxy, type EgressRecord } from '../../activities/egress/proxy.ts';
 import { egressDepsFor } from '../../activities/egress/sandbox.ts';
@@ -230,11 +230,29 @@ describe('the worker egress CA', () => {
     try {
       const first = await egressDepsFor(dir, join(dir, 'no-forwarder'), {});
       const second = await egressDepsFor(dir, join(dir, 'no-forwarder'), {});
-      expect(first.ca.certPem).not.toBe(second.ca.certPem);
-      const leaf = new X509Certificate(first.ca.leaf('registry.npmjs.org').certPem);
-      expect(leaf.verify(new X509Certificate(second.ca.certPem).publicKey)).toBe(false);
+      expect(first.ca.current().certPem).not.toBe(second.ca.current().certPem);
+      const leaf = new X509Certificate(first.ca.current().leaf('registry.npmjs.org').certPem);
+      expect(leaf.verify(new X509Certificate(second.ca.current().certPem).publicKey)).toBe(false);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('is renewed once half its lifetime has passed, so a worker running for weeks never hands out an expired one', () => {
+    let clock = new Date('2026-12-01T00:00:00Z').getTime();
+    const renewing = renewingEgressCa({ now: () => new Date(clock) });
+    const first = renewing.current();
+    clock += (CA_LIFETIME_DAYS / 2) * 86_400_000 - 60_000;
+    expect(renewing.current()).toBe(first);
+    clock += 120_000;
+    const second = renewing.current();
+    expect(second).not.toBe(first);
+    expect(second.notAfter.getTime()).toBe(clock + CA_LIFETIME_DAYS * 86_400_000);
+    // Weeks later, still a CA valid now.
+    clock += 30 * 86_400_000;
+    const later = renewing.current();
+    expect(later.notBefore.getTime()).toBeLessThanOrEqual(clock);
+    expect(later.notAfter.getTime()).toBeGreaterThan(clock);
+    expect(new X509Certificate(later.certPem).checkIssued(new X509Certificate(later.certPem))).toBe(true);
   });
 });
