@@ -140,7 +140,7 @@ async function bumpChange(fleet: TestFleet, changeId: string): Promise<{ input: 
 }
 
 /** Lockstep's run of the bump change to its result, in ms; throws unless it succeeded. */
-async function lockstepRun(ctx: BumpCtx, input: ChangeInput, repos: number): Promise<number> {
+async function lockstepRun(ctx: BumpCtx, input: ChangeInput, repos: number, log: (line: string) => void): Promise<number> {
   const started = performance.now();
   const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: ctx.queue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
   const ms = performance.now() - started;
@@ -148,6 +148,11 @@ async function lockstepRun(ctx: BumpCtx, input: ChangeInput, repos: number): Pro
   const moved = result.repos.filter((r) => r.status === 'green' && r.tests?.passed === true).map((r) => r.repo);
   if (result.status !== 'succeeded' || moved.length !== repos) {
     throw new Error(`the bump change ${input.changeId} ended ${result.status} with ${moved.length} of ${repos} repos bumped and tested (${result.repos.map((r) => `${r.repo} ${r.status}`).join(', ') || 'no repo in the result'}): ${result.summary}`);
+  }
+  // Where the time went, per repo: its commands, then the rest of its workflow (clone, sandbox, push).
+  for (const r of result.repos) {
+    const commands = r.steps.reduce((sum, st) => sum + st.durationMs, 0);
+    log(`  ${input.changeId} ${r.repo}: ${r.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(1)} s`).join(', ')}; repo workflow ${(r.durationMs / 1000).toFixed(1)} s (${((r.durationMs - commands) / 1000).toFixed(1)} s outside commands)`);
   }
   return ms;
 }
@@ -184,7 +189,7 @@ export async function bumpBench(ctx: BumpCtx, reps: number, log: (line: string) 
         for (const kind of ['cold', 'warm']) {
           const change = await bumpChange(fleet, `bump-${rep}-${kind}`);
           if ('refused' in change) throw new Error(change.refused);
-          runs.push(await lockstepRun(ctx, change.input, loaded.config.repos.length));
+          runs.push(await lockstepRun(ctx, change.input, loaded.config.repos.length, log));
         }
         const [cold = NaN, warm = NaN] = runs;
         out.lockstepColdMs.push(cold);
