@@ -65,6 +65,7 @@ function jsonView(view: ChangeStatusView): object {
       regression: r.result?.regression ?? false,
     })),
     plan: view.plan,
+    bump: view.bump ?? null,
     gate: view.gate,
     awaiting: view.awaiting,
     humans: view.humans,
@@ -82,6 +83,7 @@ function renderView(view: ChangeStatusView): string {
       : [];
   return [
     `${view.changeId}: ${view.status}, ${view.phase} for ${seconds(now - view.startedAt)}`,
+    ...(view.bump ? [`  bump ${view.bump.ecosystem} ${view.bump.package} to "${view.bump.to}": ${view.bump.version} in every repo`] : []),
     ...view.repos.map((r) => `  ${repoLine(r, now, width)}`),
     ...(waiting ? [`  ${waiting}`] : []),
     ...plan,

@@ -106,6 +106,7 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
     awaiting,
     humans,
     gate: gateReport,
+    bump,
   }));
   setHandler(repoProgressSignal, (p) => {
     const view = repos.get(p.repo);

@@ -679,6 +679,8 @@ export interface ChangeStatusView {
   humans: ((Decision | Approval) & { at: number })[];
   /** The gate's latest report, while and after it runs. */
   gate: GateReport | null;
+  /** A bump's version, once resolved (absent in views of workers from before bumps). */
+  bump?: ResolvedBump | null;
 }
 
 /** Activity inputs. */

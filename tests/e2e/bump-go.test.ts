@@ -142,6 +142,8 @@ describe('a gRPC bump across the Go fleet', () => {
       expect(resolved).toMatchObject({ ecosystem: 'go', package: GRPC, to: 'latest' });
       const version = resolved?.version ?? '';
       expect(version).toMatch(/^v\d+\.\d+\.\d+$/);
+      // The running change's status view carries the resolved version (what `lockstep status` shows).
+      expect(atKill.bump).toEqual(resolved);
       expect(await scheduled(id, 'resolveBump')).toBe(1);
 
       worker = await startWorker(options);
