@@ -14,10 +14,8 @@
  * change ends succeeded at the version the first worker resolved, resolved once, one PR per
  * repo, nothing of the change left behind; a `run --rerun` of it keeps that version, unasked.
  */
-import { execFile } from 'node:child_process';
-import { access, readFile, writeFile } from 'node:fs/promises';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
@@ -40,21 +38,20 @@ import {
 import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { goProxyHost, placeGoRecipe } from '../helpers/go-fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { fleetReaders, lines } from '../helpers/remotes.ts';
 
-const exec = promisify(execFile);
 const GRPC = 'google.golang.org/grpc';
 const FROM = 'v1.81.1';
 const TO = 'v1.85.0';
 const REPOS = ['gateway', 'greeter'];
 let h: Harness;
+const { git, egressLog } = fleetReaders(() => h);
 let proxyHost = '';
 /** Figures for the closing note, printed once at the end. */
 const figures: Record<string, unknown> = {};
 
 
-const git = async (repo: string, ...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote(repo), ...args])).stdout;
 const described = (l: EgressRecord): string => `${l.method ?? '?'} ${l.path ?? '?'} ${String(l.status)}`;
-const lines = (text: string): string[] => text.split('\n').filter(Boolean).sort();
 
 /** How many `type` activities the change's coordinator scheduled, in the history of its latest run. */
 async function scheduled(changeId: string, type: string): Promise<number> {
@@ -62,10 +59,6 @@ async function scheduled(changeId: string, type: string): Promise<number> {
   return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
 }
 
-async function egressLog(changeId: string, repo: string): Promise<EgressRecord[]> {
-  const text = await readFile(join(h.fleet.stateDir, 'logs', changeId, repo, 'egress.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
-}
 
 beforeAll(async () => {
   h = await startHarness('bump-go', { fleet: fixtureFleet('grpc-fleet') });

@@ -11,23 +11,21 @@
  * installs from it.
  */
 import Docker from 'dockerode';
-import { execFile } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
-import type { ChangeResult, RepoOutcome } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../workflows/types.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { goProxyHost, goToolchainVersion, placeGoRecipe } from '../helpers/go-fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { fleetReaders, lines, repoOf, setupOf } from '../helpers/remotes.ts';
 
-const exec = promisify(execFile);
 let h: Harness;
+const { git, egressLog } = fleetReaders(() => h);
 let proxyHost = '';
 let goVersion = '';
 let watch: SandboxWatch;
@@ -46,15 +44,7 @@ async function change(id: string, repos: { name: string; steps: Step[] }[]): Pro
   return h.run(await h.changeInput(file));
 }
 
-const git = async (repo: string, ...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote(repo), ...args])).stdout;
-const lines = (text: string): string[] => text.split('\n').filter(Boolean).sort();
-const repoOf = (result: ChangeResult, name: string): RepoOutcome | undefined => result.repos.find((r) => r.repo === name);
-const setupOf = (repo: RepoOutcome | undefined) => repo?.steps.find((s) => s.kind === 'setup');
 
-async function egressLog(changeId: string, repo: string): Promise<EgressRecord[]> {
-  const text = await readFile(join(h.fleet.stateDir, 'logs', changeId, repo, 'egress.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
-}
 
 beforeAll(async () => {
   h = await startHarness('grpc-fleet', { fleet: fixtureFleet('grpc-fleet') });

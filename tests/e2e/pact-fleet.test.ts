@@ -12,10 +12,8 @@
  * install from those caches, then a setup that also reaches a host outside the allowlist.
  */
 import Docker from 'dockerode';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
@@ -23,14 +21,15 @@ import { parseManifest } from '../../activities/forges/body.ts';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
-import type { ChangeResult, RepoOutcome } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../workflows/types.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { fleetReaders, lines, repoOf, setupOf } from '../helpers/remotes.ts';
 import { npmRegistryHost, placeNode24Recipe } from '../helpers/pact-fleet.ts';
 
-const exec = promisify(execFile);
 let h: Harness;
+const { git, egressLog } = fleetReaders(() => h);
 let registry = '';
 let watch: SandboxWatch;
 /** Figures for the closing note, printed once at the end. */
@@ -54,15 +53,7 @@ async function change(id: string, repos: { name: string; steps: { name: string; 
   return h.run(await h.changeInput(file));
 }
 
-const git = async (repo: string, ...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote(repo), ...args])).stdout;
-const lines = (text: string): string[] => text.split('\n').filter(Boolean).sort();
-const repoOf = (result: ChangeResult, name: string): RepoOutcome | undefined => result.repos.find((r) => r.repo === name);
-const setupOf = (repo: RepoOutcome | undefined) => repo?.steps.find((s) => s.kind === 'setup');
 
-async function egressLog(changeId: string, repo: string): Promise<EgressRecord[]> {
-  const text = await readFile(join(h.fleet.stateDir, 'logs', changeId, repo, 'egress.jsonl'), 'utf8').catch(() => '');
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
-}
 
 function egressFigures(log: EgressRecord[]): { hosts: string[]; connections: number; bytesUp: number; bytesDown: number } {
   return {
