@@ -77,8 +77,9 @@ export function requestRefusal(
   request: { method: string; path: string; hostHeader: { host: string; port: number } | null },
   admitted: { host: string; port: number },
 ): string | null {
-  const methods = policy.methods ?? [];
-  if (!methods.includes(request.method)) {
+  // Setup has no method policy (its tunnels are never opened); an inspected phase always has one.
+  const methods = policy.methods;
+  if (methods && !methods.includes(request.method)) {
     return `method ${request.method} is not allowed for ${phase} (allowed: ${methods.join(', ')}; the fleet sets them in repos[<i>].sandbox.egress.${phase}.methods)`;
   }
   const claimed = request.hostHeader;

@@ -133,7 +133,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   });
 
   const write = (record: EgressRecord): void => {
-    const request = record.path !== undefined;
+    // Setup's plain requests carry their path in the log too, but count as its connections.
+    const request = inspect !== undefined && record.path !== undefined;
     if (record.allowed) {
       // An inspected tunnel counts as a connection once its TLS stands (see `inspectTunnel`).
       if (request) totals.requests += 1;
@@ -399,58 +400,25 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${host}:${port} denied: ${reason}\n`);
     };
     if (!url || url.protocol !== 'http:') return deny(400, 'a plain request must carry an absolute http:// URI (use CONNECT for https)');
-    if (inspect) {
-      // Judged per request like a tunnel's, with the address admitted for its host.
-      const path = `${url.pathname}${url.search}`;
-      t.silent();
-      const job = admit(host, port).then(
-        (address) => forward(req, res, { host, port, address }, 'http', path),
-        (err: unknown) => {
-          const r = track(host, port, req.method ?? 'GET', path.slice(0, 2000));
-          const reason = err instanceof Error ? err.message : String(err);
-          r.status(403);
-          r.end(reason);
-          req.resume();
-          res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${req.method ?? 'GET'} http://${host}:${port}${path.slice(0, 2000)} refused: ${reason}\n`);
-        },
-      );
-      pending.add(job);
-      void job.finally(() => pending.delete(job));
-      return;
+    if (!inspect) {
+      // Setup judges a plain request by its URI, which must agree with its Host header; an
+      // inspected phase judges both per request, in forward.
+      const claimed = parseAuthority(String(req.headers.host ?? ''), 80);
+      if (!claimed || claimed.host !== host || claimed.port !== port) return deny(400, `the Host header (${String(req.headers.host ?? 'none')}) disagrees with the request's URI`);
     }
-    const claimed = parseAuthority(String(req.headers.host ?? ''), 80);
-    if (!claimed || claimed.host !== host || claimed.port !== port) return deny(400, `the Host header (${String(req.headers.host ?? 'none')}) disagrees with the request's URI`);
+    // Forwarded like a tunnel's request, to the address admitted for its host; logged per request.
+    const path = `${url.pathname}${url.search}`;
+    t.silent();
     const job = admit(host, port).then(
-      (address) => {
-        const headers: OutgoingHttpHeaders = {};
-        for (const [name, value] of Object.entries(req.headers)) {
-          if (!/^(proxy-|connection$|keep-alive$)/i.test(name) && value !== undefined) headers[name] = value;
-        }
-        const upstream = httpRequest({ host: address, port, method: req.method, path: `${url.pathname}${url.search}`, headers, setHost: false, agent: false });
-        t.onCut(() => {
-          upstream.destroy();
-          res.destroy();
-        });
-        req.on('data', (chunk: Buffer) => t.count('up', chunk.length));
-        req.pipe(upstream);
-        upstream.on('response', (up) => {
-          up.on('data', (chunk: Buffer) => t.count('down', chunk.length));
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-          up.on('end', () => t.end());
-          up.on('error', () => t.end());
-        });
-        upstream.on('error', (err) => {
-          if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end(`lockstep egress: ${host}:${port}: ${err.message}\n`);
-          else res.destroy();
-          t.end();
-        });
-        res.on('close', () => {
-          upstream.destroy();
-          t.end();
-        });
+      (address) => forward(req, res, { host, port, address }, 'http', path),
+      (err: unknown) => {
+        const r = track(host, port, req.method ?? 'GET', path.slice(0, 2000));
+        const reason = err instanceof Error ? err.message : String(err);
+        r.status(403);
+        r.end(reason);
+        req.resume();
+        res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${req.method ?? 'GET'} http://${host}:${port}${path.slice(0, 2000)} refused: ${reason}\n`);
       },
-      (err: unknown) => deny(403, err instanceof Error ? err.message : String(err)),
     );
     pending.add(job);
     void job.finally(() => pending.delete(job));
