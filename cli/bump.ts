@@ -20,12 +20,12 @@ export async function fleetManifests(loaded: LoadedConfig, bump: NonNullable<Cha
 }
 
 /**
- * The change with its targets: as given, or, for a bump that names none, every fleet repo whose
- * manifests declare the package (none: bad input, nothing starts).
+ * The change with its targets: as given (manifests null: not read), or, for a bump that names
+ * none, every fleet repo whose manifests declare the package (none: bad input, nothing starts).
  */
-export async function withBumpTargets(loaded: LoadedConfig, change: Change, changeFile: string): Promise<{ change: Change; manifests: RepoBumpManifests[] }> {
-  if (!change.bump) return { change, manifests: [] };
-  if (change.repos.length > 0) return { change, manifests: await fleetManifests(loaded, change.bump, change.repos.map((t) => t.name)) };
+export async function withBumpTargets(loaded: LoadedConfig, change: Change, changeFile: string): Promise<{ change: Change; manifests: RepoBumpManifests[] | null }> {
+  // Named targets need no reading here: the coordinator reads their manifests once, durably.
+  if (!change.bump || change.repos.length > 0) return { change, manifests: null };
   const manifests = await fleetManifests(loaded, change.bump, null);
   const declaring = manifests.filter((m) => m.declares);
   if (declaring.length === 0) {
@@ -62,7 +62,8 @@ export interface DryRun {
 /** What a bump change would do, without starting anything. */
 export async function dryRunBump(loaded: LoadedConfig, change: Change, changeFile: string): Promise<DryRun> {
   if (!change.bump) throw new InputError([{ file: changeFile, path: 'bump', message: '--dry-run lists the targets of a bump change; this change has no "bump"', fix: 'add "bump", or run without --dry-run' }]);
-  const { manifests } = await withBumpTargets(loaded, change, changeFile);
+  const targets = await withBumpTargets(loaded, change, changeFile);
+  const manifests = targets.manifests ?? (await fleetManifests(loaded, change.bump, change.repos.map((t) => t.name)));
   const bump = await resolveForCli({ ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to }, changeFile);
   return {
     bump,
