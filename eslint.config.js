@@ -5,6 +5,8 @@ import tseslint from 'typescript-eslint';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
+// Builtins without I/O, which core/'s pure code may use (hashing, path arithmetic).
+const pureBuiltins = ['path', 'node:path', 'crypto', 'node:crypto'];
 const sideEffectPackages = [
   '@temporalio/activity',
   '@temporalio/client',
@@ -49,14 +51,50 @@ export default tseslint.config(
           })),
           patterns: [
             {
-              group: ['**/activities/**', '**/workers/**', '**/cli/**', '**/config/**'],
+              group: ['**/activities/**', '**/workers/**', '**/cli/**', '**/client/**', '**/config/**'],
               allowTypeImports: true,
-              message: 'Workflows may import only types from activities/, workers/, cli/ and config/.',
+              message: 'Workflows may import only types from activities/ and config/ (shared values live in core/).',
             },
           ],
         },
       ],
       'no-restricted-globals': ['error', 'setInterval', 'process', 'require'],
+    },
+  },
+  {
+    // core/ is the vocabulary every layer shares: plain data, ids and pure functions. It depends on
+    // nothing of the layers above it (types of config/ excepted) and does no I/O.
+    files: ['core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            ...nodeBuiltins.filter((m) => !pureBuiltins.includes(m)),
+            ...sideEffectPackages.filter((m) => !['@temporalio/workflow', 'yaml', 'zod'].includes(m)),
+          ].map((name) => ({ name, message: 'core/ does no I/O: side effects live in activities/, the client in client/.' })),
+          patterns: [
+            { group: ['**/activities/**', '**/workflows/**', '**/workers/**', '**/cli/**', '**/client/**', '**/bench/**', '**/scripts/**'], message: 'core/ depends on no other layer.' },
+            { group: ['**/config/**'], allowTypeImports: true, message: 'core/ may import only types from config/.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', 'process', 'require'],
+    },
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/workflows/**', '**/workers/**', '**/cli/**', '**/client/**', '**/bench/**'], message: 'Activities depend on core/ and config/, never on workflows, workers or the CLI.' },
+          ],
+        },
+      ],
     },
   },
   {

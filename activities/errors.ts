@@ -3,7 +3,7 @@
  * help: a missing image, an unreachable remote); any other failure retries the repo's attempt.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { FATAL_ERROR_TYPES, type FatalErrorType } from '../workflows/types.ts';
+import { FATAL_ERROR_TYPES, type FatalErrorType } from '../core/errors.ts';
 
 export function fatal(type: FatalErrorType, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });

@@ -10,28 +10,17 @@ import { createAgentHostActivities, createAgentSharedActivities } from './agent/
 import { createBumpActivities, createBumpHostActivities } from './bump/index.ts';
 import { join, resolve, sep } from 'node:path';
 import { fatal } from './errors.ts';
-import type {
-  CloseWorkspaceInput,
-  CommitAndPushInput,
-  CreateSandboxInput,
-  LinkPullRequestInput,
-  OpenPullRequestInput,
-  OpenWorkspaceInput,
-  PreparedWorkspace,
-  PrepareWorkspaceInput,
-  PullRequestRef,
-  PullRequestTarget,
-  RunInSandboxInput,
-  SandboxRef,
-} from '../workflows/types.ts';
-import type { Forge, PullRequestView } from './forges/forge.ts';
+import type { CloseWorkspaceInput, CommitAndPushInput, CreateSandboxInput, OpenWorkspaceInput, PreparedWorkspace, PrepareWorkspaceInput, RunInSandboxInput, SandboxRef } from '../core/workspace.ts';
+import type { LinkPullRequestInput, OpenPullRequestInput, PullRequestRef, PullRequestTarget } from '../core/pulls.ts';
+import type { Forge } from './forges/forge.ts';
+import type { PullRequestView } from '../core/pulls.ts';
 import { parseManifest, renderBody } from './forges/body.ts';
 import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, snapshotPrepared, type GitCredentials } from './git/workspace.ts';
 import { activityContext } from './context.ts';
-import { inLanes } from '../workflows/lanes.ts';
+import { inLanes } from '../core/lanes.ts';
 import { openCache } from './sandbox/cache.ts';
 import { removeEgressDir, type EgressDeps } from './egress/sandbox.ts';
 import { createSandbox, removeRepoSandboxes, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';

@@ -18,11 +18,12 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { executeTool, toolDefinitions, type ToolContext } from '../activities/agent/tools.ts';
 import { createModelClient } from '../activities/llm/client.ts';
 import { createSandbox, removeSandbox } from '../activities/sandbox/docker.ts';
-import { changeInput } from '../cli/run.ts';
-import { loadReposConfig, resolveTasks } from '../config/load.ts';
+import { changeInput } from '../core/inputs.ts';
+import { loadReposConfig } from '../config/load.ts';
+import { resolveTasks } from '../core/inputs.ts';
 import { AgentBudgets, ModelsConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeWorkflowId } from '../workflows/types.ts';
+import { changeWorkflowId } from '../core/ids.ts';
 import { startFakeOpenAI, type ScriptedTurn } from '../tests/fakes/openai-server.ts';
 import { sandboxUser } from './baseline.ts';
 import { STEP_COMMAND, type Fleet } from './fleet.ts';

@@ -23,12 +23,14 @@ import { egressDepsFor, egressForSandbox, openEgress } from '../activities/egres
 import { CACHE_ENV } from '../activities/sandbox/cache.ts';
 import { withBumpTargets } from '../cli/bump.ts';
 import { buildRecipeImages } from '../cli/images.ts';
-import { changeInput } from '../cli/run.ts';
-import { loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
+import { changeInput } from '../core/inputs.ts';
+import { loadChange, loadReposConfig, type LoadedConfig } from '../config/load.ts';
+import { resolveTasks } from '../core/inputs.ts';
 import { projectRoot } from '../config/paths.ts';
 import type { SandboxConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeWorkflowId, type ChangeInput } from '../workflows/types.ts';
+import { changeWorkflowId } from '../core/ids.ts';
+import type { ChangeInput } from '../core/change.ts';
 import { allowEgress, fixtureFleet, seedTestFleet, type TestFleet } from '../tests/helpers/fleet.ts';
 import { goProxyHost, placeGoRecipe } from '../tests/helpers/go-fleet.ts';
 import { dockerRunArgs, gitIdentity, inPool, sandboxUser } from './baseline.ts';

@@ -9,8 +9,8 @@ import { BumpResolveError, resolveBumpVersion } from '../activities/bump/resolve
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import type { Change } from '../config/change.ts';
 import { egressIssues, InputError, type LoadedConfig } from '../config/load.ts';
-import { inLanes } from '../workflows/lanes.ts';
-import type { BumpSpec, RepoBumpManifests, ResolvedBump } from '../workflows/types.ts';
+import { inLanes } from '../core/lanes.ts';
+import type { BumpSpec, RepoBumpManifests, ResolvedBump } from '../core/bump.ts';
 
 /** What each repo's base branch declares (every fleet repo when `names` is null). */
 export async function fleetManifests(loaded: LoadedConfig, bump: NonNullable<Change['bump']>, names: string[] | null): Promise<RepoBumpManifests[]> {

@@ -10,11 +10,15 @@ import { join } from 'node:path';
 import { cloneWorkspace } from '../activities/git/workspace.ts';
 import { createSandbox, removeSandbox, runInSandbox } from '../activities/sandbox/docker.ts';
 import type { EvalTask } from '../config/eval.ts';
-import { loadEvalSuite, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
+import { loadEvalSuite, loadReposConfig, type LoadedConfig } from '../config/load.ts';
+import { resolveTasks } from '../core/inputs.ts';
 import { sandboxIdentity } from '../workers/worker.ts';
-import { changeBranch, type ChangeResult, type RepoTask } from '../workflows/types.ts';
+import { changeBranch } from '../core/ids.ts';
+import type { ChangeResult } from '../core/change.ts';
+import type { RepoTask } from '../core/repo.ts';
 import { EXIT } from './errors.ts';
-import { changeInput, ensureWorker, executeChange } from './run.ts';
+import { changeInput } from '../core/inputs.ts';
+import { ensureWorker, executeChange } from './run.ts';
 import { openTemporal } from './temporal.ts';
 
 export type EvalMode = 'agent' | 'reference' | 'baseline';

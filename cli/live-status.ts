@@ -9,8 +9,10 @@
  */
 import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeStatusQuery } from '../workflows/messages.ts';
-import { repoWorkflowId, type ChangeStatusView, type RepoProgress, type RepoStatusView } from '../workflows/types.ts';
+import { changeStatusQuery } from '../core/messages.ts';
+import { repoWorkflowId } from '../core/ids.ts';
+import type { ChangeStatusView } from '../core/change.ts';
+import type { RepoProgress, RepoStatusView } from '../core/repo.ts';
 
 /** The coordinator's status, with each running repo's own progress. */
 export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>): Promise<ChangeStatusView> {

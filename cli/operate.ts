@@ -7,13 +7,18 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle }
 import { defaultPayloadConverter } from '@temporalio/common';
 import { hostname, userInfo } from 'node:os';
 import { git } from '../activities/git/workspace.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../config/load.ts';
+import { loadChange, loadReposConfig } from '../config/load.ts';
+import { resolveTasks } from '../core/inputs.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { approvalUpdate, changeStatusQuery, decideUpdate } from '../workflows/messages.ts';
-import { changeWorkflowId, repoWorkflowId, type Approval, type ChangeInput, type ChangeResult, type Decision, type DecisionAck, type RepoResult } from '../workflows/types.ts';
+import { approvalUpdate, changeStatusQuery, decideUpdate } from '../core/messages.ts';
+import { changeWorkflowId, repoWorkflowId } from '../core/ids.ts';
+import type { Approval, Decision, DecisionAck } from '../core/decisions.ts';
+import type { ChangeInput, ChangeResult } from '../core/change.ts';
+import type { RepoResult } from '../core/repo.ts';
 import { EXIT } from './errors.ts';
 import { recordedBumpVersion, withBumpTargets } from './bump.ts';
-import { changeInput, ensureWorker, executeChange, type RunOptions } from './run.ts';
+import { changeInput } from '../core/inputs.ts';
+import { ensureWorker, executeChange, type RunOptions } from './run.ts';
 import { openTemporal, type TemporalSession } from './temporal.ts';
 
 /** Who is acting, as recorded in history: the local user at this host. */

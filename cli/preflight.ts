@@ -13,7 +13,7 @@ import { InputError, type InputIssue, type LoadedConfig } from '../config/load.t
 import { sandboxEnv } from '../activities/sandbox/docker.ts';
 import type { SandboxConfig } from '../config/repos.ts';
 import { projectRoot } from '../config/paths.ts';
-import type { RepoTask } from '../workflows/types.ts';
+import type { RepoTask } from '../core/repo.ts';
 import { sandboxIdentity } from '../workers/worker.ts';
 import { EnvironmentError } from './errors.ts';
 

@@ -2,7 +2,11 @@
  * Live progress on stderr while a change runs: which repo, which step, for how long. On a
  * terminal the block is redrawn in place; elsewhere (CI, pipes) one line per change of step.
  */
-import type { ChangeResult, ChangeStatusView, ContractVerdict, EgressSummary, GateReport, RepoBumpOutcome, RepoStatusView } from '../workflows/types.ts';
+import type { ChangeResult, ChangeStatusView } from '../core/change.ts';
+import type { ContractVerdict, GateReport } from '../core/gate.ts';
+import type { EgressSummary } from '../core/commands.ts';
+import type { RepoBumpOutcome } from '../core/bump.ts';
+import type { RepoStatusView } from '../core/repo.ts';
 
 export function seconds(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;

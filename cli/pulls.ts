@@ -4,12 +4,15 @@
  * alone holds the token) as a small workflow, on the forge's rate-limited queue.
  */
 import { WorkflowNotFoundError } from '@temporalio/client';
-import type { PullRequestView } from '../activities/forges/forge.ts';
+import type { PullRequestView } from '../core/pulls.ts';
 import { taskQueue } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeStatusQuery } from '../workflows/messages.ts';
-import { pullRequestsWorkflowId, type PullRequestsAction, type PullRequestsInput, type pullRequestsWorkflow, type PullRequestsResult } from '../workflows/pulls.ts';
-import { changeWorkflowId, type ChangeResult } from '../workflows/types.ts';
+import { changeStatusQuery } from '../core/messages.ts';
+import { pullRequestsWorkflowId } from '../core/ids.ts';
+import type { PullRequestsAction, PullRequestsInput, PullRequestsResult } from '../core/pulls.ts';
+import type { pullRequestsWorkflow } from '../workflows/pulls.ts';
+import { changeWorkflowId } from '../core/ids.ts';
+import type { ChangeResult } from '../core/change.ts';
 import { originalInput } from './operate.ts';
 import { ensureWorker } from './run.ts';
 import { openTemporal, type TemporalSession } from './temporal.ts';

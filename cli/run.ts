@@ -3,13 +3,14 @@
  * show progress, print the result. Used by `lockstep demo` too.
  */
 import { WorkflowExecutionAlreadyStartedError, type WorkflowHandle } from '@temporalio/client';
-import { gateInput, loadChange, loadReposConfig, resolveTasks, type LoadedConfig } from '../config/load.ts';
+import { changeInput, gateInput, resolveTasks } from '../core/inputs.ts';
+import { loadChange, loadReposConfig } from '../config/load.ts';
 import { taskQueue } from '../config/paths.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import type { Change } from '../config/change.ts';
 import { recordedBumpVersion, withBumpTargets } from './bump.ts';
-import { changeWorkflowId, type ChangeInput, type ChangeResult, type ChangeStatusView, type RepoTask } from '../workflows/types.ts';
+import { changeWorkflowId } from '../core/ids.ts';
+import type { ChangeInput, ChangeResult, ChangeStatusView } from '../core/change.ts';
 import { EnvironmentError, EXIT, InterruptedError } from './errors.ts';
 import { buildRecipeImages } from './images.ts';
 import { preflight } from './preflight.ts';
@@ -62,31 +63,6 @@ export async function runChange(options: RunOptions): Promise<{ result: ChangeRe
     await worker?.stop();
     await session.close();
   }
-}
-
-/** The coordinator's input for a validated change. */
-export function changeInput(
-  loaded: LoadedConfig,
-  change: { id: string; title: string; description: string; bump?: Change['bump'] },
-  tasks: RepoTask[],
-  overrides: { concurrency?: number | undefined; approve?: ('plan' | 'publish')[] | undefined; waitOnFailureSeconds?: number | undefined } = {},
-): ChangeInput {
-  const ops = loaded.config.operations;
-  const approve = overrides.approve ?? ops.approve;
-  return {
-    changeId: change.id,
-    title: change.title,
-    description: change.description,
-    forge: loaded.config.forge,
-    concurrency: overrides.concurrency ?? loaded.config.concurrency,
-    repos: tasks,
-    models: loaded.config.models,
-    budgets: loaded.config.budgets,
-    approvals: { plan: approve.includes('plan'), publish: approve.includes('publish'), timeoutSeconds: ops.approvalTimeoutSeconds },
-    decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
-    gate: gateInput(loaded, tasks),
-    ...(change.bump ? { bump: { ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to.trim() } } : {}),
-  };
 }
 
 /** What the command's own worker needs: the forges of the change, so it serves their queues. */

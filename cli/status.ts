@@ -1,7 +1,8 @@
 /** `lockstep status` and `lockstep list`: read changes back from Temporal. */
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeWorkflowId, type ChangeResult, type ChangeStatusView } from '../workflows/types.ts';
+import { changeWorkflowId } from '../core/ids.ts';
+import type { ChangeResult, ChangeStatusView } from '../core/change.ts';
 import { liveStatus } from './live-status.ts';
 import { awaitingLine, gateLines, repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';

@@ -123,12 +123,3 @@ export const Change = z
     }
   });
 export type Change = z.infer<typeof Change>;
-
-/**
- * The egress phases a change needs from every target repo's fleet config: the one place that
- * decides it (what the change file asks, and whatever else a change's content implies).
- */
-export function requiredEgress(change: Partial<Pick<Change, 'egress' | 'bump'>>): { steps: boolean; agent: boolean } {
-  // A bump runs the package manager as a command of kind `bump`, under the steps phase's policy.
-  return { steps: (change.egress?.steps ?? false) || change.bump !== undefined, agent: change.egress?.agent ?? false };
-}

@@ -2,14 +2,13 @@
  * Reads and validates `repos.config.json` and change files. Every problem is collected and
  * reported at once, each with its file, dot-path and a fix; nothing is started on bad input.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { changeBranch, type ContractSpec, type EgressAsk, type GateInput, type GateRepo, type RepoTask } from '../workflows/types.ts';
-import { Change, requiredEgress } from './change.ts';
+import { Change } from './change.ts';
+import { requiredEgress } from '../core/inputs.ts';
 import { EvalSuite } from './eval.ts';
 import { recipeTag } from '../activities/sandbox/image.ts';
 import { repoSlug } from './forge.ts';
@@ -365,89 +364,6 @@ export function egressIssues(file: string, change: Change, loaded: LoadedConfig)
     }
   }
   return issues;
-}
-
-/** The per-repo work of a change, fully resolved (what the coordinator workflow receives). */
-export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'> & Partial<Pick<Change, 'egress' | 'bump'>>): RepoTask[] {
-  const needed = requiredEgress(change);
-  return change.repos.map((target) => {
-    const repo = loaded.config.repos.find((r) => r.name === target.name);
-    if (!repo) throw new Error(`unknown repo ${target.name}`);
-    // What the change asked and this repo's fleet config grants (loadChange refused any other ask).
-    const egress: EgressAsk = { steps: needed.steps && Boolean(repo.sandbox.egress?.steps), agent: needed.agent && Boolean(repo.sandbox.egress?.agent) };
-    const asks = egress.steps || egress.agent;
-    const what = {
-      url: repo.url,
-      baseBranch: repo.baseBranch,
-      sandbox: repo.sandbox,
-      steps: target.steps ?? [],
-      instructions: target.instructions ?? null,
-      ...(change.bump ? { bump: change.bump } : {}),
-      ...(asks ? { egress } : {}),
-    };
-    // A bump's repo runs the ecosystem's tool. Its agent fixes failing tests with the repo's
-    // instructions; a repo without them is in steps mode, and the agent fixes it with the
-    // change's description only when its host has a model (workflows/repo.ts): a bump that
-    // passes never needs one.
-    const mode = target.steps || (change.bump && !target.instructions) ? 'steps' : 'agent';
-    return {
-      ...(asks ? { egress } : {}),
-      taskHash: createHash('sha256').update(JSON.stringify(what)).digest('hex'),
-      repo: repo.name,
-      url: repo.url,
-      baseBranch: repo.baseBranch,
-      branch: changeBranch(change.id),
-      sandbox: repo.sandbox,
-      mode,
-      steps: target.steps ?? [],
-      instructions: target.instructions ?? null,
-      expectedFiles: [],
-      acceptance: null,
-      provides: repo.provides.map((c) => c.name),
-      consumes: repo.consumes.map((c) => c.name),
-      contractPaths: [...repo.provides, ...repo.consumes].flatMap((c) => (c.path ? [c.path] : [])),
-    };
-  });
-}
-
-/**
- * What the gate checks for a change: every declared contract with a provider or a consumer
- * among the changed repos, and every repo those contracts touch (a consumer outside the change
- * is checked at its base branch).
- */
-export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): GateInput {
-  const { gate, repos } = loaded.config;
-  const changed = new Set(tasks.map((t) => t.repo));
-  const contracts: ContractSpec[] = [];
-  if (gate.contracts) {
-    for (const provider of repos) {
-      for (const c of provider.provides) {
-        const consumers = repos.flatMap((r) => r.consumes.filter((u) => u.name === c.name).map((u) => ({ repo: r.name, use: u })));
-        const involved = [provider.name, ...consumers.map((u) => u.repo), ...(c.repo ? [c.repo] : [])];
-        if (!involved.some((r) => changed.has(r))) continue;
-        contracts.push({
-          name: c.name,
-          kind: c.kind,
-          provider: provider.name,
-          path: c.path ?? null,
-          command: c.command ?? null,
-          runIn: c.repo ?? provider.name,
-          rules: c.rules,
-          copyRules: c.copyRules,
-          strict: gate.strict,
-          verify: c.verify ?? null,
-          pactEnv: c.pactEnv,
-          consumers: consumers.map(({ repo, use }) => ({ repo, path: use.path ?? null, uses: use.uses ?? null, command: use.command ?? null })),
-          audience: c.audience,
-        });
-      }
-    }
-  }
-  const names = new Set([...changed, ...contracts.flatMap((c) => [c.provider, c.runIn, ...c.consumers.map((u) => u.repo)])]);
-  const gateRepos: GateRepo[] = repos
-    .filter((r) => names.has(r.name))
-    .map((r) => ({ repo: r.name, url: r.url, baseBranch: r.baseBranch, sandbox: r.sandbox, inChange: changed.has(r.name) }));
-  return { contracts, repos: gateRepos, secrets: gate.secrets, insecure: gate.insecure, rounds: gate.rounds, waive: gate.waive };
 }
 
 function dedupe(issues: InputIssue[]): InputIssue[] {

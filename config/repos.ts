@@ -3,7 +3,7 @@
  * which interface contracts they provide and consume. Read from `repos.config.json`.
  */
 import { z } from 'zod';
-import { OperationUses } from '../activities/contracts/types.ts';
+import { OperationUses } from '../core/contracts/types.ts';
 import { allowCovered, allowEntryProblem } from '../activities/egress/policy.ts';
 
 /** Repo and contract names end up in branch names, container names and workflow ids. */

@@ -22,9 +22,12 @@ import type { TemporalSession } from '../cli/temporal.ts';
 import { AgentBudgets, ModelsConfig } from '../config/repos.ts';
 import { projectRoot } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { approvalUpdate, changeStatusQuery } from '../workflows/messages.ts';
-import { pullRequestsWorkflowId, type pullRequestsWorkflow } from '../workflows/pulls.ts';
-import { changeWorkflowId, repoWorkflowId, type ChangeInput, type ChangeResult, type RepoResult } from '../workflows/types.ts';
+import { approvalUpdate, changeStatusQuery } from '../core/messages.ts';
+import { pullRequestsWorkflowId } from '../core/ids.ts';
+import type { pullRequestsWorkflow } from '../workflows/pulls.ts';
+import { changeWorkflowId, repoWorkflowId } from '../core/ids.ts';
+import type { ChangeInput, ChangeResult } from '../core/change.ts';
+import type { RepoResult } from '../core/repo.ts';
 import { exampleChange } from '../tests/helpers/fleet.ts';
 import { startHarness, type Harness } from '../tests/helpers/harness.ts';
 

@@ -5,7 +5,7 @@
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import type { TemporalFacts, WorkflowFacts } from '../activities/sandbox/reconcile.ts';
-import { repoStatusQuery } from '../workflows/messages.ts';
+import { repoStatusQuery } from '../core/messages.ts';
 
 /** A query goes to a workflow worker; with none polling, give up rather than hold the pass. */
 const QUERY_DEADLINE_MS = 5_000;

@@ -13,7 +13,7 @@ import { createForgeActivities, createHostActivities, createSharedActivities, ty
 import { createForgeResolver } from '../activities/forges/index.ts';
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import type { ForgeConfig } from '../config/repos.ts';
-import { forgeQueue } from '../workflows/forge-queue.ts';
+import { forgeQueue } from '../core/forge-queue.ts';
 import type { Forge } from '../activities/forges/forge.ts';
 import { LocalForge } from '../activities/forges/local/index.ts';
 import { reapOrphans } from '../activities/sandbox/docker.ts';

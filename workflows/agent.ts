@@ -14,9 +14,10 @@ import {
   proxyActivities,
   workflowInfo,
 } from '@temporalio/workflow';
-import { repoProgressSignal } from './messages.ts';
+import { repoProgressSignal } from '../core/messages.ts';
 import type { HostActivities } from '../activities/index.ts';
-import { testsOutcome, type AgentLoopState, type AgentOutcome, type AgentWorkflowInput, type TestsOutcome } from './types.ts';
+import { testsOutcome, type TestsOutcome } from '../core/commands.ts';
+import type { AgentLoopState, AgentOutcome, AgentWorkflowInput } from '../core/agent.ts';
 
 /** Turns per run before continuing as new (history stays well under Temporal's limits). */
 const TURNS_PER_RUN_DEFAULT = 30;

@@ -5,7 +5,7 @@
  * quoted all the same.
  */
 import type { BumpEcosystem } from '../config/change.ts';
-import type { BumpDeclaration, RepoBumpManifests } from './types.ts';
+import type { BumpDeclaration, RepoBumpManifests } from '../core/bump.ts';
 
 /** One argument for `bash -c`, single-quoted. */
 export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;

@@ -17,40 +17,18 @@ import {
 } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities/index.ts';
 import { forgeCalls } from './forge-calls.ts';
-import { inLanes } from './lanes.ts';
-import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from './messages.ts';
-import { mergeOrder } from './order.ts';
+import { inLanes } from '../core/lanes.ts';
+import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from '../core/messages.ts';
+import { mergeOrder } from '../core/order.ts';
 import { describe, failedBeforeResult, repoWorkflow } from './repo.ts';
-import type {
-  Approval,
-  ChangeInput,
-  ChangeMetrics,
-  ChangePhase,
-  ChangePlan,
-  ChangeResult,
-  ChangeStatus,
-  ChangeStatusView,
-  ContractSpec,
-  ContractVerdict,
-  Decision,
-  DecisionAck,
-  GateInput,
-  GateRepo,
-  GateReport,
-  GateRevision,
-  GuardrailFinding,
-  PlanInput,
-  PlanTurnResult,
-  PullRequestRef,
-  RepoBumpManifests,
-  RepoOutcome,
-  RepoResult,
-  RepoStatusView,
-  RepoTask,
-  RepoWorkflowInput,
-  ResolvedBump,
-} from './types.ts';
-import { repoWorkflowId } from './types.ts';
+import type { Approval, Decision, DecisionAck } from '../core/decisions.ts';
+import type { ChangeInput, ChangeMetrics, ChangePhase, ChangeResult, ChangeStatus, ChangeStatusView } from '../core/change.ts';
+import type { ChangePlan, PlanInput, PlanTurnResult } from '../core/agent.ts';
+import type { ContractSpec, ContractVerdict, GateInput, GateRepo, GateReport, GateRevision, GuardrailFinding } from '../core/gate.ts';
+import type { PullRequestRef } from '../core/pulls.ts';
+import type { RepoBumpManifests, ResolvedBump } from '../core/bump.ts';
+import type { RepoOutcome, RepoResult, RepoStatusView, RepoTask, RepoWorkflowInput } from '../core/repo.ts';
+import { repoWorkflowId } from '../core/ids.ts';
 
 const planner = proxyActivities<SharedActivities>({
   startToCloseTimeout: '10 minutes',

@@ -5,7 +5,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ForgeActivities } from '../activities/index.ts';
 import type { ForgeConfig } from '../config/repos.ts';
-import { forgeQueue } from './forge-queue.ts';
+import { forgeQueue } from '../core/forge-queue.ts';
 
 /**
  * Forge activities heartbeat while they run (see `whileAlive`): a worker killed between the

@@ -4,28 +4,9 @@
  * token, and through the forge's rate-limited task queue like the change's own requests.
  */
 import { proxyActivities } from '@temporalio/workflow';
-import type { PullRequestView } from '../activities/forges/forge.ts';
 import type { SharedActivities } from '../activities/index.ts';
-import type { ForgeConfig } from '../config/repos.ts';
+import type { PullRequestsInput, PullRequestsResult } from '../core/pulls.ts';
 import { forgeCalls } from './forge-calls.ts';
-
-export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsAction, nonce: string): string => `change/${changeId}/pulls/${action}/${nonce}`;
-
-export type PullRequestsAction = 'status' | 'ready' | 'close';
-
-export interface PullRequestsInput {
-  changeId: string;
-  forge: ForgeConfig;
-  action: PullRequestsAction;
-  /** The set, in merge order: each PR with its repo's remote and head branch. */
-  targets: { repo: string; number: number; url: string; branch: string }[];
-}
-
-export interface PullRequestsResult {
-  statuses: PullRequestView[];
-  /** Repos whose change branch was deleted (close). */
-  deletedBranches: string[];
-}
 
 const git = proxyActivities<SharedActivities>({
   startToCloseTimeout: '2 minutes',

@@ -22,23 +22,13 @@ import {
 import type { HostActivities, SharedActivities } from '../activities/index.ts';
 import { agentWorkflow } from './agent.ts';
 import { bumpFixHint, bumpFixInstructions, bumpPlan, bumpUndone, type BumpFixAsk } from './bump.ts';
-import { repoProgressSignal, repoStatusQuery } from './messages.ts';
-import { FATAL_ERROR_TYPES, testsOutcome } from './types.ts';
-import type {
-  AgentOutcome,
-  CommandKind,
-  CommandResult,
-  RepoBumpOutcome,
-  RepoError,
-  RepoPhase,
-  RepoProgress,
-  RepoResult,
-  RepoStatusView,
-  RepoTask,
-  RepoWorkflowInput,
-  StepOutcome,
-  TestsOutcome,
-} from './types.ts';
+import { repoProgressSignal, repoStatusQuery } from '../core/messages.ts';
+import { FATAL_ERROR_TYPES } from '../core/errors.ts';
+import { testsOutcome } from '../core/commands.ts';
+import type { AgentOutcome } from '../core/agent.ts';
+import type { CommandKind, CommandResult, StepOutcome, TestsOutcome } from '../core/commands.ts';
+import type { RepoBumpOutcome } from '../core/bump.ts';
+import type { RepoError, RepoPhase, RepoProgress, RepoResult, RepoStatusView, RepoTask, RepoWorkflowInput } from '../core/repo.ts';
 
 const shared = proxyActivities<SharedActivities>({
   startToCloseTimeout: '10 minutes',

@@ -6,17 +6,7 @@
 import { Context } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import { createHash } from 'node:crypto';
-import type {
-  AgentToolInput,
-  AgentToolResult,
-  AppendUserMessageInput,
-  ModelTurnInput,
-  ModelTurnResult,
-  PlanInput,
-  PlanTurnResult,
-  RepoIndex,
-  StartTranscriptInput,
-} from '../../workflows/types.ts';
+import type { AgentToolInput, AgentToolResult, AppendUserMessageInput, ModelTurnInput, ModelTurnResult, PlanInput, PlanTurnResult, RepoIndex, StartTranscriptInput } from '../../core/agent.ts';
 import type { SandboxDeps } from '../sandbox/docker.ts';
 import { classifyModelError, modelNotConfigured } from '../llm/client.ts';
 import { planTurn } from './plan.ts';

@@ -4,7 +4,7 @@
  */
 import type OpenAI from 'openai';
 import { z } from 'zod';
-import type { ChangePlan, PlanInput, PlanTurnResult } from '../../workflows/types.ts';
+import type { ChangePlan, PlanInput, PlanTurnResult } from '../../core/agent.ts';
 import { classifyModelError } from '../llm/client.ts';
 import { PLANNER_SYSTEM_PROMPT, planRequestMessage } from './prompts.ts';
 

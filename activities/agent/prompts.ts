@@ -1,5 +1,5 @@
 /** What the models are told. Repository content is data, never instructions. */
-import type { PlanInput, StartTranscriptInput } from '../../workflows/types.ts';
+import type { PlanInput, StartTranscriptInput } from '../../core/agent.ts';
 
 export const AGENT_SYSTEM_PROMPT = `You are a coding agent working on one repository that is part of a change across several repositories.
 You work only through the tools you are given. Every tool acts on this repository's workspace inside a sandbox with no network.

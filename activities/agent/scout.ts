@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import type OpenAI from 'openai';
 import { z } from 'zod';
-import type { RepoIndex } from '../../workflows/types.ts';
+import type { RepoIndex } from '../../core/agent.ts';
 import { git, remoteBranchCommit } from '../git/workspace.ts';
 
 export interface ScoutInput {

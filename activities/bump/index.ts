@@ -5,8 +5,8 @@
  */
 import { resolve, sep } from 'node:path';
 import type { BumpEcosystem } from '../../config/change.ts';
-import { inLanes } from '../../workflows/lanes.ts';
-import type { BumpDeclaration, BumpDeclarationInput, BumpSpec, RepoBumpManifests, ResolvedBump } from '../../workflows/types.ts';
+import { inLanes } from '../../core/lanes.ts';
+import type { BumpDeclaration, BumpDeclarationInput, BumpSpec, RepoBumpManifests, ResolvedBump } from '../../core/bump.ts';
 import { fatal } from '../errors.ts';
 import type { GitCredentials } from '../git/workspace.ts';
 import { baseManifests } from './manifests.ts';

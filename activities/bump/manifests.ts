@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type { BumpEcosystem } from '../../config/change.ts';
-import type { BumpManifest, RepoBumpManifests } from '../../workflows/types.ts';
+import type { BumpManifest, RepoBumpManifests } from '../../core/bump.ts';
 import { git, type GitCredentials } from '../git/workspace.ts';
 
 const NPM_SECTIONS = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'] as const;

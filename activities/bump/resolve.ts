@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BumpSpec, ResolvedBump } from '../../workflows/types.ts';
+import type { BumpSpec, ResolvedBump } from '../../core/bump.ts';
 
 /** A bump that cannot resolve: the field to fix (`bump.package` or `bump.to`) and why. */
 export class BumpResolveError extends Error {

@@ -6,7 +6,7 @@
 import { lstat, readFile, realpath } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { BumpEcosystem } from '../../config/change.ts';
-import type { BumpDeclaration } from '../../workflows/types.ts';
+import type { BumpDeclaration } from '../../core/bump.ts';
 import { declaredIn } from './manifests.ts';
 
 /** Lockfiles are the biggest manifests; anything larger is not one Lockstep reads. */

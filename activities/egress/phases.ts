@@ -4,7 +4,7 @@
  * the gate's commands never have a route, whatever either says.
  */
 import type { SandboxEgress } from '../../config/repos.ts';
-import type { CommandKind, EgressAsk, EgressPhase } from '../../workflows/types.ts';
+import type { CommandKind, EgressAsk, EgressPhase } from '../../core/commands.ts';
 
 /** The phase whose policy a command of each kind runs under; null: no forwarder, no proxy. */
 const PHASE_OF_KIND: Readonly<Record<CommandKind, EgressPhase | null>> = {

@@ -22,7 +22,7 @@ import { connect, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, TLSSocket, type ConnectionOptions } from 'node:tls';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { EgressPhase, EgressSummary } from '../../workflows/types.ts';
+import type { EgressPhase, EgressSummary } from '../../core/commands.ts';
 import type { EgressCa } from './ca.ts';
 import { allowlistRefusal, isNonPublic, normalHost, requestRefusal, type EgressPolicy } from './policy.ts';
 

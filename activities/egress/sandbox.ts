@@ -14,7 +14,8 @@ import { access, chmod, constants, copyFile, mkdir, readFile, rm, writeFile } fr
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import type { SandboxEgress } from '../../config/repos.ts';
-import type { CommandKind, EgressAsk, EgressPhase, SandboxRef } from '../../workflows/types.ts';
+import type { CommandKind, EgressAsk, EgressPhase } from '../../core/commands.ts';
+import type { SandboxRef } from '../../core/workspace.ts';
 import { fatal } from '../errors.ts';
 import type { ReadOnlyMount } from '../sandbox/docker.ts';
 import { renewingEgressCa, type RenewingEgressCa } from './ca.ts';

@@ -2,7 +2,8 @@
  * Pull request bodies of a linked set: the change's description, every sibling with its link
  * and place in the merge order, and a hidden manifest that Lockstep reads back.
  */
-import type { ContractVerdict, GateReport, PullRequestSibling } from '../../workflows/types.ts';
+import type { ContractVerdict, GateReport } from '../../core/gate.ts';
+import type { Manifest, PullRequestSibling } from '../../core/pulls.ts';
 
 export interface LinkedBodyInput {
   changeId: string;
@@ -13,12 +14,6 @@ export interface LinkedBodyInput {
   siblings: PullRequestSibling[] | null;
   /** The contract and guardrail gate's report, when the gate ran. */
   gate?: GateReport | null;
-}
-
-export interface Manifest {
-  changeId: string;
-  order: string[];
-  repos: { repo: string; number: number; url: string; commit: string }[];
 }
 
 const MANIFEST_PREFIX = '<!-- lockstep:manifest ';

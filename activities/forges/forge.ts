@@ -3,8 +3,7 @@
  * Every call is find-or-create or an update keyed by the head branch, so retrying it never
  * opens a second pull request.
  */
-import type { PullRequestRef } from '../../workflows/types.ts';
-import type { Manifest } from './body.ts';
+import type { PullRequestRecord, PullRequestStatus } from '../../core/pulls.ts';
 
 export interface PullRequestSpec {
   /** Repo name in the fleet config. */
@@ -16,34 +15,6 @@ export interface PullRequestSpec {
   title: string;
   body: string;
   commit: string;
-}
-
-export interface PullRequestRecord extends PullRequestRef {
-  repo: string;
-  title: string;
-  body: string;
-  head: string;
-  base: string;
-  commit: string;
-  state: 'open' | 'closed' | 'merged';
-  draft: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** What `lockstep prs` shows of one PR beyond its record. */
-export interface PullRequestStatus {
-  pullRequest: PullRequestRecord;
-  /** Combined checks and commit statuses of the head commit. */
-  checks: 'passing' | 'failing' | 'pending' | 'none';
-  /** Latest review per reviewer. */
-  reviews: { approved: number; changesRequested: number; commented: number };
-}
-
-/** A PR's status as the forge activities return it: the body only as its manifest. */
-export interface PullRequestView extends Omit<PullRequestStatus, 'pullRequest'> {
-  pullRequest: Omit<PullRequestRecord, 'body'>;
-  manifest: Manifest | null;
 }
 
 export interface Forge {

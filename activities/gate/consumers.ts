@@ -4,8 +4,8 @@
  * is blamed only for what it uses; a finding nobody declared is for the contract's audience to
  * decide (docs/contracts.md).
  */
-import type { ConsumerVerdict, ContractAudience, ContractProblem, ContractSpec } from '../../workflows/types.ts';
-import { affects, describeHit, type DeclaredUsage } from '../contracts/index.ts';
+import type { ConsumerVerdict, ContractAudience, ContractProblem, ContractSpec } from '../../core/gate.ts';
+import { affects, describeHit, type DeclaredUsage } from '../../core/contracts/index.ts';
 
 /** Reasons per consumer, and their length: a verdict travels through workflow history. */
 const MAX_WHY = 5;

@@ -7,7 +7,8 @@
  */
 import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CheckContractInput, CommandResult, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../workflows/types.ts';
+import type { CheckContractInput, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../core/gate.ts';
+import type { CommandResult } from '../../core/commands.ts';
 import {
   bundleExternalRefs,
   checkOpenApiConsumer,
@@ -31,7 +32,7 @@ import {
   type LineFinder,
   type OpenApiUsage,
   type PactEntry,
-} from '../contracts/index.ts';
+} from '../../core/contracts/index.ts';
 import { bufBreaking, bufCopyBreaking, GATE_SCRATCH } from './buf.ts';
 import { attributeFindings, consumerNotInChange, consumerVerdicts, unusedFinding } from './consumers.ts';
 import { COULD_NOT_RUN, environmentFault, setupFault } from './environment.ts';

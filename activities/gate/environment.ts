@@ -4,7 +4,7 @@
  * Such a check could not run, so it says nothing about the contract: it must not blame the
  * provider (a failed verification does) nor send the repos' agents a fix round they cannot win.
  */
-import type { CommandResult } from '../../workflows/types.ts';
+import type { CommandResult } from '../../core/commands.ts';
 
 /** The rule of every problem that reports a check that could not run. */
 export const COULD_NOT_RUN = 'could-not-run';

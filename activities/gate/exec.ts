@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { SandboxRef } from '../../workflows/types.ts';
+import type { SandboxRef } from '../../core/workspace.ts';
 import { runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
 import { GateToolError, type GateTool } from './tools.ts';
 

@@ -4,7 +4,7 @@
  * `rules/`), in a throwaway sandbox of the repo at its head. Waivers are applied by the
  * workflow, so the report shows what was found and what was accepted.
  */
-import type { GuardrailFinding, ScanRepoInput } from '../../workflows/types.ts';
+import type { GuardrailFinding, ScanRepoInput } from '../../core/gate.ts';
 import { addedLines } from './diff.ts';
 import { scanInsecure } from './insecure.ts';
 import { scanSecrets } from './secrets.ts';

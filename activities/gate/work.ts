@@ -8,7 +8,8 @@
 import type Docker from 'dockerode';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CommandResult, GateRepo, GateRevision } from '../../workflows/types.ts';
+import type { CommandResult } from '../../core/commands.ts';
+import type { GateRepo, GateRevision } from '../../core/gate.ts';
 import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { openCache } from '../sandbox/cache.ts';

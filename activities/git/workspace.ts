@@ -9,7 +9,7 @@ import { copyFile, mkdir, readFile, rm, chown, readdir, lstat, writeFile } from 
 import { join, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { fatal } from '../errors.ts';
-import type { CommitAndPushInput, CommitAndPushResult } from '../../workflows/types.ts';
+import type { CommitAndPushInput, CommitAndPushResult } from '../../core/workspace.ts';
 
 /** Config passed with `-c` on every git call on the host. */
 export function safeGitConfig(workspace?: string): string[] {

@@ -7,7 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Writable } from 'node:stream';
-import type { ArtifactRef } from '../../workflows/types.ts';
+import type { ArtifactRef } from '../../core/commands.ts';
 
 export const TAIL_BYTES = 4096;
 

@@ -12,7 +12,7 @@
 import type Docker from 'dockerode';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
-import { repoWorkflowId } from '../../workflows/types.ts';
+import { repoWorkflowId } from '../../core/ids.ts';
 import {
   LABEL_ATTEMPT,
   LABEL_CHANGE,

@@ -1,5 +1,5 @@
 /** What an audit says of one contract verdict: who fits, who breaks and why, what no declared consumer uses. */
-import type { ContractVerdict } from '../../workflows/types.ts';
+import type { ContractVerdict } from '../../core/gate.ts';
 import { short, type AuditValue } from './report.ts';
 
 /** Longer than a preview: a reason names an operation, a field and two shapes. */

@@ -8,7 +8,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { changeWorkflowId } from '../../workflows/types.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
 import type { TemporalSession } from '../temporal.ts';
 
 export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;

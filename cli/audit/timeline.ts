@@ -6,35 +6,15 @@
  */
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import proto from '@temporalio/proto';
-import type {
-  AgentOutcome,
-  AgentToolInput,
-  AgentToolResult,
-  AgentWorkflowInput,
-  Approval,
-  ChangeInput,
-  ChangeResult,
-  CheckContractInput,
-  CommandResult,
-  ContractVerdict,
-  GuardrailFinding,
-  ScanRepoInput,
-  CommitAndPushResult,
-  Decision,
-  DecisionAck,
-  LinkPullRequestInput,
-  ModelTurnInput,
-  ModelTurnResult,
-  PlanInput,
-  PlanTurnResult,
-  PreparedWorkspace,
-  PullRequestRef,
-  RepoIndex,
-  RepoResult,
-  RepoWorkflowInput,
-  RunInSandboxInput,
-} from '../../workflows/types.ts';
-import { changeWorkflowId } from '../../workflows/types.ts';
+import type { AgentOutcome, AgentToolInput, AgentToolResult, AgentWorkflowInput, ModelTurnInput, ModelTurnResult, PlanInput, PlanTurnResult, RepoIndex } from '../../core/agent.ts';
+import type { Approval, Decision, DecisionAck } from '../../core/decisions.ts';
+import type { ChangeInput, ChangeResult } from '../../core/change.ts';
+import type { CheckContractInput, ContractVerdict, GuardrailFinding, ScanRepoInput } from '../../core/gate.ts';
+import type { CommandResult } from '../../core/commands.ts';
+import type { CommitAndPushResult, PreparedWorkspace, RunInSandboxInput } from '../../core/workspace.ts';
+import type { LinkPullRequestInput, PullRequestRef } from '../../core/pulls.ts';
+import type { RepoResult, RepoWorkflowInput } from '../../core/repo.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
 import type { TemporalSession } from '../temporal.ts';
 import { egressGlance } from '../progress.ts';
 import { verdictDetails } from './contracts.ts';

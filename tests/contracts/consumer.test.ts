@@ -3,8 +3,8 @@
  * a `uses` list, a Pact file, the consumer's own copy of the document.
  */
 import { describe, expect, it } from 'vitest';
-import { checkOpenApiConsumer, resolveOperation } from '../../activities/contracts/consumer.ts';
-import { OperationUse, OperationUses } from '../../activities/contracts/types.ts';
+import { checkOpenApiConsumer, resolveOperation } from '../../core/contracts/consumer.ts';
+import { OperationUse, OperationUses } from '../../core/contracts/types.ts';
 import { at, brief, fixture } from './helpers.ts';
 
 const FILES = { provider: 'openapi.yaml', consumer: 'storefront/pacts/storefront-petstore.json' };

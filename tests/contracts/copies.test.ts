@@ -1,6 +1,6 @@
 /** A consumer's copy of a .proto: its imports, its layout for buf, and findings placed in the copy. */
 import { describe, expect, it } from 'vitest';
-import { copyLayout, copyProblem, locateInProto, protoImports } from '../../activities/contracts/copies.ts';
+import { copyLayout, copyProblem, locateInProto, protoImports } from '../../core/contracts/copies.ts';
 
 const COPY = [
   'syntax = "proto3";',

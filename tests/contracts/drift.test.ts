@@ -1,6 +1,6 @@
 /** Drift that predates a change: the same problem at base and head, line numbers aside. */
 import { describe, expect, it } from 'vitest';
-import { problemIdentity, splitPreExisting } from '../../activities/contracts/drift.ts';
+import { problemIdentity, splitPreExisting } from '../../core/contracts/drift.ts';
 
 const problem = (over: Partial<{ rule: string; file: string; location: string; message: string; consumer: string }> = {}) => ({
   rule: 'FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED',

@@ -1,7 +1,7 @@
 /** Loads the OpenAPI spec's example documents (see fixtures/README.md) as fresh objects to mutate. */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseContractDocument } from '../../activities/contracts/parse.ts';
+import { parseContractDocument } from '../../core/contracts/parse.ts';
 
 export type Node = Record<string, unknown>;
 

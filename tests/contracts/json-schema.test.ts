@@ -1,6 +1,6 @@
 /** Event payload schemas: each breaking rule with its exact problem, and the additive direction. */
 import { describe, expect, it } from 'vitest';
-import { diffJsonSchema } from '../../activities/contracts/json-schema.ts';
+import { diffJsonSchema } from '../../core/contracts/json-schema.ts';
 import { at, brief } from './helpers.ts';
 
 const FILE = 'events/order-placed.schema.json';

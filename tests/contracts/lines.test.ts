@@ -1,6 +1,6 @@
 /** From a problem's JSON pointer to the line a reader opens, in YAML and JSON, through $ref and allOf. */
 import { describe, expect, it } from 'vitest';
-import { lineOfPointer } from '../../activities/contracts/parse.ts';
+import { lineOfPointer } from '../../core/contracts/parse.ts';
 import { fixtureText } from './helpers.ts';
 
 const yamlText = `openapi: 3.0.3

@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { diffOpenApi, pathShape } from '../../activities/contracts/openapi.ts';
-import { parseContractDocument } from '../../activities/contracts/parse.ts';
-import type { ContractProblem } from '../../activities/contracts/types.ts';
+import { diffOpenApi, pathShape } from '../../core/contracts/openapi.ts';
+import { parseContractDocument } from '../../core/contracts/parse.ts';
+import type { ContractProblem } from '../../core/contracts/types.ts';
 
 const run = promisify(execFile);
 const REFERENCE = join(import.meta.dirname, '..', '..', '.tools', 'reference');

@@ -5,9 +5,9 @@
  * harmless direction of the same change yields none.
  */
 import { describe, expect, it } from 'vitest';
-import { diffOpenApi } from '../../activities/contracts/openapi.ts';
-import { parseContractDocument } from '../../activities/contracts/parse.ts';
-import { bundleExternalRefs, type LoadedDocument } from '../../activities/contracts/pointer.ts';
+import { diffOpenApi } from '../../core/contracts/openapi.ts';
+import { parseContractDocument } from '../../core/contracts/parse.ts';
+import { bundleExternalRefs, type LoadedDocument } from '../../core/contracts/pointer.ts';
 import { at, brief } from './helpers.ts';
 
 const FILE = 'openapi.yaml';

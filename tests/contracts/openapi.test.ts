@@ -4,7 +4,7 @@
  * of the same change yields none).
  */
 import { describe, expect, it } from 'vitest';
-import { diffOpenApi } from '../../activities/contracts/openapi.ts';
+import { diffOpenApi } from '../../core/contracts/openapi.ts';
 import { at, brief, fixture } from './helpers.ts';
 
 const FILE = 'openapi.yaml';

@@ -3,8 +3,8 @@
  * message pacts, v4 HTTP and message interactions, integration-JSON matchers and provider states.
  */
 import { describe, expect, it } from 'vitest';
-import { checkOpenApiConsumer } from '../../activities/contracts/consumer.ts';
-import { describeEntry, readPact, unwrapMatchers } from '../../activities/contracts/pact.ts';
+import { checkOpenApiConsumer } from '../../core/contracts/consumer.ts';
+import { describeEntry, readPact, unwrapMatchers } from '../../core/contracts/pact.ts';
 import { at, brief, fixture } from './helpers.ts';
 
 const FILE = 'pacts/shipping-orders.json';

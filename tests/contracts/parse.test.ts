@@ -1,6 +1,6 @@
 /** Reading contract documents: JSON or YAML in, one `invalid` problem out for anything hostile. */
 import { describe, expect, it } from 'vitest';
-import { parseContractDocument } from '../../activities/contracts/parse.ts';
+import { parseContractDocument } from '../../core/contracts/parse.ts';
 import { fixtureText } from './helpers.ts';
 
 function problemOf(text: string, limits?: Parameters<typeof parseContractDocument>[2]): { rule: string; message: string } {

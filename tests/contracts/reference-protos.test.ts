@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyLayout, copyProblem, type LaidOut } from '../../activities/contracts/copies.ts';
+import { copyLayout, copyProblem, type LaidOut } from '../../core/contracts/copies.ts';
 import { bufCopyBreaking, gateMounts, gateToolsDir, sandboxGateExec, type GateExec } from '../../activities/gate/index.ts';
 import { createSandbox, removeSandbox } from '../../activities/sandbox/docker.ts';
 import { projectRoot } from '../../config/paths.ts';

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Change } from '../../config/change.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
-import type { ChangeInput, ChangeResult } from '../../workflows/types.ts';
+import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import type { ChatRequest, FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
 import { billingCodeSteps } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';

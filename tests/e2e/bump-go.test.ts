@@ -23,7 +23,9 @@ import { egressDir } from '../../activities/egress/sandbox.ts';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { changeWorkflowId, type ChangeResult, type ResolvedBump } from '../../workflows/types.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
+import type { ChangeResult } from '../../core/change.ts';
+import type { ResolvedBump } from '../../core/bump.ts';
 import {
   expectOnePullRequestPerRepo,
   killWorker,

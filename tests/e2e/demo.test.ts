@@ -13,7 +13,8 @@ import { parseManifest } from '../../activities/forges/body.ts';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import { projectRoot } from '../../config/paths.ts';
-import { changeWorkflowId, type ChangeResult } from '../../workflows/types.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import { exampleChange } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 

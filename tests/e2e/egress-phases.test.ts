@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import { ModelsConfig } from '../../config/repos.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import type { ChatRequest, ScriptedTurn } from '../fakes/openai-server.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';

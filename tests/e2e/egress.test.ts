@@ -11,7 +11,7 @@ import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
 import { goProxyHost } from '../helpers/go-fleet.ts';

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { ModelsConfig } from '../../config/repos.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import type { ChatRequest, ScriptedTurn } from '../fakes/openai-server.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
 import { containing, contractStatuses, editStep, stepsChange, verdictOf, type Steps } from '../helpers/gate.ts';

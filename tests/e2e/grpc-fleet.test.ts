@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { goProxyHost, goToolchainVersion, placeGoRecipe } from '../helpers/go-fleet.ts';

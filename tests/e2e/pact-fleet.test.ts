@@ -21,7 +21,7 @@ import { parseManifest } from '../../activities/forges/body.ts';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { buildRecipeImages } from '../../cli/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { allowEgress, fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';

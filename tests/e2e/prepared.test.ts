@@ -15,7 +15,7 @@ import { stringify } from 'yaml';
 import { listCaches } from '../../activities/sandbox/cache.ts';
 import { fixtureFleet } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
-import type { ChangeResult } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
 
 const exec = promisify(execFile);
 let h: Harness;

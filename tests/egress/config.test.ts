@@ -14,7 +14,8 @@ import { egressIssues } from '../../cli/preflight.ts';
 import { egressGlance } from '../../cli/progress.ts';
 import { InputError, loadReposConfig, type InputIssue } from '../../config/load.ts';
 import { SandboxConfig } from '../../config/repos.ts';
-import type { EgressSummary, RepoTask } from '../../workflows/types.ts';
+import type { EgressSummary } from '../../core/commands.ts';
+import type { RepoTask } from '../../core/repo.ts';
 import type { LoadedConfig } from '../../config/load.ts';
 
 let dir = '';

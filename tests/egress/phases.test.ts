@@ -15,8 +15,9 @@ import { renewingEgressCa } from '../../activities/egress/ca.ts';
 import { egressPhase, grantedPolicy } from '../../activities/egress/phases.ts';
 import { allowCovered } from '../../activities/egress/policy.ts';
 import { EGRESS_MOUNT, egressDir, egressForSandbox, openEgress, type EgressDeps } from '../../activities/egress/sandbox.ts';
-import { requiredEgress } from '../../config/change.ts';
-import { InputError, loadChange, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
+import { requiredEgress } from '../../core/inputs.ts';
+import { InputError, loadChange, loadReposConfig, type InputIssue } from '../../config/load.ts';
+import { resolveTasks } from '../../core/inputs.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 
 let dir = '';

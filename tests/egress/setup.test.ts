@@ -23,7 +23,7 @@ import { createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '..
 import { projectRoot } from '../../config/paths.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
-import type { CommandKind, CommandResult } from '../../workflows/types.ts';
+import type { CommandKind, CommandResult } from '../../core/commands.ts';
 import { complianceViolations } from '../helpers/compliance.ts';
 
 const NPM_VERSION = '10.9.4';

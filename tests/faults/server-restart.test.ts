@@ -16,7 +16,8 @@ import { freePort, startDevServer, temporalAnswers, type DevServer } from '../..
 import { installRuntime } from '../../workers/runtime.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../cli/live-status.ts';
-import { changeWorkflowId, type ChangeStatusView } from '../../workflows/types.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
+import type { ChangeStatusView } from '../../core/change.ts';
 import {
   alive,
   expectOnePullRequestPerRepo,

@@ -19,7 +19,7 @@ import { LABEL_CHANGE, LABEL_OWNER, LABEL_REPO } from '../../activities/sandbox/
 import { hostQueueName } from '../../workers/worker.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../cli/live-status.ts';
-import { changeWorkflowId } from '../../workflows/types.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
 import {
   alive,
   expectOnePullRequestPerRepo,

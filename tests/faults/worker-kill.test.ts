@@ -15,7 +15,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../cli/live-status.ts';
-import { changeWorkflowId, repoWorkflowId, type ChangeStatusView } from '../../workflows/types.ts';
+import { changeWorkflowId, repoWorkflowId } from '../../core/ids.ts';
+import type { ChangeStatusView } from '../../core/change.ts';
 import {
   alive,
   cpuLoad,

@@ -14,7 +14,7 @@ import { createContractActivities } from '../../activities/gate/contract.ts';
 import { MAX_DOCUMENT_BYTES, type GateDeps } from '../../activities/gate/work.ts';
 import { git } from '../../activities/git/workspace.ts';
 import { SandboxConfig } from '../../config/repos.ts';
-import type { CheckContractInput, ContractVerdict } from '../../workflows/types.ts';
+import type { CheckContractInput, ContractVerdict } from '../../core/gate.ts';
 
 let root = '';
 let deps: GateDeps;

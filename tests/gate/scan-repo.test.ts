@@ -16,7 +16,7 @@ import type { GateDeps } from '../../activities/gate/work.ts';
 import { git } from '../../activities/git/workspace.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';
-import type { GuardrailFinding, ScanRepoInput } from '../../workflows/types.ts';
+import type { GuardrailFinding, ScanRepoInput } from '../../core/gate.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 
 const docker = new Docker();

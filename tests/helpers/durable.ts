@@ -15,11 +15,13 @@ import { expect } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import type { Change } from '../../config/change.ts';
-import { gateInput, loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
+import { gateInput, resolveTasks } from '../../core/inputs.ts';
+import { loadChange, loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../cli/live-status.ts';
-import { changeBranch, type ChangeInput, type ChangeResult, type ChangeStatusView } from '../../workflows/types.ts';
+import { changeBranch } from '../../core/ids.ts';
+import type { ChangeInput, ChangeResult, ChangeStatusView } from '../../core/change.ts';
 import { exampleChange, seedTestFleet, type TestFleet } from './fleet.ts';
 
 const exec = promisify(execFile);

@@ -6,7 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { stringify } from 'yaml';
-import type { ChangeResult, ContractVerdict } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
+import type { ContractVerdict } from '../../core/gate.ts';
 import type { Harness } from './harness.ts';
 
 /** Repo name → its steps, each a shell command. */

@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
-import type { ChangeResult, RepoOutcome, StepOutcome } from '../../workflows/types.ts';
+import type { ChangeResult } from '../../core/change.ts';
+import type { RepoOutcome } from '../../core/repo.ts';
+import type { StepOutcome } from '../../core/commands.ts';
 import type { Harness } from './harness.ts';
 
 const exec = promisify(execFile);

@@ -10,7 +10,8 @@
  * the secret appears in nothing the case saw (tool results, command output, logs).
  */
 import type { ToolOutcome } from '../../activities/agent/tools.ts';
-import type { CommandResult, CommitAndPushResult } from '../../workflows/types.ts';
+import type { CommandResult } from '../../core/commands.ts';
+import type { CommitAndPushResult } from '../../core/workspace.ts';
 
 /** What stopped an attack (or that nothing did: `allowed`, which no case expects). */
 export type Outcome = 'refused' | 'contained' | 'killed' | 'allowed';

@@ -16,7 +16,7 @@ import { cloneWorkspace, commitAndPush } from '../../activities/git/workspace.ts
 import { LABEL_CHANGE, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
-import type { CommandResult } from '../../workflows/types.ts';
+import type { CommandResult } from '../../core/commands.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';
 import { CASES, type HostPaths, type HostileCase, type Observation, type Run } from './corpus.ts';
 import { emptyFigures, writeFigures, type HostileFigures } from './figures.ts';

@@ -29,7 +29,7 @@ import { cloneWorkspace } from '../../activities/git/workspace.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { ownerAlive } from '../../activities/sandbox/owner.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
-import type { CommandResult } from '../../workflows/types.ts';
+import type { CommandResult } from '../../core/commands.ts';
 import { complianceViolations, loopbackViolations } from '../helpers/compliance.ts';
 
 const changeId = `sbx-${process.pid}`;

@@ -19,7 +19,7 @@ import { reconcileOnce, startReconciler } from '../../activities/sandbox/reconci
 import { SandboxConfig } from '../../config/repos.ts';
 import { workerTemporal } from '../../workers/reconciler.ts';
 import { SANDBOX_UID, reconcileEverySeconds } from '../../workers/worker.ts';
-import { repoWorkflowId } from '../../workflows/types.ts';
+import { repoWorkflowId } from '../../core/ids.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
 const suffix = uniqueSuffix().replace(/[^a-z0-9]/g, '');

@@ -3,7 +3,7 @@
  * waits: the reconciler test's stand-in for a repo workflow in the middle of an attempt.
  */
 import { condition, setHandler } from '@temporalio/workflow';
-import { repoStatusQuery } from '../../workflows/messages.ts';
+import { repoStatusQuery } from '../../core/messages.ts';
 
 export async function repoStatusStub(attempt: number, hostQueue: string | null): Promise<void> {
   setHandler(repoStatusQuery, () => ({

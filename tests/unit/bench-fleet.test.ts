@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFleet, FAIL_ENV, STEP_COMMAND, TEST_COMMAND, type Fleet } from '../../bench/fleet.ts';
-import { loadChange, loadReposConfig, resolveTasks } from '../../config/load.ts';
+import { loadChange, loadReposConfig } from '../../config/load.ts';
+import { resolveTasks } from '../../core/inputs.ts';
 
 const exec = promisify(execFile);
 let fleet: Fleet;

@@ -18,7 +18,7 @@ import { BumpResolveError, compareSemver, resolveBumpVersion } from '../../activ
 import { cloneWorkspace, commitAndPush, snapshotPrepared } from '../../activities/git/workspace.ts';
 import { InputError, loadChange, loadReposConfig, type InputIssue } from '../../config/load.ts';
 import { bumpFixHint, bumpFixInstructions, bumpPlan, bumpUndone, npmSaveStyle, pinRewrite } from '../../workflows/bump.ts';
-import type { BumpSpec } from '../../workflows/types.ts';
+import type { BumpSpec } from '../../core/bump.ts';
 
 let dir = '';
 beforeAll(async () => {

@@ -3,10 +3,11 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gateInput, InputError, loadChange, loadForgeConfig, loadReposConfig, resolveTasks, type InputIssue } from '../../config/load.ts';
+import { gateInput, resolveTasks } from '../../core/inputs.ts';
+import { InputError, loadChange, loadForgeConfig, loadReposConfig, type InputIssue } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { reposConfigJsonSchema } from '../../config/schema.ts';
-import { forgeQueue } from '../../workflows/forge-queue.ts';
+import { forgeQueue } from '../../core/forge-queue.ts';
 
 let dir: string;
 

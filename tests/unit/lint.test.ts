@@ -1,14 +1,17 @@
-/** The determinism guard: workflow code that imports side effects must fail the lint. */
+/**
+ * The layer rules: workflow code that imports side effects fails the lint (the determinism
+ * guard), and so does any import against the direction docs/architecture.md draws.
+ */
 import { ESLint } from 'eslint';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../config/paths.ts';
 
 const eslint = new ESLint({ cwd: projectRoot });
-const workflowFile = join(projectRoot, 'workflows', 'order.ts');
+const workflowFile = join(projectRoot, 'workflows', 'pulls.ts');
 
-async function ruleIds(code: string): Promise<string[]> {
-  const [result] = await eslint.lintText(code, { filePath: workflowFile });
+async function ruleIds(code: string, filePath = workflowFile): Promise<string[]> {
+  const [result] = await eslint.lintText(code, { filePath });
   return (result?.messages ?? []).map((m) => m.ruleId ?? m.message);
 }
 
@@ -31,5 +34,35 @@ describe('workflow lint rules', () => {
 
   it('rejects process and setInterval in workflows/', async () => {
     expect(await ruleIds(`export const env = process.env;\n`)).toContain('no-restricted-globals');
+  });
+});
+
+describe('layer rules', () => {
+  const restricted = '@typescript-eslint/no-restricted-imports';
+  const coreFile = join(projectRoot, 'core', 'order.ts');
+  const activityFile = join(projectRoot, 'activities', 'errors.ts');
+
+  it('keeps core/ free of I/O and of every other layer but config types', async () => {
+    for (const source of [
+      `import { readFileSync } from 'node:fs';\nexport const x = readFileSync;`,
+      `import Docker from 'dockerode';\nexport const x = Docker;`,
+      `import { createHostActivities } from '../activities/index.ts';\nexport const x = createHostActivities;`,
+      `import type { changeWorkflow } from '../workflows/change.ts';\nexport type X = typeof changeWorkflow;`,
+      `import { ReposConfig } from '../config/repos.ts';\nexport const x = ReposConfig;`,
+    ]) {
+      expect(await ruleIds(`${source}\n`, coreFile), source).toContain(restricted);
+    }
+    for (const source of [
+      `import { createHash } from 'node:crypto';\nexport const x = createHash;`,
+      `import type { ReposConfig } from '../config/repos.ts';\nexport type X = ReposConfig;`,
+    ]) {
+      expect(await ruleIds(`${source}\n`, coreFile), source).not.toContain(restricted);
+    }
+  });
+
+  it('keeps activities/ off workflows/, even for types', async () => {
+    expect(await ruleIds(`import { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport const x = pullRequestsWorkflow;\n`, activityFile)).toContain(restricted);
+    expect(await ruleIds(`import type { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport type X = typeof pullRequestsWorkflow;\n`, activityFile)).toContain(restricted);
+    expect(await ruleIds(`import { FATAL_ERROR_TYPES } from '../core/errors.ts';\nexport const x = FATAL_ERROR_TYPES;\n`, activityFile)).not.toContain(restricted);
   });
 });

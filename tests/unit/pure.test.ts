@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { parseManifest, renderBody } from '../../activities/forges/body.ts';
 import { OutputCapture } from '../../activities/sandbox/output.ts';
 import { ProgressPrinter } from '../../cli/progress.ts';
-import { inLanes } from '../../workflows/lanes.ts';
-import type { ChangeStatusView, GateReport } from '../../workflows/types.ts';
-import { mergeOrder } from '../../workflows/order.ts';
+import { inLanes } from '../../core/lanes.ts';
+import type { ChangeStatusView } from '../../core/change.ts';
+import type { GateReport } from '../../core/gate.ts';
+import { mergeOrder } from '../../core/order.ts';
 
 describe('mergeOrder', () => {
   it('puts providers before their consumers and keeps input order otherwise', () => {

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostActivities } from '../../activities/index.ts';
 import { AgentBudgets, SandboxConfig } from '../../config/repos.ts';
 import type { agentWorkflow } from '../../workflows/agent.ts';
-import type { AgentToolResult, AgentWorkflowInput, CommandResult, ModelTurnResult } from '../../workflows/types.ts';
+import type { AgentToolResult, AgentWorkflowInput, ModelTurnResult } from '../../core/agent.ts';
+import type { CommandResult } from '../../core/commands.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 

@@ -13,7 +13,7 @@ import type { temporal } from '@temporalio/proto';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,8 @@ describe('the replay check', () => {
     const dir = join(scratch, name, 'workflows');
     await mkdir(dir, { recursive: true });
     for (const file of await readdir(join(projectRoot, 'workflows'))) await copyFile(join(projectRoot, 'workflows', file), join(dir, file));
+    // What workflows import from core/ comes along unchanged (type imports are erased).
+    await cp(join(projectRoot, 'core'), join(scratch, name, 'core'), { recursive: true });
     const original = await readFile(join(dir, 'repo.ts'), 'utf8');
     expect(original, 'repoWorkflow no longer cleans up this way: update the variants in this test').toMatch(CLEANUP);
     // repo.ts may already import patched for a patch of its own: then it is not imported twice.

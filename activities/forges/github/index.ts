@@ -10,8 +10,9 @@ import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GitHubForgeConfig } from '../../../config/repos.ts';
-import { forgeHost } from '../../../workflows/forge-queue.ts';
-import type { Forge, PullRequestRecord, PullRequestSpec, PullRequestStatus } from '../forge.ts';
+import { forgeHost } from '../../../core/forge-queue.ts';
+import type { Forge, PullRequestSpec } from '../forge.ts';
+import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { pacedFetch, pacerFor, redact } from '../pacing.ts';
 
 const GitHubClient = Octokit.plugin(retry, throttling);

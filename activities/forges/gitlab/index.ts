@@ -9,8 +9,9 @@ import { Gitlab } from '@gitbeaker/rest';
 import { createRequesterFn, type RequestOptions } from '@gitbeaker/requester-utils';
 import { ApplicationFailure } from '@temporalio/common';
 import type { GitLabForgeConfig } from '../../../config/repos.ts';
-import { forgeHost } from '../../../workflows/forge-queue.ts';
-import type { Forge, PullRequestRecord, PullRequestSpec, PullRequestStatus } from '../forge.ts';
+import { forgeHost } from '../../../core/forge-queue.ts';
+import type { Forge, PullRequestSpec } from '../forge.ts';
+import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { isContentCreating, pacerFor, redact, retryAfterMs, type Pacer } from '../pacing.ts';
 
 export interface GitLabForgeOptions {

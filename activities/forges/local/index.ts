@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { remoteBranchCommit } from '../../git/workspace.ts';
-import type { Forge, PullRequestRecord, PullRequestSpec, PullRequestStatus } from '../forge.ts';
+import type { Forge, PullRequestSpec } from '../forge.ts';
+import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 
 const LOCK_STALE_MS = 30_000;
 

@@ -1,6 +1,8 @@
 /** Signals and queries of the coordinator and repo workflows, shared with the CLI. */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { Approval, ChangeStatusView, Decision, DecisionAck, RepoProgress, RepoStatusView } from './types.ts';
+import type { Approval, Decision, DecisionAck } from './decisions.ts';
+import type { ChangeStatusView } from './change.ts';
+import type { RepoProgress, RepoStatusView } from './repo.ts';
 
 /** Repo workflow -> coordinator: the repo entered a new phase or step. */
 export const repoProgressSignal = defineSignal<[RepoProgress]>('repoProgress');
