@@ -62,7 +62,7 @@ export interface GateRevision {
   head: string | null;
 }
 
-/** A problem of a contract check (see activities/contracts), placed in its repo; `failed`: a check command failed. */
+/** A problem of a contract check (see core/contracts), placed in its repo; `failed`: a check command failed. */
 export interface ContractProblem extends Omit<CheckProblem, 'kind' | 'repo'> {
   kind: CheckProblem['kind'] | 'failed';
   repo: string;

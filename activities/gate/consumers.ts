@@ -1,6 +1,6 @@
 /**
  * Per-consumer verdicts: which declared consumer each breaking finding of a provider really
- * hits, judged by what the consumer declares it uses (activities/contracts/usage.ts). A consumer
+ * hits, judged by what the consumer declares it uses (core/contracts/usage.ts). A consumer
  * is blamed only for what it uses; a finding nobody declared is for the contract's audience to
  * decide (docs/contracts.md).
  */
