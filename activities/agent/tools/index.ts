@@ -7,8 +7,8 @@
  */
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 import { open } from 'node:fs/promises';
-import type { CommandKind, CommandResult, EgressAsk, TestsOutcome } from '../../core/commands.ts';
-import { runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import type { CommandKind, CommandResult, EgressAsk, TestsOutcome } from '../../../core/commands.ts';
+import { runInSandbox, type SandboxDeps } from '../../sandbox/docker.ts';
 import {
   Refusal,
   checkRelativePath,
