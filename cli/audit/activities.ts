@@ -47,6 +47,7 @@ const generic = ({ record: r, run, ctx, inputRepo }: CallBase): Described => ({
   details: {},
 });
 
+/** A fresh clone, alone (prepareWorkspace, runs from before `lean-repo-workflow`) or with its sandbox (openWorkspace). */
 const workspace =
   (made: string, verb: string) =>
   ({ input, result: res, record: r }: Call<'prepareWorkspace' | 'openWorkspace'>): Described => ({

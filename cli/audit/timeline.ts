@@ -11,7 +11,20 @@ import type { TemporalSession } from '../temporal.ts';
 import { describeActivity } from './activities.ts';
 import { eventEntries } from './events.ts';
 import { loadChangeRuns } from './histories.ts';
-import { activitiesOf, failureMessage, failureType, iso, num, obj, repoOfWorkflow, runFacts, str, type Context, type Decoder, type RunFacts } from './records.ts';
+import {
+  activitiesOf,
+  failureMessage,
+  failureType,
+  iso,
+  num,
+  obj,
+  repoOfWorkflow,
+  runFacts,
+  str,
+  type Context,
+  type Decoder,
+  type RunFacts,
+} from './records.ts';
 import { short, type AuditEntry, type AuditReport } from './report.ts';
 import { runEntries } from './runs.ts';
 
