@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { executeTool, toolDefinitions, type ToolContext } from '../activities/agent/tools.ts';
+import { executeTool, toolDefinitions, type ToolContext } from '../activities/agent/tools/index.ts';
 import { createModelClient } from '../activities/llm/client.ts';
 import { createSandbox, removeSandbox } from '../activities/sandbox/docker.ts';
 import { changeInput } from '../core/inputs.ts';

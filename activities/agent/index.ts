@@ -12,7 +12,7 @@ import { classifyModelError, modelNotConfigured } from '../llm/client.ts';
 import { planTurn } from './plan.ts';
 import { AGENT_SYSTEM_PROMPT, agentTaskMessage } from './prompts.ts';
 import { scoutRepo, type ScoutInput } from './scout.ts';
-import { executeTool, toolDefinitions } from './tools.ts';
+import { executeTool, toolDefinitions } from './tools/index.ts';
 import { Transcript } from './transcript.ts';
 
 export interface AgentActivityDeps {

@@ -10,7 +10,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, wri
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_OUTPUT_CHARS, TOOL_NAMES, executeTool, toolDefinitions, type ToolContext, type ToolOutcome } from '../../activities/agent/tools.ts';
+import { MODEL_OUTPUT_CHARS, TOOL_NAMES, executeTool, toolDefinitions, type ToolContext, type ToolOutcome } from '../../activities/agent/tools/index.ts';
 import { cloneWorkspace } from '../../activities/git/workspace.ts';
 import { LABEL_CHANGE, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_OUTPUT_CHARS, TOOL_NAMES, executeTool, toolDefinitions, type ToolContext, type ToolOutcome } from '../../activities/agent/tools.ts';
+import { MODEL_OUTPUT_CHARS, TOOL_NAMES, executeTool, toolDefinitions, type ToolContext, type ToolOutcome } from '../../activities/agent/tools/index.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 import { RecordingDocker } from './recording-docker.ts';
 import { FUZZ_RUNS, fuzzParameters, noFigures, recordFigures, settle, type FuzzFigures } from './settings.ts';

@@ -18,7 +18,7 @@ import fc from 'fast-check';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MODEL_OUTPUT_CHARS, executeTool, type ToolContext, type ToolOutcome } from '../../activities/agent/tools.ts';
+import { MODEL_OUTPUT_CHARS, executeTool, type ToolContext, type ToolOutcome } from '../../activities/agent/tools/index.ts';
 import { LABEL_CHANGE, createSandbox, removeSandbox, shellArgv, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { KILL_LEFTOVERS_SCRIPT } from '../../activities/sandbox/leftovers.ts';
 import { SandboxConfig } from '../../config/repos.ts';

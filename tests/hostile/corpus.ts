@@ -9,7 +9,7 @@
  * marker was never created, the canary folder is still empty, the secret file is unchanged and
  * the secret appears in nothing the case saw (tool results, command output, logs).
  */
-import type { ToolOutcome } from '../../activities/agent/tools.ts';
+import type { ToolOutcome } from '../../activities/agent/tools/index.ts';
 import type { CommandResult } from '../../core/commands.ts';
 import type { CommitAndPushResult } from '../../core/workspace.ts';
 

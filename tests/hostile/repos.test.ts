@@ -11,7 +11,7 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile
 import { tmpdir } from 'node:os';
 import { dirname, join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { executeTool } from '../../activities/agent/tools.ts';
+import { executeTool } from '../../activities/agent/tools/index.ts';
 import { cloneWorkspace, commitAndPush } from '../../activities/git/workspace.ts';
 import { LABEL_CHANGE, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';

@@ -1,0 +1,129 @@
+/** Each workflow run as entries: its span, and an entry for an outcome that is a failure of the work itself. */
+import type { AgentOutcome, AgentWorkflowInput } from '../../core/agent.ts';
+import type { ChangeInput, ChangeResult } from '../../core/change.ts';
+import type { RepoResult, RepoWorkflowInput } from '../../core/repo.ts';
+import type { LoadedRun } from './histories.ts';
+import { iso, obj, type RunFacts } from './records.ts';
+import { short, type AuditEntry } from './report.ts';
+
+/** The span of a workflow run, and an entry for an outcome that is a failure of the work itself. */
+export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null, runIndex: number): AuditEntry[] {
+  const base = { workflowId: run.workflowId, repo };
+  const duration = facts.closedAt === null ? null : facts.closedAt - facts.startedAt;
+  const state = run.status === 'completed' ? null : run.status.replaceAll('_', ' ');
+  const entries: AuditEntry[] = [];
+  const closedAt = iso(facts.closedAt ?? facts.startedAt);
+  if (run.type === 'changeWorkflow') {
+    const input = obj(facts.input) as Partial<ChangeInput>;
+    const result = facts.result as ChangeResult | undefined;
+    const tasks = input.repos ?? [];
+    entries.push({
+      ...base,
+      at: iso(facts.startedAt),
+      kind: 'change',
+      title: short(`change "${input.title ?? ''}"${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`),
+      details: {
+        title: short(input.title ?? ''),
+        repos: tasks.length,
+        agentRepos: tasks.filter((t) => t.mode === 'agent').length,
+        concurrency: input.concurrency ?? null,
+        runId: run.runId,
+      },
+      durationMs: duration,
+    });
+    if (result) {
+      entries.push({
+        ...base,
+        at: closedAt,
+        // A rejection is a person's answer, not a failure; failed and cancelled are.
+        kind: result.status === 'failed' || result.status === 'cancelled' ? 'failure' : 'change',
+        title: short(`change ${result.status}: ${result.summary}`),
+        details: {
+          status: result.status,
+          resolved: result.metrics.resolved,
+          repos: result.metrics.repos,
+          regressions: result.metrics.regressions,
+          turns: result.metrics.turns,
+          promptTokens: result.metrics.usage.prompt,
+          completionTokens: result.metrics.usage.completion,
+          mergeOrder: short(result.mergeOrder.join(' → ')),
+        },
+        durationMs: null,
+      });
+    }
+    return entries;
+  }
+  if (run.type === 'repoWorkflow') {
+    const input = obj(facts.input) as Partial<RepoWorkflowInput>;
+    const result = facts.result as RepoResult | undefined;
+    entries.push({
+      ...base,
+      at: iso(facts.startedAt),
+      kind: 'repo',
+      title: short(`repo workflow ${repo ?? ''} (${input.task?.mode ?? '?'} mode${runIndex > 0 ? `, run ${runIndex + 1}` : ''}): ${result ? result.status : (state ?? 'running')}${result && result.attempts > 1 ? `, ${result.attempts} attempts` : ''}`),
+      details: {
+        mode: input.task?.mode ?? null,
+        status: result?.status ?? null,
+        attempts: result?.attempts ?? null,
+        commit: result?.commit ? result.commit.slice(0, 12) : null,
+        changedFiles: result?.changedFiles.length ?? null,
+        regression: result?.regression ?? null,
+        runId: run.runId,
+      },
+      durationMs: duration,
+    });
+    if (result?.error && (result.status === 'failed' || result.status === 'cancelled')) {
+      entries.push({
+        ...base,
+        at: closedAt,
+        kind: 'failure',
+        title: short(`${repo ?? 'repo'} ${result.status} at ${result.error.step}: ${result.error.message}`),
+        details: { step: short(result.error.step), message: short(result.error.message) },
+        durationMs: null,
+      });
+    }
+    return entries;
+  }
+  if (run.type === 'agentWorkflow') {
+    const input = obj(facts.input) as Partial<AgentWorkflowInput>;
+    const result = facts.result as AgentOutcome | undefined;
+    const firstTurn = input.state?.turn ?? 1;
+    entries.push({
+      ...base,
+      at: iso(facts.startedAt),
+      kind: 'repo',
+      title: short(`agent attempt ${input.attempt ?? '?'} from turn ${firstTurn}: ${result ? (result.resolved ? `resolved in ${result.turns} turns` : `stopped (${result.reason})`) : (state ?? 'running')}`),
+      details: {
+        model: input.model ? short(input.model) : null,
+        attempt: input.attempt ?? null,
+        firstTurn,
+        turns: result?.turns ?? null,
+        testRuns: result?.testIterations ?? null,
+        reason: result?.reason ?? null,
+        summary: result?.summary ? short(result.summary) : null,
+        runId: run.runId,
+      },
+      durationMs: duration,
+    });
+    if (result && !result.resolved) {
+      entries.push({
+        ...base,
+        at: closedAt,
+        kind: 'failure',
+        title: short(`agent stopped (${result.reason}): ${result.message}`),
+        details: { reason: result.reason, message: short(result.message) },
+        durationMs: null,
+      });
+    }
+    return entries;
+  }
+  entries.push({
+    ...base,
+    at: iso(facts.startedAt),
+    kind: repo ? 'repo' : 'change',
+    title: short(`${run.type}: ${state ?? 'completed'}`),
+    details: { runId: run.runId },
+    durationMs: duration,
+  });
+  return entries;
+}
