@@ -93,8 +93,13 @@ export async function runAll(state: ChangeState, batch: RepoTask[]): Promise<voi
   await inLanes(batch, state.input.concurrency, (task) => runOne(state, task));
 }
 
-export const failedOf = (rs: RepoResult[]) => rs.filter((r) => r.status === 'failed' || r.status === 'cancelled');
-export const failedSummary = (rs: RepoResult[]) => `${rs.map((r) => `${r.repo} ${r.status} at ${r.error?.step ?? 'unknown step'}`).join('; ')}; no pull request opened`;
+export function failedOf(rs: RepoResult[]): RepoResult[] {
+  return rs.filter((r) => r.status === 'failed' || r.status === 'cancelled');
+}
+
+export function failedSummary(rs: RepoResult[]): string {
+  return `${rs.map((r) => `${r.repo} ${r.status} at ${r.error?.step ?? 'unknown step'}`).join('; ')}; no pull request opened`;
+}
 
 async function runOne(state: ChangeState, task: RepoTask): Promise<void> {
   const nothingToDo = bumpVerdict(state, task);
