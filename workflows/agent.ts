@@ -24,28 +24,28 @@ const TURNS_PER_RUN_DEFAULT = 30;
 
 function activities(hostQueue: string, input: AgentWorkflowInput) {
   const base = { taskQueue: hostQueue, scheduleToStartTimeout: '2 minutes' } as const;
-  return {
-    model: proxyActivities<HostActivities>({
-      ...base,
-      startToCloseTimeout: '10 minutes',
-      // The call heartbeats while it waits, so a dead worker is noticed in seconds, not minutes.
-      heartbeatTimeout: '20 seconds',
-      // 429 and 5xx back off and retry; rejected requests (400/401/403) are non-retryable failures.
-      retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
-    }),
-    // Tools are not idempotent (run_command): never retried on their own.
-    tool: proxyActivities<HostActivities>({
-      ...base,
-      startToCloseTimeout: `${Math.max(input.testTimeoutSeconds, input.commandTimeoutSeconds) + 120} seconds`,
-      heartbeatTimeout: '30 seconds',
-      retry: { maximumAttempts: 1 },
-    }),
-    small: proxyActivities<HostActivities>({ ...base, startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } }),
-  };
+  const { modelTurn } = proxyActivities<HostActivities>({
+    ...base,
+    startToCloseTimeout: '10 minutes',
+    // The call heartbeats while it waits, so a dead worker is noticed in seconds, not minutes.
+    heartbeatTimeout: '20 seconds',
+    // 429 and 5xx back off and retry; rejected requests (400/401/403) are non-retryable failures.
+    retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
+  });
+  // Tools are not idempotent (run_command): never retried on their own.
+  const { runAgentTool, runInSandbox } = proxyActivities<HostActivities>({
+    ...base,
+    startToCloseTimeout: `${Math.max(input.testTimeoutSeconds, input.commandTimeoutSeconds) + 120} seconds`,
+    heartbeatTimeout: '30 seconds',
+    retry: { maximumAttempts: 1 },
+  });
+  // A transcript write, or recreating a lost sandbox: quick, and safe to retry.
+  const { appendUserMessage, createSandbox } = proxyActivities<HostActivities>({ ...base, startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+  return { model: { modelTurn }, tool: { runAgentTool, runInSandbox }, short: { appendUserMessage, createSandbox } };
 }
 
 export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOutcome> {
-  const { model, tool, small } = activities(input.hostQueue, input);
+  const { model, tool, short } = activities(input.hostQueue, input);
   const state: AgentLoopState = input.state ?? {
     turn: 1,
     testIterations: 0,
@@ -103,7 +103,7 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
         outputBytes: input.outputBytes,
         commandIndex: state.commandIndex,
         ...(input.egress ? { egress: input.egress } : {}),
-      }), input, small);
+      }), input, short);
       state.commandIndex += 2;
       if (result.tests) {
         state.testIterations++;
@@ -113,15 +113,15 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
     }
 
     if (turn.toolCalls.length === 0) {
-      await small.appendUserMessage({ ...key, turn: state.turn, text: 'Use the tools to do the task. When the tests pass, call finish with a summary.' });
+      await short.appendUserMessage({ ...key, turn: state.turn, text: 'Use the tools to do the task. When the tests pass, call finish with a summary.' });
     } else if (finished !== null) {
       // The model says it is done: hold it to green tests, within the test budget.
-      const verdict = await runTool(() => verify(tool, input, state), input, small);
+      const verdict = await runTool(() => verify(tool, input, state), input, short);
       if (verdict.passed) return outcome(true, 'finished', 'finished with passing tests', finished);
       if (state.testIterations >= input.budgets.testIterations) {
         return outcome(false, 'test-iterations', `test budget of ${input.budgets.testIterations} runs used up; the tests still fail`, finished);
       }
-      await small.appendUserMessage({
+      await short.appendUserMessage({
         ...key,
         turn: state.turn,
         text: `You called finish, but the tests fail (exit code ${verdict.exitCode}). Last output:\n${verdict.outputTail}\nFix the failures, run the tests, then call finish again.`,
@@ -142,13 +142,13 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
  * the sandbox away), recreates the sandbox and runs the call once more. The model's decision
  * is never asked for again: the tool runs at least once, the model turn exactly once.
  */
-async function runTool<T>(call: () => Promise<T>, input: AgentWorkflowInput, small: ReturnType<typeof activities>['small']): Promise<T> {
+async function runTool<T>(call: () => Promise<T>, input: AgentWorkflowInput, short: ReturnType<typeof activities>['short']): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!isInfrastructureFailure(err)) throw err;
     log.warn('tool call lost its worker or sandbox; recreating the sandbox and running it again', { repo: input.repo, error: String(err) });
-    await small.createSandbox({ changeId: input.changeId, repo: input.repo, workspace: input.workspace, sandbox: input.sandbox, attempt: input.attempt });
+    await short.createSandbox({ changeId: input.changeId, repo: input.repo, workspace: input.workspace, sandbox: input.sandbox, attempt: input.attempt });
     return call();
   }
 }

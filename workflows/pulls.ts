@@ -8,7 +8,8 @@ import type { SharedActivities } from '../activities/index.ts';
 import type { PullRequestsInput, PullRequestsResult } from '../core/pulls.ts';
 import { forgeCalls } from './forge-calls.ts';
 
-const git = proxyActivities<SharedActivities>({
+/** Git on the remote (deleting a closed change's branch): quick, retried a few times. */
+const { deleteBranch } = proxyActivities<SharedActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
@@ -22,7 +23,7 @@ export async function pullRequestsWorkflow(input: PullRequestsInput): Promise<Pu
       if (input.action === 'ready') await forge.markPullRequestReady(target);
       if (input.action === 'close') {
         await forge.closePullRequest(target);
-        if (await git.deleteBranch({ url: t.url, branch: t.branch })) deletedBranches.push(t.repo);
+        if (await deleteBranch({ url: t.url, branch: t.branch })) deletedBranches.push(t.repo);
       }
       return forge.pullRequestStatus(target);
     }),

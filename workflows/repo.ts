@@ -30,14 +30,15 @@ import type { CommandKind, CommandResult, StepOutcome, TestsOutcome } from '../c
 import type { RepoBumpOutcome } from '../core/bump.ts';
 import type { RepoError, RepoPhase, RepoProgress, RepoResult, RepoStatusView, RepoTask, RepoWorkflowInput } from '../core/repo.ts';
 
-const shared = proxyActivities<SharedActivities>({
+/** Opening a workspace: on the shared queue, on whichever worker takes it; it answers with that worker's host queue. */
+const { openWorkspace, prepareWorkspace } = proxyActivities<SharedActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
 /** Sandbox activities run on the host that holds the workspace; if it is gone, fail fast. */
-function hostActivities(hostQueue: string, startToCloseSeconds = 600, scheduleToStartSeconds = 120) {
+function onHost(hostQueue: string, startToCloseSeconds: number, scheduleToStartSeconds = 120) {
   return proxyActivities<HostActivities>({
     taskQueue: hostQueue,
     scheduleToStartTimeout: `${scheduleToStartSeconds} seconds`,
@@ -45,6 +46,23 @@ function hostActivities(hostQueue: string, startToCloseSeconds = 600, scheduleTo
     heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 3 },
   });
+}
+
+/** An attempt's work on its host besides the repo's commands: up to ten minutes each. */
+function hostActivities(hostQueue: string) {
+  const { createSandbox, modelConfigured, bumpDeclaration, commitAndPush } = onHost(hostQueue, 600);
+  return { createSandbox, modelConfigured, bumpDeclaration, commitAndPush };
+}
+
+/** Removing an attempt's sandbox and workspace: two minutes, and only seconds of waiting for a host that stopped answering. */
+function cleanupActivities(hostQueue: string, hostGone: boolean) {
+  const { closeWorkspace, removeSandbox, removeWorkspace } = onHost(hostQueue, 120, hostGone ? 10 : 120);
+  return { closeWorkspace, removeSandbox, removeWorkspace };
+}
+
+/** The agent's transcript, started on the host before its loop: a minute at most. */
+function transcriptActivity(hostQueue: string) {
+  return onHost(hostQueue, 60).startTranscript;
 }
 
 /** Commands are not idempotent (a step may append to a file): never retried on their own. */
@@ -163,7 +181,7 @@ async function runAttempt(
     startCommit: task.startCommit ?? null,
   };
   // openWorkspace removes what it made when it fails; afterwards the finally below does.
-  const ws = lean ? await shared.openWorkspace({ ...workspaceInput, sandbox: task.sandbox, attempt }) : await shared.prepareWorkspace(workspaceInput);
+  const ws = lean ? await openWorkspace({ ...workspaceInput, sandbox: task.sandbox, attempt }) : await prepareWorkspace(workspaceInput);
   setHost(ws.hostQueue);
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
@@ -321,7 +339,7 @@ async function runAttempt(
     // host, from a fresh clone of the remote) starts soon.
     await CancellationScope.nonCancellable(async () => {
       enter('cleanup');
-      const cleanup = hostActivities(ws.hostQueue, 120, hostGone ? 10 : 120);
+      const cleanup = cleanupActivities(ws.hostQueue, hostGone);
       if (lean) await cleanup.closeWorkspace({ ...sandboxRef, workspace: ws.workspace }).catch(() => undefined);
       else await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
     });
@@ -331,7 +349,7 @@ async function runAttempt(
 /** The coding agent's loop as a child workflow, so it can continue-as-new on its own. */
 async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: string, workspace: string): Promise<AgentOutcome> {
   const { task } = input;
-  await hostActivities(hostQueue, 60).startTranscript({
+  await transcriptActivity(hostQueue)({
     changeId: input.changeId,
     repo: task.repo,
     attempt,
