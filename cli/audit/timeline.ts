@@ -15,7 +15,7 @@ import type { CommitAndPushResult, PreparedWorkspace, RunInSandboxInput } from '
 import type { LinkPullRequestInput, PullRequestRef } from '../../core/pulls.ts';
 import type { RepoResult, RepoWorkflowInput } from '../../core/repo.ts';
 import { changeWorkflowId } from '../../core/ids.ts';
-import type { TemporalSession } from '../temporal.ts';
+import type { TemporalSession } from '../../client/connection.ts';
 import { egressGlance } from '../progress.ts';
 import { verdictDetails } from './contracts.ts';
 import { loadChangeRuns, type Failure, type HistoryEvent, type LoadedRun } from './histories.ts';
