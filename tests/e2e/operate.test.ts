@@ -39,6 +39,10 @@ async function writeChange(id: string, storefrontStep: string): Promise<string> 
   return file;
 }
 
+async function gitOut(remote: string, ...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => execFile('git', ['--git-dir', remote, ...args], (err, out) => (err ? reject(err) : resolve(out.trim()))));
+}
+
 async function waitForAwaiting(changeId: string, kind: 'decision' | 'approval') {
   const handle = h.env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId));
   for (let i = 0; i < 300; i++) {
@@ -204,8 +208,14 @@ describe('operating changes from the CLI', () => {
       if (left.length > 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Each repo's branch is on its remote (storefront never pushed: it sleeps), so there is one
+    // to delete in every repo, whenever catalog finishes.
+    const branchOf = (repo: string) => gitOut(h.fleet.remote(repo), 'branch', '--list', 'lockstep/cancel-me');
+    for (const repo of ['catalog', 'storefront']) await gitOut(h.fleet.remote(repo), 'update-ref', 'refs/heads/lockstep/cancel-me', 'refs/heads/main');
     const cancelled = await h.cli(['cancel', 'cancel-me', '--yes', '--delete-branches']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toContain('deleted lockstep/cancel-me in catalog, storefront');
+    for (const repo of ['catalog', 'storefront']) expect(await branchOf(repo)).toBe('');
     await started;
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=cancel-me`] } });
     expect(left).toEqual([]);
@@ -214,6 +224,15 @@ describe('operating changes from the CLI', () => {
     const noConfirm = await h.cli(['cancel', 'cancel-me']);
     expect(noConfirm.code).toBe(2);
     expect(noConfirm.stderr).toContain('add --yes');
+  });
+
+  it('a mistyped change id exits 2, naming the id and where the changes are listed', async () => {
+    for (const args of [['status', 'cancel-mee'], ['retry', 'cancel-mee', 'catalog'], ['approve', 'cancel-mee'], ['cancel', 'cancel-mee', '--yes'], ['audit', 'cancel-mee']]) {
+      const { code, stderr } = await h.cli(args);
+      expect(code, `${args.join(' ')}: ${stderr}`).toBe(2);
+      expect(stderr).toMatch(/no change "cancel-mee" on \S+ \(see "lockstep list" for the changes there\)/);
+      expect(stderr).not.toMatch(/bug in Lockstep/);
+    }
   });
 
   it('"list --status --repo" filters through visibility', async () => {
