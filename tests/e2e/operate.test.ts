@@ -216,6 +216,14 @@ describe('operating changes from the CLI', () => {
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(cancelled.stderr).toContain('deleted lockstep/cancel-me in catalog, storefront');
     for (const repo of ['catalog', 'storefront']) expect(await branchOf(repo)).toBe('');
+    // A worker deleted them (the pulls workflow, with its forge credentials), not the CLI itself.
+    const deletions = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      for await (const wf of h.env.client.workflow.list({ query: `WorkflowType = 'pullRequestsWorkflow'` })) ids.push(wf.workflowId);
+      return ids.filter((id) => id.startsWith('change/cancel-me/pulls/delete-branches/'));
+    };
+    for (let i = 0; i < 50 && (await deletions()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await deletions()).toHaveLength(1);
     await started;
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=cancel-me`] } });
     expect(left).toEqual([]);
