@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
@@ -40,7 +41,7 @@ async function writeChange(id: string, storefrontStep: string): Promise<string> 
 }
 
 async function gitOut(remote: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => execFile('git', ['--git-dir', remote, ...args], (err, out) => (err ? reject(err) : resolve(out.trim()))));
+  return (await promisify(execFile)('git', ['--git-dir', remote, ...args])).stdout.trim();
 }
 
 async function waitForAwaiting(changeId: string, kind: 'decision' | 'approval') {
