@@ -12,7 +12,11 @@ import type { InProcessWorker } from './worker.ts';
 /** Called with each status the poll reads while the change runs; without it, nothing is polled. */
 export type OnProgress = (view: ChangeStatusView) => void;
 
-export async function followChange(handle: WorkflowHandle<typeof changeWorkflow>, onProgress: OnProgress | undefined, worker: InProcessWorker | null): Promise<ChangeResult> {
+export async function followChange(
+  handle: WorkflowHandle<typeof changeWorkflow>,
+  onProgress: OnProgress | undefined,
+  worker: InProcessWorker | null,
+): Promise<ChangeResult> {
   let stop = false;
   const poll = async (show: OnProgress): Promise<void> => {
     while (!stop) {

@@ -54,7 +54,12 @@ export async function sendApproval(session: TemporalSession, changeId: string, a
 }
 
 /** Sends a decision or an approval on a session of its own; a refusal by the workflow says why. */
-export async function sendHuman(stateDir: string, changeId: string, message: { decision: Decision } | { approval: ApprovalRequest }, log: (line: string) => void): Promise<DecisionAck> {
+export async function sendHuman(
+  stateDir: string,
+  changeId: string,
+  message: { decision: Decision } | { approval: ApprovalRequest },
+  log: (line: string) => void,
+): Promise<DecisionAck> {
   const session = await openTemporal({ stateDir, startServer: true, log });
   try {
     return 'decision' in message ? await sendDecision(session, changeId, message.decision) : await sendApproval(session, changeId, message.approval);
@@ -103,7 +108,8 @@ export async function cancelChange(stateDir: string, changeId: string, deleteBra
 async function deleteChangeBranches(session: TemporalSession, stateDir: string, input: ChangeInput, log: (line: string) => void): Promise<string[]> {
   const worker = await ensureWorker(session, { worker: 'auto', stateDir, log, forges: [input.forge] }, false);
   try {
-    const args: DeleteBranchesInput = { changeId: input.changeId, forge: input.forge, action: 'delete-branches', targets: input.repos.map((t) => ({ repo: t.repo, url: t.url, branch: t.branch })) };
+    const targets = input.repos.map((t) => ({ repo: t.repo, url: t.url, branch: t.branch }));
+    const args: DeleteBranchesInput = { changeId: input.changeId, forge: input.forge, action: 'delete-branches', targets };
     const result = await session.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', {
       workflowId: pullRequestsWorkflowId(input.changeId, 'delete-branches', `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`),
       taskQueue: taskQueue(),

@@ -236,7 +236,8 @@ describe('operating changes from the CLI', () => {
   });
 
   it('a mistyped change id exits 2, naming the id and where the changes are listed', async () => {
-    for (const args of [['status', 'cancel-mee'], ['retry', 'cancel-mee', 'catalog'], ['approve', 'cancel-mee'], ['cancel', 'cancel-mee', '--yes'], ['audit', 'cancel-mee']]) {
+    const commands = [['status', 'cancel-mee'], ['retry', 'cancel-mee', 'catalog'], ['approve', 'cancel-mee'], ['cancel', 'cancel-mee', '--yes'], ['audit', 'cancel-mee']];
+    for (const args of commands) {
       const { code, stderr } = await h.cli(args);
       expect(code, `${args.join(' ')}: ${stderr}`).toBe(2);
       expect(stderr).toMatch(/no change "cancel-mee" on \S+ \(see "lockstep list" for the changes there\)/);
