@@ -98,6 +98,62 @@ export default tseslint.config(
     },
   },
   {
+    // The CLI and the bench reach Temporal and this machine through client/. They never touch the
+    // activities' libraries themselves: a side effect of a change runs on a worker (with the
+    // worker's credentials), and what runs on this machine around it lives in client/machine/.
+    files: ['cli/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities/**', '!**/activities/index.ts'],
+              message: 'cli/ and bench/ reach activities through a worker, or through client/machine/ for work on this machine.',
+            },
+            // The activity interfaces name what a history holds (the audit describes each activity by them).
+            { group: ['**/activities/index.ts'], allowTypeImports: true, message: 'cli/ and bench/ may import only the activity interfaces, as types.' },
+            { group: ['**/workflows/**'], allowTypeImports: true, message: 'cli/ and bench/ may import only types from workflows/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // client/ serves the CLI, the bench and the scripts; of it, only client/machine/ (this host's
+    // Docker, git and files, without Temporal) may use the activities' libraries outside workers/.
+    files: ['client/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/activities/**'], message: 'Of client/, only client/machine/ may import activities/ (work on this machine, without Temporal).' },
+            { group: ['**/cli/**', '**/bench/**', '**/scripts/**'], message: 'client/ serves cli/, bench/ and scripts/, never the other way.' },
+            { group: ['**/workflows/**'], allowTypeImports: true, message: 'client/ may import only types from workflows/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['client/machine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/cli/**', '**/bench/**', '**/scripts/**'], message: 'client/ serves cli/, bench/ and scripts/, never the other way.' },
+            { group: ['**/workflows/**'], allowTypeImports: true, message: 'client/ may import only types from workflows/.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Test fakes implement async interfaces without awaiting anything.
     files: ['tests/**/*.ts'],
     rules: { '@typescript-eslint/require-await': 'off' },

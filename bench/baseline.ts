@@ -8,8 +8,7 @@ import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CACHE_MOUNT } from '../activities/sandbox/cache.ts';
-import { BASE_ENV, LABEL_CHANGE, LABEL_OWNER } from '../activities/sandbox/docker.ts';
+import { BASE_ENV, CACHE_MOUNT, LABEL_CHANGE, LABEL_OWNER } from '../client/machine/libraries.ts';
 import { SANDBOX_UID } from '../workers/worker.ts';
 import { LIMITS, SANDBOX_IMAGE, STEP_COMMAND, TEST_COMMAND, type Fleet } from './fleet.ts';
 

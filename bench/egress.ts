@@ -10,7 +10,7 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startEgressProxy } from '../activities/egress/proxy.ts';
+import { startEgressProxy } from '../client/machine/libraries.ts';
 import { projectRoot } from '../config/paths.ts';
 import { freePort } from '../workers/dev-server.ts';
 

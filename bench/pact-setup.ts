@@ -9,7 +9,7 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEgressProxy } from '../activities/egress/proxy.ts';
+import { startEgressProxy } from '../client/machine/libraries.ts';
 import { projectRoot } from '../config/paths.ts';
 import { freePort } from '../workers/dev-server.ts';
 import { npmRegistryHost } from '../tests/helpers/pact-fleet.ts';

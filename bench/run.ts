@@ -14,14 +14,14 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createSandbox, removeSandbox, runInSandbox } from '../activities/sandbox/docker.ts';
+import { createSandbox, removeSandbox, runInSandbox } from '../client/machine/libraries.ts';
 import { loadChange, loadReposConfig, type LoadedConfig } from '../config/load.ts';
 import { resolveTasks } from '../core/inputs.ts';
 import type { Change } from '../config/change.ts';
 import { projectRoot } from '../config/paths.ts';
 import { changeInput } from '../core/inputs.ts';
-import { runChange } from '../cli/run.ts';
-import { resumeChange } from '../cli/operate.ts';
+import { runChange } from '../client/start.ts';
+import { resumeChange } from '../client/resume.ts';
 import { freePort, startDevServer, type DevServer } from '../workers/dev-server.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeWorkflowId, repoWorkflowId } from '../core/ids.ts';
@@ -375,14 +375,14 @@ async function resume(ctx: Ctx): Promise<{ resumeMs: number[]; freshMs: number[]
       try {
         const freshRun = async (): Promise<number> => {
           const started = performance.now();
-          const fresh = await runChange({ configFile: single.configFile, changeFile: single.changeFile, stateDir: single.stateDir, json: true, rerun: true, worker: 'never', preflight: false, log: () => undefined });
-          if (fresh.result.status !== 'succeeded') throw new Error(`fresh 1-repo run ended ${fresh.result.status}`);
+          const fresh = await runChange({ configFile: single.configFile, changeFile: single.changeFile, stateDir: single.stateDir, rerun: true, worker: 'never', preflight: false, log: () => undefined });
+          if (fresh.status !== 'succeeded') throw new Error(`fresh 1-repo run ended ${fresh.status}`);
           return performance.now() - started;
         };
         const resumeRun = async (): Promise<number> => {
           const started = performance.now();
-          const resumed = await resumeChange({ changeId, configFile: fleet.configFile, stateDir: fleet.stateDir, json: true, log: () => undefined, worker: 'never', redoChanged: false });
-          if (resumed.result.status !== 'succeeded') throw new Error(`${changeId}: resume ended ${resumed.result.status}`);
+          const resumed = await resumeChange({ changeId, configFile: fleet.configFile, stateDir: fleet.stateDir, log: () => undefined, worker: 'never', redoChanged: false });
+          if (resumed.status !== 'succeeded') throw new Error(`${changeId}: resume ended ${resumed.status}`);
           return performance.now() - started;
         };
         // The worker is new: one unmeasured run first, so neither side pays for its cold start;

@@ -1,5 +1,5 @@
 /** `lockstep cache list` as a table. */
-import type { CacheEntry } from '../activities/sandbox/cache.ts';
+import type { CacheEntry } from '../client/machine/caches.ts';
 
 export function renderCaches(entries: readonly CacheEntry[]): string {
   if (entries.length === 0) return 'no caches on this host\n';

@@ -4,22 +4,21 @@
  * task and regression rate. `--reference` runs the suite's own solutions instead of the agents
  * (every task must resolve); `--baseline` runs the checks on the untouched base (none may pass).
  */
-import Docker from 'dockerode';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { cloneWorkspace } from '../activities/git/workspace.ts';
-import { createSandbox, removeSandbox, runInSandbox } from '../activities/sandbox/docker.ts';
 import type { EvalTask } from '../config/eval.ts';
 import { loadEvalSuite, loadReposConfig, type LoadedConfig } from '../config/load.ts';
 import { resolveTasks } from '../core/inputs.ts';
-import { sandboxIdentity } from '../workers/worker.ts';
 import { changeBranch } from '../core/ids.ts';
 import type { ChangeResult } from '../core/change.ts';
 import type { RepoTask } from '../core/repo.ts';
 import { EXIT } from './errors.ts';
 import { changeInput } from '../core/inputs.ts';
-import { ensureWorker, executeChange } from './run.ts';
-import { openTemporal } from './temporal.ts';
+import { openTemporal } from '../client/connection.ts';
+import { runHiddenCheck, type CheckOutcome } from '../client/machine/eval-checks.ts';
+import { executeChange } from '../client/start.ts';
+import { ensureWorker } from '../client/worker.ts';
+import { progressOnStderr } from './run.ts';
+
+export type { CheckOutcome } from '../client/machine/eval-checks.ts';
 
 export type EvalMode = 'agent' | 'reference' | 'baseline';
 
@@ -32,15 +31,6 @@ export interface EvalOptions {
   /** Only these task ids (all when empty). */
   only: string[];
   log: (line: string) => void;
-}
-
-export interface CheckOutcome {
-  repo: string;
-  passed: boolean;
-  exitCode: number | null;
-  /** Why the check did not run, when it did not (e.g. the repo failed, so there is no branch). */
-  skipped: string | null;
-  outputTail: string;
 }
 
 export interface TaskOutcome {
@@ -76,12 +66,11 @@ export async function runEval(options: EvalOptions): Promise<{ report: EvalRepor
   const suite = await loadEvalSuite(options.suiteFile, loaded);
   const tasks = suite.tasks.filter((t) => options.only.length === 0 || options.only.includes(t.id));
   const outcomes: TaskOutcome[] = [];
-  const docker = new Docker();
 
   if (options.mode === 'baseline') {
     for (const task of tasks) {
       options.log(`${task.id}: hidden checks on the untouched base`);
-      const checks = await inSequence(task.checks, (c) => runCheck(docker, loaded, options.stateDir, evalChangeId(suite.name, task.id), c, null));
+      const checks = await inSequence(task.checks, (c) => runHiddenCheck(loaded, options.stateDir, evalChangeId(suite.name, task.id), c, null));
       outcomes.push({ task: task.id, changeId: '', changeStatus: 'not-run', resolved: checks.every((c) => c.passed), turns: 0, tokens: 0, regressions: 0, durationMs: 0, checks });
     }
   } else {
@@ -95,13 +84,13 @@ export async function runEval(options: EvalOptions): Promise<{ report: EvalRepor
         const changeId = evalChangeId(suite.name, task.id);
         options.log(`${task.id}: running as change ${changeId} (${options.mode})`);
         const input = changeInput(loaded, { id: changeId, title: task.title, description: task.description }, taskRepos(loaded, task, changeId, options.mode));
-        const result = await executeChange(session, input, { rerun: true, json: false, log: options.log }, worker);
+        const result = await executeChange(session, input, { rerun: true, log: options.log, onProgress: progressOnStderr() }, worker);
         const checks = await inSequence(task.checks, async (c) => {
           const repo = result.repos.find((r) => r.repo === c.repo);
           if (!repo || repo.status !== 'green') {
             return { repo: c.repo, passed: false, exitCode: null, skipped: `repo ${repo?.status ?? 'missing'}: no branch to check`, outputTail: '' };
           }
-          return runCheck(docker, loaded, options.stateDir, changeId, c, repo.branch);
+          return runHiddenCheck(loaded, options.stateDir, changeId, c, repo.branch);
         });
         outcomes.push({
           task: task.id,
@@ -144,34 +133,6 @@ function taskRepos(loaded: LoadedConfig, task: EvalTask, changeId: string, mode:
     ),
   };
   return resolveTasks(loaded, change).map((t) => ({ ...t, branch: changeBranch(changeId) }));
-}
-
-/** Clones the branch (or the base) into a scratch workspace and runs the check in a fresh sandbox. */
-async function runCheck(docker: Docker, loaded: LoadedConfig, stateDir: string, changeId: string, check: EvalTask['checks'][number], branch: string | null): Promise<CheckOutcome> {
-  const repo = loaded.config.repos.find((r) => r.name === check.repo);
-  if (!repo) return { repo: check.repo, passed: false, exitCode: null, skipped: 'unknown repo', outputTail: '' };
-  const identity = sandboxIdentity();
-  const scratch = await mkdtemp(join(stateDir, 'eval-'));
-  const workspace = join(scratch, check.repo);
-  const ref = { changeId: `${changeId}-check`.slice(0, 60), repo: check.repo };
-  const deps = { docker, user: identity.sandboxUser, owner: `eval:${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') };
-  try {
-    await cloneWorkspace(repo.url, branch ?? repo.baseBranch, changeBranch(ref.changeId), workspace, { owner: identity.workspaceOwner });
-    await createSandbox(deps, { ...ref, workspace, sandbox: repo.sandbox });
-    const result = await runInSandbox(deps, {
-      ...ref,
-      kind: 'test',
-      name: 'hidden check',
-      index: 0,
-      command: check.command,
-      timeoutSeconds: repo.sandbox.timeouts.testSeconds,
-      outputBytes: repo.sandbox.limits.outputBytes,
-    });
-    return { repo: check.repo, passed: result.exitCode === 0 && !result.timedOut, exitCode: result.exitCode, skipped: null, outputTail: result.outputTail.slice(-1500) };
-  } finally {
-    await removeSandbox(docker, ref);
-    await rm(scratch, { recursive: true, force: true });
-  }
 }
 
 export function summarize(outcomes: TaskOutcome[]): EvalReport['summary'] {

@@ -10,20 +10,27 @@ import { Name } from '../config/repos.ts';
 import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
-import { dryRunBump, renderDryRun } from './bump.ts';
-import { demoChangeFile, demoConfigFile, seedDemoRemotes } from './demo.ts';
-import { buildAudit, exportHistories, readEgressLogs, renderAuditHtml, renderAuditMarkdown, renderAuditText, renderEgressLogs } from './audit/index.ts';
+import { renderDryRun } from './bump.ts';
+import { buildAudit, exportHistories, renderAuditHtml, renderAuditMarkdown, renderAuditText, renderEgressLogs } from './audit/index.ts';
 import { renderEval, runEval } from './eval.ts';
-import { EXIT, exitCodeFor, renderError } from './errors.ts';
-import { actor, cancelChange, resumeChange, sendHuman } from './operate.ts';
-import { preflight } from './preflight.ts';
-import { pullRequests, renderPullRequests } from './pulls.ts';
-import { printResult, runChange } from './run.ts';
-import { changeStatus, listChanges } from './status.ts';
-import { installRuntime } from '../workers/runtime.ts';
-import { listCaches, pruneCaches } from '../activities/sandbox/cache.ts';
+import { changeExitCode, EXIT, exitCodeFor, renderError } from './errors.ts';
+import { renderPullRequests } from './pulls.ts';
+import { printResult, progressOnStderr } from './run.ts';
+import { changeStatus } from './status.ts';
 import { renderCaches } from './caches.ts';
-import { openTemporal, startInProcessWorker } from './temporal.ts';
+import { openTemporal } from '../client/connection.ts';
+import { dryRunBump } from '../client/machine/bump.ts';
+import { listCaches, pruneCaches } from '../client/machine/caches.ts';
+import { demoChangeFile, demoConfigFile, seedDemoRemotes } from '../client/machine/demo.ts';
+import { readEgressLogs } from '../client/machine/egress-logs.ts';
+import { preflight } from '../client/machine/preflight.ts';
+import { pullRequests } from '../client/pulls.ts';
+import { describeChange, listChanges } from '../client/queries.ts';
+import { resumeChange } from '../client/resume.ts';
+import { runChange } from '../client/start.ts';
+import { actor, cancelChange, sendHuman } from '../client/updates.ts';
+import { startInProcessWorker } from '../client/worker.ts';
+import { installRuntime } from '../workers/runtime.ts';
 
 const log = (line: string): void => {
   process.stderr.write(`lockstep: ${line}\n`);
@@ -68,21 +75,21 @@ async function main(argv: string[]): Promise<number> {
         else process.stdout.write(`${renderDryRun(dry)}\n`);
         return;
       }
-      const { result, exitCode: code } = await runChange({
+      const result = await runChange({
         configFile: opts.config,
         changeFile,
         stateDir: stateDir(),
-        json: jsonMode,
         rerun: Boolean(opts.rerun),
         worker: opts.worker ? 'auto' : 'never',
         preflight: opts.preflight,
         log,
+        ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
         ...(opts.approve ? { approve: gates(opts.approve) } : {}),
         ...(opts.waitOnFailure !== undefined ? { waitOnFailureSeconds: opts.waitOnFailure } : {}),
       });
       printResult(result, jsonMode);
-      exitCode = code;
+      exitCode = changeExitCode(result);
     });
 
   program
@@ -93,21 +100,21 @@ async function main(argv: string[]): Promise<number> {
       jsonMode = Boolean(opts.json);
       const started = Date.now();
       await seedDemoRemotes(stateDir(), log);
-      const { result, exitCode: code } = await runChange({
+      const result = await runChange({
         configFile: demoConfigFile,
         changeFile: demoChangeFile,
         stateDir: stateDir(),
-        json: jsonMode,
         rerun: true,
         worker: 'auto',
         preflight: true,
         log,
+        ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
       });
       printResult(result, jsonMode);
       if (!jsonMode) {
         log(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s; pull request records are under ${join(stateDir(), 'forge', 'local')}`);
       }
-      exitCode = code;
+      exitCode = changeExitCode(result);
     });
 
   program
@@ -163,18 +170,18 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-worker', 'do not run a worker in this process')
     .action(async (changeId: string, opts: { config: string; change?: string; redoChanged?: boolean; json?: boolean; worker: boolean }) => {
       jsonMode = Boolean(opts.json);
-      const { result, exitCode: code } = await resumeChange({
+      const result = await resumeChange({
         changeId,
         configFile: opts.config,
         ...(opts.change ? { changeFile: opts.change } : {}),
         redoChanged: Boolean(opts.redoChanged),
         stateDir: stateDir(),
-        json: jsonMode,
         worker: opts.worker ? 'auto' : 'never',
         log,
+        ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
       });
       printResult(result, jsonMode);
-      exitCode = code;
+      exitCode = changeExitCode(result);
     });
 
   for (const action of ['retry', 'skip'] as const) {
@@ -299,6 +306,8 @@ async function main(argv: string[]): Promise<number> {
       }
       const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
       try {
+        // A mistyped id is a ChangeNotFoundError (exit 2) before the histories are read.
+        await describeChange(session, changeId);
         const report = await buildAudit(session, changeId);
         if (opts.export) {
           const paths = await exportHistories(session, changeId, opts.export);

@@ -1,12 +1,10 @@
-/** `lockstep status` and `lockstep list`: read changes back from Temporal. */
-import { WorkflowNotFoundError } from '@temporalio/client';
-import type { changeWorkflow } from '../workflows/change.ts';
-import { changeWorkflowId } from '../core/ids.ts';
-import type { ChangeResult, ChangeStatusView } from '../core/change.ts';
-import { liveStatus } from './live-status.ts';
+/** `lockstep status`: a change read back from Temporal, as JSON or text. */
+import type { ChangeStatusView } from '../core/change.ts';
+import type { TemporalSession } from '../client/connection.ts';
+import { readChange } from '../client/queries.ts';
+import { changeExitCode, EXIT } from './errors.ts';
 import { awaitingLine, gateLines, repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';
-import { searchAttributesReady, type TemporalSession } from './temporal.ts';
 
 export interface StatusReport {
   json: object;
@@ -16,31 +14,21 @@ export interface StatusReport {
 }
 
 export async function changeStatus(session: TemporalSession, changeId: string): Promise<StatusReport> {
-  const handle = session.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(changeId));
-  let description;
-  try {
-    description = await handle.describe();
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new Error(`no change "${changeId}" on ${session.address} (see "lockstep list")`);
-    throw err;
+  const reading = await readChange(session, changeId);
+  if (reading.state === 'completed') {
+    const result = reading.result;
+    return { json: jsonResult(result), text: renderResult(result), exitCode: changeExitCode(result) };
   }
-  const temporalStatus = description.status.name;
-  if (temporalStatus === 'COMPLETED') {
-    const result: ChangeResult = await handle.result();
-    return { json: jsonResult(result), text: renderResult(result), exitCode: result.status === 'succeeded' ? 0 : 1 };
+  if (reading.state === 'running') {
+    const view = reading.view;
+    if (view) return { json: jsonView(view), text: renderView(view), exitCode: EXIT.ok };
+    const text = `${changeId}: running, but no worker answers (start one with "lockstep worker")`;
+    return { json: { changeId, status: 'running', phase: 'unknown', repos: [] }, text, exitCode: EXIT.ok };
   }
-  if (temporalStatus === 'RUNNING') {
-    try {
-      const view = await liveStatus(handle);
-      return { json: jsonView(view), text: renderView(view), exitCode: 0 };
-    } catch {
-      const text = `${changeId}: running, but no worker answers (start one with "lockstep worker")`;
-      return { json: { changeId, status: 'running', phase: 'unknown', repos: [] }, text, exitCode: 0 };
-    }
-  }
+  const { temporalStatus } = reading;
   const status = temporalStatus === 'CANCELLED' ? 'cancelled' : 'failed';
-  const text = `${changeId}: ${status} (workflow ${temporalStatus.toLowerCase()} at ${description.closeTime?.toISOString() ?? '?'})`;
-  return { json: { changeId, status, temporalStatus, repos: [] }, text, exitCode: 1 };
+  const text = `${changeId}: ${status} (workflow ${temporalStatus.toLowerCase()} at ${reading.closeTime?.toISOString() ?? '?'})`;
+  return { json: { changeId, status, temporalStatus, repos: [] }, text, exitCode: EXIT.changeFailed };
 }
 
 function jsonView(view: ChangeStatusView): object {
@@ -91,45 +79,4 @@ function renderView(view: ChangeStatusView): string {
     ...diff,
     ...(view.gate ? gateLines(view.gate) : []),
   ].join('\n');
-}
-
-export interface ListedChange {
-  changeId: string;
-  title: string;
-  status: string;
-  startedAt: string;
-  closedAt: string | null;
-  repos: string[];
-}
-
-export interface ListFilter {
-  status?: string | undefined;
-  repo?: string | undefined;
-}
-
-/** Changes, newest first, filtered through Temporal visibility (search attributes) when the server has them. */
-export async function listChanges(session: TemporalSession, limit: number, filter: ListFilter = {}): Promise<ListedChange[]> {
-  const changes: ListedChange[] = [];
-  const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
-  const clauses = [`WorkflowType = 'changeWorkflow'`];
-  const visibility = (filter.status || filter.repo) && (await searchAttributesReady(session));
-  if (visibility && filter.status) clauses.push(`LockstepStatus = ${quote(filter.status)}`);
-  if (visibility && filter.repo) clauses.push(`LockstepRepos = ${quote(filter.repo)}`);
-  for await (const wf of session.client.workflow.list({ query: clauses.join(' AND ') })) {
-    const memo = (wf.memo ?? {}) as { title?: string; repos?: string[]; outcome?: string };
-    const status = wf.status.name === 'RUNNING' ? 'running' : wf.status.name === 'COMPLETED' ? (memo.outcome ?? 'completed') : wf.status.name.toLowerCase();
-    changes.push({
-      changeId: wf.workflowId.replace(/^change\//, ''),
-      title: memo.title ?? '',
-      status,
-      startedAt: wf.startTime.toISOString(),
-      closedAt: wf.closeTime?.toISOString() ?? null,
-      repos: memo.repos ?? [],
-    });
-    // Without search attributes (an older server), the same filter applies here instead.
-    const last = changes.at(-1);
-    if (!visibility && last && ((filter.status && last.status !== filter.status) || (filter.repo && !last.repos.includes(filter.repo)))) changes.pop();
-    if (changes.length >= limit) break;
-  }
-  return changes;
 }

@@ -223,7 +223,7 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
   });
 
   // A recipe's image is named by its content hash here, so every task and the gate name the same
-  // image; `lockstep run` builds it (cli/images.ts) when the engine does not have it.
+  // image; `lockstep run` builds it (client/machine/images.ts) when the engine does not have it.
   for (const [i, repo] of config.repos.entries()) {
     const build = repo.sandbox.build;
     if (!build) continue;
@@ -339,7 +339,7 @@ export async function loadChange(file: string, loaded: LoadedConfig): Promise<Ch
 
 /**
  * A change that asks for egress a target repo's fleet config does not grant: one issue per repo
- * and phase. A bump's targets may be known only after its manifests are read (cli/bump.ts), which
+ * and phase. A bump's targets may be known only after its manifests are read (client/machine/bump.ts), which
  * checks them again then.
  */
 export function egressIssues(file: string, change: Change, loaded: LoadedConfig): InputIssue[] {

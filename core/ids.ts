@@ -1,7 +1,7 @@
 /** Deterministic names: workflow ids and the change branch (side effects are keyed by them). */
-import type { PullRequestsAction } from './pulls.ts';
+import type { PullRequestsWorkflowAction } from './pulls.ts';
 
 export const changeWorkflowId = (changeId: string): string => `change/${changeId}`;
 export const repoWorkflowId = (changeId: string, repo: string): string => `change/${changeId}/repo/${repo}`;
 export const changeBranch = (changeId: string): string => `lockstep/${changeId}`;
-export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsAction, nonce: string): string => `change/${changeId}/pulls/${action}/${nonce}`;
+export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsWorkflowAction, nonce: string): string => `change/${changeId}/pulls/${action}/${nonce}`;

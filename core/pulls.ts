@@ -79,6 +79,9 @@ export interface Manifest {
 /** `lockstep prs|publish|close` as a workflow (workflows/pulls.ts). */
 export type PullRequestsAction = 'status' | 'ready' | 'close';
 
+/** What the same workflow does besides: deleting a change's branches (`lockstep cancel --delete-branches`). */
+export type PullRequestsWorkflowAction = PullRequestsAction | DeleteBranchesInput['action'];
+
 export interface PullRequestsInput {
   changeId: string;
   forge: ForgeConfig;
@@ -87,8 +90,19 @@ export interface PullRequestsInput {
   targets: { repo: string; number: number; url: string; branch: string }[];
 }
 
+/**
+ * `lockstep cancel --delete-branches`: each repo's change branch, pull request or not, deleted by
+ * a worker with its git credentials (the forge's token), as `close` deletes them.
+ */
+export interface DeleteBranchesInput {
+  changeId: string;
+  forge: ForgeConfig;
+  action: 'delete-branches';
+  targets: { repo: string; url: string; branch: string }[];
+}
+
 export interface PullRequestsResult {
   statuses: PullRequestView[];
-  /** Repos whose change branch was deleted (close). */
+  /** Repos whose change branch was deleted (close, delete-branches). */
   deletedBranches: string[];
 }

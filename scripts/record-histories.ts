@@ -18,7 +18,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { exportHistories, historyFileName } from '../cli/audit/index.ts';
-import type { TemporalSession } from '../cli/temporal.ts';
+import type { TemporalSession } from '../client/connection.ts';
 import { AgentBudgets, ModelsConfig } from '../config/repos.ts';
 import { projectRoot } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';

@@ -2,10 +2,12 @@
  * Operations on the linked PR set of a finished change (`lockstep prs|publish|close`). They run
  * as a workflow so that every forge request goes through a worker, which alone holds the
  * token, and through the forge's rate-limited task queue like the change's own requests.
+ * `lockstep cancel --delete-branches` deletes a change's branches here too, with the same
+ * credentials as `close`.
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type { SharedActivities } from '../activities/index.ts';
-import type { PullRequestsInput, PullRequestsResult } from '../core/pulls.ts';
+import type { DeleteBranchesInput, PullRequestsInput, PullRequestsResult } from '../core/pulls.ts';
 import { forgeCalls } from './forge-calls.ts';
 
 /** Git on the remote (deleting a closed change's branch): quick, retried a few times. */
@@ -14,7 +16,11 @@ const { deleteBranch } = proxyActivities<SharedActivities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
-export async function pullRequestsWorkflow(input: PullRequestsInput): Promise<PullRequestsResult> {
+export async function pullRequestsWorkflow(input: PullRequestsInput | DeleteBranchesInput): Promise<PullRequestsResult> {
+  if (input.action === 'delete-branches') {
+    const deleted = await Promise.all(input.targets.map((t) => deleteBranch({ url: t.url, branch: t.branch })));
+    return { statuses: [], deletedBranches: input.targets.filter((_, i) => deleted[i]).map((t) => t.repo) };
+  }
   const forge = forgeCalls(input.forge);
   const deletedBranches: string[] = [];
   const statuses = await Promise.all(

@@ -9,7 +9,7 @@ import type { temporal } from '@temporalio/proto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { changeWorkflowId } from '../../core/ids.ts';
-import type { TemporalSession } from '../temporal.ts';
+import type { TemporalSession } from '../../client/connection.ts';
 
 export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 export type History = temporal.api.history.v1.IHistory;

@@ -8,4 +8,4 @@ export { buildAudit } from './timeline.ts';
 export { exportHistories, historyFileName } from './histories.ts';
 export { renderAuditText, renderAuditMarkdown } from './text.ts';
 export { renderAuditHtml } from './html.ts';
-export { readEgressLogs, renderEgressLogs, type EgressLogLine } from './egress.ts';
+export { renderEgressLogs } from './egress.ts';

@@ -7,7 +7,7 @@
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow/index.js';
 import type { ChangeResult } from '../../core/change.ts';
 import { changeWorkflowId } from '../../core/ids.ts';
-import type { TemporalSession } from '../temporal.ts';
+import type { TemporalSession } from '../../client/connection.ts';
 import { describeActivity } from './activities.ts';
 import { eventEntries } from './events.ts';
 import { loadChangeRuns } from './histories.ts';

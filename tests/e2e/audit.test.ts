@@ -16,7 +16,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAudit, exportHistories, historyFileName, renderAuditHtml, renderAuditMarkdown, renderAuditText, type AuditEntry, type AuditReport } from '../../cli/audit/index.ts';
-import type { TemporalSession } from '../../cli/temporal.ts';
+import type { TemporalSession } from '../../client/connection.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';

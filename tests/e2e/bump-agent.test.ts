@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { buildRecipeImages } from '../../cli/images.ts';
+import { buildRecipeImages } from '../../client/machine/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import { egressDir } from '../../activities/egress/sandbox.ts';
-import { buildRecipeImages } from '../../cli/images.ts';
+import { buildRecipeImages } from '../../client/machine/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeWorkflowId } from '../../core/ids.ts';

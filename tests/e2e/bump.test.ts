@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
-import { buildRecipeImages } from '../../cli/images.ts';
+import { buildRecipeImages } from '../../client/machine/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { changeWorkflowId } from '../../core/ids.ts';

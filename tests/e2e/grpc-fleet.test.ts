@@ -15,7 +15,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { buildRecipeImages } from '../../cli/images.ts';
+import { buildRecipeImages } from '../../client/machine/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import type { ChangeResult } from '../../core/change.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';

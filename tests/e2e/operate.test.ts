@@ -7,6 +7,7 @@ import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
@@ -37,6 +38,10 @@ async function writeChange(id: string, storefrontStep: string): Promise<string> 
     }),
   );
   return file;
+}
+
+async function gitOut(remote: string, ...args: string[]): Promise<string> {
+  return (await promisify(execFile)('git', ['--git-dir', remote, ...args])).stdout.trim();
 }
 
 async function waitForAwaiting(changeId: string, kind: 'decision' | 'approval') {
@@ -204,8 +209,22 @@ describe('operating changes from the CLI', () => {
       if (left.length > 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
+    // Each repo's branch is on its remote (storefront never pushed: it sleeps), so there is one
+    // to delete in every repo, whenever catalog finishes.
+    const branchOf = (repo: string) => gitOut(h.fleet.remote(repo), 'branch', '--list', 'lockstep/cancel-me');
+    for (const repo of ['catalog', 'storefront']) await gitOut(h.fleet.remote(repo), 'update-ref', 'refs/heads/lockstep/cancel-me', 'refs/heads/main');
     const cancelled = await h.cli(['cancel', 'cancel-me', '--yes', '--delete-branches']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toContain('deleted lockstep/cancel-me in catalog, storefront');
+    for (const repo of ['catalog', 'storefront']) expect(await branchOf(repo)).toBe('');
+    // A worker deleted them (the pulls workflow, with its forge credentials), not the CLI itself.
+    const deletions = async (): Promise<string[]> => {
+      const ids: string[] = [];
+      for await (const wf of h.env.client.workflow.list({ query: `WorkflowType = 'pullRequestsWorkflow'` })) ids.push(wf.workflowId);
+      return ids.filter((id) => id.startsWith('change/cancel-me/pulls/delete-branches/'));
+    };
+    for (let i = 0; i < 50 && (await deletions()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await deletions()).toHaveLength(1);
     await started;
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=cancel-me`] } });
     expect(left).toEqual([]);
@@ -214,6 +233,16 @@ describe('operating changes from the CLI', () => {
     const noConfirm = await h.cli(['cancel', 'cancel-me']);
     expect(noConfirm.code).toBe(2);
     expect(noConfirm.stderr).toContain('add --yes');
+  });
+
+  it('a mistyped change id exits 2, naming the id and where the changes are listed', async () => {
+    const commands = [['status', 'cancel-mee'], ['retry', 'cancel-mee', 'catalog'], ['approve', 'cancel-mee'], ['cancel', 'cancel-mee', '--yes'], ['audit', 'cancel-mee']];
+    for (const args of commands) {
+      const { code, stderr } = await h.cli(args);
+      expect(code, `${args.join(' ')}: ${stderr}`).toBe(2);
+      expect(stderr).toMatch(/no change "cancel-mee" on \S+ \(see "lockstep list" for the changes there\)/);
+      expect(stderr).not.toMatch(/bug in Lockstep/);
+    }
   });
 
   it('"list --status --repo" filters through visibility', async () => {

@@ -19,7 +19,7 @@ import { stringify } from 'yaml';
 import type { EgressRecord } from '../../activities/egress/proxy.ts';
 import { parseManifest } from '../../activities/forges/body.ts';
 import { LocalForge } from '../../activities/forges/local/index.ts';
-import { buildRecipeImages } from '../../cli/images.ts';
+import { buildRecipeImages } from '../../client/machine/images.ts';
 import { loadReposConfig } from '../../config/load.ts';
 import type { ChangeResult } from '../../core/change.ts';
 import { watchSandboxes, type SandboxWatch } from '../helpers/compliance.ts';

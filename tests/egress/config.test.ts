@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renewingEgressCa } from '../../activities/egress/ca.ts';
 import { deniedHint, egressForSandbox, EGRESS_MOUNT, FORWARDER_MOUNT, LABEL_EGRESS, openEgress, systemCaBundle, workerRegistryEnv } from '../../activities/egress/sandbox.ts';
 import { sandboxEnv } from '../../activities/sandbox/docker.ts';
-import { egressIssues } from '../../cli/preflight.ts';
+import { egressIssues } from '../../client/machine/preflight.ts';
 import { egressGlance } from '../../cli/progress.ts';
 import { InputError, loadReposConfig, type InputIssue } from '../../config/load.ts';
 import { SandboxConfig } from '../../config/repos.ts';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, temporalAnswers, type DevServer } from '../../workers/dev-server.ts';
 import { installRuntime } from '../../workers/runtime.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { liveStatus } from '../../cli/live-status.ts';
+import { liveStatus } from '../../client/live-status.ts';
 import { changeWorkflowId } from '../../core/ids.ts';
 import type { ChangeStatusView } from '../../core/change.ts';
 import {

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_CHANGE, LABEL_OWNER, LABEL_REPO } from '../../activities/sandbox/docker.ts';
 import { hostQueueName } from '../../workers/worker.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { liveStatus } from '../../cli/live-status.ts';
+import { liveStatus } from '../../client/live-status.ts';
 import { changeWorkflowId } from '../../core/ids.ts';
 import {
   alive,

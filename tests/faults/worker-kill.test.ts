@@ -14,7 +14,7 @@ import Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { liveStatus } from '../../cli/live-status.ts';
+import { liveStatus } from '../../client/live-status.ts';
 import { changeWorkflowId, repoWorkflowId } from '../../core/ids.ts';
 import type { ChangeStatusView } from '../../core/change.ts';
 import {

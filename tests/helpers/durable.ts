@@ -19,7 +19,7 @@ import { gateInput, resolveTasks } from '../../core/inputs.ts';
 import { loadChange, loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
-import { liveStatus } from '../../cli/live-status.ts';
+import { liveStatus } from '../../client/live-status.ts';
 import { changeBranch } from '../../core/ids.ts';
 import type { ChangeInput, ChangeResult, ChangeStatusView } from '../../core/change.ts';
 import { exampleChange, seedTestFleet, type TestFleet } from './fleet.ts';

@@ -3,7 +3,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { demoConfigFile, demoFleetDir, seedRemotes } from '../../cli/demo.ts';
+import { demoConfigFile, demoFleetDir, seedRemotes } from '../../client/machine/demo.ts';
 import { projectRoot } from '../../config/paths.ts';
 
 export interface TestFleet {

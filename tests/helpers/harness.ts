@@ -8,7 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { createModelClient } from '../../activities/llm/client.ts';
-import { withBumpTargets } from '../../cli/bump.ts';
+import { withBumpTargets } from '../../client/machine/bump.ts';
 import { changeInput } from '../../core/inputs.ts';
 import { loadChange, loadReposConfig } from '../../config/load.ts';
 import { resolveTasks } from '../../core/inputs.ts';

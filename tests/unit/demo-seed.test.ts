@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedRemotes } from '../../cli/demo.ts';
+import { seedRemotes } from '../../client/machine/demo.ts';
 import { git } from '../../activities/git/workspace.ts';
 
 let root: string;

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRecipeImages } from '../../cli/images.ts';
+import { buildRecipeImages } from '../../client/machine/images.ts';
 import { InputError, loadReposConfig } from '../../config/load.ts';
 
 const docker = new Docker();

@@ -65,4 +65,47 @@ describe('layer rules', () => {
     expect(await ruleIds(`import type { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport type X = typeof pullRequestsWorkflow;\n`, activityFile)).toContain(restricted);
     expect(await ruleIds(`import { FATAL_ERROR_TYPES } from '../core/errors.ts';\nexport const x = FATAL_ERROR_TYPES;\n`, activityFile)).not.toContain(restricted);
   });
+
+  it('keeps cli/ and bench/ off activities/ (but the activity interfaces, as types): they go through client/', async () => {
+    const cliFile = join(projectRoot, 'cli', 'main.ts');
+    const benchFile = join(projectRoot, 'bench', 'run.ts');
+    for (const [file, up] of [
+      [cliFile, '..'],
+      [join(projectRoot, 'cli', 'audit', 'egress.ts'), '../..'],
+      [benchFile, '..'],
+    ] as const) {
+      for (const source of [
+        `import { createSandbox } from '${up}/activities/sandbox/docker.ts';\nexport const x = createSandbox;`,
+        `import type { CacheEntry } from '${up}/activities/sandbox/cache.ts';\nexport type X = CacheEntry;`,
+        `import { createHostActivities } from '${up}/activities/index.ts';\nexport const x = createHostActivities;`,
+        `import { pullRequestsWorkflow } from '${up}/workflows/pulls.ts';\nexport const x = pullRequestsWorkflow;`,
+      ]) {
+        expect(await ruleIds(`${source}\n`, file), `${file}: ${source}`).toContain(restricted);
+      }
+      for (const source of [
+        `import { runChange } from '${up}/client/start.ts';\nexport const x = runChange;`,
+        `import type { pullRequestsWorkflow } from '${up}/workflows/pulls.ts';\nexport type X = typeof pullRequestsWorkflow;`,
+        // The activity interfaces, as types: the audit names what a history holds by them.
+        `import type { HostActivities } from '${up}/activities/index.ts';\nexport type X = HostActivities;`,
+      ]) {
+        expect(await ruleIds(`${source}\n`, file), `${file}: ${source}`).not.toContain(restricted);
+      }
+    }
+  });
+
+  it('lets only client/machine/ use the activities\' libraries, and keeps client/ off cli/ and bench/', async () => {
+    const clientFile = join(projectRoot, 'client', 'start.ts');
+    const machineFile = join(projectRoot, 'client', 'machine', 'caches.ts');
+    expect(await ruleIds(`import { createSandbox } from '../activities/sandbox/docker.ts';\nexport const x = createSandbox;\n`, clientFile)).toContain(restricted);
+    expect(await ruleIds(`import { createSandbox } from '../../activities/sandbox/docker.ts';\nexport const x = createSandbox;\n`, machineFile)).not.toContain(restricted);
+    for (const [file, up] of [
+      [clientFile, '..'],
+      [machineFile, '../..'],
+    ] as const) {
+      expect(await ruleIds(`import { renderResult } from '${up}/cli/progress.ts';\nexport const x = renderResult;\n`, file)).toContain(restricted);
+      expect(await ruleIds(`import { runBaseline } from '${up}/bench/baseline.ts';\nexport const x = runBaseline;\n`, file)).toContain(restricted);
+      expect(await ruleIds(`import { changeWorkflow } from '${up}/workflows/change.ts';\nexport const x = changeWorkflow;\n`, file)).toContain(restricted);
+      expect(await ruleIds(`import type { changeWorkflow } from '${up}/workflows/change.ts';\nexport type X = typeof changeWorkflow;\n`, file)).not.toContain(restricted);
+    }
+  });
 });

@@ -8,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { imageLacks } from '../../cli/preflight.ts';
+import { imageLacks } from '../../client/machine/preflight.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 
 const docker = new Docker();

@@ -19,7 +19,7 @@ import type { CommandResult } from '../../core/commands.ts';
 import type { RepoTask } from '../../core/repo.ts';
 import type { RunInSandboxInput } from '../../core/workspace.ts';
 import { changeBranch, changeWorkflowId, repoWorkflowId } from '../../core/ids.ts';
-import { liveStatus } from '../../cli/live-status.ts';
+import { liveStatus } from '../../client/live-status.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 

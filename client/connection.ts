@@ -1,19 +1,14 @@
 /**
  * Connects the CLI to Temporal. With the embedded defaults (nothing answering at a loopback
  * address), it starts the dev server on the state folder's SQLite file and stops it when done;
- * and when no worker polls the task queue, it runs one in this process for the command's life.
+ * and when no worker polls the task queue, it runs one in this process for the command's life
+ * (worker.ts).
  */
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import { join } from 'node:path';
-import { taskQueue, temporalAddress, temporalNamespace } from '../config/paths.ts';
+import { temporalAddress, temporalNamespace } from '../config/paths.ts';
 import { startDevServer, temporalAnswers, TemporalUnavailableError, type DevServer } from '../workers/dev-server.ts';
-import { installRuntime } from '../workers/runtime.ts';
-import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
 import proto from '@temporalio/proto';
-import type { ForgeConfig } from '../config/repos.ts';
-
-const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
 
 export interface TemporalSession {
   client: Client;
@@ -47,53 +42,6 @@ export async function openTemporal(options: { stateDir: string; startServer: boo
     async close() {
       await connection.close();
       await devServer?.stop();
-    },
-  };
-}
-
-/** Whether any worker has polled the shared workflow queue recently. */
-export async function workersPolling(session: TemporalSession): Promise<boolean> {
-  const response = await session.client.workflowService.describeTaskQueue({
-    namespace: session.namespace,
-    taskQueue: { name: taskQueue(), kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-  });
-  return (response.pollers ?? []).length > 0;
-}
-
-export interface InProcessWorker {
-  worker: LockstepWorker;
-  done: Promise<void>;
-  stop(): Promise<void>;
-}
-
-export async function startInProcessWorker(
-  session: TemporalSession,
-  stateDir: string,
-  log: (line: string) => void,
-  forges: ForgeConfig[] = [],
-): Promise<InProcessWorker> {
-  installRuntime();
-  const connection = await NativeConnection.connect({ address: session.address });
-  const worker = await createLockstepWorker({
-    connection,
-    namespace: session.namespace,
-    stateDir,
-    forges,
-    address: session.address,
-    log,
-    onReaped: (names) => {
-      if (names.length > 0) log(`removed ${names.length} orphaned sandbox${names.length === 1 ? '' : 'es'}: ${names.join(', ')}`);
-    },
-  });
-  const done = worker.run();
-  return {
-    worker,
-    done,
-    async stop() {
-      worker.shutdown();
-      await done.catch(() => undefined);
-      await connection.close();
     },
   };
 }

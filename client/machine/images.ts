@@ -1,8 +1,8 @@
 /** `lockstep run` builds the images of `sandbox.build` recipes its change needs, before it starts. */
 import Docker from 'dockerode';
 import { dirname, join } from 'node:path';
-import { ensureImage } from '../activities/sandbox/image.ts';
-import type { SandboxConfig } from '../config/repos.ts';
+import { ensureImage } from '../../activities/sandbox/image.ts';
+import type { SandboxConfig } from '../../config/repos.ts';
 
 /** Builds each recipe image the engine lacks (once per tag), with its output as progress; returns the tags built. */
 export async function buildRecipeImages(sandboxes: readonly SandboxConfig[], stateDir: string, log: (line: string) => void, docker = new Docker()): Promise<string[]> {

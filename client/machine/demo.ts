@@ -5,8 +5,8 @@
 import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { git } from '../activities/git/workspace.ts';
-import { projectRoot } from '../config/paths.ts';
+import { git } from '../../activities/git/workspace.ts';
+import { projectRoot } from '../../config/paths.ts';
 
 export const demoFleetDir = join(projectRoot, 'examples', 'fleet');
 export const demoChangeFile = join(projectRoot, 'examples', 'changes', 'price-cents.yaml');

@@ -7,15 +7,15 @@
 import Docker from 'dockerode';
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gitCredentials } from '../activities/forges/git-credentials.ts';
-import { remoteBranchCommit } from '../activities/git/workspace.ts';
-import { InputError, type InputIssue, type LoadedConfig } from '../config/load.ts';
-import { sandboxEnv } from '../activities/sandbox/docker.ts';
-import type { SandboxConfig } from '../config/repos.ts';
-import { projectRoot } from '../config/paths.ts';
-import type { RepoTask } from '../core/repo.ts';
-import { sandboxIdentity } from '../workers/worker.ts';
-import { EnvironmentError } from './errors.ts';
+import { gitCredentials } from '../../activities/forges/git-credentials.ts';
+import { remoteBranchCommit } from '../../activities/git/workspace.ts';
+import { InputError, type InputIssue, type LoadedConfig } from '../../config/load.ts';
+import { sandboxEnv } from '../../activities/sandbox/docker.ts';
+import type { SandboxConfig } from '../../config/repos.ts';
+import { projectRoot } from '../../config/paths.ts';
+import type { RepoTask } from '../../core/repo.ts';
+import { sandboxIdentity } from '../../workers/worker.ts';
+import { EnvironmentError } from '../errors.ts';
 
 export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker = new Docker()): Promise<void> {
   const issues: InputIssue[] = [];
