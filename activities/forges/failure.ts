@@ -41,7 +41,8 @@ export interface ForgeFailureTable {
   rows: readonly FailureRow[];
 }
 
-const rateLimited = (forge: ForgeName) => (s: ForgeSettings) => `${forge}'s rate limit still applied after ${s.maxRetries} retries; "lockstep resume" continues the change later`;
+const rateLimited = (forge: ForgeName) => (s: ForgeSettings) =>
+  `${forge}'s rate limit still applied after ${s.maxRetries} retries; "lockstep resume" continues the change later`;
 
 export const GITHUB_FAILURES: ForgeFailureTable = {
   forge: 'GitHub',
@@ -128,7 +129,8 @@ export function forgeFailure(
 ): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
   if (err instanceof ForgeAnswerMalformed) {
-    return ApplicationFailure.create({ type: 'ForgeAnswerMalformed', message: redact(`cannot ${what}: ${err.message}`.slice(0, 1000), settings.token), nonRetryable: true });
+    const message = redact(`cannot ${what}: ${err.message}`.slice(0, 1000), settings.token);
+    return ApplicationFailure.create({ type: 'ForgeAnswerMalformed', message, nonRetryable: true });
   }
   const error = readError(err);
   const { forge } = table;

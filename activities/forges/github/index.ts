@@ -129,8 +129,12 @@ export class GitHubForge implements Forge {
       const where = this.slug(repo);
       const pr = await this.get(where, number);
       const [reviews, runs, statuses] = await Promise.all([
-        this.client.rest.pulls.listReviews({ ...where, pull_number: number, per_page: 100 }).then((r) => answer(Reviews, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', r.data)),
-        this.client.rest.checks.listForRef({ ...where, ref: pr.head.sha, per_page: 100 }).then((r) => answer(CheckRuns, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', r.data)),
+        this.client.rest.pulls
+          .listReviews({ ...where, pull_number: number, per_page: 100 })
+          .then((r) => answer(Reviews, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', r.data)),
+        this.client.rest.checks
+          .listForRef({ ...where, ref: pr.head.sha, per_page: 100 })
+          .then((r) => answer(CheckRuns, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', r.data)),
         this.client.rest.repos
           .getCombinedStatusForRef({ ...where, ref: pr.head.sha, per_page: 100 })
           .then((r) => answer(CombinedStatus, 'GET /repos/{owner}/{repo}/commits/{ref}/status', r.data)),

@@ -127,7 +127,8 @@ export class GitLabForge implements Forge {
       if (!found) {
         try {
           const title = this.options.config.draft ? `Draft: ${spec.title}` : spec.title;
-          found = answer(MergeRequest, 'POST /projects/:id/merge_requests', await this.api.MergeRequests.create(project, spec.head, spec.base, title, { description: spec.body }));
+          const mr = await this.api.MergeRequests.create(project, spec.head, spec.base, title, { description: spec.body });
+          found = answer(MergeRequest, 'POST /projects/:id/merge_requests', mr);
           created = true;
         } catch (err) {
           // 409: an open MR of this source branch exists (e.g. made by the try whose answer was lost).
@@ -163,7 +164,8 @@ export class GitLabForge implements Forge {
     return this.call(`read merge request !${number} of ${repo}`, async () => {
       const project = this.project(repo);
       const mr = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
-      const approvals = answer(Approvals, 'GET /projects/:id/merge_requests/:merge_request_iid/approvals', await this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number }));
+      const approved = await this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number });
+      const approvals = answer(Approvals, 'GET /projects/:id/merge_requests/:merge_request_iid/approvals', approved);
       const pipeline = mr.head_pipeline?.status ?? null;
       const checks = !pipeline ? 'none' : pipeline === 'success' ? 'passing' : ['failed', 'canceled'].includes(pipeline) ? 'failing' : 'pending';
       return { pullRequest: this.record(repo, mr), checks, reviews: { approved: approvals.approved_by?.length ?? 0, changesRequested: 0, commented: 0 } };
@@ -195,7 +197,8 @@ export class GitLabForge implements Forge {
   }
 
   private async findOpen(project: string, head: string): Promise<MergeRequest | null> {
-    const list = answer(MergeRequests, LIST, await this.api.MergeRequests.all({ projectId: project, sourceBranch: head, state: 'opened', perPage: 20, maxPages: 1 }));
+    const open = await this.api.MergeRequests.all({ projectId: project, sourceBranch: head, state: 'opened', perPage: 20, maxPages: 1 });
+    const list = answer(MergeRequests, LIST, open);
     return list.find((mr) => mr.source_branch === head) ?? null;
   }
 
