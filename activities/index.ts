@@ -20,6 +20,7 @@ import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, snapshotPrepared, type GitCredentials } from './git/workspace.ts';
 import { activityContext } from './context.ts';
+import { whileAlive } from './heartbeat.ts';
 import { inLanes } from '../core/lanes.ts';
 import { openCache } from './sandbox/cache.ts';
 import { removeEgressDir, type EgressDeps } from './egress/sandbox.ts';
@@ -68,24 +69,6 @@ interface BranchAt {
 
 export const workspacePath = (stateDir: string, changeId: string, repo: string): string =>
   join(stateDir, 'workspaces', changeId, repo);
-
-/**
- * Heartbeats every few seconds while `work` runs, so a worker that dies in the middle of a
- * forge call (after the forge acted, before the activity returned) is noticed within the
- * heartbeat timeout and the call is retried elsewhere, where find-or-create finds what the dead
- * one made. A forge call may wait out a rate limit for minutes: the heartbeat says the process
- * lives, not that the forge answered. Outside an activity (unit tests) it just runs `work`.
- */
-export async function whileAlive<T>(work: () => Promise<T>, everyMs = 5_000): Promise<T> {
-  const ctx = activityContext();
-  if (!ctx) return work();
-  const beat = setInterval(() => ctx.heartbeat(), everyMs);
-  try {
-    return await work();
-  } finally {
-    clearInterval(beat);
-  }
-}
 
 /**
  * Forge calls. For a remote forge they run on that forge's own task queue (one budget per host
@@ -239,18 +222,18 @@ function watchedSandboxes(deps: ActivityDeps) {
           const cacheDir = await openCache(deps.stateDir, input.repo, input.workspace, input.sandbox.cache, deps.workspaceOwner);
           return createSandbox(sandboxDeps, { ...input, cacheDir }, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal);
         },
-        { heartbeat: () => ctx?.heartbeat() },
+        { ctx },
       );
     },
     /** Every sandbox of the repo's change on this engine, of any attempt. */
     async removeAll(ref: SandboxRef): Promise<void> {
       const ctx = activityContext();
-      await whileDockerAnswers(deps.docker, () => removeRepoSandboxes(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { heartbeat: () => ctx?.heartbeat() });
+      await whileDockerAnswers(deps.docker, () => removeRepoSandboxes(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { ctx });
     },
     /** Given up on while the engine is silent, the remove request stays sent: it takes effect when the engine answers again. */
     async remove(ref: SandboxRef): Promise<void> {
       const ctx = activityContext();
-      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { heartbeat: () => ctx?.heartbeat() });
+      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { ctx });
       await removeEgressDir(deps.egress, ref);
     },
   };
@@ -296,12 +279,12 @@ export function createHostActivities(deps: ActivityDeps) {
           runInSandbox(
             {
               ...sandboxDeps,
-              heartbeat: (details) => (progress = details),
+              heartbeat: { heartbeat: (details) => (progress = details) },
             },
             input,
             AbortSignal.any([ctx.cancellationSignal, signal]),
           ),
-        { heartbeat: () => ctx.heartbeat(progress) },
+        { ctx, details: () => progress },
       );
       // What setup left is the repo's prepared environment, not part of the change: the commit
       // later holds only what differs from this snapshot. No workflow change needed, so

@@ -8,6 +8,7 @@ import type OpenAI from 'openai';
 import { createHash } from 'node:crypto';
 import type { AgentToolInput, AgentToolResult, AppendUserMessageInput, ModelTurnInput, ModelTurnResult, PlanInput, PlanTurnResult, RepoIndex, StartTranscriptInput } from '../../core/agent.ts';
 import type { SandboxDeps } from '../sandbox/docker.ts';
+import { heartbeating } from '../heartbeat.ts';
 import { classifyModelError, modelNotConfigured } from '../llm/client.ts';
 import { planTurn } from './plan.ts';
 import { AGENT_SYSTEM_PROMPT, agentTaskMessage } from './prompts.ts';
@@ -43,23 +44,26 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
     },
 
     async modelTurn(input: ModelTurnInput): Promise<ModelTurnResult> {
-      if (!deps.openai) throw modelNotConfigured();
+      const { openai } = deps;
+      if (!openai) throw modelNotConfigured();
       const t = transcript(input);
       const messages = await t.messages(input.turn);
       const promptHash = createHash('sha256').update(JSON.stringify(messages)).digest('hex');
       const started = Date.now();
       let completion: OpenAI.Chat.Completions.ChatCompletion;
       const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat({ waitingMs: Date.now() - started }), 5000);
       try {
-        completion = await deps.openai.chat.completions.create(
-          { model: input.model, messages, tools: toolDefinitions(), tool_choice: 'auto', parallel_tool_calls: false },
-          { signal: ctx.cancellationSignal, timeout: input.timeoutSeconds * 1000 },
+        completion = await heartbeating(
+          ctx,
+          () =>
+            openai.chat.completions.create(
+              { model: input.model, messages, tools: toolDefinitions(), tool_choice: 'auto', parallel_tool_calls: false },
+              { signal: ctx.cancellationSignal, timeout: input.timeoutSeconds * 1000 },
+            ),
+          { details: () => ({ waitingMs: Date.now() - started }) },
         );
       } catch (err) {
         throw classifyModelError(err);
-      } finally {
-        clearInterval(beat);
       }
       const message = completion.choices[0]?.message;
       const calls = (message?.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [c] : []));
@@ -90,7 +94,7 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
       const outcome = await executeTool(
         {
           workspace: input.workspace,
-          sandbox: { ...deps.sandbox, heartbeat: (d) => ctx.heartbeat(d) },
+          sandbox: { ...deps.sandbox, heartbeat: ctx },
           ref: { changeId: input.changeId, repo: input.repo },
           testCommand: input.testCommand,
           commandTimeoutSeconds: input.commandTimeoutSeconds,

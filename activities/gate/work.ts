@@ -166,7 +166,7 @@ export class GateWork {
     const c = await this.checkout(name);
     const ref = { changeId: this.changeId, repo: `gate-${this.key}-${name}` };
     const ctx = activityContext();
-    const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: (d) => ctx?.heartbeat(d) };
+    const deps: SandboxDeps = { ...this.deps.sandbox, readOnlyMounts: gateMounts(), heartbeat: ctx };
     if (!this.sandboxes.has(ref.repo)) {
       this.sandboxes.add(ref.repo);
       // The repo's own cache: the gate's setup installs from what the repo's run fetched.

@@ -13,6 +13,7 @@ import type { CommandResult } from '../../core/commands.ts';
 import type { RunInSandboxInput, SandboxRef } from '../../core/workspace.ts';
 import { deniedHint, egressForSandbox, openEgress, type EgressDeps } from '../egress/sandbox.ts';
 import { activityContext } from '../context.ts';
+import { beat, heartbeating, type HeartbeatTarget } from '../heartbeat.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { CACHE_ENV, CACHE_MOUNT, lockCache } from './cache.ts';
 import { killLeftovers, leftoversNote, type Leftovers } from './leftovers.ts';
@@ -168,8 +169,8 @@ export interface SandboxDeps {
   host?: string;
   cluster?: string;
   logDir: string;
-  /** Called while a command runs, so the activity can heartbeat. */
-  heartbeat?: (details: { bytes: number; elapsedMs: number }) => void;
+  /** Where a running command's heartbeats go (the activity's context), with its output so far. */
+  heartbeat?: HeartbeatTarget<{ bytes: number; elapsedMs: number }> | null;
   heartbeatEveryMs?: number;
 }
 
@@ -182,7 +183,7 @@ export interface DockerWatch {
 }
 
 /**
- * Runs `work` while pinging the engine every `everyMs`. Each answered ping calls `heartbeat`,
+ * Runs `work` while pinging the engine every `everyMs`. Each answered ping beats `ctx` (with `details()`),
  * so an activity's heartbeat says the engine answers, not only that the worker lives. When a
  * ping stays unanswered for `timeoutMs` (a daemon that hangs, a socket that went silent), the
  * watch aborts its signal and rejects with DockerUnresponsive at once, without waiting for
@@ -191,7 +192,7 @@ export interface DockerWatch {
 export async function whileDockerAnswers<T>(
   docker: Docker,
   work: (watch: DockerWatch) => Promise<T>,
-  options: { heartbeat?: () => void; everyMs?: number; timeoutMs?: number } = {},
+  options: { ctx?: HeartbeatTarget<unknown> | null; details?: () => unknown; everyMs?: number; timeoutMs?: number } = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? DOCKER_PING_TIMEOUT_MS;
   const controller = new AbortController();
@@ -211,7 +212,7 @@ export async function whileDockerAnswers<T>(
       .ping()
       .then(() => {
         pingSince = null;
-        if (!controller.signal.aborted) options.heartbeat?.();
+        if (!controller.signal.aborted) beat(options.ctx, options.details?.());
       })
       // A refused connection answers too (the engine is gone, not hung): the work's own calls fail.
       .catch(() => (pingSince = null));
@@ -419,22 +420,27 @@ async function execute(
     refusedStop = reason;
     kill();
   });
-  const beat = setInterval(() => deps.heartbeat?.({ bytes: capture.bytes, elapsedMs: Date.now() - started }), deps.heartbeatEveryMs ?? 5000);
   let leftovers: Leftovers = { killed: 0, containerKilled: false };
   let durationMs: number;
   try {
-    // A process the command left running may hold its output open after it returned (a fork
-    // bomb that detaches): the command has returned when its exec has, stream or not.
-    await Promise.race([ended, execReturned(exec, ended)]);
-    durationMs = Date.now() - started;
-    if (!killed) {
-      leftovers = await killLeftovers(docker, container);
-      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
-      stream.destroy();
-    }
+    durationMs = await heartbeating(
+      deps.heartbeat,
+      async () => {
+        // A process the command left running may hold its output open after it returned (a fork
+        // bomb that detaches): the command has returned when its exec has, stream or not.
+        await Promise.race([ended, execReturned(exec, ended)]);
+        const returnedAfterMs = Date.now() - started;
+        if (!killed) {
+          leftovers = await killLeftovers(docker, container);
+          await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+          stream.destroy();
+        }
+        return returnedAfterMs;
+      },
+      { everyMs: deps.heartbeatEveryMs, details: () => ({ bytes: capture.bytes, elapsedMs: Date.now() - started }) },
+    );
   } finally {
     clearTimeout(timer);
-    clearInterval(beat);
     signal?.removeEventListener('abort', onAbort);
   }
   // The stream ends as soon as the command dies, before the engine has finished stopping the

@@ -50,7 +50,9 @@ export type FaultKind =
    * the client gives up or its process dies: the moment to kill a worker after the side effect
    * and before its activity returns (`onFault` says when).
    */
-  | 'hang-after-create';
+  | 'hang-after-create'
+  /** The request takes effect, and the answer (each item of a list) lacks `field`, as no GitHub answer does. */
+  | 'malformed';
 
 export interface Fault {
   kind: FaultKind;
@@ -64,6 +66,8 @@ export interface Fault {
   times?: number;
   /** Seconds in Retry-After (secondary-rate-limit; default 1). */
   retryAfter?: number;
+  /** Dot-path of the field a malformed answer lacks (default `number`). */
+  field?: string;
 }
 
 export interface LoggedRequest {
@@ -545,6 +549,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         });
         return;
       }
+      if (fault?.kind === 'malformed') {
+        send(answer.status, withoutField(answer.json, fault.field ?? 'number'));
+        return;
+      }
       checkAnswer(op, answer);
       send(answer.status, answer.json);
     } catch (err) {
@@ -556,6 +564,18 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       violations.push(`${entry.method} ${entry.path}: fake failed: ${String(err)}`);
       send(500, { message: String(err) });
     }
+  }
+
+  /** A copy of an answer whose object (each, for a list) lacks the field at `path`. */
+  function withoutField(json: unknown, path: string): unknown {
+    const copy = structuredClone(json);
+    const keys = path.split('.');
+    const last = keys.pop() ?? '';
+    for (const item of Array.isArray(copy) ? copy : [copy]) {
+      const parent = keys.reduce<unknown>((at, k) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[k] : undefined), item);
+      if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
+    }
+    return copy;
   }
 
   /** The fake's own answers must carry what GitHub's description says every answer has. */

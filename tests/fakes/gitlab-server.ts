@@ -11,7 +11,8 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type GitLabFaultKind = 'rate-limit' | 'already-exists' | '5xx' | 'drop' | 'crash-after-create';
+/** `malformed`: the request takes effect, and the answer (each item of a list) lacks `field`, as no GitLab answer does. */
+export type GitLabFaultKind = 'rate-limit' | 'already-exists' | '5xx' | 'drop' | 'crash-after-create' | 'malformed';
 
 export interface GitLabFault {
   kind: GitLabFaultKind;
@@ -21,6 +22,8 @@ export interface GitLabFault {
   times?: number;
   /** Seconds in Retry-After (rate-limit; default 1). */
   retryAfter?: number;
+  /** The top-level field a malformed answer lacks (default `iid`). */
+  field?: string;
 }
 
 export interface FakeMergeRequest {
@@ -314,6 +317,11 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
       }
       const answer = handle(op.id, params, query, body);
       if (fault?.kind === 'crash-after-create') return void req.socket.destroy();
+      if (fault?.kind === 'malformed') {
+        const field = fault.field ?? 'iid';
+        const strip = (item: unknown) => (item && typeof item === 'object' ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== field)) : item);
+        return send(answer.status, Array.isArray(answer.json) ? answer.json.map(strip) : strip(answer.json));
+      }
       if (fault?.kind === 'already-exists') return send(409, { message: [`Another open merge request already exists for this source branch: !${(answer.json as { iid: number }).iid}`] });
       send(answer.status, answer.json);
     } catch (err) {

@@ -16,17 +16,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('whileDockerAnswers', () => {
   it('heartbeats while the engine answers and returns what the work returns', async () => {
-    let beats = 0;
+    const beats: unknown[] = [];
     const result = await whileDockerAnswers(
       engine(() => Promise.resolve('OK')),
       async ({ signal }) => {
         await sleep(200);
         return signal.aborted ? 'aborted' : 'done';
       },
-      { heartbeat: () => beats++, everyMs: 10, timeoutMs: 1000 },
+      { ctx: { heartbeat: (details) => beats.push(details) }, details: () => ({ bytes: 7 }), everyMs: 10, timeoutMs: 1000 },
     );
     expect(result).toBe('done');
-    expect(beats).toBeGreaterThan(0);
+    expect(beats.length).toBeGreaterThan(0);
+    expect(beats[0]).toEqual({ bytes: 7 });
   });
 
   it('gives up on a silent engine: DockerUnresponsive, the work told to stop, no heartbeat', async () => {
@@ -38,7 +39,7 @@ describe('whileDockerAnswers', () => {
         seen = signal;
         return new Promise<string>(() => undefined); // a call stuck on the engine
       },
-      { heartbeat: () => beats++, everyMs: 10, timeoutMs: 60 },
+      { ctx: { heartbeat: () => beats++ }, everyMs: 10, timeoutMs: 60 },
     );
     const err = await work.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
@@ -57,7 +58,7 @@ describe('whileDockerAnswers', () => {
         await sleep(200);
         throw new Error('connect ECONNREFUSED');
       },
-      { heartbeat: () => beats++, everyMs: 10, timeoutMs: 60 },
+      { ctx: { heartbeat: () => beats++ }, everyMs: 10, timeoutMs: 60 },
     ).catch((e: unknown) => e);
     expect((err as Error).message).toBe('connect ECONNREFUSED');
     expect(beats).toBe(0);

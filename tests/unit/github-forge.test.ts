@@ -81,6 +81,18 @@ describe('GitHub forge', () => {
     gh.violations.length = 0;
   });
 
+  it('fails at once, naming the endpoint and the field, on an answer without a field it reads', async () => {
+    gh.inject({ kind: 'malformed', operationId: 'pulls/get', repo: 'acme/api', field: 'head.sha' });
+    const err = (await forge().pullRequestStatus('api', 1).catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'ForgeAnswerMalformed', nonRetryable: true });
+    expect(err.message).toContain("read pull request #1 of api: GitHub's answer to GET /repos/{owner}/{repo}/pulls/{pull_number} does not fit");
+    expect(err.message).toContain('what Lockstep reads: field head.sha: ');
+    expect(err.message).not.toContain(gh.token);
+    expect(gh.pendingFaults()).toEqual([]);
+    expect(gh.violations).toEqual([]);
+  });
+
   it('turns a draft ready (GraphQL), reports status, closes', async () => {
     const f = forge();
     expect((await f.markReady('api', 1)).draft).toBe(false);

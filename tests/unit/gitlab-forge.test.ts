@@ -94,4 +94,16 @@ describe('GitLab forge', () => {
     expect(writes).toHaveLength(3);
     for (let i = 1; i < writes.length; i++) expect((writes[i]?.at ?? 0) - (writes[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(300);
   });
+
+  it('fails at once, naming the endpoint and the field, on an answer without a field it reads', async () => {
+    gl.inject({ kind: 'malformed', operationId: 'mr/list', project: 'acme/pace', field: 'web_url' });
+    const err = (await forge().listPullRequests('pace').catch((e: unknown) => e)) as ApplicationFailure;
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect(err).toMatchObject({ type: 'ForgeAnswerMalformed', nonRetryable: true });
+    expect(err.message).toContain("list the merge requests of pace: GitLab's answer to GET /projects/:id/merge_requests does not fit what Lockstep reads");
+    expect(err.message).toContain('field [0].web_url: ');
+    expect(err.message).not.toContain(gl.token);
+    expect(gl.pendingFaults()).toEqual([]);
+    expect(gl.violations).toEqual([]);
+  });
 });

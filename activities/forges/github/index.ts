@@ -8,17 +8,24 @@
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
 import { Octokit } from '@octokit/rest';
-import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
 import type { GitHubForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
+import { parseAnswer } from '../answers.ts';
+import { forgeFailure, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
-import { pacedFetch, pacerFor, redact } from '../pacing.ts';
+import { pacedFetch, pacerFor } from '../pacing.ts';
+import { CheckRuns, CombinedStatus, PullRequest, PullRequests, RequestError, Reviews, ValidationFailed } from './schemas.ts';
 
 const GitHubClient = Octokit.plugin(retry, throttling);
 type GitHubClient = InstanceType<typeof GitHubClient>;
-type ApiPullRequest = Awaited<ReturnType<GitHubClient['rest']['pulls']['get']>>['data'];
-type ListedPullRequest = Awaited<ReturnType<GitHubClient['rest']['pulls']['list']>>['data'][number];
+
+const LIST = 'GET /repos/{owner}/{repo}/pulls';
+const UPDATE = 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}';
+
+/** GitHub's answer to `endpoint` (as its REST reference names it), read through `schema`. */
+const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T => parseAnswer(schema, data, 'GitHub', endpoint);
 
 export interface GitHubForgeOptions {
   config: GitHubForgeConfig;
@@ -32,9 +39,24 @@ export interface GitHubForgeOptions {
 
 /** Whether a request error is GitHub's answer to a second PR for the same head. */
 function alreadyExists(err: unknown): boolean {
-  if (!(err instanceof Error) || (err as { status?: number }).status !== 422) return false;
-  const data = (err as { response?: { data?: { errors?: { message?: string }[] } } }).response?.data;
-  return (data?.errors ?? []).some((e) => /already exists/i.test(e.message ?? '')) || /already exists/i.test(err.message);
+  if (!(err instanceof Error)) return false;
+  const request = RequestError.safeParse(err);
+  if (!request.success || request.data.status !== 422) return false;
+  const body = ValidationFailed.safeParse(request.data.response?.data);
+  const reasons = body.success ? (body.data.errors ?? []) : [];
+  return reasons.some((e) => typeof e !== 'string' && /already exists/i.test(e.message ?? '')) || /already exists/i.test(err.message);
+}
+
+/** What the failure table reads of a failed request (anything thrown that is not one has status 0). */
+function httpError(err: unknown): ForgeHttpError {
+  const parsed = RequestError.safeParse(err);
+  const { status = 0, request }: RequestError = parsed.success ? parsed.data : {};
+  return {
+    status,
+    message: err instanceof Error ? err.message : String(err),
+    route: request?.method && request.url ? `${request.method} ${new URL(request.url).pathname}` : undefined,
+    alreadyExists: alreadyExists(err),
+  };
 }
 
 export class GitHubForge implements Forge {
@@ -70,11 +92,12 @@ export class GitHubForge implements Forge {
   async findOrCreatePullRequest(spec: PullRequestSpec): Promise<{ pullRequest: PullRequestRecord; created: boolean }> {
     return this.call(`open a pull request for ${spec.repo}`, async () => {
       const where = this.slug(spec.repo);
-      let found: ApiPullRequest | ListedPullRequest | null = await this.findOpen(where, spec.head);
+      let found: PullRequest | null = await this.findOpen(where, spec.head);
       let created = false;
       if (!found) {
         try {
-          found = (await this.client.rest.pulls.create({ ...where, head: spec.head, base: spec.base, title: spec.title, body: spec.body, draft: this.options.config.draft })).data;
+          const { data } = await this.client.rest.pulls.create({ ...where, head: spec.head, base: spec.base, title: spec.title, body: spec.body, draft: this.options.config.draft });
+          found = answer(PullRequest, 'POST /repos/{owner}/{repo}/pulls', data);
           created = true;
         } catch (err) {
           if (!alreadyExists(err)) throw err;
@@ -90,13 +113,13 @@ export class GitHubForge implements Forge {
   async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
     return this.call(`update pull request #${number} of ${repo}`, async () => {
       const { data } = await this.client.rest.pulls.update({ ...this.slug(repo), pull_number: number, title: update.title, body: update.body });
-      return this.record(repo, data);
+      return this.record(repo, answer(PullRequest, UPDATE, data));
     });
   }
 
   async listPullRequests(repo: string): Promise<PullRequestRecord[]> {
     return this.call(`list the pull requests of ${repo}`, async () => {
-      const all = await this.client.paginate(this.client.rest.pulls.list, { ...this.slug(repo), state: 'all', per_page: 100 });
+      const all = answer(PullRequests, LIST, await this.client.paginate(this.client.rest.pulls.list, { ...this.slug(repo), state: 'all', per_page: 100 }));
       return all.map((pr) => this.record(repo, pr)).sort((a, b) => a.number - b.number);
     });
   }
@@ -104,18 +127,24 @@ export class GitHubForge implements Forge {
   async pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus> {
     return this.call(`read pull request #${number} of ${repo}`, async () => {
       const where = this.slug(repo);
-      const { data: pr } = await this.client.rest.pulls.get({ ...where, pull_number: number });
+      const pr = await this.get(where, number);
       const [reviews, runs, statuses] = await Promise.all([
-        this.client.rest.pulls.listReviews({ ...where, pull_number: number, per_page: 100 }),
-        this.client.rest.checks.listForRef({ ...where, ref: pr.head.sha, per_page: 100 }),
-        this.client.rest.repos.getCombinedStatusForRef({ ...where, ref: pr.head.sha, per_page: 100 }),
+        this.client.rest.pulls
+          .listReviews({ ...where, pull_number: number, per_page: 100 })
+          .then((r) => answer(Reviews, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', r.data)),
+        this.client.rest.checks
+          .listForRef({ ...where, ref: pr.head.sha, per_page: 100 })
+          .then((r) => answer(CheckRuns, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', r.data)),
+        this.client.rest.repos
+          .getCombinedStatusForRef({ ...where, ref: pr.head.sha, per_page: 100 })
+          .then((r) => answer(CombinedStatus, 'GET /repos/{owner}/{repo}/commits/{ref}/status', r.data)),
       ]);
       const latest = new Map<string, string>();
-      for (const r of reviews.data) if (r.user && r.state !== 'PENDING') latest.set(r.user.login, r.state);
+      for (const r of reviews) if (r.user && r.state !== 'PENDING') latest.set(r.user.login, r.state);
       const states = [...latest.values()];
       const results = [
-        ...runs.data.check_runs.map((c) => (c.status !== 'completed' ? 'pending' : ['success', 'neutral', 'skipped'].includes(c.conclusion ?? '') ? 'passing' : 'failing')),
-        ...statuses.data.statuses.map((s) => (s.state === 'success' ? 'passing' : s.state === 'pending' ? 'pending' : 'failing')),
+        ...runs.check_runs.map((c) => (c.status !== 'completed' ? 'pending' : ['success', 'neutral', 'skipped'].includes(c.conclusion ?? '') ? 'passing' : 'failing')),
+        ...statuses.statuses.map((s) => (s.state === 'success' ? 'passing' : s.state === 'pending' ? 'pending' : 'failing')),
       ];
       const checks = results.length === 0 ? 'none' : results.includes('failing') ? 'failing' : results.includes('pending') ? 'pending' : 'passing';
       return {
@@ -133,7 +162,7 @@ export class GitHubForge implements Forge {
   async markReady(repo: string, number: number): Promise<PullRequestRecord> {
     return this.call(`mark pull request #${number} of ${repo} ready for review`, async () => {
       const where = this.slug(repo);
-      const { data: pr } = await this.client.rest.pulls.get({ ...where, pull_number: number });
+      const pr = await this.get(where, number);
       if (!pr.draft || pr.state !== 'open') return this.record(repo, pr);
       // The REST API cannot undraft a pull request; GraphQL can.
       await this.client.graphql(
@@ -147,22 +176,27 @@ export class GitHubForge implements Forge {
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
     return this.call(`close pull request #${number} of ${repo}`, async () => {
       const where = this.slug(repo);
-      const { data: pr } = await this.client.rest.pulls.get({ ...where, pull_number: number });
+      const pr = await this.get(where, number);
       if (pr.state !== 'open') return this.record(repo, pr);
       const { data } = await this.client.rest.pulls.update({ ...where, pull_number: number, state: 'closed' });
-      return this.record(repo, data);
+      return this.record(repo, answer(PullRequest, UPDATE, data));
     });
   }
 
-  private async findOpen(where: { owner: string; repo: string }, head: string): Promise<ListedPullRequest | null> {
+  private async get(where: { owner: string; repo: string }, number: number): Promise<PullRequest> {
+    const { data } = await this.client.rest.pulls.get({ ...where, pull_number: number });
+    return answer(PullRequest, 'GET /repos/{owner}/{repo}/pulls/{pull_number}', data);
+  }
+
+  private async findOpen(where: { owner: string; repo: string }, head: string): Promise<PullRequest | null> {
     const { data } = await this.client.rest.pulls.list({ ...where, head: `${where.owner}:${head}`, state: 'open', per_page: 10 });
-    return data.find((pr) => pr.head.ref === head) ?? null;
+    return answer(PullRequests, LIST, data).find((pr) => pr.head.ref === head) ?? null;
   }
 
   /** Adds the configured labels, assignees and reviewers that the PR lacks (nothing when it has them all). */
-  private async ensurePeople(where: { owner: string; repo: string }, pr: ApiPullRequest | ListedPullRequest): Promise<void> {
+  private async ensurePeople(where: { owner: string; repo: string }, pr: PullRequest): Promise<void> {
     const { labels, assignees, reviewers } = this.options.config;
-    const has = (names: (string | null | undefined)[]) => new Set(names.map((n) => (n ?? '').toLowerCase()));
+    const has = (names: string[]) => new Set(names.map((n) => n.toLowerCase()));
     const hasLabels = has(pr.labels.map((l) => l.name));
     const missingLabels = labels.filter((l) => !hasLabels.has(l.toLowerCase()));
     if (missingLabels.length > 0) await this.client.rest.issues.addLabels({ ...where, issue_number: pr.number, labels: missingLabels });
@@ -176,7 +210,7 @@ export class GitHubForge implements Forge {
     if (missingReviewers.length > 0) await this.client.rest.pulls.requestReviewers({ ...where, pull_number: pr.number, reviewers: missingReviewers });
   }
 
-  private record(repo: string, pr: ApiPullRequest | ListedPullRequest): PullRequestRecord {
+  private record(repo: string, pr: PullRequest): PullRequestRecord {
     return {
       number: pr.number,
       url: pr.html_url,
@@ -196,29 +230,15 @@ export class GitHubForge implements Forge {
   /**
    * Runs one forge operation and turns a failure into a message that names the operation, the
    * request and GitHub's answer, and never the token. Answers that no retry can change (bad
-   * token, no access, a refused request) fail at once; the others are retried by Temporal.
+   * token, no access, a refused request) fail at once; the others are retried by Temporal
+   * (GITHUB_FAILURES says which are which).
    */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      const status = (err as { status?: number }).status ?? 0;
-      const request = (err as { request?: { method?: string; url?: string } }).request;
-      const route = request?.method && request.url ? ` (${request.method} ${new URL(request.url).pathname})` : '';
-      const raw = err instanceof Error ? err.message : String(err);
-      const secondary = /secondary rate limit/i.test(raw) || status === 429;
-      const reason = secondary
-        ? `GitHub's rate limit still applied after ${this.options.config.maxRetries} retries; "lockstep resume" continues the change later`
-        : status === 401
-          ? `GitHub rejected the token in ${this.options.config.tokenEnv} (401); check that it is valid and not expired`
-          : status === 404
-            ? `GitHub answered 404: the repository does not exist or the token in ${this.options.config.tokenEnv} cannot see it`
-            : status === 0 || status >= 500
-              ? `GitHub did not answer (${status === 0 ? 'connection failed' : `HTTP ${status}`})`
-              : `GitHub answered ${status}`;
-      const message = redact(`cannot ${what}${route}: ${reason}: ${raw.split('\n')[0] ?? ''}`.slice(0, 1000), this.options.token);
-      const permanent = status === 401 || status === 404 || status === 410 || (status === 422 && !alreadyExists(err)) || (status === 403 && !secondary && !/rate limit/i.test(raw));
-      throw ApplicationFailure.create({ type: permanent ? 'ForgeRequestRejected' : 'ForgeUnavailable', message, nonRetryable: permanent });
+      const { tokenEnv, maxRetries } = this.options.config;
+      throw forgeFailure(GITHUB_FAILURES, what, err, httpError, { tokenEnv, maxRetries, token: this.options.token });
     }
   }
 }

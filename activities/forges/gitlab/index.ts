@@ -8,11 +8,15 @@
 import { Gitlab } from '@gitbeaker/rest';
 import { createRequesterFn, type RequestOptions } from '@gitbeaker/requester-utils';
 import { ApplicationFailure } from '@temporalio/common';
+import type { z } from 'zod';
 import type { GitLabForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
+import { parseAnswer } from '../answers.ts';
+import { forgeFailure, GITLAB_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
-import { isContentCreating, pacerFor, redact, retryAfterMs, type Pacer } from '../pacing.ts';
+import { isContentCreating, pacerFor, retryAfterMs, type Pacer } from '../pacing.ts';
+import { Approvals, ErrorBody, MergeRequest, MergeRequests, Users, type User } from './schemas.ts';
 
 export interface GitLabForgeOptions {
   config: GitLabForgeConfig;
@@ -37,27 +41,18 @@ class GitLabError extends Error {
   }
 }
 
-interface ApiUser {
-  id: number;
-  username: string;
+/** What the failure table reads of a failed request (anything thrown that is not a GitLabError has status 0). */
+function httpError(err: unknown): ForgeHttpError {
+  const message = err instanceof Error ? err.message : String(err);
+  return err instanceof GitLabError ? { status: err.status, message, route: `${err.method} ${err.path}` } : { status: 0, message };
 }
-interface ApiMergeRequest {
-  iid: number;
-  title: string;
-  description: string | null;
-  state: 'opened' | 'closed' | 'locked' | 'merged';
-  draft?: boolean;
-  source_branch: string;
-  target_branch: string;
-  sha: string;
-  web_url: string;
-  labels: string[];
-  assignees?: ApiUser[] | null;
-  reviewers?: ApiUser[] | null;
-  created_at: string;
-  updated_at: string;
-  head_pipeline?: { status: string } | null;
-}
+
+/** GitLab's answer to `endpoint` (as its REST API documentation names it), read through `schema`. */
+const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T => parseAnswer(schema, data, 'GitLab', endpoint);
+
+const MR = 'GET /projects/:id/merge_requests/:merge_request_iid';
+const EDIT = 'PUT /projects/:id/merge_requests/:merge_request_iid';
+const LIST = 'GET /projects/:id/merge_requests';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -95,7 +90,8 @@ function pacedRequester(pacer: Pacer, maxRetries: number, baseMs: number) {
         const retryable = status === 0 || status === 429 || status >= 500;
         if (!retryable || attempt >= maxRetries) {
           const body = response ? await parseBody(response).catch(() => '') : lost;
-          const text = typeof body === 'string' ? body : JSON.stringify((body as { message?: unknown; error?: unknown }).message ?? (body as { error?: unknown }).error ?? body);
+          const said = ErrorBody.safeParse(body);
+          const text = typeof body === 'string' ? body : JSON.stringify((said.success ? (said.data.message ?? said.data.error) : undefined) ?? body);
           throw new GitLabError(status, method, url.pathname, `${text}`.slice(0, 500));
         }
         const after = retryAfterMs(response?.headers.get('retry-after') ?? null, Date.now());
@@ -131,7 +127,8 @@ export class GitLabForge implements Forge {
       if (!found) {
         try {
           const title = this.options.config.draft ? `Draft: ${spec.title}` : spec.title;
-          found = (await this.api.MergeRequests.create(project, spec.head, spec.base, title, { description: spec.body })) as unknown as ApiMergeRequest;
+          const mr = await this.api.MergeRequests.create(project, spec.head, spec.base, title, { description: spec.body });
+          found = answer(MergeRequest, 'POST /projects/:id/merge_requests', mr);
           created = true;
         } catch (err) {
           // 409: an open MR of this source branch exists (e.g. made by the try whose answer was lost).
@@ -148,17 +145,17 @@ export class GitLabForge implements Forge {
   async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
     return this.call(`update merge request !${number} of ${repo}`, async () => {
       const project = this.project(repo);
-      const current = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      const current = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
       // The title carries the draft state: keep it as it is.
       const title = this.isDraft(current) ? `Draft: ${update.title}` : update.title;
-      const mr = (await this.api.MergeRequests.edit(project, number, { title, description: update.body })) as unknown as ApiMergeRequest;
+      const mr = answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { title, description: update.body }));
       return this.record(repo, mr);
     });
   }
 
   async listPullRequests(repo: string): Promise<PullRequestRecord[]> {
     return this.call(`list the merge requests of ${repo}`, async () => {
-      const all = (await this.api.MergeRequests.all({ projectId: this.project(repo), perPage: 100, maxPages: 20 })) as unknown as ApiMergeRequest[];
+      const all = answer(MergeRequests, LIST, await this.api.MergeRequests.all({ projectId: this.project(repo), perPage: 100, maxPages: 20 }));
       return all.map((mr) => this.record(repo, mr)).sort((a, b) => a.number - b.number);
     });
   }
@@ -166,8 +163,9 @@ export class GitLabForge implements Forge {
   async pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus> {
     return this.call(`read merge request !${number} of ${repo}`, async () => {
       const project = this.project(repo);
-      const mr = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
-      const approvals = (await this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number })) as unknown as { approved_by?: unknown[] };
+      const mr = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
+      const approved = await this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number });
+      const approvals = answer(Approvals, 'GET /projects/:id/merge_requests/:merge_request_iid/approvals', approved);
       const pipeline = mr.head_pipeline?.status ?? null;
       const checks = !pipeline ? 'none' : pipeline === 'success' ? 'passing' : ['failed', 'canceled'].includes(pipeline) ? 'failing' : 'pending';
       return { pullRequest: this.record(repo, mr), checks, reviews: { approved: approvals.approved_by?.length ?? 0, changesRequested: 0, commented: 0 } };
@@ -177,10 +175,10 @@ export class GitLabForge implements Forge {
   async markReady(repo: string, number: number): Promise<PullRequestRecord> {
     return this.call(`mark merge request !${number} of ${repo} ready`, async () => {
       const project = this.project(repo);
-      const mr = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      const mr = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
       if (!this.isDraft(mr) || mr.state !== 'opened') return this.record(repo, mr);
       // Removing the prefix is how GitLab's API turns a draft ready.
-      const ready = (await this.api.MergeRequests.edit(project, number, { title: mr.title.replace(DRAFT, '') })) as unknown as ApiMergeRequest;
+      const ready = answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { title: mr.title.replace(DRAFT, '') }));
       return this.record(repo, ready);
     });
   }
@@ -188,25 +186,26 @@ export class GitLabForge implements Forge {
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
     return this.call(`close merge request !${number} of ${repo}`, async () => {
       const project = this.project(repo);
-      const mr = (await this.api.MergeRequests.show(project, number)) as unknown as ApiMergeRequest;
+      const mr = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
       if (mr.state !== 'opened') return this.record(repo, mr);
-      return this.record(repo, (await this.api.MergeRequests.edit(project, number, { stateEvent: 'close' })) as unknown as ApiMergeRequest);
+      return this.record(repo, answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { stateEvent: 'close' })));
     });
   }
 
-  private isDraft(mr: ApiMergeRequest): boolean {
+  private isDraft(mr: MergeRequest): boolean {
     return mr.draft ?? DRAFT.test(mr.title);
   }
 
-  private async findOpen(project: string, head: string): Promise<ApiMergeRequest | null> {
-    const list = (await this.api.MergeRequests.all({ projectId: project, sourceBranch: head, state: 'opened', perPage: 20, maxPages: 1 })) as unknown as ApiMergeRequest[];
+  private async findOpen(project: string, head: string): Promise<MergeRequest | null> {
+    const open = await this.api.MergeRequests.all({ projectId: project, sourceBranch: head, state: 'opened', perPage: 20, maxPages: 1 });
+    const list = answer(MergeRequests, LIST, open);
     return list.find((mr) => mr.source_branch === head) ?? null;
   }
 
   private async userId(username: string): Promise<number> {
     const known = this.users.get(username.toLowerCase());
     if (known !== undefined) return known;
-    const found = (await this.api.Users.all({ username })) as unknown as ApiUser[];
+    const found = answer(Users, 'GET /users', await this.api.Users.all({ username }));
     const user = found.find((u) => u.username.toLowerCase() === username.toLowerCase());
     if (!user) {
       throw ApplicationFailure.create({ type: 'ForgeRequestRejected', message: `no GitLab user "${username}"; fix forge.reviewers / forge.assignees in repos.config.json`, nonRetryable: true });
@@ -216,7 +215,7 @@ export class GitLabForge implements Forge {
   }
 
   /** One edit that adds the configured labels, assignees and reviewers the MR lacks. */
-  private async ensurePeople(project: string, mr: ApiMergeRequest): Promise<ApiMergeRequest> {
+  private async ensurePeople(project: string, mr: MergeRequest): Promise<MergeRequest> {
     const { labels, assignees, reviewers } = this.options.config;
     const lower = (xs: string[]) => new Set(xs.map((x) => x.toLowerCase()));
     const hasLabels = lower(mr.labels);
@@ -226,15 +225,16 @@ export class GitLabForge implements Forge {
     const missingAssignees = assignees.filter((a) => !hasAssignees.has(a.toLowerCase()));
     const missingReviewers = reviewers.filter((r) => !hasReviewers.has(r.toLowerCase()));
     if (missingLabels.length + missingAssignees.length + missingReviewers.length === 0) return mr;
-    const ids = async (existing: ApiUser[] | null | undefined, wanted: string[]) => [...(existing ?? []).map((u) => u.id), ...(await Promise.all(wanted.map((w) => this.userId(w))))];
-    return (await this.api.MergeRequests.edit(project, mr.iid, {
+    const ids = async (existing: User[] | null | undefined, wanted: string[]) => [...(existing ?? []).map((u) => u.id), ...(await Promise.all(wanted.map((w) => this.userId(w))))];
+    const edited = await this.api.MergeRequests.edit(project, mr.iid, {
       ...(missingLabels.length > 0 ? { addLabels: missingLabels.join(',') } : {}),
       ...(missingAssignees.length > 0 ? { assigneeIds: await ids(mr.assignees, missingAssignees) } : {}),
       ...(missingReviewers.length > 0 ? { reviewerIds: await ids(mr.reviewers, missingReviewers) } : {}),
-    })) as unknown as ApiMergeRequest;
+    });
+    return answer(MergeRequest, EDIT, edited);
   }
 
-  private record(repo: string, mr: ApiMergeRequest): PullRequestRecord {
+  private record(repo: string, mr: MergeRequest): PullRequestRecord {
     return {
       number: mr.iid,
       url: mr.web_url,
@@ -251,30 +251,17 @@ export class GitLabForge implements Forge {
     };
   }
 
+  /**
+   * Runs one forge operation and turns a failure into a message that names the operation, the
+   * request and GitLab's answer, and never the token; GITLAB_FAILURES says which answers fail at
+   * once and which Temporal retries.
+   */
   private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof ApplicationFailure) throw err;
-      const status = err instanceof GitLabError ? err.status : 0;
-      const route = err instanceof GitLabError ? ` (${err.method} ${err.path})` : '';
-      const raw = err instanceof Error ? err.message : String(err);
       const { tokenEnv, maxRetries } = this.options.config;
-      const reason =
-        status === 429
-          ? `GitLab's rate limit still applied after ${maxRetries} retries; "lockstep resume" continues the change later`
-          : status === 401
-            ? `GitLab rejected the token in ${tokenEnv} (401); check that it is valid, not expired, and has the api scope`
-            : status === 403
-              ? `GitLab refused (403): the token in ${tokenEnv} lacks the api scope or the Developer role on the project`
-              : status === 404
-                ? `GitLab answered 404: the project does not exist or the token in ${tokenEnv} cannot see it`
-                : status === 0 || status >= 500
-                  ? `GitLab did not answer (${status === 0 ? 'connection failed' : `HTTP ${status}`})`
-                  : `GitLab answered ${status}`;
-      const message = redact(`cannot ${what}${route}: ${reason}: ${raw.split('\n')[0] ?? ''}`.slice(0, 1000), this.options.token);
-      const permanent = status === 400 || status === 401 || status === 403 || status === 404 || status === 422;
-      throw ApplicationFailure.create({ type: permanent ? 'ForgeRequestRejected' : 'ForgeUnavailable', message, nonRetryable: permanent });
+      throw forgeFailure(GITLAB_FAILURES, what, err, httpError, { tokenEnv, maxRetries, token: this.options.token });
     }
   }
 }
