@@ -25,7 +25,7 @@ import { demoChangeFile, demoConfigFile, seedDemoRemotes } from '../client/machi
 import { readEgressLogs } from '../client/machine/egress-logs.ts';
 import { preflight } from '../client/machine/preflight.ts';
 import { pullRequests } from '../client/pulls.ts';
-import { describeChange, listChanges } from '../client/queries.ts';
+import { listChanges } from '../client/queries.ts';
 import { resumeChange } from '../client/resume.ts';
 import { runChange } from '../client/start.ts';
 import { actor, cancelChange, sendHuman } from '../client/updates.ts';
@@ -306,8 +306,6 @@ async function main(argv: string[]): Promise<number> {
       }
       const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
       try {
-        // A mistyped id is a ChangeNotFoundError (exit 2) before the histories are read.
-        await describeChange(session, changeId);
         const report = await buildAudit(session, changeId);
         if (opts.export) {
           const paths = await exportHistories(session, changeId, opts.export);

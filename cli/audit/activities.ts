@@ -7,7 +7,7 @@
 import type { ForgeActivities, HostActivities, SharedActivities } from '../../activities/index.ts';
 import { egressGlance } from '../progress.ts';
 import { verdictDetails } from './contracts.ts';
-import type { LoadedRun } from './histories.ts';
+import type { LoadedRun } from '../../client/histories.ts';
 import { num, obj, repoOfWorkflow, str, type ActivityRecord, type Context } from './records.ts';
 import { PREVIEW_CHARS, short, type AuditKind, type AuditValue } from './report.ts';
 

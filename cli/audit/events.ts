@@ -1,7 +1,7 @@
 /** What a run's history tells besides its activities: people's signals and updates, and failures of the runs themselves. */
 import proto from '@temporalio/proto';
 import type { Approval, Decision, DecisionAck } from '../../core/decisions.ts';
-import type { HistoryEvent, LoadedRun } from './histories.ts';
+import type { HistoryEvent, LoadedRun } from '../../client/histories.ts';
 import { failureMessage, failureType, iso, ms, obj, repoOfWorkflow, str, type Context } from './records.ts';
 import { short, type AuditEntry, type AuditValue } from './report.ts';
 

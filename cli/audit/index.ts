@@ -5,7 +5,7 @@
  */
 export type { AuditEntry, AuditKind, AuditReport, AuditTotals, AuditValue, AuditWorkflowRun } from './report.ts';
 export { buildAudit } from './timeline.ts';
-export { exportHistories, historyFileName } from './histories.ts';
+export { exportHistories, historyFileName } from '../../client/histories.ts';
 export { renderAuditText, renderAuditMarkdown } from './text.ts';
 export { renderAuditHtml } from './html.ts';
 export { renderEgressLogs } from './egress.ts';

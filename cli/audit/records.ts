@@ -5,7 +5,7 @@
  */
 import type proto from '@temporalio/proto';
 import { changeWorkflowId } from '../../core/ids.ts';
-import type { Failure, LoadedRun } from './histories.ts';
+import type { Failure, LoadedRun } from '../../client/histories.ts';
 import { short } from './report.ts';
 
 type Payloads = { payloads?: proto.temporal.api.common.v1.IPayload[] | null } | null | undefined;

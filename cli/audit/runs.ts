@@ -2,7 +2,7 @@
 import type { AgentOutcome, AgentWorkflowInput } from '../../core/agent.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import type { RepoResult, RepoWorkflowInput } from '../../core/repo.ts';
-import type { LoadedRun } from './histories.ts';
+import type { LoadedRun } from '../../client/histories.ts';
 import { iso, obj, type RunFacts } from './records.ts';
 import { short, type AuditEntry } from './report.ts';
 

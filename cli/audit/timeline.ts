@@ -10,7 +10,7 @@ import { changeWorkflowId } from '../../core/ids.ts';
 import type { TemporalSession } from '../../client/connection.ts';
 import { describeActivity } from './activities.ts';
 import { eventEntries } from './events.ts';
-import { loadChangeRuns } from './histories.ts';
+import { loadChangeRuns } from '../../client/histories.ts';
 import {
   activitiesOf,
   failureMessage,

@@ -3,13 +3,13 @@
  * child it started (found in its history, not guessed from ids), their children, and every run
  * of a continued-as-new chain.
  */
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { changeWorkflowId } from '../../core/ids.ts';
-import type { TemporalSession } from '../../client/connection.ts';
+import { changeWorkflowId } from '../core/ids.ts';
+import type { TemporalSession } from './connection.ts';
+import { ChangeNotFoundError, isNotFound } from './errors.ts';
 
 export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 export type History = temporal.api.history.v1.IHistory;
@@ -95,16 +95,13 @@ function nextRefs(run: LoadedRun): RunRef[] {
   return refs;
 }
 
-const isNotFound = (err: unknown): boolean =>
-  err instanceof WorkflowNotFoundError || (typeof err === 'object' && err !== null && 'code' in err && err.code === 5);
-
 export async function loadChangeRuns(session: TemporalSession, changeId: string): Promise<LoadedChange> {
   const workflowId = changeWorkflowId(changeId);
   let latestRunId: string;
   try {
     latestRunId = (await session.client.workflow.getHandle(workflowId).describe()).runId;
   } catch (err) {
-    if (isNotFound(err)) throw new Error(`no change "${changeId}" on ${session.address} (see "lockstep list")`);
+    if (isNotFound(err)) throw new ChangeNotFoundError(changeId, session.address);
     throw err;
   }
   // The coordinator's chain starts at its first run: an audit covers every run of it.
