@@ -597,7 +597,8 @@ export const CASES: HostileCase[] = [
       const list = await r.tool('list_directory', { path: '.' });
       const read = await r.tool('read_file', READ('evil\nname.txt'));
       // eslint-disable-next-line no-control-regex
-      const clean = ![list.summary, read.summary, list.content.replaceAll('\n', '')].some((s) => /[\u0000-\u001f\u007f]/.test(s)) && list.content.split('\n').length === 4;
+      const control = /[\u0000-\u001f\u007f]/;
+      const clean = ![list.summary, read.summary, list.content.replaceAll('\n', '')].some((s) => control.test(s)) && list.content.split('\n').length === 4;
       return { outcome: list.ok && read.ok && clean ? 'contained' : 'allowed', detail: `${list.content}\n${list.summary}\n${read.summary}` };
     },
   },

@@ -88,7 +88,8 @@ describe('the replay check', () => {
   // The variants edit the cleanup of repo runs recorded before patched('lean-repo-workflow'):
   // that path still schedules two cleanup activities, and those histories take it.
   const BEFORE_LEAN = 'steps-before-lean-repo-workflow';
-  const CLEANUP = /\[cleanup\.removeSandbox\(sandboxRef\), cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\)\]/;
+  // Whitespace-tolerant: the formatter may break the array over lines.
+  const CLEANUP = /\[\s*cleanup\.removeSandbox\(sandboxRef\),\s*cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\),?\s*\]/;
   const SWAPPED = '[cleanup.removeWorkspace({ workspace: ws.workspace }), cleanup.removeSandbox(sandboxRef)]';
 
   /** The workflow code as it is, except for repoWorkflow's cleanup call, replaced by `cleanup`. */
