@@ -22,7 +22,18 @@ const sideEffectPackages = [
 
 export default tseslint.config(
   // Fixture repositories stand for other teams' code (CommonJS, their own globals): not ours to lint.
-  { ignores: ['node_modules/', '.lockstep/', '.tools/', 'examples/fleet/', 'coverage/', 'bench/results/', 'tests/gate/fixtures/', 'tests/fixtures/**/*.js'] },
+  {
+    ignores: [
+      'node_modules/',
+      '.lockstep/',
+      '.tools/',
+      'examples/fleet/',
+      'coverage/',
+      'bench/results/',
+      'tests/gate/fixtures/',
+      'tests/fixtures/**/*.js',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -73,9 +84,23 @@ export default tseslint.config(
           paths: [
             ...nodeBuiltins.filter((m) => !pureBuiltins.includes(m)),
             ...sideEffectPackages.filter((m) => !['@temporalio/workflow', 'yaml', 'zod'].includes(m)),
-          ].map((name) => ({ name, message: 'core/ does no I/O: side effects live in activities/, the client in client/.' })),
+          ].map((name) => ({
+            name,
+            message: 'core/ does no I/O: side effects live in activities/, the client in client/.',
+          })),
           patterns: [
-            { group: ['**/activities/**', '**/workflows/**', '**/workers/**', '**/cli/**', '**/client/**', '**/bench/**', '**/scripts/**'], message: 'core/ depends on no other layer.' },
+            {
+              group: [
+                '**/activities/**',
+                '**/workflows/**',
+                '**/workers/**',
+                '**/cli/**',
+                '**/client/**',
+                '**/bench/**',
+                '**/scripts/**',
+              ],
+              message: 'core/ depends on no other layer.',
+            },
             { group: ['**/config/**'], allowTypeImports: true, message: 'core/ may import only types from config/.' },
           ],
         },
@@ -91,7 +116,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/workflows/**', '**/workers/**', '**/cli/**', '**/client/**', '**/bench/**'], message: 'Activities depend on core/ and config/, never on workflows, workers or the CLI.' },
+            {
+              group: ['**/workflows/**', '**/workers/**', '**/cli/**', '**/client/**', '**/bench/**'],
+              message: 'Activities depend on core/ and config/, never on workflows, workers or the CLI.',
+            },
           ],
         },
       ],
@@ -110,11 +138,20 @@ export default tseslint.config(
           patterns: [
             {
               group: ['**/activities/**', '!**/activities/index.ts'],
-              message: 'cli/ and bench/ reach activities through a worker, or through client/machine/ for work on this machine.',
+              message:
+                'cli/ and bench/ reach activities through a worker, or through client/machine/ for work on this machine.',
             },
             // The activity interfaces name what a history holds (the audit describes each activity by them).
-            { group: ['**/activities/index.ts'], allowTypeImports: true, message: 'cli/ and bench/ may import only the activity interfaces, as types.' },
-            { group: ['**/workflows/**'], allowTypeImports: true, message: 'cli/ and bench/ may import only types from workflows/.' },
+            {
+              group: ['**/activities/index.ts'],
+              allowTypeImports: true,
+              message: 'cli/ and bench/ may import only the activity interfaces, as types.',
+            },
+            {
+              group: ['**/workflows/**'],
+              allowTypeImports: true,
+              message: 'cli/ and bench/ may import only types from workflows/.',
+            },
           ],
         },
       ],
@@ -130,9 +167,20 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/activities/**'], message: 'Of client/, only client/machine/ may import activities/ (work on this machine, without Temporal).' },
-            { group: ['**/cli/**', '**/bench/**', '**/scripts/**'], message: 'client/ serves cli/, bench/ and scripts/, never the other way.' },
-            { group: ['**/workflows/**'], allowTypeImports: true, message: 'client/ may import only types from workflows/.' },
+            {
+              group: ['**/activities/**'],
+              message:
+                'Of client/, only client/machine/ may import activities/ (work on this machine, without Temporal).',
+            },
+            {
+              group: ['**/cli/**', '**/bench/**', '**/scripts/**'],
+              message: 'client/ serves cli/, bench/ and scripts/, never the other way.',
+            },
+            {
+              group: ['**/workflows/**'],
+              allowTypeImports: true,
+              message: 'client/ may import only types from workflows/.',
+            },
           ],
         },
       ],
@@ -146,8 +194,15 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['**/cli/**', '**/bench/**', '**/scripts/**'], message: 'client/ serves cli/, bench/ and scripts/, never the other way.' },
-            { group: ['**/workflows/**'], allowTypeImports: true, message: 'client/ may import only types from workflows/.' },
+            {
+              group: ['**/cli/**', '**/bench/**', '**/scripts/**'],
+              message: 'client/ serves cli/, bench/ and scripts/, never the other way.',
+            },
+            {
+              group: ['**/workflows/**'],
+              allowTypeImports: true,
+              message: 'client/ may import only types from workflows/.',
+            },
           ],
         },
       ],

@@ -23,7 +23,11 @@ export interface HeartbeatOptions {
 }
 
 /** Heartbeats every `everyMs` (default 5 s) while `work` runs, each beat with `details()` of that moment. */
-export function heartbeating<T>(target: HeartbeatTarget | null | undefined, work: () => Promise<T>, options?: HeartbeatOptions): Promise<T>;
+export function heartbeating<T>(
+  target: HeartbeatTarget | null | undefined,
+  work: () => Promise<T>,
+  options?: HeartbeatOptions,
+): Promise<T>;
 export function heartbeating<T, D>(
   target: HeartbeatTarget<D> | null | undefined,
   work: () => Promise<T>,

@@ -10,7 +10,16 @@ import { createAgentHostActivities, createAgentSharedActivities } from './agent/
 import { createBumpActivities, createBumpHostActivities } from './bump/index.ts';
 import { join, resolve, sep } from 'node:path';
 import { fatal } from './errors.ts';
-import type { CloseWorkspaceInput, CommitAndPushInput, CreateSandboxInput, OpenWorkspaceInput, PreparedWorkspace, PrepareWorkspaceInput, RunInSandboxInput, SandboxRef } from '../core/workspace.ts';
+import type {
+  CloseWorkspaceInput,
+  CommitAndPushInput,
+  CreateSandboxInput,
+  OpenWorkspaceInput,
+  PreparedWorkspace,
+  PrepareWorkspaceInput,
+  RunInSandboxInput,
+  SandboxRef,
+} from '../core/workspace.ts';
 import type { LinkPullRequestInput, OpenPullRequestInput, PullRequestRef, PullRequestTarget } from '../core/pulls.ts';
 import type { Forge } from './forges/forge.ts';
 import type { PullRequestView } from '../core/pulls.ts';
@@ -18,13 +27,27 @@ import { parseManifest, renderBody } from './forges/body.ts';
 import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
-import { cloneWorkspace, commitAndPush, deleteRemoteBranch, remoteBranchCommit, removeWorkspace, snapshotPrepared, type GitCredentials } from './git/workspace.ts';
+import {
+  cloneWorkspace,
+  commitAndPush,
+  deleteRemoteBranch,
+  remoteBranchCommit,
+  removeWorkspace,
+  snapshotPrepared,
+  type GitCredentials,
+} from './git/workspace.ts';
 import { activityContext } from './context.ts';
 import { whileAlive } from './heartbeat.ts';
 import { inLanes } from '../core/lanes.ts';
 import { openCache } from './sandbox/cache.ts';
 import { removeEgressDir, type EgressDeps } from './egress/sandbox.ts';
-import { createSandbox, removeRepoSandboxes, removeSandbox, runInSandbox, whileDockerAnswers } from './sandbox/docker.ts';
+import {
+  createSandbox,
+  removeRepoSandboxes,
+  removeSandbox,
+  runInSandbox,
+  whileDockerAnswers,
+} from './sandbox/docker.ts';
 
 export interface ActivityDeps {
   stateDir: string;
@@ -78,36 +101,48 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
   const forgeFor = deps.forges ?? createForgeResolver({ local: deps.forge, env: {} });
   return {
     async openPullRequest(input: OpenPullRequestInput): Promise<PullRequestRef> {
-      const { pullRequest } = await whileAlive(() => forgeFor(input.forge).findOrCreatePullRequest({
-        repo: input.repo,
-        url: input.url,
-        head: input.head,
-        base: input.base,
-        title: input.title,
-        commit: input.commit,
-        body: renderBody({ changeId: input.changeId, repo: input.repo, description: input.description, mergeOrder: [], siblings: null }),
-      }));
+      const { pullRequest } = await whileAlive(() =>
+        forgeFor(input.forge).findOrCreatePullRequest({
+          repo: input.repo,
+          url: input.url,
+          head: input.head,
+          base: input.base,
+          title: input.title,
+          commit: input.commit,
+          body: renderBody({
+            changeId: input.changeId,
+            repo: input.repo,
+            description: input.description,
+            mergeOrder: [],
+            siblings: null,
+          }),
+        }),
+      );
       return { number: pullRequest.number, url: pullRequest.url };
     },
 
     async linkPullRequest(input: LinkPullRequestInput): Promise<void> {
-      await whileAlive(() => forgeFor(input.forge).updatePullRequest(input.repo, input.pullRequest.number, {
-        title: input.title,
-        commit: input.commit,
-        body: renderBody({
-          changeId: input.changeId,
-          repo: input.repo,
-          description: input.description,
-          mergeOrder: input.mergeOrder,
-          siblings: input.siblings,
-          gate: input.gate ?? null,
+      await whileAlive(() =>
+        forgeFor(input.forge).updatePullRequest(input.repo, input.pullRequest.number, {
+          title: input.title,
+          commit: input.commit,
+          body: renderBody({
+            changeId: input.changeId,
+            repo: input.repo,
+            description: input.description,
+            mergeOrder: input.mergeOrder,
+            siblings: input.siblings,
+            gate: input.gate ?? null,
+          }),
         }),
-      }));
+      );
     },
 
     /** A PR's state, checks and reviews; its body only as the manifest it carries (history stays small). */
     async pullRequestStatus(input: PullRequestTarget): Promise<PullRequestView> {
-      const { pullRequest, ...rest } = await whileAlive(() => forgeFor(input.forge).pullRequestStatus(input.repo, input.number));
+      const { pullRequest, ...rest } = await whileAlive(() =>
+        forgeFor(input.forge).pullRequestStatus(input.repo, input.number),
+      );
       const { body, ...record } = pullRequest;
       return { ...rest, pullRequest: record, manifest: parseManifest(body) };
     },
@@ -134,13 +169,18 @@ export function createSharedActivities(deps: ActivityDeps) {
     });
     return { hostQueue: deps.hostQueue, workspace, baseCommit };
   };
-  const isAt = async (b: BranchAt): Promise<boolean> => (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit;
+  const isAt = async (b: BranchAt): Promise<boolean> =>
+    (await remoteBranchCommit(b.url, b.branch, deps.gitCredentials)) === b.commit;
   return {
     ...createAgentSharedActivities(deps),
     ...createForgeActivities(deps),
     ...createContractActivities(gateDepsOf(deps)),
     ...createGuardrailActivities(gateDepsOf(deps)),
-    ...createBumpActivities({ workerEnv: deps.workerEnv, ...(deps.gitCredentials ? { gitCredentials: deps.gitCredentials } : {}), whileAlive: (work) => whileAlive(work) }),
+    ...createBumpActivities({
+      workerEnv: deps.workerEnv,
+      ...(deps.gitCredentials ? { gitCredentials: deps.gitCredentials } : {}),
+      whileAlive: (work) => whileAlive(work),
+    }),
 
     async prepareWorkspace(input: PrepareWorkspaceInput): Promise<PreparedWorkspace> {
       return prepare(input);
@@ -161,7 +201,12 @@ export function createSharedActivities(deps: ActivityDeps) {
       const ref = { changeId: input.changeId, repo: input.repo };
       if (ctx) await stillCurrent(deps, ctx);
       try {
-        await sandboxes.create({ ...ref, workspace: prepared.workspace, sandbox: input.sandbox, ...(input.attempt !== undefined ? { attempt: input.attempt } : {}) });
+        await sandboxes.create({
+          ...ref,
+          workspace: prepared.workspace,
+          sandbox: input.sandbox,
+          ...(input.attempt !== undefined ? { attempt: input.attempt } : {}),
+        });
       } catch (err) {
         await Promise.allSettled([sandboxes.remove(ref), removeWorkspace(prepared.workspace)]);
         throw err;
@@ -188,7 +233,6 @@ export function createSharedActivities(deps: ActivityDeps) {
     async deleteBranch(input: { url: string; branch: string }): Promise<boolean> {
       return deleteRemoteBranch(input.url, input.branch, deps.gitCredentials);
     },
-
   };
 }
 
@@ -197,11 +241,20 @@ async function stillCurrent(deps: ActivityDeps, ctx: Context): Promise<void> {
   const { workflowExecution, activityId, attempt } = ctx.info;
   if (!deps.activityCurrent || !workflowExecution) return;
   if (await deps.activityCurrent(workflowExecution.workflowId, workflowExecution.runId, activityId, attempt)) return;
-  throw ApplicationFailure.nonRetryable(`attempt ${attempt} of activity ${activityId} of ${workflowExecution.workflowId} was superseded; it makes nothing`, 'AttemptSuperseded');
+  throw ApplicationFailure.nonRetryable(
+    `attempt ${attempt} of activity ${activityId} of ${workflowExecution.workflowId} was superseded; it makes nothing`,
+    'AttemptSuperseded',
+  );
 }
 
 function gateDepsOf(deps: ActivityDeps) {
-  return { stateDir: deps.stateDir, docker: deps.docker, sandbox: sandboxDepsOf(deps), workspaceOwner: deps.workspaceOwner, gitCredentials: deps.gitCredentials };
+  return {
+    stateDir: deps.stateDir,
+    docker: deps.docker,
+    sandbox: sandboxDepsOf(deps),
+    workspaceOwner: deps.workspaceOwner,
+    gitCredentials: deps.gitCredentials,
+  };
 }
 
 /**
@@ -219,8 +272,18 @@ function watchedSandboxes(deps: ActivityDeps) {
       return whileDockerAnswers(
         deps.docker,
         async ({ signal }) => {
-          const cacheDir = await openCache(deps.stateDir, input.repo, input.workspace, input.sandbox.cache, deps.workspaceOwner);
-          return createSandbox(sandboxDeps, { ...input, cacheDir }, ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal);
+          const cacheDir = await openCache(
+            deps.stateDir,
+            input.repo,
+            input.workspace,
+            input.sandbox.cache,
+            deps.workspaceOwner,
+          );
+          return createSandbox(
+            sandboxDeps,
+            { ...input, cacheDir },
+            ctx ? AbortSignal.any([signal, ctx.cancellationSignal]) : signal,
+          );
         },
         { ctx },
       );
@@ -228,12 +291,20 @@ function watchedSandboxes(deps: ActivityDeps) {
     /** Every sandbox of the repo's change on this engine, of any attempt. */
     async removeAll(ref: SandboxRef): Promise<void> {
       const ctx = activityContext();
-      await whileDockerAnswers(deps.docker, () => removeRepoSandboxes(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { ctx });
+      await whileDockerAnswers(
+        deps.docker,
+        () => removeRepoSandboxes(deps.docker, { changeId: ref.changeId, repo: ref.repo }),
+        { ctx },
+      );
     },
     /** Given up on while the engine is silent, the remove request stays sent: it takes effect when the engine answers again. */
     async remove(ref: SandboxRef): Promise<void> {
       const ctx = activityContext();
-      await whileDockerAnswers(deps.docker, () => removeSandbox(deps.docker, { changeId: ref.changeId, repo: ref.repo }), { ctx });
+      await whileDockerAnswers(
+        deps.docker,
+        () => removeSandbox(deps.docker, { changeId: ref.changeId, repo: ref.repo }),
+        { ctx },
+      );
       await removeEgressDir(deps.egress, ref);
     },
   };
@@ -258,11 +329,17 @@ export function createHostActivities(deps: ActivityDeps) {
   /** Only ever deletes inside this worker's own workspaces folder, whatever the input says. */
   const removeOwnWorkspace = async (workspace: string): Promise<void> => {
     const root = join(deps.stateDir, 'workspaces') + sep;
-    if (!resolve(workspace).startsWith(root)) throw fatal('InvalidInput', `refusing to remove ${workspace}: not a Lockstep workspace`);
+    if (!resolve(workspace).startsWith(root))
+      throw fatal('InvalidInput', `refusing to remove ${workspace}: not a Lockstep workspace`);
     await removeWorkspace(workspace);
   };
   return {
-    ...createAgentHostActivities({ stateDir: deps.stateDir, openai: deps.openai, sandbox: sandboxDeps, workspaceOwner: deps.workspaceOwner }),
+    ...createAgentHostActivities({
+      stateDir: deps.stateDir,
+      openai: deps.openai,
+      sandbox: sandboxDeps,
+      workspaceOwner: deps.workspaceOwner,
+    }),
     ...createBumpHostActivities({ workspacesRoot: join(deps.stateDir, 'workspaces') }),
 
     // The sandbox activities heartbeat only when the engine answers a ping (watchedSandboxes).
@@ -291,7 +368,12 @@ export function createHostActivities(deps: ActivityDeps) {
       // recorded histories replay as they were. A setup run again after a bump snapshots anew,
       // keeping the bump's manifests and lockfiles as the first setup left them.
       if (input.kind === 'setup' && result.exitCode === 0 && !result.timedOut) {
-        await whileAlive(() => snapshotPrepared(workspacePath(deps.stateDir, input.changeId, input.repo), input.keepPrepared ? { keep: input.keepPrepared } : {}));
+        await whileAlive(() =>
+          snapshotPrepared(
+            workspacePath(deps.stateDir, input.changeId, input.repo),
+            input.keepPrepared ? { keep: input.keepPrepared } : {},
+          ),
+        );
       }
       return result;
     },

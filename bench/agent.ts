@@ -15,7 +15,14 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { createModelClient, createSandbox, executeTool, removeSandbox, toolDefinitions, type ToolContext } from '../client/machine/libraries.ts';
+import {
+  createModelClient,
+  createSandbox,
+  executeTool,
+  removeSandbox,
+  toolDefinitions,
+  type ToolContext,
+} from '../client/machine/libraries.ts';
 import { changeInput } from '../core/inputs.ts';
 import { loadReposConfig } from '../config/load.ts';
 import { resolveTasks } from '../core/inputs.ts';
@@ -39,7 +46,10 @@ const cheapCalls = (count: number): Call[] =>
     return { name: 'run_command', args: { command: 'true' } };
   });
 
-const turn = (c: Call): ScriptedTurn => ({ reply: { tool_calls: [{ name: c.name, arguments: JSON.stringify(c.args) }] }, usage: { prompt_tokens: 500, completion_tokens: 20 } });
+const turn = (c: Call): ScriptedTurn => ({
+  reply: { tool_calls: [{ name: c.name, arguments: JSON.stringify(c.args) }] },
+  usage: { prompt_tokens: 500, completion_tokens: 20 },
+});
 
 /** The scripted agent: make the one-line change, EXTRA cheap calls (or none), finish. */
 const script = (extra: number): ScriptedTurn[] => [
@@ -67,15 +77,32 @@ export interface AgentCtx {
 
 export async function agentOverhead(ctx: AgentCtx, fleet: Fleet, reps: number): Promise<AgentSamples> {
   const fake = await startFakeOpenAI();
-  const out: AgentSamples = { extraTurns: EXTRA_TURNS, shortRunMs: [], longRunMs: [], lockstepPerTurnMs: [], directPerTurnMs: [], directModelMs: [], directToolMs: [] };
-  const worker = await ctx.startWorker({ ...ctx.workerEnv, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.baseURL });
+  const out: AgentSamples = {
+    extraTurns: EXTRA_TURNS,
+    shortRunMs: [],
+    longRunMs: [],
+    lockstepPerTurnMs: [],
+    directPerTurnMs: [],
+    directModelMs: [],
+    directToolMs: [],
+  };
+  const worker = await ctx.startWorker({
+    ...ctx.workerEnv,
+    OPENAI_API_KEY: fake.apiKey,
+    OPENAI_BASE_URL: fake.baseURL,
+  });
   try {
     const loaded = await loadReposConfig(fleet.configFile);
     const repo = fleet.repos[0] ?? 'r001';
     const runAgent = async (changeId: string, extra: number): Promise<number> => {
       const model = `bench-${changeId}`;
       fake.script(model, script(extra));
-      const change = { id: changeId, title: 'Bump the patch version', description: 'Agent benchmark.', repos: [{ name: repo, instructions: 'Bump the patch version in app/version.py.' }] };
+      const change = {
+        id: changeId,
+        title: 'Bump the patch version',
+        description: 'Agent benchmark.',
+        repos: [{ name: repo, instructions: 'Bump the patch version in app/version.py.' }],
+      };
       const input = {
         ...changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: 1 }),
         models: ModelsConfig.parse({ agent: model, coordinator: 'coordinator' }),
@@ -83,9 +110,17 @@ export async function agentOverhead(ctx: AgentCtx, fleet: Fleet, reps: number): 
         searchAttributes: true,
       };
       const started = performance.now();
-      const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(changeId), taskQueue: ctx.queue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+      const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+        workflowId: changeWorkflowId(changeId),
+        taskQueue: ctx.queue,
+        args: [input],
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      });
       const ms = performance.now() - started;
-      if (result.status !== 'succeeded' || fake.remaining(model) !== 0) throw new Error(`${changeId}: ${result.status}, ${fake.remaining(model)} turns left, violations ${fake.violations.join('; ')}`);
+      if (result.status !== 'succeeded' || fake.remaining(model) !== 0)
+        throw new Error(
+          `${changeId}: ${result.status}, ${fake.remaining(model)} turns left, violations ${fake.violations.join('; ')}`,
+        );
       return ms;
     };
     for (let rep = 0; rep <= reps; rep++) {

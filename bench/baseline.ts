@@ -45,28 +45,84 @@ export interface RunOptions {
 export function dockerRunArgs(workspace: string, command: string, label: string, options: RunOptions = {}): string[] {
   const limits = options.limits ?? LIMITS;
   const env = Object.entries({ ...BASE_ENV, ...options.env }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const mounts = [...(options.readOnly ?? []).map((m) => `${m.source}:${m.target}:ro`), ...(options.cacheDir ? [`${options.cacheDir}:${CACHE_MOUNT}:rw`] : [])].flatMap((m) => ['-v', m]);
+  const mounts = [
+    ...(options.readOnly ?? []).map((m) => `${m.source}:${m.target}:ro`),
+    ...(options.cacheDir ? [`${options.cacheDir}:${CACHE_MOUNT}:rw`] : []),
+  ].flatMap((m) => ['-v', m]);
   return [
     // Lockstep's labels too, with this process as owner: if the bench dies, a worker's start-up
     // sweep (reapOrphans) removes what is left, as it does for sandboxes.
-    'run', '--rm', '--label', `${BENCH_LABEL}=${label}`, '--label', `${LABEL_CHANGE}=bench-baseline`, '--label', `${LABEL_OWNER}=bench:${process.pid}`,
-    '--network', 'none', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--read-only',
-    '--tmpfs', `/tmp:rw,exec,nosuid,nodev,size=${limits.tmpfsMb}m,mode=1777`,
-    '--pids-limit', String(limits.pids), '--memory', `${limits.memoryMb}m`, '--memory-swap', `${limits.memoryMb}m`,
-    '--cpus', String(limits.cpus), '--ulimit', 'nofile=4096:4096', '--init', '--ipc', 'private',
-    '-u', sandboxUser().user, '-w', '/workspace', ...env,
-    '-v', `${workspace}:/workspace:rw`, '-v', `${join(workspace, '.git')}:/workspace/.git:ro`, ...mounts,
-    options.image ?? SANDBOX_IMAGE, ...(options.prefix ?? []), 'bash', '-c', `mkdir -p "$HOME" 2>/dev/null\n${command}`,
+    'run',
+    '--rm',
+    '--label',
+    `${BENCH_LABEL}=${label}`,
+    '--label',
+    `${LABEL_CHANGE}=bench-baseline`,
+    '--label',
+    `${LABEL_OWNER}=bench:${process.pid}`,
+    '--network',
+    'none',
+    '--cap-drop',
+    'ALL',
+    '--security-opt',
+    'no-new-privileges',
+    '--read-only',
+    '--tmpfs',
+    `/tmp:rw,exec,nosuid,nodev,size=${limits.tmpfsMb}m,mode=1777`,
+    '--pids-limit',
+    String(limits.pids),
+    '--memory',
+    `${limits.memoryMb}m`,
+    '--memory-swap',
+    `${limits.memoryMb}m`,
+    '--cpus',
+    String(limits.cpus),
+    '--ulimit',
+    'nofile=4096:4096',
+    '--init',
+    '--ipc',
+    'private',
+    '-u',
+    sandboxUser().user,
+    '-w',
+    '/workspace',
+    ...env,
+    '-v',
+    `${workspace}:/workspace:rw`,
+    '-v',
+    `${join(workspace, '.git')}:/workspace/.git:ro`,
+    ...mounts,
+    options.image ?? SANDBOX_IMAGE,
+    ...(options.prefix ?? []),
+    'bash',
+    '-c',
+    `mkdir -p "$HOME" 2>/dev/null\n${command}`,
   ];
 }
 
-export const gitIdentity = ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Bench', '-c', 'user.email=bench@lockstep.invalid'];
+export const gitIdentity = [
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'user.name=Lockstep Bench',
+  '-c',
+  'user.email=bench@lockstep.invalid',
+];
 
 async function oneRepo(fleet: Fleet, repo: string, runId: string): Promise<void> {
   const workspace = join(fleet.stateDir, 'baseline', runId, repo);
   await mkdir(join(fleet.stateDir, 'baseline', runId), { recursive: true });
   try {
-    await exec('git', ['clone', '--quiet', '--no-hardlinks', '--single-branch', '--branch', 'main', fleet.remote(repo), workspace]);
+    await exec('git', [
+      'clone',
+      '--quiet',
+      '--no-hardlinks',
+      '--single-branch',
+      '--branch',
+      'main',
+      fleet.remote(repo),
+      workspace,
+    ]);
     const branch = `baseline/${runId}`;
     await exec('git', ['checkout', '--quiet', '-B', branch], { cwd: workspace });
     const { chownTo } = sandboxUser();
@@ -74,15 +130,45 @@ async function oneRepo(fleet: Fleet, repo: string, runId: string): Promise<void>
     await exec('docker', dockerRunArgs(workspace, STEP_COMMAND, runId), { maxBuffer: 16 * 1024 * 1024 });
     await exec('docker', dockerRunArgs(workspace, TEST_COMMAND, runId), { maxBuffer: 16 * 1024 * 1024 });
     await exec('git', [...gitIdentity, '-c', `safe.directory=${workspace}`, 'add', '--all'], { cwd: workspace });
-    await exec('git', [...gitIdentity, '-c', `safe.directory=${workspace}`, 'commit', '--quiet', '--no-verify', '-m', 'Bump the patch version'], { cwd: workspace });
-    await exec('git', [...gitIdentity, '-c', `safe.directory=${workspace}`, 'push', '--force', '--quiet', fleet.remote(repo), `HEAD:refs/heads/${branch}`], { cwd: workspace });
+    await exec(
+      'git',
+      [
+        ...gitIdentity,
+        '-c',
+        `safe.directory=${workspace}`,
+        'commit',
+        '--quiet',
+        '--no-verify',
+        '-m',
+        'Bump the patch version',
+      ],
+      { cwd: workspace },
+    );
+    await exec(
+      'git',
+      [
+        ...gitIdentity,
+        '-c',
+        `safe.directory=${workspace}`,
+        'push',
+        '--force',
+        '--quiet',
+        fleet.remote(repo),
+        `HEAD:refs/heads/${branch}`,
+      ],
+      { cwd: workspace },
+    );
   } finally {
     await rm(workspace, { recursive: true, force: true });
   }
 }
 
 /** Runs `each` over `items` with a pool of `concurrency` workers; throws the first failure, after which no item starts. */
-export async function inPool<T>(items: readonly T[], concurrency: number, each: (item: T) => Promise<void>): Promise<void> {
+export async function inPool<T>(
+  items: readonly T[],
+  concurrency: number,
+  each: (item: T) => Promise<void>,
+): Promise<void> {
   const queue = [...items];
   const errors: unknown[] = [];
   const worker = async (): Promise<void> => {
@@ -111,7 +197,14 @@ export async function runBaseline(fleet: Fleet, concurrency: number, runId: stri
  * (another checkout's sandboxes on the same engine are not touched).
  */
 export async function sweepBenchContainers(isOurs: (owner: string) => boolean): Promise<number> {
-  const { stdout } = await exec('docker', ['ps', '-a', '--filter', `label=${LABEL_CHANGE}`, '--format', `{{.ID}} {{.Label "${LABEL_OWNER}"}}`]);
+  const { stdout } = await exec('docker', [
+    'ps',
+    '-a',
+    '--filter',
+    `label=${LABEL_CHANGE}`,
+    '--format',
+    `{{.ID}} {{.Label "${LABEL_OWNER}"}}`,
+  ]);
   const ids = stdout
     .split('\n')
     .map((line) => line.trim().split(' '))

@@ -67,46 +67,89 @@ export interface BumpCtx {
 }
 
 /** The fleet: the fixture seeded with bare remotes, the recipe placed and built, the proxy host allowed. */
-async function bumpFleet(log: (line: string) => void): Promise<{ fleet: TestFleet; loaded: LoadedConfig; proxyHost: string; imageBuildMs: number | null }> {
+async function bumpFleet(
+  log: (line: string) => void,
+): Promise<{ fleet: TestFleet; loaded: LoadedConfig; proxyHost: string; imageBuildMs: number | null }> {
   const fleet = await seedTestFleet(fixtureFleet('grpc-fleet'));
   const proxyHost = goProxyHost();
   await placeGoRecipe(fleet.root);
   await allowEgress(fleet.configFile, [proxyHost], { steps: {} });
   const loaded = await loadReposConfig(fleet.configFile);
   const started = performance.now();
-  const built = await buildRecipeImages(loaded.config.repos.map((r) => r.sandbox), fleet.stateDir, log);
+  const built = await buildRecipeImages(
+    loaded.config.repos.map((r) => r.sandbox),
+    fleet.stateDir,
+    log,
+  );
   return { fleet, loaded, proxyHost, imageBuildMs: built.length > 0 ? performance.now() - started : null };
 }
 
 /** One repo of the plain script; returns the bytes its network container brought down. */
-async function plainRepo(fleet: TestFleet, repo: string, sandbox: SandboxConfig, cacheDir: string, runId: string): Promise<number> {
+async function plainRepo(
+  fleet: TestFleet,
+  repo: string,
+  sandbox: SandboxConfig,
+  cacheDir: string,
+  runId: string,
+): Promise<number> {
   const workspace = join(fleet.stateDir, 'plain', runId, repo);
   await mkdir(join(fleet.stateDir, 'plain', runId), { recursive: true });
   const { user, chownTo } = sandboxUser();
   const deps = await egressDepsFor(fleet.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env);
   const ref = { changeId: `plain-${runId}`, repo };
   try {
-    await exec('git', ['clone', '--quiet', '--no-hardlinks', '--single-branch', '--branch', 'main', fleet.remote(repo), workspace]);
+    await exec('git', [
+      'clone',
+      '--quiet',
+      '--no-hardlinks',
+      '--single-branch',
+      '--branch',
+      'main',
+      fleet.remote(repo),
+      workspace,
+    ]);
     const branch = `plain/${runId}`;
     await exec('git', ['checkout', '--quiet', '-B', branch], { cwd: workspace });
     if (chownTo) await exec('chown', ['-R', chownTo, workspace, cacheDir]);
     const base = { image: sandbox.image, limits: sandbox.limits, cacheDir, env: { ...CACHE_ENV, ...sandbox.env } };
     const { mounts, labels } = await egressForSandbox(deps, ref, sandbox.egress);
     // The same phase Lockstep's bump runs under: steps, with TLS opened and each request checked.
-    const egress = await openEgress(deps, ref, labels, join(fleet.stateDir, 'logs'), user, 'bump', { steps: true, agent: false });
+    const egress = await openEgress(deps, ref, labels, join(fleet.stateDir, 'logs'), user, 'bump', {
+      steps: true,
+      agent: false,
+    });
     if (!egress) throw new Error(`repo ${repo}: the bump fleet has no sandbox.egress`);
     let bytes = 0;
     try {
-      const env = Object.fromEntries(egress.env.map((kv: string) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
-      await exec('docker', dockerRunArgs(workspace, PLAIN_BUMP_COMMAND, runId, { ...base, env: { ...base.env, ...env }, readOnly: mounts, prefix: egress.prefix }), { maxBuffer: 16 * 1024 * 1024 });
+      const env = Object.fromEntries(
+        egress.env.map((kv: string) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+      );
+      await exec(
+        'docker',
+        dockerRunArgs(workspace, PLAIN_BUMP_COMMAND, runId, {
+          ...base,
+          env: { ...base.env, ...env },
+          readOnly: mounts,
+          prefix: egress.prefix,
+        }),
+        { maxBuffer: 16 * 1024 * 1024 },
+      );
     } finally {
       bytes = (await egress.proxy.close()).bytesDown;
     }
     await exec('docker', dockerRunArgs(workspace, sandbox.test, runId, base), { maxBuffer: 16 * 1024 * 1024 });
     const safe = ['-c', `safe.directory=${workspace}`];
     await exec('git', [...gitIdentity, ...safe, 'add', 'go.mod', 'go.sum'], { cwd: workspace });
-    await exec('git', [...gitIdentity, ...safe, 'commit', '--quiet', '--no-verify', '-m', `Bump ${BUMP.package} to ${BUMP.to}`], { cwd: workspace });
-    await exec('git', [...gitIdentity, ...safe, 'push', '--force', '--quiet', fleet.remote(repo), `HEAD:refs/heads/${branch}`], { cwd: workspace });
+    await exec(
+      'git',
+      [...gitIdentity, ...safe, 'commit', '--quiet', '--no-verify', '-m', `Bump ${BUMP.package} to ${BUMP.to}`],
+      { cwd: workspace },
+    );
+    await exec(
+      'git',
+      [...gitIdentity, ...safe, 'push', '--force', '--quiet', fleet.remote(repo), `HEAD:refs/heads/${branch}`],
+      { cwd: workspace },
+    );
     return bytes;
   } finally {
     await rm(workspace, { recursive: true, force: true });
@@ -114,7 +157,12 @@ async function plainRepo(fleet: TestFleet, repo: string, sandbox: SandboxConfig,
 }
 
 /** The plain script over the fleet, both repos at once; returns wall ms and bytes down. */
-async function plainRun(fleet: TestFleet, loaded: LoadedConfig, caches: string, runId: string): Promise<{ ms: number; bytes: number }> {
+async function plainRun(
+  fleet: TestFleet,
+  loaded: LoadedConfig,
+  caches: string,
+  runId: string,
+): Promise<{ ms: number; bytes: number }> {
   let bytes = 0;
   const started = performance.now();
   await inPool(loaded.config.repos, loaded.config.concurrency, async (repo) => {
@@ -128,12 +176,22 @@ async function plainRun(fleet: TestFleet, loaded: LoadedConfig, caches: string, 
 /** The bump change file, or why this build does not accept it (the `bump` key comes with the bump work). */
 async function bumpChange(fleet: TestFleet, changeId: string): Promise<{ input: ChangeInput } | { refused: string }> {
   const file = join(fleet.root, `${changeId}.yaml`);
-  await writeFile(file, stringify({ id: changeId, title: `Bump ${BUMP.package} to ${BUMP.to}`, description: 'bench: a Go bump across the gRPC fleet', bump: BUMP }));
+  await writeFile(
+    file,
+    stringify({
+      id: changeId,
+      title: `Bump ${BUMP.package} to ${BUMP.to}`,
+      description: 'bench: a Go bump across the gRPC fleet',
+      bump: BUMP,
+    }),
+  );
   const loaded = await loadReposConfig(fleet.configFile);
   try {
     // The targets are the repos whose manifests declare the package, as `lockstep run` finds them.
     const { change } = await withBumpTargets(loaded, await loadChange(file, loaded), file);
-    return { input: changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: loaded.config.concurrency }) };
+    return {
+      input: changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: loaded.config.concurrency }),
+    };
   } catch (err) {
     // Without this run's temporary folder: the message goes into the results file.
     return { refused: (err instanceof Error ? err.message : String(err)).split(fleet.root).join('<fleet>') };
@@ -141,19 +199,33 @@ async function bumpChange(fleet: TestFleet, changeId: string): Promise<{ input: 
 }
 
 /** Lockstep's run of the bump change to its result, in ms; throws unless it succeeded. */
-async function lockstepRun(ctx: BumpCtx, input: ChangeInput, repos: number, log: (line: string) => void): Promise<number> {
+async function lockstepRun(
+  ctx: BumpCtx,
+  input: ChangeInput,
+  repos: number,
+  log: (line: string) => void,
+): Promise<number> {
   const started = performance.now();
-  const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: ctx.queue, args: [input], workflowIdReusePolicy: 'ALLOW_DUPLICATE' });
+  const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+    workflowId: changeWorkflowId(input.changeId),
+    taskQueue: ctx.queue,
+    args: [input],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+  });
   const ms = performance.now() - started;
   // Both repos moved and tested: a run that bumped nothing must not count as a fast one.
   const moved = result.repos.filter((r) => r.status === 'green' && r.tests?.passed === true).map((r) => r.repo);
   if (result.status !== 'succeeded' || moved.length !== repos) {
-    throw new Error(`the bump change ${input.changeId} ended ${result.status} with ${moved.length} of ${repos} repos bumped and tested (${result.repos.map((r) => `${r.repo} ${r.status}`).join(', ') || 'no repo in the result'}): ${result.summary}`);
+    throw new Error(
+      `the bump change ${input.changeId} ended ${result.status} with ${moved.length} of ${repos} repos bumped and tested (${result.repos.map((r) => `${r.repo} ${r.status}`).join(', ') || 'no repo in the result'}): ${result.summary}`,
+    );
   }
   // Where the time went, per repo: its commands, then the rest of its workflow (clone, sandbox, push).
   for (const r of result.repos) {
     const commands = r.steps.reduce((sum, st) => sum + st.durationMs, 0);
-    log(`  ${input.changeId} ${r.repo}: ${r.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(1)} s`).join(', ')}; repo workflow ${(r.durationMs / 1000).toFixed(1)} s (${((r.durationMs - commands) / 1000).toFixed(1)} s outside commands)`);
+    log(
+      `  ${input.changeId} ${r.repo}: ${r.steps.map((st) => `${st.name} ${(st.durationMs / 1000).toFixed(1)} s`).join(', ')}; repo workflow ${(r.durationMs / 1000).toFixed(1)} s (${((r.durationMs - commands) / 1000).toFixed(1)} s outside commands)`,
+    );
   }
   return ms;
 }
@@ -161,7 +233,19 @@ async function lockstepRun(ctx: BumpCtx, input: ChangeInput, repos: number, log:
 export async function bumpBench(ctx: BumpCtx, reps: number, log: (line: string) => void): Promise<BumpSamples> {
   const { fleet, loaded, proxyHost, imageBuildMs } = await bumpFleet((line) => log(line));
   const image = loaded.config.repos[0]?.sandbox.image ?? '';
-  const out: BumpSamples = { bump: BUMP, image, imageBuildMs, proxyHost, plainColdMs: [], plainWarmMs: [], plainColdBytes: [], plainWarmBytes: [], lockstepColdMs: [], lockstepWarmMs: [], lockstepPending: null };
+  const out: BumpSamples = {
+    bump: BUMP,
+    image,
+    imageBuildMs,
+    proxyHost,
+    plainColdMs: [],
+    plainWarmMs: [],
+    plainColdBytes: [],
+    plainWarmBytes: [],
+    lockstepColdMs: [],
+    lockstepWarmMs: [],
+    lockstepPending: null,
+  };
   try {
     for (let rep = 1; rep <= reps; rep++) {
       // Cold, then warm with the caches the cold run filled; the next repetition starts empty again.
@@ -173,7 +257,9 @@ export async function bumpBench(ctx: BumpCtx, reps: number, log: (line: string) 
       out.plainWarmMs.push(warm.ms);
       out.plainColdBytes.push(cold.bytes);
       out.plainWarmBytes.push(warm.bytes);
-      log(`bump rep ${rep}: plain cold ${cold.ms.toFixed(0)} ms (${cold.bytes} B down), warm ${warm.ms.toFixed(0)} ms (${warm.bytes} B down)`);
+      log(
+        `bump rep ${rep}: plain cold ${cold.ms.toFixed(0)} ms (${cold.bytes} B down), warm ${warm.ms.toFixed(0)} ms (${warm.bytes} B down)`,
+      );
     }
     const probe = await bumpChange(fleet, 'bump-probe');
     if ('refused' in probe) {

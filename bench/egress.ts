@@ -27,19 +27,45 @@ export interface EgressSamples {
  * One `npm ci` in `dir`, in ms: with an empty cache of its own (removed afterwards), or with
  * `options.cache` kept and preferred, as a sandbox's setup uses its repo's cache.
  */
-export async function install(dir: string, viaProxy: { forwarder: string; socket: string; port: number } | null, options: { cache?: string; extraArgs?: string[] } = {}): Promise<number> {
+export async function install(
+  dir: string,
+  viaProxy: { forwarder: string; socket: string; port: number } | null,
+  options: { cache?: string; extraArgs?: string[] } = {},
+): Promise<number> {
   await rm(join(dir, 'node_modules'), { recursive: true, force: true });
   const cache = options.cache ?? join(dir, `.cache-${Date.now()}`);
-  const args = ['ci', '--no-audit', '--no-fund', options.cache ? '--prefer-offline' : '--prefer-online', `--cache=${cache}`, '--fetch-retries=0', ...(options.extraArgs ?? [])];
+  const args = [
+    'ci',
+    '--no-audit',
+    '--no-fund',
+    options.cache ? '--prefer-offline' : '--prefer-online',
+    `--cache=${cache}`,
+    '--fetch-retries=0',
+    ...(options.extraArgs ?? []),
+  ];
   const started = Date.now();
   if (viaProxy) {
     const url = `http://127.0.0.1:${viaProxy.port}`;
-    await exec(viaProxy.forwarder, ['-listen', `127.0.0.1:${viaProxy.port}`, '-socket', viaProxy.socket, '--', 'npm', ...args], {
-      cwd: dir,
-      env: { ...process.env, HTTPS_PROXY: url, HTTP_PROXY: url, npm_config_proxy: url, npm_config_https_proxy: url, NO_PROXY: '' },
-    });
+    await exec(
+      viaProxy.forwarder,
+      ['-listen', `127.0.0.1:${viaProxy.port}`, '-socket', viaProxy.socket, '--', 'npm', ...args],
+      {
+        cwd: dir,
+        env: {
+          ...process.env,
+          HTTPS_PROXY: url,
+          HTTP_PROXY: url,
+          npm_config_proxy: url,
+          npm_config_https_proxy: url,
+          NO_PROXY: '',
+        },
+      },
+    );
   } else {
-    await exec('npm', args, { cwd: dir, env: { ...process.env, HTTPS_PROXY: '', HTTP_PROXY: '', npm_config_proxy: '', npm_config_https_proxy: '' } });
+    await exec('npm', args, {
+      cwd: dir,
+      env: { ...process.env, HTTPS_PROXY: '', HTTP_PROXY: '', npm_config_proxy: '', npm_config_https_proxy: '' },
+    });
   }
   const ms = Date.now() - started;
   if (!options.cache) await rm(cache, { recursive: true, force: true });
@@ -57,7 +83,12 @@ export async function egressOverhead(reps: number, log: (line: string) => void):
     // One warm-up of each, uncounted: the first npm start of a run pays for loading npm itself.
     for (let rep = 0; rep <= reps; rep++) {
       const socket = join(root, `egress-${rep}.sock`);
-      const proxy = await startEgressProxy({ socketPath: socket, logPath: join(root, `egress-${rep}.jsonl`), logName: `egress-${rep}.jsonl`, policy: { allow: [registryHost], ports: [443, 80], maxBytes: 1024 ** 3, maxConnections: 10_000 } });
+      const proxy = await startEgressProxy({
+        socketPath: socket,
+        logPath: join(root, `egress-${rep}.jsonl`),
+        logName: `egress-${rep}.jsonl`,
+        policy: { allow: [registryHost], ports: [443, 80], maxBytes: 1024 ** 3, maxConnections: 10_000 },
+      });
       let proxied = 0;
       let direct = 0;
       try {

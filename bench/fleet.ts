@@ -68,7 +68,11 @@ function projectFiles(name: string): Record<string, string> {
     '',
     '',
     'class CalcTest(unittest.TestCase):',
-    ...Array.from({ length: 10 }, (_, i) => [`    def test_add_${i}(self):`, `        self.assertEqual(calc.add(${i}, ${i * 2}), ${i * 3})`, '']).flat(),
+    ...Array.from({ length: 10 }, (_, i) => [
+      `    def test_add_${i}(self):`,
+      `        self.assertEqual(calc.add(${i}, ${i * 2}), ${i * 3})`,
+      '',
+    ]).flat(),
     '    def test_mean(self):',
     '        self.assertAlmostEqual(calc.mean([1, 2, 3, 4]), 2.5)',
     '',
@@ -104,7 +108,14 @@ function projectFiles(name: string): Record<string, string> {
   };
 }
 
-const gitIdentity = ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Bench', '-c', 'user.email=bench@lockstep.invalid'];
+const gitIdentity = [
+  '-c',
+  'core.hooksPath=/dev/null',
+  '-c',
+  'user.name=Lockstep Bench',
+  '-c',
+  'user.email=bench@lockstep.invalid',
+];
 
 async function seedRemote(remote: string, name: string): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), `lockstep-bench-seed-${name}-`));
@@ -165,7 +176,8 @@ export async function createFleet(n: number, options: FleetOptions = {}): Promis
   const configFile = join(root, 'repos.config.json');
   await writeFile(configFile, JSON.stringify(config, null, 2) + '\n');
   // The failing repo's step refuses to run while the worker's environment sets FAIL_ENV.
-  const step = (name: string): string => (name === options.failRepo ? `test -z "\${${FAIL_ENV}:-}" && ${STEP_COMMAND}` : STEP_COMMAND);
+  const step = (name: string): string =>
+    name === options.failRepo ? `test -z "\${${FAIL_ENV}:-}" && ${STEP_COMMAND}` : STEP_COMMAND;
   const change = {
     id: options.changeId ?? 'bench-bump',
     title: 'Bump the patch version',

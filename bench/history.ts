@@ -38,7 +38,10 @@ export function breakdown(history: History): Breakdown {
     if (scheduled) activityType.set(id, scheduled.activityType?.name ?? '?');
     const started = e.activityTaskStartedEventAttributes;
     if (started) out.queueWaitMs += time - (at.get(String(started.scheduledEventId ?? '')) ?? time);
-    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    const done =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskFailedEventAttributes ??
+      e.activityTaskTimedOutEventAttributes;
     if (done) {
       const type = activityType.get(String(done.scheduledEventId ?? '')) ?? '?';
       const start = at.get(String(done.startedEventId ?? '')) ?? time;
@@ -108,7 +111,8 @@ export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
     }
     const started = e.childWorkflowExecutionStartedEventAttributes;
     if (started) startLatency.push(time - (at.get(String(started.initiatedEventId ?? '')) ?? time));
-    if (e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes) completed.push(time);
+    if (e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes)
+      completed.push(time);
     if (e.workflowExecutionSignaledEventAttributes) signals++;
     const wtDone = e.workflowTaskCompletedEventAttributes;
     if (wtDone) {

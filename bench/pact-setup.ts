@@ -35,10 +35,25 @@ export async function pactSetup(reps: number, log: (line: string) => void): Prom
   const forwarder = join(projectRoot, '.tools', 'egress', 'bin', 'egress-forwarder');
   const registryHost = npmRegistryHost();
   const root = await mkdtemp(join(tmpdir(), 'lockstep-bench-pact-setup-'));
-  const out: PactSetupSamples = { directColdMs: [], proxiedColdMs: [], proxiedWarmMs: [], coldBytes: [], warmBytes: [], registryHost };
-  const proxied = async (name: string, run: (via: { forwarder: string; socket: string; port: number }) => Promise<number>): Promise<{ ms: number; bytes: number }> => {
+  const out: PactSetupSamples = {
+    directColdMs: [],
+    proxiedColdMs: [],
+    proxiedWarmMs: [],
+    coldBytes: [],
+    warmBytes: [],
+    registryHost,
+  };
+  const proxied = async (
+    name: string,
+    run: (via: { forwarder: string; socket: string; port: number }) => Promise<number>,
+  ): Promise<{ ms: number; bytes: number }> => {
     const socket = join(root, `${name}.sock`);
-    const proxy = await startEgressProxy({ socketPath: socket, logPath: join(root, `${name}.jsonl`), logName: `${name}.jsonl`, policy: { allow: [registryHost], ports: [443, 80], maxBytes: 1024 ** 3, maxConnections: 10_000 } });
+    const proxy = await startEgressProxy({
+      socketPath: socket,
+      logPath: join(root, `${name}.jsonl`),
+      logName: `${name}.jsonl`,
+      policy: { allow: [registryHost], ports: [443, 80], maxBytes: 1024 ** 3, maxConnections: 10_000 },
+    });
     const ms = await run({ forwarder, socket, port: await freePort() }).catch(async (err: unknown) => {
       await proxy.close();
       throw err;
@@ -46,7 +61,8 @@ export async function pactSetup(reps: number, log: (line: string) => void): Prom
     return { ms, bytes: (await proxy.close()).bytesDown };
   };
   try {
-    for (const repo of REPOS) await cp(join(projectRoot, 'tests', 'fixtures', 'pact-fleet', repo), join(root, repo), { recursive: true });
+    for (const repo of REPOS)
+      await cp(join(projectRoot, 'tests', 'fixtures', 'pact-fleet', repo), join(root, repo), { recursive: true });
     // Repetition 0 is a warm-up, uncounted: the first npm start pays for loading npm itself.
     for (let rep = 0; rep <= reps; rep++) {
       let direct = 0;
@@ -84,7 +100,9 @@ export async function pactSetup(reps: number, log: (line: string) => void): Prom
       out.proxiedWarmMs.push(warm);
       out.coldBytes.push(coldBytes);
       out.warmBytes.push(warmBytes);
-      log(`pact-setup rep ${rep}: cold direct ${direct} ms, cold through the proxy ${cold} ms (${coldBytes} B down), warm through the proxy ${warm} ms (${warmBytes} B down)`);
+      log(
+        `pact-setup rep ${rep}: cold direct ${direct} ms, cold through the proxy ${cold} ms (${coldBytes} B down), warm through the proxy ${warm} ms (${warmBytes} B down)`,
+      );
     }
   } finally {
     await rm(root, { recursive: true, force: true });

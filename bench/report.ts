@@ -29,10 +29,18 @@ export interface Row {
   note?: string;
 }
 
-const num = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
-export const cell = (s: Summary | null): string => (s ? `${num(s.median)} [${num(s.min)}–${num(s.max)}] n=${s.runs}` : '—');
+const num = (x: number): string =>
+  Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2);
+export const cell = (s: Summary | null): string =>
+  s ? `${num(s.median)} [${num(s.min)}–${num(s.max)}] n=${s.runs}` : '—';
 
-export function renderTable(rows: Row[], history: { n: number; history: { coordinator: { events: number; bytes: number }; perRepo: { events: number; bytes: number } } | null }[]): string {
+export function renderTable(
+  rows: Row[],
+  history: {
+    n: number;
+    history: { coordinator: { events: number; bytes: number }; perRepo: { events: number; bytes: number } } | null;
+  }[],
+): string {
   const header = ['figure', 'Lockstep median [min–max]', 'baseline median [min–max]', 'ratio', 'goal'];
   const body = rows.map((r) => [
     r.figure,
@@ -47,11 +55,17 @@ export function renderTable(rows: Row[], history: { n: number; history: { coordi
   const out = [fmt(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(fmt)];
   const hist = history.filter((h) => h.history);
   if (hist.length > 0) {
-    out.push('', '| N | coordinator events | coordinator bytes | per-repo events (child, median) | per-repo bytes (child, median) |', '|---|---|---|---|---|');
+    out.push(
+      '',
+      '| N | coordinator events | coordinator bytes | per-repo events (child, median) | per-repo bytes (child, median) |',
+      '|---|---|---|---|---|',
+    );
     for (const h of hist) {
       const x = h.history;
       if (!x) continue;
-      out.push(`| ${h.n} | ${x.coordinator.events} | ${x.coordinator.bytes} | ${x.perRepo.events} | ${x.perRepo.bytes} |`);
+      out.push(
+        `| ${h.n} | ${x.coordinator.events} | ${x.coordinator.bytes} | ${x.perRepo.events} | ${x.perRepo.bytes} |`,
+      );
     }
   }
   return out.join('\n');
@@ -68,14 +82,20 @@ export function renderSvg(points: { n: number; lockstep: Summary; baseline: Summ
   const y = (s: number): number => H - m.bottom - (s / maxY) * (H - m.top - m.bottom);
   const f = (v: number): string => v.toFixed(1);
   const parts: string[] = [];
-  parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  parts.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   parts.push(`<rect width="${W}" height="${H}" fill="white"/>`);
-  parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Wall time against number of repositories (median, min–max)</text>`);
+  parts.push(
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">Wall time against number of repositories (median, min–max)</text>`,
+  );
   // Axes and ticks.
   parts.push(`<line x1="${m.left}" y1="${H - m.bottom}" x2="${W - m.right}" y2="${H - m.bottom}" stroke="black"/>`);
   parts.push(`<line x1="${m.left}" y1="${m.top}" x2="${m.left}" y2="${H - m.bottom}" stroke="black"/>`);
   for (const p of points) {
-    parts.push(`<line x1="${f(x(p.n))}" y1="${H - m.bottom}" x2="${f(x(p.n))}" y2="${H - m.bottom + 5}" stroke="black"/>`);
+    parts.push(
+      `<line x1="${f(x(p.n))}" y1="${H - m.bottom}" x2="${f(x(p.n))}" y2="${H - m.bottom + 5}" stroke="black"/>`,
+    );
     parts.push(`<text x="${f(x(p.n))}" y="${H - m.bottom + 18}" text-anchor="middle">${p.n}</text>`);
   }
   const step = niceStep(maxY / 5);
@@ -94,8 +114,12 @@ export function renderSvg(points: { n: number; lockstep: Summary; baseline: Summ
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${pts}"/>`);
     for (const p of points) {
       const v = p[s.key];
-      parts.push(`<line x1="${f(x(p.n))}" y1="${f(y(v.min))}" x2="${f(x(p.n))}" y2="${f(y(v.max))}" stroke="${s.color}"/>`);
-      parts.push(`<circle cx="${f(x(p.n))}" cy="${f(y(v.median))}" r="3" fill="${s.color}"><title>${s.label} N=${p.n}: ${v.median.toFixed(1)} s</title></circle>`);
+      parts.push(
+        `<line x1="${f(x(p.n))}" y1="${f(y(v.min))}" x2="${f(x(p.n))}" y2="${f(y(v.max))}" stroke="${s.color}"/>`,
+      );
+      parts.push(
+        `<circle cx="${f(x(p.n))}" cy="${f(y(v.median))}" r="3" fill="${s.color}"><title>${s.label} N=${p.n}: ${v.median.toFixed(1)} s</title></circle>`,
+      );
     }
     parts.push(`<rect x="${m.left + 15}" y="${m.top + 8 + i * 18}" width="14" height="3" fill="${s.color}"/>`);
     parts.push(`<text x="${m.left + 35}" y="${m.top + 13 + i * 18}">${s.label}</text>`);

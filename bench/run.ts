@@ -60,11 +60,33 @@ function option(name: string): string | null {
 
 const quick = process.argv.includes('--quick');
 const plan: Plan = quick
-  ? { sizes: [1, 10], reps: () => 1, lifecycleReps: 3, resumeReps: 1, agentReps: 1, egressReps: 2, pactSetupReps: 1, bumpReps: 1 }
-  : { sizes: [1, 10, 50, 100], reps: (n) => (n >= 100 ? 2 : 3), lifecycleReps: 10, resumeReps: 5, agentReps: 3, egressReps: 5, pactSetupReps: 3, bumpReps: 3 };
+  ? {
+      sizes: [1, 10],
+      reps: () => 1,
+      lifecycleReps: 3,
+      resumeReps: 1,
+      agentReps: 1,
+      egressReps: 2,
+      pactSetupReps: 1,
+      bumpReps: 1,
+    }
+  : {
+      sizes: [1, 10, 50, 100],
+      reps: (n) => (n >= 100 ? 2 : 3),
+      lifecycleReps: 10,
+      resumeReps: 5,
+      agentReps: 3,
+      egressReps: 5,
+      pactSetupReps: 3,
+      bumpReps: 3,
+    };
 // For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
 const sizesOption = option('sizes');
-if (sizesOption) plan.sizes = sizesOption.split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
+if (sizesOption)
+  plan.sizes = sizesOption
+    .split(',')
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
 const repsOption = Number(option('reps') ?? NaN);
 if (Number.isInteger(repsOption) && repsOption > 0) {
   plan.reps = () => repsOption;
@@ -145,7 +167,10 @@ async function cpuTimes(pid: number | 'self'): Promise<{ own: number; children: 
     // Fields after the command name (which may hold spaces) start at field 3.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i] ?? 0));
-    return { own: ((utime ?? 0) + (stime ?? 0)) / CLOCK_TICKS, children: ((cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS };
+    return {
+      own: ((utime ?? 0) + (stime ?? 0)) / CLOCK_TICKS,
+      children: ((cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS,
+    };
   } catch {
     return { own: NaN, children: NaN };
   }
@@ -187,7 +212,10 @@ async function loadFleet(fleet: Fleet): Promise<{ loaded: LoadedConfig; change: 
 async function runLockstep(ctx: Ctx, fleet: Fleet, changeId: string): Promise<{ ms: number; result: ChangeResult }> {
   const { loaded, change } = await loadFleet(fleet);
   const renamed = { ...change, id: changeId };
-  const input = { ...changeInput(loaded, renamed, resolveTasks(loaded, renamed), { concurrency: CONCURRENCY }), searchAttributes: true };
+  const input = {
+    ...changeInput(loaded, renamed, resolveTasks(loaded, renamed), { concurrency: CONCURRENCY }),
+    searchAttributes: true,
+  };
   const started = performance.now();
   const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
     workflowId: changeWorkflowId(changeId),
@@ -202,17 +230,30 @@ interface HistoryStats {
   coordinator: { events: number; bytes: number; phases: CoordinatorBreakdown };
   perRepo: { events: number; bytes: number };
   /** Medians over the repo workflows of the run, in ms. */
-  perRepoTime: { totalMs: number; idleMs: number; queueWaitMs: number; workflowTaskMs: number; activityMs: Record<string, number> };
+  perRepoTime: {
+    totalMs: number;
+    idleMs: number;
+    queueWaitMs: number;
+    workflowTaskMs: number;
+    activityMs: Record<string, number>;
+  };
 }
 
 /** History size of the coordinator and (median over) its children; bytes = protobuf-encoded size. */
 async function historyStats(client: Client, changeId: string, repos: string[]): Promise<HistoryStats> {
   const size = async (workflowId: string): Promise<{ events: number; bytes: number; breakdown: Breakdown }> => {
     const history = await client.workflow.getHandle(workflowId).fetchHistory();
-    return { events: history.events?.length ?? 0, bytes: proto.temporal.api.history.v1.History.encode(history).finish().length, breakdown: breakdown(history) };
+    return {
+      events: history.events?.length ?? 0,
+      bytes: proto.temporal.api.history.v1.History.encode(history).finish().length,
+      breakdown: breakdown(history),
+    };
   };
   const { breakdown: _ignored, ...coordinatorSize } = await size(changeWorkflowId(changeId));
-  const coordinator = { ...coordinatorSize, phases: coordinatorBreakdown(await client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory()) };
+  const coordinator = {
+    ...coordinatorSize,
+    phases: coordinatorBreakdown(await client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory()),
+  };
   const children: { events: number; bytes: number; breakdown: Breakdown }[] = [];
   for (let i = 0; i < repos.length; i += 10) {
     children.push(...(await Promise.all(repos.slice(i, i + 10).map((r) => size(repoWorkflowId(changeId, r))))));
@@ -226,7 +267,9 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
       idleMs: median(children.map((c) => c.breakdown.idleMs)),
       queueWaitMs: median(children.map((c) => c.breakdown.queueWaitMs)),
       workflowTaskMs: median(children.map((c) => c.breakdown.workflowTaskMs)),
-      activityMs: Object.fromEntries(types.map((t) => [t, median(children.map((c) => c.breakdown.activityMs[t] ?? 0))])),
+      activityMs: Object.fromEntries(
+        types.map((t) => [t, median(children.map((c) => c.breakdown.activityMs[t] ?? 0))]),
+      ),
     },
   };
 }
@@ -255,7 +298,12 @@ interface ScalePoint {
 async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
   log(`fleet of ${n}: seeding`);
   const fleet = await createFleet(n);
-  const worker = await startWorker({ TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId });
+  const worker = await startWorker({
+    TEMPORAL_ADDRESS: ctx.server.address,
+    LOCKSTEP_STATE_DIR: fleet.stateDir,
+    LOCKSTEP_TASK_QUEUE: ctx.queue,
+    LOCKSTEP_HOST_ID: ctx.hostId,
+  });
   const point: ScalePoint = { n, samples: [], history: null, workerMemory: null };
   try {
     // One unmeasured warm-up repo so the first measured run does not pay for caches and JIT.
@@ -274,7 +322,10 @@ async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
       const lockstep = async (): Promise<void> => {
         const [w0, s0] = [await cpuTimes(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
         const { ms, result } = await runLockstep(ctx, fleet, changeId);
-        if (result.status !== 'succeeded') throw new Error(`${changeId}: ${result.status}: ${JSON.stringify(result.repos.find((r) => r.status !== 'green')?.error)}`);
+        if (result.status !== 'succeeded')
+          throw new Error(
+            `${changeId}: ${result.status}: ${JSON.stringify(result.repos.find((r) => r.status !== 'green')?.error)}`,
+          );
         lockstepMs = ms;
         const w1 = await cpuTimes(workerPid);
         lockstepCpu.worker = w1.own + w1.children - (w0.own + w0.children);
@@ -331,7 +382,15 @@ async function lifecycle(): Promise<{ lockstepMs: number[]; dockerRunMs: number[
       const ref = { changeId: `bench-lifecycle-${rep}`, repo: 'r001' };
       let started = performance.now();
       await createSandbox(deps, { ...ref, workspace, sandbox });
-      const result = await runInSandbox(deps, { ...ref, kind: 'test', name: 'lifecycle', index: 0, command, timeoutSeconds: 60, outputBytes: 65_536 });
+      const result = await runInSandbox(deps, {
+        ...ref,
+        kind: 'test',
+        name: 'lifecycle',
+        index: 0,
+        command,
+        timeoutSeconds: 60,
+        outputBytes: 65_536,
+      });
       await removeSandbox(docker, ref);
       const lockstepMs = performance.now() - started;
       if (result.exitCode !== 0) throw new Error(`sandbox exec exited ${result.exitCode}`);
@@ -356,7 +415,12 @@ async function resume(ctx: Ctx): Promise<{ resumeMs: number[]; freshMs: number[]
   const fleet = await createFleet(10, { failRepo });
   const single = await createFleet(1, { changeId: 'bench-fresh-one' });
   const out = { resumeMs: [] as number[], freshMs: [] as number[] };
-  const baseEnv = { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId };
+  const baseEnv = {
+    TEMPORAL_ADDRESS: ctx.server.address,
+    LOCKSTEP_STATE_DIR: fleet.stateDir,
+    LOCKSTEP_TASK_QUEUE: ctx.queue,
+    LOCKSTEP_HOST_ID: ctx.hostId,
+  };
   // resumeChange and runChange read the server and queue from the environment, like the CLI.
   process.env.TEMPORAL_ADDRESS = ctx.server.address;
   process.env.LOCKSTEP_TASK_QUEUE = ctx.queue;
@@ -367,7 +431,8 @@ async function resume(ctx: Ctx): Promise<{ resumeMs: number[]; freshMs: number[]
       try {
         const { result } = await runLockstep(ctx, fleet, changeId);
         const failed = result.repos.filter((r) => r.status !== 'green').map((r) => r.repo);
-        if (result.status === 'succeeded' || failed.join() !== failRepo) throw new Error(`${changeId}: expected only ${failRepo} to fail, got ${failed.join(', ') || 'none'}`);
+        if (result.status === 'succeeded' || failed.join() !== failRepo)
+          throw new Error(`${changeId}: expected only ${failRepo} to fail, got ${failed.join(', ') || 'none'}`);
       } finally {
         await worker.stop();
       }
@@ -375,13 +440,28 @@ async function resume(ctx: Ctx): Promise<{ resumeMs: number[]; freshMs: number[]
       try {
         const freshRun = async (): Promise<number> => {
           const started = performance.now();
-          const fresh = await runChange({ configFile: single.configFile, changeFile: single.changeFile, stateDir: single.stateDir, rerun: true, worker: 'never', preflight: false, log: () => undefined });
+          const fresh = await runChange({
+            configFile: single.configFile,
+            changeFile: single.changeFile,
+            stateDir: single.stateDir,
+            rerun: true,
+            worker: 'never',
+            preflight: false,
+            log: () => undefined,
+          });
           if (fresh.status !== 'succeeded') throw new Error(`fresh 1-repo run ended ${fresh.status}`);
           return performance.now() - started;
         };
         const resumeRun = async (): Promise<number> => {
           const started = performance.now();
-          const resumed = await resumeChange({ changeId, configFile: fleet.configFile, stateDir: fleet.stateDir, log: () => undefined, worker: 'never', redoChanged: false });
+          const resumed = await resumeChange({
+            changeId,
+            configFile: fleet.configFile,
+            stateDir: fleet.stateDir,
+            log: () => undefined,
+            worker: 'never',
+            redoChanged: false,
+          });
           if (resumed.status !== 'succeeded') throw new Error(`${changeId}: resume ended ${resumed.status}`);
           return performance.now() - started;
         };
@@ -399,7 +479,9 @@ async function resume(ctx: Ctx): Promise<{ resumeMs: number[]; freshMs: number[]
         }
         out.resumeMs.push(resumeMs);
         out.freshMs.push(freshMs);
-        const phases = coordinatorBreakdown(await ctx.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory());
+        const phases = coordinatorBreakdown(
+          await ctx.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory(),
+        );
         log(
           `resume rep ${rep}: resume ${(resumeMs / 1000).toFixed(1)} s (coordinator ${phases.totalMs.toFixed(0)} ms: before the rerun ${phases.beforeFanOutMs.toFixed(0)}, ` +
             `rerun ${phases.fanOutMs.toFixed(0)}, publish ${phases.publishMs.toFixed(0)}), fresh 1-repo ${(freshMs / 1000).toFixed(1)} s`,
@@ -421,10 +503,21 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   const loadBefore = loadavg();
   const stateDir = await mkdtemp(join(tmpdir(), 'lockstep-bench-server-'));
-  const server = await startDevServer({ stateDir, address: `127.0.0.1:${await freePort()}`, dbFile: null, uiPort: null });
+  const server = await startDevServer({
+    stateDir,
+    address: `127.0.0.1:${await freePort()}`,
+    dbFile: null,
+    uiPort: null,
+  });
   const connection = await Connection.connect({ address: server.address });
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
-  const ctx: Ctx = { server, serverPid: await temporalPid(), client: new Client({ connection, namespace: 'default' }), queue: `bench-${suffix}`, hostId: `bench-${suffix}` };
+  const ctx: Ctx = {
+    server,
+    serverPid: await temporalPid(),
+    client: new Client({ connection, namespace: 'default' }),
+    queue: `bench-${suffix}`,
+    hostId: `bench-${suffix}`,
+  };
   log(`Temporal dev server at ${server.address} (in memory); ${cpus().length} CPUs; ${quick ? 'quick' : 'full'} run`);
   const ours = (owner: string): boolean => owner.startsWith(`${ctx.hostId}:`) || owner === `bench:${process.pid}`;
   const cleanUp = async (): Promise<void> => {
@@ -442,7 +535,8 @@ async function main(): Promise<void> {
     process.once(signal, () => {
       log(`${signal}: cleaning up`);
       // Calls in flight fail once their connection closes; that must not end the clean-up early.
-      const late = (err: unknown) => log(`ignored during clean-up: ${err instanceof Error ? err.message : String(err)}`);
+      const late = (err: unknown) =>
+        log(`ignored during clean-up: ${err instanceof Error ? err.message : String(err)}`);
       process.on('uncaughtException', late);
       process.on('unhandledRejection', late);
       void cleanUp().finally(() => process.exit(130));
@@ -467,7 +561,17 @@ async function main(): Promise<void> {
       const agentFleet = await createFleet(1);
       try {
         agent = await agentOverhead(
-          { client: ctx.client, queue: ctx.queue, startWorker, workerEnv: { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_STATE_DIR: agentFleet.stateDir, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId } },
+          {
+            client: ctx.client,
+            queue: ctx.queue,
+            startWorker,
+            workerEnv: {
+              TEMPORAL_ADDRESS: ctx.server.address,
+              LOCKSTEP_STATE_DIR: agentFleet.stateDir,
+              LOCKSTEP_TASK_QUEUE: ctx.queue,
+              LOCKSTEP_HOST_ID: ctx.hostId,
+            },
+          },
           agentFleet,
           plan.agentReps,
         );
@@ -490,7 +594,16 @@ async function main(): Promise<void> {
     if (parts.has('bump')) {
       log('bump: google.golang.org/grpc across the gRPC fixture fleet, a plain script and Lockstep, cold and warm');
       bump = await bumpBench(
-        { client: ctx.client, queue: ctx.queue, startWorker, workerEnv: { TEMPORAL_ADDRESS: ctx.server.address, LOCKSTEP_TASK_QUEUE: ctx.queue, LOCKSTEP_HOST_ID: ctx.hostId } },
+        {
+          client: ctx.client,
+          queue: ctx.queue,
+          startWorker,
+          workerEnv: {
+            TEMPORAL_ADDRESS: ctx.server.address,
+            LOCKSTEP_TASK_QUEUE: ctx.queue,
+            LOCKSTEP_HOST_ID: ctx.hostId,
+          },
+        },
         plan.bumpReps,
         log,
       );
@@ -506,22 +619,52 @@ async function main(): Promise<void> {
     if (!p) continue;
     const l = summary(p.samples.map((s) => s.lockstepMs / 1000));
     const b = summary(p.samples.map((s) => s.baselineMs / 1000));
-    rows.push({ figure: `1. overhead, N=${n} (wall s)`, lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.10', met: ratio(l, b) <= 1.1 });
+    rows.push({
+      figure: `1. overhead, N=${n} (wall s)`,
+      lockstep: l,
+      baseline: b,
+      ratio: ratio(l, b),
+      goal: '≤ 1.10',
+      met: ratio(l, b) <= 1.1,
+    });
   }
   for (const p of points) {
     const l = summary(p.samples.map((s) => s.lockstepMs / 1000 / p.n));
     const b = summary(p.samples.map((s) => s.baselineMs / 1000 / p.n));
-    rows.push({ figure: `2. time per repo, N=${p.n} (s)`, lockstep: l, baseline: b, ratio: ratio(l, b), goal: '—', met: null });
+    rows.push({
+      figure: `2. time per repo, N=${p.n} (s)`,
+      lockstep: l,
+      baseline: b,
+      ratio: ratio(l, b),
+      goal: '—',
+      met: null,
+    });
   }
   if (life) {
     const l = summary(life.lockstepMs);
     const b = summary(life.dockerRunMs);
-    rows.push({ figure: '3. sandbox lifecycle (ms)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.2', met: ratio(l, b) <= 1.2, baselineLabel: 'docker run --rm' });
+    rows.push({
+      figure: '3. sandbox lifecycle (ms)',
+      lockstep: l,
+      baseline: b,
+      ratio: ratio(l, b),
+      goal: '≤ 1.2',
+      met: ratio(l, b) <= 1.2,
+      baselineLabel: 'docker run --rm',
+    });
   }
   if (agent) {
     const l = summary(agent.lockstepPerTurnMs);
     const b = summary(agent.directPerTurnMs);
-    rows.push({ figure: '4. agent, ms per turn (model call + tool call)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: 'report', met: null, baselineLabel: 'same calls, direct' });
+    rows.push({
+      figure: '4. agent, ms per turn (model call + tool call)',
+      lockstep: l,
+      baseline: b,
+      ratio: ratio(l, b),
+      goal: 'report',
+      met: null,
+      baselineLabel: 'same calls, direct',
+    });
     rows.push({
       figure: '4. agent, ms added per turn',
       lockstep: summary(agent.lockstepPerTurnMs.map((x, i) => x - (agent?.directPerTurnMs[i] ?? NaN))),
@@ -535,19 +678,51 @@ async function main(): Promise<void> {
   if (res) {
     const l = summary(res.resumeMs.map((x) => x / 1000));
     const b = summary(res.freshMs.map((x) => x / 1000));
-    rows.push({ figure: '5. resume 10 (1 failed) (s)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.3', met: ratio(l, b) <= 1.3, baselineLabel: 'fresh 1-repo run' });
+    rows.push({
+      figure: '5. resume 10 (1 failed) (s)',
+      lockstep: l,
+      baseline: b,
+      ratio: ratio(l, b),
+      goal: '≤ 1.3',
+      met: ratio(l, b) <= 1.3,
+      baselineLabel: 'fresh 1-repo run',
+    });
   }
   if (egress) {
     const l = summary(egress.proxiedMs.map((x) => x / 1000));
     const b = summary(egress.directMs.map((x) => x / 1000));
-    rows.push({ figure: '7. cold npm ci through the egress proxy (s)', lockstep: l, baseline: b, ratio: ratio(l, b), goal: '≤ 1.10', met: ratio(l, b) <= 1.1, baselineLabel: 'same install, direct' });
+    rows.push({
+      figure: '7. cold npm ci through the egress proxy (s)',
+      lockstep: l,
+      baseline: b,
+      ratio: ratio(l, b),
+      goal: '≤ 1.10',
+      met: ratio(l, b) <= 1.1,
+      baselineLabel: 'same install, direct',
+    });
   }
   if (pactSetupSamples) {
     const cold = summary(pactSetupSamples.proxiedColdMs.map((x) => x / 1000));
     const direct = summary(pactSetupSamples.directColdMs.map((x) => x / 1000));
     const warm = summary(pactSetupSamples.proxiedWarmMs.map((x) => x / 1000));
-    rows.push({ figure: '8. Pact pair setup, cold, through the egress proxy (s)', lockstep: cold, baseline: direct, ratio: ratio(cold, direct), goal: '≤ 1.10', met: ratio(cold, direct) <= 1.1, baselineLabel: 'same install, direct' });
-    rows.push({ figure: '9. Pact pair setup, warm cache (s)', lockstep: warm, baseline: cold, ratio: ratio(warm, cold), goal: '≤ 0.25', met: ratio(warm, cold) <= 0.25, baselineLabel: 'cold, through the proxy' });
+    rows.push({
+      figure: '8. Pact pair setup, cold, through the egress proxy (s)',
+      lockstep: cold,
+      baseline: direct,
+      ratio: ratio(cold, direct),
+      goal: '≤ 1.10',
+      met: ratio(cold, direct) <= 1.1,
+      baselineLabel: 'same install, direct',
+    });
+    rows.push({
+      figure: '9. Pact pair setup, warm cache (s)',
+      lockstep: warm,
+      baseline: cold,
+      ratio: ratio(warm, cold),
+      goal: '≤ 0.25',
+      met: ratio(warm, cold) <= 0.25,
+      baselineLabel: 'cold, through the proxy',
+    });
   }
   if (bump) {
     const pending = bump.lockstepPending ? `not run: ${bump.lockstepPending.split('\n')[0]}` : undefined;
@@ -558,15 +733,34 @@ async function main(): Promise<void> {
       const plain = summary(b.map((x) => x / 1000));
       const lockstep = l.length > 0 ? summary(l.map((x) => x / 1000)) : null;
       const r = lockstep ? ratio(lockstep, plain) : null;
-      rows.push({ figure: `${n}. Go bump across the gRPC pair, ${kind} (s)`, lockstep, baseline: plain, ratio: r, goal: '≤ 1.15', met: r === null ? null : r <= 1.15, baselineLabel: 'plain script, same commands and containers', ...(pending ? { note: pending } : {}) });
+      rows.push({
+        figure: `${n}. Go bump across the gRPC pair, ${kind} (s)`,
+        lockstep,
+        baseline: plain,
+        ratio: r,
+        goal: '≤ 1.15',
+        met: r === null ? null : r <= 1.15,
+        baselineLabel: 'plain script, same commands and containers',
+        ...(pending ? { note: pending } : {}),
+      });
     }
   }
   const biggest = points.at(-1);
   if (biggest?.workerMemory) {
-    rows.push({ figure: `6. worker peak RSS, N=${biggest.n} (MiB)`, lockstep: summary([biggest.workerMemory.peakMiB]), baseline: null, ratio: null, goal: 'report', met: null });
+    rows.push({
+      figure: `6. worker peak RSS, N=${biggest.n} (MiB)`,
+      lockstep: summary([biggest.workerMemory.peakMiB]),
+      baseline: null,
+      ratio: null,
+      goal: 'report',
+      met: null,
+    });
   }
 
-  const table = renderTable(rows, points.map((p) => ({ n: p.n, history: p.history })));
+  const table = renderTable(
+    rows,
+    points.map((p) => ({ n: p.n, history: p.history })),
+  );
   process.stdout.write(table + '\n');
   const timed = points.filter((p) => p.history);
   if (timed.length > 0) {
@@ -597,10 +791,13 @@ async function main(): Promise<void> {
   if (points.length > 0) {
     const cpu = [
       '',
-      'CPU seconds per run (median): the worker with its git children, the Temporal server, and the baseline script\'s children (git, docker CLI); sandbox CPU is in dockerd and not counted:',
+      "CPU seconds per run (median): the worker with its git children, the Temporal server, and the baseline script's children (git, docker CLI); sandbox CPU is in dockerd and not counted:",
       '| N | worker | Temporal server | baseline |',
       '|---|---|---|---|',
-      ...points.map((p) => `| ${p.n} | ${median(p.samples.map((s) => s.lockstepCpu.worker)).toFixed(1)} | ${median(p.samples.map((s) => s.lockstepCpu.server)).toFixed(1)} | ${median(p.samples.map((s) => s.baselineCpu)).toFixed(1)} |`),
+      ...points.map(
+        (p) =>
+          `| ${p.n} | ${median(p.samples.map((s) => s.lockstepCpu.worker)).toFixed(1)} | ${median(p.samples.map((s) => s.lockstepCpu.server)).toFixed(1)} | ${median(p.samples.map((s) => s.baselineCpu)).toFixed(1)} |`,
+      ),
     ];
     process.stdout.write(cpu.join('\n') + '\n');
   }
@@ -615,7 +812,12 @@ async function main(): Promise<void> {
     options: { sizes: plan.sizes, parts: [...parts], reps: plan.sizes.map((n) => plan.reps(n)) },
     // Load averages (1, 5, 15 min) before and after: other work on the machine shows here.
     load: { before: loadBefore, after: loadavg() },
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? null,
+      memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+      node: process.version,
+    },
     concurrency: CONCURRENCY,
     containerLabel: BENCH_LABEL,
     durationSeconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
@@ -631,7 +833,13 @@ async function main(): Promise<void> {
   await writeFile(join(outDir, `${base}.json`), JSON.stringify(doc, null, 2) + '\n');
   await writeFile(
     join(outDir, `${base}.svg`),
-    renderSvg(points.map((p) => ({ n: p.n, lockstep: summary(p.samples.map((s) => s.lockstepMs / 1000)), baseline: summary(p.samples.map((s) => s.baselineMs / 1000)) }))),
+    renderSvg(
+      points.map((p) => ({
+        n: p.n,
+        lockstep: summary(p.samples.map((s) => s.lockstepMs / 1000)),
+        baseline: summary(p.samples.map((s) => s.baselineMs / 1000)),
+      })),
+    ),
   );
   log(`wrote bench/results/${base}.json and bench/results/${base}.svg`);
 }

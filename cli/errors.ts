@@ -28,16 +28,30 @@ export function changeExitCode(result: Pick<ChangeResult, 'status'>): number {
 
 /** gRPC UNAVAILABLE: the Temporal server stopped answering after the command connected. */
 const temporalLost = (err: unknown): boolean =>
-  err instanceof ServiceError && typeof err.cause === 'object' && err.cause !== null && 'code' in err.cause && err.cause.code === 14;
+  err instanceof ServiceError &&
+  typeof err.cause === 'object' &&
+  err.cause !== null &&
+  'code' in err.cause &&
+  err.cause.code === 14;
 
 /** A failed system call (ECONNREFUSED on Docker's socket, EACCES on a folder): this machine, not Lockstep. */
 const systemError = (err: unknown): boolean =>
-  err instanceof Error && 'syscall' in err && typeof err.syscall === 'string' && 'code' in err && typeof err.code === 'string';
+  err instanceof Error &&
+  'syscall' in err &&
+  typeof err.syscall === 'string' &&
+  'code' in err &&
+  typeof err.code === 'string';
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof InputError || err instanceof ChangeNotFoundError) return EXIT.badInput;
   if (err instanceof InterruptedError) return EXIT.interrupted;
-  if (err instanceof TemporalUnavailableError || err instanceof EnvironmentError || temporalLost(err) || systemError(err)) return EXIT.unavailable;
+  if (
+    err instanceof TemporalUnavailableError ||
+    err instanceof EnvironmentError ||
+    temporalLost(err) ||
+    systemError(err)
+  )
+    return EXIT.unavailable;
   // A change's workflow that ended without a result (cancelled or terminated while followed).
   if (err instanceof ChangeRefusedError || err instanceof WorkflowFailedError) return EXIT.changeFailed;
   return EXIT.internal;

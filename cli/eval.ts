@@ -59,7 +59,8 @@ export interface EvalReport {
   };
 }
 
-export const evalChangeId = (suite: string, task: string): string => `eval-${suite}-${task}`.slice(0, 63).replace(/-+$/, '');
+export const evalChangeId = (suite: string, task: string): string =>
+  `eval-${suite}-${task}`.slice(0, 63).replace(/-+$/, '');
 
 export async function runEval(options: EvalOptions): Promise<{ report: EvalReport; exitCode: number }> {
   const loaded = await loadReposConfig(options.configFile);
@@ -70,8 +71,20 @@ export async function runEval(options: EvalOptions): Promise<{ report: EvalRepor
   if (options.mode === 'baseline') {
     for (const task of tasks) {
       options.log(`${task.id}: hidden checks on the untouched base`);
-      const checks = await inSequence(task.checks, (c) => runHiddenCheck(loaded, options.stateDir, evalChangeId(suite.name, task.id), c, null));
-      outcomes.push({ task: task.id, changeId: '', changeStatus: 'not-run', resolved: checks.every((c) => c.passed), turns: 0, tokens: 0, regressions: 0, durationMs: 0, checks });
+      const checks = await inSequence(task.checks, (c) =>
+        runHiddenCheck(loaded, options.stateDir, evalChangeId(suite.name, task.id), c, null),
+      );
+      outcomes.push({
+        task: task.id,
+        changeId: '',
+        changeStatus: 'not-run',
+        resolved: checks.every((c) => c.passed),
+        turns: 0,
+        tokens: 0,
+        regressions: 0,
+        durationMs: 0,
+        checks,
+      });
     }
   } else {
     const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
@@ -83,12 +96,27 @@ export async function runEval(options: EvalOptions): Promise<{ report: EvalRepor
       for (const task of tasks) {
         const changeId = evalChangeId(suite.name, task.id);
         options.log(`${task.id}: running as change ${changeId} (${options.mode})`);
-        const input = changeInput(loaded, { id: changeId, title: task.title, description: task.description }, taskRepos(loaded, task, changeId, options.mode));
-        const result = await executeChange(session, input, { rerun: true, log: options.log, onProgress: progressOnStderr() }, worker);
+        const input = changeInput(
+          loaded,
+          { id: changeId, title: task.title, description: task.description },
+          taskRepos(loaded, task, changeId, options.mode),
+        );
+        const result = await executeChange(
+          session,
+          input,
+          { rerun: true, log: options.log, onProgress: progressOnStderr() },
+          worker,
+        );
         const checks = await inSequence(task.checks, async (c) => {
           const repo = result.repos.find((r) => r.repo === c.repo);
           if (!repo || repo.status !== 'green') {
-            return { repo: c.repo, passed: false, exitCode: null, skipped: `repo ${repo?.status ?? 'missing'}: no branch to check`, outputTail: '' };
+            return {
+              repo: c.repo,
+              passed: false,
+              exitCode: null,
+              skipped: `repo ${repo?.status ?? 'missing'}: no branch to check`,
+              outputTail: '',
+            };
           }
           return runHiddenCheck(loaded, options.stateDir, changeId, c, repo.branch);
         });
@@ -112,7 +140,12 @@ export async function runEval(options: EvalOptions): Promise<{ report: EvalRepor
 
   const report: EvalReport = { suite: suite.name, mode: options.mode, tasks: outcomes, summary: summarize(outcomes) };
   // The suite proves itself: its solutions must all resolve, and no check may pass on the base.
-  const ok = options.mode === 'reference' ? report.summary.resolved === outcomes.length : options.mode === 'baseline' ? report.summary.resolved === 0 : true;
+  const ok =
+    options.mode === 'reference'
+      ? report.summary.resolved === outcomes.length
+      : options.mode === 'baseline'
+        ? report.summary.resolved === 0
+        : true;
   return { report, exitCode: ok ? EXIT.ok : EXIT.changeFailed };
 }
 
@@ -129,7 +162,9 @@ function taskRepos(loaded: LoadedConfig, task: EvalTask, changeId: string, mode:
     title: task.title,
     description: task.description,
     repos: task.repos.map((r) =>
-      mode === 'reference' ? { name: r.name, steps: task.reference[r.name] ?? [] } : { name: r.name, ...(r.instructions ? { instructions: r.instructions } : {}) },
+      mode === 'reference'
+        ? { name: r.name, steps: task.reference[r.name] ?? [] }
+        : { name: r.name, ...(r.instructions ? { instructions: r.instructions } : {}) },
     ),
   };
   return resolveTasks(loaded, change).map((t) => ({ ...t, branch: changeBranch(changeId) }));

@@ -11,7 +11,14 @@ import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalName
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
 import { renderDryRun } from './bump.ts';
-import { buildAudit, exportHistories, renderAuditHtml, renderAuditMarkdown, renderAuditText, renderEgressLogs } from './audit/index.ts';
+import {
+  buildAudit,
+  exportHistories,
+  renderAuditHtml,
+  renderAuditMarkdown,
+  renderAuditText,
+  renderEgressLogs,
+} from './audit/index.ts';
 import { renderEval, runEval } from './eval.ts';
 import { changeExitCode, EXIT, exitCodeFor, renderError } from './errors.ts';
 import { renderPullRequests } from './pulls.ts';
@@ -40,7 +47,15 @@ let jsonMode = false;
 
 function gates(values: string[]): ('plan' | 'publish')[] {
   const bad = values.filter((v) => v !== 'plan' && v !== 'publish');
-  if (bad.length > 0) throw new InputError([{ file: 'command line', path: '--approve/--gate', message: `unknown gate ${bad.map((b) => `"${b}"`).join(', ')}`, fix: 'use plan and/or publish' }]);
+  if (bad.length > 0)
+    throw new InputError([
+      {
+        file: 'command line',
+        path: '--approve/--gate',
+        message: `unknown gate ${bad.map((b) => `"${b}"`).join(', ')}`,
+        fix: 'use plan and/or publish',
+      },
+    ]);
   return values as ('plan' | 'publish')[];
 }
 
@@ -51,7 +66,8 @@ async function main(argv: string[]): Promise<number> {
     .exitOverride();
 
   let exitCode: number = EXIT.ok;
-  const configOption = () => new Option('-c, --config <file>', 'fleet config').default(defaultConfigFile(), './repos.config.json');
+  const configOption = () =>
+    new Option('-c, --config <file>', 'fleet config').default(defaultConfigFile(), './repos.config.json');
 
   program
     .command('run')
@@ -60,37 +76,60 @@ async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--json', 'print exactly one JSON document (the result) on stdout')
     .option('--rerun', 'run again even if this change already finished (branches and PRs are reused)')
-    .option('--dry-run', 'a bump change: list its target repos, their current versions and the version "to" resolves to; start nothing')
+    .option(
+      '--dry-run',
+      'a bump change: list its target repos, their current versions and the version "to" resolves to; start nothing',
+    )
     .option('--no-worker', 'do not run a worker in this process; rely on "lockstep worker" processes')
     .option('--no-preflight', 'skip the reachability checks of remotes and images')
     .option('--concurrency <n>', 'repos worked on at once (default: from the config)', (v) => Number.parseInt(v, 10))
-    .option('--approve <gates...>', 'wait for "lockstep approve" at these gates: plan, publish (default: from the config)')
-    .option('--wait-on-failure <seconds>', 'let a failed repo wait this long for "lockstep retry|skip|abort"', (v) => Number.parseInt(v, 10))
-    .action(async (changeFile: string, opts: { config: string; json?: boolean; rerun?: boolean; dryRun?: boolean; worker: boolean; preflight: boolean; concurrency?: number; approve?: string[]; waitOnFailure?: number }) => {
-      jsonMode = Boolean(opts.json);
-      if (opts.dryRun) {
-        const loaded = await loadReposConfig(opts.config);
-        const dry = await dryRunBump(loaded, await loadChange(changeFile, loaded), resolve(changeFile));
-        if (jsonMode) process.stdout.write(`${JSON.stringify(dry, null, 2)}\n`);
-        else process.stdout.write(`${renderDryRun(dry)}\n`);
-        return;
-      }
-      const result = await runChange({
-        configFile: opts.config,
-        changeFile,
-        stateDir: stateDir(),
-        rerun: Boolean(opts.rerun),
-        worker: opts.worker ? 'auto' : 'never',
-        preflight: opts.preflight,
-        log,
-        ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
-        ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-        ...(opts.approve ? { approve: gates(opts.approve) } : {}),
-        ...(opts.waitOnFailure !== undefined ? { waitOnFailureSeconds: opts.waitOnFailure } : {}),
-      });
-      printResult(result, jsonMode);
-      exitCode = changeExitCode(result);
-    });
+    .option(
+      '--approve <gates...>',
+      'wait for "lockstep approve" at these gates: plan, publish (default: from the config)',
+    )
+    .option('--wait-on-failure <seconds>', 'let a failed repo wait this long for "lockstep retry|skip|abort"', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .action(
+      async (
+        changeFile: string,
+        opts: {
+          config: string;
+          json?: boolean;
+          rerun?: boolean;
+          dryRun?: boolean;
+          worker: boolean;
+          preflight: boolean;
+          concurrency?: number;
+          approve?: string[];
+          waitOnFailure?: number;
+        },
+      ) => {
+        jsonMode = Boolean(opts.json);
+        if (opts.dryRun) {
+          const loaded = await loadReposConfig(opts.config);
+          const dry = await dryRunBump(loaded, await loadChange(changeFile, loaded), resolve(changeFile));
+          if (jsonMode) process.stdout.write(`${JSON.stringify(dry, null, 2)}\n`);
+          else process.stdout.write(`${renderDryRun(dry)}\n`);
+          return;
+        }
+        const result = await runChange({
+          configFile: opts.config,
+          changeFile,
+          stateDir: stateDir(),
+          rerun: Boolean(opts.rerun),
+          worker: opts.worker ? 'auto' : 'never',
+          preflight: opts.preflight,
+          log,
+          ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
+          ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+          ...(opts.approve ? { approve: gates(opts.approve) } : {}),
+          ...(opts.waitOnFailure !== undefined ? { waitOnFailureSeconds: opts.waitOnFailure } : {}),
+        });
+        printResult(result, jsonMode);
+        exitCode = changeExitCode(result);
+      },
+    );
 
   program
     .command('demo')
@@ -112,7 +151,9 @@ async function main(argv: string[]): Promise<number> {
       });
       printResult(result, jsonMode);
       if (!jsonMode) {
-        log(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s; pull request records are under ${join(stateDir(), 'forge', 'local')}`);
+        log(
+          `demo finished in ${((Date.now() - started) / 1000).toFixed(1)} s; pull request records are under ${join(stateDir(), 'forge', 'local')}`,
+        );
       }
       exitCode = changeExitCode(result);
     });
@@ -127,21 +168,33 @@ async function main(argv: string[]): Promise<number> {
     .option('--baseline', 'run the hidden checks on the untouched base (no task may pass)')
     .option('--task <id...>', 'only these tasks')
     .option('--no-worker', 'do not run a worker in this process')
-    .action(async (suiteFile: string, opts: { config: string; json?: boolean; reference?: boolean; baseline?: boolean; task?: string[]; worker: boolean }) => {
-      jsonMode = Boolean(opts.json);
-      const { report, exitCode: code } = await runEval({
-        suiteFile,
-        configFile: opts.config,
-        stateDir: stateDir(),
-        mode: opts.reference ? 'reference' : opts.baseline ? 'baseline' : 'agent',
-        worker: opts.worker ? 'auto' : 'never',
-        only: opts.task ?? [],
-        log,
-      });
-      if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      else process.stdout.write(`${renderEval(report)}\n`);
-      exitCode = code;
-    });
+    .action(
+      async (
+        suiteFile: string,
+        opts: {
+          config: string;
+          json?: boolean;
+          reference?: boolean;
+          baseline?: boolean;
+          task?: string[];
+          worker: boolean;
+        },
+      ) => {
+        jsonMode = Boolean(opts.json);
+        const { report, exitCode: code } = await runEval({
+          suiteFile,
+          configFile: opts.config,
+          stateDir: stateDir(),
+          mode: opts.reference ? 'reference' : opts.baseline ? 'baseline' : 'agent',
+          worker: opts.worker ? 'auto' : 'never',
+          only: opts.task ?? [],
+          log,
+        });
+        if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else process.stdout.write(`${renderEval(report)}\n`);
+        exitCode = code;
+      },
+    );
 
   program
     .command('validate')
@@ -154,7 +207,9 @@ async function main(argv: string[]): Promise<number> {
       if (changeFile) {
         const change = await loadChange(changeFile, loaded);
         if (opts.preflight) await preflight(loaded, resolveTasks(loaded, change));
-        log(`${changeFile}: valid (${change.bump && change.repos.length === 0 ? `bump of ${change.bump.package}: targets chosen by manifest at run time` : `${change.repos.length} repos`})`);
+        log(
+          `${changeFile}: valid (${change.bump && change.repos.length === 0 ? `bump of ${change.bump.package}: targets chosen by manifest at run time` : `${change.repos.length} repos`})`,
+        );
       }
       log(`${loaded.file}: valid (${loaded.config.repos.length} repos)`);
     });
@@ -168,31 +223,45 @@ async function main(argv: string[]): Promise<number> {
     .option('--redo-changed', 'with --change: also redo finished repos whose task changed')
     .option('--json', 'print exactly one JSON document (the result) on stdout')
     .option('--no-worker', 'do not run a worker in this process')
-    .action(async (changeId: string, opts: { config: string; change?: string; redoChanged?: boolean; json?: boolean; worker: boolean }) => {
-      jsonMode = Boolean(opts.json);
-      const result = await resumeChange({
-        changeId,
-        configFile: opts.config,
-        ...(opts.change ? { changeFile: opts.change } : {}),
-        redoChanged: Boolean(opts.redoChanged),
-        stateDir: stateDir(),
-        worker: opts.worker ? 'auto' : 'never',
-        log,
-        ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
-      });
-      printResult(result, jsonMode);
-      exitCode = changeExitCode(result);
-    });
+    .action(
+      async (
+        changeId: string,
+        opts: { config: string; change?: string; redoChanged?: boolean; json?: boolean; worker: boolean },
+      ) => {
+        jsonMode = Boolean(opts.json);
+        const result = await resumeChange({
+          changeId,
+          configFile: opts.config,
+          ...(opts.change ? { changeFile: opts.change } : {}),
+          redoChanged: Boolean(opts.redoChanged),
+          stateDir: stateDir(),
+          worker: opts.worker ? 'auto' : 'never',
+          log,
+          ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
+        });
+        printResult(result, jsonMode);
+        exitCode = changeExitCode(result);
+      },
+    );
 
   for (const action of ['retry', 'skip'] as const) {
     program
       .command(action)
-      .description(action === 'retry' ? 'run a failed repo of a live change again' : 'publish a live change without one of its failed repos')
+      .description(
+        action === 'retry'
+          ? 'run a failed repo of a live change again'
+          : 'publish a live change without one of its failed repos',
+      )
       .argument('<change-id>')
       .argument('<repo>')
       .option('--reason <text>', 'why (recorded in history)', '')
       .action(async (changeId: string, repo: string, opts: { reason: string }) => {
-        const ack = await sendHuman(stateDir(), changeId, { decision: { action, repo, by: actor(), reason: opts.reason } }, log);
+        const ack = await sendHuman(
+          stateDir(),
+          changeId,
+          { decision: { action, repo, by: actor(), reason: opts.reason } },
+          log,
+        );
         log(ack.message);
       });
   }
@@ -202,34 +271,55 @@ async function main(argv: string[]): Promise<number> {
     .argument('<change-id>')
     .option('--reason <text>', 'why (recorded in history)', '')
     .action(async (changeId: string, opts: { reason: string }) => {
-      const ack = await sendHuman(stateDir(), changeId, { decision: { action: 'abort', repo: null, by: actor(), reason: opts.reason } }, log);
+      const ack = await sendHuman(
+        stateDir(),
+        changeId,
+        { decision: { action: 'abort', repo: null, by: actor(), reason: opts.reason } },
+        log,
+      );
       log(ack.message);
     });
   for (const verb of ['approve', 'reject'] as const) {
     program
       .command(verb)
-      .description(verb === 'approve' ? 'approve the plan or the publishing of a change waiting at a gate' : 'reject at a gate: the change ends, its branches are kept')
+      .description(
+        verb === 'approve'
+          ? 'approve the plan or the publishing of a change waiting at a gate'
+          : 'reject at a gate: the change ends, its branches are kept',
+      )
       .argument('<change-id>')
       .option('--gate <gate>', 'plan or publish (default: the gate the change waits at)')
       .option('--reason <text>', 'why (recorded in history)', '')
       .action(async (changeId: string, opts: { gate?: string; reason: string }) => {
         const gate = opts.gate ? (gates([opts.gate])[0] ?? null) : null;
-        const ack = await sendHuman(stateDir(), changeId, { approval: { gate, approved: verb === 'approve', by: actor(), reason: opts.reason } }, log);
+        const ack = await sendHuman(
+          stateDir(),
+          changeId,
+          { approval: { gate, approved: verb === 'approve', by: actor(), reason: opts.reason } },
+          log,
+        );
         log(ack.message);
       });
   }
   program
     .command('cancel')
-    .description('cancel a change and its repos (their sandboxes are removed); branches are kept unless --delete-branches')
+    .description(
+      'cancel a change and its repos (their sandboxes are removed); branches are kept unless --delete-branches',
+    )
     .argument('<change-id>')
     .option('--delete-branches', "also delete the change's branch in every repo")
     .option('--yes', 'do not ask for confirmation')
     .action(async (changeId: string, opts: { deleteBranches?: boolean; yes?: boolean }) => {
       if (!opts.yes) {
-        if (!process.stdin.isTTY) throw new InputError([{ file: 'command line', path: 'cancel', message: 'cancelling needs a confirmation', fix: 'add --yes' }]);
+        if (!process.stdin.isTTY)
+          throw new InputError([
+            { file: 'command line', path: 'cancel', message: 'cancelling needs a confirmation', fix: 'add --yes' },
+          ]);
         const { createInterface } = await import('node:readline/promises');
         const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`cancel change ${changeId}${opts.deleteBranches ? ' and delete its branches' : ''}? [y/N] `);
+        const answer = await rl.question(
+          `cancel change ${changeId}${opts.deleteBranches ? ' and delete its branches' : ''}? [y/N] `,
+        );
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
@@ -238,13 +328,19 @@ async function main(argv: string[]): Promise<number> {
 
   /** prs, publish and close: one action over the linked set, then the set as it is now. */
   const showPullRequests = async (changeId: string, action: 'status' | 'ready' | 'close', worker: boolean) => {
-    const report = await pullRequests({ stateDir: stateDir(), changeId, action, worker: worker ? 'auto' : 'never', log });
+    const report = await pullRequests({
+      stateDir: stateDir(),
+      changeId,
+      action,
+      worker: worker ? 'auto' : 'never',
+      log,
+    });
     process.stdout.write(`${jsonMode ? JSON.stringify(report, null, 2) : renderPullRequests(report)}\n`);
   };
 
   program
     .command('prs')
-    .description("show the linked pull requests of a change: state, checks, reviews, and which is next in merge order")
+    .description('show the linked pull requests of a change: state, checks, reviews, and which is next in merge order')
     .argument('<change-id>')
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--no-worker', 'do not run a worker in this process')
@@ -274,10 +370,20 @@ async function main(argv: string[]): Promise<number> {
     .action(async (changeId: string, opts: { yes?: boolean; json?: boolean; worker: boolean }) => {
       jsonMode = Boolean(opts.json);
       if (!opts.yes) {
-        if (!process.stdin.isTTY) throw new InputError([{ file: 'command line', path: 'close', message: 'closing pull requests needs a confirmation', fix: 'add --yes' }]);
+        if (!process.stdin.isTTY)
+          throw new InputError([
+            {
+              file: 'command line',
+              path: 'close',
+              message: 'closing pull requests needs a confirmation',
+              fix: 'add --yes',
+            },
+          ]);
         const { createInterface } = await import('node:readline/promises');
         const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(`close every pull request of change ${changeId} and delete its branches? [y/N] `);
+        const answer = await rl.question(
+          `close every pull request of change ${changeId} and delete its branches? [y/N] `,
+        );
         rl.close();
         if (!/^y(es)?$/i.test(answer.trim())) return;
       }
@@ -292,36 +398,55 @@ async function main(argv: string[]): Promise<number> {
     .option('--markdown', 'print the report as Markdown')
     .option('--html <file>', 'write a self-contained HTML page with a per-repo timeline chart')
     .option('--export <dir>', 'write the raw histories (JSON), e.g. for replay tests')
-    .option('--egress [repo]', "list every request and connection of the change's egress logs on this host (of one repo when named)")
-    .action(async (changeId: string, opts: { json?: boolean; markdown?: boolean; html?: string; export?: string; egress?: string | boolean }) => {
-      jsonMode = Boolean(opts.json);
-      if (opts.egress !== undefined) {
-        const repo = typeof opts.egress === 'string' ? opts.egress : null;
-        if (!ChangeId.safeParse(changeId).success || (repo !== null && !Name.safeParse(repo).success)) {
-          throw new InputError([{ file: 'command line', path: repo !== null && ChangeId.safeParse(changeId).success ? '--egress' : '<change-id>', message: `"${repo ?? changeId}" is not a ${repo !== null && ChangeId.safeParse(changeId).success ? 'repo' : 'change'} name`, fix: 'use the name as `lockstep list` and repos.config.json spell it' }]);
+    .option(
+      '--egress [repo]',
+      "list every request and connection of the change's egress logs on this host (of one repo when named)",
+    )
+    .action(
+      async (
+        changeId: string,
+        opts: { json?: boolean; markdown?: boolean; html?: string; export?: string; egress?: string | boolean },
+      ) => {
+        jsonMode = Boolean(opts.json);
+        if (opts.egress !== undefined) {
+          const repo = typeof opts.egress === 'string' ? opts.egress : null;
+          if (!ChangeId.safeParse(changeId).success || (repo !== null && !Name.safeParse(repo).success)) {
+            throw new InputError([
+              {
+                file: 'command line',
+                path: repo !== null && ChangeId.safeParse(changeId).success ? '--egress' : '<change-id>',
+                message: `"${repo ?? changeId}" is not a ${repo !== null && ChangeId.safeParse(changeId).success ? 'repo' : 'change'} name`,
+                fix: 'use the name as `lockstep list` and repos.config.json spell it',
+              },
+            ]);
+          }
+          const lines = await readEgressLogs(
+            join(stateDir(), 'logs'),
+            changeId,
+            typeof opts.egress === 'string' ? opts.egress : undefined,
+          );
+          process.stdout.write(jsonMode ? `${JSON.stringify(lines, null, 2)}\n` : `${renderEgressLogs(lines)}\n`);
+          return;
         }
-        const lines = await readEgressLogs(join(stateDir(), 'logs'), changeId, typeof opts.egress === 'string' ? opts.egress : undefined);
-        process.stdout.write(jsonMode ? `${JSON.stringify(lines, null, 2)}\n` : `${renderEgressLogs(lines)}\n`);
-        return;
-      }
-      const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
-      try {
-        const report = await buildAudit(session, changeId);
-        if (opts.export) {
-          const paths = await exportHistories(session, changeId, opts.export);
-          log(`wrote ${paths.length} histories to ${opts.export}`);
+        const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
+        try {
+          const report = await buildAudit(session, changeId);
+          if (opts.export) {
+            const paths = await exportHistories(session, changeId, opts.export);
+            log(`wrote ${paths.length} histories to ${opts.export}`);
+          }
+          if (opts.html) {
+            await writeFile(opts.html, renderAuditHtml(report));
+            log(`wrote ${opts.html}`);
+          }
+          if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+          else if (opts.markdown) process.stdout.write(renderAuditMarkdown(report));
+          else process.stdout.write(`${renderAuditText(report)}\n`);
+        } finally {
+          await session.close();
         }
-        if (opts.html) {
-          await writeFile(opts.html, renderAuditHtml(report));
-          log(`wrote ${opts.html}`);
-        }
-        if (jsonMode) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else if (opts.markdown) process.stdout.write(renderAuditMarkdown(report));
-        else process.stdout.write(`${renderAuditText(report)}\n`);
-      } finally {
-        await session.close();
-      }
-    });
+      },
+    );
 
   program
     .command('status')
@@ -357,7 +482,10 @@ async function main(argv: string[]): Promise<number> {
         else if (changes.length === 0) process.stdout.write('no changes yet\n');
         else {
           const w = Math.max(...changes.map((c) => c.changeId.length));
-          for (const c of changes) process.stdout.write(`${c.changeId.padEnd(w)}  ${c.status.padEnd(10)} ${c.startedAt}  ${c.repos.join(', ')}  ${c.title}\n`);
+          for (const c of changes)
+            process.stdout.write(
+              `${c.changeId.padEnd(w)}  ${c.status.padEnd(10)} ${c.startedAt}  ${c.repos.join(', ')}  ${c.title}\n`,
+            );
         }
       } finally {
         await session.close();
@@ -366,7 +494,7 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('worker')
-    .description('run a worker (shared queue + this host\'s sandbox queue + the fleet\'s forge queue) until interrupted')
+    .description("run a worker (shared queue + this host's sandbox queue + the fleet's forge queue) until interrupted")
     .addOption(configOption())
     .action(async (opts: { config: string }) => {
       installRuntime();
@@ -374,8 +502,11 @@ async function main(argv: string[]): Promise<number> {
       const forges = existsSync(opts.config) ? [await loadForgeConfig(opts.config)] : [];
       const session = await openTemporal({ stateDir: stateDir(), startServer: false, log });
       const worker = await startInProcessWorker(session, stateDir(), log, forges);
-      const forgeQueues = worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';
-      log(`worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}${forgeQueues}); Ctrl-C stops it`);
+      const forgeQueues =
+        worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';
+      log(
+        `worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}${forgeQueues}); Ctrl-C stops it`,
+      );
       await worker.done;
       await session.close();
     });
@@ -385,9 +516,17 @@ async function main(argv: string[]): Promise<number> {
     .description('run the embedded Temporal dev server (SQLite in the state folder) until interrupted')
     .action(async () => {
       const address = temporalAddress();
-      if (await temporalAnswers(address)) throw new TemporalUnavailableError(`a Temporal server already answers at ${address}`);
-      const server = await startDevServer({ stateDir: stateDir(), address, dbFile: join(stateDir(), 'temporal.db'), namespace: temporalNamespace() });
-      log(`Temporal server at ${server.address}, Web UI ${server.uiUrl ?? '(none)'}, log ${server.logFile}; Ctrl-C stops it`);
+      if (await temporalAnswers(address))
+        throw new TemporalUnavailableError(`a Temporal server already answers at ${address}`);
+      const server = await startDevServer({
+        stateDir: stateDir(),
+        address,
+        dbFile: join(stateDir(), 'temporal.db'),
+        namespace: temporalNamespace(),
+      });
+      log(
+        `Temporal server at ${server.address}, Web UI ${server.uiUrl ?? '(none)'}, log ${server.logFile}; Ctrl-C stops it`,
+      );
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
@@ -395,7 +534,9 @@ async function main(argv: string[]): Promise<number> {
       await server.stop();
     });
 
-  const cache = program.command('cache').description("the repos' package-manager caches on this host (npm, pip, Go, Maven, cargo)");
+  const cache = program
+    .command('cache')
+    .description("the repos' package-manager caches on this host (npm, pip, Go, Maven, cargo)");
   cache
     .command('list')
     .description('list the caches, most recently used first')
@@ -406,13 +547,21 @@ async function main(argv: string[]): Promise<number> {
     });
   cache
     .command('prune')
-    .description('remove caches no setup is filling right now: one repo\'s (--repo), one key of it (--key), or all')
+    .description("remove caches no setup is filling right now: one repo's (--repo), one key of it (--key), or all")
     .option('--repo <name>', 'only this repo')
     .option('--key <key>', 'only this key (with --repo)')
     .action(async (opts: { repo?: string; key?: string }) => {
-      if (opts.key && !opts.repo) throw new InputError([{ file: 'command line', path: '--key', message: '--key names a key of one repo', fix: 'add --repo <name>' }]);
-      const removed = await pruneCaches(stateDir(), { ...(opts.repo ? { repo: opts.repo } : {}), ...(opts.key ? { key: opts.key } : {}) });
-      log(`removed ${removed.length} cache${removed.length === 1 ? '' : 's'}, ${(removed.reduce((s, e) => s + e.bytes, 0) / 1024 / 1024).toFixed(1)} MB`);
+      if (opts.key && !opts.repo)
+        throw new InputError([
+          { file: 'command line', path: '--key', message: '--key names a key of one repo', fix: 'add --repo <name>' },
+        ]);
+      const removed = await pruneCaches(stateDir(), {
+        ...(opts.repo ? { repo: opts.repo } : {}),
+        ...(opts.key ? { key: opts.key } : {}),
+      });
+      log(
+        `removed ${removed.length} cache${removed.length === 1 ? '' : 's'}, ${(removed.reduce((s, e) => s + e.bytes, 0) / 1024 / 1024).toFixed(1)} MB`,
+      );
     });
 
   program

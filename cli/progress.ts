@@ -9,7 +9,9 @@ import type { RepoBumpOutcome } from '../core/bump.ts';
 import type { RepoStatusView } from '../core/repo.ts';
 
 export function seconds(ms: number): string {
-  return ms < 60_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
+  return ms < 60_000
+    ? `${(ms / 1000).toFixed(1)}s`
+    : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`;
 }
 
 /** One line about a setup's egress: what it reached, how much came down, what was refused. */
@@ -18,8 +20,12 @@ export function egressGlance(e: EgressSummary): string {
   // An inspected phase (steps, agent) counts requests; setup counts connections.
   const [n, unit] = e.requests !== undefined ? [e.requests, 'request'] : [e.connections, 'connection'];
   const phase = e.phase && e.phase !== 'setup' ? ` (${e.phase})` : '';
-  const reached = n ? `egress${phase} ${n} ${unit}${n === 1 ? '' : 's'} to ${e.hosts.join(', ')}, ${kb} KB down` : `egress${phase}: no ${unit}`;
-  return e.denied ? `${reached}, ${e.denied} refused (${e.deniedHosts.map((d) => `${d.host}:${d.port}`).join(', ')})` : reached;
+  const reached = n
+    ? `egress${phase} ${n} ${unit}${n === 1 ? '' : 's'} to ${e.hosts.join(', ')}, ${kb} KB down`
+    : `egress${phase}: no ${unit}`;
+  return e.denied
+    ? `${reached}, ${e.denied} refused (${e.deniedHosts.map((d) => `${d.host}:${d.port}`).join(', ')})`
+    : reached;
 }
 
 const ICON: Record<RepoStatusView['status'], string> = {
@@ -37,7 +43,8 @@ export function repoLine(view: RepoStatusView, now: number, width: number): stri
   if (view.finishedAt !== null || view.result) {
     const r = view.result;
     const took = r ? seconds(r.durationMs) : '';
-    if (view.status === 'failed') return `${ICON.failed} ${name} failed at ${r?.error?.step ?? view.step ?? '?'}: ${r?.error?.message ?? ''} (${took})`;
+    if (view.status === 'failed')
+      return `${ICON.failed} ${name} failed at ${r?.error?.step ?? view.step ?? '?'}: ${r?.error?.message ?? ''} (${took})`;
     const pr = r?.pullRequest ? `  PR #${r.pullRequest.number}` : '';
     const tests = r?.tests ? `tests passed in ${seconds(r.tests.durationMs)}` : '';
     const egress = r?.steps.find((s) => s.kind === 'setup')?.egress;
@@ -63,7 +70,8 @@ export function awaitingLine(view: ChangeStatusView, now = Date.now()): string |
 
 const PHASE_LINES: Partial<Record<ChangeStatusView['phase'], (view: ChangeStatusView) => string>> = {
   planning: () => 'planning: the coordinator model reads the repos and plans the change',
-  gate: (view) => `gate (round ${view.gate ? view.gate.round + 1 : 0}): checking the contracts and scanning the changed repos`,
+  gate: (view) =>
+    `gate (round ${view.gate ? view.gate.round + 1 : 0}): checking the contracts and scanning the changed repos`,
   fixing: (view) => `fix round: ${view.gate?.summary ?? 'the gate blocked'}; the blamed repos work again`,
   publishing: () => 'publishing: opening and linking the pull requests',
 };
@@ -81,14 +89,21 @@ export class ProgressPrinter {
     if (this.tty) {
       const header = `${view.changeId}: ${view.phase} ${seconds(now - view.startedAt)}`;
       const waiting = awaitingLine(view, now);
-      const lines = [header, ...view.repos.map((r) => `  ${repoLine(r, now, width)}`), ...(waiting ? [`  ${waiting}`] : [])];
+      const lines = [
+        header,
+        ...view.repos.map((r) => `  ${repoLine(r, now, width)}`),
+        ...(waiting ? [`  ${waiting}`] : []),
+      ];
       if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A`);
       for (const line of lines) this.out.write(`\x1b[2K${line}\n`);
       this.lastLines = lines.length;
       return;
     }
-    const waiting = view.awaiting ? `${view.awaiting.kind}|${view.awaiting.kind === 'approval' ? view.awaiting.gate : view.awaiting.repos.join(',')}` : '';
-    if (waiting && this.seen.get('\u0000awaiting') !== waiting) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${awaitingLine(view, now) ?? ''}\n`);
+    const waiting = view.awaiting
+      ? `${view.awaiting.kind}|${view.awaiting.kind === 'approval' ? view.awaiting.gate : view.awaiting.repos.join(',')}`
+      : '';
+    if (waiting && this.seen.get('\u0000awaiting') !== waiting)
+      this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${awaitingLine(view, now) ?? ''}\n`);
     this.seen.set('\u0000awaiting', waiting);
     for (const r of view.repos) {
       const key = `${r.status}|${r.phase}|${r.step ?? ''}|${r.attempt}`;
@@ -100,7 +115,8 @@ export class ProgressPrinter {
     // The change's own phases (planning, the gate, a fix round, publishing) get a line too: they
     // can take a while with no repo step to show.
     const phase = PHASE_LINES[view.phase];
-    if (phase && this.seen.get('\u0000phase') !== view.phase) this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${ICON.running} ${phase(view)}\n`);
+    if (phase && this.seen.get('\u0000phase') !== view.phase)
+      this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${ICON.running} ${phase(view)}\n`);
     this.seen.set('\u0000phase', view.phase);
   }
 }
@@ -116,7 +132,9 @@ export function renderResult(result: ChangeResult): string {
     if (r.bump) lines.push(`    bump: ${bumpLine(r.bump)}`);
     if (r.agent) {
       const a = r.agent;
-      lines.push(`    agent: ${a.resolved ? 'resolved' : `stopped (${a.reason})`}, ${a.turns} turns, ${a.testIterations} test runs, ${a.usage.prompt}+${a.usage.completion} tokens${r.regression ? ', REGRESSION: tests passed on the base branch' : ''}`);
+      lines.push(
+        `    agent: ${a.resolved ? 'resolved' : `stopped (${a.reason})`}, ${a.turns} turns, ${a.testIterations} test runs, ${a.usage.prompt}+${a.usage.completion} tokens${r.regression ? ', REGRESSION: tests passed on the base branch' : ''}`,
+      );
       if (a.summary) lines.push(`    summary: ${a.summary}`);
     }
     if (r.error) {
@@ -126,12 +144,15 @@ export function renderResult(result: ChangeResult): string {
     }
   }
   if (result.gate) lines.push(...gateLines(result.gate));
-  if (result.bump) lines.push(`  bump: ${result.bump.package} "${result.bump.to}" resolved to ${result.bump.version} for every repo`);
+  if (result.bump)
+    lines.push(`  bump: ${result.bump.package} "${result.bump.to}" resolved to ${result.bump.version} for every repo`);
   if (result.mergeOrder.length > 1) lines.push(`  merge order: ${result.mergeOrder.join(' → ')}`);
   if (result.plan) lines.push(`  plan: ${result.plan.summary}`);
   const m = result.metrics;
   const tokens = m.usage.prompt + m.usage.completion;
-  lines.push(`  ${m.resolved}/${m.repos} resolved, ${m.regressions} regressions${m.turns ? `, ${m.turns} agent turns, ${tokens} tokens` : ''}, ${seconds(m.durationMs)}`);
+  lines.push(
+    `  ${m.resolved}/${m.repos} resolved, ${m.regressions} regressions${m.turns ? `, ${m.turns} agent turns, ${tokens} tokens` : ''}, ${seconds(m.durationMs)}`,
+  );
   return lines.join('\n');
 }
 
@@ -152,11 +173,17 @@ export function bumpLine(b: RepoBumpOutcome): string {
 /** Who fits, who breaks, and what no declared consumer uses; null for verdicts recorded before per-consumer verdicts. */
 function consumerLine(c: ContractVerdict): string | null {
   if (c.verdicts === undefined) return null;
-  const names = (status: 'fits' | 'breaks') => c.verdicts?.filter((v) => v.status === status).map((v) => v.consumer) ?? [];
+  const names = (status: 'fits' | 'breaks') =>
+    c.verdicts?.filter((v) => v.status === status).map((v) => v.consumer) ?? [];
   // An empty group says nothing ("breaks: -" read as a consumer named "-"): only those with names.
-  const parts = (['fits', 'breaks'] as const).filter((s) => names(s).length > 0).map((s) => `${s}: ${names(s).join(', ')}`);
+  const parts = (['fits', 'breaks'] as const)
+    .filter((s) => names(s).length > 0)
+    .map((s) => `${s}: ${names(s).join(', ')}`);
   const unused = c.unusedCount ?? c.unused?.length ?? 0;
-  if (unused > 0) parts.push(`${unused} finding${unused === 1 ? '' : 's'} no declared consumer uses (${c.audience === 'fleet' ? 'notes' : 'blocking: clients outside the fleet'})`);
+  if (unused > 0)
+    parts.push(
+      `${unused} finding${unused === 1 ? '' : 's'} no declared consumer uses (${c.audience === 'fleet' ? 'notes' : 'blocking: clients outside the fleet'})`,
+    );
   return `consumers ${parts.join(' · ')}`;
 }
 
@@ -164,17 +191,29 @@ function consumerLine(c: ContractVerdict): string | null {
 export function gateLines(report: GateReport, limit = 12): string[] {
   const lines = [`  gate (round ${report.round}): ${report.summary} in ${seconds(report.durationMs)}`];
   for (const c of report.contracts) {
-    const accepted = c.accepted.length > 0 ? `, ${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'} accepted: every consumer updated` : '';
-    lines.push(`    ${c.status === 'passed' ? '✔' : '✖'} ${c.contract} (${c.kind}, ${c.provider} → ${c.consumers.join(', ') || 'no consumers'}): ${c.status}${accepted}`);
+    const accepted =
+      c.accepted.length > 0
+        ? `, ${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'} accepted: every consumer updated`
+        : '';
+    lines.push(
+      `    ${c.status === 'passed' ? '✔' : '✖'} ${c.contract} (${c.kind}, ${c.provider} → ${c.consumers.join(', ') || 'no consumers'}): ${c.status}${accepted}`,
+    );
     const consumers = consumerLine(c);
     if (consumers) lines.push(`      ${consumers}`);
-    for (const p of c.problems.slice(0, limit)) lines.push(`      ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
+    for (const p of c.problems.slice(0, limit))
+      lines.push(`      ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
     if (c.problems.length > limit) lines.push(`      … ${c.problems.length - limit} more (--json has them all)`);
-    for (const p of (c.preExisting ?? []).slice(0, limit)) lines.push(`      pre-existing ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`);
+    for (const p of (c.preExisting ?? []).slice(0, limit))
+      lines.push(
+        `      pre-existing ${p.repo}:${p.file}${p.location ? ` ${p.location}` : ''} [${p.rule}] ${p.message}`,
+      );
   }
   for (const f of report.findings.slice(0, limit)) {
-    lines.push(`    ${f.waived === null ? '✖' : '○'} ${f.repo}:${f.file}:${f.line} [${f.tool} ${f.rule}] ${f.message}${f.waived === null ? '' : ` (waived: ${f.waived})`}`);
+    lines.push(
+      `    ${f.waived === null ? '✖' : '○'} ${f.repo}:${f.file}:${f.line} [${f.tool} ${f.rule}] ${f.message}${f.waived === null ? '' : ` (waived: ${f.waived})`}`,
+    );
   }
-  if (report.findings.length > limit) lines.push(`    … ${report.findings.length - limit} more findings (--json has them all)`);
+  if (report.findings.length > limit)
+    lines.push(`    … ${report.findings.length - limit} more findings (--json has them all)`);
   return lines;
 }

@@ -9,6 +9,7 @@ export function renderPullRequests(report: PullRequestsReport): string {
     return `  ${String(i + 1).padStart(2)}. ${p.repo.padEnd(w)}  #${String(p.number).padEnd(5)} ${p.state.padEnd(7)} checks ${p.checks.padEnd(8)} ${reviews}${p.next ? '  ← next to merge' : ''}  ${p.url}`;
   });
   const open = report.pullRequests.filter((p) => p.state === 'open' || p.state === 'draft').length;
-  const deleted = report.deletedBranches.length > 0 ? `\n  deleted the branch in ${report.deletedBranches.join(', ')}` : '';
+  const deleted =
+    report.deletedBranches.length > 0 ? `\n  deleted the branch in ${report.deletedBranches.join(', ')}` : '';
   return `${report.changeId}: ${report.pullRequests.length} pull requests, ${open} open (merge order: ${report.mergeOrder.join(' → ')})\n${lines.join('\n')}${deleted}`;
 }

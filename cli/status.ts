@@ -65,14 +65,22 @@ function renderView(view: ChangeStatusView): string {
   const now = Date.now();
   const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
   const waiting = awaitingLine(view, now);
-  const plan = view.plan && view.awaiting?.kind === 'approval' && view.awaiting.gate === 'plan' ? view.plan.repos.map((r) => `  plan ${r.repo}: ${r.task}`) : [];
+  const plan =
+    view.plan && view.awaiting?.kind === 'approval' && view.awaiting.gate === 'plan'
+      ? view.plan.repos.map((r) => `  plan ${r.repo}: ${r.task}`)
+      : [];
   const diff =
     view.awaiting?.kind === 'approval' && view.awaiting.gate === 'publish'
-      ? view.repos.map((r) => `  ${r.repo}: ${r.result?.changedFiles.length ?? 0} files changed (${(r.result?.changedFiles ?? []).slice(0, 5).join(', ')}), tests ${r.result?.tests?.passed ? 'passed' : 'not run'}`)
+      ? view.repos.map(
+          (r) =>
+            `  ${r.repo}: ${r.result?.changedFiles.length ?? 0} files changed (${(r.result?.changedFiles ?? []).slice(0, 5).join(', ')}), tests ${r.result?.tests?.passed ? 'passed' : 'not run'}`,
+        )
       : [];
   return [
     `${view.changeId}: ${view.status}, ${view.phase} for ${seconds(now - view.startedAt)}`,
-    ...(view.bump ? [`  bump ${view.bump.ecosystem} ${view.bump.package} to "${view.bump.to}": ${view.bump.version} in every repo`] : []),
+    ...(view.bump
+      ? [`  bump ${view.bump.ecosystem} ${view.bump.package} to "${view.bump.to}": ${view.bump.version} in every repo`]
+      : []),
     ...view.repos.map((r) => `  ${repoLine(r, now, width)}`),
     ...(waiting ? [`  ${waiting}`] : []),
     ...plan,

@@ -20,16 +20,27 @@ export interface TemporalSession {
 
 const isLoopback = (address: string): boolean => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(address);
 
-export async function openTemporal(options: { stateDir: string; startServer: boolean; log: (line: string) => void }): Promise<TemporalSession> {
+export async function openTemporal(options: {
+  stateDir: string;
+  startServer: boolean;
+  log: (line: string) => void;
+}): Promise<TemporalSession> {
   const address = temporalAddress();
   const namespace = temporalNamespace();
   let devServer: DevServer | null = null;
   if (!(await temporalAnswers(address))) {
     if (!options.startServer || !isLoopback(address)) {
-      throw new TemporalUnavailableError(`no Temporal server answers at ${address}; start one with "lockstep server" or set TEMPORAL_ADDRESS`);
+      throw new TemporalUnavailableError(
+        `no Temporal server answers at ${address}; start one with "lockstep server" or set TEMPORAL_ADDRESS`,
+      );
     }
     options.log(`starting the embedded Temporal server at ${address} (data: ${join(options.stateDir, 'temporal.db')})`);
-    devServer = await startDevServer({ stateDir: options.stateDir, address, dbFile: join(options.stateDir, 'temporal.db'), namespace });
+    devServer = await startDevServer({
+      stateDir: options.stateDir,
+      address,
+      dbFile: join(options.stateDir, 'temporal.db'),
+      namespace,
+    });
     if (devServer.uiUrl) options.log(`Temporal Web UI: ${devServer.uiUrl}`);
   }
   const connection = await Connection.connect({ address });
@@ -47,7 +58,11 @@ export async function openTemporal(options: { stateDir: string; startServer: boo
 }
 
 /** The search attributes Lockstep sets on each change, so `list` can filter through visibility. */
-export const SEARCH_ATTRIBUTES = { LockstepChangeId: 'Keyword', LockstepStatus: 'Keyword', LockstepRepos: 'KeywordList' } as const;
+export const SEARCH_ATTRIBUTES = {
+  LockstepChangeId: 'Keyword',
+  LockstepStatus: 'Keyword',
+  LockstepRepos: 'KeywordList',
+} as const;
 
 /**
  * Makes sure the server knows Lockstep's search attributes (registering them when missing, as
@@ -55,9 +70,14 @@ export const SEARCH_ATTRIBUTES = { LockstepChangeId: 'Keyword', LockstepStatus: 
  */
 export async function searchAttributesReady(session: TemporalSession): Promise<boolean> {
   const { IndexedValueType } = proto.temporal.api.enums.v1;
-  const types = { Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD, KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST };
+  const types = {
+    Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    KeywordList: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+  };
   try {
-    const known = await session.client.connection.operatorService.listSearchAttributes({ namespace: session.namespace });
+    const known = await session.client.connection.operatorService.listSearchAttributes({
+      namespace: session.namespace,
+    });
     const missing = Object.entries(SEARCH_ATTRIBUTES).filter(([name]) => !(name in (known.customAttributes ?? {})));
     if (missing.length === 0) return true;
     await session.client.connection.operatorService.addSearchAttributes({

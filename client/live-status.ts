@@ -30,7 +30,13 @@ export async function withRepoProgress(client: WorkflowClient, view: ChangeStatu
         .catch(() => null);
       const progress = progressOf(description?.memo?.progress, entry.repo);
       if (!progress || progress.at < (entry.phaseStartedAt ?? 0)) return entry;
-      return { ...entry, phase: progress.phase, step: progress.step, attempt: progress.attempt, phaseStartedAt: progress.at };
+      return {
+        ...entry,
+        phase: progress.phase,
+        step: progress.step,
+        attempt: progress.attempt,
+        phaseStartedAt: progress.at,
+      };
     }),
   );
   return { ...view, repos };
@@ -40,6 +46,7 @@ export async function withRepoProgress(client: WorkflowClient, view: ChangeStatu
 function progressOf(value: unknown, repo: string): RepoProgress | null {
   if (typeof value !== 'object' || value === null) return null;
   const p = value as Partial<RepoProgress>;
-  if (p.repo !== repo || typeof p.phase !== 'string' || typeof p.at !== 'number' || typeof p.attempt !== 'number') return null;
+  if (p.repo !== repo || typeof p.phase !== 'string' || typeof p.at !== 'number' || typeof p.attempt !== 'number')
+    return null;
   return { repo, phase: p.phase, step: typeof p.step === 'string' ? p.step : null, attempt: p.attempt, at: p.at };
 }

@@ -42,8 +42,14 @@ export async function pullRequests(options: {
     const input = await originalInput(session, options.changeId);
     const result = await changeResult(session, options.changeId);
     const tasks = new Map(input.repos.map((t) => [t.repo, t]));
-    const known = new Map(result.repos.flatMap((r) => (r.pullRequest ? [[r.repo, r.pullRequest.number] as const] : [])));
-    const worker = await ensureWorker(session, { worker: options.worker, stateDir: options.stateDir, log: options.log, forges: [input.forge] }, false);
+    const known = new Map(
+      result.repos.flatMap((r) => (r.pullRequest ? [[r.repo, r.pullRequest.number] as const] : [])),
+    );
+    const worker = await ensureWorker(
+      session,
+      { worker: options.worker, stateDir: options.stateDir, log: options.log, forges: [input.forge] },
+      false,
+    );
     try {
       const run = async (action: PullRequestsAction, repos: [string, number][]): Promise<PullRequestsResult> => {
         const targets = repos.flatMap(([repo, number]) => {
@@ -52,7 +58,11 @@ export async function pullRequests(options: {
         });
         const args: PullRequestsInput = { changeId: options.changeId, forge: input.forge, action, targets };
         return session.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', {
-          workflowId: pullRequestsWorkflowId(options.changeId, action, `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`),
+          workflowId: pullRequestsWorkflowId(
+            options.changeId,
+            action,
+            `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+          ),
           taskQueue: taskQueue(),
           args: [args],
         });
@@ -61,7 +71,9 @@ export async function pullRequests(options: {
       // failed half-way recorded fewer): those are acted on too.
       const done = await run(options.action, [...known]);
       const extra = new Map<string, number>();
-      for (const s of done.statuses) for (const m of s.manifest?.repos ?? []) if (!known.has(m.repo) && tasks.has(m.repo)) extra.set(m.repo, m.number);
+      for (const s of done.statuses)
+        for (const m of s.manifest?.repos ?? [])
+          if (!known.has(m.repo) && tasks.has(m.repo)) extra.set(m.repo, m.number);
       if (extra.size > 0) {
         const more = await run(options.action, [...extra]);
         done.statuses.push(...more.statuses);

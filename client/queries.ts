@@ -27,7 +27,10 @@ export function notFoundAs(session: TemporalSession, changeId: string): (err: un
 }
 
 /** The change's latest run as the server describes it. */
-export async function describeChange(session: TemporalSession, changeId: string): Promise<WorkflowExecutionDescription> {
+export async function describeChange(
+  session: TemporalSession,
+  changeId: string,
+): Promise<WorkflowExecutionDescription> {
   return changeHandle(session, changeId).describe().catch(notFoundAs(session, changeId));
 }
 
@@ -46,7 +49,9 @@ export async function changeResult(session: TemporalSession, changeId: string): 
   if (description.status.name === 'COMPLETED') return handle.result();
   const view = await handle.query(changeStatusQuery).catch(() => null);
   if (view?.result) return view.result;
-  throw new ChangeRefusedError(`change ${changeId} is ${description.status.name.toLowerCase()} and has not published its pull requests (see "lockstep status ${changeId}")`);
+  throw new ChangeRefusedError(
+    `change ${changeId} is ${description.status.name.toLowerCase()} and has not published its pull requests (see "lockstep status ${changeId}")`,
+  );
 }
 
 /** A change as `lockstep status` shows it. */
@@ -69,7 +74,11 @@ export async function readChange(session: TemporalSession, changeId: string): Pr
 export async function recordedBumpVersion(handle: WorkflowHandle, bump: BumpSpec): Promise<string | null> {
   const description = await handle.describe().catch(() => null);
   const recorded = description?.memo?.bump as ResolvedBump | undefined;
-  const same = recorded && recorded.ecosystem === bump.ecosystem && recorded.package === bump.package && recorded.to === bump.to.trim();
+  const same =
+    recorded &&
+    recorded.ecosystem === bump.ecosystem &&
+    recorded.package === bump.package &&
+    recorded.to === bump.to.trim();
   return same ? recorded.version : null;
 }
 
@@ -88,7 +97,11 @@ export interface ListFilter {
 }
 
 /** Changes, newest first, filtered through Temporal visibility (search attributes) when the server has them. */
-export async function listChanges(session: TemporalSession, limit: number, filter: ListFilter = {}): Promise<ListedChange[]> {
+export async function listChanges(
+  session: TemporalSession,
+  limit: number,
+  filter: ListFilter = {},
+): Promise<ListedChange[]> {
   const changes: ListedChange[] = [];
   const quote = (v: string) => `'${v.replace(/['\\]/g, '')}'`;
   const clauses = [`WorkflowType = 'changeWorkflow'`];
@@ -97,7 +110,12 @@ export async function listChanges(session: TemporalSession, limit: number, filte
   if (visibility && filter.repo) clauses.push(`LockstepRepos = ${quote(filter.repo)}`);
   for await (const wf of session.client.workflow.list({ query: clauses.join(' AND ') })) {
     const memo = (wf.memo ?? {}) as { title?: string; repos?: string[]; outcome?: string };
-    const status = wf.status.name === 'RUNNING' ? 'running' : wf.status.name === 'COMPLETED' ? (memo.outcome ?? 'completed') : wf.status.name.toLowerCase();
+    const status =
+      wf.status.name === 'RUNNING'
+        ? 'running'
+        : wf.status.name === 'COMPLETED'
+          ? (memo.outcome ?? 'completed')
+          : wf.status.name.toLowerCase();
     changes.push({
       changeId: wf.workflowId.replace(/^change\//, ''),
       title: memo.title ?? '',
@@ -108,7 +126,12 @@ export async function listChanges(session: TemporalSession, limit: number, filte
     });
     // Without search attributes (an older server), the same filter applies here instead.
     const last = changes.at(-1);
-    if (!visibility && last && ((filter.status && last.status !== filter.status) || (filter.repo && !last.repos.includes(filter.repo)))) changes.pop();
+    if (
+      !visibility &&
+      last &&
+      ((filter.status && last.status !== filter.status) || (filter.repo && !last.repos.includes(filter.repo)))
+    )
+      changes.pop();
     if (changes.length >= limit) break;
   }
   return changes;

@@ -48,16 +48,29 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
     const previous = await previousResults(session, input);
     if (description.status.name === 'COMPLETED') {
       const last = await handle.result();
-      if (last.status === 'succeeded') throw new ChangeRefusedError(`change ${options.changeId} already succeeded; nothing to resume (use "lockstep run --rerun" to run it again)`);
+      if (last.status === 'succeeded')
+        throw new ChangeRefusedError(
+          `change ${options.changeId} already succeeded; nothing to resume (use "lockstep run --rerun" to run it again)`,
+        );
     }
 
     if (options.changeFile) {
       const loaded = await loadReposConfig(options.configFile);
-      const { change } = await withBumpTargets(loaded, await loadChange(options.changeFile, loaded), options.changeFile);
-      if (change.id !== options.changeId) throw new ChangeRefusedError(`${options.changeFile} is change "${change.id}", not "${options.changeId}"`);
+      const { change } = await withBumpTargets(
+        loaded,
+        await loadChange(options.changeFile, loaded),
+        options.changeFile,
+      );
+      if (change.id !== options.changeId)
+        throw new ChangeRefusedError(`${options.changeFile} is change "${change.id}", not "${options.changeId}"`);
       const tasks = resolveTasks(loaded, change);
       const before = new Map(input.repos.map((t) => [t.repo, t.taskHash]));
-      const changed = tasks.filter((t) => previous[t.repo]?.status === 'green' && (previous[t.repo]?.taskHash ?? before.get(t.repo)) !== t.taskHash).map((t) => t.repo);
+      const changed = tasks
+        .filter(
+          (t) =>
+            previous[t.repo]?.status === 'green' && (previous[t.repo]?.taskHash ?? before.get(t.repo)) !== t.taskHash,
+        )
+        .map((t) => t.repo);
       if (changed.length > 0 && !options.redoChanged) {
         throw new ChangeRefusedError(
           `the change file or config changed for ${changed.join(', ')}, which already finished green; ` +
@@ -66,7 +79,9 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
       }
       for (const repo of changed) delete previous[repo];
       input = { ...changeInput(loaded, change, tasks), searchAttributes: input.searchAttributes ?? false };
-      options.log(`applying ${options.changeFile} to the repos still to run${changed.length ? ` and redoing ${changed.join(', ')}` : ''}`);
+      options.log(
+        `applying ${options.changeFile} to the repos still to run${changed.length ? ` and redoing ${changed.join(', ')}` : ''}`,
+      );
     }
 
     if (input.bump && !input.bump.version) {
@@ -74,11 +89,24 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
       const version = await recordedBumpVersion(handle, input.bump);
       if (version) input = { ...input, bump: { ...input.bump, version } };
     }
-    const reused = Object.values(previous).filter((r) => r.status === 'green').map((r) => r.repo);
-    options.log(`resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`);
-    const worker = await ensureWorker(session, { ...options, forges: [input.forge] }, input.repos.some((t) => t.mode === 'agent'));
+    const reused = Object.values(previous)
+      .filter((r) => r.status === 'green')
+      .map((r) => r.repo);
+    options.log(
+      `resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`,
+    );
+    const worker = await ensureWorker(
+      session,
+      { ...options, forges: [input.forge] },
+      input.repos.some((t) => t.mode === 'agent'),
+    );
     try {
-      return await executeChange(session, { ...input, previous }, { rerun: true, log: options.log, onProgress: options.onProgress }, worker);
+      return await executeChange(
+        session,
+        { ...input, previous },
+        { rerun: true, log: options.log, onProgress: options.onProgress },
+        worker,
+      );
     } finally {
       await worker?.stop();
     }

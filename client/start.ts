@@ -40,7 +40,11 @@ export async function runChange(options: RunOptions): Promise<ChangeResult> {
   const { change } = await withBumpTargets(loaded, await loadChange(options.changeFile, loaded), options.changeFile);
   const tasks = resolveTasks(loaded, change);
   // The gate may need repos outside the change: their recipe images too.
-  await buildRecipeImages([...tasks.map((t) => t.sandbox), ...gateInput(loaded, tasks).repos.map((r) => r.sandbox)], options.stateDir, options.log);
+  await buildRecipeImages(
+    [...tasks.map((t) => t.sandbox), ...gateInput(loaded, tasks).repos.map((r) => r.sandbox)],
+    options.stateDir,
+    options.log,
+  );
   if (options.preflight) await preflight(loaded, tasks);
 
   const session = await openTemporal({ stateDir: options.stateDir, startServer: true, log: options.log });
@@ -49,14 +53,21 @@ export async function runChange(options: RunOptions): Promise<ChangeResult> {
   input.searchAttributes = await searchAttributesReady(session);
   if (input.bump) {
     // An earlier run of this change resolved the bump: every later run moves to that version.
-    const version = await recordedBumpVersion(session.client.workflow.getHandle(changeWorkflowId(input.changeId)), input.bump);
+    const version = await recordedBumpVersion(
+      session.client.workflow.getHandle(changeWorkflowId(input.changeId)),
+      input.bump,
+    );
     if (version) {
       input.bump.version = version;
       options.log(`bump: ${input.bump.package} ${version}, as resolved by the earlier run of ${input.changeId}`);
     }
   }
   try {
-    worker = await ensureWorker(session, { ...options, forges: [loaded.config.forge] }, tasks.some((t) => t.mode === 'agent'));
+    worker = await ensureWorker(
+      session,
+      { ...options, forges: [loaded.config.forge] },
+      tasks.some((t) => t.mode === 'agent'),
+    );
     return await executeChange(session, input, options, worker);
   } finally {
     await worker?.stop();
@@ -92,7 +103,11 @@ async function pickedUp(handle: WorkflowHandle, ms: number): Promise<boolean> {
   }
 }
 
-async function startOrAttach(session: TemporalSession, input: ChangeInput, options: Pick<RunOptions, 'rerun' | 'log'>): Promise<WorkflowHandle<typeof changeWorkflow>> {
+async function startOrAttach(
+  session: TemporalSession,
+  input: ChangeInput,
+  options: Pick<RunOptions, 'rerun' | 'log'>,
+): Promise<WorkflowHandle<typeof changeWorkflow>> {
   const workflowId = changeWorkflowId(input.changeId);
   const existing = session.client.workflow.getHandle<typeof changeWorkflow>(workflowId);
   const description = await existing.describe().catch(() => null);

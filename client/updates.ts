@@ -24,7 +24,8 @@ export type ApprovalRequest = Omit<Approval, 'gate'> & { gate: Approval['gate'] 
 
 /** A refusal by the workflow says why; a change that is gone or closed is told apart. */
 async function asRefusal(session: TemporalSession, changeId: string, err: unknown): Promise<never> {
-  if (err instanceof WorkflowUpdateFailedError && err.cause) throw new ChangeRefusedError(`change ${changeId} refused: ${err.cause.message}`);
+  if (err instanceof WorkflowUpdateFailedError && err.cause)
+    throw new ChangeRefusedError(`change ${changeId} refused: ${err.cause.message}`);
   if (isNotFound(err)) {
     await describeChange(session, changeId);
     throw new ChangeRefusedError(`no running change "${changeId}" (see "lockstep list")`);
@@ -32,19 +33,28 @@ async function asRefusal(session: TemporalSession, changeId: string, err: unknow
   throw err;
 }
 
-export async function sendDecision(session: TemporalSession, changeId: string, decision: Decision): Promise<DecisionAck> {
+export async function sendDecision(
+  session: TemporalSession,
+  changeId: string,
+  decision: Decision,
+): Promise<DecisionAck> {
   return changeHandle(session, changeId)
     .executeUpdate(decideUpdate, { args: [decision] })
     .catch((err: unknown) => asRefusal(session, changeId, err));
 }
 
-export async function sendApproval(session: TemporalSession, changeId: string, approval: ApprovalRequest): Promise<DecisionAck> {
+export async function sendApproval(
+  session: TemporalSession,
+  changeId: string,
+  approval: ApprovalRequest,
+): Promise<DecisionAck> {
   const handle = changeHandle(session, changeId);
   try {
     let gate = approval.gate;
     if (!gate) {
       const view = await handle.query(changeStatusQuery);
-      if (view.awaiting?.kind !== 'approval') throw new ChangeRefusedError(`change ${changeId} is not waiting for an approval`);
+      if (view.awaiting?.kind !== 'approval')
+        throw new ChangeRefusedError(`change ${changeId} is not waiting for an approval`);
       gate = view.awaiting.gate;
     }
     return await handle.executeUpdate(approvalUpdate, { args: [{ ...approval, gate }] });
@@ -62,7 +72,9 @@ export async function sendHuman(
 ): Promise<DecisionAck> {
   const session = await openTemporal({ stateDir, startServer: true, log });
   try {
-    return 'decision' in message ? await sendDecision(session, changeId, message.decision) : await sendApproval(session, changeId, message.approval);
+    return 'decision' in message
+      ? await sendDecision(session, changeId, message.decision)
+      : await sendApproval(session, changeId, message.approval);
   } finally {
     await session.close();
   }
@@ -72,7 +84,12 @@ export async function sendHuman(
  * Cancels the change and waits until it and its repos have closed (their sandboxes removed);
  * with `deleteBranches`, deletes each repo's change branch on its remote.
  */
-export async function cancelChange(stateDir: string, changeId: string, deleteBranches: boolean, log: (line: string) => void): Promise<string[]> {
+export async function cancelChange(
+  stateDir: string,
+  changeId: string,
+  deleteBranches: boolean,
+  log: (line: string) => void,
+): Promise<string[]> {
   const session = await openTemporal({ stateDir, startServer: true, log });
   try {
     const handle = changeHandle(session, changeId);
@@ -105,19 +122,36 @@ export async function cancelChange(stateDir: string, changeId: string, deleteBra
  * none polls), which pushes with the forge credentials it holds, as `lockstep close` does; the
  * repos whose branch was there.
  */
-async function deleteChangeBranches(session: TemporalSession, stateDir: string, input: ChangeInput, log: (line: string) => void): Promise<string[]> {
+async function deleteChangeBranches(
+  session: TemporalSession,
+  stateDir: string,
+  input: ChangeInput,
+  log: (line: string) => void,
+): Promise<string[]> {
   const worker = await ensureWorker(session, { worker: 'auto', stateDir, log, forges: [input.forge] }, false);
   try {
     const targets = input.repos.map((t) => ({ repo: t.repo, url: t.url, branch: t.branch }));
-    const args: DeleteBranchesInput = { changeId: input.changeId, forge: input.forge, action: 'delete-branches', targets };
+    const args: DeleteBranchesInput = {
+      changeId: input.changeId,
+      forge: input.forge,
+      action: 'delete-branches',
+      targets,
+    };
     const result = await session.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', {
-      workflowId: pullRequestsWorkflowId(input.changeId, 'delete-branches', `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`),
+      workflowId: pullRequestsWorkflowId(
+        input.changeId,
+        'delete-branches',
+        `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+      ),
       taskQueue: taskQueue(),
       args: [args],
     });
     return result.deletedBranches;
   } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new EnvironmentError(`could not delete the branches of ${input.changeId}: ${err.cause?.message ?? err.message}`);
+    if (err instanceof WorkflowFailedError)
+      throw new EnvironmentError(
+        `could not delete the branches of ${input.changeId}: ${err.cause?.message ?? err.message}`,
+      );
     throw err;
   } finally {
     await worker.stop();

@@ -47,7 +47,8 @@ export async function startInProcessWorker(
     address: session.address,
     log,
     onReaped: (names) => {
-      if (names.length > 0) log(`removed ${names.length} orphaned sandbox${names.length === 1 ? '' : 'es'}: ${names.join(', ')}`);
+      if (names.length > 0)
+        log(`removed ${names.length} orphaned sandbox${names.length === 1 ? '' : 'es'}: ${names.join(', ')}`);
     },
   });
   const done = worker.run();
@@ -92,10 +93,17 @@ export class LocalWorker {
   async start(reason: string): Promise<void> {
     if (this.worker || !this.enabled) return;
     if (this.needsModel && !process.env.OPENAI_API_KEY) {
-      throw new EnvironmentError('this change needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see docs/agents.md)');
+      throw new EnvironmentError(
+        'this change needs a model (repos without steps): set OPENAI_API_KEY, and OPENAI_BASE_URL for a non-OpenAI endpoint (see docs/agents.md)',
+      );
     }
     this.options.log(`${reason}; running one in this process`);
-    this.worker = await startInProcessWorker(this.session, this.options.stateDir, this.options.log, this.options.forges);
+    this.worker = await startInProcessWorker(
+      this.session,
+      this.options.stateDir,
+      this.options.log,
+      this.options.forges,
+    );
   }
 
   async stop(): Promise<void> {

@@ -32,7 +32,10 @@ export const ChangeTarget = z
     instructions: z.string().min(1).max(20_000).optional(),
   })
   .strict()
-  .refine((t) => !(t.steps && t.instructions), { message: 'give either "steps" or "instructions", not both', path: ['instructions'] });
+  .refine((t) => !(t.steps && t.instructions), {
+    message: 'give either "steps" or "instructions", not both',
+    path: ['instructions'],
+  });
 export type ChangeTarget = z.infer<typeof ChangeTarget>;
 
 export const BUMP_ECOSYSTEMS = ['npm', 'go', 'pip'] as const;
@@ -41,22 +44,38 @@ export type BumpEcosystem = (typeof BUMP_ECOSYSTEMS)[number];
 /** What a package name looks like in each ecosystem, and how to say it when it does not. */
 const PACKAGE_NAMES: Record<BumpEcosystem, { pattern: RegExp; rule: string }> = {
   // npm's rules for new packages: lowercase, URL-safe, optionally scoped, at most 214 characters.
-  npm: { pattern: /^(?=.{1,214}$)(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/, rule: 'an npm package name such as "axios" or "@scope/name" (lowercase)' },
+  npm: {
+    pattern: /^(?=.{1,214}$)(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/,
+    rule: 'an npm package name such as "axios" or "@scope/name" (lowercase)',
+  },
   // A module path: a first element with a dot (the host), then path elements; a major-version suffix is an element.
-  go: { pattern: /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+(\/[A-Za-z0-9][A-Za-z0-9._~+-]*)+$/, rule: 'a Go module path such as "google.golang.org/grpc" or "github.com/sirupsen/logrus"' },
+  go: {
+    pattern: /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)+(\/[A-Za-z0-9][A-Za-z0-9._~+-]*)+$/,
+    rule: 'a Go module path such as "google.golang.org/grpc" or "github.com/sirupsen/logrus"',
+  },
   // PEP 508 names: letters, digits, ".", "_", "-", starting and ending with a letter or digit.
-  pip: { pattern: /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/, rule: 'a Python distribution name such as "requests" or "PyYAML" (no version, no extras)' },
+  pip: {
+    pattern: /^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$/,
+    rule: 'a Python distribution name such as "requests" or "PyYAML" (no version, no extras)',
+  },
 };
 
 /** What `to` may be in each ecosystem (besides "latest"); checked again by the ecosystem's own tool when resolved. */
 const TARGETS: Record<BumpEcosystem, { pattern: RegExp; rule: string }> = {
   // A version or an npm semver range: digits, x, *, operators, "||", hyphen ranges, pre-release tags.
-  npm: { pattern: /^[0-9A-Za-z.^~<>=|*+ -]{1,100}$/, rule: 'a version ("1.13.0"), an npm range ("^1.12", ">=1.10 <2") or "latest"' },
+  npm: {
+    pattern: /^[0-9A-Za-z.^~<>=|*+ -]{1,100}$/,
+    rule: 'a version ("1.13.0"), an npm range ("^1.12", ">=1.10 <2") or "latest"',
+  },
   // A Go module query: a (partial) version or a comparison with one.
-  go: { pattern: /^(<=|>=|<|>)?v\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+incompatible)?$/, rule: 'a Go version or module query ("v1.85.0", "v1.85", ">=v1.80.0") or "latest"' },
+  go: {
+    pattern: /^(<=|>=|<|>)?v\d+(\.\d+){0,2}(-[0-9A-Za-z.-]+)?(\+incompatible)?$/,
+    rule: 'a Go version or module query ("v1.85.0", "v1.85", ">=v1.80.0") or "latest"',
+  },
   // A version or a PEP 440 specifier set.
   pip: {
-    pattern: /^((===?|~=|!=|<=|>=|<|>)?\s*[0-9][0-9A-Za-z.*+!-]*)(\s*,\s*(===?|~=|!=|<=|>=|<|>)\s*[0-9][0-9A-Za-z.*+!-]*)*$/,
+    pattern:
+      /^((===?|~=|!=|<=|>=|<|>)?\s*[0-9][0-9A-Za-z.*+!-]*)(\s*,\s*(===?|~=|!=|<=|>=|<|>)\s*[0-9][0-9A-Za-z.*+!-]*)*$/,
     rule: 'a version ("2.32.3"), a specifier set (">=2,<3", "~=2.31") or "latest"',
   },
 };
@@ -74,10 +93,12 @@ export const Bump = z
   .strict()
   .superRefine((b, ctx) => {
     const name = PACKAGE_NAMES[b.ecosystem];
-    if (!name.pattern.test(b.package)) ctx.addIssue({ code: 'custom', path: ['package'], message: `"${b.package}" is not ${name.rule}` });
+    if (!name.pattern.test(b.package))
+      ctx.addIssue({ code: 'custom', path: ['package'], message: `"${b.package}" is not ${name.rule}` });
     const to = b.to.trim();
     const target = TARGETS[b.ecosystem];
-    if (to !== 'latest' && !target.pattern.test(to)) ctx.addIssue({ code: 'custom', path: ['to'], message: `"${b.to}" is not ${target.rule}` });
+    if (to !== 'latest' && !target.pattern.test(to))
+      ctx.addIssue({ code: 'custom', path: ['to'], message: `"${b.to}" is not ${target.rule}` });
   });
 export type Bump = z.infer<typeof Bump>;
 
@@ -108,7 +129,12 @@ export const Change = z
   .strict()
   .superRefine((c, ctx) => {
     if (!c.bump && c.repos.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['repos'], message: 'name at least one target repository (or give "bump", whose targets are the repos that declare the package)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['repos'],
+        message:
+          'name at least one target repository (or give "bump", whose targets are the repos that declare the package)',
+      });
     }
     if (c.bump) {
       c.repos.forEach((t, i) => {

@@ -51,7 +51,10 @@ export interface LoadedConfig {
 }
 
 export function dotPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)), '');
+  return path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
 }
 
 function zodIssues(file: string, error: z.ZodError, prefix: readonly PropertyKey[] = []): InputIssue[] {
@@ -107,7 +110,10 @@ async function readStructured(file: string): Promise<unknown> {
         file,
         path: '',
         message: code === 'ENOENT' ? 'file not found' : `cannot read: ${(err as Error).message}`,
-        fix: code === 'ENOENT' ? 'check the path (relative paths are from the current directory)' : 'check the file permissions',
+        fix:
+          code === 'ENOENT'
+            ? 'check the path (relative paths are from the current directory)'
+            : 'check the file permissions',
       },
     ]);
   }
@@ -115,7 +121,14 @@ async function readStructured(file: string): Promise<unknown> {
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw new InputError([{ file, path: '', message: `invalid JSON: ${(err as Error).message}`, fix: 'fix the syntax at the reported position' }]);
+      throw new InputError([
+        {
+          file,
+          path: '',
+          message: `invalid JSON: ${(err as Error).message}`,
+          fix: 'fix the syntax at the reported position',
+        },
+      ]);
     }
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
@@ -134,11 +147,19 @@ async function readStructured(file: string): Promise<unknown> {
   } catch (err) {
     // The yaml package refuses documents whose aliases would expand without bound (a "billion
     // laughs" file) with a ReferenceError; that is bad input, not a crash.
-    throw new InputError([{ file, path: '', message: `YAML cannot be loaded: ${(err as Error).message}`, fix: 'use fewer aliases (*name), or write the values out' }]);
+    throw new InputError([
+      {
+        file,
+        path: '',
+        message: `YAML cannot be loaded: ${(err as Error).message}`,
+        fix: 'use fewer aliases (*name), or write the values out',
+      },
+    ]);
   }
 }
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function mergeSandbox(defaults: unknown, own: unknown): unknown {
   if (!isPlainObject(defaults)) return own;
@@ -181,7 +202,14 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
   const raw = await readStructured(absolute);
   const issues: InputIssue[] = [];
   if (!isPlainObject(raw)) {
-    throw new InputError([{ file: absolute, path: '', message: 'expected a JSON object with a "repos" list', fix: 'see repos.config.json in the project for an example' }]);
+    throw new InputError([
+      {
+        file: absolute,
+        path: '',
+        message: 'expected a JSON object with a "repos" list',
+        fix: 'see repos.config.json in the project for an example',
+      },
+    ]);
   }
   const defaults = isPlainObject(raw.defaults) ? raw.defaults.sandbox : undefined;
   if (defaults !== undefined) {
@@ -191,7 +219,9 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
   const withDefaults = {
     ...raw,
     repos: Array.isArray(raw.repos)
-      ? raw.repos.map((repo: unknown) => (isPlainObject(repo) ? { ...repo, sandbox: mergeSandbox(defaults, repo.sandbox) } : repo))
+      ? raw.repos.map((repo: unknown) =>
+          isPlainObject(repo) ? { ...repo, sandbox: mergeSandbox(defaults, repo.sandbox) } : repo,
+        )
       : raw.repos,
   };
   const parsed = ReposConfig.safeParse(withDefaults);
@@ -206,7 +236,12 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
   config.repos.forEach((repo, i) => {
     const first = seen.get(repo.name);
     if (first !== undefined) {
-      issues.push({ file: absolute, path: `repos[${i}].name`, message: `duplicate repo name "${repo.name}" (also repos[${first}])`, fix: 'give every repo a unique name' });
+      issues.push({
+        file: absolute,
+        path: `repos[${i}].name`,
+        message: `duplicate repo name "${repo.name}" (also repos[${first}])`,
+        fix: 'give every repo a unique name',
+      });
     } else seen.set(repo.name, i);
     if (!isRemoteUrl(repo.url)) {
       const path = isAbsolute(repo.url) ? repo.url : resolve(base, repo.url);
@@ -230,11 +265,21 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
     const dockerfile = resolve(base, build.dockerfile);
     const context = resolve(base, build.context ?? dirname(build.dockerfile));
     if (!existsSync(dockerfile) || !statSync(dockerfile).isFile()) {
-      issues.push({ file: absolute, path: `repos[${i}].sandbox.build.dockerfile`, message: `no Dockerfile at ${build.dockerfile}`, fix: 'give the path of the Dockerfile relative to this config file' });
+      issues.push({
+        file: absolute,
+        path: `repos[${i}].sandbox.build.dockerfile`,
+        message: `no Dockerfile at ${build.dockerfile}`,
+        fix: 'give the path of the Dockerfile relative to this config file',
+      });
       continue;
     }
-    if (!existsSync(context) || !statSync(context).isDirectory() || !(dockerfile.startsWith(`${context}/`))) {
-      issues.push({ file: absolute, path: `repos[${i}].sandbox.build.context`, message: `${build.context ?? dirname(build.dockerfile)} is not a folder that holds ${build.dockerfile}`, fix: 'give the build context folder relative to this config file; the Dockerfile must be inside it' });
+    if (!existsSync(context) || !statSync(context).isDirectory() || !dockerfile.startsWith(`${context}/`)) {
+      issues.push({
+        file: absolute,
+        path: `repos[${i}].sandbox.build.context`,
+        message: `${build.context ?? dirname(build.dockerfile)} is not a folder that holds ${build.dockerfile}`,
+        fix: 'give the build context folder relative to this config file; the Dockerfile must be inside it',
+      });
       continue;
     }
     repo.sandbox.build = { dockerfile, context };
@@ -245,7 +290,13 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
   if (forge.type !== 'local') {
     const names = new Set(config.repos.map((r) => r.name));
     for (const name of Object.keys(forge.repos)) {
-      if (!names.has(name)) issues.push({ file: absolute, path: `forge.repos.${name}`, message: `"${name}" is not a repo of this fleet`, fix: `use one of: ${[...names].join(', ')}` });
+      if (!names.has(name))
+        issues.push({
+          file: absolute,
+          path: `forge.repos.${name}`,
+          message: `"${name}" is not a repo of this fleet`,
+          fix: `use one of: ${[...names].join(', ')}`,
+        });
     }
     config.repos.forEach((repo, i) => {
       const slug = repoSlug(forge, repo.name, repo.url);
@@ -268,19 +319,44 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
     repo.provides.forEach((c, j) => {
       const other = providers.get(c.name);
       if (other !== undefined) {
-        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].name`, message: `contract "${c.name}" is already provided by repos[${other}]`, fix: 'a contract has exactly one provider: rename one of them' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].provides[${j}].name`,
+          message: `contract "${c.name}" is already provided by repos[${other}]`,
+          fix: 'a contract has exactly one provider: rename one of them',
+        });
       } else providers.set(c.name, i);
       if (c.kind === 'command' && !c.command) {
-        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].command`, message: 'a "command" contract needs a command', fix: 'add "command": the check to run in the provider\'s sandbox' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].provides[${j}].command`,
+          message: 'a "command" contract needs a command',
+          fix: 'add "command": the check to run in the provider\'s sandbox',
+        });
       }
       if (c.kind === 'command' && c.repo && !config.repos.some((r) => r.name === c.repo)) {
-        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].repo`, message: `unknown repo "${c.repo}"`, fix: `run the check in one of: ${config.repos.map((r) => r.name).join(', ')}` });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].provides[${j}].repo`,
+          message: `unknown repo "${c.repo}"`,
+          fix: `run the check in one of: ${config.repos.map((r) => r.name).join(', ')}`,
+        });
       }
       if (c.kind === 'pact' && !c.verify) {
-        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].verify`, message: 'a "pact" contract needs the provider\'s verification command', fix: 'add "verify": a command that checks the pact file named by $PACT_FILE against the provider' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].provides[${j}].verify`,
+          message: 'a "pact" contract needs the provider\'s verification command',
+          fix: 'add "verify": a command that checks the pact file named by $PACT_FILE against the provider',
+        });
       }
       if (DOCUMENT_KINDS.includes(c.kind) && !c.path) {
-        issues.push({ file: absolute, path: `repos[${i}].provides[${j}].path`, message: `a "${c.kind}" contract needs the path of its document`, fix: 'add "path", relative to the provider repository' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].provides[${j}].path`,
+          message: `a "${c.kind}" contract needs the path of its document`,
+          fix: 'add "path", relative to the provider repository',
+        });
       }
     }),
   );
@@ -289,25 +365,55 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
     repo.consumes.forEach((c, j) => {
       const provider = providers.get(c.name);
       if (provider === undefined) {
-        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].name`, message: `no repo provides contract "${c.name}"`, fix: `declare it under "provides" of the provider repo, or fix the name (provided: ${[...providers.keys()].join(', ') || 'none'})` });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].consumes[${j}].name`,
+          message: `no repo provides contract "${c.name}"`,
+          fix: `declare it under "provides" of the provider repo, or fix the name (provided: ${[...providers.keys()].join(', ') || 'none'})`,
+        });
       } else if (provider === i) {
-        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].name`, message: `"${repo.name}" consumes its own contract "${c.name}"`, fix: 'a consumer cannot also be the provider: remove this entry' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].consumes[${j}].name`,
+          message: `"${repo.name}" consumes its own contract "${c.name}"`,
+          fix: 'a consumer cannot also be the provider: remove this entry',
+        });
       }
       const kind = kindOf.get(c.name);
       if (kind === 'openapi' && !c.path && !c.uses) {
-        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}]`, message: `the consumer of "${c.name}" does not say what it uses`, fix: 'add "path" (its copy of the OpenAPI document, a Pact file or a {"uses": [...]} file in the repo) or "uses" (operations and fields)' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].consumes[${j}]`,
+          message: `the consumer of "${c.name}" does not say what it uses`,
+          fix: 'add "path" (its copy of the OpenAPI document, a Pact file or a {"uses": [...]} file in the repo) or "uses" (operations and fields)',
+        });
       }
       if (kind === 'pact' && !c.path) {
-        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].path`, message: `the consumer of pact contract "${c.name}" needs the path its tests write the pact file to`, fix: 'add "path", relative to the consumer repository' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].consumes[${j}].path`,
+          message: `the consumer of pact contract "${c.name}" needs the path its tests write the pact file to`,
+          fix: 'add "path", relative to the consumer repository',
+        });
       }
       if (kind !== undefined && kind !== 'openapi' && c.uses) {
-        issues.push({ file: absolute, path: `repos[${i}].consumes[${j}].uses`, message: `"uses" applies to openapi contracts; "${c.name}" is ${kind}`, fix: 'remove "uses"' });
+        issues.push({
+          file: absolute,
+          path: `repos[${i}].consumes[${j}].uses`,
+          message: `"uses" applies to openapi contracts; "${c.name}" is ${kind}`,
+          fix: 'remove "uses"',
+        });
       }
     }),
   );
   config.gate.waive.forEach((w, i) => {
     if (w.repo && !seen.has(w.repo)) {
-      issues.push({ file: absolute, path: `gate.waive[${i}].repo`, message: `unknown repo "${w.repo}"`, fix: `use one of: ${[...seen.keys()].join(', ')}, or leave "repo" out to waive the rule everywhere` });
+      issues.push({
+        file: absolute,
+        path: `gate.waive[${i}].repo`,
+        message: `unknown repo "${w.repo}"`,
+        fix: `use one of: ${[...seen.keys()].join(', ')}, or leave "repo" out to waive the rule everywhere`,
+      });
     }
   });
 
@@ -325,10 +431,20 @@ export async function loadChange(file: string, loaded: LoadedConfig): Promise<Ch
   const seen = new Set<string>();
   change.repos.forEach((target, i) => {
     if (!known.includes(target.name)) {
-      issues.push({ file: absolute, path: `repos[${i}].name`, message: `unknown repo "${target.name}"`, fix: `use one of: ${known.join(', ')} (from ${loaded.file})` });
+      issues.push({
+        file: absolute,
+        path: `repos[${i}].name`,
+        message: `unknown repo "${target.name}"`,
+        fix: `use one of: ${known.join(', ')} (from ${loaded.file})`,
+      });
     }
     if (seen.has(target.name)) {
-      issues.push({ file: absolute, path: `repos[${i}].name`, message: `repo "${target.name}" is listed twice`, fix: 'merge its steps into one entry' });
+      issues.push({
+        file: absolute,
+        path: `repos[${i}].name`,
+        message: `repo "${target.name}" is listed twice`,
+        fix: 'merge its steps into one entry',
+      });
     }
     seen.add(target.name);
   });
@@ -386,18 +502,48 @@ export async function loadEvalSuite(file: string, loaded: LoadedConfig): Promise
   const issues: InputIssue[] = [];
   const ids = new Set<string>();
   suite.tasks.forEach((task, i) => {
-    if (ids.has(task.id)) issues.push({ file: absolute, path: `tasks[${i}].id`, message: `task id "${task.id}" is used twice`, fix: 'give every task its own id' });
+    if (ids.has(task.id))
+      issues.push({
+        file: absolute,
+        path: `tasks[${i}].id`,
+        message: `task id "${task.id}" is used twice`,
+        fix: 'give every task its own id',
+      });
     ids.add(task.id);
     const targets = task.repos.map((r) => r.name);
     task.repos.forEach((r, j) => {
-      if (!known.includes(r.name)) issues.push({ file: absolute, path: `tasks[${i}].repos[${j}].name`, message: `unknown repo "${r.name}"`, fix: `use one of: ${known.join(', ')}` });
-      if (!task.reference[r.name]) issues.push({ file: absolute, path: `tasks[${i}].reference`, message: `no reference steps for "${r.name}"`, fix: 'add the steps that solve the task in this repo' });
+      if (!known.includes(r.name))
+        issues.push({
+          file: absolute,
+          path: `tasks[${i}].repos[${j}].name`,
+          message: `unknown repo "${r.name}"`,
+          fix: `use one of: ${known.join(', ')}`,
+        });
+      if (!task.reference[r.name])
+        issues.push({
+          file: absolute,
+          path: `tasks[${i}].reference`,
+          message: `no reference steps for "${r.name}"`,
+          fix: 'add the steps that solve the task in this repo',
+        });
     });
     for (const repo of Object.keys(task.reference)) {
-      if (!targets.includes(repo)) issues.push({ file: absolute, path: `tasks[${i}].reference.${repo}`, message: `"${repo}" is not a target of this task`, fix: `list it under repos, or remove its steps` });
+      if (!targets.includes(repo))
+        issues.push({
+          file: absolute,
+          path: `tasks[${i}].reference.${repo}`,
+          message: `"${repo}" is not a target of this task`,
+          fix: `list it under repos, or remove its steps`,
+        });
     }
     task.checks.forEach((c, j) => {
-      if (!targets.includes(c.repo)) issues.push({ file: absolute, path: `tasks[${i}].checks[${j}].repo`, message: `"${c.repo}" is not a target of this task`, fix: `check one of: ${targets.join(', ')}` });
+      if (!targets.includes(c.repo))
+        issues.push({
+          file: absolute,
+          path: `tasks[${i}].checks[${j}].repo`,
+          message: `"${c.repo}" is not a target of this task`,
+          fix: `check one of: ${targets.join(', ')}`,
+        });
     });
   });
   if (issues.length > 0) throw new InputError(issues);

@@ -9,7 +9,10 @@ import { allowCovered, allowEntryProblem } from '../activities/egress/policy.ts'
 /** Repo and contract names end up in branch names, container names and workflow ids. */
 export const Name = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit');
+  .regex(
+    /^[a-z0-9][a-z0-9._-]{0,62}$/,
+    'use 1-63 lowercase letters, digits, ".", "_" or "-", starting with a letter or digit',
+  );
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'use a valid environment variable name');
 
@@ -36,7 +39,12 @@ export const SandboxLimits = z
      */
     fileMb: z.number().int().min(1).max(1_048_576).default(2048),
     /** Bytes of command output kept in memory per command; the rest is counted, not kept. */
-    outputBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
+    outputBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(256 * 1024),
   })
   .strict();
 
@@ -48,7 +56,10 @@ export const SandboxCache = z
   .object({
     enabled: z.boolean().default(true),
     /** Names the cache instead of the hash of the repo's lockfiles (e.g. when it has none). */
-    key: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1-64 letters, digits, ".", "_" or "-"').optional(),
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9._-]{1,64}$/, 'use 1-64 letters, digits, ".", "_" or "-"')
+      .optional(),
     /** The most the repo's caches may hold on a host, in MB; the least recently used keys go first. */
     maxMb: z.number().int().min(64).max(1_048_576).default(4096),
   })
@@ -83,7 +94,10 @@ export const PhaseEgress = z
     /** Hosts this phase may reach (default: the setup `allow` list); each must be covered by it. */
     allow: z.array(AllowEntry).min(1, 'name at least one host, or leave "allow" out to use the setup list').optional(),
     /** HTTP methods it may use (default GET, HEAD, OPTIONS: it may download, not send). */
-    methods: z.array(EgressMethod).min(1, 'name at least one method, or leave "methods" out for GET, HEAD, OPTIONS').optional(),
+    methods: z
+      .array(EgressMethod)
+      .min(1, 'name at least one method, or leave "methods" out for GET, HEAD, OPTIONS')
+      .optional(),
   })
   .strict();
 export type PhaseEgress = z.infer<typeof PhaseEgress>;
@@ -96,7 +110,9 @@ export type PhaseEgress = z.infer<typeof PhaseEgress>;
 export const SandboxEgress = z
   .object({
     /** Hosts setup may reach: `host` or `*.suffix` (subdomains only), optionally `:port`. */
-    allow: z.array(AllowEntry).min(1, 'name at least one host (for example your package registry), or leave sandbox.egress out'),
+    allow: z
+      .array(AllowEntry)
+      .min(1, 'name at least one host (for example your package registry), or leave sandbox.egress out'),
     /** Ports an `allow` entry without its own port opens. */
     ports: z.array(z.number().int().min(1).max(65_535)).min(1).default([443, 80]),
     /**
@@ -104,7 +120,10 @@ export const SandboxEgress = z
      * SSL_CERT_FILE, PIP_CERT, REQUESTS_CA_BUNDLE and GIT_SSL_CAINFO for setup. Default: the
      * worker's own system bundle, so a TLS-inspecting proxy the worker trusts is trusted too.
      */
-    caBundle: z.string().refine((p) => p.startsWith('/'), 'use an absolute path on the worker').optional(),
+    caBundle: z
+      .string()
+      .refine((p) => p.startsWith('/'), 'use an absolute path on the worker')
+      .optional(),
     /** MB one setup may move through the proxy, up and down together. */
     maxMb: z.number().int().positive().max(1_048_576).default(4096),
     /** Connections one setup may open. */
@@ -158,9 +177,14 @@ export type ContractKind = z.infer<typeof ContractKind>;
 const RepoPath = z
   .string()
   .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'), 'use a path relative to the repository, without ".."');
+  .refine(
+    (p) => !p.startsWith('/') && !p.split(/[\\/]/).includes('..'),
+    'use a path relative to the repository, without ".."',
+  );
 
-const BufRules = z.array(z.string().regex(/^[A-Z0-9_]+$/, 'use buf rule categories or ids such as FILE, PACKAGE, WIRE_JSON')).min(1);
+const BufRules = z
+  .array(z.string().regex(/^[A-Z0-9_]+$/, 'use buf rule categories or ids such as FILE, PACKAGE, WIRE_JSON'))
+  .min(1);
 
 export const ProvidedContract = z
   .object({
@@ -236,7 +260,9 @@ export const GateConfig = z
 export type GateConfig = z.infer<typeof GateConfig>;
 
 /** `owner/repo` on GitHub, `group[/subgroup...]/project` on GitLab. */
-const RepoSlug = z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'use "owner/repo" (GitLab: "group/subgroup/project")');
+const RepoSlug = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'use "owner/repo" (GitLab: "group/subgroup/project")');
 
 /** Settings every remote forge shares (GitHub, GitLab). */
 const remoteForgeFields = (defaults: { baseUrl: string; tokenEnv: string }) => ({
@@ -259,16 +285,26 @@ const remoteForgeFields = (defaults: { baseUrl: string; tokenEnv: string }) => (
 });
 
 export const GitHubForgeConfig = z
-  .object({ type: z.literal('github'), ...remoteForgeFields({ baseUrl: 'https://api.github.com', tokenEnv: 'GITHUB_TOKEN' }) })
+  .object({
+    type: z.literal('github'),
+    ...remoteForgeFields({ baseUrl: 'https://api.github.com', tokenEnv: 'GITHUB_TOKEN' }),
+  })
   .strict();
 export type GitHubForgeConfig = z.infer<typeof GitHubForgeConfig>;
 
 export const GitLabForgeConfig = z
-  .object({ type: z.literal('gitlab'), ...remoteForgeFields({ baseUrl: 'https://gitlab.com', tokenEnv: 'GITLAB_TOKEN' }) })
+  .object({
+    type: z.literal('gitlab'),
+    ...remoteForgeFields({ baseUrl: 'https://gitlab.com', tokenEnv: 'GITLAB_TOKEN' }),
+  })
   .strict();
 export type GitLabForgeConfig = z.infer<typeof GitLabForgeConfig>;
 
-export const ForgeConfig = z.discriminatedUnion('type', [z.object({ type: z.literal('local') }).strict(), GitHubForgeConfig, GitLabForgeConfig]);
+export const ForgeConfig = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('local') }).strict(),
+  GitHubForgeConfig,
+  GitLabForgeConfig,
+]);
 export type ForgeConfig = z.infer<typeof ForgeConfig>;
 export type RemoteForgeConfig = GitHubForgeConfig | GitLabForgeConfig;
 
@@ -302,9 +338,19 @@ export const OperationsConfig = z
   .object({
     /** Gates that wait for `lockstep approve`: after the plan, before publishing. */
     approve: z.array(z.enum(['plan', 'publish'])).default([]),
-    approvalTimeoutSeconds: z.number().int().min(1).max(30 * 86_400).default(86_400),
+    approvalTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .default(86_400),
     /** How long a failed repo waits for `lockstep retry|skip|abort` (0: the change ends at once). */
-    waitOnFailureSeconds: z.number().int().min(0).max(30 * 86_400).default(0),
+    waitOnFailureSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .default(0),
   })
   .strict();
 export type OperationsConfig = z.infer<typeof OperationsConfig>;
@@ -333,7 +379,10 @@ export const ReposConfig = z
     operations: OperationsConfig.prefault({}),
     gate: GateConfig.prefault({}),
     /** Sandbox settings every repo starts from; a repo's own `sandbox` overrides them field by field. */
-    defaults: z.object({ sandbox: z.record(z.string(), z.unknown()).default({}) }).strict().default({ sandbox: {} }),
+    defaults: z
+      .object({ sandbox: z.record(z.string(), z.unknown()).default({}) })
+      .strict()
+      .default({ sandbox: {} }),
     repos: z.array(RepoConfig).min(1, 'list at least one repository'),
   })
   .strict();

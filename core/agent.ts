@@ -149,7 +149,13 @@ export interface PlanInput {
   model: string;
   timeoutSeconds: number;
   /** The repos to plan, with what the coordinator knows of each. */
-  repos: { repo: string; provides: string[]; consumes: string[]; instructions: string | null; index: RepoIndex | null }[];
+  repos: {
+    repo: string;
+    provides: string[];
+    consumes: string[];
+    instructions: string | null;
+    index: RepoIndex | null;
+  }[];
   /** Earlier invalid answer and its validation errors, when re-asking. */
   previous: { answer: string; errors: string[] } | null;
 }

@@ -67,7 +67,17 @@ export interface ChangeMetrics {
   durationMs: number;
 }
 
-export type ChangePhase = 'starting' | 'resolving' | 'planning' | 'running' | 'awaiting-decision' | 'gate' | 'fixing' | 'awaiting-approval' | 'publishing' | 'done';
+export type ChangePhase =
+  | 'starting'
+  | 'resolving'
+  | 'planning'
+  | 'running'
+  | 'awaiting-decision'
+  | 'gate'
+  | 'fixing'
+  | 'awaiting-approval'
+  | 'publishing'
+  | 'done';
 
 export interface ChangeStatusView {
   changeId: string;
@@ -80,7 +90,10 @@ export interface ChangeStatusView {
   repos: RepoStatusView[];
   result: ChangeResult | null;
   /** What the change waits for, when it waits for a person. */
-  awaiting: { kind: 'decision'; repos: string[]; until: number } | { kind: 'approval'; gate: Approval['gate']; until: number } | null;
+  awaiting:
+    | { kind: 'decision'; repos: string[]; until: number }
+    | { kind: 'approval'; gate: Approval['gate']; until: number }
+    | null;
   /** Every decision and approval received, in order. */
   humans: ((Decision | Approval) & { at: number })[];
   /** The gate's latest report, while and after it runs. */

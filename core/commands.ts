@@ -84,5 +84,12 @@ export interface TestsOutcome {
 
 /** A test command's result as a verdict: passed means exit 0 within the timeout. */
 export function testsOutcome(r: CommandResult): TestsOutcome {
-  return { exitCode: r.exitCode, passed: r.exitCode === 0 && !r.timedOut, timedOut: r.timedOut, durationMs: r.durationMs, outputTail: r.outputTail, log: r.log };
+  return {
+    exitCode: r.exitCode,
+    passed: r.exitCode === 0 && !r.timedOut,
+    timedOut: r.timedOut,
+    durationMs: r.durationMs,
+    outputTail: r.outputTail,
+    log: r.log,
+  };
 }

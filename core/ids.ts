@@ -4,4 +4,5 @@ import type { PullRequestsWorkflowAction } from './pulls.ts';
 export const changeWorkflowId = (changeId: string): string => `change/${changeId}`;
 export const repoWorkflowId = (changeId: string, repo: string): string => `change/${changeId}/repo/${repo}`;
 export const changeBranch = (changeId: string): string => `lockstep/${changeId}`;
-export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsWorkflowAction, nonce: string): string => `change/${changeId}/pulls/${action}/${nonce}`;
+export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsWorkflowAction, nonce: string): string =>
+  `change/${changeId}/pulls/${action}/${nonce}`;

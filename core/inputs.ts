@@ -22,13 +22,19 @@ export function requiredEgress(change: Partial<Pick<Change, 'egress' | 'bump'>>)
 }
 
 /** The per-repo work of a change, fully resolved (what the coordinator workflow receives). */
-export function resolveTasks(loaded: LoadedConfig, change: Pick<Change, 'id' | 'repos'> & Partial<Pick<Change, 'egress' | 'bump'>>): RepoTask[] {
+export function resolveTasks(
+  loaded: LoadedConfig,
+  change: Pick<Change, 'id' | 'repos'> & Partial<Pick<Change, 'egress' | 'bump'>>,
+): RepoTask[] {
   const needed = requiredEgress(change);
   return change.repos.map((target) => {
     const repo = loaded.config.repos.find((r) => r.name === target.name);
     if (!repo) throw new Error(`unknown repo ${target.name}`);
     // What the change asked and this repo's fleet config grants (loadChange refused any other ask).
-    const egress: EgressAsk = { steps: needed.steps && Boolean(repo.sandbox.egress?.steps), agent: needed.agent && Boolean(repo.sandbox.egress?.agent) };
+    const egress: EgressAsk = {
+      steps: needed.steps && Boolean(repo.sandbox.egress?.steps),
+      agent: needed.agent && Boolean(repo.sandbox.egress?.agent),
+    };
     const asks = egress.steps || egress.agent;
     const what = {
       url: repo.url,
@@ -76,7 +82,9 @@ export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): Gat
   if (gate.contracts) {
     for (const provider of repos) {
       for (const c of provider.provides) {
-        const consumers = repos.flatMap((r) => r.consumes.filter((u) => u.name === c.name).map((u) => ({ repo: r.name, use: u })));
+        const consumers = repos.flatMap((r) =>
+          r.consumes.filter((u) => u.name === c.name).map((u) => ({ repo: r.name, use: u })),
+        );
         const involved = [provider.name, ...consumers.map((u) => u.repo), ...(c.repo ? [c.repo] : [])];
         if (!involved.some((r) => changed.has(r))) continue;
         contracts.push({
@@ -91,17 +99,38 @@ export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): Gat
           strict: gate.strict,
           verify: c.verify ?? null,
           pactEnv: c.pactEnv,
-          consumers: consumers.map(({ repo, use }) => ({ repo, path: use.path ?? null, uses: use.uses ?? null, command: use.command ?? null })),
+          consumers: consumers.map(({ repo, use }) => ({
+            repo,
+            path: use.path ?? null,
+            uses: use.uses ?? null,
+            command: use.command ?? null,
+          })),
           audience: c.audience,
         });
       }
     }
   }
-  const names = new Set([...changed, ...contracts.flatMap((c) => [c.provider, c.runIn, ...c.consumers.map((u) => u.repo)])]);
+  const names = new Set([
+    ...changed,
+    ...contracts.flatMap((c) => [c.provider, c.runIn, ...c.consumers.map((u) => u.repo)]),
+  ]);
   const gateRepos: GateRepo[] = repos
     .filter((r) => names.has(r.name))
-    .map((r) => ({ repo: r.name, url: r.url, baseBranch: r.baseBranch, sandbox: r.sandbox, inChange: changed.has(r.name) }));
-  return { contracts, repos: gateRepos, secrets: gate.secrets, insecure: gate.insecure, rounds: gate.rounds, waive: gate.waive };
+    .map((r) => ({
+      repo: r.name,
+      url: r.url,
+      baseBranch: r.baseBranch,
+      sandbox: r.sandbox,
+      inChange: changed.has(r.name),
+    }));
+  return {
+    contracts,
+    repos: gateRepos,
+    secrets: gate.secrets,
+    insecure: gate.insecure,
+    rounds: gate.rounds,
+    waive: gate.waive,
+  };
 }
 
 /** The coordinator's input for a validated change. */
@@ -109,7 +138,11 @@ export function changeInput(
   loaded: LoadedConfig,
   change: { id: string; title: string; description: string; bump?: Change['bump'] },
   tasks: RepoTask[],
-  overrides: { concurrency?: number | undefined; approve?: ('plan' | 'publish')[] | undefined; waitOnFailureSeconds?: number | undefined } = {},
+  overrides: {
+    concurrency?: number | undefined;
+    approve?: ('plan' | 'publish')[] | undefined;
+    waitOnFailureSeconds?: number | undefined;
+  } = {},
 ): ChangeInput {
   const ops = loaded.config.operations;
   const approve = overrides.approve ?? ops.approve;
@@ -122,9 +155,15 @@ export function changeInput(
     repos: tasks,
     models: loaded.config.models,
     budgets: loaded.config.budgets,
-    approvals: { plan: approve.includes('plan'), publish: approve.includes('publish'), timeoutSeconds: ops.approvalTimeoutSeconds },
+    approvals: {
+      plan: approve.includes('plan'),
+      publish: approve.includes('publish'),
+      timeoutSeconds: ops.approvalTimeoutSeconds,
+    },
     decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
     gate: gateInput(loaded, tasks),
-    ...(change.bump ? { bump: { ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to.trim() } } : {}),
+    ...(change.bump
+      ? { bump: { ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to.trim() } }
+      : {}),
   };
 }

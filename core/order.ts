@@ -19,7 +19,9 @@ export function mergeOrder(nodes: readonly OrderNode[]): string[] {
   const inDegree = new Map<string, number>(nodes.map((n) => [n.repo, 0]));
   const consumersOf = new Map<string, string[]>(nodes.map((n) => [n.repo, []]));
   for (const node of nodes) {
-    const providers = new Set(node.consumes.map((c) => providerOf.get(c)).filter((p): p is string => p !== undefined && p !== node.repo));
+    const providers = new Set(
+      node.consumes.map((c) => providerOf.get(c)).filter((p): p is string => p !== undefined && p !== node.repo),
+    );
     for (const provider of providers) {
       consumersOf.get(provider)?.push(node.repo);
       inDegree.set(node.repo, (inDegree.get(node.repo) ?? 0) + 1);
@@ -35,7 +37,8 @@ export function mergeOrder(nodes: readonly OrderNode[]): string[] {
       if (done.has(node.repo) || (inDegree.get(node.repo) ?? 0) > 0) continue;
       done.add(node.repo);
       order.push(node.repo);
-      for (const consumer of consumersOf.get(node.repo) ?? []) inDegree.set(consumer, (inDegree.get(consumer) ?? 1) - 1);
+      for (const consumer of consumersOf.get(node.repo) ?? [])
+        inDegree.set(consumer, (inDegree.get(consumer) ?? 1) - 1);
       progressed = true;
       break;
     }

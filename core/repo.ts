@@ -93,7 +93,19 @@ export interface RepoOutcome extends RepoResult {
   pullRequest: PullRequestRef | null;
 }
 
-export type RepoPhase = 'queued' | 'preparing' | 'sandbox' | 'setup' | 'bump' | 'baseline' | 'step' | 'agent' | 'tests' | 'pushing' | 'cleanup' | 'done';
+export type RepoPhase =
+  | 'queued'
+  | 'preparing'
+  | 'sandbox'
+  | 'setup'
+  | 'bump'
+  | 'baseline'
+  | 'step'
+  | 'agent'
+  | 'tests'
+  | 'pushing'
+  | 'cleanup'
+  | 'done';
 
 /** Sent by a repo workflow to its coordinator whenever it enters a new phase or step. */
 export interface RepoProgress {

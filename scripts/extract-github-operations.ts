@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 /** operationId → why the forge calls it. */
 export const OPERATIONS: Record<string, string> = {
-  'pulls/list': 'find the open PR of a head branch; list a repo\'s PRs',
+  'pulls/list': "find the open PR of a head branch; list a repo's PRs",
   'pulls/create': 'open a PR',
   'pulls/get': 'read a PR (status, node id for ready-for-review, close)',
   'pulls/update': 'write the linked body; close',
@@ -29,14 +29,18 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const pkgFile = require.resolve('@octokit/openapi/package.json');
 const pkg = JSON.parse(await readFile(pkgFile, 'utf8')) as { version: string };
-const spec = JSON.parse(await readFile(join(dirname(pkgFile), 'generated', 'api.github.com.deref.json'), 'utf8')) as { info: { version: string }; paths: Record<string, Record<string, Json>> };
+const spec = JSON.parse(await readFile(join(dirname(pkgFile), 'generated', 'api.github.com.deref.json'), 'utf8')) as {
+  info: { version: string };
+  paths: Record<string, Record<string, Json>>;
+};
 
 const operations: Json[] = [];
 for (const [path, item] of Object.entries(spec.paths)) {
   for (const [method, op] of Object.entries(item)) {
     const id = op.operationId as string | undefined;
     if (!id || !(id in OPERATIONS)) continue;
-    const body = (op.requestBody as { required?: boolean; content?: Record<string, { schema?: Json }> } | undefined) ?? null;
+    const body =
+      (op.requestBody as { required?: boolean; content?: Record<string, { schema?: Json }> } | undefined) ?? null;
     const responses = op.responses as Record<string, { content?: Record<string, { schema?: Json }> }>;
     const success = Object.entries(responses).find(([code]) => /^2/.test(code));
     const successSchema = success?.[1].content?.['application/json']?.schema;
@@ -46,10 +50,23 @@ for (const [path, item] of Object.entries(spec.paths)) {
       operationId: id,
       method: method.toUpperCase(),
       path,
-      parameters: ((op.parameters as Json[] | undefined) ?? []).map((p) => ({ name: p.name, in: p.in, required: p.required ?? false, schema: p.schema })),
-      requestBody: body ? { required: body.required ?? false, schema: body.content?.['application/json']?.schema ?? null } : null,
+      parameters: ((op.parameters as Json[] | undefined) ?? []).map((p) => ({
+        name: p.name,
+        in: p.in,
+        required: p.required ?? false,
+        schema: p.schema,
+      })),
+      requestBody: body
+        ? { required: body.required ?? false, schema: body.content?.['application/json']?.schema ?? null }
+        : null,
       responses: Object.keys(responses),
-      success: success ? { status: Number(success[0]), required: (shape?.required as string[] | undefined) ?? [], type: successSchema?.type ?? null } : null,
+      success: success
+        ? {
+            status: Number(success[0]),
+            required: (shape?.required as string[] | undefined) ?? [],
+            type: successSchema?.type ?? null,
+          }
+        : null,
     });
   }
 }
@@ -57,5 +74,8 @@ const missing = Object.keys(OPERATIONS).filter((id) => !operations.some((o) => o
 if (missing.length > 0) throw new Error(`not in the OpenAPI description: ${missing.join(', ')}`);
 operations.sort((a, b) => String(a.operationId).localeCompare(String(b.operationId)));
 const out = join(root, 'tests', 'fixtures', 'github-operations.json');
-await writeFile(out, `${JSON.stringify({ source: `@octokit/openapi ${pkg.version} (api.github.com ${spec.info.version})`, operations }, null, 2)}\n`);
+await writeFile(
+  out,
+  `${JSON.stringify({ source: `@octokit/openapi ${pkg.version} (api.github.com ${spec.info.version})`, operations }, null, 2)}\n`,
+);
 console.log(`wrote ${operations.length} operations to tests/fixtures/github-operations.json`);

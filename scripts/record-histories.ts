@@ -36,7 +36,12 @@ const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-req
 type Case = (typeof CASES)[number];
 
 /** What stands in for machine-specific strings in recorded histories. */
-const PLACEHOLDERS = { fleet: '/lockstep-recorded/fleet', project: '/lockstep-recorded/project', tmp: '/lockstep-recorded/tmp', host: 'recorder-host' };
+const PLACEHOLDERS = {
+  fleet: '/lockstep-recorded/fleet',
+  project: '/lockstep-recorded/project',
+  tmp: '/lockstep-recorded/tmp',
+  host: 'recorder-host',
+};
 
 let h: Harness;
 let session: TemporalSession;
@@ -68,7 +73,8 @@ const start = (input: ChangeInput): Promise<WorkflowHandle<typeof changeWorkflow
   });
 
 function expectStatus(result: ChangeResult, status: ChangeResult['status']): void {
-  if (result.status !== status) throw new Error(`${result.changeId} ended ${result.status}, not ${status}: ${result.summary}`);
+  if (result.status !== status)
+    throw new Error(`${result.changeId} ended ${result.status}, not ${status}: ${result.summary}`);
 }
 
 /** Each case runs its change(s) and returns the change id to export (every run of it is kept). */
@@ -81,18 +87,37 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
 
   async agent(dir) {
     const model = 'recorded-agent-model';
-    const call = (id: string, name: string, args: object) => ({ reply: { tool_calls: [{ id, name, arguments: JSON.stringify(args) }] }, usage: { prompt_tokens: 800, completion_tokens: 40 } });
+    const call = (id: string, name: string, args: object) => ({
+      reply: { tool_calls: [{ id, name, arguments: JSON.stringify(args) }] },
+      usage: { prompt_tokens: 800, completion_tokens: 40 },
+    });
     h.fake?.script(model, [
       call('call_list', 'list_directory', { path: '.' }),
-      call('call_write', 'write_file', { path: 'NOTES.md', content: 'Prices stay as they are; this note was written by the agent.\n' }),
+      call('call_write', 'write_file', {
+        path: 'NOTES.md',
+        content: 'Prices stay as they are; this note was written by the agent.\n',
+      }),
       call('call_tests', 'run_tests', {}),
       call('call_finish', 'finish', { summary: 'Added a note; the tests pass.' }),
     ]);
     const file = join(h.fleet.root, 'recorded-agent.json');
-    await writeFile(file, JSON.stringify({ id: 'recorded-agent', title: 'Recorded agent run', description: 'An agent adds a note.', repos: [{ name: 'catalog', instructions: 'Add a note to NOTES.md.' }] }));
-    const input: ChangeInput = { ...(await h.changeInput(file, { concurrency: 1 })), models: ModelsConfig.parse({ agent: model, coordinator: model }), budgets: AgentBudgets.parse({}) };
+    await writeFile(
+      file,
+      JSON.stringify({
+        id: 'recorded-agent',
+        title: 'Recorded agent run',
+        description: 'An agent adds a note.',
+        repos: [{ name: 'catalog', instructions: 'Add a note to NOTES.md.' }],
+      }),
+    );
+    const input: ChangeInput = {
+      ...(await h.changeInput(file, { concurrency: 1 })),
+      models: ModelsConfig.parse({ agent: model, coordinator: model }),
+      budgets: AgentBudgets.parse({}),
+    };
     expectStatus(await h.run(input), 'succeeded');
-    if ((h.fake?.violations.length ?? 0) > 0) throw new Error(`the model endpoint saw bad requests: ${JSON.stringify(h.fake?.violations)}`);
+    if ((h.fake?.violations.length ?? 0) > 0)
+      throw new Error(`the model endpoint saw bad requests: ${JSON.stringify(h.fake?.violations)}`);
     await exportTo(dir, input.changeId);
   },
 
@@ -106,23 +131,33 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
   async resume(dir) {
     const input = await noteChange('recorded-resume', 'echo note >> NOTES.md && test "$LOCKSTEP_TEST_BROKEN" != 1');
     // First run: storefront's sandbox says it is broken, so its step fails and the change fails.
-    const broken: ChangeInput = { ...input, repos: input.repos.map((t) => (t.repo === 'storefront' ? { ...t, sandbox: { ...t.sandbox, env: { LOCKSTEP_TEST_BROKEN: '1' } } } : t)) };
+    const broken: ChangeInput = {
+      ...input,
+      repos: input.repos.map((t) =>
+        t.repo === 'storefront' ? { ...t, sandbox: { ...t.sandbox, env: { LOCKSTEP_TEST_BROKEN: '1' } } } : t,
+      ),
+    };
     expectStatus(await h.run(broken), 'failed');
     await exportTo(dir, input.changeId);
     // Resume as "lockstep resume" does: the green repo's result is reused, storefront runs again.
     const previous: Record<string, RepoResult> = {};
     for (const task of input.repos) {
       const handle = h.env.client.workflow.getHandle(repoWorkflowId(input.changeId, task.repo));
-      if ((await handle.describe()).status.name === 'COMPLETED') previous[task.repo] = (await handle.result()) as RepoResult;
+      if ((await handle.describe()).status.name === 'COMPLETED')
+        previous[task.repo] = (await handle.result()) as RepoResult;
     }
     const resumed = await h.run({ ...input, previous });
     expectStatus(resumed, 'succeeded');
-    if (!resumed.repos.find((r) => r.repo === 'catalog')?.reused) throw new Error('the resumed run did not reuse catalog');
+    if (!resumed.repos.find((r) => r.repo === 'catalog')?.reused)
+      throw new Error('the resumed run did not reuse catalog');
     await exportTo(dir, input.changeId);
   },
 
   async approval(dir) {
-    const input: ChangeInput = { ...(await noteChange('recorded-approval')), approvals: { plan: false, publish: true, timeoutSeconds: 600 } };
+    const input: ChangeInput = {
+      ...(await noteChange('recorded-approval')),
+      approvals: { plan: false, publish: true, timeoutSeconds: 600 },
+    };
     const handle = await start(input);
     for (let i = 0; ; i++) {
       const view = await handle.query(changeStatusQuery);
@@ -130,7 +165,9 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
       if (view.status !== 'running' || i > 600) throw new Error(`never waited for approval: ${view.status}`);
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    await handle.executeUpdate(approvalUpdate, { args: [{ gate: 'publish', approved: true, by: 'recorder', reason: 'recorded approval' }] });
+    await handle.executeUpdate(approvalUpdate, {
+      args: [{ gate: 'publish', approved: true, by: 'recorder', reason: 'recorded approval' }],
+    });
     expectStatus(await handle.result(), 'succeeded');
     await exportTo(dir, input.changeId);
   },
@@ -140,13 +177,31 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
     const input = await noteChange('recorded-prs');
     const result = await h.run(input);
     expectStatus(result, 'succeeded');
-    const targets = result.repos.flatMap((r) => (r.pullRequest ? [{ repo: r.repo, number: r.pullRequest.number, url: input.repos.find((t) => t.repo === r.repo)?.url ?? '', branch: r.branch }] : []));
+    const targets = result.repos.flatMap((r) =>
+      r.pullRequest
+        ? [
+            {
+              repo: r.repo,
+              number: r.pullRequest.number,
+              url: input.repos.find((t) => t.repo === r.repo)?.url ?? '',
+              branch: r.branch,
+            },
+          ]
+        : [],
+    );
     const workflowId = pullRequestsWorkflowId(input.changeId, 'status', 'recorded');
-    await h.env.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', { workflowId, taskQueue: h.queue, args: [{ changeId: input.changeId, forge: input.forge, action: 'status', targets }] });
+    await h.env.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', {
+      workflowId,
+      taskQueue: h.queue,
+      args: [{ changeId: input.changeId, forge: input.forge, action: 'status', targets }],
+    });
     const handle = h.env.client.workflow.getHandle(workflowId);
     const history = await handle.fetchHistory();
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, historyFileName(workflowId, (await handle.describe()).runId)), `${historyToJSON(history)}\n`);
+    await writeFile(
+      join(dir, historyFileName(workflowId, (await handle.describe()).runId)),
+      `${historyToJSON(history)}\n`,
+    );
   },
 };
 
@@ -218,7 +273,13 @@ async function main(): Promise<void> {
   if (unknown.length > 0) throw new Error(`unknown case(s) ${unknown.join(', ')}; the cases are: ${CASES.join(', ')}`);
   const cases = wanted.length > 0 ? (wanted as Case[]) : [...CASES];
   h = await startHarness('record', { fakeModel: true });
-  session = { client: h.env.client, address: h.env.address, namespace: 'default', devServer: null, close: () => Promise.resolve() };
+  session = {
+    client: h.env.client,
+    address: h.env.address,
+    namespace: 'default',
+    devServer: null,
+    close: () => Promise.resolve(),
+  };
   try {
     for (const name of cases) {
       const dir = join(HISTORIES_DIR, name);
@@ -229,7 +290,9 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
       await mkdir(dir, { recursive: true });
       for (const file of files) await writeFile(join(dir, file), await readFile(join(fresh, file)));
-      console.log(`${name}: ${files.length} histories in ${((Date.now() - started) / 1000).toFixed(1)}s -> tests/histories/${name}/`);
+      console.log(
+        `${name}: ${files.length} histories in ${((Date.now() - started) / 1000).toFixed(1)}s -> tests/histories/${name}/`,
+      );
     }
   } finally {
     await h.close();

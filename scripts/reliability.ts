@@ -33,11 +33,41 @@ interface Part {
 }
 
 const PARTS: Part[] = [
-  { name: 'worker-kill', files: ['tests/faults/worker-kill.test.ts'], fullRuns: 30, timeoutMinutes: { full: 60, short: 8 }, figures: 'worker-kill.json' },
-  { name: 'server-restart', files: ['tests/faults/server-restart.test.ts'], fullRuns: 10, timeoutMinutes: { full: 25, short: 6 }, figures: 'server-restart.json' },
-  { name: 'crash-after-create', files: ['tests/faults/crash-after-create.test.ts'], fullRuns: 20, timeoutMinutes: { full: 30, short: 8 }, figures: 'crash-after-create.json' },
-  { name: 'two-workers', files: ['tests/faults/two-workers.test.ts'], fullRuns: 3, timeoutMinutes: { full: 15, short: 8 }, figures: 'two-workers.json' },
-  { name: 'hung-docker', files: ['tests/faults/hung-docker.test.ts'], fullRuns: 2, timeoutMinutes: { full: 12, short: 8 }, figures: 'hung-docker.json' },
+  {
+    name: 'worker-kill',
+    files: ['tests/faults/worker-kill.test.ts'],
+    fullRuns: 30,
+    timeoutMinutes: { full: 60, short: 8 },
+    figures: 'worker-kill.json',
+  },
+  {
+    name: 'server-restart',
+    files: ['tests/faults/server-restart.test.ts'],
+    fullRuns: 10,
+    timeoutMinutes: { full: 25, short: 6 },
+    figures: 'server-restart.json',
+  },
+  {
+    name: 'crash-after-create',
+    files: ['tests/faults/crash-after-create.test.ts'],
+    fullRuns: 20,
+    timeoutMinutes: { full: 30, short: 8 },
+    figures: 'crash-after-create.json',
+  },
+  {
+    name: 'two-workers',
+    files: ['tests/faults/two-workers.test.ts'],
+    fullRuns: 3,
+    timeoutMinutes: { full: 15, short: 8 },
+    figures: 'two-workers.json',
+  },
+  {
+    name: 'hung-docker',
+    files: ['tests/faults/hung-docker.test.ts'],
+    fullRuns: 2,
+    timeoutMinutes: { full: 12, short: 8 },
+    figures: 'hung-docker.json',
+  },
   { name: 'hostile', files: ['tests/hostile'], timeoutMinutes: { full: 15, short: 15 }, figures: 'hostile.json' },
   { name: 'fuzz', files: ['tests/fuzz'], timeoutMinutes: { full: 15, short: 15 }, figures: 'fuzz.json' },
   { name: 'replay', files: ['tests/workflows/replay.test.ts'], timeoutMinutes: { full: 5, short: 5 }, figures: null },
@@ -57,7 +87,8 @@ function parseArgs(argv: string[]): { short: boolean; only: string[] | null } {
   const at = argv.indexOf('--only');
   const only = at >= 0 ? (argv[at + 1] ?? '').split(',').filter(Boolean) : null;
   const unknown = (only ?? []).filter((n) => !PARTS.some((p) => p.name === n));
-  if (unknown.length > 0) throw new Error(`unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.map((p) => p.name).join(', ')}`);
+  if (unknown.length > 0)
+    throw new Error(`unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.map((p) => p.name).join(', ')}`);
   return { short, only };
 }
 
@@ -73,13 +104,19 @@ async function runPart(part: Part, short: boolean): Promise<Outcome> {
   env.TMPDIR = root;
   const timeoutMs = (short ? part.timeoutMinutes.short : part.timeoutMinutes.full) * 60_000;
   const started = Date.now();
-  console.log(`\n── ${part.name}: vitest run ${part.files.join(' ')}${env.LOCKSTEP_FAULT_RUNS ? ` (LOCKSTEP_FAULT_RUNS=${env.LOCKSTEP_FAULT_RUNS})` : ''}, at most ${timeoutMs / 60_000} min`);
-  const child = spawn(process.execPath, [join(projectRoot, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...part.files], {
-    cwd: projectRoot,
-    env,
-    stdio: 'inherit',
-    detached: true,
-  });
+  console.log(
+    `\n── ${part.name}: vitest run ${part.files.join(' ')}${env.LOCKSTEP_FAULT_RUNS ? ` (LOCKSTEP_FAULT_RUNS=${env.LOCKSTEP_FAULT_RUNS})` : ''}, at most ${timeoutMs / 60_000} min`,
+  );
+  const child = spawn(
+    process.execPath,
+    [join(projectRoot, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...part.files],
+    {
+      cwd: projectRoot,
+      env,
+      stdio: 'inherit',
+      detached: true,
+    },
+  );
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -96,7 +133,13 @@ async function runPart(part: Part, short: boolean): Promise<Outcome> {
         .then((t) => JSON.parse(t) as Record<string, unknown>)
         .catch(() => null)
     : null;
-  return { part, status: timedOut ? 'timed out' : code === 0 ? 'passed' : 'failed', durationMs: Date.now() - started, leftOver, figures };
+  return {
+    part,
+    status: timedOut ? 'timed out' : code === 0 ? 'passed' : 'failed',
+    durationMs: Date.now() - started,
+    leftOver,
+    figures,
+  };
 }
 
 /** Removes the Lockstep containers whose workspace lies under `root` (only this part's). */
@@ -104,7 +147,14 @@ async function removeContainersUnder(root: string): Promise<number> {
   const docker = new Docker();
   const all = await docker.listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
   const ours = all.filter((c) => (c.Labels[LABEL_WORKSPACE] ?? '').startsWith(root + sep));
-  await Promise.all(ours.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(
+    ours.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
   return ours.length;
 }
 
@@ -130,12 +180,21 @@ function row(o: Outcome): string[] {
   if ('part' in f && 'prsPerRepo' in f) {
     const ff = f as unknown as FaultFigures;
     runs = ff.runs;
-    completed = ff.part === 'two-workers' ? `${ff.completed} (repos ${show(ff.details.reposCompleted)}/${show(ff.details.reposInterrupted)})` : ff.completed;
-    prs = ff.prsPerRepo ? (ff.prsPerRepo.min === ff.prsPerRepo.max ? ff.prsPerRepo.min : `${ff.prsPerRepo.min}–${ff.prsPerRepo.max}`) : null;
+    completed =
+      ff.part === 'two-workers'
+        ? `${ff.completed} (repos ${show(ff.details.reposCompleted)}/${show(ff.details.reposInterrupted)})`
+        : ff.completed;
+    prs = ff.prsPerRepo
+      ? ff.prsPerRepo.min === ff.prsPerRepo.max
+        ? ff.prsPerRepo.min
+        : `${ff.prsPerRepo.min}–${ff.prsPerRepo.max}`
+      : null;
     duplicates = ff.duplicates;
     orphans = ff.orphans;
     const l = ff.leftovers;
-    leftovers = l ? `${l.atEnd.containers}/${l.atEnd.workTrees} → ${l.afterInterval.containers}/${l.afterInterval.workTrees}` : null;
+    leftovers = l
+      ? `${l.atEnd.containers}/${l.atEnd.workTrees} → ${l.afterInterval.containers}/${l.afterInterval.workTrees}`
+      : null;
     seed = ff.seed;
   } else if (o.part.name === 'hostile') {
     runs = num(f.cases);
@@ -149,11 +208,37 @@ function row(o: Outcome): string[] {
     escapes = num(totals.escapes);
     seed = num(f.seed);
   }
-  return [o.part.name, o.status, show(runs), show(completed), show(prs), show(duplicates), show(orphans), show(leftovers), show(escapes), show(containers), show(seed), `${Math.round(o.durationMs / 1000)}s`];
+  return [
+    o.part.name,
+    o.status,
+    show(runs),
+    show(completed),
+    show(prs),
+    show(duplicates),
+    show(orphans),
+    show(leftovers),
+    show(escapes),
+    show(containers),
+    show(seed),
+    `${Math.round(o.durationMs / 1000)}s`,
+  ];
 }
 
 function table(outcomes: Outcome[]): string {
-  const head = ['part', 'result', 'runs', 'completed', 'PRs/repo', 'duplicates', 'orphans', 'left at end → after interval (containers/trees)', 'escapes', 'containers ok/checked', 'seed', 'time'];
+  const head = [
+    'part',
+    'result',
+    'runs',
+    'completed',
+    'PRs/repo',
+    'duplicates',
+    'orphans',
+    'left at end → after interval (containers/trees)',
+    'escapes',
+    'containers ok/checked',
+    'seed',
+    'time',
+  ];
   const rows = [head, ...outcomes.map(row)];
   const widths = head.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
@@ -163,12 +248,15 @@ function table(outcomes: Outcome[]): string {
 async function main(): Promise<void> {
   const { short, only } = parseArgs(process.argv.slice(2));
   const parts = PARTS.filter((p) => !only || only.includes(p.name));
-  console.log(`reliability: ${short ? 'CI' : 'full'} counts, fault seed ${process.env.LOCKSTEP_FAULT_SEED ?? DEFAULT_FAULT_SEED}, parts ${parts.map((p) => p.name).join(', ')}`);
+  console.log(
+    `reliability: ${short ? 'CI' : 'full'} counts, fault seed ${process.env.LOCKSTEP_FAULT_SEED ?? DEFAULT_FAULT_SEED}, parts ${parts.map((p) => p.name).join(', ')}`,
+  );
   const outcomes: Outcome[] = [];
   for (const part of parts) outcomes.push(await runPart(part, short));
   console.log(`\nreliability figures (${short ? 'CI' : 'full'} counts; details in .lockstep/reliability/)\n`);
   console.log(table(outcomes));
-  for (const o of outcomes.filter((x) => x.leftOver > 0)) console.log(`${o.part.name}: ${o.leftOver} container(s) were left when it ended; the runner removed them`);
+  for (const o of outcomes.filter((x) => x.leftOver > 0))
+    console.log(`${o.part.name}: ${o.leftOver} container(s) were left when it ended; the runner removed them`);
   if (outcomes.some((o) => o.status !== 'passed' || o.leftOver > 0)) process.exitCode = 1;
 }
 

@@ -26,7 +26,7 @@ export async function temporalAnswers(address: string, timeoutMs = 1500): Promis
   try {
     const connection = await Connection.connect({ address, connectTimeout: timeoutMs });
     try {
-      await connection.workflowService.getSystemInfo({}, );
+      await connection.workflowService.getSystemInfo({});
       return true;
     } finally {
       await connection.close();
@@ -60,10 +60,28 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const logDir = join(options.stateDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = join(logDir, `temporal-${port}.log`);
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--log-level', 'warn', '--namespace', options.namespace ?? 'default'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--log-level',
+    'warn',
+    '--namespace',
+    options.namespace ?? 'default',
+  ];
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   // Lockstep's own search attributes, so `lockstep list --status --repo` filters through visibility.
-  args.push('--search-attribute', 'LockstepChangeId=Keyword', '--search-attribute', 'LockstepStatus=Keyword', '--search-attribute', 'LockstepRepos=KeywordList');
+  args.push(
+    '--search-attribute',
+    'LockstepChangeId=Keyword',
+    '--search-attribute',
+    'LockstepStatus=Keyword',
+    '--search-attribute',
+    'LockstepRepos=KeywordList',
+  );
   const uiPort = options.uiPort === undefined ? port + 1000 : options.uiPort;
   if (uiPort === null) args.push('--headless');
   else args.push('--ui-port', String(uiPort), '--ui-ip', ip);

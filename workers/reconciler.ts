@@ -36,7 +36,9 @@ export function workerTemporal(connection: NativeConnection, namespace: string):
     },
     async repoStatus(workflowId: string) {
       try {
-        const view = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => client.workflow.getHandle(workflowId).query(repoStatusQuery));
+        const view = await client.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
+          client.workflow.getHandle(workflowId).query(repoStatusQuery),
+        );
         return { attempt: view.attempt, hostQueue: view.hostQueue ?? null };
       } catch {
         return null;

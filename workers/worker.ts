@@ -9,7 +9,12 @@ import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createForgeActivities, createHostActivities, createSharedActivities, type ActivityDeps } from '../activities/index.ts';
+import {
+  createForgeActivities,
+  createHostActivities,
+  createSharedActivities,
+  type ActivityDeps,
+} from '../activities/index.ts';
 import { createForgeResolver } from '../activities/forges/index.ts';
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
 import type { ForgeConfig } from '../config/repos.ts';
@@ -79,7 +84,9 @@ export function reconcileEverySeconds(option: number | undefined, env: NodeJS.Pr
   if (raw === undefined || raw === '') return 60;
   const seconds = Number(raw);
   if (!Number.isFinite(seconds) || seconds < 0) {
-    throw new Error(`LOCKSTEP_RECONCILE_SECONDS is "${raw}": set it to a number of seconds (0 or more; 0 runs the reconciler only after a repo closes), or unset it for 60`);
+    throw new Error(
+      `LOCKSTEP_RECONCILE_SECONDS is "${raw}": set it to a number of seconds (0 or more; 0 runs the reconciler only after a repo closes), or unset it for 60`,
+    );
   }
   return seconds;
 }
@@ -102,7 +109,8 @@ export function workflowBundle(): Promise<WorkflowBundle> {
 export function sandboxIdentity(): { sandboxUser: string; workspaceOwner: { uid: number; gid: number } | null } {
   const uid = process.getuid?.() ?? SANDBOX_UID;
   const gid = process.getgid?.() ?? SANDBOX_UID;
-  if (uid === 0) return { sandboxUser: `${SANDBOX_UID}:${SANDBOX_UID}`, workspaceOwner: { uid: SANDBOX_UID, gid: SANDBOX_UID } };
+  if (uid === 0)
+    return { sandboxUser: `${SANDBOX_UID}:${SANDBOX_UID}`, workspaceOwner: { uid: SANDBOX_UID, gid: SANDBOX_UID } };
   return { sandboxUser: `${uid}:${gid}`, workspaceOwner: null };
 }
 
@@ -123,7 +131,11 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     docker,
     hostQueue,
     forge: localForge,
-    forges: createForgeResolver({ local: localForge, env: process.env, ...(options.forgeRetryBaseMs !== undefined ? { retryBaseMs: options.forgeRetryBaseMs } : {}) }),
+    forges: createForgeResolver({
+      local: localForge,
+      env: process.env,
+      ...(options.forgeRetryBaseMs !== undefined ? { retryBaseMs: options.forgeRetryBaseMs } : {}),
+    }),
     gitCredentials: gitCredentials(remoteForges, process.env),
     ...sandboxIdentity(),
     owner,
@@ -131,7 +143,8 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
     egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env),
     cluster,
-    activityCurrent: (workflowId, runId, activityId, attempt) => temporal.activityCurrent(workflowId, runId, activityId, attempt),
+    activityCurrent: (workflowId, runId, activityId, attempt) =>
+      temporal.activityCurrent(workflowId, runId, activityId, attempt),
     onWorkspaceClosed: () => reconciler?.kick(),
   };
 
@@ -169,7 +182,9 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
         taskQueue: queue,
         activities: createForgeActivities(deps),
         maxConcurrentActivityTaskExecutions: 1,
-        ...(f.type !== 'local' && f.minIntervalMs > 0 ? { maxTaskQueueActivitiesPerSecond: 1000 / f.minIntervalMs } : {}),
+        ...(f.type !== 'local' && f.minIntervalMs > 0
+          ? { maxTaskQueueActivitiesPerSecond: 1000 / f.minIntervalMs }
+          : {}),
       }),
     ),
   );

@@ -40,7 +40,11 @@ function activities(hostQueue: string, input: AgentWorkflowInput) {
     retry: { maximumAttempts: 1 },
   });
   // A transcript write, or recreating a lost sandbox: quick, and safe to retry.
-  const { appendUserMessage, createSandbox } = proxyActivities<HostActivities>({ ...base, startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
+  const { appendUserMessage, createSandbox } = proxyActivities<HostActivities>({
+    ...base,
+    startToCloseTimeout: '1 minute',
+    retry: { maximumAttempts: 5 },
+  });
   return { model: { modelTurn }, tool: { runAgentTool, runInSandbox }, short: { appendUserMessage, createSandbox } };
 }
 
@@ -58,13 +62,21 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
   const progress = input.progressWorkflowId ? getExternalWorkflowHandle(input.progressWorkflowId) : null;
   // Best effort, like the repo's own progress: a coordinator that is gone must not stop the agent.
   const report = (step: string): void => {
-    if (progress) void progress.signal(repoProgressSignal, { repo: input.repo, phase: 'agent', step, attempt: input.attempt, at: Date.now() }).catch(() => undefined);
+    if (progress)
+      void progress
+        .signal(repoProgressSignal, { repo: input.repo, phase: 'agent', step, attempt: input.attempt, at: Date.now() })
+        .catch(() => undefined);
   };
   const firstTurnOfRun = state.turn;
 
   // Turns are counted when they end: a verdict reached inside turn N counts N turns.
   let turnsDone = state.turn - 1;
-  const outcome = (resolved: boolean, reason: AgentOutcome['reason'], message: string, summary: string | null = null): AgentOutcome => ({
+  const outcome = (
+    resolved: boolean,
+    reason: AgentOutcome['reason'],
+    message: string,
+    summary: string | null = null,
+  ): AgentOutcome => ({
     resolved,
     reason,
     message,
@@ -77,33 +89,58 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
 
   for (;;) {
     const budgets = input.budgets;
-    if (state.turn > budgets.turns) return outcome(false, 'turns', `turn budget of ${budgets.turns} used up before the tests passed`);
+    if (state.turn > budgets.turns)
+      return outcome(false, 'turns', `turn budget of ${budgets.turns} used up before the tests passed`);
     if (state.usage.prompt + state.usage.completion >= budgets.tokens) {
-      return outcome(false, 'tokens', `token budget of ${budgets.tokens} used up (${state.usage.prompt + state.usage.completion} tokens)`);
+      return outcome(
+        false,
+        'tokens',
+        `token budget of ${budgets.tokens} used up (${state.usage.prompt + state.usage.completion} tokens)`,
+      );
     }
-    if (Date.now() - state.startedAt >= budgets.wallSeconds * 1000) return outcome(false, 'wall-time', `wall-time budget of ${budgets.wallSeconds}s used up`);
+    if (Date.now() - state.startedAt >= budgets.wallSeconds * 1000)
+      return outcome(false, 'wall-time', `wall-time budget of ${budgets.wallSeconds}s used up`);
 
     report(`turn ${state.turn}: thinking`);
-    const turn = await model.modelTurn({ ...key, turn: state.turn, model: input.model, timeoutSeconds: input.requestTimeoutSeconds });
+    const turn = await model.modelTurn({
+      ...key,
+      turn: state.turn,
+      model: input.model,
+      timeoutSeconds: input.requestTimeoutSeconds,
+    });
     turnsDone = state.turn;
-    state.usage = { prompt: state.usage.prompt + turn.usage.prompt, completion: state.usage.completion + turn.usage.completion };
-    log.info('model turn', { repo: input.repo, turn: state.turn, calls: turn.toolCalls.map((c) => c.name), tokens: turn.usage, promptHash: turn.promptHash });
+    state.usage = {
+      prompt: state.usage.prompt + turn.usage.prompt,
+      completion: state.usage.completion + turn.usage.completion,
+    };
+    log.info('model turn', {
+      repo: input.repo,
+      turn: state.turn,
+      calls: turn.toolCalls.map((c) => c.name),
+      tokens: turn.usage,
+      promptHash: turn.promptHash,
+    });
 
     let finished: string | null = null;
     for (const call of turn.toolCalls) {
       report(`turn ${state.turn}: ${call.name}`);
-      const result = await runTool(() => tool.runAgentTool({
-        ...key,
-        turn: state.turn,
-        callId: call.id,
-        workspace: input.workspace,
-        testCommand: input.testCommand,
-        testTimeoutSeconds: input.testTimeoutSeconds,
-        commandTimeoutSeconds: input.commandTimeoutSeconds,
-        outputBytes: input.outputBytes,
-        commandIndex: state.commandIndex,
-        ...(input.egress ? { egress: input.egress } : {}),
-      }), input, short);
+      const result = await runTool(
+        () =>
+          tool.runAgentTool({
+            ...key,
+            turn: state.turn,
+            callId: call.id,
+            workspace: input.workspace,
+            testCommand: input.testCommand,
+            testTimeoutSeconds: input.testTimeoutSeconds,
+            commandTimeoutSeconds: input.commandTimeoutSeconds,
+            outputBytes: input.outputBytes,
+            commandIndex: state.commandIndex,
+            ...(input.egress ? { egress: input.egress } : {}),
+          }),
+        input,
+        short,
+      );
       state.commandIndex += 2;
       if (result.tests) {
         state.testIterations++;
@@ -113,13 +150,22 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
     }
 
     if (turn.toolCalls.length === 0) {
-      await short.appendUserMessage({ ...key, turn: state.turn, text: 'Use the tools to do the task. When the tests pass, call finish with a summary.' });
+      await short.appendUserMessage({
+        ...key,
+        turn: state.turn,
+        text: 'Use the tools to do the task. When the tests pass, call finish with a summary.',
+      });
     } else if (finished !== null) {
       // The model says it is done: hold it to green tests, within the test budget.
       const verdict = await runTool(() => verify(tool, input, state), input, short);
       if (verdict.passed) return outcome(true, 'finished', 'finished with passing tests', finished);
       if (state.testIterations >= input.budgets.testIterations) {
-        return outcome(false, 'test-iterations', `test budget of ${input.budgets.testIterations} runs used up; the tests still fail`, finished);
+        return outcome(
+          false,
+          'test-iterations',
+          `test budget of ${input.budgets.testIterations} runs used up; the tests still fail`,
+          finished,
+        );
       }
       await short.appendUserMessage({
         ...key,
@@ -127,11 +173,18 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
         text: `You called finish, but the tests fail (exit code ${verdict.exitCode}). Last output:\n${verdict.outputTail}\nFix the failures, run the tests, then call finish again.`,
       });
     } else if (state.testIterations >= input.budgets.testIterations && state.lastTests && !state.lastTests.passed) {
-      return outcome(false, 'test-iterations', `test budget of ${input.budgets.testIterations} runs used up; the tests still fail`);
+      return outcome(
+        false,
+        'test-iterations',
+        `test budget of ${input.budgets.testIterations} runs used up; the tests still fail`,
+      );
     }
 
     state.turn++;
-    if (workflowInfo().continueAsNewSuggested || state.turn - firstTurnOfRun >= (input.turnsPerRun ?? TURNS_PER_RUN_DEFAULT)) {
+    if (
+      workflowInfo().continueAsNewSuggested ||
+      state.turn - firstTurnOfRun >= (input.turnsPerRun ?? TURNS_PER_RUN_DEFAULT)
+    ) {
       await continueAsNew<typeof agentWorkflow>({ ...input, state });
     }
   }
@@ -142,13 +195,26 @@ export async function agentWorkflow(input: AgentWorkflowInput): Promise<AgentOut
  * the sandbox away), recreates the sandbox and runs the call once more. The model's decision
  * is never asked for again: the tool runs at least once, the model turn exactly once.
  */
-async function runTool<T>(call: () => Promise<T>, input: AgentWorkflowInput, short: ReturnType<typeof activities>['short']): Promise<T> {
+async function runTool<T>(
+  call: () => Promise<T>,
+  input: AgentWorkflowInput,
+  short: ReturnType<typeof activities>['short'],
+): Promise<T> {
   try {
     return await call();
   } catch (err) {
     if (!isInfrastructureFailure(err)) throw err;
-    log.warn('tool call lost its worker or sandbox; recreating the sandbox and running it again', { repo: input.repo, error: String(err) });
-    await short.createSandbox({ changeId: input.changeId, repo: input.repo, workspace: input.workspace, sandbox: input.sandbox, attempt: input.attempt });
+    log.warn('tool call lost its worker or sandbox; recreating the sandbox and running it again', {
+      repo: input.repo,
+      error: String(err),
+    });
+    await short.createSandbox({
+      changeId: input.changeId,
+      repo: input.repo,
+      workspace: input.workspace,
+      sandbox: input.sandbox,
+      attempt: input.attempt,
+    });
     return call();
   }
 }
@@ -159,7 +225,11 @@ function isInfrastructureFailure(err: unknown): boolean {
   return cause instanceof TimeoutFailure || (cause instanceof ApplicationFailure && cause.type === 'SandboxGone');
 }
 
-async function verify(tool: ReturnType<typeof activities>['tool'], input: AgentWorkflowInput, state: AgentLoopState): Promise<TestsOutcome> {
+async function verify(
+  tool: ReturnType<typeof activities>['tool'],
+  input: AgentWorkflowInput,
+  state: AgentLoopState,
+): Promise<TestsOutcome> {
   const result = await tool.runInSandbox({
     changeId: input.changeId,
     repo: input.repo,

@@ -45,15 +45,31 @@ export interface BumpPlan {
 }
 
 /** The bump of one repo, or why it cannot be made. */
-export function bumpPlan(ecosystem: BumpEcosystem, pkg: string, version: string, m: RepoBumpManifests): BumpPlan | { problem: string } {
+export function bumpPlan(
+  ecosystem: BumpEcosystem,
+  pkg: string,
+  version: string,
+  m: RepoBumpManifests,
+): BumpPlan | { problem: string } {
   if (m.problem) return { problem: m.problem };
   if (!m.declares) return { problem: `does not declare ${pkg}` };
   switch (ecosystem) {
     case 'npm': {
       const declared = m.manifests.find((x) => x.path === 'package.json');
-      const flags = [NPM_SAVE[declared?.kind ?? 'dependencies'] ?? '--save-prod', ...npmSaveStyle(declared?.spec ?? '')];
+      const flags = [
+        NPM_SAVE[declared?.kind ?? 'dependencies'] ?? '--save-prod',
+        ...npmSaveStyle(declared?.spec ?? ''),
+      ];
       // --ignore-scripts: the new version's install scripts do not run here; setup runs next.
-      const command = ['npm', 'install', '--no-audit', '--no-fund', '--ignore-scripts', ...flags, shQuote(`${pkg}@${version}`)].join(' ');
+      const command = [
+        'npm',
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--ignore-scripts',
+        ...flags,
+        shQuote(`${pkg}@${version}`),
+      ].join(' ');
       return { command, files: ['package.json', 'package-lock.json', 'npm-shrinkwrap.json'] };
     }
     case 'go':
@@ -65,7 +81,9 @@ export function bumpPlan(ecosystem: BumpEcosystem, pkg: string, version: string,
         if (files.includes(x.path)) continue;
         if (x.kind === 'compiled') {
           const input = x.path.replace(/\.txt$/, '.in');
-          parts.push(`pip-compile --quiet --no-header --upgrade-package ${shQuote(`${pkg}==${version}`)} --output-file=${shQuote(x.path)} ${shQuote(input)}`);
+          parts.push(
+            `pip-compile --quiet --no-header --upgrade-package ${shQuote(`${pkg}==${version}`)} --output-file=${shQuote(x.path)} ${shQuote(input)}`,
+          );
           files.push(x.path);
         } else if (x.kind === 'pin') {
           parts.push(`sed -i -E ${shQuote(pinRewrite(pkg, version))} ${shQuote(x.path)}`);
@@ -88,7 +106,14 @@ export interface BumpFixAsk {
  * versions, the failing output (as data) and what the change asks. The agent starts from the
  * bumped tree and must leave the version where the bump put it.
  */
-export function bumpFixInstructions(pkg: string, from: string | null, version: string, testCommand: string, testsTail: string, ask: BumpFixAsk): string {
+export function bumpFixInstructions(
+  pkg: string,
+  from: string | null,
+  version: string,
+  testCommand: string,
+  testsTail: string,
+  ask: BumpFixAsk,
+): string {
   return [
     `${pkg} was moved${from ? ` from ${from}` : ''} to ${version} in this repository: the manifests and lockfiles are already updated in the workspace and the dependencies installed.`,
     `With ${pkg} ${version} the tests (${testCommand}) fail. Change the code so that it works with ${pkg} ${version} and the tests pass, then call finish.`,
@@ -97,7 +122,9 @@ export function bumpFixInstructions(pkg: string, from: string | null, version: s
     'The failing test output, as data:',
     testsTail.slice(-3000),
     '',
-    ask.source === 'instructions' ? `What the change asks of this repository:\n${ask.text}` : `What the change asks (its description):\n${ask.text}`,
+    ask.source === 'instructions'
+      ? `What the change asks of this repository:\n${ask.text}`
+      : `What the change asks (its description):\n${ask.text}`,
   ].join('\n');
 }
 
@@ -105,7 +132,14 @@ export function bumpFixInstructions(pkg: string, from: string | null, version: s
  * Why a failing bump got no agent, and how to ask for one: the message of the repo's error.
  * `model`: whether the repo's host has a model (null: not asked, the change has no description).
  */
-export function bumpFixHint(repo: string, pkg: string, version: string, testCommand: string, exit: { exitCode: number; timedOut: boolean }, model: boolean | null): string {
+export function bumpFixHint(
+  repo: string,
+  pkg: string,
+  version: string,
+  testCommand: string,
+  exit: { exitCode: number; timedOut: boolean },
+  model: boolean | null,
+): string {
   const how = exit.timedOut ? 'timed out' : `exited with code ${exit.exitCode}`;
   const entry = `instructions on this repo's entry in the change file (repos: [{ name: ${repo}, instructions: "…" }])`;
   const why =
@@ -121,7 +155,12 @@ export function bumpFixHint(repo: string, pkg: string, version: string, testComm
  * the locked version), or null when the declaration is as the bump left it. A fix may change
  * the code and other dependencies, never the bump.
  */
-export function bumpUndone(pkg: string, version: string, before: BumpDeclaration, after: BumpDeclaration): string | null {
+export function bumpUndone(
+  pkg: string,
+  version: string,
+  before: BumpDeclaration,
+  after: BumpDeclaration,
+): string | null {
   const specs = (d: BumpDeclaration) => new Map(d.manifests.map((m) => [`${m.path} (${m.kind})`, m.spec]));
   const was = specs(before);
   const now = specs(after);
@@ -129,9 +168,13 @@ export function bumpUndone(pkg: string, version: string, before: BumpDeclaration
   for (const key of new Set([...was.keys(), ...now.keys()])) {
     const a = was.get(key);
     const b = now.get(key);
-    if (a !== b) changes.push(`${key} ${a === undefined ? '(none)' : JSON.stringify(a)} → ${b === undefined ? '(none)' : JSON.stringify(b)}`);
+    if (a !== b)
+      changes.push(
+        `${key} ${a === undefined ? '(none)' : JSON.stringify(a)} → ${b === undefined ? '(none)' : JSON.stringify(b)}`,
+      );
   }
-  if (before.current !== after.current && changes.length === 0) changes.push(`the version in use ${before.current ?? '(none)'} → ${after.current ?? '(none)'}`);
+  if (before.current !== after.current && changes.length === 0)
+    changes.push(`the version in use ${before.current ?? '(none)'} → ${after.current ?? '(none)'}`);
   if (changes.length === 0) return null;
   return `the agent changed the bump: ${pkg} must stay at ${version}, but ${changes.join(', ')}; a bump's fix changes the code, not the version, so nothing was committed`;
 }

@@ -8,7 +8,14 @@ import { condition } from '@temporalio/workflow';
 import { mergeOrder } from '../core/order.ts';
 import { failedBeforeResult } from './repo.ts';
 import type { Approval, Decision, DecisionAck } from '../core/decisions.ts';
-import type { ChangeInput, ChangeMetrics, ChangePhase, ChangeResult, ChangeStatus, ChangeStatusView } from '../core/change.ts';
+import type {
+  ChangeInput,
+  ChangeMetrics,
+  ChangePhase,
+  ChangeResult,
+  ChangeStatus,
+  ChangeStatusView,
+} from '../core/change.ts';
 import type { ChangePlan } from '../core/agent.ts';
 import type { GateReport } from '../core/gate.ts';
 import type { PullRequestRef } from '../core/pulls.ts';
@@ -47,7 +54,17 @@ export class ChangeState {
     this.repos = new Map<string, RepoStatusView>(
       this.tasks.map((t) => [
         t.repo,
-        { repo: t.repo, status: 'pending', phase: 'queued', step: null, attempt: 1, startedAt: null, phaseStartedAt: null, finishedAt: null, result: null },
+        {
+          repo: t.repo,
+          status: 'pending',
+          phase: 'queued',
+          step: null,
+          attempt: 1,
+          startedAt: null,
+          phaseStartedAt: null,
+          finishedAt: null,
+          result: null,
+        },
       ]),
     );
   }
@@ -95,14 +112,22 @@ export class ChangeState {
   decide(d: Decision): DecisionAck {
     this.decisions.push(d);
     this.humans.push({ ...d, at: Date.now() });
-    return { accepted: true, message: d.action === 'abort' ? 'aborting the change' : `${d.action === 'retry' ? 'retrying' : 'skipping'} ${d.repo ?? ''}` };
+    return {
+      accepted: true,
+      message:
+        d.action === 'abort'
+          ? 'aborting the change'
+          : `${d.action === 'retry' ? 'retrying' : 'skipping'} ${d.repo ?? ''}`,
+    };
   }
 
   /** The `approval` update's validator: only the gate the change waits at takes an answer. */
   checkApproval(a: Approval): void {
     const awaiting = this.awaiting;
     if (awaiting?.kind !== 'approval' || awaiting.gate !== a.gate) {
-      throw new Error(`the change is not waiting for a ${a.gate} approval${awaiting?.kind === 'approval' ? ` (it waits for ${awaiting.gate})` : ''}`);
+      throw new Error(
+        `the change is not waiting for a ${a.gate} approval${awaiting?.kind === 'approval' ? ` (it waits for ${awaiting.gate})` : ''}`,
+      );
     }
   }
 
@@ -170,7 +195,13 @@ export class ChangeState {
     this.status = final;
     this.phase = 'done';
     const ordered = this.tasks.map(
-      (t) => this.results.get(t.repo) ?? { ...failedBeforeResult(t, 'not run', summary), status: 'pending' as const, attempts: 0, durationMs: 0 },
+      (t) =>
+        this.results.get(t.repo) ?? {
+          ...failedBeforeResult(t, 'not run', summary),
+          status: 'pending' as const,
+          attempts: 0,
+          durationMs: 0,
+        },
     );
     const result: ChangeResult = {
       changeId: this.input.changeId,

@@ -20,12 +20,20 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   setHandler(decideUpdate, (d) => state.decide(d), { validator: (d: Decision) => state.checkDecision(d) });
   setHandler(approvalUpdate, (a) => state.approve(a), { validator: (a: Approval) => state.checkApproval(a) });
   if (input.searchAttributes) {
-    upsertSearchAttributes({ LockstepChangeId: [input.changeId], LockstepRepos: state.tasks.map((t) => t.repo), LockstepStatus: ['running'] });
+    upsertSearchAttributes({
+      LockstepChangeId: [input.changeId],
+      LockstepRepos: state.tasks.map((t) => t.repo),
+      LockstepStatus: ['running'],
+    });
   }
 
   // The stages in order: each either ends the change or hands it on; publishing always ends it.
   const ending =
-    (await resolveBumpOnce(state)) ?? (await planRepos(state)) ?? (await runRepos(state)) ?? (await gateRounds(state)) ?? (await publishChange(state));
+    (await resolveBumpOnce(state)) ??
+    (await planRepos(state)) ??
+    (await runRepos(state)) ??
+    (await gateRounds(state)) ??
+    (await publishChange(state));
   const result = state.finish(ending);
   upsertMemo({ outcome: ending.status, summary: ending.summary });
   if (input.searchAttributes) upsertSearchAttributes({ LockstepStatus: [ending.status] });

@@ -2,7 +2,14 @@
  * The repos of a change: one child workflow per repo, in merge order, through `concurrency`
  * lanes. A resume reuses what an earlier run left green; a failed repo waits for a person.
  */
-import { ChildWorkflowFailure, ParentClosePolicy, executeChild, isCancellation, patched, proxyActivities } from '@temporalio/workflow';
+import {
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  executeChild,
+  isCancellation,
+  patched,
+  proxyActivities,
+} from '@temporalio/workflow';
 import type { SharedActivities } from '../activities/index.ts';
 import { inLanes } from '../core/lanes.ts';
 import { repoWorkflowId } from '../core/ids.ts';
@@ -41,7 +48,9 @@ export async function runRepos(state: ChangeState): Promise<Ending | null> {
     const verdicts =
       candidates.length === 0
         ? Promise.resolve([])
-        : branchesAt({ branches: candidates.map((t) => ({ url: t.url, branch: t.branch, commit: reusable(t)?.commit ?? '' })) });
+        : branchesAt({
+            branches: candidates.map((t) => ({ url: t.url, branch: t.branch, commit: reusable(t)?.commit ?? '' })),
+          });
     const checks = new Map(candidates.map((t, i) => [t.repo, verdicts.then((at) => (at[i] ? reusable(t) : null))]));
     const order = [...tasks.filter((t) => !reusable(t)), ...candidates];
     await inLanes(order, input.concurrency, async (task) => {
@@ -68,7 +77,10 @@ export async function runRepos(state: ChangeState): Promise<Ending | null> {
     const failedRepos = tasks.filter((t) => results.get(t.repo)?.status === 'failed');
     const wait = (input.decisionTimeoutSeconds ?? 0) * 1000;
     if (failedRepos.length === 0 || wait <= 0) break;
-    const fresh = await state.decisionsOn(failedRepos.map((t) => t.repo), wait);
+    const fresh = await state.decisionsOn(
+      failedRepos.map((t) => t.repo),
+      wait,
+    );
     if (!fresh) break;
     aborted = fresh.find((d) => d.action === 'abort') ?? null;
     if (aborted) break;
@@ -83,9 +95,12 @@ export async function runRepos(state: ChangeState): Promise<Ending | null> {
   }
   state.awaiting = null;
 
-  if (aborted) return { status: 'failed', summary: `aborted by ${aborted.by}: ${aborted.reason}; no pull request opened` };
-  if (failedOf(state.current()).length > 0) return { status: 'failed', summary: failedSummary(failedOf(state.current())) };
-  if (!state.current().some((r) => r.status === 'green')) return { status: 'succeeded', summary: 'no repository changed; nothing to publish' };
+  if (aborted)
+    return { status: 'failed', summary: `aborted by ${aborted.by}: ${aborted.reason}; no pull request opened` };
+  if (failedOf(state.current()).length > 0)
+    return { status: 'failed', summary: failedSummary(failedOf(state.current())) };
+  if (!state.current().some((r) => r.status === 'green'))
+    return { status: 'succeeded', summary: 'no repository changed; nothing to publish' };
   return null;
 }
 
@@ -121,17 +136,28 @@ function bumpVerdict({ bump, declared }: ChangeState, task: RepoTask): RepoResul
     error: null,
     attempts: 0,
     durationMs: 0,
-    bump: { package: bump.package, version: bump.version, from: m.current, outcome: m.declares ? 'already' : 'not-declared' },
+    bump: {
+      package: bump.package,
+      version: bump.version,
+      from: m.current,
+      outcome: m.declares ? 'already' : 'not-declared',
+    },
   };
 }
 
 function bumpOf({ bump, declared }: ChangeState, task: RepoTask): RepoWorkflowInput['bump'] {
   const m = declared.get(task.repo);
   // A gate fix round works on what the bump pushed, with the agent: no second bump.
-  return bump && m && !task.fixRound ? { ecosystem: bump.ecosystem, package: bump.package, version: bump.version, manifests: m } : null;
+  return bump && m && !task.fixRound
+    ? { ecosystem: bump.ecosystem, package: bump.package, version: bump.version, manifests: m }
+    : null;
 }
 
-async function runRepo(input: ChangeInput, task: RepoTask, bump: RepoWorkflowInput['bump'] = null): Promise<RepoResult> {
+async function runRepo(
+  input: ChangeInput,
+  task: RepoTask,
+  bump: RepoWorkflowInput['bump'] = null,
+): Promise<RepoResult> {
   try {
     return await executeChild(repoWorkflow, {
       workflowId: repoWorkflowId(input.changeId, task.repo),

@@ -20,7 +20,8 @@ export function gateFixInstructions(task: RepoTask, report: GateReport, round: n
   for (const c of report.contracts) {
     if (c.status === 'passed' || !c.blame.includes(task.repo)) continue;
     lines.push(`Contract ${c.contract} (${c.kind}, provider ${c.provider}): ${c.status}`);
-    for (const p of c.problems.slice(0, 20)) lines.push(`- [${p.rule}] ${p.repo}:${p.file} ${p.location}: ${p.message}`);
+    for (const p of c.problems.slice(0, 20))
+      lines.push(`- [${p.rule}] ${p.repo}:${p.file} ${p.location}: ${p.message}`);
   }
   for (const f of report.findings) {
     if (f.waived !== null || f.repo !== task.repo) continue;

@@ -28,7 +28,9 @@ export async function resolveBumpOnce(state: ChangeState): Promise<Ending | null
   state.phase = 'resolving';
   const spec = input.bump;
   try {
-    state.bump = spec.version ? { ecosystem: spec.ecosystem, package: spec.package, to: spec.to, version: spec.version } : await resolveBump(spec);
+    state.bump = spec.version
+      ? { ecosystem: spec.ecosystem, package: spec.package, to: spec.to, version: spec.version }
+      : await resolveBump(spec);
     upsertMemo({ bump: state.bump });
     const found = await bumpManifests({
       bump: { ecosystem: spec.ecosystem, package: spec.package },
@@ -37,7 +39,10 @@ export async function resolveBumpOnce(state: ChangeState): Promise<Ending | null
     for (const m of found) state.declared.set(m.repo, m);
   } catch (err) {
     if (isCancellation(err)) throw err;
-    return { status: 'failed', summary: `bump of ${spec.package} to ${spec.to}: ${describe(err)}; nothing was changed` };
+    return {
+      status: 'failed',
+      summary: `bump of ${spec.package} to ${spec.to}: ${describe(err)}; nothing was changed`,
+    };
   }
   return null;
 }
@@ -81,11 +86,17 @@ async function scoutAndPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ pl
 async function askForPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan: ChangePlan } | { error: string }> {
   const indexes = await Promise.all(
     tasks.map((t) =>
-      scoutRepo({ repo: t.repo, url: t.url, baseBranch: t.baseBranch, testCommand: t.sandbox.test, contractPaths: t.contractPaths, model: input.models.agent })
-        .catch((err: unknown) => {
-          if (isCancellation(err)) throw err;
-          return null;
-        }),
+      scoutRepo({
+        repo: t.repo,
+        url: t.url,
+        baseBranch: t.baseBranch,
+        testCommand: t.sandbox.test,
+        contractPaths: t.contractPaths,
+        model: input.models.agent,
+      }).catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+        return null;
+      }),
     ),
   );
   let previous: PlanInput['previous'] = null;
@@ -97,12 +108,20 @@ async function askForPlan(input: ChangeInput, tasks: RepoTask[]): Promise<{ plan
       description: input.description,
       model: input.models.coordinator,
       timeoutSeconds: input.models.requestTimeoutSeconds,
-      repos: tasks.map((t, i) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes, instructions: t.instructions, index: indexes[i] ?? null })),
+      repos: tasks.map((t, i) => ({
+        repo: t.repo,
+        provides: t.provides,
+        consumes: t.consumes,
+        instructions: t.instructions,
+        index: indexes[i] ?? null,
+      })),
       previous,
     });
     if (answer.plan) return { plan: answer.plan };
     errors = answer.errors;
     previous = { answer: answer.answer, errors };
   }
-  return { error: `the coordinator's plan did not validate after ${input.models.planAttempts} attempts: ${errors.slice(0, 5).join('; ')}` };
+  return {
+    error: `the coordinator's plan did not validate after ${input.models.planAttempts} attempts: ${errors.slice(0, 5).join('; ')}`,
+  };
 }

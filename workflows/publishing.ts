@@ -19,8 +19,16 @@ export async function publishChange(state: ChangeState): Promise<Ending> {
 
   if (input.approvals?.publish) {
     const answer = await state.approval('publish');
-    if (!answer) return { status: 'rejected', summary: 'no one approved publishing in time; the branches are kept, no pull request opened' };
-    if (!answer.approved) return { status: 'rejected', summary: `publishing rejected by ${answer.by}: ${answer.reason}; the branches are kept` };
+    if (!answer)
+      return {
+        status: 'rejected',
+        summary: 'no one approved publishing in time; the branches are kept, no pull request opened',
+      };
+    if (!answer.approved)
+      return {
+        status: 'rejected',
+        summary: `publishing rejected by ${answer.by}: ${answer.reason}; the branches are kept`,
+      };
   }
 
   state.phase = 'publishing';
@@ -68,6 +76,8 @@ async function publish(
   for (const [r, pr] of opened) pullRequests.set(r.repo, pr);
   const siblings = opened.map(([r, pr]) => ({ repo: r.repo, pullRequest: pr, commit: r.commit ?? '' }));
   await Promise.all(
-    opened.map(([r, pr]) => calls.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings, gate })),
+    opened.map(([r, pr]) =>
+      calls.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings, gate }),
+    ),
   );
 }

@@ -16,7 +16,9 @@ const { deleteBranch } = proxyActivities<SharedActivities>({
   retry: { initialInterval: '2 seconds', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 
-export async function pullRequestsWorkflow(input: PullRequestsInput | DeleteBranchesInput): Promise<PullRequestsResult> {
+export async function pullRequestsWorkflow(
+  input: PullRequestsInput | DeleteBranchesInput,
+): Promise<PullRequestsResult> {
   if (input.action === 'delete-branches') {
     const deleted = await Promise.all(input.targets.map((t) => deleteBranch({ url: t.url, branch: t.branch })));
     return { statuses: [], deletedBranches: input.targets.filter((_, i) => deleted[i]).map((t) => t.repo) };

@@ -28,7 +28,15 @@ import { testsOutcome } from '../core/commands.ts';
 import type { AgentOutcome } from '../core/agent.ts';
 import type { CommandKind, CommandResult, StepOutcome, TestsOutcome } from '../core/commands.ts';
 import type { RepoBumpOutcome } from '../core/bump.ts';
-import type { RepoError, RepoPhase, RepoProgress, RepoResult, RepoStatusView, RepoTask, RepoWorkflowInput } from '../core/repo.ts';
+import type {
+  RepoError,
+  RepoPhase,
+  RepoProgress,
+  RepoResult,
+  RepoStatusView,
+  RepoTask,
+  RepoWorkflowInput,
+} from '../core/repo.ts';
 
 /** Opening a workspace: on the shared queue, on whichever worker takes it; it answers with that worker's host queue. */
 const { openWorkspace, prepareWorkspace } = proxyActivities<SharedActivities>({
@@ -122,7 +130,16 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
     // must not fail the repo).
     const quiet = QUIET_PHASES.has(phase) && !(phase === 'preparing' && view.attempt > 1);
     if (lean) {
-      if (!quiet) upsertMemo({ progress: { repo: task.repo, phase, step, attempt: view.attempt, at: view.phaseStartedAt } satisfies RepoProgress });
+      if (!quiet)
+        upsertMemo({
+          progress: {
+            repo: task.repo,
+            phase,
+            step,
+            attempt: view.attempt,
+            at: view.phaseStartedAt,
+          } satisfies RepoProgress,
+        });
     } else if (parent && !(quiet && patched('fewer-progress-signals'))) {
       void parent
         .signal(repoProgressSignal, { repo: task.repo, phase, step, attempt: view.attempt, at: view.phaseStartedAt })
@@ -181,15 +198,34 @@ async function runAttempt(
     startCommit: task.startCommit ?? null,
   };
   // openWorkspace removes what it made when it fails; afterwards the finally below does.
-  const ws = lean ? await openWorkspace({ ...workspaceInput, sandbox: task.sandbox, attempt }) : await prepareWorkspace(workspaceInput);
+  const ws = lean
+    ? await openWorkspace({ ...workspaceInput, sandbox: task.sandbox, attempt })
+    : await prepareWorkspace(workspaceInput);
   setHost(ws.hostQueue);
   const host = hostActivities(ws.hostQueue);
   const steps: StepOutcome[] = [];
   let agent: AgentOutcome | null = null;
   let baselineTests: { exitCode: number; passed: boolean } | null = null;
   const bumpOutcome = (outcome: RepoBumpOutcome['outcome']): { bump?: RepoBumpOutcome } =>
-    input.bump ? { bump: { package: input.bump.package, version: input.bump.version, from: input.bump.manifests.current, outcome } } : {};
-  const base = () => ({ repo: task.repo, branch: task.branch, baseCommit: ws.baseCommit, mode: task.mode, agent, baselineTests, ...bumpOutcome('failed') });
+    input.bump
+      ? {
+          bump: {
+            package: input.bump.package,
+            version: input.bump.version,
+            from: input.bump.manifests.current,
+            outcome,
+          },
+        }
+      : {};
+  const base = () => ({
+    repo: task.repo,
+    branch: task.branch,
+    baseCommit: ws.baseCommit,
+    mode: task.mode,
+    agent,
+    baselineTests,
+    ...bumpOutcome('failed'),
+  });
   const failed = (error: RepoError, tests: TestsOutcome | null = null) =>
     new RepoVerdict({ ...base(), status: 'failed', commit: null, changedFiles: [], steps, tests, error });
   // Whether the host stopped answering (its worker died): its cleanup is then only asked briefly.
@@ -202,9 +238,18 @@ async function runAttempt(
     }
 
     let index = 0;
-    const run = async (kind: Exclude<CommandKind, 'gate'>, name: string, command: string, timeoutSeconds: number, keepPrepared?: string[]): Promise<CommandResult> => {
+    const run = async (
+      kind: Exclude<CommandKind, 'gate'>,
+      name: string,
+      command: string,
+      timeoutSeconds: number,
+      keepPrepared?: string[],
+    ): Promise<CommandResult> => {
       enter(kind === 'test' ? (name === 'baseline tests' ? 'baseline' : 'tests') : kind, name);
-      const result = await commandActivity(ws.hostQueue, timeoutSeconds)({
+      const result = await commandActivity(
+        ws.hostQueue,
+        timeoutSeconds,
+      )({
         ...sandboxRef,
         kind,
         name,
@@ -228,7 +273,9 @@ async function runAttempt(
     };
     const refused = (r: CommandResult): string => {
       const d = r.egress?.deniedHosts[0];
-      return d ? ` after the egress proxy refused ${d.method ? `${d.method} ${d.host}:${d.port}${d.path ?? ''}` : `${d.host}:${d.port}`} (${d.reason})` : '';
+      return d
+        ? ` after the egress proxy refused ${d.method ? `${d.method} ${d.host}:${d.port}${d.path ?? ''}` : `${d.host}:${d.port}`} (${d.reason})`
+        : '';
     };
     const commandError = (name: string, r: CommandResult): RepoError => ({
       step: name,
@@ -265,17 +312,48 @@ async function runAttempt(
         const description = input.description.trim();
         const model = guarded && task.mode !== 'agent' && description ? await host.modelConfigured() : null;
         const ask: BumpFixAsk | null =
-          task.mode === 'agent' ? { source: 'instructions', text: task.instructions ?? description } : model ? { source: 'description', text: description } : null;
+          task.mode === 'agent'
+            ? { source: 'instructions', text: task.instructions ?? description }
+            : model
+              ? { source: 'description', text: description }
+              : null;
         if (!ask) {
-          return failed({ step: 'tests', message: bumpFixHint(task.repo, b.package, b.version, task.sandbox.test, t, model), outputTail: t.outputTail }, tests);
+          return failed(
+            {
+              step: 'tests',
+              message: bumpFixHint(task.repo, b.package, b.version, task.sandbox.test, t, model),
+              outputTail: t.outputTail,
+            },
+            tests,
+          );
         }
         // The declaration as the bump left it: the agent's fix must keep it.
-        const watch = { workspace: ws.workspace, ecosystem: b.ecosystem, package: b.package, paths: [...new Set([...b.manifests.manifests.map((m) => m.path), ...plan.files])] };
+        const watch = {
+          workspace: ws.workspace,
+          ecosystem: b.ecosystem,
+          package: b.package,
+          paths: [...new Set([...b.manifests.manifests.map((m) => m.path), ...plan.files])],
+        };
         const bumped = guarded ? await host.bumpDeclaration(watch) : null;
         enter('agent', 'starting');
-        const fix = bumpFixInstructions(b.package, b.manifests.current, b.version, task.sandbox.test, t.outputTail, ask);
+        const fix = bumpFixInstructions(
+          b.package,
+          b.manifests.current,
+          b.version,
+          task.sandbox.test,
+          t.outputTail,
+          ask,
+        );
         agent = await runAgent({ ...input, task: { ...task, instructions: fix } }, attempt, ws.hostQueue, ws.workspace);
-        if (!agent.resolved) return failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+        if (!agent.resolved)
+          return failed(
+            {
+              step: 'agent',
+              message: `${agent.reason}: ${agent.message}`,
+              outputTail: agent.lastTests?.outputTail ?? '',
+            },
+            agent.lastTests,
+          );
         if (bumped) {
           const undone = bumpUndone(b.package, b.version, bumped, await host.bumpDeclaration(watch));
           if (undone) return failed({ step: 'agent', message: undone, outputTail: '' }, agent.lastTests);
@@ -290,7 +368,14 @@ async function runAttempt(
         enter('agent', 'starting');
         agent = await runAgent(input, attempt, ws.hostQueue, ws.workspace);
         if (!agent.resolved) {
-          const verdict = failed({ step: 'agent', message: `${agent.reason}: ${agent.message}`, outputTail: agent.lastTests?.outputTail ?? '' }, agent.lastTests);
+          const verdict = failed(
+            {
+              step: 'agent',
+              message: `${agent.reason}: ${agent.message}`,
+              outputTail: agent.lastTests?.outputTail ?? '',
+            },
+            agent.lastTests,
+          );
           verdict.result.regression = baselineTests.passed && agent.lastTests !== null && !agent.lastTests.passed;
           return verdict;
         }
@@ -341,13 +426,22 @@ async function runAttempt(
       enter('cleanup');
       const cleanup = cleanupActivities(ws.hostQueue, hostGone);
       if (lean) await cleanup.closeWorkspace({ ...sandboxRef, workspace: ws.workspace }).catch(() => undefined);
-      else await Promise.allSettled([cleanup.removeSandbox(sandboxRef), cleanup.removeWorkspace({ workspace: ws.workspace })]);
+      else
+        await Promise.allSettled([
+          cleanup.removeSandbox(sandboxRef),
+          cleanup.removeWorkspace({ workspace: ws.workspace }),
+        ]);
     });
   }
 }
 
 /** The coding agent's loop as a child workflow, so it can continue-as-new on its own. */
-async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: string, workspace: string): Promise<AgentOutcome> {
+async function runAgent(
+  input: RepoWorkflowInput,
+  attempt: number,
+  hostQueue: string,
+  workspace: string,
+): Promise<AgentOutcome> {
   const { task } = input;
   await transcriptActivity(hostQueue)({
     changeId: input.changeId,
@@ -387,7 +481,11 @@ async function runAgent(input: RepoWorkflowInput, attempt: number, hostQueue: st
 }
 
 /** A repo that failed before it produced anything: no commit, no steps, no tests (also the shape of one with nothing to do). */
-export function failedBeforeResult(task: RepoTask, step: string, message: string): Omit<RepoResult, 'attempts' | 'durationMs'> {
+export function failedBeforeResult(
+  task: RepoTask,
+  step: string,
+  message: string,
+): Omit<RepoResult, 'attempts' | 'durationMs'> {
   return {
     repo: task.repo,
     status: 'failed',
@@ -414,7 +512,11 @@ function commitMessage(input: RepoWorkflowInput): string {
  */
 function hostStoppedAnswering(err: unknown): boolean {
   for (let current: unknown = err; current instanceof Error; current = current.cause) {
-    if (current instanceof TimeoutFailure && (current.timeoutType === 'HEARTBEAT' || current.timeoutType === 'SCHEDULE_TO_START')) return true;
+    if (
+      current instanceof TimeoutFailure &&
+      (current.timeoutType === 'HEARTBEAT' || current.timeoutType === 'SCHEDULE_TO_START')
+    )
+      return true;
   }
   return false;
 }
@@ -422,7 +524,8 @@ function hostStoppedAnswering(err: unknown): boolean {
 /** A fatal activity failure anywhere in the chain (an activity, or one inside the agent's child workflow). */
 function isNonRetryable(err: unknown): boolean {
   for (let current: unknown = err; current instanceof Error; current = current.cause) {
-    if (current instanceof ApplicationFailure && (FATAL_ERROR_TYPES as readonly string[]).includes(current.type ?? '')) return true;
+    if (current instanceof ApplicationFailure && (FATAL_ERROR_TYPES as readonly string[]).includes(current.type ?? ''))
+      return true;
   }
   return false;
 }

@@ -6,7 +6,17 @@
 import { Context } from '@temporalio/activity';
 import type OpenAI from 'openai';
 import { createHash } from 'node:crypto';
-import type { AgentToolInput, AgentToolResult, AppendUserMessageInput, ModelTurnInput, ModelTurnResult, PlanInput, PlanTurnResult, RepoIndex, StartTranscriptInput } from '../../core/agent.ts';
+import type {
+  AgentToolInput,
+  AgentToolResult,
+  AppendUserMessageInput,
+  ModelTurnInput,
+  ModelTurnResult,
+  PlanInput,
+  PlanTurnResult,
+  RepoIndex,
+  StartTranscriptInput,
+} from '../../core/agent.ts';
 import type { SandboxDeps } from '../sandbox/docker.ts';
 import { heartbeating } from '../heartbeat.ts';
 import { classifyModelError, modelNotConfigured } from '../llm/client.ts';
@@ -29,7 +39,8 @@ const ARGS_PREVIEW = 160;
 
 /** Activities that need the repo's host: its transcript, workspace and sandbox. */
 export function createAgentHostActivities(deps: AgentActivityDeps) {
-  const transcript = (i: { changeId: string; repo: string; attempt: number }) => Transcript.at(deps.stateDir, i.changeId, i.repo, i.attempt);
+  const transcript = (i: { changeId: string; repo: string; attempt: number }) =>
+    Transcript.at(deps.stateDir, i.changeId, i.repo, i.attempt);
   return {
     /** Whether this host can run an agent: it has a model endpoint (the agent's model calls run here). */
     modelConfigured(): Promise<boolean> {
@@ -57,7 +68,13 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
           ctx,
           () =>
             openai.chat.completions.create(
-              { model: input.model, messages, tools: toolDefinitions(), tool_choice: 'auto', parallel_tool_calls: false },
+              {
+                model: input.model,
+                messages,
+                tools: toolDefinitions(),
+                tool_choice: 'auto',
+                parallel_tool_calls: false,
+              },
               { signal: ctx.cancellationSignal, timeout: input.timeoutSeconds * 1000 },
             ),
           { details: () => ({ waitingMs: Date.now() - started }) },
@@ -71,11 +88,23 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
         {
           role: 'assistant',
           content: message?.content ?? null,
-          ...(calls.length > 0 ? { tool_calls: calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.function.name, arguments: c.function.arguments } })) } : {}),
+          ...(calls.length > 0
+            ? {
+                tool_calls: calls.map((c) => ({
+                  id: c.id,
+                  type: 'function' as const,
+                  function: { name: c.function.name, arguments: c.function.arguments },
+                })),
+              }
+            : {}),
         },
       ]);
       return {
-        toolCalls: calls.map((c) => ({ id: c.id, name: c.function.name.slice(0, 64), preview: c.function.arguments.slice(0, ARGS_PREVIEW) })),
+        toolCalls: calls.map((c) => ({
+          id: c.id,
+          name: c.function.name.slice(0, 64),
+          preview: c.function.arguments.slice(0, ARGS_PREVIEW),
+        })),
         content: (message?.content ?? '').slice(0, CONTENT_PREVIEW),
         finishReason: completion.choices[0]?.finish_reason ?? 'unknown',
         usage: { prompt: completion.usage?.prompt_tokens ?? 0, completion: completion.usage?.completion_tokens ?? 0 },

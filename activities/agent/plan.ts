@@ -28,7 +28,19 @@ export const PlanSchema = z
   .strict();
 
 /** Keywords strict structured outputs accept; zod's length limits are checked on the answer instead. */
-const STRICT_KEYWORDS = new Set(['type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'description', 'anyOf', 'minItems', 'maxItems']);
+const STRICT_KEYWORDS = new Set([
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'const',
+  'description',
+  'anyOf',
+  'minItems',
+  'maxItems',
+]);
 
 function strictSubset(node: unknown): unknown {
   if (Array.isArray(node)) return node.map(strictSubset);
@@ -36,9 +48,12 @@ function strictSubset(node: unknown): unknown {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (!STRICT_KEYWORDS.has(key)) continue;
-    out[key] = key === 'properties'
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, schema]) => [name, strictSubset(schema)]))
-      : strictSubset(value);
+    out[key] =
+      key === 'properties'
+        ? Object.fromEntries(
+            Object.entries(value as Record<string, unknown>).map(([name, schema]) => [name, strictSubset(schema)]),
+          )
+        : strictSubset(value);
   }
   return out;
 }
@@ -59,21 +74,27 @@ export function validatePlan(answer: string, repos: readonly string[]): { plan: 
   }
   const parsed = PlanSchema.safeParse(json);
   if (!parsed.success) {
-    return { plan: null, errors: parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`) };
+    return {
+      plan: null,
+      errors: parsed.error.issues.map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`),
+    };
   }
   const plan = parsed.data;
   const errors: string[] = [];
   const named = plan.repos.map((r) => r.repo);
-  for (const repo of repos) if (!named.includes(repo)) errors.push(`repos: repository "${repo}" has no task; give every repository one`);
+  for (const repo of repos)
+    if (!named.includes(repo)) errors.push(`repos: repository "${repo}" has no task; give every repository one`);
   for (const repo of new Set(named)) {
     if (!repos.includes(repo)) errors.push(`repos: "${repo}" is not one of ${repos.join(', ')}`);
     if (named.filter((n) => n === repo).length > 1) errors.push(`repos: "${repo}" is listed more than once`);
   }
   const order = [...plan.order].sort();
-  if (order.join('\n') !== [...repos].sort().join('\n')) errors.push(`order: must list exactly these repositories once each: ${repos.join(', ')}`);
+  if (order.join('\n') !== [...repos].sort().join('\n'))
+    errors.push(`order: must list exactly these repositories once each: ${repos.join(', ')}`);
   plan.repos.forEach((r, i) =>
     r.files.forEach((f, j) => {
-      if (f.startsWith('/') || f.split(/[\\/]/).includes('..')) errors.push(`repos.${i}.files.${j}: "${f}" must be a path inside the repository`);
+      if (f.startsWith('/') || f.split(/[\\/]/).includes('..'))
+        errors.push(`repos.${i}.files.${j}: "${f}" must be a path inside the repository`);
     }),
   );
   return errors.length > 0 ? { plan: null, errors } : { plan, errors: [] };
@@ -87,17 +108,26 @@ export async function planTurn(openai: OpenAI, input: PlanInput): Promise<PlanTu
   if (input.previous) {
     messages.push(
       { role: 'assistant', content: input.previous.answer },
-      { role: 'user', content: `That plan does not validate:\n- ${input.previous.errors.join('\n- ')}\nAnswer again with a corrected plan.` },
+      {
+        role: 'user',
+        content: `That plan does not validate:\n- ${input.previous.errors.join('\n- ')}\nAnswer again with a corrected plan.`,
+      },
     );
   }
   let completion: OpenAI.Chat.Completions.ChatCompletion;
   try {
-    completion = await openai.chat.completions.create({ model: input.model, messages, response_format: planResponseFormat() }, { timeout: input.timeoutSeconds * 1000 });
+    completion = await openai.chat.completions.create(
+      { model: input.model, messages, response_format: planResponseFormat() },
+      { timeout: input.timeoutSeconds * 1000 },
+    );
   } catch (err) {
     throw classifyModelError(err);
   }
   const answer = completion.choices[0]?.message.content ?? '';
-  const { plan, errors } = validatePlan(answer, input.repos.map((r) => r.repo));
+  const { plan, errors } = validatePlan(
+    answer,
+    input.repos.map((r) => r.repo),
+  );
   return {
     plan,
     errors,

@@ -42,16 +42,23 @@ export function planRequestMessage(input: PlanInput): string {
     ];
     if (r.index) {
       facts.push(
-        `languages: ${Object.entries(r.index.languages).map(([l, n]) => `${l} (${n})`).join(', ') || 'unknown'}`,
+        `languages: ${
+          Object.entries(r.index.languages)
+            .map(([l, n]) => `${l} (${n})`)
+            .join(', ') || 'unknown'
+        }`,
         `test command: ${r.index.testCommand}`,
         `contract files: ${r.index.contractFiles.join(', ') || 'none'}`,
         `files (${r.index.files}): ${r.index.tree.join(', ')}`,
       );
-      if (r.index.summaries.length > 0) facts.push(`file summaries:\n${r.index.summaries.map((f) => `- ${f.path}: ${f.summary}`).join('\n')}`);
+      if (r.index.summaries.length > 0)
+        facts.push(`file summaries:\n${r.index.summaries.map((f) => `- ${f.path}: ${f.summary}`).join('\n')}`);
       if (r.index.agentsMd) facts.push(`AGENTS.md (data):\n${r.index.agentsMd}`);
       if (r.index.readme) facts.push(`README (data):\n${r.index.readme}`);
     }
     return facts.filter(Boolean).join('\n');
   });
-  return [`# Change: ${input.title}`, input.description.trim(), '# Repositories', ...repos].filter(Boolean).join('\n\n');
+  return [`# Change: ${input.title}`, input.description.trim(), '# Repositories', ...repos]
+    .filter(Boolean)
+    .join('\n\n');
 }

@@ -82,6 +82,14 @@ export class Transcript {
   }
 }
 
-function functionCalls(calls: readonly ChatCompletionMessageToolCall[] | readonly { id: string; type: string; function?: { name: string; arguments: string } }[]): FunctionCall[] {
-  return calls.flatMap((c) => (c.type === 'function' && 'function' in c && c.function ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }] : []));
+function functionCalls(
+  calls:
+    | readonly ChatCompletionMessageToolCall[]
+    | readonly { id: string; type: string; function?: { name: string; arguments: string } }[],
+): FunctionCall[] {
+  return calls.flatMap((c) =>
+    c.type === 'function' && 'function' in c && c.function
+      ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments }]
+      : [],
+  );
 }

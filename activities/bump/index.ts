@@ -6,7 +6,13 @@
 import { resolve, sep } from 'node:path';
 import type { BumpEcosystem } from '../../config/change.ts';
 import { inLanes } from '../../core/lanes.ts';
-import type { BumpDeclaration, BumpDeclarationInput, BumpSpec, RepoBumpManifests, ResolvedBump } from '../../core/bump.ts';
+import type {
+  BumpDeclaration,
+  BumpDeclarationInput,
+  BumpSpec,
+  RepoBumpManifests,
+  ResolvedBump,
+} from '../../core/bump.ts';
 import { fatal } from '../errors.ts';
 import type { GitCredentials } from '../git/workspace.ts';
 import { baseManifests } from './manifests.ts';
@@ -49,7 +55,8 @@ export function createBumpActivities(deps: BumpDeps) {
 export function createBumpHostActivities(deps: { workspacesRoot: string }) {
   return {
     async bumpDeclaration(input: BumpDeclarationInput): Promise<BumpDeclaration> {
-      if (!resolve(input.workspace).startsWith(resolve(deps.workspacesRoot) + sep)) throw fatal('InvalidInput', `refusing to read ${input.workspace}: not a Lockstep workspace`);
+      if (!resolve(input.workspace).startsWith(resolve(deps.workspacesRoot) + sep))
+        throw fatal('InvalidInput', `refusing to read ${input.workspace}: not a Lockstep workspace`);
       return workspaceDeclaration(input.workspace, input.ecosystem, input.package, input.paths);
     },
   };

@@ -26,7 +26,9 @@ export function manifestPaths(ecosystem: BumpEcosystem, paths: readonly string[]
     case 'go':
       return paths.filter((p) => p === 'go.mod');
     case 'pip':
-      return paths.filter((p) => !FOREIGN.test(p) && (/^requirements[^/]*\.(txt|in)$/.test(posix.basename(p)) || p === 'pyproject.toml'));
+      return paths.filter(
+        (p) => !FOREIGN.test(p) && (/^requirements[^/]*\.(txt|in)$/.test(posix.basename(p)) || p === 'pyproject.toml'),
+      );
   }
 }
 
@@ -38,7 +40,12 @@ function npmManifests(pkg: string, files: ReadonlyMap<string, string>): Omit<Rep
   try {
     json = JSON.parse(text) as Record<string, unknown>;
   } catch (err) {
-    return { declares: false, current: null, manifests, problem: `package.json is not valid JSON (${(err as Error).message})` };
+    return {
+      declares: false,
+      current: null,
+      manifests,
+      problem: `package.json is not valid JSON (${(err as Error).message})`,
+    };
   }
   for (const section of NPM_SECTIONS) {
     const deps = json[section];
@@ -52,7 +59,10 @@ function npmManifests(pkg: string, files: ReadonlyMap<string, string>): Omit<Rep
     const lock = files.get(lockfile);
     if (lock === undefined) continue;
     try {
-      const parsed = JSON.parse(lock) as { packages?: Record<string, { version?: string }>; dependencies?: Record<string, { version?: string }> };
+      const parsed = JSON.parse(lock) as {
+        packages?: Record<string, { version?: string }>;
+        dependencies?: Record<string, { version?: string }>;
+      };
       const version = parsed.packages?.[`node_modules/${pkg}`]?.version ?? parsed.dependencies?.[pkg]?.version;
       if (version) {
         current = version;
@@ -78,7 +88,12 @@ function goManifests(mod: string, files: ReadonlyMap<string, string>): Omit<Repo
       else if (block && line === ')') block = false;
       else {
         const m = (block ? /^(\S+)\s+(\S+)$/ : /^require\s+(\S+)\s+(\S+)$/).exec(line);
-        if (m && m[1] === mod) manifests.push({ path: 'go.mod', spec: m[2] ?? '', kind: /\/\/\s*indirect/.test(raw) ? 'indirect' : 'require' });
+        if (m && m[1] === mod)
+          manifests.push({
+            path: 'go.mod',
+            spec: m[2] ?? '',
+            kind: /\/\/\s*indirect/.test(raw) ? 'indirect' : 'require',
+          });
       }
     }
   }
@@ -120,11 +135,17 @@ function pipManifests(pkg: string, files: ReadonlyMap<string, string>): Omit<Rep
         // Strings of the dependencies array, one or several per line.
         for (const s of line.matchAll(/["']([^"']+)["']/g)) {
           const r = requirement(s[1] ?? '');
-          if (r && normalisePipName(r.name) === want && /^dependencies\s*=|^["']/.test(line)) manifests.push({ path: 'pyproject.toml', spec: r.spec, kind: PIN.test(r.spec) ? 'pin' : 'range' });
+          if (r && normalisePipName(r.name) === want && /^dependencies\s*=|^["']/.test(line))
+            manifests.push({ path: 'pyproject.toml', spec: r.spec, kind: PIN.test(r.spec) ? 'pin' : 'range' });
         }
       } else if (table === 'tool.poetry.dependencies' || table === 'tool.poetry.group.dev.dependencies') {
         const m = /^["']?([A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*=\s*(.*)$/.exec(line);
-        if (m?.[1] && normalisePipName(m[1]) === want) manifests.push({ path: 'pyproject.toml', spec: (m[2] ?? '').trim().replace(/^["']|["']$/g, ''), kind: 'poetry' });
+        if (m?.[1] && normalisePipName(m[1]) === want)
+          manifests.push({
+            path: 'pyproject.toml',
+            spec: (m[2] ?? '').trim().replace(/^["']|["']$/g, ''),
+            kind: 'poetry',
+          });
       }
     }
   }
@@ -139,7 +160,11 @@ function pipManifests(pkg: string, files: ReadonlyMap<string, string>): Omit<Rep
 }
 
 /** What the given files (path → content) say about the package. */
-export function declaredIn(ecosystem: BumpEcosystem, pkg: string, files: ReadonlyMap<string, string>): Omit<RepoBumpManifests, 'repo'> {
+export function declaredIn(
+  ecosystem: BumpEcosystem,
+  pkg: string,
+  files: ReadonlyMap<string, string>,
+): Omit<RepoBumpManifests, 'repo'> {
   switch (ecosystem) {
     case 'npm':
       return npmManifests(pkg, files);
@@ -166,11 +191,14 @@ export async function baseManifests(
     try {
       await g.raw(['fetch', '--quiet', '--depth', '1', '--no-tags', target.url, `refs/heads/${target.baseBranch}`]);
     } catch (err) {
-      throw new Error(`cannot read branch "${target.baseBranch}" of ${target.repo} from its remote: ${(err as Error).message.split('\n')[0] ?? ''}`);
+      throw new Error(
+        `cannot read branch "${target.baseBranch}" of ${target.repo} from its remote: ${(err as Error).message.split('\n')[0] ?? ''}`,
+      );
     }
     const paths = (await g.raw(['ls-tree', '-r', '-z', '--name-only', 'FETCH_HEAD'])).split('\0').filter(Boolean);
     const files = new Map<string, string>();
-    for (const path of manifestPaths(bump.ecosystem, paths)) files.set(path, await g.raw(['cat-file', 'blob', `FETCH_HEAD:${path}`]));
+    for (const path of manifestPaths(bump.ecosystem, paths))
+      files.set(path, await g.raw(['cat-file', 'blob', `FETCH_HEAD:${path}`]));
     return { repo: target.repo, ...declaredIn(bump.ecosystem, bump.package, files) };
   } finally {
     await rm(dir, { recursive: true, force: true });

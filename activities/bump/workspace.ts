@@ -32,7 +32,12 @@ async function manifestText(root: string, path: string): Promise<string | undefi
   return readFile(real, 'utf8');
 }
 
-export async function workspaceDeclaration(workspace: string, ecosystem: BumpEcosystem, pkg: string, paths: readonly string[]): Promise<BumpDeclaration> {
+export async function workspaceDeclaration(
+  workspace: string,
+  ecosystem: BumpEcosystem,
+  pkg: string,
+  paths: readonly string[],
+): Promise<BumpDeclaration> {
   const root = await realpath(workspace);
   const files = new Map<string, string>();
   for (const path of declarationPaths(paths)) {

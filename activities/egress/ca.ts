@@ -68,7 +68,9 @@ export function createEgressCa(options: EgressCaOptions = {}): EgressCa {
   const leafKeyPem = leafKeys.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const caSpki = spki(caKeys.publicKey);
   const caKeyId = keyId(caSpki);
-  const caName = name(`Lockstep egress CA${options.label ? ` ${options.label}` : ''} ${randomBytes(4).toString('hex')}`);
+  const caName = name(
+    `Lockstep egress CA${options.label ? ` ${options.label}` : ''} ${randomBytes(4).toString('hex')}`,
+  );
   const caDer = certificate(caKeys.privateKey, {
     issuer: caName,
     subject: caName,
@@ -88,7 +90,8 @@ export function createEgressCa(options: EgressCaOptions = {}): EgressCa {
   const make = (host: string) => {
     const cached = leaves.get(host);
     if (cached) return cached;
-    if (isIP(host) || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host)) throw new Error(`no certificate for "${host}": not a host name`);
+    if (isIP(host) || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(host))
+      throw new Error(`no certificate for "${host}": not a host name`);
     const t = now().getTime();
     const leafSpki = spki(leafKeys.publicKey);
     const der = certificate(caKeys.privateKey, {
@@ -107,7 +110,11 @@ export function createEgressCa(options: EgressCaOptions = {}): EgressCa {
         extension(OID.authorityKeyIdentifier, false, seq(tlv(0x80, caKeyId))),
       ],
     });
-    const leaf = { keyPem: leafKeyPem, certPem: pem(der), context: createSecureContext({ key: leafKeyPem, cert: pem(der) }) };
+    const leaf = {
+      keyPem: leafKeyPem,
+      certPem: pem(der),
+      context: createSecureContext({ key: leafKeyPem, cert: pem(der) }),
+    };
     leaves.set(host, leaf);
     return leaf;
   };
@@ -185,9 +192,13 @@ function time(d: Date): Buffer {
 }
 
 const name = (cn: string): Buffer =>
-  seq(set(seq(oid(OID.organization), tlv(0x0c, Buffer.from('Lockstep')))), set(seq(oid(OID.commonName), tlv(0x0c, Buffer.from(cn, 'utf8')))));
+  seq(
+    set(seq(oid(OID.organization), tlv(0x0c, Buffer.from('Lockstep')))),
+    set(seq(oid(OID.commonName), tlv(0x0c, Buffer.from(cn, 'utf8')))),
+  );
 
-const extension = (id: string, critical: boolean, value: Buffer): Buffer => seq(oid(id), ...(critical ? [bool(true)] : []), tlv(0x04, value));
+const extension = (id: string, critical: boolean, value: Buffer): Buffer =>
+  seq(oid(id), ...(critical ? [bool(true)] : []), tlv(0x04, value));
 
 const spki = (key: KeyObject): Buffer => key.export({ type: 'spki', format: 'der' });
 

@@ -47,7 +47,12 @@ export const phaseKeys = (phase: Exclude<EgressPhase, 'setup'>): { change: strin
  * Why a phase is closed for this command although the repo has `sandbox.egress`: the reason a
  * deny-all proxy gives for every connection. Null when the phase is open.
  */
-export function closedReason(repo: string, phase: Exclude<EgressPhase, 'setup'>, granted: boolean, ask: EgressAsk | undefined): string | null {
+export function closedReason(
+  repo: string,
+  phase: Exclude<EgressPhase, 'setup'>,
+  granted: boolean,
+  ask: EgressAsk | undefined,
+): string | null {
   const asked = ask?.[phase] ?? false;
   if (granted && asked) return null;
   const keys = phaseKeys(phase);

@@ -25,14 +25,20 @@ export interface EgressPolicy {
 export const normalHost = (host: string): string => host.toLowerCase().replace(/\.$/, '');
 
 /** Why `host:port` is refused by the allowlist, or null when an entry allows it. */
-export function allowlistRefusal(policy: Pick<EgressPolicy, 'allow' | 'ports'>, rawHost: string, port: number): string | null {
+export function allowlistRefusal(
+  policy: Pick<EgressPolicy, 'allow' | 'ports'>,
+  rawHost: string,
+  port: number,
+): string | null {
   const host = normalHost(rawHost.replace(/^\[|\]$/g, ''));
   if (isIP(host)) return 'an IP address, not a host name (allow host names only)';
   if (!/^[a-z0-9.-]+$/.test(host) || host.startsWith('.') || host.includes('..')) return 'not a valid host name';
   let hostListed = false;
   for (const entry of policy.allow) {
     const { pattern, port: entryPort } = parseAllowEntry(entry);
-    const matches = pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1 : host === pattern;
+    const matches = pattern.startsWith('*.')
+      ? host.endsWith(pattern.slice(1)) && host.length > pattern.length - 1
+      : host === pattern;
     if (!matches) continue;
     hostListed = true;
     if (entryPort === null ? policy.ports.includes(port) : entryPort === port) return null;
@@ -86,7 +92,11 @@ export function requestRefusal(
   if (!claimed || claimed.host !== admitted.host || claimed.port !== admitted.port) {
     return `the Host header names ${claimed ? `${claimed.host}:${claimed.port}` : 'nothing'}, not ${admitted.host}:${admitted.port}, where the connection was admitted`;
   }
-  if (!request.path.startsWith('/') || request.path.length > PATH_MAX || [...request.path].some((c) => c <= ' ' || c === '\u007f')) {
+  if (
+    !request.path.startsWith('/') ||
+    request.path.length > PATH_MAX ||
+    [...request.path].some((c) => c <= ' ' || c === '\u007f')
+  ) {
     return `the request target is not a path of at most ${PATH_MAX} printable characters starting with "/"`;
   }
   return null;
@@ -98,8 +108,10 @@ export function allowEntryProblem(entry: string): string | null {
   if (port !== null && (port < 1 || port > 65_535)) return 'the port must be 1-65535';
   const name = pattern.startsWith('*.') ? pattern.slice(2) : pattern;
   if (isIP(name.replace(/^\[|\]$/g, ''))) return 'IP addresses are never allowed; name the host';
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) return 'use a host name or "*.suffix", optionally with ":port"';
-  if (pattern.startsWith('*.') && !name.includes('.')) return 'a "*." suffix must have at least two labels (e.g. "*.example.org")';
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name))
+    return 'use a host name or "*.suffix", optionally with ":port"';
+  if (pattern.startsWith('*.') && !name.includes('.'))
+    return 'a "*." suffix must have at least two labels (e.g. "*.example.org")';
   return null;
 }
 
@@ -111,13 +123,34 @@ export function allowEntryProblem(entry: string): string | null {
 // project's own machines) answer registry names with addresses from them.
 const NON_PUBLIC = new BlockList();
 for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  NON_PUBLIC.addSubnet(net, bits, 'ipv4');
 for (const [net, bits] of [
-  ['::', 128], ['::1', 128], ['64:ff9b::', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001::', 32], ['2001:10::', 28],
-  ['2002::', 16], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8],
-] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
+  ['::', 128],
+  ['::1', 128],
+  ['64:ff9b::', 96],
+  ['64:ff9b:1::', 48],
+  ['100::', 64],
+  ['2001::', 32],
+  ['2001:10::', 28],
+  ['2002::', 16],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+] as const)
+  NON_PUBLIC.addSubnet(net, bits, 'ipv6');
 
 /** Whether an address is outside the public internet; IPv4-mapped IPv6 is judged as IPv4. */
 export function isNonPublic(address: string): boolean {

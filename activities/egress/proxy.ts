@@ -16,7 +16,13 @@
 import { lookup } from 'node:dns/promises';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
-import { createServer, request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type ServerResponse,
+} from 'node:http';
 import { request as httpsRequest, type RequestOptions as HttpsRequestOptions } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { createSecureContext, rootCertificates, TLSSocket, type ConnectionOptions } from 'node:tls';
@@ -100,10 +106,13 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   const phase = options.phase ?? 'setup';
   const scope = phase === 'setup' ? 'this setup' : 'this command';
   const inspect = policy.methods ? options.inspect : undefined;
-  if (policy.methods && !inspect) throw new Error('startEgressProxy: a method policy needs the egress CA (options.inspect)');
+  if (policy.methods && !inspect)
+    throw new Error('startEgressProxy: a method policy needs the egress CA (options.inspect)');
   // Built once: every upstream of this command is verified against the same roots.
   const upstreamTls = inspect ? createSecureContext({ ca: [...rootCertificates, ...inspect.upstreamCa] }) : null;
-  const resolve = options.resolve ?? (async (host: string) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address));
+  const resolve =
+    options.resolve ??
+    (async (host: string) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address));
   await mkdir(dirname(options.socketPath), { recursive: true, mode: 0o755 });
   await mkdir(dirname(options.logPath), { recursive: true });
   await rm(options.socketPath, { force: true });
@@ -142,13 +151,23 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       if (hosts.size < LIST_MAX) hosts.add(record.host);
     } else {
       totals.denied += 1;
-      const same = (d: EgressSummary['deniedHosts'][number]): boolean => d.host === record.host && d.port === record.port && (!request || (d.method === record.method && d.path === record.path));
+      const same = (d: EgressSummary['deniedHosts'][number]): boolean =>
+        d.host === record.host &&
+        d.port === record.port &&
+        (!request || (d.method === record.method && d.path === record.path));
       if (deniedHosts.length < LIST_MAX && !deniedHosts.some(same)) {
-        deniedHosts.push({ host: record.host, port: record.port, reason: record.reason ?? 'denied', ...(request ? { method: record.method, path: (record.path ?? '').slice(0, 200) } : {}) });
+        deniedHosts.push({
+          host: record.host,
+          port: record.port,
+          reason: record.reason ?? 'denied',
+          ...(request ? { method: record.method, path: (record.path ?? '').slice(0, 200) } : {}),
+        });
       }
       if (totals.denied === REFUSALS_TO_GIVE_UP) {
         const first = deniedHosts[0];
-        giveUp(`the egress proxy refused ${REFUSALS_TO_GIVE_UP} connections${first ? `, the first to ${first.host}:${first.port} (${first.reason})` : ''}`);
+        giveUp(
+          `the egress proxy refused ${REFUSALS_TO_GIVE_UP} connections${first ? `, the first to ${first.host}:${first.port} (${first.reason})` : ''}`,
+        );
       }
       // The summary keeps counting; the log stops growing with a client that retries without end.
       if (totals.denied > REFUSALS_TO_GIVE_UP) return;
@@ -159,7 +178,14 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   /** One connection's (or inspected request's) accounting; `end` records it once, however it ended. */
   const track = (host: string, port: number, method: string, path?: string) => {
     const started = Date.now();
-    const entry = { up: 0, down: 0, reason: undefined as string | undefined, done: false, allowed: true, status: undefined as number | undefined };
+    const entry = {
+      up: 0,
+      down: 0,
+      reason: undefined as string | undefined,
+      done: false,
+      allowed: true,
+      status: undefined as number | undefined,
+    };
     unrecorded += 1;
     let cut: () => void = () => undefined;
     return {
@@ -213,8 +239,12 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     totals.attempts += 1;
     if (options.closed) throw new Denied(options.closed);
     if (closed) throw new Denied('the command has ended');
-    if (totals.attempts > policy.maxConnections) throw new Denied(`the connection cap of ${scope} (${policy.maxConnections}, sandbox.egress.maxConnections) was reached`);
-    if (totals.bytesUp + totals.bytesDown > policy.maxBytes) throw new Denied(`the byte cap of ${scope} (${policy.maxBytes} bytes, sandbox.egress.maxMb) was reached`);
+    if (totals.attempts > policy.maxConnections)
+      throw new Denied(
+        `the connection cap of ${scope} (${policy.maxConnections}, sandbox.egress.maxConnections) was reached`,
+      );
+    if (totals.bytesUp + totals.bytesDown > policy.maxBytes)
+      throw new Denied(`the byte cap of ${scope} (${policy.maxBytes} bytes, sandbox.egress.maxMb) was reached`);
     const refusal = allowlistRefusal(policy, host, port);
     if (refusal) throw new Denied(refusal);
     let addresses: string[];
@@ -224,7 +254,8 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
       throw new Denied('the host name does not resolve');
     }
     if (addresses.length === 0) throw new Denied('the host name does not resolve');
-    const loopbackOk = (a: string): boolean => (options.loopbackPorts ?? []).includes(port) && (a === '::1' || a.startsWith('127.'));
+    const loopbackOk = (a: string): boolean =>
+      (options.loopbackPorts ?? []).includes(port) && (a === '::1' || a.startsWith('127.'));
     // One bad address refuses the name: a resolver that mixes in a private address is an attack.
     const bad = addresses.find((a) => isNonPublic(a) && !loopbackOk(a));
     if (bad) throw new Denied(`resolves to ${bad}, which is not a public address`);
@@ -234,16 +265,29 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   type Admitted = { host: string; port: number; address: string };
 
   /** One request of an inspected phase, judged and forwarded to the address admitted for its host. */
-  const forward = (req: IncomingMessage, res: ServerResponse, target: Admitted, scheme: 'http' | 'https', path: string): void => {
+  const forward = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: Admitted,
+    scheme: 'http' | 'https',
+    path: string,
+  ): void => {
     const method = req.method ?? 'GET';
     const authority = `${target.host}${target.port === (scheme === 'https' ? 443 : 80) ? '' : `:${target.port}`}`;
     const t = track(target.host, target.port, method, path.slice(0, 2000));
-    const refusal = requestRefusal(policy, phase, { method, path, hostHeader: parseAuthority(String(req.headers.host ?? ''), scheme === 'https' ? 443 : 80) }, target);
+    const refusal = requestRefusal(
+      policy,
+      phase,
+      { method, path, hostHeader: parseAuthority(String(req.headers.host ?? ''), scheme === 'https' ? 443 : 80) },
+      target,
+    );
     if (refusal) {
       t.status(403);
       t.end(refusal);
       req.resume();
-      res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${method} ${scheme}://${authority}${path.slice(0, 2000)} refused: ${refusal}\n`);
+      res
+        .writeHead(403, { 'content-type': 'text/plain', connection: 'close' })
+        .end(`lockstep egress: ${method} ${scheme}://${authority}${path.slice(0, 2000)} refused: ${refusal}\n`);
       return;
     }
     const headers: OutgoingHttpHeaders = {};
@@ -252,7 +296,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     }
     const options = { host: target.address, port: target.port, method, path, headers, setHost: false, agent: false };
     // The upstream's certificate must name the host the sandbox asked for, under Node's roots or the worker's bundle.
-    const secured: HttpsRequestOptions & ConnectionOptions = { ...options, servername: target.host, ...(upstreamTls ? { secureContext: upstreamTls } : {}) };
+    const secured: HttpsRequestOptions & ConnectionOptions = {
+      ...options,
+      servername: target.host,
+      ...(upstreamTls ? { secureContext: upstreamTls } : {}),
+    };
     const upstream = scheme === 'https' ? httpsRequest(secured) : httpRequest(options);
     t.onCut(() => {
       upstream.destroy();
@@ -274,7 +322,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     upstream.on('error', (err) => {
       if (!res.headersSent) {
         t.status(502);
-        res.writeHead(502, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${method} ${scheme}://${authority}${path.slice(0, 2000)}: the upstream failed: ${err.message}\n`);
+        res
+          .writeHead(502, { 'content-type': 'text/plain', connection: 'close' })
+          .end(
+            `lockstep egress: ${method} ${scheme}://${authority}${path.slice(0, 2000)}: the upstream failed: ${err.message}\n`,
+          );
       } else res.destroy();
       t.end(undefined, `the upstream failed: ${err.message}`);
     });
@@ -295,12 +347,23 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
   inner.on('clientError', (_err, socket: Duplex) => socket.destroy());
 
   /** CONNECT of an inspected phase: admitted like any tunnel, then its TLS is answered here. */
-  const inspectTunnel = (target: { host: string; port: number }, client: Duplex, head: Buffer, t: ReturnType<typeof track>, deny: (reason: string) => void, ca: EgressCa): Promise<void> =>
+  const inspectTunnel = (
+    target: { host: string; port: number },
+    client: Duplex,
+    head: Buffer,
+    t: ReturnType<typeof track>,
+    deny: (reason: string) => void,
+    ca: EgressCa,
+  ): Promise<void> =>
     admit(target.host, target.port).then(
       (address) => {
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
         if (head.length) client.unshift(head);
-        const secure = new TLSSocket(client, { isServer: true, secureContext: ca.context(target.host), ALPNProtocols: ['http/1.1'] });
+        const secure = new TLSSocket(client, {
+          isServer: true,
+          secureContext: ca.context(target.host),
+          ALPNProtocols: ['http/1.1'],
+        });
         open.add(secure);
         tunnels.set(secure, { ...target, address });
         let established = false;
@@ -335,7 +398,9 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const t = track(target?.host ?? String(req.url).slice(0, 200), target?.port ?? 0, 'CONNECT');
     const deny = (reason: string): void => {
       t.end(reason);
-      client.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nlockstep egress: ${target ? `${target.host}:${target.port}` : 'this target'} denied: ${reason}\n`);
+      client.end(
+        `HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nlockstep egress: ${target ? `${target.host}:${target.port}` : 'this target'} denied: ${reason}\n`,
+      );
     };
     client.on('error', () => undefined);
     if (!target) return deny('not a host:port target');
@@ -368,7 +433,10 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         });
         upstream.on('error', (err) => {
           if (connected) client.destroy();
-          else client.end(`HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nlockstep egress: ${target.host}:${target.port}: ${err.message}\n`);
+          else
+            client.end(
+              `HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\nlockstep egress: ${target.host}:${target.port}: ${err.message}\n`,
+            );
         });
         upstream.on('close', () => {
           open.delete(upstream);
@@ -397,14 +465,18 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
     const deny = (status: number, reason: string): void => {
       t.end(reason);
       req.resume();
-      res.writeHead(status, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${host}:${port} denied: ${reason}\n`);
+      res
+        .writeHead(status, { 'content-type': 'text/plain', connection: 'close' })
+        .end(`lockstep egress: ${host}:${port} denied: ${reason}\n`);
     };
-    if (!url || url.protocol !== 'http:') return deny(400, 'a plain request must carry an absolute http:// URI (use CONNECT for https)');
+    if (!url || url.protocol !== 'http:')
+      return deny(400, 'a plain request must carry an absolute http:// URI (use CONNECT for https)');
     if (!inspect) {
       // Setup judges a plain request by its URI, which must agree with its Host header; an
       // inspected phase judges both per request, in forward.
       const claimed = parseAuthority(String(req.headers.host ?? ''), 80);
-      if (!claimed || claimed.host !== host || claimed.port !== port) return deny(400, `the Host header (${String(req.headers.host ?? 'none')}) disagrees with the request's URI`);
+      if (!claimed || claimed.host !== host || claimed.port !== port)
+        return deny(400, `the Host header (${String(req.headers.host ?? 'none')}) disagrees with the request's URI`);
     }
     // Forwarded like a tunnel's request, to the address admitted for its host; logged per request.
     const path = `${url.pathname}${url.search}`;
@@ -417,7 +489,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         r.status(403);
         r.end(reason);
         req.resume();
-        res.writeHead(403, { 'content-type': 'text/plain', connection: 'close' }).end(`lockstep egress: ${req.method ?? 'GET'} http://${host}:${port}${path.slice(0, 2000)} refused: ${reason}\n`);
+        res
+          .writeHead(403, { 'content-type': 'text/plain', connection: 'close' })
+          .end(
+            `lockstep egress: ${req.method ?? 'GET'} http://${host}:${port}${path.slice(0, 2000)} refused: ${reason}\n`,
+          );
       },
     );
     pending.add(job);
@@ -453,10 +529,11 @@ export async function startEgressProxy(options: EgressProxyOptions): Promise<Egr
         // Cut tunnels record on their close events, which a destroyed client's tunnel reaches
         // only some loop turns later: the log ends once every connection is in it.
         // Bounded, so a connection that never reports cannot keep the setup from ending.
-        if (unrecorded > 0) await new Promise<void>((done) => {
-          allRecorded = done;
-          setTimeout(done, RECORD_WAIT_MS).unref();
-        });
+        if (unrecorded > 0)
+          await new Promise<void>((done) => {
+            allRecorded = done;
+            setTimeout(done, RECORD_WAIT_MS).unref();
+          });
         await new Promise<void>((done) => log.end(() => done()));
         await rm(options.socketPath, { force: true });
         return summary();

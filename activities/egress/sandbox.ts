@@ -36,7 +36,14 @@ const CA = 'ca.pem';
 /** The worker's bundle plus its egress CA: what the inspected phases trust. */
 const INSPECTED_CA = 'ca-inspected.pem';
 /** The CA variables every TLS client in the sandbox reads (Go and OpenSSL: SSL_CERT_FILE). */
-const CA_VARIABLES = ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'PIP_CERT', 'REQUESTS_CA_BUNDLE', 'GIT_SSL_CAINFO', 'npm_config_cafile'];
+const CA_VARIABLES = [
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'PIP_CERT',
+  'REQUESTS_CA_BUNDLE',
+  'GIT_SSL_CAINFO',
+  'npm_config_cafile',
+];
 // sockaddr_un holds 108 bytes with the terminating NUL.
 const SOCKET_PATH_MAX = 107;
 
@@ -96,7 +103,10 @@ export async function egressForSandbox(
   }
   const dir = egressDir(deps, ref);
   if (join(dir, SOCKET).length > SOCKET_PATH_MAX) {
-    throw fatal('InvalidInput', `the egress socket path ${join(dir, SOCKET)} is longer than ${SOCKET_PATH_MAX} bytes; start the worker with a shorter LOCKSTEP_STATE_DIR`);
+    throw fatal(
+      'InvalidInput',
+      `the egress socket path ${join(dir, SOCKET)} is longer than ${SOCKET_PATH_MAX} bytes; start the worker with a shorter LOCKSTEP_STATE_DIR`,
+    );
   }
   const ca = egress.caBundle ?? deps.defaultCaBundle;
   await mkdir(dir, { recursive: true, mode: 0o755 });
@@ -107,7 +117,10 @@ export async function egressForSandbox(
       await copyFile(ca, join(dir, CA));
       await chmod(join(dir, CA), 0o644);
     } catch (err) {
-      throw fatal('InvalidInput', `sandbox.egress.caBundle of repo "${configName}": cannot read ${ca} on this worker (${(err as Error).message}); name an existing PEM bundle or leave the key out`);
+      throw fatal(
+        'InvalidInput',
+        `sandbox.egress.caBundle of repo "${configName}": cannot read ${ca} on this worker (${(err as Error).message}); name an existing PEM bundle or leave the key out`,
+      );
     }
   }
   const steps = grantedPolicy(egress, 'steps');
@@ -150,7 +163,8 @@ export interface CommandEgress {
 }
 
 /** The egress log of a change's repo on this worker: one JSON line per connection or request, every phase. */
-export const egressLogPath = (logDir: string, ref: SandboxRef): string => join(logDir, ref.changeId, ref.repo, 'egress.jsonl');
+export const egressLogPath = (logDir: string, ref: SandboxRef): string =>
+  join(logDir, ref.changeId, ref.repo, 'egress.jsonl');
 
 /**
  * Opens the egress of one command: the proxy starts listening on the sandbox's socket with the
@@ -224,7 +238,14 @@ export async function openEgress(
     repo: label.repo,
     phase,
     closed: closed !== null,
-    prefix: [`${FORWARDER_MOUNT}/egress-forwarder`, '-listen', `127.0.0.1:${FORWARDER_PORT}`, '-socket', `${EGRESS_MOUNT}/${SOCKET}`, '--'],
+    prefix: [
+      `${FORWARDER_MOUNT}/egress-forwarder`,
+      '-listen',
+      `127.0.0.1:${FORWARDER_PORT}`,
+      '-socket',
+      `${EGRESS_MOUNT}/${SOCKET}`,
+      '--',
+    ],
     env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
     proxy,
   };
@@ -232,7 +253,9 @@ export async function openEgress(
 
 function socketOwner(user: string): { socketOwner?: { uid: number; gid: number } } {
   const [uid, gid] = user.split(':').map(Number);
-  return Number.isInteger(uid) && Number.isInteger(gid) ? { socketOwner: { uid: uid as number, gid: gid as number } } : {};
+  return Number.isInteger(uid) && Number.isInteger(gid)
+    ? { socketOwner: { uid: uid as number, gid: gid as number } }
+    : {};
 }
 
 /** The line a failed command gets when the proxy refused it something: what, where, and the fix. */
@@ -240,14 +263,22 @@ export function deniedHint(repo: string, summary: EgressSummary): string {
   const first = summary.deniedHosts[0];
   if (!first) return '';
   const phase = summary.phase ?? 'setup';
-  const others = summary.deniedHosts.length > 1 ? ` (also: ${summary.deniedHosts.slice(1).map((d) => (d.method ? `${d.method} ${d.host}${d.path ?? ''}` : `${d.host}:${d.port}`)).join(', ')})` : '';
+  const others =
+    summary.deniedHosts.length > 1
+      ? ` (also: ${summary.deniedHosts
+          .slice(1)
+          .map((d) => (d.method ? `${d.method} ${d.host}${d.path ?? ''}` : `${d.host}:${d.port}`))
+          .join(', ')})`
+      : '';
   const key = phase === 'setup' ? 'sandbox.egress.allow' : `sandbox.egress.${phase}.allow`;
   const fix = /allowlist|port \d+ is not allowed/.test(first.reason)
     ? `if ${phase} needs it, add "${first.host}${first.reason.startsWith('port') ? `:${first.port}` : ''}" to repos[<i>].${key} in repos.config.json, where repos[<i>].name is "${repo}"${phase === 'setup' ? ' (or to defaults.sandbox.egress.allow)' : ' (and to sandbox.egress.allow, which bounds it)'}`
     : /egress for \w+ is off|sandbox\.egress\.\w+\.methods/.test(first.reason)
       ? 'the reason names the keys'
       : 'no allowlist entry can open that';
-  const what = first.method ? `${first.method} ${first.host}:${first.port}${first.path ?? ''}` : `egress to ${first.host}:${first.port}`;
+  const what = first.method
+    ? `${first.method} ${first.host}:${first.port}${first.path ?? ''}`
+    : `egress to ${first.host}:${first.port}`;
   const who = phase === 'setup' ? 'setup was' : phase === 'steps' ? 'the step was' : "the agent's command was";
   return `[lockstep: ${who} refused ${what}: ${first.reason}${others}; ${fix} (egress log: ${summary.log})]`;
 }
@@ -308,7 +339,12 @@ export async function systemCaBundle(env: NodeJS.ProcessEnv): Promise<string | n
 }
 
 /** Egress deps for a worker: its registries, its CA bundle and the forwarder if it is built. */
-export async function egressDepsFor(stateDir: string, forwarderDir: string, env: NodeJS.ProcessEnv, loopbackPorts?: readonly number[]): Promise<EgressDeps> {
+export async function egressDepsFor(
+  stateDir: string,
+  forwarderDir: string,
+  env: NodeJS.ProcessEnv,
+  loopbackPorts?: readonly number[],
+): Promise<EgressDeps> {
   let registries: Promise<Record<string, string>> | undefined;
   const built = await access(join(forwarderDir, 'egress-forwarder'), constants.X_OK).then(
     () => true,

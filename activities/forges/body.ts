@@ -28,12 +28,19 @@ export function renderBody(input: LinkedBodyInput): string {
   }
   const byRepo = new Map(input.siblings.map((s) => [s.repo, s]));
   const ordered = input.mergeOrder.filter((r) => byRepo.has(r));
-  lines.push('Merge in this order (providers before consumers):', '', '| # | Repository | Pull request | Commit |', '|---|---|---|---|');
+  lines.push(
+    'Merge in this order (providers before consumers):',
+    '',
+    '| # | Repository | Pull request | Commit |',
+    '|---|---|---|---|',
+  );
   ordered.forEach((repo, i) => {
     const s = byRepo.get(repo);
     if (!s) return;
     const here = repo === input.repo ? ' (this one)' : '';
-    lines.push(`| ${i + 1} | ${repo}${here} | [#${s.pullRequest.number}](${s.pullRequest.url}) | \`${s.commit.slice(0, 12)}\` |`);
+    lines.push(
+      `| ${i + 1} | ${repo}${here} | [#${s.pullRequest.number}](${s.pullRequest.url}) | \`${s.commit.slice(0, 12)}\` |`,
+    );
   });
   if (input.gate) lines.push('', ...gateSection(input.gate));
   const manifest: Manifest = {
@@ -44,7 +51,11 @@ export function renderBody(input: LinkedBodyInput): string {
       return s ? [{ repo, number: s.pullRequest.number, url: s.pullRequest.url, commit: s.commit }] : [];
     }),
   };
-  lines.push('', `_Opened by Lockstep. Do not edit the line below; it links this set._`, `${MANIFEST_PREFIX}${JSON.stringify(manifest)} -->`);
+  lines.push(
+    '',
+    `_Opened by Lockstep. Do not edit the line below; it links this set._`,
+    `${MANIFEST_PREFIX}${JSON.stringify(manifest)} -->`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -64,11 +75,21 @@ export function parseManifest(body: string): Manifest | null {
 /** A short table of the gate's verdicts, and every waived finding with its reason. */
 export function gateSection(report: GateReport): string[] {
   const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ').slice(0, 200);
-  const lines = ['#### Contract gate', '', '| Contract | Kind | Provider | Consumers | Verdict |', '|---|---|---|---|---|'];
+  const lines = [
+    '#### Contract gate',
+    '',
+    '| Contract | Kind | Provider | Consumers | Verdict |',
+    '|---|---|---|---|---|',
+  ];
   for (const c of report.contracts) {
-    const note = c.status === 'passed' && c.accepted.length > 0 ? ` (${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'}, every consumer updated)` : '';
+    const note =
+      c.status === 'passed' && c.accepted.length > 0
+        ? ` (${c.accepted.length} breaking change${c.accepted.length === 1 ? '' : 's'}, every consumer updated)`
+        : '';
     const old = c.preExisting?.length ? ` (${c.preExisting.length} pre-existing, below)` : '';
-    lines.push(`| ${cell(c.contract)} | ${c.kind} | ${cell(c.provider)} | ${cell(c.consumers.join(', ') || '-')} | ${c.status}${note}${old} |`);
+    lines.push(
+      `| ${cell(c.contract)} | ${c.kind} | ${cell(c.provider)} | ${cell(c.consumers.join(', ') || '-')} | ${c.status}${note}${old} |`,
+    );
   }
   if (report.contracts.length === 0) lines.push('| - | - | - | - | no contract involves these repositories |');
   const consumers = report.contracts.flatMap((c) => consumerLines(c, cell));
@@ -77,12 +98,16 @@ export function gateSection(report: GateReport): string[] {
   const preExisting = report.contracts.flatMap((c) => (c.preExisting ?? []).map((p) => ({ contract: c.contract, p })));
   if (preExisting.length > 0) {
     lines.push('', 'Pre-existing drift (already there at the base commits; not caused by this change):', '');
-    for (const { contract, p } of preExisting.slice(0, 20)) lines.push(`- ${cell(contract)}: \`${cell(p.rule)}\` in ${cell(p.repo)}:${cell(p.file)}${p.location ? ` ${cell(p.location)}` : ''}: ${cell(p.message)}`);
+    for (const { contract, p } of preExisting.slice(0, 20))
+      lines.push(
+        `- ${cell(contract)}: \`${cell(p.rule)}\` in ${cell(p.repo)}:${cell(p.file)}${p.location ? ` ${cell(p.location)}` : ''}: ${cell(p.message)}`,
+      );
   }
   const waived = report.findings.filter((f) => f.waived !== null);
   if (waived.length > 0) {
     lines.push('', 'Guardrail findings accepted by configuration:', '');
-    for (const f of waived) lines.push(`- \`${cell(f.rule)}\` in ${cell(f.repo)}:${cell(f.file)}:${f.line}: ${cell(f.waived ?? '')}`);
+    for (const f of waived)
+      lines.push(`- \`${cell(f.rule)}\` in ${cell(f.repo)}:${cell(f.file)}:${f.line}: ${cell(f.waived ?? '')}`);
   }
   return lines;
 }
@@ -109,10 +134,16 @@ function consumerLines(c: ContractVerdict, cell: (text: string) => string): stri
   }
   const unused = c.unused ?? [];
   if (unused.length > 0) {
-    const what = c.audience === 'fleet' ? 'notes: the contract is fleet-only' : 'blocking: they may affect clients outside the fleet';
+    const what =
+      c.audience === 'fleet'
+        ? 'notes: the contract is fleet-only'
+        : 'blocking: they may affect clients outside the fleet';
     const total = c.unusedCount ?? unused.length;
     lines.push(`  - ${total} finding${total === 1 ? '' : 's'} no declared consumer uses (${what}):`);
-    for (const p of unused.slice(0, MAX_REASONS)) lines.push(`    - \`${cell(p.rule)}\` ${cell(p.message.replace(/ \(no declared consumer uses it: [^)]*\)$/, ''))}`);
+    for (const p of unused.slice(0, MAX_REASONS))
+      lines.push(
+        `    - \`${cell(p.rule)}\` ${cell(p.message.replace(/ \(no declared consumer uses it: [^)]*\)$/, ''))}`,
+      );
   }
   return lines;
 }

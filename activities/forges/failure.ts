@@ -49,7 +49,12 @@ export const GITHUB_FAILURES: ForgeFailureTable = {
   rows: [
     // The secondary rate limit (GitHub sends it as 403 or 429, naming it) outlasted the client's
     // own waits: it lifts after a while, so a later attempt passes.
-    { status: [], when: (e) => e.status === 429 || /secondary rate limit/i.test(e.message), permanent: false, reason: rateLimited('GitHub') },
+    {
+      status: [],
+      when: (e) => e.status === 429 || /secondary rate limit/i.test(e.message),
+      permanent: false,
+      reason: rateLimited('GitHub'),
+    },
     // The primary rate limit also comes as 403 ("API rate limit exceeded"); it resets within the hour.
     { status: [403], when: (e) => /rate limit/i.test(e.message), permanent: false },
     // A token that is wrong, expired or revoked is refused again on every retry.
@@ -88,13 +93,15 @@ export const GITLAB_FAILURES: ForgeFailureTable = {
     {
       status: [401],
       permanent: true,
-      reason: (s) => `GitLab rejected the token in ${s.tokenEnv} (401); check that it is valid, not expired, and has the api scope`,
+      reason: (s) =>
+        `GitLab rejected the token in ${s.tokenEnv} (401); check that it is valid, not expired, and has the api scope`,
     },
     // GitLab signals rate limits with 429 only, so a 403 is always a permission the token lacks.
     {
       status: [403],
       permanent: true,
-      reason: (s) => `GitLab refused (403): the token in ${s.tokenEnv} lacks the api scope or the Developer role on the project`,
+      reason: (s) =>
+        `GitLab refused (403): the token in ${s.tokenEnv} lacks the api scope or the Developer role on the project`,
     },
     // GitLab answers 404 alike for a project that does not exist and one the token cannot see.
     {
@@ -112,7 +119,9 @@ export const GITLAB_FAILURES: ForgeFailureTable = {
 
 /** The row of `table` that decides `error`, if any. */
 export function failureRow(table: ForgeFailureTable, error: ForgeHttpError): FailureRow | undefined {
-  return table.rows.find((row) => (row.status.length === 0 || row.status.includes(error.status)) && (row.when?.(error) ?? true));
+  return table.rows.find(
+    (row) => (row.status.length === 0 || row.status.includes(error.status)) && (row.when?.(error) ?? true),
+  );
 }
 
 /**
@@ -138,9 +147,18 @@ export function forgeFailure(
   const row = failureRow(table, error);
   const reason =
     row?.reason?.(settings) ??
-    (status === 0 || status >= 500 ? `${forge} did not answer (${status === 0 ? 'connection failed' : `HTTP ${status}`})` : `${forge} answered ${status}`);
+    (status === 0 || status >= 500
+      ? `${forge} did not answer (${status === 0 ? 'connection failed' : `HTTP ${status}`})`
+      : `${forge} answered ${status}`);
   const route = error.route ? ` (${error.route})` : '';
-  const message = redact(`cannot ${what}${route}: ${reason}: ${error.message.split('\n')[0] ?? ''}`.slice(0, 1000), settings.token);
+  const message = redact(
+    `cannot ${what}${route}: ${reason}: ${error.message.split('\n')[0] ?? ''}`.slice(0, 1000),
+    settings.token,
+  );
   const permanent = row?.permanent ?? false;
-  return ApplicationFailure.create({ type: permanent ? 'ForgeRequestRejected' : 'ForgeUnavailable', message, nonRetryable: permanent });
+  return ApplicationFailure.create({
+    type: permanent ? 'ForgeRequestRejected' : 'ForgeUnavailable',
+    message,
+    nonRetryable: permanent,
+  });
 }

@@ -22,7 +22,11 @@ export interface Forge {
   /** Returns the open PR for `spec.head`, creating it if there is none. */
   findOrCreatePullRequest(spec: PullRequestSpec): Promise<{ pullRequest: PullRequestRecord; created: boolean }>;
   /** Replaces title, body and commit of an existing PR. */
-  updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord>;
+  updatePullRequest(
+    repo: string,
+    number: number,
+    update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>,
+  ): Promise<PullRequestRecord>;
   listPullRequests(repo: string): Promise<PullRequestRecord[]>;
   pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus>;
   /** Turns a draft ready for review (a PR already ready is left as is). */

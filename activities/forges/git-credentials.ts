@@ -20,11 +20,17 @@ export function gitCredentials(forges: ForgeConfig[], env: NodeJS.ProcessEnv): G
     if (!token) return [];
     // GitHub takes any user name with a token as password; GitLab wants "oauth2".
     const user = f.type === 'github' ? 'x-access-token' : 'oauth2';
-    return [{ root: gitWebRoot(f), header: `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}` }];
+    return [
+      { root: gitWebRoot(f), header: `Authorization: Basic ${Buffer.from(`${user}:${token}`).toString('base64')}` },
+    ];
   });
   return (url): Record<string, string> => {
     const entry = entries.find((e) => url.startsWith(e.root));
     if (!entry) return {};
-    return { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `http.${entry.root}.extraHeader`, GIT_CONFIG_VALUE_0: entry.header };
+    return {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: `http.${entry.root}.extraHeader`,
+      GIT_CONFIG_VALUE_0: entry.header,
+    };
   };
 }

@@ -22,7 +22,10 @@ export type ForgeResolver = (config: ForgeConfig | undefined) => Forge;
 export function forgeToken(config: RemoteForgeConfig, env: NodeJS.ProcessEnv): string {
   const token = env[config.tokenEnv];
   if (!token) {
-    throw fatal('InvalidInput', `the ${config.type} forge needs a token: set ${config.tokenEnv} in the environment of every Lockstep worker (see docs/forges.md for the scopes)`);
+    throw fatal(
+      'InvalidInput',
+      `the ${config.type} forge needs a token: set ${config.tokenEnv} in the environment of every Lockstep worker (see docs/forges.md for the scopes)`,
+    );
   }
   return token;
 }
@@ -32,14 +35,28 @@ export function createForgeResolver(deps: ForgeResolverDeps): ForgeResolver {
     if (!config || config.type === 'local') return deps.local;
     const slugOf = (repo: string): string => {
       const slug = config.repos[repo];
-      if (!slug) throw fatal('InvalidInput', `no ${config.type} repository is known for "${repo}"; add it to forge.repos in repos.config.json`);
+      if (!slug)
+        throw fatal(
+          'InvalidInput',
+          `no ${config.type} repository is known for "${repo}"; add it to forge.repos in repos.config.json`,
+        );
       return slug;
     };
     switch (config.type) {
       case 'github':
-        return new GitHubForge({ config, token: forgeToken(config, deps.env), slugOf, ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}) });
+        return new GitHubForge({
+          config,
+          token: forgeToken(config, deps.env),
+          slugOf,
+          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
+        });
       case 'gitlab':
-        return new GitLabForge({ config, token: forgeToken(config, deps.env), slugOf, ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}) });
+        return new GitLabForge({
+          config,
+          token: forgeToken(config, deps.env),
+          slugOf,
+          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
+        });
     }
   };
 }

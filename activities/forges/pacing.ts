@@ -18,7 +18,10 @@ export class Pacer {
   ) {}
 
   /** Runs `send` when the budget allows; content-creating sends are serialised. */
-  async run<T extends { headers: { get(name: string): string | null }; status: number }>(contentCreating: boolean, send: () => Promise<T>): Promise<T> {
+  async run<T extends { headers: { get(name: string): string | null }; status: number }>(
+    contentCreating: boolean,
+    send: () => Promise<T>,
+  ): Promise<T> {
     if (!contentCreating) {
       await this.waitUntil(this.notBefore);
       return this.observe(await send());
@@ -73,7 +76,8 @@ export function pacerFor(budget: string, minIntervalMs: number): Pacer {
   return pacer;
 }
 
-export const isContentCreating = (method: string | undefined): boolean => !['GET', 'HEAD', 'OPTIONS'].includes((method ?? 'GET').toUpperCase());
+export const isContentCreating = (method: string | undefined): boolean =>
+  !['GET', 'HEAD', 'OPTIONS'].includes((method ?? 'GET').toUpperCase());
 
 /** A `fetch` that goes through the pacer. */
 export function pacedFetch(pacer: Pacer, inner: typeof fetch = fetch): typeof fetch {

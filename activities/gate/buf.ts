@@ -80,10 +80,25 @@ export async function bufCopyBreaking(input: BufCopyInput): Promise<BreakingProb
   }
   if (input.at !== null && !REF.test(input.at)) throw new Error(`commit "${input.at}" is not a commit id or ref name`);
   const source = input.at === null ? '.' : `.git#ref=${input.at}`;
-  return runBreaking(input.exec, [source, '', bufConfig('.', input.rules, ['WIRE_JSON'], input.at === null), bufConfig('.', input.rules, ['WIRE_JSON'], false), copies], input.timeoutSeconds);
+  return runBreaking(
+    input.exec,
+    [
+      source,
+      '',
+      bufConfig('.', input.rules, ['WIRE_JSON'], input.at === null),
+      bufConfig('.', input.rules, ['WIRE_JSON'], false),
+      copies,
+    ],
+    input.timeoutSeconds,
+  );
 }
 
-function bufConfig(module: string, rules: readonly string[] | undefined, fallback: string[], excludeScratch: boolean): string {
+function bufConfig(
+  module: string,
+  rules: readonly string[] | undefined,
+  fallback: string[],
+  excludeScratch: boolean,
+): string {
   const use = rules?.length ? [...rules] : fallback;
   // A work tree may hold the gate's own files (handed pacts, copies); they are no protobuf of the repo's.
   const excludes = excludeScratch && module === '.' ? { excludes: [GATE_SCRATCH] } : {};

@@ -22,11 +22,19 @@ export interface Attribution {
  * Matches every breaking finding against every consumer's declared usage. A Pact verification
  * names its consumer itself; a consumer that declares nothing readable is hit by everything.
  */
-export function attributeFindings(spec: ContractSpec, breaking: readonly ContractProblem[], usage: ReadonlyMap<string, DeclaredUsage>): Attribution {
+export function attributeFindings(
+  spec: ContractSpec,
+  breaking: readonly ContractProblem[],
+  usage: ReadonlyMap<string, DeclaredUsage>,
+): Attribution {
   const hits = new Map<string, ContractProblem[]>(spec.consumers.map((c) => [c.repo, []]));
   const unused: ContractProblem[] = [];
   for (const problem of breaking) {
-    const hit = spec.consumers.filter((c) => (problem.consumer !== undefined ? problem.consumer === c.repo : affects(problem, usage.get(c.repo) ?? { form: 'unknown' })));
+    const hit = spec.consumers.filter((c) =>
+      problem.consumer !== undefined
+        ? problem.consumer === c.repo
+        : affects(problem, usage.get(c.repo) ?? { form: 'unknown' }),
+    );
     for (const c of hit) hits.get(c.repo)?.push(problem);
     if (hit.length === 0) unused.push(problem);
   }
@@ -38,7 +46,11 @@ function clip(text: string): string {
 }
 
 /** A consumer left out of the change that uses what broke: named with the first thing it uses. */
-export function consumerNotInChange(spec: ContractSpec, consumer: string, hits: readonly ContractProblem[]): ContractProblem {
+export function consumerNotInChange(
+  spec: ContractSpec,
+  consumer: string,
+  hits: readonly ContractProblem[],
+): ContractProblem {
   const first = hits[0];
   const more = hits.length > 1 ? ` (and ${hits.length - 1} more)` : '';
   return {
@@ -55,7 +67,10 @@ export function consumerNotInChange(spec: ContractSpec, consumer: string, hits: 
 
 /** A finding no declared consumer uses, worded for the contract's audience. */
 export function unusedFinding(problem: ContractProblem, audience: ContractAudience): ContractProblem {
-  const why = audience === 'public' ? 'no declared consumer uses it: affects clients outside the fleet' : 'no declared consumer uses it: a note, the contract is fleet-only';
+  const why =
+    audience === 'public'
+      ? 'no declared consumer uses it: affects clients outside the fleet'
+      : 'no declared consumer uses it: a note, the contract is fleet-only';
   return { ...problem, message: `${problem.message} (${why})` };
 }
 
@@ -64,7 +79,12 @@ export function unusedFinding(problem: ContractProblem, audience: ContractAudien
  * its own usage fits the head (it moves with the provider); one outside the change also breaks
  * when anything it uses broke.
  */
-export function consumerVerdicts(spec: ContractSpec, inChange: ReadonlySet<string>, own: readonly ContractProblem[], hits: ReadonlyMap<string, readonly ContractProblem[]>): ConsumerVerdict[] {
+export function consumerVerdicts(
+  spec: ContractSpec,
+  inChange: ReadonlySet<string>,
+  own: readonly ContractProblem[],
+  hits: ReadonlyMap<string, readonly ContractProblem[]>,
+): ConsumerVerdict[] {
   return spec.consumers.map(({ repo }) => {
     const mine = own.filter((p) => p.consumer === repo || p.repo === repo);
     const used = hits.get(repo) ?? [];
@@ -73,7 +93,11 @@ export function consumerVerdicts(spec: ContractSpec, inChange: ReadonlySet<strin
     const counted = changed && spec.kind !== 'pact' ? [] : used;
     const reasons = [...counted.map((p) => describeHit(p)), ...mine.map((p) => p.message)];
     const breaks = reasons.length > 0;
-    const why = breaks ? reasons : changed && used.length > 0 ? [`updated in this change for ${describeHit(used[0] as ContractProblem)}`] : [];
+    const why = breaks
+      ? reasons
+      : changed && used.length > 0
+        ? [`updated in this change for ${describeHit(used[0] as ContractProblem)}`]
+        : [];
     const shown = why.slice(0, MAX_WHY).map(clip);
     if (why.length > MAX_WHY) shown.push(`… and ${why.length - MAX_WHY} more`);
     return { consumer: repo, inChange: changed, status: breaks ? 'breaks' : 'fits', why: shown };

@@ -7,7 +7,13 @@
  */
 import { lstat, mkdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { CheckContractInput, ContractConsumerSpec, ContractProblem, ContractSpec, ContractVerdict } from '../../core/gate.ts';
+import type {
+  CheckContractInput,
+  ContractConsumerSpec,
+  ContractProblem,
+  ContractSpec,
+  ContractVerdict,
+} from '../../core/gate.ts';
 import type { CommandResult } from '../../core/commands.ts';
 import {
   bundleExternalRefs,
@@ -50,12 +56,23 @@ export function createContractActivities(deps: GateDeps) {
   return {
     async checkContract(input: CheckContractInput): Promise<ContractVerdict> {
       const started = Date.now();
-      const work = new GateWork(deps, input.changeId, `${input.round}-${input.contract.name}`, input.repos, input.revisions);
+      const work = new GateWork(
+        deps,
+        input.changeId,
+        `${input.round}-${input.contract.name}`,
+        input.repos,
+        input.revisions,
+      );
       try {
         const found = await checkKind(work, input.contract);
         // gate.strict: drift the change did not cause blocks all the same.
         if (input.contract.strict) found.mismatches.push(...found.preExisting.splice(0));
-        const verdict = contractVerdict(input.contract, new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)), found, Date.now() - started);
+        const verdict = contractVerdict(
+          input.contract,
+          new Set(input.repos.filter((r) => r.inChange).map((r) => r.repo)),
+          found,
+          Date.now() - started,
+        );
         return found.preExisting.length > 0 ? { ...verdict, preExisting: shorten(found.preExisting) } : verdict;
       } finally {
         await work.dispose();
@@ -122,7 +139,11 @@ function withLines(work: GateWork, provider: string, problems: ContractProblem[]
   const lineIn = (repo: string, file: string, pointerText: string): { line: number; which: 'head' | 'base' } | null => {
     // Where the thing is at the head; else where it was at the base (it is gone); else the
     // nearest place of the head's text.
-    for (const [which, exact] of [['head', true], ['base', true], ['head', false]] as const) {
+    for (const [which, exact] of [
+      ['head', true],
+      ['base', true],
+      ['head', false],
+    ] as const) {
       const line = finder(sourceKey(repo, which, file))?.(pointerText, { exact }) ?? null;
       if (line !== null) return { line, which };
     }
@@ -149,7 +170,13 @@ function withLines(work: GateWork, provider: string, problems: ContractProblem[]
 }
 
 /** A document's text, or null; one too large for the gate is an `invalid` problem, not a retried failure. */
-async function readDocument(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<string | null | false> {
+async function readDocument(
+  work: GateWork,
+  repo: string,
+  which: 'base' | 'head',
+  path: string,
+  found: Found,
+): Promise<string | null | false> {
   try {
     const text = await work.read(repo, which, path);
     if (text !== null) sourcesOf(work).set(sourceKey(repo, which, path), text);
@@ -169,12 +196,25 @@ async function readDocument(work: GateWork, repo: string, which: 'base' | 'head'
 }
 
 /** A document at a revision, parsed; a missing or unreadable one is a problem, not a crash. */
-async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', path: string, found: Found): Promise<unknown> {
+async function documentAt(
+  work: GateWork,
+  repo: string,
+  which: 'base' | 'head',
+  path: string,
+  found: Found,
+): Promise<unknown> {
   const text = await readDocument(work, repo, which, path, found);
   if (text === false) return undefined;
   if (text === null) {
     if (which === 'base') return undefined;
-    found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the ${which} of ${repo}`, repo });
+    found.failures.push({
+      kind: 'invalid',
+      rule: 'document-missing',
+      file: path,
+      location: '',
+      message: `${path} does not exist at the ${which} of ${repo}`,
+      repo,
+    });
     return undefined;
   }
   const parsed = parseContractDocument(text, path);
@@ -190,26 +230,51 @@ async function documentAt(work: GateWork, repo: string, which: 'base' | 'head', 
     if (otherText === false) return { ok: true, document: {} };
     return otherText === null ? null : parseContractDocument(otherText, other);
   });
-  if (which === 'head') found.failures.push(...withLines(work, repo, bundled.problems.map((p) => ({ ...p, repo }))));
+  if (which === 'head')
+    found.failures.push(
+      ...withLines(
+        work,
+        repo,
+        bundled.problems.map((p) => ({ ...p, repo })),
+      ),
+    );
   return bundled.document;
 }
 
 async function checkDocument(work: GateWork, spec: ContractSpec, found: Found): Promise<void> {
   const path = spec.path ?? '';
-  const [base, head] = [await documentAt(work, spec.provider, 'base', path, found), await documentAt(work, spec.provider, 'head', path, found)];
+  const [base, head] = [
+    await documentAt(work, spec.provider, 'base', path, found),
+    await documentAt(work, spec.provider, 'head', path, found),
+  ];
   if (head === undefined) return;
   // A contract new in this change has no base to break.
   if (base !== undefined) {
     const diff = (spec.kind === 'openapi' ? diffOpenApi(base, head, path) : diffJsonSchema(base, head, path)).filter(
       // A reference already reported as refused or missing is not reported again by each comparison that meets it.
-      (p) => p.rule !== 'ref-unresolved' || !found.failures.some((f) => f.rule === 'ref-outside-repo' || f.rule === 'ref-unresolved'),
+      (p) =>
+        p.rule !== 'ref-unresolved' ||
+        !found.failures.some((f) => f.rule === 'ref-outside-repo' || f.rule === 'ref-unresolved'),
     );
-    found.breaking.push(...withLines(work, spec.provider, diff.map((p) => ({ ...p, repo: spec.provider }))));
+    found.breaking.push(
+      ...withLines(
+        work,
+        spec.provider,
+        diff.map((p) => ({ ...p, repo: spec.provider })),
+      ),
+    );
   }
   for (const consumer of spec.consumers) {
     const check = (provider: unknown, which: 'base' | 'head', into: Found) =>
-      spec.kind === 'openapi' ? openApiUsage(work, consumer, base, provider, path, into, which) : schemaCopy(work, consumer, provider, path, into, which);
-    const placed = (ps: CheckProblem[]) => withLines(work, spec.provider, ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })));
+      spec.kind === 'openapi'
+        ? openApiUsage(work, consumer, base, provider, path, into, which)
+        : schemaCopy(work, consumer, provider, path, into, which);
+    const placed = (ps: CheckProblem[]) =>
+      withLines(
+        work,
+        spec.provider,
+        ps.map((p) => ({ ...p, kind: 'mismatch' as const, repo: consumer.repo, consumer: consumer.repo })),
+      );
     const problems = placed(await check(head, 'head', found));
     // The base pair is read only to tell old drift from new; what is unreadable there is no finding.
     const atBase = problems.length > 0 && base !== undefined ? placed(await check(base, 'base', emptyFound())) : [];
@@ -227,8 +292,25 @@ function addSplit(found: Found, atHead: ContractProblem[], atBase: readonly Cont
 }
 
 /** `head` is the provider's document the usage is checked against (its head, or its base to tell old drift); `base` its base, where usage is resolved. */
-async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base: unknown, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
-  const problems = consumer.uses ? atConsumer(checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, { provider: providerFile, consumer: 'repos.config.json' }), providerFile, 'repos.config.json') : [];
+async function openApiUsage(
+  work: GateWork,
+  consumer: ContractConsumerSpec,
+  base: unknown,
+  head: unknown,
+  providerFile: string,
+  found: Found,
+  which: 'base' | 'head',
+): Promise<CheckProblem[]> {
+  const problems = consumer.uses
+    ? atConsumer(
+        checkOpenApiConsumer(head, { form: 'uses', uses: consumer.uses }, consumer.repo, {
+          provider: providerFile,
+          consumer: 'repos.config.json',
+        }),
+        providerFile,
+        'repos.config.json',
+      )
+    : [];
   const declared: DeclaredUsage[] = consumer.uses ? [usageOfUses(consumer.uses, base, head)] : [];
   if (consumer.path) {
     const doc = await documentAt(work, consumer.repo, which, consumer.path, found);
@@ -236,10 +318,22 @@ async function openApiUsage(work: GateWork, consumer: ContractConsumerSpec, base
       const usage = usageOf(doc, consumer.path, consumer.repo);
       if ('form' in usage) {
         const files = { provider: providerFile, consumer: consumer.path };
-        problems.push(...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, files), providerFile, consumer.path));
-        const before = usageOf((await declarationBefore(work, consumer.repo, consumer.path)) ?? doc, consumer.path, consumer.repo);
+        problems.push(
+          ...atConsumer(checkOpenApiConsumer(head, usage, consumer.repo, files), providerFile, consumer.path),
+        );
+        const before = usageOf(
+          (await declarationBefore(work, consumer.repo, consumer.path)) ?? doc,
+          consumer.path,
+          consumer.repo,
+        );
         const used = 'form' in before ? before : usage;
-        declared.push(used.form === 'uses' ? usageOfUses(used.uses, base, head) : used.form === 'pact' ? usageOfPact(used.pact, base, head) : usageOfCopy(checkOpenApiConsumer(head, used, consumer.repo, files)));
+        declared.push(
+          used.form === 'uses'
+            ? usageOfUses(used.uses, base, head)
+            : used.form === 'pact'
+              ? usageOfPact(used.pact, base, head)
+              : usageOfCopy(checkOpenApiConsumer(head, used, consumer.repo, files)),
+        );
       } else found.failures.push(usage);
     }
   }
@@ -261,7 +355,14 @@ async function declarationBefore(work: GateWork, repo: string, path: string): Pr
 
 /** What a consumer declares, for the verdict; several declarations (config and file) add up. */
 function recordUsage(found: Found, consumer: string, declared: DeclaredUsage[]): void {
-  found.usage.set(consumer, declared.length === 1 && declared[0] ? declared[0] : declared.length === 0 ? { form: 'unknown' } : { form: 'any-of', of: declared });
+  found.usage.set(
+    consumer,
+    declared.length === 1 && declared[0]
+      ? declared[0]
+      : declared.length === 0
+        ? { form: 'unknown' }
+        : { form: 'any-of', of: declared },
+  );
 }
 
 /**
@@ -270,7 +371,9 @@ function recordUsage(found: Found, consumer: string, declared: DeclaredUsage[]):
  * document, prefixed with that document's name so the pair stays unambiguous.
  */
 function atConsumer(problems: CheckProblem[], providerFile: string, consumerFile: string): CheckProblem[] {
-  return problems.map((p) => (p.file === providerFile ? { ...p, file: consumerFile, location: `${providerFile}#${p.location}` } : p));
+  return problems.map((p) =>
+    p.file === providerFile ? { ...p, file: consumerFile, location: `${providerFile}#${p.location}` } : p,
+  );
 }
 
 /** What a consumer's file says it uses: a copy of the document, a Pact file, or a `{ "uses": [...] }` list. */
@@ -291,14 +394,23 @@ function usageOf(doc: unknown, file: string, repo: string): OpenApiUsage | Contr
   };
 }
 
-async function schemaCopy(work: GateWork, consumer: ContractConsumerSpec, head: unknown, providerFile: string, found: Found, which: 'base' | 'head'): Promise<CheckProblem[]> {
+async function schemaCopy(
+  work: GateWork,
+  consumer: ContractConsumerSpec,
+  head: unknown,
+  providerFile: string,
+  found: Found,
+  which: 'base' | 'head',
+): Promise<CheckProblem[]> {
   if (!consumer.path) return [];
   const copy = await documentAt(work, consumer.repo, which, consumer.path, found);
   if (copy === undefined) return [];
   // What the consumer's copy promises must still hold in the provider's schema.
   const own = diffJsonSchema(copy, head, providerFile);
   const before = await declarationBefore(work, consumer.repo, consumer.path);
-  recordUsage(found, consumer.repo, [usageOfCopy(before === undefined ? own : diffJsonSchema(before, head, providerFile))]);
+  recordUsage(found, consumer.repo, [
+    usageOfCopy(before === undefined ? own : diffJsonSchema(before, head, providerFile)),
+  ]);
   return own.map((p) => ({ ...p, message: `${consumer.repo}'s copy ${consumer.path}: ${p.message}` }));
 }
 
@@ -306,21 +418,38 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
   const path = spec.path ?? '';
   const head = await work.read(spec.provider, 'head', path);
   if (head === null) {
-    found.failures.push({ kind: 'invalid', rule: 'document-missing', file: path, location: '', message: `${path} does not exist at the head of ${spec.provider}`, repo: spec.provider });
+    found.failures.push({
+      kind: 'invalid',
+      rule: 'document-missing',
+      file: path,
+      location: '',
+      message: `${path} does not exist at the head of ${spec.provider}`,
+      repo: spec.provider,
+    });
     return;
   }
   const hasBase = (await work.read(spec.provider, 'base', path)) !== null;
   const checkout = await work.checkout(spec.provider);
   const timeoutSeconds = checkout.repo.sandbox.timeouts.testSeconds;
   if (hasBase) {
-    const problems = await bufBreaking({ exec: await work.tools(spec.provider), base: checkout.base, rules: spec.rules, timeoutSeconds });
+    const problems = await bufBreaking({
+      exec: await work.tools(spec.provider),
+      base: checkout.base,
+      rules: spec.rules,
+      timeoutSeconds,
+    });
     // The module is the whole repository; this contract is its one file.
     found.breaking.push(
       ...problems
         .filter((p) => p.file === path)
         .map((p) => {
           const handle = protoHandle(p);
-          return { ...p, location: p.location.slice(p.file.length + 1), repo: spec.provider, ...(handle ? { handle } : {}) };
+          return {
+            ...p,
+            location: p.location.slice(p.file.length + 1),
+            repo: spec.provider,
+            ...(handle ? { handle } : {}),
+          };
         }),
     );
   }
@@ -328,10 +457,20 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
     if (!consumer.path) continue;
     const copy = await work.read(consumer.repo, 'head', consumer.path);
     if (copy === null) {
-      found.mismatches.push({ kind: 'mismatch', rule: 'copy-missing', file: consumer.path, location: '', message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`, repo: consumer.repo, consumer: consumer.repo });
+      found.mismatches.push({
+        kind: 'mismatch',
+        rule: 'copy-missing',
+        file: consumer.path,
+        location: '',
+        message: `${consumer.repo} has no copy of ${path} at ${consumer.path}`,
+        repo: consumer.repo,
+        consumer: consumer.repo,
+      });
       continue;
     }
-    recordUsage(found, consumer.repo, [usageOfProtoCopy((await work.read(consumer.repo, 'base', consumer.path)) ?? copy)]);
+    recordUsage(found, consumer.repo, [
+      usageOfProtoCopy((await work.read(consumer.repo, 'base', consumer.path)) ?? copy),
+    ]);
     const atHead = await copyFits(work, spec, consumer, 'head', found);
     const atBase = atHead.length > 0 && hasBase ? await copyFits(work, spec, consumer, 'base', emptyFound()) : [];
     addSplit(found, atHead, atBase);
@@ -344,14 +483,25 @@ async function checkProtobuf(work: GateWork, spec: ContractSpec, found: Found): 
  * out at the provider's path, with the files it imports beside it in the consumer's repository
  * (or, when the consumer keeps none, the provider's own).
  */
-async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractConsumerSpec, which: 'base' | 'head', found: Found): Promise<ContractProblem[]> {
+async function copyFits(
+  work: GateWork,
+  spec: ContractSpec,
+  consumer: ContractConsumerSpec,
+  which: 'base' | 'head',
+  found: Found,
+): Promise<ContractProblem[]> {
   const path = spec.path ?? '';
   const copyPath = consumer.path ?? '';
   const copy = await work.read(consumer.repo, which, copyPath);
   if (copy === null) return [];
   const checkout = await work.checkout(spec.provider);
   const folder = join(GATE_SCRATCH, 'copies', consumer.repo, which);
-  const layout = await copyLayout({ text: copy, path: copyPath }, path, { consumer: (p) => work.read(consumer.repo, which, p), provider: (p) => work.read(spec.provider, which, p) }, spec.provider);
+  const layout = await copyLayout(
+    { text: copy, path: copyPath },
+    path,
+    { consumer: (p) => work.read(consumer.repo, which, p), provider: (p) => work.read(spec.provider, which, p) },
+    spec.provider,
+  );
   if (!layout.ok) {
     found.failures.push({
       kind: 'invalid',
@@ -382,7 +532,11 @@ async function copyFits(work: GateWork, spec: ContractSpec, consumer: ContractCo
     rules: spec.copyRules ?? ['WIRE_JSON'],
     timeoutSeconds: checkout.repo.sandbox.timeouts.testSeconds,
   });
-  return problems.map((p) => ({ ...copyProblem(p, files, { provider: spec.provider, consumer: consumer.repo, copy: copyPath }), repo: consumer.repo, consumer: consumer.repo }));
+  return problems.map((p) => ({
+    ...copyProblem(p, files, { provider: spec.provider, consumer: consumer.repo, copy: copyPath }),
+    repo: consumer.repo,
+    consumer: consumer.repo,
+  }));
 }
 
 /** Consumer-driven: each consumer's tests write its pact, the provider verifies it, offline. */
@@ -394,13 +548,22 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     const wrote = await work.run(consumer.repo, `pact ${spec.name}`, command, c.repo.sandbox.timeouts.testSeconds);
     if (wrote.exitCode !== 0 || wrote.setupFailed) {
       found.failures.push(
-        couldNotRun(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command`) ?? commandFailure(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command failed`),
+        couldNotRun(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command`) ??
+          commandFailure(consumer.repo, pactPath, command, wrote, `${consumer.repo}'s pact command failed`),
       );
       continue;
     }
     const pact = await readWritten(c.dir, pactPath);
     if (pact === null) {
-      found.failures.push({ kind: 'invalid', rule: 'pact-missing', file: pactPath, location: command, message: `${consumer.repo}'s tests did not write ${pactPath}`, repo: consumer.repo, consumer: consumer.repo });
+      found.failures.push({
+        kind: 'invalid',
+        rule: 'pact-missing',
+        file: pactPath,
+        location: command,
+        message: `${consumer.repo}'s tests did not write ${pactPath}`,
+        repo: consumer.repo,
+        consumer: consumer.repo,
+      });
       continue;
     }
     // A pact its provider cannot read is the consumer's to fix, named with the place in the file.
@@ -408,7 +571,13 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     const read = parsed.ok ? readPact(parsed.document, pactPath) : { entries: [], problems: [parsed.problem] };
     if (read.problems.length > 0) {
       sourcesOf(work).set(sourceKey(consumer.repo, 'head', pactPath), pact);
-      found.failures.push(...withLines(work, spec.provider, read.problems.map((p) => ({ ...p, repo: consumer.repo, consumer: consumer.repo }))));
+      found.failures.push(
+        ...withLines(
+          work,
+          spec.provider,
+          read.problems.map((p) => ({ ...p, repo: consumer.repo, consumer: consumer.repo })),
+        ),
+      );
       continue;
     }
     const provider = await work.checkout(spec.provider);
@@ -417,12 +586,29 @@ async function checkPact(work: GateWork, spec: ContractSpec, found: Found): Prom
     await writeFile(join(provider.dir, handed), pact);
     await work.handOver(join(provider.dir, '.lockstep-gate'));
     const verify = `export ${spec.pactEnv}=/workspace/${handed}\n${spec.verify ?? 'false'}`;
-    const verified = await work.run(spec.provider, `verify pact of ${consumer.repo}`, verify, provider.repo.sandbox.timeouts.testSeconds);
-    const notRun = couldNotRun(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider}'s verification of ${consumer.repo}'s pact`);
+    const verified = await work.run(
+      spec.provider,
+      `verify pact of ${consumer.repo}`,
+      verify,
+      provider.repo.sandbox.timeouts.testSeconds,
+    );
+    const notRun = couldNotRun(
+      spec.provider,
+      pactPath,
+      spec.verify ?? '',
+      verified,
+      `${spec.provider}'s verification of ${consumer.repo}'s pact`,
+    );
     if (notRun) found.failures.push({ ...notRun, consumer: consumer.repo });
     else if (verified.exitCode !== 0) {
       found.breaking.push({
-        ...commandFailure(spec.provider, pactPath, spec.verify ?? '', verified, `${spec.provider} does not honour ${consumer.repo}'s pact (${pactSummary(read.entries)})`),
+        ...commandFailure(
+          spec.provider,
+          pactPath,
+          spec.verify ?? '',
+          verified,
+          `${spec.provider} does not honour ${consumer.repo}'s pact (${pactSummary(read.entries)})`,
+        ),
         kind: 'breaking',
         rule: 'pact-verification-failed',
         consumer: consumer.repo,
@@ -442,22 +628,45 @@ async function checkCommand(work: GateWork, spec: ContractSpec, found: Found): P
   const c = await work.checkout(spec.runIn);
   const result = await work.run(spec.runIn, `contract ${spec.name}`, command, c.repo.sandbox.timeouts.testSeconds);
   if (result.exitCode !== 0 || result.setupFailed) {
-    found.failures.push(couldNotRun(spec.runIn, '', command, result, `contract check "${spec.name}"`) ?? commandFailure(spec.runIn, '', command, result, `contract check "${spec.name}" failed`));
+    found.failures.push(
+      couldNotRun(spec.runIn, '', command, result, `contract check "${spec.name}"`) ??
+        commandFailure(spec.runIn, '', command, result, `contract check "${spec.name}" failed`),
+    );
   }
 }
 
 /** A command that failed for its environment (or never ran: setup failed) is no verdict on the contract. */
-function couldNotRun(repo: string, file: string, command: string, r: GateCommandResult, what: string): ContractProblem | null {
+function couldNotRun(
+  repo: string,
+  file: string,
+  command: string,
+  r: GateCommandResult,
+  what: string,
+): ContractProblem | null {
   const fault = r.setupFailed ? setupFault(repo, r) : environmentFault(r);
   if (!fault) return null;
   const tail = r.outputTail.trim().split('\n').slice(-3).join(' | ');
-  return { kind: 'failed', rule: COULD_NOT_RUN, file, location: firstLine(command), message: `${what} could not run: ${fault.why}. Fix: ${fault.fix}.${tail ? ` Output: ${tail}` : ''}`, repo };
+  return {
+    kind: 'failed',
+    rule: COULD_NOT_RUN,
+    file,
+    location: firstLine(command),
+    message: `${what} could not run: ${fault.why}. Fix: ${fault.fix}.${tail ? ` Output: ${tail}` : ''}`,
+    repo,
+  };
 }
 
 function commandFailure(repo: string, file: string, command: string, r: CommandResult, what: string): ContractProblem {
   const why = r.timedOut ? 'timed out' : `exited with code ${r.exitCode}`;
   const tail = r.outputTail.trim().split('\n').slice(-6).join(' | ');
-  return { kind: 'failed', rule: 'command-failed', file, location: firstLine(command), message: `${what}: ${why}${tail ? `: ${tail}` : ''}`, repo };
+  return {
+    kind: 'failed',
+    rule: 'command-failed',
+    file,
+    location: firstLine(command),
+    message: `${what}: ${why}${tail ? `: ${tail}` : ''}`,
+    repo,
+  };
 }
 
 /** A file a sandbox wrote: read on the host only if it is a regular file inside the checkout. */
@@ -482,7 +691,12 @@ async function readWritten(dir: string, path: string): Promise<string | null> {
  * failed pact verification always blocks: the provider and the consumer (if it changed) are
  * asked to agree again. Blame says whose work a fix round sends back.
  */
-export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string>, found: Found, durationMs: number): ContractVerdict {
+export function contractVerdict(
+  spec: ContractSpec,
+  inChange: ReadonlySet<string>,
+  found: Found,
+  durationMs: number,
+): ContractVerdict {
   const documentKind = spec.kind !== 'pact' && spec.kind !== 'command';
   const audience = spec.audience ?? 'public';
   const { hits, unused } = attributeFindings(spec, found.breaking, found.usage);
@@ -491,9 +705,15 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
   // A check that could not run is the fleet config's to fix, not a repo agent's.
   for (const p of found.failures) if (p.rule !== COULD_NOT_RUN) blame.add(p.repo);
   for (const p of found.mismatches) blame.add(inChange.has(p.repo) ? p.repo : spec.provider);
-  const notInChange = documentKind ? spec.consumers.filter((c) => !inChange.has(c.repo) && (hits.get(c.repo)?.length ?? 0) > 0).map((c) => consumerNotInChange(spec, c.repo, hits.get(c.repo) ?? [])) : [];
+  const notInChange = documentKind
+    ? spec.consumers
+        .filter((c) => !inChange.has(c.repo) && (hits.get(c.repo)?.length ?? 0) > 0)
+        .map((c) => consumerNotInChange(spec, c.repo, hits.get(c.repo) ?? []))
+    : [];
   // Whole operations gone first: in a long list they say the most.
-  const unusedWorded = [...unused].sort((a, b) => Number(a.handle?.field !== '') - Number(b.handle?.field !== '')).map((p) => unusedFinding(p, audience));
+  const unusedWorded = [...unused]
+    .sort((a, b) => Number(a.handle?.field !== '') - Number(b.handle?.field !== ''))
+    .map((p) => unusedFinding(p, audience));
   const outsideFleet = documentKind && audience === 'public' ? unusedWorded : [];
   let accepted: ContractProblem[] = [];
   if (notInChange.length > 0 || outsideFleet.length > 0) {
@@ -513,14 +733,26 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
         : found.mismatches.length > 0
           ? 'mismatch'
           : 'passed';
-  const short = (ps: ContractProblem[], max = MAX_PROBLEMS) => ps.slice(0, max).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
+  const short = (ps: ContractProblem[], max = MAX_PROBLEMS) =>
+    ps.slice(0, max).map((p) => ({
+      ...p,
+      message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message,
+    }));
   return {
     contract: spec.name,
     kind: spec.kind,
     provider: spec.provider,
     consumers: spec.consumers.map((c) => c.repo),
     status,
-    problems: short([...found.failures, ...blockingBreaking.slice(0, Math.max(MIN_BREAKING, MAX_PROBLEMS - found.failures.length - notInChange.length - found.mismatches.length)), ...notInChange, ...found.mismatches]),
+    problems: short([
+      ...found.failures,
+      ...blockingBreaking.slice(
+        0,
+        Math.max(MIN_BREAKING, MAX_PROBLEMS - found.failures.length - notInChange.length - found.mismatches.length),
+      ),
+      ...notInChange,
+      ...found.mismatches,
+    ]),
     accepted: short(accepted),
     blame: status === 'passed' ? [] : [...blame].filter((r) => inChange.has(r)),
     durationMs,
@@ -532,7 +764,10 @@ export function contractVerdict(spec: ContractSpec, inChange: ReadonlySet<string
 }
 
 function shorten(ps: ContractProblem[]): ContractProblem[] {
-  return ps.slice(0, MAX_PROBLEMS).map((p) => ({ ...p, message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message }));
+  return ps.slice(0, MAX_PROBLEMS).map((p) => ({
+    ...p,
+    message: p.message.length > MAX_MESSAGE ? `${p.message.slice(0, MAX_MESSAGE)}…` : p.message,
+  }));
 }
 
 function firstLine(text: string): string {

@@ -44,7 +44,16 @@ export function sandboxGateExec(deps: SandboxDeps, ref: SandboxRef, options: San
     index += 1;
     const result = await runInSandbox(
       deps,
-      { ...ref, kind: 'gate', name: command.name, index, command: command.argv.join(' '), argv: command.argv, timeoutSeconds: command.timeoutSeconds, outputBytes },
+      {
+        ...ref,
+        kind: 'gate',
+        name: command.name,
+        index,
+        command: command.argv.join(' '),
+        argv: command.argv,
+        timeoutSeconds: command.timeoutSeconds,
+        outputBytes,
+      },
       options.signal,
     );
     const output = result.log ? await readFile(result.log.path, 'utf8') : result.outputTail;
@@ -64,7 +73,13 @@ export interface ToolRun {
  * Runs `script` (fixed text of ours, never built from input) with bash in the sandbox; values
  * such as file names go in `args` and reach the script as "$@", never as shell text.
  */
-export async function runTool(exec: GateExec, tool: GateTool, script: string, args: readonly string[], timeoutSeconds: number): Promise<ToolRun> {
+export async function runTool(
+  exec: GateExec,
+  tool: GateTool,
+  script: string,
+  args: readonly string[],
+  timeoutSeconds: number,
+): Promise<ToolRun> {
   const mark = `--lockstep-report-${randomBytes(12).toString('hex')}--`;
   const wrapper = [
     'mark="$1"; shift',
@@ -76,11 +91,18 @@ export async function runTool(exec: GateExec, tool: GateTool, script: string, ar
     'rm -rf "$out"',
     'exit $rc',
   ].join('\n');
-  const result = await exec({ name: `gate ${tool}`, argv: ['bash', '-c', wrapper, 'lockstep-gate', mark, ...args], timeoutSeconds });
+  const result = await exec({
+    name: `gate ${tool}`,
+    argv: ['bash', '-c', wrapper, 'lockstep-gate', mark, ...args],
+    timeoutSeconds,
+  });
   if (result.timedOut) throw new GateToolError(tool, `timed out after ${timeoutSeconds}s`);
   const parts = result.output.split(`\n${mark}\n`);
   if (parts.length < 3 || result.truncated) {
-    throw new GateToolError(tool, `no complete report (exit ${result.exitCode}${result.truncated ? ', output over the cap' : ''}): ${result.output.slice(-2000)}`);
+    throw new GateToolError(
+      tool,
+      `no complete report (exit ${result.exitCode}${result.truncated ? ', output over the cap' : ''}): ${result.output.slice(-2000)}`,
+    );
   }
   return { exitCode: result.exitCode, report: parts[1] ?? '', stderrTail: parts.slice(2).join('\n').trim() };
 }

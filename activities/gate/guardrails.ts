@@ -17,7 +17,13 @@ export function createGuardrailActivities(deps: GateDeps) {
   return {
     async scanRepo(input: ScanRepoInput): Promise<Omit<GuardrailFinding, 'waived'>[]> {
       const name = input.repo.repo;
-      const work = new GateWork(deps, input.changeId, `${input.round}-scan-${name}`, [input.repo], [{ repo: name, base: input.base, head: input.head }]);
+      const work = new GateWork(
+        deps,
+        input.changeId,
+        `${input.round}-scan-${name}`,
+        [input.repo],
+        [{ repo: name, base: input.base, head: input.head }],
+      );
       try {
         const checkout = await work.checkout(name);
         const range = { workspace: checkout.dir, base: input.base, head: input.head };
@@ -28,10 +34,21 @@ export function createGuardrailActivities(deps: GateDeps) {
         const found: Omit<GuardrailFinding, 'waived'>[] = [
           ...(input.secrets ? await scanSecrets({ ...range, exec, added, timeoutSeconds }) : []),
           ...(input.insecure ? await scanInsecure({ ...range, exec, added, timeoutSeconds }) : []),
-        ].map((f) => ({ ...f, repo: name, message: f.message.length > 300 ? `${f.message.slice(0, 300)}…` : f.message }));
+        ].map((f) => ({
+          ...f,
+          repo: name,
+          message: f.message.length > 300 ? `${f.message.slice(0, 300)}…` : f.message,
+        }));
         if (found.length <= MAX_FINDINGS) return found;
         const cut = found.slice(0, MAX_FINDINGS);
-        cut.push({ repo: name, tool: 'lockstep', rule: 'too-many-findings', file: '', line: 0, message: `${found.length - MAX_FINDINGS} more findings not listed` });
+        cut.push({
+          repo: name,
+          tool: 'lockstep',
+          rule: 'too-many-findings',
+          file: '',
+          line: 0,
+          message: `${found.length - MAX_FINDINGS} more findings not listed`,
+        });
         return cut;
       } finally {
         await work.dispose();

@@ -11,7 +11,9 @@ export async function checkedOutHead(workspace: string, head = 'HEAD'): Promise<
     repo.revparse(['--verify', '--end-of-options', `${head}^{commit}`]),
   ]);
   if (current.trim() !== wanted.trim()) {
-    throw new Error(`the workspace has ${current.trim().slice(0, 12)} checked out, not ${head}; check out the head before scanning`);
+    throw new Error(
+      `the workspace has ${current.trim().slice(0, 12)} checked out, not ${head}; check out the head before scanning`,
+    );
   }
   return wanted.trim();
 }

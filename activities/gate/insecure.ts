@@ -34,7 +34,13 @@ ${toolPath('semgrep')} scan --metrics=off --disable-version-check --disable-nose
 const ID_PREFIX = `${GATE_RULES_MOUNT.slice(1).replaceAll('/', '.')}.`;
 
 interface SemgrepReport {
-  results?: Array<{ check_id?: string; path?: string; start?: { line?: number }; end?: { line?: number }; extra?: { message?: string } }>;
+  results?: Array<{
+    check_id?: string;
+    path?: string;
+    start?: { line?: number };
+    end?: { line?: number };
+    extra?: { message?: string };
+  }>;
   errors?: Array<{ level?: string; type?: unknown; message?: string }>;
 }
 
@@ -53,7 +59,10 @@ export async function scanInsecure(input: ScanInput): Promise<InsecureFinding[]>
     try {
       report = JSON.parse(run.report) as SemgrepReport;
     } catch {
-      throw new GateToolError('semgrep', `exit ${run.exitCode}, unreadable report (${run.report.length} bytes: ${JSON.stringify(run.report.slice(0, 200))}): ${run.stderrTail.slice(-1500)}`);
+      throw new GateToolError(
+        'semgrep',
+        `exit ${run.exitCode}, unreadable report (${run.report.length} bytes: ${JSON.stringify(run.report.slice(0, 200))}): ${run.stderrTail.slice(-1500)}`,
+      );
     }
     // 0: scanned (findings or not). Anything else, or a broken rule, means the scan did not happen.
     const fatalErrors = (report.errors ?? []).filter((e) => e.level === 'error' && !isTargetParseError(e.type));

@@ -57,7 +57,13 @@ export async function scanSecrets(input: ScanInput): Promise<SecretFinding[]> {
   const files = Object.keys(added).sort();
   const raw: Array<Record<string, unknown>> = [];
   for (let i = 0; i < files.length; i += FILES_PER_RUN) {
-    const run = await runTool(input.exec, 'gitleaks', SCRIPT, files.slice(i, i + FILES_PER_RUN), input.timeoutSeconds ?? 300);
+    const run = await runTool(
+      input.exec,
+      'gitleaks',
+      SCRIPT,
+      files.slice(i, i + FILES_PER_RUN),
+      input.timeoutSeconds ?? 300,
+    );
     if (run.exitCode !== 0) throw new GateToolError('gitleaks', `exit ${run.exitCode}: ${run.stderrTail}`);
     let parsed: unknown;
     try {

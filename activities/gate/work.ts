@@ -14,7 +14,15 @@ import { activityContext } from '../context.ts';
 import { chownTree, git, type GitCredentials } from '../git/workspace.ts';
 import { openCache } from '../sandbox/cache.ts';
 import { ownerAlive } from '../sandbox/owner.ts';
-import { LABEL_CHANGE, LABEL_OWNER, LABEL_REPO, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../sandbox/docker.ts';
+import {
+  LABEL_CHANGE,
+  LABEL_OWNER,
+  LABEL_REPO,
+  createSandbox,
+  removeSandbox,
+  runInSandbox,
+  type SandboxDeps,
+} from '../sandbox/docker.ts';
 import { removeEgressDir } from '../egress/sandbox.ts';
 import { sandboxGateExec, type GateExec } from './exec.ts';
 import { gateMounts } from './tools.ts';
@@ -116,18 +124,28 @@ export class GateWork {
       const earlier = Array.from({ length: attempt - 1 }, (_, i) => `${this.baseKey}-a${i + 1}`);
       const dead = new Set<string>();
       for (const k of earlier) {
-        const owner = await readFile(join(this.deps.stateDir, 'gate', this.changeId, k, OWNER_FILE), 'utf8').catch(() => null);
+        const owner = await readFile(join(this.deps.stateDir, 'gate', this.changeId, k, OWNER_FILE), 'utf8').catch(
+          () => null,
+        );
         if (owner !== null && !ownerAlive(owner.trim())) dead.add(k);
       }
-      const found = await this.deps.docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${this.changeId}`] } });
+      const found = await this.deps.docker.listContainers({
+        all: true,
+        filters: { label: [`${LABEL_CHANGE}=${this.changeId}`] },
+      });
       for (const c of found) {
         const repo = c.Labels[LABEL_REPO] ?? '';
         const of = earlier.find((k) => repo.startsWith(`gate-${k}-`));
         if (of && (dead.has(of) || !ownerAlive(c.Labels[LABEL_OWNER] ?? ''))) {
-          await this.deps.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+          await this.deps.docker
+            .getContainer(c.Id)
+            .remove({ force: true, v: true })
+            .catch(() => undefined);
         }
       }
-      await Promise.all([...dead].map((k) => rm(join(this.deps.stateDir, 'gate', this.changeId, k), { recursive: true, force: true })));
+      await Promise.all(
+        [...dead].map((k) => rm(join(this.deps.stateDir, 'gate', this.changeId, k), { recursive: true, force: true })),
+      );
     })();
     return this.cleared;
   }
@@ -138,7 +156,11 @@ export class GateWork {
     await mkdir(this.root, { recursive: true });
     // Whose checkouts these are: a later attempt clears them only once this worker is gone.
     await writeFile(join(this.root, OWNER_FILE), this.deps.sandbox.owner);
-    await git(undefined, dir, this.deps.gitCredentials?.(repo.url)).clone(repo.url, dir, ['--no-hardlinks', '--no-checkout', '--no-recurse-submodules']);
+    await git(undefined, dir, this.deps.gitCredentials?.(repo.url)).clone(repo.url, dir, [
+      '--no-hardlinks',
+      '--no-checkout',
+      '--no-recurse-submodules',
+    ]);
     const g = git(dir);
     const revision = this.revisions.find((r) => r.repo === repo.repo);
     const tip = (await g.revparse([`refs/remotes/origin/${repo.baseBranch}`])).trim();
@@ -185,7 +207,19 @@ export class GateWork {
     const { c, ref, deps, signal } = await this.sandbox(name);
     const setup = await this.setup(name);
     if (setup && (setup.exitCode !== 0 || setup.timedOut)) return { ...setup, setupFailed: true };
-    return runInSandbox(deps, { ...ref, kind: 'gate', name: label, index: this.commandIndex++, command, timeoutSeconds, outputBytes: c.repo.sandbox.limits.outputBytes }, signal);
+    return runInSandbox(
+      deps,
+      {
+        ...ref,
+        kind: 'gate',
+        name: label,
+        index: this.commandIndex++,
+        command,
+        timeoutSeconds,
+        outputBytes: c.repo.sandbox.limits.outputBytes,
+      },
+      signal,
+    );
   }
 
   /** The repo's `sandbox.setup`, as a repo's own run does it (kind 'setup': the egress applies). */
@@ -196,7 +230,19 @@ export class GateWork {
         const { c, ref, deps, signal } = await this.sandbox(name);
         const { setup, timeouts, limits } = c.repo.sandbox;
         if (!setup) return null;
-        return runInSandbox(deps, { ...ref, kind: 'setup', name: 'setup', index: this.commandIndex++, command: setup, timeoutSeconds: timeouts.setupSeconds, outputBytes: limits.outputBytes }, signal);
+        return runInSandbox(
+          deps,
+          {
+            ...ref,
+            kind: 'setup',
+            name: 'setup',
+            index: this.commandIndex++,
+            command: setup,
+            timeoutSeconds: timeouts.setupSeconds,
+            outputBytes: limits.outputBytes,
+          },
+          signal,
+        );
       })();
       this.setups.set(name, pending);
     }

@@ -37,7 +37,12 @@ export function git(baseDir: string | undefined, workspace?: string, extraEnv: R
     config: safeGitConfig(workspace ?? baseDir),
     // simple-git refuses any override of these settings; ours only switch them off.
     // GIT_CONFIG_COUNT carries only the forge credential header that Lockstep itself sets.
-    unsafe: { allowUnsafeHooksPath: true, allowUnsafeFsMonitor: true, allowUnsafeProtocolOverride: true, allowUnsafeConfigEnvCount: 'GIT_CONFIG_COUNT' in extraEnv },
+    unsafe: {
+      allowUnsafeHooksPath: true,
+      allowUnsafeFsMonitor: true,
+      allowUnsafeProtocolOverride: true,
+      allowUnsafeConfigEnvCount: 'GIT_CONFIG_COUNT' in extraEnv,
+    },
     timeout: { block: 120_000 },
   }).env({ ...gitEnv(), ...extraEnv });
 }
@@ -79,11 +84,20 @@ export async function cloneWorkspace(
   await rm(workspace, { recursive: true, force: true });
   await mkdir(join(workspace, '..'), { recursive: true });
   try {
-    await git(undefined, workspace, options.credentials?.(url)).clone(url, workspace, ['--no-hardlinks', '--single-branch', '--branch', baseBranch, '--no-recurse-submodules']);
+    await git(undefined, workspace, options.credentials?.(url)).clone(url, workspace, [
+      '--no-hardlinks',
+      '--single-branch',
+      '--branch',
+      baseBranch,
+      '--no-recurse-submodules',
+    ]);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (/Remote branch .* not found/i.test(message)) {
-      throw fatal('BaseBranchMissing', `base branch "${baseBranch}" does not exist in ${url}; fix repos[].baseBranch in repos.config.json`);
+      throw fatal(
+        'BaseBranchMissing',
+        `base branch "${baseBranch}" does not exist in ${url}; fix repos[].baseBranch in repos.config.json`,
+      );
     }
     throw fatal('RemoteUnreachable', `cannot clone ${url}: ${firstLine(message)}`);
   }
@@ -92,10 +106,19 @@ export async function cloneWorkspace(
   let baseCommit = (await repo.revparse(['HEAD'])).trim();
   if (options.startCommit) {
     try {
-      await git(workspace, undefined, options.credentials?.(url)).raw(['fetch', '--quiet', '--no-tags', url, `refs/heads/${branch}`]);
+      await git(workspace, undefined, options.credentials?.(url)).raw([
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        url,
+        `refs/heads/${branch}`,
+      ]);
       await repo.raw(['reset', '--quiet', '--hard', options.startCommit]);
     } catch (err) {
-      throw fatal('InvalidInput', `cannot continue ${branch} from ${options.startCommit.slice(0, 12)}: ${firstLine(err instanceof Error ? err.message : String(err))}`);
+      throw fatal(
+        'InvalidInput',
+        `cannot continue ${branch} from ${options.startCommit.slice(0, 12)}: ${firstLine(err instanceof Error ? err.message : String(err))}`,
+      );
     }
     // The diff of the change stays against the base it was built on, even if the base moved.
     baseCommit = (await repo.raw(['merge-base', baseCommit, options.startCommit])).trim();
@@ -108,7 +131,10 @@ export async function cloneWorkspace(
  * Commits the change (once, also when retried) and force-pushes the branch. After a setup that
  * is what changed since its snapshot (snapshotPrepared), else every change in the work tree.
  */
-export async function commitAndPush(input: CommitAndPushInput, credentials?: GitCredentials): Promise<CommitAndPushResult> {
+export async function commitAndPush(
+  input: CommitAndPushInput,
+  credentials?: GitCredentials,
+): Promise<CommitAndPushResult> {
   const repo = git(input.workspace, undefined, credentials?.(input.url));
   // simple-git waits 50 ms more after a command that printed nothing (it cannot tell a finished
   // process from one whose output is late), so these commands print: --verbose, no --quiet.
@@ -138,9 +164,19 @@ const PREPARED_IGNORED = join('lockstep', 'prepared-ignored');
  * .gitignore cannot bring setup's leftovers into view.
  */
 export async function snapshotPrepared(workspace: string, options: { keep?: readonly string[] } = {}): Promise<string> {
-  const before = options.keep?.length ? (await git(workspace).raw(['rev-parse', '--verify', '--quiet', PREPARED_REF]).catch(() => '')).trim() : '';
+  const before = options.keep?.length
+    ? (
+        await git(workspace)
+          .raw(['rev-parse', '--verify', '--quiet', PREPARED_REF])
+          .catch(() => '')
+      ).trim()
+    : '';
   const tree = await scratchTree(workspace, before ? { from: before, paths: options.keep ?? [] } : null);
-  const ignored = (await git(workspace).raw(['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z'])).split('\0').filter(Boolean);
+  const ignored = (
+    await git(workspace).raw(['ls-files', '--others', '--ignored', '--exclude-standard', '--directory', '-z'])
+  )
+    .split('\0')
+    .filter(Boolean);
   await mkdir(join(workspace, '.git', 'lockstep'), { recursive: true });
   await writeFile(join(workspace, '.git', PREPARED_IGNORED), ignored.join('\0'));
   await git(workspace).raw(['update-ref', PREPARED_REF, tree]);
@@ -156,8 +192,11 @@ async function stagePreparedChanges(workspace: string): Promise<boolean> {
   const g = git(workspace);
   const prepared = (await g.raw(['rev-parse', '--verify', '--quiet', PREPARED_REF]).catch(() => '')).trim();
   if (!prepared) return false;
-  const ignoredThen = (await readFile(join(workspace, '.git', PREPARED_IGNORED), 'utf8').catch(() => '')).split('\0').filter(Boolean);
-  const underIgnored = (path: string): boolean => ignoredThen.some((i) => (i.endsWith('/') ? path.startsWith(i) : path === i));
+  const ignoredThen = (await readFile(join(workspace, '.git', PREPARED_IGNORED), 'utf8').catch(() => ''))
+    .split('\0')
+    .filter(Boolean);
+  const underIgnored = (path: string): boolean =>
+    ignoredThen.some((i) => (i.endsWith('/') ? path.startsWith(i) : path === i));
   const current = await scratchTree(workspace);
   // Raw records: ":<old mode> <new mode> <old sha> <new sha> <status>\0<path>\0".
   const raw = (await g.raw(['diff-tree', '-r', '-z', '--no-renames', prepared, current])).split('\0');
@@ -170,7 +209,8 @@ async function stagePreparedChanges(workspace: string): Promise<boolean> {
     // Mode 0 removes the path from the index.
     entries.push(status === 'D' ? `0 ${'0'.repeat(newSha.length)}\t${path}` : `${newMode} ${newSha}\t${path}`);
   }
-  if (entries.length > 0) await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''));
+  if (entries.length > 0)
+    await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''));
   return true;
 }
 
@@ -179,7 +219,10 @@ async function stagePreparedChanges(workspace: string): Promise<boolean> {
  * untouched). With `keep`, those paths are taken from the tree `keep.from` instead (absent
  * there: left out), so a later snapshot still counts their edits as part of the change.
  */
-async function scratchTree(workspace: string, keep: { from: string; paths: readonly string[] } | null = null): Promise<string> {
+async function scratchTree(
+  workspace: string,
+  keep: { from: string; paths: readonly string[] } | null = null,
+): Promise<string> {
   const index = join(workspace, '.git', 'lockstep-scratch.index');
   // Starting from the real index reuses its stat cache: only files that changed are hashed.
   await copyFile(join(workspace, '.git', 'index'), index);
@@ -188,13 +231,19 @@ async function scratchTree(workspace: string, keep: { from: string; paths: reado
     await g.raw(['add', '--all', '--verbose']);
     if (keep && keep.paths.length > 0) {
       // Records: "<mode> <type> <sha>\t<path>\0"; a path missing from `from` is removed (mode 0).
-      const listed = (await g.raw(['ls-tree', '-r', '-z', '--full-tree', keep.from, '--', ...keep.paths])).split('\0').filter(Boolean);
-      const found = new Map(listed.map((r) => [r.slice(r.indexOf('\t') + 1), r.slice(0, r.indexOf('\t')).split(' ')] as const));
+      const listed = (await g.raw(['ls-tree', '-r', '-z', '--full-tree', keep.from, '--', ...keep.paths]))
+        .split('\0')
+        .filter(Boolean);
+      const found = new Map(
+        listed.map((r) => [r.slice(r.indexOf('\t') + 1), r.slice(0, r.indexOf('\t')).split(' ')] as const),
+      );
       const entries = keep.paths.map((path) => {
         const [mode, , sha] = found.get(path) ?? [];
         return mode && sha ? `${mode} ${sha}\t${path}` : `0 ${'0'.repeat(keep.from.length)}\t${path}`;
       });
-      await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''), { GIT_INDEX_FILE: index });
+      await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''), {
+        GIT_INDEX_FILE: index,
+      });
     }
     return (await g.raw(['write-tree'])).trim();
   } finally {
@@ -203,13 +252,19 @@ async function scratchTree(workspace: string, keep: { from: string; paths: reado
 }
 
 /** A git call that reads `input` on stdin (simple-git has no stdin), with the same safe config. */
-function gitWithInput(workspace: string, args: string[], input: string, extraEnv: Record<string, string> = {}): Promise<void> {
+function gitWithInput(
+  workspace: string,
+  args: string[],
+  input: string,
+  extraEnv: Record<string, string> = {},
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'git',
       [...safeGitConfig(workspace).flatMap((c) => ['-c', c]), ...args],
       { cwd: workspace, env: { ...gitEnv(), ...extraEnv }, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
-      (err, _stdout, stderr) => (err ? reject(new Error(`git ${args[0]} failed: ${firstLine(stderr || err.message)}`)) : resolve()),
+      (err, _stdout, stderr) =>
+        err ? reject(new Error(`git ${args[0]} failed: ${firstLine(stderr || err.message)}`)) : resolve(),
     );
     child.stdin?.end(input);
   });
@@ -220,8 +275,17 @@ export async function removeWorkspace(workspace: string): Promise<void> {
 }
 
 /** Reads the commit a branch points at on a remote, or null. */
-export async function remoteBranchCommit(url: string, branch: string, credentials?: GitCredentials): Promise<string | null> {
-  const out = await git(undefined, undefined, credentials?.(url)).raw(['ls-remote', '--heads', url, `refs/heads/${branch}`]);
+export async function remoteBranchCommit(
+  url: string,
+  branch: string,
+  credentials?: GitCredentials,
+): Promise<string | null> {
+  const out = await git(undefined, undefined, credentials?.(url)).raw([
+    'ls-remote',
+    '--heads',
+    url,
+    `refs/heads/${branch}`,
+  ]);
   const sha = out.split(/\s+/)[0];
   return sha && /^[0-9a-f]{40,64}$/.test(sha) ? sha : null;
 }
@@ -248,5 +312,10 @@ export async function deleteRemoteBranch(url: string, branch: string, credential
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim().length > 0)?.trim() ?? text;
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim().length > 0)
+      ?.trim() ?? text
+  );
 }

@@ -33,7 +33,8 @@ export function createModelClient(options: ModelClientOptions): OpenAI {
 export function modelNotConfigured(): ApplicationFailure {
   return ApplicationFailure.create({
     type: 'ModelNotConfigured',
-    message: 'no model endpoint is configured on this worker: set OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI endpoint) and restart it',
+    message:
+      'no model endpoint is configured on this worker: set OPENAI_API_KEY (and OPENAI_BASE_URL for a non-OpenAI endpoint) and restart it',
     nonRetryable: true,
   });
 }
@@ -52,12 +53,17 @@ export function classifyModelError(err: unknown): Error {
     return ApplicationFailure.create({ type: 'ModelUnavailable', message });
   }
   if (err instanceof OpenAI.APIConnectionError) {
-    return ApplicationFailure.create({ type: 'ModelUnavailable', message: `model endpoint unreachable: ${redact(err.message)}` });
+    return ApplicationFailure.create({
+      type: 'ModelUnavailable',
+      message: `model endpoint unreachable: ${redact(err.message)}`,
+    });
   }
   return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Keys that an endpoint echoes back (e.g. "Incorrect API key provided: sk-...") never travel on. */
 export function redact(text: string): string {
-  return text.replace(/\b(sk|rk|pk)-[A-Za-z0-9_-]{6,}/g, '$1-[redacted]').replace(/(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, '$1[redacted]');
+  return text
+    .replace(/\b(sk|rk|pk)-[A-Za-z0-9_-]{6,}/g, '$1-[redacted]')
+    .replace(/(Bearer\s+)[A-Za-z0-9._~+/-]+=*/gi, '$1[redacted]');
 }

@@ -57,7 +57,9 @@ const cacheRoot = (stateDir: string): string => join(stateDir, 'caches');
 /** The key of a repo's cache: `sandbox.cache.key`, else a hash of the lockfiles in the work tree. */
 export async function cacheKey(workspace: string, config: SandboxCache | undefined): Promise<string> {
   if (config?.key) return `key-${config.key}`;
-  const names = (await readdir(workspace)).filter((n) => (LOCKFILES as readonly string[]).includes(n) || /^requirements.*\.txt$/.test(n)).sort();
+  const names = (await readdir(workspace))
+    .filter((n) => (LOCKFILES as readonly string[]).includes(n) || /^requirements.*\.txt$/.test(n))
+    .sort();
   const hash = createHash('sha256');
   for (const name of names) {
     hash.update(`${name}\0`);
@@ -128,7 +130,10 @@ export async function listCaches(stateDir: string, repo?: string): Promise<Cache
 }
 
 /** Removes caches not in use: one repo's (or one key of it), or all; returns what went. */
-export async function pruneCaches(stateDir: string, options: { repo?: string; key?: string } = {}): Promise<CacheEntry[]> {
+export async function pruneCaches(
+  stateDir: string,
+  options: { repo?: string; key?: string } = {},
+): Promise<CacheEntry[]> {
   const removed: CacheEntry[] = [];
   for (const entry of await listCaches(stateDir, options.repo)) {
     if (options.key && entry.key !== options.key) continue;
@@ -169,7 +174,10 @@ export async function lockCache(dir: string, signal?: AbortSignal, pollMs = 250)
     }
     const holder = Number((await readFile(join(lock, 'pid'), 'utf8').catch(() => '')).trim());
     // No pid yet: the holder is between mkdir and writeFile, or died there (then it is old).
-    const orphan = holder > 0 ? !pidAlive(holder) : Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
+    const orphan =
+      holder > 0
+        ? !pidAlive(holder)
+        : Date.now() - ((await stat(lock).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
     if (orphan) await rm(lock, { recursive: true, force: true });
     else await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

@@ -89,14 +89,24 @@ export interface SandboxSpecInput extends SandboxRef {
 function readOnlyBind(mount: ReadOnlyMount): string {
   const { source, target } = mount;
   const inside = (dir: string): boolean => target === dir || target.startsWith(`${dir}/`);
-  if (!isAbsolute(source) || !isAbsolute(target) || target === '/' || inside('/workspace') || inside('/tmp') || /[:,]/.test(source + target)) {
-    throw new Error(`read-only mount ${source} -> ${target}: both paths must be absolute, and the target outside /workspace and /tmp`);
+  if (
+    !isAbsolute(source) ||
+    !isAbsolute(target) ||
+    target === '/' ||
+    inside('/workspace') ||
+    inside('/tmp') ||
+    /[:,]/.test(source + target)
+  ) {
+    throw new Error(
+      `read-only mount ${source} -> ${target}: both paths must be absolute, and the target outside /workspace and /tmp`,
+    );
   }
   return `${source}:${target}:ro`;
 }
 
 function cacheBind(source: string): string {
-  if (!isAbsolute(source) || /[:,]/.test(source)) throw new Error(`cache mount ${source}: the path must be absolute, without ":" or ","`);
+  if (!isAbsolute(source) || /[:,]/.test(source))
+    throw new Error(`cache mount ${source}: the path must be absolute, without ":" or ","`);
   return `${source}:${CACHE_MOUNT}:rw`;
 }
 
@@ -192,7 +202,12 @@ export interface DockerWatch {
 export async function whileDockerAnswers<T>(
   docker: Docker,
   work: (watch: DockerWatch) => Promise<T>,
-  options: { ctx?: HeartbeatTarget<unknown> | null; details?: () => unknown; everyMs?: number; timeoutMs?: number } = {},
+  options: {
+    ctx?: HeartbeatTarget<unknown> | null;
+    details?: () => unknown;
+    everyMs?: number;
+    timeoutMs?: number;
+  } = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? DOCKER_PING_TIMEOUT_MS;
   const controller = new AbortController();
@@ -202,7 +217,9 @@ export async function whileDockerAnswers<T>(
   const tick = (): void => {
     if (pingSince !== null) {
       if (Date.now() - pingSince < timeoutMs) return;
-      const err = dockerUnresponsive(`the Docker engine did not answer for ${Math.round(timeoutMs / 1000)}s; gave up on it (check the engine with \`docker info\` on this worker's host; the repo's attempt is retried)`);
+      const err = dockerUnresponsive(
+        `the Docker engine did not answer for ${Math.round(timeoutMs / 1000)}s; gave up on it (check the engine with \`docker info\` on this worker's host; the repo's attempt is retried)`,
+      );
       controller.abort(err);
       stop(err);
       return;
@@ -260,7 +277,12 @@ export async function createSandbox(
     // Idempotent: a retried create finds its own container; anything else under the name goes,
     // also a container of another worker process (a dead one's, whose bind mount may point at a
     // work tree since replaced).
-    if (info.State.Running && info.Config.Labels[LABEL_WORKSPACE] === input.workspace && info.Config.Labels[LABEL_OWNER] === deps.owner) return name;
+    if (
+      info.State.Running &&
+      info.Config.Labels[LABEL_WORKSPACE] === input.workspace &&
+      info.Config.Labels[LABEL_OWNER] === deps.owner
+    )
+      return name;
     await existing.remove({ force: true }).catch(ignore404);
   }
   signal?.throwIfAborted();
@@ -311,7 +333,10 @@ export async function removeSandbox(docker: Docker, ref: SandboxRef): Promise<vo
  * it (a late retry of a create included); returns the names removed.
  */
 export async function removeRepoSandboxes(docker: Docker, ref: SandboxRef): Promise<string[]> {
-  const found = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${ref.changeId}`, `${LABEL_REPO}=${ref.repo}`] } });
+  const found = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABEL_CHANGE}=${ref.changeId}`, `${LABEL_REPO}=${ref.repo}`] },
+  });
   await removeSandbox(docker, ref);
   const removed: string[] = [];
   for (const c of found) {
@@ -335,7 +360,11 @@ export function shellArgv(script: string): string[] {
  * failure is an exit code, a timeout is `timedOut` with exit code 137. Rejects when the sandbox
  * is gone, or when `signal` aborts (the caller's cancellation), after killing the command.
  */
-export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, signal?: AbortSignal): Promise<CommandResult> {
+export async function runInSandbox(
+  deps: SandboxDeps,
+  input: RunInSandboxInput,
+  signal?: AbortSignal,
+): Promise<CommandResult> {
   const { docker } = deps;
   if (input.argv?.length === 0) throw new Error('runInSandbox: argv must not be empty');
   const container = docker.getContainer(containerName(input));
@@ -354,10 +383,29 @@ export async function runInSandbox(deps: SandboxDeps, input: RunInSandboxInput, 
   }
 }
 
-async function runCommand(deps: SandboxDeps, input: RunInSandboxInput, container: Docker.Container, labels: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<CommandResult> {
-  const logPath = join(deps.logDir, input.changeId, input.repo, `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`);
+async function runCommand(
+  deps: SandboxDeps,
+  input: RunInSandboxInput,
+  container: Docker.Container,
+  labels: Readonly<Record<string, string>>,
+  signal?: AbortSignal,
+): Promise<CommandResult> {
+  const logPath = join(
+    deps.logDir,
+    input.changeId,
+    input.repo,
+    `${String(input.index).padStart(2, '0')}-${input.kind}-${slug(input.name)}.log`,
+  );
   // Only a phase with egress gets a route out, and only while the command runs (activities/egress/sandbox.ts).
-  const egress = await openEgress(deps.egress, { changeId: input.changeId, repo: input.repo }, labels, deps.logDir, deps.user, input.kind, input.egress);
+  const egress = await openEgress(
+    deps.egress,
+    { changeId: input.changeId, repo: input.repo },
+    labels,
+    deps.logDir,
+    deps.user,
+    input.kind,
+    input.egress,
+  );
   try {
     const capture = await OutputCapture.open(logPath, input.outputBytes);
     return await execute(deps, container, input, capture, egress, signal);
@@ -456,11 +504,14 @@ async function execute(
   // A closed phase's summary says something only when the command tried to go out.
   const summary = closed && egress && (!egress.closed || closed.denied > 0) ? closed : null;
   // Setup's refusals matter when it failed; a step's or the agent's always (a tool may fall back quietly).
-  const hint = egress && summary && (exitCode !== 0 || egress.phase !== 'setup') ? deniedHint(egress.repo, summary) : '';
+  const hint =
+    egress && summary && (exitCode !== 0 || egress.phase !== 'setup') ? deniedHint(egress.repo, summary) : '';
   if (hint) capture.write(Buffer.from(`\n${hint}\n`));
   const note = leftoversNote(leftovers);
   const stopped = refusedStop === null ? null : `stopped: ${refusedStop as string}`;
-  const log = await capture.close(timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : (stopped ?? note ?? undefined));
+  const log = await capture.close(
+    timedOut ? `killed after ${input.timeoutSeconds}s timeout` : aborted ? 'cancelled' : (stopped ?? note ?? undefined),
+  );
   if (aborted) throw signal?.reason instanceof Error ? signal.reason : new Error('cancelled');
   return {
     exitCode,
@@ -468,7 +519,15 @@ async function execute(
     durationMs,
     outputBytes: capture.bytes,
     truncated: capture.truncated,
-    outputTail: capture.tailText() + (timedOut ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]` : stopped ? `\n[lockstep: ${stopped}]` : note ? `\n[lockstep: ${note}]` : ''),
+    outputTail:
+      capture.tailText() +
+      (timedOut
+        ? `\n[lockstep: killed after ${input.timeoutSeconds}s timeout]`
+        : stopped
+          ? `\n[lockstep: ${stopped}]`
+          : note
+            ? `\n[lockstep: ${note}]`
+            : ''),
     log,
     ...(summary ? { egress: summary } : {}),
     ...(leftovers.killed > 0 ? { leftovers: leftovers.killed } : {}),
@@ -504,7 +563,13 @@ export async function reapOrphans(docker: Docker, isAlive: (owner: string) => bo
 }
 
 function slug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 40) || 'command';
+  return (
+    text
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 40) || 'command'
+  );
 }
 
 function statusCode(err: unknown): number | undefined {

@@ -47,15 +47,33 @@ export async function recipeTag(recipe: ImageRecipe): Promise<string> {
  * (`networkmode: host`, as `docker build --network host`): with the engine's bridge off there is
  * no other, and a recipe that downloads a toolchain needs one. Returns whether it built.
  */
-export async function ensureImage(docker: Docker, tag: string, recipe: ImageRecipe, logFile: string, progress: (line: string) => void): Promise<'reused' | 'built'> {
-  const present = await docker.getImage(tag).inspect().then(() => true, () => false);
+export async function ensureImage(
+  docker: Docker,
+  tag: string,
+  recipe: ImageRecipe,
+  logFile: string,
+  progress: (line: string) => void,
+): Promise<'reused' | 'built'> {
+  const present = await docker
+    .getImage(tag)
+    .inspect()
+    .then(
+      () => true,
+      () => false,
+    );
   if (present) return 'reused';
   await mkdir(join(logFile, '..'), { recursive: true });
   const log = createWriteStream(logFile);
   try {
     const stream = await docker.buildImage(
       { context: recipe.context, src: await contextFiles(recipe.context) },
-      { t: tag, dockerfile: relative(recipe.context, recipe.dockerfile).split(sep).join('/'), networkmode: 'host', rm: true, forcerm: true },
+      {
+        t: tag,
+        dockerfile: relative(recipe.context, recipe.dockerfile).split(sep).join('/'),
+        networkmode: 'host',
+        rm: true,
+        forcerm: true,
+      },
     );
     await new Promise<void>((resolve, reject) => {
       docker.modem.followProgress(

@@ -57,9 +57,16 @@ export interface Leftovers {
 export async function killLeftovers(docker: Docker, container: Docker.Container): Promise<Leftovers> {
   let out = '';
   try {
-    const exec = await container.exec({ Cmd: ['sh', '-c', KILL_LEFTOVERS_SCRIPT], AttachStdout: true, AttachStderr: true, Tty: false });
+    const exec = await container.exec({
+      Cmd: ['sh', '-c', KILL_LEFTOVERS_SCRIPT],
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
     const stream = await exec.start({ hijack: true, stdin: false });
-    const sink = { write: (chunk: Buffer): boolean => ((out += chunk.toString('utf8')), true) } as unknown as NodeJS.WritableStream;
+    const sink = {
+      write: (chunk: Buffer): boolean => ((out += chunk.toString('utf8')), true),
+    } as unknown as NodeJS.WritableStream;
     docker.modem.demuxStream(stream, sink, sink);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => (stream.destroy(), resolve()), 30_000);

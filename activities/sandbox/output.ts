@@ -49,9 +49,10 @@ export class OutputCapture {
       this.hash.update(kept);
       this.file?.write(kept);
     }
-    this.tail = this.tail.length + chunk.length <= this.tailCap
-      ? Buffer.concat([this.tail, chunk])
-      : Buffer.concat([this.tail, chunk]).subarray(-this.tailCap);
+    this.tail =
+      this.tail.length + chunk.length <= this.tailCap
+        ? Buffer.concat([this.tail, chunk])
+        : Buffer.concat([this.tail, chunk]).subarray(-this.tailCap);
   }
 
   /** A writable both stdout and stderr can be piped into (interleaved as they arrive). */
@@ -75,11 +76,14 @@ export class OutputCapture {
     if (!this.file || !this.path) return null;
     const file = this.file;
     let trailer = '';
-    if (this.truncated) trailer += `\n[lockstep: output truncated: ${this.total} bytes written, ${this.fileCap} kept]\n`;
+    if (this.truncated)
+      trailer += `\n[lockstep: output truncated: ${this.total} bytes written, ${this.fileCap} kept]\n`;
     if (note) trailer += `\n[lockstep: ${note}]\n`;
     const bytes = Buffer.from(trailer);
     this.hash.update(bytes);
-    await new Promise<void>((resolve, reject) => file.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      file.end(bytes, (err?: Error | null) => (err ? reject(err) : resolve())),
+    );
     // The reference names exactly the file's bytes, so a reader can verify what it got.
     return { path: this.path, sha256: this.hash.digest('hex'), bytes: this.stored + bytes.length };
   }

@@ -85,12 +85,22 @@ export async function reconcileOnce(deps: ReconcileDeps): Promise<Removal[]> {
       .then(() => true)
       .catch((err: unknown) => statusCode(err) === 404 || statusCode(err) === 409);
     if (!gone) continue;
-    removed.push({ kind: 'container', name, reason: verdict.reason, detail: `removed sandbox ${name}: ${verdict.detail}` });
+    removed.push({
+      kind: 'container',
+      name,
+      reason: verdict.reason,
+      detail: `removed sandbox ${name}: ${verdict.detail}`,
+    });
     // A closed workflow's work tree goes with its sandbox, wherever on this machine it is (the
     // state folder of a worker that died); a superseded attempt's tree may be the live one's.
     const tree = verdict.reason === 'workflow-closed' ? workTreeOf(labels) : null;
     if (tree && (await removeTree(tree))) {
-      removed.push({ kind: 'work tree', name: tree, reason: 'workflow-closed', detail: `removed work tree ${tree}: ${verdict.detail}` });
+      removed.push({
+        kind: 'work tree',
+        name: tree,
+        reason: 'workflow-closed',
+        detail: `removed work tree ${tree}: ${verdict.detail}`,
+      });
     }
   }
   removed.push(...(await reconcileTrees(deps.stateDir, describe)));
@@ -130,10 +140,21 @@ async function judge(
   const status = await temporal.repoStatus(id).catch(() => null);
   if (!status) return null;
   if (Number.isInteger(attempt) && attempt < status.attempt) {
-    return { reason: 'attempt-superseded', detail: `made for attempt ${attempt} of ${id}, which is on attempt ${status.attempt}` };
+    return {
+      reason: 'attempt-superseded',
+      detail: `made for attempt ${attempt} of ${id}, which is on attempt ${status.attempt}`,
+    };
   }
-  if (host && status.hostQueue && host !== status.hostQueue && (!Number.isInteger(attempt) || attempt === status.attempt)) {
-    return { reason: 'other-host', detail: `made on ${host}; attempt ${status.attempt} of ${id} has its sandbox on ${status.hostQueue}` };
+  if (
+    host &&
+    status.hostQueue &&
+    host !== status.hostQueue &&
+    (!Number.isInteger(attempt) || attempt === status.attempt)
+  ) {
+    return {
+      reason: 'other-host',
+      detail: `made on ${host}; attempt ${status.attempt} of ${id} has its sandbox on ${status.hostQueue}`,
+    };
   }
   return null;
 }
@@ -172,7 +193,13 @@ async function reconcileTrees(stateDir: string, describe: (id: string) => Promis
       const id = repoWorkflowId(change, repo);
       if ((await describe(id)).status !== 'closed') continue;
       const tree = join(workspaces, change, repo);
-      if (await removeTree(tree)) removed.push({ kind: 'work tree', name: tree, reason: 'workflow-closed', detail: `removed work tree ${tree}: repo workflow ${id} is closed` });
+      if (await removeTree(tree))
+        removed.push({
+          kind: 'work tree',
+          name: tree,
+          reason: 'workflow-closed',
+          detail: `removed work tree ${tree}: repo workflow ${id} is closed`,
+        });
     }
     await rmdir(join(workspaces, change)).catch(() => undefined); // only once empty
   }
@@ -181,7 +208,13 @@ async function reconcileTrees(stateDir: string, describe: (id: string) => Promis
     const id = `change/${change}`;
     if ((await describe(id)).status !== 'closed') continue;
     const tree = join(gate, change);
-    if (await removeTree(tree)) removed.push({ kind: 'work tree', name: tree, reason: 'workflow-closed', detail: `removed gate checkouts ${tree}: workflow ${id} is closed` });
+    if (await removeTree(tree))
+      removed.push({
+        kind: 'work tree',
+        name: tree,
+        reason: 'workflow-closed',
+        detail: `removed gate checkouts ${tree}: workflow ${id} is closed`,
+      });
   }
   return removed;
 }
@@ -215,7 +248,13 @@ export interface ReconcilerOptions extends ReconcileDeps {
 
 /** Runs `reconcileOnce` every `everyMs` and when kicked, one pass at a time, counting removals. */
 export function startReconciler(options: ReconcilerOptions): Reconciler {
-  const metrics: ReconcilerMetrics = { passes: 0, failedPasses: 0, containersRemoved: 0, workTreesRemoved: 0, byReason: {} };
+  const metrics: ReconcilerMetrics = {
+    passes: 0,
+    failedPasses: 0,
+    containersRemoved: 0,
+    workTreesRemoved: 0,
+    byReason: {},
+  };
   let running: Promise<Removal[]> = Promise.resolve([]);
   let stopped = false;
   const kicks = new Set<NodeJS.Timeout>();
@@ -224,7 +263,11 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
       if (stopped) return [];
       try {
         // A Docker engine or a Temporal server that stopped answering must not hold every later pass.
-        const removed = await withTimeout(reconcileOnce(options), PASS_TIMEOUT_MS, `no answer within ${PASS_TIMEOUT_MS / 1000}s`);
+        const removed = await withTimeout(
+          reconcileOnce(options),
+          PASS_TIMEOUT_MS,
+          `no answer within ${PASS_TIMEOUT_MS / 1000}s`,
+        );
         metrics.passes++;
         for (const r of removed) {
           if (r.kind === 'container') metrics.containersRemoved++;
@@ -235,7 +278,9 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
         return removed;
       } catch (err) {
         metrics.failedPasses++;
-        options.log(`reconciler: pass failed, next one in ${Math.round(options.everyMs / 1000)}s: ${err instanceof Error ? err.message : String(err)}`);
+        options.log(
+          `reconciler: pass failed, next one in ${Math.round(options.everyMs / 1000)}s: ${err instanceof Error ? err.message : String(err)}`,
+        );
         return [];
       }
     });
@@ -272,7 +317,10 @@ const PASS_TIMEOUT_MS = 120_000;
 async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }

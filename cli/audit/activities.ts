@@ -14,7 +14,8 @@ import { PREVIEW_CHARS, short, type AuditKind, type AuditValue } from './report.
 type Activities = SharedActivities & HostActivities & ForgeActivities;
 export type ActivityName = keyof Activities;
 /** An activity's input as history holds it: decoded JSON, where a run of an older version may lack fields. */
-type InputOf<K extends ActivityName> = Parameters<Activities[K]> extends [infer I, ...unknown[]] ? Partial<I> : Record<string, never>;
+type InputOf<K extends ActivityName> =
+  Parameters<Activities[K]> extends [infer I, ...unknown[]] ? Partial<I> : Record<string, never>;
 type ResultOf<K extends ActivityName> = Awaited<ReturnType<Activities[K]>>;
 
 export interface Described {
@@ -53,20 +54,32 @@ const workspace =
   ({ input, result: res, record: r }: Call<'prepareWorkspace' | 'openWorkspace'>): Described => ({
     kind: 'repo',
     title: short(res ? `${made} at ${res.baseCommit.slice(0, 12)}` : `${verb} workspace: ${r.outcome}`),
-    details: { baseBranch: str(input.baseBranch), branch: str(input.branch), baseCommit: res ? res.baseCommit.slice(0, 12) : null, hostQueue: res ? short(res.hostQueue, 80) : null },
+    details: {
+      baseBranch: str(input.baseBranch),
+      branch: str(input.branch),
+      baseCommit: res ? res.baseCommit.slice(0, 12) : null,
+      hostQueue: res ? short(res.hostQueue, 80) : null,
+    },
   });
 
 const removed =
   (what: string) =>
-  ({ record: r }: CallBase): Described => ({ kind: 'repo', title: `${what} removed${r.outcome === 'completed' ? '' : `: ${r.outcome}`}`, details: {} });
+  ({ record: r }: CallBase): Described => ({
+    kind: 'repo',
+    title: `${what} removed${r.outcome === 'completed' ? '' : `: ${r.outcome}`}`,
+    details: {},
+  });
 
 const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   modelTurn: ({ input: i, result: res, record: r, run, ctx }) => {
     const calls = res?.toolCalls ?? [];
-    for (const c of calls) ctx.calls.set(`${run.workflowId}|${i.turn ?? ''}|${c.id}`, { name: c.name, preview: c.preview });
+    for (const c of calls)
+      ctx.calls.set(`${run.workflowId}|${i.turn ?? ''}|${c.id}`, { name: c.name, preview: c.preview });
     return {
       kind: 'model',
-      title: short(`turn ${i.turn ?? '?'}: ${res ? (calls.length > 0 ? calls.map((c) => c.name).join(', ') : 'no tool call') : r.outcome}`),
+      title: short(
+        `turn ${i.turn ?? '?'}: ${res ? (calls.length > 0 ? calls.map((c) => c.name).join(', ') : 'no tool call') : r.outcome}`,
+      ),
       details: {
         model: short(res?.model ?? i.model ?? ''),
         turn: i.turn ?? null,
@@ -83,7 +96,11 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   planChange: ({ input: i, result: res, record: r, run, ctx }) => {
     const attempt = (ctx.planAttempts.get(run.workflowId) ?? 0) + 1;
     ctx.planAttempts.set(run.workflowId, attempt);
-    const verdict = !res ? r.outcome : res.plan ? `valid — ${res.plan.summary}` : `invalid (${res.errors.length} error${res.errors.length === 1 ? '' : 's'})`;
+    const verdict = !res
+      ? r.outcome
+      : res.plan
+        ? `valid — ${res.plan.summary}`
+        : `invalid (${res.errors.length} error${res.errors.length === 1 ? '' : 's'})`;
     return {
       kind: 'plan',
       title: short(`plan attempt ${attempt}: ${verdict}`),
@@ -101,7 +118,9 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   },
   scoutRepo: ({ input, result: res, record: r, inputRepo }) => ({
     kind: 'model',
-    title: short(`scout ${inputRepo ?? '?'}${res ? `: ${res.files} files, ${res.summaries.length} summaries` : `: ${r.outcome}`}`),
+    title: short(
+      `scout ${inputRepo ?? '?'}${res ? `: ${res.files} files, ${res.summaries.length} summaries` : `: ${r.outcome}`}`,
+    ),
     details: {
       model: str(input.model) ? short(String(input.model)) : null,
       commit: res ? res.commit.slice(0, 12) : null,
@@ -133,11 +152,16 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   },
   runInSandbox: ({ input: i, result: res, record: r }) => {
     const kind = i.kind === 'test' ? 'test' : 'command';
-    const verdict = res ? (res.timedOut ? 'timed out' : `exit ${res.exitCode}`) + (res.leftovers ? `, ${res.leftovers} leftover process${res.leftovers === 1 ? '' : 'es'} killed` : '') : r.outcome;
+    const verdict = res
+      ? (res.timedOut ? 'timed out' : `exit ${res.exitCode}`) +
+        (res.leftovers ? `, ${res.leftovers} leftover process${res.leftovers === 1 ? '' : 'es'} killed` : '')
+      : r.outcome;
     const egress = res?.egress;
     return {
       kind,
-      title: short(`${i.kind ?? 'command'} "${i.name ?? '?'}": ${verdict}${egress ? ` — ${egressGlance(egress)}` : ''}`),
+      title: short(
+        `${i.kind ?? 'command'} "${i.name ?? '?'}": ${verdict}${egress ? ` — ${egressGlance(egress)}` : ''}`,
+      ),
       details: {
         commandKind: i.kind ?? null,
         name: short(i.name ?? ''),
@@ -157,7 +181,16 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
               egressBytesDown: egress.bytesDown,
               egressBytesUp: egress.bytesUp,
               egressHosts: short(egress.hosts.join(', ')),
-              egressDeniedHosts: egress.deniedHosts.length ? short(egress.deniedHosts.map((d) => `${d.method ? `${d.method} ${d.host}:${d.port}${d.path ?? ''}` : `${d.host}:${d.port}`} (${d.reason})`).join('; ')) : null,
+              egressDeniedHosts: egress.deniedHosts.length
+                ? short(
+                    egress.deniedHosts
+                      .map(
+                        (d) =>
+                          `${d.method ? `${d.method} ${d.host}:${d.port}${d.path ?? ''}` : `${d.host}:${d.port}`} (${d.reason})`,
+                      )
+                      .join('; '),
+                  )
+                : null,
               egressLog: short(egress.log),
             }
           : {}),
@@ -168,7 +201,9 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
     const first = res?.problems[0];
     return {
       kind: 'gate',
-      title: short(`contract ${i.contract?.name ?? '?'} (${i.contract?.kind ?? '?'}, round ${i.round ?? 0}): ${res ? res.status : r.outcome}${first ? ` — ${first.message}` : ''}`),
+      title: short(
+        `contract ${i.contract?.name ?? '?'} (${i.contract?.kind ?? '?'}, round ${i.round ?? 0}): ${res ? res.status : r.outcome}${first ? ` — ${first.message}` : ''}`,
+      ),
       details: {
         contract: short(i.contract?.name ?? ''),
         kind: i.contract?.kind ?? null,
@@ -183,18 +218,34 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   },
   scanRepo: ({ input: i, result: res, record: r }) => ({
     kind: 'gate',
-    title: short(`guardrails ${i.repo?.repo ?? '?'} (round ${i.round ?? 0}): ${res ? `${res.length} finding${res.length === 1 ? '' : 's'}${res[0] ? ` — ${res[0].rule} at ${res[0].file}:${res[0].line}` : ''}` : r.outcome}`),
-    details: { findings: res?.length ?? null, rules: res ? short([...new Set(res.map((f) => f.rule))].join(', ')) : null, round: num(i.round) },
+    title: short(
+      `guardrails ${i.repo?.repo ?? '?'} (round ${i.round ?? 0}): ${res ? `${res.length} finding${res.length === 1 ? '' : 's'}${res[0] ? ` — ${res[0].rule} at ${res[0].file}:${res[0].line}` : ''}` : r.outcome}`,
+    ),
+    details: {
+      findings: res?.length ?? null,
+      rules: res ? short([...new Set(res.map((f) => f.rule))].join(', ')) : null,
+      round: num(i.round),
+    },
   }),
   openPullRequest: ({ input, result: res, record: r }) => ({
     kind: 'forge',
     title: short(res ? `pull request #${res.number} opened (or found)` : `open pull request: ${r.outcome}`),
-    details: { number: res?.number ?? null, url: res ? short(res.url) : null, head: str(input.head) ? short(String(input.head)) : null },
+    details: {
+      number: res?.number ?? null,
+      url: res ? short(res.url) : null,
+      head: str(input.head) ? short(String(input.head)) : null,
+    },
   }),
   linkPullRequest: ({ input: i, record: r }) => ({
     kind: 'forge',
-    title: short(`pull request #${i.pullRequest?.number ?? '?'} linked in the set of ${i.siblings?.length ?? 0} PR${i.siblings?.length === 1 ? '' : 's'}${r.outcome === 'completed' ? '' : `: ${r.outcome}`}`),
-    details: { number: i.pullRequest?.number ?? null, url: i.pullRequest ? short(i.pullRequest.url) : null, setSize: i.siblings?.length ?? null },
+    title: short(
+      `pull request #${i.pullRequest?.number ?? '?'} linked in the set of ${i.siblings?.length ?? 0} PR${i.siblings?.length === 1 ? '' : 's'}${r.outcome === 'completed' ? '' : `: ${r.outcome}`}`,
+    ),
+    details: {
+      number: i.pullRequest?.number ?? null,
+      url: i.pullRequest ? short(i.pullRequest.url) : null,
+      setSize: i.siblings?.length ?? null,
+    },
   }),
   prepareWorkspace: workspace('workspace cloned', 'prepare'),
   openWorkspace: workspace('workspace cloned and sandbox created', 'open'),
@@ -205,14 +256,28 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   }),
   commitAndPush: ({ input, result: res, record: r }) => ({
     kind: 'repo',
-    title: short(res ? (res.commit ? `pushed ${str(input.branch) ?? ''}@${res.commit.slice(0, 12)} (${res.changedFiles.length} files)` : 'nothing to commit') : `commit and push: ${r.outcome}`),
+    title: short(
+      res
+        ? res.commit
+          ? `pushed ${str(input.branch) ?? ''}@${res.commit.slice(0, 12)} (${res.changedFiles.length} files)`
+          : 'nothing to commit'
+        : `commit and push: ${r.outcome}`,
+    ),
     details: { commit: res?.commit ? res.commit.slice(0, 12) : null, changedFiles: res?.changedFiles.length ?? null },
   }),
   removeSandbox: removed('sandbox'),
   removeWorkspace: removed('workspace'),
   closeWorkspace: removed('sandbox and workspace'),
-  startTranscript: ({ input }) => ({ kind: 'repo', title: `agent transcript started (attempt ${num(input.attempt) ?? '?'})`, details: { attempt: num(input.attempt) } }),
-  appendUserMessage: ({ input }) => ({ kind: 'repo', title: short(`note to the agent: ${str(input.text) ?? ''}`), details: { turn: num(input.turn) } }),
+  startTranscript: ({ input }) => ({
+    kind: 'repo',
+    title: `agent transcript started (attempt ${num(input.attempt) ?? '?'})`,
+    details: { attempt: num(input.attempt) },
+  }),
+  appendUserMessage: ({ input }) => ({
+    kind: 'repo',
+    title: short(`note to the agent: ${str(input.text) ?? ''}`),
+    details: { turn: num(input.turn) },
+  }),
   modelConfigured: generic,
   bumpDeclaration: generic,
   resolveBump: generic,
@@ -239,6 +304,11 @@ export function describeActivity(r: ActivityRecord, run: LoadedRun, ctx: Context
  * Where decoded JSON becomes the activity's own input and result types, once: history holds what
  * the activity was given (by a workflow typed with the same interfaces) and what it returned.
  */
-function describeAs<K extends ActivityName>(name: K, call: CallBase, input: Record<string, unknown>, result: unknown): Described {
+function describeAs<K extends ActivityName>(
+  name: K,
+  call: CallBase,
+  input: Record<string, unknown>,
+  result: unknown,
+): Described {
   return DESCRIBERS[name]({ ...call, input: input as InputOf<K>, result: result as ResultOf<K> | undefined });
 }

@@ -8,9 +8,12 @@ const REASON_CHARS = 400;
 export function verdictDetails(verdict: ContractVerdict | undefined): Record<string, AuditValue> {
   // Verdicts recorded before per-consumer verdicts existed say nothing of them.
   const consumers = verdict?.verdicts;
-  if (verdict === undefined || consumers === undefined) return { audience: null, fits: null, breaks: null, unused: null, unusedFirst: null };
+  if (verdict === undefined || consumers === undefined)
+    return { audience: null, fits: null, breaks: null, unused: null, unusedFirst: null };
   const fits = consumers.filter((c) => c.status === 'fits').map((c) => c.consumer);
-  const breaks = consumers.filter((c) => c.status === 'breaks').map((c) => `${c.consumer}: ${c.why[0] ?? 'does not fit'}${c.why.length > 1 ? ` (+${c.why.length - 1})` : ''}`);
+  const breaks = consumers
+    .filter((c) => c.status === 'breaks')
+    .map((c) => `${c.consumer}: ${c.why[0] ?? 'does not fit'}${c.why.length > 1 ? ` (+${c.why.length - 1})` : ''}`);
   const unused = verdict.unused ?? [];
   return {
     audience: verdict.audience ?? null,

@@ -4,7 +4,17 @@
  * Content-Security-Policy forbids both, and every string is escaped, because repository
  * content and model output end up in titles and previews.
  */
-import { COORDINATOR_LANE, detailPairs, formatDuration, laneOf, lanesOf, offset, type AuditEntry, type AuditKind, type AuditReport } from './report.ts';
+import {
+  COORDINATOR_LANE,
+  detailPairs,
+  formatDuration,
+  laneOf,
+  lanesOf,
+  offset,
+  type AuditEntry,
+  type AuditKind,
+  type AuditReport,
+} from './report.ts';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -36,11 +46,20 @@ const isSpan = (e: AuditEntry): boolean => !isActivity(e) && !MARKER_KINDS.inclu
 /** Something went wrong in the entry itself: a red outline on its bar. */
 function isBad(e: AuditEntry): boolean {
   const d = e.details;
-  return d.ok === false || (typeof d.exitCode === 'number' && d.exitCode !== 0) || d.timedOut === true || d.outcome === 'failed' || d.outcome === 'timed out';
+  return (
+    d.ok === false ||
+    (typeof d.exitCode === 'number' && d.exitCode !== 0) ||
+    d.timedOut === true ||
+    d.outcome === 'failed' ||
+    d.outcome === 'timed out'
+  );
 }
 
 function niceStep(totalMs: number): number {
-  const steps = [100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000, 3_600_000];
+  const steps = [
+    100, 200, 500, 1000, 2000, 5000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
+    3_600_000,
+  ];
   return steps.find((s) => totalMs / s <= 12) ?? 7_200_000;
 }
 
@@ -50,7 +69,9 @@ function tickLabel(ms: number): string {
 }
 
 function tooltip(report: AuditReport, e: AuditEntry): string {
-  const details = detailPairs(e.details).map(([k, v]) => `${k}=${v}`).join('\n');
+  const details = detailPairs(e.details)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
   return `${offset(report, e.at)} ${laneOf(e)} · ${e.kind}${e.durationMs !== null ? ` · ${formatDuration(e.durationMs)}` : ''}\n${e.title}${details ? `\n${details}` : ''}`;
 }
 
@@ -73,13 +94,11 @@ function chart(report: AuditReport): string {
     const laneEntries = report.entries.filter((e) => laneOf(e) === lane);
     // Bars share a lane in rows, each bar in the first row where it does not overlap another.
     const rowEnds: number[] = [];
-    const bars = laneEntries
-      .filter(isActivity)
-      .map((e) => {
-        const start = x(Date.parse(e.at));
-        const end = e.durationMs === null ? x(t1) : x(Date.parse(e.at) + e.durationMs);
-        return { e, start, end: Math.max(end, start + 2), open: e.durationMs === null };
-      });
+    const bars = laneEntries.filter(isActivity).map((e) => {
+      const start = x(Date.parse(e.at));
+      const end = e.durationMs === null ? x(t1) : x(Date.parse(e.at) + e.durationMs);
+      return { e, start, end: Math.max(end, start + 2), open: e.durationMs === null };
+    });
     const placed = bars.map((b) => {
       let row = rowEnds.findIndex((end) => end <= b.start);
       if (row === -1) row = rowEnds.length < MAX_ROWS ? rowEnds.length : MAX_ROWS - 1;
@@ -92,27 +111,37 @@ function chart(report: AuditReport): string {
     const barsTop = 20 + Math.max(1, spanWorkflows.length) * 6 + 4;
     const laneHeight = barsTop + rows * ROW + 8;
     parts.push(`<g class="lane">`);
-    parts.push(`<rect x="0" y="${y}" width="${width}" height="${laneHeight}" fill="${lanes.indexOf(lane) % 2 === 0 ? '#f8fafc' : '#ffffff'}"/>`);
+    parts.push(
+      `<rect x="0" y="${y}" width="${width}" height="${laneHeight}" fill="${lanes.indexOf(lane) % 2 === 0 ? '#f8fafc' : '#ffffff'}"/>`,
+    );
     const label = lane.length > 20 ? `${lane.slice(0, 19)}…` : lane;
-    parts.push(`<text x="10" y="${y + 20}" class="lane-label"${lane === COORDINATOR_LANE ? ' font-style="italic"' : ''}>${h(label)}<title>${h(lane)}</title></text>`);
+    parts.push(
+      `<text x="10" y="${y + 20}" class="lane-label"${lane === COORDINATOR_LANE ? ' font-style="italic"' : ''}>${h(label)}<title>${h(lane)}</title></text>`,
+    );
     for (const e of laneEntries.filter(isSpan)) {
       const start = x(Date.parse(e.at));
       const end = x(Date.parse(e.at) + (e.durationMs ?? 0));
       const spanTop = y + 17 + spanWorkflows.indexOf(e.workflowId) * 6;
-      parts.push(`<rect x="${start.toFixed(1)}" y="${spanTop}" width="${Math.max(2, end - start).toFixed(1)}" height="4" rx="2" fill="${COLORS[e.kind]}" opacity="0.55"><title>${h(tooltip(report, e))}</title></rect>`);
+      parts.push(
+        `<rect x="${start.toFixed(1)}" y="${spanTop}" width="${Math.max(2, end - start).toFixed(1)}" height="4" rx="2" fill="${COLORS[e.kind]}" opacity="0.55"><title>${h(tooltip(report, e))}</title></rect>`,
+      );
     }
     for (const b of placed) {
       const top = y + barsTop + b.row * ROW;
       const stroke = isBad(b.e) ? ` stroke="${COLORS.failure}" stroke-width="1.5"` : '';
       const open = b.open ? ' stroke-dasharray="3 2" fill-opacity="0.45"' : '';
-      parts.push(`<rect x="${b.start.toFixed(1)}" y="${top}" width="${(b.end - b.start).toFixed(1)}" height="${ROW - 3}" rx="2" fill="${COLORS[b.e.kind]}"${stroke}${open}><title>${h(tooltip(report, b.e))}</title></rect>`);
+      parts.push(
+        `<rect x="${b.start.toFixed(1)}" y="${top}" width="${(b.end - b.start).toFixed(1)}" height="${ROW - 3}" rx="2" fill="${COLORS[b.e.kind]}"${stroke}${open}><title>${h(tooltip(report, b.e))}</title></rect>`,
+      );
     }
     for (const e of laneEntries.filter((m) => MARKER_KINDS.includes(m.kind))) {
       const cx = x(Date.parse(e.at)).toFixed(1);
       const cy = y + 9;
       const title = `<title>${h(tooltip(report, e))}</title>`;
-      if (e.kind === 'human') parts.push(`<path d="M ${cx} ${cy - 6} l 6 6 l -6 6 l -6 -6 z" fill="${COLORS.human}">${title}</path>`);
-      else if (e.kind === 'failure') parts.push(`<path d="M ${cx} ${cy - 6} l 6 11 l -12 0 z" fill="${COLORS.failure}">${title}</path>`);
+      if (e.kind === 'human')
+        parts.push(`<path d="M ${cx} ${cy - 6} l 6 6 l -6 6 l -6 -6 z" fill="${COLORS.human}">${title}</path>`);
+      else if (e.kind === 'failure')
+        parts.push(`<path d="M ${cx} ${cy - 6} l 6 11 l -12 0 z" fill="${COLORS.failure}">${title}</path>`);
       else parts.push(`<circle cx="${cx}" cy="${cy}" r="4.5" fill="${COLORS.retry}">${title}</circle>`);
     }
     parts.push(`</g>`);
@@ -137,7 +166,9 @@ function legend(): string {
 
 export function renderAuditHtml(r: AuditReport): string {
   const t = r.totals;
-  const took = r.startedAt ? formatDuration((r.closedAt ? Date.parse(r.closedAt) : Date.now()) - Date.parse(r.startedAt)) : '';
+  const took = r.startedAt
+    ? formatDuration((r.closedAt ? Date.parse(r.closedAt) : Date.now()) - Date.parse(r.startedAt))
+    : '';
   const figures: [string, string][] = [
     ['status', r.status],
     ['duration', took || '—'],
@@ -157,7 +188,10 @@ export function renderAuditHtml(r: AuditReport): string {
     })
     .join('\n');
   const runs = r.workflows
-    .map((w) => `<tr><td>${h(w.workflowId)}</td><td class="mono">${h(w.runId)}</td><td>${h(w.type)}</td><td>${h(w.status)}</td><td class="num">${w.events}</td></tr>`)
+    .map(
+      (w) =>
+        `<tr><td>${h(w.workflowId)}</td><td class="mono">${h(w.runId)}</td><td>${h(w.type)}</td><td>${h(w.status)}</td><td class="num">${w.events}</td></tr>`,
+    )
     .join('\n');
   return `<!doctype html>
 <html lang="en">

@@ -16,7 +16,8 @@ type Timestamp = { seconds?: unknown; nanos?: number | null } | null | undefined
 function toNumber(v: unknown): number {
   if (typeof v === 'number') return v;
   if (typeof v === 'string') return Number(v);
-  if (typeof v === 'object' && v !== null && 'toNumber' in v && typeof v.toNumber === 'function') return Number((v as { toNumber(): unknown }).toNumber());
+  if (typeof v === 'object' && v !== null && 'toNumber' in v && typeof v.toNumber === 'function')
+    return Number((v as { toNumber(): unknown }).toNumber());
   return 0;
 }
 export const ms = (ts: Timestamp): number => (ts ? toNumber(ts.seconds) * 1000 + Math.floor((ts.nanos ?? 0) / 1e6) : 0);
@@ -24,7 +25,8 @@ export const iso = (t: number): string => new Date(t).toISOString();
 const idOf = (id: unknown): string => String(toNumber(id));
 export const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 export const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-export const obj = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+export const obj = (v: unknown): Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 
 /** The messages of a failure and its causes, outermost first, without repeats. */
 export function failureMessage(failure: Failure | null | undefined): string {

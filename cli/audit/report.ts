@@ -1,6 +1,7 @@
 /** The shape of an audit: one change's timeline, read back from Temporal's histories. */
 
-export type AuditKind = 'change' | 'plan' | 'model' | 'tool' | 'command' | 'test' | 'gate' | 'forge' | 'human' | 'retry' | 'failure' | 'repo';
+export type AuditKind =
+  'change' | 'plan' | 'model' | 'tool' | 'command' | 'test' | 'gate' | 'forge' | 'human' | 'retry' | 'failure' | 'repo';
 
 export type AuditValue = string | number | boolean | null;
 

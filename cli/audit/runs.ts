@@ -21,7 +21,9 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
       ...base,
       at: iso(facts.startedAt),
       kind: 'change',
-      title: short(`change "${input.title ?? ''}"${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`),
+      title: short(
+        `change "${input.title ?? ''}"${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`,
+      ),
       details: {
         title: short(input.title ?? ''),
         repos: tasks.length,
@@ -60,7 +62,9 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
       ...base,
       at: iso(facts.startedAt),
       kind: 'repo',
-      title: short(`repo workflow ${repo ?? ''} (${input.task?.mode ?? '?'} mode${runIndex > 0 ? `, run ${runIndex + 1}` : ''}): ${result ? result.status : (state ?? 'running')}${result && result.attempts > 1 ? `, ${result.attempts} attempts` : ''}`),
+      title: short(
+        `repo workflow ${repo ?? ''} (${input.task?.mode ?? '?'} mode${runIndex > 0 ? `, run ${runIndex + 1}` : ''}): ${result ? result.status : (state ?? 'running')}${result && result.attempts > 1 ? `, ${result.attempts} attempts` : ''}`,
+      ),
       details: {
         mode: input.task?.mode ?? null,
         status: result?.status ?? null,
@@ -92,7 +96,9 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
       ...base,
       at: iso(facts.startedAt),
       kind: 'repo',
-      title: short(`agent attempt ${input.attempt ?? '?'} from turn ${firstTurn}: ${result ? (result.resolved ? `resolved in ${result.turns} turns` : `stopped (${result.reason})`) : (state ?? 'running')}`),
+      title: short(
+        `agent attempt ${input.attempt ?? '?'} from turn ${firstTurn}: ${result ? (result.resolved ? `resolved in ${result.turns} turns` : `stopped (${result.reason})`) : (state ?? 'running')}`,
+      ),
       details: {
         model: input.model ? short(input.model) : null,
         attempt: input.attempt ?? null,

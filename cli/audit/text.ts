@@ -10,7 +10,8 @@ export function terminalSafe(text: string): string {
 /** The few figures worth a glance on the timeline line itself. */
 function glance(e: AuditEntry): string {
   const d = e.details;
-  if ((e.kind === 'model' || e.kind === 'plan') && typeof d.promptTokens === 'number') return ` (${d.promptTokens}+${String(d.completionTokens ?? 0)} tokens)`;
+  if ((e.kind === 'model' || e.kind === 'plan') && typeof d.promptTokens === 'number')
+    return ` (${d.promptTokens}+${String(d.completionTokens ?? 0)} tokens)`;
   if (e.kind === 'tool' && typeof d.exitCode === 'number') return ` (exit ${d.exitCode})`;
   return '';
 }
@@ -37,9 +38,12 @@ function took(r: AuditReport): string {
 export function renderAuditText(r: AuditReport): string {
   const lines: string[] = [];
   lines.push(`change ${r.changeId}: ${r.status}`);
-  lines.push(`  started ${r.startedAt ?? '?'}, ${r.closedAt ? `closed ${r.closedAt} (${took(r)})` : `still open (${took(r)} so far)`}`);
+  lines.push(
+    `  started ${r.startedAt ?? '?'}, ${r.closedAt ? `closed ${r.closedAt} (${took(r)})` : `still open (${took(r)} so far)`}`,
+  );
   lines.push(`  ${r.workflows.length} workflow run${r.workflows.length === 1 ? '' : 's'}:`);
-  for (const w of r.workflows) lines.push(`    ${w.workflowId}  ${w.type}  ${w.status}  ${w.events} events  run ${w.runId}`);
+  for (const w of r.workflows)
+    lines.push(`    ${w.workflowId}  ${w.type}  ${w.status}  ${w.events} events  run ${w.runId}`);
   lines.push(`  ${totalsLine(r)}`);
   lines.push('');
   const laneWidth = Math.min(24, Math.max(...r.entries.map((e) => laneOf(e).length), 11));
@@ -48,7 +52,9 @@ export function renderAuditText(r: AuditReport): string {
   r.entries.forEach((e, i) => {
     const lane = laneOf(e).slice(0, laneWidth).padEnd(laneWidth);
     const duration = e.durationMs === null ? '' : `  ${formatDuration(e.durationMs)}`;
-    lines.push(`${(offsets[i] ?? '').padStart(offsetWidth)}  ${lane}  ${e.kind.padEnd(7)}  ${e.title}${glance(e)}${duration}`);
+    lines.push(
+      `${(offsets[i] ?? '').padStart(offsetWidth)}  ${lane}  ${e.kind.padEnd(7)}  ${e.title}${glance(e)}${duration}`,
+    );
   });
   return lines.map(terminalSafe).join('\n');
 }
@@ -72,13 +78,22 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push(`- **closed:** ${r.closedAt ? `${md(r.closedAt)} (${took(r)})` : 'still open'}`);
   out.push(`- **totals:** ${md(totalsLine(r))}`, '');
   out.push('## Workflow runs', '', '| workflow | run | type | status | events |', '|---|---|---|---|---:|');
-  for (const w of r.workflows) out.push(`| ${md(w.workflowId)} | ${md(w.runId)} | ${md(w.type)} | ${md(w.status)} | ${w.events} |`);
-  out.push('', '## Timeline', '', '| time | at | repo | kind | what | took | details |', '|---:|---|---|---|---|---:|---|');
+  for (const w of r.workflows)
+    out.push(`| ${md(w.workflowId)} | ${md(w.runId)} | ${md(w.type)} | ${md(w.status)} | ${w.events} |`);
+  out.push(
+    '',
+    '## Timeline',
+    '',
+    '| time | at | repo | kind | what | took | details |',
+    '|---:|---|---|---|---|---:|---|',
+  );
   for (const e of r.entries) {
     const details = detailPairs(e.details)
       .map(([k, v]) => `${md(k)}=${md(v)}`)
       .join(', ');
-    out.push(`| ${md(offset(r, e.at))} | ${md(e.at)} | ${md(laneOf(e))} | ${e.kind} | ${md(e.title)} | ${formatDuration(e.durationMs)} | ${details} |`);
+    out.push(
+      `| ${md(offset(r, e.at))} | ${md(e.at)} | ${md(laneOf(e))} | ${e.kind} | ${md(e.title)} | ${formatDuration(e.durationMs)} | ${details} |`,
+    );
   }
   return `${out.join('\n')}\n`;
 }

@@ -78,8 +78,15 @@ export async function buildAudit(session: TemporalSession, changeId: string): Pr
           workflowId: run.workflowId,
           repo: entryRepo,
           kind: 'retry',
-          title: short(`${record.type} attempt ${record.attempt}${record.lastFailure ? ` after: ${record.lastFailure}` : ''}`),
-          details: { activity: record.type, attempt: record.attempt, retries: record.attempt - 1, lastFailure: record.lastFailure },
+          title: short(
+            `${record.type} attempt ${record.attempt}${record.lastFailure ? ` after: ${record.lastFailure}` : ''}`,
+          ),
+          details: {
+            activity: record.type,
+            attempt: record.attempt,
+            retries: record.attempt - 1,
+            lastFailure: record.lastFailure,
+          },
           durationMs: null,
         });
       }
@@ -90,7 +97,12 @@ export async function buildAudit(session: TemporalSession, changeId: string): Pr
           repo: entryRepo,
           kind: 'failure',
           title: short(`${record.type} ${record.outcome}: ${failureMessage(record.failure)}`),
-          details: { activity: record.type, attempt: record.attempt, type: failureType(record.failure), message: failureMessage(record.failure) },
+          details: {
+            activity: record.type,
+            attempt: record.attempt,
+            type: failureType(record.failure),
+            message: failureMessage(record.failure),
+          },
           durationMs: null,
         });
       }
@@ -112,15 +124,26 @@ export async function buildAudit(session: TemporalSession, changeId: string): Pr
   // Stable: entries at the same instant keep the order in which their histories told them.
   entries.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
 
-  const sum = (key: string) => entries.filter((e) => e.kind === 'model' || e.kind === 'plan').reduce((n, e) => n + (num(e.details[key]) ?? 0), 0);
+  const sum = (key: string) =>
+    entries.filter((e) => e.kind === 'model' || e.kind === 'plan').reduce((n, e) => n + (num(e.details[key]) ?? 0), 0);
   const result = coordinator?.facts.result as ChangeResult | undefined;
-  const status = coordinator ? (coordinator.status === 'completed' ? (result?.status ?? 'completed') : coordinator.status) : 'unknown';
+  const status = coordinator
+    ? coordinator.status === 'completed'
+      ? (result?.status ?? 'completed')
+      : coordinator.status
+    : 'unknown';
   return {
     changeId,
     status,
     startedAt: startedAt === null ? null : iso(startedAt),
     closedAt: coordinator?.facts.closedAt ? iso(coordinator.facts.closedAt) : null,
-    workflows: loaded.runs.map((r) => ({ workflowId: r.workflowId, runId: r.runId, type: r.type, status: r.status, events: r.events.length })),
+    workflows: loaded.runs.map((r) => ({
+      workflowId: r.workflowId,
+      runId: r.runId,
+      type: r.type,
+      status: r.status,
+      events: r.events.length,
+    })),
     entries,
     totals: {
       modelCalls: entries.filter((e) => e.kind === 'model' || e.kind === 'plan').length,

@@ -13,17 +13,27 @@ import { inLanes } from '../../core/lanes.ts';
 import type { BumpSpec, RepoBumpManifests, ResolvedBump } from '../../core/bump.ts';
 
 /** What each repo's base branch declares (every fleet repo when `names` is null). */
-export async function fleetManifests(loaded: LoadedConfig, bump: NonNullable<Change['bump']>, names: string[] | null): Promise<RepoBumpManifests[]> {
+export async function fleetManifests(
+  loaded: LoadedConfig,
+  bump: NonNullable<Change['bump']>,
+  names: string[] | null,
+): Promise<RepoBumpManifests[]> {
   const credentials = gitCredentials([loaded.config.forge], process.env);
   const repos = loaded.config.repos.filter((r) => names === null || names.includes(r.name));
-  return inLanes(repos, 2, (r) => baseManifests({ repo: r.name, url: r.url, baseBranch: r.baseBranch }, bump, credentials));
+  return inLanes(repos, 2, (r) =>
+    baseManifests({ repo: r.name, url: r.url, baseBranch: r.baseBranch }, bump, credentials),
+  );
 }
 
 /**
  * The change with its targets: as given (manifests null: not read), or, for a bump that names
  * none, every fleet repo whose manifests declare the package (none: bad input, nothing starts).
  */
-export async function withBumpTargets(loaded: LoadedConfig, change: Change, changeFile: string): Promise<{ change: Change; manifests: RepoBumpManifests[] | null }> {
+export async function withBumpTargets(
+  loaded: LoadedConfig,
+  change: Change,
+  changeFile: string,
+): Promise<{ change: Change; manifests: RepoBumpManifests[] | null }> {
   // Named targets need no reading here: the coordinator reads their manifests once, durably.
   if (!change.bump || change.repos.length > 0) return { change, manifests: null };
   const manifests = await fleetManifests(loaded, change.bump, null);
@@ -49,7 +59,18 @@ export async function resolveForCli(bump: BumpSpec, changeFile: string): Promise
   try {
     return await resolveBumpVersion(bump);
   } catch (err) {
-    if (err instanceof BumpResolveError) throw new InputError([{ file: changeFile, path: err.field, message: err.message.slice(err.field.length + 2), fix: err.field === 'bump.package' ? 'use the name the registry publishes it under' : 'use a version, range or query the package has' }]);
+    if (err instanceof BumpResolveError)
+      throw new InputError([
+        {
+          file: changeFile,
+          path: err.field,
+          message: err.message.slice(err.field.length + 2),
+          fix:
+            err.field === 'bump.package'
+              ? 'use the name the registry publishes it under'
+              : 'use a version, range or query the package has',
+        },
+      ]);
     throw err;
   }
 }
@@ -61,10 +82,27 @@ export interface DryRun {
 
 /** What a bump change would do, without starting anything. */
 export async function dryRunBump(loaded: LoadedConfig, change: Change, changeFile: string): Promise<DryRun> {
-  if (!change.bump) throw new InputError([{ file: changeFile, path: 'bump', message: '--dry-run lists the targets of a bump change; this change has no "bump"', fix: 'add "bump", or run without --dry-run' }]);
+  if (!change.bump)
+    throw new InputError([
+      {
+        file: changeFile,
+        path: 'bump',
+        message: '--dry-run lists the targets of a bump change; this change has no "bump"',
+        fix: 'add "bump", or run without --dry-run',
+      },
+    ]);
   const targets = await withBumpTargets(loaded, change, changeFile);
-  const manifests = targets.manifests ?? (await fleetManifests(loaded, change.bump, change.repos.map((t) => t.name)));
-  const bump = await resolveForCli({ ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to }, changeFile);
+  const manifests =
+    targets.manifests ??
+    (await fleetManifests(
+      loaded,
+      change.bump,
+      change.repos.map((t) => t.name),
+    ));
+  const bump = await resolveForCli(
+    { ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to },
+    changeFile,
+  );
   return {
     bump,
     repos: manifests.map((m) => ({
@@ -72,7 +110,13 @@ export async function dryRunBump(loaded: LoadedConfig, change: Change, changeFil
       declares: m.declares,
       current: m.current,
       manifests: [...new Set(m.manifests.map((x) => x.path))],
-      action: !m.declares ? 'unchanged: does not declare the package' : m.problem ? `fails: ${m.problem}` : m.current === bump.version ? 'unchanged: already at the version' : `bump ${m.current ?? m.manifests[0]?.spec ?? '?'} → ${bump.version}`,
+      action: !m.declares
+        ? 'unchanged: does not declare the package'
+        : m.problem
+          ? `fails: ${m.problem}`
+          : m.current === bump.version
+            ? 'unchanged: already at the version'
+            : `bump ${m.current ?? m.manifests[0]?.spec ?? '?'} → ${bump.version}`,
     })),
   };
 }

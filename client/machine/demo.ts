@@ -12,7 +12,10 @@ export const demoFleetDir = join(projectRoot, 'examples', 'fleet');
 export const demoChangeFile = join(projectRoot, 'examples', 'changes', 'price-cents.yaml');
 export const demoConfigFile = join(projectRoot, 'repos.config.json');
 
-export async function seedDemoRemotes(stateDir: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+export async function seedDemoRemotes(
+  stateDir: string,
+  log: (line: string) => void = () => undefined,
+): Promise<string[]> {
   return seedRemotes(demoFleetDir, stateDir, log);
 }
 
@@ -21,13 +24,20 @@ export async function seedDemoRemotes(stateDir: string, log: (line: string) => v
  * holds exactly that folder. A remote seeded by an earlier version of the fleet gets one more
  * commit on main with the folder as it is now; its change branches and pull requests stay.
  */
-export async function seedRemotes(fleetDir: string, stateDir: string, log: (line: string) => void = () => undefined): Promise<string[]> {
+export async function seedRemotes(
+  fleetDir: string,
+  stateDir: string,
+  log: (line: string) => void = () => undefined,
+): Promise<string[]> {
   const remotes = join(stateDir, 'remotes');
   const services = (await readdir(fleetDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
   const created: string[] = [];
   for (const name of services.sort()) {
     const remote = join(remotes, `${name}.git`);
-    const exists = await stat(join(remote, 'HEAD')).then(() => true, () => false);
+    const exists = await stat(join(remote, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
     const work = await mkdtemp(join(tmpdir(), `lockstep-seed-${name}-`));
     try {
       await cp(join(fleetDir, name), work, { recursive: true });
@@ -46,7 +56,9 @@ export async function seedRemotes(fleetDir: string, stateDir: string, log: (line
       await repo.raw(['fetch', '--quiet', '--no-tags', remote, 'refs/heads/main']);
       const main = (await repo.revparse(['FETCH_HEAD'])).trim();
       if ((await repo.revparse([`${main}^{tree}`])).trim() === tree) continue;
-      const commit = (await repo.raw(['commit-tree', tree, '-p', main, '-m', `Update the ${name} service to the bundled demo fleet`])).trim();
+      const commit = (
+        await repo.raw(['commit-tree', tree, '-p', main, '-m', `Update the ${name} service to the bundled demo fleet`])
+      ).trim();
       await repo.raw(['push', '--quiet', remote, `${commit}:refs/heads/main`]);
       created.push(name);
       log(`updated demo remote ${name}: the bundled fleet changed since it was seeded`);

@@ -14,7 +14,16 @@ export interface EgressLogLine extends EgressRecord {
 
 /** Every line of the change's egress logs (of `repo` only, when given), oldest first; repos without a log have none. */
 export async function readEgressLogs(logDir: string, changeId: string, repo?: string): Promise<EgressLogLine[]> {
-  const repos = repo ? [repo] : await readdir(join(logDir, changeId), { withFileTypes: true }).then((d) => d.filter((e) => e.isDirectory()).map((e) => e.name).sort(), () => []);
+  const repos = repo
+    ? [repo]
+    : await readdir(join(logDir, changeId), { withFileTypes: true }).then(
+        (d) =>
+          d
+            .filter((e) => e.isDirectory())
+            .map((e) => e.name)
+            .sort(),
+        () => [],
+      );
   const lines: EgressLogLine[] = [];
   for (const name of repos) {
     const text = await readFile(egressLogPath(logDir, { changeId, repo: name }), 'utf8').catch(() => '');

@@ -39,9 +39,17 @@ export async function runHiddenCheck(
   const scratch = await mkdtemp(join(stateDir, 'eval-'));
   const workspace = join(scratch, check.repo);
   const ref = { changeId: `${changeId}-check`.slice(0, 60), repo: check.repo };
-  const deps = { docker, user: identity.sandboxUser, owner: `eval:${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') };
+  const deps = {
+    docker,
+    user: identity.sandboxUser,
+    owner: `eval:${process.pid}`,
+    workerEnv: {},
+    logDir: join(stateDir, 'logs'),
+  };
   try {
-    await cloneWorkspace(repo.url, branch ?? repo.baseBranch, changeBranch(ref.changeId), workspace, { owner: identity.workspaceOwner });
+    await cloneWorkspace(repo.url, branch ?? repo.baseBranch, changeBranch(ref.changeId), workspace, {
+      owner: identity.workspaceOwner,
+    });
     await createSandbox(deps, { ...ref, workspace, sandbox: repo.sandbox });
     const result = await runInSandbox(deps, {
       ...ref,
@@ -52,7 +60,13 @@ export async function runHiddenCheck(
       timeoutSeconds: repo.sandbox.timeouts.testSeconds,
       outputBytes: repo.sandbox.limits.outputBytes,
     });
-    return { repo: check.repo, passed: result.exitCode === 0 && !result.timedOut, exitCode: result.exitCode, skipped: null, outputTail: result.outputTail.slice(-1500) };
+    return {
+      repo: check.repo,
+      passed: result.exitCode === 0 && !result.timedOut,
+      exitCode: result.exitCode,
+      skipped: null,
+      outputTail: result.outputTail.slice(-1500),
+    };
   } finally {
     await removeSandbox(docker, ref);
     await rm(scratch, { recursive: true, force: true });

@@ -5,7 +5,14 @@
  * does to be a fair comparison. Nothing of a change runs through here; a change's side effects
  * run on a worker.
  */
-export { BASE_ENV, LABEL_CHANGE, LABEL_OWNER, createSandbox, removeSandbox, runInSandbox } from '../../activities/sandbox/docker.ts';
+export {
+  BASE_ENV,
+  LABEL_CHANGE,
+  LABEL_OWNER,
+  createSandbox,
+  removeSandbox,
+  runInSandbox,
+} from '../../activities/sandbox/docker.ts';
 export { CACHE_ENV, CACHE_MOUNT } from '../../activities/sandbox/cache.ts';
 export { startEgressProxy } from '../../activities/egress/proxy.ts';
 export { egressDepsFor, egressForSandbox, openEgress } from '../../activities/egress/sandbox.ts';

@@ -28,13 +28,27 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
     tasks.map(async (task) => {
       const i = index(task.repo);
       try {
-        const sha = await withTimeout(remoteBranchCommit(task.url, task.baseBranch, credentials), 30_000, `no answer from ${task.url} within 30 s`);
+        const sha = await withTimeout(
+          remoteBranchCommit(task.url, task.baseBranch, credentials),
+          30_000,
+          `no answer from ${task.url} within 30 s`,
+        );
         if (!sha) {
-          issues.push({ file: loaded.file, path: `repos[${i}].baseBranch`, message: `branch "${task.baseBranch}" does not exist in ${task.url}`, fix: 'set baseBranch to a branch the remote has' });
+          issues.push({
+            file: loaded.file,
+            path: `repos[${i}].baseBranch`,
+            message: `branch "${task.baseBranch}" does not exist in ${task.url}`,
+            fix: 'set baseBranch to a branch the remote has',
+          });
         }
       } catch (err) {
         const first = ((err as Error).message.split('\n').find((l) => l.trim()) ?? '').trim();
-        issues.push({ file: loaded.file, path: `repos[${i}].url`, message: `cannot reach ${task.url}: ${first}`, fix: 'check the URL and your access to it (git ls-remote must work from this machine)' });
+        issues.push({
+          file: loaded.file,
+          path: `repos[${i}].url`,
+          message: `cannot reach ${task.url}: ${first}`,
+          fix: 'check the URL and your access to it (git ls-remote must work from this machine)',
+        });
       }
     }),
   );
@@ -42,7 +56,9 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
   try {
     await docker.ping();
   } catch {
-    throw new EnvironmentError('no Docker engine answers; run "npm run bootstrap" (it starts one) or start Docker yourself');
+    throw new EnvironmentError(
+      'no Docker engine answers; run "npm run bootstrap" (it starts one) or start Docker yourself',
+    );
   }
   const missing = new Set<string>();
   await Promise.all(
@@ -61,13 +77,30 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
         if (tasks.find((t) => t.sandbox.image === task.sandbox.image) === task) {
           issues.push(
             task.sandbox.build
-              ? { file: loaded.file, path: `repos[${i}].sandbox.build`, message: `the image of ${task.sandbox.build.dockerfile} (${task.sandbox.image}) is not built on this Docker engine yet`, fix: '"lockstep run" builds it before the change starts' }
-              : { file: loaded.file, path: `repos[${i}].sandbox.image`, message: `image "${task.sandbox.image}" is not on this Docker engine`, fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here' },
+              ? {
+                  file: loaded.file,
+                  path: `repos[${i}].sandbox.build`,
+                  message: `the image of ${task.sandbox.build.dockerfile} (${task.sandbox.image}) is not built on this Docker engine yet`,
+                  fix: '"lockstep run" builds it before the change starts',
+                }
+              : {
+                  file: loaded.file,
+                  path: `repos[${i}].sandbox.image`,
+                  message: `image "${task.sandbox.image}" is not on this Docker engine`,
+                  fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here',
+                },
           );
         }
         return;
       }
-      issues.push(...(await imageLacks(docker, task.sandbox)).map((l) => ({ file: loaded.file, path: `repos[${i}].sandbox.${l.field}`, message: l.message, fix: l.fix })));
+      issues.push(
+        ...(await imageLacks(docker, task.sandbox)).map((l) => ({
+          file: loaded.file,
+          path: `repos[${i}].sandbox.${l.field}`,
+          message: l.message,
+          fix: l.fix,
+        })),
+      );
     }),
   );
   issues.push(...(await egressIssues(loaded, tasks, index)));
@@ -75,17 +108,37 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
 }
 
 /** What a setup with egress needs on this host: the forwarder (bootstrap builds it) and a readable CA bundle. */
-export async function egressIssues(loaded: LoadedConfig, tasks: RepoTask[], index: (repo: string) => number, forwarder = join(projectRoot, '.tools', 'egress', 'bin', 'egress-forwarder')): Promise<InputIssue[]> {
+export async function egressIssues(
+  loaded: LoadedConfig,
+  tasks: RepoTask[],
+  index: (repo: string) => number,
+  forwarder = join(projectRoot, '.tools', 'egress', 'bin', 'egress-forwarder'),
+): Promise<InputIssue[]> {
   const issues: InputIssue[] = [];
-  const readable = (file: string, mode: number) => access(file, mode).then(() => true, () => false);
+  const readable = (file: string, mode: number) =>
+    access(file, mode).then(
+      () => true,
+      () => false,
+    );
   const withEgress = tasks.filter((t) => t.sandbox.egress);
   if (withEgress[0] && !(await readable(forwarder, constants.X_OK))) {
-    issues.push({ file: loaded.file, path: `repos[${index(withEgress[0].repo)}].sandbox.egress`, message: 'this host has no egress forwarder (.tools/egress/bin/egress-forwarder), so setup cannot reach the allowed hosts', fix: 'run "npm run bootstrap" (it builds the forwarder with Go 1.19+), or remove sandbox.egress' });
+    issues.push({
+      file: loaded.file,
+      path: `repos[${index(withEgress[0].repo)}].sandbox.egress`,
+      message:
+        'this host has no egress forwarder (.tools/egress/bin/egress-forwarder), so setup cannot reach the allowed hosts',
+      fix: 'run "npm run bootstrap" (it builds the forwarder with Go 1.19+), or remove sandbox.egress',
+    });
   }
   for (const task of withEgress) {
     const ca = task.sandbox.egress?.caBundle;
     if (ca && !(await readable(ca, constants.R_OK))) {
-      issues.push({ file: loaded.file, path: `repos[${index(task.repo)}].sandbox.egress.caBundle`, message: `cannot read ${ca} on this host`, fix: 'name an existing PEM bundle on the worker, or leave caBundle out to use the system bundle' });
+      issues.push({
+        file: loaded.file,
+        path: `repos[${index(task.repo)}].sandbox.egress.caBundle`,
+        message: `cannot read ${ca} on this host`,
+        fix: 'name an existing PEM bundle on the worker, or leave caBundle out to use the system bundle',
+      });
     }
   }
   return issues;
@@ -94,7 +147,10 @@ export async function egressIssues(loaded: LoadedConfig, tasks: RepoTask[], inde
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)))]);
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms))),
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -134,7 +190,14 @@ export async function imageLacks(docker: Docker, sandbox: SandboxConfig): Promis
     User: sandboxIdentity().sandboxUser,
     Env: sandboxEnv(sandbox, {}),
     WorkingDir: '/',
-    HostConfig: { NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'], Memory: 256 * 1024 * 1024, PidsLimit: 64 },
+    HostConfig: {
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Memory: 256 * 1024 * 1024,
+      PidsLimit: 64,
+    },
   });
   try {
     try {
@@ -142,7 +205,13 @@ export async function imageLacks(docker: Docker, sandbox: SandboxConfig): Promis
     } catch (err) {
       const message = (err as Error).message;
       if (/executable file not found|no such file or directory/i.test(message)) {
-        return [{ field: 'image', message: `image "${sandbox.image}" has no sh: Lockstep runs every command through it`, fix: 'use an image with a POSIX shell at sh on its PATH (see docs/environments.md)' }];
+        return [
+          {
+            field: 'image',
+            message: `image "${sandbox.image}" has no sh: Lockstep runs every command through it`,
+            fix: 'use an image with a POSIX shell at sh on its PATH (see docs/environments.md)',
+          },
+        ];
       }
       throw err;
     }
@@ -152,11 +221,23 @@ export async function imageLacks(docker: Docker, sandbox: SandboxConfig): Promis
     return lacks.flatMap((tool): ImageLack[] => {
       if (tool === 'bash') return []; // Commands fall back to sh; only the gate's tools need bash (docs/environments.md).
       const field = asked.get(tool) ?? 'image';
-      if (field === 'image') return [{ field, message: `image "${sandbox.image}" has no ${tool}: every sandbox needs it`, fix: `install ${tool} in the image (coreutils)` }];
-      return [{ field, message: `image "${sandbox.image}" has no "${tool}", the first command of sandbox.${field}`, fix: `install ${tool} in the image, or name an image that has it in sandbox.image` }];
+      if (field === 'image')
+        return [
+          {
+            field,
+            message: `image "${sandbox.image}" has no ${tool}: every sandbox needs it`,
+            fix: `install ${tool} in the image (coreutils)`,
+          },
+        ];
+      return [
+        {
+          field,
+          message: `image "${sandbox.image}" has no "${tool}", the first command of sandbox.${field}`,
+          fix: `install ${tool} in the image, or name an image that has it in sandbox.image`,
+        },
+      ];
     });
   } finally {
     await container.remove({ force: true, v: true }).catch(() => undefined);
   }
 }
-

@@ -5,7 +5,14 @@
  * the field.
  */
 import { z } from 'zod';
-import { diffOpenApi, isSuccessStatus, openApiProblem, pathIndex, type OperationMethod, OPERATION_METHODS } from './openapi.ts';
+import {
+  diffOpenApi,
+  isSuccessStatus,
+  openApiProblem,
+  pathIndex,
+  type OperationMethod,
+  OPERATION_METHODS,
+} from './openapi.ts';
 import { statesOf, unwrapMatchers } from './pact.ts';
 import { deref, isObject, own, ownObject, pointer, type JsonObject } from './pointer.ts';
 import { describeTypes, typesWithin, viewOf, type JsonType } from './schema.ts';
@@ -21,7 +28,9 @@ export interface ResolvedOperation {
 }
 
 function segmentPattern(template: string): RegExp {
-  const parts = template.split(/(\{[^}/]*\})/).map((part) => (/^\{[^}/]*\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  const parts = template
+    .split(/(\{[^}/]*\})/)
+    .map((part) => (/^\{[^}/]*\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   return new RegExp(`^${parts.join('')}$`);
 }
 
@@ -63,13 +72,22 @@ export function resolveOperation(document: unknown, method: string, requestPath:
   if (best === null) return null;
   const operation = own(best.item, verb);
   if (!isObject(operation)) return null;
-  return { method: verb as OperationMethod, template: best.template, operation, segments: ['paths', best.template, verb] };
+  return {
+    method: verb as OperationMethod,
+    template: best.template,
+    operation,
+    segments: ['paths', best.template, verb],
+  };
 }
 
 const JSON_MEDIA = /^application\/(.+\+)?json$/i;
 
 /** The declared response for a status: the exact code, then its range ('2XX'), then 'default'. */
-function responseFor(document: unknown, operation: JsonObject, status: number): { code: string; response: unknown } | null {
+function responseFor(
+  document: unknown,
+  operation: JsonObject,
+  status: number,
+): { code: string; response: unknown } | null {
   const responses = ownObject(operation, 'responses') ?? {};
   const code = String(status);
   const range = `${code[0] ?? ''}XX`;
@@ -95,7 +113,10 @@ function bodySchema(response: unknown, contentType: string | null): { mediaType:
 }
 
 /** The 2xx response a `uses` entry's fields are read from: the lowest success code with a JSON body. */
-function successBody(document: unknown, operation: JsonObject): { code: string; mediaType: string; schema: unknown } | null {
+function successBody(
+  document: unknown,
+  operation: JsonObject,
+): { code: string; mediaType: string; schema: unknown } | null {
   const responses = ownObject(operation, 'responses') ?? {};
   for (const code of Object.keys(responses).filter(isSuccessStatus).sort()) {
     const d = deref(document, responses[code]);
@@ -133,34 +154,66 @@ function lookupField(document: unknown, schema: unknown, field: string): FieldLo
       node = view.additional.schema;
       continue;
     }
-    if (view.properties.size === 0 && view.additional.kind === 'open' && (view.types === null || view.types.has('object'))) return { found: true };
+    if (
+      view.properties.size === 0 &&
+      view.additional.kind === 'open' &&
+      (view.types === null || view.types.has('object'))
+    )
+      return { found: true };
     return { found: false, segments: [...segments, 'properties', name], missing: names.slice(0, i + 1).join('.') };
   }
   return { found: true };
 }
 
-function checkUses(head: unknown, uses: readonly OperationUse[], consumer: string, files: ConsumerFiles): ContractProblem[] {
+function checkUses(
+  head: unknown,
+  uses: readonly OperationUse[],
+  consumer: string,
+  files: ConsumerFiles,
+): ContractProblem[] {
   const problems: ContractProblem[] = [];
   const mismatch = (rule: string, segments: string[], message: string): void => {
-    problems.push({ kind: 'mismatch', rule, file: files.provider, location: pointer(segments), message: `consumer "${consumer}" uses ${message}`, consumer });
+    problems.push({
+      kind: 'mismatch',
+      rule,
+      file: files.provider,
+      location: pointer(segments),
+      message: `consumer "${consumer}" uses ${message}`,
+      consumer,
+    });
   };
   for (const use of uses) {
     const match = /^([A-Z]+) (\/\S*)$/.exec(use.operation);
     if (match === null) {
-      problems.push({ kind: 'invalid', rule: 'use-unreadable', file: files.consumer, location: '', message: `consumer "${consumer}": "${use.operation}" is not "<METHOD> <path>"`, consumer });
+      problems.push({
+        kind: 'invalid',
+        rule: 'use-unreadable',
+        file: files.consumer,
+        location: '',
+        message: `consumer "${consumer}": "${use.operation}" is not "<METHOD> <path>"`,
+        consumer,
+      });
       continue;
     }
     const [, method = '', path = ''] = match;
     const op = resolveOperation(head, method, path);
     if (op === null) {
-      mismatch('operation-missing', ['paths', path, method.toLowerCase()], `${use.operation}, which ${files.provider} does not define`);
+      mismatch(
+        'operation-missing',
+        ['paths', path, method.toLowerCase()],
+        `${use.operation}, which ${files.provider} does not define`,
+      );
       continue;
     }
     const name = `${method} ${op.template}`;
     if (use.fields.length === 0) continue;
     const body = successBody(head, op.operation);
     if (body === null) {
-      mismatch('response-body-missing', [...op.segments, 'responses'], `${name} fields ${use.fields.map((f) => `"${f}"`).join(', ')}, but the operation declares no 2xx JSON response body`);
+      mismatch(
+        'response-body-missing',
+        [...op.segments, 'responses'],
+        `${name} fields ${use.fields.map((f) => `"${f}"`).join(', ')}, but the operation declares no 2xx JSON response body`,
+      );
       continue;
     }
     const base = [...op.segments, 'responses', body.code, 'content', body.mediaType, 'schema'];
@@ -168,7 +221,11 @@ function checkUses(head: unknown, uses: readonly OperationUse[], consumer: strin
       const found = lookupField(head, body.schema, field);
       if (!found.found) {
         const detail = found.missing === field ? '' : ` (no "${found.missing}")`;
-        mismatch('response-field-missing', [...base, ...found.segments], `${name}: field "${field}" is not in the ${body.code} response${detail}`);
+        mismatch(
+          'response-field-missing',
+          [...base, ...found.segments],
+          `${name}: field "${field}" is not in the ${body.code} response${detail}`,
+        );
       }
     }
   }
@@ -176,8 +233,21 @@ function checkUses(head: unknown, uses: readonly OperationUse[], consumer: strin
 }
 
 const PactRequest = z.object({ method: z.string().min(1), path: z.string() }).loose();
-const PactResponse = z.object({ status: z.number().int().min(100).max(599), headers: z.record(z.string(), z.unknown()).optional(), body: z.unknown().optional() }).loose();
-const PactInteraction = z.object({ description: z.string().optional(), type: z.string().optional(), request: PactRequest, response: PactResponse }).loose();
+const PactResponse = z
+  .object({
+    status: z.number().int().min(100).max(599),
+    headers: z.record(z.string(), z.unknown()).optional(),
+    body: z.unknown().optional(),
+  })
+  .loose();
+const PactInteraction = z
+  .object({
+    description: z.string().optional(),
+    type: z.string().optional(),
+    request: PactRequest,
+    response: PactResponse,
+  })
+  .loose();
 const PactFile = z.object({ interactions: z.array(z.unknown()) }).loose();
 
 function jsonTypeOf(value: unknown): JsonType {
@@ -207,7 +277,16 @@ function checkPact(head: unknown, pact: unknown, consumer: string, files: Consum
   // A v3 message pact has no HTTP interactions to hold against the document; its provider's verifier checks it.
   if (!file.success && Array.isArray(own(pact, 'messages'))) return [];
   if (!file.success) {
-    return [{ kind: 'invalid', rule: 'pact-unreadable', file: files.consumer, location: '/interactions', message: `${files.consumer}: not a Pact file: it needs an "interactions" list`, consumer }];
+    return [
+      {
+        kind: 'invalid',
+        rule: 'pact-unreadable',
+        file: files.consumer,
+        location: '/interactions',
+        message: `${files.consumer}: not a Pact file: it needs an "interactions" list`,
+        consumer,
+      },
+    ];
   }
   const version = own(own(own(pact, 'metadata'), 'pactSpecification'), 'version');
   const v4 = typeof version === 'string' && version.startsWith('4');
@@ -218,7 +297,14 @@ function checkPact(head: unknown, pact: unknown, consumer: string, files: Consum
     const parsed = PactInteraction.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      problems.push({ kind: 'invalid', rule: 'pact-unreadable', file: files.consumer, location: pointer([...at, ...(issue?.path.map(String) ?? [])]), message: `${files.consumer}: interaction ${index} is not a Pact HTTP interaction: ${issue?.message ?? 'unreadable'}`, consumer });
+      problems.push({
+        kind: 'invalid',
+        rule: 'pact-unreadable',
+        file: files.consumer,
+        location: pointer([...at, ...(issue?.path.map(String) ?? [])]),
+        message: `${files.consumer}: interaction ${index} is not a Pact HTTP interaction: ${issue?.message ?? 'unreadable'}`,
+        consumer,
+      });
       return;
     }
     const { request, response } = parsed.data;
@@ -226,7 +312,14 @@ function checkPact(head: unknown, pact: unknown, consumer: string, files: Consum
     const given = states.length > 0 ? ` given ${states.map((s) => `"${s.slice(0, 80)}"`).join(' and ')}` : '';
     const label = `consumer "${consumer}": interaction "${(parsed.data.description ?? String(index)).slice(0, 120)}"${given} (${request.method.toUpperCase()} ${request.path.slice(0, 200)})`;
     const mismatch = (rule: string, segments: string[], message: string): void => {
-      problems.push({ kind: 'mismatch', rule, file: files.consumer, location: pointer([...at, ...segments]), message: `${label} ${message}`, consumer });
+      problems.push({
+        kind: 'mismatch',
+        rule,
+        file: files.consumer,
+        location: pointer([...at, ...segments]),
+        message: `${label} ${message}`,
+        consumer,
+      });
     };
     const op = resolveOperation(head, request.method, request.path);
     if (op === null) {
@@ -236,7 +329,11 @@ function checkPact(head: unknown, pact: unknown, consumer: string, files: Consum
     const name = `${op.method.toUpperCase()} ${op.template}`;
     const declared = responseFor(head, op.operation, response.status);
     if (declared === null) {
-      mismatch('response-status-missing', ['response', 'status'], `expects status ${response.status}, which ${name} does not declare`);
+      mismatch(
+        'response-status-missing',
+        ['response', 'status'],
+        `expects status ${response.status}, which ${name} does not declare`,
+      );
       return;
     }
     let body = response.body;
@@ -250,7 +347,11 @@ function checkPact(head: unknown, pact: unknown, consumer: string, files: Consum
     if (body === undefined || body === null || body === '') return;
     const schema = bodySchema(declared.response, headerValue(response.headers, 'content-type'));
     if (schema === null || schema.schema === undefined) {
-      mismatch('response-body-missing', bodySegments, `expects a body, but ${name} ${declared.code} response declares none`);
+      mismatch(
+        'response-body-missing',
+        bodySegments,
+        `expects a body, but ${name} ${declared.code} response declares none`,
+      );
       return;
     }
     // Every element of an array reports the same field once, not once per element.
@@ -270,22 +371,35 @@ function checkPact(head: unknown, pact: unknown, consumer: string, files: Consum
       const type = jsonTypeOf(value);
       if (view.types !== null && !typesWithin(new Set([type]), view.types)) {
         const subject = field === '' ? 'the body' : `field "${field}"`;
-        once('response-field-type-mismatch', field, segments, `expects ${subject} of ${where} to be ${type}, but the provider's schema says ${describeTypes(view.types)}`);
+        once(
+          'response-field-type-mismatch',
+          field,
+          segments,
+          `expects ${subject} of ${where} to be ${type}, but the provider's schema says ${describeTypes(view.types)}`,
+        );
         return;
       }
       if (isObject(value)) {
         for (const key of Object.keys(value)) {
           const child = field === '' ? key : `${field}.${key}`;
           if (view.properties.has(key)) walk(value[key], view.properties.get(key), [...segments, key], child);
-          else if (view.additional.kind === 'schema') walk(value[key], view.additional.schema, [...segments, key], child);
+          else if (view.additional.kind === 'schema')
+            walk(value[key], view.additional.schema, [...segments, key], child);
           // An object schema that lists no properties is a free-form map: any key fits.
           else if (view.properties.size > 0 || view.additional.kind === 'closed') {
-            once('response-field-missing', child, [...segments, key], `expects field "${child}" in ${where}, which is not in the provider's schema`);
+            once(
+              'response-field-missing',
+              child,
+              [...segments, key],
+              `expects field "${child}" in ${where}, which is not in the provider's schema`,
+            );
           }
         }
       }
       if (Array.isArray(value) && view.items !== undefined) {
-        value.slice(0, MAX_ARRAY_ELEMENTS).forEach((element, i) => walk(element, view.items, [...segments, String(i)], `${field}[]`));
+        value
+          .slice(0, MAX_ARRAY_ELEMENTS)
+          .forEach((element, i) => walk(element, view.items, [...segments, String(i)], `${field}[]`));
       }
     };
     walk(body, schema.schema, bodySegments, '');
@@ -298,7 +412,12 @@ function checkCopy(head: unknown, copy: unknown, consumer: string, files: Consum
   if (refused !== null) return [{ ...refused, consumer }];
   return diffOpenApi(copy, head, files.provider).map((p) =>
     p.kind === 'breaking'
-      ? { ...p, kind: 'mismatch' as const, consumer, message: `consumer "${consumer}" (its copy ${files.consumer}): ${p.message}` }
+      ? {
+          ...p,
+          kind: 'mismatch' as const,
+          consumer,
+          message: `consumer "${consumer}" (its copy ${files.consumer}): ${p.message}`,
+        }
       : { ...p, consumer },
   );
 }
@@ -307,7 +426,12 @@ function checkCopy(head: unknown, copy: unknown, consumer: string, files: Consum
  * Checks one consumer's usage against the provider's OpenAPI document at head. Problems are
  * `mismatch` (or `invalid` when a document cannot be read); each names `consumer`.
  */
-export function checkOpenApiConsumer(providerHead: unknown, usage: OpenApiUsage, consumer: string, files: ConsumerFiles): ContractProblem[] {
+export function checkOpenApiConsumer(
+  providerHead: unknown,
+  usage: OpenApiUsage,
+  consumer: string,
+  files: ConsumerFiles,
+): ContractProblem[] {
   const refused = openApiProblem(providerHead, files.provider, 'head');
   if (refused !== null) return [{ ...refused, consumer }];
   switch (usage.form) {

@@ -58,7 +58,13 @@ const lastSegment = (name: string): string => name.split('.').pop() ?? name;
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The 1-based line where `kind name {` opens in the proto, and the line where it closes. */
-function block(lines: string[], kind: string, name: string, from = 0, to = lines.length): { start: number; end: number } | null {
+function block(
+  lines: string[],
+  kind: string,
+  name: string,
+  from = 0,
+  to = lines.length,
+): { start: number; end: number } | null {
   const open = new RegExp(`\\b${kind}\\s+${escape(lastSegment(name))}\\s*\\{`);
   for (let i = from; i < to; i++) {
     if (!open.test(lines[i] ?? '')) continue;
@@ -87,7 +93,14 @@ export function locateInProto(text: string, bufMessage: string): number | null {
   const message = quoted('message');
   const enumName = quoted('enum');
   const service = quoted('service');
-  const container = message !== undefined ? block(lines, 'message', message) : enumName !== undefined ? block(lines, 'enum', enumName) : service !== undefined ? block(lines, 'service', service) : null;
+  const container =
+    message !== undefined
+      ? block(lines, 'message', message)
+      : enumName !== undefined
+        ? block(lines, 'enum', enumName)
+        : service !== undefined
+          ? block(lines, 'service', service)
+          : null;
   const number = field ?? value;
   if (container && number !== undefined && /^\d+$/.test(number)) {
     const declares = new RegExp(`=\\s*${number}\\b`);
@@ -125,7 +138,11 @@ export interface LaidOut {
  * the fix. buf names the provider's file; the consumer's place is the declaration in whichever
  * laid-out file holds it (a message may live in a file the copy imports).
  */
-export function copyProblem(finding: CopyFinding, files: ReadonlyMap<string, LaidOut>, where: { provider: string; consumer: string; copy: string }): ContractProblem {
+export function copyProblem(
+  finding: CopyFinding,
+  files: ReadonlyMap<string, LaidOut>,
+  where: { provider: string; consumer: string; copy: string },
+): ContractProblem {
   let at: { file: string; line: number } | null = null;
   for (const file of files.values()) {
     const line = locateInProto(file.text, finding.message);
@@ -164,14 +181,20 @@ export type CopyLayout =
  * importing file in the consumer's repository, else from that path in the consumer's repository,
  * else the provider's own file (the copy then only relies on it, as the provider has it).
  */
-export async function copyLayout(copy: { text: string; path: string }, providerPath: string, read: { consumer: ProtoReader; provider: ProtoReader }, provider = 'provider'): Promise<CopyLayout> {
+export async function copyLayout(
+  copy: { text: string; path: string },
+  providerPath: string,
+  read: { consumer: ProtoReader; provider: ProtoReader },
+  provider = 'provider',
+): Promise<CopyLayout> {
   const files = new Map<string, LaidOut>([[providerPath, { text: copy.text, from: copy.path }]]);
   const pending: { text: string; from: string }[] = [{ text: copy.text, from: copy.path }];
   for (let next = pending.shift(); next !== undefined && files.size < MAX_LAYOUT_FILES; next = pending.shift()) {
     for (const imported of protoImports(next.text)) {
       if (files.has(imported)) continue;
       // The layout is written to disk under these paths: none may leave its folder.
-      if (isAbsolute(imported) || normalize(imported).split('/').includes('..')) return { ok: false, from: next.from, imported, beside: '' };
+      if (isAbsolute(imported) || normalize(imported).split('/').includes('..'))
+        return { ok: false, from: next.from, imported, beside: '' };
       const beside = normalize(join(dirname(next.from), imported));
       const candidates: [ProtoReader, string, boolean][] = [
         [read.consumer, beside, true],

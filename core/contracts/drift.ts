@@ -32,7 +32,10 @@ export function problemIdentity(p: Identified): string {
  * Splits the problems at head into those the change introduced and those already there at base.
  * Counted: a problem found twice at head and once at base is once new.
  */
-export function splitPreExisting<T extends Identified>(head: readonly T[], base: readonly Identified[]): { introduced: T[]; preExisting: T[] } {
+export function splitPreExisting<T extends Identified>(
+  head: readonly T[],
+  base: readonly Identified[],
+): { introduced: T[]; preExisting: T[] } {
   const seen = new Map<string, number>();
   for (const p of base) seen.set(problemIdentity(p), (seen.get(problemIdentity(p)) ?? 0) + 1);
   const introduced: T[] = [];

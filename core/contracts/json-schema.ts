@@ -10,11 +10,19 @@ import type { ContractProblem } from './types.ts';
 
 function notSchema(document: unknown, file: string, which: string): ContractProblem | null {
   if (isObject(document) || typeof document === 'boolean') return null;
-  return { kind: 'invalid', rule: 'not-json-schema', file, location: '', message: `${file} (${which}): a JSON Schema must be an object or a boolean` };
+  return {
+    kind: 'invalid',
+    rule: 'not-json-schema',
+    file,
+    location: '',
+    message: `${file} (${which}): a JSON Schema must be an object or a boolean`,
+  };
 }
 
 export function diffJsonSchema(base: unknown, head: unknown, file: string): ContractProblem[] {
-  const refused = [notSchema(base, file, 'base'), notSchema(head, file, 'head')].filter((p): p is ContractProblem => p !== null);
+  const refused = [notSchema(base, file, 'base'), notSchema(head, file, 'head')].filter(
+    (p): p is ContractProblem => p !== null,
+  );
   if (refused.length > 0) return refused;
   return compareSchemas({ side: 'event', baseRoot: base, headRoot: head, prefix: file }, base, head).map((f) => ({
     kind: f.kind,
@@ -22,6 +30,16 @@ export function diffJsonSchema(base: unknown, head: unknown, file: string): Cont
     file,
     location: pointer(f.segments),
     message: f.message,
-    ...(f.kind === 'breaking' ? { handle: { operation: '', side: 'response' as const, field: f.field ?? '', ...(f.before === undefined ? {} : { before: f.before }), ...(f.after === undefined ? {} : { after: f.after }) } } : {}),
+    ...(f.kind === 'breaking'
+      ? {
+          handle: {
+            operation: '',
+            side: 'response' as const,
+            field: f.field ?? '',
+            ...(f.before === undefined ? {} : { before: f.before }),
+            ...(f.after === undefined ? {} : { after: f.after }),
+          },
+        }
+      : {}),
   }));
 }

@@ -21,14 +21,32 @@ export function openApiProblem(document: unknown, file: string, which: string): 
   if (!isObject(document) || typeof version !== 'string') {
     const swagger = own(document, 'swagger');
     const hint = typeof swagger === 'string' ? ` (it is Swagger ${swagger}; convert it to OpenAPI 3)` : '';
-    return { kind: 'invalid', rule: 'not-openapi', file, location: '/openapi', message: `${file} (${which}): not an OpenAPI 3.x document: no "openapi" version field${hint}` };
+    return {
+      kind: 'invalid',
+      rule: 'not-openapi',
+      file,
+      location: '/openapi',
+      message: `${file} (${which}): not an OpenAPI 3.x document: no "openapi" version field${hint}`,
+    };
   }
   if (!/^3\.\d+(\.\d+)?$/.test(version)) {
-    return { kind: 'invalid', rule: 'not-openapi', file, location: '/openapi', message: `${file} (${which}): OpenAPI ${version.slice(0, 20)} is not supported; only 3.x is` };
+    return {
+      kind: 'invalid',
+      rule: 'not-openapi',
+      file,
+      location: '/openapi',
+      message: `${file} (${which}): OpenAPI ${version.slice(0, 20)} is not supported; only 3.x is`,
+    };
   }
   const paths = own(document, 'paths');
   if (paths !== undefined && !isObject(paths)) {
-    return { kind: 'invalid', rule: 'not-openapi', file, location: '/paths', message: `${file} (${which}): "paths" must be an object` };
+    return {
+      kind: 'invalid',
+      rule: 'not-openapi',
+      file,
+      location: '/paths',
+      message: `${file} (${which}): "paths" must be an object`,
+    };
   }
   return null;
 }
@@ -74,7 +92,13 @@ function paramKey(name: string, location: string): string {
 }
 
 /** An operation's parameters: path-level ones, overridden by the operation's own (as the spec says). */
-function parametersOf(root: unknown, pathItem: unknown, pathSegments: string[], method: OperationMethod, report: (p: string[], ref: string, reason: string) => void): Map<string, Param> {
+function parametersOf(
+  root: unknown,
+  pathItem: unknown,
+  pathSegments: string[],
+  method: OperationMethod,
+  report: (p: string[], ref: string, reason: string) => void,
+): Map<string, Param> {
   const result = new Map<string, Param>();
   const add = (list: unknown, segments: string[]): void => {
     if (!Array.isArray(list)) return;
@@ -88,7 +112,13 @@ function parametersOf(root: unknown, pathItem: unknown, pathSegments: string[], 
       const name = own(d.value, 'name');
       const location = own(d.value, 'in');
       if (typeof name !== 'string' || typeof location !== 'string') return;
-      result.set(paramKey(name, location), { name, in: location, required: own(d.value, 'required') === true || location === 'path', schema: own(d.value, 'schema'), segments: at });
+      result.set(paramKey(name, location), {
+        name,
+        in: location,
+        required: own(d.value, 'required') === true || location === 'path',
+        schema: own(d.value, 'schema'),
+        segments: at,
+      });
     });
   };
   const item = deref(root, pathItem);
@@ -120,7 +150,10 @@ function securityOf(document: unknown, operation: unknown): { alternatives: Secu
   const alternatives = raw.filter(isObject).map((requirement) => {
     const alternative: SecurityAlternative = new Map<string, Set<string>>();
     for (const [scheme, scopes] of Object.entries(requirement)) {
-      alternative.set(scheme, new Set(Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : []));
+      alternative.set(
+        scheme,
+        new Set(Array.isArray(scopes) ? scopes.filter((s): s is string => typeof s === 'string') : []),
+      );
     }
     return alternative;
   });
@@ -139,12 +172,16 @@ function satisfies(held: SecurityAlternative, needed: SecurityAlternative): bool
 
 function describeSecurity(alternative: SecurityAlternative): string {
   if (alternative.size === 0) return 'no credentials';
-  return [...alternative].map(([scheme, scopes]) => (scopes.size > 0 ? `${scheme} (${[...scopes].join(', ')})` : scheme)).join(' + ');
+  return [...alternative]
+    .map(([scheme, scopes]) => (scopes.size > 0 ? `${scheme} (${[...scopes].join(', ')})` : scheme))
+    .join(' + ');
 }
 
 /** Breaking changes from `base` to `head`, both parsed OpenAPI 3.x documents. */
 export function diffOpenApi(base: unknown, head: unknown, file: string): ContractProblem[] {
-  const refused = [openApiProblem(base, file, 'base'), openApiProblem(head, file, 'head')].filter((p): p is ContractProblem => p !== null);
+  const refused = [openApiProblem(base, file, 'base'), openApiProblem(head, file, 'head')].filter(
+    (p): p is ContractProblem => p !== null,
+  );
   if (refused.length > 0) return refused;
 
   const problems: ContractProblem[] = [];
@@ -152,11 +189,31 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
     problems.push({ kind: 'breaking', rule, file, location: pointer(segments), message, handle });
   };
   const unresolved = (segments: string[], ref: string, reason: string): void => {
-    problems.push({ kind: 'invalid', rule: 'ref-unresolved', file, location: pointer(segments), message: `$ref "${ref}" at ${pointer(segments)} cannot be followed: ${reason}` });
+    problems.push({
+      kind: 'invalid',
+      rule: 'ref-unresolved',
+      file,
+      location: pointer(segments),
+      message: `$ref "${ref}" at ${pointer(segments)} cannot be followed: ${reason}`,
+    });
   };
-  const schemas = (side: Side, operation: string, prefix: string, segments: string[], b: unknown, h: unknown, parameter?: string): void => {
+  const schemas = (
+    side: Side,
+    operation: string,
+    prefix: string,
+    segments: string[],
+    b: unknown,
+    h: unknown,
+    parameter?: string,
+  ): void => {
     for (const f of compareSchemas({ side, baseRoot: base, headRoot: head, prefix }, b, h)) {
-      const problem: ContractProblem = { kind: f.kind, rule: f.rule, file, location: pointer([...segments, ...f.segments]), message: f.message };
+      const problem: ContractProblem = {
+        kind: f.kind,
+        rule: f.rule,
+        file,
+        location: pointer([...segments, ...f.segments]),
+        message: f.message,
+      };
       if (f.kind === 'breaking') {
         const field = parameter ?? f.field ?? '';
         problem.handle = {
@@ -179,7 +236,12 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
     if (match === undefined) {
       if (baseMethods.length > 0) {
         const methods = baseMethods.map((m) => m.toUpperCase());
-        breaking('path-removed', ['paths', baseTemplate], `path ${baseTemplate} removed (with ${methods.join(', ')})`, { operation: `${methods.join('|')} ${baseTemplate}`, side: 'response', field: '', after: 'removed' });
+        breaking('path-removed', ['paths', baseTemplate], `path ${baseTemplate} removed (with ${methods.join(', ')})`, {
+          operation: `${methods.join('|')} ${baseTemplate}`,
+          side: 'response',
+          field: '',
+          after: 'removed',
+        });
       }
       continue;
     }
@@ -189,7 +251,12 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       const opName = `${method.toUpperCase()} ${template}`;
       const opSegments = ['paths', template, method];
       if (!headMethods.has(method)) {
-        breaking('operation-removed', opSegments, `${opName} removed`, { operation: opName, side: 'response', field: '', after: 'removed' });
+        breaking('operation-removed', opSegments, `${opName} removed`, {
+          operation: opName,
+          side: 'response',
+          field: '',
+          after: 'removed',
+        });
         continue;
       }
       const baseItemValue = deref(base, baseItem);
@@ -200,16 +267,23 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       // Security: a caller that authenticates one of the ways the base allowed must still get in.
       const baseSecurity = securityOf(base, baseOp);
       const headSecurity = securityOf(head, headOp);
-      const shutOut = baseSecurity.alternatives.find((held) => !headSecurity.alternatives.some((needed) => satisfies(held, needed)));
+      const shutOut = baseSecurity.alternatives.find(
+        (held) => !headSecurity.alternatives.some((needed) => satisfies(held, needed)),
+      );
       if (shutOut !== undefined) {
         const now = headSecurity.alternatives.map(describeSecurity).join(' or ');
-        breaking('security-requirement-added', headSecurity.own ? [...opSegments, 'security'] : ['security'], `${opName} now requires ${now}; callers that send ${describeSecurity(shutOut)} are refused`, {
-          operation: opName,
-          side: 'request',
-          field: '',
-          before: describeSecurity(shutOut),
-          after: now,
-        });
+        breaking(
+          'security-requirement-added',
+          headSecurity.own ? [...opSegments, 'security'] : ['security'],
+          `${opName} now requires ${now}; callers that send ${describeSecurity(shutOut)} are refused`,
+          {
+            operation: opName,
+            side: 'request',
+            field: '',
+            before: describeSecurity(shutOut),
+            after: now,
+          },
+        );
       }
 
       // Parameters: a consumer that does not send a newly required one is refused.
@@ -220,16 +294,29 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
         const label = `${opName} ${param.in} parameter "${param.name}"`;
         // A new path parameter means a new path template, reported as the path's removal.
         if (param.in !== 'path' && param.required && before?.required !== true) {
-          breaking('request-parameter-became-required', param.segments, `${label} ${before === undefined ? 'added as required' : 'became required'}`, {
-            operation: opName,
-            side: 'request',
-            field: parameterField(param),
-            before: before === undefined ? 'absent' : 'optional',
-            after: 'required',
-          });
+          breaking(
+            'request-parameter-became-required',
+            param.segments,
+            `${label} ${before === undefined ? 'added as required' : 'became required'}`,
+            {
+              operation: opName,
+              side: 'request',
+              field: parameterField(param),
+              before: before === undefined ? 'absent' : 'optional',
+              after: 'required',
+            },
+          );
         }
         if (before !== undefined && before.schema !== undefined && param.schema !== undefined) {
-          schemas('request', opName, label, [...param.segments, 'schema'], before.schema, param.schema, parameterField(param));
+          schemas(
+            'request',
+            opName,
+            label,
+            [...param.segments, 'schema'],
+            before.schema,
+            param.schema,
+            parameterField(param),
+          );
         }
       }
 
@@ -240,24 +327,41 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
       if (baseBody.ok && headBody.ok && headBody.value !== undefined) {
         const bodySegments = [...opSegments, 'requestBody'];
         if (own(headBody.value, 'required') === true && own(baseBody.value, 'required') !== true) {
-          breaking('request-body-became-required', [...bodySegments, 'required'], `${opName} request body ${baseBody.value === undefined ? 'added as required' : 'became required'}`, {
-            operation: opName,
-            side: 'request',
-            field: '',
-            before: baseBody.value === undefined ? 'absent' : 'optional',
-            after: 'required',
-          });
+          breaking(
+            'request-body-became-required',
+            [...bodySegments, 'required'],
+            `${opName} request body ${baseBody.value === undefined ? 'added as required' : 'became required'}`,
+            {
+              operation: opName,
+              side: 'request',
+              field: '',
+              before: baseBody.value === undefined ? 'absent' : 'optional',
+              after: 'required',
+            },
+          );
         }
         const baseContent = ownObject(baseBody.value, 'content');
         const headContent = ownObject(headBody.value, 'content');
         for (const mediaType of Object.keys(baseContent ?? {})) {
           const after = mediaEntry(headContent, mediaType);
           if (after === undefined) {
-            breaking('request-media-type-removed', [...bodySegments, 'content', mediaType], `${opName} request body no longer accepts ${mediaType}`, { operation: opName, side: 'request', field: '', before: mediaType, after: 'removed' });
+            breaking(
+              'request-media-type-removed',
+              [...bodySegments, 'content', mediaType],
+              `${opName} request body no longer accepts ${mediaType}`,
+              { operation: opName, side: 'request', field: '', before: mediaType, after: 'removed' },
+            );
             continue;
           }
           const before = own(baseContent, mediaType);
-          schemas('request', opName, `${opName} request body`, [...bodySegments, 'content', after.key, 'schema'], own(before, 'schema'), own(after.value, 'schema'));
+          schemas(
+            'request',
+            opName,
+            `${opName} request body`,
+            [...bodySegments, 'content', after.key, 'schema'],
+            own(before, 'schema'),
+            own(after.value, 'schema'),
+          );
         }
       }
 
@@ -272,7 +376,13 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
           // receives breaks nothing.
           if (isSuccessStatus(code)) {
             const now = Object.keys(headResponses).filter(isSuccessStatus);
-            breaking('response-status-removed', responseSegments, `${label} removed`, { operation: opName, side: 'response', field: '', before: code, after: now.length > 0 ? now.join('|') : 'removed' });
+            breaking('response-status-removed', responseSegments, `${label} removed`, {
+              operation: opName,
+              side: 'response',
+              field: '',
+              before: code,
+              after: now.length > 0 ? now.join('|') : 'removed',
+            });
           }
           continue;
         }
@@ -288,13 +398,25 @@ export function diffOpenApi(base: unknown, head: unknown, file: string): Contrac
         for (const mediaType of Object.keys(baseContent ?? {})) {
           const afterMedia = mediaEntry(headContent, mediaType);
           if (afterMedia === undefined) {
-            breaking('response-media-type-removed', [...responseSegments, 'content', mediaType], `${label}: no longer returns ${mediaType}`, { operation: opName, side: 'response', field: '', before: mediaType, after: 'removed' });
+            breaking(
+              'response-media-type-removed',
+              [...responseSegments, 'content', mediaType],
+              `${label}: no longer returns ${mediaType}`,
+              { operation: opName, side: 'response', field: '', before: mediaType, after: 'removed' },
+            );
             continue;
           }
           const beforeSchema = own(own(baseContent, mediaType), 'schema');
           const afterSchema = own(afterMedia.value, 'schema');
           if (beforeSchema === undefined || afterSchema === undefined) continue;
-          schemas('response', opName, label, [...responseSegments, 'content', afterMedia.key, 'schema'], beforeSchema, afterSchema);
+          schemas(
+            'response',
+            opName,
+            label,
+            [...responseSegments, 'content', afterMedia.key, 'schema'],
+            beforeSchema,
+            afterSchema,
+          );
         }
       }
     }

@@ -39,10 +39,18 @@ export function unwrapMatchers(value: unknown, depth = 0): unknown {
   if (depth > MAX_DEPTH) return value;
   if (Array.isArray(value)) return value.map((v) => unwrapMatchers(v, depth + 1));
   if (!isObject(value)) return value;
-  if (typeof own(value, 'pact:matcher:type') === 'string' && Object.hasOwn(value, 'value')) return unwrapMatchers(value.value, depth + 1);
-  if (typeof own(value, 'pact:generator:type') === 'string' && Object.hasOwn(value, 'value')) return unwrapMatchers(value.value, depth + 1);
+  if (typeof own(value, 'pact:matcher:type') === 'string' && Object.hasOwn(value, 'value'))
+    return unwrapMatchers(value.value, depth + 1);
+  if (typeof own(value, 'pact:generator:type') === 'string' && Object.hasOwn(value, 'value'))
+    return unwrapMatchers(value.value, depth + 1);
   const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) Object.defineProperty(out, key, { value: unwrapMatchers(value[key], depth + 1), enumerable: true, writable: true, configurable: true });
+  for (const key of Object.keys(value))
+    Object.defineProperty(out, key, {
+      value: unwrapMatchers(value[key], depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   return out;
 }
 
@@ -57,13 +65,17 @@ export function statesOf(raw: unknown): string[] {
 
 /** A v4 body is `{content, contentType, encoded}`; earlier versions put the example itself there. */
 function bodyOf(raw: unknown, v4: boolean, segments: string[]): { body: unknown; segments: string[] } {
-  if (v4 && isObject(raw) && Object.hasOwn(raw, 'content')) return { body: unwrapMatchers(raw.content), segments: [...segments, 'content'] };
+  if (v4 && isObject(raw) && Object.hasOwn(raw, 'content'))
+    return { body: unwrapMatchers(raw.content), segments: [...segments, 'content'] };
   return { body: unwrapMatchers(raw), segments };
 }
 
 /** How an entry is named in a problem: `message "order created" given "an order was paid"`. */
 export function describeEntry(entry: PactEntry): string {
-  const what = entry.kind === 'message' ? `message "${entry.description.slice(0, 120)}"` : `interaction "${entry.description.slice(0, 120)}"`;
+  const what =
+    entry.kind === 'message'
+      ? `message "${entry.description.slice(0, 120)}"`
+      : `interaction "${entry.description.slice(0, 120)}"`;
   const given = entry.states.length > 0 ? ` given ${entry.states.map((s) => `"${s.slice(0, 80)}"`).join(' and ')}` : '';
   return `${what}${given}`;
 }
@@ -71,7 +83,13 @@ export function describeEntry(entry: PactEntry): string {
 export function readPact(pact: unknown, file: string): ReadPact {
   const problems: ContractProblem[] = [];
   const invalid = (segments: string[], message: string): void => {
-    problems.push({ kind: 'invalid', rule: 'pact-unreadable', file, location: pointer(segments), message: `${file}: ${message}` });
+    problems.push({
+      kind: 'invalid',
+      rule: 'pact-unreadable',
+      file,
+      location: pointer(segments),
+      message: `${file}: ${message}`,
+    });
   };
   const raw = own(own(own(pact, 'metadata'), 'pactSpecification'), 'version');
   const version = typeof raw === 'string' && /^\d/.test(raw) ? raw.slice(0, 1) : '2';
@@ -80,7 +98,10 @@ export function readPact(pact: unknown, file: string): ReadPact {
   const interactions = own(pact, 'interactions');
   const messages = own(pact, 'messages');
   if (!isObject(pact) || (!Array.isArray(interactions) && !Array.isArray(messages))) {
-    invalid(['interactions'], 'not a Pact file: it needs an "interactions" list (or, for a v3 message pact, "messages")');
+    invalid(
+      ['interactions'],
+      'not a Pact file: it needs an "interactions" list (or, for a v3 message pact, "messages")',
+    );
     return { version, entries, problems };
   }
   const description = (item: unknown, fallback: string): string => {
@@ -94,7 +115,14 @@ export function readPact(pact: unknown, file: string): ReadPact {
       return;
     }
     const { body, segments: bodySegments } = bodyOf(own(item, contentsKey), v4, at);
-    entries.push({ kind: 'message', description: description(item, pointer(segments)), states: statesOf(item), segments, body, bodySegments });
+    entries.push({
+      kind: 'message',
+      description: description(item, pointer(segments)),
+      states: statesOf(item),
+      segments,
+      body,
+      bodySegments,
+    });
   };
   if (Array.isArray(messages)) messages.forEach((item, i) => message(item, ['messages', String(i)], 'contents'));
   if (Array.isArray(interactions)) {
@@ -106,7 +134,8 @@ export function readPact(pact: unknown, file: string): ReadPact {
           // A request/response over a queue: the response messages are what the provider must produce.
           const response = own(item, 'response');
           const first: unknown = Array.isArray(response) ? response[0] : undefined;
-          if (first === undefined) invalid([...segments, 'response'], `synchronous message ${pointer(segments)} has no "response" messages`);
+          if (first === undefined)
+            invalid([...segments, 'response'], `synchronous message ${pointer(segments)} has no "response" messages`);
           else message(first, [...segments, 'response', '0'], 'contents');
           return;
         }
@@ -114,7 +143,10 @@ export function readPact(pact: unknown, file: string): ReadPact {
         return;
       }
       if (typeof type === 'string' && !/http/i.test(type)) {
-        invalid([...segments, 'type'], `interaction ${pointer(segments)} has the type "${type.slice(0, 60)}", which is not one of "Synchronous/HTTP", "Asynchronous/Messages", "Synchronous/Messages"`);
+        invalid(
+          [...segments, 'type'],
+          `interaction ${pointer(segments)} has the type "${type.slice(0, 60)}", which is not one of "Synchronous/HTTP", "Asynchronous/Messages", "Synchronous/Messages"`,
+        );
         return;
       }
       const request = own(item, 'request');
@@ -123,15 +155,30 @@ export function readPact(pact: unknown, file: string): ReadPact {
       const path = own(request, 'path');
       const status = own(response, 'status');
       if (typeof method !== 'string' || method === '' || typeof path !== 'string') {
-        invalid([...segments, 'request'], `interaction ${pointer(segments)} is not a Pact HTTP interaction: it needs "request" with "method" and "path"`);
+        invalid(
+          [...segments, 'request'],
+          `interaction ${pointer(segments)} is not a Pact HTTP interaction: it needs "request" with "method" and "path"`,
+        );
         return;
       }
       if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) {
-        invalid([...segments, 'response', 'status'], `interaction ${pointer(segments)} needs "response.status", an HTTP status code`);
+        invalid(
+          [...segments, 'response', 'status'],
+          `interaction ${pointer(segments)} needs "response.status", an HTTP status code`,
+        );
         return;
       }
       const { body, segments: bodySegments } = bodyOf(own(response, 'body'), v4, [...segments, 'response', 'body']);
-      entries.push({ kind: 'http', description: description(item, String(i)), states: statesOf(item), segments, request: { method, path }, status, body, bodySegments });
+      entries.push({
+        kind: 'http',
+        description: description(item, String(i)),
+        states: statesOf(item),
+        segments,
+        request: { method, path },
+        status,
+        body,
+        bodySegments,
+      });
     });
   }
   return { version, entries, problems };

@@ -70,7 +70,11 @@ export function parseContractDocument(text: string, file: string, limits: ParseL
   const { maxChars, maxDepth, maxAliasCount } = { ...DEFAULTS, ...limits };
   if (typeof text !== 'string') return invalid(file, 'document-unreadable', 'not text');
   if (text.length > maxChars) {
-    return invalid(file, 'document-too-large', `${text.length} characters is more than the ${maxChars} a contract document may have`);
+    return invalid(
+      file,
+      'document-too-large',
+      `${text.length} characters is more than the ${maxChars} a contract document may have`,
+    );
   }
   const body = text.replace(/^\uFEFF/, '');
   if (body.trim() === '') return invalid(file, 'document-empty', 'the document is empty');
@@ -86,9 +90,14 @@ export function parseContractDocument(text: string, file: string, limits: ParseL
   } catch (error) {
     return invalid(file, 'document-unparsable', `not valid ${looksJson ? 'JSON' : 'YAML'}: ${firstLine(error)}`);
   }
-  if (tooDeep(document, maxDepth)) return invalid(file, 'document-too-deep', `nested more than ${maxDepth} levels deep`);
+  if (tooDeep(document, maxDepth))
+    return invalid(file, 'document-too-deep', `nested more than ${maxDepth} levels deep`);
   if (document === null || typeof document !== 'object' || Array.isArray(document)) {
-    return invalid(file, 'document-not-an-object', 'the document must be a JSON or YAML object (a mapping) at the top level');
+    return invalid(
+      file,
+      'document-not-an-object',
+      'the document must be a JSON or YAML object (a mapping) at the top level',
+    );
   }
   return { ok: true, document };
 }
@@ -127,7 +136,8 @@ function findLine(doc: Document.Parsed, lineCounter: LineCounter, location: stri
     .slice(1)
     .split('/')
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined): number | null => (node?.range ? lineCounter.linePos(node.range[0]).line : null);
+  const lineOf = (node: { range?: [number, number, number] | null } | null | undefined): number | null =>
+    node?.range ? lineCounter.linePos(node.range[0]).line : null;
   let best: { depth: number; line: number } | null = null;
   let hops = 0;
   const note = (depth: number, line: number | null): void => {
@@ -135,7 +145,13 @@ function findLine(doc: Document.Parsed, lineCounter: LineCounter, location: stri
   };
   const byPointer = (ref: string): unknown => {
     if (!ref.startsWith('#/')) return undefined;
-    return doc.getIn(ref.slice(2).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')), true);
+    return doc.getIn(
+      ref
+        .slice(2)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')),
+      true,
+    );
   };
   const walk = (node: unknown, i: number): boolean => {
     if (++hops > MAX_LINE_HOPS * segments.length + MAX_LINE_HOPS) return false;

@@ -74,7 +74,13 @@ export function deref(root: unknown, node: unknown): Deref {
   for (let hop = 0; hop <= MAX_REF_HOPS; hop++) {
     const ref = own(current, '$ref');
     if (typeof ref !== 'string') return { ok: true, value: current, ref: last };
-    if (!ref.startsWith('#')) return { ok: false, ref, reason: 'a reference to another file is followed only when the gate reads the document from its repository, and only inside it' };
+    if (!ref.startsWith('#'))
+      return {
+        ok: false,
+        ref,
+        reason:
+          'a reference to another file is followed only when the gate reads the document from its repository, and only inside it',
+      };
     const target = resolvePointer(root, ref);
     if (!target.found) return { ok: false, ref, reason: 'nothing at that pointer' };
     last = ref;
@@ -96,24 +102,45 @@ export type LoadedDocument = { ok: true; document: unknown } | { ok: false; prob
  * into a local one, so the comparisons follow it like any other. References leaving the
  * repository (`../`, absolute paths, URLs) are refused with an `invalid` problem, never read.
  */
-export async function bundleExternalRefs(document: unknown, file: string, load: (path: string) => Promise<LoadedDocument | null>): Promise<{ document: unknown; problems: ContractProblem[] }> {
+export async function bundleExternalRefs(
+  document: unknown,
+  file: string,
+  load: (path: string) => Promise<LoadedDocument | null>,
+): Promise<{ document: unknown; problems: ContractProblem[] }> {
   const problems: ContractProblem[] = [];
   const files = new Map<string, unknown>();
   const pending: string[] = [];
   const refuse = (rule: string, at: string, segments: string[], message: string): void => {
-    problems.push({ kind: 'invalid', rule, file: at, location: pointer(segments), message: `${at}: $ref at ${pointer(segments)} ${message}` });
+    problems.push({
+      kind: 'invalid',
+      rule,
+      file: at,
+      location: pointer(segments),
+      message: `${at}: $ref at ${pointer(segments)} ${message}`,
+    });
   };
   const rewriteRef = (ref: string, current: string, segments: string[]): string => {
     const hash = ref.indexOf('#');
     const target = hash < 0 ? ref : ref.slice(0, hash);
     const fragment = hash < 0 ? '' : ref.slice(hash + 1);
-    if (target === '') return current === file ? ref : `#/${escapeSegment(BUNDLE_KEY)}/${escapeSegment(current)}${fragment}`;
+    if (target === '')
+      return current === file ? ref : `#/${escapeSegment(BUNDLE_KEY)}/${escapeSegment(current)}${fragment}`;
     if (/^[a-z][a-z0-9+.-]*:/i.test(target) || target.startsWith('/') || target.startsWith('\\')) {
-      refuse('ref-outside-repo', current, segments, `("${ref.slice(0, 200)}") leaves the repository: only files inside it are read, at the same revision. Copy what it names into the repository and refer to it by a relative path`);
+      refuse(
+        'ref-outside-repo',
+        current,
+        segments,
+        `("${ref.slice(0, 200)}") leaves the repository: only files inside it are read, at the same revision. Copy what it names into the repository and refer to it by a relative path`,
+      );
       return ref;
     }
     if (fragment !== '' && !fragment.startsWith('/')) {
-      refuse('ref-unresolved', current, segments, `("${ref.slice(0, 200)}") uses a plain-name fragment; write it as a JSON pointer, e.g. "${target}#/components/schemas/Name"`);
+      refuse(
+        'ref-unresolved',
+        current,
+        segments,
+        `("${ref.slice(0, 200)}") uses a plain-name fragment; write it as a JSON pointer, e.g. "${target}#/components/schemas/Name"`,
+      );
       return ref;
     }
     let decoded: string;
@@ -124,7 +151,12 @@ export async function bundleExternalRefs(document: unknown, file: string, load: 
     }
     const resolved = posix.normalize(posix.join(posix.dirname(current), decoded));
     if (resolved === '..' || resolved.startsWith('../')) {
-      refuse('ref-outside-repo', current, segments, `("${ref.slice(0, 200)}") leaves the repository: only files inside it are read. Move ${decoded} into the repository and refer to it by a path that stays inside`);
+      refuse(
+        'ref-outside-repo',
+        current,
+        segments,
+        `("${ref.slice(0, 200)}") leaves the repository: only files inside it are read. Move ${decoded} into the repository and refer to it by a path that stays inside`,
+      );
       return ref;
     }
     if (resolved === file) return `#${fragment}`;
@@ -138,7 +170,10 @@ export async function bundleExternalRefs(document: unknown, file: string, load: 
     for (const key of Object.keys(node)) {
       const value = node[key];
       // Object.defineProperty: a key named "__proto__" stays a plain key of the copy.
-      const next = key === '$ref' && typeof value === 'string' ? rewriteRef(value, current, [...segments, key]) : rewrite(value, current, [...segments, key]);
+      const next =
+        key === '$ref' && typeof value === 'string'
+          ? rewriteRef(value, current, [...segments, key])
+          : rewrite(value, current, [...segments, key]);
       Object.defineProperty(copy, key, { value: next, enumerable: true, writable: true, configurable: true });
     }
     return copy;
@@ -148,12 +183,23 @@ export async function bundleExternalRefs(document: unknown, file: string, load: 
   const referrers = new Map<string, string>();
   for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
     if (files.size >= MAX_BUNDLED_FILES) {
-      refuse('ref-unresolved', file, [], `chain reaches more than ${MAX_BUNDLED_FILES} files; ${next} and what follows are not read`);
+      refuse(
+        'ref-unresolved',
+        file,
+        [],
+        `chain reaches more than ${MAX_BUNDLED_FILES} files; ${next} and what follows are not read`,
+      );
       break;
     }
     const loaded = await load(next);
     if (loaded === null) {
-      problems.push({ kind: 'invalid', rule: 'ref-unresolved', file: next, location: '', message: `${next}, which a $ref of ${referrers.get(next) ?? file} names, does not exist at this revision of the repository` });
+      problems.push({
+        kind: 'invalid',
+        rule: 'ref-unresolved',
+        file: next,
+        location: '',
+        message: `${next}, which a $ref of ${referrers.get(next) ?? file} names, does not exist at this revision of the repository`,
+      });
       files.set(next, {});
       continue;
     }
@@ -169,6 +215,7 @@ export async function bundleExternalRefs(document: unknown, file: string, load: 
   }
   if (files.size === 0 || !isObject(root)) return { document: root, problems };
   const bundled: JsonObject = {};
-  for (const [path, doc] of files) Object.defineProperty(bundled, path, { value: doc, enumerable: true, writable: true, configurable: true });
+  for (const [path, doc] of files)
+    Object.defineProperty(bundled, path, { value: doc, enumerable: true, writable: true, configurable: true });
   return { document: { ...root, [BUNDLE_KEY]: bundled }, problems };
 }

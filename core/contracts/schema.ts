@@ -80,7 +80,14 @@ function readTypes(schema: Record<string, unknown>): Set<JsonType> | null {
   return types;
 }
 
-const CONSTRAINT_KEYS: ReadonlySet<string> = new Set(['required', 'minProperties', 'maxProperties', 'type', 'title', 'description']);
+const CONSTRAINT_KEYS: ReadonlySet<string> = new Set([
+  'required',
+  'minProperties',
+  'maxProperties',
+  'type',
+  'title',
+  'description',
+]);
 
 /** A branch that only constrains its parent object (which properties must be there), never reshapes it. */
 function isConstraintOnly(branch: unknown, parent: Record<string, unknown>): boolean {
@@ -112,7 +119,8 @@ function merge(into: SchemaView, other: SchemaView): void {
   }
   if (other.enumValues !== null) {
     const keys = new Set(other.enumValues.map(valueKey));
-    into.enumValues = into.enumValues === null ? [...other.enumValues] : into.enumValues.filter((v) => keys.has(valueKey(v)));
+    into.enumValues =
+      into.enumValues === null ? [...other.enumValues] : into.enumValues.filter((v) => keys.has(valueKey(v)));
   }
   for (const [name, schema] of other.properties) if (!into.properties.has(name)) into.properties.set(name, schema);
   for (const name of other.required) into.required.add(name);
@@ -135,7 +143,8 @@ function discriminatorOf(schema: Record<string, unknown>): Pick<Variants, 'mappi
   const propertyName = own(discriminator, 'propertyName');
   const mapping = new Map<string, string>();
   const raw = own(discriminator, 'mapping');
-  if (isObject(raw)) for (const [value, ref] of Object.entries(raw)) if (typeof ref === 'string') mapping.set(ref, value);
+  if (isObject(raw))
+    for (const [value, ref] of Object.entries(raw)) if (typeof ref === 'string') mapping.set(ref, value);
   return { mapping, propertyName: typeof propertyName === 'string' ? propertyName : null };
 }
 
@@ -235,7 +244,13 @@ function mayBe(view: SchemaView, type: JsonType): boolean {
 
 /** A view that constrains nothing: any JSON value fits. */
 function isAny(view: SchemaView): boolean {
-  return view.types === null && view.enumValues === null && view.properties.size === 0 && view.items === undefined && view.variants === null;
+  return (
+    view.types === null &&
+    view.enumValues === null &&
+    view.properties.size === 0 &&
+    view.items === undefined &&
+    view.variants === null
+  );
 }
 
 interface Variant {
@@ -274,12 +289,22 @@ function variantList(root: unknown, node: unknown, variants: Variants | null): V
     const type = types === 'any' ? null : types;
     const ref = own(branch, '$ref');
     const title = own(target, 'title');
-    const tag = variants?.propertyName ? [...tags].find((t) => t.startsWith(`${variants.propertyName}=`))?.slice(variants.propertyName.length + 1) : undefined;
+    const tag = variants?.propertyName
+      ? [...tags].find((t) => t.startsWith(`${variants.propertyName}=`))?.slice(variants.propertyName.length + 1)
+      : undefined;
     // Keyed by the schema's name, so a plain reference and the same schema inside a oneOf match.
     const name = typeof ref === 'string' ? refName(ref) : typeof title === 'string' ? title : (tag ?? null);
     const mapped = typeof ref === 'string' ? variants?.mapping.get(ref) : undefined;
     const label =
-      name !== null ? (mapped === undefined || mapped === name ? `variant "${name}"` : `variant "${name}" ("${mapped}")`) : tags.size > 0 ? `variant ${[...tags].join(', ')}` : type !== null ? `${type} variant` : `variant ${index + 1} (inline)`;
+      name !== null
+        ? mapped === undefined || mapped === name
+          ? `variant "${name}"`
+          : `variant "${name}" ("${mapped}")`
+        : tags.size > 0
+          ? `variant ${[...tags].join(', ')}`
+          : type !== null
+            ? `${type} variant`
+            : `variant ${index + 1} (inline)`;
     return { name, tags, type, label, node: branch, index };
   });
 }
@@ -289,14 +314,18 @@ function variantList(root: unknown, node: unknown, variants: Variants | null): V
  * `type: {enum: [x]}` property, which survives an inline variant being moved to a named schema);
  * a type no other remaining variant has; then position, when as many remain on each side.
  */
-function matchVariants(base: Variant[], head: Variant[]): { pairs: [Variant, Variant][]; removed: Variant[]; added: Variant[] } {
+function matchVariants(
+  base: Variant[],
+  head: Variant[],
+): { pairs: [Variant, Variant][]; removed: Variant[]; added: Variant[] } {
   const pairs: [Variant, Variant][] = [];
   let restBase = base.slice();
   let restHead = head.slice();
   const pass = (same: (b: Variant, h: Variant) => boolean): void => {
     for (const b of restBase.slice()) {
       const candidates = restHead.filter((h) => same(b, h));
-      if (candidates.length !== 1 || restBase.filter((other) => same(other, candidates[0] as Variant)).length !== 1) continue;
+      if (candidates.length !== 1 || restBase.filter((other) => same(other, candidates[0] as Variant)).length !== 1)
+        continue;
       const h = candidates[0] as Variant;
       pairs.push([b, h]);
       restBase = restBase.filter((x) => x !== b);
@@ -399,17 +428,38 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
   let exhausted = false;
   const subject = (field: string): string => (field === '' ? '' : `property "${field}" `);
   const say = (field: string, what: string): string => `${input.prefix}: ${subject(field)}${what}`;
-  const add = (kind: SchemaFinding['kind'], rule: string, segments: string[], message: string, shape?: { field: string; before: string; after: string; added?: string[] }): void => {
+  const add = (
+    kind: SchemaFinding['kind'],
+    rule: string,
+    segments: string[],
+    message: string,
+    shape?: { field: string; before: string; after: string; added?: string[] },
+  ): void => {
     if (shape === undefined) {
       findings.push({ kind, rule, segments, message });
       return;
     }
-    findings.push({ kind, rule, segments, message, field: usageField(shape.field), before: shape.before, after: shape.after, ...(shape.added ? { added: shape.added.slice(0, 8) } : {}) });
+    findings.push({
+      kind,
+      rule,
+      segments,
+      message,
+      field: usageField(shape.field),
+      before: shape.before,
+      after: shape.after,
+      ...(shape.added ? { added: shape.added.slice(0, 8) } : {}),
+    });
   };
 
   const walk = (b: unknown, h: unknown, segments: string[], field: string, depth: number): void => {
     if (++nodes > MAX_NODES || depth > MAX_DEPTH) {
-      if (!exhausted) add('invalid', 'schema-too-large', segments, say(field, `schema too large or deep to compare (more than ${MAX_NODES} nodes or ${MAX_DEPTH} levels)`));
+      if (!exhausted)
+        add(
+          'invalid',
+          'schema-too-large',
+          segments,
+          say(field, `schema too large or deep to compare (more than ${MAX_NODES} nodes or ${MAX_DEPTH} levels)`),
+        );
       exhausted = true;
       return;
     }
@@ -445,29 +495,65 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       if (!typesWithin(hv.types, bv.types)) {
         const widened = typesWithin(bv.types, hv.types);
         const rule = widened ? RULES.response.widened : RULES.response.changed;
-        add('breaking', rule, segments, say(field, `type ${widened ? 'widened' : 'changed'} from ${from} to ${to}`), { field, before: from, after: to });
+        add('breaking', rule, segments, say(field, `type ${widened ? 'widened' : 'changed'} from ${from} to ${to}`), {
+          field,
+          before: from,
+          after: to,
+        });
       }
     } else if (!typesWithin(bv.types, hv.types)) {
       const narrowed = typesWithin(hv.types, bv.types);
       const rule = narrowed ? RULES[side].narrowed : RULES[side].changed;
-      add('breaking', rule, segments, say(field, `type ${narrowed ? 'narrowed' : 'changed'} from ${from} to ${to}`), { field, before: from, after: to });
+      add('breaking', rule, segments, say(field, `type ${narrowed ? 'narrowed' : 'changed'} from ${from} to ${to}`), {
+        field,
+        before: from,
+        after: to,
+      });
     }
 
     // Enums: a reader breaks on a value it does not know; a writer breaks when its value is refused.
     const baseKeys = bv.enumValues === null ? null : new Set(bv.enumValues.map(valueKey));
     const headKeys = hv.enumValues === null ? null : new Set(hv.enumValues.map(valueKey));
     if (side === 'response' && baseKeys !== null) {
-      if (headKeys === null) add('breaking', RULES.response.enumAdded, segments, say(field, `no longer restricted to the enum values ${[...baseKeys].join(', ')}`), { field, before: enumShape(baseKeys), after: enumShape(null) });
+      if (headKeys === null)
+        add(
+          'breaking',
+          RULES.response.enumAdded,
+          segments,
+          say(field, `no longer restricted to the enum values ${[...baseKeys].join(', ')}`),
+          { field, before: enumShape(baseKeys), after: enumShape(null) },
+        );
       else {
         const added = [...headKeys].filter((k) => !baseKeys.has(k));
-        if (added.length > 0) add('breaking', RULES.response.enumAdded, segments, say(field, `enum value${added.length > 1 ? 's' : ''} ${added.join(', ')} added`), { field, before: enumShape(baseKeys), after: enumShape(headKeys), added });
+        if (added.length > 0)
+          add(
+            'breaking',
+            RULES.response.enumAdded,
+            segments,
+            say(field, `enum value${added.length > 1 ? 's' : ''} ${added.join(', ')} added`),
+            { field, before: enumShape(baseKeys), after: enumShape(headKeys), added },
+          );
       }
     }
     if (side !== 'response' && headKeys !== null) {
-      if (baseKeys === null) add('breaking', RULES[side].enumRemoved, segments, say(field, `now restricted to the enum values ${[...headKeys].join(', ')}`), { field, before: enumShape(null), after: enumShape(headKeys) });
+      if (baseKeys === null)
+        add(
+          'breaking',
+          RULES[side].enumRemoved,
+          segments,
+          say(field, `now restricted to the enum values ${[...headKeys].join(', ')}`),
+          { field, before: enumShape(null), after: enumShape(headKeys) },
+        );
       else {
         const removed = [...baseKeys].filter((k) => !headKeys.has(k));
-        if (removed.length > 0) add('breaking', RULES[side].enumRemoved, segments, say(field, `enum value${removed.length > 1 ? 's' : ''} ${removed.join(', ')} removed`), { field, before: enumShape(baseKeys), after: enumShape(headKeys) });
+        if (removed.length > 0)
+          add(
+            'breaking',
+            RULES[side].enumRemoved,
+            segments,
+            say(field, `enum value${removed.length > 1 ? 's' : ''} ${removed.join(', ')} removed`),
+            { field, before: enumShape(baseKeys), after: enumShape(headKeys) },
+          );
       }
     }
 
@@ -482,7 +568,15 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
    * title, else by position). A reader breaks on a shape it has never seen; a writer breaks when
    * a shape it sends is no longer accepted. Matched variants are compared as any other schema.
    */
-  const compareVariants = (b: unknown, h: unknown, bv: SchemaView, hv: SchemaView, segments: string[], field: string, depth: number): void => {
+  const compareVariants = (
+    b: unknown,
+    h: unknown,
+    bv: SchemaView,
+    hv: SchemaView,
+    segments: string[],
+    field: string,
+    depth: number,
+  ): void => {
     // A schema that allowed anything is narrowed, not widened, by becoming a oneOf.
     if (bv.variants === null && isAny(bv)) return;
     if (hv.variants === null && isAny(hv) && input.side === 'response') return;
@@ -493,19 +587,33 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
     const at = (v: Variant): string[] => (hv.variants === null ? segments : [...segments, keyword, String(v.index)]);
     const { pairs, removed, added } = matchVariants(baseList, headList);
     if (side !== 'response') {
-      for (const before of removed) add('breaking', RULES[side].variantRemoved, [...segments, keyword], say(field, `${keyword} ${before.label} removed (values of that shape are refused)`), {
-          field,
-          before: `${keyword} ${before.label}`,
-          after: 'removed',
-        });
+      for (const before of removed)
+        add(
+          'breaking',
+          RULES[side].variantRemoved,
+          [...segments, keyword],
+          say(field, `${keyword} ${before.label} removed (values of that shape are refused)`),
+          {
+            field,
+            before: `${keyword} ${before.label}`,
+            after: 'removed',
+          },
+        );
     }
     for (const [before, after] of pairs) walk(before.node, after.node, at(after), field, depth + 1);
     if (side === 'response') {
-      for (const after of added) add('breaking', RULES.response.variantAdded, at(after), say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`), {
-          field,
-          before: `${keyword} without ${after.label}`,
-          after: `${keyword} ${after.label}`,
-        });
+      for (const after of added)
+        add(
+          'breaking',
+          RULES.response.variantAdded,
+          at(after),
+          say(field, `${keyword} ${after.label} added (readers may receive a shape they do not know)`),
+          {
+            field,
+            before: `${keyword} without ${after.label}`,
+            after: `${keyword} ${after.label}`,
+          },
+        );
     }
   };
 
@@ -517,12 +625,22 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       if (!hv.properties.has(name)) {
         // A reader loses the property; a writer only notices when the head refuses unknown properties.
         if (side !== 'request' || hv.additional.kind === 'closed') {
-          add('breaking', RULES[side].removed, at, say(child(name), 'removed'), { field: child(name), before: describeTypes(viewOf(input.baseRoot, baseSchema).types), after: 'removed' });
+          add('breaking', RULES[side].removed, at, say(child(name), 'removed'), {
+            field: child(name),
+            before: describeTypes(viewOf(input.baseRoot, baseSchema).types),
+            after: 'removed',
+          });
         }
         continue;
       }
       if (side === 'response' && bv.required.has(name) && !hv.required.has(name)) {
-        add('breaking', RULES.response.optional, at, say(child(name), 'is no longer required (consumers may rely on it being present)'), { field: child(name), before: 'required', after: 'optional' });
+        add(
+          'breaking',
+          RULES.response.optional,
+          at,
+          say(child(name), 'is no longer required (consumers may rely on it being present)'),
+          { field: child(name), before: 'required', after: 'optional' },
+        );
       }
       walk(baseSchema, hv.properties.get(name), at, child(name), depth + 1);
     }
@@ -530,10 +648,20 @@ export function compareSchemas(input: CompareInput, base: unknown, head: unknown
       for (const name of hv.required) {
         if (bv.required.has(name)) continue;
         const what = bv.properties.has(name) ? 'became required' : 'added as required';
-        add('breaking', RULES[side].required, [...segments, 'properties', name], say(child(name), what), { field: child(name), before: bv.properties.has(name) ? 'optional' : 'absent', after: 'required' });
+        add('breaking', RULES[side].required, [...segments, 'properties', name], say(child(name), what), {
+          field: child(name),
+          before: bv.properties.has(name) ? 'optional' : 'absent',
+          after: 'required',
+        });
       }
       if (bv.additional.kind !== 'closed' && hv.additional.kind === 'closed') {
-        add('breaking', RULES[side].closed, [...segments, 'additionalProperties'], say(field, 'no longer accepts additional properties'), { field, before: 'open', after: 'closed' });
+        add(
+          'breaking',
+          RULES[side].closed,
+          [...segments, 'additionalProperties'],
+          say(field, 'no longer accepts additional properties'),
+          { field, before: 'open', after: 'closed' },
+        );
       }
     }
     if (bv.additional.kind === 'schema' && hv.additional.kind === 'schema') {

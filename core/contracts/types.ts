@@ -68,13 +68,25 @@ export const OperationUse = z
   .object({
     operation: z
       .string()
-      .regex(/^(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) \/\S*$/, 'use "<METHOD> <path template>", e.g. "GET /products/{id}"'),
+      .regex(
+        /^(GET|PUT|POST|DELETE|PATCH|HEAD|OPTIONS|TRACE) \/\S*$/,
+        'use "<METHOD> <path template>", e.g. "GET /products/{id}"',
+      ),
     fields: z.array(FieldPath).default([]),
     /**
      * Request body fields and parameters (`query:<name>`, `header:<name>`) it sends. Without it,
      * every request change of the operation counts against the consumer.
      */
-    sends: z.array(z.string().regex(/^((query|header|path|cookie):[^\s]+|[^.\s:]+(\.[^.\s]+)*)$/, 'use a dotted body field such as "item.qty", or "query:<name>" / "header:<name>"')).optional(),
+    sends: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^((query|header|path|cookie):[^\s]+|[^.\s:]+(\.[^.\s]+)*)$/,
+            'use a dotted body field such as "item.qty", or "query:<name>" / "header:<name>"',
+          ),
+      )
+      .optional(),
   })
   .strict();
 export type OperationUse = z.infer<typeof OperationUse>;

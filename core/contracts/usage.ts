@@ -97,7 +97,8 @@ function matcherFields(rules: unknown, into: Set<string>, allows: Map<string, st
     const matchers = own(rule, 'matchers');
     for (const m of Array.isArray(matchers) ? matchers : [rule]) {
       const regex = own(m, 'regex');
-      if (own(m, 'match') === 'regex' && typeof regex === 'string') allows.set(field, [...(allows.get(field) ?? []), regex]);
+      if (own(m, 'match') === 'regex' && typeof regex === 'string')
+        allows.set(field, [...(allows.get(field) ?? []), regex]);
     }
   }
 }
@@ -125,11 +126,18 @@ export function usageOfPact(pact: unknown, base: unknown, head: unknown): Declar
     fieldsOf(isObject(requestBody) && Object.hasOwn(requestBody, 'content') ? requestBody.content : requestBody, sends);
     const query = own(request, 'query');
     if (isObject(query)) for (const name of Object.keys(query)) sends.add(`query:${name}`);
-    else if (typeof query === 'string') for (const pair of query.split('&')) sends.add(`query:${decodeURIComponent(pair.split('=', 1)[0] ?? '')}`);
+    else if (typeof query === 'string')
+      for (const pair of query.split('&')) sends.add(`query:${decodeURIComponent(pair.split('=', 1)[0] ?? '')}`);
     const headers = own(request, 'headers');
     if (isObject(headers)) for (const name of Object.keys(headers)) sends.add(`header:${name.toLowerCase()}`);
     const status = own(response, 'status');
-    operations.push({ ...operationKey(method, path, base, head), reads: [...reads], statuses: typeof status === 'number' ? [String(status)] : null, sends: [...sends], allows });
+    operations.push({
+      ...operationKey(method, path, base, head),
+      reads: [...reads],
+      statuses: typeof status === 'number' ? [String(status)] : null,
+      sends: [...sends],
+      allows,
+    });
   }
   return { form: 'operations', operations };
 }
@@ -172,9 +180,19 @@ export function protoHandle(problem: Pick<ContractProblem, 'message'>): ProblemH
   const named = [...problem.message.matchAll(/\b(?:message|enum|service) "([\w.]+)"/g)].map((m) => m[1] ?? '');
   const subject = named[0];
   if (subject === undefined || subject === '') return null;
-  const field = /\bfield "\d+" with name "(\w+)"/.exec(problem.message)?.[1] ?? /\bname "(\w+)"/.exec(problem.message)?.[1] ?? '';
+  const field =
+    /\bfield "\d+" with name "(\w+)"/.exec(problem.message)?.[1] ?? /\bname "(\w+)"/.exec(problem.message)?.[1] ?? '';
   const changed = /from "([^"]+)" to "([^"]+)"/.exec(problem.message);
-  return { operation: subject, side: 'response', field, ...(changed ? { before: changed[1] ?? '', after: changed[2] ?? '' } : /deleted/.test(problem.message) ? { after: 'removed' } : {}) };
+  return {
+    operation: subject,
+    side: 'response',
+    field,
+    ...(changed
+      ? { before: changed[1] ?? '', after: changed[2] ?? '' }
+      : /deleted/.test(problem.message)
+        ? { after: 'removed' }
+        : {}),
+  };
 }
 
 function parseOperation(operation: string): { methods: string[]; shape: string } {
@@ -214,7 +232,8 @@ function hitsOperation(problem: Finding, handle: ProblemHandle, op: UsedOperatio
   if (handle.side === 'request') return requestHits(problem.rule, handle.field, op.sends);
   if (handle.field === '') {
     // A success status that went hits only a consumer that expects that status.
-    if (problem.rule === 'response-status-removed' && op.statuses !== null && handle.before !== undefined) return op.statuses.includes(handle.before);
+    if (problem.rule === 'response-status-removed' && op.statuses !== null && handle.before !== undefined)
+      return op.statuses.includes(handle.before);
     return true;
   }
   if (op.reads === 'all') return true;
@@ -251,9 +270,18 @@ function allowsAll(regexes: readonly string[] | undefined, added: readonly strin
  */
 export function handleOf(problem: Pick<ContractProblem, 'handle' | 'location'>): ProblemHandle | undefined {
   if (problem.handle !== undefined) return problem.handle;
-  const segments = problem.location.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = problem.location
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
   const [root, template, method, ...rest] = segments;
-  if (root !== 'paths' || template === undefined || method === undefined || !(OPERATION_METHODS as readonly string[]).includes(method)) return undefined;
+  if (
+    root !== 'paths' ||
+    template === undefined ||
+    method === undefined ||
+    !(OPERATION_METHODS as readonly string[]).includes(method)
+  )
+    return undefined;
   const side = rest[0] === 'requestBody' || rest[0] === 'parameters' ? 'request' : 'response';
   return { operation: `${method.toUpperCase()} ${template}`, side, field: '' };
 }
@@ -267,13 +295,20 @@ export function affects(problem: Finding, usage: DeclaredUsage): boolean {
       return usage.operations.some((op) => hitsOperation(problem, handle, op));
     case 'copy':
       return usage.findings.some(
-        ({ rule, handle: own }) => rule === problem.rule && own.side === handle.side && own.field === handle.field && (own.operation === handle.operation || sameOperation(own.operation, handle.operation)),
+        ({ rule, handle: own }) =>
+          rule === problem.rule &&
+          own.side === handle.side &&
+          own.field === handle.field &&
+          (own.operation === handle.operation || sameOperation(own.operation, handle.operation)),
       );
     case 'any-of':
       return usage.of.some((u) => affects(problem, u));
     case 'names': {
       const short = handle.operation.split('.').pop() ?? handle.operation;
-      return usage.names.has(handle.operation) || [...usage.names].some((n) => n === short || n.endsWith(`.${handle.operation}`));
+      return (
+        usage.names.has(handle.operation) ||
+        [...usage.names].some((n) => n === short || n.endsWith(`.${handle.operation}`))
+      );
     }
   }
 }

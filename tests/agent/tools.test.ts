@@ -10,9 +10,22 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, wri
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_OUTPUT_CHARS, TOOL_NAMES, executeTool, toolDefinitions, type ToolContext, type ToolOutcome } from '../../activities/agent/tools/index.ts';
+import {
+  MODEL_OUTPUT_CHARS,
+  TOOL_NAMES,
+  executeTool,
+  toolDefinitions,
+  type ToolContext,
+  type ToolOutcome,
+} from '../../activities/agent/tools/index.ts';
 import { cloneWorkspace } from '../../activities/git/workspace.ts';
-import { LABEL_CHANGE, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
+import {
+  LABEL_CHANGE,
+  createSandbox,
+  removeSandbox,
+  runInSandbox,
+  type SandboxDeps,
+} from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 
@@ -29,11 +42,15 @@ let ctx: ToolContext;
 let commandIndex = 0;
 
 function gitCli(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Lockstep Test', '-c', 'user.email=test@localhost', '-c', 'init.defaultBranch=main', ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
-  });
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=Lockstep Test', '-c', 'user.email=test@localhost', '-c', 'init.defaultBranch=main', ...args],
+    {
+      cwd,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
+    },
+  );
 }
 
 function call(name: string, args: unknown, over: Partial<ToolContext> = {}): Promise<ToolOutcome> {
@@ -80,7 +97,9 @@ beforeAll(async () => {
   gitCli(seed, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
 
   workspace = join(root, 'workspaces', repo);
-  await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, { owner: { uid: SANDBOX_UID, gid: SANDBOX_UID } });
+  await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, {
+    owner: { uid: SANDBOX_UID, gid: SANDBOX_UID },
+  });
 
   outside = join(root, 'outside');
   await mkdir(join(outside, 'target'), { recursive: true });
@@ -92,7 +111,13 @@ beforeAll(async () => {
   await symlink('.git/config', join(workspace, 'gitcfg-link'));
   await symlink('src/a.ts', join(workspace, 'alias.ts'));
 
-  deps = { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `test:${process.pid}`, workerEnv: { PATH: process.env.PATH }, logDir: join(root, 'logs') };
+  deps = {
+    docker,
+    user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    owner: `test:${process.pid}`,
+    workerEnv: { PATH: process.env.PATH },
+    logDir: join(root, 'logs'),
+  };
   await createSandbox(deps, { changeId, repo, workspace, sandbox: SandboxConfig.parse({ test: 'true' }) });
   ctx = {
     workspace,
@@ -178,7 +203,9 @@ describe('write_file and edit_file', () => {
     expect(back.content).toBe('new/deep/file.txt: lines 1-2 of 2\n    1| first\n    2| second');
 
     // The sandbox user can keep working on what the host wrote.
-    const append = await call('run_command', { command: 'echo third >> new/deep/file.txt && touch new/deep/other.txt' });
+    const append = await call('run_command', {
+      command: 'echo third >> new/deep/file.txt && touch new/deep/other.txt',
+    });
     expect(append.exitCode, append.content).toBe(0);
     expect(await readFile(join(workspace, 'new/deep/file.txt'), 'utf8')).toBe('first\nsecond\nthird\n');
   });
@@ -206,7 +233,11 @@ describe('write_file and edit_file', () => {
   });
 
   it('edits a unique match, and explains zero or several matches without changing the file', async () => {
-    const edit = await call('edit_file', { path: 'src/a.ts', old_text: 'export const v7 = 7;', new_text: 'export const v7 = "$&-seven";' });
+    const edit = await call('edit_file', {
+      path: 'src/a.ts',
+      old_text: 'export const v7 = 7;',
+      new_text: 'export const v7 = "$&-seven";',
+    });
     expect(edit.ok, edit.content).toBe(true);
     expect(edit.wrote).toEqual(['src/a.ts']);
     expect(edit.content).toContain('    7| export const v7 = "$&-seven";');
@@ -375,7 +406,10 @@ describe('grep_codebase', () => {
     expect(none.content).toContain('No matches');
     expect(none.summary).toContain('no matches');
 
-    const inject = await call('grep_codebase', { pattern: '$(touch /workspace/pwned)', glob: '`touch /workspace/pwned2`' });
+    const inject = await call('grep_codebase', {
+      pattern: '$(touch /workspace/pwned)',
+      glob: '`touch /workspace/pwned2`',
+    });
     expect(inject.content).toContain('No matches');
     expect(await exists(join(workspace, 'pwned'))).toBe(false);
     expect(await exists(join(workspace, 'pwned2'))).toBe(false);
@@ -453,7 +487,9 @@ describe('run_command and run_tests', () => {
 
     const controller = new AbortController();
     controller.abort(new Error('cancelled by test'));
-    await expect(call('read_file', { path: 'README.md' }, { signal: controller.signal })).rejects.toThrow('cancelled by test');
+    await expect(call('read_file', { path: 'README.md' }, { signal: controller.signal })).rejects.toThrow(
+      'cancelled by test',
+    );
   });
 
   it('runs an argv without a shell', async () => {
@@ -549,7 +585,8 @@ describe('toolDefinitions', () => {
       if (node.additionalProperties !== false) problems.push(`${at}: additionalProperties is not false`);
       const keys = Object.keys((node.properties as Record<string, unknown> | undefined) ?? {}).sort();
       const required = Array.isArray(node.required) ? [...(node.required as string[])].sort() : null;
-      if (JSON.stringify(required) !== JSON.stringify(keys)) problems.push(`${at}: required ${JSON.stringify(required)} != properties ${JSON.stringify(keys)}`);
+      if (JSON.stringify(required) !== JSON.stringify(keys))
+        problems.push(`${at}: required ${JSON.stringify(required)} != properties ${JSON.stringify(keys)}`);
     }
     for (const [key, value] of Object.entries(node)) {
       if (Array.isArray(value)) value.forEach((v, i) => problems.push(...strictProblems(v, `${at}.${key}[${i}]`)));
@@ -572,10 +609,14 @@ describe('toolDefinitions', () => {
       expect(f.parameters?.type, f.name).toBe('object');
       expect(strictProblems(f.parameters, f.name)).toEqual([]);
     }
-    const read = functions.find((f) => f.name === 'read_file')?.parameters as { properties: Record<string, { type: unknown }> };
+    const read = functions.find((f) => f.name === 'read_file')?.parameters as {
+      properties: Record<string, { type: unknown }>;
+    };
     expect(read.properties.start_line?.type).toEqual(['integer', 'null']);
     expect(read.properties.path?.type).toBe('string');
     // The walker itself catches a schema that is not strict.
-    expect(strictProblems({ type: 'object', properties: { a: { type: 'string' } }, required: [] }, 'x')).toHaveLength(2);
+    expect(strictProblems({ type: 'object', properties: { a: { type: 'string' } }, required: [] }, 'x')).toHaveLength(
+      2,
+    );
   });
 });

@@ -17,7 +17,10 @@ function uses(...entries: unknown[]): { form: 'uses'; uses: OperationUse[] } {
 
 describe('OperationUse', () => {
   it('defaults fields and refuses what is not "<METHOD> <path>"', () => {
-    expect(OperationUse.parse({ operation: 'GET /products/{id}' })).toEqual({ operation: 'GET /products/{id}', fields: [] });
+    expect(OperationUse.parse({ operation: 'GET /products/{id}' })).toEqual({
+      operation: 'GET /products/{id}',
+      fields: [],
+    });
     expect(OperationUse.safeParse({ operation: 'get /products' }).success).toBe(false);
     expect(OperationUse.safeParse({ operation: 'GET products' }).success).toBe(false);
     expect(OperationUse.safeParse({ operation: 'GET /p', fields: ['a..b'] }).success).toBe(false);
@@ -28,14 +31,23 @@ describe('OperationUse', () => {
 
 describe('checkOpenApiConsumer with a uses list', () => {
   it('passes when the operations and fields are there, whatever the path parameter is called', () => {
-    const usage = uses({ operation: 'GET /pets/{id}', fields: ['name', 'tag'] }, { operation: 'GET /pets', fields: ['id', 'name'] }, { operation: 'POST /pets' });
+    const usage = uses(
+      { operation: 'GET /pets/{id}', fields: ['name', 'tag'] },
+      { operation: 'GET /pets', fields: ['id', 'name'] },
+      { operation: 'POST /pets' },
+    );
     expect(checkOpenApiConsumer(fixture('petstore.yaml'), usage, 'storefront', FILES)).toEqual([]);
   });
 
   it('response-field-missing: a field the consumer reads was removed', () => {
     const head = fixture('petstore.yaml');
     delete petProps(head).tag;
-    const problems = checkOpenApiConsumer(head, uses({ operation: 'GET /pets/{petId}', fields: ['name', 'tag'] }), 'storefront', FILES);
+    const problems = checkOpenApiConsumer(
+      head,
+      uses({ operation: 'GET /pets/{petId}', fields: ['name', 'tag'] }),
+      'storefront',
+      FILES,
+    );
     expect(problems).toEqual([
       {
         kind: 'mismatch',
@@ -49,7 +61,12 @@ describe('checkOpenApiConsumer with a uses list', () => {
   });
 
   it('walks arrays through items and names the first missing part of a nested field', () => {
-    const problems = checkOpenApiConsumer(fixture('petstore.yaml'), uses({ operation: 'GET /pets', fields: ['name', 'owner.name'] }), 'storefront', FILES);
+    const problems = checkOpenApiConsumer(
+      fixture('petstore.yaml'),
+      uses({ operation: 'GET /pets', fields: ['name', 'owner.name'] }),
+      'storefront',
+      FILES,
+    );
     expect(brief(problems)).toEqual([
       {
         kind: 'mismatch',
@@ -63,22 +80,46 @@ describe('checkOpenApiConsumer with a uses list', () => {
   it('operation-missing: the operation is gone', () => {
     const head = fixture('petstore.yaml');
     delete at(head, 'paths')['/pets/{petId}'];
-    expect(brief(checkOpenApiConsumer(head, uses({ operation: 'GET /pets/{petId}', fields: ['name'] }), 'storefront', FILES))).toEqual([
-      { kind: 'mismatch', rule: 'operation-missing', location: '/paths/~1pets~1{petId}/get', message: 'consumer "storefront" uses GET /pets/{petId}, which openapi.yaml does not define' },
+    expect(
+      brief(
+        checkOpenApiConsumer(head, uses({ operation: 'GET /pets/{petId}', fields: ['name'] }), 'storefront', FILES),
+      ),
+    ).toEqual([
+      {
+        kind: 'mismatch',
+        rule: 'operation-missing',
+        location: '/paths/~1pets~1{petId}/get',
+        message: 'consumer "storefront" uses GET /pets/{petId}, which openapi.yaml does not define',
+      },
     ]);
   });
 
   it('response-body-missing: fields of an operation that returns no body', () => {
-    expect(brief(checkOpenApiConsumer(fixture('petstore.yaml'), uses({ operation: 'POST /pets', fields: ['id'] }), 'storefront', FILES))).toEqual([
-      { kind: 'mismatch', rule: 'response-body-missing', location: '/paths/~1pets/post/responses', message: 'consumer "storefront" uses POST /pets fields "id", but the operation declares no 2xx JSON response body' },
+    expect(
+      brief(
+        checkOpenApiConsumer(
+          fixture('petstore.yaml'),
+          uses({ operation: 'POST /pets', fields: ['id'] }),
+          'storefront',
+          FILES,
+        ),
+      ),
+    ).toEqual([
+      {
+        kind: 'mismatch',
+        rule: 'response-body-missing',
+        location: '/paths/~1pets/post/responses',
+        message:
+          'consumer "storefront" uses POST /pets fields "id", but the operation declares no 2xx JSON response body',
+      },
     ]);
   });
 
   it('reads fields through allOf (petstore-expanded)', () => {
     const usage = uses({ operation: 'GET /pets/{id}', fields: ['id', 'name', 'tag', 'colour'] });
-    expect(checkOpenApiConsumer(fixture('petstore-expanded.yaml'), usage, 'storefront', FILES).map((p) => p.message)).toEqual([
-      'consumer "storefront" uses GET /pets/{id}: field "colour" is not in the 200 response',
-    ]);
+    expect(
+      checkOpenApiConsumer(fixture('petstore-expanded.yaml'), usage, 'storefront', FILES).map((p) => p.message),
+    ).toEqual(['consumer "storefront" uses GET /pets/{id}: field "colour" is not in the 200 response']);
   });
 });
 
@@ -90,12 +131,22 @@ function pact(): Record<string, unknown> {
       {
         description: 'a request for pet 7',
         request: { method: 'GET', path: '/v1/pets/7' },
-        response: { status: 200, headers: { 'Content-Type': 'application/json; charset=utf-8' }, body: { id: 7, name: 'Rex', tag: 'dog' } },
+        response: {
+          status: 200,
+          headers: { 'Content-Type': 'application/json; charset=utf-8' },
+          body: { id: 7, name: 'Rex', tag: 'dog' },
+        },
       },
       {
         description: 'a list of pets',
         request: { method: 'get', path: '/pets', query: 'limit=2' },
-        response: { status: 200, body: [{ id: 1, name: 'A' }, { id: 2, name: 'B', tag: 'cat' }] },
+        response: {
+          status: 200,
+          body: [
+            { id: 1, name: 'A' },
+            { id: 2, name: 'B', tag: 'cat' },
+          ],
+        },
       },
       {
         description: 'a pet created',
@@ -109,7 +160,9 @@ function pact(): Record<string, unknown> {
 
 describe('checkOpenApiConsumer with a Pact file', () => {
   it('passes against the provider it was written for (server base path and templates matched)', () => {
-    expect(checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'pact', pact: pact() }, 'storefront', FILES)).toEqual([]);
+    expect(checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'pact', pact: pact() }, 'storefront', FILES)).toEqual(
+      [],
+    );
   });
 
   it('response-field-missing: the provider no longer returns a field the pact expects', () => {
@@ -121,7 +174,8 @@ describe('checkOpenApiConsumer with a Pact file', () => {
         rule: 'response-field-missing',
         file: FILES.consumer,
         location: '/interactions/0/response/body/tag',
-        message: 'consumer "storefront": interaction "a request for pet 7" (GET /v1/pets/7) expects field "tag" in GET /pets/{petId} 200 response, which is not in the provider\'s schema',
+        message:
+          'consumer "storefront": interaction "a request for pet 7" (GET /v1/pets/7) expects field "tag" in GET /pets/{petId} 200 response, which is not in the provider\'s schema',
         consumer: 'storefront',
       },
       {
@@ -129,7 +183,8 @@ describe('checkOpenApiConsumer with a Pact file', () => {
         rule: 'response-field-missing',
         file: FILES.consumer,
         location: '/interactions/1/response/body/1/tag',
-        message: 'consumer "storefront": interaction "a list of pets" (GET /pets) expects field "[].tag" in GET /pets 200 response, which is not in the provider\'s schema',
+        message:
+          'consumer "storefront": interaction "a list of pets" (GET /pets) expects field "[].tag" in GET /pets 200 response, which is not in the provider\'s schema',
         consumer: 'storefront',
       },
     ]);
@@ -143,13 +198,15 @@ describe('checkOpenApiConsumer with a Pact file', () => {
         kind: 'mismatch',
         rule: 'response-field-type-mismatch',
         location: '/interactions/0/response/body/id',
-        message: 'consumer "storefront": interaction "a request for pet 7" (GET /v1/pets/7) expects field "id" of GET /pets/{petId} 200 response to be integer, but the provider\'s schema says string',
+        message:
+          'consumer "storefront": interaction "a request for pet 7" (GET /v1/pets/7) expects field "id" of GET /pets/{petId} 200 response to be integer, but the provider\'s schema says string',
       },
       {
         kind: 'mismatch',
         rule: 'response-field-type-mismatch',
         location: '/interactions/1/response/body/0/id',
-        message: 'consumer "storefront": interaction "a list of pets" (GET /pets) expects field "[].id" of GET /pets 200 response to be integer, but the provider\'s schema says string',
+        message:
+          'consumer "storefront": interaction "a list of pets" (GET /pets) expects field "[].id" of GET /pets 200 response to be integer, but the provider\'s schema says string',
       },
     ]);
   });
@@ -162,8 +219,20 @@ describe('checkOpenApiConsumer with a Pact file', () => {
     delete responses.default;
     responses['200'] = { description: 'created' };
     expect(brief(checkOpenApiConsumer(head, { form: 'pact', pact: pact() }, 'storefront', FILES))).toEqual([
-      { kind: 'mismatch', rule: 'operation-missing', location: '/interactions/0/request', message: 'consumer "storefront": interaction "a request for pet 7" (GET /v1/pets/7) matches no operation of openapi.yaml' },
-      { kind: 'mismatch', rule: 'response-status-missing', location: '/interactions/2/response/status', message: 'consumer "storefront": interaction "a pet created" (POST /pets) expects status 201, which POST /pets does not declare' },
+      {
+        kind: 'mismatch',
+        rule: 'operation-missing',
+        location: '/interactions/0/request',
+        message:
+          'consumer "storefront": interaction "a request for pet 7" (GET /v1/pets/7) matches no operation of openapi.yaml',
+      },
+      {
+        kind: 'mismatch',
+        rule: 'response-status-missing',
+        location: '/interactions/2/response/status',
+        message:
+          'consumer "storefront": interaction "a pet created" (POST /pets) expects status 201, which POST /pets does not declare',
+      },
     ]);
   });
 
@@ -177,19 +246,36 @@ describe('checkOpenApiConsumer with a Pact file', () => {
           type: 'Synchronous/HTTP',
           description: 'pet 7',
           request: { method: 'GET', path: '/pets/7' },
-          response: { status: 200, body: { content: { id: 7, name: 'Rex', tag: 'dog' }, contentType: 'application/json', encoded: false } },
+          response: {
+            status: 200,
+            body: { content: { id: 7, name: 'Rex', tag: 'dog' }, contentType: 'application/json', encoded: false },
+          },
         },
       ],
       metadata: { pactSpecification: { version: '4.0' } },
     };
-    expect(checkOpenApiConsumer(head, { form: 'pact', pact: v4 }, 'storefront', FILES).map((p) => p.location)).toEqual(['/interactions/1/response/body/content/tag']);
+    expect(checkOpenApiConsumer(head, { form: 'pact', pact: v4 }, 'storefront', FILES).map((p) => p.location)).toEqual([
+      '/interactions/1/response/body/content/tag',
+    ]);
   });
 
   it('pact-unreadable: not a pact, or an interaction without a request', () => {
-    expect(brief(checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'pact', pact: { pacts: [] } }, 'storefront', FILES))).toEqual([
-      { kind: 'invalid', rule: 'pact-unreadable', location: '/interactions', message: `${FILES.consumer}: not a Pact file: it needs an "interactions" list` },
+    expect(
+      brief(checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'pact', pact: { pacts: [] } }, 'storefront', FILES)),
+    ).toEqual([
+      {
+        kind: 'invalid',
+        rule: 'pact-unreadable',
+        location: '/interactions',
+        message: `${FILES.consumer}: not a Pact file: it needs an "interactions" list`,
+      },
     ]);
-    const broken = checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'pact', pact: { interactions: [{ response: { status: 200 } }] } }, 'storefront', FILES);
+    const broken = checkOpenApiConsumer(
+      fixture('petstore.yaml'),
+      { form: 'pact', pact: { interactions: [{ response: { status: 200 } }] } },
+      'storefront',
+      FILES,
+    );
     expect(broken.map((p) => [p.rule, p.location])).toEqual([['pact-unreadable', '/interactions/0/request']]);
   });
 });
@@ -200,13 +286,19 @@ describe("checkOpenApiConsumer with the consumer's copy of the document", () => 
   it('reports what the copy relies on, as mismatches naming the consumer', () => {
     const head = fixture('petstore.yaml');
     delete petProps(head).tag;
-    const problems = checkOpenApiConsumer(head, { form: 'copy', document: fixture('petstore.yaml') }, 'storefront', COPY);
+    const problems = checkOpenApiConsumer(
+      head,
+      { form: 'copy', document: fixture('petstore.yaml') },
+      'storefront',
+      COPY,
+    );
     expect(problems[0]).toEqual({
       kind: 'mismatch',
       rule: 'response-property-removed',
       file: 'openapi.yaml',
       location: '/paths/~1pets/get/responses/200/content/application~1json/schema/items/properties/tag',
-      message: 'consumer "storefront" (its copy storefront/vendor/petstore.yaml): GET /pets 200 response: property "[].tag" removed',
+      message:
+        'consumer "storefront" (its copy storefront/vendor/petstore.yaml): GET /pets 200 response: property "[].tag" removed',
       consumer: 'storefront',
       handle: { operation: 'GET /pets', side: 'response', field: 'tag', before: 'string', after: 'removed' },
     });
@@ -222,8 +314,18 @@ describe("checkOpenApiConsumer with the consumer's copy of the document", () => 
   });
 
   it('not-openapi: names the copy when the copy is not a document', () => {
-    expect(brief(checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'copy', document: { info: {} } }, 'storefront', COPY))).toEqual([
-      { kind: 'invalid', rule: 'not-openapi', location: '/openapi', message: "storefront/vendor/petstore.yaml (storefront's copy): not an OpenAPI 3.x document: no \"openapi\" version field" },
+    expect(
+      brief(
+        checkOpenApiConsumer(fixture('petstore.yaml'), { form: 'copy', document: { info: {} } }, 'storefront', COPY),
+      ),
+    ).toEqual([
+      {
+        kind: 'invalid',
+        rule: 'not-openapi',
+        location: '/openapi',
+        message:
+          'storefront/vendor/petstore.yaml (storefront\'s copy): not an OpenAPI 3.x document: no "openapi" version field',
+      },
     ]);
   });
 });
@@ -233,7 +335,11 @@ describe('resolveOperation', () => {
     const doc = {
       openapi: '3.0.0',
       servers: [{ url: 'https://api.example.test/{version}' }],
-      paths: { '/pets/{id}': { get: { responses: {} } }, '/pets/mine': { get: { responses: {} } }, '/pets/{id}.json': { get: { responses: {} } } },
+      paths: {
+        '/pets/{id}': { get: { responses: {} } },
+        '/pets/mine': { get: { responses: {} } },
+        '/pets/{id}.json': { get: { responses: {} } },
+      },
     };
     expect(resolveOperation(doc, 'GET', '/pets/mine')?.template).toBe('/pets/mine');
     expect(resolveOperation(doc, 'get', '/pets/7?x=1')?.template).toBe('/pets/{id}');

@@ -27,6 +27,8 @@ export function at(doc: unknown, ...keys: string[]): Node {
 }
 
 /** The parts of problems a test pins: kind, rule, location, message. */
-export function brief(problems: readonly { kind: string; rule: string; location: string; message: string }[]): { kind: string; rule: string; location: string; message: string }[] {
+export function brief(
+  problems: readonly { kind: string; rule: string; location: string; message: string }[],
+): { kind: string; rule: string; location: string; message: string }[] {
   return problems.map(({ kind, rule, location, message }) => ({ kind, rule, location, message }));
 }

@@ -34,7 +34,12 @@ describe('diffJsonSchema', () => {
     const head = order();
     delete at(head, '$defs', 'Customer', 'properties').email;
     expect(brief(diffJsonSchema(order(), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'property-removed', location: '/properties/customer/properties/email', message: `${FILE}: property "customer.email" removed` },
+      {
+        kind: 'breaking',
+        rule: 'property-removed',
+        location: '/properties/customer/properties/email',
+        message: `${FILE}: property "customer.email" removed`,
+      },
     ]);
   });
 
@@ -43,8 +48,18 @@ describe('diffJsonSchema', () => {
     at(head, 'properties', 'total').type = 'integer';
     at(head, 'properties', 'note').type = 'string';
     expect(brief(diffJsonSchema(order(), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'type-narrowed', location: '/properties/total', message: `${FILE}: property "total" type narrowed from number to integer` },
-      { kind: 'breaking', rule: 'type-narrowed', location: '/properties/note', message: `${FILE}: property "note" type narrowed from null|string to string` },
+      {
+        kind: 'breaking',
+        rule: 'type-narrowed',
+        location: '/properties/total',
+        message: `${FILE}: property "total" type narrowed from number to integer`,
+      },
+      {
+        kind: 'breaking',
+        rule: 'type-narrowed',
+        location: '/properties/note',
+        message: `${FILE}: property "note" type narrowed from null|string to string`,
+      },
     ]);
   });
 
@@ -52,7 +67,12 @@ describe('diffJsonSchema', () => {
     const head = order();
     at(head, '$defs', 'Line', 'properties', 'qty').type = 'string';
     expect(brief(diffJsonSchema(order(), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'type-changed', location: '/properties/lines/items/properties/qty', message: `${FILE}: property "lines[].qty" type changed from integer to string` },
+      {
+        kind: 'breaking',
+        rule: 'type-changed',
+        location: '/properties/lines/items/properties/qty',
+        message: `${FILE}: property "lines[].qty" type changed from integer to string`,
+      },
     ]);
   });
 
@@ -60,7 +80,12 @@ describe('diffJsonSchema', () => {
     const head = order();
     at(head, 'properties', 'status').enum = ['placed'];
     expect(brief(diffJsonSchema(order(), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'enum-value-removed', location: '/properties/status', message: `${FILE}: property "status" enum value "paid" removed` },
+      {
+        kind: 'breaking',
+        rule: 'enum-value-removed',
+        location: '/properties/status',
+        message: `${FILE}: property "status" enum value "paid" removed`,
+      },
     ]);
   });
 
@@ -69,8 +94,18 @@ describe('diffJsonSchema', () => {
     head.required = ['id', 'total', 'note', 'currency'];
     at(head, 'properties').currency = { type: 'string' };
     expect(brief(diffJsonSchema(order(), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'property-became-required', location: '/properties/note', message: `${FILE}: property "note" became required` },
-      { kind: 'breaking', rule: 'property-became-required', location: '/properties/currency', message: `${FILE}: property "currency" added as required` },
+      {
+        kind: 'breaking',
+        rule: 'property-became-required',
+        location: '/properties/note',
+        message: `${FILE}: property "note" became required`,
+      },
+      {
+        kind: 'breaking',
+        rule: 'property-became-required',
+        location: '/properties/currency',
+        message: `${FILE}: property "currency" added as required`,
+      },
     ]);
   });
 
@@ -79,8 +114,18 @@ describe('diffJsonSchema', () => {
     at(head, '$defs', 'Line').additionalProperties = false;
     head.additionalProperties = false;
     expect(brief(diffJsonSchema(order(), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'additional-properties-closed', location: '/properties/lines/items/additionalProperties', message: `${FILE}: property "lines[]" no longer accepts additional properties` },
-      { kind: 'breaking', rule: 'additional-properties-closed', location: '/additionalProperties', message: `${FILE}: no longer accepts additional properties` },
+      {
+        kind: 'breaking',
+        rule: 'additional-properties-closed',
+        location: '/properties/lines/items/additionalProperties',
+        message: `${FILE}: property "lines[]" no longer accepts additional properties`,
+      },
+      {
+        kind: 'breaking',
+        rule: 'additional-properties-closed',
+        location: '/additionalProperties',
+        message: `${FILE}: no longer accepts additional properties`,
+      },
     ]);
   });
 
@@ -96,16 +141,31 @@ describe('diffJsonSchema', () => {
   it('terminates on recursive schemas and reports inside them once', () => {
     const tree = (leaf: string): Record<string, unknown> => ({
       $ref: '#/$defs/Node',
-      $defs: { Node: { type: 'object', properties: { name: { type: leaf }, children: { type: 'array', items: { $ref: '#/$defs/Node' } } } } },
+      $defs: {
+        Node: {
+          type: 'object',
+          properties: { name: { type: leaf }, children: { type: 'array', items: { $ref: '#/$defs/Node' } } },
+        },
+      },
     });
     expect(brief(diffJsonSchema(tree('number'), tree('integer'), FILE))).toEqual([
-      { kind: 'breaking', rule: 'type-narrowed', location: '/properties/name', message: `${FILE}: property "name" type narrowed from number to integer` },
+      {
+        kind: 'breaking',
+        rule: 'type-narrowed',
+        location: '/properties/name',
+        message: `${FILE}: property "name" type narrowed from number to integer`,
+      },
     ]);
   });
 
   it('not-json-schema: a schema must be an object or a boolean', () => {
     expect(brief(diffJsonSchema([], order(), FILE))).toEqual([
-      { kind: 'invalid', rule: 'not-json-schema', location: '', message: `${FILE} (base): a JSON Schema must be an object or a boolean` },
+      {
+        kind: 'invalid',
+        rule: 'not-json-schema',
+        location: '',
+        message: `${FILE} (base): a JSON Schema must be an object or a boolean`,
+      },
     ]);
   });
 });
@@ -115,7 +175,11 @@ describe('the worked example of docs/contracts.md', () => {
     const schema = (total: string, qty: string): Record<string, unknown> => ({
       type: 'object',
       required: ['id', 'total'],
-      properties: { id: { type: 'string' }, total: { type: total }, lines: { type: 'array', items: { $ref: '#/$defs/Line' } } },
+      properties: {
+        id: { type: 'string' },
+        total: { type: total },
+        lines: { type: 'array', items: { $ref: '#/$defs/Line' } },
+      },
       $defs: { Line: { type: 'object', properties: { sku: { type: 'string' }, qty: { type: qty } } } },
     });
     expect(diffJsonSchema(schema('number', 'integer'), schema('integer', 'string'), FILE)).toEqual([
@@ -156,9 +220,15 @@ describe('diffJsonSchema on hostile schemas', () => {
   });
 
   it('ignores prototype-looking keys in properties and required', () => {
-    const base = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["constructor"]}') as unknown;
-    const head = JSON.parse('{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["constructor"]}') as unknown;
+    const base = JSON.parse(
+      '{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["constructor"]}',
+    ) as unknown;
+    const head = JSON.parse(
+      '{"type":"object","properties":{"__proto__":{"type":"string"}},"required":["constructor"]}',
+    ) as unknown;
     expect(diffJsonSchema(base, head, FILE)).toEqual([]);
-    expect(diffJsonSchema(base, { type: 'object' }, FILE).map((p) => p.message)).toEqual([`${FILE}: property "__proto__" removed`]);
+    expect(diffJsonSchema(base, { type: 'object' }, FILE).map((p) => p.message)).toEqual([
+      `${FILE}: property "__proto__" removed`,
+    ]);
   });
 });

@@ -47,10 +47,17 @@ describe('lineOfPointer', () => {
   });
 
   it('reads JSON text the same way, and the petstore example', () => {
-    const json = JSON.stringify({ interactions: [{ request: { path: '/' } }, { response: { body: { content: { tag: 'x' } } } }] }, null, 2);
+    const json = JSON.stringify(
+      { interactions: [{ request: { path: '/' } }, { response: { body: { content: { tag: 'x' } } } }] },
+      null,
+      2,
+    );
     expect(lineOfPointer(json, '/interactions/1/response/body/content/tag')).toBe(12);
     const petstore = fixtureText('petstore.yaml');
-    const line = lineOfPointer(petstore, '/paths/~1pets~1{petId}/get/responses/200/content/application~1json/schema/properties/tag');
+    const line = lineOfPointer(
+      petstore,
+      '/paths/~1pets~1{petId}/get/responses/200/content/application~1json/schema/properties/tag',
+    );
     expect(petstore.split('\n')[(line ?? 0) - 1]?.trim()).toBe('tag:');
   });
 });

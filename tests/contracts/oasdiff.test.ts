@@ -121,7 +121,10 @@ const DIFFERENCES: Difference[] = [
     id: 'constraints',
     side: 'oasdiff-only',
     why: 'Lockstep does not compare validation constraints (maxLength, maxItems, format, pattern, minimum): they change what a value may be, not its shape, and generated clients rarely enforce them',
-    applies: (f) => f.category.startsWith('other:') ? /max|min|pattern|format/.test(f.category) : /`format` changed|max(Items|Length)|min(Items|Length)|pattern/.test(f.text),
+    applies: (f) =>
+      f.category.startsWith('other:')
+        ? /max|min|pattern|format/.test(f.category)
+        : /`format` changed|max(Items|Length)|min(Items|Length)|pattern/.test(f.text),
   },
   {
     id: 'path-parameter-declared',
@@ -139,7 +142,10 @@ const DIFFERENCES: Difference[] = [
     id: 'variants-by-content',
     side: 'oasdiff-only',
     why: 'oasdiff matches inline oneOf/anyOf branches by their content, so a branch whose inside changed counts as removed and added; Lockstep pairs it with its old self (by name, tag, unique type or position) and compares the inside with the usual rules, which here found nothing breaking',
-    applies: (f) => /subschema #1, subschema #2/.test(f.text) && ((f.operation === 'POST /user/codespaces' && f.category === 'request-variant-removed') || (f.operation === 'GET /users/{}/starred' && f.category === 'response-variant-added')),
+    applies: (f) =>
+      /subschema #1, subschema #2/.test(f.text) &&
+      ((f.operation === 'POST /user/codespaces' && f.category === 'request-variant-removed') ||
+        (f.operation === 'GET /users/{}/starred' && f.category === 'response-variant-added')),
   },
   {
     id: 'deprecated-removed',
@@ -169,7 +175,8 @@ function lockstepFindings(pair: string, problems: ContractProblem[]): Finding[] 
       const methods = /\(with ([A-Z, ]+)\)$/.exec(p.message)?.[1]?.split(', ') ?? [];
       return methods.map((m) => ({ pair, operation: `${m} ${shape}`, category, text: p.message }));
     }
-    if (p.rule === 'security-requirement-added' && segments[0] === 'security') return [{ pair, operation: '*', category, text: p.message }];
+    if (p.rule === 'security-requirement-added' && segments[0] === 'security')
+      return [{ pair, operation: '*', category, text: p.message }];
     return [{ pair, operation: `${(segments[2] ?? '').toUpperCase()} ${shape}`, category, text: p.message }];
   });
 }
@@ -182,7 +189,10 @@ function resolve(root: unknown, node: unknown): unknown {
       .slice(2)
       .split('/')
       .map(escapeless)
-      .reduce<unknown>((n, k) => (typeof n === 'object' && n !== null ? (n as Record<string, unknown>)[k] : undefined), root);
+      .reduce<unknown>(
+        (n, k) => (typeof n === 'object' && n !== null ? (n as Record<string, unknown>)[k] : undefined),
+        root,
+      );
   }
   return current;
 }
@@ -191,7 +201,8 @@ function operationAt(base: unknown, operation: string): Record<string, unknown> 
   const [method = '', shape = ''] = operation.split(' ');
   const paths = (base as { paths: Record<string, Record<string, unknown>> }).paths;
   const template = Object.keys(paths).find((t) => pathShape(t) === shape);
-  const op = template === undefined ? undefined : resolve(base, paths[template])?.[method.toLowerCase() as keyof object];
+  const op =
+    template === undefined ? undefined : resolve(base, paths[template])?.[method.toLowerCase() as keyof object];
   return typeof op === 'object' && op !== null ? op : undefined;
 }
 
@@ -200,20 +211,37 @@ function operationDeprecated(base: unknown, operation: string): boolean {
 }
 
 function requestBranchesAreConstraints(base: unknown, operation: string): boolean {
-  const body = resolve(base, operationAt(base, operation)?.requestBody) as { content?: Record<string, { schema?: unknown }> } | undefined;
+  const body = resolve(base, operationAt(base, operation)?.requestBody) as
+    { content?: Record<string, { schema?: unknown }> } | undefined;
   const schema = resolve(base, body?.content?.['application/json']?.schema) as Record<string, unknown> | undefined;
   const branches = schema?.anyOf ?? schema?.oneOf;
-  return Array.isArray(branches) && (branches as unknown[]).some((b) => typeof b === 'object' && b !== null && Object.keys(b).every((k) => k === 'required' || k === 'type' || k === 'maxProperties'));
+  return (
+    Array.isArray(branches) &&
+    (branches as unknown[]).some(
+      (b) =>
+        typeof b === 'object' &&
+        b !== null &&
+        Object.keys(b).every((k) => k === 'required' || k === 'type' || k === 'maxProperties'),
+    )
+  );
 }
 
 function specText(version: string): string {
   const file = join(SPECS, `${version}.json.gz`);
-  if (!existsSync(file)) throw new Error(`${file} is missing: run scripts/reference-specs.sh (npm test does, through scripts/bootstrap.sh --tests) to install the reference specs`);
+  if (!existsSync(file))
+    throw new Error(
+      `${file} is missing: run scripts/reference-specs.sh (npm test does, through scripts/bootstrap.sh --tests) to install the reference specs`,
+    );
   return gunzipSync(readFileSync(file)).toString('utf8');
 }
 
 /** oasdiff's verdict on a pair, cached beside the specs under a key of its version and both inputs. */
-async function oasdiffBreaking(base: string, head: string, baseText: string, headText: string): Promise<OasdiffFinding[]> {
+async function oasdiffBreaking(
+  base: string,
+  head: string,
+  baseText: string,
+  headText: string,
+): Promise<OasdiffFinding[]> {
   if (!existsSync(OASDIFF)) throw new Error(`${OASDIFF} is missing: run scripts/reference-specs.sh to build it`);
   const { stdout: version } = await run(OASDIFF, ['--version']);
   const key = createHash('sha256').update(version).update(baseText).update(headText).digest('hex').slice(0, 16);
@@ -224,7 +252,11 @@ async function oasdiffBreaking(base: string, head: string, baseText: string, hea
   try {
     writeFileSync(join(dir, 'base.json'), baseText);
     writeFileSync(join(dir, 'head.json'), headText);
-    const { stdout } = await run(OASDIFF, ['breaking', '--allow-external-refs=false', '--format', 'json', join(dir, 'base.json'), join(dir, 'head.json')], { maxBuffer: 64 * 1024 * 1024, timeout: 180_000 });
+    const { stdout } = await run(
+      OASDIFF,
+      ['breaking', '--allow-external-refs=false', '--format', 'json', join(dir, 'base.json'), join(dir, 'head.json')],
+      { maxBuffer: 64 * 1024 * 1024, timeout: 180_000 },
+    );
     const findings = (JSON.parse(stdout || '[]') ?? []) as OasdiffFinding[];
     mkdirSync(cacheDir, { recursive: true });
     writeFileSync(cached, JSON.stringify(findings));
@@ -234,61 +266,83 @@ async function oasdiffBreaking(base: string, head: string, baseText: string, hea
   }
 }
 
-describe('diffOpenApi against oasdiff on GitHub\'s description (@octokit/openapi)', () => {
-  it('agrees on every finding both implement, and each difference is a documented one', { timeout: 900_000 }, async () => {
-    const unexplained: string[] = [];
-    const explainedBy = new Map<string, number>();
-    const totals = { oasdiffErr: 0, oasdiffInScope: 0, oasdiffMatched: 0, lockstep: 0, lockstepMatched: 0 };
-    const rows: string[] = [];
-    for (const [a, b] of PAIRS) {
-      const pair = `${a} → ${b}`;
-      const [baseText, headText] = [specText(a), specText(b)];
-      const [base, head] = [parseContractDocument(baseText, FILE, { maxChars: MAX_CHARS }), parseContractDocument(headText, FILE, { maxChars: MAX_CHARS })];
-      if (!base.ok || !head.ok) throw new Error(`${pair}: ${!base.ok ? base.problem.message : !head.ok ? head.problem.message : ''}`);
-      const ours = lockstepFindings(pair, diffOpenApi(base.document, head.document, FILE));
-      expect(ours.every((f) => !f.text.includes('cannot be followed')), `${pair}: every reference of GitHub's description resolves`).toBe(true);
-      const theirs = (await oasdiffBreaking(a, b, baseText, headText)).map((x) => ({
-        level: x.level,
-        finding: { pair, operation: `${x.operation} ${pathShape(x.path)}`, category: OASDIFF_CATEGORY[x.id] ?? `other:${x.id}`, text: x.text },
-      }));
-      const ourKeys = new Set(ours.map((f) => `${f.operation}\u0000${f.category}`));
-      const theirKeys = new Set(theirs.map((t) => `${t.finding.operation}\u0000${t.finding.category}`));
-      const explain = (f: Finding, side: Difference['side']): boolean => {
-        const d = DIFFERENCES.find((x) => x.side === side && x.applies(f, base.document));
-        if (d !== undefined) explainedBy.set(d.id, (explainedBy.get(d.id) ?? 0) + 1);
-        return d !== undefined;
-      };
-      const errs = theirs.filter((t) => t.level >= 3).map((t) => t.finding);
-      let matched = 0;
-      for (const f of errs) {
-        if (ourKeys.has(`${f.operation}\u0000${f.category}`) || (f.category === 'security-requirement-added' && ourKeys.has(`*\u0000${f.category}`))) matched++;
-        else if (!explain(f, 'oasdiff-only')) unexplained.push(`oasdiff only, ${pair}: ${f.operation} ${f.category}: ${f.text}`);
+describe("diffOpenApi against oasdiff on GitHub's description (@octokit/openapi)", () => {
+  it(
+    'agrees on every finding both implement, and each difference is a documented one',
+    { timeout: 900_000 },
+    async () => {
+      const unexplained: string[] = [];
+      const explainedBy = new Map<string, number>();
+      const totals = { oasdiffErr: 0, oasdiffInScope: 0, oasdiffMatched: 0, lockstep: 0, lockstepMatched: 0 };
+      const rows: string[] = [];
+      for (const [a, b] of PAIRS) {
+        const pair = `${a} → ${b}`;
+        const [baseText, headText] = [specText(a), specText(b)];
+        const [base, head] = [
+          parseContractDocument(baseText, FILE, { maxChars: MAX_CHARS }),
+          parseContractDocument(headText, FILE, { maxChars: MAX_CHARS }),
+        ];
+        if (!base.ok || !head.ok)
+          throw new Error(`${pair}: ${!base.ok ? base.problem.message : !head.ok ? head.problem.message : ''}`);
+        const ours = lockstepFindings(pair, diffOpenApi(base.document, head.document, FILE));
+        expect(
+          ours.every((f) => !f.text.includes('cannot be followed')),
+          `${pair}: every reference of GitHub's description resolves`,
+        ).toBe(true);
+        const theirs = (await oasdiffBreaking(a, b, baseText, headText)).map((x) => ({
+          level: x.level,
+          finding: {
+            pair,
+            operation: `${x.operation} ${pathShape(x.path)}`,
+            category: OASDIFF_CATEGORY[x.id] ?? `other:${x.id}`,
+            text: x.text,
+          },
+        }));
+        const ourKeys = new Set(ours.map((f) => `${f.operation}\u0000${f.category}`));
+        const theirKeys = new Set(theirs.map((t) => `${t.finding.operation}\u0000${t.finding.category}`));
+        const explain = (f: Finding, side: Difference['side']): boolean => {
+          const d = DIFFERENCES.find((x) => x.side === side && x.applies(f, base.document));
+          if (d !== undefined) explainedBy.set(d.id, (explainedBy.get(d.id) ?? 0) + 1);
+          return d !== undefined;
+        };
+        const errs = theirs.filter((t) => t.level >= 3).map((t) => t.finding);
+        let matched = 0;
+        for (const f of errs) {
+          if (
+            ourKeys.has(`${f.operation}\u0000${f.category}`) ||
+            (f.category === 'security-requirement-added' && ourKeys.has(`*\u0000${f.category}`))
+          )
+            matched++;
+          else if (!explain(f, 'oasdiff-only'))
+            unexplained.push(`oasdiff only, ${pair}: ${f.operation} ${f.category}: ${f.text}`);
+        }
+        let oursMatched = 0;
+        for (const f of ours) {
+          if (theirKeys.has(`${f.operation}\u0000${f.category}`)) oursMatched++;
+          else if (!explain(f, 'lockstep-only'))
+            unexplained.push(`Lockstep only, ${pair}: ${f.operation} ${f.category}: ${f.text}`);
+        }
+        const inScope = errs.filter((f) => !f.category.startsWith('other:')).length;
+        totals.oasdiffErr += errs.length;
+        totals.oasdiffInScope += inScope;
+        totals.oasdiffMatched += matched;
+        totals.lockstep += ours.length;
+        totals.lockstepMatched += oursMatched;
+        rows.push(`| ${pair} | ${errs.length} | ${inScope} | ${matched} | ${ours.length} | ${oursMatched} |`);
       }
-      let oursMatched = 0;
-      for (const f of ours) {
-        if (theirKeys.has(`${f.operation}\u0000${f.category}`)) oursMatched++;
-        else if (!explain(f, 'lockstep-only')) unexplained.push(`Lockstep only, ${pair}: ${f.operation} ${f.category}: ${f.text}`);
-      }
-      const inScope = errs.filter((f) => !f.category.startsWith('other:')).length;
-      totals.oasdiffErr += errs.length;
-      totals.oasdiffInScope += inScope;
-      totals.oasdiffMatched += matched;
-      totals.lockstep += ours.length;
-      totals.lockstepMatched += oursMatched;
-      rows.push(`| ${pair} | ${errs.length} | ${inScope} | ${matched} | ${ours.length} | ${oursMatched} |`);
-    }
-    console.log(
-      [
-        '| pair | oasdiff ERR | in our categories | found by Lockstep | Lockstep findings | also oasdiff\'s |',
-        '|---|---|---|---|---|---|',
-        ...rows,
-        `| total | ${totals.oasdiffErr} | ${totals.oasdiffInScope} | ${totals.oasdiffMatched} | ${totals.lockstep} | ${totals.lockstepMatched} |`,
-        `explained differences: ${[...explainedBy].map(([id, n]) => `${id} ${n}`).join(', ')}`,
-      ].join('\n'),
-    );
-    expect(unexplained).toEqual([]);
-    // The comparison is not vacuous: most of oasdiff's verdicts are ours too.
-    expect(totals.oasdiffMatched).toBeGreaterThan(totals.oasdiffErr * 0.8);
-    expect(totals.lockstepMatched).toBeGreaterThan(0);
-  });
+      console.log(
+        [
+          "| pair | oasdiff ERR | in our categories | found by Lockstep | Lockstep findings | also oasdiff's |",
+          '|---|---|---|---|---|---|',
+          ...rows,
+          `| total | ${totals.oasdiffErr} | ${totals.oasdiffInScope} | ${totals.oasdiffMatched} | ${totals.lockstep} | ${totals.lockstepMatched} |`,
+          `explained differences: ${[...explainedBy].map(([id, n]) => `${id} ${n}`).join(', ')}`,
+        ].join('\n'),
+      );
+      expect(unexplained).toEqual([]);
+      // The comparison is not vacuous: most of oasdiff's verdicts are ours too.
+      expect(totals.oasdiffMatched).toBeGreaterThan(totals.oasdiffErr * 0.8);
+      expect(totals.lockstepMatched).toBeGreaterThan(0);
+    },
+  );
 });

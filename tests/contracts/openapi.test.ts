@@ -25,7 +25,12 @@ describe('diffOpenApi on the petstore example', () => {
     const head = fixture('petstore.yaml');
     delete at(head, 'paths')['/pets/{petId}'];
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'path-removed', location: '/paths/~1pets~1{petId}', message: 'path /pets/{petId} removed (with GET)' },
+      {
+        kind: 'breaking',
+        rule: 'path-removed',
+        location: '/paths/~1pets~1{petId}',
+        message: 'path /pets/{petId} removed (with GET)',
+      },
     ]);
     expect(diffOpenApi(head, fixture('petstore.yaml'), FILE)).toEqual([]);
   });
@@ -59,8 +64,18 @@ describe('diffOpenApi on the petstore example', () => {
     const head = fixture('petstore.yaml');
     delete petProps(head).tag;
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-property-removed', location: `${PETS_GET}/items/properties/tag`, message: 'GET /pets 200 response: property "[].tag" removed' },
-      { kind: 'breaking', rule: 'response-property-removed', location: `${PET_GET}/properties/tag`, message: 'GET /pets/{petId} 200 response: property "tag" removed' },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: `${PETS_GET}/items/properties/tag`,
+        message: 'GET /pets 200 response: property "[].tag" removed',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: `${PET_GET}/properties/tag`,
+        message: 'GET /pets/{petId} 200 response: property "tag" removed',
+      },
     ]);
     // Adding an optional property back is additive.
     expect(diffOpenApi(head, fixture('petstore.yaml'), FILE)).toEqual([]);
@@ -73,9 +88,24 @@ describe('diffOpenApi on the petstore example', () => {
     delete props.name;
     pet(head).required = ['id', 'petName'];
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-property-removed', location: `${PETS_GET}/items/properties/name`, message: 'GET /pets 200 response: property "[].name" removed' },
-      { kind: 'breaking', rule: 'request-property-became-required', location: `${PETS_POST_BODY}/properties/petName`, message: 'POST /pets request body: property "petName" added as required' },
-      { kind: 'breaking', rule: 'response-property-removed', location: `${PET_GET}/properties/name`, message: 'GET /pets/{petId} 200 response: property "name" removed' },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: `${PETS_GET}/items/properties/name`,
+        message: 'GET /pets 200 response: property "[].name" removed',
+      },
+      {
+        kind: 'breaking',
+        rule: 'request-property-became-required',
+        location: `${PETS_POST_BODY}/properties/petName`,
+        message: 'POST /pets request body: property "petName" added as required',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: `${PET_GET}/properties/name`,
+        message: 'GET /pets/{petId} 200 response: property "name" removed',
+      },
     ]);
   });
 
@@ -83,8 +113,18 @@ describe('diffOpenApi on the petstore example', () => {
     const head = fixture('petstore.yaml');
     at(petProps(head), 'id').type = 'number';
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-type-widened', location: `${PETS_GET}/items/properties/id`, message: 'GET /pets 200 response: property "[].id" type widened from integer to number' },
-      { kind: 'breaking', rule: 'response-type-widened', location: `${PET_GET}/properties/id`, message: 'GET /pets/{petId} 200 response: property "id" type widened from integer to number' },
+      {
+        kind: 'breaking',
+        rule: 'response-type-widened',
+        location: `${PETS_GET}/items/properties/id`,
+        message: 'GET /pets 200 response: property "[].id" type widened from integer to number',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-type-widened',
+        location: `${PET_GET}/properties/id`,
+        message: 'GET /pets/{petId} 200 response: property "id" type widened from integer to number',
+      },
     ]);
   });
 
@@ -92,7 +132,12 @@ describe('diffOpenApi on the petstore example', () => {
     const base = fixture('petstore.yaml');
     at(petProps(base), 'id').type = 'number';
     expect(brief(diffOpenApi(base, fixture('petstore.yaml'), FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-type-narrowed', location: `${PETS_POST_BODY}/properties/id`, message: 'POST /pets request body: property "id" type narrowed from number to integer' },
+      {
+        kind: 'breaking',
+        rule: 'request-type-narrowed',
+        location: `${PETS_POST_BODY}/properties/id`,
+        message: 'POST /pets request body: property "id" type narrowed from number to integer',
+      },
     ]);
   });
 
@@ -100,9 +145,24 @@ describe('diffOpenApi on the petstore example', () => {
     const head = fixture('petstore.yaml');
     at(petProps(head), 'tag').type = 'integer';
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-type-changed', location: `${PETS_GET}/items/properties/tag`, message: 'GET /pets 200 response: property "[].tag" type changed from string to integer' },
-      { kind: 'breaking', rule: 'request-type-changed', location: `${PETS_POST_BODY}/properties/tag`, message: 'POST /pets request body: property "tag" type changed from string to integer' },
-      { kind: 'breaking', rule: 'response-type-changed', location: `${PET_GET}/properties/tag`, message: 'GET /pets/{petId} 200 response: property "tag" type changed from string to integer' },
+      {
+        kind: 'breaking',
+        rule: 'response-type-changed',
+        location: `${PETS_GET}/items/properties/tag`,
+        message: 'GET /pets 200 response: property "[].tag" type changed from string to integer',
+      },
+      {
+        kind: 'breaking',
+        rule: 'request-type-changed',
+        location: `${PETS_POST_BODY}/properties/tag`,
+        message: 'POST /pets request body: property "tag" type changed from string to integer',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-type-changed',
+        location: `${PET_GET}/properties/tag`,
+        message: 'GET /pets/{petId} 200 response: property "tag" type changed from string to integer',
+      },
     ]);
   });
 
@@ -111,7 +171,9 @@ describe('diffOpenApi on the petstore example', () => {
     at(petProps(head), 'name').nullable = true;
     const problems = diffOpenApi(fixture('petstore.yaml'), head, FILE);
     expect(problems.map((p) => p.rule)).toEqual(['response-type-widened', 'response-type-widened']);
-    expect(problems[1]?.message).toBe('GET /pets/{petId} 200 response: property "name" type widened from string to null|string');
+    expect(problems[1]?.message).toBe(
+      'GET /pets/{petId} 200 response: property "name" type widened from string to null|string',
+    );
     // Nullable taken away again only narrows what readers get, and the request accepted null before.
     expect(diffOpenApi(head, fixture('petstore.yaml'), FILE).map((p) => p.rule)).toEqual(['request-type-narrowed']);
   });
@@ -122,8 +184,18 @@ describe('diffOpenApi on the petstore example', () => {
     params.push({ name: 'owner', in: 'query', required: true, schema: { type: 'string' } });
     at(params, '0').required = true;
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-parameter-became-required', location: '/paths/~1pets/get/parameters/0', message: 'GET /pets query parameter "limit" became required' },
-      { kind: 'breaking', rule: 'request-parameter-became-required', location: '/paths/~1pets/get/parameters/1', message: 'GET /pets query parameter "owner" added as required' },
+      {
+        kind: 'breaking',
+        rule: 'request-parameter-became-required',
+        location: '/paths/~1pets/get/parameters/0',
+        message: 'GET /pets query parameter "limit" became required',
+      },
+      {
+        kind: 'breaking',
+        rule: 'request-parameter-became-required',
+        location: '/paths/~1pets/get/parameters/1',
+        message: 'GET /pets query parameter "owner" added as required',
+      },
     ]);
   });
 
@@ -141,7 +213,12 @@ describe('diffOpenApi on the petstore example', () => {
     const params = at(head, 'paths', '/pets', 'get').parameters as Record<string, unknown>[];
     at(params, '0', 'schema').enum = [10, 50, 100];
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-enum-value-removed', location: '/paths/~1pets/get/parameters/0/schema', message: 'GET /pets query parameter "limit": now restricted to the enum values 10, 50, 100' },
+      {
+        kind: 'breaking',
+        rule: 'request-enum-value-removed',
+        location: '/paths/~1pets/get/parameters/0/schema',
+        message: 'GET /pets query parameter "limit": now restricted to the enum values 10, 50, 100',
+      },
     ]);
   });
 
@@ -149,7 +226,12 @@ describe('diffOpenApi on the petstore example', () => {
     const head = fixture('petstore.yaml');
     pet(head).required = ['id', 'name', 'tag'];
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-property-became-required', location: `${PETS_POST_BODY}/properties/tag`, message: 'POST /pets request body: property "tag" became required' },
+      {
+        kind: 'breaking',
+        rule: 'request-property-became-required',
+        location: `${PETS_POST_BODY}/properties/tag`,
+        message: 'POST /pets request body: property "tag" became required',
+      },
     ]);
   });
 
@@ -166,7 +248,8 @@ describe('diffOpenApi on the petstore example', () => {
       kind: 'breaking',
       rule: 'response-property-became-optional',
       location: '/paths/~1pets/get/responses/default/content/application~1json/schema/properties/message',
-      message: 'GET /pets default response: property "message" is no longer required (consumers may rely on it being present)',
+      message:
+        'GET /pets default response: property "message" is no longer required (consumers may rely on it being present)',
     });
     expect(diffOpenApi(head, fixture('petstore.yaml'), FILE)).toEqual([]);
   });
@@ -177,7 +260,12 @@ describe('diffOpenApi on the petstore example', () => {
     responses['201'] = responses['200'];
     delete responses['200'];
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-status-removed', location: '/paths/~1pets~1{petId}/get/responses/200', message: 'GET /pets/{petId} 200 response removed' },
+      {
+        kind: 'breaking',
+        rule: 'response-status-removed',
+        location: '/paths/~1pets~1{petId}/get/responses/200',
+        message: 'GET /pets/{petId} 200 response removed',
+      },
     ]);
     const noDefault = fixture('petstore.yaml');
     delete at(noDefault, 'paths', '/pets/{petId}', 'get', 'responses').default;
@@ -190,13 +278,28 @@ describe('diffOpenApi on the petstore example', () => {
     const added = fixture('petstore.yaml');
     at(petProps(added), 'tag').enum = ['dog', 'cat', 'bird'];
     expect(brief(diffOpenApi(base, added, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-enum-value-added', location: `${PETS_GET}/items/properties/tag`, message: 'GET /pets 200 response: property "[].tag" enum value "bird" added' },
-      { kind: 'breaking', rule: 'response-enum-value-added', location: `${PET_GET}/properties/tag`, message: 'GET /pets/{petId} 200 response: property "tag" enum value "bird" added' },
+      {
+        kind: 'breaking',
+        rule: 'response-enum-value-added',
+        location: `${PETS_GET}/items/properties/tag`,
+        message: 'GET /pets 200 response: property "[].tag" enum value "bird" added',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-enum-value-added',
+        location: `${PET_GET}/properties/tag`,
+        message: 'GET /pets/{petId} 200 response: property "tag" enum value "bird" added',
+      },
     ]);
     const removed = fixture('petstore.yaml');
     at(petProps(removed), 'tag').enum = ['dog'];
     expect(brief(diffOpenApi(base, removed, FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-enum-value-removed', location: `${PETS_POST_BODY}/properties/tag`, message: 'POST /pets request body: property "tag" enum value "cat" removed' },
+      {
+        kind: 'breaking',
+        rule: 'request-enum-value-removed',
+        location: `${PETS_POST_BODY}/properties/tag`,
+        message: 'POST /pets request body: property "tag" enum value "cat" removed',
+      },
     ]);
   });
 
@@ -204,7 +307,12 @@ describe('diffOpenApi on the petstore example', () => {
     const base = fixture('petstore.yaml');
     at(base, 'paths', '/pets', 'post', 'requestBody').required = false;
     expect(brief(diffOpenApi(base, fixture('petstore.yaml'), FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-body-became-required', location: '/paths/~1pets/post/requestBody/required', message: 'POST /pets request body became required' },
+      {
+        kind: 'breaking',
+        rule: 'request-body-became-required',
+        location: '/paths/~1pets/post/requestBody/required',
+        message: 'POST /pets request body became required',
+      },
     ]);
     expect(diffOpenApi(fixture('petstore.yaml'), base, FILE)).toEqual([]);
   });
@@ -216,9 +324,21 @@ describe('diffOpenApi on the petstore example', () => {
     const closed = fixture('petstore.yaml');
     delete petProps(closed).tag;
     pet(closed).additionalProperties = false;
-    expect(brief(diffOpenApi(fixture('petstore.yaml'), closed, FILE).filter((p) => p.rule.startsWith('request-')))).toEqual([
-      { kind: 'breaking', rule: 'request-property-removed', location: `${PETS_POST_BODY}/properties/tag`, message: 'POST /pets request body: property "tag" removed' },
-      { kind: 'breaking', rule: 'request-additional-properties-closed', location: `${PETS_POST_BODY}/additionalProperties`, message: 'POST /pets request body: no longer accepts additional properties' },
+    expect(
+      brief(diffOpenApi(fixture('petstore.yaml'), closed, FILE).filter((p) => p.rule.startsWith('request-'))),
+    ).toEqual([
+      {
+        kind: 'breaking',
+        rule: 'request-property-removed',
+        location: `${PETS_POST_BODY}/properties/tag`,
+        message: 'POST /pets request body: property "tag" removed',
+      },
+      {
+        kind: 'breaking',
+        rule: 'request-additional-properties-closed',
+        location: `${PETS_POST_BODY}/additionalProperties`,
+        message: 'POST /pets request body: no longer accepts additional properties',
+      },
     ]);
   });
 
@@ -231,8 +351,18 @@ describe('diffOpenApi on the petstore example', () => {
     response['application/xml'] = response['application/json'];
     delete response['application/json'];
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-media-type-removed', location: '/paths/~1pets/post/requestBody/content/application~1json', message: 'POST /pets request body no longer accepts application/json' },
-      { kind: 'breaking', rule: 'response-media-type-removed', location: '/paths/~1pets~1{petId}/get/responses/200/content/application~1json', message: 'GET /pets/{petId} 200 response: no longer returns application/json' },
+      {
+        kind: 'breaking',
+        rule: 'request-media-type-removed',
+        location: '/paths/~1pets/post/requestBody/content/application~1json',
+        message: 'POST /pets request body no longer accepts application/json',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-media-type-removed',
+        location: '/paths/~1pets~1{petId}/get/responses/200/content/application~1json',
+        message: 'GET /pets/{petId} 200 response: no longer returns application/json',
+      },
     ]);
   });
 
@@ -254,9 +384,24 @@ describe('diffOpenApi on the petstore-expanded example (allOf, inline arrays)', 
     const branches = at(head, 'components', 'schemas', 'Pet').allOf as unknown[];
     delete at(branches, '1', 'properties').id;
     expect(brief(diffOpenApi(fixture('petstore-expanded.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'response-property-removed', location: '/paths/~1pets/get/responses/200/content/application~1json/schema/items/properties/id', message: 'GET /pets 200 response: property "[].id" removed' },
-      { kind: 'breaking', rule: 'response-property-removed', location: '/paths/~1pets/post/responses/200/content/application~1json/schema/properties/id', message: 'POST /pets 200 response: property "id" removed' },
-      { kind: 'breaking', rule: 'response-property-removed', location: `${PET_BY_ID}/properties/id`, message: 'GET /pets/{id} 200 response: property "id" removed' },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: '/paths/~1pets/get/responses/200/content/application~1json/schema/items/properties/id',
+        message: 'GET /pets 200 response: property "[].id" removed',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: '/paths/~1pets/post/responses/200/content/application~1json/schema/properties/id',
+        message: 'POST /pets 200 response: property "id" removed',
+      },
+      {
+        kind: 'breaking',
+        rule: 'response-property-removed',
+        location: `${PET_BY_ID}/properties/id`,
+        message: 'GET /pets/{id} 200 response: property "id" removed',
+      },
     ]);
   });
 
@@ -265,7 +410,12 @@ describe('diffOpenApi on the petstore-expanded example (allOf, inline arrays)', 
     const params = at(head, 'paths', '/pets/{id}', 'get').parameters as unknown[];
     at(params, '0', 'schema').type = 'string';
     expect(brief(diffOpenApi(fixture('petstore-expanded.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'request-type-changed', location: '/paths/~1pets~1{id}/get/parameters/0/schema', message: 'GET /pets/{id} path parameter "id": type changed from integer to string' },
+      {
+        kind: 'breaking',
+        rule: 'request-type-changed',
+        location: '/paths/~1pets~1{id}/get/parameters/0/schema',
+        message: 'GET /pets/{id} path parameter "id": type changed from integer to string',
+      },
     ]);
   });
 
@@ -273,7 +423,12 @@ describe('diffOpenApi on the petstore-expanded example (allOf, inline arrays)', 
     const head = fixture('petstore-expanded.yaml');
     delete at(head, 'paths', '/pets/{id}').delete;
     expect(brief(diffOpenApi(fixture('petstore-expanded.yaml'), head, FILE))).toEqual([
-      { kind: 'breaking', rule: 'operation-removed', location: '/paths/~1pets~1{id}/delete', message: 'DELETE /pets/{id} removed' },
+      {
+        kind: 'breaking',
+        rule: 'operation-removed',
+        location: '/paths/~1pets~1{id}/delete',
+        message: 'DELETE /pets/{id} removed',
+      },
     ]);
   });
 });
@@ -300,22 +455,40 @@ describe('diffOpenApi on hostile or broken documents', () => {
 
   it('ref-unresolved: a reference to nothing is reported, not thrown', () => {
     const head = fixture('petstore.yaml');
-    at(head, 'paths', '/pets/{petId}', 'get', 'responses', '200', 'content', 'application/json').schema = { $ref: '#/components/schemas/Missing' };
+    at(head, 'paths', '/pets/{petId}', 'get', 'responses', '200', 'content', 'application/json').schema = {
+      $ref: '#/components/schemas/Missing',
+    };
     expect(brief(diffOpenApi(fixture('petstore.yaml'), head, FILE))).toEqual([
-      { kind: 'invalid', rule: 'ref-unresolved', location: PET_GET, message: 'GET /pets/{petId} 200 response: $ref "#/components/schemas/Missing" cannot be followed: nothing at that pointer' },
+      {
+        kind: 'invalid',
+        rule: 'ref-unresolved',
+        location: PET_GET,
+        message:
+          'GET /pets/{petId} 200 response: $ref "#/components/schemas/Missing" cannot be followed: nothing at that pointer',
+      },
     ]);
   });
 
   it('not-openapi: Swagger 2 and non-objects are refused with a clear problem', () => {
     expect(brief(diffOpenApi({ swagger: '2.0', paths: {} }, fixture('petstore.yaml'), FILE))).toEqual([
-      { kind: 'invalid', rule: 'not-openapi', location: '/openapi', message: 'openapi.yaml (base): not an OpenAPI 3.x document: no "openapi" version field (it is Swagger 2.0; convert it to OpenAPI 3)' },
+      {
+        kind: 'invalid',
+        rule: 'not-openapi',
+        location: '/openapi',
+        message:
+          'openapi.yaml (base): not an OpenAPI 3.x document: no "openapi" version field (it is Swagger 2.0; convert it to OpenAPI 3)',
+      },
     ]);
     expect(diffOpenApi(fixture('petstore.yaml'), 'text', FILE).map((p) => p.rule)).toEqual(['not-openapi']);
-    expect(diffOpenApi(fixture('petstore.yaml'), { openapi: '3.0.0', paths: [] }, FILE).map((p) => p.message)).toEqual(['openapi.yaml (head): "paths" must be an object']);
+    expect(diffOpenApi(fixture('petstore.yaml'), { openapi: '3.0.0', paths: [] }, FILE).map((p) => p.message)).toEqual([
+      'openapi.yaml (head): "paths" must be an object',
+    ]);
   });
 
   it('ignores keys that look like prototype properties', () => {
-    const base = JSON.parse('{"openapi":"3.0.0","paths":{"/constructor":{"__proto__":{"get":{}},"toString":{}}}}') as unknown;
+    const base = JSON.parse(
+      '{"openapi":"3.0.0","paths":{"/constructor":{"__proto__":{"get":{}},"toString":{}}}}',
+    ) as unknown;
     const head = { openapi: '3.0.0', paths: {} };
     expect(diffOpenApi(base, head, FILE)).toEqual([]);
   });
@@ -325,13 +498,32 @@ describe('the worked example of docs/contracts.md', () => {
   const doc = (properties: Record<string, unknown>, required: string[]): Record<string, unknown> => ({
     openapi: '3.0.3',
     info: { title: 'catalog', version: '1' },
-    paths: { '/products/{id}': { get: { responses: { '200': { description: 'a product', content: { 'application/json': { schema: { $ref: '#/components/schemas/Product' } } } } } } } },
+    paths: {
+      '/products/{id}': {
+        get: {
+          responses: {
+            '200': {
+              description: 'a product',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Product' } } },
+            },
+          },
+        },
+      },
+    },
     components: { schemas: { Product: { type: 'object', required, properties } } },
   });
 
   it('price to price_cents is one removed response property', () => {
-    const base = doc({ id: { type: 'string' }, name: { type: 'string' }, price: { type: 'number' } }, ['id', 'name', 'price']);
-    const head = doc({ id: { type: 'string' }, name: { type: 'string' }, price_cents: { type: 'integer' } }, ['id', 'name', 'price_cents']);
+    const base = doc({ id: { type: 'string' }, name: { type: 'string' }, price: { type: 'number' } }, [
+      'id',
+      'name',
+      'price',
+    ]);
+    const head = doc({ id: { type: 'string' }, name: { type: 'string' }, price_cents: { type: 'integer' } }, [
+      'id',
+      'name',
+      'price_cents',
+    ]);
     expect(diffOpenApi(base, head, 'openapi.yaml')).toEqual([
       {
         kind: 'breaking',
@@ -339,7 +531,13 @@ describe('the worked example of docs/contracts.md', () => {
         file: 'openapi.yaml',
         location: '/paths/~1products~1{id}/get/responses/200/content/application~1json/schema/properties/price',
         message: 'GET /products/{id} 200 response: property "price" removed',
-        handle: { operation: 'GET /products/{id}', side: 'response', field: 'price', before: 'number', after: 'removed' },
+        handle: {
+          operation: 'GET /products/{id}',
+          side: 'response',
+          field: 'price',
+          before: 'number',
+          after: 'removed',
+        },
       },
     ]);
   });

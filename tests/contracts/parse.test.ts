@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { parseContractDocument } from '../../core/contracts/parse.ts';
 import { fixtureText } from './helpers.ts';
 
-function problemOf(text: string, limits?: Parameters<typeof parseContractDocument>[2]): { rule: string; message: string } {
+function problemOf(
+  text: string,
+  limits?: Parameters<typeof parseContractDocument>[2],
+): { rule: string; message: string } {
   const result = parseContractDocument(text, 'api/openapi.yaml', limits);
   if (result.ok) throw new Error('expected a problem');
   expect(result.problem.kind).toBe('invalid');
@@ -43,7 +46,10 @@ describe('parseContractDocument', () => {
   });
 
   it('document-too-deep: flow nesting, block nesting and JSON nesting', () => {
-    expect(problemOf(`${'['.repeat(100_000)}${']'.repeat(100_000)}`)).toEqual({ rule: 'document-too-deep', message: 'api/openapi.yaml: nested more than 128 levels deep' });
+    expect(problemOf(`${'['.repeat(100_000)}${']'.repeat(100_000)}`)).toEqual({
+      rule: 'document-too-deep',
+      message: 'api/openapi.yaml: nested more than 128 levels deep',
+    });
     expect(problemOf(`x: ${'['.repeat(200)}1${']'.repeat(200)}`).rule).toBe('document-too-deep');
     const block = Array.from({ length: 140 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n') + ' 1';
     expect(problemOf(block).rule).toBe('document-too-deep');
@@ -52,7 +58,10 @@ describe('parseContractDocument', () => {
   });
 
   it('document-too-large, document-empty, document-not-an-object', () => {
-    expect(problemOf('a: 1\n'.repeat(100), { maxChars: 100 })).toEqual({ rule: 'document-too-large', message: 'api/openapi.yaml: 500 characters is more than the 100 a contract document may have' });
+    expect(problemOf('a: 1\n'.repeat(100), { maxChars: 100 })).toEqual({
+      rule: 'document-too-large',
+      message: 'api/openapi.yaml: 500 characters is more than the 100 a contract document may have',
+    });
     expect(problemOf('  \n').rule).toBe('document-empty');
     expect(problemOf('- a\n- b\n').rule).toBe('document-not-an-object');
     expect(problemOf('just text').rule).toBe('document-not-an-object');

@@ -14,7 +14,13 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyLayout, copyProblem, type LaidOut } from '../../core/contracts/copies.ts';
-import { bufCopyBreaking, gateMounts, gateToolsDir, sandboxGateExec, type GateExec } from '../../activities/gate/index.ts';
+import {
+  bufCopyBreaking,
+  gateMounts,
+  gateToolsDir,
+  sandboxGateExec,
+  type GateExec,
+} from '../../activities/gate/index.ts';
 import { createSandbox, removeSandbox } from '../../activities/sandbox/docker.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { SandboxConfig } from '../../config/repos.ts';
@@ -33,7 +39,10 @@ const read = (dir: string) => async (path: string) => readFile(join(dir, path), 
 
 async function measuredFiles(): Promise<string[]> {
   const text = await readFile(join(projectRoot, 'tests', 'contracts', 'fixtures', 'reference-protos.txt'), 'utf8');
-  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 interface Annotation {
@@ -47,27 +56,54 @@ interface Annotation {
 /** buf itself, on the host: the whole new tree against the whole old one. */
 async function bufDirect(): Promise<Annotation[]> {
   const config = JSON.stringify({ version: 'v2', modules: [{ path: '.' }], breaking: { use: ['WIRE_JSON'] } });
-  const run = await promisify(execFile)(join(gateToolsDir(), 'bin', 'buf'), ['breaking', '.', '--against', join(reference, OLD), '--config', config, '--against-config', config, '--error-format', 'json'], {
-    cwd: join(reference, NEW),
-    maxBuffer: 64 * 1024 * 1024,
-  }).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
+  const run = await promisify(execFile)(
+    join(gateToolsDir(), 'bin', 'buf'),
+    [
+      'breaking',
+      '.',
+      '--against',
+      join(reference, OLD),
+      '--config',
+      config,
+      '--against-config',
+      config,
+      '--error-format',
+      'json',
+    ],
+    {
+      cwd: join(reference, NEW),
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  ).catch((err: { code?: number; stdout?: string; stderr?: string }) => {
     if (err.code !== 100) throw new Error(`buf failed: ${err.stderr ?? ''}`);
     return { stdout: err.stdout ?? '' };
   });
-  return run.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Annotation);
+  return run.stdout
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as Annotation);
 }
 
 beforeAll(async () => {
   for (const v of [OLD, NEW]) {
     await readFile(join(reference, '.stamp'), 'utf8').catch(() => {
-      throw new Error(`${join('.tools', 'reference', 'google-proto-files', v)} is missing: run scripts/reference-protos.sh`);
+      throw new Error(
+        `${join('.tools', 'reference', 'google-proto-files', v)} is missing: run scripts/reference-protos.sh`,
+      );
     });
   }
   root = await mkdtemp(join(tmpdir(), 'lockstep-reference-protos-'));
   workspace = join(root, 'provider');
   await cp(join(reference, NEW), workspace, { recursive: true });
   await chownTree(workspace);
-  const deps = { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `test:${process.pid}`, workerEnv: {}, readOnlyMounts: gateMounts(), logDir: join(root, 'logs') };
+  const deps = {
+    docker,
+    user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    owner: `test:${process.pid}`,
+    workerEnv: {},
+    readOnlyMounts: gateMounts(),
+    logDir: join(root, 'logs'),
+  };
   await createSandbox(deps, { changeId, repo: 'provider', workspace, sandbox: SandboxConfig.parse({ test: 'true' }) });
   exec = sandboxGateExec(deps, { changeId, repo: 'provider' });
 });
@@ -93,7 +129,10 @@ describe(`protobuf copies: google-proto-files ${OLD} as the copy, ${NEW} as the 
     const disagreements: string[] = [];
     for (const [i, file] of files.entries()) {
       const copy = await readFile(join(reference, OLD, file), 'utf8');
-      const layout = await copyLayout({ text: copy, path: file }, file, { consumer: read(join(reference, OLD)), provider: read(join(reference, NEW)) });
+      const layout = await copyLayout({ text: copy, path: file }, file, {
+        consumer: read(join(reference, OLD)),
+        provider: read(join(reference, NEW)),
+      });
       if (!layout.ok) throw new Error(`${file}: import ${layout.imported} not found`);
       const folder = join('.lockstep-gate', 'copies', String(i));
       for (const [path, { text }] of layout.files) {
@@ -106,23 +145,38 @@ describe(`protobuf copies: google-proto-files ${OLD} as the copy, ${NEW} as the 
       const theirs = direct.filter((a) => layout.files.has(a.path));
       const key = (rule: string, location: string, message: string) => `${rule} ${location} ${message}`;
       const ourKeys = new Set(ours.map((p) => key(p.rule, p.location, p.message)));
-      const theirKeys = new Set(theirs.map((a) => key(a.type, `${a.path}:${a.start_line}:${a.start_column}`, a.message)));
+      const theirKeys = new Set(
+        theirs.map((a) => key(a.type, `${a.path}:${a.start_line}:${a.start_column}`, a.message)),
+      );
       for (const k of ourKeys) if (!theirKeys.has(k)) disagreements.push(`${file}: only Lockstep: ${k}`);
       for (const k of theirKeys) if (!ourKeys.has(k)) disagreements.push(`${file}: only buf: ${k}`);
       findings += theirKeys.size;
       agreeingFindings += [...theirKeys].filter((k) => ourKeys.has(k)).length;
-      if ((ours.length > 0) === (theirs.length > 0)) agreeingVerdicts++;
-      const problems = ours.map((p) => copyProblem(p, layout.files as ReadonlyMap<string, LaidOut>, { provider: `google-proto-files@${NEW}`, consumer: 'copy', copy: file }));
+      if (ours.length > 0 === theirs.length > 0) agreeingVerdicts++;
+      const problems = ours.map((p) =>
+        copyProblem(p, layout.files as ReadonlyMap<string, LaidOut>, {
+          provider: `google-proto-files@${NEW}`,
+          consumer: 'copy',
+          copy: file,
+        }),
+      );
       // Placed: the copy's line declares the field (by name) or the enum value (by number) the finding is about.
       const placed = problems.filter((p) => {
-        const text = [...layout.files.values()].find((f) => f.from === p.file)?.text.split('\n')[Number(p.location.slice(1)) - 1] ?? '';
+        const text =
+          [...layout.files.values()].find((f) => f.from === p.file)?.text.split('\n')[
+            Number(p.location.slice(1)) - 1
+          ] ?? '';
         const field = /with name "([^"]+)"/.exec(p.message)?.[1];
         const value = /enum value "(\d+)"/.exec(p.message)?.[1];
         if (p.location === '') return false;
-        return field !== undefined ? new RegExp(`\\b${field}\\s*=`).test(text) : value !== undefined && new RegExp(`=\\s*${value}\\b`).test(text);
+        return field !== undefined
+          ? new RegExp(`\\b${field}\\s*=`).test(text)
+          : value !== undefined && new RegExp(`=\\s*${value}\\b`).test(text);
       });
       located += placed.length;
-      rows.push(`${file}: ${ours.length === 0 ? 'fits' : `${ours.length} finding(s): ${[...new Set(ours.map((p) => p.rule))].join(', ')}`}; buf ${theirs.length}; placed ${placed.length}/${problems.length}`);
+      rows.push(
+        `${file}: ${ours.length === 0 ? 'fits' : `${ours.length} finding(s): ${[...new Set(ours.map((p) => p.rule))].join(', ')}`}; buf ${theirs.length}; placed ${placed.length}/${problems.length}`,
+      );
     }
     const ourTotal = rows.length;
     console.log(

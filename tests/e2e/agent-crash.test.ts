@@ -53,7 +53,10 @@ async function startWorker(): Promise<ChildProcess> {
   return child;
 }
 
-const call = (name: string, args: object): ScriptedTurn => ({ reply: { tool_calls: [{ name, arguments: JSON.stringify(args) }] }, usage: { prompt_tokens: 100, completion_tokens: 10 } });
+const call = (name: string, args: object): ScriptedTurn => ({
+  reply: { tool_calls: [{ name, arguments: JSON.stringify(args) }] },
+  usage: { prompt_tokens: 100, completion_tokens: 10 },
+});
 
 beforeAll(async () => {
   [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(), startFakeOpenAI()]);
@@ -94,7 +97,13 @@ describe('a worker killed between two agent turns', () => {
     const change = await loadChange(exampleChange('price-cents.yaml'), loaded);
     const tasks = resolveTasks(loaded, change)
       .filter((t) => t.repo === 'billing')
-      .map((t) => ({ ...t, mode: 'agent' as const, steps: [], instructions: 'Move billing to integer cents.', branch: 'lockstep/crash' }));
+      .map((t) => ({
+        ...t,
+        mode: 'agent' as const,
+        steps: [],
+        instructions: 'Move billing to integer cents.',
+        branch: 'lockstep/crash',
+      }));
     const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
       workflowId: changeWorkflowId('crash'),
       taskQueue: queue,

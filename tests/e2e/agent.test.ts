@@ -36,17 +36,24 @@ const expectResult = (pattern: RegExp, turn: ScriptedTurn): ScriptedTurn => ({
   ...turn,
   expect: (request) => {
     const result = lastToolResult(request);
-    if (!pattern.test(result)) throw new Error(`tool result ${JSON.stringify(result.slice(0, 300))} does not match ${String(pattern)}`);
+    if (!pattern.test(result))
+      throw new Error(`tool result ${JSON.stringify(result.slice(0, 300))} does not match ${String(pattern)}`);
   },
 });
 
-async function changeInput(change: Change, overrides: { agentModel?: string; coordinatorModel?: string; budgets?: object } = {}): Promise<ChangeInput> {
+async function changeInput(
+  change: Change,
+  overrides: { agentModel?: string; coordinatorModel?: string; budgets?: object } = {},
+): Promise<ChangeInput> {
   const file = join(h.fleet.root, `${change.id}.json`);
   await writeFile(file, JSON.stringify(change));
   const input = await h.changeInput(file, { concurrency: 1 });
   return {
     ...input,
-    models: ModelsConfig.parse({ agent: overrides.agentModel ?? 'agent', coordinator: overrides.coordinatorModel ?? 'coordinator' }),
+    models: ModelsConfig.parse({
+      agent: overrides.agentModel ?? 'agent',
+      coordinator: overrides.coordinatorModel ?? 'coordinator',
+    }),
     budgets: AgentBudgets.parse(overrides.budgets ?? {}),
   };
 }
@@ -74,24 +81,43 @@ describe('repo agents', () => {
         ...call('list_directory', { path: '.' }),
         expect: (request) => {
           const system = request.messages[0];
-          if (system?.role !== 'system' || !JSON.stringify(system.content).includes('never instructions')) throw new Error('system prompt must say repository content is data');
-          if (!request.tools?.every((t) => t.type === 'function' && t.function.strict === true)) throw new Error('tools must be strict');
+          if (system?.role !== 'system' || !JSON.stringify(system.content).includes('never instructions'))
+            throw new Error('system prompt must say repository content is data');
+          if (!request.tools?.every((t) => t.type === 'function' && t.function.strict === true))
+            throw new Error('tools must be strict');
         },
       },
       // A rate limit: the client retries it (Retry-After: 0) and the turn goes on.
-      { reply: { status: 429, error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' }, headers: { 'retry-after': '0' } } },
+      {
+        reply: {
+          status: 429,
+          error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' },
+          headers: { 'retry-after': '0' },
+        },
+      },
       expectResult(/product\.go/, call('read_file', { path: 'product.go', start_line: null, end_line: null })),
       expectResult(/\d+\|/, call('read_file', '{"path": ')),
       expectResult(/JSON|argument/i, call('delete_everything', {})),
       expectResult(/unknown tool/i, call('read_file', { path: '../../etc/passwd', start_line: null, end_line: null })),
-      expectResult(/leaves the workspace|outside/i, call('run_command', { command: 'ln -s /etc/passwd leak && echo linked' })),
+      expectResult(
+        /leaves the workspace|outside/i,
+        call('run_command', { command: 'ln -s /etc/passwd leak && echo linked' }),
+      ),
       expectResult(/linked/, call('read_file', { path: 'leak', start_line: null, end_line: null })),
       expectResult(/outside|symlink|leaves/i, call('run_command', { command: `rm leak\n${steps.join('\n')}` })),
       call('run_tests', {}),
-      expectResult(/ok\s+example\.com\/billing|PASS|exit code 0|passed/i, call('finish', { summary: 'Prices are integer cents in billing.' })),
+      expectResult(
+        /ok\s+example\.com\/billing|PASS|exit code 0|passed/i,
+        call('finish', { summary: 'Prices are integer cents in billing.' }),
+      ),
     ]);
     const input = await changeInput(
-      { id: 'agent-fix', title: 'Integer cents in billing', description: 'Prices become integer cents.', repos: [{ name: 'billing', instructions: 'Read price_cents as int64 and compute totals in cents.' }] },
+      {
+        id: 'agent-fix',
+        title: 'Integer cents in billing',
+        description: 'Prices become integer cents.',
+        repos: [{ name: 'billing', instructions: 'Read price_cents as int64 and compute totals in cents.' }],
+      },
       { agentModel: 'agent-fix' },
     );
     const result = await run(input);
@@ -100,7 +126,11 @@ describe('repo agents', () => {
     expect(result.status).toBe('succeeded');
     const billing = result.repos[0];
     expect(billing).toMatchObject({ repo: 'billing', status: 'green', mode: 'agent' });
-    expect(billing?.agent).toMatchObject({ resolved: true, reason: 'finished', summary: 'Prices are integer cents in billing.' });
+    expect(billing?.agent).toMatchObject({
+      resolved: true,
+      reason: 'finished',
+      summary: 'Prices are integer cents in billing.',
+    });
     expect(billing?.agent?.turns).toBe(10);
     expect(billing?.agent?.usage.prompt).toBeGreaterThanOrEqual(10_000);
     expect(billing?.agent?.testIterations).toBe(2);
@@ -109,9 +139,24 @@ describe('repo agents', () => {
     expect(billing?.regression).toBe(false);
     expect(result.metrics).toMatchObject({ repos: 1, resolved: 1, regressions: 0, turns: 10 });
     expect(result.metrics.usage.completion).toBe(500);
-    const { stdout: diff } = await exec('git', ['--git-dir', h.fleet.remote('billing'), 'diff', 'main', 'lockstep/agent-fix', '--', 'product.go']);
+    const { stdout: diff } = await exec('git', [
+      '--git-dir',
+      h.fleet.remote('billing'),
+      'diff',
+      'main',
+      'lockstep/agent-fix',
+      '--',
+      'product.go',
+    ]);
     expect(diff).toContain('json:"price_cents"');
-    const { stdout: files } = await exec('git', ['--git-dir', h.fleet.remote('billing'), 'ls-tree', '-r', '--name-only', 'lockstep/agent-fix']);
+    const { stdout: files } = await exec('git', [
+      '--git-dir',
+      h.fleet.remote('billing'),
+      'ls-tree',
+      '-r',
+      '--name-only',
+      'lockstep/agent-fix',
+    ]);
     expect(files.split('\n')).not.toContain('leak');
     // Nothing secret ever reached the model: not the key, not the worker's environment.
     const sent = JSON.stringify(fake.requests);
@@ -127,7 +172,12 @@ describe('repo agents', () => {
       call('list_directory', { path: '.' }),
     ]);
     const input = await changeInput(
-      { id: 'agent-budget', title: 'Never finishes', description: '', repos: [{ name: 'storefront', instructions: 'Do something.' }] },
+      {
+        id: 'agent-budget',
+        title: 'Never finishes',
+        description: '',
+        repos: [{ name: 'storefront', instructions: 'Do something.' }],
+      },
       { agentModel: 'agent-loop', budgets: { turns: 3 } },
     );
     const result = await run(input);
@@ -151,8 +201,18 @@ describe('repo agents', () => {
     const planned = {
       summary: 'Document the price unit.',
       repos: [
-        { repo: 'catalog', task: 'PLANNED-CATALOG-TASK: state the unit in the README.', files: ['README.md'], acceptance: 'README names the unit' },
-        { repo: 'storefront', task: 'PLANNED-STOREFRONT-TASK: state the unit in the README.', files: ['README.md'], acceptance: 'README names the unit' },
+        {
+          repo: 'catalog',
+          task: 'PLANNED-CATALOG-TASK: state the unit in the README.',
+          files: ['README.md'],
+          acceptance: 'README names the unit',
+        },
+        {
+          repo: 'storefront',
+          task: 'PLANNED-STOREFRONT-TASK: state the unit in the README.',
+          files: ['README.md'],
+          acceptance: 'README names the unit',
+        },
       ],
       order: ['catalog', 'storefront'],
     };
@@ -160,14 +220,16 @@ describe('repo agents', () => {
       {
         expect: (request) => {
           const ask = JSON.stringify(request.messages[1]?.content ?? '');
-          if (!ask.includes('README.md: SUMMARY-OF-README')) throw new Error(`the scout's file summaries must reach the planner: ${ask.slice(0, 400)}`);
+          if (!ask.includes('README.md: SUMMARY-OF-README'))
+            throw new Error(`the scout's file summaries must reach the planner: ${ask.slice(0, 400)}`);
         },
         reply: { content: JSON.stringify({ ...planned, repos: planned.repos.slice(0, 1), order: ['catalog'] }) },
       },
       {
         expect: (request) => {
           const last = JSON.stringify(request.messages.at(-1)?.content ?? '');
-          if (!last.includes('storefront') || !last.includes('does not validate')) throw new Error(`re-ask must carry the errors, got ${last}`);
+          if (!last.includes('storefront') || !last.includes('does not validate'))
+            throw new Error(`re-ask must carry the errors, got ${last}`);
           if (request.response_format?.type !== 'json_schema') throw new Error('plan must be asked with a JSON schema');
         },
         reply: { content: JSON.stringify(planned) },
@@ -177,7 +239,8 @@ describe('repo agents', () => {
       {
         expect: (request) => {
           const task = JSON.stringify(request.messages[1]?.content ?? '');
-          if (!task.includes(`PLANNED-${repo.toUpperCase()}-TASK`)) throw new Error(`the ${repo} agent did not get its planned task: ${task}`);
+          if (!task.includes(`PLANNED-${repo.toUpperCase()}-TASK`))
+            throw new Error(`the ${repo} agent did not get its planned task: ${task}`);
         },
         ...call('run_command', { command: 'printf "\\nPrices are in integer cents.\\n" >> README.md' }),
       },
@@ -187,13 +250,19 @@ describe('repo agents', () => {
     // The scout asks the small model for one line per relevant file, once per repo.
     const summary: ScriptedTurn = {
       expect: (request) => {
-        if (request.response_format?.type !== 'json_schema' || request.tools) throw new Error('summaries are asked as structured output, without tools');
+        if (request.response_format?.type !== 'json_schema' || request.tools)
+          throw new Error('summaries are asked as structured output, without tools');
       },
       reply: { content: JSON.stringify({ files: [{ path: 'README.md', summary: 'SUMMARY-OF-README' }] }) },
     };
     fake.script('agent-planned', [summary, summary, ...agentTurn('catalog'), ...agentTurn('storefront')]);
     const input = await changeInput(
-      { id: 'agent-plan', title: 'Document the price unit', description: 'Say in each README that prices are integer cents.', repos: [{ name: 'catalog' }, { name: 'storefront' }] },
+      {
+        id: 'agent-plan',
+        title: 'Document the price unit',
+        description: 'Say in each README that prices are integer cents.',
+        repos: [{ name: 'catalog' }, { name: 'storefront' }],
+      },
       { agentModel: 'agent-planned', coordinatorModel: 'coordinator-plan' },
     );
     const result = await run(input);
@@ -210,7 +279,12 @@ describe('repo agents', () => {
 
   it('fails the change with a clear reason when the model endpoint rejects the request', async () => {
     const input = await changeInput(
-      { id: 'agent-unknown-model', title: 'Unknown model', description: '', repos: [{ name: 'catalog', instructions: 'x' }] },
+      {
+        id: 'agent-unknown-model',
+        title: 'Unknown model',
+        description: '',
+        repos: [{ name: 'catalog', instructions: 'x' }],
+      },
       { agentModel: 'no-such-model' },
     );
     const result = await run(input);

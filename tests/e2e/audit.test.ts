@@ -15,7 +15,16 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAudit, exportHistories, historyFileName, renderAuditHtml, renderAuditMarkdown, renderAuditText, type AuditEntry, type AuditReport } from '../../cli/audit/index.ts';
+import {
+  buildAudit,
+  exportHistories,
+  historyFileName,
+  renderAuditHtml,
+  renderAuditMarkdown,
+  renderAuditText,
+  type AuditEntry,
+  type AuditReport,
+} from '../../cli/audit/index.ts';
 import type { TemporalSession } from '../../client/connection.ts';
 import { AgentBudgets, ModelsConfig } from '../../config/repos.ts';
 import { projectRoot } from '../../config/paths.ts';
@@ -55,10 +64,19 @@ async function agentInput(changeId: string, model: string): Promise<ChangeInput>
   const file = join(h.fleet.root, `${changeId}.json`);
   await writeFile(
     file,
-    JSON.stringify({ id: changeId, title: 'Integer cents in billing, audited', description: 'Prices become integer cents.', repos: [{ name: 'billing', instructions: 'Read price_cents as int64.' }] }),
+    JSON.stringify({
+      id: changeId,
+      title: 'Integer cents in billing, audited',
+      description: 'Prices become integer cents.',
+      repos: [{ name: 'billing', instructions: 'Read price_cents as int64.' }],
+    }),
   );
   const input = await h.changeInput(file, { concurrency: 1 });
-  return { ...input, models: ModelsConfig.parse({ agent: model, coordinator: model }), budgets: AgentBudgets.parse({}) };
+  return {
+    ...input,
+    models: ModelsConfig.parse({ agent: model, coordinator: model }),
+    budgets: AgentBudgets.parse({}),
+  };
 }
 
 /** What the histories themselves say: scheduled activities by type, read without the audit's code. */
@@ -75,25 +93,32 @@ async function scheduledByType(report: AuditReport): Promise<Record<string, numb
 }
 
 /** Entries that stand for an activity (retries and failures are extra entries about one). */
-const activityEntries = (r: AuditReport): AuditEntry[] => r.entries.filter((e) => typeof e.details.activity === 'string' && e.kind !== 'retry' && e.kind !== 'failure');
+const activityEntries = (r: AuditReport): AuditEntry[] =>
+  r.entries.filter((e) => typeof e.details.activity === 'string' && e.kind !== 'retry' && e.kind !== 'failure');
 
 function entriesByType(r: AuditReport): Record<string, number> {
   const counts: Record<string, number> = {};
-  for (const e of activityEntries(r)) counts[String(e.details.activity)] = (counts[String(e.details.activity)] ?? 0) + 1;
+  for (const e of activityEntries(r))
+    counts[String(e.details.activity)] = (counts[String(e.details.activity)] ?? 0) + 1;
   return counts;
 }
 
 /** Polls the coordinator's status query until the predicate holds. */
-async function waitFor(handle: WorkflowHandle<typeof changeWorkflow>, predicate: (view: ChangeStatusView) => boolean): Promise<void> {
+async function waitFor(
+  handle: WorkflowHandle<typeof changeWorkflow>,
+  predicate: (view: ChangeStatusView) => boolean,
+): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
     const view = await handle.query(changeStatusQuery);
     if (predicate(view)) return;
-    if (view.status !== 'running' || Date.now() > deadline) throw new Error(`gave up waiting: the change is ${view.status}, phase ${view.phase}`);
+    if (view.status !== 'running' || Date.now() > deadline)
+      throw new Error(`gave up waiting: the change is ${view.status}, phase ${view.phase}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
-const waitForDecision = (handle: WorkflowHandle<typeof changeWorkflow>) => waitFor(handle, (view) => view.awaiting?.kind === 'decision');
+const waitForDecision = (handle: WorkflowHandle<typeof changeWorkflow>) =>
+  waitFor(handle, (view) => view.awaiting?.kind === 'decision');
 
 const call = (id: string, name: string, args: object): ScriptedTurn => ({
   reply: { tool_calls: [{ id, name, arguments: JSON.stringify(args) }] },
@@ -104,7 +129,13 @@ beforeAll(async () => {
   h = await startHarness('audit-e2e', { fakeModel: true });
   if (!h.fake) throw new Error('the harness has no model endpoint');
   fake = h.fake;
-  session = { client: h.env.client, address: h.env.address, namespace: 'default', devServer: null, close: async () => undefined };
+  session = {
+    client: h.env.client,
+    address: h.env.address,
+    namespace: 'default',
+    devServer: null,
+    close: async () => undefined,
+  };
   scratch = await mkdtemp(join(tmpdir(), 'lockstep-audit-'));
 });
 
@@ -138,16 +169,34 @@ describe('lockstep audit', () => {
     );
     expect(entriesByType(report)).toEqual(await scheduledByType(report));
     expect(report.entries.map((e) => e.at)).toEqual([...report.entries.map((e) => e.at)].sort());
-    expect(report.totals).toMatchObject({ modelCalls: 0, toolCalls: 0, promptTokens: 0, completionTokens: 0, retries: 0, failures: 0 });
+    expect(report.totals).toMatchObject({
+      modelCalls: 0,
+      toolCalls: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      retries: 0,
+      failures: 0,
+    });
 
     for (const repo of result.repos) {
-      const commands = report.entries.filter((e) => e.repo === repo.repo && (e.kind === 'command' || e.kind === 'test'));
-      expect(commands.map((e) => [e.kind === 'test' ? 'test' : 'step', e.details.name, e.details.exitCode, e.details.timedOut])).toEqual(
-        repo.steps.map((s) => [s.kind === 'test' ? 'test' : 'step', s.name, s.exitCode, s.timedOut]),
+      const commands = report.entries.filter(
+        (e) => e.repo === repo.repo && (e.kind === 'command' || e.kind === 'test'),
       );
+      expect(
+        commands.map((e) => [
+          e.kind === 'test' ? 'test' : 'step',
+          e.details.name,
+          e.details.exitCode,
+          e.details.timedOut,
+        ]),
+      ).toEqual(repo.steps.map((s) => [s.kind === 'test' ? 'test' : 'step', s.name, s.exitCode, s.timedOut]));
       const opened = report.entries.filter((e) => e.repo === repo.repo && e.details.activity === 'openPullRequest');
-      expect(opened.map((e) => [e.kind, e.details.number, e.details.url])).toEqual([['forge', repo.pullRequest?.number, repo.pullRequest?.url]]);
-      expect(report.entries.filter((e) => e.repo === repo.repo && e.details.activity === 'linkPullRequest')).toHaveLength(1);
+      expect(opened.map((e) => [e.kind, e.details.number, e.details.url])).toEqual([
+        ['forge', repo.pullRequest?.number, repo.pullRequest?.url],
+      ]);
+      expect(
+        report.entries.filter((e) => e.repo === repo.repo && e.details.activity === 'linkPullRequest'),
+      ).toHaveLength(1);
     }
     expect(report.totals.commands).toBe(result.repos.reduce((n, r) => n + r.steps.length, 0));
 
@@ -159,12 +208,24 @@ describe('lockstep audit', () => {
 
   it('audits a failed change with two human decisions: both runs of the retried repo, failing test runs with exit codes, the failures, no PR', async () => {
     const input: ChangeInput = { ...(await stepsInput('price-cents-broken.yaml')), decisionTimeoutSeconds: 120 };
-    const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: h.queue, args: [input] });
+    const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: changeWorkflowId(input.changeId),
+      taskQueue: h.queue,
+      args: [input],
+    });
     // billing fails its tests; a person retries it (it fails the same way), then aborts the change.
     await waitForDecision(handle);
-    expect(await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'billing', by: 'auditor', reason: 'flaky?' }] })).toMatchObject({ accepted: true });
+    expect(
+      await handle.executeUpdate(decideUpdate, {
+        args: [{ action: 'retry', repo: 'billing', by: 'auditor', reason: 'flaky?' }],
+      }),
+    ).toMatchObject({ accepted: true });
     await waitForDecision(handle);
-    expect(await handle.executeUpdate(decideUpdate, { args: [{ action: 'abort', repo: null, by: 'auditor', reason: 'testdata still says price' }] })).toMatchObject({ accepted: true });
+    expect(
+      await handle.executeUpdate(decideUpdate, {
+        args: [{ action: 'abort', repo: null, by: 'auditor', reason: 'testdata still says price' }],
+      }),
+    ).toMatchObject({ accepted: true });
     const result = await handle.result();
     expect(result.status).toBe('failed');
 
@@ -207,7 +268,9 @@ describe('lockstep audit', () => {
     const model = `audit-agent-model`;
     const steps = await billingCodeSteps();
     const broken = `echo '${HOSTILE}'; printf 'package billing\\n\\nimport "testing"\\n\\nfunc TestAuditBroken(t *testing.T) { t.Fatal("broken on purpose") }\\n' > broken_test.go`;
-    const unavailable: ScriptedTurn = { reply: { status: 503, error: { message: 'The server is overloaded' }, headers: { 'retry-after': '0' } } };
+    const unavailable: ScriptedTurn = {
+      reply: { status: 503, error: { message: 'The server is overloaded' }, headers: { 'retry-after': '0' } },
+    };
     const toolCalls: [string, string, object][] = [
       ['call_list', 'list_directory', { path: '.' }],
       ['call_missing', 'read_file', { path: 'no-such-file.go', start_line: null, end_line: null }],
@@ -221,16 +284,32 @@ describe('lockstep audit', () => {
     // Two 503s use up the client's own retry: the model-turn activity fails once and Temporal retries it.
     fake.script(model, [...turns.slice(0, 2), unavailable, unavailable, ...turns.slice(2)]);
 
-    const input: ChangeInput = { ...(await agentInput(changeId, model)), approvals: { plan: false, publish: true, timeoutSeconds: 300 } };
-    const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(changeId), taskQueue: h.queue, args: [input] });
+    const input: ChangeInput = {
+      ...(await agentInput(changeId, model)),
+      approvals: { plan: false, publish: true, timeoutSeconds: 300 },
+    };
+    const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: changeWorkflowId(changeId),
+      taskQueue: h.queue,
+      args: [input],
+    });
     // A person's decision, as the CLI will send it; the coordinator may not handle it yet, but history records it.
-    await handle.signal('decide', { action: 'retry', repo: 'billing', by: 'auditor', reason: `looked fine ${HOSTILE}` });
+    await handle.signal('decide', {
+      action: 'retry',
+      repo: 'billing',
+      by: 'auditor',
+      reason: `looked fine ${HOSTILE}`,
+    });
 
     // While it runs: the audit reads what is there so far.
     let live: AuditReport | null = null;
     for (let i = 0; i < 300 && !live; i++) {
       const r = await buildAudit(session, changeId);
-      if (r.entries.some((e) => e.kind === 'tool') && r.workflows.some((w) => w.type === 'agentWorkflow' && w.status === 'running')) live = r;
+      if (
+        r.entries.some((e) => e.kind === 'tool') &&
+        r.workflows.some((w) => w.type === 'agentWorkflow' && w.status === 'running')
+      )
+        live = r;
       else await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(live).not.toBeNull();
@@ -244,7 +323,9 @@ describe('lockstep audit', () => {
     expect(gated.status).toBe('running');
     expect(gated.workflows.map((w) => w.status)).toEqual(['running', 'completed', 'completed']);
     expect(gated.entries.filter((e) => e.kind === 'forge')).toEqual([]);
-    await handle.executeUpdate(approvalUpdate, { args: [{ gate: 'publish', approved: true, by: 'auditor', reason: `ship it ${HOSTILE}` }] });
+    await handle.executeUpdate(approvalUpdate, {
+      args: [{ gate: 'publish', approved: true, by: 'auditor', reason: `ship it ${HOSTILE}` }],
+    });
 
     const result = await handle.result();
     expect(fake.violations).toEqual([]);
@@ -264,11 +345,17 @@ describe('lockstep audit', () => {
     const tokens = (key: string) => modelTurns.reduce((n, e) => n + Number(e.details[key]), 0);
     expect(tokens('promptTokens')).toBe(result.metrics.usage.prompt);
     expect(tokens('completionTokens')).toBe(result.metrics.usage.completion);
-    expect(report.totals).toMatchObject({ modelCalls: toolCalls.length, promptTokens: result.metrics.usage.prompt, completionTokens: result.metrics.usage.completion });
+    expect(report.totals).toMatchObject({
+      modelCalls: toolCalls.length,
+      promptTokens: result.metrics.usage.prompt,
+      completionTokens: result.metrics.usage.completion,
+    });
 
     // Tool calls: the scripted ones, in order, with their argument previews and outcomes.
     const tools = report.entries.filter((e) => e.kind === 'tool');
-    expect(tools.map((e) => [e.details.tool, e.details.args, e.details.callId])).toEqual(toolCalls.map(([id, name, args]) => [name, JSON.stringify(args).slice(0, 160), id]));
+    expect(tools.map((e) => [e.details.tool, e.details.args, e.details.callId])).toEqual(
+      toolCalls.map(([id, name, args]) => [name, JSON.stringify(args).slice(0, 160), id]),
+    );
     expect(tools.map((e) => e.details.ok)).toEqual([true, false, true, false, true, true, true]);
     expect(tools[3]?.details).toMatchObject({ exitCode: 1, testsPassed: false });
     expect(tools[5]?.details).toMatchObject({ exitCode: 0, testsPassed: true });
@@ -294,8 +381,22 @@ describe('lockstep audit', () => {
     // The signal and the update, each with its time; the update with the workflow's answer.
     const human = report.entries.filter((e) => e.kind === 'human');
     expect(human).toHaveLength(2);
-    expect(human[0]).toMatchObject({ repo: 'billing', workflowId: 'change/audit-agent', details: { message: 'decide', action: 'retry', by: 'auditor' } });
-    expect(human[1]).toMatchObject({ repo: null, details: { message: 'approval', gate: 'publish', approved: true, by: 'auditor', outcome: 'accepted', answer: 'publish approved' } });
+    expect(human[0]).toMatchObject({
+      repo: 'billing',
+      workflowId: 'change/audit-agent',
+      details: { message: 'decide', action: 'retry', by: 'auditor' },
+    });
+    expect(human[1]).toMatchObject({
+      repo: null,
+      details: {
+        message: 'approval',
+        gate: 'publish',
+        approved: true,
+        by: 'auditor',
+        outcome: 'accepted',
+        answer: 'publish approved',
+      },
+    });
     expect(Date.parse(human[1]?.at ?? '')).toBeGreaterThan(Date.parse(tools.at(-1)?.at ?? ''));
     expect(human[1]?.durationMs).toBeGreaterThanOrEqual(0);
     const opened = report.entries.find((e) => e.details.activity === 'openPullRequest');
@@ -324,7 +425,9 @@ describe('lockstep audit', () => {
     for (const [changeId, report] of reports) {
       const dir = join(scratch, 'histories', changeId);
       const paths = await exportHistories(session, changeId, dir);
-      expect(paths.map((p) => basename(p)).sort()).toEqual(report.workflows.map((w) => historyFileName(w.workflowId, w.runId)).sort());
+      expect(paths.map((p) => basename(p)).sort()).toEqual(
+        report.workflows.map((w) => historyFileName(w.workflowId, w.runId)).sort(),
+      );
       for (const [i, path] of paths.entries()) {
         expect(basename(path)).toMatch(/^change__[A-Za-z0-9._-]+\.json$/);
         const history = historyFromJSON(JSON.parse(await readFile(path, 'utf8')));
@@ -372,7 +475,10 @@ describe('lockstep audit', () => {
     await mkdir(artifacts, { recursive: true });
     await copyFile(png, join(artifacts, 'audit.png'));
   });
-  if (!chromium) console.warn('audit: chromium is not installed (scripts/bootstrap.sh installs it as root on Debian); the screenshot test is skipped');
+  if (!chromium)
+    console.warn(
+      'audit: chromium is not installed (scripts/bootstrap.sh installs it as root on Debian); the screenshot test is skipped',
+    );
 
   it('escapes hostile strings in every field of the HTML page and the Markdown', () => {
     const nasty = `${HOSTILE}<img src=x onerror=alert(2)>"'|\`[link](javascript:alert(3))`;
@@ -391,7 +497,15 @@ describe('lockstep audit', () => {
         details: { activity: kind === 'tool' ? 'runAgentTool' : null, [nasty]: nasty, args: nasty, ok: false },
         durationMs: kind === 'tool' ? 1500 : null,
       })),
-      totals: { modelCalls: 1, toolCalls: 1, promptTokens: 0, completionTokens: 0, commands: 0, retries: 1, failures: 1 },
+      totals: {
+        modelCalls: 1,
+        toolCalls: 1,
+        promptTokens: 0,
+        completionTokens: 0,
+        commands: 0,
+        retries: 1,
+        failures: 1,
+      },
     };
     const html = renderAuditHtml(report);
     expect(html).not.toMatch(/<script|<img|<a\s/i);
@@ -400,10 +514,16 @@ describe('lockstep audit', () => {
     expect(html).toContain(`Content-Security-Policy" content="default-src 'none'`);
     const markdown = renderAuditMarkdown(report);
     expect(markdown).not.toMatch(/<script|<img/i);
-    expect(markdown).toContain('&lt;script&gt;alert\\(1\\)&lt;/script&gt;&lt;img src=x onerror=alert\\(2\\)&gt;"\'\\|\\`\\[link\\]\\(javascript:alert\\(3\\)\\)');
+    expect(markdown).toContain(
+      '&lt;script&gt;alert\\(1\\)&lt;/script&gt;&lt;img src=x onerror=alert\\(2\\)&gt;"\'\\|\\`\\[link\\]\\(javascript:alert\\(3\\)\\)',
+    );
     // Each table row keeps its seven cells: a hostile "|" cannot open another.
-    for (const row of markdown.split('\n').filter((l) => l.startsWith('| +'))) expect(row.split(/(?<!\\)\|/).length).toBe(9);
-    const text = renderAuditText({ ...report, entries: report.entries.map((e) => ({ ...e, title: `${e.title}\u001b[2J\u202e` })) });
+    for (const row of markdown.split('\n').filter((l) => l.startsWith('| +')))
+      expect(row.split(/(?<!\\)\|/).length).toBe(9);
+    const text = renderAuditText({
+      ...report,
+      entries: report.entries.map((e) => ({ ...e, title: `${e.title}\u001b[2J\u202e` })),
+    });
     expect(text.includes('\u001b') || text.includes('\u202e')).toBe(false);
   });
 });

@@ -52,15 +52,14 @@ let proxyHost = '';
 /** Figures for the closing note, printed once at the end. */
 const figures: Record<string, unknown> = {};
 
-
 const described = (l: EgressRecord): string => `${l.method ?? '?'} ${l.path ?? '?'} ${String(l.status)}`;
 
 /** How many `type` activities the change's coordinator scheduled, in the history of its latest run. */
 async function scheduled(changeId: string, type: string): Promise<number> {
   const history = await h.env.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
-  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type).length;
+  return (history.events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === type)
+    .length;
 }
-
 
 beforeAll(async () => {
   h = await startHarness('bump-go', { fleet: fixtureFleet('grpc-fleet') });
@@ -69,7 +68,11 @@ beforeAll(async () => {
   // The bump runs go under the steps phase (GET, HEAD, OPTIONS to the proxy host), setup under its own.
   await allowEgress(h.fleet.configFile, [proxyHost], { steps: {} });
   const loaded = await loadReposConfig(h.fleet.configFile);
-  await buildRecipeImages(loaded.config.repos.map((r) => r.sandbox), h.fleet.stateDir, () => undefined);
+  await buildRecipeImages(
+    loaded.config.repos.map((r) => r.sandbox),
+    h.fleet.stateDir,
+    () => undefined,
+  );
 }, 600_000);
 afterAll(async () => {
   console.log(`bump-go figures: ${JSON.stringify(figures, null, 2)}`);
@@ -80,7 +83,15 @@ describe('a gRPC bump across the Go fleet', () => {
   it(`moves both services from ${FROM} to ${TO}: green offline, go.mod and go.sum alone committed, the bump's downloads logged`, async () => {
     for (const repo of REPOS) expect(await git(repo, 'show', 'main:go.mod')).toContain(`${GRPC} ${FROM}`);
     const file = join(h.fleet.root, 'bump-grpc.yaml');
-    await writeFile(file, stringify({ id: 'bump-grpc', title: `Bump gRPC to ${TO}`, description: 'bump fixture change', bump: { ecosystem: 'go', package: GRPC, to: TO } }));
+    await writeFile(
+      file,
+      stringify({
+        id: 'bump-grpc',
+        title: `Bump gRPC to ${TO}`,
+        description: 'bump fixture change',
+        bump: { ecosystem: 'go', package: GRPC, to: TO },
+      }),
+    );
     const result: ChangeResult = await h.run(await h.changeInput(file));
     expect(result.status, result.summary).toBe('succeeded');
     expect(result.repos.map((r) => r.repo).sort()).toEqual(REPOS);
@@ -110,26 +121,64 @@ describe('a gRPC bump across the Go fleet', () => {
       // "not available") to such a version or query lookup is how go finds the module's path.
       // Anything else that failed (an archive, a go.mod, a checksum) is not.
       const misses = requests.filter((l) => (l.status ?? 0) >= 400);
-      expect(misses.filter((l) => !/^\/[^@]+\/(@v\/[^/]+\.info|@latest|@v\/list)$/.test(l.path ?? '') || ![403, 404, 410].includes(l.status ?? 0)).map(described)).toEqual([]);
+      expect(
+        misses
+          .filter(
+            (l) =>
+              !/^\/[^@]+\/(@v\/[^/]+\.info|@latest|@v\/list)$/.test(l.path ?? '') ||
+              ![403, 404, 410].includes(l.status ?? 0),
+          )
+          .map(described),
+      ).toEqual([]);
       expect(requests.filter((l) => /\.(zip|mod)$/.test(l.path ?? '')).every((l) => l.status === 200)).toBe(true);
       expect(requests.map((l) => l.path)).toContain(`/${GRPC}/@v/${TO}.zip`);
-      figures[`${repo} archives`] = requests.filter((l) => l.path?.endsWith('.zip')).map((l) => `${l.method} ${l.path} ${l.status} ${l.bytesDown} B`);
-      figures[repo] = { misses: misses.map(described), bump: bump?.egress, bumpSeconds: (bump?.durationMs ?? 0) / 1000, testSeconds: (outcome?.tests?.durationMs ?? 0) / 1000 };
+      figures[`${repo} archives`] = requests
+        .filter((l) => l.path?.endsWith('.zip'))
+        .map((l) => `${l.method} ${l.path} ${l.status} ${l.bytesDown} B`);
+      figures[repo] = {
+        misses: misses.map(described),
+        bump: bump?.egress,
+        bumpSeconds: (bump?.durationMs ?? 0) / 1000,
+        testSeconds: (outcome?.tests?.durationMs ?? 0) / 1000,
+      };
     }
   }, 900_000);
 
   it('a worker killed mid-bump: the fresh worker ends it at the version the first resolved, resolved once, one PR per repo, nothing left', async () => {
     const id = 'bump-grpc-kill';
     const file = join(h.fleet.root, `${id}.yaml`);
-    await writeFile(file, stringify({ id, title: 'Bump gRPC to the latest', description: 'bump fixture change, its worker killed', bump: { ecosystem: 'go', package: GRPC, to: 'latest' } }));
+    await writeFile(
+      file,
+      stringify({
+        id,
+        title: 'Bump gRPC to the latest',
+        description: 'bump fixture change, its worker killed',
+        bump: { ecosystem: 'go', package: GRPC, to: 'latest' },
+      }),
+    );
     const input = await h.changeInput(file);
     // A queue and host of its own, served by `lockstep worker` processes only (not this file's worker).
-    const options = { address: h.env.address, queue: `${h.queue}-kill`, stateDir: h.fleet.stateDir, hostId: `${h.hostId}-kill`, args: ['-c', h.fleet.configFile] };
+    const options = {
+      address: h.env.address,
+      queue: `${h.queue}-kill`,
+      stateDir: h.fleet.stateDir,
+      hostId: `${h.hostId}-kill`,
+      args: ['-c', h.fleet.configFile],
+    };
     let worker: WorkerProcess | null = null;
     try {
       worker = await startWorker(options);
-      const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(id), taskQueue: options.queue, args: [input] });
-      const atKill = await waitForStatus(handle, 'a repo is in its bump or its tests', (v) => v.repos.some((r) => r.status === 'running' && (r.phase === 'bump' || r.phase === 'tests')), 600_000);
+      const handle = await h.env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+        workflowId: changeWorkflowId(id),
+        taskQueue: options.queue,
+        args: [input],
+      });
+      const atKill = await waitForStatus(
+        handle,
+        'a repo is in its bump or its tests',
+        (v) => v.repos.some((r) => r.status === 'running' && (r.phase === 'bump' || r.phase === 'tests')),
+        600_000,
+      );
       // What the first worker resolved, as the memo records it before any repo started.
       const resolved = (await handle.describe()).memo?.bump as ResolvedBump | undefined;
       await killWorker(worker);
@@ -150,15 +199,24 @@ describe('a gRPC bump across the Go fleet', () => {
       expect(result.repos.map((r) => r.repo).sort()).toEqual(REPOS);
       for (const repo of REPOS) {
         const outcome = result.repos.find((r) => r.repo === repo);
-        expect({ status: outcome?.status, error: outcome?.error, bump: outcome?.bump }).toEqual({ status: 'green', error: null, bump: { package: GRPC, version, from: FROM, outcome: 'bumped' } });
+        expect({ status: outcome?.status, error: outcome?.error, bump: outcome?.bump }).toEqual({
+          status: 'green',
+          error: null,
+          bump: { package: GRPC, version, from: FROM, outcome: 'bumped' },
+        });
         expect(lines(await git(repo, 'diff', '--name-only', 'main', `lockstep/${id}`))).toEqual(['go.mod', 'go.sum']);
         expect(await git(repo, 'show', `lockstep/${id}:go.mod`)).toContain(`${GRPC} ${version}\n`);
         expect(await git(repo, 'show', `lockstep/${id}:go.sum`)).toContain(`${GRPC} ${version} h1:`);
       }
       const pulls = await expectOnePullRequestPerRepo(h.fleet, result);
-      expect(left, 'containers and work trees of the change when it ended, and one reconciler interval later').toEqual(NOTHING_LEFT);
+      expect(left, 'containers and work trees of the change when it ended, and one reconciler interval later').toEqual(
+        NOTHING_LEFT,
+      );
       // Nor the sandboxes' egress folders (socket, CA bundle) in the workers' state.
-      for (const repo of REPOS) await expect(access(egressDir({ dir: join(h.fleet.stateDir, 'egress') }, { changeId: id, repo }))).rejects.toThrow(/ENOENT/);
+      for (const repo of REPOS)
+        await expect(
+          access(egressDir({ dir: join(h.fleet.stateDir, 'egress') }, { changeId: id, repo })),
+        ).rejects.toThrow(/ENOENT/);
 
       // `lockstep run --rerun` of the finished change (on this file's queue and worker) takes the
       // version from the memo: its run asks the module proxy nothing, and the repos stay at it.
@@ -166,10 +224,16 @@ describe('a gRPC bump across the Go fleet', () => {
       const out = await h.cli(['run', file, '--rerun', '--json']);
       expect(out.stderr).toContain(`bump: ${GRPC} ${version}, as resolved by the earlier run of ${id}`);
       const rerun = JSON.parse(out.stdout) as ChangeResult;
-      expect({ status: rerun.status, bump: rerun.bump }).toEqual({ status: 'succeeded', bump: { ecosystem: 'go', package: GRPC, to: 'latest', version } });
+      expect({ status: rerun.status, bump: rerun.bump }).toEqual({
+        status: 'succeeded',
+        bump: { ecosystem: 'go', package: GRPC, to: 'latest', version },
+      });
       expect(await scheduled(id, 'resolveBump')).toBe(0);
-      expect(rerun.repos.map((r) => [r.repo, r.status, r.bump?.version]).sort()).toEqual(REPOS.map((repo) => [repo, 'green', version]));
-      for (const repo of REPOS) expect(await git(repo, 'show', `lockstep/${id}:go.mod`)).toContain(`${GRPC} ${version}\n`);
+      expect(rerun.repos.map((r) => [r.repo, r.status, r.bump?.version]).sort()).toEqual(
+        REPOS.map((repo) => [repo, 'green', version]),
+      );
+      for (const repo of REPOS)
+        expect(await git(repo, 'show', `lockstep/${id}:go.mod`)).toContain(`${GRPC} ${version}\n`);
       await expectOnePullRequestPerRepo(h.fleet, rerun);
       figures.kill = {
         atKill: atKill.repos.map((r) => `${r.repo}:${r.status}:${r.phase}`),

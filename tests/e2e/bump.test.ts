@@ -36,8 +36,23 @@ let h: Harness;
 /** pip's own wheel in a recipe on the sandbox image (which has python3 but no pip), like the Node 24 one. */
 async function placePipRecipe(fleetRoot: string): Promise<void> {
   const cache = join(projectRoot, '.lockstep', 'test-cache', `pip-${PIP_VERSION}`);
-  if (!(await access(join(cache, PIP_WHEEL)).then(() => true, () => false))) {
-    execFileSync('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary=:all:', '-d', cache, `pip==${PIP_VERSION}`]);
+  if (
+    !(await access(join(cache, PIP_WHEEL)).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    execFileSync('python3', [
+      '-m',
+      'pip',
+      'download',
+      '--quiet',
+      '--no-deps',
+      '--only-binary=:all:',
+      '-d',
+      cache,
+      `pip==${PIP_VERSION}`,
+    ]);
   }
   const dir = join(fleetRoot, 'images', 'pip');
   await mkdir(dir, { recursive: true });
@@ -64,33 +79,53 @@ async function changeFile(id: string, body: object): Promise<string> {
 
 async function cliRun(args: string[]): Promise<ChangeResult> {
   const out = await h.cli(['run', ...args, '--json']);
-  if (!out.stdout.trim().startsWith('{')) throw new Error(`lockstep run ${args.join(' ')} printed no result (exit ${out.code}):\n${out.stderr.slice(-3000)}`);
+  if (!out.stdout.trim().startsWith('{'))
+    throw new Error(`lockstep run ${args.join(' ')} printed no result (exit ${out.code}):\n${out.stderr.slice(-3000)}`);
   return JSON.parse(out.stdout) as ChangeResult;
 }
 
-const show = async (repo: string, ref: string, path: string): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote(repo), 'show', `${ref}:${path}`])).stdout;
+const show = async (repo: string, ref: string, path: string): Promise<string> =>
+  (await exec('git', ['--git-dir', h.fleet.remote(repo), 'show', `${ref}:${path}`])).stdout;
 const lockedDebug = async (repo: string, ref: string): Promise<string | undefined> =>
-  (JSON.parse(await show(repo, ref, 'package-lock.json')) as { packages: Record<string, { version?: string }> }).packages['node_modules/debug']?.version;
-const specOf = async (repo: string, ref: string): Promise<string | undefined> => (JSON.parse(await show(repo, ref, 'package.json')) as { dependencies: Record<string, string> }).dependencies.debug;
-const repoOf = (result: ChangeResult, name: string): RepoOutcome | undefined => result.repos.find((r) => r.repo === name);
-const npmLatest = (pkg: string): string => execFileSync('npm', ['view', `${pkg}@latest`, 'version'], { encoding: 'utf8' }).trim();
+  (JSON.parse(await show(repo, ref, 'package-lock.json')) as { packages: Record<string, { version?: string }> })
+    .packages['node_modules/debug']?.version;
+const specOf = async (repo: string, ref: string): Promise<string | undefined> =>
+  (JSON.parse(await show(repo, ref, 'package.json')) as { dependencies: Record<string, string> }).dependencies.debug;
+const repoOf = (result: ChangeResult, name: string): RepoOutcome | undefined =>
+  result.repos.find((r) => r.repo === name);
+const npmLatest = (pkg: string): string =>
+  execFileSync('npm', ['view', `${pkg}@latest`, 'version'], { encoding: 'utf8' }).trim();
 
 /** The activity types a change's latest run scheduled. */
 async function activitiesOf(changeId: string): Promise<string[]> {
   const history = await h.env.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
-  return (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes?.activityType?.name ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+  return (history.events ?? []).flatMap((e) =>
+    e.activityTaskScheduledEventAttributes?.activityType?.name
+      ? [e.activityTaskScheduledEventAttributes.activityType.name]
+      : [],
+  );
 }
 
 beforeAll(async () => {
   h = await startHarness('bump', { fleet: fixtureFleet('bump-fleet') });
   // pip names its default index and file host in its own code; nothing here names them.
-  const [index = '', files = ''] = execFileSync('python3', ['-c', 'from pip._internal.models.index import PyPI; print(PyPI.pypi_url); print(PyPI.file_storage_domain)'], { encoding: 'utf8' }).trim().split('\n');
+  const [index = '', files = ''] = execFileSync(
+    'python3',
+    ['-c', 'from pip._internal.models.index import PyPI; print(PyPI.pypi_url); print(PyPI.file_storage_domain)'],
+    { encoding: 'utf8' },
+  )
+    .trim()
+    .split('\n');
   await placeNode24Recipe(h.fleet.root);
   await placePipRecipe(h.fleet.root);
   // The bump runs npm under the steps phase: GET, HEAD, OPTIONS to the same hosts as setup.
   await allowEgress(h.fleet.configFile, [npmRegistryHost(), new URL(index).hostname, files], { steps: {} });
   const loaded = await loadReposConfig(h.fleet.configFile);
-  await buildRecipeImages(loaded.config.repos.map((r) => r.sandbox), h.fleet.stateDir, () => undefined);
+  await buildRecipeImages(
+    loaded.config.repos.map((r) => r.sandbox),
+    h.fleet.stateDir,
+    () => undefined,
+  );
 }, 900_000);
 afterAll(async () => h?.close());
 
@@ -99,7 +134,10 @@ describe('a dependency bump across the fleet', () => {
     const file = await changeFile('bump-debug', { bump: { ecosystem: 'npm', package: 'debug', to: 'latest' } });
     const out = await h.cli(['run', file, '--dry-run', '--json']);
     expect(out.code).toBe(0);
-    const dry = JSON.parse(out.stdout) as { bump: { version: string }; repos: { repo: string; current: string; action: string; manifests: string[] }[] };
+    const dry = JSON.parse(out.stdout) as {
+      bump: { version: string };
+      repos: { repo: string; current: string; action: string; manifests: string[] }[];
+    };
     const latest = npmLatest('debug');
     expect(dry.bump).toEqual({ ecosystem: 'npm', package: 'debug', to: 'latest', version: latest });
     expect(dry.repos.map((r) => [r.repo, r.current, r.manifests])).toEqual([
@@ -109,7 +147,9 @@ describe('a dependency bump across the fleet', () => {
     expect(dry.repos[1]?.action).toBe(`bump 4.3.1 → ${latest}`);
     const text = await h.cli(['run', file, '--dry-run']);
     expect(text.stdout).toContain(`bump npm debug to "latest": resolves to ${latest} (dry run: nothing started)`);
-    await expect(h.env.client.workflow.getHandle(changeWorkflowId('bump-debug')).describe()).rejects.toThrow(/not found/i);
+    await expect(h.env.client.workflow.getHandle(changeWorkflowId('bump-debug')).describe()).rejects.toThrow(
+      /not found/i,
+    );
   }, 120_000);
 
   it('moves both Node repos to the one resolved version; the commits hold package.json and package-lock.json only', async () => {
@@ -120,20 +160,39 @@ describe('a dependency bump across the fleet', () => {
     expect(result.repos.map((r) => r.repo).sort()).toEqual(['api', 'web']);
     for (const name of ['api', 'web']) {
       const r = repoOf(result, name);
-      expect({ status: r?.status, error: r?.error, files: [...(r?.changedFiles ?? [])].sort() }).toEqual({ status: 'green', error: null, files: ['package-lock.json', 'package.json'] });
-      expect(r?.steps.map((s) => `${s.kind}:${s.name}`)).toEqual(['setup:setup', `bump:debug@${version}`, 'setup:setup again', 'test:tests']);
+      expect({ status: r?.status, error: r?.error, files: [...(r?.changedFiles ?? [])].sort() }).toEqual({
+        status: 'green',
+        error: null,
+        files: ['package-lock.json', 'package.json'],
+      });
+      expect(r?.steps.map((s) => `${s.kind}:${s.name}`)).toEqual([
+        'setup:setup',
+        `bump:debug@${version}`,
+        'setup:setup again',
+        'test:tests',
+      ]);
       expect(await lockedDebug(name, 'lockstep/bump-debug')).toBe(version);
       // npm ran under the steps phase: TLS opened, every request logged with its method and path,
       // the new version's archive among them.
       const bump = r?.steps.find((s) => s.kind === 'bump');
       expect({ phase: bump?.egress?.phase, denied: bump?.egress?.denied }).toEqual({ phase: 'steps', denied: 0 });
-      const log = (await readFile(join(h.fleet.stateDir, 'logs', 'bump-debug', name, 'egress.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
+      const log = (await readFile(join(h.fleet.stateDir, 'logs', 'bump-debug', name, 'egress.jsonl'), 'utf8'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as EgressRecord);
       const requests = log.filter((l) => l.phase === 'steps' && l.path !== undefined);
       expect(requests.length).toBe(bump?.egress?.requests);
       expect(requests.every((l) => l.method === 'GET' && l.allowed && (l.status ?? 0) < 400)).toBe(true);
       expect(requests.map((l) => l.path)).toContain(`/debug/-/debug-${version}.tgz`);
       // Only the bump's files, nothing setup or npm left (no .gitignore in these repos).
-      expect((await exec('git', ['--git-dir', h.fleet.remote(name), 'diff', '--name-only', 'main', 'lockstep/bump-debug'])).stdout.split('\n').filter(Boolean).sort()).toEqual(['package-lock.json', 'package.json']);
+      expect(
+        (
+          await exec('git', ['--git-dir', h.fleet.remote(name), 'diff', '--name-only', 'main', 'lockstep/bump-debug'])
+        ).stdout
+          .split('\n')
+          .filter(Boolean)
+          .sort(),
+      ).toEqual(['package-lock.json', 'package.json']);
     }
     expect(repoOf(result, 'web')?.bump).toEqual({ package: 'debug', version, from: '4.3.1', outcome: 'bumped' });
     // Each keeps its range style: a caret stays a caret, an exact pin stays exact.
@@ -144,9 +203,15 @@ describe('a dependency bump across the fleet', () => {
 
   it('a rerun moves to the version its earlier run resolved, and never asks the registry again', async () => {
     // As if the first run had resolved "latest" when 4.3.7 was the newest.
-    const file = await changeFile('bump-debug-older', { bump: { ecosystem: 'npm', package: 'debug', to: 'latest' }, repos: [{ name: 'web' }] });
+    const file = await changeFile('bump-debug-older', {
+      bump: { ecosystem: 'npm', package: 'debug', to: 'latest' },
+      repos: [{ name: 'web' }],
+    });
     const input = await h.changeInput(file);
-    const first = await h.run({ ...input, bump: { ecosystem: 'npm', package: 'debug', to: 'latest', version: '4.3.7' } });
+    const first = await h.run({
+      ...input,
+      bump: { ecosystem: 'npm', package: 'debug', to: 'latest', version: '4.3.7' },
+    });
     expect(first.bump?.version).toBe('4.3.7');
     expect(await activitiesOf('bump-debug-older')).not.toContain('resolveBump');
 
@@ -161,7 +226,10 @@ describe('a dependency bump across the fleet', () => {
   }, 600_000);
 
   it('rewrites a pinned requirement, and reports a named repo that does not use the package', async () => {
-    const file = await changeFile('bump-six', { bump: { ecosystem: 'pip', package: 'six', to: '1.17.0' }, repos: [{ name: 'py' }, { name: 'web' }] });
+    const file = await changeFile('bump-six', {
+      bump: { ecosystem: 'pip', package: 'six', to: '1.17.0' },
+      repos: [{ name: 'py' }, { name: 'web' }],
+    });
     const result = await cliRun([file]);
     expect(result.status).toBe('succeeded');
     const py = repoOf(result, 'py');
@@ -171,7 +239,9 @@ describe('a dependency bump across the fleet', () => {
       files: ['requirements.txt'],
       bump: { package: 'six', version: '1.17.0', from: '1.16.0', outcome: 'bumped' },
     });
-    expect(await show('py', 'lockstep/bump-six', 'requirements.txt')).toBe('# the service\'s one dependency, pinned\nsix==1.17.0\n');
+    expect(await show('py', 'lockstep/bump-six', 'requirements.txt')).toBe(
+      "# the service's one dependency, pinned\nsix==1.17.0\n",
+    );
     expect(py?.tests?.outputTail).toContain('py: six 1.17.0 ok');
     const web = repoOf(result, 'web');
     expect({ status: web?.status, commit: web?.commit, steps: web?.steps, bump: web?.bump }).toEqual({
@@ -188,7 +258,11 @@ describe('a dependency bump across the fleet', () => {
     const file = await changeFile('six-already', { bump: { ecosystem: 'pip', package: 'six', to: '1.16.0' } });
     const result = await cliRun([file]);
     expect(result.summary).toBe('no repository changed; nothing to publish');
-    expect(result.repos.map((r) => [r.repo, r.status, r.commit, r.pullRequest, r.bump?.outcome])).toEqual([['py', 'unchanged', null, null, 'already']]);
-    await expect(exec('git', ['--git-dir', h.fleet.remote('py'), 'rev-parse', '--verify', 'lockstep/six-already'])).rejects.toThrow();
+    expect(result.repos.map((r) => [r.repo, r.status, r.commit, r.pullRequest, r.bump?.outcome])).toEqual([
+      ['py', 'unchanged', null, null, 'already'],
+    ]);
+    await expect(
+      exec('git', ['--git-dir', h.fleet.remote('py'), 'rev-parse', '--verify', 'lockstep/six-already']),
+    ).rejects.toThrow();
   }, 300_000);
 });

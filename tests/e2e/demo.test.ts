@@ -52,7 +52,13 @@ describe('the demo change, end to end', () => {
       expect(head).toBe(repo.commit);
       const pulls = await forge.listPullRequests(repo.repo);
       expect(pulls).toHaveLength(1);
-      expect(pulls[0]).toMatchObject({ head: 'lockstep/price-cents', base: 'main', commit: repo.commit, state: 'open', number: repo.pullRequest?.number });
+      expect(pulls[0]).toMatchObject({
+        head: 'lockstep/price-cents',
+        base: 'main',
+        commit: repo.commit,
+        state: 'open',
+        number: repo.pullRequest?.number,
+      });
       const manifest = parseManifest(pulls[0]?.body ?? '');
       expect(manifest?.order).toEqual(['catalog', 'storefront', 'billing']);
       expect(manifest?.repos.map((r) => r.repo)).toEqual(['catalog', 'storefront', 'billing']);
@@ -63,8 +69,11 @@ describe('the demo change, end to end', () => {
   });
 
   it('made the intended change in every repo, and only that', async () => {
-    const diff = async (repo: string, file: string) => gitOut(h.fleet.remote(repo), 'diff', 'main', 'lockstep/price-cents', '--', file);
-    const openapi = JSON.parse(await gitOut(h.fleet.remote('catalog'), 'show', 'lockstep/price-cents:openapi.json')) as {
+    const diff = async (repo: string, file: string) =>
+      gitOut(h.fleet.remote(repo), 'diff', 'main', 'lockstep/price-cents', '--', file);
+    const openapi = JSON.parse(
+      await gitOut(h.fleet.remote('catalog'), 'show', 'lockstep/price-cents:openapi.json'),
+    ) as {
       components: { schemas: { Product: { properties: Record<string, { type: string }>; required: string[] } } };
     };
     expect(openapi.components.schemas.Product.properties.price_cents?.type).toBe('integer');
@@ -75,7 +84,9 @@ describe('the demo change, end to end', () => {
       const log = await gitOut(h.fleet.remote(repo), 'log', '--format=%s%n%b', 'main..lockstep/price-cents');
       expect(log).toContain('Represent prices as integer cents');
       expect(log).toContain('Lockstep-Change: price-cents');
-      expect((await gitOut(h.fleet.remote(repo), 'rev-list', '--count', 'main..lockstep/price-cents')).trim()).toBe('1');
+      expect((await gitOut(h.fleet.remote(repo), 'rev-list', '--count', 'main..lockstep/price-cents')).trim()).toBe(
+        '1',
+      );
     }
   });
 
@@ -111,14 +122,34 @@ describe('the demo change, end to end', () => {
   });
 
   it('CLI: run --json prints exactly one JSON document and exits 1 when a repo fails', async () => {
-    const { code, stdout } = await h.cli(['run', exampleChange('price-cents-broken.yaml'), '--json', '--rerun', '--no-worker']);
+    const { code, stdout } = await h.cli([
+      'run',
+      exampleChange('price-cents-broken.yaml'),
+      '--json',
+      '--rerun',
+      '--no-worker',
+    ]);
     expect(code).toBe(1);
-    const doc = JSON.parse(stdout) as { changeId: string; status: string; repos: { repo: string; status: string; branch: string; commit: string | null; tests: { exitCode: number } | null; pullRequest: unknown; error: { step: string } | null }[] };
+    const doc = JSON.parse(stdout) as {
+      changeId: string;
+      status: string;
+      repos: {
+        repo: string;
+        status: string;
+        branch: string;
+        commit: string | null;
+        tests: { exitCode: number } | null;
+        pullRequest: unknown;
+        error: { step: string } | null;
+      }[];
+    };
     expect(doc.changeId).toBe('price-cents-broken');
     expect(doc.status).toBe('failed');
     expect(doc.repos.map((r) => r.repo).sort()).toEqual(['billing', 'catalog', 'storefront']);
     for (const r of doc.repos) {
-      expect(Object.keys(r)).toEqual(expect.arrayContaining(['repo', 'status', 'branch', 'commit', 'tests', 'pullRequest', 'error']));
+      expect(Object.keys(r)).toEqual(
+        expect.arrayContaining(['repo', 'status', 'branch', 'commit', 'tests', 'pullRequest', 'error']),
+      );
       expect(r.pullRequest).toBeNull();
     }
     expect(doc.repos.find((r) => r.repo === 'billing')?.error?.step).toBe('tests');
@@ -137,18 +168,26 @@ describe('the demo change, end to end', () => {
 
   it('CLI: a bad change file exits 2, names file, field and fix, and starts nothing', async () => {
     const bad = join(h.fleet.root, 'bad-change.yaml');
-    await writeFile(bad, 'id: Not Valid\ntitle: ""\nrepos:\n  - name: nosuchrepo\n    steps: []\n  - name: catalog\n    steps:\n      - run: true\n');
+    await writeFile(
+      bad,
+      'id: Not Valid\ntitle: ""\nrepos:\n  - name: nosuchrepo\n    steps: []\n  - name: catalog\n    steps:\n      - run: true\n',
+    );
     const { code, stdout, stderr } = await h.cli(['run', bad, '--json']);
     expect(code).toBe(2);
     const doc = JSON.parse(stdout) as { status: string; issues: { path: string; fix: string }[] };
     expect(doc.status).toBe('invalid');
     const paths = doc.issues.map((i) => i.path);
-    expect(paths).toEqual(expect.arrayContaining(['id', 'title', 'repos[0].steps', 'repos[1].steps[0].name', 'repos[1].steps[0].run']));
+    expect(paths).toEqual(
+      expect.arrayContaining(['id', 'title', 'repos[0].steps', 'repos[1].steps[0].name', 'repos[1].steps[0].run']),
+    );
     expect(doc.issues.every((i) => i.fix.length > 0)).toBe(true);
     expect(stderr).toContain('bad-change.yaml');
     expect(stderr).toContain('nothing was started');
     const unknown = join(h.fleet.root, 'unknown-repo.yaml');
-    await writeFile(unknown, 'id: unknown-repo\ntitle: t\nrepos:\n  - name: nosuchrepo\n    steps:\n      - name: s\n        run: "true"\n');
+    await writeFile(
+      unknown,
+      'id: unknown-repo\ntitle: t\nrepos:\n  - name: nosuchrepo\n    steps:\n      - name: s\n        run: "true"\n',
+    );
     const second = await h.cli(['run', unknown]);
     expect(second.code).toBe(2);
     expect(second.stderr).toContain('repos[0].name: unknown repo "nosuchrepo"');
@@ -159,7 +198,13 @@ describe('the demo change, end to end', () => {
   it('with two workers on two hosts, every sandbox activity goes to the host that cloned the repo', async () => {
     const otherHost = `${h.hostId}-other`;
     const second = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: h.env.address, LOCKSTEP_STATE_DIR: h.fleet.stateDir, LOCKSTEP_TASK_QUEUE: h.queue, LOCKSTEP_HOST_ID: otherHost },
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: h.env.address,
+        LOCKSTEP_STATE_DIR: h.fleet.stateDir,
+        LOCKSTEP_TASK_QUEUE: h.queue,
+        LOCKSTEP_HOST_ID: otherHost,
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const exited = new Promise<number | null>((resolve) => second.once('exit', (code) => resolve(code)));
@@ -174,26 +219,39 @@ describe('the demo change, end to end', () => {
       });
       expect(stderr).toContain(`lockstep-host-${otherHost}`);
       const base = await h.changeInput(exampleChange('price-cents.yaml'));
-      const result = await h.run({ ...base, changeId: 'two-hosts', repos: base.repos.map((r) => ({ ...r, branch: 'lockstep/two-hosts' })) });
+      const result = await h.run({
+        ...base,
+        changeId: 'two-hosts',
+        repos: base.repos.map((r) => ({ ...r, branch: 'lockstep/two-hosts' })),
+      });
       expect(result.status).toBe('succeeded');
       const hostQueues = new Set<string>();
       for (const repo of result.repos) {
-        const history = await h.env.client.workflow.getHandle(changeWorkflowId(`two-hosts/repo/${repo.repo}`)).fetchHistory();
+        const history = await h.env.client.workflow
+          .getHandle(changeWorkflowId(`two-hosts/repo/${repo.repo}`))
+          .fetchHistory();
         const scheduled = (history.events ?? []).flatMap((e) => {
           const a = e.activityTaskScheduledEventAttributes;
-          return a ? [{ type: a.activityType?.name ?? '', queue: a.taskQueue?.name ?? '', id: e.eventId?.toString() ?? '' }] : [];
+          return a
+            ? [{ type: a.activityType?.name ?? '', queue: a.taskQueue?.name ?? '', id: e.eventId?.toString() ?? '' }]
+            : [];
         });
-        const completed = (history.events ?? []).flatMap((e) => (e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes] : []));
+        const completed = (history.events ?? []).flatMap((e) =>
+          e.activityTaskCompletedEventAttributes ? [e.activityTaskCompletedEventAttributes] : [],
+        );
         expect(scheduled[0]?.type).toBe('openWorkspace');
         expect(scheduled[0]?.queue).toBe(h.queue);
         // The queue openWorkspace returned is where every later activity of the repo went.
         const prepared = completed.find((c) => c.scheduledEventId?.toString() === scheduled[0]?.id);
         const payload = prepared?.result?.payloads?.[0]?.data;
-        const hostQueue = (JSON.parse(Buffer.from(payload ?? new Uint8Array()).toString()) as { hostQueue: string }).hostQueue;
+        const hostQueue = (JSON.parse(Buffer.from(payload ?? new Uint8Array()).toString()) as { hostQueue: string })
+          .hostQueue;
         expect([h.worker?.hostQueue, `lockstep-host-${otherHost}`]).toContain(hostQueue);
         hostQueues.add(hostQueue);
         const later = scheduled.slice(1);
-        expect(later.map((s) => s.type)).toEqual(expect.arrayContaining(['runInSandbox', 'commitAndPush', 'closeWorkspace']));
+        expect(later.map((s) => s.type)).toEqual(
+          expect.arrayContaining(['runInSandbox', 'commitAndPush', 'closeWorkspace']),
+        );
         expect(later.every((s) => s.queue === hostQueue)).toBe(true);
       }
       expect(hostQueues.size).toBeGreaterThanOrEqual(1);
@@ -206,7 +264,12 @@ describe('the demo change, end to end', () => {
   it('leaves no sandbox, no workspace behind', async () => {
     const left = await docker.listContainers({ all: true, filters: { label: [LABEL_CHANGE] } });
     expect(left.filter((c) => c.Labels['lockstep.owner']?.startsWith(`${h.hostId}:`))).toEqual([]);
-    const workspaces = await readFile(join(h.fleet.stateDir, 'workspaces', 'price-cents', 'catalog', '.git', 'HEAD')).then(() => 'present', () => 'gone');
+    const workspaces = await readFile(
+      join(h.fleet.stateDir, 'workspaces', 'price-cents', 'catalog', '.git', 'HEAD'),
+    ).then(
+      () => 'present',
+      () => 'gone',
+    );
     expect(workspaces).toBe('gone');
   });
 });

@@ -23,7 +23,9 @@ let watch: SandboxWatch;
 
 /** The fleet's config with the ids repo's egress allowlist set to `allow`. */
 async function allowOnly(allow: string[], cache: { enabled?: boolean } = {}): Promise<void> {
-  const config = JSON.parse(await readFile(h.fleet.configFile, 'utf8')) as { repos: { sandbox: Record<string, unknown> }[] };
+  const config = JSON.parse(await readFile(h.fleet.configFile, 'utf8')) as {
+    repos: { sandbox: Record<string, unknown> }[];
+  };
   for (const repo of config.repos) {
     repo.sandbox.egress = { allow };
     repo.sandbox.cache = cache;
@@ -34,38 +36,57 @@ async function allowOnly(allow: string[], cache: { enabled?: boolean } = {}): Pr
 async function change(id: string): Promise<ChangeResult> {
   const file = join(h.fleet.root, `${id}.yaml`);
   const steps = [{ name: 'name the order namespace', run: `sed -i 's#orders/1#orders/42#' main.go` }];
-  await writeFile(file, stringify({ id, title: `Egress: ${id}`, description: 'egress fixture change', repos: [{ name: 'ids', steps }] }));
+  await writeFile(
+    file,
+    stringify({ id, title: `Egress: ${id}`, description: 'egress fixture change', repos: [{ name: 'ids', steps }] }),
+  );
   return h.run(await h.changeInput(file));
 }
 
 beforeAll(async () => {
   h = await startHarness('egress', { fleet: fixtureFleet('egress-fleet') });
   proxyHost = goProxyHost();
-  watch = await watchSandboxes(new Docker(), (workspace) => workspace.startsWith(h.fleet.stateDir + sep), { probeLoopback: true });
+  watch = await watchSandboxes(new Docker(), (workspace) => workspace.startsWith(h.fleet.stateDir + sep), {
+    probeLoopback: true,
+  });
 }, 120_000);
 afterAll(async () => h?.close());
 
 describe('setup through the egress, end to end', () => {
-  it('downloads the repo\'s module through the proxy, passes, and the audit shows the connections', async () => {
+  it("downloads the repo's module through the proxy, passes, and the audit shows the connections", async () => {
     await allowOnly([proxyHost]);
     const result = await change('egress-ok');
     const ids = result.repos.find((r) => r.repo === 'ids');
     expect({ status: ids?.status, error: ids?.error }).toEqual({ status: 'green', error: null });
     expect(ids?.changedFiles).toEqual(['main.go']);
     const setup = ids?.steps.find((s) => s.kind === 'setup');
-    expect(setup?.egress).toMatchObject({ denied: 0, hosts: [proxyHost], log: join('egress-ok', 'ids', 'egress.jsonl') });
+    expect(setup?.egress).toMatchObject({
+      denied: 0,
+      hosts: [proxyHost],
+      log: join('egress-ok', 'ids', 'egress.jsonl'),
+    });
     expect(setup?.egress?.connections).toBeGreaterThan(0);
 
-    const lines = (await readFile(join(h.fleet.stateDir, 'logs', 'egress-ok', 'ids', 'egress.jsonl'), 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
+    const lines = (await readFile(join(h.fleet.stateDir, 'logs', 'egress-ok', 'ids', 'egress.jsonl'), 'utf8'))
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as EgressRecord);
     expect(lines.length).toBe(setup?.egress?.connections);
     expect(lines.every((l) => l.host === proxyHost && l.allowed && l.bytesDown > 0)).toBe(true);
 
     const audit = await h.cli(['audit', 'egress-ok', '--json']);
     expect(audit.code).toBe(0);
-    const entries = (JSON.parse(audit.stdout) as { entries: { title: string; details: Record<string, unknown> }[] }).entries;
+    const entries = (JSON.parse(audit.stdout) as { entries: { title: string; details: Record<string, unknown> }[] })
+      .entries;
     const setupEntry = entries.find((e) => e.details.commandKind === 'setup');
-    expect(setupEntry?.title).toMatch(new RegExp(`setup "setup": exit 0 — egress \\d+ connections? to ${proxyHost.replace(/\./g, '\\.')}`));
-    expect(setupEntry?.details).toMatchObject({ egressHosts: proxyHost, egressDenied: 0, egressLog: join('egress-ok', 'ids', 'egress.jsonl') });
+    expect(setupEntry?.title).toMatch(
+      new RegExp(`setup "setup": exit 0 — egress \\d+ connections? to ${proxyHost.replace(/\./g, '\\.')}`),
+    );
+    expect(setupEntry?.details).toMatchObject({
+      egressHosts: proxyHost,
+      egressDenied: 0,
+      egressLog: join('egress-ok', 'ids', 'egress.jsonl'),
+    });
     // Only setup had egress: the steps' and tests' entries carry none.
     expect(entries.filter((e) => e.details.egressHosts !== undefined).length).toBe(1);
   }, 240_000);
@@ -78,9 +99,16 @@ describe('setup through the egress, end to end', () => {
     const ids = result.repos.find((r) => r.repo === 'ids');
     expect(ids?.status).toBe('failed');
     expect(ids?.error?.step).toBe('setup');
-    expect(ids?.error?.message).toBe(`exited with code 1 after the egress proxy refused ${proxyHost}:443 (host is not in the allowlist)`);
-    expect(ids?.error?.outputTail).toContain(`add "${proxyHost}" to repos[<i>].sandbox.egress.allow in repos.config.json, where repos[<i>].name is "ids"`);
-    expect(ids?.steps.find((s) => s.kind === 'setup')?.egress).toMatchObject({ connections: 0, deniedHosts: [{ host: proxyHost, port: 443 }] });
+    expect(ids?.error?.message).toBe(
+      `exited with code 1 after the egress proxy refused ${proxyHost}:443 (host is not in the allowlist)`,
+    );
+    expect(ids?.error?.outputTail).toContain(
+      `add "${proxyHost}" to repos[<i>].sandbox.egress.allow in repos.config.json, where repos[<i>].name is "ids"`,
+    );
+    expect(ids?.steps.find((s) => s.kind === 'setup')?.egress).toMatchObject({
+      connections: 0,
+      deniedHosts: [{ host: proxyHost, port: 443 }],
+    });
   }, 240_000);
 
   it('made only compliant sandboxes: egress mounts read-only, localhost resolving, lo alone', async () => {

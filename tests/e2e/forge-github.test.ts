@@ -62,7 +62,12 @@ async function input(id: string): Promise<ChangeInput> {
   const file = join(root, `${id}.yaml`);
   await writeFile(
     file,
-    stringify({ id, title: 'Prices in cents', description: 'Every service moves to integer cents.', repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })) }),
+    stringify({
+      id,
+      title: 'Prices in cents',
+      description: 'Every service moves to integer cents.',
+      repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })),
+    }),
   );
   const loaded = await loadReposConfig(configFile);
   const change = await loadChange(file, loaded);
@@ -83,7 +88,14 @@ beforeAll(async () => {
   process.env[TOKEN_ENV] = gh.token;
   const loaded = await loadReposConfig(configFile);
   connection = await NativeConnection.connect({ address: h.env.address });
-  worker = await createLockstepWorker({ connection, namespace: 'default', stateDir: h.fleet.stateDir, hostId: h.hostId, sharedTaskQueue: h.queue, forges: [loaded.config.forge] });
+  worker = await createLockstepWorker({
+    connection,
+    namespace: 'default',
+    stateDir: h.fleet.stateDir,
+    hostId: h.hostId,
+    sharedTaskQueue: h.queue,
+    forges: [loaded.config.forge],
+  });
   running = worker.run();
 });
 
@@ -120,13 +132,19 @@ describe('linked pull requests on GitHub', () => {
     for (const repo of first.repos) {
       const pulls = gh.pulls(`acme/${repo.repo}`);
       expect(pulls, repo.repo).toHaveLength(1);
-      expect(pulls[0]).toMatchObject({ draft: true, state: 'open', labels: ['lockstep'], head: { ref: 'lockstep/gh-ten', sha: repo.commit } });
+      expect(pulls[0]).toMatchObject({
+        draft: true,
+        state: 'open',
+        labels: ['lockstep'],
+        head: { ref: 'lockstep/gh-ten', sha: repo.commit },
+      });
       expect(repo.pullRequest).toEqual({ number: 1, url: `http://github.test/acme/${repo.repo}/pull/1` });
     }
     // Each body links the other nine, in merge order, with a manifest Lockstep reads back.
     for (const repo of REPOS) {
       const body = gh.pulls(`acme/${repo}`)[0]?.body ?? '';
-      for (const other of REPOS.filter((r) => r !== repo)) expect(body).toContain(`(http://github.test/acme/${other}/pull/1)`);
+      for (const other of REPOS.filter((r) => r !== repo))
+        expect(body).toContain(`(http://github.test/acme/${other}/pull/1)`);
       const manifest = parseManifest(body);
       expect(manifest?.changeId).toBe('gh-ten');
       expect(manifest?.order).toEqual(first.mergeOrder);
@@ -172,7 +190,11 @@ describe('linked pull requests on GitHub', () => {
     const noToken = { [TOKEN_ENV]: '' };
     const prs = await h.cli(['prs', 'gh-ten', '--json', '--no-worker'], noToken);
     expect(prs.code, prs.stderr).toBe(0);
-    type Report = { mergeOrder: string[]; pullRequests: { repo: string; number: number; state: string; checks: string; next: boolean }[]; deletedBranches: string[] };
+    type Report = {
+      mergeOrder: string[];
+      pullRequests: { repo: string; number: number; state: string; checks: string; next: boolean }[];
+      deletedBranches: string[];
+    };
     const shown = JSON.parse(prs.stdout) as Report;
     expect(shown.pullRequests.map((p) => p.repo)).toEqual(first.mergeOrder);
     expect(shown.pullRequests.every((p) => p.state === 'draft' && p.number === 1 && p.checks === 'none')).toBe(true);

@@ -34,17 +34,25 @@ const figures: Record<string, unknown> = {};
 
 type Step = { name: string; run: string };
 /** Fails the repo unless the sandbox's go is the recipe's (Debian's Go 1.19 cannot build gRPC 1.81). */
-const checkToolchain = (): Step => ({ name: 'check the toolchain', run: `test "$(go env GOVERSION)" = go${goVersion}` });
-const greeterEdit: Step[] = [{ name: 'greet shorter', run: `sed -i 's/Greeting = "Hello, "/Greeting = "Hi, "/' server.go` }];
-const gatewayEdit: Step[] = [{ name: 'allow slower calls', run: "sed -i 's/CallTimeout = 5 \\* time.Second/CallTimeout = 10 * time.Second/' client.go" }];
+const checkToolchain = (): Step => ({
+  name: 'check the toolchain',
+  run: `test "$(go env GOVERSION)" = go${goVersion}`,
+});
+const greeterEdit: Step[] = [
+  { name: 'greet shorter', run: `sed -i 's/Greeting = "Hello, "/Greeting = "Hi, "/' server.go` },
+];
+const gatewayEdit: Step[] = [
+  {
+    name: 'allow slower calls',
+    run: "sed -i 's/CallTimeout = 5 \\* time.Second/CallTimeout = 10 * time.Second/' client.go",
+  },
+];
 
 async function change(id: string, repos: { name: string; steps: Step[] }[]): Promise<ChangeResult> {
   const file = join(h.fleet.root, `${id}.yaml`);
   await writeFile(file, stringify({ id, title: `gRPC fleet: ${id}`, description: 'grpc fleet fixture change', repos }));
   return h.run(await h.changeInput(file));
 }
-
-
 
 beforeAll(async () => {
   h = await startHarness('grpc-fleet', { fleet: fixtureFleet('grpc-fleet') });
@@ -56,9 +64,20 @@ beforeAll(async () => {
   // As `lockstep run` does before it starts: the recipe's image, once per engine (content-hash tag).
   const building = Date.now();
   const loaded = await loadReposConfig(h.fleet.configFile);
-  const built = await buildRecipeImages(loaded.config.repos.map((r) => r.sandbox), h.fleet.stateDir, () => undefined);
-  figures.image = { tag: loaded.config.repos[0]?.sandbox.image, built: built.length > 0, placeSeconds: (building - placing) / 1000, buildSeconds: (Date.now() - building) / 1000 };
-  watch = await watchSandboxes(new Docker(), (workspace) => workspace.startsWith(h.fleet.stateDir + sep), { probeLoopback: true });
+  const built = await buildRecipeImages(
+    loaded.config.repos.map((r) => r.sandbox),
+    h.fleet.stateDir,
+    () => undefined,
+  );
+  figures.image = {
+    tag: loaded.config.repos[0]?.sandbox.image,
+    built: built.length > 0,
+    placeSeconds: (building - placing) / 1000,
+    buildSeconds: (Date.now() - building) / 1000,
+  };
+  watch = await watchSandboxes(new Docker(), (workspace) => workspace.startsWith(h.fleet.stateDir + sep), {
+    probeLoopback: true,
+  });
 }, 600_000);
 
 afterAll(async () => {
@@ -89,7 +108,11 @@ describe('a gRPC fleet on Go 1.26, end to end', () => {
       // Setup reached the module proxy, and only it, through the egress proxy; every connection is logged.
       const setup = setupOf(repo);
       expect(setup?.exitCode).toBe(0);
-      expect(setup?.egress).toMatchObject({ denied: 0, hosts: [proxyHost], log: join('grpc-edit', name, 'egress.jsonl') });
+      expect(setup?.egress).toMatchObject({
+        denied: 0,
+        hosts: [proxyHost],
+        log: join('grpc-edit', name, 'egress.jsonl'),
+      });
       const log = await egressLog('grpc-edit', name);
       expect(log.length).toBe(setup?.egress?.connections);
       expect(log.length).toBeGreaterThan(0);
@@ -97,7 +120,13 @@ describe('a gRPC fleet on Go 1.26, end to end', () => {
       const bytesDown = log.reduce((n, l) => n + l.bytesDown, 0);
       // grpc, protobuf, x/net and the rest: megabytes of module zips.
       expect(bytesDown).toBeGreaterThan(5_000_000);
-      run[name] = { connections: log.length, bytesDown, setupSeconds: (setup?.durationMs ?? 0) / 1000, testSeconds: (repo?.tests?.durationMs ?? 0) / 1000, repoSeconds: (repo?.durationMs ?? 0) / 1000 };
+      run[name] = {
+        connections: log.length,
+        bytesDown,
+        setupSeconds: (setup?.durationMs ?? 0) / 1000,
+        testSeconds: (repo?.tests?.durationMs ?? 0) / 1000,
+        repoSeconds: (repo?.durationMs ?? 0) / 1000,
+      };
     }
     expect(await git('greeter', 'show', 'lockstep/grpc-edit:server.go')).toContain('Greeting = "Hi, "');
 
@@ -114,14 +143,25 @@ describe('a gRPC fleet on Go 1.26, end to end', () => {
   }, 900_000);
 
   it('installs from the cache the first change filled: setup downloads nothing', async () => {
-    const result = await change('grpc-warm', [{ name: 'greeter', steps: [{ name: 'greet warmly', run: `sed -i 's/Greeting = "Hello, "/Greeting = "Welcome, "/' server.go` }] }]);
+    const result = await change('grpc-warm', [
+      {
+        name: 'greeter',
+        steps: [{ name: 'greet warmly', run: `sed -i 's/Greeting = "Hello, "/Greeting = "Welcome, "/' server.go` }],
+      },
+    ]);
     expect(result.status, result.summary).toBe('succeeded');
     const greeter = repoOf(result, 'greeter');
     expect(greeter?.changedFiles).toEqual(['server.go']);
     expect(greeter?.tests?.passed).toBe(true);
     expect(await egressLog('grpc-warm', 'greeter')).toEqual([]);
     expect(setupOf(greeter)?.egress).toMatchObject({ connections: 0, bytesDown: 0, denied: 0 });
-    figures.warm = { greeter: { setupSeconds: (setupOf(greeter)?.durationMs ?? 0) / 1000, testSeconds: (greeter?.tests?.durationMs ?? 0) / 1000, repoSeconds: (greeter?.durationMs ?? 0) / 1000 } };
+    figures.warm = {
+      greeter: {
+        setupSeconds: (setupOf(greeter)?.durationMs ?? 0) / 1000,
+        testSeconds: (greeter?.tests?.durationMs ?? 0) / 1000,
+        repoSeconds: (greeter?.durationMs ?? 0) / 1000,
+      },
+    };
   }, 600_000);
 
   it('made only compliant sandboxes: egress mounts read-only, localhost resolving, lo alone', async () => {

@@ -77,14 +77,20 @@ describe('operating changes from the CLI', () => {
     const file = await writeChange('resume-me', 'echo note >> NOTES.md && test "$LOCKSTEP_TEST_BROKEN" != 1');
     const created = await watch('resume-me');
     // First run: storefront's sandbox gets LOCKSTEP_TEST_BROKEN=1 from a config copy, so its step fails.
-    const read = async (f: string) => JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(f, 'utf8'))) as { repos: { name: string; sandbox: Record<string, unknown> }[] };
+    const read = async (f: string) =>
+      JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(f, 'utf8'))) as {
+        repos: { name: string; sandbox: Record<string, unknown> }[];
+      };
     const broken = await read(h.fleet.configFile);
-    for (const r of broken.repos) if (r.name === 'storefront') r.sandbox = { ...r.sandbox, env: { LOCKSTEP_TEST_BROKEN: '1' } };
+    for (const r of broken.repos)
+      if (r.name === 'storefront') r.sandbox = { ...r.sandbox, env: { LOCKSTEP_TEST_BROKEN: '1' } };
     const brokenConfig = join(h.fleet.root, 'broken.config.json');
     await writeFile(brokenConfig, JSON.stringify(broken));
     const first = await h.cli(['run', file, '-c', brokenConfig, '--json', '--no-worker']);
     expect(first.code).toBe(1);
-    expect((JSON.parse(first.stdout) as { repos: { repo: string; status: string }[] }).repos.map((r) => [r.repo, r.status])).toEqual([
+    expect(
+      (JSON.parse(first.stdout) as { repos: { repo: string; status: string }[] }).repos.map((r) => [r.repo, r.status]),
+    ).toEqual([
       ['catalog', 'green'],
       ['storefront', 'failed'],
     ]);
@@ -99,12 +105,16 @@ describe('operating changes from the CLI', () => {
     // With storefront's config fixed and catalog's task the same, only storefront runs again.
     const resumed = await h.cli(['resume', 'resume-me', '--change', file, '--json', '--no-worker']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const doc = JSON.parse(resumed.stdout) as { status: string; repos: { repo: string; status: string; pullRequest: { number: number } | null }[] };
+    const doc = JSON.parse(resumed.stdout) as {
+      status: string;
+      repos: { repo: string; status: string; pullRequest: { number: number } | null }[];
+    };
     expect(doc.status).toBe('succeeded');
     expect(doc.repos.every((r) => r.pullRequest !== null)).toBe(true);
     expect(await created.counts()).toEqual({ catalog: 1, storefront: 2 });
     const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
-    for (const repo of ['catalog', 'storefront']) expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-me')).toHaveLength(1);
+    for (const repo of ['catalog', 'storefront'])
+      expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-me')).toHaveLength(1);
   });
 
   it('resume after a contract block redoes only the repo the gate blamed', async () => {
@@ -112,26 +122,52 @@ describe('operating changes from the CLI', () => {
     type Repo = { name: string; steps: { name: string; run: string }[] };
     const demo = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: Repo[] };
     const file = join(h.fleet.root, 'resume-block.yaml');
-    const write = (repos: Repo[]) => writeFile(file, stringify({ id: 'resume-block', title: 'Integer cents', description: 'Prices as integer cents.', repos }));
-    const forgetful = demo.repos.map((r) => (r.name === 'storefront' ? { ...r, steps: r.steps.filter((s) => !s.run.includes('catalog-api.uses.json')) } : r));
-    expect(forgetful.find((r) => r.name === 'storefront')?.steps.length).toBeLessThan(demo.repos.find((r) => r.name === 'storefront')?.steps.length ?? 0);
+    const write = (repos: Repo[]) =>
+      writeFile(
+        file,
+        stringify({ id: 'resume-block', title: 'Integer cents', description: 'Prices as integer cents.', repos }),
+      );
+    const forgetful = demo.repos.map((r) =>
+      r.name === 'storefront' ? { ...r, steps: r.steps.filter((s) => !s.run.includes('catalog-api.uses.json')) } : r,
+    );
+    expect(forgetful.find((r) => r.name === 'storefront')?.steps.length).toBeLessThan(
+      demo.repos.find((r) => r.name === 'storefront')?.steps.length ?? 0,
+    );
     await write(forgetful);
     const created = await watch('resume-block');
 
     const first = await h.cli(['run', file, '--json', '--no-worker']);
-    const blocked = JSON.parse(first.stdout) as { status: string; gate: { contracts: { contract: string; status: string; blame: string[] }[] } };
+    const blocked = JSON.parse(first.stdout) as {
+      status: string;
+      gate: { contracts: { contract: string; status: string; blame: string[] }[] };
+    };
     expect(first.code).not.toBe(0);
     expect(blocked.status).toBe('blocked');
-    expect(blocked.gate.contracts.find((c) => c.contract === 'catalog-api')).toMatchObject({ status: 'mismatch', blame: ['storefront'] });
+    expect(blocked.gate.contracts.find((c) => c.contract === 'catalog-api')).toMatchObject({
+      status: 'mismatch',
+      blame: ['storefront'],
+    });
 
     await write(demo.repos);
-    const resumed = await h.cli(['resume', 'resume-block', '--change', file, '--redo-changed', '--json', '--no-worker']);
+    const resumed = await h.cli([
+      'resume',
+      'resume-block',
+      '--change',
+      file,
+      '--redo-changed',
+      '--json',
+      '--no-worker',
+    ]);
     expect(resumed.code, resumed.stderr).toBe(0);
-    const doc = JSON.parse(resumed.stdout) as { status: string; repos: { repo: string; pullRequest: { number: number } | null }[] };
+    const doc = JSON.parse(resumed.stdout) as {
+      status: string;
+      repos: { repo: string; pullRequest: { number: number } | null }[];
+    };
     expect(doc.status).toBe('succeeded');
     expect(await created.counts()).toEqual({ catalog: 1, storefront: 2, billing: 1 });
     const forge = new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
-    for (const repo of ['catalog', 'storefront', 'billing']) expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-block')).toHaveLength(1);
+    for (const repo of ['catalog', 'storefront', 'billing'])
+      expect((await forge.listPullRequests(repo)).filter((p) => p.head === 'lockstep/resume-block')).toHaveLength(1);
   });
 
   it('resume without changes keeps the green repo without a new sandbox', async () => {
@@ -162,17 +198,26 @@ describe('operating changes from the CLI', () => {
     expect(approved.code, approved.stderr).toBe(0);
     const result = await started;
     expect(result.code, result.stderr).toBe(0);
-    const status = await h.env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId('live')).query(changeStatusQuery);
-    expect(status.humans).toEqual([expect.objectContaining({ gate: 'publish', approved: true, reason: 'reviewed the diff' })]);
+    const status = await h.env.client.workflow
+      .getHandle<typeof changeWorkflow>(changeWorkflowId('live'))
+      .query(changeStatusQuery);
+    expect(status.humans).toEqual([
+      expect.objectContaining({ gate: 'publish', approved: true, reason: 'reviewed the diff' }),
+    ]);
     expect(status.humans[0]).toHaveProperty('by', expect.stringContaining('@'));
   });
 
   it('"retry" runs a failed repo again while the change waits', async () => {
     const created = await watch('live-retry');
-    const file = await writeChange('live-retry', 'echo note >> NOTES.md && test "$(cat /workspace/NOTES.md | wc -l)" -gt 99');
+    const file = await writeChange(
+      'live-retry',
+      'echo note >> NOTES.md && test "$(cat /workspace/NOTES.md | wc -l)" -gt 99',
+    );
     const started = h.cli(['run', file, '--wait-on-failure', '120', '--json', '--no-worker']);
     const view = await waitForAwaiting('live-retry', 'decision');
-    expect((await h.cli(['status', 'live-retry'])).stdout).toMatch(/waiting .* for a decision on storefront: lockstep retry\|skip live-retry <repo>/);
+    expect((await h.cli(['status', 'live-retry'])).stdout).toMatch(
+      /waiting .* for a decision on storefront: lockstep retry\|skip live-retry <repo>/,
+    );
     expect(view.awaiting).toMatchObject({ kind: 'decision', repos: ['storefront'] });
     const notFailed = await h.cli(['retry', 'live-retry', 'catalog']);
     expect(notFailed.code).not.toBe(0);
@@ -181,7 +226,11 @@ describe('operating changes from the CLI', () => {
     await waitForAwaiting('live-retry', 'decision');
     expect((await h.cli(['skip', 'live-retry', 'storefront', '--reason', 'ship catalog alone'])).code).toBe(0);
     const result = await started;
-    const doc = JSON.parse(result.stdout) as { status: string; summary: string; repos: { repo: string; status: string; pullRequest: unknown }[] };
+    const doc = JSON.parse(result.stdout) as {
+      status: string;
+      summary: string;
+      repos: { repo: string; status: string; pullRequest: unknown }[];
+    };
     expect(doc.status).toBe('succeeded');
     expect(doc.summary).toContain('skipped: storefront');
     expect(doc.repos.find((r) => r.repo === 'storefront')).toMatchObject({ status: 'skipped', pullRequest: null });
@@ -197,7 +246,11 @@ describe('operating changes from the CLI', () => {
     const result = await started;
     expect(result.code).toBe(1);
     expect((JSON.parse(result.stdout) as { status: string }).status).toBe('rejected');
-    const { stdout } = await new Promise<{ stdout: string }>((resolve) => execFile('git', ['--git-dir', h.fleet.remote('catalog'), 'branch', '--list', 'lockstep/rejected'], (_e, out) => resolve({ stdout: out })));
+    const { stdout } = await new Promise<{ stdout: string }>((resolve) =>
+      execFile('git', ['--git-dir', h.fleet.remote('catalog'), 'branch', '--list', 'lockstep/rejected'], (_e, out) =>
+        resolve({ stdout: out }),
+      ),
+    );
     expect(stdout).toContain('lockstep/rejected');
   });
 
@@ -205,14 +258,17 @@ describe('operating changes from the CLI', () => {
     const file = await writeChange('cancel-me', 'sleep 120');
     const started = h.cli(['run', file, '--json', '--no-worker']);
     for (let i = 0; i < 300; i++) {
-      const left = await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=cancel-me`, 'lockstep.repo=storefront'] } });
+      const left = await docker.listContainers({
+        filters: { label: [`${LABEL_CHANGE}=cancel-me`, 'lockstep.repo=storefront'] },
+      });
       if (left.length > 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     // Each repo's branch is on its remote (storefront never pushed: it sleeps), so there is one
     // to delete in every repo, whenever catalog finishes.
     const branchOf = (repo: string) => gitOut(h.fleet.remote(repo), 'branch', '--list', 'lockstep/cancel-me');
-    for (const repo of ['catalog', 'storefront']) await gitOut(h.fleet.remote(repo), 'update-ref', 'refs/heads/lockstep/cancel-me', 'refs/heads/main');
+    for (const repo of ['catalog', 'storefront'])
+      await gitOut(h.fleet.remote(repo), 'update-ref', 'refs/heads/lockstep/cancel-me', 'refs/heads/main');
     const cancelled = await h.cli(['cancel', 'cancel-me', '--yes', '--delete-branches']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
     expect(cancelled.stderr).toContain('deleted lockstep/cancel-me in catalog, storefront');
@@ -220,7 +276,8 @@ describe('operating changes from the CLI', () => {
     // A worker deleted them (the pulls workflow, with its forge credentials), not the CLI itself.
     const deletions = async (): Promise<string[]> => {
       const ids: string[] = [];
-      for await (const wf of h.env.client.workflow.list({ query: `WorkflowType = 'pullRequestsWorkflow'` })) ids.push(wf.workflowId);
+      for await (const wf of h.env.client.workflow.list({ query: `WorkflowType = 'pullRequestsWorkflow'` }))
+        ids.push(wf.workflowId);
       return ids.filter((id) => id.startsWith('change/cancel-me/pulls/delete-branches/'));
     };
     for (let i = 0; i < 50 && (await deletions()).length === 0; i++) await new Promise((r) => setTimeout(r, 200));
@@ -236,7 +293,13 @@ describe('operating changes from the CLI', () => {
   });
 
   it('a mistyped change id exits 2, naming the id and where the changes are listed', async () => {
-    const commands = [['status', 'cancel-mee'], ['retry', 'cancel-mee', 'catalog'], ['approve', 'cancel-mee'], ['cancel', 'cancel-mee', '--yes'], ['audit', 'cancel-mee']];
+    const commands = [
+      ['status', 'cancel-mee'],
+      ['retry', 'cancel-mee', 'catalog'],
+      ['approve', 'cancel-mee'],
+      ['cancel', 'cancel-mee', '--yes'],
+      ['audit', 'cancel-mee'],
+    ];
     for (const args of commands) {
       const { code, stderr } = await h.cli(args);
       expect(code, `${args.join(' ')}: ${stderr}`).toBe(2);
@@ -251,7 +314,9 @@ describe('operating changes from the CLI', () => {
       const changes = JSON.parse(stdout) as { changeId: string }[];
       if (changes.length > 0) {
         expect(changes.map((c) => c.changeId)).toEqual(['rejected']);
-        const none = JSON.parse((await h.cli(['list', '--json', '--status', 'rejected', '--repo', 'billing'])).stdout) as unknown[];
+        const none = JSON.parse(
+          (await h.cli(['list', '--json', '--status', 'rejected', '--repo', 'billing'])).stdout,
+        ) as unknown[];
         expect(none).toEqual([]);
         return;
       }

@@ -27,18 +27,32 @@ afterAll(async () => h?.close());
 
 async function change(id: string, steps: string[], repo = 'web'): Promise<ChangeResult> {
   const file = join(h.fleet.root, `${id}.yaml`);
-  await writeFile(file, stringify({ id, title: `Prepared: ${id}`, description: 'prepared fixture change', repos: [{ name: repo, steps: steps.map((run, i) => ({ name: `step ${i + 1}`, run })) }] }));
+  await writeFile(
+    file,
+    stringify({
+      id,
+      title: `Prepared: ${id}`,
+      description: 'prepared fixture change',
+      repos: [{ name: repo, steps: steps.map((run, i) => ({ name: `step ${i + 1}`, run })) }],
+    }),
+  );
   return h.run(await h.changeInput(file));
 }
 
-const gitOut = async (...args: string[]): Promise<string> => (await exec('git', ['--git-dir', h.fleet.remote('web'), ...args])).stdout;
-const branchFiles = async (id: string): Promise<string[]> => (await gitOut('ls-tree', '-r', '--name-only', `lockstep/${id}`)).split('\n').filter(Boolean).sort();
+const gitOut = async (...args: string[]): Promise<string> =>
+  (await exec('git', ['--git-dir', h.fleet.remote('web'), ...args])).stdout;
+const branchFiles = async (id: string): Promise<string[]> =>
+  (await gitOut('ls-tree', '-r', '--name-only', `lockstep/${id}`)).split('\n').filter(Boolean).sort();
 /** The output of every setup of `repo` in a change: its own run's first, then the gate's. */
 async function setupLogs(changeId: string, repo: string): Promise<string[]> {
   const dir = join(h.fleet.stateDir, 'logs', changeId);
-  const sandboxes = (await readdir(dir)).filter((d) => d === repo || (d.startsWith('gate-') && d.endsWith(`-${repo}`))).sort((a, b) => Number(a.startsWith('gate-')) - Number(b.startsWith('gate-')));
+  const sandboxes = (await readdir(dir))
+    .filter((d) => d === repo || (d.startsWith('gate-') && d.endsWith(`-${repo}`)))
+    .sort((a, b) => Number(a.startsWith('gate-')) - Number(b.startsWith('gate-')));
   const logs: string[] = [];
-  for (const s of sandboxes) for (const f of (await readdir(join(dir, s))).filter((f) => f.includes('-setup-'))) logs.push(await readFile(join(dir, s, f), 'utf8'));
+  for (const s of sandboxes)
+    for (const f of (await readdir(join(dir, s))).filter((f) => f.includes('-setup-')))
+      logs.push(await readFile(join(dir, s, f), 'utf8'));
   return logs;
 }
 const fixtureFile = (path: string) => readFile(join(fixtureFleet('prepared-fleet'), 'web', path), 'utf8');
@@ -50,7 +64,7 @@ const addCurrency = [
 ];
 
 describe('only the change is committed', () => {
-  it("keeps every leftover of setup out of the commit, and the base lockfile the steps did not touch", async () => {
+  it('keeps every leftover of setup out of the commit, and the base lockfile the steps did not touch', async () => {
     const result = await change('prepared-leftovers', addCurrency);
     expect(result.status, result.summary).toBe('succeeded');
     const web = result.repos.find((r) => r.repo === 'web');
@@ -58,12 +72,17 @@ describe('only the change is committed', () => {
     const base = (await gitOut('ls-tree', '-r', '--name-only', 'main')).split('\n').filter(Boolean);
     expect(await branchFiles('prepared-leftovers')).toEqual([...base, 'src/currency.js'].sort());
     // Setup rewrote the lockfile; nothing after it did, so the branch keeps the base's.
-    expect(await gitOut('show', 'lockstep/prepared-leftovers:package-lock.json')).toBe(await fixtureFile('package-lock.json'));
+    expect(await gitOut('show', 'lockstep/prepared-leftovers:package-lock.json')).toBe(
+      await fixtureFile('package-lock.json'),
+    );
     expect(await gitOut('show', 'lockstep/prepared-leftovers:src/index.js')).toContain('require("./currency.js")');
     // The tests ran after the steps against the prepared tree (require('greet') needs setup's node_modules).
     expect(web?.tests?.passed).toBe(true);
     // Each needs what its repo's setup installed: the gate ran setup first.
-    expect(Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]))).toEqual({ 'web-greeting': 'passed', 'web-smoke': 'passed' });
+    expect(Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]))).toEqual({
+      'web-greeting': 'passed',
+      'web-smoke': 'passed',
+    });
     // The first setup filled the repo's cache; the gate's setups of the same repo (one per
     // contract check: web-greeting's verifier, web-smoke) found it there.
     const logs = await setupLogs('prepared-leftovers', 'web');
@@ -85,7 +104,10 @@ describe('only the change is committed', () => {
     expect(result.repos[0]?.changedFiles.slice().sort()).toEqual(['.gitignore', 'package-lock.json', 'test.js']);
     // A second change on the repo installs from the cache the first one filled.
     expect((await setupLogs('prepared-touched', 'web'))[0]).toContain('greet@0.3.1: from the cache');
-    const lock = JSON.parse(await gitOut('show', 'lockstep/prepared-touched:package-lock.json')) as { version: string; packages: Record<string, { integrity?: string }> };
+    const lock = JSON.parse(await gitOut('show', 'lockstep/prepared-touched:package-lock.json')) as {
+      version: string;
+      packages: Record<string, { integrity?: string }>;
+    };
     // The step's file as it left it: built on what setup had written.
     expect(lock.version).toBe('1.5.0');
     expect(lock.packages['vendor/greet']?.integrity).toBe('sha512-prepared');
@@ -94,20 +116,36 @@ describe('only the change is committed', () => {
   });
 
   it('says a check could not run, why and what to fix, when a command is missing or a setup fails in the gate', async () => {
-    const result = await change('prepared-could-not-run', [`printf '\\n// Entries are in cents.\\n' >> index.js`], 'ledger');
+    const result = await change(
+      'prepared-could-not-run',
+      [`printf '\\n// Entries are in cents.\\n' >> index.js`],
+      'ledger',
+    );
     expect(result.status, result.summary).toBe('blocked');
     const verdicts = new Map((result.gate?.contracts ?? []).map((c) => [c.contract, c]));
     const lint = verdicts.get('ledger-lint');
     expect(lint?.status).toBe('failed');
     expect(lint?.blame).toEqual([]);
     expect(lint?.problems).toEqual([
-      expect.objectContaining({ rule: 'could-not-run', repo: 'ledger', message: expect.stringContaining('could not run: the command "eslint" is not installed in the sandbox. Fix: install it') as unknown }),
+      expect.objectContaining({
+        rule: 'could-not-run',
+        repo: 'ledger',
+        message: expect.stringContaining(
+          'could not run: the command "eslint" is not installed in the sandbox. Fix: install it',
+        ) as unknown,
+      }),
     ]);
     const entries = verdicts.get('ledger-entries');
     expect(entries?.status).toBe('failed');
     expect(entries?.blame).toEqual([]);
     expect(entries?.problems).toEqual([
-      expect.objectContaining({ rule: 'could-not-run', repo: 'legacy', message: expect.stringContaining("legacy's pact command could not run: legacy's sandbox.setup exited with code 1") as unknown }),
+      expect.objectContaining({
+        rule: 'could-not-run',
+        repo: 'legacy',
+        message: expect.stringContaining(
+          "legacy's pact command could not run: legacy's sandbox.setup exited with code 1",
+        ) as unknown,
+      }),
     ]);
     expect(entries?.problems[0]?.message).toContain('No module named pip');
     expect(result.repos.every((r) => r.pullRequest === null)).toBe(true);

@@ -30,10 +30,15 @@ const change = (id: string, steps: Steps): Promise<ChangeResult> => stepsChange(
 const verdict = verdictOf;
 const statuses = contractStatuses;
 /** What a test pins of each problem: rule, repo, file, location. */
-const places = (ps: readonly ContractProblem[] | undefined) => (ps ?? []).map((p) => [p.rule, p.repo, p.file, p.location]);
+const places = (ps: readonly ContractProblem[] | undefined) =>
+  (ps ?? []).map((p) => [p.rule, p.repo, p.file, p.location]);
 
 const edit = editStep;
-const addBrand = (file: string) => edit(file, `text.replace("  repeated string categories = 6;\\n", "  repeated string categories = 6;\\n  optional string brand = 7;\\n", 1)`);
+const addBrand = (file: string) =>
+  edit(
+    file,
+    `text.replace("  repeated string categories = 6;\\n", "  repeated string categories = 6;\\n  optional string brand = 7;\\n", 1)`,
+  );
 
 /** 1-based line of the first line of a fixture file that is `text` once trimmed. */
 async function lineOf(repo: string, file: string, text: string, after = ''): Promise<number> {
@@ -52,13 +57,20 @@ const recommendationDrift = async () => {
     ['FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED', 'recommendation', 'protos/demo.proto', at],
   ];
 };
-const catalogDrift = ['response-field-missing', 'checkout', 'catalog.uses.json', 'openapi.yaml#/paths/~1products~1{id}/get/responses/200/content/application~1json/schema/properties/legacy_sku'];
+const catalogDrift = [
+  'response-field-missing',
+  'checkout',
+  'catalog.uses.json',
+  'openapi.yaml#/paths/~1products~1{id}/get/responses/200/content/application~1json/schema/properties/legacy_sku',
+];
 
 describe('a protobuf estate whose copies differ from the provider in file options only', () => {
   it('passes a field added to the provider only, and reports the drift every kind already had as pre-existing', async () => {
     // A hostile provider also commits the gate's scratch folder as a link to a folder of the host.
     const outside = await mkdtemp(join(tmpdir(), 'lockstep-estate-outside-'));
-    const result = await change('estate-provider-adds', { shop: [addBrand('protos/demo.proto'), `ln -s ${outside} .lockstep-gate`] });
+    const result = await change('estate-provider-adds', {
+      shop: [addBrand('protos/demo.proto'), `ln -s ${outside} .lockstep-gate`],
+    });
     expect(await readdir(outside)).toEqual([]);
     await rm(outside, { recursive: true, force: true });
     expect(result.status, result.summary).toBe('succeeded');
@@ -67,14 +79,27 @@ describe('a protobuf estate whose copies differ from the provider in file option
     expect(verdict(result, 'demo-proto').preExisting?.[1]?.message).toMatch(
       /^recommendation's copy protos\/demo\.proto:\d+ no longer fits shop's protos\/demo\.proto:\d+:1: Previously present field "3" with name "max_results" on message "ListRecommendationsRequest" was deleted without reserving the number "3"\. To fix: /,
     );
-    expect(verdict(result, 'catalog-api').preExisting).toEqual([expect.objectContaining({ repo: 'checkout', file: 'catalog.uses.json', message: containing('legacy_sku') })]);
-    expect(verdict(result, 'order-events').preExisting).toEqual([expect.objectContaining({ repo: 'checkout', file: 'schemas/order-placed.json', message: containing('gift_wrap') })]);
-    const body = (await new LocalForge(join(h.fleet.stateDir, 'forge', 'local')).listPullRequests('shop')).find((p) => p.head === 'lockstep/estate-provider-adds')?.body ?? '';
-    expect(body).toMatch(/\| demo-proto \| protobuf \| shop \| checkout, recommendation, frontend \| passed \(2 pre-existing, below\) \|/);
+    expect(verdict(result, 'catalog-api').preExisting).toEqual([
+      expect.objectContaining({ repo: 'checkout', file: 'catalog.uses.json', message: containing('legacy_sku') }),
+    ]);
+    expect(verdict(result, 'order-events').preExisting).toEqual([
+      expect.objectContaining({
+        repo: 'checkout',
+        file: 'schemas/order-placed.json',
+        message: containing('gift_wrap'),
+      }),
+    ]);
+    const body =
+      (await new LocalForge(join(h.fleet.stateDir, 'forge', 'local')).listPullRequests('shop')).find(
+        (p) => p.head === 'lockstep/estate-provider-adds',
+      )?.body ?? '';
+    expect(body).toMatch(
+      /\| demo-proto \| protobuf \| shop \| checkout, recommendation, frontend \| passed \(2 pre-existing, below\) \|/,
+    );
     expect(body).toContain('Pre-existing drift (already there at the base commits; not caused by this change)');
   });
 
-  it('passes the field added in the provider and in every copy, frontend\'s split copy included', async () => {
+  it("passes the field added in the provider and in every copy, frontend's split copy included", async () => {
     const result = await change('estate-everywhere', {
       shop: [addBrand('protos/demo.proto')],
       checkout: [addBrand('proto/demo.proto')],
@@ -92,11 +117,18 @@ describe('a protobuf estate whose copies differ from the provider in file option
       shop: [
         edit('protos/demo.proto', `text.replace("  string picture = 4;\\n", "")`),
         edit('openapi.yaml', `text.replace("        description:\\n          type: string\\n", "")`),
-        edit('schemas/order-placed.json', `text.replace(',\\n    "placed_at": { "type": "string", "format": "date-time" }', '')`),
+        edit(
+          'schemas/order-placed.json',
+          `text.replace(',\\n    "placed_at": { "type": "string", "format": "date-time" }', '')`,
+        ),
       ],
     });
     expect(result.status).toBe('blocked');
-    expect(statuses(result)).toEqual({ 'demo-proto': 'breaking', 'catalog-api': 'breaking', 'order-events': 'breaking' });
+    expect(statuses(result)).toEqual({
+      'demo-proto': 'breaking',
+      'catalog-api': 'breaking',
+      'order-events': 'breaking',
+    });
     const proto = verdict(result, 'demo-proto');
     const product = await lineOf('shop', 'protos/demo.proto', 'message Product {');
     const copyLine = async (repo: string, file: string) => `L${await lineOf(repo, file, 'string picture = 4;')}`;
@@ -110,28 +142,48 @@ describe('a protobuf estate whose copies differ from the provider in file option
           ['checkout', 'proto/demo.proto'],
           ['recommendation', 'protos/demo.proto'],
           ['frontend', 'pb/demo.proto'],
-        ].flatMap(([repo = '', file = '']) => ['NAME', 'NUMBER'].map(async (what) => [`FIELD_NO_DELETE_UNLESS_${what}_RESERVED`, repo, file, await copyLine(repo, file)])),
+        ].flatMap(([repo = '', file = '']) =>
+          ['NAME', 'NUMBER'].map(async (what) => [
+            `FIELD_NO_DELETE_UNLESS_${what}_RESERVED`,
+            repo,
+            file,
+            await copyLine(repo, file),
+          ]),
+        ),
       )),
     ]);
-    expect(proto.problems[0]?.message).toBe('Previously present field "4" with name "picture" on message "Product" was deleted.');
-    expect(proto.problems.at(-1)?.message).toContain(`frontend's copy pb/demo.proto:${(await copyLine('frontend', 'pb/demo.proto')).slice(1)} no longer fits shop's protos/demo.proto:${product}:1`);
+    expect(proto.problems[0]?.message).toBe(
+      'Previously present field "4" with name "picture" on message "Product" was deleted.',
+    );
+    expect(proto.problems.at(-1)?.message).toContain(
+      `frontend's copy pb/demo.proto:${(await copyLine('frontend', 'pb/demo.proto')).slice(1)} no longer fits shop's protos/demo.proto:${product}:1`,
+    );
     expect(places(proto.preExisting)).toEqual(await recommendationDrift());
 
     const api = verdict(result, 'catalog-api');
-    expect(api.problems.filter((p) => p.kind === 'mismatch')).toEqual([expect.objectContaining({ repo: 'checkout', message: containing('description') })]);
+    expect(api.problems.filter((p) => p.kind === 'mismatch')).toEqual([
+      expect.objectContaining({ repo: 'checkout', message: containing('description') }),
+    ]);
     expect(places(api.preExisting)).toEqual([catalogDrift]);
     const events = verdict(result, 'order-events');
-    expect(events.problems.filter((p) => p.kind === 'mismatch')).toEqual([expect.objectContaining({ repo: 'checkout', message: containing('placed_at') })]);
-    expect(events.preExisting).toEqual([expect.objectContaining({ repo: 'checkout', message: containing('gift_wrap') })]);
+    expect(events.problems.filter((p) => p.kind === 'mismatch')).toEqual([
+      expect.objectContaining({ repo: 'checkout', message: containing('placed_at') }),
+    ]);
+    expect(events.preExisting).toEqual([
+      expect.objectContaining({ repo: 'checkout', message: containing('gift_wrap') }),
+    ]);
   });
 
   it('blocks a renamed field: its JSON name changes for shop and for every copy', async () => {
-    const result = await change('estate-rename', { shop: [edit('protos/demo.proto', `text.replace("  string name = 2;\\n", "  string title = 2;\\n")`)] });
+    const result = await change('estate-rename', {
+      shop: [edit('protos/demo.proto', `text.replace("  string name = 2;\\n", "  string title = 2;\\n")`)],
+    });
     expect(result.status).toBe('blocked');
     const proto = verdict(result, 'demo-proto');
     expect(proto.status).toBe('breaking');
     const field = await lineOf('shop', 'protos/demo.proto', 'string name = 2;', 'message Product {');
-    const copyField = async (repo: string, file: string) => `L${await lineOf(repo, file, 'string name = 2;', 'message Product {')}`;
+    const copyField = async (repo: string, file: string) =>
+      `L${await lineOf(repo, file, 'string name = 2;', 'message Product {')}`;
     // WIRE_JSON holds the field's name too, for JSON readers: each copy gets both findings.
     expect(places(proto.problems.filter((p) => p.rule !== 'consumer-not-in-change'))).toEqual([
       ['FIELD_SAME_JSON_NAME', 'shop', 'protos/demo.proto', `${field}:3`],
@@ -141,10 +193,19 @@ describe('a protobuf estate whose copies differ from the provider in file option
           ['checkout', 'proto/demo.proto'],
           ['recommendation', 'protos/demo.proto'],
           ['frontend', 'pb/demo.proto'],
-        ].flatMap(([repo = '', file = '']) => ['FIELD_SAME_JSON_NAME', 'FIELD_SAME_NAME'].map(async (rule) => [rule, repo, file, await copyField(repo, file)])),
+        ].flatMap(([repo = '', file = '']) =>
+          ['FIELD_SAME_JSON_NAME', 'FIELD_SAME_NAME'].map(async (rule) => [
+            rule,
+            repo,
+            file,
+            await copyField(repo, file),
+          ]),
+        ),
       )),
     ]);
-    expect(proto.problems.find((p) => p.repo === 'checkout' && p.rule === 'FIELD_SAME_JSON_NAME')?.message).toContain('Field "2" with name "title" on message "Product" changed option "json_name" from "name" to "title".');
+    expect(proto.problems.find((p) => p.repo === 'checkout' && p.rule === 'FIELD_SAME_JSON_NAME')?.message).toContain(
+      'Field "2" with name "title" on message "Product" changed option "json_name" from "name" to "title".',
+    );
   });
 
   it('gate.strict: the drift that predates the change blocks too', async () => {
@@ -152,10 +213,16 @@ describe('a protobuf estate whose copies differ from the provider in file option
     await writeFile(h.fleet.configFile, JSON.stringify({ ...config, gate: { ...config.gate, strict: true } }, null, 2));
     const result = await change('estate-strict', { shop: [addBrand('protos/demo.proto')] });
     expect(result.status).toBe('blocked');
-    expect(statuses(result)).toEqual({ 'demo-proto': 'mismatch', 'catalog-api': 'mismatch', 'order-events': 'mismatch' });
+    expect(statuses(result)).toEqual({
+      'demo-proto': 'mismatch',
+      'catalog-api': 'mismatch',
+      'order-events': 'mismatch',
+    });
     expect(places(verdict(result, 'demo-proto').problems)).toEqual(await recommendationDrift());
     expect(places(verdict(result, 'catalog-api').problems)).toEqual([catalogDrift]);
-    expect(verdict(result, 'order-events').problems).toEqual([expect.objectContaining({ repo: 'checkout', message: containing('gift_wrap') })]);
+    expect(verdict(result, 'order-events').problems).toEqual([
+      expect.objectContaining({ repo: 'checkout', message: containing('gift_wrap') }),
+    ]);
     expect(result.gate?.contracts.every((c) => c.preExisting === undefined)).toBe(true);
   });
 });

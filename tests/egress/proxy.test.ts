@@ -23,13 +23,29 @@ let privatePort = 0;
 let privateHits = 0;
 let proxyCount = 0;
 
-const policy = (over: Partial<EgressPolicy> = {}): EgressPolicy => ({ allow: ['localhost'], ports: [443, 80], maxBytes: 10_000_000, maxConnections: 100, ...over });
+const policy = (over: Partial<EgressPolicy> = {}): EgressPolicy => ({
+  allow: ['localhost'],
+  ports: [443, 80],
+  maxBytes: 10_000_000,
+  maxConnections: 100,
+  ...over,
+});
 
-async function proxy(over: Partial<EgressPolicy> = {}, resolve?: (host: string) => Promise<string[]>): Promise<{ p: EgressProxy; socketPath: string; logPath: string }> {
+async function proxy(
+  over: Partial<EgressPolicy> = {},
+  resolve?: (host: string) => Promise<string[]>,
+): Promise<{ p: EgressProxy; socketPath: string; logPath: string }> {
   proxyCount += 1;
   const socketPath = join(root, `p${proxyCount}`, 'egress.sock');
   const logPath = join(root, 'logs', `p${proxyCount}.jsonl`);
-  const p = await startEgressProxy({ socketPath, logPath, logName: `p${proxyCount}.jsonl`, policy: policy(over), loopbackPorts: [upstreamPort], ...(resolve ? { resolve } : {}) });
+  const p = await startEgressProxy({
+    socketPath,
+    logPath,
+    logName: `p${proxyCount}.jsonl`,
+    policy: policy(over),
+    loopbackPorts: [upstreamPort],
+    ...(resolve ? { resolve } : {}),
+  });
   return { p, socketPath, logPath };
 }
 
@@ -73,7 +89,10 @@ function plain(socketPath: string, uri: string, host: string): Promise<{ status:
 }
 
 async function records(logPath: string): Promise<EgressRecord[]> {
-  return (await readFile(logPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
+  return (await readFile(logPath, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EgressRecord);
 }
 
 beforeAll(async () => {
@@ -118,7 +137,9 @@ describe('the allowlist', () => {
 
   it('refuses IP literals, whatever the list says', () => {
     expect(allowlistRefusal({ allow: ['*.example.org'], ports: [443] }, '93.184.215.14', 443)).toMatch(/IP address/);
-    expect(allowlistRefusal({ allow: ['*.example.org'], ports: [443] }, '[2606:2800:21f:cb07:6820:80da:af6b:8b2c]', 443)).toMatch(/IP address/);
+    expect(
+      allowlistRefusal({ allow: ['*.example.org'], ports: [443] }, '[2606:2800:21f:cb07:6820:80da:af6b:8b2c]', 443),
+    ).toMatch(/IP address/);
     expect(allowEntryProblem('10.0.0.1')).toMatch(/IP addresses are never allowed/);
     expect(allowEntryProblem('*.org')).toMatch(/two labels/);
     expect(allowEntryProblem('registry.example.org:70000')).toMatch(/port/);
@@ -126,18 +147,38 @@ describe('the allowlist', () => {
   });
 
   it('knows which addresses are not public', () => {
-    for (const a of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1', '224.0.0.1']) {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '::1',
+      '::',
+      'fe80::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '::ffff:10.0.0.1',
+      '224.0.0.1',
+    ]) {
       expect(isNonPublic(a), a).toBe(true);
     }
     // Egress gateways answer names with documentation-range addresses (this machine's does).
-    for (const a of ['93.184.215.14', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8', '203.0.113.80', '198.18.0.7']) expect(isNonPublic(a), a).toBe(false);
+    for (const a of ['93.184.215.14', '8.8.8.8', '2606:4700::1111', '::ffff:8.8.8.8', '203.0.113.80', '198.18.0.7'])
+      expect(isNonPublic(a), a).toBe(false);
   });
 });
 
 describe('the proxy', () => {
   it('tunnels an allowed CONNECT and records host, port and bytes', async () => {
     const { p, socketPath, logPath } = await proxy({ ports: [upstreamPort] });
-    const res = await tunnel(socketPath, `localhost:${upstreamPort}`, 'GET /?size=5 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    const res = await tunnel(
+      socketPath,
+      `localhost:${upstreamPort}`,
+      'GET /?size=5 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n',
+    );
     expect(res.status).toBe(200);
     expect(res.body).toMatch(/^HTTP\/1\.1 200 OK[\s\S]*xxxxx$/);
     const summary = await p.close();
@@ -145,7 +186,13 @@ describe('the proxy', () => {
     expect(summary.bytesUp).toBeGreaterThan(40);
     expect(summary.bytesDown).toBe(res.body.length);
     const [line] = await records(logPath);
-    expect(line).toMatchObject({ host: 'localhost', port: upstreamPort, method: 'CONNECT', allowed: true, bytesDown: res.body.length });
+    expect(line).toMatchObject({
+      host: 'localhost',
+      port: upstreamPort,
+      method: 'CONNECT',
+      allowed: true,
+      bytesDown: res.body.length,
+    });
     expect(line?.durationMs).toBeGreaterThanOrEqual(0);
     await expect(stat(socketPath)).rejects.toThrow(/ENOENT/);
   });
@@ -161,17 +208,25 @@ describe('the proxy', () => {
     expect((await tunnel(socketPath, 'registry.example.org:22')).body).toMatch(/port 22 is not allowed/);
     const summary = await p.close();
     expect(summary).toMatchObject({ connections: 0, denied: 4 });
-    expect(summary.deniedHosts.map((d) => d.host)).toEqual(['evil.example.com', '127.0.0.1', '::1', 'registry.example.org']);
+    expect(summary.deniedHosts.map((d) => d.host)).toEqual([
+      'evil.example.com',
+      '127.0.0.1',
+      '::1',
+      'registry.example.org',
+    ]);
     expect((await records(logPath)).every((r) => !r.allowed && r.reason)).toBe(true);
     expect(upstreamHits).toBe(hitsBefore);
   });
 
-  it('never reaches the worker\'s loopback services, by name or by a resolver that points inside', async () => {
-    const { p, socketPath } = await proxy({ allow: ['localhost', 'internal.example.org', 'rebind.example.org'], ports: [privatePort, 80] }, async (host) => {
-      if (host === 'internal.example.org') return ['10.0.0.5'];
-      if (host === 'rebind.example.org') return ['93.184.215.14', '127.0.0.1'];
-      return ['127.0.0.1'];
-    });
+  it("never reaches the worker's loopback services, by name or by a resolver that points inside", async () => {
+    const { p, socketPath } = await proxy(
+      { allow: ['localhost', 'internal.example.org', 'rebind.example.org'], ports: [privatePort, 80] },
+      async (host) => {
+        if (host === 'internal.example.org') return ['10.0.0.5'];
+        if (host === 'rebind.example.org') return ['93.184.215.14', '127.0.0.1'];
+        return ['127.0.0.1'];
+      },
+    );
     const byName = await tunnel(socketPath, `localhost:${privatePort}`);
     expect(byName.status).toBe(403);
     expect(byName.body).toMatch(/resolves to 127\.0\.0\.1, which is not a public address/);
@@ -195,12 +250,20 @@ describe('the proxy', () => {
     await p.close();
     expect(upstreamHits - hitsBefore).toBe(1);
     const lines = await records(logPath);
-    expect(lines.map((l) => [l.method, l.allowed])).toEqual([['GET', true], ['GET', false], ['GET', false]]);
+    expect(lines.map((l) => [l.method, l.allowed])).toEqual([
+      ['GET', true],
+      ['GET', false],
+      ['GET', false],
+    ]);
   });
 
   it('cuts a setup off at its byte cap and at its connection cap', async () => {
     const bytes = await proxy({ maxBytes: 4000, ports: [upstreamPort] });
-    const big = await plain(bytes.socketPath, `http://localhost:${upstreamPort}/?size=100000`, `localhost:${upstreamPort}`).catch(() => ({ status: -1, body: '' }));
+    const big = await plain(
+      bytes.socketPath,
+      `http://localhost:${upstreamPort}/?size=100000`,
+      `localhost:${upstreamPort}`,
+    ).catch(() => ({ status: -1, body: '' }));
     expect(big.body.length).toBeLessThan(100_000);
     const after = await tunnel(bytes.socketPath, `localhost:${upstreamPort}`);
     expect(after.status).toBe(403);
@@ -209,11 +272,14 @@ describe('the proxy', () => {
     expect((await records(bytes.logPath))[0]?.reason).toMatch(/byte cap/);
 
     const conns = await proxy({ maxConnections: 2, ports: [upstreamPort] });
-    for (let i = 0; i < 2; i += 1) expect((await plain(conns.socketPath, `http://localhost:${upstreamPort}/`, `localhost:${upstreamPort}`)).status).toBe(200);
+    for (let i = 0; i < 2; i += 1)
+      expect(
+        (await plain(conns.socketPath, `http://localhost:${upstreamPort}/`, `localhost:${upstreamPort}`)).status,
+      ).toBe(200);
     const third = await plain(conns.socketPath, `http://localhost:${upstreamPort}/`, `localhost:${upstreamPort}`);
     expect(third.status).toBe(403);
     expect(third.body).toMatch(/connection cap of this setup \(2, sandbox\.egress\.maxConnections\)/);
-    expect((await conns.p.close())).toMatchObject({ connections: 2, denied: 1 });
+    expect(await conns.p.close()).toMatchObject({ connections: 2, denied: 1 });
   });
 
   it('stops listening when closed, also with a tunnel open', async () => {
@@ -235,18 +301,20 @@ describe('the proxy', () => {
     const { p, socketPath, logPath } = await proxy({ ports: [upstreamPort] });
     const tunnels = 15;
     const sockets = await Promise.all(
-      Array.from({ length: tunnels }, () =>
-        new Promise<Duplex>((resolve, reject) => {
-          const req = request({ socketPath, method: 'CONNECT', path: `localhost:${upstreamPort}` });
-          req.on('connect', (_res, socket) => {
-            socket.on('error', () => undefined);
-            // Keep-alive: the tunnel stays open after its answer, as npm's agent keeps it.
-            socket.once('data', () => resolve(socket));
-            socket.write('GET /?size=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n');
-          });
-          req.on('error', reject);
-          req.end();
-        }),
+      Array.from(
+        { length: tunnels },
+        () =>
+          new Promise<Duplex>((resolve, reject) => {
+            const req = request({ socketPath, method: 'CONNECT', path: `localhost:${upstreamPort}` });
+            req.on('connect', (_res, socket) => {
+              socket.on('error', () => undefined);
+              // Keep-alive: the tunnel stays open after its answer, as npm's agent keeps it.
+              socket.once('data', () => resolve(socket));
+              socket.write('GET /?size=1000 HTTP/1.1\r\nHost: localhost\r\n\r\n');
+            });
+            req.on('error', reject);
+            req.end();
+          }),
       ),
     );
     expect(sockets).toHaveLength(tunnels);

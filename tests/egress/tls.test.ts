@@ -29,11 +29,19 @@ let upstreamCa: EgressCa;
 let proxyCa: EgressCa;
 let count = 0;
 
-async function proxy(over: { trustUpstream?: boolean; methods?: string[]; allow?: string[] } = {}): Promise<{ p: EgressProxy; socketPath: string; logPath: string }> {
+async function proxy(
+  over: { trustUpstream?: boolean; methods?: string[]; allow?: string[] } = {},
+): Promise<{ p: EgressProxy; socketPath: string; logPath: string }> {
   count += 1;
   const socketPath = join(root, `p${count}`, 'egress.sock');
   const logPath = join(root, 'logs', `p${count}.jsonl`);
-  const policy: EgressPolicy = { allow: over.allow ?? ['localhost'], ports: [upstreamPort], maxBytes: 10_000_000, maxConnections: 100, methods: over.methods ?? ['GET', 'HEAD', 'OPTIONS'] };
+  const policy: EgressPolicy = {
+    allow: over.allow ?? ['localhost'],
+    ports: [upstreamPort],
+    maxBytes: 10_000_000,
+    maxConnections: 100,
+    methods: over.methods ?? ['GET', 'HEAD', 'OPTIONS'],
+  };
   const p = await startEgressProxy({
     socketPath,
     logPath,
@@ -69,13 +77,28 @@ interface Answer {
 }
 
 /** An HTTPS request through the tunnel, the client trusting `trust` (the sandbox's bundle). */
-async function https(socketPath: string, method: string, path: string, options: { trust?: string; host?: string; body?: string } = {}): Promise<Answer> {
+async function https(
+  socketPath: string,
+  method: string,
+  path: string,
+  options: { trust?: string; host?: string; body?: string } = {},
+): Promise<Answer> {
   const tunnel = await connectTunnel(socketPath, `localhost:${upstreamPort}`);
   if (tunnel.status !== 200) throw new Error(`CONNECT refused: ${tunnel.status} ${tunnel.body}`);
   return new Promise((resolve, reject) => {
-    const secure = tlsConnect({ socket: tunnel.socket, servername: 'localhost', ca: [options.trust ?? proxyCa.certPem], ALPNProtocols: ['http/1.1'] });
+    const secure = tlsConnect({
+      socket: tunnel.socket,
+      servername: 'localhost',
+      ca: [options.trust ?? proxyCa.certPem],
+      ALPNProtocols: ['http/1.1'],
+    });
     secure.on('error', reject);
-    const req = request({ createConnection: () => secure, method, path, headers: { host: options.host ?? `localhost:${upstreamPort}` } });
+    const req = request({
+      createConnection: () => secure,
+      method,
+      path,
+      headers: { host: options.host ?? `localhost:${upstreamPort}` },
+    });
     req.on('response', (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
@@ -90,7 +113,10 @@ async function https(socketPath: string, method: string, path: string, options: 
 }
 
 async function records(logPath: string): Promise<EgressRecord[]> {
-  return (await readFile(logPath, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
+  return (await readFile(logPath, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as EgressRecord);
 }
 
 beforeAll(async () => {
@@ -120,12 +146,22 @@ describe('the TLS-terminating egress proxy (phases with a method policy)', () =>
     const answer = await https(socketPath, 'GET', '/example.org/mod/@v/list?go=1');
     expect(answer.status).toBe(200);
     expect(answer.body).toBe('module list for /example.org/mod/@v/list?go=1\n');
-    expect(hits.slice(before)).toEqual([{ method: 'GET', url: '/example.org/mod/@v/list?go=1', host: `localhost:${upstreamPort}` }]);
+    expect(hits.slice(before)).toEqual([
+      { method: 'GET', url: '/example.org/mod/@v/list?go=1', host: `localhost:${upstreamPort}` },
+    ]);
     const summary = await p.close();
     expect(summary).toMatchObject({ phase: 'steps', connections: 1, requests: 1, denied: 0, hosts: ['localhost'] });
     const lines = await records(logPath);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ phase: 'steps', method: 'GET', host: 'localhost', port: upstreamPort, path: '/example.org/mod/@v/list?go=1', status: 200, allowed: true });
+    expect(lines[0]).toMatchObject({
+      phase: 'steps',
+      method: 'GET',
+      host: 'localhost',
+      port: upstreamPort,
+      path: '/example.org/mod/@v/list?go=1',
+      status: 200,
+      allowed: true,
+    });
     expect(lines[0]?.bytesDown).toBe(answer.body.length);
     expect(lines[0]?.reason).toBeUndefined();
   });
@@ -140,8 +176,18 @@ describe('the TLS-terminating egress proxy (phases with a method policy)', () =>
     expect(answer.body).toContain('sandbox.egress.steps.methods');
     expect(hits.length).toBe(before);
     const summary = await p.close();
-    expect(summary.deniedHosts).toEqual([{ host: 'localhost', port: upstreamPort, method: 'POST', path: '/upload/secrets', reason: expect.stringContaining('method POST is not allowed') as unknown }]);
-    expect(await records(logPath)).toEqual([expect.objectContaining({ phase: 'steps', method: 'POST', path: '/upload/secrets', status: 403, allowed: false })]);
+    expect(summary.deniedHosts).toEqual([
+      {
+        host: 'localhost',
+        port: upstreamPort,
+        method: 'POST',
+        path: '/upload/secrets',
+        reason: expect.stringContaining('method POST is not allowed') as unknown,
+      },
+    ]);
+    expect(await records(logPath)).toEqual([
+      expect.objectContaining({ phase: 'steps', method: 'POST', path: '/upload/secrets', status: 403, allowed: false }),
+    ]);
   });
 
   it('lets a method through that the fleet allows, and refuses a Host that is not the tunnel host', async () => {
@@ -164,7 +210,13 @@ describe('the TLS-terminating egress proxy (phases with a method policy)', () =>
     expect(hits.length).toBe(before);
     expect(summary.requests).toBe(0);
     const lines = await records(logPath);
-    expect(lines).toEqual([expect.objectContaining({ method: 'CONNECT', allowed: false, reason: expect.stringContaining('egress CA') as unknown })]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        method: 'CONNECT',
+        allowed: false,
+        reason: expect.stringContaining('egress CA') as unknown,
+      }),
+    ]);
   });
 
   it('fails closed when the upstream is not trusted by the worker: a 502, and the request never reaches it', async () => {
@@ -184,13 +236,21 @@ describe('the TLS-terminating egress proxy (phases with a method policy)', () =>
     expect(refused.status).toBe(403);
     expect(refused.body).toContain('an IP address, not a host name');
     await p.close();
-    expect(await records(logPath)).toEqual([expect.objectContaining({ phase: 'steps', method: 'CONNECT', host: '127.0.0.1', allowed: false })]);
+    expect(await records(logPath)).toEqual([
+      expect.objectContaining({ phase: 'steps', method: 'CONNECT', host: '127.0.0.1', allowed: false }),
+    ]);
   });
 
   it('judges plain-HTTP requests the same way', async () => {
     const { p, socketPath, logPath } = await proxy();
     const answer = await new Promise<Answer>((resolve, reject) => {
-      const req = request({ socketPath, method: 'DELETE', path: `http://localhost:${upstreamPort}/v1/thing`, headers: { host: `localhost:${upstreamPort}` }, setHost: false });
+      const req = request({
+        socketPath,
+        method: 'DELETE',
+        path: `http://localhost:${upstreamPort}/v1/thing`,
+        headers: { host: `localhost:${upstreamPort}` },
+        setHost: false,
+      });
       req.on('response', (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
@@ -200,9 +260,13 @@ describe('the TLS-terminating egress proxy (phases with a method policy)', () =>
       req.end();
     });
     expect(answer.status).toBe(403);
-    expect(answer.body).toContain(`DELETE http://localhost:${upstreamPort}/v1/thing refused: method DELETE is not allowed for steps`);
+    expect(answer.body).toContain(
+      `DELETE http://localhost:${upstreamPort}/v1/thing refused: method DELETE is not allowed for steps`,
+    );
     await p.close();
-    expect(await records(logPath)).toEqual([expect.objectContaining({ method: 'DELETE', path: '/v1/thing', allowed: false })]);
+    expect(await records(logPath)).toEqual([
+      expect.objectContaining({ method: 'DELETE', path: '/v1/thing', allowed: false }),
+    ]);
   });
 });
 

@@ -12,7 +12,11 @@ afterAll(async () => gh.close());
 const call = async (method: string, path: string, body?: unknown, token = gh.token) => {
   const res = await fetch(`${gh.baseUrl}${path}`, {
     method,
-    headers: { authorization: `token ${token}`, accept: 'application/vnd.github+json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `token ${token}`,
+      accept: 'application/vnd.github+json',
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, json: (await res.json()) as Record<string, unknown>, headers: res.headers };
@@ -23,10 +27,17 @@ describe('fake GitHub', () => {
     expect((await call('GET', '/repos/acme/api/pulls', undefined, 'ghp_wrong')).status).toBe(401);
     expect((await call('GET', '/repos/acme/nope/pulls')).status).toBe(404);
     // draft must be a boolean in GitHub's description.
-    const wrongType = await call('POST', '/repos/acme/api/pulls', { title: 't', head: 'x', base: 'main', draft: 'yes' });
+    const wrongType = await call('POST', '/repos/acme/api/pulls', {
+      title: 't',
+      head: 'x',
+      base: 'main',
+      draft: 'yes',
+    });
     expect(wrongType.status).toBe(422);
     expect(String(wrongType.json.message)).toBe('Validation Failed');
-    expect((await call('POST', '/repos/acme/api/pulls', { title: 't', head: 'x', base: 'main', colour: 'red' })).status).toBe(422);
+    expect(
+      (await call('POST', '/repos/acme/api/pulls', { title: 't', head: 'x', base: 'main', colour: 'red' })).status,
+    ).toBe(422);
     expect((await call('GET', '/repos/acme/api/pulls?state=merged')).status).toBe(422);
     expect((await call('GET', '/repos/acme/api/pulls?per_page=abc')).status).toBe(422);
     expect((await call('GET', '/repos/acme/api/pulls?unknown=1')).status).toBe(422);
@@ -35,7 +46,13 @@ describe('fake GitHub', () => {
   });
 
   it('keeps PR state, refuses a second PR of a head with 422 "already exists", and filters by head', async () => {
-    const first = await call('POST', '/repos/acme/api/pulls', { title: 'T', head: 'lockstep/a', base: 'main', body: 'b', draft: true });
+    const first = await call('POST', '/repos/acme/api/pulls', {
+      title: 'T',
+      head: 'lockstep/a',
+      base: 'main',
+      body: 'b',
+      draft: true,
+    });
     expect(first.status).toBe(201);
     expect(first.json).toMatchObject({ number: 1, draft: true, state: 'open', head: { ref: 'lockstep/a' } });
     const again = await call('POST', '/repos/acme/api/pulls', { title: 'T', head: 'lockstep/a', base: 'main' });
@@ -61,10 +78,14 @@ describe('fake GitHub', () => {
 
   it('"crash after create" creates the PR and never answers; "drop" changes nothing', async () => {
     gh.inject({ kind: 'crash-after-create', operationId: 'pulls/create' });
-    await expect(call('POST', '/repos/acme/api/pulls', { title: 'T', head: 'lockstep/c', base: 'main' })).rejects.toThrow();
+    await expect(
+      call('POST', '/repos/acme/api/pulls', { title: 'T', head: 'lockstep/c', base: 'main' }),
+    ).rejects.toThrow();
     expect(gh.pulls('acme/api').map((p) => p.head.ref)).toContain('lockstep/c');
     gh.inject({ kind: 'drop', operationId: 'pulls/create' });
-    await expect(call('POST', '/repos/acme/api/pulls', { title: 'T', head: 'lockstep/d', base: 'main' })).rejects.toThrow();
+    await expect(
+      call('POST', '/repos/acme/api/pulls', { title: 'T', head: 'lockstep/d', base: 'main' }),
+    ).rejects.toThrow();
     expect(gh.pulls('acme/api').map((p) => p.head.ref)).not.toContain('lockstep/d');
     expect(gh.pendingFaults()).toEqual([]);
   });

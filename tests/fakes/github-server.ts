@@ -126,7 +126,9 @@ export interface FakeGitHubOptions {
   onFault?: (fault: Fault, request: LoggedRequest) => void;
 }
 
-const fixture = JSON.parse(readFileSync(join(projectRoot, 'tests', 'fixtures', 'github-operations.json'), 'utf8')) as { operations: Operation[] };
+const fixture = JSON.parse(readFileSync(join(projectRoot, 'tests', 'fixtures', 'github-operations.json'), 'utf8')) as {
+  operations: Operation[];
+};
 const API = '/api/v3';
 const SECONDARY_MESSAGE =
   'You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID ';
@@ -143,7 +145,11 @@ class HttpError extends Error {
 }
 
 const validation = (message: string, errors: unknown[] = []): HttpError =>
-  new HttpError(422, { message: 'Validation Failed', errors, documentation_url: 'https://docs.github.com/rest', status: '422' }, true);
+  new HttpError(
+    422,
+    { message: 'Validation Failed', errors, documentation_url: 'https://docs.github.com/rest', status: '422' },
+    true,
+  );
 
 interface CompiledOperation extends Operation {
   pattern: RegExp;
@@ -207,7 +213,15 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     type: 'User',
     site_admin: false,
   });
-  const label = (name: string) => ({ id: name.length, node_id: `L_${name}`, url: '', name, description: null, color: 'ededed', default: false });
+  const label = (name: string) => ({
+    id: name.length,
+    node_id: `L_${name}`,
+    url: '',
+    name,
+    description: null,
+    color: 'ededed',
+    default: false,
+  });
 
   function pullJson(base: string, slug: string, pr: FakePull, full: boolean): Record<string, unknown> {
     const [owner = ''] = slug.split('/');
@@ -292,17 +306,32 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
 
   function findRepo(slug: string) {
     const repo = repos.get(slug);
-    if (!repo) throw new HttpError(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' }, true);
+    if (!repo)
+      throw new HttpError(
+        404,
+        { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
+        true,
+      );
     return repo;
   }
   function findPull(slug: string, n: number): FakePull {
     const pr = findRepo(slug).pulls.find((p) => p.number === n);
-    if (!pr) throw new HttpError(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' }, true);
+    if (!pr)
+      throw new HttpError(
+        404,
+        { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
+        true,
+      );
     return pr;
   }
 
   /** The operation's effect and answer. */
-  async function handle(op: CompiledOperation, base: string, p: Record<string, unknown>, body: Record<string, unknown> | null): Promise<{ status: number; json: unknown }> {
+  async function handle(
+    op: CompiledOperation,
+    base: string,
+    p: Record<string, unknown>,
+    body: Record<string, unknown> | null,
+  ): Promise<{ status: number; json: unknown }> {
     const slug = `${String(p.owner)}/${String(p.repo)}`;
     const now = new Date().toISOString();
     switch (op.operationId) {
@@ -316,23 +345,45 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         }
         const perPage = Number(p.per_page ?? 30);
         const page = Number(p.page ?? 1);
-        return { status: 200, json: list.slice((page - 1) * perPage, page * perPage).map((pr) => pullJson(base, slug, pr, false)) };
+        return {
+          status: 200,
+          json: list.slice((page - 1) * perPage, page * perPage).map((pr) => pullJson(base, slug, pr, false)),
+        };
       }
       case 'pulls/create': {
         const repo = findRepo(slug);
         const b = body ?? {};
-        if (typeof b.head !== 'string' || typeof b.base !== 'string' || (typeof b.title !== 'string' && b.issue === undefined)) {
+        if (
+          typeof b.head !== 'string' ||
+          typeof b.base !== 'string' ||
+          (typeof b.title !== 'string' && b.issue === undefined)
+        ) {
           throw validation('head, base and title are required', [{ resource: 'PullRequest', code: 'missing_field' }]);
         }
         const sha = options.headCommit ? await options.headCommit(slug, b.head) : 'f'.repeat(40);
-        if (!sha) throw new HttpError(422, { message: 'Validation Failed', errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }], status: '422' }, true);
+        if (!sha)
+          throw new HttpError(
+            422,
+            {
+              message: 'Validation Failed',
+              errors: [{ resource: 'PullRequest', field: 'head', code: 'invalid' }],
+              status: '422',
+            },
+            true,
+          );
         if (repo.pulls.some((pr) => pr.state === 'open' && pr.head.ref === b.head)) {
           // What GitHub answers to a second PR of a head; a correct client looks first, or recovers.
           throw new HttpError(
             422,
             {
               message: 'Validation Failed',
-              errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${slug.split('/')[0] ?? ''}:${b.head}.` }],
+              errors: [
+                {
+                  resource: 'PullRequest',
+                  code: 'custom',
+                  message: `A pull request already exists for ${slug.split('/')[0] ?? ''}:${b.head}.`,
+                },
+              ],
               documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
               status: '422',
             },
@@ -402,11 +453,19 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       }
       case 'issues/add-assignees': {
         const pr = findPull(slug, Number(p.issue_number));
-        for (const a of ((body ?? {}).assignees as string[] | undefined) ?? []) if (!pr.assignees.includes(a)) pr.assignees.push(a);
+        for (const a of ((body ?? {}).assignees as string[] | undefined) ?? [])
+          if (!pr.assignees.includes(a)) pr.assignees.push(a);
         const issue = pullJson(base, slug, pr, false);
         return {
           status: 201,
-          json: { ...issue, comments: 0, events_url: '', labels_url: '', repository_url: `${base}/repos/${slug}`, pull_request: { url: issue.url } },
+          json: {
+            ...issue,
+            comments: 0,
+            events_url: '',
+            labels_url: '',
+            repository_url: `${base}/repos/${slug}`,
+            pull_request: { url: issue.url },
+          },
         };
       }
       case 'checks/list-for-ref':
@@ -414,7 +473,18 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         return { status: 200, json: { total_count: 0, check_runs: [] } };
       case 'repos/get-combined-status-for-ref':
         findRepo(slug);
-        return { status: 200, json: { state: 'pending', sha: String(p.ref), total_count: 0, statuses: [], repository: { full_name: slug }, commit_url: '', url: '' } };
+        return {
+          status: 200,
+          json: {
+            state: 'pending',
+            sha: String(p.ref),
+            total_count: 0,
+            statuses: [],
+            repository: { full_name: slug },
+            commit_url: '',
+            url: '',
+          },
+        };
       default:
         throw new HttpError(500, { message: `the fake does not implement ${op.operationId}` }, true);
     }
@@ -425,7 +495,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     const query = body?.query;
     const variables = (body?.variables ?? {}) as Record<string, unknown>;
     if (typeof query !== 'string') throw new HttpError(400, { message: 'Problems parsing JSON' }, true);
-    const mutation = /^\s*mutation\b[\s\S]*markPullRequestReadyForReview\s*\(\s*input\s*:\s*\{\s*pullRequestId\s*:\s*\$(\w+)\s*\}\s*\)/.exec(query);
+    const mutation =
+      /^\s*mutation\b[\s\S]*markPullRequestReadyForReview\s*\(\s*input\s*:\s*\{\s*pullRequestId\s*:\s*\$(\w+)\s*\}\s*\)/.exec(
+        query,
+      );
     if (!mutation?.[1]) {
       violations.push(`graphql: unsupported document: ${query.slice(0, 200)}`);
       return { status: 200, json: { errors: [{ message: 'the fake only knows markPullRequestReadyForReview' }] } };
@@ -436,11 +509,20 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       if (pr) {
         pr.draft = false;
         pr.updated_at = new Date().toISOString();
-        return { status: 200, json: { data: { markPullRequestReadyForReview: { pullRequest: { number: pr.number, isDraft: false } } } } };
+        return {
+          status: 200,
+          json: { data: { markPullRequestReadyForReview: { pullRequest: { number: pr.number, isDraft: false } } } },
+        };
       }
     }
     violations.push(`graphql: unknown node id ${String(id)}`);
-    return { status: 200, json: { data: null, errors: [{ type: 'NOT_FOUND', message: `Could not resolve to a node with the global id of '${String(id)}'` }] } };
+    return {
+      status: 200,
+      json: {
+        data: null,
+        errors: [{ type: 'NOT_FOUND', message: `Could not resolve to a node with the global id of '${String(id)}'` }],
+      },
+    };
   }
 
   const server = createServer((req, res) => {
@@ -454,12 +536,23 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = performance.timeOrigin + performance.now();
     const url = new URL(req.url ?? '/', 'http://fake');
-    const entry: LoggedRequest = { at, method: req.method ?? 'GET', path: url.pathname, operationId: null, status: null, fault: null };
+    const entry: LoggedRequest = {
+      at,
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      operationId: null,
+      status: null,
+      fault: null,
+    };
     requests.push(entry);
     const requestId = `FAKE:${++requestSeq}`;
     const send = (status: number, json: unknown, headers: Record<string, string> = {}): void => {
       entry.status = status;
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-github-request-id': requestId, ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'x-github-request-id': requestId,
+        ...headers,
+      });
       res.end(json === undefined ? '' : JSON.stringify(json));
     };
     try {
@@ -472,7 +565,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       }
       let body: Record<string, unknown> | null = null;
       if (text.length > 0) {
-        if (!/application\/json/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, { message: 'Unsupported Media Type' }, true);
+        if (!/application\/json/.test(req.headers['content-type'] ?? ''))
+          throw new HttpError(415, { message: 'Unsupported Media Type' }, true);
         try {
           body = JSON.parse(text) as Record<string, unknown>;
         } catch {
@@ -488,12 +582,16 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       if (!url.pathname.startsWith(`${API}/`)) throw new HttpError(404, { message: 'Not Found' }, true);
       const path = url.pathname.slice(API.length);
       const op = operations.find((o) => o.method === entry.method && o.pattern.test(path));
-      if (!op) throw new HttpError(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }, true);
+      if (!op)
+        throw new HttpError(404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' }, true);
       entry.operationId = op.operationId;
       const values = op.pattern.exec(path) ?? [];
-      const params: Record<string, unknown> = Object.fromEntries(op.names.map((n, i) => [n, decodeURIComponent(values[i + 1] ?? '')]));
+      const params: Record<string, unknown> = Object.fromEntries(
+        op.names.map((n, i) => [n, decodeURIComponent(values[i + 1] ?? '')]),
+      );
       for (const [k, v] of url.searchParams) params[k] = v;
-      if (!op.params(params)) throw validation(`parameters: ${coercing.errorsText(op.params.errors)}`, op.params.errors ?? []);
+      if (!op.params(params))
+        throw validation(`parameters: ${coercing.errorsText(op.params.errors)}`, op.params.errors ?? []);
       if (op.requestBody?.required && body === null) throw validation('a request body is required');
       if (body !== null) {
         if (!op.body) throw validation(`${op.operationId} takes no body`);
@@ -503,7 +601,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         if (unknown.length > 0) throw validation(`unknown body fields: ${unknown.join(', ')}`);
       }
 
-      const slug = typeof params.owner === 'string' && typeof params.repo === 'string' ? `${params.owner}/${params.repo}` : null;
+      const slug =
+        typeof params.owner === 'string' && typeof params.repo === 'string' ? `${params.owner}/${params.repo}` : null;
       const fault = takeFault(op.operationId, slug);
       entry.fault = fault?.kind ?? null;
       if (fault?.kind === 'drop') {
@@ -518,7 +617,12 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         const reset = Math.floor(Date.now() / 1000) + 3600;
         send(
           403,
-          { message: `${SECONDARY_MESSAGE}${requestId}.`, documentation_url: 'https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits', status: '403' },
+          {
+            message: `${SECONDARY_MESSAGE}${requestId}.`,
+            documentation_url:
+              'https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits',
+            status: '403',
+          },
           {
             'retry-after': String(fault.retryAfter ?? 1),
             'x-ratelimit-limit': '5000',
@@ -543,7 +647,13 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       if (fault?.kind === 'already-exists') {
         send(422, {
           message: 'Validation Failed',
-          errors: [{ resource: 'PullRequest', code: 'custom', message: `A pull request already exists for ${String(params.owner)}:${String(body?.head)}.` }],
+          errors: [
+            {
+              resource: 'PullRequest',
+              code: 'custom',
+              message: `A pull request already exists for ${String(params.owner)}:${String(body?.head)}.`,
+            },
+          ],
           documentation_url: 'https://docs.github.com/rest/pulls/pulls#create-a-pull-request',
           status: '422',
         });
@@ -572,7 +682,10 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     const keys = path.split('.');
     const last = keys.pop() ?? '';
     for (const item of Array.isArray(copy) ? copy : [copy]) {
-      const parent = keys.reduce<unknown>((at, k) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[k] : undefined), item);
+      const parent = keys.reduce<unknown>(
+        (at, k) => (at && typeof at === 'object' ? (at as Record<string, unknown>)[k] : undefined),
+        item,
+      );
       if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[last];
     }
     return copy;
@@ -581,7 +694,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   /** The fake's own answers must carry what GitHub's description says every answer has. */
   function checkAnswer(op: CompiledOperation, answer: { status: number; json: unknown }): void {
     if (!op.success) return;
-    if (answer.status !== op.success.status) violations.push(`fake answered ${op.operationId} with ${answer.status}, GitHub with ${op.success.status}`);
+    if (answer.status !== op.success.status)
+      violations.push(`fake answered ${op.operationId} with ${answer.status}, GitHub with ${op.success.status}`);
     const items = Array.isArray(answer.json) ? answer.json : [answer.json];
     for (const item of items as Record<string, unknown>[]) {
       const missing = op.success.required.filter((k) => !(k in item));

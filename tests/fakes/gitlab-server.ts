@@ -44,7 +44,14 @@ export interface FakeGitLab {
   /** e.g. http://127.0.0.1:PORT (gitbeaker's `host`). */
   host: string;
   token: string;
-  requests: { at: number; method: string; path: string; operationId: string | null; status: number | null; fault: GitLabFaultKind | null }[];
+  requests: {
+    at: number;
+    method: string;
+    path: string;
+    operationId: string | null;
+    status: number | null;
+    fault: GitLabFaultKind | null;
+  }[];
   violations: string[];
   addProject(path: string): void;
   addUser(username: string): number;
@@ -58,7 +65,11 @@ const int = { type: 'integer', minimum: 0 };
 const str = { type: 'string' };
 const ids = { type: 'array', items: int };
 const labels = { anyOf: [str, { type: 'array', items: str }] };
-const page = { per_page: { type: 'integer', minimum: 1, maximum: 100 }, page: { type: 'integer', minimum: 1 }, pagination: { enum: ['offset', 'keyset'] } };
+const page = {
+  per_page: { type: 'integer', minimum: 1, maximum: 100 },
+  page: { type: 'integer', minimum: 1 },
+  pagination: { enum: ['offset', 'keyset'] },
+};
 
 /** The documented parameters of the operations used (GitLab's REST API docs: Merge requests, Users). */
 const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; body?: object }[] = [
@@ -69,7 +80,15 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
     query: {
       type: 'object',
       additionalProperties: false,
-      properties: { state: { enum: ['opened', 'closed', 'locked', 'merged', 'all'] }, source_branch: str, target_branch: str, order_by: { enum: ['created_at', 'updated_at', 'title', 'merged_at'] }, sort: { enum: ['asc', 'desc'] }, labels: str, ...page },
+      properties: {
+        state: { enum: ['opened', 'closed', 'locked', 'merged', 'all'] },
+        source_branch: str,
+        target_branch: str,
+        order_by: { enum: ['created_at', 'updated_at', 'title', 'merged_at'] },
+        sort: { enum: ['asc', 'desc'] },
+        labels: str,
+        ...page,
+      },
     },
   },
   {
@@ -98,7 +117,20 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
       },
     },
   },
-  { id: 'mr/show', method: 'GET', path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)$/, query: { type: 'object', additionalProperties: false, properties: { render_html: { type: 'boolean' }, include_diverged_commits_count: { type: 'boolean' }, include_rebase_in_progress: { type: 'boolean' } } } },
+  {
+    id: 'mr/show',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)$/,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        render_html: { type: 'boolean' },
+        include_diverged_commits_count: { type: 'boolean' },
+        include_rebase_in_progress: { type: 'boolean' },
+      },
+    },
+  },
   {
     id: 'mr/edit',
     method: 'PUT',
@@ -127,8 +159,22 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
       },
     },
   },
-  { id: 'mr/approvals', method: 'GET', path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/approvals$/, query: { type: 'object', additionalProperties: false, properties: {} } },
-  { id: 'users/list', method: 'GET', path: /^\/users$/, query: { type: 'object', additionalProperties: false, properties: { username: str, search: str, active: { type: 'boolean' }, ...page } } },
+  {
+    id: 'mr/approvals',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/approvals$/,
+    query: { type: 'object', additionalProperties: false, properties: {} },
+  },
+  {
+    id: 'users/list',
+    method: 'GET',
+    path: /^\/users$/,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { username: str, search: str, active: { type: 'boolean' }, ...page },
+    },
+  },
 ];
 
 class HttpError extends Error {
@@ -190,7 +236,12 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     ...(single ? { head_pipeline: null, diverged_commits_count: 0, changes_count: '1' } : {}),
   });
 
-  function handle(id: string, params: string[], query: Record<string, unknown>, body: Record<string, unknown>): { status: number; json: unknown } {
+  function handle(
+    id: string,
+    params: string[],
+    query: Record<string, unknown>,
+    body: Record<string, unknown>,
+  ): { status: number; json: unknown } {
     const path = decodeURIComponent(params[0] ?? '');
     const project = id === 'users/list' ? null : projects.get(path);
     if (id !== 'users/list' && !project) throw new HttpError(404, { message: '404 Project Not Found' }, true);
@@ -200,21 +251,37 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
       return mr;
     };
     const now = new Date().toISOString();
-    const unknownUsers = (list: unknown) => ((list as number[] | undefined) ?? []).filter((u) => ![...users.values()].includes(u));
+    const unknownUsers = (list: unknown) =>
+      ((list as number[] | undefined) ?? []).filter((u) => ![...users.values()].includes(u));
     switch (id) {
       case 'users/list':
-        return { status: 200, json: [...users].filter(([name]) => query.username === undefined || name === query.username).map(([, uid]) => user(uid)) };
+        return {
+          status: 200,
+          json: [...users]
+            .filter(([name]) => query.username === undefined || name === query.username)
+            .map(([, uid]) => user(uid)),
+        };
       case 'mr/list': {
         const state = (query.state as string | undefined) ?? 'all';
-        const list = (project?.mrs ?? []).filter((m) => (state === 'all' || m.state === state) && (query.source_branch === undefined || m.source_branch === query.source_branch));
+        const list = (project?.mrs ?? []).filter(
+          (m) =>
+            (state === 'all' || m.state === state) &&
+            (query.source_branch === undefined || m.source_branch === query.source_branch),
+        );
         const per = Number(query.per_page ?? 20);
         const pg = Number(query.page ?? 1);
         return { status: 200, json: list.slice((pg - 1) * per, pg * per).map((m) => mrJson(path, m, false)) };
       }
       case 'mr/create': {
         const existing = project?.mrs.find((m) => m.state === 'opened' && m.source_branch === body.source_branch);
-        if (existing) throw new HttpError(409, { message: [`Another open merge request already exists for this source branch: !${existing.iid}`] }, false);
-        if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0) throw new HttpError(400, { message: 'unknown user id' }, true);
+        if (existing)
+          throw new HttpError(
+            409,
+            { message: [`Another open merge request already exists for this source branch: !${existing.iid}`] },
+            false,
+          );
+        if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0)
+          throw new HttpError(400, { message: 'unknown user id' }, true);
         const mr: FakeMergeRequest = {
           iid: (project?.mrs.length ?? 0) + 1,
           title: String(body.title),
@@ -222,7 +289,10 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
           state: 'opened',
           source_branch: String(body.source_branch),
           target_branch: String(body.target_branch),
-          labels: typeof body.labels === 'string' ? body.labels.split(',').filter(Boolean) : ((body.labels as string[] | undefined) ?? []),
+          labels:
+            typeof body.labels === 'string'
+              ? body.labels.split(',').filter(Boolean)
+              : ((body.labels as string[] | undefined) ?? []),
           assignee_ids: (body.assignee_ids as number[] | undefined) ?? [],
           reviewer_ids: (body.reviewer_ids as number[] | undefined) ?? [],
           created_at: now,
@@ -235,12 +305,14 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
         return { status: 200, json: mrJson(path, find(params[1]), true) };
       case 'mr/edit': {
         const mr = find(params[1]);
-        if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0) throw new HttpError(400, { message: 'unknown user id' }, true);
+        if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0)
+          throw new HttpError(400, { message: 'unknown user id' }, true);
         if (typeof body.title === 'string') mr.title = body.title;
         if (typeof body.description === 'string') mr.description = body.description;
         if (body.state_event === 'close' && mr.state === 'opened') mr.state = 'closed';
         if (body.state_event === 'reopen' && mr.state === 'closed') mr.state = 'opened';
-        if (typeof body.add_labels === 'string') for (const l of body.add_labels.split(',')) if (l && !mr.labels.includes(l)) mr.labels.push(l);
+        if (typeof body.add_labels === 'string')
+          for (const l of body.add_labels.split(',')) if (l && !mr.labels.includes(l)) mr.labels.push(l);
         if (Array.isArray(body.assignee_ids)) mr.assignee_ids = body.assignee_ids as number[];
         if (Array.isArray(body.reviewer_ids)) mr.reviewer_ids = body.reviewer_ids as number[];
         mr.updated_at = now;
@@ -248,7 +320,17 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
       }
       case 'mr/approvals':
         find(params[1]);
-        return { status: 200, json: { id: 1, iid: Number(params[1]), approved: false, approvals_required: 0, approvals_left: 0, approved_by: [] } };
+        return {
+          status: 200,
+          json: {
+            id: 1,
+            iid: Number(params[1]),
+            approved: false,
+            approvals_required: 0,
+            approvals_left: 0,
+            approved_by: [],
+          },
+        };
       default:
         throw new HttpError(500, { message: `the fake does not implement ${id}` }, true);
     }
@@ -262,7 +344,14 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const entry: FakeGitLab['requests'][number] = { at: performance.timeOrigin + performance.now(), method: req.method ?? 'GET', path: url.pathname, operationId: null, status: null, fault: null };
+    const entry: FakeGitLab['requests'][number] = {
+      at: performance.timeOrigin + performance.now(),
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      operationId: null,
+      status: null,
+      fault: null,
+    };
     requests.push(entry);
     const send = (status: number, json: unknown, headers: Record<string, string> = {}) => {
       entry.status = status;
@@ -292,14 +381,18 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
       if (op.q && !op.q(query)) throw new HttpError(400, { error: `query: ${coercing.errorsText(op.q.errors)}` }, true);
       let body: Record<string, unknown> = {};
       if (text) {
-        if (!/application\/json/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, { error: 'unsupported media type' }, true);
+        if (!/application\/json/.test(req.headers['content-type'] ?? ''))
+          throw new HttpError(415, { error: 'unsupported media type' }, true);
         body = JSON.parse(text) as Record<string, unknown>;
       }
       if (op.b && !op.b(body)) throw new HttpError(400, { error: `body: ${ajv.errorsText(op.b.errors)}` }, true);
       if (!op.b && text) throw new HttpError(400, { error: `${op.id} takes no body` }, true);
 
       const project = params[0] ? decodeURIComponent(params[0]) : null;
-      const fault = faults.find((f) => f.operationId === op.id && (!f.project || f.project === project) && f.hits < (f.times ?? 1)) ?? null;
+      const fault =
+        faults.find(
+          (f) => f.operationId === op.id && (!f.project || f.project === project) && f.hits < (f.times ?? 1),
+        ) ?? null;
       if (fault) fault.hits++;
       entry.fault = fault?.kind ?? null;
       if (fault?.kind === 'drop') return void req.socket.destroy();
@@ -319,10 +412,18 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
       if (fault?.kind === 'crash-after-create') return void req.socket.destroy();
       if (fault?.kind === 'malformed') {
         const field = fault.field ?? 'iid';
-        const strip = (item: unknown) => (item && typeof item === 'object' ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== field)) : item);
+        const strip = (item: unknown) =>
+          item && typeof item === 'object'
+            ? Object.fromEntries(Object.entries(item).filter(([k]) => k !== field))
+            : item;
         return send(answer.status, Array.isArray(answer.json) ? answer.json.map(strip) : strip(answer.json));
       }
-      if (fault?.kind === 'already-exists') return send(409, { message: [`Another open merge request already exists for this source branch: !${(answer.json as { iid: number }).iid}`] });
+      if (fault?.kind === 'already-exists')
+        return send(409, {
+          message: [
+            `Another open merge request already exists for this source branch: !${(answer.json as { iid: number }).iid}`,
+          ],
+        });
       send(answer.status, answer.json);
     } catch (err) {
       if (err instanceof HttpError) {

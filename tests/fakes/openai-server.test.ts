@@ -29,7 +29,12 @@ const readFileTool: ChatCompletionTool = {
         range: {
           anyOf: [
             { type: 'null' },
-            { type: 'object', properties: { start: { type: 'integer' }, end: { type: 'integer' } }, required: ['start', 'end'], additionalProperties: false },
+            {
+              type: 'object',
+              properties: { start: { type: 'integer' }, end: { type: 'integer' } },
+              required: ['start', 'end'],
+              additionalProperties: false,
+            },
           ],
         },
       },
@@ -65,7 +70,8 @@ describe('scripted turns through the real openai client', () => {
       {
         expect: (request) => {
           const last = request.messages.at(-1);
-          if (last?.role !== 'tool' || last.tool_call_id !== 'call_1') throw new Error('expected the tool result for call_1 last');
+          if (last?.role !== 'tool' || last.tool_call_id !== 'call_1')
+            throw new Error('expected the tool result for call_1 last');
         },
         reply: { content: 'The README explains the project.' },
         usage: { prompt_tokens: 42, completion_tokens: 7 },
@@ -76,7 +82,12 @@ describe('scripted turns through the real openai client', () => {
       { role: 'system', content: 'You are a careful agent.' },
       { role: 'user', content: 'Summarise the README.' },
     ];
-    const first = await client.chat.completions.create({ model: 'agent-model', messages, tools: [readFileTool], tool_choice: 'auto' });
+    const first = await client.chat.completions.create({
+      model: 'agent-model',
+      messages,
+      tools: [readFileTool],
+      tool_choice: 'auto',
+    });
     expect(first.object).toBe('chat.completion');
     expect(first.id).toMatch(/^chatcmpl-/);
     const choice = first.choices[0];
@@ -90,7 +101,11 @@ describe('scripted turns through the real openai client', () => {
     expect(first.usage?.total_tokens).toBe((first.usage?.prompt_tokens ?? 0) + (first.usage?.completion_tokens ?? 0));
 
     if (choice === undefined) throw new Error('no choice');
-    messages.push(choice.message, { role: 'tool', tool_call_id: call.id, content: '# Lockstep\nOne change across many repositories.' });
+    messages.push(choice.message, {
+      role: 'tool',
+      tool_call_id: call.id,
+      content: '# Lockstep\nOne change across many repositories.',
+    });
     const second = await client.chat.completions.create({ model: 'agent-model', messages, tools: [readFileTool] });
     expect(second.choices[0]?.message.content).toBe('The README explains the project.');
     expect(second.choices[0]?.finish_reason).toBe('stop');
@@ -102,8 +117,15 @@ describe('scripted turns through the real openai client', () => {
   });
 
   it('records every accepted request body in order', async () => {
-    fake.script('m', [{ reply: { content: 'one' } }, { reply: (request) => ({ content: `echo: ${String(request.messages.length)}` }) }]);
-    await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'first' }], temperature: 0 });
+    fake.script('m', [
+      { reply: { content: 'one' } },
+      { reply: (request) => ({ content: `echo: ${String(request.messages.length)}` }) },
+    ]);
+    await client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'first' }],
+      temperature: 0,
+    });
     const second = await client.chat.completions.create({
       model: 'm',
       messages: [
@@ -132,12 +154,23 @@ describe('scripted turns through the real openai client', () => {
             properties: { ok: { type: 'boolean' }, items: { type: 'array', items: { $ref: '#/$defs/item' } } },
             required: ['ok', 'items'],
             additionalProperties: false,
-            $defs: { item: { type: 'object', properties: { repo: { type: ['string', 'null'] } }, required: ['repo'], additionalProperties: false } },
+            $defs: {
+              item: {
+                type: 'object',
+                properties: { repo: { type: ['string', 'null'] } },
+                required: ['repo'],
+                additionalProperties: false,
+              },
+            },
           },
         },
       },
     });
-    await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Answer in Json.' }], response_format: { type: 'json_object' } });
+    await client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'Answer in Json.' }],
+      response_format: { type: 'json_object' },
+    });
     expect(fake.violations).toEqual([]);
     expect(fake.requests).toHaveLength(2);
   });
@@ -151,7 +184,9 @@ describe('scripted turns through the real openai client', () => {
         reply: { content: 'unreachable' },
       },
     ]);
-    const err: unknown = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err: unknown = await client.chat.completions
+      .create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect((err as Error).message).toContain('tools were not sent');
     expect(fake.violations).toEqual([expect.stringContaining('tools were not sent')]);
@@ -176,7 +211,9 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
   });
 
   it('rejects an unknown role', async () => {
-    const call = client.chat.completions.create(unchecked({ model: 'm', messages: [{ role: 'robot', content: 'beep' }] }));
+    const call = client.chat.completions.create(
+      unchecked({ model: 'm', messages: [{ role: 'robot', content: 'beep' }] }),
+    );
     await expectBadRequest(call, 'messages[0].role', "Invalid value for 'messages[0].role'");
   });
 
@@ -185,7 +222,11 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
       model: 'm',
       messages: [
         { role: 'user', content: 'go' },
-        { role: 'assistant', content: null, tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'read_file', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [{ id: 'call_a', type: 'function', function: { name: 'read_file', arguments: '{}' } }],
+        },
         { role: 'tool', tool_call_id: 'call_zzz', content: 'result' },
       ],
     });
@@ -200,7 +241,11 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
         { role: 'tool', tool_call_id: 'call_a', content: 'result' },
       ],
     });
-    await expectBadRequest(call, 'messages[1]', "messages with role 'tool' must be a response to a preceding message with 'tool_calls'");
+    await expectBadRequest(
+      call,
+      'messages[1]',
+      "messages with role 'tool' must be a response to a preceding message with 'tool_calls'",
+    );
   });
 
   it('rejects an assistant tool call left unanswered before the next message', async () => {
@@ -220,13 +265,21 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
         { role: 'user', content: 'and?' },
       ],
     });
-    await expectBadRequest(call, 'messages[1].tool_calls[1].id', "must be followed by tool messages responding to each 'tool_call_id'");
+    await expectBadRequest(
+      call,
+      'messages[1].tool_calls[1].id',
+      "must be followed by tool messages responding to each 'tool_call_id'",
+    );
     // Also when the conversation simply ends after the tool calls.
     const ending = client.chat.completions.create({
       model: 'm',
       messages: [
         { role: 'user', content: 'go' },
-        { role: 'assistant', content: 'calling', tool_calls: [{ id: 'call_c', type: 'function', function: { name: 'read_file', arguments: '{}' } }] },
+        {
+          role: 'assistant',
+          content: 'calling',
+          tool_calls: [{ id: 'call_c', type: 'function', function: { name: 'read_file', arguments: '{}' } }],
+        },
       ],
     });
     await expectBadRequest(ending, 'messages[1].tool_calls[0].id', 'call_c');
@@ -252,7 +305,11 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
         },
       ],
     });
-    await expectBadRequest(call, 'tools[0].function.parameters.properties.change', "'additionalProperties' is required to be supplied and to be false");
+    await expectBadRequest(
+      call,
+      'tools[0].function.parameters.properties.change',
+      "'additionalProperties' is required to be supplied and to be false",
+    );
   });
 
   it('rejects a strict schema with a property missing from required', async () => {
@@ -287,7 +344,12 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
         json_schema: {
           name: 'out',
           strict: true,
-          schema: { type: 'object', properties: { n: { type: 'integer', default: 1 } }, required: ['n'], additionalProperties: false },
+          schema: {
+            type: 'object',
+            properties: { n: { type: 'integer', default: 1 } },
+            required: ['n'],
+            additionalProperties: false,
+          },
         },
       },
     });
@@ -295,7 +357,11 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
   });
 
   it('rejects json_object when no message mentions json', async () => {
-    const call = client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Give me data.' }], response_format: { type: 'json_object' } });
+    const call = client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'Give me data.' }],
+      response_format: { type: 'json_object' },
+    });
     await expectBadRequest(call, "'messages' must contain the word 'json'");
   });
 
@@ -311,7 +377,11 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
 
   it('rejects duplicate tool names and names outside the allowed pattern', async () => {
     await expectBadRequest(
-      client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'go' }], tools: [readFileTool, readFileTool] }),
+      client.chat.completions.create({
+        model: 'm',
+        messages: [{ role: 'user', content: 'go' }],
+        tools: [readFileTool, readFileTool],
+      }),
       'tools[1].function.name',
       'duplicate',
     );
@@ -332,15 +402,22 @@ describe('strict validation: 400s the client surfaces as BadRequestError', () =>
       'Unrecognized request argument supplied: top_k',
     );
     await expectBadRequest(
-      client.chat.completions.create(unchecked({ model: 'm', messages: [{ role: 'user', content: 'go' }], stream: true })),
+      client.chat.completions.create(
+        unchecked({ model: 'm', messages: [{ role: 'user', content: 'go' }], stream: true }),
+      ),
       'streaming is not supported by this test server',
     );
   });
 
   it('rejects an empty messages array and an assistant message with neither content nor tool_calls', async () => {
-    await expectBadRequest(client.chat.completions.create({ model: 'm', messages: [] }), "Invalid 'messages': empty array");
     await expectBadRequest(
-      client.chat.completions.create(unchecked({ model: 'm', messages: [{ role: 'user', content: 'go' }, { role: 'assistant' }] })),
+      client.chat.completions.create({ model: 'm', messages: [] }),
+      "Invalid 'messages': empty array",
+    );
+    await expectBadRequest(
+      client.chat.completions.create(
+        unchecked({ model: 'm', messages: [{ role: 'user', content: 'go' }, { role: 'assistant' }] }),
+      ),
       'messages[1].content',
     );
   });
@@ -350,7 +427,9 @@ describe('errors', () => {
   it('answers 401 invalid_api_key to a wrong key', async () => {
     fake.script('m', [{ reply: { content: 'no' } }]);
     const wrong = new OpenAI({ baseURL: fake.baseURL, apiKey: 'sk-wrong-key-123456', maxRetries: 0 });
-    const err: unknown = await wrong.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err: unknown = await wrong.chat.completions
+      .create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect((err as InstanceType<typeof OpenAI.AuthenticationError>).code).toBe('invalid_api_key');
     expect(fake.requests).toHaveLength(0);
@@ -359,7 +438,13 @@ describe('errors', () => {
 
   it('serves an injected 429 with retry-after: 0, and the client retries at once and succeeds', async () => {
     fake.script('m', [
-      { reply: { status: 429, error: { message: 'Rate limit reached for requests', code: 'rate_limit_exceeded' }, headers: { 'retry-after': '0', 'x-request-id': 'req_429' } } },
+      {
+        reply: {
+          status: 429,
+          error: { message: 'Rate limit reached for requests', code: 'rate_limit_exceeded' },
+          headers: { 'retry-after': '0', 'x-request-id': 'req_429' },
+        },
+      },
       { reply: { content: 'after the retry' } },
     ]);
     const retrying = new OpenAI({ baseURL: fake.baseURL, apiKey: fake.apiKey, maxRetries: 1 });
@@ -373,8 +458,18 @@ describe('errors', () => {
   });
 
   it('surfaces an injected 429 as RateLimitError with its headers when retries are off', async () => {
-    fake.script('m', [{ reply: { status: 429, error: { message: 'slow down', code: 'rate_limit_exceeded' }, headers: { 'retry-after': '0', 'x-request-id': 'req_429' } } }]);
-    const err: unknown = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    fake.script('m', [
+      {
+        reply: {
+          status: 429,
+          error: { message: 'slow down', code: 'rate_limit_exceeded' },
+          headers: { 'retry-after': '0', 'x-request-id': 'req_429' },
+        },
+      },
+    ]);
+    const err: unknown = await client.chat.completions
+      .create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.RateLimitError);
     const rateLimit = err as InstanceType<typeof OpenAI.RateLimitError>;
     expect(rateLimit.code).toBe('rate_limit_exceeded');
@@ -384,20 +479,30 @@ describe('errors', () => {
   it('fails, and records a violation, when the script runs out', async () => {
     fake.script('m', [{ reply: { content: 'only one' } }]);
     await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'one' }] });
-    const err: unknown = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'two' }] }).catch((e: unknown) => e);
+    const err: unknown = await client.chat.completions
+      .create({ model: 'm', messages: [{ role: 'user', content: 'two' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.InternalServerError);
     expect((err as Error).message).toContain('no scripted turn left for model m');
     expect(fake.violations).toEqual(['no scripted turn left for model m']);
   });
 
   it('answers 404 model_not_found for a model that was never scripted, and 404 for unknown paths', async () => {
-    const err: unknown = await client.chat.completions.create({ model: 'nobody', messages: [{ role: 'user', content: 'hi' }] }).catch((e: unknown) => e);
+    const err: unknown = await client.chat.completions
+      .create({ model: 'nobody', messages: [{ role: 'user', content: 'hi' }] })
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenAI.NotFoundError);
     expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
 
-    const res = await fetch(`${fake.baseURL}/embeddings`, { method: 'POST', headers: { authorization: `Bearer ${fake.apiKey}` }, body: '{}' });
+    const res = await fetch(`${fake.baseURL}/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fake.apiKey}` },
+      body: '{}',
+    });
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: { message: 'Invalid URL (POST /v1/embeddings)', type: 'invalid_request_error', param: null, code: null } });
+    expect(await res.json()).toEqual({
+      error: { message: 'Invalid URL (POST /v1/embeddings)', type: 'invalid_request_error', param: null, code: null },
+    });
     expect(fake.violations).toHaveLength(2);
   });
 });

@@ -20,8 +20,16 @@ export interface ScriptedTurn {
   expect?: (request: ChatRequest) => void;
   /** The reply: an assistant message (content and/or tool_calls), or an HTTP error to inject. */
   reply:
-    | { content?: string | null; tool_calls?: { id?: string; name: string; arguments: string }[]; finish_reason?: 'stop' | 'tool_calls' | 'length' }
-    | { status: number; error: { message: string; type?: string; code?: string | null }; headers?: Record<string, string> }
+    | {
+        content?: string | null;
+        tool_calls?: { id?: string; name: string; arguments: string }[];
+        finish_reason?: 'stop' | 'tool_calls' | 'length';
+      }
+    | {
+        status: number;
+        error: { message: string; type?: string; code?: string | null };
+        headers?: Record<string, string>;
+      }
     | ((request: ChatRequest) => ScriptedTurn['reply']);
   /** Token usage to report (defaults computed roughly from text length). */
   usage?: { prompt_tokens: number; completion_tokens: number };
@@ -43,7 +51,10 @@ export interface FakeOpenAI {
 }
 
 type Obj = Record<string, unknown>;
-type MessageReply = Exclude<ScriptedTurn['reply'], ((request: ChatRequest) => ScriptedTurn['reply']) | { status: number }>;
+type MessageReply = Exclude<
+  ScriptedTurn['reply'],
+  ((request: ChatRequest) => ScriptedTurn['reply']) | { status: number }
+>;
 type ErrorReply = Extract<ScriptedTurn['reply'], { status: number }>;
 
 /** A rejection, answered in OpenAI's error shape. */
@@ -104,10 +115,18 @@ function needString(value: unknown, param: string): string {
 function needArray(value: unknown, param: string, min = 0, max = Infinity): unknown[] {
   if (!Array.isArray(value)) wrongType(param, 'an array', value);
   if (value.length < min) {
-    reject(param, `Invalid '${param}': empty array. Expected an array with minimum length ${min}, but got an empty array instead.`, 'empty_array');
+    reject(
+      param,
+      `Invalid '${param}': empty array. Expected an array with minimum length ${min}, but got an empty array instead.`,
+      'empty_array',
+    );
   }
   if (value.length > max) {
-    reject(param, `Invalid '${param}': array too long. Expected an array with maximum length ${max}, but got an array with length ${value.length} instead.`, 'array_above_max_length');
+    reject(
+      param,
+      `Invalid '${param}': array too long. Expected an array with maximum length ${max}, but got an array with length ${value.length} instead.`,
+      'array_above_max_length',
+    );
   }
   return value;
 }
@@ -118,17 +137,29 @@ function needBoolean(value: unknown, param: string): boolean {
 }
 
 function needNumber(value: unknown, param: string, min: number, max: number, integer = false): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) wrongType(param, integer ? 'an integer' : 'a number', value);
+  if (typeof value !== 'number' || !Number.isFinite(value))
+    wrongType(param, integer ? 'an integer' : 'a number', value);
   if (integer && !Number.isInteger(value)) wrongType(param, 'an integer', value);
-  if (value < min) reject(param, `Invalid '${param}': number below minimum value. Expected a value >= ${min}, but got ${value} instead.`, 'decimal_below_min_value');
-  if (value > max) reject(param, `Invalid '${param}': number above maximum value. Expected a value <= ${max}, but got ${value} instead.`, 'decimal_above_max_value');
+  if (value < min)
+    reject(
+      param,
+      `Invalid '${param}': number below minimum value. Expected a value >= ${min}, but got ${value} instead.`,
+      'decimal_below_min_value',
+    );
+  if (value > max)
+    reject(
+      param,
+      `Invalid '${param}': number above maximum value. Expected a value <= ${max}, but got ${value} instead.`,
+      'decimal_above_max_value',
+    );
   return value;
 }
 
 function needOneOf<T extends string>(value: unknown, param: string, allowed: readonly T[]): T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
     const list = allowed.map((a) => `'${a}'`);
-    const supported = list.length > 1 ? `${list.slice(0, -1).join(', ')}, and ${list[list.length - 1] ?? ''}` : (list[0] ?? '');
+    const supported =
+      list.length > 1 ? `${list.slice(0, -1).join(', ')}, and ${list[list.length - 1] ?? ''}` : (list[0] ?? '');
     reject(param, `Invalid value for '${param}': ${show(value)}. Supported values are: ${supported}.`);
   }
   return value as T;
@@ -150,7 +181,10 @@ const NAME_PATTERN = /^[a-zA-Z0-9_-]{1,64}$/;
 function needName(value: unknown, param: string): string {
   const name = needString(value, param);
   if (!NAME_PATTERN.test(name)) {
-    reject(param, `Invalid '${param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.`);
+    reject(
+      param,
+      `Invalid '${param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.`,
+    );
   }
   return name;
 }
@@ -160,10 +194,37 @@ function needName(value: unknown, param: string): string {
 // ---------------------------------------------------------------------------------------------
 
 const TOP_LEVEL = [
-  'model', 'messages', 'tools', 'tool_choice', 'parallel_tool_calls', 'temperature', 'top_p', 'max_tokens',
-  'max_completion_tokens', 'response_format', 'seed', 'stop', 'n', 'user', 'metadata', 'stream', 'stream_options',
-  'store', 'reasoning_effort', 'frequency_penalty', 'presence_penalty', 'logprobs', 'top_logprobs', 'logit_bias',
-  'service_tier', 'prediction', 'modalities', 'audio', 'web_search_options', 'verbosity', 'prompt_cache_key',
+  'model',
+  'messages',
+  'tools',
+  'tool_choice',
+  'parallel_tool_calls',
+  'temperature',
+  'top_p',
+  'max_tokens',
+  'max_completion_tokens',
+  'response_format',
+  'seed',
+  'stop',
+  'n',
+  'user',
+  'metadata',
+  'stream',
+  'stream_options',
+  'store',
+  'reasoning_effort',
+  'frequency_penalty',
+  'presence_penalty',
+  'logprobs',
+  'top_logprobs',
+  'logit_bias',
+  'service_tier',
+  'prediction',
+  'modalities',
+  'audio',
+  'web_search_options',
+  'verbosity',
+  'prompt_cache_key',
   'safety_identifier',
 ] as const;
 
@@ -171,25 +232,39 @@ const ROLES = ['system', 'developer', 'user', 'assistant', 'tool'] as const;
 
 /** Validates a parsed body; returns it typed when the real API would accept it. */
 function validateRequest(body: unknown): ChatRequest {
-  if (!isObj(body)) reject(null, `Invalid request body: expected a JSON object, but got ${kind(body)} instead.`, 'invalid_type');
+  if (!isObj(body))
+    reject(null, `Invalid request body: expected a JSON object, but got ${kind(body)} instead.`, 'invalid_type');
 
   for (const key of Object.keys(body)) {
     if (key === 'functions' || key === 'function_call') {
-      reject(key, `'${key}' is deprecated in favour of 'tools'/'tool_choice' and is not supported by this test server.`, 'unsupported_parameter');
+      reject(
+        key,
+        `'${key}' is deprecated in favour of 'tools'/'tool_choice' and is not supported by this test server.`,
+        'unsupported_parameter',
+      );
     }
-    if (!(TOP_LEVEL as readonly string[]).includes(key)) reject(key, `Unrecognized request argument supplied: ${key}`, 'unknown_parameter');
+    if (!(TOP_LEVEL as readonly string[]).includes(key))
+      reject(key, `Unrecognized request argument supplied: ${key}`, 'unknown_parameter');
   }
 
-  if (body.model === undefined || body.model === null) reject('model', "Missing required parameter: 'model'.", 'missing_required_parameter');
-  if (needString(body.model, 'model').length === 0) reject('model', "Invalid 'model': empty string. Expected a non-empty model name.", 'empty_string');
-  if (body.messages === undefined || body.messages === null) reject('messages', "Missing required parameter: 'messages'.", 'missing_required_parameter');
+  if (body.model === undefined || body.model === null)
+    reject('model', "Missing required parameter: 'model'.", 'missing_required_parameter');
+  if (needString(body.model, 'model').length === 0)
+    reject('model', "Invalid 'model': empty string. Expected a non-empty model name.", 'empty_string');
+  if (body.messages === undefined || body.messages === null)
+    reject('messages', "Missing required parameter: 'messages'.", 'missing_required_parameter');
   const messages = needArray(body.messages, 'messages', 1);
 
   if (present(body, 'stream')) {
-    if (needBoolean(body.stream, 'stream')) reject('stream', 'streaming is not supported by this test server', 'unsupported_value');
+    if (needBoolean(body.stream, 'stream'))
+      reject('stream', 'streaming is not supported by this test server', 'unsupported_value');
   }
   if (present(body, 'stream_options')) {
-    reject('stream_options', "The 'stream_options' parameter is only allowed when 'stream' is enabled.", 'invalid_value');
+    reject(
+      'stream_options',
+      "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+      'invalid_value',
+    );
   }
 
   validateScalars(body);
@@ -206,10 +281,15 @@ function validateScalars(body: Obj): void {
   if (present(body, 'frequency_penalty')) needNumber(body.frequency_penalty, 'frequency_penalty', -2, 2);
   if (present(body, 'presence_penalty')) needNumber(body.presence_penalty, 'presence_penalty', -2, 2);
   if (present(body, 'max_tokens')) needNumber(body.max_tokens, 'max_tokens', 1, Number.MAX_SAFE_INTEGER, true);
-  if (present(body, 'max_completion_tokens')) needNumber(body.max_completion_tokens, 'max_completion_tokens', 1, Number.MAX_SAFE_INTEGER, true);
+  if (present(body, 'max_completion_tokens'))
+    needNumber(body.max_completion_tokens, 'max_completion_tokens', 1, Number.MAX_SAFE_INTEGER, true);
   if (present(body, 'seed')) needNumber(body.seed, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true);
   if (present(body, 'n') && needNumber(body.n, 'n', 1, 128, true) !== 1) {
-    reject('n', 'n > 1 is not supported by this test server (it scripts exactly one choice per request).', 'unsupported_value');
+    reject(
+      'n',
+      'n > 1 is not supported by this test server (it scripts exactly one choice per request).',
+      'unsupported_value',
+    );
   }
   if (present(body, 'stop')) {
     if (Array.isArray(body.stop)) {
@@ -225,11 +305,16 @@ function validateScalars(body: Obj): void {
   if (present(body, 'metadata')) {
     const metadata = needObj(body.metadata, 'metadata');
     const keys = Object.keys(metadata);
-    if (keys.length > 16) reject('metadata', `Invalid 'metadata': too many keys. Expected at most 16, but got ${keys.length}.`);
+    if (keys.length > 16)
+      reject('metadata', `Invalid 'metadata': too many keys. Expected at most 16, but got ${keys.length}.`);
     for (const key of keys) {
       if (key.length > 64) reject(`metadata.${key}`, `Invalid 'metadata': key '${key}' is longer than 64 characters.`);
       if (needString(metadata[key], `metadata.${key}`).length > 512) {
-        reject(`metadata.${key}`, `Invalid 'metadata.${key}': string too long. Expected a string with maximum length 512.`, 'string_above_max_length');
+        reject(
+          `metadata.${key}`,
+          `Invalid 'metadata.${key}': string too long. Expected a string with maximum length 512.`,
+          'string_above_max_length',
+        );
       }
     }
     if (body.store !== true) reject('metadata', "The 'metadata' parameter is only allowed when 'store' is enabled.");
@@ -238,16 +323,22 @@ function validateScalars(body: Obj): void {
     needOneOf(body.reasoning_effort, 'reasoning_effort', ['none', 'minimal', 'low', 'medium', 'high', 'xhigh']);
   }
   if (present(body, 'verbosity')) needOneOf(body.verbosity, 'verbosity', ['low', 'medium', 'high']);
-  if (present(body, 'service_tier')) needOneOf(body.service_tier, 'service_tier', ['auto', 'default', 'flex', 'scale', 'priority']);
+  if (present(body, 'service_tier'))
+    needOneOf(body.service_tier, 'service_tier', ['auto', 'default', 'flex', 'scale', 'priority']);
   if (present(body, 'logprobs')) needBoolean(body.logprobs, 'logprobs');
   if (present(body, 'top_logprobs')) {
     needNumber(body.top_logprobs, 'top_logprobs', 0, 20, true);
-    if (body.logprobs !== true) reject('top_logprobs', "Invalid value for 'top_logprobs': 'top_logprobs' is only allowed when 'logprobs' is enabled.");
+    if (body.logprobs !== true)
+      reject(
+        'top_logprobs',
+        "Invalid value for 'top_logprobs': 'top_logprobs' is only allowed when 'logprobs' is enabled.",
+      );
   }
   if (present(body, 'logit_bias')) {
     const bias = needObj(body.logit_bias, 'logit_bias');
     for (const [token, value] of Object.entries(bias)) {
-      if (!/^\d+$/.test(token)) reject(`logit_bias.${token}`, `Invalid 'logit_bias': key '${token}' is not a token id.`);
+      if (!/^\d+$/.test(token))
+        reject(`logit_bias.${token}`, `Invalid 'logit_bias': key '${token}' is not a token id.`);
       needNumber(value, `logit_bias.${token}`, -100, 100);
     }
   }
@@ -270,7 +361,10 @@ function validateTools(body: Obj): Set<string> {
   const names = new Set<string>();
   if (!present(body, 'tools')) {
     if (present(body, 'parallel_tool_calls')) {
-      reject('parallel_tool_calls', "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified.");
+      reject(
+        'parallel_tool_calls',
+        "Invalid value for 'parallel_tool_calls': 'parallel_tool_calls' is only allowed when 'tools' are specified.",
+      );
     }
     return names;
   }
@@ -281,12 +375,22 @@ function validateTools(body: Obj): Set<string> {
     const tool = needObj(raw, param);
     onlyKeys(tool, param, ['type', 'function']);
     needOneOf(tool.type, `${param}.type`, ['function']);
-    if (tool.function === undefined) reject(`${param}.function`, `Missing required parameter: '${param}.function'.`, 'missing_required_parameter');
+    if (tool.function === undefined)
+      reject(`${param}.function`, `Missing required parameter: '${param}.function'.`, 'missing_required_parameter');
     const fn = needObj(tool.function, `${param}.function`);
     onlyKeys(fn, `${param}.function`, ['name', 'description', 'parameters', 'strict']);
-    if (fn.name === undefined) reject(`${param}.function.name`, `Missing required parameter: '${param}.function.name'.`, 'missing_required_parameter');
+    if (fn.name === undefined)
+      reject(
+        `${param}.function.name`,
+        `Missing required parameter: '${param}.function.name'.`,
+        'missing_required_parameter',
+      );
     const name = needName(fn.name, `${param}.function.name`);
-    if (names.has(name)) reject(`${param}.function.name`, `Invalid '${param}.function.name': duplicate function name '${name}'. Tool names must be unique.`);
+    if (names.has(name))
+      reject(
+        `${param}.function.name`,
+        `Invalid '${param}.function.name': duplicate function name '${name}'. Tool names must be unique.`,
+      );
     names.add(name);
     if (present(fn, 'description')) {
       const description = needString(fn.description, `${param}.function.description`);
@@ -336,10 +440,29 @@ function validateToolChoice(body: Obj, toolNames: Set<string>): void {
 // -- JSON Schema --------------------------------------------------------------------------------
 
 const STRICT_KEYWORDS = [
-  'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'description', 'title', 'anyOf',
-  '$ref', '$defs', 'definitions',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'const',
+  'description',
+  'title',
+  'anyOf',
+  '$ref',
+  '$defs',
+  'definitions',
   // Constraints Structured Outputs accepts (strings, numbers, arrays).
-  'pattern', 'format', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf', 'minItems', 'maxItems',
+  'pattern',
+  'format',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
 ];
 const SCHEMA_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'];
 
@@ -356,7 +479,11 @@ function schemaTypes(node: Obj, owner: string, where: string, path: readonly str
   const types = Array.isArray(node.type) ? node.type : [node.type];
   for (const t of types) {
     if (typeof t !== 'string' || !SCHEMA_TYPES.includes(t)) {
-      reject(where, `Invalid schema for ${owner}: In context=${contextLabel(path)}, ${show(t)} is not a valid type (at ${fieldPath(where, path)}).`, 'invalid_function_parameters');
+      reject(
+        where,
+        `Invalid schema for ${owner}: In context=${contextLabel(path)}, ${show(t)} is not a valid type (at ${fieldPath(where, path)}).`,
+        'invalid_function_parameters',
+      );
     }
   }
   return types as string[];
@@ -364,12 +491,20 @@ function schemaTypes(node: Obj, owner: string, where: string, path: readonly str
 
 /** Non-strict schemas: the real API still insists on an object root and a well-formed `required`. */
 function checkLooseSchema(schema: unknown, where: string, owner: string): void {
-  const fail = (message: string): never => reject(where, `Invalid schema for ${owner}: ${message}`, 'invalid_function_parameters');
+  const fail = (message: string): never =>
+    reject(where, `Invalid schema for ${owner}: ${message}`, 'invalid_function_parameters');
   if (!isObj(schema)) fail(`schema must be a JSON Schema object, got ${kind(schema)} (at ${where}).`);
   const root = schema as Obj;
-  if (root.type !== 'object') fail(`schema must be a JSON Schema of 'type: "object"', got 'type: ${show(root.type ?? 'None')}' (at ${where}.type).`);
-  if (root.properties !== undefined && !isObj(root.properties)) fail(`${show(root.properties)} is not of type 'object' (at ${where}.properties).`);
-  if (root.required !== undefined && (!Array.isArray(root.required) || root.required.some((r) => typeof r !== 'string'))) {
+  if (root.type !== 'object')
+    fail(
+      `schema must be a JSON Schema of 'type: "object"', got 'type: ${show(root.type ?? 'None')}' (at ${where}.type).`,
+    );
+  if (root.properties !== undefined && !isObj(root.properties))
+    fail(`${show(root.properties)} is not of type 'object' (at ${where}.properties).`);
+  if (
+    root.required !== undefined &&
+    (!Array.isArray(root.required) || root.required.some((r) => typeof r !== 'string'))
+  ) {
     fail(`${show(root.required)} is not of type 'array' of strings (at ${where}.required).`);
   }
 }
@@ -383,15 +518,28 @@ function checkLooseSchema(schema: unknown, where: string, owner: string): void {
 function checkStrictSchema(schema: unknown, where: string, owner: string): void {
   const code = where.startsWith('response_format') ? 'invalid_json_schema' : 'invalid_function_parameters';
   const fail = (path: readonly string[], message: string): never =>
-    reject(where, `Invalid schema for ${owner}: In context=${contextLabel(path)}, ${message} (at ${fieldPath(where, path)}).`, code);
+    reject(
+      where,
+      `Invalid schema for ${owner}: In context=${contextLabel(path)}, ${message} (at ${fieldPath(where, path)}).`,
+      code,
+    );
 
-  if (!isObj(schema)) reject(where, `Invalid schema for ${owner}: schema must be a JSON Schema object, got ${kind(schema)} (at ${where}).`, code);
+  if (!isObj(schema))
+    reject(
+      where,
+      `Invalid schema for ${owner}: schema must be a JSON Schema object, got ${kind(schema)} (at ${where}).`,
+      code,
+    );
   const root = schema;
   if (root.anyOf !== undefined && root.type === undefined) {
     reject(where, `Invalid schema for ${owner}: the root schema must be an object, not 'anyOf' (at ${where}).`, code);
   }
   if (root.type !== 'object') {
-    reject(where, `Invalid schema for ${owner}: schema must be a JSON Schema of 'type: "object"', got 'type: ${show(root.type ?? 'None')}' (at ${where}.type).`, code);
+    reject(
+      where,
+      `Invalid schema for ${owner}: schema must be a JSON Schema of 'type: "object"', got 'type: ${show(root.type ?? 'None')}' (at ${where}.type).`,
+      code,
+    );
   }
 
   const defs = new Map<string, unknown>();
@@ -414,11 +562,14 @@ function checkStrictSchema(schema: unknown, where: string, owner: string): void 
     if (!hasShape) fail(path, "schema must have a 'type' key");
     const types = schemaTypes(schemaNode, owner, where, path);
 
-    if (schemaNode.description !== undefined && typeof schemaNode.description !== 'string') fail([...path, 'description'], "'description' must be a string");
-    if (schemaNode.title !== undefined && typeof schemaNode.title !== 'string') fail([...path, 'title'], "'title' must be a string");
+    if (schemaNode.description !== undefined && typeof schemaNode.description !== 'string')
+      fail([...path, 'description'], "'description' must be a string");
+    if (schemaNode.title !== undefined && typeof schemaNode.title !== 'string')
+      fail([...path, 'title'], "'title' must be a string");
 
     if (types.includes('object') || schemaNode.properties !== undefined) {
-      if (schemaNode.additionalProperties !== false) fail(path, "'additionalProperties' is required to be supplied and to be false");
+      if (schemaNode.additionalProperties !== false)
+        fail(path, "'additionalProperties' is required to be supplied and to be false");
       const properties = schemaNode.properties === undefined ? {} : schemaNode.properties;
       if (!isObj(properties)) fail([...path, 'properties'], "'properties' must be an object");
       const keys = Object.keys(properties as Obj);
@@ -429,7 +580,10 @@ function checkStrictSchema(schema: unknown, where: string, owner: string): void 
       const requiredKeys = required as string[];
       const missing = keys.filter((k) => !requiredKeys.includes(k));
       if (missing.length > 0) {
-        fail(path, `'required' is required to be supplied and to be an array including every key in properties. Missing '${missing[0] ?? ''}'`);
+        fail(
+          path,
+          `'required' is required to be supplied and to be an array including every key in properties. Missing '${missing[0] ?? ''}'`,
+        );
       }
       const extra = requiredKeys.filter((k) => !keys.includes(k));
       if (extra.length > 0) fail(path, `Extra required key '${extra[0] ?? ''}' supplied`);
@@ -446,7 +600,8 @@ function checkStrictSchema(schema: unknown, where: string, owner: string): void 
     }
 
     if (schemaNode.anyOf !== undefined) {
-      if (!Array.isArray(schemaNode.anyOf) || schemaNode.anyOf.length === 0) fail([...path, 'anyOf'], "'anyOf' must be a non-empty array");
+      if (!Array.isArray(schemaNode.anyOf) || schemaNode.anyOf.length === 0)
+        fail([...path, 'anyOf'], "'anyOf' must be a non-empty array");
       (schemaNode.anyOf as unknown[]).forEach((branch, i) => walk(branch, [...path, 'anyOf', String(i)]));
     }
     if (schemaNode.enum !== undefined && (!Array.isArray(schemaNode.enum) || schemaNode.enum.length === 0)) {
@@ -502,7 +657,11 @@ function validateTextContent(content: unknown, param: string, partTypes: readonl
         const file = needObj(part.file, `${partParam}.file`);
         onlyKeys(file, `${partParam}.file`, ['file_id', 'file_data', 'filename']);
         if (!present(file, 'file_id') && !present(file, 'file_data')) {
-          reject(`${partParam}.file`, `Invalid '${partParam}.file': one of 'file_id' or 'file_data' is required.`, 'missing_required_parameter');
+          reject(
+            `${partParam}.file`,
+            `Invalid '${partParam}.file': one of 'file_id' or 'file_data' is required.`,
+            'missing_required_parameter',
+          );
         }
         break;
       }
@@ -514,7 +673,11 @@ function validateTextContent(content: unknown, param: string, partTypes: readonl
 
 function requireContent(message: Obj, param: string): void {
   if (message.content === undefined || message.content === null) {
-    reject(`${param}.content`, `Invalid value for '${param}.content': expected a string or an array of content parts, got ${kind(message.content ?? null)}.`, 'missing_required_parameter');
+    reject(
+      `${param}.content`,
+      `Invalid value for '${param}.content': expected a string or an array of content parts, got ${kind(message.content ?? null)}.`,
+      'missing_required_parameter',
+    );
   }
 }
 
@@ -540,7 +703,8 @@ function validateMessages(messages: unknown[]): void {
   for (const [i, raw] of messages.entries()) {
     const param = `messages[${i}]`;
     const message = needObj(raw, param);
-    if (message.role === undefined) reject(`${param}.role`, `Missing required parameter: '${param}.role'.`, 'missing_required_parameter');
+    if (message.role === undefined)
+      reject(`${param}.role`, `Missing required parameter: '${param}.role'.`, 'missing_required_parameter');
     const role = needOneOf(message.role, `${param}.role`, ROLES);
 
     if (role !== 'tool') {
@@ -570,7 +734,11 @@ function validateMessages(messages: unknown[]): void {
         requireContent(message, param);
         validateTextContent(message.content, `${param}.content`);
         if (message.tool_call_id === undefined) {
-          reject(`${param}.tool_call_id`, `Missing required parameter: '${param}.tool_call_id'.`, 'missing_required_parameter');
+          reject(
+            `${param}.tool_call_id`,
+            `Missing required parameter: '${param}.tool_call_id'.`,
+            'missing_required_parameter',
+          );
         }
         const id = needString(message.tool_call_id, `${param}.tool_call_id`);
         if (open === null) {
@@ -586,7 +754,10 @@ function validateMessages(messages: unknown[]): void {
           );
         }
         if (open.answered.has(id)) {
-          reject(`${param}.tool_call_id`, `Invalid '${param}.tool_call_id': tool call '${id}' already has a response message.`);
+          reject(
+            `${param}.tool_call_id`,
+            `Invalid '${param}.tool_call_id': tool call '${id}' already has a response message.`,
+          );
         }
         open.answered.add(id);
         break;
@@ -603,7 +774,11 @@ function validateAssistant(message: Obj, param: string, index: number): OpenTool
   if (present(message, 'content')) validateTextContent(message.content, `${param}.content`, ['text', 'refusal']);
   const hasCalls = present(message, 'tool_calls');
   if (!present(message, 'content') && !hasCalls && !present(message, 'function_call') && !present(message, 'audio')) {
-    reject(`${param}.content`, `Invalid value for '${param}.content': expected a string, got null (an assistant message needs 'content' or 'tool_calls').`, 'missing_required_parameter');
+    reject(
+      `${param}.content`,
+      `Invalid value for '${param}.content': expected a string, got null (an assistant message needs 'content' or 'tool_calls').`,
+      'missing_required_parameter',
+    );
   }
   if (!hasCalls) return null;
   const ids = new Map<string, number>();
@@ -611,19 +786,31 @@ function validateAssistant(message: Obj, param: string, index: number): OpenTool
     const callParam = `${param}.tool_calls[${k}]`;
     const call = needObj(raw, callParam);
     onlyKeys(call, callParam, ['id', 'type', 'function']);
-    if (call.id === undefined) reject(`${callParam}.id`, `Missing required parameter: '${callParam}.id'.`, 'missing_required_parameter');
+    if (call.id === undefined)
+      reject(`${callParam}.id`, `Missing required parameter: '${callParam}.id'.`, 'missing_required_parameter');
     const id = needString(call.id, `${callParam}.id`);
     if (id.length === 0) reject(`${callParam}.id`, `Invalid '${callParam}.id': empty string.`, 'empty_string');
-    if (ids.has(id)) reject(`${callParam}.id`, `Invalid '${callParam}.id': duplicate tool call id '${id}' in the same message.`);
+    if (ids.has(id))
+      reject(`${callParam}.id`, `Invalid '${callParam}.id': duplicate tool call id '${id}' in the same message.`);
     ids.set(id, k);
-    if (call.type === undefined) reject(`${callParam}.type`, `Missing required parameter: '${callParam}.type'.`, 'missing_required_parameter');
+    if (call.type === undefined)
+      reject(`${callParam}.type`, `Missing required parameter: '${callParam}.type'.`, 'missing_required_parameter');
     needOneOf(call.type, `${callParam}.type`, ['function']);
-    if (call.function === undefined) reject(`${callParam}.function`, `Missing required parameter: '${callParam}.function'.`, 'missing_required_parameter');
+    if (call.function === undefined)
+      reject(
+        `${callParam}.function`,
+        `Missing required parameter: '${callParam}.function'.`,
+        'missing_required_parameter',
+      );
     const fn = needObj(call.function, `${callParam}.function`);
     onlyKeys(fn, `${callParam}.function`, ['name', 'arguments']);
     needName(fn.name, `${callParam}.function.name`);
     if (fn.arguments === undefined) {
-      reject(`${callParam}.function.arguments`, `Missing required parameter: '${callParam}.function.arguments'.`, 'missing_required_parameter');
+      reject(
+        `${callParam}.function.arguments`,
+        `Missing required parameter: '${callParam}.function.arguments'.`,
+        'missing_required_parameter',
+      );
     }
     needString(fn.arguments, `${callParam}.function.arguments`);
   });
@@ -651,24 +838,40 @@ function validateResponseFormat(body: Obj, messages: unknown[]): void {
   if (type !== 'json_schema') {
     onlyKeys(format, 'response_format', ['type']);
     if (type === 'json_object' && !mentionsJson(messages)) {
-      reject('messages', "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.");
+      reject(
+        'messages',
+        "'messages' must contain the word 'json' in some form, to use 'response_format' of type 'json_object'.",
+      );
     }
     return;
   }
   onlyKeys(format, 'response_format', ['type', 'json_schema']);
   if (format.json_schema === undefined) {
-    reject('response_format.json_schema', "Missing required parameter: 'response_format.json_schema'.", 'missing_required_parameter');
+    reject(
+      'response_format.json_schema',
+      "Missing required parameter: 'response_format.json_schema'.",
+      'missing_required_parameter',
+    );
   }
   const spec = needObj(format.json_schema, 'response_format.json_schema');
   onlyKeys(spec, 'response_format.json_schema', ['name', 'description', 'schema', 'strict']);
   if (spec.name === undefined) {
-    reject('response_format.json_schema.name', "Missing required parameter: 'response_format.json_schema.name'.", 'missing_required_parameter');
+    reject(
+      'response_format.json_schema.name',
+      "Missing required parameter: 'response_format.json_schema.name'.",
+      'missing_required_parameter',
+    );
   }
   const name = needName(spec.name, 'response_format.json_schema.name');
   if (present(spec, 'description')) needString(spec.description, 'response_format.json_schema.description');
   const strict = present(spec, 'strict') ? needBoolean(spec.strict, 'response_format.json_schema.strict') : false;
   if (!present(spec, 'schema')) {
-    if (strict) reject('response_format.json_schema.schema', "Missing required parameter: 'response_format.json_schema.schema' (required when strict is true).", 'missing_required_parameter');
+    if (strict)
+      reject(
+        'response_format.json_schema.schema',
+        "Missing required parameter: 'response_format.json_schema.schema' (required when strict is true).",
+        'missing_required_parameter',
+      );
     return;
   }
   if (strict) checkStrictSchema(spec.schema, 'response_format.json_schema.schema', `response_format '${name}'`);
@@ -712,7 +915,8 @@ async function readBody(req: IncomingMessage): Promise<string> {
   for await (const chunk of req) {
     const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
     size += buffer.length;
-    if (size > MAX_BODY_BYTES) throw new Rejection('Request body too large for this test server.', null, 'request_too_large', 413);
+    if (size > MAX_BODY_BYTES)
+      throw new Rejection('Request body too large for this test server.', null, 'request_too_large', 413);
     chunks.push(buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
@@ -741,7 +945,12 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
       );
     }
     if (given !== apiKey) {
-      throw new Rejection(`Incorrect API key provided: ${maskKey(given)}. You can find your API key in your provider's dashboard.`, null, 'invalid_api_key', 401);
+      throw new Rejection(
+        `Incorrect API key provided: ${maskKey(given)}. You can find your API key in your provider's dashboard.`,
+        null,
+        'invalid_api_key',
+        401,
+      );
     }
   };
 
@@ -754,7 +963,7 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
       parsed = JSON.parse(raw);
     } catch {
       throw new Rejection(
-        'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)',
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
         null,
         null,
       );
@@ -764,11 +973,23 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
 
     const queue = scripts.get(request.model);
     if (queue === undefined) {
-      throw new Rejection(`The model \`${request.model}\` does not exist or you do not have access to it (no script for it on this test server).`, 'model', 'model_not_found', 404);
+      throw new Rejection(
+        `The model \`${request.model}\` does not exist or you do not have access to it (no script for it on this test server).`,
+        'model',
+        'model_not_found',
+        404,
+      );
     }
     const turn = queue.shift();
     if (turn === undefined) {
-      throw new Rejection(`no scripted turn left for model ${request.model}`, null, 'script_exhausted', 500, 'server_error', { 'x-should-retry': 'false' });
+      throw new Rejection(
+        `no scripted turn left for model ${request.model}`,
+        null,
+        'script_exhausted',
+        500,
+        'server_error',
+        { 'x-should-retry': 'false' },
+      );
     }
 
     let reply: ScriptedTurn['reply'];
@@ -781,9 +1002,16 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
       }
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      throw new Rejection(`scripted turn for model ${request.model} failed: ${message}`, null, 'script_expectation_failed', 500, 'server_error', {
-        'x-should-retry': 'false',
-      });
+      throw new Rejection(
+        `scripted turn for model ${request.model} failed: ${message}`,
+        null,
+        'script_expectation_failed',
+        500,
+        'server_error',
+        {
+          'x-should-retry': 'false',
+        },
+      );
     }
 
     if ('status' in reply) {
@@ -794,7 +1022,12 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
   };
 
   const sendInjectedError = (res: ServerResponse, reply: ErrorReply, requestId: string): void => {
-    const body = errorBody(reply.error.message, reply.error.type ?? defaultErrorType(reply.status), null, reply.error.code ?? null);
+    const body = errorBody(
+      reply.error.message,
+      reply.error.type ?? defaultErrorType(reply.status),
+      null,
+      reply.error.code ?? null,
+    );
     sendJson(res, reply.status, body, { 'x-request-id': requestId, ...(reply.headers ?? {}) });
   };
 
@@ -807,15 +1040,21 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
   ): void => {
     const toolCalls = (reply.tool_calls ?? []).map((call) => {
       toolCallCounter += 1;
-      return { id: call.id ?? `call_${toolCallCounter}`, type: 'function' as const, function: { name: call.name, arguments: call.arguments } };
+      return {
+        id: call.id ?? `call_${toolCallCounter}`,
+        type: 'function' as const,
+        function: { name: call.name, arguments: call.arguments },
+      };
     });
     const content = reply.content ?? null;
     const message: Obj = { role: 'assistant', content, refusal: null };
     if (toolCalls.length > 0) message.tool_calls = toolCalls;
     const finishReason = reply.finish_reason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop');
-    const promptTokens = usage?.prompt_tokens ?? estimateTokens(JSON.stringify(request.messages) + JSON.stringify(request.tools ?? []));
+    const promptTokens =
+      usage?.prompt_tokens ?? estimateTokens(JSON.stringify(request.messages) + JSON.stringify(request.tools ?? []));
     const completionTokens =
-      usage?.completion_tokens ?? estimateTokens((content ?? '') + toolCalls.map((c) => c.function.name + c.function.arguments).join(''));
+      usage?.completion_tokens ??
+      estimateTokens((content ?? '') + toolCalls.map((c) => c.function.name + c.function.arguments).join(''));
     completionCounter += 1;
     sendJson(
       res,
@@ -826,7 +1065,11 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
         created: Math.floor(Date.now() / 1000),
         model: request.model,
         choices: [{ index: 0, message, finish_reason: finishReason, logprobs: null }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       },
       { 'x-request-id': requestId },
     );
@@ -845,7 +1088,12 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
       }
       if (method === 'GET' && path === '/v1/models') {
         checkAuth(req);
-        sendJson(res, 200, { object: 'list', data: [...scripts.keys()].map(modelEntry) }, { 'x-request-id': requestId });
+        sendJson(
+          res,
+          200,
+          { object: 'list', data: [...scripts.keys()].map(modelEntry) },
+          { 'x-request-id': requestId },
+        );
         return;
       }
       const modelMatch = /^\/v1\/models\/([^/]+)$/.exec(path);
@@ -861,7 +1109,14 @@ export async function startFakeOpenAI(options?: { apiKey?: string }): Promise<Fa
       const rejection =
         err instanceof Rejection
           ? err
-          : new Rejection(`test server error: ${err instanceof Error ? err.message : String(err)}`, null, null, 500, 'server_error', { 'x-should-retry': 'false' });
+          : new Rejection(
+              `test server error: ${err instanceof Error ? err.message : String(err)}`,
+              null,
+              null,
+              500,
+              'server_error',
+              { 'x-should-retry': 'false' },
+            );
       violations.push(rejection.message);
       if (!res.headersSent) {
         // Drain what is left of the body so the client sees the answer, not a reset connection.

@@ -25,8 +25,25 @@ import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeBranch, changeWorkflowId } from '../../core/ids.ts';
 import type { ChangeInput } from '../../core/change.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
-import { alive, killWorker, removeSandboxesOf, sandboxesLeft, seedSmallRepos, startWorker, stopWorker, type WorkerProcess } from '../helpers/durable.ts';
-import { between, faultSettings, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import {
+  alive,
+  killWorker,
+  removeSandboxesOf,
+  sandboxesLeft,
+  seedSmallRepos,
+  startWorker,
+  stopWorker,
+  type WorkerProcess,
+} from '../helpers/durable.ts';
+import {
+  between,
+  faultSettings,
+  loopTimeout,
+  foldPrs,
+  seededRandom,
+  writeFaultFigures,
+  type FaultFigures,
+} from '../helpers/reliability.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
 const { runs, seed } = faultSettings('crash-after-create', 3);
@@ -47,7 +64,14 @@ let created: ((repo: string) => void) | null = null;
 
 function startOurWorker(stateDir: string, configFile: string): Promise<WorkerProcess> {
   if (!env || !gh) throw new Error('set-up failed');
-  return startWorker({ address: env.address, queue, stateDir, hostId, args: ['-c', configFile], env: { [TOKEN_ENV]: gh.token } });
+  return startWorker({
+    address: env.address,
+    queue,
+    stateDir,
+    hostId,
+    args: ['-c', configFile],
+    env: { [TOKEN_ENV]: gh.token },
+  });
 }
 
 beforeAll(async () => {
@@ -66,7 +90,13 @@ beforeAll(async () => {
     join(root, 'repos.config.json'),
     JSON.stringify({
       concurrency: 3,
-      forge: { type: 'github', baseUrl: gh.baseUrl, tokenEnv: TOKEN_ENV, minIntervalMs: 0, repos: Object.fromEntries(REPOS.map((r) => [r, `acme/${r}`])) },
+      forge: {
+        type: 'github',
+        baseUrl: gh.baseUrl,
+        tokenEnv: TOKEN_ENV,
+        minIntervalMs: 0,
+        repos: Object.fromEntries(REPOS.map((r) => [r, `acme/${r}`])),
+      },
       gate: { contracts: false, secrets: false, insecure: false },
       defaults: { sandbox: { image: 'lockstep-sandbox:latest', limits: { memoryMb: 256 } } },
       repos: REPOS.map((name) => ({ name, url: `remotes/${name}.git`, sandbox: { test: 'grep -q cents README.md' } })),
@@ -85,7 +115,15 @@ afterAll(async () => {
 async function input(id: string): Promise<ChangeInput> {
   if (!root) throw new Error('set-up failed');
   const file = join(root, `${id}.yaml`);
-  await writeFile(file, stringify({ id, title: 'Prices in cents', description: 'Every service moves to integer cents.', repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })) }));
+  await writeFile(
+    file,
+    stringify({
+      id,
+      title: 'Prices in cents',
+      description: 'Every service moves to integer cents.',
+      repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })),
+    }),
+  );
   const loaded = await loadReposConfig(join(root, 'repos.config.json'));
   const change = await loadChange(file, loaded);
   changeIds.push(id);
@@ -93,66 +131,90 @@ async function input(id: string): Promise<ChangeInput> {
 }
 
 describe('faults: worker killed after the forge created a PR, before the activity returned', () => {
-  it(`${runs} kill(s) after a create leave exactly one PR per repo`, async () => {
-    if (!env || !gh || !root) throw new Error('set-up failed');
-    const fake = gh;
-    const stateDir = join(root, '.lockstep');
-    const configFile = join(root, 'repos.config.json');
-    const random = seededRandom(seed);
-    const started = Date.now();
-    const figures: Omit<FaultFigures, 'recordedAt'> = { part: 'crash-after-create', seed, runs, completed: 0, prsPerRepo: null, duplicates: 0, orphans: 0, details: {}, durationMs: 0 };
-    const kills: { run: number; repo: string; createsBefore: number }[] = [];
+  it(
+    `${runs} kill(s) after a create leave exactly one PR per repo`,
+    async () => {
+      if (!env || !gh || !root) throw new Error('set-up failed');
+      const fake = gh;
+      const stateDir = join(root, '.lockstep');
+      const configFile = join(root, 'repos.config.json');
+      const random = seededRandom(seed);
+      const started = Date.now();
+      const figures: Omit<FaultFigures, 'recordedAt'> = {
+        part: 'crash-after-create',
+        seed,
+        runs,
+        completed: 0,
+        prsPerRepo: null,
+        duplicates: 0,
+        orphans: 0,
+        details: {},
+        durationMs: 0,
+      };
+      const kills: { run: number; repo: string; createsBefore: number }[] = [];
 
-    for (let run = 1; run <= runs; run++) {
-      const doc = await input(`cac-${suffix}-${run}`);
-      try {
-        worker ??= await startOurWorker(stateDir, configFile);
-        const victim = REPOS[between(random, 0, REPOS.length - 1)] ?? 'alpha';
-        fake.inject({ kind: 'hang-after-create', operationId: 'pulls/create', repo: `acme/${victim}` });
-        const held = new Promise<string>((resolve) => (created = resolve));
-        const mark = fake.requests.length;
-        await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(doc.changeId), taskQueue: queue, args: [doc] });
+      for (let run = 1; run <= runs; run++) {
+        const doc = await input(`cac-${suffix}-${run}`);
+        try {
+          worker ??= await startOurWorker(stateDir, configFile);
+          const victim = REPOS[between(random, 0, REPOS.length - 1)] ?? 'alpha';
+          fake.inject({ kind: 'hang-after-create', operationId: 'pulls/create', repo: `acme/${victim}` });
+          const held = new Promise<string>((resolve) => (created = resolve));
+          const mark = fake.requests.length;
+          await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+            workflowId: changeWorkflowId(doc.changeId),
+            taskQueue: queue,
+            args: [doc],
+          });
 
-        const repo = await held;
-        // The forge has acted; the activity is still waiting for the answer: crash now.
-        await killWorker(worker);
-        const createsBefore = fake.requests.slice(mark).filter((r) => r.operationId === 'pulls/create').length;
-        kills.push({ run, repo, createsBefore });
-        expect(repo).toBe(victim);
-        worker = await startOurWorker(stateDir, configFile);
+          const repo = await held;
+          // The forge has acted; the activity is still waiting for the answer: crash now.
+          await killWorker(worker);
+          const createsBefore = fake.requests.slice(mark).filter((r) => r.operationId === 'pulls/create').length;
+          kills.push({ run, repo, createsBefore });
+          expect(repo).toBe(victim);
+          worker = await startOurWorker(stateDir, configFile);
 
-        const result = await env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId(doc.changeId)).result();
-        expect(result.status, result.summary).toBe('succeeded');
-        expect(fake.pendingFaults()).toEqual([]);
-        expect(fake.violations).toEqual([]);
-        const perRepo: Record<string, number> = {};
-        for (const r of result.repos) {
-          const pulls = fake.pulls(`acme/${r.repo}`).filter((p) => p.head.ref === changeBranch(doc.changeId));
-          perRepo[r.repo] = pulls.length;
-          figures.duplicates += Math.max(0, pulls.length - 1);
-          expect(pulls, r.repo).toHaveLength(1);
-          expect(pulls[0]).toMatchObject({ state: 'open', head: { sha: r.commit } });
-          expect(r.pullRequest?.number, r.repo).toBe(pulls[0]?.number);
+          const result = await env.client.workflow
+            .getHandle<typeof changeWorkflow>(changeWorkflowId(doc.changeId))
+            .result();
+          expect(result.status, result.summary).toBe('succeeded');
+          expect(fake.pendingFaults()).toEqual([]);
+          expect(fake.violations).toEqual([]);
+          const perRepo: Record<string, number> = {};
+          for (const r of result.repos) {
+            const pulls = fake.pulls(`acme/${r.repo}`).filter((p) => p.head.ref === changeBranch(doc.changeId));
+            perRepo[r.repo] = pulls.length;
+            figures.duplicates += Math.max(0, pulls.length - 1);
+            expect(pulls, r.repo).toHaveLength(1);
+            expect(pulls[0]).toMatchObject({ state: 'open', head: { sha: r.commit } });
+            expect(r.pullRequest?.number, r.repo).toBe(pulls[0]?.number);
+          }
+          figures.prsPerRepo = foldPrs(figures.prsPerRepo, perRepo);
+          // The victim's create was answered by finding, not by creating again.
+          const creates = fake.requests
+            .slice(mark)
+            .filter((r) => r.operationId === 'pulls/create' && r.path.includes(`/acme/${victim}/`));
+          expect(creates, `creates of ${victim}`).toHaveLength(1);
+          const left = await sandboxesLeft(doc.changeId, docker);
+          figures.orphans += left.length;
+          expect(left).toEqual([]);
+          expect(alive(worker.child)).toBe(true);
+          figures.completed++;
+          console.log(
+            `crash-after-create run ${run}/${runs}: killed after ${victim}'s create (${createsBefore} create(s) in the run by then); PRs ${JSON.stringify(perRepo)}`,
+          );
+        } finally {
+          created = null;
+          figures.durationMs = Date.now() - started;
+          figures.details = { kills };
+          await writeFaultFigures(figures);
         }
-        figures.prsPerRepo = foldPrs(figures.prsPerRepo, perRepo);
-        // The victim's create was answered by finding, not by creating again.
-        const creates = fake.requests.slice(mark).filter((r) => r.operationId === 'pulls/create' && r.path.includes(`/acme/${victim}/`));
-        expect(creates, `creates of ${victim}`).toHaveLength(1);
-        const left = await sandboxesLeft(doc.changeId, docker);
-        figures.orphans += left.length;
-        expect(left).toEqual([]);
-        expect(alive(worker.child)).toBe(true);
-        figures.completed++;
-        console.log(`crash-after-create run ${run}/${runs}: killed after ${victim}'s create (${createsBefore} create(s) in the run by then); PRs ${JSON.stringify(perRepo)}`);
-      } finally {
-        created = null;
-        figures.durationMs = Date.now() - started;
-        figures.details = { kills };
-        await writeFaultFigures(figures);
       }
-    }
-    expect(figures.completed).toBe(runs);
-    expect(figures.duplicates).toBe(0);
-    expect(figures.prsPerRepo).toEqual({ min: 1, max: 1 });
-  }, loopTimeout(runs, 3));
+      expect(figures.completed).toBe(runs);
+      expect(figures.duplicates).toBe(0);
+      expect(figures.prsPerRepo).toEqual({ min: 1, max: 1 });
+    },
+    loopTimeout(runs, 3),
+  );
 });

@@ -36,7 +36,16 @@ import {
   type FiveRepoFleet,
   type WorkerProcess,
 } from '../helpers/durable.ts';
-import { between, faultSettings, foldLeftovers, loopTimeout, foldPrs, seededRandom, writeFaultFigures, type FaultFigures } from '../helpers/reliability.ts';
+import {
+  between,
+  faultSettings,
+  foldLeftovers,
+  loopTimeout,
+  foldPrs,
+  seededRandom,
+  writeFaultFigures,
+  type FaultFigures,
+} from '../helpers/reliability.ts';
 import { watchCreations } from '../helpers/sandboxes.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 
@@ -64,92 +73,145 @@ afterAll(async () => {
 });
 
 describe('faults: two workers, the one holding a sandbox dies mid-step', () => {
-  it(`${runs} run(s): the interrupted repos finish on the other worker; one PR per repo; nothing left after the sweep`, async () => {
-    if (!env || !fleet) throw new Error('set-up failed');
-    const random = seededRandom(seed);
-    const started = Date.now();
-    const figures: Omit<FaultFigures, 'recordedAt'> = { part: 'two-workers', seed, runs, completed: 0, prsPerRepo: null, duplicates: 0, orphans: 0, details: {}, durationMs: 0 };
-    const kills: { run: number; victim: string; interrupted: string[]; completed: string[]; leftBeforeSweep: number; swept: number }[] = [];
-    let interruptedTotal = 0;
-    let completedTotal = 0;
+  it(
+    `${runs} run(s): the interrupted repos finish on the other worker; one PR per repo; nothing left after the sweep`,
+    async () => {
+      if (!env || !fleet) throw new Error('set-up failed');
+      const random = seededRandom(seed);
+      const started = Date.now();
+      const figures: Omit<FaultFigures, 'recordedAt'> = {
+        part: 'two-workers',
+        seed,
+        runs,
+        completed: 0,
+        prsPerRepo: null,
+        duplicates: 0,
+        orphans: 0,
+        details: {},
+        durationMs: 0,
+      };
+      const kills: {
+        run: number;
+        victim: string;
+        interrupted: string[];
+        completed: string[];
+        leftBeforeSweep: number;
+        swept: number;
+      }[] = [];
+      let interruptedTotal = 0;
+      let completedTotal = 0;
 
-    for (let run = 1; run <= runs; run++) {
-      const input = await fleet.changeInput(`tw-${suffix}-${run}`);
-      const creations = await watchCreations(input.changeId, docker);
-      try {
-        for (const hostId of HOSTS) {
-          if (!workers.has(hostId)) workers.set(hostId, await startWorker({ address: env.address, queue, stateDir: fleet.stateDir, hostId }));
+      for (let run = 1; run <= runs; run++) {
+        const input = await fleet.changeInput(`tw-${suffix}-${run}`);
+        const creations = await watchCreations(input.changeId, docker);
+        try {
+          for (const hostId of HOSTS) {
+            if (!workers.has(hostId))
+              workers.set(hostId, await startWorker({ address: env.address, queue, stateDir: fleet.stateDir, hostId }));
+          }
+          const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+            workflowId: changeWorkflowId(input.changeId),
+            taskQueue: queue,
+            args: [input],
+          });
+          await waitForStatus(handle, 'a repo is mid-step', (view) =>
+            view.repos.some((r) => r.status === 'running' && r.phase === 'step'),
+          );
+          await new Promise((r) => setTimeout(r, between(random, 0, 1500)));
+
+          // The sandboxes whose repo is at work in them now (a repo already pushing or cleaning
+          // up has its result; only its cleanup would be the dead host's), and whose Docker
+          // (worker) holds each.
+          const view = await liveStatus(handle);
+          const atWork = new Set(
+            view.repos
+              .filter((r) => r.status === 'running' && ['sandbox', 'setup', 'step', 'tests'].includes(r.phase))
+              .map((r) => r.repo),
+          );
+          const running = (
+            await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=${input.changeId}`] } })
+          ).filter((c) => atWork.has(c.Labels[LABEL_REPO] ?? ''));
+          expect(running.length, 'a sandbox is at work').toBeGreaterThan(0);
+          const picked = running[between(random, 0, running.length - 1)];
+          const victimHost = HOSTS.find(
+            (h) => picked?.Labels[LABEL_OWNER] === ownerOf(workers.get(h) as WorkerProcess),
+          );
+          if (!victimHost) throw new Error(`no worker of ours owns ${JSON.stringify(picked?.Labels)}`);
+          const victim = workers.get(victimHost) as WorkerProcess;
+          const survivor = workers.get(HOSTS.find((h) => h !== victimHost) ?? '') as WorkerProcess;
+          const interrupted = running
+            .filter((c) => c.Labels[LABEL_OWNER] === ownerOf(victim))
+            .map((c) => c.Labels[LABEL_REPO] ?? '?');
+          const victimOwner = ownerOf(victim);
+          await killWorker(victim);
+          workers.delete(victimHost);
+
+          const result = await handle.result();
+          // The survivor alone, no worker started since the kill: its cleanup and reconciler.
+          const afterEnd = await leftoversAfterEnd(input.changeId, fleet.stateDir, docker);
+          figures.leftovers = foldLeftovers(figures.leftovers, afterEnd);
+          expect(result.status, result.summary).toBe('succeeded');
+          expect(result.repos.map((r) => r.repo).sort()).toEqual(FIVE_REPOS);
+          const owners = await creations.owners();
+          const completed: string[] = [];
+          for (const repo of interrupted) {
+            const r = result.repos.find((x) => x.repo === repo);
+            expect(r?.status, `${repo}: ${JSON.stringify(r?.error)}`).toBe('green');
+            expect(r?.attempts, repo).toBeGreaterThanOrEqual(2);
+            // Its last sandbox was made by the surviving worker, on its own host queue.
+            expect(owners[repo]?.at(-1), repo).toBe(ownerOf(survivor));
+            if (r?.status === 'green') completed.push(repo);
+          }
+          const pulls = await expectOnePullRequestPerRepo(fleet, result);
+          figures.prsPerRepo = foldPrs(figures.prsPerRepo, pulls);
+          figures.duplicates += Object.values(pulls).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
+          expect(alive(survivor.child)).toBe(true);
+          expect(
+            afterEnd,
+            'containers and work trees of the change when it ended, and one reconciler interval later',
+          ).toEqual(NOTHING_LEFT);
+
+          // The dead host's worker comes back (same host id, same queue): its sweep removes what
+          // the dead one left.
+          const leftBefore = await sandboxesLeft(input.changeId, docker);
+          const restarted = await startWorker({
+            address: env.address,
+            queue,
+            stateDir: fleet.stateDir,
+            hostId: victimHost,
+          });
+          workers.set(victimHost, restarted);
+          const left = await sandboxesLeft(input.changeId, docker);
+          figures.orphans += left.length;
+          expect(left).toEqual([]);
+
+          interruptedTotal += interrupted.length;
+          completedTotal += completed.length;
+          figures.completed++;
+          kills.push({
+            run,
+            victim: `${victimHost} (${hostQueueName(victimHost)})`,
+            interrupted,
+            completed,
+            leftBeforeSweep: leftBefore.length,
+            swept: leftBefore.length - left.length,
+          });
+          console.log(
+            `two-workers run ${run}/${runs}: killed ${victimOwner}; interrupted ${interrupted.join(',')}; completed on ${ownerOf(survivor)}: ${completed.join(',')}; ` +
+              `left by the dead host ${leftBefore.length}, after its sweep ${left.length}; creations by owner ${JSON.stringify(owners)}; PRs ${JSON.stringify(pulls)}`,
+          );
+        } finally {
+          creations.stop();
+          figures.durationMs = Date.now() - started;
+          figures.details = { reposCompleted: completedTotal, reposInterrupted: interruptedTotal, kills };
+          await writeFaultFigures(figures);
         }
-        const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
-        await waitForStatus(handle, 'a repo is mid-step', (view) => view.repos.some((r) => r.status === 'running' && r.phase === 'step'));
-        await new Promise((r) => setTimeout(r, between(random, 0, 1500)));
-
-        // The sandboxes whose repo is at work in them now (a repo already pushing or cleaning
-        // up has its result; only its cleanup would be the dead host's), and whose Docker
-        // (worker) holds each.
-        const view = await liveStatus(handle);
-        const atWork = new Set(view.repos.filter((r) => r.status === 'running' && ['sandbox', 'setup', 'step', 'tests'].includes(r.phase)).map((r) => r.repo));
-        const running = (await docker.listContainers({ filters: { label: [`${LABEL_CHANGE}=${input.changeId}`] } })).filter((c) => atWork.has(c.Labels[LABEL_REPO] ?? ''));
-        expect(running.length, 'a sandbox is at work').toBeGreaterThan(0);
-        const picked = running[between(random, 0, running.length - 1)];
-        const victimHost = HOSTS.find((h) => picked?.Labels[LABEL_OWNER] === ownerOf(workers.get(h) as WorkerProcess));
-        if (!victimHost) throw new Error(`no worker of ours owns ${JSON.stringify(picked?.Labels)}`);
-        const victim = workers.get(victimHost) as WorkerProcess;
-        const survivor = workers.get(HOSTS.find((h) => h !== victimHost) ?? '') as WorkerProcess;
-        const interrupted = running.filter((c) => c.Labels[LABEL_OWNER] === ownerOf(victim)).map((c) => c.Labels[LABEL_REPO] ?? '?');
-        const victimOwner = ownerOf(victim);
-        await killWorker(victim);
-        workers.delete(victimHost);
-
-        const result = await handle.result();
-        // The survivor alone, no worker started since the kill: its cleanup and reconciler.
-        const afterEnd = await leftoversAfterEnd(input.changeId, fleet.stateDir, docker);
-        figures.leftovers = foldLeftovers(figures.leftovers, afterEnd);
-        expect(result.status, result.summary).toBe('succeeded');
-        expect(result.repos.map((r) => r.repo).sort()).toEqual(FIVE_REPOS);
-        const owners = await creations.owners();
-        const completed: string[] = [];
-        for (const repo of interrupted) {
-          const r = result.repos.find((x) => x.repo === repo);
-          expect(r?.status, `${repo}: ${JSON.stringify(r?.error)}`).toBe('green');
-          expect(r?.attempts, repo).toBeGreaterThanOrEqual(2);
-          // Its last sandbox was made by the surviving worker, on its own host queue.
-          expect(owners[repo]?.at(-1), repo).toBe(ownerOf(survivor));
-          if (r?.status === 'green') completed.push(repo);
-        }
-        const pulls = await expectOnePullRequestPerRepo(fleet, result);
-        figures.prsPerRepo = foldPrs(figures.prsPerRepo, pulls);
-        figures.duplicates += Object.values(pulls).reduce((sum, n) => sum + Math.max(0, n - 1), 0);
-        expect(alive(survivor.child)).toBe(true);
-        expect(afterEnd, 'containers and work trees of the change when it ended, and one reconciler interval later').toEqual(NOTHING_LEFT);
-
-        // The dead host's worker comes back (same host id, same queue): its sweep removes what
-        // the dead one left.
-        const leftBefore = await sandboxesLeft(input.changeId, docker);
-        const restarted = await startWorker({ address: env.address, queue, stateDir: fleet.stateDir, hostId: victimHost });
-        workers.set(victimHost, restarted);
-        const left = await sandboxesLeft(input.changeId, docker);
-        figures.orphans += left.length;
-        expect(left).toEqual([]);
-
-        interruptedTotal += interrupted.length;
-        completedTotal += completed.length;
-        figures.completed++;
-        kills.push({ run, victim: `${victimHost} (${hostQueueName(victimHost)})`, interrupted, completed, leftBeforeSweep: leftBefore.length, swept: leftBefore.length - left.length });
-        console.log(
-          `two-workers run ${run}/${runs}: killed ${victimOwner}; interrupted ${interrupted.join(',')}; completed on ${ownerOf(survivor)}: ${completed.join(',')}; ` +
-            `left by the dead host ${leftBefore.length}, after its sweep ${left.length}; creations by owner ${JSON.stringify(owners)}; PRs ${JSON.stringify(pulls)}`,
-        );
-      } finally {
-        creations.stop();
-        figures.durationMs = Date.now() - started;
-        figures.details = { reposCompleted: completedTotal, reposInterrupted: interruptedTotal, kills };
-        await writeFaultFigures(figures);
       }
-    }
-    expect(figures.completed).toBe(runs);
-    expect(completedTotal).toBe(interruptedTotal);
-    expect(interruptedTotal).toBeGreaterThan(0);
-    expect(figures.orphans).toBe(0);
-  }, loopTimeout(runs, 5));
+      expect(figures.completed).toBe(runs);
+      expect(completedTotal).toBe(interruptedTotal);
+      expect(interruptedTotal).toBeGreaterThan(0);
+      expect(figures.orphans).toBe(0);
+    },
+    loopTimeout(runs, 5),
+  );
 });

@@ -12,7 +12,8 @@ function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(raw)}`);
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new Error(`${name} must be a non-negative integer, not ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -30,7 +31,14 @@ export const SANDBOX_RUNS = positiveInt('LOCKSTEP_FUZZ_SANDBOX_RUNS', Math.min(F
  * never as a stuck test file.
  */
 export function fuzzParameters<T>(numRuns: number, perRunMs = 10_000, totalMs = 150_000): fc.Parameters<T> {
-  return { seed: FUZZ_SEED, numRuns, timeout: perRunMs, interruptAfterTimeLimit: totalMs, markInterruptAsFailure: true, endOnFailure: true };
+  return {
+    seed: FUZZ_SEED,
+    numRuns,
+    timeout: perRunMs,
+    interruptAfterTimeLimit: totalMs,
+    markInterruptAsFailure: true,
+    endOnFailure: true,
+  };
 }
 
 /** Figures of one property for the reliability report. */
@@ -51,7 +59,16 @@ export interface FuzzFigures {
   failed: boolean;
 }
 
-export const noFigures = (): FuzzFigures => ({ runs: 0, accepted: 0, escapes: 0, flagsRead: 0, hostProcesses: 0, crashes: 0, hangs: 0, failed: false });
+export const noFigures = (): FuzzFigures => ({
+  runs: 0,
+  accepted: 0,
+  escapes: 0,
+  flagsRead: 0,
+  hostProcesses: 0,
+  crashes: 0,
+  hangs: 0,
+  failed: false,
+});
 
 /**
  * Completes a property's figures from fast-check's report (a run over its time limit fails
@@ -89,7 +106,10 @@ export async function recordFigures(suite: string, properties: Record<string, Fu
     const before = await readFile(file, 'utf8')
       .then((text) => JSON.parse(text) as { suites?: Record<string, Suite> })
       .catch(() => ({ suites: {} }));
-    const suites: Record<string, Suite> = { ...(before.suites ?? {}), [suite]: { seed: FUZZ_SEED, recordedAt: new Date().toISOString(), properties } };
+    const suites: Record<string, Suite> = {
+      ...(before.suites ?? {}),
+      [suite]: { seed: FUZZ_SEED, recordedAt: new Date().toISOString(), properties },
+    };
     const totals = noFigures();
     for (const s of Object.values(suites)) {
       for (const p of Object.values(s.properties)) {

@@ -8,7 +8,14 @@
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MODEL_OUTPUT_CHARS, TOOL_NAMES, executeTool, toolDefinitions, type ToolContext, type ToolOutcome } from '../../activities/agent/tools/index.ts';
+import {
+  MODEL_OUTPUT_CHARS,
+  TOOL_NAMES,
+  executeTool,
+  toolDefinitions,
+  type ToolContext,
+  type ToolOutcome,
+} from '../../activities/agent/tools/index.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 import { RecordingDocker } from './recording-docker.ts';
 import { FUZZ_RUNS, fuzzParameters, noFigures, recordFigures, settle, type FuzzFigures } from './settings.ts';
@@ -25,7 +32,13 @@ beforeAll(async () => {
   let index = 0;
   ctx = {
     workspace: ws.workspace,
-    sandbox: { docker: recorder.asDocker(), user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `fuzz:${process.pid}`, workerEnv: {}, logDir: join(ws.scratch, 'logs') },
+    sandbox: {
+      docker: recorder.asDocker(),
+      user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+      owner: `fuzz:${process.pid}`,
+      workerEnv: {},
+      logDir: join(ws.scratch, 'logs'),
+    },
     ref: { changeId: `fuzz-calls-${process.pid}`, repo: 'calls' },
     testCommand: 'make test',
     commandTimeoutSeconds: 30,
@@ -73,7 +86,17 @@ const nameArb = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom(...TOOL_NAMES) },
   { weight: 1, arbitrary: fc.constantFrom(...TOOL_NAMES).map((n) => n.toUpperCase()) },
   { weight: 1, arbitrary: fc.constantFrom(...TOOL_NAMES).map((n) => ` ${n}\n`) },
-  { weight: 1, arbitrary: fc.constantFrom(...PROTO_KEYS, '', 'functions.read_file', 'read_file\0', 'x'.repeat(10_000), '\u202eelif_daer') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      ...PROTO_KEYS,
+      '',
+      'functions.read_file',
+      'read_file\0',
+      'x'.repeat(10_000),
+      '\u202eelif_daer',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }) },
 );
 
@@ -81,7 +104,25 @@ const allParams = [...new Set([...schemas.values()].flatMap((p) => Object.keys(p
 const keyArb = fc.oneof(fc.constantFrom(...allParams), fc.constantFrom(...PROTO_KEYS), fc.string({ maxLength: 10 }));
 const valueArb = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom('README.md', 'src/a.ts', '../outside', '.', '--version', 'ls -la', 'done', '', 1, 0, -1, 1.5, 2 ** 53, null, true, [], {}),
+  fc.constantFrom(
+    'README.md',
+    'src/a.ts',
+    '../outside',
+    '.',
+    '--version',
+    'ls -la',
+    'done',
+    '',
+    1,
+    0,
+    -1,
+    1.5,
+    2 ** 53,
+    null,
+    true,
+    [],
+    {},
+  ),
 );
 
 /** A JSON object over the tools' own parameter names (and others), values of any type. */
@@ -102,11 +143,29 @@ const rawArb = fc.oneof(
   {
     weight: 1,
     arbitrary: fc.constantFrom(
-      '', '   ', 'null', '[]', '{}', '"text"', '1e999', '-0', 'true',
-      '{"path": 1e999}', '{"start_line": 1e400, "path": "README.md"}', '{"start_line": 9007199254740993, "path": "README.md"}',
-      '{"path":"README.md","path":"../outside/sentinel.txt"}', '{"__proto__": {"path": "README.md"}}', '\uFEFF{}', '{"path": "\\ud800"}',
-      '{"path": "README.md"} trailing', "{'path': 'README.md'}", '{"path": "README.md",}', '{"command": "echo \\u0000"}',
-      deep(100_000, '[', ']'), deep(20_000, '{"a":', '}').replace(/}$/, '1}'), `{"content": "${'x'.repeat(600_000)}", "path": "big.txt"}`,
+      '',
+      '   ',
+      'null',
+      '[]',
+      '{}',
+      '"text"',
+      '1e999',
+      '-0',
+      'true',
+      '{"path": 1e999}',
+      '{"start_line": 1e400, "path": "README.md"}',
+      '{"start_line": 9007199254740993, "path": "README.md"}',
+      '{"path":"README.md","path":"../outside/sentinel.txt"}',
+      '{"__proto__": {"path": "README.md"}}',
+      '\uFEFF{}',
+      '{"path": "\\ud800"}',
+      '{"path": "README.md"} trailing',
+      "{'path': 'README.md'}",
+      '{"path": "README.md",}',
+      '{"command": "echo \\u0000"}',
+      deep(100_000, '[', ']'),
+      deep(20_000, '{"a":', '}').replace(/}$/, '1}'),
+      `{"content": "${'x'.repeat(600_000)}", "path": "big.txt"}`,
     ),
   },
 );
@@ -119,7 +178,21 @@ const validCallArb: fc.Arbitrary<[string, string]> = fc.constantFrom(...TOOL_NAM
       const types = Array.isArray(p.type) ? p.type : [p.type];
       const value: fc.Arbitrary<unknown> = types.includes('integer')
         ? fc.integer({ min: -2, max: 40 })
-        : fc.oneof(fc.constantFrom('README.md', 'src/a.ts', 'docs', '.', 'new/file.txt', 'hello', 'export const a = 1;', 'ls -la', '--version', 'done'), fc.string({ maxLength: 20 }));
+        : fc.oneof(
+            fc.constantFrom(
+              'README.md',
+              'src/a.ts',
+              'docs',
+              '.',
+              'new/file.txt',
+              'hello',
+              'export const a = 1;',
+              'ls -la',
+              '--version',
+              'done',
+            ),
+            fc.string({ maxLength: 20 }),
+          );
       return [key, types.includes('null') ? fc.option(value, { nil: null }) : value];
     }),
   );
@@ -129,7 +202,10 @@ const validCallArb: fc.Arbitrary<[string, string]> = fc.constantFrom(...TOOL_NAM
     .map(([args, extra]): [string, string] => [name, JSON.stringify(extra ? { ...args, [extra[0]]: extra[1] } : args)]);
 });
 
-const callArb: fc.Arbitrary<[string, string]> = fc.oneof({ weight: 3, arbitrary: fc.tuple(nameArb, rawArb) }, { weight: 1, arbitrary: validCallArb });
+const callArb: fc.Arbitrary<[string, string]> = fc.oneof(
+  { weight: 3, arbitrary: fc.tuple(nameArb, rawArb) },
+  { weight: 1, arbitrary: validCallArb },
+);
 
 describe('fuzzing the tool-call parser', () => {
   it('answers every call with an outcome for the model, ok only for calls that fit the schema, and never throws', async () => {
@@ -144,7 +220,9 @@ describe('fuzzing the tool-call parser', () => {
           outcome = await executeTool(ctx, name, raw);
         } catch (err) {
           f.crashes++;
-          throw new Error(`executeTool(${JSON.stringify(name.slice(0, 40))}, ${JSON.stringify(raw.slice(0, 80))}) threw: ${String(err)}`);
+          throw new Error(
+            `executeTool(${JSON.stringify(name.slice(0, 40))}, ${JSON.stringify(raw.slice(0, 80))}) threw: ${String(err)}`,
+          );
         }
         expect(typeof outcome.ok).toBe('boolean');
         expect(outcome.content.length).toBeLessThanOrEqual(MODEL_OUTPUT_CHARS);

@@ -18,13 +18,32 @@ import fc from 'fast-check';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MODEL_OUTPUT_CHARS, executeTool, type ToolContext, type ToolOutcome } from '../../activities/agent/tools/index.ts';
-import { LABEL_CHANGE, createSandbox, removeSandbox, shellArgv, type SandboxDeps } from '../../activities/sandbox/docker.ts';
+import {
+  MODEL_OUTPUT_CHARS,
+  executeTool,
+  type ToolContext,
+  type ToolOutcome,
+} from '../../activities/agent/tools/index.ts';
+import {
+  LABEL_CHANGE,
+  createSandbox,
+  removeSandbox,
+  shellArgv,
+  type SandboxDeps,
+} from '../../activities/sandbox/docker.ts';
 import { KILL_LEFTOVERS_SCRIPT } from '../../activities/sandbox/leftovers.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 import { RecordingDocker } from './recording-docker.ts';
-import { FUZZ_RUNS, SANDBOX_RUNS, fuzzParameters, noFigures, recordFigures, settle, type FuzzFigures } from './settings.ts';
+import {
+  FUZZ_RUNS,
+  SANDBOX_RUNS,
+  fuzzParameters,
+  noFigures,
+  recordFigures,
+  settle,
+  type FuzzFigures,
+} from './settings.ts';
 import { MAX_UPS, changedEntries, createFuzzWorkspace, type FuzzWorkspace } from './workspace.ts';
 
 /** Every process start on the host while a tool runs on generated input is counted here. */
@@ -56,7 +75,13 @@ let ctx: ToolContext;
 let index = 0;
 
 function contextWith(docker: Docker, workspace: string, logDir: string): ToolContext {
-  const sandbox: SandboxDeps = { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `fuzz:${process.pid}`, workerEnv: {}, logDir };
+  const sandbox: SandboxDeps = {
+    docker,
+    user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    owner: `fuzz:${process.pid}`,
+    workerEnv: {},
+    logDir,
+  };
   return {
     workspace,
     sandbox,
@@ -71,7 +96,11 @@ function contextWith(docker: Docker, workspace: string, logDir: string): ToolCon
 }
 
 /** Runs one tool call with host process starts watched; a throw is returned, not raised. */
-async function watched(name: string, args: unknown, over: ToolContext = ctx): Promise<ToolOutcome | { thrown: unknown }> {
+async function watched(
+  name: string,
+  args: unknown,
+  over: ToolContext = ctx,
+): Promise<ToolOutcome | { thrown: unknown }> {
   host.watching = true;
   try {
     return await executeTool(over, name, JSON.stringify(args));
@@ -97,8 +126,32 @@ afterAll(async () => {
 // Generators
 
 const NASTY_SEGMENTS = [
-  '..', '.', '', '...', ' ', '~', '$HOME', '%2e%2e', '..\\..', '\\', 'a\0b', '\0', '\n', '\u202e', 'é', '名前', '🙂',
-  '.git', '.GIT', '.Git', '.git ', 'x'.repeat(256), 'y'.repeat(4096), 'new', 'new.txt', 'deep',
+  '..',
+  '.',
+  '',
+  '...',
+  ' ',
+  '~',
+  '$HOME',
+  '%2e%2e',
+  '..\\..',
+  '\\',
+  'a\0b',
+  '\0',
+  '\n',
+  '\u202e',
+  'é',
+  '名前',
+  '🙂',
+  '.git',
+  '.GIT',
+  '.Git',
+  '.git ',
+  'x'.repeat(256),
+  'y'.repeat(4096),
+  'new',
+  'new.txt',
+  'deep',
 ];
 
 /** One path part: a planted name, a nasty one, or arbitrary text (any code point, no "/"). */
@@ -111,10 +164,45 @@ const segment = (planted: readonly string[]): fc.Arbitrary<string> =>
 
 /** Routes out of the workspace: a way in (or none), enough `..`, and a target outside or in .git. */
 function escapeArb(writes: boolean): fc.Arbitrary<string> {
-  const entries = ['', '', 'src/', 'inner-link/', 'self-link/', 'docs/', 'new/', 'out-link/', 'dir-link/', 'git-link/', 'up-link/'];
-  const targets = ['outside/sentinel.txt', 'outside/passwd', 'outside/dir/inner.txt', 'outside/dir', 'outside/new.txt', 'outside', 'sentinel.txt', 'inner.txt', 'new.txt', 'passwd', 'w1/workspace/.git/config', 'w1/workspace/.git/new', 'workspace/.git/HEAD', '.git/config', '.git/new', 'config', ''];
+  const entries = [
+    '',
+    '',
+    'src/',
+    'inner-link/',
+    'self-link/',
+    'docs/',
+    'new/',
+    'out-link/',
+    'dir-link/',
+    'git-link/',
+    'up-link/',
+  ];
+  const targets = [
+    'outside/sentinel.txt',
+    'outside/passwd',
+    'outside/dir/inner.txt',
+    'outside/dir',
+    'outside/new.txt',
+    'outside',
+    'sentinel.txt',
+    'inner.txt',
+    'new.txt',
+    'passwd',
+    'w1/workspace/.git/config',
+    'w1/workspace/.git/new',
+    'workspace/.git/HEAD',
+    '.git/config',
+    '.git/new',
+    'config',
+    '',
+  ];
   return fc
-    .tuple(fc.constantFrom(...entries), fc.integer({ min: 0, max: MAX_UPS }), fc.constantFrom(...targets), fc.constantFrom('', '', '/', '/.'))
+    .tuple(
+      fc.constantFrom(...entries),
+      fc.integer({ min: 0, max: MAX_UPS }),
+      fc.constantFrom(...targets),
+      fc.constantFrom('', '', '/', '/.'),
+    )
     .map(([entry, ups, target, suffix]) => `${entry}${'../'.repeat(ups)}${target}${suffix}`)
     .filter((p) => p !== '' && (!writes || !p.endsWith('/')));
 }
@@ -125,32 +213,80 @@ function escapeArb(writes: boolean): fc.Arbitrary<string> {
  * or "/.". At most MAX_UPS `..`.
  */
 function pathArb(writes: boolean): fc.Arbitrary<string> {
-  const prefixes = ['', '', '', './', '/', '//', `${ws.outside}/`, `${ws.root}/`, `${ws.workspace}/`, `${ws.workspace}/../`];
-  const wholes = writes ? [ws.outside, `${ws.outside}/sentinel.txt`, `${ws.outside}/new.txt`] : ['/etc/passwd', '/proc/self/environ', '/proc/self/fd/0', `${ws.outside}/sentinel.txt`, '/'];
+  const prefixes = [
+    '',
+    '',
+    '',
+    './',
+    '/',
+    '//',
+    `${ws.outside}/`,
+    `${ws.root}/`,
+    `${ws.workspace}/`,
+    `${ws.workspace}/../`,
+  ];
+  const wholes = writes
+    ? [ws.outside, `${ws.outside}/sentinel.txt`, `${ws.outside}/new.txt`]
+    : ['/etc/passwd', '/proc/self/environ', '/proc/self/fd/0', `${ws.outside}/sentinel.txt`, '/'];
   return fc
     .oneof(
       { weight: 5, arbitrary: escapeArb(writes) },
-      { weight: 5, arbitrary: fc.tuple(fc.constantFrom(...prefixes), fc.array(segment(ws.planted), { minLength: 0, maxLength: 6 }), fc.constantFrom('', '', '', '/', '/.', '/..')).map(([p, parts, s]) => `${p}${parts.join('/')}${s}`) },
+      {
+        weight: 5,
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom(...prefixes),
+            fc.array(segment(ws.planted), { minLength: 0, maxLength: 6 }),
+            fc.constantFrom('', '', '', '/', '/.', '/..'),
+          )
+          .map(([p, parts, s]) => `${p}${parts.join('/')}${s}`),
+      },
       { weight: 1, arbitrary: fc.constantFrom(...wholes) },
     )
     .filter((p) => p.split('/').filter((part) => part === '..').length <= MAX_UPS);
 }
 
-const lineArb = fc.oneof(fc.constant(null), fc.integer({ min: -3, max: 40 }), fc.constantFrom(0, 2 ** 31, Number.MAX_SAFE_INTEGER));
-const textArb = fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom('export const a = 1;', 'hello', 'b = 2', '\r\n', '$&$1', 'a'.repeat(2000)));
+const lineArb = fc.oneof(
+  fc.constant(null),
+  fc.integer({ min: -3, max: 40 }),
+  fc.constantFrom(0, 2 ** 31, Number.MAX_SAFE_INTEGER),
+);
+const textArb = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.constantFrom('export const a = 1;', 'hello', 'b = 2', '\r\n', '$&$1', 'a'.repeat(2000)),
+);
 
 type FileCall = { name: 'read_file' | 'write_file' | 'edit_file' | 'list_directory'; args: Record<string, unknown> };
 
 function fileCallArb(): fc.Arbitrary<FileCall> {
   return fc.oneof(
-    fc.record({ path: pathArb(false), start_line: lineArb, end_line: lineArb }).map((args): FileCall => ({ name: 'read_file', args })),
+    fc
+      .record({ path: pathArb(false), start_line: lineArb, end_line: lineArb })
+      .map((args): FileCall => ({ name: 'read_file', args })),
     fc.record({ path: pathArb(false) }).map((args): FileCall => ({ name: 'list_directory', args })),
     fc.record({ path: pathArb(true), content: textArb }).map((args): FileCall => ({ name: 'write_file', args })),
-    fc.record({ path: pathArb(true), old_text: textArb, new_text: textArb }).map((args): FileCall => ({ name: 'edit_file', args })),
+    fc
+      .record({ path: pathArb(true), old_text: textArb, new_text: textArb })
+      .map((args): FileCall => ({ name: 'edit_file', args })),
   );
 }
 
-const shellish = fc.constantFrom('$(touch /pwned)', '`id`', '; rm -rf /', '| sh', '&& curl http://127.0.0.1', '\n', '\0', "'", '"', '\\', '>', '<(x)', '-', '--');
+const shellish = fc.constantFrom(
+  '$(touch /pwned)',
+  '`id`',
+  '; rm -rf /',
+  '| sh',
+  '&& curl http://127.0.0.1',
+  '\n',
+  '\0',
+  "'",
+  '"',
+  '\\',
+  '>',
+  '<(x)',
+  '-',
+  '--',
+);
 const commandArb = fc.oneof(
   fc.string({ maxLength: 80 }),
   fc.array(fc.oneof(shellish, fc.string({ maxLength: 10 })), { maxLength: 8 }).map((parts) => parts.join(' ')),
@@ -158,14 +294,38 @@ const commandArb = fc.oneof(
 );
 /** Patterns and globs that look like options, and arbitrary ones. */
 const optionish = fc.oneof(
-  fc.constantFrom('--version', '-f/etc/passwd', '-f', '-r', '-e', '--', '-', '--help', '-V', '--include=*', '-ffoo', '--exclude-dir=.', '-z', '--null-data'),
+  fc.constantFrom(
+    '--version',
+    '-f/etc/passwd',
+    '-f',
+    '-r',
+    '-e',
+    '--',
+    '-',
+    '--help',
+    '-V',
+    '--include=*',
+    '-ffoo',
+    '--exclude-dir=.',
+    '-z',
+    '--null-data',
+  ),
   fc.string({ maxLength: 20 }).map((s) => `-${s}`),
   fc.string({ maxLength: 20 }).map((s) => `--${s}`),
 );
 const patternArb = fc.oneof(optionish, fc.string({ maxLength: 40 }), fc.constantFrom('', 'a\0b', 'x'.repeat(5000)));
-const globArb = fc.oneof(fc.constant(null), fc.constant(''), optionish, fc.string({ maxLength: 20 }), fc.constantFrom('*.ts', '*.md', 'a\0b'));
+const globArb = fc.oneof(
+  fc.constant(null),
+  fc.constant(''),
+  optionish,
+  fc.string({ maxLength: 20 }),
+  fc.constantFrom('*.ts', '*.md', 'a\0b'),
+);
 
-type CommandCall = { name: 'run_command'; args: { command: string } } | { name: 'grep_codebase'; args: { pattern: string; glob: string | null } } | { name: 'run_tests'; args: Record<string, never> };
+type CommandCall =
+  | { name: 'run_command'; args: { command: string } }
+  | { name: 'grep_codebase'; args: { pattern: string; glob: string | null } }
+  | { name: 'run_tests'; args: Record<string, never> };
 
 const commandCallArb: fc.Arbitrary<CommandCall> = fc.oneof(
   commandArb.map((command): CommandCall => ({ name: 'run_command', args: { command } })),
@@ -221,13 +381,17 @@ describe('fuzzing the agent tools', () => {
         }
         checkShape(outcome);
         if (outcome.ok) f.accepted++;
-        const leaked = Object.values(ws.secrets).filter((secret) => outcome.content.includes(secret) || outcome.summary.includes(secret));
+        const leaked = Object.values(ws.secrets).filter(
+          (secret) => outcome.content.includes(secret) || outcome.summary.includes(secret),
+        );
         const changed = changedEntries(before, await ws.snapshot());
         const strayWrites = [];
         for (const written of outcome.wrote ?? []) if (!(await ws.insideWorkspace(written))) strayWrites.push(written);
         if (leaked.length > 0 || changed.length > 0 || strayWrites.length > 0) {
           f.escapes++;
-          throw new Error(`escape: leaked ${leaked.join(', ')}; changed ${changed.join('; ')}; wrote ${strayWrites.join(', ')}`);
+          throw new Error(
+            `escape: leaked ${leaked.join(', ')}; changed ${changed.join('; ')}; wrote ${strayWrites.join(', ')}`,
+          );
         }
         if (host.started.length > 0) {
           f.hostProcesses += host.started.length;
@@ -240,7 +404,7 @@ describe('fuzzing the agent tools', () => {
     expect(f).toMatchObject({ escapes: 0, crashes: 0, hangs: 0, hostProcesses: 0 });
   });
 
-  it('command tools run only in the repo\'s sandbox container, never on the host, and grep reads no model string as an option', async () => {
+  it("command tools run only in the repo's sandbox container, never on the host, and grep reads no model string as an option", async () => {
     const f = (figures['command-tools'] = noFigures());
     const details = await fc.check(
       fc.asyncProperty(commandCallArb, fc.integer({ min: 0, max: 2 }), async (call, exitCode) => {
@@ -260,7 +424,8 @@ describe('fuzzing the agent tools', () => {
           throw new Error(`${call.name} started host processes: ${host.started.join('; ')}`);
         }
         // After each command the sandbox layer sweeps what it left running: a fixed script of ours.
-        const isSweep = (e: { cmd: string[] }): boolean => e.cmd.length === 3 && e.cmd[0] === 'sh' && e.cmd[2] === KILL_LEFTOVERS_SCRIPT;
+        const isSweep = (e: { cmd: string[] }): boolean =>
+          e.cmd.length === 3 && e.cmd[0] === 'sh' && e.cmd[2] === KILL_LEFTOVERS_SCRIPT;
         const commands = recorder.execs.filter((e) => !isSweep(e));
         for (const exec of recorder.execs) expect(exec.container).toBe(container);
         for (const exec of commands) expect(exec.workingDir).toBe('/workspace');
@@ -277,9 +442,25 @@ describe('fuzzing the agent tools', () => {
           }
           case 'grep_codebase': {
             const { pattern, glob } = call.args;
-            const refused = pattern === '' || pattern.length > 4096 || pattern.includes('\0') || (glob ?? '').includes('\0');
+            const refused =
+              pattern === '' || pattern.length > 4096 || pattern.includes('\0') || (glob ?? '').includes('\0');
             const withGlob = glob !== null && glob !== '';
-            expect(execs).toEqual(refused ? [] : [['grep', '-rnI', '--exclude-dir=.git', ...(withGlob ? ['--include', glob] : []), '-e', pattern, '--', '.']]);
+            expect(execs).toEqual(
+              refused
+                ? []
+                : [
+                    [
+                      'grep',
+                      '-rnI',
+                      '--exclude-dir=.git',
+                      ...(withGlob ? ['--include', glob] : []),
+                      '-e',
+                      pattern,
+                      '--',
+                      '.',
+                    ],
+                  ],
+            );
             for (const argv of execs) {
               const read = modelStringsReadAsOptions(argv, [pattern, ...(glob ? [glob] : [])]);
               f.flagsRead += read.length;
@@ -308,7 +489,18 @@ describe('grep_codebase in a real sandbox', () => {
   let grepRoot = '';
 
   /** Planted lines that look like options: each must be found as text. */
-  const FLAG_LINES = ['--version', '-f/etc/passwd', '-r', '--help', '-e', '--include=x', '-v', '-V', '--null-data', '-c'];
+  const FLAG_LINES = [
+    '--version',
+    '-f/etc/passwd',
+    '-r',
+    '--help',
+    '-e',
+    '--include=x',
+    '-v',
+    '-V',
+    '--null-data',
+    '-c',
+  ];
 
   beforeAll(async () => {
     grepRoot = join(ws.scratch, 'grep-workspace');
@@ -316,15 +508,29 @@ describe('grep_codebase in a real sandbox', () => {
     await writeFile(join(grepRoot, 'flags.txt'), `${FLAG_LINES.join('\n')}\n`);
     await writeFile(join(grepRoot, 'src', 'main.ts'), 'const usage = "--version prints the version";\nexport {};\n');
     await writeFile(join(grepRoot, '-dash.txt'), '-f/etc/passwd\n');
-    const sandboxDeps: SandboxDeps = { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `fuzz:${process.pid}`, workerEnv: {}, logDir: join(ws.scratch, 'grep-logs') };
-    await createSandbox(sandboxDeps, { changeId, repo, workspace: grepRoot, sandbox: SandboxConfig.parse({ test: 'true' }) });
+    const sandboxDeps: SandboxDeps = {
+      docker,
+      user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+      owner: `fuzz:${process.pid}`,
+      workerEnv: {},
+      logDir: join(ws.scratch, 'grep-logs'),
+    };
+    await createSandbox(sandboxDeps, {
+      changeId,
+      repo,
+      workspace: grepRoot,
+      sandbox: SandboxConfig.parse({ test: 'true' }),
+    });
     real = { ...contextWith(docker, grepRoot, join(ws.scratch, 'grep-logs')), sandbox: sandboxDeps };
   });
 
   afterAll(async () => {
     await removeSandbox(docker, { changeId, repo }).catch(() => undefined);
     for (const c of await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${changeId}`] } })) {
-      await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined);
     }
   });
 
@@ -348,7 +554,13 @@ describe('grep_codebase in a real sandbox', () => {
   }
 
   /** The globs generated below: "*" plus literal text. */
-  const globMatches = (glob: string, name: string): boolean => new RegExp(`^${glob.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(name);
+  const globMatches = (glob: string, name: string): boolean =>
+    new RegExp(
+      `^${glob
+        .split('*')
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    ).test(name);
 
   /** Option-looking patterns over characters that are literal in a basic regular expression. */
   const literalOptionish = fc.oneof(
@@ -373,11 +585,27 @@ describe('grep_codebase in a real sandbox', () => {
         const expected = await substringMatches(pattern, glob);
         const text = outcome.content;
         // What option effects would print: a version, usage, option errors, or passwd lines.
-        const effect = /GNU grep|Usage: grep|invalid option|unrecognized option|requires an argument|root:x:0:0/.test(text);
-        const lines = expected.length === 0 ? [] : text.split('\n').filter((l) => l !== '').sort();
-        if (effect || !outcome.ok || (expected.length === 0 ? !text.startsWith('No matches for ') : JSON.stringify(lines) !== JSON.stringify(expected))) {
+        const effect = /GNU grep|Usage: grep|invalid option|unrecognized option|requires an argument|root:x:0:0/.test(
+          text,
+        );
+        const lines =
+          expected.length === 0
+            ? []
+            : text
+                .split('\n')
+                .filter((l) => l !== '')
+                .sort();
+        if (
+          effect ||
+          !outcome.ok ||
+          (expected.length === 0
+            ? !text.startsWith('No matches for ')
+            : JSON.stringify(lines) !== JSON.stringify(expected))
+        ) {
           f.flagsRead++;
-          throw new Error(`grep ${JSON.stringify(pattern)} in ${String(glob)} did not search as text:\n${text}\nexpected:\n${expected.join('\n')}`);
+          throw new Error(
+            `grep ${JSON.stringify(pattern)} in ${String(glob)} did not search as text:\n${text}\nexpected:\n${expected.join('\n')}`,
+          );
         }
       }),
       fuzzParameters(SANDBOX_RUNS, 60_000, 170_000),

@@ -93,7 +93,25 @@ export async function createFuzzWorkspace(): Promise<FuzzWorkspace> {
   // A FIFO: opening it for reading without O_NONBLOCK would hang the worker.
   execFileSync('mkfifo', [join(workspace, 'fifo')]);
 
-  const planted = ['src', 'docs', 'README.md', 'a.ts', 'notes.md', 'ünïcødé-名前.txt', '-dash.txt', 'fifo', ...links.map(([name]) => name), 'outside', 'sentinel.txt', 'passwd', 'dir', 'inner.txt', 'config', 'HEAD', '.git'];
+  const planted = [
+    'src',
+    'docs',
+    'README.md',
+    'a.ts',
+    'notes.md',
+    'ünïcødé-名前.txt',
+    '-dash.txt',
+    'fifo',
+    ...links.map(([name]) => name),
+    'outside',
+    'sentinel.txt',
+    'passwd',
+    'dir',
+    'inner.txt',
+    'config',
+    'HEAD',
+    '.git',
+  ];
 
   async function snapshot(): Promise<Map<string, string>> {
     const seen = new Map<string, string>();
@@ -111,7 +129,12 @@ export async function createFuzzWorkspace(): Promise<FuzzWorkspace> {
           seen.set(path, `dir ${info.mode}`);
           await walk(path);
         } else if (info.isFile()) {
-          seen.set(path, `file ${info.mode} ${createHash('sha256').update(await readFile(path)).digest('hex')}`);
+          seen.set(
+            path,
+            `file ${info.mode} ${createHash('sha256')
+              .update(await readFile(path))
+              .digest('hex')}`,
+          );
         } else seen.set(path, `other ${info.mode}`);
       }
     };
@@ -122,7 +145,10 @@ export async function createFuzzWorkspace(): Promise<FuzzWorkspace> {
   async function insideWorkspace(relative: string): Promise<boolean> {
     const real = await realpath(join(workspace, relative)).catch(() => null);
     if (real === null || !real.startsWith(workspace + sep)) return false;
-    return !real.slice(workspace.length + 1).split(sep).some((part) => part.toLowerCase() === '.git');
+    return !real
+      .slice(workspace.length + 1)
+      .split(sep)
+      .some((part) => part.toLowerCase() === '.git');
   }
 
   return {

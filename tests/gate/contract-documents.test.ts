@@ -42,7 +42,10 @@ const PET = `Pet:
 `;
 
 /** A bare remote of `pets` whose main holds `base` and whose change commit holds `head` (null: delete). */
-async function seed(base: Record<string, string>, head: Record<string, string | null>): Promise<{ url: string; base: string; head: string }> {
+async function seed(
+  base: Record<string, string>,
+  head: Record<string, string | null>,
+): Promise<{ url: string; base: string; head: string }> {
   const work = join(root, 'seeds', `pets-${seeds++}`);
   const write = async (files: Record<string, string | null>) => {
     for (const [path, text] of Object.entries(files)) {
@@ -77,10 +80,40 @@ async function check(base: Record<string, string>, head: Record<string, string |
   const input: CheckContractInput = {
     changeId: `contract-documents-${process.pid}`,
     round: seeds,
-    contract: { name: 'pets-api', kind: 'openapi', provider: 'pets', path: 'api/openapi.yaml', command: null, runIn: 'pets', rules: [], verify: null, pactEnv: 'PACT_FILE', consumers: [{ repo: 'storefront', path: null, command: null, uses: [{ operation: 'GET /pets/{id}', fields: ['id', 'name'] }] }] },
+    contract: {
+      name: 'pets-api',
+      kind: 'openapi',
+      provider: 'pets',
+      path: 'api/openapi.yaml',
+      command: null,
+      runIn: 'pets',
+      rules: [],
+      verify: null,
+      pactEnv: 'PACT_FILE',
+      consumers: [
+        {
+          repo: 'storefront',
+          path: null,
+          command: null,
+          uses: [{ operation: 'GET /pets/{id}', fields: ['id', 'name'] }],
+        },
+      ],
+    },
     repos: [
-      { repo: 'pets', url: remote.url, baseBranch: 'main', sandbox: SandboxConfig.parse({ test: 'true' }), inChange: true },
-      { repo: 'storefront', url: remote.url, baseBranch: 'main', sandbox: SandboxConfig.parse({ test: 'true' }), inChange: false },
+      {
+        repo: 'pets',
+        url: remote.url,
+        baseBranch: 'main',
+        sandbox: SandboxConfig.parse({ test: 'true' }),
+        inChange: true,
+      },
+      {
+        repo: 'storefront',
+        url: remote.url,
+        baseBranch: 'main',
+        sandbox: SandboxConfig.parse({ test: 'true' }),
+        inChange: false,
+      },
     ],
     revisions: [{ repo: 'pets', base: remote.base, head: remote.head }],
   };
@@ -94,7 +127,12 @@ beforeAll(async () => {
   await mkdir(join(stateDir, 'logs'), { recursive: true });
   const docker = new Docker();
   // No sandbox is created by these checks: a sandbox call would fail on this owner-less config.
-  deps = { stateDir, docker, sandbox: { docker, user: '1000:1000', owner: `test:${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') }, workspaceOwner: null };
+  deps = {
+    stateDir,
+    docker,
+    sandbox: { docker, user: '1000:1000', owner: `test:${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') },
+    workspaceOwner: null,
+  };
 });
 
 afterAll(async () => {
@@ -102,7 +140,7 @@ afterAll(async () => {
 });
 
 describe('checkContract on OpenAPI documents split across files', () => {
-  it('reads a $ref\'d file at each revision: a property removed there is a breaking change, located at the $ref line', async () => {
+  it("reads a $ref'd file at each revision: a property removed there is a breaking change, located at the $ref line", async () => {
     const files = { 'api/openapi.yaml': OPENAPI, 'api/schemas/pet.yaml': PET };
     const verdict = await check(files, { 'api/schemas/pet.yaml': PET.replace('    name: { type: string }\n', '') });
     expect(verdict.status).toBe('breaking');
@@ -117,28 +155,56 @@ describe('checkContract on OpenAPI documents split across files', () => {
       }),
       expect.objectContaining({ rule: 'consumer-not-in-change', consumer: 'storefront' }),
       // storefront reads name: the field is gone from what it reads, at the line of the $ref.
-      expect.objectContaining({ kind: 'mismatch', rule: 'response-field-missing', consumer: 'storefront', message: containing('(api/openapi.yaml line 12 in pets)') }),
+      expect.objectContaining({
+        kind: 'mismatch',
+        rule: 'response-field-missing',
+        consumer: 'storefront',
+        message: containing('(api/openapi.yaml line 12 in pets)'),
+      }),
     ]);
     expect((await check(files, { 'api/schemas/pet.yaml': `${PET}    tag: { type: string }\n` })).status).toBe('passed');
   });
 
   it('refuses a $ref leaving the repository, and names a referenced file missing at the head', async () => {
     const files = { 'api/openapi.yaml': OPENAPI, 'api/schemas/pet.yaml': PET };
-    const outside = await check(files, { 'api/openapi.yaml': OPENAPI.replace('./schemas/pet.yaml', '../../../etc/passwd') });
+    const outside = await check(files, {
+      'api/openapi.yaml': OPENAPI.replace('./schemas/pet.yaml', '../../../etc/passwd'),
+    });
     expect(outside.status).toBe('failed');
-    expect(outside.problems).toEqual([expect.objectContaining({ kind: 'invalid', rule: 'ref-outside-repo', file: 'api/openapi.yaml', repo: 'pets', line: 12 })]);
+    expect(outside.problems).toEqual([
+      expect.objectContaining({
+        kind: 'invalid',
+        rule: 'ref-outside-repo',
+        file: 'api/openapi.yaml',
+        repo: 'pets',
+        line: 12,
+      }),
+    ]);
     const missing = await check(files, { 'api/schemas/pet.yaml': null });
     expect(missing.problems).toEqual([
-      expect.objectContaining({ rule: 'ref-unresolved', file: 'api/schemas/pet.yaml', message: 'api/schemas/pet.yaml, which a $ref of api/openapi.yaml names, does not exist at this revision of the repository' }),
+      expect.objectContaining({
+        rule: 'ref-unresolved',
+        file: 'api/schemas/pet.yaml',
+        message:
+          'api/schemas/pet.yaml, which a $ref of api/openapi.yaml names, does not exist at this revision of the repository',
+      }),
     ]);
   });
 
-  it('a document over the gate\'s limit is an invalid problem naming its size and the fix', async () => {
+  it("a document over the gate's limit is an invalid problem naming its size and the fix", async () => {
     const huge = `${OPENAPI}x-padding: "${'x'.repeat(MAX_DOCUMENT_BYTES)}"\n`;
-    const verdict = await check({ 'api/openapi.yaml': OPENAPI, 'api/schemas/pet.yaml': PET }, { 'api/openapi.yaml': huge });
+    const verdict = await check(
+      { 'api/openapi.yaml': OPENAPI, 'api/schemas/pet.yaml': PET },
+      { 'api/openapi.yaml': huge },
+    );
     expect(verdict.status).toBe('failed');
     expect(verdict.problems).toEqual([
-      expect.objectContaining({ kind: 'invalid', rule: 'document-too-large', file: 'api/openapi.yaml', message: expect.stringContaining('split it into files joined by relative $refs') as unknown }),
+      expect.objectContaining({
+        kind: 'invalid',
+        rule: 'document-too-large',
+        file: 'api/openapi.yaml',
+        message: expect.stringContaining('split it into files joined by relative $refs') as unknown,
+      }),
     ]);
   });
 });

@@ -14,7 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../../config/paths.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { cloneWorkspace, git } from '../../activities/git/workspace.ts';
-import { LABEL_CHANGE, containerSpec, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
+import {
+  LABEL_CHANGE,
+  containerSpec,
+  createSandbox,
+  removeSandbox,
+  runInSandbox,
+  type SandboxDeps,
+} from '../../activities/sandbox/docker.ts';
 import {
   addedLines,
   bufBreaking,
@@ -43,11 +50,15 @@ interface Repo {
 }
 
 function gitCli(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Lockstep Test', '-c', 'user.email=test@localhost', '-c', 'init.defaultBranch=main', ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
-  });
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=Lockstep Test', '-c', 'user.email=test@localhost', '-c', 'init.defaultBranch=main', ...args],
+    {
+      cwd,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
+    },
+  );
 }
 
 async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
@@ -69,7 +80,9 @@ async function repoWithSandbox(name: string, baseFiles: Record<string, string>):
   gitCli(seed, 'commit', '--quiet', '-m', 'base');
   gitCli(seed, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
   const workspace = join(root, 'workspaces', name);
-  const base = await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, { owner: { uid: SANDBOX_UID, gid: SANDBOX_UID } });
+  const base = await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, {
+    owner: { uid: SANDBOX_UID, gid: SANDBOX_UID },
+  });
   created.add(name);
   await createSandbox(deps, { changeId, repo: name, workspace, sandbox: SandboxConfig.parse({ test: 'true' }) });
   return { name, workspace, base, exec: sandboxGateExec(deps, { changeId, repo: name }) };
@@ -85,10 +98,12 @@ async function commitChange(repo: Repo, files: Record<string, string>, message =
   return (await g.revparse(['HEAD'])).trim();
 }
 
-const randomFrom = (alphabet: string, n: number): string => Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('');
+const randomFrom = (alphabet: string, n: number): string =>
+  Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('');
 /** Made up at run time, so no key-shaped string is ever committed to this project. */
 const awsKey = (): string => `AKIA${randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', 16)}`;
-const githubToken = (): string => `ghp_${randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 36)}`;
+const githubToken = (): string =>
+  `ghp_${randomFrom('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789', 36)}`;
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -147,11 +162,26 @@ describe('the sandbox with the gate mounts', () => {
   });
 
   it('refuses a read-only mount over the workspace or /tmp', () => {
-    const base = { changeId, repo: 'x', workspace: join(root, 'w'), sandbox: SandboxConfig.parse({ test: 'true' }), user: '1:1', owner: 'o', workerEnv: {} };
-    expect(() => containerSpec({ ...base, readOnlyMounts: [{ source: root, target: '/workspace/tools' }] })).toThrow(/outside \/workspace/);
-    expect(() => containerSpec({ ...base, readOnlyMounts: [{ source: 'relative', target: '/opt/x' }] })).toThrow(/absolute/);
+    const base = {
+      changeId,
+      repo: 'x',
+      workspace: join(root, 'w'),
+      sandbox: SandboxConfig.parse({ test: 'true' }),
+      user: '1:1',
+      owner: 'o',
+      workerEnv: {},
+    };
+    expect(() => containerSpec({ ...base, readOnlyMounts: [{ source: root, target: '/workspace/tools' }] })).toThrow(
+      /outside \/workspace/,
+    );
+    expect(() => containerSpec({ ...base, readOnlyMounts: [{ source: 'relative', target: '/opt/x' }] })).toThrow(
+      /absolute/,
+    );
     const binds = containerSpec({ ...base, readOnlyMounts: gateMounts() }).HostConfig?.Binds ?? [];
-    expect(binds.slice(2)).toEqual([`${join(projectRoot, '.tools', 'gate')}:/opt/lockstep-tools:ro`, `${join(projectRoot, 'activities', 'gate', 'rules')}:/opt/lockstep-rules:ro`]);
+    expect(binds.slice(2)).toEqual([
+      `${join(projectRoot, '.tools', 'gate')}:/opt/lockstep-tools:ro`,
+      `${join(projectRoot, 'activities', 'gate', 'rules')}:/opt/lockstep-rules:ro`,
+    ]);
   });
 });
 
@@ -175,14 +205,22 @@ describe('added lines', () => {
       '@@ -0,0 +1 @@',
       '+package x',
     ].join('\n');
-    expect(parseUnifiedZero(diff)).toEqual({ 'app.py': [{ start: 4, end: 5 }, { start: 12, end: 12 }], 'tést file.go': [{ start: 1, end: 1 }] });
+    expect(parseUnifiedZero(diff)).toEqual({
+      'app.py': [
+        { start: 4, end: 5 },
+        { start: 12, end: 12 },
+      ],
+      'tést file.go': [{ start: 1, end: 1 }],
+    });
   });
 });
 
 describe('scanSecrets (gitleaks)', () => {
   it('reports planted keys on added lines with file, line and rule, never the value, and not what the base had', async () => {
     const oldKey = awsKey();
-    const repo = await repoWithSandbox('secrets', { 'legacy/settings.py': `# kept from long ago\nOLD_KEY = "${oldKey}"\n` });
+    const repo = await repoWithSandbox('secrets', {
+      'legacy/settings.py': `# kept from long ago\nOLD_KEY = "${oldKey}"\n`,
+    });
     const [aws, token, allowed] = [awsKey(), githubToken(), githubToken()];
     const head = await commitChange(repo, {
       'app/config.py': `import os\n\nAWS_ACCESS_KEY_ID = "${aws}"\nGITHUB_TOKEN = "${token}"\nDEBUG = os.environ.get("DEBUG")\nOTHER = "${allowed}"  # gitleaks:allow\n`,
@@ -193,18 +231,29 @@ describe('scanSecrets (gitleaks)', () => {
     });
     const findings = await scanSecrets({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head });
     expect(findings).toEqual([
-      { tool: 'gitleaks', rule: 'aws-access-token', file: 'app/config.py', line: 3, message: expect.any(String) as string },
+      {
+        tool: 'gitleaks',
+        rule: 'aws-access-token',
+        file: 'app/config.py',
+        line: 3,
+        message: expect.any(String) as string,
+      },
       { tool: 'gitleaks', rule: 'github-pat', file: 'app/config.py', line: 4, message: expect.any(String) as string },
       { tool: 'gitleaks', rule: 'github-pat', file: 'app/config.py', line: 6, message: expect.any(String) as string },
     ]);
-    const everything = JSON.stringify(findings) + (await Promise.all((await filesUnder(deps.logDir)).map((f) => readFile(f, 'utf8')))).join('\n');
+    const everything =
+      JSON.stringify(findings) +
+      (await Promise.all((await filesUnder(deps.logDir)).map((f) => readFile(f, 'utf8')))).join('\n');
     for (const secret of [aws, token, allowed, oldKey]) expect(everything).not.toContain(secret);
     expect(everything).toContain('github-pat');
   });
 
   it('finds nothing in a change without secrets', async () => {
     const repo = await repoWithSandbox('clean-secrets', { 'app.py': 'print("hi")\n' });
-    const head = await commitChange(repo, { 'app.py': 'import os\n\nprint(os.environ.get("API_KEY", ""))\n', 'README.md': 'token: see the vault\n' });
+    const head = await commitChange(repo, {
+      'app.py': 'import os\n\nprint(os.environ.get("API_KEY", ""))\n',
+      'README.md': 'token: see the vault\n',
+    });
     expect(await scanSecrets({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head })).toEqual([]);
   });
 });
@@ -223,8 +272,13 @@ describe('scanInsecure (semgrep with our rules)', () => {
       });
     }
     // Every rule in every rule file has at least one fixture line.
-    const ruleIds = (await Promise.all((await readdir(join(projectRoot, 'activities', 'gate', 'rules'))).filter((f) => f.endsWith('.yaml')).map((f) => readFile(join(projectRoot, 'activities', 'gate', 'rules', f), 'utf8'))))
-      .flatMap((text) => [...text.matchAll(/^\s*- id: (\S+)/gm)].map((m) => m[1]));
+    const ruleIds = (
+      await Promise.all(
+        (await readdir(join(projectRoot, 'activities', 'gate', 'rules')))
+          .filter((f) => f.endsWith('.yaml'))
+          .map((f) => readFile(join(projectRoot, 'activities', 'gate', 'rules', f), 'utf8')),
+      )
+    ).flatMap((text) => [...text.matchAll(/^\s*- id: (\S+)/gm)].map((m) => m[1]));
     expect(ruleIds.length).toBeGreaterThanOrEqual(12);
     expect(new Set(expected.map((e) => e.rule))).toEqual(new Set(ruleIds));
 
@@ -289,16 +343,28 @@ describe('scanInsecure (semgrep with our rules)', () => {
     ]);
     expect(findings.every((f) => f.tool === 'semgrep' && f.message.length > 0)).toBe(true);
     // The legacy query (line 7) matches too, but it was on the base: only the diff filter drops it.
-    const everyLine = await scanInsecure({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head, added: { 'catalog/db.py': [{ start: 1, end: 100 }] } });
+    const everyLine = await scanInsecure({
+      exec: repo.exec,
+      workspace: repo.workspace,
+      base: repo.base,
+      head,
+      added: { 'catalog/db.py': [{ start: 1, end: 100 }] },
+    });
     expect(everyLine.map((f) => f.line)).toEqual([7, 11, 15, 19]);
-    expect(Object.keys(await addedLines({ workspace: repo.workspace, base: repo.base, head })).sort()).toEqual(['.semgrepignore', 'billing/store.go', 'catalog/db.py']);
+    expect(Object.keys(await addedLines({ workspace: repo.workspace, base: repo.base, head })).sort()).toEqual([
+      '.semgrepignore',
+      'billing/store.go',
+      'catalog/db.py',
+    ]);
   });
 
   it('finds nothing in clean code', async () => {
     const repo = await repoWithSandbox('clean-code', {});
     const head = await commitChange(repo, {
-      'app/db.py': 'import subprocess\n\n\ndef product(cur, product_id):\n    cur.execute("SELECT * FROM products WHERE id = %s", (product_id,))\n    return subprocess.run(["ls", "-l", product_id], check=True)\n',
-      'app/store.go': 'package app\n\nimport "database/sql"\n\nfunc Get(db *sql.DB, id string) (*sql.Rows, error) {\n\treturn db.Query("SELECT * FROM t WHERE id = $1", id)\n}\n',
+      'app/db.py':
+        'import subprocess\n\n\ndef product(cur, product_id):\n    cur.execute("SELECT * FROM products WHERE id = %s", (product_id,))\n    return subprocess.run(["ls", "-l", product_id], check=True)\n',
+      'app/store.go':
+        'package app\n\nimport "database/sql"\n\nfunc Get(db *sql.DB, id string) (*sql.Rows, error) {\n\treturn db.Query("SELECT * FROM t WHERE id = $1", id)\n}\n',
       'app/client.js': "const https = require('https');\nmodule.exports = (ca) => new https.Agent({ ca });\n",
     });
     expect(await scanInsecure({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head })).toEqual([]);
@@ -307,7 +373,9 @@ describe('scanInsecure (semgrep with our rules)', () => {
   it('scans a change that adds a symbolic link (semgrep refuses links as targets; the scan used to fail)', async () => {
     const repo = await repoWithSandbox('symlink-change', {});
     await symlink('/etc/hostname', join(repo.workspace, 'host-link'));
-    const head = await commitChange(repo, { 'app/run.py': 'import subprocess\nsubprocess.run("ls " + name, shell=True)\n' });
+    const head = await commitChange(repo, {
+      'app/run.py': 'import subprocess\nsubprocess.run("ls " + name, shell=True)\n',
+    });
     const findings = await scanInsecure({ exec: repo.exec, workspace: repo.workspace, base: repo.base, head });
     expect(findings.map((f) => f.file)).toEqual(['app/run.py']);
   });
@@ -322,10 +390,22 @@ describe('bufBreaking', () => {
       // A repo config that would hide the deletion: ours replaces it.
       'proto/buf.yaml': 'version: v2\nbreaking:\n  use: [WIRE]\n  except: [FIELD_NO_DELETE]\n',
     });
-    await commitChange(repo, { 'proto/shop/v1/product.proto': proto('  string id = 1;\n  string name = 2;\n  int64 price_cents = 3;\n  string currency = 4;\n') }, 'add currency');
+    await commitChange(
+      repo,
+      {
+        'proto/shop/v1/product.proto': proto(
+          '  string id = 1;\n  string name = 2;\n  int64 price_cents = 3;\n  string currency = 4;\n',
+        ),
+      },
+      'add currency',
+    );
     expect(await bufBreaking({ exec: repo.exec, base: repo.base, module: 'proto' })).toEqual([]);
 
-    await commitChange(repo, { 'proto/shop/v1/product.proto': proto('  string id = 1;\n  int64 price_cents = 3;\n  string currency = 4;\n') }, 'drop name');
+    await commitChange(
+      repo,
+      { 'proto/shop/v1/product.proto': proto('  string id = 1;\n  int64 price_cents = 3;\n  string currency = 4;\n') },
+      'drop name',
+    );
     const problems = await bufBreaking({ exec: repo.exec, base: repo.base, module: 'proto' });
     expect(problems).toEqual([
       {
@@ -338,17 +418,28 @@ describe('bufBreaking', () => {
     ]);
 
     // With `reserved`, the deletion is safe on the wire: the WIRE rules accept it.
-    await commitChange(repo, { 'proto/shop/v1/product.proto': proto('  reserved 2;\n  reserved "name";\n  string id = 1;\n  int64 price_cents = 3;\n  string currency = 4;\n') }, 'reserve name');
+    await commitChange(
+      repo,
+      {
+        'proto/shop/v1/product.proto': proto(
+          '  reserved 2;\n  reserved "name";\n  string id = 1;\n  int64 price_cents = 3;\n  string currency = 4;\n',
+        ),
+      },
+      'reserve name',
+    );
     expect(await bufBreaking({ exec: repo.exec, base: repo.base, module: 'proto', rules: ['WIRE'] })).toEqual([]);
   });
 });
 
 describe('bufCopyBreaking', () => {
-  const proto = (options: string, fields: string): string => `syntax = "proto3";\n\npackage shop.v1;\n${options}\nmessage Product {\n${fields}}\n`;
+  const proto = (options: string, fields: string): string =>
+    `syntax = "proto3";\n\npackage shop.v1;\n${options}\nmessage Product {\n${fields}}\n`;
   const GO = 'option go_package = "example.test/shop/v1;shopv1";\n';
 
-  it('takes a consumer\'s copy as the baseline: file options, comments and provider-only fields do not matter; a field the copy declares does', async () => {
-    const repo = await repoWithSandbox('proto-copy', { 'proto/shop.proto': proto(GO, '  string id = 1;\n  string name = 2;\n') });
+  it("takes a consumer's copy as the baseline: file options, comments and provider-only fields do not matter; a field the copy declares does", async () => {
+    const repo = await repoWithSandbox('proto-copy', {
+      'proto/shop.proto': proto(GO, '  string id = 1;\n  string name = 2;\n'),
+    });
     const lay = async (which: string, text: string) => {
       await writeTree(repo.workspace, { [`.lockstep-gate/copies/${which}/proto/shop.proto`]: text });
       execFileSync('chown', ['-R', `${SANDBOX_UID}:${SANDBOX_UID}`, join(repo.workspace, '.lockstep-gate')]);
@@ -365,11 +456,14 @@ describe('bufCopyBreaking', () => {
       ['FIELD_NO_DELETE_UNLESS_NAME_RESERVED', 'proto/shop.proto:6:1'],
       ['FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED', 'proto/shop.proto:6:1'],
     ]);
-    expect(problems[1]?.message).toBe('Previously present field "2" with name "name" on message "Product" was deleted without reserving the number "2".');
+    expect(problems[1]?.message).toBe(
+      'Previously present field "2" with name "name" on message "Product" was deleted without reserving the number "2".',
+    );
     // At the base commit the provider still had the field: the same copy fits there.
     expect(await bufCopyBreaking({ exec: repo.exec, copies: stale, at: repo.base })).toEqual([]);
     expect(head).not.toBe(repo.base);
-    await expect(bufCopyBreaking({ exec: repo.exec, copies: '../elsewhere', at: null })).rejects.toThrow(/must be inside \.lockstep-gate/);
+    await expect(bufCopyBreaking({ exec: repo.exec, copies: '../elsewhere', at: null })).rejects.toThrow(
+      /must be inside \.lockstep-gate/,
+    );
   });
 });
-

@@ -25,7 +25,8 @@ let root = '';
 let deps: GateDeps;
 
 /** SQL built from strings on line 3: our semgrep rules must report it. */
-const UNSAFE = 'def find(db, name):\n    # look the user up\n    return db.execute("SELECT * FROM users WHERE name = \'" + name + "\'")\n';
+const UNSAFE =
+  'def find(db, name):\n    # look the user up\n    return db.execute("SELECT * FROM users WHERE name = \'" + name + "\'")\n';
 
 /** A bare remote whose main has a README and whose change branch adds `db.py`. */
 async function seedRemote(name: string): Promise<{ url: string; base: string; head: string }> {
@@ -81,7 +82,14 @@ async function sandboxUp(part: string): Promise<void> {
   throw new Error(`no sandbox named like ${part} came up`);
 }
 
-const sqlFinding = (repo: string): unknown => expect.objectContaining({ repo, tool: 'semgrep', file: 'db.py', line: 3, rule: expect.stringContaining('sql') as unknown });
+const sqlFinding = (repo: string): unknown =>
+  expect.objectContaining({
+    repo,
+    tool: 'semgrep',
+    file: 'db.py',
+    line: 3,
+    rule: expect.stringContaining('sql') as unknown,
+  });
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lockstep-scan-overlap-'));
@@ -91,14 +99,27 @@ beforeAll(async () => {
     stateDir,
     docker,
     // `host:pid`: a worker starting beside this test (its sweep) sees the owner alive.
-    sandbox: { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `test:${process.pid}`, workerEnv: {}, logDir: join(stateDir, 'logs') },
+    sandbox: {
+      docker,
+      user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+      owner: `test:${process.pid}`,
+      workerEnv: {},
+      logDir: join(stateDir, 'logs'),
+    },
     workspaceOwner: { uid: SANDBOX_UID, gid: SANDBOX_UID },
   };
 });
 
 afterAll(async () => {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${changeId}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true, v: true })
+        .catch(() => undefined),
+    ),
+  );
   if (root) await rm(root, { recursive: true, force: true });
 });
 

@@ -38,13 +38,16 @@ export function complianceViolations(info: ContainerInspectInfo, options: Compli
   if (host.NetworkMode !== 'none') v.push(`NetworkMode is ${String(host.NetworkMode)}, not none`);
   // NetworkDisabled would take /etc/hosts away, and with it `localhost`; NetworkMode none is the rule.
   if (config.NetworkDisabled) v.push('Config.NetworkDisabled is set, so localhost does not resolve');
-  if (!((host.CapDrop ?? []) as string[]).map((c) => c.toUpperCase()).includes('ALL')) v.push(`CapDrop ${JSON.stringify(host.CapDrop)} does not drop ALL`);
+  if (!((host.CapDrop ?? []) as string[]).map((c) => c.toUpperCase()).includes('ALL'))
+    v.push(`CapDrop ${JSON.stringify(host.CapDrop)} does not drop ALL`);
   if (((host.CapAdd ?? []) as string[]).length > 0) v.push(`CapAdd ${JSON.stringify(host.CapAdd)} adds capabilities`);
-  if (!((host.SecurityOpt ?? []) as string[]).some((o) => /^no-new-privileges(:true|=true)?$/.test(o))) v.push(`SecurityOpt ${JSON.stringify(host.SecurityOpt)} lacks no-new-privileges`);
+  if (!((host.SecurityOpt ?? []) as string[]).some((o) => /^no-new-privileges(:true|=true)?$/.test(o)))
+    v.push(`SecurityOpt ${JSON.stringify(host.SecurityOpt)} lacks no-new-privileges`);
   if (host.ReadonlyRootfs !== true) v.push('root file system is writable');
   if (host.Privileged) v.push('privileged');
   if (!host.Memory || host.Memory <= 0) v.push('no memory limit');
-  else if (host.MemorySwap !== host.Memory) v.push(`MemorySwap ${String(host.MemorySwap)} allows swap beyond Memory ${host.Memory}`);
+  else if (host.MemorySwap !== host.Memory)
+    v.push(`MemorySwap ${String(host.MemorySwap)} allows swap beyond Memory ${host.Memory}`);
   if (!host.PidsLimit || host.PidsLimit <= 0) v.push('no pids limit');
   if (!host.NanoCpus || host.NanoCpus <= 0) v.push('no CPU limit (NanoCpus)');
   for (const mode of ['PidMode', 'IpcMode', 'UTSMode', 'UsernsMode'] as const) {
@@ -55,16 +58,29 @@ export function complianceViolations(info: ContainerInspectInfo, options: Compli
 
   const user = info.Config.User ?? '';
   const uid = user.split(':')[0] ?? '';
-  if (user === '' || uid === '0' || uid === 'root') v.push(`runs as ${user === '' ? 'the image default (root)' : user}`);
+  if (user === '' || uid === '0' || uid === 'root')
+    v.push(`runs as ${user === '' ? 'the image default (root)' : user}`);
 
   for (const m of info.Mounts ?? []) {
-    if (SOCKET.test(m.Source) || SOCKET.test(m.Destination)) v.push(`mounts a container engine socket: ${m.Source} -> ${m.Destination}`);
-    if (m.Source === '/' || m.Source === '/var/run' || m.Source === '/run' || m.Source === '/proc' || m.Source === '/sys') v.push(`mounts host ${m.Source}`);
+    if (SOCKET.test(m.Source) || SOCKET.test(m.Destination))
+      v.push(`mounts a container engine socket: ${m.Source} -> ${m.Destination}`);
+    if (
+      m.Source === '/' ||
+      m.Source === '/var/run' ||
+      m.Source === '/run' ||
+      m.Source === '/proc' ||
+      m.Source === '/sys'
+    )
+      v.push(`mounts host ${m.Source}`);
     const gitDir = m.Destination === '/workspace/.git';
     if (gitDir && m.RW) v.push('/workspace/.git is mounted writable');
     // The repo's package cache is the one writable mount besides the work tree, and only the folder its label names.
-    const cache = m.Destination === CACHE_MOUNT && m.Source === info.Config.Labels[LABEL_CACHE] && /\/caches\/[^/]+\/[^/]+$/.test(m.Source);
-    if (m.Type === 'bind' && m.Destination !== '/workspace' && !gitDir && !cache && m.RW) v.push(`writable bind mount ${m.Destination}`);
+    const cache =
+      m.Destination === CACHE_MOUNT &&
+      m.Source === info.Config.Labels[LABEL_CACHE] &&
+      /\/caches\/[^/]+\/[^/]+$/.test(m.Source);
+    if (m.Type === 'bind' && m.Destination !== '/workspace' && !gitDir && !cache && m.RW)
+      v.push(`writable bind mount ${m.Destination}`);
   }
   for (const bind of host.Binds ?? []) {
     if (SOCKET.test(bind)) v.push(`binds a container engine socket: ${bind}`);
@@ -77,12 +93,17 @@ export function complianceViolations(info: ContainerInspectInfo, options: Compli
   }
   const exposed = JSON.stringify([info.Config.Env, info.Config.Cmd, info.Config.Entrypoint, info.Config.Labels]);
   for (const secret of options.secrets ?? []) {
-    if (secret && exposed.includes(secret)) v.push(`a planted secret (${secret.slice(0, 6)}…) is in the container's environment, command or labels`);
+    if (secret && exposed.includes(secret))
+      v.push(`a planted secret (${secret.slice(0, 6)}…) is in the container's environment, command or labels`);
   }
   return v;
 }
 
-export async function checkContainer(docker: Docker, id: string, options: ComplianceOptions = {}): Promise<ComplianceReport> {
+export async function checkContainer(
+  docker: Docker,
+  id: string,
+  options: ComplianceOptions = {},
+): Promise<ComplianceReport> {
   const info = await docker.getContainer(id).inspect();
   return { id, name: info.Name.replace(/^\//, ''), violations: complianceViolations(info, options) };
 }
@@ -100,12 +121,18 @@ export interface SandboxWatch {
  * Watches the engine's events for Lockstep sandboxes created from now on (label lockstep.change)
  * whose workspace label passes `belongs`, and inspects each as soon as it is created.
  */
-export async function watchSandboxes(docker: Docker, belongs: (workspace: string, labels: Record<string, string>) => boolean, options: ComplianceOptions = {}): Promise<SandboxWatch> {
+export async function watchSandboxes(
+  docker: Docker,
+  belongs: (workspace: string, labels: Record<string, string>) => boolean,
+  options: ComplianceOptions = {},
+): Promise<SandboxWatch> {
   const reports: ComplianceReport[] = [];
   const missed: string[] = [];
   const inFlight = new Set<Promise<void>>();
   const events = options.probeLoopback ? ['create', 'start'] : ['create'];
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: events, label: [LABEL_CHANGE] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'], event: events, label: [LABEL_CHANGE] },
+  })) as NodeJS.ReadableStream & { destroy?: () => void };
   const probedIds = new Set<string>();
   const probeViolations = new Map<string, string[]>();
   let buffered = '';
@@ -116,7 +143,12 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
       const line = buffered.slice(0, nl).trim();
       buffered = buffered.slice(nl + 1);
       if (!line) continue;
-      const event = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+      const event = JSON.parse(line) as {
+        id?: string;
+        Action?: string;
+        status?: string;
+        Actor?: { ID?: string; Attributes?: Record<string, string> };
+      };
       const id = event.Actor?.ID ?? event.id;
       const labels = event.Actor?.Attributes ?? {};
       if (!id || !belongs(labels[LABEL_WORKSPACE] ?? '', labels)) continue;
@@ -127,7 +159,13 @@ export async function watchSandboxes(docker: Docker, belongs: (workspace: string
         const probe = loopbackViolations(docker, id).then(
           async (found) => {
             // A container removed or stopped mid-probe is a gap, not a violation.
-            const running = await docker.getContainer(id).inspect().then((i) => i.State.Running, () => false);
+            const running = await docker
+              .getContainer(id)
+              .inspect()
+              .then(
+                (i) => i.State.Running,
+                () => false,
+              );
             if (found.length > 0 && !running) probedIds.delete(id);
             else probeViolations.set(id, found);
           },
@@ -184,7 +222,9 @@ export async function loopbackViolations(docker: Docker, id: string): Promise<st
     'print("echo=" + got.decode())',
     'print("ifaces=" + ",".join(sorted(os.listdir("/sys/class/net"))))',
   ].join('\n');
-  const exec = await docker.getContainer(id).exec({ Cmd: ['python3', '-c', probe], AttachStdout: true, AttachStderr: true });
+  const exec = await docker
+    .getContainer(id)
+    .exec({ Cmd: ['python3', '-c', probe], AttachStdout: true, AttachStderr: true });
   const stream = await exec.start({ hijack: true, stdin: false });
   const chunks: Buffer[] = [];
   const sink = new PassThrough();

@@ -73,7 +73,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       stderr += chunk.toString();
       if (stderr.includes('worker polling')) resolve();
     });
-    void exited.then(() => reject(new Error(`worker exited with ${child.signalCode ?? String(child.exitCode)}: ${stderr}`)));
+    void exited.then(() =>
+      reject(new Error(`worker exited with ${child.signalCode ?? String(child.exitCode)}: ${stderr}`)),
+    );
   });
   return worker;
 }
@@ -94,15 +96,26 @@ export async function killWorker(worker: WorkerProcess): Promise<void> {
 }
 
 /** Two small repos of our own beside the three demo services: five repos in all. */
-const EXTRA_REPOS: { name: string; test: string; files: Record<string, string>; steps: Change['repos'][number]['steps'] }[] = [
+const EXTRA_REPOS: {
+  name: string;
+  test: string;
+  files: Record<string, string>;
+  steps: Change['repos'][number]['steps'];
+}[] = [
   {
     name: 'inventory',
     test: 'bash test.sh',
     files: {
       'stock.txt': 'widgets 3\ngadgets 7\n',
-      'test.sh': '#!/usr/bin/env bash\nset -euo pipefail\ngrep -qE "^widgets [0-9]+$" stock.txt\ngrep -qE "^gadgets [0-9]+$" stock.txt\necho "stock ok"\n',
+      'test.sh':
+        '#!/usr/bin/env bash\nset -euo pipefail\ngrep -qE "^widgets [0-9]+$" stock.txt\ngrep -qE "^gadgets [0-9]+$" stock.txt\necho "stock ok"\n',
     },
-    steps: [{ name: 'Restock widgets', run: 'sed -i "s/^widgets 3$/widgets 12/" stock.txt && grep -q "^widgets 12$" stock.txt' }],
+    steps: [
+      {
+        name: 'Restock widgets',
+        run: 'sed -i "s/^widgets 3$/widgets 12/" stock.txt && grep -q "^widgets 12$" stock.txt',
+      },
+    ],
   },
   {
     name: 'ledger',
@@ -113,7 +126,12 @@ const EXTRA_REPOS: { name: string; test: string; files: Record<string, string>; 
       'tests/test_ledger.py':
         'import unittest\n\nfrom ledger import total\n\n\nclass LedgerTest(unittest.TestCase):\n    def test_total(self):\n        self.assertEqual(total([1250, 399]), 1649)\n\n\nif __name__ == "__main__":\n    unittest.main()\n',
     },
-    steps: [{ name: 'Name the unit', run: "printf '\\n\\nUNIT = \"cents\"\\n' >> ledger.py && python3 -c 'import ledger; assert ledger.UNIT == \"cents\"'" }],
+    steps: [
+      {
+        name: 'Name the unit',
+        run: 'printf \'\\n\\nUNIT = "cents"\\n\' >> ledger.py && python3 -c \'import ledger; assert ledger.UNIT == "cents"\'',
+      },
+    ],
   },
 ];
 
@@ -127,7 +145,20 @@ export async function seedRemote(fleet: TestFleet, name: string, files: Record<s
       await mkdir(dirname(join(work, path)), { recursive: true });
       await writeFile(join(work, path), text);
     }
-    const git = (...args: string[]) => exec('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Test', '-c', 'user.email=test@lockstep.invalid', ...args], { cwd: work });
+    const git = (...args: string[]) =>
+      exec(
+        'git',
+        [
+          '-c',
+          'core.hooksPath=/dev/null',
+          '-c',
+          'user.name=Lockstep Test',
+          '-c',
+          'user.email=test@lockstep.invalid',
+          ...args,
+        ],
+        { cwd: work },
+      );
     await git('init', '--quiet', '--initial-branch', 'main');
     await git('add', '--all');
     await git('commit', '--quiet', '--no-verify', '-m', `Initial import of ${name}`);
@@ -146,7 +177,20 @@ export async function seedSmallRepos(root: string, names: readonly string[]): Pr
     const work = join(root, 'work', name);
     await mkdir(work, { recursive: true });
     await writeFile(join(work, 'README.md'), `# ${name}\n`);
-    const git = (...args: string[]) => exec('git', ['-c', 'core.hooksPath=/dev/null', '-c', 'user.name=Lockstep Test', '-c', 'user.email=test@lockstep.invalid', ...args], { cwd: work });
+    const git = (...args: string[]) =>
+      exec(
+        'git',
+        [
+          '-c',
+          'core.hooksPath=/dev/null',
+          '-c',
+          'user.name=Lockstep Test',
+          '-c',
+          'user.email=test@lockstep.invalid',
+          ...args,
+        ],
+        { cwd: work },
+      );
     await git('init', '--quiet', '--initial-branch', 'main');
     await git('add', '--all');
     await git('commit', '--quiet', '--no-verify', '-m', `Initial ${name}`);
@@ -160,7 +204,10 @@ export interface FiveRepoFleet extends TestFleet {
    * The demo change on all five repos, each repo's steps led by `sleep <pause>` so a run takes
    * a while (a moment to crash in).
    */
-  changeInput(changeId: string, options?: { pauseSeconds?: number; concurrency?: number; gate?: boolean }): Promise<ChangeInput>;
+  changeInput(
+    changeId: string,
+    options?: { pauseSeconds?: number; concurrency?: number; gate?: boolean },
+  ): Promise<ChangeInput>;
   /** Every change id handed out, for the cleanup of containers. */
   changeIds: string[];
 }
@@ -170,7 +217,14 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
   const fleet = await seedTestFleet();
   for (const repo of EXTRA_REPOS) await seedRemote(fleet, repo.name, repo.files);
   const config = JSON.parse(await readFile(fleet.configFile, 'utf8')) as { repos: object[] };
-  config.repos.push(...EXTRA_REPOS.map((r) => ({ name: r.name, url: `.lockstep/remotes/${r.name}.git`, baseBranch: 'main', sandbox: { test: r.test } })));
+  config.repos.push(
+    ...EXTRA_REPOS.map((r) => ({
+      name: r.name,
+      url: `.lockstep/remotes/${r.name}.git`,
+      baseBranch: 'main',
+      sandbox: { test: r.test },
+    })),
+  );
   await writeFile(fleet.configFile, `${JSON.stringify(config, null, 2)}\n`);
   const changeIds: string[] = [];
   return {
@@ -179,7 +233,11 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
     async changeInput(changeId, options = {}) {
       const loaded = await loadReposConfig(fleet.configFile);
       const demo = await loadChange(exampleChange('price-cents.yaml'), loaded);
-      const change: Change = { ...demo, id: changeId, repos: [...demo.repos, ...EXTRA_REPOS.map((r) => ({ name: r.name, steps: r.steps }))] };
+      const change: Change = {
+        ...demo,
+        id: changeId,
+        repos: [...demo.repos, ...EXTRA_REPOS.map((r) => ({ name: r.name, steps: r.steps }))],
+      };
       changeIds.push(changeId);
       const pause = options.pauseSeconds ?? 3;
       const tasks = resolveTasks(loaded, change);
@@ -189,7 +247,10 @@ export async function seedFiveRepoFleet(): Promise<FiveRepoFleet> {
         description: change.description,
         forge: loaded.config.forge,
         concurrency: options.concurrency ?? 2,
-        repos: tasks.map((t) => ({ ...t, steps: [...(pause > 0 ? [{ name: 'Take a moment', run: `sleep ${pause}` }] : []), ...t.steps] })),
+        repos: tasks.map((t) => ({
+          ...t,
+          steps: [...(pause > 0 ? [{ name: 'Take a moment', run: `sleep ${pause}` }] : []), ...t.steps],
+        })),
         models: loaded.config.models,
         budgets: loaded.config.budgets,
         // The demo's contracts (catalog's OpenAPI, its consumers' uses) checked before publishing.
@@ -213,7 +274,9 @@ export async function waitForStatus(
     if (last?.status && last.status !== 'running') break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`gave up waiting until ${what}; last status: ${JSON.stringify(last?.repos.map((r) => [r.repo, r.status, r.phase, r.step]))}`);
+  throw new Error(
+    `gave up waiting until ${what}; last status: ${JSON.stringify(last?.repos.map((r) => [r.repo, r.status, r.phase, r.step]))}`,
+  );
 }
 
 /**
@@ -221,7 +284,10 @@ export async function waitForStatus(
  * names, and one commit on each branch (a redone repo never stacks a second commit). Returns
  * the PRs per repo.
  */
-export async function expectOnePullRequestPerRepo(fleet: TestFleet, result: ChangeResult): Promise<Record<string, number>> {
+export async function expectOnePullRequestPerRepo(
+  fleet: TestFleet,
+  result: ChangeResult,
+): Promise<Record<string, number>> {
   const forge = new LocalForge(join(fleet.stateDir, 'forge', 'local'));
   const figures: Record<string, number> = {};
   for (const repo of result.repos) {
@@ -229,7 +295,13 @@ export async function expectOnePullRequestPerRepo(fleet: TestFleet, result: Chan
     figures[repo.repo] = pulls.length;
     expect(pulls, repo.repo).toHaveLength(1);
     expect(pulls[0]).toMatchObject({ commit: repo.commit, state: 'open', number: repo.pullRequest?.number });
-    const { stdout } = await exec('git', ['--git-dir', fleet.remote(repo.repo), 'rev-list', '--count', `main..${changeBranch(result.changeId)}`]);
+    const { stdout } = await exec('git', [
+      '--git-dir',
+      fleet.remote(repo.repo),
+      'rev-list',
+      '--count',
+      `main..${changeBranch(result.changeId)}`,
+    ]);
     expect(stdout.trim(), repo.repo).toBe('1');
   }
   return figures;
@@ -246,7 +318,14 @@ export async function sandboxesLeft(changeId: string, docker = new Docker()): Pr
  * and exits by itself (stop ends it sooner).
  */
 export function cpuLoad(seconds: number): { stop(): void } {
-  const child = spawn(process.execPath, ['-e', `const end = Date.now() + ${Math.round(seconds * 1000)}; let x = 0; while (Date.now() < end) x = (x * 31 + 7) % 1000003;`], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const end = Date.now() + ${Math.round(seconds * 1000)}; let x = 0; while (Date.now() < end) x = (x * 31 + 7) % 1000003;`,
+    ],
+    { stdio: 'ignore' },
+  );
   return {
     stop() {
       if (alive(child)) child.kill('SIGKILL');
@@ -273,15 +352,25 @@ export interface ChangeLeftovers {
 }
 
 /** What `leftoversAfterEnd` must find. */
-export const NOTHING_LEFT = { atEnd: { containers: [], workTrees: [] }, afterInterval: { containers: [], workTrees: [] } } as const;
+export const NOTHING_LEFT = {
+  atEnd: { containers: [], workTrees: [] },
+  afterInterval: { containers: [], workTrees: [] },
+} as const;
 
 /**
  * The change's containers and work trees right after it ended, and again after one reconciler
  * interval (plus a second for its pass) of the workers still running; the caller starts no
  * worker in between, so nothing but the running workers can have removed them.
  */
-export async function leftoversAfterEnd(changeId: string, stateDir: string, docker = new Docker()): Promise<{ atEnd: ChangeLeftovers; afterInterval: ChangeLeftovers }> {
-  const count = async (): Promise<ChangeLeftovers> => ({ containers: await sandboxesLeft(changeId, docker), workTrees: await workTreesLeft(changeId, stateDir) });
+export async function leftoversAfterEnd(
+  changeId: string,
+  stateDir: string,
+  docker = new Docker(),
+): Promise<{ atEnd: ChangeLeftovers; afterInterval: ChangeLeftovers }> {
+  const count = async (): Promise<ChangeLeftovers> => ({
+    containers: await sandboxesLeft(changeId, docker),
+    workTrees: await workTreesLeft(changeId, stateDir),
+  });
   const atEnd = await count();
   await new Promise((r) => setTimeout(r, TEST_RECONCILE_SECONDS * 1000 + 1000));
   return { atEnd, afterInterval: await count() };
@@ -291,6 +380,13 @@ export async function leftoversAfterEnd(changeId: string, stateDir: string, dock
 export async function removeSandboxesOf(changeIds: readonly string[], docker = new Docker()): Promise<void> {
   for (const changeId of changeIds) {
     const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${changeId}`] } });
-    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined)));
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true, v: true })
+          .catch(() => undefined),
+      ),
+    );
   }
 }

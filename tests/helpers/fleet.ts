@@ -45,12 +45,23 @@ export const exampleChange = (name: string): string => join(projectRoot, 'exampl
  * from catalog: declaring `price_cents` without catalog would rightly be blocked by the gate.
  */
 export async function billingCodeSteps(): Promise<string[]> {
-  const change = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as { repos: { name: string; steps: { run: string }[] }[] };
-  return change.repos.find((r) => r.name === 'billing')?.steps.map((s) => s.run).filter((run) => !run.includes('catalog-api.uses.json')) ?? [];
+  const change = parse(await readFile(exampleChange('price-cents.yaml'), 'utf8')) as {
+    repos: { name: string; steps: { run: string }[] }[];
+  };
+  return (
+    change.repos
+      .find((r) => r.name === 'billing')
+      ?.steps.map((s) => s.run)
+      .filter((run) => !run.includes('catalog-api.uses.json')) ?? []
+  );
 }
 
 /** Sets `defaults.sandbox.egress` of the fleet config in `configFile`. */
-export async function allowEgress(configFile: string, allow: string[], phases: { steps?: object; agent?: object } = {}): Promise<void> {
+export async function allowEgress(
+  configFile: string,
+  allow: string[],
+  phases: { steps?: object; agent?: object } = {},
+): Promise<void> {
   const config = JSON.parse(await readFile(configFile, 'utf8')) as { defaults: { sandbox: Record<string, unknown> } };
   config.defaults.sandbox.egress = { allow, ...phases };
   await writeFile(configFile, `${JSON.stringify(config, null, 2)}\n`);

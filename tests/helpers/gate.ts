@@ -16,8 +16,14 @@ export type Steps = Record<string, string[]>;
 /** Runs a steps-mode change on the harness's fleet; `what` goes into its title and description. */
 export async function stepsChange(h: Harness, id: string, what: string, steps: Steps): Promise<ChangeResult> {
   const file = join(h.fleet.root, `${id}.yaml`);
-  const repos = Object.entries(steps).map(([name, commands]) => ({ name, steps: commands.map((run, i) => ({ name: `step ${i + 1}`, run })) }));
-  await writeFile(file, stringify({ id, title: `${what}: ${id}`, description: `${what.toLowerCase()} fixture change`, repos }));
+  const repos = Object.entries(steps).map(([name, commands]) => ({
+    name,
+    steps: commands.map((run, i) => ({ name: `step ${i + 1}`, run })),
+  }));
+  await writeFile(
+    file,
+    stringify({ id, title: `${what}: ${id}`, description: `${what.toLowerCase()} fixture change`, repos }),
+  );
   return h.run(await h.changeInput(file));
 }
 
@@ -32,7 +38,8 @@ export function verdictOf(result: ChangeResult, contract: string): ContractVerdi
 export const containing = (part: string): unknown => expect.stringContaining(part);
 
 /** Each contract's status, by name. */
-export const contractStatuses = (result: ChangeResult): Record<string, string> => Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]));
+export const contractStatuses = (result: ChangeResult): Record<string, string> =>
+  Object.fromEntries((result.gate?.contracts ?? []).map((c) => [c.contract, c.status]));
 
 /** A step that edits a file in place with a Python expression over `text`; it fails when nothing changed. */
 export const editStep = (file: string, expression: string): string =>

@@ -28,8 +28,14 @@ export const toolchainZipName = (version: string): string => `toolchain-go${vers
  */
 async function toolchainZip(version: string): Promise<string> {
   const zip = join(projectRoot, '.tools', 'go-toolchain', toolchainZipName(version));
-  const present = await access(zip).then(() => true, () => false);
-  if (!present) execFileSync('bash', [join(projectRoot, 'scripts', 'go-toolchain.sh'), '--quiet'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const present = await access(zip).then(
+    () => true,
+    () => false,
+  );
+  if (!present)
+    execFileSync('bash', [join(projectRoot, 'scripts', 'go-toolchain.sh'), '--quiet'], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
   return zip;
 }
 
@@ -40,7 +46,9 @@ async function toolchainZip(version: string): Promise<string> {
 export async function placeGoRecipe(fleetRoot: string): Promise<void> {
   const version = await goToolchainVersion();
   const name = toolchainZipName(version);
-  const prepared = await preparedOnce(`go-recipe-${version}`, async (dir) => cp(await toolchainZip(version), join(dir, name)));
+  const prepared = await preparedOnce(`go-recipe-${version}`, async (dir) =>
+    cp(await toolchainZip(version), join(dir, name)),
+  );
   await placeRecipe(fleetRoot, GO_RECIPE, prepared, [name]);
 }
 
@@ -48,6 +56,7 @@ export async function placeGoRecipe(fleetRoot: string): Promise<void> {
 export function goProxyHost(): string {
   const goproxy = execFileSync('go', ['env', 'GOPROXY'], { encoding: 'utf8' }).trim();
   const first = goproxy.split(/[,|]/)[0] ?? '';
-  if (!/^https?:\/\//.test(first)) throw new Error(`go env GOPROXY is "${goproxy}": the Go fixtures need a module proxy URL first in it`);
+  if (!/^https?:\/\//.test(first))
+    throw new Error(`go env GOPROXY is "${goproxy}": the Go fixtures need a module proxy URL first in it`);
   return new URL(first).hostname;
 }

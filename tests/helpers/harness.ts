@@ -44,11 +44,18 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(name: string, options: { worker?: boolean; fakeModel?: boolean; fleet?: string } = {}): Promise<Harness> {
+export async function startHarness(
+  name: string,
+  options: { worker?: boolean; fakeModel?: boolean; fleet?: string } = {},
+): Promise<Harness> {
   const suffix = uniqueSuffix();
   const queue = `${name}-${suffix}`;
   const hostId = `${name}-host-${suffix}`;
-  const [env, fleet, fake] = await Promise.all([startTestTemporal(), seedTestFleet(options.fleet ?? null), options.fakeModel ? startFakeOpenAI() : Promise.resolve(null)]);
+  const [env, fleet, fake] = await Promise.all([
+    startTestTemporal(),
+    seedTestFleet(options.fleet ?? null),
+    options.fakeModel ? startFakeOpenAI() : Promise.resolve(null),
+  ]);
   let connection: NativeConnection | null = null;
   let worker: LockstepWorker | null = null;
   let running: Promise<void> = Promise.resolve();
@@ -61,7 +68,11 @@ export async function startHarness(name: string, options: { worker?: boolean; fa
       hostId,
       address: env.address,
       sharedTaskQueue: queue,
-      ...(fake ? { openai: createModelClient({ apiKey: fake.apiKey, baseURL: fake.baseURL, maxRetries: 1, timeoutMs: 30_000 }) } : {}),
+      ...(fake
+        ? {
+            openai: createModelClient({ apiKey: fake.apiKey, baseURL: fake.baseURL, maxRetries: 1, timeoutMs: 30_000 }),
+          }
+        : {}),
     });
     running = worker.run();
   }
@@ -79,10 +90,18 @@ export async function startHarness(name: string, options: { worker?: boolean; fa
           [join(projectRoot, 'bin', 'lockstep.js'), ...args],
           {
             cwd: fleet.root,
-            env: { ...process.env, TEMPORAL_ADDRESS: env.address, LOCKSTEP_STATE_DIR: fleet.stateDir, LOCKSTEP_TASK_QUEUE: queue, CI: 'true', ...extraEnv },
+            env: {
+              ...process.env,
+              TEMPORAL_ADDRESS: env.address,
+              LOCKSTEP_STATE_DIR: fleet.stateDir,
+              LOCKSTEP_TASK_QUEUE: queue,
+              CI: 'true',
+              ...extraEnv,
+            },
             maxBuffer: 16 * 1024 * 1024,
           },
-          (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+          (err, stdout, stderr) =>
+            resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
         );
       }),
     async changeInput(changeFile, overrides = {}) {

@@ -22,9 +22,15 @@ const tarball = (pkg: string): string => `${pkg.replace('@', '-')}.tgz`;
  * the host's npm (its registry and CA settings apply).
  */
 export async function placeNode24Recipe(fleetRoot: string): Promise<void> {
-  const prepared = await preparedOnce(`node24-recipe-${NODE_PACKAGE.split('@')[1]}-${NPM_PACKAGE.split('@')[1]}`, async (dir) => {
-    for (const pkg of [NODE_PACKAGE, NPM_PACKAGE]) execFileSync('npm', ['pack', pkg, '--pack-destination', dir, '--silent'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  });
+  const prepared = await preparedOnce(
+    `node24-recipe-${NODE_PACKAGE.split('@')[1]}-${NPM_PACKAGE.split('@')[1]}`,
+    async (dir) => {
+      for (const pkg of [NODE_PACKAGE, NPM_PACKAGE])
+        execFileSync('npm', ['pack', pkg, '--pack-destination', dir, '--silent'], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
+    },
+  );
   await placeRecipe(fleetRoot, 'node24', prepared, [NODE_PACKAGE, NPM_PACKAGE].map(tarball));
 }
 

@@ -9,7 +9,11 @@ import { access, cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { projectRoot } from '../../config/paths.ts';
 
-const exists = (path: string): Promise<boolean> => access(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * The folder `.lockstep/test-cache/<name>`, filled by `fill` the first time it is asked for:
@@ -35,7 +39,12 @@ export const recipeDir = (recipe: string): string => join('images', recipe);
  * Puts the example recipe `recipe` (its Dockerfile) and `files` from the prepared folder into
  * `<fleetRoot>/images/<recipe>/`.
  */
-export async function placeRecipe(fleetRoot: string, recipe: string, prepared: string, files: readonly string[]): Promise<void> {
+export async function placeRecipe(
+  fleetRoot: string,
+  recipe: string,
+  prepared: string,
+  files: readonly string[],
+): Promise<void> {
   const target = join(fleetRoot, recipeDir(recipe));
   await mkdir(target, { recursive: true });
   await cp(join(projectRoot, 'examples', 'images', recipe, 'Dockerfile'), join(target, 'Dockerfile'));

@@ -19,9 +19,13 @@ export interface FaultSettings {
 export function faultSettings(part: string, ciRuns: number): FaultSettings {
   const runs = Number(process.env.LOCKSTEP_FAULT_RUNS ?? ciRuns);
   const seed = Number(process.env.LOCKSTEP_FAULT_SEED ?? DEFAULT_FAULT_SEED);
-  if (!Number.isInteger(runs) || runs < 1) throw new Error(`LOCKSTEP_FAULT_RUNS must be a positive integer, not ${process.env.LOCKSTEP_FAULT_RUNS}`);
-  if (!Number.isInteger(seed)) throw new Error(`LOCKSTEP_FAULT_SEED must be an integer, not ${process.env.LOCKSTEP_FAULT_SEED}`);
-  console.log(`${part}: ${runs} run(s), seed ${seed} (rerun with LOCKSTEP_FAULT_RUNS=${runs} LOCKSTEP_FAULT_SEED=${seed})`);
+  if (!Number.isInteger(runs) || runs < 1)
+    throw new Error(`LOCKSTEP_FAULT_RUNS must be a positive integer, not ${process.env.LOCKSTEP_FAULT_RUNS}`);
+  if (!Number.isInteger(seed))
+    throw new Error(`LOCKSTEP_FAULT_SEED must be an integer, not ${process.env.LOCKSTEP_FAULT_SEED}`);
+  console.log(
+    `${part}: ${runs} run(s), seed ${seed} (rerun with LOCKSTEP_FAULT_RUNS=${runs} LOCKSTEP_FAULT_SEED=${seed})`,
+  );
   return { runs, seed };
 }
 
@@ -41,7 +45,8 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** An integer in [min, max]. */
-export const between = (random: () => number, min: number, max: number): number => min + Math.floor(random() * (max - min + 1));
+export const between = (random: () => number, min: number, max: number): number =>
+  min + Math.floor(random() * (max - min + 1));
 
 /** What one fault part measured; the runner's table has one column per field. */
 export interface FaultFigures {
@@ -74,12 +79,21 @@ export interface LeftoverCount {
 /** Adds one run's counts to a loop's figure. */
 export function foldLeftovers(
   into: FaultFigures['leftovers'],
-  run: { atEnd: { containers: string[]; workTrees: string[] }; afterInterval: { containers: string[]; workTrees: string[] } },
+  run: {
+    atEnd: { containers: string[]; workTrees: string[] };
+    afterInterval: { containers: string[]; workTrees: string[] };
+  },
 ): NonNullable<FaultFigures['leftovers']> {
   const base = into ?? { atEnd: { containers: 0, workTrees: 0 }, afterInterval: { containers: 0, workTrees: 0 } };
   return {
-    atEnd: { containers: base.atEnd.containers + run.atEnd.containers.length, workTrees: base.atEnd.workTrees + run.atEnd.workTrees.length },
-    afterInterval: { containers: base.afterInterval.containers + run.afterInterval.containers.length, workTrees: base.afterInterval.workTrees + run.afterInterval.workTrees.length },
+    atEnd: {
+      containers: base.atEnd.containers + run.atEnd.containers.length,
+      workTrees: base.atEnd.workTrees + run.atEnd.workTrees.length,
+    },
+    afterInterval: {
+      containers: base.afterInterval.containers + run.afterInterval.containers.length,
+      workTrees: base.afterInterval.workTrees + run.afterInterval.workTrees.length,
+    },
   };
 }
 
@@ -93,7 +107,10 @@ export async function writeFaultFigures(figures: Omit<FaultFigures, 'recordedAt'
 }
 
 /** Folds one run's PR counts into the min/max figure. */
-export function foldPrs(into: { min: number; max: number } | null, perRepo: Record<string, number>): { min: number; max: number } {
+export function foldPrs(
+  into: { min: number; max: number } | null,
+  perRepo: Record<string, number>,
+): { min: number; max: number } {
   const counts = Object.values(perRepo);
   const min = Math.min(...counts);
   const max = Math.max(...counts);

@@ -16,16 +16,26 @@ const exec = promisify(execFile);
 
 /** A text's non-empty lines, sorted (file lists from git). */
 export const lines = (text: string): string[] => text.split('\n').filter(Boolean).sort();
-export const repoOf = (result: ChangeResult, name: string): RepoOutcome | undefined => result.repos.find((r) => r.repo === name);
-export const setupOf = (repo: RepoOutcome | undefined): StepOutcome | undefined => repo?.steps.find((s) => s.kind === 'setup');
+export const repoOf = (result: ChangeResult, name: string): RepoOutcome | undefined =>
+  result.repos.find((r) => r.repo === name);
+export const setupOf = (repo: RepoOutcome | undefined): StepOutcome | undefined =>
+  repo?.steps.find((s) => s.kind === 'setup');
 
 /** git against a fleet repo's bare remote, and the JSON lines of a repo's egress log (none: []), for the harness `h()` names. */
-export function fleetReaders(h: () => Harness): { git: (repo: string, ...args: string[]) => Promise<string>; egressLog: (changeId: string, repo: string) => Promise<EgressRecord[]> } {
+export function fleetReaders(h: () => Harness): {
+  git: (repo: string, ...args: string[]) => Promise<string>;
+  egressLog: (changeId: string, repo: string) => Promise<EgressRecord[]>;
+} {
   return {
     git: async (repo, ...args) => (await exec('git', ['--git-dir', h().fleet.remote(repo), ...args])).stdout,
     egressLog: async (changeId, repo) => {
-      const text = await readFile(join(h().fleet.stateDir, 'logs', changeId, repo, 'egress.jsonl'), 'utf8').catch(() => '');
-      return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as EgressRecord);
+      const text = await readFile(join(h().fleet.stateDir, 'logs', changeId, repo, 'egress.jsonl'), 'utf8').catch(
+        () => '',
+      );
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as EgressRecord);
     },
   };
 }

@@ -15,7 +15,9 @@ export interface CreationWatch {
 }
 
 export async function watchCreations(changeId: string, docker = new Docker()): Promise<CreationWatch> {
-  const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['create'], label: [`${LABEL_CHANGE}=${changeId}`] } })) as NodeJS.ReadableStream & { destroy(): void };
+  const stream = (await docker.getEvents({
+    filters: { type: ['container'], event: ['create'], label: [`${LABEL_CHANGE}=${changeId}`] },
+  })) as NodeJS.ReadableStream & { destroy(): void };
   const counts: Record<string, number> = {};
   const owners: Record<string, string[]> = {};
   let pending = '';

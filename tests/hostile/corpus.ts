@@ -103,7 +103,9 @@ export function killed(result: CommandResult): Observation {
  * the sandbox's init, its main process and itself; `allowed` when anything else still runs.
  */
 export async function leftAlone(result: CommandResult, r: Run): Promise<Observation> {
-  const ps = await r.sh('for d in /proc/[0-9]*; do [ "${d#/proc/}" = $$ ] || { tr "\\0" " " < $d/cmdline; echo; }; done 2>/dev/null');
+  const ps = await r.sh(
+    'for d in /proc/[0-9]*; do [ "${d#/proc/}" = $$ ] || { tr "\\0" " " < $d/cmdline; echo; }; done 2>/dev/null',
+  );
   const others = ps.outputTail
     .split('\n')
     .map((l) => l.trim())
@@ -111,7 +113,10 @@ export async function leftAlone(result: CommandResult, r: Run): Promise<Observat
     .map((l) => (/docker-init/.test(l) ? 'init' : l));
   const seen = [...new Set(others)].sort((a, b) => (a === 'init' ? -1 : b === 'init' ? 1 : a.localeCompare(b)));
   const clean = (result.leftovers ?? 0) > 0 && seen.join(', ') === 'init, sleep infinity';
-  return { outcome: clean ? 'contained' : 'allowed', detail: `${describeResult(result)}\n---\nnext command sees: ${seen.join(', ')}` };
+  return {
+    outcome: clean ? 'contained' : 'allowed',
+    detail: `${describeResult(result)}\n---\nnext command sees: ${seen.join(', ')}`,
+  };
 }
 
 export function describeResult(result: CommandResult): string {
@@ -138,7 +143,8 @@ export function tar(entries: TarEntry[]): Buffer {
       if (Buffer.byteLength(value) > length) throw new Error(`tar field too long: ${value}`);
       header.write(value, offset, length, 'utf8');
     };
-    const octal = (offset: number, length: number, value: number): void => put(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
+    const octal = (offset: number, length: number, value: number): void =>
+      put(offset, length, `${value.toString(8).padStart(length - 1, '0')}\0`);
     // ustar keeps long names as prefix + "/" + name (at most 155 and 100 bytes).
     let [prefix, name] = ['', entry.name];
     if (Buffer.byteLength(name) > 100) {
@@ -188,15 +194,27 @@ export const CASES: HostileCase[] = [
     id: 'symlink-absolute-host-file',
     group: 'links',
     threat: 'a committed symbolic link to a secret file on the host, by absolute path',
-    expected: { outcome: 'refused', detail: /resolves through a symbolic link to outside the workspace/, text: 'read_file and edit_file refuse: the link leaves the workspace' },
+    expected: {
+      outcome: 'refused',
+      detail: /resolves through a symbolic link to outside the workspace/,
+      text: 'read_file and edit_file refuse: the link leaves the workspace',
+    },
     seed: (s) => s.symlink('notes.txt', s.host.secretFile),
-    attack: async (r) => allRefused([await r.tool('read_file', READ('notes.txt')), await r.tool('edit_file', { path: 'notes.txt', old_text: 'HOST', new_text: 'x' })]),
+    attack: async (r) =>
+      allRefused([
+        await r.tool('read_file', READ('notes.txt')),
+        await r.tool('edit_file', { path: 'notes.txt', old_text: 'HOST', new_text: 'x' }),
+      ]),
   },
   {
     id: 'symlink-relative-escape',
     group: 'links',
     threat: 'a committed relative link (../../..) climbing out of the workspace to the host secret',
-    expected: { outcome: 'refused', detail: /outside the workspace/, text: 'read_file refuses: the link leaves the workspace' },
+    expected: {
+      outcome: 'refused',
+      detail: /outside the workspace/,
+      text: 'read_file refuses: the link leaves the workspace',
+    },
     seed: (s) => s.symlink('docs/secret.md', relativeUp(`${s.workspace}/docs`, s.host.secretFile)),
     attack: async (r) => allRefused([await r.tool('read_file', READ('docs/secret.md'))]),
   },
@@ -204,24 +222,44 @@ export const CASES: HostileCase[] = [
     id: 'symlink-dir-write-escape',
     group: 'links',
     threat: 'a committed link to a host folder, then writes through it',
-    expected: { outcome: 'refused', detail: /outside the workspace/, text: 'write_file and list_directory refuse; the host folder stays empty' },
+    expected: {
+      outcome: 'refused',
+      detail: /outside the workspace/,
+      text: 'write_file and list_directory refuse; the host folder stays empty',
+    },
     seed: (s) => s.symlink('out', s.host.canary),
     attack: async (r) =>
-      allRefused([await r.tool('write_file', { path: 'out/pwned.txt', content: 'pwned' }), await r.tool('write_file', { path: 'out/a/b/c.txt', content: 'pwned' }), await r.tool('list_directory', { path: 'out' })]),
+      allRefused([
+        await r.tool('write_file', { path: 'out/pwned.txt', content: 'pwned' }),
+        await r.tool('write_file', { path: 'out/a/b/c.txt', content: 'pwned' }),
+        await r.tool('list_directory', { path: 'out' }),
+      ]),
   },
   {
     id: 'symlink-into-git-config',
     group: 'links',
     threat: 'a committed link to .git/config, to rewrite the host repository config through the tools',
-    expected: { outcome: 'refused', detail: /into \.git/, text: 'read_file and write_file refuse: git metadata is off limits' },
+    expected: {
+      outcome: 'refused',
+      detail: /into \.git/,
+      text: 'read_file and write_file refuse: git metadata is off limits',
+    },
     seed: (s) => s.symlink('cfg', '.git/config'),
-    attack: async (r) => allRefused([await r.tool('read_file', READ('cfg')), await r.tool('write_file', { path: 'cfg', content: '[core]\n\thooksPath = .githooks\n' })]),
+    attack: async (r) =>
+      allRefused([
+        await r.tool('read_file', READ('cfg')),
+        await r.tool('write_file', { path: 'cfg', content: '[core]\n\thooksPath = .githooks\n' }),
+      ]),
   },
   {
     id: 'symlink-loop',
     group: 'links',
     threat: 'two links pointing at each other',
-    expected: { outcome: 'refused', detail: /loop of symbolic links/, text: 'read_file refuses: a loop of symbolic links' },
+    expected: {
+      outcome: 'refused',
+      detail: /loop of symbolic links/,
+      text: 'read_file refuses: a loop of symbolic links',
+    },
     seed: (s) => {
       s.symlink('a', 'b');
       s.symlink('b', 'a');
@@ -232,7 +270,11 @@ export const CASES: HostileCase[] = [
     id: 'symlink-grep-host-secret',
     group: 'links',
     threat: 'a link to the host secret inside a folder, found by a recursive search',
-    expected: { outcome: 'contained', detail: /No matches/, text: 'grep_codebase runs in the sandbox, where the host path does not exist: no matches' },
+    expected: {
+      outcome: 'contained',
+      detail: /No matches/,
+      text: 'grep_codebase runs in the sandbox, where the host path does not exist: no matches',
+    },
     seed: (s) => {
       s.file('config/app.ini', 'name=app\n');
       s.symlink('config/creds', s.host.secretFile);
@@ -240,37 +282,60 @@ export const CASES: HostileCase[] = [
     attack: async (r) => {
       const grep = await r.tool('grep_codebase', { pattern: 'HOST-SENTINEL', glob: null });
       const cat = await r.sh('cat config/creds');
-      return { outcome: grep.ok && cat.exitCode !== 0 ? 'contained' : 'allowed', detail: `${grep.content}\n${describeResult(cat)}` };
+      return {
+        outcome: grep.ok && cat.exitCode !== 0 ? 'contained' : 'allowed',
+        detail: `${grep.content}\n${describeResult(cat)}`,
+      };
     },
   },
   {
     id: 'sandbox-made-symlink-to-host',
     group: 'links',
     threat: 'a command in the sandbox plants a link to the host secret, then the file tools follow it',
-    expected: { outcome: 'refused', detail: /outside the workspace/, text: 'the link is made, but read_file refuses to follow it' },
+    expected: {
+      outcome: 'refused',
+      detail: /outside the workspace/,
+      text: 'the link is made, but read_file refuses to follow it',
+    },
     seed: (s) => s.file('README.md', 'plain\n'),
     attack: async (r) => {
       await r.sh(`ln -sf '${r.host.secretFile}' leak && ln -sfn '${r.host.dir}' hostdir`);
-      return allRefused([await r.tool('read_file', READ('leak')), await r.tool('list_directory', { path: 'hostdir' }), await r.tool('write_file', { path: 'hostdir/canary/x', content: 'x' })]);
+      return allRefused([
+        await r.tool('read_file', READ('leak')),
+        await r.tool('list_directory', { path: 'hostdir' }),
+        await r.tool('write_file', { path: 'hostdir/canary/x', content: 'x' }),
+      ]);
     },
   },
   {
     id: 'hardlink-host-file',
     group: 'links',
     threat: 'a hard link to a host file inside the workspace (realpath cannot see that it leaves)',
-    expected: { outcome: 'refused', detail: /hard link/, text: 'read_file and edit_file refuse files with more than one hard link' },
+    expected: {
+      outcome: 'refused',
+      detail: /hard link/,
+      text: 'read_file and edit_file refuse files with more than one hard link',
+    },
     seed: (s) => s.file('README.md', 'plain\n'),
     plant: async (workspace, host) => {
       const { link } = await import('node:fs/promises');
       await link(host.secretFile, `${workspace}/hard.txt`);
     },
-    attack: async (r) => allRefused([await r.tool('read_file', READ('hard.txt')), await r.tool('edit_file', { path: 'hard.txt', old_text: 'HOST', new_text: 'x' })]),
+    attack: async (r) =>
+      allRefused([
+        await r.tool('read_file', READ('hard.txt')),
+        await r.tool('edit_file', { path: 'hard.txt', old_text: 'HOST', new_text: 'x' }),
+      ]),
   },
   {
     id: 'sandbox-hardlink-attempts',
     group: 'links',
     threat: 'a command hard-links .git/config and files of the image into the work tree',
-    expected: { outcome: 'contained', detail: /cross-device link/, text: 'ln fails with "Invalid cross-device link": the work tree is its own mount' },
+    expected: {
+      outcome: 'contained',
+      detail: /cross-device link/,
+      text: 'ln fails with "Invalid cross-device link": the work tree is its own mount',
+    },
     seed: (s) => s.file('README.md', 'plain\n'),
     attack: async (r) => {
       const result = await r.sh('ln .git/config cfg; ln .git/HEAD head; ln /etc/passwd pw; ls');
@@ -284,14 +349,28 @@ export const CASES: HostileCase[] = [
     id: 'hooks-in-work-tree',
     group: 'git',
     threat: 'committed hooks (.githooks/*) and a command that points core.hooksPath at them',
-    expected: { outcome: 'contained', detail: /could not lock config file|Read-only file system/, text: 'git config fails (read-only .git); commit and push run no hook' },
+    expected: {
+      outcome: 'contained',
+      detail: /could not lock config file|Read-only file system/,
+      text: 'git config fails (read-only .git); commit and push run no hook',
+    },
     seed: (s) => {
-      for (const name of ['pre-commit', 'post-commit', 'pre-push', 'post-checkout', 'reference-transaction', 'commit-msg']) s.file(`.githooks/${name}`, hook(s.host), 0o755);
+      for (const name of [
+        'pre-commit',
+        'post-commit',
+        'pre-push',
+        'post-checkout',
+        'reference-transaction',
+        'commit-msg',
+      ])
+        s.file(`.githooks/${name}`, hook(s.host), 0o755);
       s.file('.gitconfig', '[core]\n\thooksPath = .githooks\n');
       s.file('README.md', 'hooks\n');
     },
     attack: async (r) => {
-      const config = await r.sh('git config core.hooksPath .githooks; git config --get core.hooksPath; echo change >> README.md');
+      const config = await r.sh(
+        'git config core.hooksPath .githooks; git config --get core.hooksPath; echo change >> README.md',
+      );
       const pushed = await r.commit();
       return contained([config], [`pushed ${pushed.commit ?? 'nothing'}`]);
     },
@@ -300,14 +379,26 @@ export const CASES: HostileCase[] = [
     id: 'hooks-planted-in-git-dir',
     group: 'git',
     threat: 'hooks in .git/hooks and core.hooksPath in .git/config (as if .git itself were hostile)',
-    expected: { outcome: 'contained', detail: /pushed [0-9a-f]{40}/, text: 'commit and push run with core.hooksPath=/dev/null: no hook runs' },
+    expected: {
+      outcome: 'contained',
+      detail: /pushed [0-9a-f]{40}/,
+      text: 'commit and push run with core.hooksPath=/dev/null: no hook runs',
+    },
     seed: (s) => {
       s.file('.githooks/pre-commit', hook(s.host), 0o755);
       s.file('README.md', 'hooks\n');
     },
     plant: async (workspace, host) => {
       const { writeFile, appendFile } = await import('node:fs/promises');
-      for (const name of ['pre-commit', 'post-commit', 'pre-push', 'commit-msg', 'prepare-commit-msg', 'reference-transaction', 'post-index-change']) {
+      for (const name of [
+        'pre-commit',
+        'post-commit',
+        'pre-push',
+        'commit-msg',
+        'prepare-commit-msg',
+        'reference-transaction',
+        'post-index-change',
+      ]) {
         await writeFile(`${workspace}/.git/hooks/${name}`, hook(host), { mode: 0o755 });
       }
       await appendFile(`${workspace}/.git/config`, '[core]\n\thooksPath = .githooks\n');
@@ -322,7 +413,11 @@ export const CASES: HostileCase[] = [
     id: 'git-config-fsmonitor',
     group: 'git',
     threat: 'core.fsmonitor in .git/config naming a script of the work tree',
-    expected: { outcome: 'contained', detail: /pushed [0-9a-f]{40}/, text: 'every host git call sets core.fsmonitor=false: the script never runs' },
+    expected: {
+      outcome: 'contained',
+      detail: /pushed [0-9a-f]{40}/,
+      text: 'every host git call sets core.fsmonitor=false: the script never runs',
+    },
     seed: (s) => {
       s.file('fsmonitor.sh', hook(s.host), 0o755);
       s.file('README.md', 'fsmonitor\n');
@@ -341,7 +436,11 @@ export const CASES: HostileCase[] = [
     id: 'gitmodules-ext-url',
     group: 'git',
     threat: '.gitmodules with an ext:: URL that runs a command when the submodule is fetched',
-    expected: { outcome: 'contained', detail: /pushed [0-9a-f]{40}/, text: 'clone without submodules, protocol.ext.allow=never: nothing runs' },
+    expected: {
+      outcome: 'contained',
+      detail: /pushed [0-9a-f]{40}/,
+      text: 'clone without submodules, protocol.ext.allow=never: nothing runs',
+    },
     seed: (s) => {
       s.file('.gitmodules', `[submodule "evil"]\n\tpath = evil\n\turl = ext::sh -c touch% '${s.host.marker}'\n`);
       s.gitlink('evil', '1111111111111111111111111111111111111111');
@@ -357,7 +456,11 @@ export const CASES: HostileCase[] = [
     id: 'nested-repo-hostile-config',
     group: 'git',
     threat: 'a command creates a nested repository whose config holds hooks, an fsmonitor and a clean filter',
-    expected: { outcome: 'contained', detail: /nested repository planted[\s\S]*pushed [0-9a-f]{40}/, text: 'the host commit treats it as an embedded repository and runs none of its config' },
+    expected: {
+      outcome: 'contained',
+      detail: /nested repository planted[\s\S]*pushed [0-9a-f]{40}/,
+      text: 'the host commit treats it as an embedded repository and runs none of its config',
+    },
     seed: (s) => s.file('README.md', 'nested\n'),
     attack: async (r) => {
       const script = `${r.workspace}/vendor/evil/run.sh`;
@@ -392,16 +495,26 @@ export const CASES: HostileCase[] = [
     threat: 'writes to .GIT/ and .Git/ (case variants of .git) through the tools',
     expected: { outcome: 'refused', detail: /inside \.git/, text: 'the tools refuse every case variant of .git' },
     seed: (s) => s.file('README.md', 'case\n'),
-    attack: async (r) => allRefused([await r.tool('write_file', { path: '.GIT/hooks/pre-commit', content: '#!/bin/sh\n' }), await r.tool('write_file', { path: 'sub/.Git/config', content: '[core]\n' })]),
+    attack: async (r) =>
+      allRefused([
+        await r.tool('write_file', { path: '.GIT/hooks/pre-commit', content: '#!/bin/sh\n' }),
+        await r.tool('write_file', { path: 'sub/.Git/config', content: '[core]\n' }),
+      ]),
   },
   {
     id: 'sandbox-writes-git-dir',
     group: 'git',
     threat: 'a command rewrites .git/config, installs .git/hooks and deletes .git/objects',
-    expected: { outcome: 'contained', detail: /Read-only file system/, text: 'every write fails: .git is mounted read-only' },
+    expected: {
+      outcome: 'contained',
+      detail: /Read-only file system/,
+      text: 'every write fails: .git is mounted read-only',
+    },
     seed: (s) => s.file('README.md', 'git dir\n'),
     attack: async (r) => {
-      const result = await r.sh(`echo '[core]' >> .git/config; cp /bin/true .git/hooks/pre-commit; rm -rf .git/objects; touch .git/index.lock; ls .git/objects | head -1`);
+      const result = await r.sh(
+        `echo '[core]' >> .git/config; cp /bin/true .git/hooks/pre-commit; rm -rf .git/objects; touch .git/index.lock; ls .git/objects | head -1`,
+      );
       const pushed = await r.commit();
       return contained([result], [`pushed ${pushed.commit ?? 'nothing'}`]);
     },
@@ -416,7 +529,8 @@ export const CASES: HostileCase[] = [
     sandbox: { test: ':(){ :|:& };:', limits: BOMB_LIMITS, timeouts: { testSeconds: 20 } },
     expected: {
       outcome: 'contained',
-      detail: /^exit 0,[\s\S]*\[lockstep: the command returned; (\d+ processes it left behind were killed|what it left behind was killed with the sandbox's container)\][\s\S]*next command sees: init, sleep infinity$/,
+      detail:
+        /^exit 0,[\s\S]*\[lockstep: the command returned; (\d+ processes it left behind were killed|what it left behind was killed with the sandbox's container)\][\s\S]*next command sees: init, sleep infinity$/,
       text: 'the forks are killed when the command returns (it exits 0, the result says so); the next command sees none of them',
     },
     seed: (s) => s.file('README.md', 'bomb\n'),
@@ -430,7 +544,8 @@ export const CASES: HostileCase[] = [
     sandbox: { limits: BOMB_LIMITS },
     expected: {
       outcome: 'contained',
-      detail: /^exit 0,[\s\S]*\[lockstep: the command returned; 1 process it left behind was killed\][\s\S]*next command sees: init, sleep infinity$/,
+      detail:
+        /^exit 0,[\s\S]*\[lockstep: the command returned; 1 process it left behind was killed\][\s\S]*next command sees: init, sleep infinity$/,
       text: 'the sleep is killed when the step returns, before the next command',
     },
     seed: (s) => s.file('README.md', 'sleep\n'),
@@ -441,8 +556,16 @@ export const CASES: HostileCase[] = [
     group: 'bombs',
     bomb: true,
     threat: 'a test that forks forever in the foreground, ignoring every failed fork',
-    sandbox: { test: 'python3 -c "import os\nwhile True:\n  try: os.fork()\n  except OSError: pass"', limits: BOMB_LIMITS, timeouts: { testSeconds: 8 } },
-    expected: { outcome: 'killed', detail: /killed after 8s timeout/, text: 'held at the pids limit until the timeout kills the container\'s whole tree' },
+    sandbox: {
+      test: 'python3 -c "import os\nwhile True:\n  try: os.fork()\n  except OSError: pass"',
+      limits: BOMB_LIMITS,
+      timeouts: { testSeconds: 8 },
+    },
+    expected: {
+      outcome: 'killed',
+      detail: /killed after 8s timeout/,
+      text: "held at the pids limit until the timeout kills the container's whole tree",
+    },
     seed: (s) => s.file('README.md', 'bomb\n'),
     attack: async (r) => killed(await r.test()),
   },
@@ -451,8 +574,16 @@ export const CASES: HostileCase[] = [
     group: 'bombs',
     bomb: true,
     threat: 'a test that allocates memory until something gives',
-    sandbox: { test: 'python3 -c "a = []\nwhile True: a.append(b\'x\' * (1 << 24) + b\'y\')"', limits: BOMB_LIMITS, timeouts: { testSeconds: 60 } },
-    expected: { outcome: 'killed', detail: /^exit 137(?! \(timed out\))/, text: 'the memory limit (no swap): the kernel kills it, exit 137' },
+    sandbox: {
+      test: "python3 -c \"a = []\nwhile True: a.append(b'x' * (1 << 24) + b'y')\"",
+      limits: BOMB_LIMITS,
+      timeouts: { testSeconds: 60 },
+    },
+    expected: {
+      outcome: 'killed',
+      detail: /^exit 137(?! \(timed out\))/,
+      text: 'the memory limit (no swap): the kernel kills it, exit 137',
+    },
     seed: (s) => s.file('README.md', 'bomb\n'),
     attack: async (r) => killed(await r.test()),
   },
@@ -462,7 +593,11 @@ export const CASES: HostileCase[] = [
     bomb: true,
     threat: 'fills /tmp (the sandbox tmpfs)',
     sandbox: { limits: BOMB_LIMITS },
-    expected: { outcome: 'contained', detail: /No space left on device/, text: 'the tmpfs size limit: "No space left on device"' },
+    expected: {
+      outcome: 'contained',
+      detail: /No space left on device/,
+      text: 'the tmpfs size limit: "No space left on device"',
+    },
     seed: (s) => s.file('README.md', 'bomb\n'),
     attack: async (r) => contained([await r.sh('dd if=/dev/zero of=/tmp/fill bs=1M count=100000')]),
   },
@@ -472,7 +607,11 @@ export const CASES: HostileCase[] = [
     bomb: true,
     threat: 'fills the work tree, which lives on the host disk',
     sandbox: { limits: BOMB_LIMITS },
-    expected: { outcome: 'killed', detail: /^exit 153/, text: 'the file size limit (limits.fileMb): SIGXFSZ, exit 153' },
+    expected: {
+      outcome: 'killed',
+      detail: /^exit 153/,
+      text: 'the file size limit (limits.fileMb): SIGXFSZ, exit 153',
+    },
     seed: (s) => s.file('README.md', 'bomb\n'),
     attack: async (r) => killed(await r.sh('dd if=/dev/zero of=fill.bin bs=1M count=100000')),
   },
@@ -491,8 +630,16 @@ export const CASES: HostileCase[] = [
     group: 'bombs',
     bomb: true,
     threat: 'a test that traps TERM and INT and sleeps forever in the background',
-    sandbox: { test: "trap '' TERM INT HUP; (trap '' TERM INT HUP; sleep infinity) & wait", limits: BOMB_LIMITS, timeouts: { testSeconds: 3 } },
-    expected: { outcome: 'killed', detail: /killed after 3s timeout/, text: 'SIGKILL to the container\'s init ends it anyway' },
+    sandbox: {
+      test: "trap '' TERM INT HUP; (trap '' TERM INT HUP; sleep infinity) & wait",
+      limits: BOMB_LIMITS,
+      timeouts: { testSeconds: 3 },
+    },
+    expected: {
+      outcome: 'killed',
+      detail: /killed after 3s timeout/,
+      text: "SIGKILL to the container's init ends it anyway",
+    },
     seed: (s) => s.file('README.md', 'loop\n'),
     attack: async (r) => killed(await r.test()),
   },
@@ -504,13 +651,20 @@ export const CASES: HostileCase[] = [
     bomb: true,
     threat: 'a command that prints two gigabytes',
     sandbox: { limits: { ...BOMB_LIMITS, outputBytes: 65536 } },
-    expected: { outcome: 'contained', detail: /^exit 0, 2147483648 bytes \(log truncated\)/, text: 'counted, not kept: the log stops at limits.outputBytes, the model sees 12 000 characters' },
+    expected: {
+      outcome: 'contained',
+      detail: /^exit 0, 2147483648 bytes \(log truncated\)/,
+      text: 'counted, not kept: the log stops at limits.outputBytes, the model sees 12 000 characters',
+    },
     seed: (s) => s.file('README.md', 'output\n'),
     attack: async (r) => {
       const result = await r.sh("head -c 2G /dev/zero | tr '\\0' 'A'", { timeoutSeconds: 300 });
       const viaTool = await r.tool('run_command', { command: "head -c 64M /dev/zero | tr '\\0' 'B'" });
       const ok = viaTool.content.length <= 12_000 && (result.log?.bytes ?? Infinity) <= 65536 + 512;
-      return { outcome: ok ? 'contained' : 'allowed', detail: `${describeResult(result)}\nmodel saw ${viaTool.content.length} characters` };
+      return {
+        outcome: ok ? 'contained' : 'allowed',
+        detail: `${describeResult(result)}\nmodel saw ${viaTool.content.length} characters`,
+      };
     },
   },
   {
@@ -537,11 +691,18 @@ export const CASES: HostileCase[] = [
     id: 'huge-single-line',
     group: 'output',
     threat: 'a committed file that is one line of 2 MB (minified code)',
-    expected: { outcome: 'contained', detail: /more characters on this line/, text: 'read_file cuts the line; the model sees at most 12 000 characters' },
+    expected: {
+      outcome: 'contained',
+      detail: /more characters on this line/,
+      text: 'read_file cuts the line; the model sees at most 12 000 characters',
+    },
     seed: (s) => s.file('bundle.min.js', `${'x'.repeat(2 * 1024 * 1024)}\n`),
     attack: async (r) => {
       const out = await r.tool('read_file', READ('bundle.min.js'));
-      return { outcome: out.ok && out.content.length <= 12_000 ? 'contained' : 'allowed', detail: out.content.slice(-300) };
+      return {
+        outcome: out.ok && out.content.length <= 12_000 ? 'contained' : 'allowed',
+        detail: out.content.slice(-300),
+      };
     },
   },
 
@@ -551,14 +712,26 @@ export const CASES: HostileCase[] = [
     group: 'names',
     threat: 'a binary file (NUL bytes) the agent tries to read and edit',
     expected: { outcome: 'refused', detail: /binary file/, text: 'read_file and edit_file refuse binary files' },
-    seed: (s) => s.file('logo.png', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52])),
-    attack: async (r) => allRefused([await r.tool('read_file', READ('logo.png')), await r.tool('edit_file', { path: 'logo.png', old_text: 'PNG', new_text: 'GIF' })]),
+    seed: (s) =>
+      s.file(
+        'logo.png',
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52]),
+      ),
+    attack: async (r) =>
+      allRefused([
+        await r.tool('read_file', READ('logo.png')),
+        await r.tool('edit_file', { path: 'logo.png', old_text: 'PNG', new_text: 'GIF' }),
+      ]),
   },
   {
     id: 'non-utf8-content',
     group: 'names',
     threat: 'a Latin-1 file (bytes that are not UTF-8)',
-    expected: { outcome: 'contained', detail: /caf\uFFFD/, text: 'read as text with replacement characters; nothing breaks' },
+    expected: {
+      outcome: 'contained',
+      detail: /caf\uFFFD/,
+      text: 'read as text with replacement characters; nothing breaks',
+    },
     seed: (s) => s.file('latin1.txt', Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x0a, 0xff, 0xfe, 0x0a])),
     attack: async (r) => {
       const out = await r.tool('read_file', READ('latin1.txt'));
@@ -569,7 +742,11 @@ export const CASES: HostileCase[] = [
     id: 'non-utf8-file-name',
     group: 'names',
     threat: 'a file whose name is not UTF-8',
-    expected: { outcome: 'contained', detail: /\uFFFD/, text: 'listed with replacement characters; commit and push carry it unchanged' },
+    expected: {
+      outcome: 'contained',
+      detail: /\uFFFD/,
+      text: 'listed with replacement characters; commit and push carry it unchanged',
+    },
     seed: (s) => {
       s.file(Buffer.concat([Buffer.from('bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'named badly\n');
       s.file('README.md', 'names\n');
@@ -580,14 +757,21 @@ export const CASES: HostileCase[] = [
       const pushed = await r.commit();
       const files = await r.pushedFiles();
       const kept = files.some((f) => f.startsWith('"bad-\\377\\376') || f.startsWith('bad-'));
-      return { outcome: list.ok && pushed.commit && kept ? 'contained' : 'allowed', detail: `${list.content}\n${files.join('\n')}` };
+      return {
+        outcome: list.ok && pushed.commit && kept ? 'contained' : 'allowed',
+        detail: `${list.content}\n${files.join('\n')}`,
+      };
     },
   },
   {
     id: 'control-char-file-names',
     group: 'names',
     threat: 'file names with a newline and terminal escape sequences',
-    expected: { outcome: 'contained', detail: /3 entries/, text: 'listed quoted and escaped, one line each; summaries for history and progress carry no control characters' },
+    expected: {
+      outcome: 'contained',
+      detail: /3 entries/,
+      text: 'listed quoted and escaped, one line each; summaries for history and progress carry no control characters',
+    },
     seed: (s) => {
       s.file('evil\nname.txt', 'x\n');
       s.file('\u001b[2J\u001b[31mred.txt', 'x\n');
@@ -598,15 +782,24 @@ export const CASES: HostileCase[] = [
       const read = await r.tool('read_file', READ('evil\nname.txt'));
       // eslint-disable-next-line no-control-regex
       const control = /[\u0000-\u001f\u007f]/;
-      const clean = ![list.summary, read.summary, list.content.replaceAll('\n', '')].some((s) => control.test(s)) && list.content.split('\n').length === 4;
-      return { outcome: list.ok && read.ok && clean ? 'contained' : 'allowed', detail: `${list.content}\n${list.summary}\n${read.summary}` };
+      const clean =
+        ![list.summary, read.summary, list.content.replaceAll('\n', '')].some((s) => control.test(s)) &&
+        list.content.split('\n').length === 4;
+      return {
+        outcome: list.ok && read.ok && clean ? 'contained' : 'allowed',
+        detail: `${list.content}\n${list.summary}\n${read.summary}`,
+      };
     },
   },
   {
     id: 'fifo-in-work-tree',
     group: 'names',
     threat: 'a command plants a FIFO where a source file should be (a read would block forever)',
-    expected: { outcome: 'refused', detail: /not a regular file/, text: 'read_file opens it non-blocking and refuses it' },
+    expected: {
+      outcome: 'refused',
+      detail: /not a regular file/,
+      text: 'read_file opens it non-blocking and refuses it',
+    },
     seed: (s) => s.file('README.md', 'fifo\n'),
     attack: async (r) => {
       await r.sh('mkfifo pipe.ts');
@@ -620,7 +813,11 @@ export const CASES: HostileCase[] = [
     group: 'archive',
     threat: 'a tar with ../ and absolute entries and links into the host and .git, extracted by the test with tar -P',
     sandbox: { test: 'tar -xPvf evil.tar 2>&1; tar -xvf evil.tar 2>&1; echo extracted' },
-    expected: { outcome: 'contained', detail: /Read-only file system|Cannot open|Cannot create symlink/, text: 'the entries land in the container or fail on its read-only paths; the host and .git stay as they were' },
+    expected: {
+      outcome: 'contained',
+      detail: /Read-only file system|Cannot open|Cannot create symlink/,
+      text: 'the entries land in the container or fail on its read-only paths; the host and .git stay as they were',
+    },
     seed: (s) => {
       const up = '../'.repeat(12);
       s.file(

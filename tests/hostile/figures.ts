@@ -44,7 +44,10 @@ export async function writeFigures(part: string, figures: HostileFigures): Promi
   const dir = reliabilityDir();
   const parts = join(dir, 'hostile');
   await mkdir(parts, { recursive: true });
-  await writeFile(join(parts, `${part}.json`), `${JSON.stringify({ part, writtenAt: new Date().toISOString(), ...figures }, null, 2)}\n`);
+  await writeFile(
+    join(parts, `${part}.json`),
+    `${JSON.stringify({ part, writtenAt: new Date().toISOString(), ...figures }, null, 2)}\n`,
+  );
   const lock = join(dir, 'hostile.lock');
   for (let i = 0; ; i++) {
     try {

@@ -13,7 +13,13 @@ import { dirname, join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { executeTool } from '../../activities/agent/tools/index.ts';
 import { cloneWorkspace, commitAndPush } from '../../activities/git/workspace.ts';
-import { LABEL_CHANGE, createSandbox, removeSandbox, runInSandbox, type SandboxDeps } from '../../activities/sandbox/docker.ts';
+import {
+  LABEL_CHANGE,
+  createSandbox,
+  removeSandbox,
+  runInSandbox,
+  type SandboxDeps,
+} from '../../activities/sandbox/docker.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { SANDBOX_UID } from '../../workers/worker.ts';
 import type { CommandResult } from '../../core/commands.ts';
@@ -31,11 +37,25 @@ const figures: HostileFigures = emptyFigures();
 let commandIndex = 0;
 
 function gitCli(cwd: string, args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Hostile', '-c', 'user.email=hostile@localhost', '-c', 'init.defaultBranch=main', '-c', 'core.hooksPath=/dev/null', ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
-  });
+  return execFileSync(
+    'git',
+    [
+      '-c',
+      'user.name=Hostile',
+      '-c',
+      'user.email=hostile@localhost',
+      '-c',
+      'init.defaultBranch=main',
+      '-c',
+      'core.hooksPath=/dev/null',
+      ...args,
+    ],
+    {
+      cwd,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
+    },
+  );
 }
 
 /** Writes the case's repository, commits it and makes the bare remote Lockstep clones from. */
@@ -110,15 +130,36 @@ async function runCase(c: HostileCase): Promise<{ observation: Observation; esca
   const workspace = join(root, 'ws', c.id);
   const remote = await buildRemote(c, workspace);
   const branch = `lockstep/${changeId}`;
-  const baseCommit = await cloneWorkspace(remote, 'main', branch, workspace, { owner: { uid: SANDBOX_UID, gid: SANDBOX_UID } });
+  const baseCommit = await cloneWorkspace(remote, 'main', branch, workspace, {
+    owner: { uid: SANDBOX_UID, gid: SANDBOX_UID },
+  });
   await c.plant?.(workspace, host);
-  const sandbox = SandboxConfig.parse({ test: c.sandbox?.test ?? 'true', limits: c.sandbox?.limits ?? {}, timeouts: c.sandbox?.timeouts ?? {} });
+  const sandbox = SandboxConfig.parse({
+    test: c.sandbox?.test ?? 'true',
+    limits: c.sandbox?.limits ?? {},
+    timeouts: c.sandbox?.timeouts ?? {},
+  });
   const ref = { changeId, repo: c.id };
   const seen = new Seen();
   await createSandbox(deps, { ...ref, workspace, sandbox });
-  const sh = async (command: string, kind: 'step' | 'test', timeoutSeconds: number, outputBytes: number): Promise<CommandResult> => {
+  const sh = async (
+    command: string,
+    kind: 'step' | 'test',
+    timeoutSeconds: number,
+    outputBytes: number,
+  ): Promise<CommandResult> => {
     commandIndex += 1;
-    return seen.result(await runInSandbox(deps, { ...ref, kind, name: `${c.id} ${commandIndex}`, index: commandIndex, command, timeoutSeconds, outputBytes }));
+    return seen.result(
+      await runInSandbox(deps, {
+        ...ref,
+        kind,
+        name: `${c.id} ${commandIndex}`,
+        index: commandIndex,
+        command,
+        timeoutSeconds,
+        outputBytes,
+      }),
+    );
   };
   const run: Run = {
     host,
@@ -144,8 +185,10 @@ async function runCase(c: HostileCase): Promise<{ observation: Observation; esca
       seen.texts.push(outcome.content, outcome.summary);
       return outcome;
     },
-    commit: () => commitAndPush({ changeId, repo: c.id, workspace, url: remote, branch, baseCommit, message: `hostile ${c.id}` }),
-    pushedFiles: async () => gitCli(root, ['--git-dir', remote, 'ls-tree', '-r', '--name-only', branch]).split('\n').filter(Boolean),
+    commit: () =>
+      commitAndPush({ changeId, repo: c.id, workspace, url: remote, branch, baseCommit, message: `hostile ${c.id}` }),
+    pushedFiles: async () =>
+      gitCli(root, ['--git-dir', remote, 'ls-tree', '-r', '--name-only', branch]).split('\n').filter(Boolean),
   };
   try {
     const observation = await c.attack(run);
@@ -164,16 +207,32 @@ async function runCase(c: HostileCase): Promise<{ observation: Observation; esca
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lockstep-hostile-'));
   const dir = join(root, 'host');
-  host = { dir, secretFile: join(dir, 'secret.txt'), secret: `HOST-SENTINEL-${randomBytes(12).toString('hex')}`, canary: join(dir, 'canary'), marker: join(dir, 'hook-ran') };
+  host = {
+    dir,
+    secretFile: join(dir, 'secret.txt'),
+    secret: `HOST-SENTINEL-${randomBytes(12).toString('hex')}`,
+    canary: join(dir, 'canary'),
+    marker: join(dir, 'hook-ran'),
+  };
   await mkdir(host.canary, { recursive: true });
   await writeFile(host.secretFile, `${host.secret}\n`);
-  deps = { docker, user: `${SANDBOX_UID}:${SANDBOX_UID}`, owner: `hostile:${process.pid}`, workerEnv: process.env, logDir: join(root, 'logs') };
+  deps = {
+    docker,
+    user: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    owner: `hostile:${process.pid}`,
+    workerEnv: process.env,
+    logDir: join(root, 'logs'),
+  };
   watch = await watchSandboxes(docker, (workspace) => workspace.startsWith(root + sep), { secrets: [host.secret] });
 });
 
 afterAll(async () => {
   const ours = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${changeId}`] } });
-  for (const c of ours) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const c of ours)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
   if (root) await rm(root, { recursive: true, force: true });
 });
 
@@ -186,7 +245,10 @@ describe('hostile repositories', () => {
   for (const c of CASES) {
     it(`${c.id}: ${c.expected.text}`, async () => {
       const { observation, escaped } = await runCase(c);
-      const ok = observation.outcome === c.expected.outcome && c.expected.detail.test(observation.detail) && escaped.length === 0;
+      const ok =
+        observation.outcome === c.expected.outcome &&
+        c.expected.detail.test(observation.detail) &&
+        escaped.length === 0;
       figures.cases += 1;
       figures.passed += ok ? 1 : 0;
       figures.escapes += escaped.length;
@@ -194,7 +256,13 @@ describe('hostile repositories', () => {
         figures.bombs += 1;
         figures.bombsContained += ok ? 1 : 0;
       }
-      figures.outcomes.push({ id: c.id, expected: `${c.expected.outcome}: ${c.expected.text}`, observed: `${observation.outcome}: ${observation.detail.slice(0, 300)}`, ok, escapes: escaped });
+      figures.outcomes.push({
+        id: c.id,
+        expected: `${c.expected.outcome}: ${c.expected.text}`,
+        observed: `${observation.outcome}: ${observation.detail.slice(0, 300)}`,
+        ok,
+        escapes: escaped,
+      });
       expect(escaped).toEqual([]);
       expect(observation.outcome, observation.detail).toBe(c.expected.outcome);
       expect(observation.detail).toMatch(c.expected.detail);
@@ -207,7 +275,9 @@ describe('hostile repositories', () => {
     figures.containersCompliant += compliant;
     figures.containersMissed += missed;
     const file = await writeFigures('repos', figures);
-    console.log(`hostile repositories: ${figures.passed}/${figures.cases} cases as expected, ${figures.escapes} escapes, ${figures.bombsContained}/${figures.bombs} bombs contained, ${compliant}/${checked} containers compliant -> ${file}`);
+    console.log(
+      `hostile repositories: ${figures.passed}/${figures.cases} cases as expected, ${figures.escapes} escapes, ${figures.bombsContained}/${figures.bombs} bombs contained, ${compliant}/${checked} containers compliant -> ${file}`,
+    );
     expect(reports.filter((r) => r.violations.length > 0)).toEqual([]);
     expect(missed).toBe(0);
     expect(checked).toBeGreaterThanOrEqual(CASES.length);

@@ -45,27 +45,45 @@ const created = new Set<string>();
 let commandIndex = 0;
 
 function gitCli(cwd: string, ...args: string[]): string {
-  return execFileSync('git', ['-c', 'user.name=Lockstep Test', '-c', 'user.email=test@localhost', '-c', 'init.defaultBranch=main', ...args], {
-    cwd,
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
-  });
+  return execFileSync(
+    'git',
+    ['-c', 'user.name=Lockstep Test', '-c', 'user.email=test@localhost', '-c', 'init.defaultBranch=main', ...args],
+    {
+      cwd,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: root, GIT_CONFIG_NOSYSTEM: '1' },
+    },
+  );
 }
 
 /** A fresh workspace cloned from the test remote, owned by the sandbox user. */
 async function workspaceFor(repo: string): Promise<string> {
   const workspace = join(root, 'workspaces', repo);
-  await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, { owner: { uid: SANDBOX_UID, gid: SANDBOX_UID } });
+  await cloneWorkspace(remote, 'main', `lockstep/${changeId}`, workspace, {
+    owner: { uid: SANDBOX_UID, gid: SANDBOX_UID },
+  });
   return workspace;
 }
 
-async function sandboxFor(repo: string, config: Record<string, unknown> = {}, extra: Partial<SandboxDeps> = {}): Promise<string> {
+async function sandboxFor(
+  repo: string,
+  config: Record<string, unknown> = {},
+  extra: Partial<SandboxDeps> = {},
+): Promise<string> {
   const workspace = await workspaceFor(repo);
   created.add(repo);
-  return createSandbox({ ...deps, ...extra }, { changeId, repo, workspace, sandbox: SandboxConfig.parse({ test: 'true', ...config }) });
+  return createSandbox(
+    { ...deps, ...extra },
+    { changeId, repo, workspace, sandbox: SandboxConfig.parse({ test: 'true', ...config }) },
+  );
 }
 
-function run(repo: string, command: string, options: { timeoutSeconds?: number; outputBytes?: number } = {}, signal?: AbortSignal): Promise<CommandResult> {
+function run(
+  repo: string,
+  command: string,
+  options: { timeoutSeconds?: number; outputBytes?: number } = {},
+  signal?: AbortSignal,
+): Promise<CommandResult> {
   commandIndex += 1;
   return runInSandbox(
     deps,
@@ -117,7 +135,13 @@ beforeAll(async () => {
   gitCli(seed, 'add', 'README.md');
   gitCli(seed, 'commit', '--quiet', '-m', 'seed');
   gitCli(seed, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
-  deps = { docker, user, owner: `test:${process.pid}`, workerEnv: { PATH: process.env.PATH }, logDir: join(root, 'logs') };
+  deps = {
+    docker,
+    user,
+    owner: `test:${process.pid}`,
+    workerEnv: { PATH: process.env.PATH },
+    logDir: join(root, 'logs'),
+  };
 });
 
 afterEach(async () => {
@@ -179,9 +203,14 @@ describe('docker sandbox', () => {
     }
 
     // The filter holds even for a config that slipped past the schema.
-    const bypass = sandboxEnv({ ...config, passEnv: ['SECRET_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'ALLOWED_VAR'] }, workerEnv);
+    const bypass = sandboxEnv(
+      { ...config, passEnv: ['SECRET_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'ALLOWED_VAR'] },
+      workerEnv,
+    );
     expect(bypass).toContain('ALLOWED_VAR=yes');
-    expect(bypass.some((entry) => entry.startsWith('SECRET_TOKEN=') || entry.startsWith('AWS_SECRET_ACCESS_KEY='))).toBe(false);
+    expect(
+      bypass.some((entry) => entry.startsWith('SECRET_TOKEN=') || entry.startsWith('AWS_SECRET_ACCESS_KEY=')),
+    ).toBe(false);
 
     expect(SandboxConfig.safeParse({ test: 'true', passEnv: ['GITHUB_TOKEN'] }).success).toBe(false);
   });
@@ -272,7 +301,9 @@ describe('docker sandbox', () => {
     expect(clean.outputTail).not.toContain('left behind');
 
     // One job holds the output open, one detaches into its own session with its output closed.
-    const started = await run(repo, 'sleep 300 & setsid sh -c "sleep 301" </dev/null >/dev/null 2>&1 & echo started', { timeoutSeconds: 20 });
+    const started = await run(repo, 'sleep 300 & setsid sh -c "sleep 301" </dev/null >/dev/null 2>&1 & echo started', {
+      timeoutSeconds: 20,
+    });
     expect(started.timedOut).toBe(false);
     expect(started.exitCode).toBe(0);
     expect(started.leftovers).toBeGreaterThanOrEqual(2);
@@ -280,7 +311,10 @@ describe('docker sandbox', () => {
     expect(started.log && (await readFile(started.log.path, 'utf8'))).toContain('left behind were killed');
 
     const next = await run(repo, 'for d in /proc/[0-9]*; do tr "\\0" " " < $d/cmdline; echo; done');
-    const lines = next.outputTail.split('\n').map((l) => l.trim()).filter(Boolean);
+    const lines = next.outputTail
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean);
     expect(lines).toContain('sleep infinity');
     expect(lines.some((l) => l.startsWith('/sbin/docker-init') || l.startsWith('docker-init'))).toBe(true);
     expect(lines.filter((l) => /^sleep 30[01]/.test(l) || /sleep 301/.test(l))).toEqual([]);
@@ -290,7 +324,9 @@ describe('docker sandbox', () => {
   it('caps the kept output but counts every byte and keeps the tail', async () => {
     const repo = 'flood';
     await sandboxFor(repo);
-    const result = await run(repo, "head -c 3000000 /dev/zero | tr '\\0' 'a'; echo; echo TAIL-MARKER", { outputBytes: 65536 });
+    const result = await run(repo, "head -c 3000000 /dev/zero | tr '\\0' 'a'; echo; echo TAIL-MARKER", {
+      outputBytes: 65536,
+    });
     expect(result.exitCode).toBe(0);
     expect(result.outputBytes).toBeGreaterThanOrEqual(3_000_000);
     expect(result.truncated).toBe(true);
@@ -365,11 +401,17 @@ describe('docker sandbox', () => {
     const image = `lockstep-test-nobash:${process.pid}`;
     const context = join(root, 'nobash-image');
     await mkdir(context, { recursive: true });
-    await writeFile(join(context, 'Dockerfile'), 'FROM lockstep-sandbox:latest\nUSER 0\nRUN rm -f /usr/bin/bash /bin/bash\nENTRYPOINT ["/bin/sh", "-c", "echo entrypoint ran; exit 3"]\n');
+    await writeFile(
+      join(context, 'Dockerfile'),
+      'FROM lockstep-sandbox:latest\nUSER 0\nRUN rm -f /usr/bin/bash /bin/bash\nENTRYPOINT ["/bin/sh", "-c", "echo entrypoint ran; exit 3"]\n',
+    );
     execFileSync('docker', ['build', '--quiet', '--network', 'none', '--tag', image, context], { stdio: 'ignore' });
     try {
       await sandboxFor('nobash', { image });
-      const r = await run('nobash', 'test -e /bin/bash && echo has-bash; echo "shell: $(readlink -f /proc/$$/exe)"; [ "$HOME" = /tmp/home ] && [ -d "$HOME" ] && echo home-ok');
+      const r = await run(
+        'nobash',
+        'test -e /bin/bash && echo has-bash; echo "shell: $(readlink -f /proc/$$/exe)"; [ "$HOME" = /tmp/home ] && [ -d "$HOME" ] && echo home-ok',
+      );
       expect(r.exitCode, r.outputTail).toBe(0);
       expect(r.outputTail).not.toContain('has-bash');
       expect(r.outputTail).toContain('shell: /usr/bin/dash');
@@ -380,7 +422,10 @@ describe('docker sandbox', () => {
       expect(b.outputTail).toMatch(/^b 5\./);
     } finally {
       for (const repo of ['nobash', 'withbash']) await removeSandbox(docker, { changeId, repo });
-      await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+      await docker
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => undefined);
     }
   });
 
@@ -389,7 +434,12 @@ describe('docker sandbox', () => {
     const workspace = await workspaceFor(repo);
     created.add(repo);
     const err = await rejection(
-      createSandbox(deps, { changeId, repo, workspace, sandbox: SandboxConfig.parse({ test: 'true', image: 'lockstep-does-not-exist:1' }) }),
+      createSandbox(deps, {
+        changeId,
+        repo,
+        workspace,
+        sandbox: SandboxConfig.parse({ test: 'true', image: 'lockstep-does-not-exist:1' }),
+      }),
     );
     expect(err).toBeInstanceOf(ApplicationFailure);
     const failure = err as ApplicationFailure;

@@ -41,9 +41,14 @@ async function tree(...parts: string[]): Promise<string> {
   return dir;
 }
 
-async function sandbox(repo: string, options: { attempt?: number; host?: string; cluster?: string; state?: string } = {}): Promise<string> {
+async function sandbox(
+  repo: string,
+  options: { attempt?: number; host?: string; cluster?: string; state?: string } = {},
+): Promise<string> {
   const state = options.state ?? 'state';
-  const workspace = repo.startsWith('gate-') ? await tree(state, 'gate', change, 'r1-a1', repo) : await tree(state, 'workspaces', change, repo);
+  const workspace = repo.startsWith('gate-')
+    ? await tree(state, 'gate', change, 'r1-a1', repo)
+    : await tree(state, 'workspaces', change, repo);
   const deps: SandboxDeps = {
     docker,
     user: `${SANDBOX_UID}:${SANDBOX_UID}`,
@@ -53,11 +58,21 @@ async function sandbox(repo: string, options: { attempt?: number; host?: string;
     host: options.host ?? 'lockstep-host-a',
     cluster: options.cluster ?? cluster,
   };
-  return createSandbox(deps, { changeId: change, repo, workspace, sandbox: SandboxConfig.parse({ test: 'true' }), ...(options.attempt ? { attempt: options.attempt } : {}) });
+  return createSandbox(deps, {
+    changeId: change,
+    repo,
+    workspace,
+    sandbox: SandboxConfig.parse({ test: 'true' }),
+    ...(options.attempt ? { attempt: options.attempt } : {}),
+  });
 }
 
 async function openRepo(repo: string, attempt: number, hostQueue: string | null): Promise<void> {
-  await env.client.workflow.start('repoStatusStub', { taskQueue: queue, workflowId: repoWorkflowId(change, repo), args: [attempt, hostQueue] });
+  await env.client.workflow.start('repoStatusStub', {
+    taskQueue: queue,
+    workflowId: repoWorkflowId(change, repo),
+    args: [attempt, hostQueue],
+  });
 }
 
 async function closed(workflowId: string): Promise<void> {
@@ -70,7 +85,11 @@ async function names(): Promise<string[]> {
   return list.map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id).sort();
 }
 
-const exists = (path: string): Promise<boolean> => stat(path).then(() => true, () => false);
+const exists = (path: string): Promise<boolean> =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'lockstep-reconcile-'));
@@ -88,7 +107,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=${change}`] } });
-  for (const c of list) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const c of list)
+    await docker
+      .getContainer(c.Id)
+      .remove({ force: true, v: true })
+      .catch(() => undefined);
   worker?.shutdown();
   await running?.catch(() => undefined);
   await connection?.close();
@@ -120,7 +143,14 @@ describe('reconciler', () => {
     await closed(repoWorkflowId(change, 'orphan'));
 
     const lines: string[] = [];
-    const reconciler = startReconciler({ docker, temporal, cluster, stateDir: join(root, 'state'), everyMs: 0, log: (l) => lines.push(l) });
+    const reconciler = startReconciler({
+      docker,
+      temporal,
+      cluster,
+      stateDir: join(root, 'state'),
+      everyMs: 0,
+      log: (l) => lines.push(l),
+    });
     const removed = await reconciler.pass();
     await reconciler.stop();
 
@@ -131,18 +161,38 @@ describe('reconciler', () => {
       [`lockstep-${change}-stale`]: 'attempt-superseded',
       [`lockstep-${change}-moved`]: 'other-host',
     });
-    expect(await names()).toEqual([`lockstep-${change}-foreign`, `lockstep-${change}-live`, `lockstep-${change}-opening`, `lockstep-${change}-unknown`].sort());
+    expect(await names()).toEqual(
+      [
+        `lockstep-${change}-foreign`,
+        `lockstep-${change}-live`,
+        `lockstep-${change}-opening`,
+        `lockstep-${change}-unknown`,
+      ].sort(),
+    );
 
-    const trees = removed.filter((r) => r.kind === 'work tree').map((r) => r.name).sort();
-    expect(trees).toEqual([join(root, 'state', 'gate', change), join(root, 'state', 'workspaces', change, 'done'), orphanTree].sort());
+    const trees = removed
+      .filter((r) => r.kind === 'work tree')
+      .map((r) => r.name)
+      .sort();
+    expect(trees).toEqual(
+      [join(root, 'state', 'gate', change), join(root, 'state', 'workspaces', change, 'done'), orphanTree].sort(),
+    );
     expect(await exists(join(root, 'state', 'workspaces', change, 'done'))).toBe(false);
     expect(await exists(orphanTree)).toBe(false);
     expect(await exists(join(root, 'state', 'workspaces', change, 'live'))).toBe(true);
     expect(await exists(join(root, 'state', 'workspaces', change, 'stale'))).toBe(true);
     expect(await exists(join(root, 'other-state', 'workspaces', change, 'foreign'))).toBe(true);
 
-    expect(reconciler.metrics).toMatchObject({ passes: 1, failedPasses: 0, containersRemoved: 4, workTreesRemoved: 3, byReason: { 'workflow-closed': 5, 'attempt-superseded': 1, 'other-host': 1 } });
-    expect(lines).toContain(`reconciler: removed sandbox lockstep-${change}-stale: made for attempt 1 of ${repoWorkflowId(change, 'stale')}, which is on attempt 2`);
+    expect(reconciler.metrics).toMatchObject({
+      passes: 1,
+      failedPasses: 0,
+      containersRemoved: 4,
+      workTreesRemoved: 3,
+      byReason: { 'workflow-closed': 5, 'attempt-superseded': 1, 'other-host': 1 },
+    });
+    expect(lines).toContain(
+      `reconciler: removed sandbox lockstep-${change}-stale: made for attempt 1 of ${repoWorkflowId(change, 'stale')}, which is on attempt 2`,
+    );
     expect(lines.filter((l) => l.startsWith('reconciler: removed')).length).toBe(7);
 
     // Nothing is left to judge differently: a second pass removes nothing.
@@ -153,7 +203,15 @@ describe('reconciler', () => {
     await sandbox('later', { attempt: 1 });
     const temporal = workerTemporal(connection, 'default');
     const lines: string[] = [];
-    const reconciler = startReconciler({ docker, temporal, cluster, stateDir: join(root, 'state'), everyMs: 300, kickDelayMs: 10, log: (l) => lines.push(l) });
+    const reconciler = startReconciler({
+      docker,
+      temporal,
+      cluster,
+      stateDir: join(root, 'state'),
+      everyMs: 300,
+      kickDelayMs: 10,
+      log: (l) => lines.push(l),
+    });
     try {
       while (reconciler.metrics.passes < 2) await new Promise((r) => setTimeout(r, 100));
       expect(await names()).toContain(`lockstep-${change}-later`);
@@ -172,7 +230,11 @@ describe('reconciler', () => {
 
   it('says whether an activity attempt is still current', async () => {
     const temporal = workerTemporal(connection, 'default');
-    const handle = await env.client.workflow.start('repoStatusStub', { taskQueue: queue, workflowId: `current-${suffix}`, args: [1, null] });
+    const handle = await env.client.workflow.start('repoStatusStub', {
+      taskQueue: queue,
+      workflowId: `current-${suffix}`,
+      args: [1, null],
+    });
     expect(await temporal.activityCurrent(handle.workflowId, handle.firstExecutionRunId, '1', 1)).toBe(false);
     await handle.terminate();
     expect(await temporal.activityCurrent(handle.workflowId, handle.firstExecutionRunId, '1', 1)).toBe(false);
@@ -196,11 +258,22 @@ describe('reconciler', () => {
         return Promise.resolve(false);
       },
     });
-    const input = { changeId: change, repo: 'late', url: join(root, 'no-remote.git'), baseBranch: 'main', branch: `lockstep/${change}`, startCommit: null, sandbox: SandboxConfig.parse({ test: 'true' }), attempt: 1 };
-    const err = await new MockActivityEnvironment({ attempt: 2 }).run((i: typeof input) => activities.openWorkspace(i), input).then(
-      () => null,
-      (e: unknown) => e,
-    );
+    const input = {
+      changeId: change,
+      repo: 'late',
+      url: join(root, 'no-remote.git'),
+      baseBranch: 'main',
+      branch: `lockstep/${change}`,
+      startCommit: null,
+      sandbox: SandboxConfig.parse({ test: 'true' }),
+      attempt: 1,
+    };
+    const err = await new MockActivityEnvironment({ attempt: 2 })
+      .run((i: typeof input) => activities.openWorkspace(i), input)
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('AttemptSuperseded');
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
@@ -212,11 +285,15 @@ describe('reconciler', () => {
 
   it('removes every sandbox of a repo by label, and reads its interval from the environment', async () => {
     await sandbox('cleanup', { attempt: 3, host: 'lockstep-host-c' });
-    expect(await removeRepoSandboxes(docker, { changeId: change, repo: 'cleanup' })).toEqual([`lockstep-${change}-cleanup`]);
+    expect(await removeRepoSandboxes(docker, { changeId: change, repo: 'cleanup' })).toEqual([
+      `lockstep-${change}-cleanup`,
+    ]);
     expect(await names()).not.toContain(`lockstep-${change}-cleanup`);
     expect(reconcileEverySeconds(undefined, {})).toBe(60);
     expect(reconcileEverySeconds(undefined, { LOCKSTEP_RECONCILE_SECONDS: '2' })).toBe(2);
     expect(reconcileEverySeconds(5, { LOCKSTEP_RECONCILE_SECONDS: '2' })).toBe(5);
-    expect(() => reconcileEverySeconds(undefined, { LOCKSTEP_RECONCILE_SECONDS: 'soon' })).toThrow(/LOCKSTEP_RECONCILE_SECONDS is "soon": set it to a number of seconds/);
+    expect(() => reconcileEverySeconds(undefined, { LOCKSTEP_RECONCILE_SECONDS: 'soon' })).toThrow(
+      /LOCKSTEP_RECONCILE_SECONDS is "soon": set it to a number of seconds/,
+    );
   });
 });

@@ -12,8 +12,19 @@ const event = (eventId: number, at: number, attrs: Record<string, unknown>) => (
 describe('bench history breakdown', () => {
   it('counts overlapping intervals once', () => {
     expect(unionMs([])).toBe(0);
-    expect(unionMs([[0, 10], [5, 15], [20, 30]])).toBe(25);
-    expect(unionMs([[20, 30], [0, 100]])).toBe(100);
+    expect(
+      unionMs([
+        [0, 10],
+        [5, 15],
+        [20, 30],
+      ]),
+    ).toBe(25);
+    expect(
+      unionMs([
+        [20, 30],
+        [0, 100],
+      ]),
+    ).toBe(100);
   });
 
   it('reports the time no activity ran as the orchestration share of a repo workflow', () => {

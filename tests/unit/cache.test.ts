@@ -97,7 +97,9 @@ describe('the fill lock', () => {
     // A holder that is gone (no such pid) does not block anyone.
     await mkdir(join(state, 'caches', 'web', `.lock-${dir.split('/').at(-1) ?? ''}`));
     await writeFile(join(state, 'caches', 'web', `.lock-${dir.split('/').at(-1) ?? ''}`, 'pid'), '999999999');
-    await (await lockCache(dir, undefined, 20))();
+    await (
+      await lockCache(dir, undefined, 20)
+    )();
   });
 
   it('keeps a locked key through prune, and prunes the rest', async () => {
@@ -115,7 +117,9 @@ describe('the fill lock', () => {
 
 describe('lockstep cache', () => {
   const cli = async (...args: string[]) =>
-    promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'cache', ...args], { env: { ...process.env, LOCKSTEP_STATE_DIR: state } });
+    promisify(execFile)(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'cache', ...args], {
+      env: { ...process.env, LOCKSTEP_STATE_DIR: state },
+    });
 
   it('lists the caches as a table or JSON, and prunes one repo', async () => {
     await writeFile(join(work, 'go.sum'), 'v1');
@@ -127,10 +131,15 @@ describe('lockstep cache', () => {
     expect(table).toMatch(/billing\s+lock-[0-9a-f]{16}\s+3\.0 MB/);
     expect(table).toContain('2 caches, 3.0 MB');
     const listed = JSON.parse((await cli('list', '--json')).stdout) as { repo: string; bytes: number }[];
-    expect(listed.map((c) => [c.repo, c.bytes]).sort()).toEqual([['billing', 3 * 1024 * 1024], ['catalog', 0]]);
+    expect(listed.map((c) => [c.repo, c.bytes]).sort()).toEqual([
+      ['billing', 3 * 1024 * 1024],
+      ['catalog', 0],
+    ]);
     expect((await cli('prune', '--repo', 'billing')).stderr).toContain('removed 1 cache, 3.0 MB');
     expect((await listCaches(state)).map((c) => c.repo)).toEqual(['catalog']);
-    await expect(cli('prune', '--key', 'lock-0')).rejects.toMatchObject({ code: 2, stderr: expect.stringContaining('add --repo <name>') as unknown });
+    await expect(cli('prune', '--key', 'lock-0')).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('add --repo <name>') as unknown,
+    });
   });
 });
-

@@ -15,7 +15,9 @@ describe('exit codes', () => {
   it('a change id the server does not know is bad input (2), naming the id and "lockstep list"', () => {
     const err = new ChangeNotFoundError('pric-cents', '127.0.0.1:7233');
     expect(exitCodeFor(err)).toBe(EXIT.badInput);
-    expect(renderError(err)).toBe('lockstep: no change "pric-cents" on 127.0.0.1:7233 (see "lockstep list" for the changes there)');
+    expect(renderError(err)).toBe(
+      'lockstep: no change "pric-cents" on 127.0.0.1:7233 (see "lockstep list" for the changes there)',
+    );
   });
 
   it('keeps the codes of the errors the CLI knows', async () => {
@@ -24,10 +26,22 @@ describe('exit codes', () => {
       [new InputError([{ file: 'change.yaml', path: 'id', message: 'is empty', fix: 'name the change' }]), 2],
       [new EnvironmentError('no Docker engine answers'), 3],
       [new TemporalUnavailableError('no Temporal server answers at 127.0.0.1:1'), 3],
-      [new ServiceError('Failed to query Workflow', { cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }) }), 3],
+      [
+        new ServiceError('Failed to query Workflow', {
+          cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }),
+        }),
+        3,
+      ],
       [missingFile, 3],
       [new ChangeRefusedError('change live refused: repo "catalog" is not waiting for a decision'), 1],
-      [new WorkflowFailedError('Workflow execution cancelled', new CancelledFailure('cancelled'), 'NON_RETRYABLE_FAILURE'), 1],
+      [
+        new WorkflowFailedError(
+          'Workflow execution cancelled',
+          new CancelledFailure('cancelled'),
+          'NON_RETRYABLE_FAILURE',
+        ),
+        1,
+      ],
       [new InterruptedError('the worker stopped'), 130],
     ];
     expect(cases.map(([err]) => exitCodeFor(err))).toEqual(cases.map(([, code]) => code));

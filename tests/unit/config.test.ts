@@ -17,7 +17,12 @@ beforeAll(async () => {
 });
 afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-const repo = (name: string, extra: object = {}) => ({ name, url: `remotes/${name}`, sandbox: { test: 'make test' }, ...extra });
+const repo = (name: string, extra: object = {}) => ({
+  name,
+  url: `remotes/${name}`,
+  sandbox: { test: 'make test' },
+  ...extra,
+});
 
 async function write(name: string, content: unknown): Promise<string> {
   const file = join(dir, name);
@@ -26,14 +31,20 @@ async function write(name: string, content: unknown): Promise<string> {
 }
 
 async function issuesOf(promise: Promise<unknown>): Promise<InputIssue[]> {
-  const err = await promise.then(() => null, (e: unknown) => e);
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(InputError);
   return (err as InputError).issues;
 }
 
 const validConfig = {
   defaults: { sandbox: { limits: { memoryMb: 2048 } } },
-  repos: [repo('api', { provides: [{ name: 'api-v1', kind: 'openapi', path: 'openapi.yaml' }] }), repo('web', { consumes: [{ name: 'api-v1', uses: [{ operation: 'GET /things', fields: ['name'] }] }] })],
+  repos: [
+    repo('api', { provides: [{ name: 'api-v1', kind: 'openapi', path: 'openapi.yaml' }] }),
+    repo('web', { consumes: [{ name: 'api-v1', uses: [{ operation: 'GET /things', fields: ['name'] }] }] }),
+  ],
 };
 
 describe('repos.config.json', () => {
@@ -60,7 +71,13 @@ describe('repos.config.json', () => {
     const issues = await issuesOf(loadReposConfig(file));
     const byPath = new Map(issues.map((i) => [i.path, i]));
     expect([...byPath.keys()]).toEqual(
-      expect.arrayContaining(['', 'repos[0].name', 'repos[0].sandbox.limits.memoryMb', 'repos[1].sandbox.test', 'repos[2].sandbox.passEnv[0]']),
+      expect.arrayContaining([
+        '',
+        'repos[0].name',
+        'repos[0].sandbox.limits.memoryMb',
+        'repos[1].sandbox.test',
+        'repos[2].sandbox.passEnv[0]',
+      ]),
     );
     expect(byPath.get('')?.message).toContain('"concurency"');
     expect(byPath.get('repos[1].sandbox.test')?.message).toContain('missing');
@@ -75,11 +92,19 @@ describe('repos.config.json', () => {
   it('reports duplicate names, missing local repositories and broken contract links', async () => {
     const file = await write('semantic.json', {
       repos: [
-        repo('api', { provides: [{ name: 'events', kind: 'json-schema', path: 'e.json' }, { name: 'check', kind: 'command' }] }),
+        repo('api', {
+          provides: [
+            { name: 'events', kind: 'json-schema', path: 'e.json' },
+            { name: 'check', kind: 'command' },
+          ],
+        }),
         repo('api'),
         repo('ghost'),
         repo('web', { consumes: [{ name: 'nope' }], provides: [{ name: 'events', kind: 'openapi', path: 'x' }] }),
-        repo('worker', { provides: [{ name: 'jobs', kind: 'protobuf', path: 'jobs.proto' }], consumes: [{ name: 'jobs' }] }),
+        repo('worker', {
+          provides: [{ name: 'jobs', kind: 'protobuf', path: 'jobs.proto' }],
+          consumes: [{ name: 'jobs' }],
+        }),
       ],
     });
     const issues = await issuesOf(loadReposConfig(file));
@@ -108,7 +133,9 @@ describe('repos.config.json', () => {
             { name: 'wire', kind: 'protobuf', path: 'api.proto', rules: ['file'] },
           ],
         }),
-        repo('web', { consumes: [{ name: 'rest' }, { name: 'pacts' }, { name: 'wire', uses: [{ operation: 'GET /x' }] }] }),
+        repo('web', {
+          consumes: [{ name: 'rest' }, { name: 'pacts' }, { name: 'wire', uses: [{ operation: 'GET /x' }] }],
+        }),
       ],
     });
     const messages = (await issuesOf(loadReposConfig(file))).map((i) => `${i.path}: ${i.message}`);
@@ -127,7 +154,9 @@ describe('repos.config.json', () => {
             { name: 'wire', kind: 'protobuf', path: 'api.proto' },
           ],
         }),
-        repo('web', { consumes: [{ name: 'rest' }, { name: 'pacts' }, { name: 'wire', uses: [{ operation: 'GET /x' }] }] }),
+        repo('web', {
+          consumes: [{ name: 'rest' }, { name: 'pacts' }, { name: 'wire', uses: [{ operation: 'GET /x' }] }],
+        }),
       ],
     });
     expect((await issuesOf(loadReposConfig(fixed))).map((i) => `${i.path}: ${i.message}`)).toEqual([
@@ -144,25 +173,47 @@ describe('repos.config.json', () => {
     const loaded = await loadReposConfig(
       await write('gate.json', {
         repos: [
-          repo('api', { provides: [{ name: 'rest', kind: 'openapi', path: 'openapi.yaml' }, { name: 'smoke', kind: 'command', command: 'make smoke', repo: 'worker' }] }),
-          repo('web', { consumes: [{ name: 'rest', path: 'rest.uses.json' }], provides: [{ name: 'events', kind: 'json-schema', path: 'events.json' }] }),
+          repo('api', {
+            provides: [
+              { name: 'rest', kind: 'openapi', path: 'openapi.yaml' },
+              { name: 'smoke', kind: 'command', command: 'make smoke', repo: 'worker' },
+            ],
+          }),
+          repo('web', {
+            consumes: [{ name: 'rest', path: 'rest.uses.json' }],
+            provides: [{ name: 'events', kind: 'json-schema', path: 'events.json' }],
+          }),
           repo('worker'),
         ],
       }),
     );
-    const gate = gateInput(loaded, resolveTasks(loaded, { id: 'g', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] }));
+    const gate = gateInput(
+      loaded,
+      resolveTasks(loaded, { id: 'g', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] }),
+    );
     expect(gate.contracts.map((c) => [c.name, c.provider, c.runIn, c.consumers.map((u) => u.repo)])).toEqual([
       ['rest', 'api', 'api', ['web']],
       ['smoke', 'api', 'worker', []],
     ]);
-    expect(gate.repos.map((r) => [r.repo, r.inChange])).toEqual([['api', true], ['web', false], ['worker', false]]);
+    expect(gate.repos.map((r) => [r.repo, r.inChange])).toEqual([
+      ['api', true],
+      ['web', false],
+      ['worker', false],
+    ]);
     expect(gate.contracts[0]?.consumers[0]).toEqual({ repo: 'web', path: 'rest.uses.json', uses: null, command: null });
     expect(gate).toMatchObject({ secrets: true, insecure: true, rounds: 2, waive: [] });
   });
 
-  it('a provided contract\'s audience reaches the gate: public unless declared fleet; any other value is named with the fix', async () => {
+  it("a provided contract's audience reaches the gate: public unless declared fleet; any other value is named with the fix", async () => {
     const fleet = (audience?: string) => ({
-      repos: [repo('api', { provides: [{ name: 'rest', kind: 'openapi', path: 'openapi.yaml', ...(audience ? { audience } : {}) }] }), repo('web', { consumes: [{ name: 'rest', uses: [{ operation: 'GET /things', fields: ['id'], sends: ['query:page'] }] }] })],
+      repos: [
+        repo('api', {
+          provides: [{ name: 'rest', kind: 'openapi', path: 'openapi.yaml', ...(audience ? { audience } : {}) }],
+        }),
+        repo('web', {
+          consumes: [{ name: 'rest', uses: [{ operation: 'GET /things', fields: ['id'], sends: ['query:page'] }] }],
+        }),
+      ],
     });
     const tasks = { id: 'g', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] };
     const publicByDefault = await loadReposConfig(await write('audience-default.json', fleet()));
@@ -176,34 +227,73 @@ describe('repos.config.json', () => {
     expect(issues[0]?.message).toMatch(/public.*fleet/);
   });
 
-  it('a remote forge: defaults, each repo\'s owner/repo from its URL or forge.repos, one task queue per host and token', async () => {
+  it("a remote forge: defaults, each repo's owner/repo from its URL or forge.repos, one task queue per host and token", async () => {
     const loaded = await loadReposConfig(
       await write('github.json', {
         forge: { type: 'github', baseUrl: 'https://ghe.example.com/api/v3', repos: { api: 'platform/api' } },
-        repos: [repo('api'), { ...repo('web'), url: 'https://ghe.example.com/platform/web.git' }, { ...repo('worker'), url: 'git@ghe.example.com:platform/worker.git' }],
+        repos: [
+          repo('api'),
+          { ...repo('web'), url: 'https://ghe.example.com/platform/web.git' },
+          { ...repo('worker'), url: 'git@ghe.example.com:platform/worker.git' },
+        ],
       }),
     );
     const forge = loaded.config.forge;
-    expect(forge).toMatchObject({ type: 'github', tokenEnv: 'GITHUB_TOKEN', draft: true, minIntervalMs: 1000, maxRetries: 3, labels: [] });
-    expect(forge.type !== 'local' && forge.repos).toEqual({ api: 'platform/api', web: 'platform/web', worker: 'platform/worker' });
+    expect(forge).toMatchObject({
+      type: 'github',
+      tokenEnv: 'GITHUB_TOKEN',
+      draft: true,
+      minIntervalMs: 1000,
+      maxRetries: 3,
+      labels: [],
+    });
+    expect(forge.type !== 'local' && forge.repos).toEqual({
+      api: 'platform/api',
+      web: 'platform/web',
+      worker: 'platform/worker',
+    });
     const queue = forgeQueue(forge);
     expect(queue).toMatch(/^lockstep-forge-[0-9a-f]{8}$/);
     expect(forgeQueue({ ...forge, baseUrl: 'https://GHE.example.com/api/v3/' } as typeof forge)).toBe(queue);
     expect(forgeQueue({ ...forge, tokenEnv: 'OTHER_TOKEN' } as typeof forge)).not.toBe(queue);
     expect(forgeQueue({ type: 'local' })).toBeNull();
-    const gitlab = await loadReposConfig(await write('gitlab.json', { forge: { type: 'gitlab' }, repos: [{ ...repo('api'), url: 'https://gitlab.com/acme/platform/api.git' }] }));
-    expect(gitlab.config.forge).toMatchObject({ baseUrl: 'https://gitlab.com', tokenEnv: 'GITLAB_TOKEN', repos: { api: 'acme/platform/api' } });
+    const gitlab = await loadReposConfig(
+      await write('gitlab.json', {
+        forge: { type: 'gitlab' },
+        repos: [{ ...repo('api'), url: 'https://gitlab.com/acme/platform/api.git' }],
+      }),
+    );
+    expect(gitlab.config.forge).toMatchObject({
+      baseUrl: 'https://gitlab.com',
+      tokenEnv: 'GITLAB_TOKEN',
+      repos: { api: 'acme/platform/api' },
+    });
   });
 
   it('a remote forge refuses repos it cannot place, unknown forge.repos, and tokens in the wrong place', async () => {
     const file = await write('github-bad.json', {
-      forge: { type: 'github', token: 'ghp_x', tokenEnv: 'not a name', baseUrl: 'ftp://x', repos: { nope: 'a/b', web: 'no-slash' } },
+      forge: {
+        type: 'github',
+        token: 'ghp_x',
+        tokenEnv: 'not a name',
+        baseUrl: 'ftp://x',
+        repos: { nope: 'a/b', web: 'no-slash' },
+      },
       repos: [repo('api'), repo('web')],
     });
     const byPath = new Map((await issuesOf(loadReposConfig(file))).map((i) => [i.path, i]));
-    expect([...byPath.keys()]).toEqual(expect.arrayContaining(['forge', 'forge.tokenEnv', 'forge.baseUrl', 'forge.repos.web']));
+    expect([...byPath.keys()]).toEqual(
+      expect.arrayContaining(['forge', 'forge.tokenEnv', 'forge.baseUrl', 'forge.repos.web']),
+    );
     expect(byPath.get('forge')?.message).toContain('"token"');
-    const placed = await issuesOf(loadReposConfig(await write('github-unplaced.json', { forge: { type: 'github', repos: { nope: 'a/b' } }, repos: [repo('api')] })));
+    const placed = await issuesOf(
+      loadReposConfig(
+        await write('github-unplaced.json', {
+          forge: { type: 'github', repos: { nope: 'a/b' } },
+          repos: [repo('api')],
+        }),
+      ),
+    );
     expect(placed.map((i) => i.path)).toEqual(['forge.repos.nope', 'repos[0].url']);
     expect(placed[1]?.message).toContain('cannot tell the GitHub repository (owner/repo) of "api"');
     expect(placed[1]?.fix).toContain('"forge.repos": { "api": "owner/repo" }');
@@ -212,13 +302,21 @@ describe('repos.config.json', () => {
   it('a worker reads only the forge section: no local remotes needed, a bad forge still refused', async () => {
     const gone = { name: 'api', url: 'remotes/not-cloned-yet', sandbox: { test: 'make test' } };
     expect(await loadForgeConfig(await write('worker-local.json', { repos: [gone] }))).toEqual({ type: 'local' });
-    expect(await loadForgeConfig(await write('worker-github.json', { forge: { type: 'github' }, repos: [gone] }))).toMatchObject({ type: 'github', tokenEnv: 'GITHUB_TOKEN', minIntervalMs: 1000 });
-    const bad = await issuesOf(loadForgeConfig(await write('worker-bad.json', { forge: { type: 'gitea' }, repos: [gone] })));
+    expect(
+      await loadForgeConfig(await write('worker-github.json', { forge: { type: 'github' }, repos: [gone] })),
+    ).toMatchObject({ type: 'github', tokenEnv: 'GITHUB_TOKEN', minIntervalMs: 1000 });
+    const bad = await issuesOf(
+      loadForgeConfig(await write('worker-bad.json', { forge: { type: 'gitea' }, repos: [gone] })),
+    );
     expect(bad.map((i) => i.path)).toEqual(['forge.type']);
   });
 
   it('reports invalid defaults at their own path', async () => {
-    const issues = await issuesOf(loadReposConfig(await write('defaults.json', { defaults: { sandbox: { limits: { pids: 2 } } }, repos: [repo('api')] })));
+    const issues = await issuesOf(
+      loadReposConfig(
+        await write('defaults.json', { defaults: { sandbox: { limits: { pids: 2 } } }, repos: [repo('api')] }),
+      ),
+    );
     expect(issues.map((i) => i.path)).toContain('defaults.sandbox.limits.pids');
   });
 
@@ -230,13 +328,24 @@ describe('repos.config.json', () => {
   });
 
   it('reports a YAML alias bomb as bad input, not an uncaught ReferenceError (found by tests/fuzz)', async () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`)].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x]',
+      ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(9).fill(`*${'abcd'[i]}`).join(', ')}]`),
+    ].join('\n');
     const issues = await issuesOf(loadReposConfig(await write('bomb.yaml', `${bomb}\n`)));
-    expect(issues).toEqual([expect.objectContaining({ path: '', message: expect.stringMatching(/^YAML cannot be loaded: .*alias/) as unknown })]);
+    expect(issues).toEqual([
+      expect.objectContaining({
+        path: '',
+        message: expect.stringMatching(/^YAML cannot be loaded: .*alias/) as unknown,
+      }),
+    ]);
   });
 
   it('a "__proto__" key in a repo sandbox merged with defaults is an unknown field, not the merged sandbox\'s prototype (found by tests/fuzz)', async () => {
-    const file = await write('proto.json', `{"defaults": {"sandbox": {"image": "x"}}, "repos": [{"name": "api", "url": "remotes/api", "sandbox": {"__proto__": {"test": "make test"}}}]}`);
+    const file = await write(
+      'proto.json',
+      `{"defaults": {"sandbox": {"image": "x"}}, "repos": [{"name": "api", "url": "remotes/api", "sandbox": {"__proto__": {"test": "make test"}}}]}`,
+    );
     const issues = await issuesOf(loadReposConfig(file));
     expect(issues.map((i) => [i.path, i.message])).toEqual([
       ['repos[0].sandbox.test', 'missing required field (string)'],
@@ -245,12 +354,17 @@ describe('repos.config.json', () => {
   });
 
   it('the committed JSON Schema matches the zod schema', async () => {
-    const committed = JSON.parse(await readFile(join(projectRoot, 'schemas', 'repos.config.schema.json'), 'utf8')) as unknown;
+    const committed = JSON.parse(
+      await readFile(join(projectRoot, 'schemas', 'repos.config.schema.json'), 'utf8'),
+    ) as unknown;
     expect(committed).toEqual(reposConfigJsonSchema());
   });
 
   it('the project fleet config references the schema and names the demo repos', async () => {
-    const raw = JSON.parse(await readFile(join(projectRoot, 'repos.config.json'), 'utf8')) as { $schema: string; repos: { name: string }[] };
+    const raw = JSON.parse(await readFile(join(projectRoot, 'repos.config.json'), 'utf8')) as {
+      $schema: string;
+      repos: { name: string }[];
+    };
     expect(raw.$schema).toBe('./schemas/repos.config.schema.json');
     expect(raw.repos.map((r) => r.name)).toEqual(['catalog', 'storefront', 'billing']);
   });
@@ -263,16 +377,28 @@ describe('change files', () => {
   });
 
   it('accepts YAML and resolves each target into a repo task on branch lockstep/<id>', async () => {
-    const file = await write('change.yaml', 'id: rename-field\ntitle: Rename a field\nrepos:\n  - name: web\n    steps:\n      - name: edit\n        run: sed -i s/a/b/ x\n        timeoutSeconds: 30\n');
+    const file = await write(
+      'change.yaml',
+      'id: rename-field\ntitle: Rename a field\nrepos:\n  - name: web\n    steps:\n      - name: edit\n        run: sed -i s/a/b/ x\n        timeoutSeconds: 30\n',
+    );
     const change = await loadChange(file, config);
     const [task] = resolveTasks(config, change);
-    expect(task).toMatchObject({ repo: 'web', branch: 'lockstep/rename-field', baseBranch: 'main', consumes: ['api-v1'] });
+    expect(task).toMatchObject({
+      repo: 'web',
+      branch: 'lockstep/rename-field',
+      baseBranch: 'main',
+      consumes: ['api-v1'],
+    });
     expect(task?.steps).toEqual([{ name: 'edit', run: 'sed -i s/a/b/ x', timeoutSeconds: 30 }]);
     expect(change.description).toBe('');
   });
 
   it('accepts JSON change files too', async () => {
-    const file = await write('change.json', { id: 'j', title: 't', repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }] });
+    const file = await write('change.json', {
+      id: 'j',
+      title: 't',
+      repos: [{ name: 'api', steps: [{ name: 's', run: 'true' }] }],
+    });
     expect((await loadChange(file, config)).repos[0]?.name).toBe('api');
   });
 
@@ -282,8 +408,13 @@ describe('change files', () => {
       'id: Bad_Id\ntitle: t\nextra: 1\nrepos:\n  - name: web\n    steps: []\n  - name: web\n    steps:\n      - name: s\n        run: ""\n',
     );
     const issues = await issuesOf(loadChange(file, config));
-    expect(issues.map((i) => i.path)).toEqual(expect.arrayContaining(['id', '', 'repos[0].steps', 'repos[1].steps[0].run']));
-    const unknown = await write('unknown.yaml', 'id: x\ntitle: t\nrepos:\n  - name: billing\n    steps: [{ name: s, run: "true" }]\n  - name: web\n    steps: [{ name: s, run: "true" }]\n  - name: web\n    steps: [{ name: s, run: "true" }]\n');
+    expect(issues.map((i) => i.path)).toEqual(
+      expect.arrayContaining(['id', '', 'repos[0].steps', 'repos[1].steps[0].run']),
+    );
+    const unknown = await write(
+      'unknown.yaml',
+      'id: x\ntitle: t\nrepos:\n  - name: billing\n    steps: [{ name: s, run: "true" }]\n  - name: web\n    steps: [{ name: s, run: "true" }]\n  - name: web\n    steps: [{ name: s, run: "true" }]\n',
+    );
     const second = await issuesOf(loadChange(unknown, config));
     expect(second.map((i) => `${i.path}: ${i.message}`)).toEqual([
       'repos[0].name: unknown repo "billing"',
@@ -300,7 +431,9 @@ describe('change files', () => {
   it('the bundled demo change files are valid against the project fleet', async () => {
     // The fleet's remotes exist only after seeding; validate the change against a copy whose
     // urls point at existing folders.
-    const fleet = JSON.parse(await readFile(join(projectRoot, 'repos.config.json'), 'utf8')) as { repos: { url: string; name: string }[] };
+    const fleet = JSON.parse(await readFile(join(projectRoot, 'repos.config.json'), 'utf8')) as {
+      repos: { url: string; name: string }[];
+    };
     for (const r of fleet.repos) {
       await mkdir(join(dir, 'demo', r.name), { recursive: true });
       r.url = join(dir, 'demo', r.name);

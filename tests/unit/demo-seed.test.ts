@@ -37,7 +37,10 @@ describe('seedRemotes', () => {
     const second = (await r.revparse(['refs/heads/main'])).trim();
     expect(second).not.toBe(first);
     expect((await r.raw(['rev-list', '--parents', '-n', '1', second])).trim().split(' ')).toEqual([second, first]);
-    expect((await r.raw(['ls-tree', '--name-only', second])).trim().split('\n').sort()).toEqual(['app.py', 'uses.json']);
+    expect((await r.raw(['ls-tree', '--name-only', second])).trim().split('\n').sort()).toEqual([
+      'app.py',
+      'uses.json',
+    ]);
     expect((await r.revparse(['refs/heads/lockstep/some-change'])).trim()).toBe(first);
     expect(logs.at(-1)).toContain('updated demo remote api');
   });

@@ -23,7 +23,12 @@ describe('whileDockerAnswers', () => {
         await sleep(200);
         return signal.aborted ? 'aborted' : 'done';
       },
-      { ctx: { heartbeat: (details) => beats.push(details) }, details: () => ({ bytes: 7 }), everyMs: 10, timeoutMs: 1000 },
+      {
+        ctx: { heartbeat: (details) => beats.push(details) },
+        details: () => ({ bytes: 7 }),
+        everyMs: 10,
+        timeoutMs: 1000,
+      },
     );
     expect(result).toBe('done');
     expect(beats.length).toBeGreaterThan(0);

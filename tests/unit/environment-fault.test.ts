@@ -9,8 +9,10 @@ import { describe, expect, it } from 'vitest';
 import { environmentFault, setupFault } from '../../activities/gate/environment.ts';
 import { projectRoot } from '../../config/paths.ts';
 
-const output = (name: string) => readFile(join(projectRoot, 'tests', 'fixtures', 'command-failures', `${name}.txt`), 'utf8');
-const fault = async (name: string, exitCode = 1) => environmentFault({ exitCode, timedOut: false, outputTail: await output(name) });
+const output = (name: string) =>
+  readFile(join(projectRoot, 'tests', 'fixtures', 'command-failures', `${name}.txt`), 'utf8');
+const fault = async (name: string, exitCode = 1) =>
+  environmentFault({ exitCode, timedOut: false, outputTail: await output(name) });
 
 describe('environment faults of contract commands', () => {
   it.each([
@@ -19,7 +21,12 @@ describe('environment faults of contract commands', () => {
     ['node-cannot-find-module', 1, 'the Node module "@pact-foundation/pact" is not installed', 'npm ci'],
     ['node-esm-cannot-find-package', 1, 'the Node module "express" is not installed', 'npm ci'],
     ['python-module-not-found', 1, 'the Python module "pact" is not installed', 'pip install'],
-    ['go-module-lookup-disabled', 1, 'the Go module of "github.com/pact-foundation/pact-go/v2/provider"', 'go mod download'],
+    [
+      'go-module-lookup-disabled',
+      1,
+      'the Go module of "github.com/pact-foundation/pact-go/v2/provider"',
+      'go mod download',
+    ],
     ['node-dns-failure', 1, 'the name "pact-broker.invalid" did not resolve', 'offline'],
     ['python-dns-failure', 1, 'a host name did not resolve', 'offline'],
     ['node-connection-refused', 1, 'the connection to 127.0.0.1:8081 was refused', 'localhost'],
@@ -30,9 +37,12 @@ describe('environment faults of contract commands', () => {
     expect(f?.fix).toContain(fix);
   });
 
-  it.each(['node-assertion-failed', 'python-unittest-failed'])('%s: a verdict on the contract, not the environment', async (name) => {
-    expect(await fault(name)).toBeNull();
-  });
+  it.each(['node-assertion-failed', 'python-unittest-failed'])(
+    '%s: a verdict on the contract, not the environment',
+    async (name) => {
+      expect(await fault(name)).toBeNull();
+    },
+  );
 
   it('takes exit code 127 as a missing command even when the output says nothing', () => {
     expect(environmentFault({ exitCode: 127, timedOut: false, outputTail: '' })?.why).toContain('exit code 127');
@@ -41,8 +51,16 @@ describe('environment faults of contract commands', () => {
   });
 
   it('names the repo and the cause when setup failed', async () => {
-    const f = setupFault('orders', { exitCode: 127, timedOut: false, outputTail: await output('sh-command-not-found') });
-    expect(f.why).toBe(`orders's sandbox.setup exited with code 127 (the command "jest" is not installed in the sandbox)`);
-    expect(setupFault('orders', { exitCode: 2, timedOut: false, outputTail: 'boom' }).fix).toContain("make orders's sandbox.setup pass");
+    const f = setupFault('orders', {
+      exitCode: 127,
+      timedOut: false,
+      outputTail: await output('sh-command-not-found'),
+    });
+    expect(f.why).toBe(
+      `orders's sandbox.setup exited with code 127 (the command "jest" is not installed in the sandbox)`,
+    );
+    expect(setupFault('orders', { exitCode: 2, timedOut: false, outputTail: 'boom' }).fix).toContain(
+      "make orders's sandbox.setup pass",
+    );
   });
 });

@@ -20,11 +20,18 @@ beforeAll(async () => {
   await mkdir(join(root, 'remote.git'));
   await mkdir(join(root, 'images', 'tool'), { recursive: true });
   // No download: the RUN step only checks what COPY brought in (about a second to build).
-  await writeFile(join(root, 'images', 'tool', 'Dockerfile'), 'FROM lockstep-sandbox:latest\nCOPY greeting.txt /etc/lockstep-greeting\nRUN test -s /etc/lockstep-greeting\n');
+  await writeFile(
+    join(root, 'images', 'tool', 'Dockerfile'),
+    'FROM lockstep-sandbox:latest\nCOPY greeting.txt /etc/lockstep-greeting\nRUN test -s /etc/lockstep-greeting\n',
+  );
   await writeFile(join(root, 'images', 'tool', 'greeting.txt'), 'hello\n');
 });
 afterAll(async () => {
-  for (const tag of tags) await docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+  for (const tag of tags)
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => undefined);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -40,7 +47,10 @@ async function inputError(build: Record<string, string>): Promise<InputError> {
 
 async function config(build: Record<string, string>) {
   const file = join(root, 'repos.config.json');
-  await writeFile(file, JSON.stringify({ repos: [{ name: 'tool', url: 'remote.git', sandbox: { test: 'true', build } }] }));
+  await writeFile(
+    file,
+    JSON.stringify({ repos: [{ name: 'tool', url: 'remote.git', sandbox: { test: 'true', build } }] }),
+  );
   return loadReposConfig(file);
 }
 
@@ -52,13 +62,16 @@ describe('images built from a recipe', () => {
     expect(first.build?.context).toBe(join(root, 'images', 'tool'));
     tags.add(first.image);
     const lines: string[] = [];
-    expect(await buildRecipeImages([first, first], join(root, 'state'), (l) => lines.push(l), docker)).toEqual([first.image]);
+    expect(await buildRecipeImages([first, first], join(root, 'state'), (l) => lines.push(l), docker)).toEqual([
+      first.image,
+    ]);
     expect(lines.some((l) => l.includes('COPY greeting.txt /etc/lockstep-greeting'))).toBe(true);
     expect((await docker.getImage(first.image).inspect()).Id).toMatch(/^sha256:/);
     expect(await buildRecipeImages([first], join(root, 'state'), () => undefined, docker)).toEqual([]);
 
     await writeFile(join(root, 'images', 'tool', 'greeting.txt'), 'hello again\n');
-    const second = (await config({ dockerfile: 'images/tool/Dockerfile', context: 'images/tool' })).config.repos[0]?.sandbox;
+    const second = (await config({ dockerfile: 'images/tool/Dockerfile', context: 'images/tool' })).config.repos[0]
+      ?.sandbox;
     expect(second?.image).not.toBe(first.image);
   });
 
@@ -67,6 +80,8 @@ describe('images built from a recipe', () => {
     expect(missing.issues.map((i) => i.path)).toEqual(['repos[0].sandbox.build.dockerfile']);
     await mkdir(join(root, 'state'), { recursive: true });
     const outside = await inputError({ dockerfile: 'images/tool/Dockerfile', context: 'state' });
-    expect(outside.issues.map((i) => [i.path, i.fix])).toEqual([['repos[0].sandbox.build.context', expect.stringContaining('the Dockerfile must be inside it')]]);
+    expect(outside.issues.map((i) => [i.path, i.fix])).toEqual([
+      ['repos[0].sandbox.build.context', expect.stringContaining('the Dockerfile must be inside it')],
+    ]);
   });
 });

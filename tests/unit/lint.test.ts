@@ -17,19 +17,25 @@ async function ruleIds(code: string, filePath = workflowFile): Promise<string[]>
 
 describe('workflow lint rules', () => {
   it('rejects Node built-ins and side-effect packages in workflows/', async () => {
-    for (const source of [`import { readFileSync } from 'node:fs';`, `import Docker from 'dockerode';`, `import { z } from 'zod';`]) {
+    for (const source of [
+      `import { readFileSync } from 'node:fs';`,
+      `import Docker from 'dockerode';`,
+      `import { z } from 'zod';`,
+    ]) {
       const ids = await ruleIds(`${source}\nexport const x = 1;\n`);
       expect(ids).toContain('@typescript-eslint/no-restricted-imports');
     }
   });
 
   it('rejects value imports from activities/ but allows type imports', async () => {
-    expect(await ruleIds(`import { createHostActivities } from '../activities/index.ts';\nexport const f = createHostActivities;\n`)).toContain(
-      '@typescript-eslint/no-restricted-imports',
-    );
-    expect(await ruleIds(`import type { HostActivities } from '../activities/index.ts';\nexport type H = HostActivities;\n`)).not.toContain(
-      '@typescript-eslint/no-restricted-imports',
-    );
+    expect(
+      await ruleIds(
+        `import { createHostActivities } from '../activities/index.ts';\nexport const f = createHostActivities;\n`,
+      ),
+    ).toContain('@typescript-eslint/no-restricted-imports');
+    expect(
+      await ruleIds(`import type { HostActivities } from '../activities/index.ts';\nexport type H = HostActivities;\n`),
+    ).not.toContain('@typescript-eslint/no-restricted-imports');
   });
 
   it('rejects process and setInterval in workflows/', async () => {
@@ -61,9 +67,24 @@ describe('layer rules', () => {
   });
 
   it('keeps activities/ off workflows/, even for types', async () => {
-    expect(await ruleIds(`import { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport const x = pullRequestsWorkflow;\n`, activityFile)).toContain(restricted);
-    expect(await ruleIds(`import type { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport type X = typeof pullRequestsWorkflow;\n`, activityFile)).toContain(restricted);
-    expect(await ruleIds(`import { FATAL_ERROR_TYPES } from '../core/errors.ts';\nexport const x = FATAL_ERROR_TYPES;\n`, activityFile)).not.toContain(restricted);
+    expect(
+      await ruleIds(
+        `import { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport const x = pullRequestsWorkflow;\n`,
+        activityFile,
+      ),
+    ).toContain(restricted);
+    expect(
+      await ruleIds(
+        `import type { pullRequestsWorkflow } from '../workflows/pulls.ts';\nexport type X = typeof pullRequestsWorkflow;\n`,
+        activityFile,
+      ),
+    ).toContain(restricted);
+    expect(
+      await ruleIds(
+        `import { FATAL_ERROR_TYPES } from '../core/errors.ts';\nexport const x = FATAL_ERROR_TYPES;\n`,
+        activityFile,
+      ),
+    ).not.toContain(restricted);
   });
 
   it('keeps cli/ and bench/ off activities/ (but the activity interfaces, as types): they go through client/', async () => {
@@ -93,19 +114,43 @@ describe('layer rules', () => {
     }
   });
 
-  it('lets only client/machine/ use the activities\' libraries, and keeps client/ off cli/ and bench/', async () => {
+  it("lets only client/machine/ use the activities' libraries, and keeps client/ off cli/ and bench/", async () => {
     const clientFile = join(projectRoot, 'client', 'start.ts');
     const machineFile = join(projectRoot, 'client', 'machine', 'caches.ts');
-    expect(await ruleIds(`import { createSandbox } from '../activities/sandbox/docker.ts';\nexport const x = createSandbox;\n`, clientFile)).toContain(restricted);
-    expect(await ruleIds(`import { createSandbox } from '../../activities/sandbox/docker.ts';\nexport const x = createSandbox;\n`, machineFile)).not.toContain(restricted);
+    expect(
+      await ruleIds(
+        `import { createSandbox } from '../activities/sandbox/docker.ts';\nexport const x = createSandbox;\n`,
+        clientFile,
+      ),
+    ).toContain(restricted);
+    expect(
+      await ruleIds(
+        `import { createSandbox } from '../../activities/sandbox/docker.ts';\nexport const x = createSandbox;\n`,
+        machineFile,
+      ),
+    ).not.toContain(restricted);
     for (const [file, up] of [
       [clientFile, '..'],
       [machineFile, '../..'],
     ] as const) {
-      expect(await ruleIds(`import { renderResult } from '${up}/cli/progress.ts';\nexport const x = renderResult;\n`, file)).toContain(restricted);
-      expect(await ruleIds(`import { runBaseline } from '${up}/bench/baseline.ts';\nexport const x = runBaseline;\n`, file)).toContain(restricted);
-      expect(await ruleIds(`import { changeWorkflow } from '${up}/workflows/change.ts';\nexport const x = changeWorkflow;\n`, file)).toContain(restricted);
-      expect(await ruleIds(`import type { changeWorkflow } from '${up}/workflows/change.ts';\nexport type X = typeof changeWorkflow;\n`, file)).not.toContain(restricted);
+      expect(
+        await ruleIds(`import { renderResult } from '${up}/cli/progress.ts';\nexport const x = renderResult;\n`, file),
+      ).toContain(restricted);
+      expect(
+        await ruleIds(`import { runBaseline } from '${up}/bench/baseline.ts';\nexport const x = runBaseline;\n`, file),
+      ).toContain(restricted);
+      expect(
+        await ruleIds(
+          `import { changeWorkflow } from '${up}/workflows/change.ts';\nexport const x = changeWorkflow;\n`,
+          file,
+        ),
+      ).toContain(restricted);
+      expect(
+        await ruleIds(
+          `import type { changeWorkflow } from '${up}/workflows/change.ts';\nexport type X = typeof changeWorkflow;\n`,
+          file,
+        ),
+      ).not.toContain(restricted);
     }
   });
 });

@@ -21,10 +21,23 @@ describe('what an image lacks', () => {
 
   it("names each missing first command with its field; one on the repo's own PATH into the work tree is not asked for", async () => {
     expect(await imageLacks(docker, sandbox({ setup: 'pnpm install --frozen-lockfile', test: 'jest --ci' }))).toEqual([
-      { field: 'setup', message: 'image "lockstep-sandbox:latest" has no "pnpm", the first command of sandbox.setup', fix: 'install pnpm in the image, or name an image that has it in sandbox.image' },
-      { field: 'test', message: 'image "lockstep-sandbox:latest" has no "jest", the first command of sandbox.test', fix: 'install jest in the image, or name an image that has it in sandbox.image' },
+      {
+        field: 'setup',
+        message: 'image "lockstep-sandbox:latest" has no "pnpm", the first command of sandbox.setup',
+        fix: 'install pnpm in the image, or name an image that has it in sandbox.image',
+      },
+      {
+        field: 'test',
+        message: 'image "lockstep-sandbox:latest" has no "jest", the first command of sandbox.test',
+        fix: 'install jest in the image, or name an image that has it in sandbox.image',
+      },
     ]);
-    expect(await imageLacks(docker, sandbox({ test: 'jest --ci', env: { PATH: '/workspace/node_modules/.bin:/usr/bin:/bin' } }))).toEqual([]);
+    expect(
+      await imageLacks(
+        docker,
+        sandbox({ test: 'jest --ci', env: { PATH: '/workspace/node_modules/.bin:/usr/bin:/bin' } }),
+      ),
+    ).toEqual([]);
   });
 
   it('says when the image has no shell at all', async () => {
@@ -36,10 +49,17 @@ describe('what an image lacks', () => {
       await writeFile(join(context, 'README'), 'nothing to run here\n');
       execFileSync('docker', ['build', '--quiet', '--network', 'none', '--tag', image, context], { stdio: 'ignore' });
       expect(await imageLacks(docker, sandbox({ image }))).toEqual([
-        { field: 'image', message: `image "${image}" has no sh: Lockstep runs every command through it`, fix: 'use an image with a POSIX shell at sh on its PATH (see docs/environments.md)' },
+        {
+          field: 'image',
+          message: `image "${image}" has no sh: Lockstep runs every command through it`,
+          fix: 'use an image with a POSIX shell at sh on its PATH (see docs/environments.md)',
+        },
       ]);
     } finally {
-      await docker.getImage(image).remove({ force: true }).catch(() => undefined);
+      await docker
+        .getImage(image)
+        .remove({ force: true })
+        .catch(() => undefined);
       await rm(context, { recursive: true, force: true });
     }
   });

@@ -78,13 +78,42 @@ describe('inLanes', () => {
 describe('ProgressPrinter (lines mode)', () => {
   it('prints a line when the change enters the gate, a fix round and publishing, once each', () => {
     const lines: string[] = [];
-    const out = { write: (text: string) => lines.push(...text.split('\n').filter(Boolean)) } as unknown as NodeJS.WriteStream;
+    const out = {
+      write: (text: string) => lines.push(...text.split('\n').filter(Boolean)),
+    } as unknown as NodeJS.WriteStream;
     const printer = new ProgressPrinter(out, false);
-    const report = { round: 0, passed: false, summary: 'gate blocked: contract api mismatch', contracts: [], findings: [], durationMs: 5 } as GateReport;
+    const report = {
+      round: 0,
+      passed: false,
+      summary: 'gate blocked: contract api mismatch',
+      contracts: [],
+      findings: [],
+      durationMs: 5,
+    } as GateReport;
     const view = (phase: ChangeStatusView['phase'], gate: GateReport | null = null): ChangeStatusView => ({
-      changeId: 'c', title: 't', status: 'running', phase, startedAt: 0, mergeOrder: [], plan: null, repos: [], result: null, awaiting: null, humans: [], gate,
+      changeId: 'c',
+      title: 't',
+      status: 'running',
+      phase,
+      startedAt: 0,
+      mergeOrder: [],
+      plan: null,
+      repos: [],
+      result: null,
+      awaiting: null,
+      humans: [],
+      gate,
     });
-    for (const v of [view('running'), view('gate'), view('gate'), view('fixing', report), view('gate', report), view('publishing'), view('publishing')]) printer.update(v, 1000);
+    for (const v of [
+      view('running'),
+      view('gate'),
+      view('gate'),
+      view('fixing', report),
+      view('gate', report),
+      view('publishing'),
+      view('publishing'),
+    ])
+      printer.update(v, 1000);
     expect(lines.map((l) => l.replace(/^\[\s*[\d.]+s\] /, ''))).toEqual([
       '▸ gate (round 0): checking the contracts and scanning the changed repos',
       '▸ fix round: gate blocked: contract api mismatch; the blamed repos work again',
@@ -101,7 +130,13 @@ describe('PR bodies', () => {
   ];
 
   it('lists every sibling in merge order, marks this one, and carries a manifest', () => {
-    const body = renderBody({ changeId: 'ch', repo: 'billing', description: 'Why.', mergeOrder: ['catalog', 'billing'], siblings });
+    const body = renderBody({
+      changeId: 'ch',
+      repo: 'billing',
+      description: 'Why.',
+      mergeOrder: ['catalog', 'billing'],
+      siblings,
+    });
     expect(body.startsWith('Why.')).toBe(true);
     expect(body).toContain('| 1 | catalog | [#1](u://catalog/1) | `aaaaaaaaaaaa` |');
     expect(body).toContain('| 2 | billing (this one) | [#3](u://billing/3) |');

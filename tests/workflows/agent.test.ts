@@ -27,7 +27,15 @@ const log = (repo: string) => {
   return entry;
 };
 
-const ok = (exitCode: number): CommandResult => ({ exitCode, timedOut: false, durationMs: 3, outputBytes: 10, truncated: false, outputTail: exitCode === 0 ? 'ok' : 'FAIL: TestX', log: null });
+const ok = (exitCode: number): CommandResult => ({
+  exitCode,
+  timedOut: false,
+  durationMs: 3,
+  outputBytes: 10,
+  truncated: false,
+  outputTail: exitCode === 0 ? 'ok' : 'FAIL: TestX',
+  log: null,
+});
 
 const host: Partial<HostActivities> = {
   async modelTurn(input): Promise<ModelTurnResult> {
@@ -35,13 +43,35 @@ const host: Partial<HostActivities> = {
     log(input.repo).turns.push(input.turn);
     const tool = script?.tools[input.turn - 1] ?? 'list_directory';
     const tokens = script?.tokensPerTurn ?? 10;
-    return { toolCalls: tool === 'none' ? [] : [{ id: `call_${input.turn}`, name: tool, preview: '{}' }], content: '', finishReason: 'tool_calls', usage: { prompt: tokens, completion: 0 }, model: 'm', durationMs: 1, promptHash: 'h' };
+    return {
+      toolCalls: tool === 'none' ? [] : [{ id: `call_${input.turn}`, name: tool, preview: '{}' }],
+      content: '',
+      finishReason: 'tool_calls',
+      usage: { prompt: tokens, completion: 0 },
+      model: 'm',
+      durationMs: 1,
+      promptHash: 'h',
+    };
   },
   async runAgentTool(input): Promise<AgentToolResult> {
     const name = scripts.get(input.repo)?.tools[input.turn - 1] ?? 'list_directory';
     log(input.repo).tools.push(name);
-    if (name === 'run_tests') return { ok: false, summary: 'run_tests: exit 1', exitCode: 1, tests: { exitCode: 1, passed: false, timedOut: false, durationMs: 3, outputTail: 'FAIL', log: null }, finished: null };
-    if (name === 'finish') return { ok: true, summary: 'finish', exitCode: null, tests: null, finished: { summary: `done at ${input.turn}` } };
+    if (name === 'run_tests')
+      return {
+        ok: false,
+        summary: 'run_tests: exit 1',
+        exitCode: 1,
+        tests: { exitCode: 1, passed: false, timedOut: false, durationMs: 3, outputTail: 'FAIL', log: null },
+        finished: null,
+      };
+    if (name === 'finish')
+      return {
+        ok: true,
+        summary: 'finish',
+        exitCode: null,
+        tests: null,
+        finished: { summary: `done at ${input.turn}` },
+      };
     return { ok: true, summary: name, exitCode: null, tests: null, finished: null };
   },
   async runInSandbox(input): Promise<CommandResult> {
@@ -80,11 +110,20 @@ function input(repo: string, budgets: object = {}, turnsPerRun?: number): AgentW
 }
 
 const run = (repo: string, args: AgentWorkflowInput) =>
-  env.client.workflow.execute<typeof agentWorkflow>('agentWorkflow', { workflowId: `agent-wf/${repo}`, taskQueue: queue, args: [args] });
+  env.client.workflow.execute<typeof agentWorkflow>('agentWorkflow', {
+    workflowId: `agent-wf/${repo}`,
+    taskQueue: queue,
+    args: [args],
+  });
 
 beforeAll(async () => {
   env = await startTestTemporal();
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue: queue, workflowBundle: await workflowBundle(), activities: host });
+  worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: queue,
+    workflowBundle: await workflowBundle(),
+    activities: host,
+  });
   running = worker.run();
 });
 
@@ -98,7 +137,13 @@ describe('agentWorkflow', () => {
   it('continues as new every few turns and carries its counters across runs', async () => {
     scripts.set('long', { tools: [...Array<string>(7).fill('read_file'), 'finish'], verify: [0], tokensPerTurn: 100 });
     const outcome = await run('long', input('long', {}, 3));
-    expect(outcome).toMatchObject({ resolved: true, reason: 'finished', turns: 8, summary: 'done at 8', usage: { prompt: 800, completion: 0 } });
+    expect(outcome).toMatchObject({
+      resolved: true,
+      reason: 'finished',
+      turns: 8,
+      summary: 'done at 8',
+      usage: { prompt: 800, completion: 0 },
+    });
     expect(log('long').turns).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // Three runs of three turns at most: the first two ended by continuing as new.
     const history = await env.client.workflow.getHandle('agent-wf/long').fetchHistory();
@@ -108,7 +153,9 @@ describe('agentWorkflow', () => {
       return n;
     })();
     expect(runs).toBe(3);
-    expect(history.events?.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'modelTurn')).toBe(true);
+    expect(
+      history.events?.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'modelTurn'),
+    ).toBe(true);
   });
 
   it('holds finish to green tests: a red verification goes back to the model', async () => {

@@ -14,7 +14,13 @@ import { AgentBudgets, ModelsConfig, SandboxConfig } from '../../config/repos.ts
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../../core/messages.ts';
 import type { ChangeInput } from '../../core/change.ts';
-import type { CheckContractInput, ContractVerdict, GateInput, GuardrailFinding, ScanRepoInput } from '../../core/gate.ts';
+import type {
+  CheckContractInput,
+  ContractVerdict,
+  GateInput,
+  GuardrailFinding,
+  ScanRepoInput,
+} from '../../core/gate.ts';
 import type { CommandResult } from '../../core/commands.ts';
 import type { RepoTask } from '../../core/repo.ts';
 import type { RunInSandboxInput } from '../../core/workspace.ts';
@@ -45,7 +51,18 @@ const traces = new Map<string, Trace>();
 const trace = (changeId: string): Trace => {
   let t = traces.get(changeId);
   if (!t) {
-    t = { calls: [], active: 0, maxActive: 0, live: new Set(), removed: [], opened: [], linked: [], gate: [], gateActive: 0, gateMaxActive: 0 };
+    t = {
+      calls: [],
+      active: 0,
+      maxActive: 0,
+      live: new Set(),
+      removed: [],
+      opened: [],
+      linked: [],
+      gate: [],
+      gateActive: 0,
+      gateMaxActive: 0,
+    };
     traces.set(changeId, t);
   }
   return t;
@@ -92,7 +109,15 @@ async function unused(): Promise<never> {
   throw ApplicationFailure.create({ message: 'agent activity called in a steps-mode test', nonRetryable: true });
 }
 
-const ok = (tail = 'ok'): CommandResult => ({ exitCode: 0, timedOut: false, durationMs: 5, outputBytes: tail.length, truncated: false, outputTail: tail, log: null });
+const ok = (tail = 'ok'): CommandResult => ({
+  exitCode: 0,
+  timedOut: false,
+  durationMs: 5,
+  outputBytes: tail.length,
+  truncated: false,
+  outputTail: tail,
+  log: null,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function prepareFake(input: { changeId: string; repo: string }) {
@@ -108,7 +133,11 @@ function createFake(input: { changeId: string; repo: string }): string {
     throw ApplicationFailure.create({ type: 'SandboxGone', message: 'docker went away', nonRetryable: true });
   }
   if (input.repo === 'needs-missing-image') {
-    throw ApplicationFailure.create({ type: 'SandboxImageMissing', message: 'image x is missing; run npm run bootstrap', nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: 'SandboxImageMissing',
+      message: 'image x is missing; run npm run bootstrap',
+      nonRetryable: true,
+    });
   }
   const t = trace(input.changeId);
   t.calls.push(`create:${input.repo}`);
@@ -151,10 +180,17 @@ const shared: SharedActivities = {
     return { number: 7, url: `local://${input.repo}/7` };
   },
   async linkPullRequest(input) {
-    trace(input.changeId).linked.push({ repo: input.repo, siblings: input.siblings.map((s) => s.repo), order: input.mergeOrder, gate: input.gate?.summary ?? null });
+    trace(input.changeId).linked.push({
+      repo: input.repo,
+      siblings: input.siblings.map((s) => s.repo),
+      order: input.mergeOrder,
+      gate: input.gate?.summary ?? null,
+    });
   },
   async checkContract(input) {
-    trace(input.changeId).gate.push(`contract:${input.contract.name}:round${input.round}:${input.revisions.map((r) => `${r.repo}@${(r.head ?? 'tip').slice(0, 1)}`).join(',')}`);
+    trace(input.changeId).gate.push(
+      `contract:${input.contract.name}:round${input.round}:${input.revisions.map((r) => `${r.repo}@${(r.head ?? 'tip').slice(0, 1)}`).join(',')}`,
+    );
     return gateWork(input.changeId, () => (verdicts.get(input.changeId) ?? passed)(input));
   },
   async scanRepo(input) {
@@ -163,14 +199,29 @@ const shared: SharedActivities = {
   },
   async planChange(input) {
     return {
-      plan: { summary: 'the plan', repos: input.repos.map((r) => ({ repo: r.repo, task: `do ${r.repo}`, files: [], acceptance: 'tests pass' })), order: input.repos.map((r) => r.repo) },
+      plan: {
+        summary: 'the plan',
+        repos: input.repos.map((r) => ({ repo: r.repo, task: `do ${r.repo}`, files: [], acceptance: 'tests pass' })),
+        order: input.repos.map((r) => r.repo),
+      },
       errors: [],
       answer: '{}',
       usage: { prompt: 1, completion: 1 },
     };
   },
   async scoutRepo(input) {
-    return { repo: input.repo, commit: 'b'.repeat(40), files: 1, tree: ['a'], languages: {}, testCommand: input.testCommand, contractFiles: [], agentsMd: null, readme: null, summaries: [] };
+    return {
+      repo: input.repo,
+      commit: 'b'.repeat(40),
+      files: 1,
+      tree: ['a'],
+      languages: {},
+      testCommand: input.testCommand,
+      contractFiles: [],
+      agentsMd: null,
+      readme: null,
+      summaries: [],
+    };
   },
   async branchAt(input) {
     return input.commit === 'c'.repeat(40);
@@ -240,7 +291,16 @@ function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
 }
 
 function change(changeId: string, repos: RepoTask[], concurrency = 4): ChangeInput {
-  return { changeId, title: `Test ${changeId}`, description: 'why', forge: { type: 'local' }, concurrency, repos, models: ModelsConfig.parse({}), budgets: AgentBudgets.parse({}) };
+  return {
+    changeId,
+    title: `Test ${changeId}`,
+    description: 'why',
+    forge: { type: 'local' },
+    concurrency,
+    repos,
+    models: ModelsConfig.parse({}),
+    budgets: AgentBudgets.parse({}),
+  };
 }
 
 async function run(input: ChangeInput) {
@@ -303,9 +363,24 @@ describe('changeWorkflow', () => {
   it('runs setup, then the steps in order, then the tests', async () => {
     const id = 'ordered-steps';
     const sandbox = SandboxConfig.parse({ test: 'run-tests', setup: 'install' });
-    const result = await run(change(id, [task('one', { sandbox, steps: [{ name: 'first', run: 'a' }, { name: 'second', run: 'b' }] })]));
+    const result = await run(
+      change(id, [
+        task('one', {
+          sandbox,
+          steps: [
+            { name: 'first', run: 'a' },
+            { name: 'second', run: 'b' },
+          ],
+        }),
+      ]),
+    );
     expect(result.status).toBe('succeeded');
-    expect(trace(id).calls.filter((c) => c.startsWith('run:'))).toEqual(['run:one:setup', 'run:one:first', 'run:one:second', 'run:one:tests']);
+    expect(trace(id).calls.filter((c) => c.startsWith('run:'))).toEqual([
+      'run:one:setup',
+      'run:one:first',
+      'run:one:second',
+      'run:one:tests',
+    ]);
   });
 
   it('opens no pull request when one repo fails its tests, and says where it failed', async () => {
@@ -335,16 +410,32 @@ describe('changeWorkflow', () => {
   it('stops a repo at its first failing step and never runs its tests', async () => {
     const id = 'step-fails';
     behaviours.set(id, async (input) => (input.name === 'second' ? { ...ok('sed: no match'), exitCode: 4 } : ok()));
-    const result = await run(change(id, [task('one', { steps: [{ name: 'first', run: 'a' }, { name: 'second', run: 'b' }, { name: 'third', run: 'c' }] })]));
+    const result = await run(
+      change(id, [
+        task('one', {
+          steps: [
+            { name: 'first', run: 'a' },
+            { name: 'second', run: 'b' },
+            { name: 'third', run: 'c' },
+          ],
+        }),
+      ]),
+    );
     expect(result.status).toBe('failed');
-    expect(result.repos[0]?.error).toMatchObject({ step: 'second', message: 'exited with code 4', outputTail: 'sed: no match' });
+    expect(result.repos[0]?.error).toMatchObject({
+      step: 'second',
+      message: 'exited with code 4',
+      outputTail: 'sed: no match',
+    });
     expect(trace(id).calls.filter((c) => c.startsWith('run:'))).toEqual(['run:one:first', 'run:one:second']);
     expect(trace(id).removed).toEqual(['one']);
   });
 
   it('reports a timed-out command as killed', async () => {
     const id = 'timeout';
-    behaviours.set(id, async (input) => (input.kind === 'test' ? { ...ok('still running'), exitCode: 137, timedOut: true } : ok()));
+    behaviours.set(id, async (input) =>
+      input.kind === 'test' ? { ...ok('still running'), exitCode: 137, timedOut: true } : ok(),
+    );
     const result = await run(change(id, [task('slow')]));
     expect(result.repos[0]?.error?.message).toContain('timed out');
     expect(result.repos[0]?.tests?.timedOut).toBe(true);
@@ -356,7 +447,13 @@ describe('changeWorkflow', () => {
       await sleep(150);
       return ok();
     });
-    const result = await run(change(id, ['a', 'b', 'c', 'd', 'e'].map((r) => task(r)), 2));
+    const result = await run(
+      change(
+        id,
+        ['a', 'b', 'c', 'd', 'e'].map((r) => task(r)),
+        2,
+      ),
+    );
     expect(result.status).toBe('succeeded');
     expect(trace(id).maxActive).toBeLessThanOrEqual(2);
     expect(trace(id).maxActive).toBeGreaterThanOrEqual(1);
@@ -396,11 +493,28 @@ describe('changeWorkflow', () => {
   it('marks a repo whose steps changed nothing as unchanged and opens no PR for it', async () => {
     const id = 'unchanged';
     const original = host.commitAndPush.bind(host);
-    host.commitAndPush = async (input) => (input.repo === 'same' ? { commit: null, changedFiles: [] } : original(input));
+    host.commitAndPush = async (input) =>
+      input.repo === 'same' ? { commit: null, changedFiles: [] } : original(input);
     try {
-      const w = await Worker.create({ connection: env.nativeConnection, taskQueue: `${queue}-u`, workflowBundle: await workflowBundle(), activities: { ...shared, ...host, openWorkspace: async (i: Parameters<SharedActivities['openWorkspace']>[0]) => ({ ...(await shared.openWorkspace(i)), hostQueue: `${queue}-u` }) } });
+      const w = await Worker.create({
+        connection: env.nativeConnection,
+        taskQueue: `${queue}-u`,
+        workflowBundle: await workflowBundle(),
+        activities: {
+          ...shared,
+          ...host,
+          openWorkspace: async (i: Parameters<SharedActivities['openWorkspace']>[0]) => ({
+            ...(await shared.openWorkspace(i)),
+            hostQueue: `${queue}-u`,
+          }),
+        },
+      });
       const result = await w.runUntil(
-        env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(id), taskQueue: `${queue}-u`, args: [change(id, [task('same'), task('other')])] }),
+        env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+          workflowId: changeWorkflowId(id),
+          taskQueue: `${queue}-u`,
+          args: [change(id, [task('same'), task('other')])],
+        }),
       );
       expect(result.status).toBe('succeeded');
       expect(result.repos.find((r) => r.repo === 'same')).toMatchObject({ status: 'unchanged', pullRequest: null });
@@ -443,7 +557,9 @@ describe('changeWorkflow', () => {
     expect(done.result?.status).toBe('succeeded');
     // Progress costs no workflow task: the coordinator is sent nothing, the repo writes only the
     // phases that last into its memo (not the short preparing and cleanup).
-    const signals = ((await handle.fetchHistory()).events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes);
+    const signals = ((await handle.fetchHistory()).events ?? []).filter(
+      (e) => e.workflowExecutionSignaledEventAttributes,
+    );
     expect(signals).toEqual([]);
     const repoHistory = await env.client.workflow.getHandle(repoWorkflowId(id, 'alpha')).fetchHistory();
     const progress = (repoHistory.events ?? [])
@@ -488,7 +604,10 @@ describe('changeWorkflow', () => {
 
 describe('operating a live change', () => {
   /** Waits until the status query shows the change waiting for a person. */
-  async function waitFor(handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof changeWorkflow>>>, kind: 'decision' | 'approval') {
+  async function waitFor(
+    handle: Awaited<ReturnType<typeof env.client.workflow.start<typeof changeWorkflow>>>,
+    kind: 'decision' | 'approval',
+  ) {
     for (let i = 0; i < 200; i++) {
       const view = await handle.query(changeStatusQuery);
       if (view.awaiting?.kind === kind) return view;
@@ -497,7 +616,11 @@ describe('operating a live change', () => {
     throw new Error(`the change never waited for a ${kind}`);
   }
   const start = (input: ChangeInput) =>
-    env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', { workflowId: changeWorkflowId(input.changeId), taskQueue: queue, args: [input] });
+    env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: changeWorkflowId(input.changeId),
+      taskQueue: queue,
+      args: [input],
+    });
   const failOnce = (id: string, repo: string) => {
     let failed = false;
     behaviours.set(id, async (input) => {
@@ -512,15 +635,33 @@ describe('operating a live change', () => {
   it('resume reuses a repo still green at its pushed commit and reruns the others', async () => {
     const id = 'resume';
     const previous = {
-      kept: { ...failedBeforeResultFor('kept'), status: 'green' as const, commit: 'c'.repeat(40), error: null, attempts: 1, durationMs: 5 },
-      moved: { ...failedBeforeResultFor('moved'), status: 'green' as const, commit: 'd'.repeat(40), error: null, attempts: 1, durationMs: 5 },
+      kept: {
+        ...failedBeforeResultFor('kept'),
+        status: 'green' as const,
+        commit: 'c'.repeat(40),
+        error: null,
+        attempts: 1,
+        durationMs: 5,
+      },
+      moved: {
+        ...failedBeforeResultFor('moved'),
+        status: 'green' as const,
+        commit: 'd'.repeat(40),
+        error: null,
+        attempts: 1,
+        durationMs: 5,
+      },
       broken: { ...failedBeforeResultFor('broken'), attempts: 1, durationMs: 5 },
     };
     const result = await run({ ...change(id, [task('kept'), task('moved'), task('broken')]), previous });
     expect(result.status).toBe('succeeded');
     expect(result.repos.find((r) => r.repo === 'kept')).toMatchObject({ status: 'green', reused: true });
     expect(result.repos.find((r) => r.repo === 'moved')?.reused).toBeUndefined();
-    expect(trace(id).calls.filter((c) => c.startsWith('prepare:')).sort()).toEqual(['prepare:broken', 'prepare:moved']);
+    expect(
+      trace(id)
+        .calls.filter((c) => c.startsWith('prepare:'))
+        .sort(),
+    ).toEqual(['prepare:broken', 'prepare:moved']);
     expect(trace(id).opened.sort()).toEqual(['broken', 'kept', 'moved']);
   });
 
@@ -530,23 +671,36 @@ describe('operating a live change', () => {
     const handle = await start({ ...change(id, [task('flaky'), task('fine')]), decisionTimeoutSeconds: 60 });
     const view = await waitFor(handle, 'decision');
     expect(view.awaiting).toMatchObject({ kind: 'decision', repos: ['flaky'] });
-    await expect(handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'fine', by: 'ana', reason: 'x' }] })).rejects.toMatchObject({
-      cause: { message: expect.stringMatching(/repo "fine" is not waiting for a decision \(waiting: flaky\)/) as unknown },
+    await expect(
+      handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'fine', by: 'ana', reason: 'x' }] }),
+    ).rejects.toMatchObject({
+      cause: {
+        message: expect.stringMatching(/repo "fine" is not waiting for a decision \(waiting: flaky\)/) as unknown,
+      },
     });
-    const ack = await handle.executeUpdate(decideUpdate, { args: [{ action: 'retry', repo: 'flaky', by: 'ana', reason: 'flaky network' }] });
+    const ack = await handle.executeUpdate(decideUpdate, {
+      args: [{ action: 'retry', repo: 'flaky', by: 'ana', reason: 'flaky network' }],
+    });
     expect(ack).toEqual({ accepted: true, message: 'retrying flaky' });
     const result = await handle.result();
     expect(result.status).toBe('succeeded');
     expect(result.repos.map((r) => r.status)).toEqual(['green', 'green']);
     const done = await handle.query(changeStatusQuery);
-    expect(done.humans).toEqual([expect.objectContaining({ action: 'retry', repo: 'flaky', by: 'ana', reason: 'flaky network' })]);
+    expect(done.humans).toEqual([
+      expect.objectContaining({ action: 'retry', repo: 'flaky', by: 'ana', reason: 'flaky network' }),
+    ]);
   });
 
   it('skip publishes the others without the failed repo; abort ends the change', async () => {
     failOnce('decide-skip', 'flaky');
-    const skipping = await start({ ...change('decide-skip', [task('flaky'), task('fine')]), decisionTimeoutSeconds: 60 });
+    const skipping = await start({
+      ...change('decide-skip', [task('flaky'), task('fine')]),
+      decisionTimeoutSeconds: 60,
+    });
     await waitFor(skipping, 'decision');
-    await skipping.executeUpdate(decideUpdate, { args: [{ action: 'skip', repo: 'flaky', by: 'ana', reason: 'later' }] });
+    await skipping.executeUpdate(decideUpdate, {
+      args: [{ action: 'skip', repo: 'flaky', by: 'ana', reason: 'later' }],
+    });
     const skipped = await skipping.result();
     expect(skipped.status).toBe('succeeded');
     expect(skipped.summary).toContain('skipped: flaky');
@@ -554,9 +708,14 @@ describe('operating a live change', () => {
     expect(trace('decide-skip').opened).toEqual(['fine']);
 
     failOnce('decide-abort', 'flaky');
-    const aborting = await start({ ...change('decide-abort', [task('flaky'), task('fine')]), decisionTimeoutSeconds: 60 });
+    const aborting = await start({
+      ...change('decide-abort', [task('flaky'), task('fine')]),
+      decisionTimeoutSeconds: 60,
+    });
     await waitFor(aborting, 'decision');
-    await aborting.executeUpdate(decideUpdate, { args: [{ action: 'abort', repo: null, by: 'bo', reason: 'wrong approach' }] });
+    await aborting.executeUpdate(decideUpdate, {
+      args: [{ action: 'abort', repo: null, by: 'bo', reason: 'wrong approach' }],
+    });
     const aborted = await aborting.result();
     expect(aborted.status).toBe('failed');
     expect(aborted.summary).toBe('aborted by bo: wrong approach; no pull request opened');
@@ -572,7 +731,9 @@ describe('operating a live change', () => {
     const view = await waitFor(handle, 'approval');
     expect(view.awaiting).toMatchObject({ kind: 'approval', gate: 'plan' });
     expect(view.plan?.summary).toBe('the plan');
-    await handle.executeUpdate(approvalUpdate, { args: [{ gate: 'plan', approved: false, by: 'ana', reason: 'too broad' }] });
+    await handle.executeUpdate(approvalUpdate, {
+      args: [{ gate: 'plan', approved: false, by: 'ana', reason: 'too broad' }],
+    });
     const result = await handle.result();
     expect(result).toMatchObject({ status: 'rejected', summary: 'plan rejected by ana: too broad' });
     expect(trace(id).calls).toEqual([]);
@@ -591,7 +752,11 @@ describe('operating a live change', () => {
     expect(resumed.repos.every((r) => r.reused === true && r.pullRequest?.number === 7)).toBe(true);
     expect(trace(id).opened.sort()).toEqual(['one', 'two']);
     // Only the first run cloned; the resumed run reused both repos without touching them.
-    expect(trace(id).calls.filter((c) => c.startsWith('prepare:')).sort()).toEqual(['prepare:one', 'prepare:two']);
+    expect(
+      trace(id)
+        .calls.filter((c) => c.startsWith('prepare:'))
+        .sort(),
+    ).toEqual(['prepare:one', 'prepare:two']);
   });
 
   it('ends failed when no one decides in time', async () => {
@@ -605,22 +770,34 @@ describe('operating a live change', () => {
     const approvals = { plan: false, publish: true, timeoutSeconds: 60 };
     const approving = await start({ ...change('gate-approve', [task('one')]), approvals });
     await waitFor(approving, 'approval');
-    await expect(approving.executeUpdate(approvalUpdate, { args: [{ gate: 'plan', approved: true, by: 'ana', reason: '' }] })).rejects.toMatchObject({
+    await expect(
+      approving.executeUpdate(approvalUpdate, { args: [{ gate: 'plan', approved: true, by: 'ana', reason: '' }] }),
+    ).rejects.toMatchObject({
       cause: { message: expect.stringMatching(/not waiting for a plan approval \(it waits for publish\)/) as unknown },
     });
-    await approving.executeUpdate(approvalUpdate, { args: [{ gate: 'publish', approved: true, by: 'ana', reason: 'looks right' }] });
+    await approving.executeUpdate(approvalUpdate, {
+      args: [{ gate: 'publish', approved: true, by: 'ana', reason: 'looks right' }],
+    });
     expect((await approving.result()).status).toBe('succeeded');
     expect(trace('gate-approve').opened).toEqual(['one']);
 
     const rejecting = await start({ ...change('gate-reject', [task('one')]), approvals });
     await waitFor(rejecting, 'approval');
-    await rejecting.executeUpdate(approvalUpdate, { args: [{ gate: 'publish', approved: false, by: 'bo', reason: 'not now' }] });
+    await rejecting.executeUpdate(approvalUpdate, {
+      args: [{ gate: 'publish', approved: false, by: 'bo', reason: 'not now' }],
+    });
     const rejected = await rejecting.result();
-    expect(rejected).toMatchObject({ status: 'rejected', summary: 'publishing rejected by bo: not now; the branches are kept' });
+    expect(rejected).toMatchObject({
+      status: 'rejected',
+      summary: 'publishing rejected by bo: not now; the branches are kept',
+    });
     expect(trace('gate-reject').calls).toContain('push:one');
     expect(trace('gate-reject').opened).toEqual([]);
 
-    const timedOut = await run({ ...change('gate-timeout', [task('one')]), approvals: { ...approvals, timeoutSeconds: 1 } });
+    const timedOut = await run({
+      ...change('gate-timeout', [task('one')]),
+      approvals: { ...approvals, timeoutSeconds: 1 },
+    });
     expect(timedOut.status).toBe('rejected');
     expect(trace('gate-timeout').opened).toEqual([]);
   });
@@ -641,10 +818,27 @@ function failedBeforeResultFor(repo: string) {
 }
 
 describe('the gate before publishing', () => {
-  const contract = { name: 'api', kind: 'openapi' as const, provider: 'prov', path: 'openapi.yaml', command: null, runIn: 'prov', rules: ['FILE'], verify: null, pactEnv: 'PACT_FILE', consumers: [{ repo: 'cons', path: null, uses: [{ operation: 'GET /things', fields: ['name'] }], command: null }] };
+  const contract = {
+    name: 'api',
+    kind: 'openapi' as const,
+    provider: 'prov',
+    path: 'openapi.yaml',
+    command: null,
+    runIn: 'prov',
+    rules: ['FILE'],
+    verify: null,
+    pactEnv: 'PACT_FILE',
+    consumers: [{ repo: 'cons', path: null, uses: [{ operation: 'GET /things', fields: ['name'] }], command: null }],
+  };
   const gateOf = (repos: RepoTask[], extra: Partial<GateInput> = {}): GateInput => ({
     contracts: [contract],
-    repos: repos.map((r) => ({ repo: r.repo, url: r.url, baseBranch: r.baseBranch, sandbox: r.sandbox, inChange: true })),
+    repos: repos.map((r) => ({
+      repo: r.repo,
+      url: r.url,
+      baseBranch: r.baseBranch,
+      sandbox: r.sandbox,
+      inChange: true,
+    })),
     secrets: true,
     insecure: true,
     rounds: 2,
@@ -670,7 +864,16 @@ describe('the gate before publishing', () => {
     verdicts.set(id, (input) => ({
       ...passed(input),
       status: 'breaking',
-      problems: [{ kind: 'breaking', rule: 'response-property-removed', file: 'openapi.yaml', location: '/paths/~1things/get', message: 'GET /things 200 response: property "name" removed', repo: 'prov' }],
+      problems: [
+        {
+          kind: 'breaking',
+          rule: 'response-property-removed',
+          file: 'openapi.yaml',
+          location: '/paths/~1things/get',
+          message: 'GET /things 200 response: property "name" removed',
+          repo: 'prov',
+        },
+      ],
       blame: ['prov'],
     }));
     const result = await run({ ...change(id, repos()), gate: gateOf(repos()) });
@@ -682,7 +885,15 @@ describe('the gate before publishing', () => {
   });
 
   it('blocks on an open guardrail finding and lets a waived one through with its reason', async () => {
-    const finding = (repo: string): GuardrailFinding => ({ repo, tool: 'gitleaks', rule: 'aws-access-token', file: 'config.py', line: 3, message: 'AWS access key', waived: null });
+    const finding = (repo: string): GuardrailFinding => ({
+      repo,
+      tool: 'gitleaks',
+      rule: 'aws-access-token',
+      file: 'config.py',
+      line: 3,
+      message: 'AWS access key',
+      waived: null,
+    });
     const blocked = 'gate-secret';
     findings.set(blocked, (input) => (input.repo.repo === 'cons' ? [finding('cons')] : []));
     const r1 = await run({ ...change(blocked, repos()), gate: gateOf(repos()) });
@@ -692,16 +903,23 @@ describe('the gate before publishing', () => {
 
     const waived = 'gate-waived';
     findings.set(waived, (input) => (input.repo.repo === 'cons' ? [finding('cons')] : []));
-    const r2 = await run({ ...change(waived, repos()), gate: gateOf(repos(), { waive: [{ rule: 'aws-access-token', repo: 'cons', reason: 'a documented test fixture key' }] }) });
+    const r2 = await run({
+      ...change(waived, repos()),
+      gate: gateOf(repos(), {
+        waive: [{ rule: 'aws-access-token', repo: 'cons', reason: 'a documented test fixture key' }],
+      }),
+    });
     expect(r2.status).toBe('succeeded');
     expect(r2.gate?.findings[0]?.waived).toBe('a documented test fixture key');
     expect(trace(waived).opened.sort()).toEqual(['cons', 'prov']);
   });
 
-  it('keeps its checks and scans to the change\'s concurrency', async () => {
+  it("keeps its checks and scans to the change's concurrency", async () => {
     const id = 'gate-bounded';
     slowGate.add(id);
-    const many = ['prov', 'cons', 'c3', 'c4', 'c5'].map((r, i) => task(r, i === 0 ? { provides: ['api'] } : { consumes: ['api'] }));
+    const many = ['prov', 'cons', 'c3', 'c4', 'c5'].map((r, i) =>
+      task(r, i === 0 ? { provides: ['api'] } : { consumes: ['api'] }),
+    );
     const contracts = ['api', 'api2', 'api3'].map((name) => ({ ...contract, name }));
     const result = await run({ ...change(id, many, 2), gate: gateOf(many, { contracts }) });
     expect(result.status).toBe('succeeded');
@@ -711,7 +929,22 @@ describe('the gate before publishing', () => {
 
   it('does not send a steps-mode repo back for a fix round, even with rounds left', async () => {
     const id = 'gate-steps-no-rounds';
-    verdicts.set(id, (input) => ({ ...passed(input), status: 'mismatch', problems: [{ kind: 'mismatch', rule: 'field-missing', file: 'uses.json', location: 'GET /things', message: 'cons reads "name", which GET /things no longer returns', repo: 'cons', consumer: 'cons' }], blame: ['cons'] }));
+    verdicts.set(id, (input) => ({
+      ...passed(input),
+      status: 'mismatch',
+      problems: [
+        {
+          kind: 'mismatch',
+          rule: 'field-missing',
+          file: 'uses.json',
+          location: 'GET /things',
+          message: 'cons reads "name", which GET /things no longer returns',
+          repo: 'cons',
+          consumer: 'cons',
+        },
+      ],
+      blame: ['cons'],
+    }));
     const result = await run({ ...change(id, repos()), gate: gateOf(repos()) });
     expect(result.status).toBe('blocked');
     expect(trace(id).gate.filter((g) => g.startsWith('contract'))).toHaveLength(1);

@@ -50,7 +50,10 @@ async function recorded(only?: string): Promise<Recorded[]> {
 /** Replays histories against a bundle: each one's error, undefined when it replayed cleanly (in order). */
 async function replay(bundle: WorkflowBundle, histories: Recorded[]): Promise<(Error | undefined)[]> {
   const errors: (Error | undefined)[] = [];
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle }, histories.map((h) => ({ workflowId: h.workflowId, history: h.history })))) {
+  for await (const result of Worker.runReplayHistories(
+    { workflowBundle: bundle },
+    histories.map((h) => ({ workflowId: h.workflowId, history: h.history })),
+  )) {
     errors.push(result.error);
   }
   expect(errors).toHaveLength(histories.length);
@@ -62,20 +65,41 @@ describe('recorded workflow histories', () => {
     const histories = await recorded();
     // Extra folders are welcome (e.g. runs recorded before a patch, kept until deprecatePatch).
     expect([...new Set(histories.map((h) => h.case))]).toEqual(expect.arrayContaining(CASES));
-    expect([...new Set(histories.map((h) => h.type))].sort()).toEqual(['agentWorkflow', 'changeWorkflow', 'pullRequestsWorkflow', 'repoWorkflow']);
+    expect([...new Set(histories.map((h) => h.type))].sort()).toEqual([
+      'agentWorkflow',
+      'changeWorkflow',
+      'pullRequestsWorkflow',
+      'repoWorkflow',
+    ]);
     // The resume case carries the coordinator's patch marker: patched() code paths replay too.
-    const markers = histories.filter((h) => h.case === 'resume').flatMap((h) => h.history.events ?? []).filter((e) => e.markerRecordedEventAttributes);
+    const markers = histories
+      .filter((h) => h.case === 'resume')
+      .flatMap((h) => h.history.events ?? [])
+      .filter((e) => e.markerRecordedEventAttributes);
     expect(markers.length).toBeGreaterThan(0);
     // Repo runs of both paths are covered: one activity opening the workspace and sandbox, and
     // (recorded before that patch) the separate steps.
     const activities = (name: string) =>
-      new Set(histories.filter((h) => h.case === name && h.type === 'repoWorkflow').flatMap((h) => (h.history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? '')));
+      new Set(
+        histories
+          .filter((h) => h.case === name && h.type === 'repoWorkflow')
+          .flatMap((h) =>
+            (h.history.events ?? []).map((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? ''),
+          ),
+      );
     expect([...activities('steps')]).toEqual(expect.arrayContaining(['openWorkspace', 'closeWorkspace']));
-    expect([...activities('steps-before-lean-repo-workflow')]).toEqual(expect.arrayContaining(['prepareWorkspace', 'createSandbox', 'removeSandbox', 'removeWorkspace']));
+    expect([...activities('steps-before-lean-repo-workflow')]).toEqual(
+      expect.arrayContaining(['prepareWorkspace', 'createSandbox', 'removeSandbox', 'removeWorkspace']),
+    );
 
     const errors = await replay(await workflowBundle(), histories);
-    const failed = histories.flatMap((h, i) => (errors[i] ? [`${h.case}/${h.file}: ${errors[i].name}: ${errors[i].message}`] : []));
-    expect(failed, 'run "node --import tsx scripts/record-histories.ts" only when the change is meant to break old runs; see docs/reliability.md').toEqual([]);
+    const failed = histories.flatMap((h, i) =>
+      errors[i] ? [`${h.case}/${h.file}: ${errors[i].name}: ${errors[i].message}`] : [],
+    );
+    expect(
+      failed,
+      'run "node --import tsx scripts/record-histories.ts" only when the change is meant to break old runs; see docs/reliability.md',
+    ).toEqual([]);
   });
 });
 
@@ -89,7 +113,8 @@ describe('the replay check', () => {
   // that path still schedules two cleanup activities, and those histories take it.
   const BEFORE_LEAN = 'steps-before-lean-repo-workflow';
   // Whitespace-tolerant: the formatter may break the array over lines.
-  const CLEANUP = /\[\s*cleanup\.removeSandbox\(sandboxRef\),\s*cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\),?\s*\]/;
+  const CLEANUP =
+    /\[\s*cleanup\.removeSandbox\(sandboxRef\),\s*cleanup\.removeWorkspace\(\{ workspace: ws\.workspace \}\),?\s*\]/;
   const SWAPPED = '[cleanup.removeWorkspace({ workspace: ws.workspace }), cleanup.removeSandbox(sandboxRef)]';
 
   /** The workflow code as it is, except for repoWorkflow's cleanup call, replaced by `cleanup`. */
@@ -97,18 +122,26 @@ describe('the replay check', () => {
     scratch ||= await mkdtemp(join(tmpdir(), 'lockstep-variants-'));
     const dir = join(scratch, name, 'workflows');
     await mkdir(dir, { recursive: true });
-    for (const file of await readdir(join(projectRoot, 'workflows'))) await copyFile(join(projectRoot, 'workflows', file), join(dir, file));
+    for (const file of await readdir(join(projectRoot, 'workflows')))
+      await copyFile(join(projectRoot, 'workflows', file), join(dir, file));
     // What workflows import from core/ comes along unchanged (type imports are erased).
     await cp(join(projectRoot, 'core'), join(scratch, name, 'core'), { recursive: true });
     const original = await readFile(join(dir, 'repo.ts'), 'utf8');
     expect(original, 'repoWorkflow no longer cleans up this way: update the variants in this test').toMatch(CLEANUP);
     // repo.ts may already import patched for a patch of its own: then it is not imported twice.
-    const header = usesPatched && !/^\s+patched,$/m.test(original) ? "import { patched } from '@temporalio/workflow';\n" : '';
+    const header =
+      usesPatched && !/^\s+patched,$/m.test(original) ? "import { patched } from '@temporalio/workflow';\n" : '';
     await writeFile(join(dir, 'repo.ts'), `${header}${original.replace(CLEANUP, cleanup)}`);
     return bundleWorkflowCode({
       workflowsPath: join(dir, 'index.ts'),
       // The copy lives outside the project: packages still come from the project's node_modules.
-      webpackConfigHook: (config) => ({ ...config, resolve: { ...config.resolve, modules: [...(config.resolve?.modules ?? []), join(projectRoot, 'node_modules')] } }),
+      webpackConfigHook: (config) => ({
+        ...config,
+        resolve: {
+          ...config.resolve,
+          modules: [...(config.resolve?.modules ?? []), join(projectRoot, 'node_modules')],
+        },
+      }),
       logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m), log() {} },
     });
   }

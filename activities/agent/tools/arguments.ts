@@ -27,7 +27,9 @@ export function parseArguments<N extends ToolName>(name: N, raw: string): ArgsOf
   for (const key of Object.keys(args)) {
     // Own keys only: `in` would take "constructor" or "__proto__" for parameters of every tool.
     if (!Object.hasOwn(spec.params, key)) {
-      problems.push(`unknown argument ${quote(clip(key, 60))} (${name} takes ${known.length ? known.join(', ') : 'no arguments'})`);
+      problems.push(
+        `unknown argument ${quote(clip(key, 60))} (${name} takes ${known.length ? known.join(', ') : 'no arguments'})`,
+      );
     }
   }
   const out: Record<string, unknown> = {};
@@ -56,7 +58,8 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `a string (${quote(clip(value, 40))})`;
-  if (typeof value === 'number') return Number.isInteger(value) ? `the number ${value}` : `a fractional number (${value})`;
+  if (typeof value === 'number')
+    return Number.isInteger(value) ? `the number ${value}` : `a fractional number (${value})`;
   if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }

@@ -11,7 +11,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants, existsSync } from 'node:fs';
-import { lstat, mkdir, open, readdir, readlink, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import {
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  realpath,
+  rename,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises';
 import { join, posix, sep } from 'node:path';
 
 /** A request the boundary refuses; the message is for the model, `reason` for a summary line. */
@@ -35,10 +46,14 @@ const isGitName = (name: string): boolean => name.toLowerCase() === '.git';
  * (`''` for the workspace root, only when `allowRoot`).
  */
 export function checkRelativePath(input: string, allowRoot: boolean): string {
-  if (input.includes('\0')) throw new Refusal(`path ${quote(input)} contains a NUL byte; file names cannot contain one`, 'NUL byte in path');
+  if (input.includes('\0'))
+    throw new Refusal(`path ${quote(input)} contains a NUL byte; file names cannot contain one`, 'NUL byte in path');
   if (input.trim() === '' || input === '.' || input === './') {
     if (allowRoot) return '';
-    throw new Refusal(`path ${quote(input)} names no file; give a path relative to the repository root, e.g. "src/index.ts"`, 'empty path');
+    throw new Refusal(
+      `path ${quote(input)} names no file; give a path relative to the repository root, e.g. "src/index.ts"`,
+      'empty path',
+    );
   }
   if (posix.isAbsolute(input)) {
     throw new Refusal(
@@ -50,13 +65,17 @@ export function checkRelativePath(input: string, allowRoot: boolean): string {
     throw new Refusal(`path ${quote(input)} ends with "/", so it names a directory, not a file`, 'names a directory');
   }
   const normal = posix.normalize(input).replace(/\/+$/, '');
-  if (normal === '..' || normal.startsWith('../')) throw new Refusal(`path ${quote(input)} leaves the workspace`, 'leaves the workspace');
+  if (normal === '..' || normal.startsWith('../'))
+    throw new Refusal(`path ${quote(input)} leaves the workspace`, 'leaves the workspace');
   if (normal === '.' || normal === '') {
     if (allowRoot) return '';
     throw new Refusal(`path ${quote(input)} names the repository root, not a file`, 'not a file');
   }
   if (normal.split('/').some(isGitName)) {
-    throw new Refusal(`path ${quote(input)} is inside .git; git metadata is off limits (Lockstep commits your work itself)`, 'inside .git');
+    throw new Refusal(
+      `path ${quote(input)} is inside .git; git metadata is off limits (Lockstep commits your work itself)`,
+      'inside .git',
+    );
   }
   return normal;
 }
@@ -85,7 +104,9 @@ const parentOf = (rel: string): string => (rel.includes('/') ? rel.slice(0, rel.
 const baseOf = (rel: string): string => rel.slice(rel.lastIndexOf('/') + 1);
 
 function code(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : undefined;
 }
 
 /**
@@ -101,20 +122,30 @@ export async function resolveExisting(root: WorkspaceRoot, rel: string, input: s
     if (c === 'ENOENT') {
       const link = await lstat(join(root.real, rel)).catch(() => null);
       if (link?.isSymbolicLink()) {
-        throw new Refusal(`path ${quote(input)} is a symbolic link whose target does not exist`, 'dangling symbolic link');
+        throw new Refusal(
+          `path ${quote(input)} is a symbolic link whose target does not exist`,
+          'dangling symbolic link',
+        );
       }
       throw new Refusal(`${quote(input)} does not exist; use list_directory to see what is there`, 'not found');
     }
-    if (c === 'ENOTDIR') throw new Refusal(`path ${quote(input)} goes through something that is not a directory`, 'not a directory');
+    if (c === 'ENOTDIR')
+      throw new Refusal(`path ${quote(input)} goes through something that is not a directory`, 'not a directory');
     if (c === 'ELOOP') throw new Refusal(`path ${quote(input)} has a loop of symbolic links`, 'symbolic link loop');
     throw err;
   }
   const realRel = insideRoot(root, real);
   if (realRel === null) {
-    throw new Refusal(`path ${quote(input)} resolves through a symbolic link to outside the workspace`, 'symbolic link leaves the workspace');
+    throw new Refusal(
+      `path ${quote(input)} resolves through a symbolic link to outside the workspace`,
+      'symbolic link leaves the workspace',
+    );
   }
   if (realRel.split('/').some(isGitName)) {
-    throw new Refusal(`path ${quote(input)} resolves through a symbolic link into .git; git metadata is off limits`, 'symbolic link into .git');
+    throw new Refusal(
+      `path ${quote(input)} resolves through a symbolic link into .git; git metadata is off limits`,
+      'symbolic link into .git',
+    );
   }
   return realRel;
 }
@@ -134,7 +165,8 @@ export interface WriteTarget {
 export async function resolveForWrite(root: WorkspaceRoot, rel: string, input: string): Promise<WriteTarget> {
   const present = await lstat(join(root.real, rel)).catch((err: unknown) => {
     if (code(err) === 'ENOENT') return null;
-    if (code(err) === 'ENOTDIR') throw new Refusal(`path ${quote(input)} goes through something that is not a directory`, 'not a directory');
+    if (code(err) === 'ENOTDIR')
+      throw new Refusal(`path ${quote(input)} goes through something that is not a directory`, 'not a directory');
     throw err;
   });
   if (present) {
@@ -149,15 +181,23 @@ export async function resolveForWrite(root: WorkspaceRoot, rel: string, input: s
     const ancestor = parts.slice(0, depth).join('/');
     const found = await lstat(join(root.real, ancestor)).catch((err: unknown) => {
       if (code(err) === 'ENOENT') return null;
-      if (code(err) === 'ENOTDIR') throw new Refusal(`path ${quote(input)} goes through something that is not a directory`, 'not a directory');
+      if (code(err) === 'ENOTDIR')
+        throw new Refusal(`path ${quote(input)} goes through something that is not a directory`, 'not a directory');
       throw err;
     });
     if (!found) continue;
     const realAncestor = await resolveExisting(root, ancestor, input);
     if (!(await stat(join(root.real, realAncestor))).isDirectory()) {
-      throw new Refusal(`path ${quote(input)} goes through ${quote(ancestor)}, which is a file, not a directory`, 'not a directory');
+      throw new Refusal(
+        `path ${quote(input)} goes through ${quote(ancestor)}, which is a file, not a directory`,
+        'not a directory',
+      );
     }
-    return { dir: joinRel(realAncestor, ...parts.slice(depth, -1)), name: parts[parts.length - 1] ?? '', exists: false };
+    return {
+      dir: joinRel(realAncestor, ...parts.slice(depth, -1)),
+      name: parts[parts.length - 1] ?? '',
+      exists: false,
+    };
   }
   // Unreachable: the root itself always exists.
   throw new Refusal(`path ${quote(input)} cannot be resolved`, 'unresolvable');
@@ -189,7 +229,10 @@ class Dir {
   }
 
   async child(name: string): Promise<Dir> {
-    return new Dir(await open(this.at(name), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW), join(this.path, name));
+    return new Dir(
+      await open(this.at(name), constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW),
+      join(this.path, name),
+    );
   }
 
   async chown(uid: number, gid: number): Promise<void> {
@@ -209,7 +252,12 @@ function raced(input: string): Refusal {
 }
 
 /** Opens the real directory `dirRel`, creating missing parts (owned by `owner`) when asked. */
-async function openDir(root: WorkspaceRoot, dirRel: string, input: string, create: { owner: Owner | null } | null): Promise<Dir> {
+async function openDir(
+  root: WorkspaceRoot,
+  dirRel: string,
+  input: string,
+  create: { owner: Owner | null } | null,
+): Promise<Dir> {
   let dir = await Dir.open(root.real);
   try {
     for (const name of dirRel === '' ? [] : dirRel.split('/')) {
@@ -244,23 +292,32 @@ async function openDir(root: WorkspaceRoot, dirRel: string, input: string, creat
 }
 
 /** Reads a regular file at its checked real path; refuses anything else and files over `maxBytes`. */
-export async function readRealFile(root: WorkspaceRoot, realRel: string, input: string, maxBytes: number): Promise<Buffer> {
-  if (realRel === '') throw new Refusal(`path ${quote(input)} is the repository root, a directory; use list_directory`, 'is a directory');
+export async function readRealFile(
+  root: WorkspaceRoot,
+  realRel: string,
+  input: string,
+  maxBytes: number,
+): Promise<Buffer> {
+  if (realRel === '')
+    throw new Refusal(`path ${quote(input)} is the repository root, a directory; use list_directory`, 'is a directory');
   const dir = await openDir(root, parentOf(realRel), input, null);
   let file: FileHandle;
   try {
     // O_NONBLOCK: a FIFO planted in the workspace must not hang the worker.
-    file = await open(dir.at(baseOf(realRel)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch((err: unknown) => {
-      if (code(err) === 'ELOOP') throw raced(input);
-      if (code(err) === 'ENOENT') throw new Refusal(`${quote(input)} does not exist`, 'not found');
-      throw err;
-    });
+    file = await open(dir.at(baseOf(realRel)), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+      (err: unknown) => {
+        if (code(err) === 'ELOOP') throw raced(input);
+        if (code(err) === 'ENOENT') throw new Refusal(`${quote(input)} does not exist`, 'not found');
+        throw err;
+      },
+    );
   } finally {
     await dir.close();
   }
   try {
     const info = await file.stat();
-    if (info.isDirectory()) throw new Refusal(`path ${quote(input)} is a directory; use list_directory`, 'is a directory');
+    if (info.isDirectory())
+      throw new Refusal(`path ${quote(input)} is a directory; use list_directory`, 'is a directory');
     if (!info.isFile()) throw new Refusal(`path ${quote(input)} is not a regular file`, 'not a regular file');
     // A hard link looks like any file of the workspace to realpath, but the same inode may be a
     // file anywhere else on the host's file system. Git never checks out hard links, and the
@@ -333,7 +390,11 @@ export async function writeRealFile(
     const mode = current ? current.mode & 0o777 : 0o644;
     const keepOwner = owner ?? (current && process.getuid?.() === 0 ? { uid: current.uid, gid: current.gid } : null);
     const temp = dir.at(`.lockstep-${randomBytes(8).toString('hex')}.tmp`);
-    const file = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const file = await open(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       try {
         await file.writeFile(data);

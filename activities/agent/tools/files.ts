@@ -28,7 +28,9 @@ async function rootOf(ctx: ToolContext): Promise<WorkspaceRoot> {
     return await workspaceRoot(ctx.workspace);
   } catch (err) {
     // Not the model's doing: a plain error (no fs code), so executeTool rethrows it.
-    throw new Error(`the workspace of ${ctx.ref.repo} is not available: ${err instanceof Error ? err.message : String(err)}`);
+    throw new Error(
+      `the workspace of ${ctx.ref.repo} is not available: ${err instanceof Error ? err.message : String(err)}`,
+    );
   }
 }
 
@@ -38,17 +40,29 @@ export async function readFileTool(ctx: ToolContext, args: ArgsOf<'read_file'>):
   const realRel = await resolveExisting(root, rel, args.path);
   const bytes = await readRealFile(root, realRel, args.path, MAX_READ_BYTES);
   if (bytes.includes(0)) {
-    throw new Refusal(`${quote(args.path)} is a binary file (it contains NUL bytes); read_file shows text files only`, 'binary file');
+    throw new Refusal(
+      `${quote(args.path)} is a binary file (it contains NUL bytes); read_file shows text files only`,
+      'binary file',
+    );
   }
   const lines = splitLines(bytes.toString('utf8'));
   const total = lines.length;
   const shown = showPath(rel);
-  if (total === 0) return { ok: true, content: `${rel}: empty file (0 lines)`, summary: clip(`read_file ${shown} (empty)`, SUMMARY_CHARS) };
+  if (total === 0)
+    return {
+      ok: true,
+      content: `${rel}: empty file (0 lines)`,
+      summary: clip(`read_file ${shown} (empty)`, SUMMARY_CHARS),
+    };
 
   const start = args.start_line ?? 1;
   const end = Math.min(args.end_line ?? total, total);
   if (start < 1) throw new Refusal(`start_line must be 1 or more, not ${start}`, 'bad line range');
-  if (start > total) throw new Refusal(`start_line ${start} is past the end of ${quote(rel)}, which has ${total} lines`, 'bad line range');
+  if (start > total)
+    throw new Refusal(
+      `start_line ${start} is past the end of ${quote(rel)}, which has ${total} lines`,
+      'bad line range',
+    );
   if (end < start) throw new Refusal(`end_line ${args.end_line} is before start_line ${start}`, 'bad line range');
 
   const crlf = lines.some((l) => l.endsWith('\r'));
@@ -72,7 +86,10 @@ export async function readFileTool(ctx: ToolContext, args: ArgsOf<'read_file'>):
   return {
     ok: true,
     content: capped(content),
-    summary: clip(`read_file ${shown} ${whole ? `(${count(total, 'line')})` : `lines ${start}-${last} of ${total}`}`, SUMMARY_CHARS),
+    summary: clip(
+      `read_file ${shown} ${whole ? `(${count(total, 'line')})` : `lines ${start}-${last} of ${total}`}`,
+      SUMMARY_CHARS,
+    ),
   };
 }
 
@@ -80,7 +97,10 @@ export async function writeFileTool(ctx: ToolContext, args: ArgsOf<'write_file'>
   const rel = checkRelativePath(args.path, false);
   const data = Buffer.from(args.content, 'utf8');
   if (data.length > MAX_WRITE_BYTES) {
-    throw new Refusal(`content is ${data.length} bytes; write_file writes at most ${MAX_WRITE_BYTES} bytes per file`, 'content too large');
+    throw new Refusal(
+      `content is ${data.length} bytes; write_file writes at most ${MAX_WRITE_BYTES} bytes per file`,
+      'content too large',
+    );
   }
   const root = await rootOf(ctx);
   const target = await resolveForWrite(root, rel, args.path);
@@ -91,21 +111,34 @@ export async function writeFileTool(ctx: ToolContext, args: ArgsOf<'write_file'>
   return {
     ok: true,
     content: `${target.exists ? 'Replaced' : 'Created'} ${rel}${via}: ${count(lineCount, 'line')}, ${count(data.length, 'byte')}.`,
-    summary: clip(`write_file ${showPath(written)} (${target.exists ? 'replaced' : 'created'}, ${count(lineCount, 'line')})`, SUMMARY_CHARS),
+    summary: clip(
+      `write_file ${showPath(written)} (${target.exists ? 'replaced' : 'created'}, ${count(lineCount, 'line')})`,
+      SUMMARY_CHARS,
+    ),
     wrote: [written],
   };
 }
 
 export async function editFileTool(ctx: ToolContext, args: ArgsOf<'edit_file'>): Promise<ToolOutcome> {
   const rel = checkRelativePath(args.path, false);
-  if (args.old_text === '') throw new Refusal('old_text is empty; give the exact text to replace (to create a file, use write_file)', 'empty old_text');
-  if (args.old_text === args.new_text) throw new Refusal('old_text and new_text are the same; nothing would change', 'no change');
+  if (args.old_text === '')
+    throw new Refusal(
+      'old_text is empty; give the exact text to replace (to create a file, use write_file)',
+      'empty old_text',
+    );
+  if (args.old_text === args.new_text)
+    throw new Refusal('old_text and new_text are the same; nothing would change', 'no change');
   const root = await rootOf(ctx);
   const target = await resolveForWrite(root, rel, args.path);
-  if (!target.exists) throw new Refusal(`${quote(args.path)} does not exist; use write_file to create a new file`, 'not found');
+  if (!target.exists)
+    throw new Refusal(`${quote(args.path)} does not exist; use write_file to create a new file`, 'not found');
   const written = joinRel(target.dir, target.name);
   const bytes = await readRealFile(root, written, args.path, MAX_READ_BYTES);
-  if (bytes.includes(0)) throw new Refusal(`${quote(args.path)} is a binary file (it contains NUL bytes); edit_file edits text files only`, 'binary file');
+  if (bytes.includes(0))
+    throw new Refusal(
+      `${quote(args.path)} is a binary file (it contains NUL bytes); edit_file edits text files only`,
+      'binary file',
+    );
   const text = bytes.toString('utf8');
 
   let oldText = args.old_text;
@@ -118,7 +151,7 @@ export async function editFileTool(ctx: ToolContext, args: ArgsOf<'edit_file'>):
     oldText = crlf(oldText);
     newText = crlf(newText);
     at = occurrences(text, oldText);
-    note = ' (matched with the file\'s CRLF line endings, which are kept)';
+    note = " (matched with the file's CRLF line endings, which are kept)";
   }
   if (at.length === 0) {
     throw new Refusal(
@@ -138,7 +171,10 @@ export async function editFileTool(ctx: ToolContext, args: ArgsOf<'edit_file'>):
   const updated = text.slice(0, index) + newText + text.slice(index + oldText.length);
   const data = Buffer.from(updated, 'utf8');
   if (data.length > MAX_WRITE_BYTES) {
-    throw new Refusal(`the edited file would be ${data.length} bytes; files are limited to ${MAX_WRITE_BYTES} bytes`, 'result too large');
+    throw new Refusal(
+      `the edited file would be ${data.length} bytes; files are limited to ${MAX_WRITE_BYTES} bytes`,
+      'result too large',
+    );
   }
   await writeRealFile(root, target, args.path, data, ctx.owner);
 
@@ -153,7 +189,9 @@ export async function editFileTool(ctx: ToolContext, args: ArgsOf<'edit_file'>):
   const via = written === rel ? '' : ` (through a symbolic link: the file written is ${written})`;
   return {
     ok: true,
-    content: capped(`Edited ${rel}${via}: replaced ${count(oldLines, 'line')} at line ${firstLine} with ${count(newLines, 'line')}${note}. Now:\n${snippet.join('\n')}`),
+    content: capped(
+      `Edited ${rel}${via}: replaced ${count(oldLines, 'line')} at line ${firstLine} with ${count(newLines, 'line')}${note}. Now:\n${snippet.join('\n')}`,
+    ),
     summary: clip(`edit_file ${showPath(written)} at line ${firstLine} (-${oldLines} +${newLines})`, SUMMARY_CHARS),
     wrote: [written],
   };
@@ -164,7 +202,8 @@ export async function listDirectoryTool(ctx: ToolContext, args: ArgsOf<'list_dir
   const root = await rootOf(ctx);
   const realRel = rel === '' ? '' : await resolveExisting(root, rel, args.path);
   const entries = await listRealDir(root, realRel, args.path).catch((err: unknown) => {
-    if (modelFsError(err) === 'ENOTDIR') throw new Refusal(`${quote(args.path)} is a file, not a directory; use read_file`, 'not a directory');
+    if (modelFsError(err) === 'ENOTDIR')
+      throw new Refusal(`${quote(args.path)} is a file, not a directory; use read_file`, 'not a directory');
     throw err;
   });
   const shown = rel === '' ? '.' : rel;
@@ -172,7 +211,12 @@ export async function listDirectoryTool(ctx: ToolContext, args: ArgsOf<'list_dir
   let used = 0;
   for (const entry of entries.slice(0, MAX_LIST_ENTRIES)) {
     const name = listedName(entry.name);
-    const line = entry.kind === 'dir' ? `${name}/` : entry.kind === 'link' ? `${name} -> ${listedName(entry.target ?? '?')}` : name;
+    const line =
+      entry.kind === 'dir'
+        ? `${name}/`
+        : entry.kind === 'link'
+          ? `${name} -> ${listedName(entry.target ?? '?')}`
+          : name;
     if (used + line.length + 1 > MODEL_OUTPUT_CHARS - 400) break;
     lines.push(line);
     used += line.length + 1;
@@ -199,7 +243,10 @@ function splitLines(text: string): string[] {
 
 function numbered(n: number, line: string): string {
   const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-  const cut = text.length > MAX_LINE_CHARS ? `${text.slice(0, MAX_LINE_CHARS)} [… ${text.length - MAX_LINE_CHARS} more characters on this line]` : text;
+  const cut =
+    text.length > MAX_LINE_CHARS
+      ? `${text.slice(0, MAX_LINE_CHARS)} [… ${text.length - MAX_LINE_CHARS} more characters on this line]`
+      : text;
   return `${String(n).padStart(5)}| ${cut}`;
 }
 
@@ -226,7 +273,13 @@ const UNSAFE_NAME_CHARS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\
 export function listedName(name: string): string {
   if (!UNSAFE_NAME_CHARS.test(name)) return name;
   const escaped = [...name]
-    .map((c) => (c === '"' || c === '\\' ? `\\${c}` : UNSAFE_NAME_CHARS.test(c) ? `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}` : c))
+    .map((c) =>
+      c === '"' || c === '\\'
+        ? `\\${c}`
+        : UNSAFE_NAME_CHARS.test(c)
+          ? `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`
+          : c,
+    )
     .join('');
   return `"${escaped}"`;
 }

@@ -78,7 +78,8 @@ function failed(message: string, summary: string): ToolOutcome {
 
 function finishTool(args: ArgsOf<'finish'>): ToolOutcome {
   const summary = args.summary.trim();
-  if (summary === '') throw new Refusal('summary is empty; say in a few sentences what you changed and why', 'empty summary');
+  if (summary === '')
+    throw new Refusal('summary is empty; say in a few sentences what you changed and why', 'empty summary');
   const kept = summary.length > MAX_FINISH_CHARS ? `${summary.slice(0, MAX_FINISH_CHARS - 1)}…` : summary;
   return {
     ok: true,

@@ -19,15 +19,31 @@ const LOG_READ_BYTES = 1024 * 1024;
 export async function grepTool(ctx: ToolContext, args: ArgsOf<'grep_codebase'>): Promise<ToolOutcome> {
   const pattern = args.pattern;
   const glob = args.glob === '' ? null : args.glob;
-  if (pattern === '') throw new Refusal('pattern is empty; give the text or regular expression to search for', 'empty pattern');
-  if (pattern.length > MAX_PATTERN_CHARS) throw new Refusal(`pattern is ${pattern.length} characters; the limit is ${MAX_PATTERN_CHARS}`, 'pattern too long');
-  if (pattern.includes('\0') || glob?.includes('\0')) throw new Refusal('pattern and glob cannot contain NUL bytes', 'NUL byte');
+  if (pattern === '')
+    throw new Refusal('pattern is empty; give the text or regular expression to search for', 'empty pattern');
+  if (pattern.length > MAX_PATTERN_CHARS)
+    throw new Refusal(`pattern is ${pattern.length} characters; the limit is ${MAX_PATTERN_CHARS}`, 'pattern too long');
+  if (pattern.includes('\0') || glob?.includes('\0'))
+    throw new Refusal('pattern and glob cannot contain NUL bytes', 'NUL byte');
   // The pattern follows -e, the paths follow --: nothing the model sends is read as an option.
   const argv = ['grep', '-rnI', '--exclude-dir=.git', ...(glob ? ['--include', glob] : []), '-e', pattern, '--', '.'];
-  const result = await sandboxRun(ctx, 'agent', 'grep_codebase', argv.map(shellWord).join(' '), argv, ctx.commandTimeoutSeconds);
+  const result = await sandboxRun(
+    ctx,
+    'agent',
+    'grep_codebase',
+    argv.map(shellWord).join(' '),
+    argv,
+    ctx.commandTimeoutSeconds,
+  );
   const what = `grep_codebase ${quote(clip(pattern, 60))}${glob ? ` in ${clip(glob, 40)}` : ''}`;
   if (result.timedOut) {
-    return { ok: false, content: capped(`Error: the search timed out after ${ctx.commandTimeoutSeconds}s; narrow it with a glob or a more specific pattern.`), summary: clip(`${what}: timed out`, SUMMARY_CHARS) };
+    return {
+      ok: false,
+      content: capped(
+        `Error: the search timed out after ${ctx.commandTimeoutSeconds}s; narrow it with a glob or a more specific pattern.`,
+      ),
+      summary: clip(`${what}: timed out`, SUMMARY_CHARS),
+    };
   }
   const output = await loggedOutput(result, 'head', 'narrow the pattern or add a glob to see the rest');
   if (result.exitCode === 1) {
@@ -45,20 +61,39 @@ export async function grepTool(ctx: ToolContext, args: ArgsOf<'grep_codebase'>):
     .map((l) => (l.length > MAX_GREP_LINE_CHARS ? `${l.slice(0, MAX_GREP_LINE_CHARS)} [… line cut]` : l));
   const text = lines.join('\n').replace(/\n+$/, '');
   if (result.exitCode !== 0) {
-    return { ok: false, content: capped(`Error: grep failed (exit code ${result.exitCode}):\n${text}`), summary: clip(`${what}: grep exit ${result.exitCode}`, SUMMARY_CHARS) };
+    return {
+      ok: false,
+      content: capped(`Error: grep failed (exit code ${result.exitCode}):\n${text}`),
+      summary: clip(`${what}: grep exit ${result.exitCode}`, SUMMARY_CHARS),
+    };
   }
   const matches = lines.filter((l) => /^[^:\n]+:\d+:/.test(l)).length;
   const complete = !result.truncated && result.outputBytes <= MODEL_OUTPUT_CHARS;
-  return { ok: true, content: capped(text), summary: clip(`${what}: ${matches}${complete ? '' : '+'} matching lines`, SUMMARY_CHARS) };
+  return {
+    ok: true,
+    content: capped(text),
+    summary: clip(`${what}: ${matches}${complete ? '' : '+'} matching lines`, SUMMARY_CHARS),
+  };
 }
 
 export async function runCommandTool(ctx: ToolContext, args: ArgsOf<'run_command'>): Promise<ToolOutcome> {
   const command = args.command;
   if (command.trim() === '') throw new Refusal('command is empty', 'empty command');
   if (command.includes('\0')) throw new Refusal('command contains a NUL byte', 'NUL byte');
-  if (command.length > MAX_COMMAND_CHARS) throw new Refusal(`command is ${command.length} characters; the limit is ${MAX_COMMAND_CHARS} (write a script with write_file and run that)`, 'command too long');
+  if (command.length > MAX_COMMAND_CHARS)
+    throw new Refusal(
+      `command is ${command.length} characters; the limit is ${MAX_COMMAND_CHARS} (write a script with write_file and run that)`,
+      'command too long',
+    );
   // The sandbox is the boundary here: the command runs there, never on the host.
-  const result = await sandboxRun(ctx, 'agent', `run_command ${command}`, command, undefined, ctx.commandTimeoutSeconds);
+  const result = await sandboxRun(
+    ctx,
+    'agent',
+    `run_command ${command}`,
+    command,
+    undefined,
+    ctx.commandTimeoutSeconds,
+  );
   const output = await loggedOutput(result, 'ends', 'narrow the command (pipe it through grep, head, tail or sed -n)');
   const status = result.timedOut
     ? `timed out after ${ctx.commandTimeoutSeconds}s and was killed (exit code ${result.exitCode})`
@@ -84,8 +119,19 @@ export async function runTestsTool(ctx: ToolContext): Promise<ToolOutcome> {
   return {
     ok: passed,
     content: capped(`${status}\n${output === '' ? '(no output)' : output}`),
-    summary: passed ? 'run_tests: passed' : result.timedOut ? `run_tests: timed out after ${ctx.testTimeoutSeconds}s` : `run_tests: exit ${result.exitCode}`,
-    tests: { exitCode: result.exitCode, passed, timedOut: result.timedOut, durationMs: result.durationMs, outputTail: result.outputTail, log: result.log },
+    summary: passed
+      ? 'run_tests: passed'
+      : result.timedOut
+        ? `run_tests: timed out after ${ctx.testTimeoutSeconds}s`
+        : `run_tests: exit ${result.exitCode}`,
+    tests: {
+      exitCode: result.exitCode,
+      passed,
+      timedOut: result.timedOut,
+      durationMs: result.durationMs,
+      outputTail: result.outputTail,
+      log: result.log,
+    },
   };
 }
 

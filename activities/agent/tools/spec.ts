@@ -5,7 +5,16 @@
  */
 import type { ChatCompletionTool } from 'openai/resources/chat/completions';
 
-export const TOOL_NAMES = ['read_file', 'write_file', 'edit_file', 'list_directory', 'grep_codebase', 'run_command', 'run_tests', 'finish'] as const;
+export const TOOL_NAMES = [
+  'read_file',
+  'write_file',
+  'edit_file',
+  'list_directory',
+  'grep_codebase',
+  'run_command',
+  'run_tests',
+  'finish',
+] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
 
 interface ParamSpec {
@@ -28,8 +37,16 @@ export const TOOL_SPECS = {
       'Read a text file of the repository. Returns numbered lines ("   12| text") and the total line count. For long files, read a range with start_line and end_line (1-based, inclusive).',
     params: {
       path: { type: 'string', description: 'File path relative to the repository root, e.g. "src/index.ts".' },
-      start_line: { type: 'integer', nullable: true, description: 'First line to return (1-based), or null for the start of the file.' },
-      end_line: { type: 'integer', nullable: true, description: 'Last line to return (inclusive), or null for the end of the file.' },
+      start_line: {
+        type: 'integer',
+        nullable: true,
+        description: 'First line to return (1-based), or null for the start of the file.',
+      },
+      end_line: {
+        type: 'integer',
+        nullable: true,
+        description: 'Last line to return (inclusive), or null for the end of the file.',
+      },
     },
     example: { path: 'src/index.ts', start_line: null, end_line: null },
   },
@@ -53,7 +70,8 @@ export const TOOL_SPECS = {
     example: { path: 'src/index.ts', old_text: 'const x = 1;', new_text: 'const x = 2;' },
   },
   list_directory: {
-    description: 'List the entries of a directory of the repository, sorted; directories end with "/". Use "." for the repository root.',
+    description:
+      'List the entries of a directory of the repository, sorted; directories end with "/". Use "." for the repository root.',
     params: {
       path: { type: 'string', description: 'Directory path relative to the repository root; "." for the root.' },
     },
@@ -63,21 +81,29 @@ export const TOOL_SPECS = {
     description:
       'Search the files of the repository for a pattern (grep basic regular expression, case-sensitive; \\| for alternation). Returns matching lines as path:line:text. Binary files and .git are skipped.',
     params: {
-      pattern: { type: 'string', description: 'The pattern to search for; taken as a pattern even when it starts with "-".' },
-      glob: { type: 'string', nullable: true, description: 'Only search files whose name matches this glob, e.g. "*.ts"; null for all files.' },
+      pattern: {
+        type: 'string',
+        description: 'The pattern to search for; taken as a pattern even when it starts with "-".',
+      },
+      glob: {
+        type: 'string',
+        nullable: true,
+        description: 'Only search files whose name matches this glob, e.g. "*.ts"; null for all files.',
+      },
     },
     example: { pattern: 'createServer', glob: null },
   },
   run_command: {
     description:
-      'Run a shell command with bash in the repository\'s sandbox: working directory /workspace (the repository root), no network, a time limit. Returns the exit code and the output (start and end when long).',
+      "Run a shell command with bash in the repository's sandbox: working directory /workspace (the repository root), no network, a time limit. Returns the exit code and the output (start and end when long).",
     params: {
       command: { type: 'string', description: 'The bash command line to run, e.g. "ls -la src && npm run build".' },
     },
     example: { command: 'ls -la' },
   },
   run_tests: {
-    description: "Run the repository's test suite (its configured test command) in the sandbox and report whether it passed, with the output.",
+    description:
+      "Run the repository's test suite (its configured test command) in the sandbox and report whether it passed, with the output.",
     params: {},
     example: {},
   },
@@ -93,7 +119,9 @@ export const TOOL_SPECS = {
 
 type Specs = typeof TOOL_SPECS;
 type ParamValue<P> = (P extends { type: 'integer' } ? number : string) | (P extends { nullable: true } ? null : never);
-export type ArgsOf<N extends ToolName> = { -readonly [K in keyof Specs[N]['params']]: ParamValue<Specs[N]['params'][K]> };
+export type ArgsOf<N extends ToolName> = {
+  -readonly [K in keyof Specs[N]['params']]: ParamValue<Specs[N]['params'][K]>;
+};
 
 /** Tool definitions for Chat Completions, strict mode: every property required, optional ones nullable, no extra properties. */
 export function toolDefinitions(): ChatCompletionTool[] {

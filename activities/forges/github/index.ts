@@ -16,7 +16,15 @@ import { forgeFailure, GITHUB_FAILURES, type ForgeHttpError } from '../failure.t
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { pacedFetch, pacerFor } from '../pacing.ts';
-import { CheckRuns, CombinedStatus, PullRequest, PullRequests, RequestError, Reviews, ValidationFailed } from './schemas.ts';
+import {
+  CheckRuns,
+  CombinedStatus,
+  PullRequest,
+  PullRequests,
+  RequestError,
+  Reviews,
+  ValidationFailed,
+} from './schemas.ts';
 
 const GitHubClient = Octokit.plugin(retry, throttling);
 type GitHubClient = InstanceType<typeof GitHubClient>;
@@ -25,7 +33,8 @@ const LIST = 'GET /repos/{owner}/{repo}/pulls';
 const UPDATE = 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}';
 
 /** GitHub's answer to `endpoint` (as its REST reference names it), read through `schema`. */
-const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T => parseAnswer(schema, data, 'GitHub', endpoint);
+const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T =>
+  parseAnswer(schema, data, 'GitHub', endpoint);
 
 export interface GitHubForgeOptions {
   config: GitHubForgeConfig;
@@ -44,7 +53,10 @@ function alreadyExists(err: unknown): boolean {
   if (!request.success || request.data.status !== 422) return false;
   const body = ValidationFailed.safeParse(request.data.response?.data);
   const reasons = body.success ? (body.data.errors ?? []) : [];
-  return reasons.some((e) => typeof e !== 'string' && /already exists/i.test(e.message ?? '')) || /already exists/i.test(err.message);
+  return (
+    reasons.some((e) => typeof e !== 'string' && /already exists/i.test(e.message ?? '')) ||
+    /already exists/i.test(err.message)
+  );
 }
 
 /** What the failure table reads of a failed request (anything thrown that is not one has status 0). */
@@ -66,13 +78,16 @@ export class GitHubForge implements Forge {
   constructor(private readonly options: GitHubForgeOptions) {
     const { config } = options;
     const base = options.retryBaseMs ?? 1000;
-    const retryUnless = (_after: number, _opts: unknown, _octokit: unknown, retryCount: number): boolean => retryCount < config.maxRetries;
+    const retryUnless = (_after: number, _opts: unknown, _octokit: unknown, retryCount: number): boolean =>
+      retryCount < config.maxRetries;
     this.client = new GitHubClient({
       auth: options.token,
       baseUrl: config.baseUrl.replace(/\/+$/, ''),
       userAgent: 'lockstep',
       log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-      request: { fetch: pacedFetch(pacerFor(`${forgeHost(config.baseUrl)}\n${config.tokenEnv}`, config.minIntervalMs)) },
+      request: {
+        fetch: pacedFetch(pacerFor(`${forgeHost(config.baseUrl)}\n${config.tokenEnv}`, config.minIntervalMs)),
+      },
       retry: { retries: config.maxRetries, retryAfterBaseValue: base },
       throttle: {
         id: `${forgeHost(config.baseUrl)}:${config.tokenEnv}`,
@@ -96,13 +111,23 @@ export class GitHubForge implements Forge {
       let created = false;
       if (!found) {
         try {
-          const { data } = await this.client.rest.pulls.create({ ...where, head: spec.head, base: spec.base, title: spec.title, body: spec.body, draft: this.options.config.draft });
+          const { data } = await this.client.rest.pulls.create({
+            ...where,
+            head: spec.head,
+            base: spec.base,
+            title: spec.title,
+            body: spec.body,
+            draft: this.options.config.draft,
+          });
           found = answer(PullRequest, 'POST /repos/{owner}/{repo}/pulls', data);
           created = true;
         } catch (err) {
           if (!alreadyExists(err)) throw err;
           found = await this.findOpen(where, spec.head);
-          if (!found) throw new Error(`GitHub says a pull request for ${spec.head} already exists in ${where.owner}/${where.repo}, but none is open`);
+          if (!found)
+            throw new Error(
+              `GitHub says a pull request for ${spec.head} already exists in ${where.owner}/${where.repo}, but none is open`,
+            );
         }
       }
       await this.ensurePeople(where, found);
@@ -110,16 +135,29 @@ export class GitHubForge implements Forge {
     });
   }
 
-  async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
+  async updatePullRequest(
+    repo: string,
+    number: number,
+    update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>,
+  ): Promise<PullRequestRecord> {
     return this.call(`update pull request #${number} of ${repo}`, async () => {
-      const { data } = await this.client.rest.pulls.update({ ...this.slug(repo), pull_number: number, title: update.title, body: update.body });
+      const { data } = await this.client.rest.pulls.update({
+        ...this.slug(repo),
+        pull_number: number,
+        title: update.title,
+        body: update.body,
+      });
       return this.record(repo, answer(PullRequest, UPDATE, data));
     });
   }
 
   async listPullRequests(repo: string): Promise<PullRequestRecord[]> {
     return this.call(`list the pull requests of ${repo}`, async () => {
-      const all = answer(PullRequests, LIST, await this.client.paginate(this.client.rest.pulls.list, { ...this.slug(repo), state: 'all', per_page: 100 }));
+      const all = answer(
+        PullRequests,
+        LIST,
+        await this.client.paginate(this.client.rest.pulls.list, { ...this.slug(repo), state: 'all', per_page: 100 }),
+      );
       return all.map((pr) => this.record(repo, pr)).sort((a, b) => a.number - b.number);
     });
   }
@@ -143,10 +181,25 @@ export class GitHubForge implements Forge {
       for (const r of reviews) if (r.user && r.state !== 'PENDING') latest.set(r.user.login, r.state);
       const states = [...latest.values()];
       const results = [
-        ...runs.check_runs.map((c) => (c.status !== 'completed' ? 'pending' : ['success', 'neutral', 'skipped'].includes(c.conclusion ?? '') ? 'passing' : 'failing')),
-        ...statuses.statuses.map((s) => (s.state === 'success' ? 'passing' : s.state === 'pending' ? 'pending' : 'failing')),
+        ...runs.check_runs.map((c) =>
+          c.status !== 'completed'
+            ? 'pending'
+            : ['success', 'neutral', 'skipped'].includes(c.conclusion ?? '')
+              ? 'passing'
+              : 'failing',
+        ),
+        ...statuses.statuses.map((s) =>
+          s.state === 'success' ? 'passing' : s.state === 'pending' ? 'pending' : 'failing',
+        ),
       ];
-      const checks = results.length === 0 ? 'none' : results.includes('failing') ? 'failing' : results.includes('pending') ? 'pending' : 'passing';
+      const checks =
+        results.length === 0
+          ? 'none'
+          : results.includes('failing')
+            ? 'failing'
+            : results.includes('pending')
+              ? 'pending'
+              : 'passing';
       return {
         pullRequest: this.record(repo, pr),
         checks,
@@ -189,7 +242,12 @@ export class GitHubForge implements Forge {
   }
 
   private async findOpen(where: { owner: string; repo: string }, head: string): Promise<PullRequest | null> {
-    const { data } = await this.client.rest.pulls.list({ ...where, head: `${where.owner}:${head}`, state: 'open', per_page: 10 });
+    const { data } = await this.client.rest.pulls.list({
+      ...where,
+      head: `${where.owner}:${head}`,
+      state: 'open',
+      per_page: 10,
+    });
     return answer(PullRequests, LIST, data).find((pr) => pr.head.ref === head) ?? null;
   }
 
@@ -199,15 +257,18 @@ export class GitHubForge implements Forge {
     const has = (names: string[]) => new Set(names.map((n) => n.toLowerCase()));
     const hasLabels = has(pr.labels.map((l) => l.name));
     const missingLabels = labels.filter((l) => !hasLabels.has(l.toLowerCase()));
-    if (missingLabels.length > 0) await this.client.rest.issues.addLabels({ ...where, issue_number: pr.number, labels: missingLabels });
+    if (missingLabels.length > 0)
+      await this.client.rest.issues.addLabels({ ...where, issue_number: pr.number, labels: missingLabels });
     const hasAssignees = has((pr.assignees ?? []).map((a) => a.login));
     const missingAssignees = assignees.filter((a) => !hasAssignees.has(a.toLowerCase()));
-    if (missingAssignees.length > 0) await this.client.rest.issues.addAssignees({ ...where, issue_number: pr.number, assignees: missingAssignees });
+    if (missingAssignees.length > 0)
+      await this.client.rest.issues.addAssignees({ ...where, issue_number: pr.number, assignees: missingAssignees });
     const hasReviewers = has((pr.requested_reviewers ?? []).map((r) => r.login));
     const author = pr.user?.login.toLowerCase();
     // GitHub refuses a review request to the PR's own author.
     const missingReviewers = reviewers.filter((r) => !hasReviewers.has(r.toLowerCase()) && r.toLowerCase() !== author);
-    if (missingReviewers.length > 0) await this.client.rest.pulls.requestReviewers({ ...where, pull_number: pr.number, reviewers: missingReviewers });
+    if (missingReviewers.length > 0)
+      await this.client.rest.pulls.requestReviewers({ ...where, pull_number: pr.number, reviewers: missingReviewers });
   }
 
   private record(repo: string, pr: PullRequest): PullRequestRecord {

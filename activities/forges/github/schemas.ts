@@ -36,7 +36,9 @@ export const Reviews = z.array(z.object({ user: Account.nullable(), state: z.str
 export type Reviews = z.infer<typeof Reviews>;
 
 /** `checks/list-for-ref`. */
-export const CheckRuns = z.object({ check_runs: z.array(z.object({ status: z.string(), conclusion: z.string().nullable() })) });
+export const CheckRuns = z.object({
+  check_runs: z.array(z.object({ status: z.string(), conclusion: z.string().nullable() })),
+});
 export type CheckRuns = z.infer<typeof CheckRuns>;
 
 /** `repos/get-combined-status-for-ref`. */
@@ -55,5 +57,7 @@ export const RequestError = z.object({
 export type RequestError = z.infer<typeof RequestError>;
 
 /** The body of GitHub's 422 "Validation Failed": its reasons, as objects with a message or as plain strings. */
-export const ValidationFailed = z.object({ errors: z.array(z.union([z.object({ message: z.string().optional() }), z.string()])).optional() });
+export const ValidationFailed = z.object({
+  errors: z.array(z.union([z.object({ message: z.string().optional() }), z.string()])).optional(),
+});
 export type ValidationFailed = z.infer<typeof ValidationFailed>;

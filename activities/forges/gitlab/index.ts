@@ -44,11 +44,14 @@ class GitLabError extends Error {
 /** What the failure table reads of a failed request (anything thrown that is not a GitLabError has status 0). */
 function httpError(err: unknown): ForgeHttpError {
   const message = err instanceof Error ? err.message : String(err);
-  return err instanceof GitLabError ? { status: err.status, message, route: `${err.method} ${err.path}` } : { status: 0, message };
+  return err instanceof GitLabError
+    ? { status: err.status, message, route: `${err.method} ${err.path}` }
+    : { status: 0, message };
 }
 
 /** GitLab's answer to `endpoint` (as its REST API documentation names it), read through `schema`. */
-const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T => parseAnswer(schema, data, 'GitLab', endpoint);
+const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T =>
+  parseAnswer(schema, data, 'GitLab', endpoint);
 
 const MR = 'GET /projects/:id/merge_requests/:merge_request_iid';
 const EDIT = 'PUT /projects/:id/merge_requests/:merge_request_iid';
@@ -59,7 +62,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function parseBody(response: Response): Promise<unknown> {
   if (response.status === 204) return null;
   const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
-  if (type === 'application/json') return ((await response.json())) ?? {};
+  if (type === 'application/json') return (await response.json()) ?? {};
   return response.text();
 }
 
@@ -78,20 +81,32 @@ function pacedRequester(pacer: Pacer, maxRetries: number, baseMs: number) {
         let lost = '';
         try {
           response = await pacer.run(isContentCreating(method), () =>
-            fetch(url, { method, ...(options.headers ? { headers: options.headers } : {}), ...(options.body ? { body: options.body } : {}), ...(options.signal ? { signal: options.signal } : {}) }),
+            fetch(url, {
+              method,
+              ...(options.headers ? { headers: options.headers } : {}),
+              ...(options.body ? { body: options.body } : {}),
+              ...(options.signal ? { signal: options.signal } : {}),
+            }),
           );
         } catch (err) {
           lost = err instanceof Error ? err.message : String(err);
         }
         if (response?.ok) {
-          return { body: (await parseBody(response)) as Record<string, unknown>, headers: Object.fromEntries(response.headers.entries()), status: response.status };
+          return {
+            body: (await parseBody(response)) as Record<string, unknown>,
+            headers: Object.fromEntries(response.headers.entries()),
+            status: response.status,
+          };
         }
         const status = response?.status ?? 0;
         const retryable = status === 0 || status === 429 || status >= 500;
         if (!retryable || attempt >= maxRetries) {
           const body = response ? await parseBody(response).catch(() => '') : lost;
           const said = ErrorBody.safeParse(body);
-          const text = typeof body === 'string' ? body : JSON.stringify((said.success ? (said.data.message ?? said.data.error) : undefined) ?? body);
+          const text =
+            typeof body === 'string'
+              ? body
+              : JSON.stringify((said.success ? (said.data.message ?? said.data.error) : undefined) ?? body);
           throw new GitLabError(status, method, url.pathname, `${text}`.slice(0, 500));
         }
         const after = retryAfterMs(response?.headers.get('retry-after') ?? null, Date.now());
@@ -111,7 +126,11 @@ export class GitLabForge implements Forge {
     this.api = new Gitlab({
       host: config.baseUrl.replace(/\/+$/, ''),
       token: options.token,
-      requesterFn: pacedRequester(pacerFor(`${forgeHost(config.baseUrl)}\n${config.tokenEnv}`, config.minIntervalMs), config.maxRetries, options.retryBaseMs ?? 1000),
+      requesterFn: pacedRequester(
+        pacerFor(`${forgeHost(config.baseUrl)}\n${config.tokenEnv}`, config.minIntervalMs),
+        config.maxRetries,
+        options.retryBaseMs ?? 1000,
+      ),
     });
   }
 
@@ -127,14 +146,19 @@ export class GitLabForge implements Forge {
       if (!found) {
         try {
           const title = this.options.config.draft ? `Draft: ${spec.title}` : spec.title;
-          const mr = await this.api.MergeRequests.create(project, spec.head, spec.base, title, { description: spec.body });
+          const mr = await this.api.MergeRequests.create(project, spec.head, spec.base, title, {
+            description: spec.body,
+          });
           found = answer(MergeRequest, 'POST /projects/:id/merge_requests', mr);
           created = true;
         } catch (err) {
           // 409: an open MR of this source branch exists (e.g. made by the try whose answer was lost).
           if (!(err instanceof GitLabError && err.status === 409)) throw err;
           found = await this.findOpen(project, spec.head);
-          if (!found) throw new Error(`GitLab says a merge request for ${spec.head} already exists in ${project}, but none is open`);
+          if (!found)
+            throw new Error(
+              `GitLab says a merge request for ${spec.head} already exists in ${project}, but none is open`,
+            );
         }
       }
       found = await this.ensurePeople(project, found);
@@ -142,20 +166,32 @@ export class GitLabForge implements Forge {
     });
   }
 
-  async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
+  async updatePullRequest(
+    repo: string,
+    number: number,
+    update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>,
+  ): Promise<PullRequestRecord> {
     return this.call(`update merge request !${number} of ${repo}`, async () => {
       const project = this.project(repo);
       const current = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
       // The title carries the draft state: keep it as it is.
       const title = this.isDraft(current) ? `Draft: ${update.title}` : update.title;
-      const mr = answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { title, description: update.body }));
+      const mr = answer(
+        MergeRequest,
+        EDIT,
+        await this.api.MergeRequests.edit(project, number, { title, description: update.body }),
+      );
       return this.record(repo, mr);
     });
   }
 
   async listPullRequests(repo: string): Promise<PullRequestRecord[]> {
     return this.call(`list the merge requests of ${repo}`, async () => {
-      const all = answer(MergeRequests, LIST, await this.api.MergeRequests.all({ projectId: this.project(repo), perPage: 100, maxPages: 20 }));
+      const all = answer(
+        MergeRequests,
+        LIST,
+        await this.api.MergeRequests.all({ projectId: this.project(repo), perPage: 100, maxPages: 20 }),
+      );
       return all.map((mr) => this.record(repo, mr)).sort((a, b) => a.number - b.number);
     });
   }
@@ -167,8 +203,18 @@ export class GitLabForge implements Forge {
       const approved = await this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number });
       const approvals = answer(Approvals, 'GET /projects/:id/merge_requests/:merge_request_iid/approvals', approved);
       const pipeline = mr.head_pipeline?.status ?? null;
-      const checks = !pipeline ? 'none' : pipeline === 'success' ? 'passing' : ['failed', 'canceled'].includes(pipeline) ? 'failing' : 'pending';
-      return { pullRequest: this.record(repo, mr), checks, reviews: { approved: approvals.approved_by?.length ?? 0, changesRequested: 0, commented: 0 } };
+      const checks = !pipeline
+        ? 'none'
+        : pipeline === 'success'
+          ? 'passing'
+          : ['failed', 'canceled'].includes(pipeline)
+            ? 'failing'
+            : 'pending';
+      return {
+        pullRequest: this.record(repo, mr),
+        checks,
+        reviews: { approved: approvals.approved_by?.length ?? 0, changesRequested: 0, commented: 0 },
+      };
     });
   }
 
@@ -178,7 +224,11 @@ export class GitLabForge implements Forge {
       const mr = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
       if (!this.isDraft(mr) || mr.state !== 'opened') return this.record(repo, mr);
       // Removing the prefix is how GitLab's API turns a draft ready.
-      const ready = answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { title: mr.title.replace(DRAFT, '') }));
+      const ready = answer(
+        MergeRequest,
+        EDIT,
+        await this.api.MergeRequests.edit(project, number, { title: mr.title.replace(DRAFT, '') }),
+      );
       return this.record(repo, ready);
     });
   }
@@ -188,7 +238,10 @@ export class GitLabForge implements Forge {
       const project = this.project(repo);
       const mr = answer(MergeRequest, MR, await this.api.MergeRequests.show(project, number));
       if (mr.state !== 'opened') return this.record(repo, mr);
-      return this.record(repo, answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { stateEvent: 'close' })));
+      return this.record(
+        repo,
+        answer(MergeRequest, EDIT, await this.api.MergeRequests.edit(project, number, { stateEvent: 'close' })),
+      );
     });
   }
 
@@ -197,7 +250,13 @@ export class GitLabForge implements Forge {
   }
 
   private async findOpen(project: string, head: string): Promise<MergeRequest | null> {
-    const open = await this.api.MergeRequests.all({ projectId: project, sourceBranch: head, state: 'opened', perPage: 20, maxPages: 1 });
+    const open = await this.api.MergeRequests.all({
+      projectId: project,
+      sourceBranch: head,
+      state: 'opened',
+      perPage: 20,
+      maxPages: 1,
+    });
     const list = answer(MergeRequests, LIST, open);
     return list.find((mr) => mr.source_branch === head) ?? null;
   }
@@ -208,7 +267,11 @@ export class GitLabForge implements Forge {
     const found = answer(Users, 'GET /users', await this.api.Users.all({ username }));
     const user = found.find((u) => u.username.toLowerCase() === username.toLowerCase());
     if (!user) {
-      throw ApplicationFailure.create({ type: 'ForgeRequestRejected', message: `no GitLab user "${username}"; fix forge.reviewers / forge.assignees in repos.config.json`, nonRetryable: true });
+      throw ApplicationFailure.create({
+        type: 'ForgeRequestRejected',
+        message: `no GitLab user "${username}"; fix forge.reviewers / forge.assignees in repos.config.json`,
+        nonRetryable: true,
+      });
     }
     this.users.set(username.toLowerCase(), user.id);
     return user.id;
@@ -225,7 +288,10 @@ export class GitLabForge implements Forge {
     const missingAssignees = assignees.filter((a) => !hasAssignees.has(a.toLowerCase()));
     const missingReviewers = reviewers.filter((r) => !hasReviewers.has(r.toLowerCase()));
     if (missingLabels.length + missingAssignees.length + missingReviewers.length === 0) return mr;
-    const ids = async (existing: User[] | null | undefined, wanted: string[]) => [...(existing ?? []).map((u) => u.id), ...(await Promise.all(wanted.map((w) => this.userId(w))))];
+    const ids = async (existing: User[] | null | undefined, wanted: string[]) => [
+      ...(existing ?? []).map((u) => u.id),
+      ...(await Promise.all(wanted.map((w) => this.userId(w)))),
+    ];
     const edited = await this.api.MergeRequests.edit(project, mr.iid, {
       ...(missingLabels.length > 0 ? { addLabels: missingLabels.join(',') } : {}),
       ...(missingAssignees.length > 0 ? { assigneeIds: await ids(mr.assignees, missingAssignees) } : {}),

@@ -26,7 +26,9 @@ export class LocalForge implements Forge {
     const dir = this.repoDir(repo);
     const names = await readdir(dir).catch(() => [] as string[]);
     const records = await Promise.all(
-      names.filter((n) => /^\d+\.json$/.test(n)).map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as PullRequestRecord),
+      names
+        .filter((n) => /^\d+\.json$/.test(n))
+        .map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as PullRequestRecord),
     );
     return records.sort((a, b) => a.number - b.number);
   }
@@ -34,10 +36,14 @@ export class LocalForge implements Forge {
   async findOrCreatePullRequest(spec: PullRequestSpec): Promise<{ pullRequest: PullRequestRecord; created: boolean }> {
     const onRemote = await remoteBranchCommit(spec.url, spec.head);
     if (onRemote !== spec.commit) {
-      throw new Error(`head branch ${spec.head} of ${spec.repo} is at ${onRemote ?? 'nothing'} on the remote, expected ${spec.commit}`);
+      throw new Error(
+        `head branch ${spec.head} of ${spec.repo} is at ${onRemote ?? 'nothing'} on the remote, expected ${spec.commit}`,
+      );
     }
     return this.withLock(spec.repo, async () => {
-      const existing = (await this.listPullRequests(spec.repo)).find((pr) => pr.head === spec.head && pr.state === 'open');
+      const existing = (await this.listPullRequests(spec.repo)).find(
+        (pr) => pr.head === spec.head && pr.state === 'open',
+      );
       if (existing) return { pullRequest: existing, created: false };
       const all = await this.listPullRequests(spec.repo);
       const number = (all.at(-1)?.number ?? 0) + 1;
@@ -61,7 +67,11 @@ export class LocalForge implements Forge {
     });
   }
 
-  async updatePullRequest(repo: string, number: number, update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>): Promise<PullRequestRecord> {
+  async updatePullRequest(
+    repo: string,
+    number: number,
+    update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>,
+  ): Promise<PullRequestRecord> {
     return this.withLock(repo, async () => {
       const current = JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as PullRequestRecord;
       const next: PullRequestRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
@@ -72,7 +82,11 @@ export class LocalForge implements Forge {
 
   async pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus> {
     // The local forge runs no checks and has no reviewers.
-    return { pullRequest: await this.read(repo, number), checks: 'none', reviews: { approved: 0, changesRequested: 0, commented: 0 } };
+    return {
+      pullRequest: await this.read(repo, number),
+      checks: 'none',
+      reviews: { approved: 0, changesRequested: 0, commented: 0 },
+    };
   }
 
   async markReady(repo: string, number: number): Promise<PullRequestRecord> {
@@ -87,7 +101,11 @@ export class LocalForge implements Forge {
     return JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as PullRequestRecord;
   }
 
-  private async change(repo: string, number: number, edit: (pr: PullRequestRecord) => Partial<PullRequestRecord> | null): Promise<PullRequestRecord> {
+  private async change(
+    repo: string,
+    number: number,
+    edit: (pr: PullRequestRecord) => Partial<PullRequestRecord> | null,
+  ): Promise<PullRequestRecord> {
     return this.withLock(repo, async () => {
       const current = await this.read(repo, number);
       const update = edit(current);
@@ -119,7 +137,11 @@ export class LocalForge implements Forge {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = Date.now() - (await stat(lock).then((s) => s.mtimeMs).catch(() => Date.now()));
+        const age =
+          Date.now() -
+          (await stat(lock)
+            .then((s) => s.mtimeMs)
+            .catch(() => Date.now()));
         if (age > LOCK_STALE_MS) await rm(lock, { recursive: true, force: true });
         if (i > 600) throw new Error(`local forge lock ${lock} is held for too long`);
         await new Promise((r) => setTimeout(r, 50));
