@@ -125,7 +125,7 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
     // The short phases are not reported (the coordinator shows "preparing" from the moment it
     // starts the repo, a second attempt says so, and the last reported phase stands through
     // cleanup); this workflow's own status query still has them all. The memo costs one event
-    // and no workflow task (readers describe the workflow: cli/live-status.ts); a signal cost a
+    // and no workflow task (readers describe the workflow: client/live-status.ts); a signal cost a
     // workflow task here and one in the coordinator, and is best effort (a parent that is gone
     // must not fail the repo).
     const quiet = QUIET_PHASES.has(phase) && !(phase === 'preparing' && view.attempt > 1);
