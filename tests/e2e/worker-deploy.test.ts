@@ -2,15 +2,17 @@
  * `lockstep worker` as a deployment runs it: a child process with JSON logs and a Prometheus
  * endpoint, stopped by SIGTERM. Real Temporal dev server, real Docker, real git.
  *
- * 1. A five-repo change (steps and the contract gate) runs to the end on one worker; its
- *    metrics endpoint serves the SDK's metrics and Lockstep's own with the run's values, every
- *    stdout line is a JSON object, and the worker's secret never appears in them.
+ * 1. A five-repo change (steps and the contract gate) and a one-repo agent change (a strict local
+ *    OpenAI-compatible server with scripted turns) run to the end on one worker; its metrics
+ *    endpoint serves the SDK's metrics and Lockstep's own with the runs' values, every stdout
+ *    line is a JSON object, and the worker's key (in use for every model call) never appears.
  * 2. SIGTERM while a repo's step runs: the worker drains and exits 0; a second worker on the same
  *    host finishes the change with one PR per repo, every repo green, and no container left.
  */
 import Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelsConfig } from '../../config/repos.ts';
 import { changeWorkflowId } from '../../core/ids.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { freePort } from '../../workers/dev-server.ts';
@@ -28,6 +30,7 @@ import {
   type WorkerProcess,
 } from '../helpers/durable.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { startFakeOpenAI, type FakeOpenAI, type ScriptedTurn } from '../fakes/openai-server.ts';
 
 const docker = new Docker();
 const suffix = uniqueSuffix();
@@ -38,28 +41,34 @@ const GRACE_SECONDS = 60;
 
 let env: TestWorkflowEnvironment | undefined;
 let fleet: FiveRepoFleet | undefined;
+let fake: FakeOpenAI | undefined;
 const workers: WorkerProcess[] = [];
 
 beforeAll(async () => {
-  [env, fleet] = await Promise.all([startTestTemporal(), seedFiveRepoFleet()]);
+  [env, fleet, fake] = await Promise.all([
+    startTestTemporal(),
+    seedFiveRepoFleet(),
+    startFakeOpenAI({ apiKey: TOKEN }),
+  ]);
 });
 
 afterAll(async () => {
   await Promise.all(workers.map((w) => stopWorker(w, 'SIGKILL')));
   await env?.teardown();
+  await fake?.close();
   await removeSandboxesOf(fleet?.changeIds ?? [], docker);
   await fleet?.cleanup();
 });
 
 async function deployedWorker(hostId: string, args: string[] = []): Promise<WorkerProcess> {
-  if (!env || !fleet) throw new Error('set-up failed');
+  if (!env || !fleet || !fake) throw new Error('set-up failed');
   const worker = await startWorker({
     address: env.address,
     queue,
     stateDir: fleet.stateDir,
     hostId,
     args: ['--log-format', 'json', '--shutdown-grace', String(GRACE_SECONDS), ...args],
-    env: { GITHUB_TOKEN: TOKEN, OPENAI_API_KEY: TOKEN },
+    env: { GITHUB_TOKEN: TOKEN, OPENAI_API_KEY: TOKEN, OPENAI_BASE_URL: fake.baseURL },
   });
   workers.push(worker);
   return worker;
@@ -120,11 +129,40 @@ describe('lockstep worker, deployed', () => {
     });
     expect(statuses(result.repos)).toEqual(allGreen);
 
+    // One repo in agent mode: two scripted model turns of known usage, a command in the sandbox.
+    if (!fake) throw new Error('set-up failed');
+    const turn = (name: string, args: object): ScriptedTurn => ({
+      reply: { tool_calls: [{ name, arguments: JSON.stringify(args) }] },
+      usage: { prompt_tokens: 1000, completion_tokens: 50 },
+    });
+    fake.script('deploy-agent', [
+      turn('run_command', { command: 'sed -i "s/^widgets 3$/widgets 12/" stock.txt' }),
+      turn('finish', { summary: 'Restocked widgets.' }),
+    ]);
+    const base = await fleet.changeInput(`wd-${suffix}-agent`, { pauseSeconds: 0 });
+    const inventory = base.repos.find((r) => r.repo === 'inventory');
+    if (!inventory) throw new Error('no inventory repo');
+    const agentResult = await env.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: changeWorkflowId(base.changeId),
+      taskQueue: queue,
+      args: [
+        {
+          ...base,
+          repos: [{ ...inventory, mode: 'agent', steps: [], instructions: 'Restock widgets to 12.' }],
+          models: ModelsConfig.parse({ agent: 'deploy-agent', coordinator: 'deploy-coordinator' }),
+        },
+      ],
+    });
+    expect(fake.violations).toEqual([]);
+    expect(fake.remaining('deploy-agent')).toBe(0);
+    expect(statuses(agentResult.repos)).toEqual({ inventory: 'green' });
+    const repos = FIVE_REPOS.length + 1;
+
     // The repo workflows' counts leave through a sink after their last workflow task: wait for them.
     let metrics: Sample[] = [];
     for (let i = 0; i < 50; i++) {
       metrics = samples(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-      if (sum(metrics, 'lockstep_repos_finished_total') >= FIVE_REPOS.length) break;
+      if (sum(metrics, 'lockstep_repos_finished_total') >= repos) break;
       await new Promise((r) => setTimeout(r, 200));
     }
     const names = new Set(metrics.map((s) => s.name));
@@ -133,8 +171,8 @@ describe('lockstep worker, deployed', () => {
       'an SDK metric',
     ).toBe(true);
     expect(names).toContain('temporal_activity_execution_latency_count');
-    expect(sum(metrics, 'lockstep_repos_finished_total', { status: 'green' })).toBe(FIVE_REPOS.length);
-    expect(sum(metrics, 'lockstep_repos_finished_total')).toBe(FIVE_REPOS.length);
+    expect(sum(metrics, 'lockstep_repos_finished_total', { status: 'green' })).toBe(repos);
+    expect(sum(metrics, 'lockstep_repos_finished_total')).toBe(repos);
     // Every repo ran its steps and tests: at least two commands each, each taking some time.
     expect(sum(metrics, 'lockstep_sandbox_command_seconds_count', { kind: 'step' })).toBeGreaterThanOrEqual(
       FIVE_REPOS.length,
@@ -146,9 +184,12 @@ describe('lockstep worker, deployed', () => {
     // One verdict per declared contract, and the demo change fits its consumers.
     expect(sum(metrics, 'lockstep_gate_verdicts_total')).toBe(contracts);
     expect(sum(metrics, 'lockstep_gate_verdicts_total', { status: 'passed' })).toBe(contracts);
-    // No repo of this fleet reaches the network and no model ran: those counters have no series yet.
+    expect(sum(metrics, 'lockstep_sandbox_command_seconds_count', { kind: 'agent' })).toBeGreaterThanOrEqual(1);
+    // The model's usage as the endpoint reported it: two turns of 1000 prompt and 50 completion tokens.
+    expect(sum(metrics, 'lockstep_model_tokens_total', { kind: 'prompt' })).toBe(2000);
+    expect(sum(metrics, 'lockstep_model_tokens_total', { kind: 'completion' })).toBe(100);
+    // No repo of this fleet reaches the network: the egress counter has no series yet.
     expect(names).not.toContain('lockstep_egress_bytes_total');
-    expect(names).not.toContain('lockstep_model_tokens_total');
     // The reconciler ran its passes (every 2 s in tests, and after each repo).
     expect(sum(metrics, 'lockstep_reconciler_passes_total', { outcome: 'ok' })).toBeGreaterThan(0);
 
@@ -169,6 +210,8 @@ describe('lockstep worker, deployed', () => {
     }
     expect(parsed.some((e) => String(e.msg).startsWith('worker polling') && e.hostId === worker.hostId)).toBe(true);
     expect(parsed.some((e) => e.msg === 'worker stopped')).toBe(true);
+    // The key was in use (the fake accepts no other), and no line carries it.
+    expect(fake.requests.length).toBe(2);
     expect(worker.stdout()).not.toContain(TOKEN);
     expect(worker.output()).not.toContain(TOKEN);
   });
