@@ -7,7 +7,14 @@ import { loadChange, loadForgeConfig, loadReposConfig, InputError } from '../con
 import { resolveTasks } from '../core/inputs.ts';
 import { ChangeId } from '../config/change.ts';
 import { Name } from '../config/repos.ts';
-import { defaultConfigFile, projectRoot, stateDir, temporalAddress, temporalNamespace } from '../config/paths.ts';
+import {
+  defaultConfigFile,
+  projectRoot,
+  stateDir,
+  taskQueue,
+  temporalAddress,
+  temporalNamespace,
+} from '../config/paths.ts';
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
 import { renderDryRun } from './bump.ts';
@@ -38,6 +45,8 @@ import { runChange } from '../client/start.ts';
 import { actor, cancelChange, sendHuman } from '../client/updates.ts';
 import { startInProcessWorker } from '../client/worker.ts';
 import { installRuntime } from '../workers/runtime.ts';
+import { lineWriter, type LogContext } from '../workers/log.ts';
+import { workerSettings } from './worker.ts';
 
 const log = (line: string): void => {
   process.stderr.write(`lockstep: ${line}\n`);
@@ -494,22 +503,70 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('worker')
-    .description("run a worker (shared queue + this host's sandbox queue + the fleet's forge queue) until interrupted")
+    .description(
+      "run a worker (shared queue + this host's sandbox queue + the fleet's forge queue) until SIGTERM or SIGINT",
+    )
     .addOption(configOption())
-    .action(async (opts: { config: string }) => {
-      installRuntime();
-      // The fleet config names the remote forge whose request queue this worker also serves.
-      const forges = existsSync(opts.config) ? [await loadForgeConfig(opts.config)] : [];
-      const session = await openTemporal({ stateDir: stateDir(), startServer: false, log });
-      const worker = await startInProcessWorker(session, stateDir(), log, forges);
-      const forgeQueues =
-        worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';
-      log(
-        `worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}${forgeQueues}); Ctrl-C stops it`,
-      );
-      await worker.done;
-      await session.close();
-    });
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'text on stderr, or one JSON object per line on stdout (LOCKSTEP_LOG_FORMAT)',
+      ),
+    )
+    .option(
+      '--metrics-port <port>',
+      'serve Prometheus metrics on this port at /metrics (LOCKSTEP_METRICS_PORT; off unless set)',
+    )
+    .option('--metrics-host <host>', 'the address the metrics endpoint binds to', '127.0.0.1')
+    .option(
+      '--shutdown-grace <seconds>',
+      'on SIGTERM/SIGINT, how long running activities may finish before they are cancelled',
+      '60',
+    )
+    .action(
+      async (opts: {
+        config: string;
+        logFormat?: string;
+        metricsPort?: string;
+        metricsHost: string;
+        shutdownGrace: string;
+      }) => {
+        const settings = workerSettings(opts);
+        const context: LogContext = { taskQueue: taskQueue() };
+        const write = lineWriter(settings.logFormat, context);
+        const info = (line: string): void => write('INFO', line);
+        installRuntime({
+          write,
+          level: settings.logFormat === 'json' ? 'INFO' : 'WARN',
+          ...(settings.metricsAddress ? { metricsAddress: settings.metricsAddress } : {}),
+        });
+        // The fleet config names the remote forge whose request queue this worker also serves.
+        const forges = existsSync(opts.config) ? [await loadForgeConfig(opts.config)] : [];
+        const session = await openTemporal({ stateDir: stateDir(), startServer: false, log: info });
+        const worker = await startInProcessWorker(session, stateDir(), info, forges, {
+          shutdownGraceSeconds: settings.shutdownGraceSeconds,
+        });
+        context.hostId = worker.worker.hostId;
+        // The SDK's runtime catches these signals and shuts every worker down: polling stops, running
+        // activities get the grace time, then the reconciler stops and the command returns (exit 0).
+        for (const signal of ['SIGTERM', 'SIGINT'] as const)
+          process.once(signal, () =>
+            info(
+              `${signal}: stopping; running activities have ${settings.shutdownGraceSeconds}s to finish, then they are cancelled`,
+            ),
+          );
+        const forgeQueues =
+          worker.worker.forgeQueues.length > 0 ? `, forge queue ${worker.worker.forgeQueues.join(', ')}` : '';
+        const metrics = settings.metricsAddress ? `, metrics at http://${settings.metricsAddress}/metrics` : '';
+        info(
+          `worker polling at ${session.address} (namespace ${session.namespace}, host queue ${worker.worker.hostQueue}${forgeQueues}${metrics}); SIGTERM or Ctrl-C stops it`,
+        );
+        await worker.done;
+        await worker.stop();
+        await session.close();
+        info('worker stopped');
+      },
+    );
 
   program
     .command('server')

@@ -36,6 +36,7 @@ export async function startInProcessWorker(
   stateDir: string,
   log: (line: string) => void,
   forges: ForgeConfig[] = [],
+  options: { shutdownGraceSeconds?: number } = {},
 ): Promise<InProcessWorker> {
   installRuntime();
   const connection = await NativeConnection.connect({ address: session.address });
@@ -46,6 +47,7 @@ export async function startInProcessWorker(
     forges,
     address: session.address,
     log,
+    ...options,
     onReaped: (names) => {
       if (names.length > 0)
         log(`removed ${names.length} orphaned sandbox${names.length === 1 ? '' : 'es'}: ${names.join(', ')}`);

@@ -4,7 +4,7 @@
  * by dead workers before it takes any work, and reconciles this host's sandboxes and work trees
  * against Temporal while it runs.
  */
-import { Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import { Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
 import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -63,9 +63,16 @@ export interface LockstepWorkerOptions {
   reconcileEverySeconds?: number;
   /** Where the reconciler's lines go (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Seconds a shutdown (SIGTERM, SIGINT) lets running activities finish before it cancels them
+   * (a cancelled sandbox command is killed and its cleanup runs); default: the SDK's, 0.
+   */
+  shutdownGraceSeconds?: number;
 }
 
 export interface LockstepWorker {
+  /** This host's name in queue names and sandbox labels (LOCKSTEP_HOST_ID or the hostname, cleaned). */
+  hostId: string;
   hostQueue: string;
   /** Removes sandboxes and work trees no live attempt uses; its metrics count what it removed. */
   reconciler: Reconciler;
@@ -152,6 +159,8 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   options.onReaped?.(reaped);
 
   const maxActivities = options.maxConcurrentActivities ?? 16;
+  const grace =
+    options.shutdownGraceSeconds !== undefined ? { shutdownGraceTime: options.shutdownGraceSeconds * 1000 } : {};
   const shared = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
@@ -159,6 +168,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     workflowBundle: await workflowBundle(),
     activities: { ...createSharedActivities(deps), ...options.activities?.shared },
     maxConcurrentActivityTaskExecutions: maxActivities,
+    ...grace,
   });
   const host = await Worker.create({
     connection: options.connection,
@@ -166,6 +176,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     taskQueue: hostQueue,
     activities: { ...createHostActivities(deps), ...options.activities?.host },
     maxConcurrentActivityTaskExecutions: maxActivities,
+    ...grace,
   });
   // One worker per forge budget: one task at a time here, and a rate the server enforces across
   // every worker polling the queue.
@@ -182,6 +193,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
         taskQueue: queue,
         activities: createForgeActivities(deps),
         maxConcurrentActivityTaskExecutions: 1,
+        ...grace,
         ...(f.type !== 'local' && f.minIntervalMs > 0
           ? { maxTaskQueueActivitiesPerSecond: 1000 / f.minIntervalMs }
           : {}),
@@ -196,9 +208,12 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     stateDir: options.stateDir,
     everyMs,
     log: options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`)),
+    // The workers above created the runtime: its meter feeds the Prometheus endpoint when one is on.
+    meter: Runtime.instance().metricMeter,
   });
   reconciler = running;
   return {
+    hostId,
     hostQueue,
     forgeQueues: [...budgets.keys()],
     reconciler: running,

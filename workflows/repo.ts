@@ -13,6 +13,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  metricMeter,
   patched,
   proxyActivities,
   setHandler,
@@ -25,6 +26,7 @@ import { bumpFixHint, bumpFixInstructions, bumpPlan, bumpUndone, type BumpFixAsk
 import { repoProgressSignal, repoStatusQuery } from '../core/messages.ts';
 import { FATAL_ERROR_TYPES } from '../core/errors.ts';
 import { testsOutcome } from '../core/commands.ts';
+import { reposFinished } from '../core/metrics.ts';
 import type { AgentOutcome } from '../core/agent.ts';
 import type { CommandKind, CommandResult, StepOutcome, TestsOutcome } from '../core/commands.ts';
 import type { RepoBumpOutcome } from '../core/bump.ts';
@@ -155,6 +157,8 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
       durationMs: Date.now() - startedAt,
       ...(task.taskHash ? { taskHash: task.taskHash } : {}),
     };
+    // The workflow's meter records only when the code runs for the first time, never on replay.
+    reposFinished(metricMeter, full.status);
     view.status = full.status;
     view.phase = 'done';
     view.finishedAt = Date.now();
@@ -169,7 +173,10 @@ export async function repoWorkflow(input: RepoWorkflowInput): Promise<RepoResult
       const verdict = await runAttempt(input, attempt, enter, lean, (hostQueue) => (view.hostQueue = hostQueue));
       return finish(verdict.result);
     } catch (err) {
-      if (isCancellation(err)) throw err;
+      if (isCancellation(err)) {
+        reposFinished(metricMeter, 'cancelled');
+        throw err;
+      }
       const final = attempt >= input.maxAttempts || isNonRetryable(err);
       log.warn('repo attempt failed', { repo: task.repo, attempt, final, error: describe(err) });
       if (final) {

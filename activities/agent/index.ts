@@ -18,6 +18,7 @@ import type {
   StartTranscriptInput,
 } from '../../core/agent.ts';
 import type { SandboxDeps } from '../sandbox/docker.ts';
+import { modelTokens } from '../../core/metrics.ts';
 import { heartbeating } from '../heartbeat.ts';
 import { classifyModelError, modelNotConfigured } from '../llm/client.ts';
 import { planTurn } from './plan.ts';
@@ -82,6 +83,12 @@ export function createAgentHostActivities(deps: AgentActivityDeps) {
       } catch (err) {
         throw classifyModelError(err);
       }
+      modelTokens(
+        ctx.metricMeter,
+        completion.model,
+        completion.usage?.prompt_tokens ?? 0,
+        completion.usage?.completion_tokens ?? 0,
+      );
       const message = completion.choices[0]?.message;
       const calls = (message?.tool_calls ?? []).flatMap((c) => (c.type === 'function' ? [c] : []));
       await t.writeTurn(input.turn, [

@@ -5,6 +5,8 @@
 import type OpenAI from 'openai';
 import { z } from 'zod';
 import type { ChangePlan, PlanInput, PlanTurnResult } from '../../core/agent.ts';
+import { modelTokens } from '../../core/metrics.ts';
+import { activityContext } from '../context.ts';
 import { classifyModelError } from '../llm/client.ts';
 import { PLANNER_SYSTEM_PROMPT, planRequestMessage } from './prompts.ts';
 
@@ -123,6 +125,14 @@ export async function planTurn(openai: OpenAI, input: PlanInput): Promise<PlanTu
   } catch (err) {
     throw classifyModelError(err);
   }
+  const meter = activityContext()?.metricMeter;
+  if (meter)
+    modelTokens(
+      meter,
+      completion.model,
+      completion.usage?.prompt_tokens ?? 0,
+      completion.usage?.completion_tokens ?? 0,
+    );
   const answer = completion.choices[0]?.message.content ?? '';
   const { plan, errors } = validatePlan(
     answer,

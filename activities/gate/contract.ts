@@ -15,6 +15,8 @@ import type {
   ContractVerdict,
 } from '../../core/gate.ts';
 import type { CommandResult } from '../../core/commands.ts';
+import { gateVerdict } from '../../core/metrics.ts';
+import { activityContext } from '../context.ts';
 import {
   bundleExternalRefs,
   checkOpenApiConsumer,
@@ -73,6 +75,8 @@ export function createContractActivities(deps: GateDeps) {
           found,
           Date.now() - started,
         );
+        const meter = activityContext()?.metricMeter;
+        if (meter) gateVerdict(meter, verdict.kind, verdict.status);
         return found.preExisting.length > 0 ? { ...verdict, preExisting: shorten(found.preExisting) } : verdict;
       } finally {
         await work.dispose();

@@ -10,6 +10,7 @@ import { isAbsolute, join } from 'node:path';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult } from '../../core/commands.ts';
+import { egressBytes, sandboxCommand } from '../../core/metrics.ts';
 import type { RunInSandboxInput, SandboxRef } from '../../core/workspace.ts';
 import { deniedHint, egressForSandbox, openEgress, type EgressDeps } from '../egress/sandbox.ts';
 import { activityContext } from '../context.ts';
@@ -501,6 +502,11 @@ async function execute(
     if (state?.Running) exitCode = 137;
   }
   const closed = egress ? await egress.proxy.close() : null;
+  const meter = activityContext()?.metricMeter;
+  if (meter) {
+    sandboxCommand(meter, input.kind, (Date.now() - started) / 1000);
+    if (egress && closed) egressBytes(meter, egress.phase, closed.bytesUp, closed.bytesDown);
+  }
   // A closed phase's summary says something only when the command tried to go out.
   const summary = closed && egress && (!egress.closed || closed.denied > 0) ? closed : null;
   // Setup's refusals matter when it failed; a step's or the agent's always (a tool may fall back quietly).

@@ -12,6 +12,8 @@
 import type Docker from 'dockerode';
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import { isAbsolute, join, normalize } from 'node:path';
+import type { MetricMeter } from '@temporalio/common';
+import { reconcilerPass, reconcilerRemoval } from '../../core/metrics.ts';
 import { repoWorkflowId } from '../../core/ids.ts';
 import {
   LABEL_ATTEMPT,
@@ -244,6 +246,8 @@ export interface ReconcilerOptions extends ReconcileDeps {
   /** Delay of a kicked pass, so the workflow that kicked it has closed by then. */
   kickDelayMs?: number;
   log(line: string): void;
+  /** Where the counts also go (the worker's Prometheus endpoint); none: in `metrics` only. */
+  meter?: MetricMeter;
 }
 
 /** Runs `reconcileOnce` every `everyMs` and when kicked, one pass at a time, counting removals. */
@@ -269,15 +273,18 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
           `no answer within ${PASS_TIMEOUT_MS / 1000}s`,
         );
         metrics.passes++;
+        if (options.meter) reconcilerPass(options.meter, 'ok');
         for (const r of removed) {
           if (r.kind === 'container') metrics.containersRemoved++;
           else metrics.workTreesRemoved++;
           metrics.byReason[r.reason] = (metrics.byReason[r.reason] ?? 0) + 1;
+          if (options.meter) reconcilerRemoval(options.meter, r.kind, r.reason);
           options.log(`reconciler: ${r.detail}`);
         }
         return removed;
       } catch (err) {
         metrics.failedPasses++;
+        if (options.meter) reconcilerPass(options.meter, 'failed');
         options.log(
           `reconciler: pass failed, next one in ${Math.round(options.everyMs / 1000)}s: ${err instanceof Error ? err.message : String(err)}`,
         );

@@ -31,7 +31,10 @@ export interface WorkerProcess {
   hostId: string;
   child: ChildProcess;
   exited: Promise<void>;
+  /** What it wrote on stderr. */
   output(): string;
+  /** What it wrote on stdout (the log lines of `--log-format json`). */
+  stdout(): string;
 }
 
 export interface WorkerOptions {
@@ -63,15 +66,27 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerProcess
       LOCKSTEP_RECONCILE_SECONDS: String(TEST_RECONCILE_SECONDS),
       ...options.env,
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let stdout = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const worker: WorkerProcess = { queue: options.queue, hostId: options.hostId, child, exited, output: () => stderr };
+  const worker: WorkerProcess = {
+    queue: options.queue,
+    hostId: options.hostId,
+    child,
+    exited,
+    output: () => stderr,
+    stdout: () => stdout,
+  };
   await new Promise<void>((resolve, reject) => {
     child.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       if (stderr.includes('worker polling')) resolve();
+    });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (stdout.includes('worker polling')) resolve();
     });
     void exited.then(() =>
       reject(new Error(`worker exited with ${child.signalCode ?? String(child.exitCode)}: ${stderr}`)),
