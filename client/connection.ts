@@ -1,12 +1,21 @@
 /**
- * Connects the CLI to Temporal. With the embedded defaults (nothing answering at a loopback
- * address), it starts the dev server on the state folder's SQLite file and stops it when done;
- * and when no worker polls the task queue, it runs one in this process for the command's life
- * (worker.ts).
+ * Connects the CLI (and the command's worker, worker.ts) to Temporal through the connection
+ * settings in force (config/temporal.ts: a temporal.toml profile, TEMPORAL_* variables). With the
+ * embedded defaults (no TLS, no API key, nothing answering at a loopback address), it starts the
+ * dev server on the state folder's SQLite file and stops it when done; and when no worker polls
+ * the task queue, it runs one in this process for the command's life (worker.ts).
  */
 import { Client, Connection } from '@temporalio/client';
 import { join } from 'node:path';
-import { temporalAddress, temporalNamespace } from '../config/paths.ts';
+import { connect as tlsConnect } from 'node:tls';
+import {
+  connectionOptions,
+  inProfile,
+  loadTemporalSettings,
+  securedConnection,
+  TemporalSettingsError,
+  type TemporalSettings,
+} from '../config/temporal.ts';
 import { startDevServer, temporalAnswers, TemporalUnavailableError, type DevServer } from '../workers/dev-server.ts';
 import proto from '@temporalio/proto';
 
@@ -14,6 +23,8 @@ export interface TemporalSession {
   client: Client;
   address: string;
   namespace: string;
+  /** The connection settings in force; the command's worker connects with the same. */
+  settings: TemporalSettings;
   devServer: DevServer | null;
   close(): Promise<void>;
 }
@@ -25,8 +36,21 @@ export async function openTemporal(options: {
   startServer: boolean;
   log: (line: string) => void;
 }): Promise<TemporalSession> {
-  const address = temporalAddress();
-  const namespace = temporalNamespace();
+  const settings = loadTemporalSettings();
+  const address = settings.address.value;
+  const namespace = settings.namespace.value;
+  if (securedConnection(settings)) {
+    // A secured server is never the embedded one: connect, or say which setting is at fault.
+    const connection = await connectSecured(settings);
+    return {
+      client: new Client({ connection, namespace }),
+      address,
+      namespace,
+      settings,
+      devServer: null,
+      close: () => connection.close(),
+    };
+  }
   let devServer: DevServer | null = null;
   if (!(await temporalAnswers(address))) {
     if (!options.startServer || !isLoopback(address)) {
@@ -49,12 +73,124 @@ export async function openTemporal(options: {
     client,
     address,
     namespace,
+    settings,
     devServer,
     async close() {
       await connection.close();
       await devServer?.stop();
     },
   };
+}
+
+/** Failed TLS handshakes, by the setting they point at. */
+const CA_FAULTS = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+]);
+
+/**
+ * Why a TLS connection to the server fails, as the setting at fault, found by a handshake of its
+ * own (gRPC's error says only that no connection was made): the server CA (its certificate does
+ * not verify), the server name, or the client certificate (the server's alert after it); null
+ * when the handshake succeeds.
+ */
+export async function tlsFault(settings: TemporalSettings, timeoutMs = 5000): Promise<string | null> {
+  const options = connectionOptions(settings);
+  const tls = options.tls ?? {};
+  const match = /^(.*):(\d+)$/.exec(options.address);
+  const host = (match?.[1] ?? options.address).replace(/^\[|\]$/g, '');
+  const port = Number(match?.[2] ?? 7233);
+  const where = inProfile(settings);
+  const caSetting =
+    settings.serverCaCert?.from ?? 'TEMPORAL_TLS_SERVER_CA_CERT_PATH (not set: the system CAs were used)';
+  const certSetting = settings.clientCert?.from ?? 'TEMPORAL_TLS_CLIENT_CERT_PATH (not set)';
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (fault: string | null) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(fault);
+    };
+    const socket = tlsConnect({
+      host,
+      port,
+      servername: tls.serverNameOverride ?? host,
+      ...(tls.serverRootCACertificate ? { ca: Buffer.from(tls.serverRootCACertificate) } : {}),
+      ...(tls.clientCertPair
+        ? { cert: Buffer.from(tls.clientCertPair.crt), key: Buffer.from(tls.clientCertPair.key) }
+        : {}),
+      ALPNProtocols: ['h2'],
+    });
+    const timer = setTimeout(() => done(null), timeoutMs);
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? '';
+      if (CA_FAULTS.has(code))
+        done(`${caSetting}${where}: the server's certificate does not verify with this CA (${code})`);
+      else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
+        done(
+          `${settings.serverName?.from ?? 'TEMPORAL_TLS_SERVER_NAME'}${where}: the server's certificate is not for "${tls.serverNameOverride ?? host}"`,
+        );
+      else if (code.startsWith('ERR_SSL_') && code.includes('ALERT'))
+        done(`${certSetting}${where}: the server refused the client certificate (${code})`);
+      else done(`${settings.address.from}${where}: ${options.address}: ${err.message}`);
+    });
+    // The server checks the client certificate after the client's handshake ends: its alert
+    // comes with the first read, so read a little before calling the handshake good.
+    socket.on('secureConnect', () => setTimeout(() => done(null), 500));
+    socket.on('data', () => undefined);
+  });
+}
+
+/**
+ * Connects with `connect`, and when TLS is on, checks the handshake beside it: a fault found
+ * there fails at once with the setting it points at (gRPC itself would wait out its timeout and
+ * say only that no connection was made).
+ */
+export async function connectNaming<C>(
+  settings: TemporalSettings,
+  tls: boolean,
+  connect: () => Promise<C>,
+  close: (connection: C) => Promise<void>,
+): Promise<C> {
+  const attempt = connect();
+  if (!tls) return attempt;
+  const checked = tlsFault(settings).then((fault) => {
+    if (!fault) return attempt;
+    // The attempt cannot be used: close it should it still succeed.
+    void attempt.then(close, () => undefined);
+    throw new TemporalSettingsError(fault);
+  });
+  // Whichever settles first: a working connection needs no diagnosis, a fault no waiting.
+  checked.catch(() => undefined);
+  attempt.catch(() => undefined);
+  return Promise.race([attempt, checked]);
+}
+
+/** A client connection with TLS, an API key or headers; its failure names the setting at fault. */
+export async function connectSecured(settings: TemporalSettings): Promise<Connection> {
+  const options = connectionOptions(settings);
+  try {
+    return await connectNaming(
+      settings,
+      options.tls !== undefined,
+      () => Connection.connect({ ...options, connectTimeout: 10_000 }),
+      (c) => c.close(),
+    );
+  } catch (err) {
+    if (err instanceof TemporalSettingsError) throw err;
+    throw new TemporalUnavailableError(
+      `no Temporal server answers at ${options.address}${inProfile(settings)} [${settings.address.from}]: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
 }
 
 /** The search attributes Lockstep sets on each change, so `list` can filter through visibility. */
