@@ -13,6 +13,7 @@ import {
   inProfile,
   loadTemporalSettings,
   securedConnection,
+  settingName,
   TemporalSettingsError,
   type TemporalSettings,
 } from '../config/temporal.ts';
@@ -82,6 +83,9 @@ export async function openTemporal(options: {
   };
 }
 
+/** An HTTP/2 SETTINGS frame without settings: length 0, type 4, no flags, stream 0. */
+const EMPTY_SETTINGS_FRAME = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
 /** Failed TLS handshakes, by the setting they point at. */
 const CA_FAULTS = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
@@ -107,7 +111,7 @@ export async function tlsFault(settings: TemporalSettings, timeoutMs = 5000): Pr
   const match = /^(.*):(\d+)$/.exec(options.address);
   const host = (match?.[1] ?? options.address).replace(/^\[|\]$/g, '');
   const port = Number(match?.[2] ?? 7233);
-  const where = inProfile(settings);
+  const named = (from: string) => settingName(from, inProfile(settings));
   const caSetting =
     settings.serverCaCert?.from ?? 'TEMPORAL_TLS_SERVER_CA_CERT_PATH (not set: the system CAs were used)';
   const certSetting = settings.clientCert?.from ?? 'TEMPORAL_TLS_CLIENT_CERT_PATH (not set)';
@@ -134,56 +138,45 @@ export async function tlsFault(settings: TemporalSettings, timeoutMs = 5000): Pr
     socket.on('error', (err: NodeJS.ErrnoException) => {
       const code = err.code ?? '';
       if (CA_FAULTS.has(code))
-        done(`${caSetting}${where}: the server's certificate does not verify with this CA (${code})`);
+        done(`${named(caSetting)}: the server's certificate does not verify with this CA (${code})`);
       else if (code === 'ERR_TLS_CERT_ALTNAME_INVALID')
         done(
-          `${settings.serverName?.from ?? 'TEMPORAL_TLS_SERVER_NAME'}${where}: the server's certificate is not for "${tls.serverNameOverride ?? host}"`,
+          `${named(settings.serverName?.from ?? 'TEMPORAL_TLS_SERVER_NAME')}: the server's certificate is not for "${tls.serverNameOverride ?? host}"`,
         );
       else if (code.startsWith('ERR_SSL_') && code.includes('ALERT'))
-        done(`${certSetting}${where}: the server refused the client certificate (${code})`);
-      else done(`${settings.address.from}${where}: ${options.address}: ${err.message}`);
+        done(`${named(certSetting)}: the server refused the client certificate (${code})`);
+      else done(`${named(settings.address.from)}: ${options.address}: ${err.message}`);
     });
     // The server checks the client certificate after the client's handshake ends: its alert
-    // comes with the first read, so read a little before calling the handshake good.
-    socket.on('secureConnect', () => setTimeout(() => done(null), 500));
-    socket.on('data', () => undefined);
+    // comes instead of its first HTTP/2 frame, the answer to the connection preface sent here.
+    socket.on('secureConnect', () => {
+      socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), EMPTY_SETTINGS_FRAME]));
+    });
+    socket.on('data', () => done(null));
   });
 }
 
 /**
- * Connects with `connect`, and when TLS is on, checks the handshake beside it: a fault found
- * there fails at once with the setting it points at (gRPC itself would wait out its timeout and
- * say only that no connection was made).
+ * Connects with `connect`; when TLS is on, a handshake of its own comes first, so a fault fails
+ * at once with the setting it points at (gRPC would wait out its timeout, keep the process alive
+ * that long, and say only that no connection was made).
  */
 export async function connectNaming<C>(
   settings: TemporalSettings,
   tls: boolean,
   connect: () => Promise<C>,
-  close: (connection: C) => Promise<void>,
 ): Promise<C> {
-  const attempt = connect();
-  if (!tls) return attempt;
-  const checked = tlsFault(settings).then((fault) => {
-    if (!fault) return attempt;
-    // The attempt cannot be used: close it should it still succeed.
-    void attempt.then(close, () => undefined);
-    throw new TemporalSettingsError(fault);
-  });
-  // Whichever settles first: a working connection needs no diagnosis, a fault no waiting.
-  checked.catch(() => undefined);
-  attempt.catch(() => undefined);
-  return Promise.race([attempt, checked]);
+  const fault = tls ? await tlsFault(settings) : null;
+  if (fault) throw new TemporalSettingsError(fault);
+  return connect();
 }
 
 /** A client connection with TLS, an API key or headers; its failure names the setting at fault. */
 export async function connectSecured(settings: TemporalSettings): Promise<Connection> {
   const options = connectionOptions(settings);
   try {
-    return await connectNaming(
-      settings,
-      options.tls !== undefined,
-      () => Connection.connect({ ...options, connectTimeout: 10_000 }),
-      (c) => c.close(),
+    return await connectNaming(settings, options.tls !== undefined, () =>
+      Connection.connect({ ...options, connectTimeout: 10_000 }),
     );
   } catch (err) {
     if (err instanceof TemporalSettingsError) throw err;

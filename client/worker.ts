@@ -41,11 +41,8 @@ export async function startInProcessWorker(
   installRuntime();
   // The same settings as the command's client: a TLS or API-key cluster serves the worker too.
   const options = connectionOptions(session.settings);
-  const connection = await connectNaming(
-    session.settings,
-    options.tls !== undefined,
-    () => NativeConnection.connect(options),
-    (c) => c.close(),
+  const connection = await connectNaming(session.settings, options.tls !== undefined, () =>
+    NativeConnection.connect(options),
   );
   const worker = await createLockstepWorker({
     connection,

@@ -147,7 +147,9 @@ function readPem(setting: PemSetting, what: string, where: string): Buffer {
     return readFileSync(path);
   } catch (err) {
     const reason = err instanceof Error && 'code' in err ? String(err.code) : String(err);
-    throw new TemporalSettingsError(`${setting.from}${where}: cannot read the ${what} at ${path} (${reason})`);
+    throw new TemporalSettingsError(
+      `${settingName(setting.from, where)}: cannot read the ${what} at ${path} (${reason})`,
+    );
   }
 }
 
@@ -155,12 +157,16 @@ function readPem(setting: PemSetting, what: string, where: string): Buffer {
 export const inProfile = (s: TemporalSettings): string =>
   s.file ? ` (profile "${s.profile}" of ${s.file})` : s.profile !== 'default' ? ` (profile "${s.profile}")` : '';
 
+/** A setting as an error names it: a key of the profile says its profile itself, a variable gets it added. */
+export const settingName = (from: string, where: string): string =>
+  from.startsWith('profile ') ? from : `${from}${where}`;
+
 function certificate(pem: Buffer, setting: PemSetting, where: string): X509Certificate {
   try {
     return new X509Certificate(pem);
   } catch {
     throw new TemporalSettingsError(
-      `${setting.from}${where}: ${setting.path ?? 'the inline data'} is not a PEM certificate`,
+      `${settingName(setting.from, where)}: ${setting.path ?? 'the inline data'} is not a PEM certificate`,
     );
   }
 }
@@ -194,7 +200,9 @@ export function connectionOptions(
     if (!s.clientCert || !s.clientKey) {
       const missing = s.clientCert ? 'TEMPORAL_TLS_CLIENT_KEY_PATH' : 'TEMPORAL_TLS_CLIENT_CERT_PATH';
       const given = (s.clientCert ?? s.clientKey)?.from ?? '';
-      throw new TemporalSettingsError(`${given}${where}: a client certificate needs its key too; set ${missing}`);
+      throw new TemporalSettingsError(
+        `${settingName(given, where)}: a client certificate needs its key too; set ${missing}`,
+      );
     }
     const crt = readPem(s.clientCert, 'client certificate', where);
     const key = readPem(s.clientKey, 'client key', where);
@@ -203,7 +211,7 @@ export function connectionOptions(
     const to = new Date(cert.validTo);
     if (now > to || now < from) {
       throw new TemporalSettingsError(
-        `${s.clientCert.from}${where}: the client certificate ${s.clientCert.path ?? ''} ${now > to ? `expired on ${to.toISOString()}` : `is not valid before ${from.toISOString()}`}`.replace(
+        `${settingName(s.clientCert.from, where)}: the client certificate ${s.clientCert.path ?? ''} ${now > to ? `expired on ${to.toISOString()}` : `is not valid before ${from.toISOString()}`}`.replace(
           '  ',
           ' ',
         ),

@@ -148,7 +148,7 @@ describe('Temporal connection settings', () => {
     );
     const later = new Date(Date.now() + 3 * 24 * 3600 * 1000);
     expect(() => connectionOptions(loadTemporalSettings(env), later)).toThrow(
-      /^profile "prod" tls\.client_cert_path in .*temporal\.toml \(profile "prod" of .*\): the client certificate .*client\.pem expired on /,
+      /^profile "prod" tls\.client_cert_path in .*temporal\.toml: the client certificate .*client\.pem expired on /,
     );
   });
 });
