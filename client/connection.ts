@@ -7,6 +7,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { join } from 'node:path';
+import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import {
   connectionOptions,
@@ -127,7 +128,8 @@ export async function tlsFault(settings: TemporalSettings, timeoutMs = 5000): Pr
     const socket = tlsConnect({
       host,
       port,
-      servername: tls.serverNameOverride ?? host,
+      // An IP is no TLS server name (Node warns, DEP0123): it is checked against the IP names.
+      ...(tls.serverNameOverride || !isIP(host) ? { servername: tls.serverNameOverride ?? host } : {}),
       ...(tls.serverRootCACertificate ? { ca: Buffer.from(tls.serverRootCACertificate) } : {}),
       ...(tls.clientCertPair
         ? { cert: Buffer.from(tls.clientCertPair.crt), key: Buffer.from(tls.clientCertPair.key) }

@@ -193,9 +193,9 @@ export function connectionOptions(
     certificate(pem, s.serverCaCert, where);
     tls.serverRootCACertificate = pem;
   }
-  // Node's TLS warns (DEP0123) on an IP as server name; the host of the address is the name to check.
-  const host = s.address.value.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  tls.serverNameOverride = s.serverName?.value ?? host;
+  // Without a server name the certificate is checked against the address's host (an IP is
+  // matched against the certificate's IP names; as a TLS server name Node would warn, DEP0123).
+  if (s.serverName) tls.serverNameOverride = s.serverName.value;
   if (s.clientCert || s.clientKey) {
     if (!s.clientCert || !s.clientKey) {
       const missing = s.clientCert ? 'TEMPORAL_TLS_CLIENT_KEY_PATH' : 'TEMPORAL_TLS_CLIENT_CERT_PATH';

@@ -101,11 +101,11 @@ describe('Temporal connection settings', () => {
     expect(Buffer.from(options.tls?.clientCertPair?.key ?? []).toString()).toContain('c2VjcmV0LWtleS1tYXRlcmlhbA==');
   });
 
-  it('an API key alone turns TLS on; TEMPORAL_TLS=false turns it off, and the server name defaults to the host', () => {
+  it('an API key alone turns TLS on; TEMPORAL_TLS=false turns it off; no server name unless one is set', () => {
     const keyed = loadTemporalSettings({ HOME: dir, TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_API_KEY: SECRET });
     expect(keyed.tls).toBe(true);
-    // An IP as TLS server name makes Node warn (DEP0123): the name is set explicitly.
-    expect(connectionOptions(keyed).tls?.serverNameOverride).toBe('127.0.0.1');
+    // An IP as TLS server name makes Node warn (DEP0123): the certificate is checked against the address.
+    expect(connectionOptions(keyed)).toEqual({ address: '127.0.0.1:7233', apiKey: SECRET, tls: {} });
     const off = loadTemporalSettings({ HOME: dir, TEMPORAL_API_KEY: SECRET, TEMPORAL_TLS: 'false' });
     expect([off.tls, off.tlsDisabledBy, connectionOptions(off).tls]).toEqual([false, 'TEMPORAL_TLS', undefined]);
   });
