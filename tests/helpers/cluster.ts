@@ -86,11 +86,13 @@ const asPostgres = (cmd: string, args: string[]) =>
   asRoot ? run('runuser', ['-u', 'postgres', '--', cmd, ...args]) : run(cmd, args);
 
 /**
- * The postgres user must reach the data folder: folders above it that are root's own and closed
- * to others (the suite's temporary root is 0700) get search permission, never read permission.
+ * The postgres user must reach the data folder: the temporary folders above it that are root's
+ * own and closed to others (the suite's root is 0700) get search permission, never read
+ * permission; nothing above the temporary folder is touched.
  */
 async function searchableUpwards(dir: string): Promise<void> {
-  for (let d = dirname(dir); d !== dirname(d); d = dirname(d)) {
+  const top = tmpdir();
+  for (let d = dirname(dir); d === top || d.startsWith(`${top}/`); d = dirname(d)) {
     const s = await stat(d);
     if (s.uid === 0 && (s.mode & 0o001) === 0) await chmod(d, (s.mode & 0o7777) | 0o001);
   }
