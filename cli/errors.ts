@@ -3,6 +3,7 @@ import { ServiceError, WorkflowFailedError } from '@temporalio/client';
 import { InputError, formatIssue } from '../config/load.ts';
 import type { ChangeResult } from '../core/change.ts';
 import { TemporalUnavailableError } from '../workers/dev-server.ts';
+import { TemporalSettingsError } from '../config/temporal.ts';
 import { ChangeNotFoundError, ChangeRefusedError, EnvironmentError, InterruptedError } from '../client/errors.ts';
 
 export const EXIT = {
@@ -47,6 +48,7 @@ export function exitCodeFor(err: unknown): number {
   if (err instanceof InterruptedError) return EXIT.interrupted;
   if (
     err instanceof TemporalUnavailableError ||
+    err instanceof TemporalSettingsError ||
     err instanceof EnvironmentError ||
     temporalLost(err) ||
     systemError(err)

@@ -7,10 +7,11 @@
 import { NativeConnection } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { taskQueue } from '../config/paths.ts';
+import { connectionOptions } from '../config/temporal.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import { installRuntime } from '../workers/runtime.ts';
 import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
-import type { TemporalSession } from './connection.ts';
+import { connectNaming, type TemporalSession } from './connection.ts';
 import { EnvironmentError } from './errors.ts';
 
 const { TaskQueueKind, TaskQueueType } = proto.temporal.api.enums.v1;
@@ -39,7 +40,11 @@ export async function startInProcessWorker(
   options: { shutdownGraceSeconds?: number } = {},
 ): Promise<InProcessWorker> {
   installRuntime();
-  const connection = await NativeConnection.connect({ address: session.address });
+  // The same settings as the command's client: a TLS or API-key cluster serves the worker too.
+  const options = connectionOptions(session.settings);
+  const connection = await connectNaming(session.settings, options.tls !== undefined, () =>
+    NativeConnection.connect(options),
+  );
   const worker = await createLockstepWorker({
     connection,
     namespace: session.namespace,

@@ -12,7 +12,9 @@
 #      .tools/reference/: real .proto sets (scripts/reference-protos.sh) and oasdiff with published
 #      versions of GitHub's OpenAPI description (scripts/reference-specs.sh); and the Go toolchain
 #      module of the example Go recipe, into .tools/go-toolchain/ (scripts/go-toolchain.sh), which
-#      the Go fixture fleet's image is built from. `npm test` asks for it; the demo and a user's
+#      the Go fixture fleet's image is built from; and the real Temporal cluster of the tests: the
+#      server and its SQL tool built from the Go module go.temporal.io/server (pinned), and
+#      PostgreSQL 15 (scripts/temporal-cluster.sh). `npm test` asks for it; the demo and a user's
 #      runs never need it.
 # On a ready machine it takes a few seconds. --quiet prints only what it changes; --tests also
 # installs what only the test suite needs (step 8).
@@ -138,6 +140,7 @@ if [[ $for_tests == 1 ]]; then
   bash "$root/scripts/reference-protos.sh" "${gate_args[@]}"
   bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
   bash "$root/scripts/go-toolchain.sh" "${gate_args[@]}"
+  bash "$root/scripts/temporal-cluster.sh" "${gate_args[@]}"
 fi
 
 info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"

@@ -30,6 +30,7 @@ import type { ChangeInput, ChangeResult } from '../core/change.ts';
 import type { RepoResult } from '../core/repo.ts';
 import { exampleChange } from '../tests/helpers/fleet.ts';
 import { startHarness, type Harness } from '../tests/helpers/harness.ts';
+import { plainSettings } from '../config/temporal.ts';
 
 const HISTORIES_DIR = join(projectRoot, 'tests', 'histories');
 const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests'] as const;
@@ -277,6 +278,7 @@ async function main(): Promise<void> {
     client: h.env.client,
     address: h.env.address,
     namespace: 'default',
+    settings: plainSettings(h.env.address),
     devServer: null,
     close: () => Promise.resolve(),
   };

@@ -36,6 +36,7 @@ import { workflowBundle } from '../../workers/worker.ts';
 import type { FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
 import { billingCodeSteps, exampleChange } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
+import { plainSettings } from '../../config/temporal.ts';
 
 const exec = promisify(execFile);
 const HOSTILE = `<script>alert(1)</script>`;
@@ -133,6 +134,7 @@ beforeAll(async () => {
     client: h.env.client,
     address: h.env.address,
     namespace: 'default',
+    settings: plainSettings(h.env.address),
     devServer: null,
     close: async () => undefined,
   };

@@ -10,6 +10,7 @@ import { ChangeNotFoundError, ChangeRefusedError, EnvironmentError, InterruptedE
 import { InputError } from '../../config/load.ts';
 import { EXIT, exitCodeFor, renderError } from '../../cli/errors.ts';
 import { TemporalUnavailableError } from '../../workers/dev-server.ts';
+import { TemporalSettingsError } from '../../config/temporal.ts';
 
 describe('exit codes', () => {
   it('a change id the server does not know is bad input (2), naming the id and "lockstep list"', () => {
@@ -26,6 +27,7 @@ describe('exit codes', () => {
       [new InputError([{ file: 'change.yaml', path: 'id', message: 'is empty', fix: 'name the change' }]), 2],
       [new EnvironmentError('no Docker engine answers'), 3],
       [new TemporalUnavailableError('no Temporal server answers at 127.0.0.1:1'), 3],
+      [new TemporalSettingsError('TEMPORAL_TLS_CLIENT_CERT_PATH: the client certificate expired'), 3],
       [
         new ServiceError('Failed to query Workflow', {
           cause: Object.assign(new Error('14 UNAVAILABLE: No connection established'), { code: 14 }),
