@@ -41,9 +41,9 @@ export async function startInProcessWorker(
 ): Promise<InProcessWorker> {
   installRuntime();
   // The same settings as the command's client: a TLS or API-key cluster serves the worker too.
-  const options = connectionOptions(session.settings);
-  const connection = await connectNaming(session.settings, options.tls !== undefined, () =>
-    NativeConnection.connect(options),
+  const connect = connectionOptions(session.settings);
+  const connection = await connectNaming(session.settings, connect.tls !== undefined, () =>
+    NativeConnection.connect(connect),
   );
   const worker = await createLockstepWorker({
     connection,
