@@ -7,14 +7,8 @@ import { loadChange, loadForgeConfig, loadReposConfig, InputError } from '../con
 import { resolveTasks } from '../core/inputs.ts';
 import { ChangeId } from '../config/change.ts';
 import { Name } from '../config/repos.ts';
-import {
-  defaultConfigFile,
-  projectRoot,
-  stateDir,
-  taskQueue,
-  temporalAddress,
-  temporalNamespace,
-} from '../config/paths.ts';
+import { defaultConfigFile, projectRoot, stateDir, taskQueue } from '../config/paths.ts';
+import { loadTemporalSettings } from '../config/temporal.ts';
 import { reposConfigJsonSchema } from '../config/schema.ts';
 import { startDevServer, TemporalUnavailableError, temporalAnswers } from '../workers/dev-server.ts';
 import { renderDryRun } from './bump.ts';
@@ -572,14 +566,15 @@ async function main(argv: string[]): Promise<number> {
     .command('server')
     .description('run the embedded Temporal dev server (SQLite in the state folder) until interrupted')
     .action(async () => {
-      const address = temporalAddress();
-      if (await temporalAnswers(address))
-        throw new TemporalUnavailableError(`a Temporal server already answers at ${address}`);
+      // The address and namespace every other command reaches (a profile's included).
+      const { address, namespace } = loadTemporalSettings();
+      if (await temporalAnswers(address.value))
+        throw new TemporalUnavailableError(`a Temporal server already answers at ${address.value}`);
       const server = await startDevServer({
         stateDir: stateDir(),
-        address,
+        address: address.value,
         dbFile: join(stateDir(), 'temporal.db'),
-        namespace: temporalNamespace(),
+        namespace: namespace.value,
       });
       log(
         `Temporal server at ${server.address}, Web UI ${server.uiUrl ?? '(none)'}, log ${server.logFile}; Ctrl-C stops it`,

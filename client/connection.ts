@@ -16,6 +16,7 @@ import {
   securedConnection,
   settingName,
   TemporalSettingsError,
+  type ConnectionOptions,
   type TemporalSettings,
 } from '../config/temporal.ts';
 import { startDevServer, temporalAnswers, TemporalUnavailableError, type DevServer } from '../workers/dev-server.ts';
@@ -106,8 +107,11 @@ const CA_FAULTS = new Set([
  * not verify), the server name, or the client certificate (the server's alert after it); null
  * when the handshake succeeds.
  */
-export async function tlsFault(settings: TemporalSettings, timeoutMs = 5000): Promise<string | null> {
-  const options = connectionOptions(settings);
+export async function tlsFault(
+  settings: TemporalSettings,
+  options: ConnectionOptions,
+  timeoutMs = 5000,
+): Promise<string | null> {
   const tls = options.tls ?? {};
   const match = /^(.*):(\d+)$/.exec(options.address);
   const host = (match?.[1] ?? options.address).replace(/^\[|\]$/g, '');
@@ -159,31 +163,29 @@ export async function tlsFault(settings: TemporalSettings, timeoutMs = 5000): Pr
 }
 
 /**
- * Connects with `connect`; when TLS is on, a handshake of its own comes first, so a fault fails
- * at once with the setting it points at (gRPC would wait out its timeout, keep the process alive
- * that long, and say only that no connection was made).
+ * Connects with `connect` and the options of these settings (certificates read once); when TLS
+ * is on, a handshake of its own comes first, so a fault fails at once with the setting it points
+ * at (gRPC would wait out its timeout, keep the process alive that long, and say only that no
+ * connection was made).
  */
 export async function connectNaming<C>(
   settings: TemporalSettings,
-  tls: boolean,
-  connect: () => Promise<C>,
+  connect: (options: ConnectionOptions) => Promise<C>,
 ): Promise<C> {
-  const fault = tls ? await tlsFault(settings) : null;
+  const options = connectionOptions(settings);
+  const fault = options.tls !== undefined ? await tlsFault(settings, options) : null;
   if (fault) throw new TemporalSettingsError(fault);
-  return connect();
+  return connect(options);
 }
 
 /** A client connection with TLS, an API key or headers; its failure names the setting at fault. */
 export async function connectSecured(settings: TemporalSettings): Promise<Connection> {
-  const options = connectionOptions(settings);
   try {
-    return await connectNaming(settings, options.tls !== undefined, () =>
-      Connection.connect({ ...options, connectTimeout: 10_000 }),
-    );
+    return await connectNaming(settings, (options) => Connection.connect({ ...options, connectTimeout: 10_000 }));
   } catch (err) {
     if (err instanceof TemporalSettingsError) throw err;
     throw new TemporalUnavailableError(
-      `no Temporal server answers at ${options.address}${inProfile(settings)} [${settings.address.from}]: ${err instanceof Error ? err.message : String(err)}`,
+      `no Temporal server answers at ${settings.address.value}${inProfile(settings)} [${settings.address.from}]: ${err instanceof Error ? err.message : String(err)}`,
     );
   }
 }

@@ -7,7 +7,6 @@
 import { NativeConnection } from '@temporalio/worker';
 import proto from '@temporalio/proto';
 import { taskQueue } from '../config/paths.ts';
-import { connectionOptions } from '../config/temporal.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import { installRuntime } from '../workers/runtime.ts';
 import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
@@ -41,10 +40,7 @@ export async function startInProcessWorker(
 ): Promise<InProcessWorker> {
   installRuntime();
   // The same settings as the command's client: a TLS or API-key cluster serves the worker too.
-  const connect = connectionOptions(session.settings);
-  const connection = await connectNaming(session.settings, connect.tls !== undefined, () =>
-    NativeConnection.connect(connect),
-  );
+  const connection = await connectNaming(session.settings, (options) => NativeConnection.connect(options));
   const worker = await createLockstepWorker({
     connection,
     namespace: session.namespace,

@@ -9,14 +9,6 @@ export function stateDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.LOCKSTEP_STATE_DIR ?? join(projectRoot, '.lockstep');
 }
 
-export function temporalAddress(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TEMPORAL_ADDRESS ?? 'localhost:7233';
-}
-
-export function temporalNamespace(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TEMPORAL_NAMESPACE ?? 'default';
-}
-
 export const defaultConfigFile = (): string => join(process.cwd(), 'repos.config.json');
 
 /** The shared task queue (workflows and non-host activities); tests give each suite its own. */

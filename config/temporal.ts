@@ -171,19 +171,22 @@ function certificate(pem: Buffer, setting: PemSetting, where: string): X509Certi
   }
 }
 
+/** What a client or worker connection is given (both SDK connections take these fields). */
+export interface ConnectionOptions {
+  address: string;
+  tls?: TLSConfig;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
 /**
  * The options of a connection (client or worker) for these settings: certificates read and
  * checked here, so a missing file, a certificate that is not one, or a client certificate out
  * of its validity names its setting before any connection is tried.
  */
-export function connectionOptions(
-  s: TemporalSettings,
-  now: Date = new Date(),
-): { address: string; tls?: TLSConfig; apiKey?: string; metadata?: Record<string, string> } {
+export function connectionOptions(s: TemporalSettings, now: Date = new Date()): ConnectionOptions {
   const where = inProfile(s);
-  const options: { address: string; tls?: TLSConfig; apiKey?: string; metadata?: Record<string, string> } = {
-    address: s.address.value,
-  };
+  const options: ConnectionOptions = { address: s.address.value };
   if (s.apiKey) options.apiKey = s.apiKey.value;
   if (Object.keys(s.grpcMeta).length > 0) options.metadata = s.grpcMeta;
   if (!s.tls) return options;
@@ -210,12 +213,9 @@ export function connectionOptions(
     const from = new Date(cert.validFrom);
     const to = new Date(cert.validTo);
     if (now > to || now < from) {
-      throw new TemporalSettingsError(
-        `${settingName(s.clientCert.from, where)}: the client certificate ${s.clientCert.path ?? ''} ${now > to ? `expired on ${to.toISOString()}` : `is not valid before ${from.toISOString()}`}`.replace(
-          '  ',
-          ' ',
-        ),
-      );
+      const which = s.clientCert.path ? `the client certificate ${s.clientCert.path}` : 'the client certificate';
+      const when = now > to ? `expired on ${to.toISOString()}` : `is not valid before ${from.toISOString()}`;
+      throw new TemporalSettingsError(`${settingName(s.clientCert.from, where)}: ${which} ${when}`);
     }
     tls.clientCertPair = { crt, key };
   }
