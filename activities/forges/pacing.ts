@@ -7,6 +7,9 @@
 
 const MAX_RETRY_AFTER_MS = 120_000;
 
+/** Milliseconds since the epoch, sub-millisecond and never stepping back (Date.now floors and follows clock changes). */
+const monotonicEpochMs = (): number => performance.timeOrigin + performance.now();
+
 export class Pacer {
   private lastWriteEnd = 0;
   private notBefore = 0;
@@ -14,7 +17,7 @@ export class Pacer {
 
   constructor(
     readonly minIntervalMs: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = monotonicEpochMs,
   ) {}
 
   /** Runs `send` when the budget allows; content-creating sends are serialised. */
@@ -50,9 +53,11 @@ export class Pacer {
     return response;
   }
 
+  /** Node's timers may fire a few milliseconds early (they count from the loop's cached time): wait again. */
   private async waitUntil(at: number): Promise<void> {
-    const wait = at - this.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    for (let wait = at - this.now(); wait > 0; wait = at - this.now()) {
+      await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+    }
   }
 }
 
