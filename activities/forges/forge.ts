@@ -3,6 +3,7 @@
  * Every call is find-or-create or an update keyed by the head branch, so retrying it never
  * opens a second pull request.
  */
+import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../../core/landing.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../core/pulls.ts';
 
 export interface PullRequestSpec {
@@ -33,4 +34,13 @@ export interface Forge {
   markReady(repo: string, number: number): Promise<PullRequestRecord>;
   /** Closes a PR without merging (a closed or merged one is left as is). */
   closePullRequest(repo: string, number: number): Promise<PullRequestRecord>;
+  /** What landing waits on: head, checks (required ones marked), reviews, base, mergeability. */
+  landingState(repo: string, number: number): Promise<LandingState>;
+  /**
+   * Merges with the forge's head-sha guard and the given method. A PR already merged at
+   * `request.sha` answers `{ merged: true, alreadyMerged: true }` (a lost answer, retried).
+   */
+  mergePullRequest(request: MergeRequest): Promise<MergeOutcome>;
+  /** Brings the PR's head up to date with its base (the forge's update-branch), guarded by `sha`. */
+  updatePullRequestBranch(repo: string, number: number, sha: string): Promise<UpdateOutcome>;
 }

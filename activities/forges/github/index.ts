@@ -13,6 +13,8 @@ import type { GitHubForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
 import { forgeFailure, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
+import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/landing.ts';
+import { fatal } from '../../errors.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { pacedFetch, pacerFor } from '../pacing.ts';
@@ -224,6 +226,19 @@ export class GitHubForge implements Forge {
       );
       return { ...this.record(repo, pr), draft: false };
     });
+  }
+
+  // Landing (issue 23): filled in by the landing work; until then a clear refusal, never a guess.
+  landingState(): Promise<LandingState> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitHub forge yet'));
+  }
+
+  mergePullRequest(): Promise<MergeOutcome> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitHub forge yet'));
+  }
+
+  updatePullRequestBranch(): Promise<UpdateOutcome> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitHub forge yet'));
   }
 
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {

@@ -13,6 +13,8 @@ import type { GitLabForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
 import { forgeFailure, GITLAB_FAILURES, type ForgeHttpError } from '../failure.ts';
+import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/landing.ts';
+import { fatal } from '../../errors.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { isContentCreating, pacerFor, retryAfterMs, type Pacer } from '../pacing.ts';
@@ -231,6 +233,19 @@ export class GitLabForge implements Forge {
       );
       return this.record(repo, ready);
     });
+  }
+
+  // Landing (issue 23): filled in by the landing work; until then a clear refusal, never a guess.
+  landingState(): Promise<LandingState> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitLab forge yet'));
+  }
+
+  mergePullRequest(): Promise<MergeOutcome> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitLab forge yet'));
+  }
+
+  updatePullRequestBranch(): Promise<UpdateOutcome> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitLab forge yet'));
   }
 
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {

@@ -8,6 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { remoteBranchCommit } from '../../git/workspace.ts';
+import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/landing.ts';
+import { fatal } from '../../errors.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 
@@ -91,6 +93,19 @@ export class LocalForge implements Forge {
 
   async markReady(repo: string, number: number): Promise<PullRequestRecord> {
     return this.change(repo, number, (pr) => (pr.draft ? { draft: false } : null));
+  }
+
+  // Landing (issue 23): filled in by the landing work; until then a clear refusal, never a guess.
+  landingState(): Promise<LandingState> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the local forge yet'));
+  }
+
+  mergePullRequest(): Promise<MergeOutcome> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the local forge yet'));
+  }
+
+  updatePullRequestBranch(): Promise<UpdateOutcome> {
+    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the local forge yet'));
   }
 
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
