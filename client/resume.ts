@@ -3,7 +3,7 @@
  * results), so nothing but the change id is needed; a new change file may be applied to the repos
  * still to run.
  */
-import { loadChange, loadReposConfig } from '../config/load.ts';
+import { InputError, loadChange, loadReposConfig } from '../config/load.ts';
 import { changeInput, resolveTasks } from '../core/inputs.ts';
 import { repoWorkflowId } from '../core/ids.ts';
 import type { ChangeInput, ChangeResult } from '../core/change.ts';
@@ -62,7 +62,14 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
         options.changeFile,
       );
       if (change.id !== options.changeId)
-        throw new ChangeRefusedError(`${options.changeFile} is change "${change.id}", not "${options.changeId}"`);
+        throw new InputError([
+          {
+            file: options.changeFile,
+            path: 'id',
+            message: `this file is change "${change.id}", not "${options.changeId}"`,
+            fix: `resume ${change.id} with it, or give the change file of ${options.changeId}`,
+          },
+        ]);
       const tasks = resolveTasks(loaded, change);
       const before = new Map(input.repos.map((t) => [t.repo, t.taskHash]));
       const changed = tasks

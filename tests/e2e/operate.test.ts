@@ -99,6 +99,12 @@ describe('operating changes from the CLI', () => {
     const original = await import('node:fs/promises').then((fs) => fs.readFile(file, 'utf8'));
     expect(original).toContain('echo "resume-me" >> NOTES.md');
     await writeFile(changed, original.replace('echo "resume-me" >> NOTES.md', 'echo "resume-me" >> CHANGELOG.md'));
+    // The change file of another change: bad input (exit 2) naming the file's id field; nothing resumed.
+    const other = join(h.fleet.root, 'resume-other.yaml');
+    await writeFile(other, original.replace(/^id: resume-me$/m, 'id: resume-other'));
+    const wrongId = await h.cli(['resume', 'resume-me', '--change', other, '--no-worker']);
+    expect(wrongId.code, wrongId.stderr).toBe(2);
+    expect(wrongId.stderr).toMatch(/resume-other\.yaml: id: this file is change "resume-other", not "resume-me"/);
     const refused = await h.cli(['resume', 'resume-me', '--change', changed, '--no-worker']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/changed for catalog, which already finished green/);
