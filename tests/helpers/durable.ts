@@ -48,6 +48,8 @@ export interface WorkerOptions {
   args?: string[];
   /** Extra environment (a forge token, DOCKER_HOST). */
   env?: Record<string, string>;
+  /** A command the worker runs under, e.g. `nsenter --net=… --` (it must exec the worker in place). */
+  prefix?: string[];
 }
 
 export function alive(child: ChildProcess): boolean {
@@ -56,7 +58,9 @@ export function alive(child: ChildProcess): boolean {
 
 /** A `lockstep worker` process, like an operator would run it; resolves once it polls. */
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker', ...(options.args ?? [])], {
+  const argv = [process.execPath, join(projectRoot, 'bin', 'lockstep.js'), 'worker', ...(options.args ?? [])];
+  const [command = process.execPath, ...args] = [...(options.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       TEMPORAL_ADDRESS: options.address,
