@@ -15,20 +15,19 @@
  *    link returns, the cut worker's reconciler removes the work trees it was left with.
  */
 import { Client, Connection } from '@temporalio/client';
+import proto from '@temporalio/proto';
 import Docker from 'dockerode';
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_CHANGE, LABEL_HOST, LABEL_REPO } from '../../activities/sandbox/docker.ts';
-import { loadChange, loadReposConfig } from '../../config/load.ts';
-import { changeInput, resolveTasks } from '../../core/inputs.ts';
 import { changeWorkflowId, repoWorkflowId } from '../../core/ids.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import { hostQueueName } from '../../workers/worker.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { liveStatus } from '../../client/live-status.ts';
+import { ms } from '../../cli/audit/records.ts';
 import { startTestCluster, type TestCluster } from '../helpers/cluster.ts';
 import {
   alive,
@@ -36,6 +35,7 @@ import {
   removeSandboxesOf,
   sandboxesLeft,
   seedSmallRepos,
+  smallReposChange,
   startWorker,
   stopWorker,
   waitForStatus,
@@ -150,23 +150,13 @@ afterAll(async () => {
 
 async function input(id: string, pauseSeconds: number): Promise<ChangeInput> {
   if (!root) throw new Error('set-up failed');
-  const file = join(root, `${id}.yaml`);
-  await writeFile(
-    file,
-    stringify({
-      id,
-      title: 'Prices in cents',
-      description: 'Every service moves to integer cents.',
-      repos: REPOS.map((name) => ({
-        name,
-        steps: [{ name: 'note', run: `sleep ${pauseSeconds} && echo cents >> README.md` }],
-      })),
-    }),
-  );
-  const loaded = await loadReposConfig(join(root, 'repos.config.json'));
-  const change = await loadChange(file, loaded);
   changeIds.push(id);
-  return changeInput(loaded, change, resolveTasks(loaded, change));
+  return smallReposChange({
+    root,
+    id,
+    repos: REPOS,
+    step: { name: 'note', run: `sleep ${pauseSeconds} && echo cents >> README.md` },
+  });
 }
 
 /** Per repo, the task queues its sandbox commands were scheduled on, from its workflow's history. */
@@ -184,34 +174,40 @@ async function commandQueues(changeId: string): Promise<Record<string, string[]>
   return out;
 }
 
+const timeoutName = (type: unknown): string =>
+  String(proto.temporal.api.enums.v1.TimeoutType[Number(type)] ?? type)
+    .replace('TIMEOUT_TYPE_', '')
+    .toLowerCase();
+
 /**
- * What a repo's workflow saw of its activities from `since` on: each one's name and how it ended
- * (completed, failed, timed out: which timeout), seconds after `since`.
+ * What a workflow saw from `since` on, one line per event that tells: each activity's name and
+ * how it ended (completed, failed, which timeout), and workflow task timeouts, in seconds after
+ * `since`.
  */
-async function activityTimeline(workflowId: string, since: number): Promise<string[]> {
+async function timeline(workflowId: string, since: number): Promise<string[]> {
   if (!client) throw new Error('set-up failed');
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   const names = new Map<string, string>();
   const lines: string[] = [];
   for (const e of history.events ?? []) {
-    const at = (Number(e.eventTime?.seconds ?? 0) * 1000 + Math.round((e.eventTime?.nanos ?? 0) / 1e6) - since) / 1000;
+    const at = `+${((ms(e.eventTime) - since) / 1000).toFixed(1)}s`;
     const scheduled = e.activityTaskScheduledEventAttributes;
     if (scheduled) names.set(String(e.eventId), scheduled.activityType?.name ?? '?');
-    const ended =
-      (e.activityTaskCompletedEventAttributes && ['completed', e.activityTaskCompletedEventAttributes]) ||
-      (e.activityTaskFailedEventAttributes && ['failed', e.activityTaskFailedEventAttributes]) ||
-      (e.activityTaskTimedOutEventAttributes && [
-        `timed out (${String(e.activityTaskTimedOutEventAttributes.failure?.timeoutFailureInfo?.timeoutType ?? '?')})`,
-        e.activityTaskTimedOutEventAttributes,
-      ]);
-    if (e.workflowTaskTimedOutEventAttributes && at >= 0)
-      lines.push(
-        `workflow task timed out (${String(e.workflowTaskTimedOutEventAttributes.timeoutType)}) at +${at.toFixed(1)}s`,
-      );
-    if (ended && at >= 0) {
-      const [how, attrs] = ended as [string, { scheduledEventId?: unknown }];
-      lines.push(`${names.get(String(attrs.scheduledEventId)) ?? '?'} ${how} at +${at.toFixed(1)}s`);
+    if (ms(e.eventTime) < since) continue;
+    const timedOut = e.activityTaskTimedOutEventAttributes;
+    const ended = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? timedOut;
+    if (ended) {
+      const how = timedOut
+        ? `timed out (${timeoutName(timedOut.failure?.timeoutFailureInfo?.timeoutType)})`
+        : e.activityTaskFailedEventAttributes
+          ? 'failed'
+          : 'completed';
+      lines.push(`${names.get(String(ended.scheduledEventId)) ?? '?'} ${how} at ${at}`);
     }
+    if (e.workflowTaskTimedOutEventAttributes)
+      lines.push(
+        `workflow task timed out (${timeoutName(e.workflowTaskTimedOutEventAttributes.timeoutType)}) at ${at}`,
+      );
   }
   return lines;
 }
@@ -330,7 +326,7 @@ describe('two hosts in their own network namespaces, on a cluster with mTLS', ()
       expect(trees).toEqual([]);
       expect(await sandboxesLeft(change.changeId, docker)).toEqual([]);
       for (const id of [changeWorkflowId(change.changeId), ...REPOS.map((r) => repoWorkflowId(change.changeId, r))]) {
-        const moved = await activityTimeline(id, cutAt);
+        const moved = await timeline(id, cutAt);
         process.stderr.write(`two-hosts: ${id} after the cut: ${moved.join('; ')}\n`);
       }
       process.stderr.write(
