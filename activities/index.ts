@@ -208,7 +208,10 @@ export function createSharedActivities(deps: ActivityDeps) {
           ...(input.attempt !== undefined ? { attempt: input.attempt } : {}),
         });
       } catch (err) {
-        await Promise.allSettled([sandboxes.remove(ref), removeWorkspace(prepared.workspace)]);
+        // Removing what it made can wait on a silent engine as long as the create did (15 s
+        // each): this worker lives, so it beats meanwhile, and the workflow sees the create's
+        // failure (DockerUnresponsive, say) rather than a heartbeat timeout.
+        await whileAlive(() => Promise.allSettled([sandboxes.remove(ref), removeWorkspace(prepared.workspace)]));
         throw err;
       }
       return prepared;

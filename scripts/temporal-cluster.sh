@@ -3,7 +3,9 @@
 #   - the Temporal server and its SQL tool, from the Go module go.temporal.io/server at a pinned
 #     version, into .tools/temporal-server-<version>/ (temporal-server, temporal-sql-tool, and the
 #     PostgreSQL schema folder copied out of the module), stripped;
-#   - PostgreSQL 15 (initdb, pg_ctl, postgres): Debian's postgresql-15 when it is not there.
+#   - PostgreSQL 15 (initdb, pg_ctl, postgres): Debian's postgresql-15 when it is not there;
+#   - `ip` and `nsenter`, with which the two-host test gives each worker a network namespace:
+#     Debian's iproute2 and util-linux when they are not there.
 # The server needs a newer Go than Debian's: GOTOOLCHAIN makes the go command take that toolchain
 # from the module proxy (as a module, vouched for by the checksum database). Module and build
 # caches (about 1.6 GB) live in a scratch folder under .tools and go once the binaries are in
@@ -37,6 +39,20 @@ else
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-15) \
     >"$state/logs/apt-postgresql.log" 2>&1 || die "apt-get install postgresql-15 failed; see $state/logs/apt-postgresql.log"
   [[ -x /usr/lib/postgresql/15/bin/initdb ]] || die "postgresql-15 installed, but /usr/lib/postgresql/15/bin/initdb is missing"
+fi
+
+# --- Network namespaces (tests/helpers/hosts.ts) ----------------------------------------------
+missing=()
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nsenter >/dev/null && command -v unshare >/dev/null || missing+=(util-linux)
+if [[ ${#missing[@]} -eq 0 ]]; then
+  info "ip, nsenter, unshare: present"
+else
+  [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null ||
+    die "the two-host test needs ip and nsenter. Install them (Debian: apt-get install ${missing[*]}) and run again."
+  say "Network namespaces: installing Debian's ${missing[*]} (log: $state/logs/apt-netns.log)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}") \
+    >"$state/logs/apt-netns.log" 2>&1 || die "apt-get install ${missing[*]} failed; see $state/logs/apt-netns.log"
 fi
 
 # --- Temporal server and SQL tool ------------------------------------------------------------

@@ -40,10 +40,16 @@ import type {
   RepoWorkflowInput,
 } from '../core/repo.ts';
 
-/** Opening a workspace: on the shared queue, on whichever worker takes it; it answers with that worker's host queue. */
+/**
+ * Opening a workspace: on the shared queue, on whichever worker takes it; it answers with that
+ * worker's host queue. It beats every 5 s while it clones and creates the sandbox, so a worker
+ * whose host vanished mid-open is given up on after 30 s, like a host activity, and the retry
+ * goes to a live worker (tests/e2e/two-hosts.test.ts). Only the timeout changed (it was a
+ * minute), not the commands: recorded histories replay unchanged.
+ */
 const { openWorkspace, prepareWorkspace } = proxyActivities<SharedActivities>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 5 },
 });
 

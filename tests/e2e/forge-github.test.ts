@@ -10,18 +10,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
 import { NativeConnection } from '@temporalio/worker';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../activities/forges/body.ts';
 import { remoteBranchCommit } from '../../activities/git/workspace.ts';
-import { changeInput } from '../../core/inputs.ts';
-import { loadChange, loadReposConfig } from '../../config/load.ts';
-import { resolveTasks } from '../../core/inputs.ts';
+import { loadReposConfig } from '../../config/load.ts';
 import { forgeQueue } from '../../core/forge-queue.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
-import { seedSmallRepos } from '../helpers/durable.ts';
+import { seedSmallRepos, smallReposChange } from '../helpers/durable.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const REPOS = Array.from({ length: 10 }, (_, i) => `svc-${i}`);
@@ -58,20 +55,8 @@ async function seedFleet(): Promise<void> {
   );
 }
 
-async function input(id: string): Promise<ChangeInput> {
-  const file = join(root, `${id}.yaml`);
-  await writeFile(
-    file,
-    stringify({
-      id,
-      title: 'Prices in cents',
-      description: 'Every service moves to integer cents.',
-      repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })),
-    }),
-  );
-  const loaded = await loadReposConfig(configFile);
-  const change = await loadChange(file, loaded);
-  return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: 5 });
+function input(id: string): Promise<ChangeInput> {
+  return smallReposChange({ root, id, repos: REPOS, configFile, concurrency: 5 });
 }
 
 /** Content-creating requests (every method but GET) in arrival order, from `from` on. */

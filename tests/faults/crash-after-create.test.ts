@@ -15,12 +15,8 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { remoteBranchCommit } from '../../activities/git/workspace.ts';
-import { changeInput } from '../../core/inputs.ts';
-import { loadChange, loadReposConfig } from '../../config/load.ts';
-import { resolveTasks } from '../../core/inputs.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeBranch, changeWorkflowId } from '../../core/ids.ts';
 import type { ChangeInput } from '../../core/change.ts';
@@ -31,6 +27,7 @@ import {
   removeSandboxesOf,
   sandboxesLeft,
   seedSmallRepos,
+  smallReposChange,
   startWorker,
   stopWorker,
   type WorkerProcess,
@@ -114,20 +111,8 @@ afterAll(async () => {
 
 async function input(id: string): Promise<ChangeInput> {
   if (!root) throw new Error('set-up failed');
-  const file = join(root, `${id}.yaml`);
-  await writeFile(
-    file,
-    stringify({
-      id,
-      title: 'Prices in cents',
-      description: 'Every service moves to integer cents.',
-      repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })),
-    }),
-  );
-  const loaded = await loadReposConfig(join(root, 'repos.config.json'));
-  const change = await loadChange(file, loaded);
   changeIds.push(id);
-  return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: 3 });
+  return smallReposChange({ root, id, repos: REPOS, concurrency: 3 });
 }
 
 describe('faults: worker killed after the forge created a PR, before the activity returned', () => {

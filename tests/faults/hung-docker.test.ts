@@ -20,11 +20,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { changeInput } from '../../core/inputs.ts';
-import { loadChange, loadReposConfig } from '../../config/load.ts';
-import { resolveTasks } from '../../core/inputs.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
 import { changeWorkflowId } from '../../core/ids.ts';
 import type { ChangeInput } from '../../core/change.ts';
@@ -34,6 +30,7 @@ import {
   removeSandboxesOf,
   sandboxesLeft,
   seedSmallRepos,
+  smallReposChange,
   startWorker,
   stopWorker,
   waitForStatus,
@@ -90,21 +87,16 @@ afterAll(async () => {
 
 async function input(id: string): Promise<ChangeInput> {
   if (!root) throw new Error('set-up failed');
-  const file = join(root, `${id}.yaml`);
-  // A long step: the engine goes silent while it runs.
-  await writeFile(
-    file,
-    stringify({
-      id,
-      title: 'Prices in cents',
-      description: 'Cents.',
-      repos: REPOS.map((name) => ({ name, steps: [{ name: 'long step', run: 'sleep 60; echo cents >> README.md' }] })),
-    }),
-  );
-  const loaded = await loadReposConfig(join(root, 'repos.config.json'));
-  const change = await loadChange(file, loaded);
   changeIds.push(id);
-  return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: 2 });
+  // A long step: the engine goes silent while it runs.
+  return smallReposChange({
+    root,
+    id,
+    repos: REPOS,
+    step: { name: 'long step', run: 'sleep 60; echo cents >> README.md' },
+    description: 'Cents.',
+    concurrency: 2,
+  });
 }
 
 describe('faults: the Docker engine stops answering mid-step', () => {

@@ -11,11 +11,12 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import { expect } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import type { Change } from '../../config/change.ts';
-import { gateInput, resolveTasks } from '../../core/inputs.ts';
+import { changeInput, gateInput, resolveTasks } from '../../core/inputs.ts';
 import { loadChange, loadReposConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import type { changeWorkflow } from '../../workflows/change.ts';
@@ -48,6 +49,8 @@ export interface WorkerOptions {
   args?: string[];
   /** Extra environment (a forge token, DOCKER_HOST). */
   env?: Record<string, string>;
+  /** A command the worker runs under, e.g. `nsenter --net=… --` (it must exec the worker in place). */
+  prefix?: string[];
 }
 
 export function alive(child: ChildProcess): boolean {
@@ -56,7 +59,9 @@ export function alive(child: ChildProcess): boolean {
 
 /** A `lockstep worker` process, like an operator would run it; resolves once it polls. */
 export async function startWorker(options: WorkerOptions): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'lockstep.js'), 'worker', ...(options.args ?? [])], {
+  const argv = [process.execPath, join(projectRoot, 'bin', 'lockstep.js'), 'worker', ...(options.args ?? [])];
+  const [command = process.execPath, ...args] = [...(options.prefix ?? []), ...argv];
+  const child = spawn(command, args, {
     env: {
       ...process.env,
       TEMPORAL_ADDRESS: options.address,
@@ -212,6 +217,37 @@ export async function seedSmallRepos(root: string, names: readonly string[]): Pr
     await exec('git', ['clone', '--quiet', '--bare', '--no-hardlinks', work, join(root, 'remotes', `${name}.git`)]);
   }
   await rm(join(root, 'work'), { recursive: true, force: true });
+}
+
+/**
+ * A steps change on the small repos of `seedSmallRepos`: each repo runs one step, by default
+ * `note`, `echo cents >> README.md` (what their `grep -q cents README.md` tests look for). It is
+ * written to `<root>/<id>.yaml` and loaded against the fleet config (`<root>/repos.config.json`
+ * unless given), as the CLI loads one.
+ */
+export async function smallReposChange(options: {
+  root: string;
+  id: string;
+  repos: readonly string[];
+  configFile?: string;
+  step?: { name: string; run: string };
+  description?: string;
+  concurrency?: number;
+}): Promise<ChangeInput> {
+  const file = join(options.root, `${options.id}.yaml`);
+  const step = options.step ?? { name: 'note', run: 'echo cents >> README.md' };
+  await writeFile(
+    file,
+    stringify({
+      id: options.id,
+      title: 'Prices in cents',
+      description: options.description ?? 'Every service moves to integer cents.',
+      repos: options.repos.map((name) => ({ name, steps: [step] })),
+    }),
+  );
+  const loaded = await loadReposConfig(options.configFile ?? join(options.root, 'repos.config.json'));
+  const change = await loadChange(file, loaded);
+  return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: options.concurrency });
 }
 
 export interface FiveRepoFleet extends TestFleet {
