@@ -64,18 +64,22 @@ interface Requirement {
   source: string;
 }
 
-/** The image a requirement needs: the default one when its toolchain there is new enough. */
-function imageFor(req: Requirement): { image: string; note: string } {
+/**
+ * The image a requirement needs: the default one when its toolchain there is new enough (and,
+ * for Node.js, when the repo needs no npm: the default image has Node.js without npm).
+ */
+function imageFor(req: Requirement, needsNpm: boolean): { image: string; note: string } {
   const name = TOOLCHAIN_NAMES[req.toolchain];
   const stated = req.constraint ? `${req.source} asks for ${name} ${req.constraint}` : `${name} (${req.source})`;
   const wanted = req.constraint ? leadingVersion(req.constraint) : null;
   const own = req.toolchain === 'rust' ? null : DEFAULT_TOOLCHAINS[req.toolchain];
-  if (own !== null && (!wanted || !newer(wanted, leadingVersion(own) ?? [0, 0]))) {
-    return { image: DEFAULT_IMAGE, note: `${stated}; ${DEFAULT_IMAGE} has ${name} ${own}` };
-  }
-  const version = wanted ? (req.toolchain === 'node' ? `${wanted[0]}` : `${wanted[0]}.${wanted[1]}`) : 'stable';
+  const ownVersion = leadingVersion(own ?? '0') ?? [0, 0];
+  const fits = own !== null && (!wanted || !newer(wanted, ownVersion));
+  if (fits && !needsNpm) return { image: DEFAULT_IMAGE, note: `${stated}; ${DEFAULT_IMAGE} has ${name} ${own}` };
+  const at = wanted && newer(wanted, ownVersion) ? wanted : ownVersion;
+  const version = own === null && !wanted ? 'stable' : req.toolchain === 'node' ? `${at[0]}` : `${at[0]}.${at[1]}`;
   const image = `lockstep-${req.toolchain}:${version}`;
-  const has = own === null ? `has no ${name}` : `has ${name} ${own} only`;
+  const has = own === null ? `has no ${name}` : fits ? `has ${name} ${own} but no npm` : `has ${name} ${own} only`;
   return {
     image,
     note: `${stated}; ${DEFAULT_IMAGE} ${has}: build ${image} on top of it (docs/environments.md, recipes in the package's examples/images/) or name your own image here`,
@@ -89,6 +93,8 @@ export async function detectSandbox(files: RepoFiles): Promise<DetectedSandbox> 
   let setup: string | null = null;
   let egress: string[] = [];
   let requirement: Requirement | null = null;
+  let needsNpm = false;
+  let nodeScript: string | null = null;
 
   const packageJson = await files.read('package.json');
   const goMod = await files.read('go.mod');
@@ -104,6 +110,7 @@ export async function detectSandbox(files: RepoFiles): Promise<DetectedSandbox> 
     }
     const script = manifest.scripts?.test;
     if (typeof script === 'string' && !NPM_NO_TEST.test(script)) {
+      nodeScript = script;
       test = 'npm test';
       notes.push({ field: 'test', text: `package.json scripts.test: ${script}` });
     }
@@ -120,6 +127,7 @@ export async function detectSandbox(files: RepoFiles): Promise<DetectedSandbox> 
             : { toolchain: 'node', constraint: null, source: 'package.json' };
     const lockfile = ['package-lock.json', 'npm-shrinkwrap.json'].find(has);
     if (lockfile) {
+      needsNpm = true;
       setup = 'npm ci';
       egress = ['registry.npmjs.org'];
       notes.push({ field: 'setup', text: `${lockfile}: dependencies installed by npm ci from the npm registry` });
@@ -182,9 +190,14 @@ export async function detectSandbox(files: RepoFiles): Promise<DetectedSandbox> 
 
   let image = DEFAULT_IMAGE;
   if (requirement) {
-    const chosen = imageFor(requirement);
+    const chosen = imageFor(requirement, needsNpm);
     image = chosen.image;
     notes.push({ field: 'image', text: chosen.note });
+  }
+  if (nodeScript !== null && image === DEFAULT_IMAGE) {
+    // No npm to run it: the script itself, which is all npm test would run here (no dependencies).
+    test = nodeScript;
+    notes.push({ field: 'test', text: `run as written: ${DEFAULT_IMAGE} has no npm` });
   }
   if (test === null) {
     notes.push({

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { detectSandbox } from '../../client/machine/detect.ts';
 import { initConfig, repoName } from '../../client/machine/init.ts';
 import { InputError, loadReposConfig } from '../../config/load.ts';
 import { parseJsonc } from '../../config/jsonc.ts';
@@ -106,7 +107,7 @@ describe('lockstep init', () => {
       setup: null,
       test: 'python3 -m pytest',
     });
-    expect(byName.web?.sandbox).toMatchObject({ image: 'lockstep-sandbox:latest', setup: null, test: 'npm test' });
+    expect(byName.web?.sandbox).toMatchObject({ image: 'lockstep-sandbox:latest', setup: null, test: 'node --test' });
 
     // The real loader accepts the file; the comments say where each value came from.
     const loaded = await loadReposConfig(file);
@@ -114,7 +115,7 @@ describe('lockstep init', () => {
       ['orders', 'lockstep-node:22', 'npm test', 'npm ci'],
       ['ledger', 'lockstep-go:1.26', 'go test ./...', 'go mod download'],
       ['pricing', 'lockstep-sandbox:latest', 'python3 -m pytest', null],
-      ['web', 'lockstep-sandbox:latest', 'npm test', null],
+      ['web', 'lockstep-sandbox:latest', 'node --test', null],
     ]);
     expect(loaded.config.repos[1]?.sandbox.egress?.allow).toEqual(['proxy.golang.org', 'sum.golang.org']);
     const text = await readFile(file, 'utf8');
@@ -147,6 +148,16 @@ describe('lockstep init', () => {
     expect((err as InputError).issues[0]).toMatchObject({ path: 'repos[1].url' });
     expect((err as InputError).issues[0]?.message).toContain('absent.git');
     await expect(readFile(file)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('asks for an image with npm when a lockfile needs npm ci, even where the Node.js version fits', async () => {
+    const files: Record<string, string> = {
+      'package.json': '{"scripts":{"test":"jest"}}',
+      'package-lock.json': '{}',
+    };
+    const found = await detectSandbox({ names: Object.keys(files), read: async (n) => files[n] ?? null });
+    expect(found).toMatchObject({ image: 'lockstep-node:18', setup: 'npm ci', test: 'npm test' });
+    expect(found.notes.find((n) => n.field === 'image')?.text).toContain('has Node.js 18 but no npm');
   });
 
   it('names repos after their remotes as the config allows', () => {
