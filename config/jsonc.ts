@@ -94,48 +94,37 @@ function firstSyntaxError(text: string): Found {
     if (text[end - 1] !== '"' || end - 1 === i) fail('a string is not closed on its line');
     i = end;
   };
+  /** The items of an object or array after its opening bracket, up to and past `close`. */
+  const items = (close: '}' | ']', item: () => void): void => {
+    i++;
+    space();
+    if (text[i] === close) return void i++;
+    for (;;) {
+      item();
+      space();
+      if (text[i] === close) return void i++;
+      if (text[i] !== ',') fail(`expected "," or "${close}" after a value, found ${shown()}`);
+      const comma = i++;
+      space();
+      if (text[i] === close) {
+        i = comma;
+        fail(`a trailing comma before "${close}" (remove it)`);
+      }
+    }
+  };
+  const member = (): void => {
+    space();
+    string();
+    space();
+    if (text[i] !== ':') fail(`expected ":" after the field name, found ${shown()}`);
+    i++;
+    value();
+  };
   const value = (): void => {
     space();
     const c = text[i];
-    if (c === '{') {
-      i++;
-      space();
-      if (text[i] === '}') return void i++;
-      for (;;) {
-        space();
-        string();
-        space();
-        if (text[i] !== ':') fail(`expected ":" after the field name, found ${shown()}`);
-        i++;
-        value();
-        space();
-        if (text[i] === '}') return void i++;
-        if (text[i] !== ',') fail(`expected "," or "}" after a value, found ${shown()}`);
-        const comma = i++;
-        space();
-        if (text[i] === '}') {
-          i = comma;
-          fail('a trailing comma before "}" (remove it)');
-        }
-      }
-    }
-    if (c === '[') {
-      i++;
-      space();
-      if (text[i] === ']') return void i++;
-      for (;;) {
-        value();
-        space();
-        if (text[i] === ']') return void i++;
-        if (text[i] !== ',') fail(`expected "," or "]" after a value, found ${shown()}`);
-        const comma = i++;
-        space();
-        if (text[i] === ']') {
-          i = comma;
-          fail('a trailing comma before "]" (remove it)');
-        }
-      }
-    }
+    if (c === '{') return items('}', member);
+    if (c === '[') return items(']', value);
     if (c === '"') return string();
     const literal = /^(?:true|false|null|-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i));
     if (!literal) fail(`expected a value, found ${shown()}`);
