@@ -8,7 +8,7 @@
  */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +29,8 @@ let origin: string;
 let env: TestWorkflowEnvironment;
 let tarball: { file: string; bytes: number };
 let installSeconds: number;
+/** The per-user tools folder of this test: what the clone's bootstrap built, linked, so setup finds it all. */
+let tools: string;
 const cloneState = join(projectRoot, '.lockstep');
 
 /** Every path under `dir` (relative), with its size and mtime, so a later listing shows any change. */
@@ -96,6 +98,11 @@ beforeAll(async () => {
     }
   }
   await mkdir(work, { recursive: true });
+  tools = join(root, 'tools');
+  await mkdir(join(tools, 'bin'), { recursive: true });
+  for (const entry of await readdir(join(projectRoot, '.tools'))) {
+    if (entry !== 'bin') await symlink(join(projectRoot, '.tools', entry), join(tools, entry));
+  }
   const [temporal] = await Promise.all([
     startTestTemporal(),
     seedRemotes(fleet, origin),
@@ -106,7 +113,8 @@ beforeAll(async () => {
       tarball = { file: join(root, packed[0]?.filename ?? ''), bytes: packed[0]?.size ?? 0 };
       await writeFile(join(work, 'package.json'), '{ "private": true }\n');
       const started = performance.now();
-      await exec('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball.file], {
+      const flags = ['--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'];
+      await exec('npm', ['install', ...flags, tarball.file], {
         cwd: work,
         maxBuffer: 16 * 1024 * 1024,
       });
@@ -132,6 +140,20 @@ describe('the installed package', () => {
     for (const absent of ['tests', '.tools', '.lockstep', 'bench', 'docs', 'node_modules'])
       expect(shipped).not.toContain(absent);
     expect(await readdir(join(installed, 'scripts'))).not.toContain('temporal-cluster.sh');
+  });
+
+  it('sets up the per-user tools folder with the packaged bootstrap, keeping what is already there', async () => {
+    const setup = await npx(['setup'], { LOCKSTEP_TOOLS_DIR: tools });
+    expect(setup.code, setup.stderr).toBe(0);
+    for (const part of ['Temporal CLI', 'gitleaks', 'semgrep', 'sandbox image']) {
+      expect(setup.stderr).toMatch(new RegExp(`\\[bootstrap\\] ${part} \\S+: present`));
+    }
+    expect(setup.stderr).toContain('[bootstrap] npm packages: installed with the package');
+    expect(setup.stderr).not.toContain('npm ci');
+    expect(setup.stderr).toContain(`lockstep: tools are in ${tools}`);
+    // The Temporal CLI's link is the tools folder's own; the bootstrap's logs stay with the tools.
+    expect((await stat(join(tools, 'bin', 'temporal'))).isFile()).toBe(true);
+    expect(await readdir(join(tools, 'setup'))).toContain('logs');
   });
 
   it('inits a fleet from two remotes and runs a steps change with all its state in the working folder', async () => {
@@ -174,8 +196,7 @@ describe('the installed package', () => {
       TEMPORAL_ADDRESS: env.address,
       LOCKSTEP_TASK_QUEUE: `package-${uniqueSuffix()}`,
       LOCKSTEP_HOST_ID: `package-host-${uniqueSuffix()}`,
-      // The gate's tools the clone's bootstrap built: the package's own setup would build the same.
-      LOCKSTEP_TOOLS_DIR: join(projectRoot, '.tools'),
+      LOCKSTEP_TOOLS_DIR: tools,
     });
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as ChangeResult;
