@@ -55,11 +55,21 @@ interface Run {
   stderr: string;
 }
 
-/** `npx lockstep <args>` in the working folder, as a user runs it: no LOCKSTEP_STATE_DIR. */
+/**
+ * A user's shell environment: none of the npm_* variables `npm test` hands down (they describe
+ * the clone), no LOCKSTEP_STATE_DIR or LOCKSTEP_TOOLS_DIR.
+ */
+function userEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('npm_') && name !== 'LOCKSTEP_STATE_DIR' && name !== 'LOCKSTEP_TOOLS_DIR',
+    ),
+  );
+}
+
+/** `npx lockstep <args>` in the working folder, as a user runs it. */
 function npx(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
-  const base = { ...process.env };
-  delete base.LOCKSTEP_STATE_DIR;
-  delete base.LOCKSTEP_TOOLS_DIR;
+  const base = userEnv();
   return new Promise((resolve) => {
     execFile(
       'npx',
@@ -108,7 +118,8 @@ beforeAll(async () => {
     seedRemotes(fleet, origin),
     (async () => {
       const packed = JSON.parse(
-        (await exec('npm', ['pack', '--json', '--pack-destination', root], { cwd: projectRoot })).stdout,
+        (await exec('npm', ['pack', '--json', '--pack-destination', root], { cwd: projectRoot, env: userEnv() }))
+          .stdout,
       ) as { filename: string; size: number }[];
       tarball = { file: join(root, packed[0]?.filename ?? ''), bytes: packed[0]?.size ?? 0 };
       await writeFile(join(work, 'package.json'), '{ "private": true }\n');
@@ -116,6 +127,7 @@ beforeAll(async () => {
       const flags = ['--prefer-offline', '--no-audit', '--no-fund', '--no-package-lock', '--loglevel=error'];
       await exec('npm', ['install', ...flags, tarball.file], {
         cwd: work,
+        env: userEnv(),
         maxBuffer: 16 * 1024 * 1024,
       });
       installSeconds = (performance.now() - started) / 1000;
