@@ -13,6 +13,7 @@ import {
   type WorkflowBundle,
 } from '@temporalio/worker';
 import Docker from 'dockerode';
+import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -115,7 +116,8 @@ type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>
  * other packages' files, so the workflows bundle from source in the clone and the package alike.
  */
 export function compileOwnSources(config: WebpackConfig): WebpackConfig {
-  const own = resolve(projectRoot);
+  // Webpack names files by their real path; the package may be reached through a link (npm link, pnpm).
+  const own = realpathSync(resolve(projectRoot));
   const rule = config.module?.rules?.find(
     (r) => typeof r === 'object' && r !== null && r.test instanceof RegExp && r.test.test('x.ts'),
   );
