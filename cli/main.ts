@@ -29,9 +29,14 @@ import { renderCaches } from './caches.ts';
 import { openTemporal } from '../client/connection.ts';
 import { dryRunBump } from '../client/machine/bump.ts';
 import { listCaches, pruneCaches } from '../client/machine/caches.ts';
-import { demoChangeFile, demoConfigFile, seedDemoRemotes } from '../client/machine/demo.ts';
+import { demoChangeFile, demoConfigFor, seedDemoRemotes } from '../client/machine/demo.ts';
 import { readEgressLogs } from '../client/machine/egress-logs.ts';
 import { preflight } from '../client/machine/preflight.ts';
+import { doctor, healthy } from '../client/machine/doctor.ts';
+import { initConfig } from '../client/machine/init.ts';
+import { runSetup } from '../client/machine/setup.ts';
+import { renderDoctor } from './doctor.ts';
+import { renderInit } from './init.ts';
 import { pullRequests } from '../client/pulls.ts';
 import { listChanges } from '../client/queries.ts';
 import { resumeChange } from '../client/resume.ts';
@@ -143,7 +148,7 @@ async function main(argv: string[]): Promise<number> {
       const started = Date.now();
       await seedDemoRemotes(stateDir(), log);
       const result = await runChange({
-        configFile: demoConfigFile,
+        configFile: await demoConfigFor(stateDir()),
         changeFile: demoChangeFile,
         stateDir: stateDir(),
         rerun: true,
@@ -614,6 +619,45 @@ async function main(argv: string[]): Promise<number> {
       log(
         `removed ${removed.length} cache${removed.length === 1 ? '' : 's'}, ${(removed.reduce((s, e) => s + e.bytes, 0) / 1024 / 1024).toFixed(1)} MB`,
       );
+    });
+
+  program
+    .command('init')
+    .description("write a commented repos.config.json for these git remotes, detecting each repo's tests and toolchain")
+    .argument('<remotes...>', 'git remotes: URLs or paths of repositories')
+    .addOption(configOption())
+    .option('--base <branch>', "every remote's base branch (default: each remote's HEAD)")
+    .option('--force', 'overwrite an existing file')
+    .action(async (remotes: string[], opts: { config: string; base?: string; force?: boolean }) => {
+      const { file, repos } = await initConfig({
+        file: opts.config,
+        remotes,
+        force: Boolean(opts.force),
+        log,
+        ...(opts.base ? { base: opts.base } : {}),
+      });
+      process.stdout.write(`${renderInit(file, repos)}\n`);
+    });
+
+  program
+    .command('setup')
+    .description('install what Lockstep needs on this machine: Temporal CLI, Docker engine, sandbox image, gate tools')
+    .option('--quiet', 'print only what changes')
+    .action(async (opts: { quiet?: boolean }) => {
+      const tools = await runSetup({ quiet: Boolean(opts.quiet) });
+      log(`tools are in ${tools}; "lockstep doctor" checks them`);
+    });
+
+  program
+    .command('doctor')
+    .description('check Docker, Temporal, the sandbox image, gate tools, forge token, model endpoint and egress')
+    .addOption(configOption())
+    .option('--json', 'print the checks as one JSON document')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const checks = await doctor(existsSync(opts.config) ? { configFile: opts.config } : {});
+      if (opts.json) process.stdout.write(`${JSON.stringify({ healthy: healthy(checks), checks }, null, 2)}\n`);
+      else process.stdout.write(`${renderDoctor(checks)}\n`);
+      if (!healthy(checks)) exitCode = EXIT.unavailable;
     });
 
   program

@@ -32,7 +32,7 @@ export interface TemporalSession {
   close(): Promise<void>;
 }
 
-const isLoopback = (address: string): boolean => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(address);
+export const isLoopback = (address: string): boolean => /^(localhost|127\.\d+\.\d+\.\d+|\[::1\]):\d+$/.test(address);
 
 export async function openTemporal(options: {
   stateDir: string;

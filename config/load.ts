@@ -8,6 +8,7 @@ import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { Change } from './change.ts';
+import { parseJsonc } from './jsonc.ts';
 import { requiredEgress } from '../core/inputs.ts';
 import { EvalSuite } from './eval.ts';
 import { recipeTag } from '../activities/sandbox/image.ts';
@@ -98,7 +99,7 @@ function zodIssues(file: string, error: z.ZodError, prefix: readonly PropertyKey
   });
 }
 
-/** Parses JSON or YAML (by extension), reporting syntax errors with line and column. */
+/** Parses JSON (with comments) or YAML (by extension), reporting syntax errors with line and column. */
 async function readStructured(file: string): Promise<unknown> {
   let text: string;
   try {
@@ -119,14 +120,14 @@ async function readStructured(file: string): Promise<unknown> {
   }
   if (/\.json$/i.test(file)) {
     try {
-      return JSON.parse(text) as unknown;
+      return parseJsonc(text);
     } catch (err) {
       throw new InputError([
         {
           file,
           path: '',
-          message: `invalid JSON: ${(err as Error).message}`,
-          fix: 'fix the syntax at the reported position',
+          message: `invalid JSON at ${(err as Error).message}`,
+          fix: 'fix the syntax there (comments // and /* */ are allowed, trailing commas are not)',
         },
       ]);
     }

@@ -17,12 +17,13 @@
 #      PostgreSQL 15 (scripts/temporal-cluster.sh). `npm test` asks for it; the demo and a user's
 #      runs never need it.
 # On a ready machine it takes a few seconds. --quiet prints only what it changes; --tests also
-# installs what only the test suite needs (step 8).
+# installs what only the test suite needs (step 8). --installed (what `lockstep setup` passes for
+# an installed package) leaves out the steps that belong to a clone (1, 5 and 8) and installs into
+# LOCKSTEP_TOOLS_DIR instead of .tools/.
 set -euo pipefail
 
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-tools="$root/.tools"
 temporal_version="1.9.1"
 image_repo="lockstep-sandbox"
 
@@ -31,10 +32,12 @@ mkdir -p "$state/logs" "$state/run" "$tools"
 # --- 1. Node.js and npm packages -------------------------------------------------------------
 node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
 [[ "$node_major" -ge 20 ]] || die "Node.js 20 or newer is required (found: $(node --version 2>/dev/null || echo none)). Install it and run again."
+[[ $installed == 1 && $for_tests == 1 ]] && die "--tests belongs to a clone of the repository, not to an installed package"
 
-lock_hash="$(sha256sum "$root/package-lock.json" | cut -c1-16)"
 stamp="$root/node_modules/.lockstep-lock-hash"
-if [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
+if [[ $installed == 1 ]]; then
+  info "npm packages: installed with the package"
+elif lock_hash="$(sha256sum "$root/package-lock.json" | cut -c1-16)" && [[ -f "$stamp" && "$(cat "$stamp")" == "$lock_hash" ]]; then
   info "npm packages: up to date"
 else
   say "npm packages: installing from package-lock.json (npm ci)"
@@ -117,7 +120,9 @@ fi
 docker tag "$image_tag" "$image_repo:latest"
 
 # --- 5. Headless Chromium (tests render the audit's HTML page to a PNG) ----------------------
-if command -v chromium >/dev/null; then
+if [[ $installed == 1 ]]; then
+  : # only the repository's own tests render pages
+elif command -v chromium >/dev/null; then
   info "Chromium: present"
 elif [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
   say "Chromium: installing Debian's chromium for headless rendering (log: $state/logs/apt-chromium.log)"
@@ -143,4 +148,4 @@ if [[ $for_tests == 1 ]]; then
   bash "$root/scripts/temporal-cluster.sh" "${gate_args[@]}"
 fi
 
-info "ready: Temporal CLI at .tools/bin/temporal, sandbox image $image_tag"
+info "ready: Temporal CLI at ${tools#"$root/"}/bin/temporal, sandbox image $image_tag"

@@ -10,7 +10,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 src="$root/scripts/egress-forwarder"
-out="$root/.tools/egress"
+out="$tools/egress"
 hash="$(cat "$src/main.go" "$src/go.mod" | sha256sum | cut -c1-16)"
 
 if [[ -x "$out/bin/egress-forwarder" && -f "$out/.stamp" && "$(cat "$out/.stamp")" == "$hash" ]]; then
@@ -21,7 +21,7 @@ if ! command -v go >/dev/null; then
   say "egress forwarder: Go is not installed; repos with sandbox.egress cannot run setup here (install Go 1.19+ and run again)"
   exit 0
 fi
-say "egress forwarder $hash: building a static binary into .tools/egress/bin"
+say "egress forwarder $hash: building a static binary into ${out#"$root/"}/bin"
 mkdir -p "$out/bin" "$state/logs"
 # GOTOOLCHAIN=local: the build uses the Go installed here, never downloads another.
 (cd "$src" && CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=mod go build -trimpath -ldflags='-s -w' \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the tools of the contract gate and its guardrails into .tools/gate/, idempotently.
+# Installs the tools of the contract gate and its guardrails into the tools folder's gate/
+# (.tools/gate/ in a clone), idempotently.
 # The folder is bind-mounted read-only into sandboxes (see activities/gate/tools.ts), so every
 # tool in it must run on the sandbox image (Debian bookworm, python3 3.11) without a network:
 #   buf       the static binary shipped in the npm package @bufbuild/buf (its platform package)
@@ -12,7 +13,7 @@ set -euo pipefail
 
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-gate="$root/.tools/gate"
+gate="$tools/gate"
 gitleaks_version="v8.30.1"
 semgrep_version="1.185.0"
 semgrep_python="3.11"
@@ -26,15 +27,21 @@ case "$(uname -m)" in
 esac
 
 # --- buf, from the npm package's platform binary ---------------------------------------------
+# Where npm put it: inside the clone, or beside an installed package (hoisted).
+dir="$root"
 buf_pkg="$root/node_modules/@bufbuild/buf-linux-$arch_npm"
+while [[ ! -x "$buf_pkg/bin/buf" && "$dir" != / ]]; do
+  dir="$(dirname "$dir")"
+  buf_pkg="$dir/node_modules/@bufbuild/buf-linux-$arch_npm"
+done
 [[ -x "$buf_pkg/bin/buf" ]] ||
-  die "buf: $buf_pkg/bin/buf is missing; run 'npm ci' (the package @bufbuild/buf brings it)"
+  die "buf: @bufbuild/buf-linux-$arch_npm is not installed with $root; run 'npm ci' (the package @bufbuild/buf brings it)"
 buf_version="$(node -p "require('$buf_pkg/package.json').version")"
 if stamp_ok "$gate" buf "$buf_version" && [[ -x "$gate/bin/buf" ]]; then
   info "buf $buf_version: present"
 else
-  say "buf $buf_version: copying the binary of @bufbuild/buf-linux-$arch_npm into .tools/gate/bin"
-  # A copy, not a link: the sandbox sees only .tools/gate, never node_modules.
+  say "buf $buf_version: copying the binary of @bufbuild/buf-linux-$arch_npm into ${gate#"$root/"}/bin"
+  # A copy, not a link: the sandbox sees only the gate's folder, never node_modules.
   cp "$buf_pkg/bin/buf" "$gate/bin/buf.part"
   chmod 755 "$gate/bin/buf.part"
   mv "$gate/bin/buf.part" "$gate/bin/buf"
@@ -64,7 +71,7 @@ else
   for tag in manylinux_2_34 manylinux_2_28 manylinux_2_17 manylinux2014 manylinux_2_5 manylinux1; do
     platforms+=(--platform "${tag}_$arch_py")
   done
-  PIP_CACHE_DIR="$root/.tools/pip-cache" python3 -m pip install --quiet --disable-pip-version-check --no-input \
+  PIP_CACHE_DIR="$tools/pip-cache" python3 -m pip install --quiet --disable-pip-version-check --no-input \
     --no-compile --target "$gate/semgrep.part" --only-binary=:all: "${platforms[@]}" \
     --implementation cp --python-version "$semgrep_python" "semgrep==$semgrep_version" \
     >"$state/logs/gate-semgrep.log" 2>&1 || die "semgrep: pip install failed; see $state/logs/gate-semgrep.log"

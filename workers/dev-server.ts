@@ -7,16 +7,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { projectRoot } from '../config/paths.ts';
+import { setupCommand, toolsDir } from '../config/paths.ts';
 
 export class TemporalUnavailableError extends Error {
   override name = 'TemporalUnavailableError';
 }
 
 export function temporalBinary(env: NodeJS.ProcessEnv = process.env): string {
-  const path = env.LOCKSTEP_TEMPORAL_CLI ?? join(projectRoot, '.tools', 'bin', 'temporal');
+  const path = env.LOCKSTEP_TEMPORAL_CLI ?? join(toolsDir(env), 'bin', 'temporal');
   if (!existsSync(path)) {
-    throw new TemporalUnavailableError(`the Temporal CLI is not installed at ${path}; run "npm run bootstrap"`);
+    throw new TemporalUnavailableError(`the Temporal CLI is not installed at ${path}; run "${setupCommand()}"`);
   }
   return path;
 }

@@ -4,10 +4,18 @@
  * by dead workers before it takes any work, and reconciles this host's sandboxes and work trees
  * against Temporal while it runs.
  */
-import { Runtime, Worker, bundleWorkflowCode, type NativeConnection, type WorkflowBundle } from '@temporalio/worker';
+import {
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  type BundleOptions,
+  type NativeConnection,
+  type WorkflowBundle,
+} from '@temporalio/worker';
 import Docker from 'dockerode';
+import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createForgeActivities,
@@ -27,7 +35,7 @@ import { startReconciler, type Reconciler } from '../activities/sandbox/reconcil
 import { workerTemporal } from './reconciler.ts';
 import { modelClientFromEnv } from '../activities/llm/client.ts';
 import type OpenAI from 'openai';
-import { projectRoot, taskQueue } from '../config/paths.ts';
+import { projectRoot, taskQueue, toolsDir } from '../config/paths.ts';
 import { egressDepsFor } from '../activities/egress/sandbox.ts';
 
 export const SANDBOX_UID = 10001;
@@ -100,10 +108,32 @@ export function reconcileEverySeconds(option: number | undefined, env: NodeJS.Pr
 
 let bundle: Promise<WorkflowBundle> | null = null;
 
+type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
+
+/**
+ * The bundler compiles `.ts` files with swc except under node_modules, which is where an
+ * installed Lockstep's own sources are. Its TypeScript rule keeps its options but skips only
+ * other packages' files, so the workflows bundle from source in the clone and the package alike.
+ */
+export function compileOwnSources(config: WebpackConfig): WebpackConfig {
+  // Webpack names files by their real path; the package may be reached through a link (npm link, pnpm).
+  const own = realpathSync(resolve(projectRoot));
+  const rule = config.module?.rules?.find(
+    (r) => typeof r === 'object' && r !== null && r.test instanceof RegExp && r.test.test('x.ts'),
+  );
+  if (typeof rule !== 'object' || !rule)
+    throw new Error("Temporal's workflow bundler has no TypeScript rule to adjust; Lockstep needs one");
+  rule.exclude = (file: string) =>
+    file.includes(`${sep}node_modules${sep}`) &&
+    !(file.startsWith(own + sep) && !relative(own, file).split(sep).includes('node_modules'));
+  return config;
+}
+
 /** The workflow code, bundled once per process. */
 export function workflowBundle(): Promise<WorkflowBundle> {
   bundle ??= bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)),
+    webpackConfigHook: compileOwnSources,
     logger: { trace() {}, debug() {}, info() {}, warn() {}, error: (m) => console.error(m), log() {} },
   });
   return bundle;
@@ -148,7 +178,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     owner,
     workerEnv: process.env,
     openai: options.openai === undefined ? modelClientFromEnv() : options.openai,
-    egress: await egressDepsFor(options.stateDir, join(projectRoot, '.tools', 'egress', 'bin'), process.env),
+    egress: await egressDepsFor(options.stateDir, join(toolsDir(), 'egress', 'bin'), process.env),
     cluster,
     activityCurrent: (workflowId, runId, activityId, attempt) =>
       temporal.activityCurrent(workflowId, runId, activityId, attempt),

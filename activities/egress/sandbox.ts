@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { access, chmod, constants, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
+import { setupCommand, toolsDir } from '../../config/paths.ts';
 import type { SandboxEgress } from '../../config/repos.ts';
 import type { CommandKind, EgressAsk, EgressPhase } from '../../core/commands.ts';
 import type { SandboxRef } from '../../core/workspace.ts';
@@ -98,7 +99,7 @@ export async function egressForSandbox(
   if (!deps?.forwarderDir) {
     throw fatal(
       'InvalidInput',
-      `repo "${configName}" sets sandbox.egress in repos.config.json, but this worker has no egress forwarder (.tools/egress/bin/egress-forwarder); run "npm run bootstrap" on the worker's host (it needs Go 1.19+), or remove sandbox.egress`,
+      `repo "${configName}" sets sandbox.egress in repos.config.json, but this worker has no egress forwarder (egress/bin/egress-forwarder in its tools folder ${toolsDir()}); run "${setupCommand()}" on the worker's host (it needs Go 1.19+), or remove sandbox.egress`,
     );
   }
   const dir = egressDir(deps, ref);

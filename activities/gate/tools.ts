@@ -4,21 +4,21 @@
  */
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
-import { projectRoot } from '../../config/paths.ts';
+import { projectRoot, toolsDir } from '../../config/paths.ts';
 import type { ReadOnlyMount } from '../sandbox/docker.ts';
 
-/** Where `.tools/gate` (installed by scripts/gate-tools.sh) appears in a sandbox. */
+/** Where the tools folder's `gate/` (installed by scripts/gate-tools.sh) appears in a sandbox. */
 export const GATE_TOOLS_MOUNT = '/opt/lockstep-tools';
 /** Where `activities/gate/rules` appears in a sandbox. */
 export const GATE_RULES_MOUNT = '/opt/lockstep-rules';
 
-export const gateToolsDir = (root: string = projectRoot): string => join(root, '.tools', 'gate');
+export const gateToolsDir = (tools: string = toolsDir()): string => join(tools, 'gate');
 export const gateRulesDir = (root: string = projectRoot): string => join(root, 'activities', 'gate', 'rules');
 
 /** The read-only mounts a sandbox needs to run the gate (give them to `SandboxDeps.readOnlyMounts`). */
-export function gateMounts(root: string = projectRoot): ReadOnlyMount[] {
+export function gateMounts(tools: string = toolsDir(), root: string = projectRoot): ReadOnlyMount[] {
   return [
-    { source: gateToolsDir(root), target: GATE_TOOLS_MOUNT },
+    { source: gateToolsDir(tools), target: GATE_TOOLS_MOUNT },
     { source: gateRulesDir(root), target: GATE_RULES_MOUNT },
   ];
 }
@@ -30,11 +30,11 @@ export type GateTool = (typeof GATE_TOOLS)[number];
 export const toolPath = (tool: GateTool): string => `${GATE_TOOLS_MOUNT}/bin/${tool}`;
 
 /** Tools of the gate that are not installed on this host (empty when all are). */
-export async function missingGateTools(root: string = projectRoot): Promise<GateTool[]> {
+export async function missingGateTools(tools: string = toolsDir()): Promise<GateTool[]> {
   const missing: GateTool[] = [];
   for (const tool of GATE_TOOLS) {
     try {
-      await access(join(gateToolsDir(root), 'bin', tool), constants.X_OK);
+      await access(join(gateToolsDir(tools), 'bin', tool), constants.X_OK);
     } catch {
       missing.push(tool);
     }

@@ -7,6 +7,7 @@
 import type Docker from 'dockerode';
 import type { ContainerCreateOptions } from 'dockerode';
 import { isAbsolute, join } from 'node:path';
+import { setupCommand } from '../../config/paths.ts';
 import type { SandboxConfig } from '../../config/repos.ts';
 import { FORBIDDEN_PASS_ENV } from '../../config/repos.ts';
 import type { CommandResult } from '../../core/commands.ts';
@@ -262,7 +263,7 @@ export async function createSandbox(
     if (statusCode(err) === 404) {
       throw fatal(
         'SandboxImageMissing',
-        `sandbox image "${input.sandbox.image}" is not on this host; run "npm run bootstrap" (or build the image named in repos.config.json) and retry`,
+        `sandbox image "${input.sandbox.image}" is not on this host; run "${setupCommand()}" (or build the image named in repos.config.json) and retry`,
       );
     }
     throw err;

@@ -2,9 +2,9 @@
  * The bundled demo fleet: each service under examples/fleet becomes its own git repository
  * with a bare remote under the state folder (once; later runs reuse them).
  */
-import { cp, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { git } from '../../activities/git/workspace.ts';
 import { projectRoot } from '../../config/paths.ts';
 
@@ -67,4 +67,20 @@ export async function seedRemotes(
     }
   }
   return created;
+}
+
+/**
+ * The demo's fleet config for remotes seeded into `stateDir`. The bundled file names them
+ * relative to itself (`.lockstep/remotes/…` beside the clone's root); any other state folder
+ * (an installed package run from a working folder) gets a copy in that folder naming its own.
+ */
+export async function demoConfigFor(stateDir: string): Promise<string> {
+  if (resolve(stateDir) === resolve(dirname(demoConfigFile), '.lockstep')) return demoConfigFile;
+  const config = JSON.parse(await readFile(demoConfigFile, 'utf8')) as { $schema?: string; repos: { url: string }[] };
+  delete config.$schema;
+  for (const repo of config.repos) repo.url = resolve(stateDir, relative('.lockstep', repo.url));
+  const file = join(stateDir, 'demo.config.json');
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
+  return file;
 }

@@ -12,7 +12,7 @@ import { remoteBranchCommit } from '../../activities/git/workspace.ts';
 import { InputError, type InputIssue, type LoadedConfig } from '../../config/load.ts';
 import { sandboxEnv } from '../../activities/sandbox/docker.ts';
 import type { SandboxConfig } from '../../config/repos.ts';
-import { projectRoot } from '../../config/paths.ts';
+import { setupCommand, toolsDir } from '../../config/paths.ts';
 import type { RepoTask } from '../../core/repo.ts';
 import { sandboxIdentity } from '../../workers/worker.ts';
 import { EnvironmentError } from '../errors.ts';
@@ -57,7 +57,7 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
     await docker.ping();
   } catch {
     throw new EnvironmentError(
-      'no Docker engine answers; run "npm run bootstrap" (it starts one) or start Docker yourself',
+      `no Docker engine answers; run "${setupCommand()}" (it starts one) or start Docker yourself`,
     );
   }
   const missing = new Set<string>();
@@ -87,7 +87,7 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
                   file: loaded.file,
                   path: `repos[${i}].sandbox.image`,
                   message: `image "${task.sandbox.image}" is not on this Docker engine`,
-                  fix: 'run "npm run bootstrap" to build lockstep-sandbox, or build and tag the image named here',
+                  fix: `run "${setupCommand()}" to build lockstep-sandbox, or build and tag the image named here`,
                 },
           );
         }
@@ -112,7 +112,7 @@ export async function egressIssues(
   loaded: LoadedConfig,
   tasks: RepoTask[],
   index: (repo: string) => number,
-  forwarder = join(projectRoot, '.tools', 'egress', 'bin', 'egress-forwarder'),
+  forwarder = join(toolsDir(), 'egress', 'bin', 'egress-forwarder'),
 ): Promise<InputIssue[]> {
   const issues: InputIssue[] = [];
   const readable = (file: string, mode: number) =>
@@ -125,9 +125,8 @@ export async function egressIssues(
     issues.push({
       file: loaded.file,
       path: `repos[${index(withEgress[0].repo)}].sandbox.egress`,
-      message:
-        'this host has no egress forwarder (.tools/egress/bin/egress-forwarder), so setup cannot reach the allowed hosts',
-      fix: 'run "npm run bootstrap" (it builds the forwarder with Go 1.19+), or remove sandbox.egress',
+      message: `this host has no egress forwarder (${forwarder}), so setup cannot reach the allowed hosts`,
+      fix: `run "${setupCommand()}" (it builds the forwarder with Go 1.19+), or remove sandbox.egress`,
     });
   }
   for (const task of withEgress) {

@@ -106,7 +106,7 @@ describe('sandbox.egress', () => {
     ];
     const found = await egressIssues(loaded, tasks, index, join(dir, 'no-forwarder'));
     expect(found.map((i) => `${i.path}: ${i.message}`)).toEqual([
-      'repos[1].sandbox.egress: this host has no egress forwarder (.tools/egress/bin/egress-forwarder), so setup cannot reach the allowed hosts',
+      `repos[1].sandbox.egress: this host has no egress forwarder (${join(dir, 'no-forwarder')}), so setup cannot reach the allowed hosts`,
       `repos[1].sandbox.egress.caBundle: cannot read ${join(dir, 'missing-ca.pem')} on this host`,
     ]);
     expect(found[0]?.fix).toMatch(/npm run bootstrap/);
