@@ -43,28 +43,18 @@ export function createForgeResolver(deps: ForgeResolverDeps): ForgeResolver {
         );
       return slug;
     };
+    const options = {
+      token: forgeToken(config, deps.env),
+      slugOf,
+      ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
+    };
     switch (config.type) {
       case 'github':
-        return new GitHubForge({
-          config,
-          token: forgeToken(config, deps.env),
-          slugOf,
-          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
-        });
+        return new GitHubForge({ config, ...options });
       case 'gitlab':
-        return new GitLabForge({
-          config,
-          token: forgeToken(config, deps.env),
-          slugOf,
-          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
-        });
+        return new GitLabForge({ config, ...options });
       case 'gitea':
-        return new GiteaForge({
-          config,
-          token: forgeToken(config, deps.env),
-          slugOf,
-          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
-        });
+        return new GiteaForge({ config, ...options });
     }
   };
 }

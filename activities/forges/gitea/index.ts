@@ -20,7 +20,7 @@ import { LOCKSTEP_AUTHOR } from '../../git/workspace.ts';
 import { parseAnswer } from '../answers.ts';
 import { forgeFailure, GITEA_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
-import { isContentCreating, pacerFor, retryAfterMs, type Pacer } from '../pacing.ts';
+import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
 import {
   Branch,
   CombinedStatus,
@@ -478,35 +478,29 @@ export class GiteaForge implements Forge {
   ): Promise<unknown> {
     const url = new URL(`${this.api}${path}`);
     for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-    const { maxRetries } = this.options.config;
-    const baseMs = this.options.retryBaseMs ?? 1000;
-    for (let attempt = 0; ; attempt++) {
-      let response: Response | null = null;
-      let lost = '';
-      try {
-        response = await this.pacer.run(isContentCreating(method), () =>
-          fetch(url, {
-            method,
-            headers: {
-              Authorization: `token ${this.options.token}`,
-              Accept: 'application/json',
-              ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
-            },
-            ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-          }),
-        );
-      } catch (err) {
-        lost = err instanceof Error ? err.message : String(err);
-      }
-      const text = response ? await response.text() : '';
-      if (response?.ok) return text ? (JSON.parse(text) as unknown) : null;
-      const status = response?.status ?? 0;
-      if (!(status === 0 || status === 429 || status >= 500) || attempt >= maxRetries) {
-        throw new GiteaError(status, method, url.pathname, (response ? errorMessage(text) : lost).slice(0, 2000));
-      }
-      const after = retryAfterMs(response?.headers.get('retry-after') ?? null, Date.now());
-      await sleep(after ?? baseMs * 2 ** attempt);
-    }
+    const { response, lost } = await sendWithRetries(
+      this.pacer,
+      method,
+      () =>
+        fetch(url, {
+          method,
+          headers: {
+            Authorization: `token ${this.options.token}`,
+            Accept: 'application/json',
+            ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        }),
+      { maxRetries: this.options.config.maxRetries, baseMs: this.options.retryBaseMs ?? 1000 },
+    );
+    const text = response ? await response.text() : '';
+    if (response?.ok) return text ? (JSON.parse(text) as unknown) : null;
+    throw new GiteaError(
+      response?.status ?? 0,
+      method,
+      url.pathname,
+      (response ? errorMessage(text) : lost).slice(0, 2000),
+    );
   }
 
   private isDraft(pr: PullRequest): boolean {
