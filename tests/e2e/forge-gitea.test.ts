@@ -9,18 +9,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../activities/forges/body.ts';
 import { GiteaForge } from '../../activities/forges/gitea/index.ts';
 import { GiteaForgeConfig } from '../../config/repos.ts';
-import { loadChange, loadReposConfig } from '../../config/load.ts';
-import { changeInput, resolveTasks } from '../../core/inputs.ts';
 import { forgeQueue } from '../../core/forge-queue.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import type { LandingState } from '../../core/landing.ts';
-import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
+import type { LockstepWorker } from '../../workers/worker.ts';
+import { centsChange, startForgeWorker, type ForgeWorker } from '../helpers/forge-worker.ts';
 import { startGitea, type GiteaServer } from '../helpers/gitea.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
@@ -31,9 +28,8 @@ let h: Harness;
 let gitea: GiteaServer;
 let root: string;
 let configFile: string;
-let connection: NativeConnection;
+let forgeWorker: ForgeWorker;
 let worker: LockstepWorker;
-let running: Promise<void>;
 
 interface GiteaPull {
   number: number;
@@ -61,21 +57,7 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, wha
   throw new Error(`gave up waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
-async function input(id: string): Promise<ChangeInput> {
-  const file = join(root, `${id}.yaml`);
-  await writeFile(
-    file,
-    stringify({
-      id,
-      title: 'Prices in cents',
-      description: 'Every service moves to integer cents.',
-      repos: REPOS.map((name) => ({ name, steps: [{ name: 'note', run: 'echo cents >> README.md' }] })),
-    }),
-  );
-  const loaded = await loadReposConfig(configFile);
-  const change = await loadChange(file, loaded);
-  return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: 3 });
-}
+const input = (id: string): Promise<ChangeInput> => centsChange(root, configFile, id, REPOS, 3);
 
 beforeAll(async () => {
   [gitea, h] = await Promise.all([startGitea(), startHarness('forge-gitea', { worker: false })]);
@@ -100,23 +82,12 @@ beforeAll(async () => {
   );
   // Only the worker reads the token, from its own environment (API and git over HTTP alike).
   process.env[TOKEN_ENV] = gitea.admin.token;
-  const loaded = await loadReposConfig(configFile);
-  connection = await NativeConnection.connect({ address: h.env.address });
-  worker = await createLockstepWorker({
-    connection,
-    namespace: 'default',
-    stateDir: h.fleet.stateDir,
-    hostId: h.hostId,
-    sharedTaskQueue: h.queue,
-    forges: [loaded.config.forge],
-  });
-  running = worker.run();
+  forgeWorker = await startForgeWorker(h, configFile);
+  worker = forgeWorker.worker;
 }, 180_000);
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
+  await forgeWorker?.stop();
   await h?.close();
   await gitea?.stop();
   delete process.env[TOKEN_ENV];
