@@ -18,6 +18,13 @@ import { ForgeConfig, ReposConfig, SandboxConfig, type ContractKind } from './re
 /** Contract kinds whose provider keeps a document at `path`. */
 const DOCUMENT_KINDS: readonly ContractKind[] = ['openapi', 'protobuf', 'json-schema'];
 
+/** What a fleet repo is called on each remote forge, for the message when its URL does not say. */
+const FORGE_REPO: Record<Exclude<ForgeConfig['type'], 'local'>, string> = {
+  github: 'GitHub repository (owner/repo)',
+  gitlab: 'GitLab project (group/project)',
+  gitea: 'Gitea repository (owner/repo)',
+};
+
 export interface InputIssue {
   file: string;
   /** Dot-path of the field, e.g. `repos[1].sandbox.test`; empty for the whole file. */
@@ -309,7 +316,7 @@ export async function loadReposConfig(file: string): Promise<LoadedConfig> {
       issues.push({
         file: absolute,
         path: `repos[${i}].url`,
-        message: `cannot tell the ${forge.type === 'github' ? 'GitHub repository (owner/repo)' : 'GitLab project (group/project)'} of "${repo.name}" from its url`,
+        message: `cannot tell the ${FORGE_REPO[forge.type]} of "${repo.name}" from its url`,
         fix: `use the repository's ${forge.type} URL, or add "forge.repos": { "${repo.name}": "owner/repo" }`,
       });
     });

@@ -259,21 +259,21 @@ export const GateConfig = z
   .strict();
 export type GateConfig = z.infer<typeof GateConfig>;
 
-/** `owner/repo` on GitHub, `group[/subgroup...]/project` on GitLab. */
+/** `owner/repo` on GitHub and Gitea, `group[/subgroup...]/project` on GitLab. */
 const RepoSlug = z
   .string()
   .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+$/, 'use "owner/repo" (GitLab: "group/subgroup/project")');
 
-/** Settings every remote forge shares (GitHub, GitLab). */
-const remoteForgeFields = (defaults: { baseUrl: string; tokenEnv: string }) => ({
-  /** The API root: GitHub Enterprise is `https://<host>/api/v3`, a self-managed GitLab its own URL. */
-  baseUrl: z.url({ protocol: /^https?$/ }).default(defaults.baseUrl),
+const ForgeUrl = z.url({ protocol: /^https?$/ });
+
+/** Settings every remote forge shares (GitHub, GitLab, Gitea). */
+const remoteForgeFields = (defaults: { tokenEnv: string }) => ({
   /** Name of the worker's environment variable that holds the token (never the token itself). */
   tokenEnv: EnvName.default(defaults.tokenEnv),
   /** Open pull requests as drafts; `lockstep publish` turns them ready for review. */
   draft: z.boolean().default(true),
   labels: z.array(z.string().min(1).max(100)).default([]),
-  /** User logins (GitHub) or usernames (GitLab) asked for review. */
+  /** User logins (GitHub) or usernames (GitLab, Gitea) asked for review. */
   reviewers: z.array(z.string().min(1).max(100)).default([]),
   assignees: z.array(z.string().min(1).max(100)).default([]),
   /** Minimum milliseconds between two content-creating requests to this forge (host + token). */
@@ -287,7 +287,9 @@ const remoteForgeFields = (defaults: { baseUrl: string; tokenEnv: string }) => (
 export const GitHubForgeConfig = z
   .object({
     type: z.literal('github'),
-    ...remoteForgeFields({ baseUrl: 'https://api.github.com', tokenEnv: 'GITHUB_TOKEN' }),
+    /** The API root: GitHub Enterprise is `https://<host>/api/v3`. */
+    baseUrl: ForgeUrl.default('https://api.github.com'),
+    ...remoteForgeFields({ tokenEnv: 'GITHUB_TOKEN' }),
   })
   .strict();
 export type GitHubForgeConfig = z.infer<typeof GitHubForgeConfig>;
@@ -295,18 +297,42 @@ export type GitHubForgeConfig = z.infer<typeof GitHubForgeConfig>;
 export const GitLabForgeConfig = z
   .object({
     type: z.literal('gitlab'),
-    ...remoteForgeFields({ baseUrl: 'https://gitlab.com', tokenEnv: 'GITLAB_TOKEN' }),
+    /** The server: a self-managed GitLab is its own URL. */
+    baseUrl: ForgeUrl.default('https://gitlab.com'),
+    ...remoteForgeFields({ tokenEnv: 'GITLAB_TOKEN' }),
   })
   .strict();
 export type GitLabForgeConfig = z.infer<typeof GitLabForgeConfig>;
+
+/** Self-hosted Gitea or Forgejo: no default server, so `baseUrl` (the server's root; the API is at /api/v1) is required. */
+export const GiteaForgeConfig = z
+  .object({
+    type: z.literal('gitea'),
+    /** The server's root URL, e.g. `https://git.example.com/` (the API is at `<baseUrl>/api/v1`). */
+    baseUrl: z
+      .url({
+        protocol: /^https?$/,
+        error: (issue) =>
+          issue.input === undefined
+            ? 'required: the Gitea server root, e.g. "https://git.example.com/"'
+            : 'use an http(s) URL of the Gitea server root, e.g. "https://git.example.com/"',
+      })
+      .refine((url) => !/\/api\/v1\/?$/.test(url), {
+        message: 'use the Gitea server root (e.g. https://git.example.com/); Lockstep adds /api/v1 itself',
+      }),
+    ...remoteForgeFields({ tokenEnv: 'GITEA_TOKEN' }),
+  })
+  .strict();
+export type GiteaForgeConfig = z.infer<typeof GiteaForgeConfig>;
 
 export const ForgeConfig = z.discriminatedUnion('type', [
   z.object({ type: z.literal('local') }).strict(),
   GitHubForgeConfig,
   GitLabForgeConfig,
+  GiteaForgeConfig,
 ]);
 export type ForgeConfig = z.infer<typeof ForgeConfig>;
-export type RemoteForgeConfig = GitHubForgeConfig | GitLabForgeConfig;
+export type RemoteForgeConfig = GitHubForgeConfig | GitLabForgeConfig | GiteaForgeConfig;
 
 /** Models used by the agents. Any OpenAI-compatible endpoint: OPENAI_BASE_URL and OPENAI_API_KEY. */
 export const ModelsConfig = z

@@ -14,8 +14,9 @@
 #      module of the example Go recipe, into .tools/go-toolchain/ (scripts/go-toolchain.sh), which
 #      the Go fixture fleet's image is built from; and the real Temporal cluster of the tests: the
 #      server and its SQL tool built from the Go module go.temporal.io/server (pinned), and
-#      PostgreSQL 15 (scripts/temporal-cluster.sh). `npm test` asks for it; the demo and a user's
-#      runs never need it.
+#      PostgreSQL 15 (scripts/temporal-cluster.sh); and the Gitea server the forge tests run
+#      against, built from the Go module code.gitea.io/gitea (pinned) into .tools/gitea-<version>/
+#      (scripts/gitea.sh). `npm test` asks for it; the demo and a user's runs never need it.
 # On a ready machine it takes a few seconds. --quiet prints only what it changes; --tests also
 # installs what only the test suite needs (step 8). --installed (what `lockstep setup` passes for
 # an installed package) leaves out the steps that belong to a clone (1, 5 and 8) and installs into
@@ -146,6 +147,7 @@ if [[ $for_tests == 1 ]]; then
   bash "$root/scripts/reference-specs.sh" "${gate_args[@]}"
   bash "$root/scripts/go-toolchain.sh" "${gate_args[@]}"
   bash "$root/scripts/temporal-cluster.sh" "${gate_args[@]}"
+  bash "$root/scripts/gitea.sh" "${gate_args[@]}"
 fi
 
 info "ready: Temporal CLI at ${tools#"$root/"}/bin/temporal, sandbox image $image_tag"

@@ -5,7 +5,7 @@
  */
 import type { z } from 'zod';
 
-export type ForgeName = 'GitHub' | 'GitLab';
+export type ForgeName = 'GitHub' | 'GitLab' | 'Gitea';
 
 /** An answer without the fields Lockstep reads: the same request gets the same answer, so no retry helps. */
 export class ForgeAnswerMalformed extends Error {

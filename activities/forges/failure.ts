@@ -117,6 +117,40 @@ export const GITLAB_FAILURES: ForgeFailureTable = {
   ],
 };
 
+export const GITEA_FAILURES: ForgeFailureTable = {
+  forge: 'Gitea',
+  rows: [
+    // Gitea has no rate limit of its own, but a proxy in front of it may: it lifts after a while.
+    { status: [429], permanent: false, reason: rateLimited('Gitea') },
+    // A token that is wrong, expired or revoked is refused again on every retry.
+    {
+      status: [401],
+      permanent: true,
+      reason: (s) => `Gitea rejected the token in ${s.tokenEnv} (401); check that it is valid and not expired`,
+    },
+    // A scope the token lacks ("token does not have at least one of required scope(s)") or a
+    // permission its user lacks on the repository: a retry has it no more.
+    {
+      status: [403],
+      permanent: true,
+      reason: (s) =>
+        `Gitea refused (403): the token in ${s.tokenEnv} lacks the write:repository or write:issue scope, or its user lacks write access to the repository`,
+    },
+    // Gitea answers 404 alike for a repository that does not exist and one the token cannot see.
+    {
+      status: [404],
+      permanent: true,
+      reason: (s) => `Gitea answered 404: the repository does not exist or the token in ${s.tokenEnv} cannot see it`,
+    },
+    // "pull request already exists for these targets": the create resolves it by finding it;
+    // anywhere else it is a race with another call, which the next attempt's find-or-create settles.
+    { status: [409], when: (e) => e.alreadyExists === true, permanent: false },
+    // A request Gitea refuses as made (a base branch that does not exist, a reviewer who is no
+    // collaborator, a field it does not accept): the same request is refused again.
+    { status: [400, 409, 422], permanent: true },
+  ],
+};
+
 /** The row of `table` that decides `error`, if any. */
 export function failureRow(table: ForgeFailureTable, error: ForgeHttpError): FailureRow | undefined {
   return table.rows.find(

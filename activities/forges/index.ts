@@ -1,12 +1,13 @@
 /**
- * Picks the forge of a change by its config: the worker's `local` forge, or a GitHub or GitLab
- * client built with the token the worker reads from its own environment (`tokenEnv`). The
+ * Picks the forge of a change by its config: the worker's `local` forge, or a GitHub, GitLab or
+ * Gitea client built with the token the worker reads from its own environment (`tokenEnv`). The
  * token never leaves the worker: it is not in any activity input, result or error.
  */
 import type { ForgeConfig, RemoteForgeConfig } from '../../config/repos.ts';
 import { fatal } from '../errors.ts';
 import type { Forge } from './forge.ts';
 import { GitHubForge } from './github/index.ts';
+import { GiteaForge } from './gitea/index.ts';
 import { GitLabForge } from './gitlab/index.ts';
 
 export interface ForgeResolverDeps {
@@ -42,21 +43,18 @@ export function createForgeResolver(deps: ForgeResolverDeps): ForgeResolver {
         );
       return slug;
     };
+    const options = {
+      token: forgeToken(config, deps.env),
+      slugOf,
+      ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
+    };
     switch (config.type) {
       case 'github':
-        return new GitHubForge({
-          config,
-          token: forgeToken(config, deps.env),
-          slugOf,
-          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
-        });
+        return new GitHubForge({ config, ...options });
       case 'gitlab':
-        return new GitLabForge({
-          config,
-          token: forgeToken(config, deps.env),
-          slugOf,
-          ...(deps.retryBaseMs !== undefined ? { retryBaseMs: deps.retryBaseMs } : {}),
-        });
+        return new GitLabForge({ config, ...options });
+      case 'gitea':
+        return new GiteaForge({ config, ...options });
     }
   };
 }

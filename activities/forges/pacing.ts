@@ -84,6 +84,33 @@ export function pacerFor(budget: string, minIntervalMs: number): Pacer {
 export const isContentCreating = (method: string | undefined): boolean =>
   !['GET', 'HEAD', 'OPTIONS'].includes((method ?? 'GET').toUpperCase());
 
+/**
+ * Sends one request through the pacer, and again after a 429, a 5xx or a lost connection
+ * (waiting out `Retry-After`, else `baseMs` doubled per attempt), at most `maxRetries` times.
+ * Returns the last answer, or null and why none came.
+ */
+export async function sendWithRetries(
+  pacer: Pacer,
+  method: string,
+  send: () => Promise<Response>,
+  retries: { maxRetries: number; baseMs: number },
+): Promise<{ response: Response | null; lost: string }> {
+  for (let attempt = 0; ; attempt++) {
+    let response: Response | null = null;
+    let lost = '';
+    try {
+      response = await pacer.run(isContentCreating(method), send);
+    } catch (err) {
+      lost = err instanceof Error ? err.message : String(err);
+    }
+    const status = response?.status ?? 0;
+    const retryable = status === 0 || status === 429 || status >= 500;
+    if (response?.ok || !retryable || attempt >= retries.maxRetries) return { response, lost };
+    const after = retryAfterMs(response?.headers.get('retry-after') ?? null, Date.now());
+    await new Promise((r) => setTimeout(r, after ?? retries.baseMs * 2 ** attempt));
+  }
+}
+
 /** A `fetch` that goes through the pacer. */
 export function pacedFetch(pacer: Pacer, inner: typeof fetch = fetch): typeof fetch {
   return (input, init) => {

@@ -47,15 +47,18 @@ export function git(baseDir: string | undefined, workspace?: string, extraEnv: R
   }).env({ ...gitEnv(), ...extraEnv });
 }
 
+/** Who Lockstep's commits are by (a forge tells a head someone else pushed by its author). */
+export const LOCKSTEP_AUTHOR = { name: 'Lockstep', email: 'lockstep@localhost' } as const;
+
 /** A minimal environment: no prompt that would hang the worker, no system config, no secrets. */
 function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
-    GIT_AUTHOR_NAME: 'Lockstep',
-    GIT_AUTHOR_EMAIL: 'lockstep@localhost',
-    GIT_COMMITTER_NAME: 'Lockstep',
-    GIT_COMMITTER_EMAIL: 'lockstep@localhost',
+    GIT_AUTHOR_NAME: LOCKSTEP_AUTHOR.name,
+    GIT_AUTHOR_EMAIL: LOCKSTEP_AUTHOR.email,
+    GIT_COMMITTER_NAME: LOCKSTEP_AUTHOR.name,
+    GIT_COMMITTER_EMAIL: LOCKSTEP_AUTHOR.email,
   };
   for (const name of ['PATH', 'HOME', 'TMPDIR', 'LANG']) {
     const value = process.env[name];

@@ -9,16 +9,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import proto from '@temporalio/proto';
-import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../activities/forges/body.ts';
 import { remoteBranchCommit } from '../../activities/git/workspace.ts';
-import { loadReposConfig } from '../../config/load.ts';
 import { forgeQueue } from '../../core/forge-queue.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
-import { createLockstepWorker, type LockstepWorker } from '../../workers/worker.ts';
+import type { LockstepWorker } from '../../workers/worker.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
 import { seedSmallRepos, smallReposChange } from '../helpers/durable.ts';
+import { startForgeWorker, type ForgeWorker } from '../helpers/forge-worker.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const REPOS = Array.from({ length: 10 }, (_, i) => `svc-${i}`);
@@ -28,9 +27,8 @@ let h: Harness;
 let gh: FakeGitHub;
 let root: string;
 let configFile: string;
-let connection: NativeConnection;
+let forgeWorker: ForgeWorker;
 let worker: LockstepWorker;
-let running: Promise<void>;
 
 /** Ten tiny repositories with bare remotes, each named `acme/<repo>` on the fake. */
 async function seedFleet(): Promise<void> {
@@ -55,9 +53,8 @@ async function seedFleet(): Promise<void> {
   );
 }
 
-function input(id: string): Promise<ChangeInput> {
-  return smallReposChange({ root, id, repos: REPOS, configFile, concurrency: 5 });
-}
+const input = (id: string): Promise<ChangeInput> =>
+  smallReposChange({ root, id, repos: REPOS, configFile, concurrency: 5 });
 
 /** Content-creating requests (every method but GET) in arrival order, from `from` on. */
 const writesSince = (from: number) => gh.requests.slice(from).filter((r) => r.method !== 'GET');
@@ -71,23 +68,12 @@ beforeAll(async () => {
   await seedFleet();
   // Only the worker reads the token, from its own environment.
   process.env[TOKEN_ENV] = gh.token;
-  const loaded = await loadReposConfig(configFile);
-  connection = await NativeConnection.connect({ address: h.env.address });
-  worker = await createLockstepWorker({
-    connection,
-    namespace: 'default',
-    stateDir: h.fleet.stateDir,
-    hostId: h.hostId,
-    sharedTaskQueue: h.queue,
-    forges: [loaded.config.forge],
-  });
-  running = worker.run();
+  forgeWorker = await startForgeWorker(h, configFile);
+  worker = forgeWorker.worker;
 });
 
 afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await connection?.close();
+  await forgeWorker?.stop();
   await h?.close();
   await gh?.close();
   delete process.env[TOKEN_ENV];

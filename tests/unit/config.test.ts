@@ -268,6 +268,45 @@ describe('repos.config.json', () => {
       tokenEnv: 'GITLAB_TOKEN',
       repos: { api: 'acme/platform/api' },
     });
+    const gitea = await loadReposConfig(
+      await write('gitea.json', {
+        forge: { type: 'gitea', baseUrl: 'https://git.example.com/' },
+        repos: [{ ...repo('api'), url: 'https://git.example.com/acme/api.git' }],
+      }),
+    );
+    expect(gitea.config.forge).toMatchObject({
+      baseUrl: 'https://git.example.com/',
+      tokenEnv: 'GITEA_TOKEN',
+      draft: true,
+      repos: { api: 'acme/api' },
+    });
+  });
+
+  it('a Gitea forge needs its server root: missing, or the API URL, is refused saying so', async () => {
+    const missing = await issuesOf(
+      loadReposConfig(await write('gitea-nourl.json', { forge: { type: 'gitea' }, repos: [repo('api')] })),
+    );
+    expect(missing.map((i) => i.path)).toContain('forge.baseUrl');
+    expect(missing.find((i) => i.path === 'forge.baseUrl')?.message).toMatch(/required: the Gitea server root/);
+    const api = await issuesOf(
+      loadReposConfig(
+        await write('gitea-api.json', {
+          forge: { type: 'gitea', baseUrl: 'https://git.example.com/api/v1' },
+          repos: [{ ...repo('api'), url: 'https://git.example.com/acme/api.git' }],
+        }),
+      ),
+    );
+    expect(api.map((i) => i.path)).toEqual(['forge.baseUrl']);
+    expect(api[0]?.message).toMatch(/Lockstep adds \/api\/v1 itself/);
+    const unplaced = await issuesOf(
+      loadReposConfig(
+        await write('gitea-unplaced.json', {
+          forge: { type: 'gitea', baseUrl: 'https://git.example.com/' },
+          repos: [repo('api')],
+        }),
+      ),
+    );
+    expect(unplaced[0]?.message).toContain('cannot tell the Gitea repository (owner/repo) of "api"');
   });
 
   it('a remote forge refuses repos it cannot place, unknown forge.repos, and tokens in the wrong place', async () => {
@@ -306,7 +345,7 @@ describe('repos.config.json', () => {
       await loadForgeConfig(await write('worker-github.json', { forge: { type: 'github' }, repos: [gone] })),
     ).toMatchObject({ type: 'github', tokenEnv: 'GITHUB_TOKEN', minIntervalMs: 1000 });
     const bad = await issuesOf(
-      loadForgeConfig(await write('worker-bad.json', { forge: { type: 'gitea' }, repos: [gone] })),
+      loadForgeConfig(await write('worker-bad.json', { forge: { type: 'bitbucket' }, repos: [gone] })),
     );
     expect(bad.map((i) => i.path)).toEqual(['forge.type']);
   });

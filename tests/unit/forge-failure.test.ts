@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { ForgeAnswerMalformed, parseAnswer } from '../../activities/forges/answers.ts';
 import {
   forgeFailure,
+  GITEA_FAILURES,
   GITHUB_FAILURES,
   GITLAB_FAILURES,
   type ForgeFailureTable,
@@ -83,9 +84,34 @@ const gitlab: Row[] = [
   [0, 'fetch failed', 'retried', /GitLab did not answer \(connection failed\)/],
 ];
 
+const gitea: Row[] = [
+  [401, 'token is required', 'ForgeRequestRejected', /Gitea rejected the token in ACME_TOKEN \(401\)/],
+  [
+    403,
+    'token does not have at least one of required scope(s): [write:repository]',
+    'ForgeRequestRejected',
+    /Gitea refused \(403\): the token in ACME_TOKEN lacks the write:repository or write:issue scope/,
+  ],
+  [404, 'Not Found', 'ForgeRequestRejected', /the repository does not exist or the token in ACME_TOKEN cannot see it/],
+  [
+    409,
+    'pull request already exists for these targets [id: 1, issue_id: 1, head_branch: lockstep/x, base_branch: main]',
+    'retried',
+    /Gitea answered 409/,
+    { alreadyExists: true },
+  ],
+  [409, 'head out of date', 'ForgeRequestRejected', /Gitea answered 409/],
+  [422, 'pull request is already closed', 'ForgeRequestRejected', /Gitea answered 422/],
+  [400, 'Invalid JSON', 'ForgeRequestRejected', /Gitea answered 400/],
+  [429, 'Too Many Requests', 'retried', /Gitea's rate limit still applied after 3 retries; "lockstep resume"/],
+  [500, 'Internal Server Error', 'retried', /Gitea did not answer \(HTTP 500\)/],
+  [0, 'fetch failed', 'retried', /Gitea did not answer \(connection failed\)/],
+];
+
 describe.each([
   ['GitHub', GITHUB_FAILURES, github],
   ['GitLab', GITLAB_FAILURES, gitlab],
+  ['Gitea', GITEA_FAILURES, gitea],
 ] as const)('%s failures', (_name, table, rows) => {
   it.each(rows)('%i %s: %s', (status, message, outcome, says, extra) => {
     const failure = fail(table, { status, message, route: 'PATCH /repos/acme/api/pulls/1', ...extra });

@@ -17,7 +17,7 @@ import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/la
 import { fatal } from '../../errors.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
-import { isContentCreating, pacerFor, retryAfterMs, type Pacer } from '../pacing.ts';
+import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
 import { Approvals, ErrorBody, MergeRequest, MergeRequests, Users, type User } from './schemas.ts';
 
 export interface GitLabForgeOptions {
@@ -59,8 +59,6 @@ const MR = 'GET /projects/:id/merge_requests/:merge_request_iid';
 const EDIT = 'PUT /projects/:id/merge_requests/:merge_request_iid';
 const LIST = 'GET /projects/:id/merge_requests';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function parseBody(response: Response): Promise<unknown> {
   if (response.status === 204) return null;
   const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
@@ -78,42 +76,32 @@ function pacedRequester(pacer: Pacer, maxRetries: number, baseMs: number) {
       const prefix = options.prefixUrl ?? '';
       const url = new URL(endpoint, prefix.endsWith('/') ? prefix : `${prefix}/`);
       if (options.searchParams) url.search = options.searchParams;
-      for (let attempt = 0; ; attempt++) {
-        let response: Response | null = null;
-        let lost = '';
-        try {
-          response = await pacer.run(isContentCreating(method), () =>
-            fetch(url, {
-              method,
-              ...(options.headers ? { headers: options.headers } : {}),
-              ...(options.body ? { body: options.body } : {}),
-              ...(options.signal ? { signal: options.signal } : {}),
-            }),
-          );
-        } catch (err) {
-          lost = err instanceof Error ? err.message : String(err);
-        }
-        if (response?.ok) {
-          return {
-            body: (await parseBody(response)) as Record<string, unknown>,
-            headers: Object.fromEntries(response.headers.entries()),
-            status: response.status,
-          };
-        }
-        const status = response?.status ?? 0;
-        const retryable = status === 0 || status === 429 || status >= 500;
-        if (!retryable || attempt >= maxRetries) {
-          const body = response ? await parseBody(response).catch(() => '') : lost;
-          const said = ErrorBody.safeParse(body);
-          const text =
-            typeof body === 'string'
-              ? body
-              : JSON.stringify((said.success ? (said.data.message ?? said.data.error) : undefined) ?? body);
-          throw new GitLabError(status, method, url.pathname, `${text}`.slice(0, 500));
-        }
-        const after = retryAfterMs(response?.headers.get('retry-after') ?? null, Date.now());
-        await sleep(after ?? baseMs * 2 ** attempt);
+      const { response, lost } = await sendWithRetries(
+        pacer,
+        method,
+        () =>
+          fetch(url, {
+            method,
+            ...(options.headers ? { headers: options.headers } : {}),
+            ...(options.body ? { body: options.body } : {}),
+            ...(options.signal ? { signal: options.signal } : {}),
+          }),
+        { maxRetries, baseMs },
+      );
+      if (response?.ok) {
+        return {
+          body: (await parseBody(response)) as Record<string, unknown>,
+          headers: Object.fromEntries(response.headers.entries()),
+          status: response.status,
+        };
       }
+      const body = response ? await parseBody(response).catch(() => '') : lost;
+      const said = ErrorBody.safeParse(body);
+      const text =
+        typeof body === 'string'
+          ? body
+          : JSON.stringify((said.success ? (said.data.message ?? said.data.error) : undefined) ?? body);
+      throw new GitLabError(response?.status ?? 0, method, url.pathname, `${text}`.slice(0, 500));
     },
   );
 }
