@@ -116,14 +116,17 @@ export class CommitGraph {
     if (kind === 'ff') tip = head;
     else if (kind === 'merge') tip = this.commit([base, head], this.changedFiles(base, head), author, message);
     else if (kind === 'squash') tip = this.commit([base], this.changedFiles(base, head), author, message);
-    else {
-      // Each commit of the head replayed on the base, oldest first: new shas, same changes.
-      tip = base;
-      const depth = (c: FakeCommit) => this.ancestors(c.sha).size;
-      const replay = this.only(head, base).sort((a, b) => depth(a) - depth(b));
-      for (const c of replay) if (c.parents.length <= 1) tip = this.commit([tip], c.files, c.author, c.message);
-    }
+    else tip = this.replay(base, head);
     this.heads.set(branch, tip);
+    return tip;
+  }
+
+  /** Each commit of `head` that `base` lacks replayed on `base`, oldest first: new shas, same changes, authors kept. */
+  replay(base: string, head: string): string {
+    let tip = base;
+    const depth = (c: FakeCommit) => this.ancestors(c.sha).size;
+    const commits = this.only(head, base).sort((a, b) => depth(a) - depth(b));
+    for (const c of commits) if (c.parents.length <= 1) tip = this.commit([tip], c.files, c.author, c.message);
     return tip;
   }
 }
