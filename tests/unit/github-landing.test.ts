@@ -217,12 +217,19 @@ describe('GitHub landing', () => {
       conflicts: [],
       reason: 'expected head sha didn’t match current head ref.',
     });
+    // The update's answer is lost: the PR, read back, shows it done (one update, never re-sent).
+    gh.inject({ kind: 'crash-after-create', operationId: 'pulls/update-branch', repo: 'acme/behind' });
     const updated = await f.updatePullRequestBranch('behind', number, sha);
     expect(updated).toMatchObject({ updated: true });
     const headSha = updated.updated ? updated.headSha : '';
     expect(gh.history('acme/behind').get(headSha)?.parents).toEqual([sha, gh.branchHead('acme/behind', 'main')]);
     // Asked again (a retry after a lost answer): already up to date from that head.
     expect(await f.updatePullRequestBranch('behind', number, sha)).toEqual(updated);
+    expect(
+      gh.requests
+        .filter((r) => r.operationId === 'pulls/update-branch' && r.path.includes('/acme/behind/'))
+        .map((r) => r.status),
+    ).toEqual([422, null, 422]);
     const fresh = await f.landingState('behind', number);
     expect(fresh).toMatchObject({ behind: false, pullRequest: { commit: headSha } });
     expect(await f.mergePullRequest({ repo: 'behind', number, sha: headSha, method: 'merge' })).toMatchObject({

@@ -188,8 +188,11 @@ describe('GitLab landing', () => {
       conflicts: [],
       reason: `the source branch moved: its head is ${sha}, not ${'a'.repeat(40)}`,
     });
+    // The rebase's answer is lost; the requester's retry finds a rebase running (409) and waits for it.
+    gl.inject({ kind: 'crash-after-create', operationId: 'mr/rebase', project: 'acme/behind' });
     const updated = await f.updatePullRequestBranch('behind', number, sha);
     expect(updated).toMatchObject({ updated: true });
+    expect(gl.requests.filter((r) => r.operationId === 'mr/rebase').map((r) => r.status)).toEqual([null, 409]);
     const rebased = updated.updated ? updated.headSha : '';
     expect(gl.history('acme/behind').get(rebased)).toMatchObject({
       parents: [gl.branchHead('acme/behind', 'main')],

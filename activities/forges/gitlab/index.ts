@@ -384,21 +384,28 @@ export class GitLabForge implements Forge {
     return this.call(`rebase merge request !${number} of ${repo}`, async () => {
       const project = this.project(repo);
       const mr = await this.landingShow(project, number);
-      const upToDate = (mr.diverged_commits_count ?? 0) === 0 && !mr.rebase_in_progress;
-      // Up to date at `sha`, or at a new head (a rebase whose answer was lost): either way, done.
-      if (upToDate) return { updated: true, headSha: mr.sha };
-      if (mr.sha !== sha)
-        return {
-          updated: false,
-          conflicts: [],
-          reason: `the source branch moved: its head is ${mr.sha}, not ${sha}`,
-        };
-      if (!mr.rebase_in_progress) await this.api.MergeRequests.rebase(project, number);
+      if (!mr.rebase_in_progress) {
+        // Up to date at `sha`, or at a new head (a rebase whose answer was lost): either way, done.
+        if ((mr.diverged_commits_count ?? 0) === 0) return { updated: true, headSha: mr.sha };
+        if (mr.sha !== sha)
+          return {
+            updated: false,
+            conflicts: [],
+            reason: `the source branch moved: its head is ${mr.sha}, not ${sha}`,
+          };
+        try {
+          await this.api.MergeRequests.rebase(project, number);
+        } catch (err) {
+          // 409: a rebase runs already (the requester's retry of a request whose answer was lost); wait for it.
+          if (!(err instanceof GitLabError && err.status === 409)) throw err;
+        }
+      }
       for (let poll = 0; poll < REBASE_POLLS; poll++) {
         const now = await this.landingShow(project, number);
         if (!now.rebase_in_progress) {
           if (now.merge_error) return { updated: false, conflicts: [], reason: now.merge_error };
           if ((now.diverged_commits_count ?? 0) === 0) return { updated: true, headSha: now.sha };
+          return { updated: false, conflicts: [], reason: 'the target branch moved again during the rebase' };
         }
         await sleep(REBASE_POLL_MS);
       }
