@@ -676,10 +676,11 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         const event = b.event as string | undefined;
         if (pr.state !== 'open') throw refusal(422, 'Unprocessable Entity');
         // GitHub's answers to reviewing one's own pull request, and to a verdict without the body it needs.
-        if (event === 'APPROVE') throw validation('x', ['Can not approve your own pull request']);
-        if (event === 'REQUEST_CHANGES') throw validation('x', ['Can not request changes on your own pull request']);
+        if (event === 'APPROVE') throw validation('own pull request', ['Can not approve your own pull request']);
+        if (event === 'REQUEST_CHANGES')
+          throw validation('own pull request', ['Can not request changes on your own pull request']);
         if (event === 'COMMENT' && typeof b.body !== 'string')
-          throw validation('x', ['Body is required when using COMMENT']);
+          throw validation('comment without body', ['Body is required when using COMMENT']);
         const review: FakeReview = {
           id: nextId++,
           user: login,
