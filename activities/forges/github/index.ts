@@ -46,11 +46,17 @@ const UPDATE_POLL_MS = 500;
 
 type Where = { owner: string; repo: string };
 
-/** GitHub's refusal of a request (status and its own message), or null for anything else (no answer, a 5xx). */
+/** GitHub's status for a failed request; 0 for anything that is not one. */
+const statusOf = (err: unknown): number => {
+  const request = RequestError.safeParse(err);
+  return request.success ? (request.data.status ?? 0) : 0;
+};
+
+/** GitHub's refusal of a merge or an update (405, 409, 422 with its own message), or null for any other failure. */
 function refusalOf(err: unknown): { status: number; message: string } | null {
   const request = RequestError.safeParse(err);
-  const status = request.success ? (request.data.status ?? 0) : 0;
-  if (![403, 405, 409, 422].includes(status)) return null;
+  const status = statusOf(err);
+  if (![405, 409, 422].includes(status)) return null;
   const body = Refusal.safeParse(request.success ? request.data.response?.data : undefined);
   return { status, message: body.success ? body.data.message : err instanceof Error ? err.message : String(err) };
 }
@@ -286,7 +292,7 @@ export class GitHubForge implements Forge {
         const settled = this.settled(after, sha);
         if (settled) return settled;
         const refused = refusalOf(err);
-        if (!refused || refused.status === 403) throw err;
+        if (!refused) throw err;
         const kind =
           refused.status === 409
             ? 'head-moved'
@@ -313,8 +319,8 @@ export class GitHubForge implements Forge {
         });
       } catch (err) {
         refused = refusalOf(err);
-        // No answer: the update may have happened; the PR says below.
-        if (refused?.status === 403) throw err;
+        // No answer (Octokit reports a dropped connection as a 500): the update may have happened; the PR says below.
+        if (!refused && statusOf(err) > 0 && statusOf(err) < 500) throw err;
       }
       for (let poll = 0; poll < UPDATE_POLLS; poll++) {
         const pr = await this.get(where, number);
