@@ -15,12 +15,19 @@ export const OPERATIONS: Record<string, string> = {
   'pulls/create': 'open a PR',
   'pulls/get': 'read a PR (status, node id for ready-for-review, close)',
   'pulls/update': 'write the linked body; close',
-  'pulls/list-reviews': 'reviews for lockstep prs',
+  'pulls/list-reviews': 'reviews for lockstep prs and landing',
   'pulls/request-reviewers': 'reviewers from config',
   'issues/add-labels': 'labels from config',
   'issues/add-assignees': 'assignees from config',
-  'checks/list-for-ref': 'check runs for lockstep prs',
-  'repos/get-combined-status-for-ref': 'commit statuses for lockstep prs',
+  'checks/list-for-ref': 'check runs for lockstep prs and landing',
+  'repos/get-combined-status-for-ref': 'commit statuses for lockstep prs and landing',
+  'repos/get-branch-protection': "landing: the base branch's required checks and approvals",
+  'repos/compare-commits': "landing: how far a PR's head is behind its base",
+  'repos/get-commit': "landing: who made a PR's head commit",
+  'pulls/merge': 'landing: merge with the head-sha guard',
+  'pulls/update-branch': 'landing: bring a PR whose base moved up to date',
+  'pulls/create-review': 'tests: what a reviewer does (the fake refuses what GitHub refuses)',
+  'repos/create-commit-status': 'tests: what CI reports on a commit',
 };
 
 type Json = Record<string, unknown>;

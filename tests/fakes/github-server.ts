@@ -7,6 +7,13 @@
  * PR of a head, 404 for an unknown repo, 401 for a bad token), checks its own answers carry the
  * fields GitHub's description requires, and injects faults at chosen points.
  *
+ * For landing it keeps each repository's history (commit-graph.ts): branch heads, check runs
+ * and commit statuses per commit, reviews, branch protection, and the merge methods the
+ * repository allows. A PR's mergeability is computed from them as GitHub reports it (null on
+ * the first read after either branch moved, then dirty, blocked, behind, unstable or clean);
+ * a merge refused by protection answers with GitHub's own words, and a merge that passes moves
+ * the base branch.
+ *
  * Every rejection the server makes on its own is recorded in `violations`, so a test can assert
  * that the client sent nothing GitHub would refuse. Injected faults are not violations.
  */
@@ -17,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../../config/paths.ts';
+import { CommitGraph } from './commit-graph.ts';
 
 interface Parameter {
   name: string;
@@ -43,7 +51,10 @@ export type FaultKind =
   | '5xx'
   /** The connection is dropped before the request is handled: nothing changed. */
   | 'drop'
-  /** The request takes effect, then the connection is dropped: the answer never arrives. */
+  /**
+   * The request takes effect, then the connection is dropped: the answer never arrives (a PR
+   * created, a merge made or a branch updated, and the client never hears of it).
+   */
   | 'crash-after-create'
   /**
    * The request takes effect and the answer is held (the connection stays open, silent) until
@@ -98,7 +109,34 @@ export interface FakePull {
   updated_at: string;
   closed_at: string | null;
   merged_at: string | null;
+  merge_commit_sha: string | null;
+  /** GitHub is computing mergeability: the next read answers `mergeable: null` (then it knows). */
+  computing: boolean;
+  reviews: FakeReview[];
 }
+
+export type ReviewState = 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED' | 'PENDING';
+
+export interface FakeReview {
+  id: number;
+  user: string;
+  state: ReviewState;
+  body: string;
+  commit_id: string;
+  submitted_at: string;
+}
+
+/** What a branch's protection requires (GitHub's required status checks and pull request reviews). */
+export interface FakeProtection {
+  /** Require the branch to be up to date with its base before merging. */
+  strict?: boolean;
+  /** Required status check contexts (commit status contexts or check run names). */
+  contexts?: string[];
+  /** Required approving reviews (omit for no review requirement). */
+  approvals?: number;
+}
+
+export type MergeMethodName = 'merge' | 'squash' | 'rebase';
 
 export interface FakeGitHub {
   /** e.g. http://127.0.0.1:PORT/api/v3 (a GitHub Enterprise API root). */
@@ -108,9 +146,28 @@ export interface FakeGitHub {
   login: string;
   requests: LoggedRequest[];
   violations: string[];
-  /** Adds a repository (`owner/repo`) with its default branch. */
+  /** Adds a repository (`owner/repo`) with its default branch `main`. */
   addRepo(slug: string): void;
   pulls(slug: string): FakePull[];
+  /** Commits `files` on `branch` (created from `from`, default `main`) as `author`; returns the new head. */
+  push(slug: string, branch: string, files: string[], options?: { author?: string; from?: string }): string;
+  branchHead(slug: string, branch: string): string | undefined;
+  /** The repository's history (parents, files and authors of the fake's commits). */
+  history(slug: string): CommitGraph;
+  /** Protects `branch` (null removes the protection: GitHub's 404 "Branch not protected"). */
+  protect(slug: string, branch: string, protection: FakeProtection | null): void;
+  /** A check run as a CI app reports it on a commit (the latest per name counts). */
+  checkRun(
+    slug: string,
+    sha: string,
+    name: string,
+    status: 'queued' | 'in_progress' | 'completed',
+    conclusion?: 'success' | 'failure' | 'neutral' | 'cancelled' | 'skipped' | 'timed_out' | 'action_required',
+  ): void;
+  /** A review by someone other than the token's user (GitHub refuses a review of one's own PR). */
+  review(slug: string, number: number, user: string, state: ReviewState): void;
+  /** The merge methods the repository allows (all three by default). */
+  allowMergeMethods(slug: string, methods: MergeMethodName[]): void;
   inject(fault: Fault): void;
   /** Faults still armed. */
   pendingFaults(): Fault[];
@@ -151,6 +208,38 @@ const validation = (message: string, errors: unknown[] = []): HttpError =>
     true,
   );
 
+interface CheckRunRecord {
+  id: number;
+  name: string;
+  status: 'queued' | 'in_progress' | 'completed';
+  conclusion: string | null;
+  at: string;
+}
+interface StatusRecord {
+  id: number;
+  context: string;
+  state: 'error' | 'failure' | 'pending' | 'success';
+  target_url: string | null;
+  description: string | null;
+  at: string;
+}
+interface FakeRepo {
+  id: number;
+  pulls: FakePull[];
+  graph: CommitGraph;
+  protection: Map<string, FakeProtection>;
+  checkRuns: Map<string, CheckRunRecord[]>;
+  statuses: Map<string, StatusRecord[]>;
+  methods: MergeMethodName[];
+}
+
+const notFound = (message = 'Not Found'): HttpError =>
+  new HttpError(404, { message, documentation_url: 'https://docs.github.com/rest', status: '404' }, true);
+
+/** A refusal GitHub gives a correct client too (a merge blocked by protection, a moved head): not a violation. */
+const refusal = (status: number, message: string, documentation = 'https://docs.github.com/rest'): HttpError =>
+  new HttpError(status, { message, documentation_url: documentation, status: String(status) }, false);
+
 interface CompiledOperation extends Operation {
   pattern: RegExp;
   names: string[];
@@ -185,7 +274,7 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
   const coercing = new Ajv({ strict: false, validateFormats: false, allErrors: true, coerceTypes: true });
   const operations = compile(ajv, coercing);
-  const repos = new Map<string, { pulls: FakePull[]; id: number }>();
+  const repos = new Map<string, FakeRepo>();
   const requests: LoggedRequest[] = [];
   const violations: string[] = [];
   const faults: (Fault & { seen: number; hits: number })[] = [];
@@ -223,7 +312,13 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     default: false,
   });
 
-  function pullJson(base: string, slug: string, pr: FakePull, full: boolean): Record<string, unknown> {
+  function pullJson(
+    base: string,
+    slug: string,
+    pr: FakePull,
+    full: boolean,
+    mergeability: { mergeable: boolean | null; state: string } = { mergeable: null, state: 'unknown' },
+  ): Record<string, unknown> {
     const [owner = ''] = slug.split('/');
     const url = `${base}/repos/${slug}/pulls/${pr.number}`;
     const html = `http://github.test/${slug}/pull/${pr.number}`;
@@ -253,13 +348,19 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       updated_at: pr.updated_at,
       closed_at: pr.closed_at,
       merged_at: pr.merged_at,
-      merge_commit_sha: null,
+      merge_commit_sha: pr.merge_commit_sha,
       assignee: pr.assignees[0] ? user(pr.assignees[0]) : null,
       assignees: pr.assignees.map(user),
       requested_reviewers: pr.reviewers.map(user),
       requested_teams: [],
       head: { label: `${owner}:${pr.head.ref}`, ref: pr.head.ref, sha: pr.head.sha, user: user(owner), repo: null },
-      base: { label: `${owner}:${pr.base.ref}`, ref: pr.base.ref, sha: '0'.repeat(40), user: user(owner), repo: null },
+      base: {
+        label: `${owner}:${pr.base.ref}`,
+        ref: pr.base.ref,
+        sha: repos.get(slug)?.graph.head(pr.base.ref) ?? '0'.repeat(40),
+        user: user(owner),
+        repo: null,
+      },
       _links: { self: { href: url }, html: { href: html } },
       author_association: 'MEMBER',
       auto_merge: null,
@@ -268,9 +369,9 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     if (full) {
       Object.assign(json, {
         merged: pr.merged,
-        mergeable: true,
-        rebaseable: true,
-        mergeable_state: 'clean',
+        mergeable: mergeability.mergeable,
+        rebaseable: mergeability.mergeable,
+        mergeable_state: mergeability.state,
         merged_by: null,
         comments: 0,
         review_comments: 0,
@@ -304,25 +405,135 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     return null;
   }
 
-  function findRepo(slug: string) {
+  function findRepo(slug: string): FakeRepo {
     const repo = repos.get(slug);
-    if (!repo)
-      throw new HttpError(
-        404,
-        { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
-        true,
-      );
+    if (!repo) throw notFound();
     return repo;
   }
   function findPull(slug: string, n: number): FakePull {
     const pr = findRepo(slug).pulls.find((p) => p.number === n);
-    if (!pr)
-      throw new HttpError(
-        404,
-        { message: 'Not Found', documentation_url: 'https://docs.github.com/rest', status: '404' },
-        true,
-      );
+    if (!pr) throw notFound();
     return pr;
+  }
+
+  /** A branch moved: open PRs from or into it follow their head, and GitHub computes their mergeability again. */
+  function moved(repo: FakeRepo, branch: string): void {
+    for (const pr of repo.pulls) {
+      if (pr.state !== 'open' || (pr.head.ref !== branch && pr.base.ref !== branch)) continue;
+      if (pr.head.ref === branch) pr.head.sha = repo.graph.head(branch) ?? pr.head.sha;
+      pr.computing = true;
+    }
+  }
+
+  /** The latest report of `context` on `sha`, from a commit status or a check run of that name. */
+  function reported(repo: FakeRepo, sha: string, context: string): 'success' | 'failure' | 'pending' | 'missing' {
+    const status = (repo.statuses.get(sha) ?? []).filter((s) => s.context === context).at(-1);
+    const run = (repo.checkRuns.get(sha) ?? []).filter((r) => r.name === context).at(-1);
+    const fromStatus = status
+      ? status.state === 'success'
+        ? 'success'
+        : status.state === 'pending'
+          ? 'pending'
+          : 'failure'
+      : null;
+    const fromRun = run
+      ? run.status !== 'completed'
+        ? 'pending'
+        : ['success', 'neutral', 'skipped'].includes(run.conclusion ?? '')
+          ? 'success'
+          : 'failure'
+      : null;
+    if (fromStatus === 'success' || fromRun === 'success') return 'success';
+    return fromStatus ?? fromRun ?? 'missing';
+  }
+
+  /** Latest review state per reviewer, as GitHub counts them (comments do not replace a verdict). */
+  function verdicts(pr: FakePull): Map<string, ReviewState> {
+    const latest = new Map<string, ReviewState>();
+    for (const r of pr.reviews) if (r.state !== 'COMMENTED' && r.state !== 'PENDING') latest.set(r.user, r.state);
+    return latest;
+  }
+
+  /** Why GitHub would refuse to merge `pr` now (its 405 message), or null. */
+  function blockedBy(repo: FakeRepo, pr: FakePull): string | null {
+    const protection = repo.protection.get(pr.base.ref);
+    if (!protection) return null;
+    for (const context of protection.contexts ?? []) {
+      const state = reported(repo, pr.head.sha, context);
+      if (state === 'failure') return `Required status check "${context}" is failing.`;
+      if (state !== 'success') return `Required status check "${context}" is expected.`;
+    }
+    const needed = protection.approvals ?? 0;
+    if (needed > 0) {
+      const states = [...verdicts(pr).values()];
+      if (states.includes('CHANGES_REQUESTED') || states.filter((v) => v === 'APPROVED').length < needed)
+        return needed === 1
+          ? 'At least 1 approving review is required by reviewers with write access.'
+          : `At least ${needed} approving reviews are required by reviewers with write access.`;
+    }
+    return null;
+  }
+
+  /** `mergeable` and `mergeable_state` of an open PR as GitHub reports them once it has computed them. */
+  function mergeability(repo: FakeRepo, pr: FakePull): { mergeable: boolean | null; state: string } {
+    if (pr.state !== 'open') return { mergeable: null, state: 'unknown' };
+    const baseHead = repo.graph.head(pr.base.ref) ?? pr.head.sha;
+    if (repo.graph.conflicts(baseHead, pr.head.sha).length > 0) return { mergeable: false, state: 'dirty' };
+    if (pr.draft) return { mergeable: true, state: 'draft' };
+    if (blockedBy(repo, pr)) return { mergeable: true, state: 'blocked' };
+    if (repo.protection.get(pr.base.ref)?.strict && repo.graph.behindBy(baseHead, pr.head.sha) > 0)
+      return { mergeable: true, state: 'behind' };
+    const runs = [...new Set((repo.checkRuns.get(pr.head.sha) ?? []).map((r) => r.name))];
+    const contexts = [...new Set((repo.statuses.get(pr.head.sha) ?? []).map((r) => r.context))];
+    if ([...runs, ...contexts].some((c) => reported(repo, pr.head.sha, c) === 'failure'))
+      return { mergeable: true, state: 'unstable' };
+    return { mergeable: true, state: 'clean' };
+  }
+
+  function commitJson(base: string, slug: string, sha: string): Record<string, unknown> {
+    const commit = findRepo(slug).graph.get(sha);
+    if (!commit) throw refusal(422, `No commit found for SHA: ${sha}`);
+    const person = {
+      name: commit.author,
+      email: `${commit.author}@users.noreply.github.test`,
+      date: '2026-01-01T00:00:00Z',
+    };
+    return {
+      url: `${base}/repos/${slug}/commits/${sha}`,
+      sha,
+      node_id: `C_${sha.slice(0, 12)}`,
+      html_url: `http://github.test/${slug}/commit/${sha}`,
+      comments_url: `${base}/repos/${slug}/commits/${sha}/comments`,
+      commit: {
+        url: `${base}/repos/${slug}/git/commits/${sha}`,
+        author: person,
+        committer: person,
+        message: commit.message,
+        comment_count: 0,
+        tree: { sha: sha.split('').reverse().join(''), url: '' },
+      },
+      author: user(commit.author),
+      committer: user(commit.author),
+      parents: commit.parents.map((p) => ({ sha: p, url: `${base}/repos/${slug}/commits/${p}` })),
+      files: commit.files.map((filename) => ({
+        sha: null,
+        filename,
+        status: 'modified',
+        additions: 1,
+        deletions: 0,
+        changes: 1,
+        blob_url: '',
+        raw_url: '',
+        contents_url: '',
+      })),
+    };
+  }
+
+  /** A ref as GitHub resolves it in commits/{ref} routes: a branch name or a known sha. */
+  function resolve(repo: FakeRepo, ref: string): string {
+    const sha = repo.graph.head(ref) ?? (repo.graph.get(ref) ? ref : undefined);
+    if (!sha) throw refusal(422, `No commit found for SHA: ${ref}`);
+    return sha;
   }
 
   /** The operation's effect and answer. */
@@ -360,7 +571,18 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         ) {
           throw validation('head, base and title are required', [{ resource: 'PullRequest', code: 'missing_field' }]);
         }
-        const sha = options.headCommit ? await options.headCommit(slug, b.head) : 'f'.repeat(40);
+        if (!repo.graph.head(b.base)) repo.graph.setHead(b.base, repo.graph.head(repo.graph.defaultBranch) ?? '');
+        let sha: string | null;
+        if (options.headCommit) {
+          // The branch lives in a real remote: its head becomes a commit of this history, on the base.
+          sha = await options.headCommit(slug, b.head);
+          if (sha) {
+            repo.graph.adopt(sha, repo.graph.head(b.base) ?? '', login);
+            repo.graph.setHead(b.head, sha);
+          }
+        } else {
+          sha = repo.graph.head(b.head) ?? repo.graph.push(b.head, [], login, b.base);
+        }
         if (!sha)
           throw new HttpError(
             422,
@@ -409,12 +631,21 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
           updated_at: now,
           closed_at: null,
           merged_at: null,
+          merge_commit_sha: null,
+          computing: true,
+          reviews: [],
         };
         repo.pulls.push(pr);
         return { status: 201, json: pullJson(base, slug, pr, true) };
       }
-      case 'pulls/get':
-        return { status: 200, json: pullJson(base, slug, findPull(slug, Number(p.pull_number)), true) };
+      case 'pulls/get': {
+        const repo = findRepo(slug);
+        const pr = findPull(slug, Number(p.pull_number));
+        // The first read after a push starts GitHub's background job: mergeable is null until it is done.
+        const known = pr.computing ? { mergeable: null, state: 'unknown' } : mergeability(repo, pr);
+        pr.computing = false;
+        return { status: 200, json: pullJson(base, slug, pr, true, known) };
+      }
       case 'pulls/update': {
         const pr = findPull(slug, Number(p.pull_number));
         const b = body ?? {};
@@ -430,9 +661,151 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         pr.updated_at = now;
         return { status: 200, json: pullJson(base, slug, pr, true) };
       }
-      case 'pulls/list-reviews':
-        findPull(slug, Number(p.pull_number));
-        return { status: 200, json: [] };
+      case 'pulls/list-reviews': {
+        const pr = findPull(slug, Number(p.pull_number));
+        const perPage = Number(p.per_page ?? 30);
+        const page = Number(p.page ?? 1);
+        return {
+          status: 200,
+          json: pr.reviews.slice((page - 1) * perPage, page * perPage).map((r) => reviewJson(base, slug, pr, r)),
+        };
+      }
+      case 'pulls/create-review': {
+        const pr = findPull(slug, Number(p.pull_number));
+        const b = body ?? {};
+        const event = b.event as string | undefined;
+        if (pr.state !== 'open') throw refusal(422, 'Unprocessable Entity');
+        // GitHub's answers to reviewing one's own pull request, and to a verdict without the body it needs.
+        if (event === 'APPROVE') throw validation('own pull request', ['Can not approve your own pull request']);
+        if (event === 'REQUEST_CHANGES')
+          throw validation('own pull request', ['Can not request changes on your own pull request']);
+        if (event === 'COMMENT' && typeof b.body !== 'string')
+          throw validation('comment without body', ['Body is required when using COMMENT']);
+        const review: FakeReview = {
+          id: nextId++,
+          user: login,
+          state: event === 'COMMENT' ? 'COMMENTED' : 'PENDING',
+          body: typeof b.body === 'string' ? b.body : '',
+          commit_id: typeof b.commit_id === 'string' ? b.commit_id : pr.head.sha,
+          submitted_at: now,
+        };
+        pr.reviews.push(review);
+        return { status: 200, json: reviewJson(base, slug, pr, review) };
+      }
+      case 'pulls/merge':
+        return mergePull(base, slug, Number(p.pull_number), body ?? {}, now);
+      case 'pulls/update-branch': {
+        const repo = findRepo(slug);
+        const pr = findPull(slug, Number(p.pull_number));
+        const expected = (body ?? {}).expected_head_sha;
+        if (pr.state !== 'open') throw refusal(422, 'Pull request is not open');
+        if (typeof expected === 'string' && expected !== pr.head.sha)
+          throw refusal(422, 'expected head sha didn’t match current head ref.');
+        const baseHead = repo.graph.head(pr.base.ref) ?? pr.head.sha;
+        if (repo.graph.behindBy(baseHead, pr.head.sha) === 0)
+          throw refusal(422, 'There are no new commits on the base branch.');
+        if (repo.graph.conflicts(baseHead, pr.head.sha).length > 0)
+          throw refusal(422, 'merge conflict between base and head');
+        const merged = repo.graph.commit(
+          [pr.head.sha, baseHead],
+          [],
+          login,
+          `Merge branch '${pr.base.ref}' into ${pr.head.ref}`,
+        );
+        repo.graph.setHead(pr.head.ref, merged);
+        moved(repo, pr.head.ref);
+        pr.updated_at = now;
+        return {
+          status: 202,
+          json: { message: 'Updating pull request branch.', url: `http://github.test/${slug}/pull/${pr.number}` },
+        };
+      }
+      case 'repos/get-branch-protection': {
+        const repo = findRepo(slug);
+        const branch = String(p.branch);
+        if (!repo.graph.head(branch)) throw refusal(404, 'Branch not found');
+        const protection = repo.protection.get(branch);
+        if (!protection)
+          throw refusal(
+            404,
+            'Branch not protected',
+            'https://docs.github.com/rest/branches/branch-protection#get-branch-protection',
+          );
+        const url = `${base}/repos/${slug}/branches/${encodeURIComponent(branch)}/protection`;
+        const contexts = protection.contexts ?? [];
+        return {
+          status: 200,
+          json: {
+            url,
+            required_status_checks: {
+              url: `${url}/required_status_checks`,
+              strict: protection.strict ?? false,
+              contexts,
+              contexts_url: `${url}/required_status_checks/contexts`,
+              checks: contexts.map((context) => ({ context, app_id: null })),
+            },
+            ...(protection.approvals === undefined
+              ? {}
+              : {
+                  required_pull_request_reviews: {
+                    url: `${url}/required_pull_request_reviews`,
+                    dismiss_stale_reviews: false,
+                    require_code_owner_reviews: false,
+                    required_approving_review_count: protection.approvals,
+                    require_last_push_approval: false,
+                  },
+                }),
+            enforce_admins: { url: `${url}/enforce_admins`, enabled: true },
+            required_linear_history: { enabled: false },
+            allow_force_pushes: { enabled: false },
+            allow_deletions: { enabled: false },
+          },
+        };
+      }
+      case 'repos/compare-commits': {
+        const repo = findRepo(slug);
+        const from = resolve(repo, String(p.base));
+        const to = resolve(repo, String(p.head));
+        const ahead = repo.graph.aheadBy(from, to);
+        const behind = repo.graph.behindBy(from, to);
+        const mergeBase = [...repo.graph.ancestors(to)].find((sha) => repo.graph.ancestors(from).has(sha)) ?? from;
+        return {
+          status: 200,
+          json: {
+            url: `${base}/repos/${slug}/compare/${from}...${to}`,
+            html_url: `http://github.test/${slug}/compare/${from}...${to}`,
+            permalink_url: `http://github.test/${slug}/compare/${from}...${to}`,
+            diff_url: '',
+            patch_url: '',
+            base_commit: commitJson(base, slug, from),
+            merge_base_commit: commitJson(base, slug, mergeBase),
+            status: ahead && behind ? 'diverged' : ahead ? 'ahead' : behind ? 'behind' : 'identical',
+            ahead_by: ahead,
+            behind_by: behind,
+            total_commits: ahead,
+            commits: [],
+            files: [],
+          },
+        };
+      }
+      case 'repos/get-commit':
+        return { status: 200, json: commitJson(base, slug, resolve(findRepo(slug), String(p.ref))) };
+      case 'repos/create-commit-status': {
+        const repo = findRepo(slug);
+        const sha = String(p.sha);
+        if (!repo.graph.get(sha)) throw refusal(422, `No commit found for SHA: ${sha}`);
+        const b = body ?? {};
+        const record: StatusRecord = {
+          id: nextId++,
+          context: typeof b.context === 'string' ? b.context : 'default',
+          state: b.state as StatusRecord['state'],
+          target_url: typeof b.target_url === 'string' ? b.target_url : null,
+          description: typeof b.description === 'string' ? b.description : null,
+          at: now,
+        };
+        repo.statuses.set(sha, [...(repo.statuses.get(sha) ?? []), record]);
+        return { status: 201, json: statusJson(base, slug, record) };
+      }
       case 'pulls/request-reviewers': {
         const pr = findPull(slug, Number(p.pull_number));
         const reviewers = ((body ?? {}).reviewers as string[] | undefined) ?? [];
@@ -468,26 +841,137 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
           },
         };
       }
-      case 'checks/list-for-ref':
-        findRepo(slug);
-        return { status: 200, json: { total_count: 0, check_runs: [] } };
-      case 'repos/get-combined-status-for-ref':
-        findRepo(slug);
+      case 'checks/list-for-ref': {
+        const repo = findRepo(slug);
+        const sha = resolve(repo, String(p.ref));
+        const all = repo.checkRuns.get(sha) ?? [];
+        // filter=latest (the default): the most recent run of each name.
+        const runs = p.filter === 'all' ? all : all.filter((r) => all.filter((o) => o.name === r.name).at(-1) === r);
         return {
           status: 200,
           json: {
-            state: 'pending',
-            sha: String(p.ref),
-            total_count: 0,
-            statuses: [],
-            repository: { full_name: slug },
-            commit_url: '',
-            url: '',
+            total_count: runs.length,
+            check_runs: runs.map((r) => ({
+              id: r.id,
+              head_sha: sha,
+              node_id: `CR_${r.id}`,
+              external_id: null,
+              url: `${base}/repos/${slug}/check-runs/${r.id}`,
+              html_url: `http://github.test/${slug}/runs/${r.id}`,
+              details_url: null,
+              status: r.status,
+              conclusion: r.conclusion,
+              started_at: r.at,
+              completed_at: r.status === 'completed' ? r.at : null,
+              output: { title: null, summary: null, text: null, annotations_count: 0, annotations_url: '' },
+              name: r.name,
+              check_suite: null,
+              app: null,
+              pull_requests: [],
+            })),
           },
         };
+      }
+      case 'repos/get-combined-status-for-ref': {
+        const repo = findRepo(slug);
+        const sha = resolve(repo, String(p.ref));
+        const all = repo.statuses.get(sha) ?? [];
+        const latest = [...new Map(all.map((r) => [r.context, r])).values()];
+        const states = latest.map((r) => r.state);
+        return {
+          status: 200,
+          json: {
+            state:
+              states.includes('failure') || states.includes('error')
+                ? 'failure'
+                : states.length === 0 || states.includes('pending')
+                  ? 'pending'
+                  : 'success',
+            sha,
+            total_count: latest.length,
+            statuses: latest.map((r) => statusJson(base, slug, r)),
+            repository: { full_name: slug },
+            commit_url: `${base}/repos/${slug}/commits/${sha}`,
+            url: `${base}/repos/${slug}/commits/${sha}/status`,
+          },
+        };
+      }
       default:
         throw new HttpError(500, { message: `the fake does not implement ${op.operationId}` }, true);
     }
+  }
+
+  function reviewJson(base: string, slug: string, pr: FakePull, r: FakeReview): Record<string, unknown> {
+    const html = `http://github.test/${slug}/pull/${pr.number}#pullrequestreview-${r.id}`;
+    return {
+      id: r.id,
+      node_id: `PRR_${r.id}`,
+      user: user(r.user),
+      body: r.body,
+      state: r.state,
+      commit_id: r.commit_id,
+      html_url: html,
+      pull_request_url: `${base}/repos/${slug}/pulls/${pr.number}`,
+      _links: { html: { href: html }, pull_request: { href: `${base}/repos/${slug}/pulls/${pr.number}` } },
+      author_association: 'MEMBER',
+      ...(r.state === 'PENDING' ? {} : { submitted_at: r.submitted_at }),
+    };
+  }
+
+  function statusJson(base: string, slug: string, r: StatusRecord): Record<string, unknown> {
+    return {
+      url: `${base}/repos/${slug}/statuses/${r.id}`,
+      avatar_url: null,
+      id: r.id,
+      node_id: `SC_${r.id}`,
+      state: r.state,
+      description: r.description,
+      target_url: r.target_url,
+      context: r.context,
+      created_at: r.at,
+      updated_at: r.at,
+      creator: user(login),
+    };
+  }
+
+  /** PUT pulls/merge: refused as GitHub refuses it, or merged with the method asked, moving the base branch. */
+  function mergePull(
+    base: string,
+    slug: string,
+    number: number,
+    body: Record<string, unknown>,
+    now: string,
+  ): { status: number; json: unknown } {
+    const repo = findRepo(slug);
+    const pr = findPull(slug, number);
+    const method = (body.merge_method as MergeMethodName | undefined) ?? 'merge';
+    if (pr.state !== 'open') throw refusal(405, 'Pull Request is not mergeable');
+    if (typeof body.sha === 'string' && body.sha !== pr.head.sha)
+      throw refusal(409, 'Head branch was modified. Review and try the merge again.');
+    if (!repo.methods.includes(method))
+      throw refusal(
+        405,
+        { merge: 'Merge commits', squash: 'Squash merges', rebase: 'Rebase merges' }[method] +
+          ' are not allowed on this repository.',
+      );
+    if (pr.draft) throw refusal(405, 'Pull Request is still a draft');
+    const baseHead = repo.graph.head(pr.base.ref) ?? '';
+    if (repo.graph.conflicts(baseHead, pr.head.sha).length > 0) throw refusal(405, 'Pull Request is not mergeable');
+    const blocked = blockedBy(repo, pr);
+    if (blocked) throw refusal(405, blocked, 'https://docs.github.com/articles/about-protected-branches');
+    if (repo.protection.get(pr.base.ref)?.strict && repo.graph.behindBy(baseHead, pr.head.sha) > 0)
+      throw refusal(405, 'Base branch was modified. Review and try the merge again.');
+    const title =
+      typeof body.commit_title === 'string'
+        ? body.commit_title
+        : method === 'squash'
+          ? `${pr.title} (#${pr.number})`
+          : `Merge pull request #${pr.number} from ${slug.split('/')[0] ?? ''}/${pr.head.ref}`;
+    const sha = repo.graph.land(pr.base.ref, pr.head.sha, method, login, title);
+    Object.assign(pr, { state: 'closed', merged: true, merged_at: now, closed_at: now, updated_at: now });
+    pr.merge_commit_sha = sha;
+    moved(repo, pr.base.ref);
+    return { status: 200, json: { sha, merged: true, message: 'Pull Request successfully merged' } };
   }
 
   /** The one GraphQL mutation the forge sends: markPullRequestReadyForReview. */
@@ -712,9 +1196,58 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     requests,
     violations,
     addRepo(slug) {
-      if (!repos.has(slug)) repos.set(slug, { pulls: [], id: repos.size + 1 });
+      if (!repos.has(slug))
+        repos.set(slug, {
+          pulls: [],
+          id: repos.size + 1,
+          graph: new CommitGraph('main', slug.split('/')[0] ?? login),
+          protection: new Map(),
+          checkRuns: new Map(),
+          statuses: new Map(),
+          methods: ['merge', 'squash', 'rebase'],
+        });
     },
     pulls: (slug) => repos.get(slug)?.pulls ?? [],
+    push(slug, branch, files, { author = 'someone-else', from } = {}) {
+      const repo = findRepo(slug);
+      const sha = repo.graph.push(branch, files, author, from);
+      moved(repo, branch);
+      return sha;
+    },
+    branchHead: (slug, branch) => repos.get(slug)?.graph.head(branch),
+    history: (slug) => findRepo(slug).graph,
+    protect(slug, branch, protection) {
+      const repo = findRepo(slug);
+      if (protection) repo.protection.set(branch, protection);
+      else repo.protection.delete(branch);
+    },
+    checkRun(slug, sha, name, status, conclusion) {
+      const repo = findRepo(slug);
+      const run: CheckRunRecord = {
+        id: nextId++,
+        name,
+        status,
+        conclusion: status === 'completed' ? (conclusion ?? 'success') : null,
+        at: new Date().toISOString(),
+      };
+      repo.checkRuns.set(sha, [...(repo.checkRuns.get(sha) ?? []), run]);
+    },
+    review(slug, number, reviewer, state) {
+      if (reviewer.toLowerCase() === login.toLowerCase())
+        throw new Error(`GitHub refuses a review of one's own pull request (${reviewer})`);
+      const pr = findPull(slug, number);
+      pr.reviews.push({
+        id: nextId++,
+        user: reviewer,
+        state,
+        body: '',
+        commit_id: pr.head.sha,
+        submitted_at: new Date().toISOString(),
+      });
+    },
+    allowMergeMethods(slug, methods) {
+      findRepo(slug).methods = methods;
+    },
     inject(fault) {
       faults.push({ ...fault, seen: 0, hits: 0 });
     },

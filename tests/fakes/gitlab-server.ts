@@ -6,12 +6,22 @@
  * GitLab does. It keeps merge request state (one open MR per source branch: a second is a 409),
  * and injects faults at chosen requests. Rejections the server makes on its own are recorded
  * in `violations`; injected faults are not.
+ *
+ * For landing it keeps each project's history (commit-graph.ts), pipelines per commit,
+ * approvals, the project's merge method (merge, rebase_merge, ff) and whether pipelines must
+ * succeed, and computes `detailed_merge_status` from them (`checking` on the first read after
+ * either branch moved). Merges and rebases move the branches; refusals answer as GitLab does
+ * (405 Method Not Allowed, 409 for a moved head, 422 Branch cannot be merged).
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { CommitGraph } from './commit-graph.ts';
 
-/** `malformed`: the request takes effect, and the answer (each item of a list) lacks `field`, as no GitLab answer does. */
+/**
+ * `malformed`: the request takes effect, and the answer (each item of a list) lacks `field`, as no GitLab answer does.
+ * `crash-after-create`: the request takes effect (an MR created, merged, rebased), then the connection drops.
+ */
 export type GitLabFaultKind = 'rate-limit' | 'already-exists' | '5xx' | 'drop' | 'crash-after-create' | 'malformed';
 
 export interface GitLabFault {
@@ -38,6 +48,40 @@ export interface FakeMergeRequest {
   reviewer_ids: number[];
   created_at: string;
   updated_at: string;
+  /** The source branch's head (followed while the MR is open). */
+  sha: string;
+  approved_by: number[];
+  merged_at: string | null;
+  merge_commit_sha: string | null;
+  squash_commit_sha: string | null;
+  /** GitLab is checking mergeability: the next read answers `checking` (then it knows). */
+  checking: boolean;
+  /** A rebase was asked and not yet reported done (the next read with include_rebase_in_progress says so). */
+  rebase_in_progress: boolean;
+  merge_error: string | null;
+}
+
+export type PipelineStatus =
+  | 'created'
+  | 'waiting_for_resource'
+  | 'preparing'
+  | 'pending'
+  | 'running'
+  | 'success'
+  | 'failed'
+  | 'canceled'
+  | 'skipped'
+  | 'manual'
+  | 'scheduled';
+
+/** A project's merge settings as GitLab holds them. */
+export interface ProjectSettings {
+  merge_method: 'merge' | 'rebase_merge' | 'ff';
+  only_allow_merge_if_pipeline_succeeds: boolean;
+  /** Approvals the project's approval rules require of each merge request. */
+  approvals_required: number;
+  /** "Remove all approvals when commits are added to the source branch". */
+  reset_approvals_on_push: boolean;
 }
 
 export interface FakeGitLab {
@@ -53,9 +97,19 @@ export interface FakeGitLab {
     fault: GitLabFaultKind | null;
   }[];
   violations: string[];
+  /** Adds a project with its default branch `main`. */
   addProject(path: string): void;
   addUser(username: string): number;
   mergeRequests(project: string): FakeMergeRequest[];
+  /** Commits `files` on `branch` (created from `from`, default `main`) as `author`; returns the new head. */
+  push(project: string, branch: string, files: string[], options?: { author?: string; from?: string }): string;
+  branchHead(project: string, branch: string): string | undefined;
+  history(project: string): CommitGraph;
+  settings(project: string, settings: Partial<ProjectSettings>): void;
+  /** A pipeline for `sha` (the latest one of the MR's head is its `head_pipeline`). */
+  pipeline(project: string, sha: string, status: PipelineStatus): void;
+  /** An approval by `username` (a user the fake knows; not the token's user, who is every MR's author). */
+  approve(project: string, iid: number, username: string): void;
   inject(fault: GitLabFault): void;
   pendingFaults(): GitLabFault[];
   close(): Promise<void>;
@@ -166,6 +220,69 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
     query: { type: 'object', additionalProperties: false, properties: {} },
   },
   {
+    id: 'mr/merge',
+    method: 'PUT',
+    path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/merge$/,
+    query: { type: 'object', additionalProperties: false, properties: {} },
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        merge_commit_message: str,
+        squash_commit_message: str,
+        squash: { type: 'boolean' },
+        should_remove_source_branch: { type: 'boolean' },
+        merge_when_pipeline_succeeds: { type: 'boolean' },
+        auto_merge: { type: 'boolean' },
+        sha: { type: 'string', pattern: '^[0-9a-f]{40}$' },
+      },
+    },
+  },
+  {
+    id: 'mr/rebase',
+    method: 'PUT',
+    path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/rebase$/,
+    query: { type: 'object', additionalProperties: false, properties: {} },
+    body: { type: 'object', additionalProperties: false, properties: { skip_ci: { type: 'boolean' } } },
+  },
+  {
+    id: 'mr/approve',
+    method: 'POST',
+    path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/approve$/,
+    query: { type: 'object', additionalProperties: false, properties: {} },
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { sha: str, approval_password: str },
+    },
+  },
+  {
+    id: 'mr/pipelines',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)\/merge_requests\/(\d+)\/pipelines$/,
+    query: { type: 'object', additionalProperties: false, properties: { ...page } },
+  },
+  {
+    id: 'project/show',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)$/,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        statistics: { type: 'boolean' },
+        license: { type: 'boolean' },
+        with_custom_attributes: { type: 'boolean' },
+      },
+    },
+  },
+  {
+    id: 'commits/show',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)\/repository\/commits\/([^/]+)$/,
+    query: { type: 'object', additionalProperties: false, properties: { stats: { type: 'boolean' } } },
+  },
+  {
     id: 'users/list',
     method: 'GET',
     path: /^\/users$/,
@@ -176,6 +293,33 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
     },
   },
 ];
+
+interface FakePipeline {
+  id: number;
+  sha: string;
+  ref: string;
+  status: PipelineStatus;
+  at: string;
+}
+interface FakeProject {
+  id: number;
+  mrs: FakeMergeRequest[];
+  graph: CommitGraph;
+  settings: ProjectSettings;
+  pipelines: Map<string, FakePipeline[]>;
+}
+
+/** What GitLab says of a merge request's mergeability, computed from its project. */
+interface Mergeability {
+  detailed: string;
+  hasConflicts: boolean;
+  behind: number;
+}
+
+/** A boolean query parameter (the validator has coerced it already, or not). */
+const flag = (value: unknown): boolean => value === true || value === 'true';
+
+const DRAFT_TITLE = /^\s*(\[draft\]|\(draft\)|draft:|draft\s-|draft\s)/i;
 
 class HttpError extends Error {
   constructor(
@@ -197,7 +341,8 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     q: op.query ? coercing.compile(op.query) : null,
     b: op.body ? ajv.compile(op.body) : null,
   })) as ((typeof OPERATIONS)[number] & { q: ValidateFunction | null; b: ValidateFunction | null })[];
-  const projects = new Map<string, { id: number; mrs: FakeMergeRequest[] }>();
+  const projects = new Map<string, FakeProject>();
+  let nextPipeline = 500;
   const users = new Map<string, number>([[login, 1]]);
   const requests: FakeGitLab['requests'] = [];
   const violations: string[] = [];
@@ -209,7 +354,66 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     const name = [...users].find(([, v]) => v === id)?.[0] ?? `user${id}`;
     return { id, username: name, name, state: 'active', avatar_url: null, web_url: `${host}/${name}` };
   };
-  const mrJson = (path: string, mr: FakeMergeRequest, single: boolean) => ({
+  function headPipeline(project: FakeProject, mr: FakeMergeRequest): FakePipeline | null {
+    return project.pipelines.get(mr.sha)?.at(-1) ?? null;
+  }
+  const pipelineJson = (path: string, p: FakePipeline) => ({
+    id: p.id,
+    iid: p.id - 499,
+    project_id: projects.get(path)?.id ?? 0,
+    sha: p.sha,
+    ref: p.ref,
+    status: p.status,
+    source: 'merge_request_event',
+    created_at: p.at,
+    updated_at: p.at,
+    web_url: `${host}/${path}/-/pipelines/${p.id}`,
+  });
+
+  function mergeability(project: FakeProject, mr: FakeMergeRequest): Mergeability {
+    const target = project.graph.head(mr.target_branch) ?? mr.sha;
+    const hasConflicts = project.graph.conflicts(target, mr.sha).length > 0;
+    const behind = project.graph.behindBy(target, mr.sha);
+    const pipeline = headPipeline(project, mr)?.status;
+    const left = Math.max(0, project.settings.approvals_required - mr.approved_by.length);
+    const detailed =
+      mr.state !== 'opened'
+        ? 'not_open'
+        : DRAFT_TITLE.test(mr.title)
+          ? 'draft_status'
+          : hasConflicts
+            ? 'conflict'
+            : project.settings.merge_method !== 'merge' && behind > 0
+              ? 'need_rebase'
+              : project.settings.only_allow_merge_if_pipeline_succeeds && pipeline !== 'success'
+                ? pipeline && ['created', 'waiting_for_resource', 'preparing', 'pending', 'running'].includes(pipeline)
+                  ? 'ci_still_running'
+                  : 'ci_must_pass'
+                : left > 0
+                  ? 'not_approved'
+                  : 'mergeable';
+    return { detailed, hasConflicts, behind };
+  }
+
+  /** A branch moved: open MRs from or into it follow their head, and GitLab checks their mergeability again. */
+  function moved(project: FakeProject, branch: string): void {
+    for (const mr of project.mrs) {
+      if (mr.state !== 'opened' || (mr.source_branch !== branch && mr.target_branch !== branch)) continue;
+      if (mr.source_branch === branch) {
+        mr.sha = project.graph.head(branch) ?? mr.sha;
+        if (project.settings.reset_approvals_on_push) mr.approved_by = [];
+      }
+      mr.checking = true;
+    }
+  }
+
+  const mrJson = (
+    path: string,
+    mr: FakeMergeRequest,
+    single: boolean,
+    known: Mergeability | null = null,
+    query: Record<string, unknown> = {},
+  ) => ({
     id: 10_000 + mr.iid,
     iid: mr.iid,
     project_id: projects.get(path)?.id ?? 0,
@@ -218,22 +422,45 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     state: mr.state,
     created_at: mr.created_at,
     updated_at: mr.updated_at,
-    merged_at: null,
+    merged_at: mr.merged_at,
     closed_at: mr.state === 'closed' ? mr.updated_at : null,
+    merge_commit_sha: mr.merge_commit_sha,
+    squash_commit_sha: mr.squash_commit_sha,
     target_branch: mr.target_branch,
     source_branch: mr.source_branch,
     author: user(1),
     assignees: mr.assignee_ids.map(user),
     reviewers: mr.reviewer_ids.map(user),
     labels: mr.labels,
-    draft: /^\s*(\[draft\]|\(draft\)|draft:|draft\s-|draft\s)/i.test(mr.title),
-    work_in_progress: /^\s*(\[draft\]|\(draft\)|draft:|draft\s-|draft\s)/i.test(mr.title),
-    merge_status: 'can_be_merged',
-    detailed_merge_status: 'mergeable',
-    sha: 'e'.repeat(40),
+    draft: DRAFT_TITLE.test(mr.title),
+    work_in_progress: DRAFT_TITLE.test(mr.title),
+    merge_status: !known ? 'checking' : known.hasConflicts ? 'cannot_be_merged' : 'can_be_merged',
+    detailed_merge_status: known?.detailed ?? (mr.state === 'opened' ? 'checking' : 'not_open'),
+    has_conflicts: known?.hasConflicts ?? false,
+    sha: mr.sha,
     web_url: `${host}/${path}/-/merge_requests/${mr.iid}`,
     references: { short: `!${mr.iid}`, full: `${path}!${mr.iid}` },
-    ...(single ? { head_pipeline: null, diverged_commits_count: 0, changes_count: '1' } : {}),
+    ...(single
+      ? (() => {
+          const project = projects.get(path);
+          const pipeline = project ? headPipeline(project, mr) : null;
+          return {
+            head_pipeline: pipeline ? pipelineJson(path, pipeline) : null,
+            changes_count: '1',
+            merge_error: mr.merge_error,
+            // Counted from the repository at once, not by the mergeability check.
+            ...(flag(query.include_diverged_commits_count) && project
+              ? {
+                  diverged_commits_count:
+                    mr.state === 'opened'
+                      ? project.graph.behindBy(project.graph.head(mr.target_branch) ?? mr.sha, mr.sha)
+                      : 0,
+                }
+              : {}),
+            ...(flag(query.include_rebase_in_progress) ? { rebase_in_progress: mr.rebase_in_progress } : {}),
+          };
+        })()
+      : {}),
   });
 
   function handle(
@@ -270,7 +497,12 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
         );
         const per = Number(query.per_page ?? 20);
         const pg = Number(query.page ?? 1);
-        return { status: 200, json: list.slice((pg - 1) * per, pg * per).map((m) => mrJson(path, m, false)) };
+        return {
+          status: 200,
+          json: list
+            .slice((pg - 1) * per, pg * per)
+            .map((m) => mrJson(path, m, false, m.checking || !project ? null : mergeability(project, m))),
+        };
       }
       case 'mr/create': {
         const existing = project?.mrs.find((m) => m.state === 'opened' && m.source_branch === body.source_branch);
@@ -282,7 +514,19 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
           );
         if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0)
           throw new HttpError(400, { message: 'unknown user id' }, true);
+        const graph = project?.graph;
+        const target = String(body.target_branch);
+        const source = String(body.source_branch);
+        if (graph && !graph.head(target)) graph.setHead(target, graph.head(graph.defaultBranch) ?? '');
         const mr: FakeMergeRequest = {
+          sha: graph?.head(source) ?? graph?.push(source, [], login, target) ?? '',
+          approved_by: [],
+          merged_at: null,
+          merge_commit_sha: null,
+          squash_commit_sha: null,
+          checking: true,
+          rebase_in_progress: false,
+          merge_error: null,
           iid: (project?.mrs.length ?? 0) + 1,
           title: String(body.title),
           description: typeof body.description === 'string' ? body.description : null,
@@ -301,8 +545,94 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
         project?.mrs.push(mr);
         return { status: 201, json: mrJson(path, mr, true) };
       }
-      case 'mr/show':
-        return { status: 200, json: mrJson(path, find(params[1]), true) };
+      case 'mr/show': {
+        const mr = find(params[1]);
+        // The first read after a push starts GitLab's check: `checking` until it is done.
+        const known = mr.checking || !project ? null : mergeability(project, mr);
+        mr.checking = false;
+        const json = mrJson(path, mr, true, known, query);
+        if (flag(query.include_rebase_in_progress)) mr.rebase_in_progress = false;
+        return { status: 200, json };
+      }
+      case 'mr/merge':
+        return mergeRequest(path, find(params[1]), body, now);
+      case 'mr/rebase': {
+        const mr = find(params[1]);
+        if (!project || mr.state !== 'opened') throw new HttpError(405, { message: '405 Method Not Allowed' }, false);
+        if (mr.rebase_in_progress)
+          throw new HttpError(
+            409,
+            {
+              message:
+                'Failed to enqueue the rebase operation, possibly due to a long-lived transaction. Try again later.',
+            },
+            false,
+          );
+        const target = project.graph.head(mr.target_branch) ?? mr.sha;
+        mr.rebase_in_progress = true;
+        mr.merge_error = null;
+        if (project.graph.conflicts(target, mr.sha).length > 0) {
+          mr.merge_error = 'Rebase failed: Rebase locally, resolve all conflicts, then push the branch.';
+        } else if (project.graph.behindBy(target, mr.sha) > 0) {
+          project.graph.setHead(mr.source_branch, project.graph.replay(target, mr.sha));
+          moved(project, mr.source_branch);
+        }
+        return { status: 202, json: { rebase_in_progress: true } };
+      }
+      case 'mr/approve': {
+        const mr = find(params[1]);
+        if (mr.state !== 'opened') throw new HttpError(401, { message: '401 Unauthorized' }, false);
+        if (typeof body.sha === 'string' && body.sha !== mr.sha)
+          throw new HttpError(409, { message: `SHA does not match HEAD of source branch: ${mr.sha}` }, false);
+        // The token's user wrote every MR, and GitLab's default forbids approving one's own.
+        throw new HttpError(401, { message: '401 Unauthorized' }, true);
+      }
+      case 'mr/pipelines': {
+        const mr = find(params[1]);
+        const shas = project ? project.graph.ancestors(mr.sha) : new Set<string>();
+        const all = [...(project?.pipelines.values() ?? [])].flat().filter((p) => shas.has(p.sha));
+        return { status: 200, json: all.sort((a, b) => b.id - a.id).map((p) => pipelineJson(path, p)) };
+      }
+      case 'project/show':
+        return {
+          status: 200,
+          json: {
+            id: project?.id,
+            name: path.split('/').at(-1),
+            path: path.split('/').at(-1),
+            path_with_namespace: path,
+            default_branch: project?.graph.defaultBranch,
+            web_url: `${host}/${path}`,
+            merge_method: project?.settings.merge_method,
+            squash_option: 'default_off',
+            only_allow_merge_if_pipeline_succeeds: project?.settings.only_allow_merge_if_pipeline_succeeds,
+            allow_merge_on_skipped_pipeline: false,
+            only_allow_merge_if_all_discussions_are_resolved: false,
+          },
+        };
+      case 'commits/show': {
+        const sha = decodeURIComponent(params[1] ?? '');
+        const commit = project?.graph.get(project.graph.head(sha) ?? sha);
+        if (!commit) throw new HttpError(404, { message: '404 Commit Not Found' }, true);
+        return {
+          status: 200,
+          json: {
+            id: commit.sha,
+            short_id: commit.sha.slice(0, 8),
+            title: commit.message,
+            message: commit.message,
+            author_name: commit.author,
+            author_email: `${commit.author}@example.test`,
+            authored_date: now,
+            committer_name: commit.author,
+            committer_email: `${commit.author}@example.test`,
+            committed_date: now,
+            created_at: now,
+            parent_ids: commit.parents,
+            web_url: `${host}/${path}/-/commit/${commit.sha}`,
+          },
+        };
+      }
       case 'mr/edit': {
         const mr = find(params[1]);
         if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0)
@@ -318,22 +648,70 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
         mr.updated_at = now;
         return { status: 200, json: mrJson(path, mr, true) };
       }
-      case 'mr/approvals':
-        find(params[1]);
+      case 'mr/approvals': {
+        const mr = find(params[1]);
+        const required = project?.settings.approvals_required ?? 0;
+        const left = Math.max(0, required - mr.approved_by.length);
         return {
           status: 200,
           json: {
-            id: 1,
-            iid: Number(params[1]),
-            approved: false,
-            approvals_required: 0,
-            approvals_left: 0,
-            approved_by: [],
+            id: 10_000 + mr.iid,
+            iid: mr.iid,
+            project_id: project?.id,
+            title: mr.title,
+            state: mr.state,
+            merge_status: 'can_be_merged',
+            approved: left === 0,
+            approvals_required: required,
+            approvals_left: left,
+            approved_by: mr.approved_by.map((id) => ({ user: user(id) })),
+            user_has_approved: false,
+            user_can_approve: false,
           },
         };
+      }
       default:
         throw new HttpError(500, { message: `the fake does not implement ${id}` }, true);
     }
+  }
+
+  /** PUT merge: refused as GitLab refuses it, or merged the project's way, moving the target branch. */
+  function mergeRequest(
+    path: string,
+    mr: FakeMergeRequest,
+    body: Record<string, unknown>,
+    now: string,
+  ): { status: number; json: unknown } {
+    const project = projects.get(path);
+    if (!project || mr.state !== 'opened') throw new HttpError(405, { message: '405 Method Not Allowed' }, false);
+    if (typeof body.sha === 'string' && body.sha !== mr.sha)
+      throw new HttpError(409, { message: `SHA does not match HEAD of source branch: ${mr.sha}` }, false);
+    const { detailed } = mergeability(project, mr);
+    if (detailed === 'conflict' || detailed === 'need_rebase')
+      throw new HttpError(422, { message: 'Branch cannot be merged' }, false);
+    if (detailed !== 'mergeable') throw new HttpError(405, { message: '405 Method Not Allowed' }, false);
+    const { graph, settings } = project;
+    const target = mr.target_branch;
+    let head = mr.sha;
+    if (body.squash === true) {
+      const message = typeof body.squash_commit_message === 'string' ? body.squash_commit_message : mr.title;
+      head = graph.commit(
+        [graph.head(target) ?? ''],
+        graph.changedFiles(graph.head(target) ?? '', mr.sha),
+        login,
+        message,
+      );
+      mr.squash_commit_sha = head;
+    }
+    const message =
+      typeof body.merge_commit_message === 'string'
+        ? body.merge_commit_message
+        : `Merge branch '${mr.source_branch}' into '${target}'`;
+    const tip = graph.land(target, head, settings.merge_method === 'ff' ? 'ff' : 'merge', login, message);
+    mr.merge_commit_sha = settings.merge_method === 'ff' ? null : tip;
+    Object.assign(mr, { state: 'merged', merged_at: now, updated_at: now });
+    moved(project, target);
+    return { status: 200, json: mrJson(path, mr, true, mergeability(project, mr)) };
   }
 
   const server = createServer((req, res) => void serve(req, res));
@@ -435,6 +813,12 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     }
   }
 
+  function known(path: string): FakeProject {
+    const project = projects.get(path);
+    if (!project) throw new Error(`the fake GitLab has no project ${path}`);
+    return project;
+  }
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   host = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
@@ -443,7 +827,19 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     requests,
     violations,
     addProject(path) {
-      if (!projects.has(path)) projects.set(path, { id: projects.size + 1, mrs: [] });
+      if (!projects.has(path))
+        projects.set(path, {
+          id: projects.size + 1,
+          mrs: [],
+          graph: new CommitGraph('main', login),
+          settings: {
+            merge_method: 'merge',
+            only_allow_merge_if_pipeline_succeeds: false,
+            approvals_required: 0,
+            reset_approvals_on_push: false,
+          },
+          pipelines: new Map(),
+        });
     },
     addUser(username) {
       const id = users.get(username) ?? users.size + 1;
@@ -451,6 +847,30 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
       return id;
     },
     mergeRequests: (path) => projects.get(path)?.mrs ?? [],
+    push(path, branch, files, { author = 'someone-else', from } = {}) {
+      const project = known(path);
+      const sha = project.graph.push(branch, files, author, from);
+      moved(project, branch);
+      return sha;
+    },
+    branchHead: (path, branch) => projects.get(path)?.graph.head(branch),
+    history: (path) => known(path).graph,
+    settings(path, settings) {
+      Object.assign(known(path).settings, settings);
+    },
+    pipeline(path, sha, status) {
+      const project = known(path);
+      const ref = project.mrs.find((m) => m.sha === sha)?.source_branch ?? project.graph.defaultBranch;
+      const list = project.pipelines.get(sha) ?? [];
+      project.pipelines.set(sha, [...list, { id: nextPipeline++, sha, ref, status, at: new Date().toISOString() }]);
+    },
+    approve(path, iid, username) {
+      const id = users.get(username);
+      if (id === undefined || id === 1) throw new Error(`the fake GitLab has no approver ${username}`);
+      const mr = known(path).mrs.find((m) => m.iid === iid);
+      if (!mr) throw new Error(`no merge request !${iid} in ${path}`);
+      if (!mr.approved_by.includes(id)) mr.approved_by.push(id);
+    },
     inject(fault) {
       faults.push({ ...fault, hits: 0 });
     },

@@ -13,16 +13,21 @@ import type { GitHubForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
 import { forgeFailure, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
-import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/landing.ts';
-import { fatal } from '../../errors.ts';
+import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { pacedFetch, pacerFor } from '../pacing.ts';
+import { landingChecks, latestVerdicts, requiredContexts, runState, statusState } from './landing.ts';
 import {
+  BranchProtection,
   CheckRuns,
   CombinedStatus,
+  Commit,
+  Comparison,
+  MergeResult,
   PullRequest,
   PullRequests,
+  Refusal,
   RequestError,
   Reviews,
   ValidationFailed,
@@ -33,6 +38,28 @@ type GitHubClient = InstanceType<typeof GitHubClient>;
 
 const LIST = 'GET /repos/{owner}/{repo}/pulls';
 const UPDATE = 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}';
+const COMPARE = 'GET /repos/{owner}/{repo}/compare/{base}...{head}';
+
+/** How often, and how far apart, an accepted update-branch is looked for on the PR (GitHub updates in the background). */
+const UPDATE_POLLS = 10;
+const UPDATE_POLL_MS = 500;
+
+type Where = { owner: string; repo: string };
+
+/** GitHub's status for a failed request; 0 for anything that is not one. */
+const statusOf = (err: unknown): number => {
+  const request = RequestError.safeParse(err);
+  return request.success ? (request.data.status ?? 0) : 0;
+};
+
+/** GitHub's refusal of a merge or an update (405, 409, 422 with its own message), or null for any other failure. */
+function refusalOf(err: unknown): { status: number; message: string } | null {
+  const request = RequestError.safeParse(err);
+  const status = statusOf(err);
+  if (![405, 409, 422].includes(status)) return null;
+  const body = Refusal.safeParse(request.success ? request.data.response?.data : undefined);
+  return { status, message: body.success ? body.data.message : err instanceof Error ? err.message : String(err) };
+}
 
 /** GitHub's answer to `endpoint` (as its REST reference names it), read through `schema`. */
 const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T =>
@@ -169,35 +196,16 @@ export class GitHubForge implements Forge {
       const where = this.slug(repo);
       const pr = await this.get(where, number);
       const [reviews, runs, statuses] = await Promise.all([
-        this.client.rest.pulls
-          .listReviews({ ...where, pull_number: number, per_page: 100 })
-          .then((r) => answer(Reviews, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', r.data)),
-        this.client.rest.checks
-          .listForRef({ ...where, ref: pr.head.sha, per_page: 100 })
-          .then((r) => answer(CheckRuns, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', r.data)),
-        this.client.rest.repos
-          .getCombinedStatusForRef({ ...where, ref: pr.head.sha, per_page: 100 })
-          .then((r) => answer(CombinedStatus, 'GET /repos/{owner}/{repo}/commits/{ref}/status', r.data)),
+        this.reviews(where, number),
+        this.checkRuns(where, pr.head.sha),
+        this.statuses(where, pr.head.sha),
       ]);
-      const latest = new Map<string, string>();
-      for (const r of reviews) if (r.user && r.state !== 'PENDING') latest.set(r.user.login, r.state);
-      const states = [...latest.values()];
-      const results = [
-        ...runs.check_runs.map((c) =>
-          c.status !== 'completed'
-            ? 'pending'
-            : ['success', 'neutral', 'skipped'].includes(c.conclusion ?? '')
-              ? 'passing'
-              : 'failing',
-        ),
-        ...statuses.statuses.map((s) =>
-          s.state === 'success' ? 'passing' : s.state === 'pending' ? 'pending' : 'failing',
-        ),
-      ];
+      const states = [...latestVerdicts(reviews).values()];
+      const results = [...runs.check_runs.map(runState), ...statuses.statuses.map((s) => statusState(s.state))];
       const checks =
         results.length === 0
           ? 'none'
-          : results.includes('failing')
+          : results.includes('failure')
             ? 'failing'
             : results.includes('pending')
               ? 'pending'
@@ -228,17 +236,155 @@ export class GitHubForge implements Forge {
     });
   }
 
-  // Landing (issue 23): filled in by the landing work; until then a clear refusal, never a guess.
-  landingState(): Promise<LandingState> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitHub forge yet'));
+  async landingState(repo: string, number: number): Promise<LandingState> {
+    return this.call(`read pull request #${number} of ${repo} for landing`, async () => {
+      const where = this.slug(repo);
+      const pr = await this.get(where, number);
+      const [protection, reviews, runs, statuses, behindBy, head] = await Promise.all([
+        this.protection(where, pr.base.ref),
+        this.reviews(where, number),
+        this.checkRuns(where, pr.head.sha),
+        this.statuses(where, pr.head.sha),
+        pr.state === 'open' ? this.compare(where, pr.base.ref, pr.head.sha).then((c) => c.behind_by) : 0,
+        this.client.rest.repos
+          .getCommit({ ...where, ref: pr.head.sha, per_page: 1 })
+          .then((r) => answer(Commit, 'GET /repos/{owner}/{repo}/commits/{ref}', r.data)),
+      ]);
+      const verdicts = [...latestVerdicts(reviews)];
+      return {
+        pullRequest: this.record(repo, pr),
+        headAuthor: head.author?.login ?? head.commit.author?.name ?? null,
+        checks: landingChecks(runs, statuses, requiredContexts(protection)),
+        reviews: {
+          approved: verdicts.filter(([, state]) => state === 'APPROVED').length,
+          required: protection?.required_pull_request_reviews?.required_approving_review_count ?? 0,
+          changesRequested: verdicts.filter(([, state]) => state === 'CHANGES_REQUESTED').map(([login]) => login),
+        },
+        behind: pr.mergeable_state === 'behind' || behindBy > 0,
+        mergeable: pr.mergeable_state === 'dirty' ? false : (pr.mergeable ?? null),
+        // GitHub does not say which files conflict.
+        conflicts: [],
+        mergedSha: pr.merged_at ? (pr.merge_commit_sha ?? null) : null,
+      };
+    });
   }
 
-  mergePullRequest(): Promise<MergeOutcome> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitHub forge yet'));
+  async mergePullRequest(request: MergeRequest): Promise<MergeOutcome> {
+    const { repo, number, sha, method } = request;
+    return this.call(`merge pull request #${number} of ${repo}`, async () => {
+      const where = this.slug(repo);
+      const before = this.settled(await this.get(where, number), sha);
+      if (before) return before;
+      try {
+        const { data } = await this.client.rest.pulls.merge({
+          ...where,
+          pull_number: number,
+          sha,
+          merge_method: method,
+          // Never sent twice by the client: what a lost answer did is read back from the PR below.
+          request: { retries: 0 },
+        });
+        const result = answer(MergeResult, 'PUT /repos/{owner}/{repo}/pulls/{pull_number}/merge', data);
+        if (!result.merged) return { merged: false, kind: 'refused', reason: result.message };
+        return { merged: true, mergedSha: result.sha, alreadyMerged: false };
+      } catch (err) {
+        const after = await this.get(where, number);
+        const settled = this.settled(after, sha);
+        if (settled) return settled;
+        const refused = refusalOf(err);
+        if (!refused) throw err;
+        const kind =
+          refused.status === 409
+            ? 'head-moved'
+            : after.mergeable === false || after.mergeable_state === 'dirty'
+              ? 'conflict'
+              : /required|review|protect|modified/i.test(refused.message)
+                ? 'protected'
+                : 'refused';
+        return { merged: false, kind, reason: refused.message };
+      }
+    });
   }
 
-  updatePullRequestBranch(): Promise<UpdateOutcome> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitHub forge yet'));
+  async updatePullRequestBranch(repo: string, number: number, sha: string): Promise<UpdateOutcome> {
+    return this.call(`update the branch of pull request #${number} of ${repo}`, async () => {
+      const where = this.slug(repo);
+      let refused: { status: number; message: string } | null = null;
+      try {
+        await this.client.rest.pulls.updateBranch({
+          ...where,
+          pull_number: number,
+          expected_head_sha: sha,
+          request: { retries: 0 },
+        });
+      } catch (err) {
+        refused = refusalOf(err);
+        // No answer (Octokit reports a dropped connection as a 500): the update may have happened; the PR says below.
+        if (!refused && statusOf(err) > 0 && statusOf(err) < 500) throw err;
+      }
+      for (let poll = 0; poll < UPDATE_POLLS; poll++) {
+        const pr = await this.get(where, number);
+        const current = await this.compare(where, pr.base.ref, pr.head.sha);
+        // Up to date at `sha` or at a head made from it (an update whose answer was lost, or GitHub's own).
+        if (current.behind_by === 0) {
+          const fromSha = pr.head.sha === sha || (await this.compare(where, sha, pr.head.sha)).status === 'ahead';
+          if (fromSha) return { updated: true, headSha: pr.head.sha };
+        }
+        if (refused) return { updated: false, conflicts: [], reason: refused.message };
+        await new Promise((r) => setTimeout(r, UPDATE_POLL_MS));
+      }
+      throw new Error(`GitHub accepted the update of #${number}, but its head has not moved from ${sha} yet`);
+    });
+  }
+
+  /** A PR that needs no merge request: merged already (at `sha`: a lost answer; else at another head), or closed. */
+  private settled(pr: PullRequest, sha: string): MergeOutcome | null {
+    if (pr.merged_at) {
+      if (pr.head.sha !== sha)
+        return {
+          merged: false,
+          kind: 'head-moved',
+          reason: `merged by someone else at head ${pr.head.sha}, not at ${sha}`,
+        };
+      if (!pr.merge_commit_sha) throw new Error(`GitHub reports #${pr.number} merged but names no merge commit yet`);
+      return { merged: true, mergedSha: pr.merge_commit_sha, alreadyMerged: true };
+    }
+    if (pr.state === 'closed') return { merged: false, kind: 'closed', reason: 'the pull request is closed' };
+    return null;
+  }
+
+  /** The base branch's protection; null when GitHub answers 404 "Branch not protected". */
+  private async protection(where: Where, branch: string): Promise<BranchProtection | null> {
+    try {
+      const { data } = await this.client.rest.repos.getBranchProtection({ ...where, branch });
+      return answer(BranchProtection, 'GET /repos/{owner}/{repo}/branches/{branch}/protection', data);
+    } catch (err) {
+      const request = RequestError.safeParse(err);
+      const body = Refusal.safeParse(request.success ? request.data.response?.data : undefined);
+      if (request.success && request.data.status === 404 && body.success && /not protected/i.test(body.data.message))
+        return null;
+      throw err;
+    }
+  }
+
+  private async compare(where: Where, base: string, head: string): Promise<Comparison> {
+    const { data } = await this.client.rest.repos.compareCommits({ ...where, base, head, per_page: 1 });
+    return answer(Comparison, COMPARE, data);
+  }
+
+  private async reviews(where: Where, number: number): Promise<Reviews> {
+    const { data } = await this.client.rest.pulls.listReviews({ ...where, pull_number: number, per_page: 100 });
+    return answer(Reviews, 'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', data);
+  }
+
+  private async checkRuns(where: Where, sha: string): Promise<CheckRuns> {
+    const { data } = await this.client.rest.checks.listForRef({ ...where, ref: sha, per_page: 100 });
+    return answer(CheckRuns, 'GET /repos/{owner}/{repo}/commits/{ref}/check-runs', data);
+  }
+
+  private async statuses(where: Where, sha: string): Promise<CombinedStatus> {
+    const { data } = await this.client.rest.repos.getCombinedStatusForRef({ ...where, ref: sha, per_page: 100 });
+    return answer(CombinedStatus, 'GET /repos/{owner}/{repo}/commits/{ref}/status', data);
   }
 
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {

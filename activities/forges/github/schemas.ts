@@ -22,6 +22,12 @@ export const PullRequest = z.object({
   head: z.object({ ref: z.string(), sha: z.string() }),
   base: z.object({ ref: z.string() }),
   merged_at: z.string().nullable(),
+  /** Set once merged (the merge, squash or last rebased commit on the base). */
+  merge_commit_sha: z.string().nullish(),
+  /** Only in `pulls/get`: null while GitHub computes it after a push. */
+  mergeable: z.boolean().nullish(),
+  /** Only in `pulls/get`: clean, blocked, behind, dirty, unstable, draft, has_hooks or unknown. */
+  mergeable_state: z.string().optional(),
   draft: z.boolean().optional(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -37,13 +43,58 @@ export type Reviews = z.infer<typeof Reviews>;
 
 /** `checks/list-for-ref`. */
 export const CheckRuns = z.object({
-  check_runs: z.array(z.object({ status: z.string(), conclusion: z.string().nullable() })),
+  check_runs: z.array(
+    z.object({
+      name: z.string(),
+      status: z.string(),
+      conclusion: z.string().nullable(),
+      html_url: z.string().nullable(),
+    }),
+  ),
 });
 export type CheckRuns = z.infer<typeof CheckRuns>;
 
-/** `repos/get-combined-status-for-ref`. */
-export const CombinedStatus = z.object({ statuses: z.array(z.object({ state: z.string() })) });
+/** `repos/get-combined-status-for-ref`: the latest status of each context. */
+export const CombinedStatus = z.object({
+  statuses: z.array(z.object({ context: z.string(), state: z.string(), target_url: z.string().nullable() })),
+});
 export type CombinedStatus = z.infer<typeof CombinedStatus>;
+
+/** `repos/get-branch-protection`: the checks and approvals the branch requires. */
+export const BranchProtection = z.object({
+  required_status_checks: z
+    .object({
+      strict: z.boolean().optional(),
+      contexts: z.array(z.string()),
+      checks: z.array(z.object({ context: z.string() })),
+    })
+    .optional(),
+  required_pull_request_reviews: z.object({ required_approving_review_count: z.number().int().optional() }).optional(),
+});
+export type BranchProtection = z.infer<typeof BranchProtection>;
+
+/** `repos/compare-commits`: how far apart two commits are. */
+export const Comparison = z.object({
+  status: z.enum(['diverged', 'ahead', 'behind', 'identical']),
+  ahead_by: z.number().int(),
+  behind_by: z.number().int(),
+});
+export type Comparison = z.infer<typeof Comparison>;
+
+/** `repos/get-commit`: who made a commit (the account, when GitHub can tell it, else the git author). */
+export const Commit = z.object({
+  author: Account.nullable(),
+  commit: z.object({ author: z.object({ name: z.string().optional() }).nullable() }),
+});
+export type Commit = z.infer<typeof Commit>;
+
+/** `pulls/merge`'s 200: the commit the base branch now points at. */
+export const MergeResult = z.object({ merged: z.boolean(), message: z.string(), sha: z.string() });
+export type MergeResult = z.infer<typeof MergeResult>;
+
+/** The body of a refusal (405, 409, 422): GitHub says why in `message`. */
+export const Refusal = z.object({ message: z.string() });
+export type Refusal = z.infer<typeof Refusal>;
 
 /**
  * Octokit's RequestError, as far as the forge reads it: GitHub's status and the request. Every

@@ -13,12 +13,27 @@ import type { GitLabForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
 import { forgeFailure, GITLAB_FAILURES, type ForgeHttpError } from '../failure.ts';
-import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/landing.ts';
-import { fatal } from '../../errors.ts';
+import type {
+  LandingCheck,
+  LandingState,
+  MergeOutcome,
+  MergeRequest as Merge,
+  UpdateOutcome,
+} from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
-import { Approvals, ErrorBody, MergeRequest, MergeRequests, Users, type User } from './schemas.ts';
+import {
+  Approvals,
+  Commit,
+  ErrorBody,
+  MergeRequest,
+  MergeRequests,
+  Pipelines,
+  Project,
+  Users,
+  type User,
+} from './schemas.ts';
 
 export interface GitLabForgeOptions {
   config: GitLabForgeConfig;
@@ -58,6 +73,31 @@ const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T =>
 const MR = 'GET /projects/:id/merge_requests/:merge_request_iid';
 const EDIT = 'PUT /projects/:id/merge_requests/:merge_request_iid';
 const LIST = 'GET /projects/:id/merge_requests';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** How often, and how far apart, a rebase GitLab accepted is looked for on the merge request (it runs in the background). */
+const REBASE_POLLS = 20;
+const REBASE_POLL_MS = 500;
+
+/** A pipeline's status as a check: skipped and canceled do not pass "Pipelines must succeed". */
+function pipelineState(status: string): LandingCheck['state'] {
+  if (status === 'success') return 'success';
+  return ['failed', 'canceled', 'skipped'].includes(status) ? 'failure' : 'pending';
+}
+
+/** The merge request statuses that a project rule (approvals, pipelines, discussions, up to date) holds back. */
+const PROTECTED = new Set([
+  'not_approved',
+  'ci_must_pass',
+  'ci_still_running',
+  'need_rebase',
+  'discussions_not_resolved',
+  'blocked_status',
+  'external_status_checks',
+  'policies_denied',
+  'requested_changes',
+]);
 
 async function parseBody(response: Response): Promise<unknown> {
   if (response.status === 204) return null;
@@ -223,17 +263,186 @@ export class GitLabForge implements Forge {
     });
   }
 
-  // Landing (issue 23): filled in by the landing work; until then a clear refusal, never a guess.
-  landingState(): Promise<LandingState> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitLab forge yet'));
+  async landingState(repo: string, number: number): Promise<LandingState> {
+    return this.call(`read merge request !${number} of ${repo} for landing`, async () => {
+      const project = this.project(repo);
+      const mr = await this.landingShow(project, number);
+      const [settings, approvals, head, pipeline] = await Promise.all([
+        this.settings(project),
+        this.api.MergeRequestApprovals.showConfiguration(project, { mergerequestIId: number }).then((a) =>
+          answer(Approvals, 'GET /projects/:id/merge_requests/:merge_request_iid/approvals', a),
+        ),
+        this.api.Commits.show(project, mr.sha).then((c) =>
+          answer(Commit, 'GET /projects/:id/repository/commits/:sha', c),
+        ),
+        this.headPipeline(project, mr),
+      ]);
+      const required = settings.only_allow_merge_if_pipeline_succeeds ?? false;
+      const checks: LandingCheck[] = pipeline
+        ? [
+            {
+              name: 'pipeline',
+              state: pipelineState(pipeline.status),
+              required,
+              ...(pipeline.web_url ? { url: pipeline.web_url } : {}),
+            },
+          ]
+        : required
+          ? [{ name: 'pipeline', state: 'missing', required }]
+          : [];
+      const status = mr.detailed_merge_status ?? '';
+      return {
+        pullRequest: this.record(repo, mr),
+        headAuthor: head.author_name,
+        checks,
+        reviews: {
+          approved: approvals.approved_by?.length ?? 0,
+          required: approvals.approvals_required ?? 0,
+          // GitLab's approvals API has no "changes requested" verdict.
+          changesRequested: [],
+        },
+        behind: status === 'need_rebase' || (mr.diverged_commits_count ?? 0) > 0,
+        mergeable:
+          status === 'checking' || status === 'unchecked'
+            ? null
+            : !(mr.has_conflicts ?? false) && status !== 'conflict',
+        // GitLab's REST API does not list the conflicting files.
+        conflicts: [],
+        mergedSha: mr.state === 'merged' ? this.mergedSha(mr) : null,
+      };
+    });
   }
 
-  mergePullRequest(): Promise<MergeOutcome> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitLab forge yet'));
+  async mergePullRequest(request: Merge): Promise<MergeOutcome> {
+    const { repo, number, sha, method } = request;
+    return this.call(`merge merge request !${number} of ${repo}`, async () => {
+      const project = this.project(repo);
+      const before = this.settled(await this.landingShow(project, number), sha);
+      if (before) return before;
+      // GitLab merges the project's way (merge_method); only squashing is chosen per merge.
+      if (method === 'rebase') {
+        const { merge_method } = await this.settings(project);
+        if (merge_method !== 'ff')
+          return {
+            merged: false,
+            kind: 'refused',
+            reason:
+              `the project merges with merge commits (merge_method "${merge_method}"); ` +
+              'merge "rebase" needs its merge method set to "Fast-forward merge" in GitLab',
+          };
+      }
+      try {
+        const merged = answer(
+          MergeRequest,
+          'PUT /projects/:id/merge_requests/:merge_request_iid/merge',
+          await this.api.MergeRequests.merge(project, number, { sha, squash: method === 'squash' }),
+        );
+        return { merged: true, mergedSha: this.mergedSha(merged), alreadyMerged: false };
+      } catch (err) {
+        if (!(err instanceof GitLabError)) throw err;
+        // The answer may have been lost after GitLab merged (the requester then retried): the MR says.
+        const after = await this.landingShow(project, number);
+        const settled = this.settled(after, sha);
+        if (settled) return settled;
+        if (![405, 406, 409, 422].includes(err.status)) throw err;
+        const status = after.detailed_merge_status ?? 'unknown';
+        const said = err.message.replace(/^"|"$/g, '');
+        const kind =
+          err.status === 409
+            ? 'head-moved'
+            : after.has_conflicts || status === 'conflict'
+              ? 'conflict'
+              : PROTECTED.has(status)
+                ? 'protected'
+                : 'refused';
+        return {
+          merged: false,
+          kind,
+          // GitLab's 405 says only "Method Not Allowed": the merge status says why.
+          reason: err.status === 409 ? said : `${said} (detailed_merge_status: ${status})`,
+        };
+      }
+    });
   }
 
-  updatePullRequestBranch(): Promise<UpdateOutcome> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the GitLab forge yet'));
+  /**
+   * Rebases the source branch on the target (GitLab's rebase API, which has no head guard of
+   * its own: the head is compared with `sha` first). A rebase runs in the background; its end,
+   * or its `merge_error`, is read back from the merge request.
+   */
+  async updatePullRequestBranch(repo: string, number: number, sha: string): Promise<UpdateOutcome> {
+    return this.call(`rebase merge request !${number} of ${repo}`, async () => {
+      const project = this.project(repo);
+      const mr = await this.landingShow(project, number);
+      if (!mr.rebase_in_progress) {
+        // Up to date at `sha`, or at a new head (a rebase whose answer was lost): either way, done.
+        if ((mr.diverged_commits_count ?? 0) === 0) return { updated: true, headSha: mr.sha };
+        if (mr.sha !== sha)
+          return {
+            updated: false,
+            conflicts: [],
+            reason: `the source branch moved: its head is ${mr.sha}, not ${sha}`,
+          };
+        try {
+          await this.api.MergeRequests.rebase(project, number);
+        } catch (err) {
+          // 409: a rebase runs already (the requester's retry of a request whose answer was lost); wait for it.
+          if (!(err instanceof GitLabError && err.status === 409)) throw err;
+        }
+      }
+      for (let poll = 0; poll < REBASE_POLLS; poll++) {
+        const now = await this.landingShow(project, number);
+        if (!now.rebase_in_progress) {
+          if (now.merge_error) return { updated: false, conflicts: [], reason: now.merge_error };
+          if ((now.diverged_commits_count ?? 0) === 0) return { updated: true, headSha: now.sha };
+          return { updated: false, conflicts: [], reason: 'the target branch moved again during the rebase' };
+        }
+        await sleep(REBASE_POLL_MS);
+      }
+      throw new Error(`GitLab accepted the rebase of !${number}, but it has not finished yet`);
+    });
+  }
+
+  /** One merge request with what landing reads (how far behind, whether a rebase runs). */
+  private async landingShow(project: string, number: number): Promise<MergeRequest> {
+    return answer(
+      MergeRequest,
+      MR,
+      await this.api.MergeRequests.show(project, number, {
+        includeDivergedCommitsCount: true,
+        includeRebaseInProgress: true,
+      }),
+    );
+  }
+
+  private async settings(project: string): Promise<Project> {
+    return answer(Project, 'GET /projects/:id', await this.api.Projects.show(project));
+  }
+
+  /** The head's pipeline: `head_pipeline`, or else the newest of the merge request's pipelines on its head. */
+  private async headPipeline(project: string, mr: MergeRequest): Promise<{ status: string; web_url?: string } | null> {
+    if (mr.head_pipeline) return mr.head_pipeline;
+    const all = answer(
+      Pipelines,
+      'GET /projects/:id/merge_requests/:merge_request_iid/pipelines',
+      await this.api.MergeRequests.allPipelines(project, mr.iid, { perPage: 20, maxPages: 1 }),
+    );
+    return all.find((p) => p.sha === mr.sha) ?? null;
+  }
+
+  /** Where a merged MR landed: the merge commit, else (fast-forward) the squash commit or the head itself. */
+  private mergedSha(mr: MergeRequest): string {
+    return mr.merge_commit_sha ?? mr.squash_commit_sha ?? mr.sha;
+  }
+
+  /** A merge request that needs no merge request: merged already (at `sha`: a lost answer; else at another head), or closed. */
+  private settled(mr: MergeRequest, sha: string): MergeOutcome | null {
+    if (mr.state === 'merged')
+      return mr.sha === sha
+        ? { merged: true, mergedSha: this.mergedSha(mr), alreadyMerged: true }
+        : { merged: false, kind: 'head-moved', reason: `merged by someone else at head ${mr.sha}, not at ${sha}` };
+    if (mr.state !== 'opened') return { merged: false, kind: 'closed', reason: `the merge request is ${mr.state}` };
+    return null;
   }
 
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
