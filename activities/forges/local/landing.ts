@@ -4,11 +4,24 @@
  * the two branches, and every push to the bare remote carries a lease on the value it read, so
  * a branch that moved meanwhile is never overwritten.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { MergeMethod } from '../../../core/landing.ts';
-import { git } from '../../git/workspace.ts';
+import { gitEnv, safeGitConfig } from '../../git/workspace.ts';
+
+const exec = promisify(execFile);
+
+/**
+ * Git in the clone, failing on any non-zero exit: a merge that stops on a conflict says so on
+ * stdout only, which simple-git would take for success.
+ */
+async function gitIn(dir: string, args: string[]): Promise<string> {
+  const config = safeGitConfig(dir).flatMap((c) => ['-c', c]);
+  return (await exec('git', [...config, ...args], { cwd: dir, env: gitEnv(), maxBuffer: 16 * 1024 * 1024 })).stdout;
+}
 
 const BASE = 'refs/remotes/forge/base';
 const HEAD = 'refs/remotes/forge/head';
@@ -32,8 +45,8 @@ export class LandingClone {
   static async open(branches: Branches): Promise<LandingClone> {
     const dir = await mkdtemp(join(tmpdir(), 'lockstep-land-'));
     try {
-      await git(dir).raw(['init', '--quiet']);
-      const heads = await git(dir).raw(['ls-remote', '--heads', branches.url]);
+      await gitIn(dir, ['init', '--quiet']);
+      const heads = await gitIn(dir, ['ls-remote', '--heads', branches.url]);
       const tip = (branch: string) =>
         heads
           .split('\n')
@@ -42,7 +55,7 @@ export class LandingClone {
       const baseTip = tip(branches.base);
       if (!baseTip) throw new Error(`base branch ${branches.base} does not exist in ${branches.url}`);
       const headTip = tip(branches.head);
-      await git(dir).raw([
+      await gitIn(dir, [
         'fetch',
         '--quiet',
         '--no-tags',
@@ -62,7 +75,7 @@ export class LandingClone {
   }
 
   private run(args: string[]): Promise<string> {
-    return git(this.dir).raw(args);
+    return gitIn(this.dir, args);
   }
 
   async isAncestor(ancestor: string, of: string): Promise<boolean> {
