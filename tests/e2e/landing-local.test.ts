@@ -121,6 +121,29 @@ describe('landing on the local forge', () => {
 
     const prs = await h.cli(['prs', 'price-cents', '--no-worker']);
     expect(prs.stderr + prs.stdout).toMatch(/landing landed: merged catalog at [0-9a-f]{12} \(merge\)/);
+    // The audit shows each merge with its sha, method, time and the checks it waited for.
+    const audit = await h.cli(['audit', 'price-cents', '--json']);
+    expect(audit.code, audit.stderr).toBe(0);
+    const merges = (
+      JSON.parse(audit.stdout) as {
+        entries: { at: string; repo: string | null; title: string; details: Record<string, unknown> }[];
+      }
+    ).entries.filter((e) => e.details.activity === 'mergePullRequest');
+    // catalog first; storefront and billing share the next step.
+    expect(merges[0]?.repo).toBe('catalog');
+    expect(
+      merges
+        .slice(1)
+        .map((e) => e.repo)
+        .sort(),
+    ).toEqual(['billing', 'storefront']);
+    for (const e of merges) {
+      expect(e.title).toMatch(new RegExp(`^merged ${e.repo} #\\d+ at [0-9a-f]{12} \\(merge\\)$`));
+      expect(e.details).toMatchObject({ method: 'merge', checksWaitedFor: 'none', alreadyMerged: false });
+      expect(e.details.mergedSha).toBe(repoView(view, e.repo ?? '')?.merge?.sha.slice(0, 12));
+    }
+    expect(audit.stdout).toContain('landing landed: 3 pull requests merged in order');
+
     const again = await land('price-cents');
     expect(again.code).toBe(0);
     expect(again.view.repos.every((r) => r.state === 'merged' && r.merge?.found)).toBe(true);
