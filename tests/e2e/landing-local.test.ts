@@ -6,7 +6,7 @@
  * stops landing with the pusher's name; a merge retried after its answer was lost is found.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -213,6 +213,42 @@ describe('landing on the local forge', () => {
   });
 });
 
+describe('landing straight after publishing', () => {
+  it('lands a change file that says land: true, with the squash method its repo config names', async () => {
+    const file = await notesChange('land-squash', ['billing']);
+    await writeFile(file, `${await readFile(file, 'utf8')}land: true\nlanding:\n  timeout: 2h\n`);
+    const config = JSON.parse(await readFile(h.fleet.configFile, 'utf8')) as {
+      repos: { name: string; merge?: string }[];
+    };
+    for (const r of config.repos) if (r.name === 'billing') r.merge = 'squash';
+    const squashConfig = join(h.fleet.root, 'squash.config.json');
+    await writeFile(squashConfig, JSON.stringify(config));
+    const before = (await git('billing', 'rev-parse', 'main')).trim();
+
+    const out = await h.cli(['run', file, '-c', squashConfig, '--json', '--no-worker']);
+    expect(out.code, out.stderr).toBe(0);
+    const doc = JSON.parse(out.stdout) as { status: string; repos: { commit: string }[]; landing: LandingView };
+    expect(doc.status).toBe('succeeded');
+    expect(doc.landing.status).toBe('landed');
+    const billing = repoView(doc.landing, 'billing');
+    expect(billing?.merge).toMatchObject({ method: 'squash', found: false });
+    // One new commit on main, whose parent is the old main and whose tree is the change's.
+    expect((await git('billing', 'rev-parse', 'main^')).trim()).toBe(before);
+    expect((await git('billing', 'rev-parse', 'main')).trim()).toBe(billing?.merge?.sha);
+    expect(await git('billing', 'diff', '--stat', 'main', doc.repos[0]?.commit ?? '')).toBe('');
+  });
+
+  it('refuses a bad landing timeout naming the file and the field, and starts nothing', async () => {
+    const file = await notesChange('land-bad-timeout', ['billing']);
+    await writeFile(file, `${await readFile(file, 'utf8')}landing:\n  timeout: 3 days\n`);
+    const out = await h.cli(['run', file, '--no-worker']);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain('land-bad-timeout.yaml');
+    expect(out.stderr).toMatch(/landing\.timeout/);
+    expect(out.stderr).toMatch(/whole number and a unit/);
+  });
+});
+
 describe('the local forge merges exactly once', () => {
   it('answers a merge retried after its answer was lost with alreadyMerged, and refuses a moved head', async () => {
     const pushed = await publish(await notesChange('land-once', ['billing']));
@@ -240,6 +276,23 @@ describe('the local forge merges exactly once', () => {
       method: 'merge',
     });
     expect(retried).toEqual({ merged: true, alreadyMerged: true, mergedSha: first.merged ? first.mergedSha : '' });
+    expect((await mergesOnMain()).length).toBe(before + 1);
+    // The forge itself killed after pushing the merge but before recording it: the record still
+    // says open, with the merge it was about to push.
+    const record = join(h.fleet.stateDir, 'forge', 'local', 'billing', 'pulls', `${pr.number}.json`);
+    const merged = JSON.parse(await readFile(record, 'utf8')) as Record<string, unknown>;
+    const { merge, ...open } = merged as { merge: { sha: string; head: string; method: string } };
+    await writeFile(
+      record,
+      JSON.stringify({ ...open, state: 'open', merging: { sha: merge.sha, head: merge.head, method: merge.method } }),
+    );
+    const recovered = await forge().mergePullRequest({
+      repo: 'billing',
+      number: pr.number,
+      sha: commit,
+      method: 'merge',
+    });
+    expect(recovered).toEqual({ merged: true, alreadyMerged: true, mergedSha: merge.sha });
     expect((await mergesOnMain()).length).toBe(before + 1);
     const state = await forge().landingState('billing', pr.number);
     expect(state).toMatchObject({ mergedSha: first.merged ? first.mergedSha : null, behind: false });
