@@ -79,6 +79,8 @@ export async function landChange(options: LandOptions): Promise<LandingView> {
       false,
     );
     try {
+      const before = await endedLanding(session, options.changeId);
+      if (before) args.earlier = before.repos.map((r) => ({ repo: r.repo, head: r.head, testedHead: r.testedHead }));
       return await startLanding(session, args, options, worker.worker);
     } finally {
       await worker.stop();
@@ -103,6 +105,17 @@ export async function startLanding(
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   return followLanding(handle, options.onProgress, worker);
+}
+
+/** The result of the change's last landing, when one ran and ended (its result needs no worker). */
+async function endedLanding(session: TemporalSession, changeId: string): Promise<LandingView | null> {
+  const handle = session.client.workflow.getHandle<typeof landingWorkflow>(landingWorkflowId(changeId));
+  const description = await handle.describe().catch((err: unknown) => {
+    if (isNotFound(err)) return null;
+    throw err;
+  });
+  if (description?.status.name !== 'COMPLETED') return null;
+  return handle.result();
 }
 
 /** Where the landing of a change stands, or null when it never started. */

@@ -132,6 +132,11 @@ export interface LandingInput {
   pollSeconds?: { first: number; max: number };
   /** Carried over continue-as-new: what landing already knows. */
   carried?: LandingCarried;
+  /**
+   * What an earlier landing of the change that ended left behind: heads it made by bringing PRs
+   * up to date, and which of them passed their tests, so `lockstep land` again accepts them.
+   */
+  earlier?: Pick<LandingRepoView, 'repo' | 'head' | 'testedHead'>[];
 }
 
 export interface LandingCarried {
@@ -153,6 +158,8 @@ export interface LandingRepoView {
   conflicts: string[];
   /** The head it will merge (the change's commit, or the one landing brought up to date). */
   head: string;
+  /** A head landing made whose tests passed in a sandbox (the local forge's only check). */
+  testedHead: string | null;
   method: MergeMethod;
   merge: LandingMerge | null;
   /** Checks it waited for (names as the forge reports them; `tests` for a re-run in a sandbox). */

@@ -53,6 +53,7 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
   const targets = new Map(input.targets.map((t) => [t.repo, t]));
   const ordered = input.order.filter((repo) => targets.has(repo));
   const carried = new Map((input.carried?.repos ?? []).map((r) => [r.repo, r]));
+  const earlier = new Map((input.earlier ?? []).map((r) => [r.repo, r]));
   const view: LandingView = {
     changeId: input.changeId,
     status: 'landing',
@@ -73,7 +74,8 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
             state: 'queued',
             reason: null,
             conflicts: [],
-            head: before?.head ?? t.commit,
+            head: before?.head ?? earlier.get(repo)?.head ?? t.commit,
+            testedHead: before?.testedHead ?? earlier.get(repo)?.testedHead ?? null,
             method: t.method,
             merge: null,
             checksWaitedFor: before?.checksWaitedFor ?? [],
@@ -129,21 +131,24 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
             return false;
           }
           r.head = updated.headSha;
-          if (input.forge.type === 'local') {
-            // No CI on the local forge: the repo's own tests on the updated head are its check.
+          // The local forge has no CI: the merge below tests the new head first.
+          if (input.forge.type === 'local') continue;
+          r.state = 'waiting';
+          r.reason = `waiting on checks of ${r.repo} after bringing it up to date`;
+          return false;
+        }
+        case 'merge': {
+          if (input.forge.type === 'local' && r.head !== t.commit && r.testedHead !== r.head) {
+            // No CI on the local forge: the repo's own tests on a head landing made are its check.
             const failure = await testsOnHead(input.changeId, t, r);
             if (failure) {
               r.state = 'stopped';
               r.reason = failure;
               return false;
             }
+            r.testedHead = r.head;
             continue;
           }
-          r.state = 'waiting';
-          r.reason = `waiting on checks of ${r.repo} after bringing it up to date`;
-          return false;
-        }
-        case 'merge': {
           r.state = 'merging';
           const outcome = await forge.mergePullRequest({
             forge: input.forge,

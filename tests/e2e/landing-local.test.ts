@@ -164,6 +164,31 @@ describe('landing on the local forge', () => {
     expect(repoView(view, 'catalog')?.checksWaitedFor).toEqual([]);
   });
 
+  it('stops when the tests fail on the updated head, and land again tests the next update and merges', async () => {
+    const pushed = await publish(await notesChange('land-broken', ['storefront']));
+    const breaking = `import test from 'node:test';\ntest('main is broken', () => {\n  throw new Error('broken on main');\n});\n`;
+    await pushAs('storefront', 'main', { 'test/landing-break.test.mjs': breaking });
+    const stopped = await land('land-broken');
+    expect(stopped.code).toBe(1);
+    const first = repoView(stopped.view, 'storefront');
+    expect(first?.state).toBe('stopped');
+    expect(first?.reason).toMatch(/^storefront's tests fail on its updated head [0-9a-f]{12} \(exit 1\)/);
+    expect(first?.head).not.toBe(pushed.get('storefront'));
+    expect(await onMain('storefront', pushed.get('storefront') ?? '')).toBe(false);
+
+    // The fix lands on main; the head landing made (not the change's) is accepted, updated again and tested.
+    await pushAs('storefront', 'main', {
+      'test/landing-break.test.mjs': "import test from 'node:test';\ntest('fixed', () => {});\n",
+    });
+    const resumed = await land('land-broken');
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const second = repoView(resumed.view, 'storefront');
+    expect(second?.state).toBe('merged');
+    expect(second?.head).not.toBe(first?.head);
+    expect(second?.testedHead).toBe(second?.head);
+    expect(await onMain('storefront', first?.head ?? '')).toBe(true);
+  });
+
   it('stops on a conflict with a moved base before the consumer merges, and lands after the fix', async () => {
     const pushed = await publish(await notesChange('land-conflict', ['catalog', 'storefront']));
     const conflicting = await pushAs('catalog', 'main', { 'NOTES.md': 'a different note\n' });
