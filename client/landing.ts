@@ -12,7 +12,8 @@ import { DEFAULT_LANDING_TIMEOUT_SECONDS, type LandingInput, type LandingView } 
 import { landingStatusQuery } from '../core/messages.ts';
 import type { landingWorkflow } from '../workflows/landing.ts';
 import { openTemporal, type TemporalSession } from './connection.ts';
-import { ChangeRefusedError, InterruptedError, isNotFound } from './errors.ts';
+import { ChangeRefusedError, isNotFound } from './errors.ts';
+import { followWorkflow } from './follow.ts';
 import { changeResult, originalInput } from './queries.ts';
 import { ensureWorker, type InProcessWorker } from './worker.ts';
 
@@ -128,31 +129,15 @@ export async function landingStatus(session: TemporalSession, changeId: string):
   }
 }
 
-async function followLanding(
+function followLanding(
   handle: WorkflowHandle<typeof landingWorkflow>,
   onProgress: LandOptions['onProgress'],
   worker: InProcessWorker | null,
 ): Promise<LandingView> {
-  let stop = false;
-  const poll = async (show: NonNullable<LandOptions['onProgress']>): Promise<void> => {
-    while (!stop) {
-      const view = await handle.query(landingStatusQuery).catch(() => null);
-      if (view) show(view);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  };
-  const polling = onProgress ? poll(onProgress) : Promise.resolve();
-  try {
-    const result = handle.result();
-    if (!worker) return await result;
-    const stopped = worker.done.then(() => {
-      throw new InterruptedError(
-        `the worker stopped; the landing of ${handle.workflowId.replace(/^change\/|\/land$/g, '')} is kept by Temporal and continues when a worker runs ("lockstep land" again, or "lockstep worker")`,
-      );
-    });
-    return await Promise.race([result, stopped]);
-  } finally {
-    stop = true;
-    await polling;
-  }
+  return followWorkflow(
+    handle,
+    onProgress ? async () => onProgress(await handle.query(landingStatusQuery)) : undefined,
+    worker,
+    `the worker stopped; the landing of ${handle.workflowId.replace(/^change\/|\/land$/g, '')} is kept by Temporal and continues when a worker runs ("lockstep land" again, or "lockstep worker")`,
+  );
 }
