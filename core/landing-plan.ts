@@ -130,6 +130,8 @@ export interface LandingInput {
   timeoutSeconds: number;
   /** First and longest wait between looks at a waiting PR. */
   pollSeconds?: { first: number; max: number };
+  /** History events past which a waiting landing continues as new (default 2,000; tests lower it). */
+  historyEvents?: number;
   /** Carried over continue-as-new: what landing already knows. */
   carried?: LandingCarried;
   /**

@@ -224,7 +224,10 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
     }
     wait = nextPoll(wait, poll.first, poll.max);
     await sleep(Math.min(wait * 1000, Math.max(1000, deadline - Date.now())));
-    if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_EVENTS) {
+    if (
+      workflowInfo().continueAsNewSuggested ||
+      workflowInfo().historyLength > (input.historyEvents ?? HISTORY_EVENTS)
+    ) {
       await continueAsNew<typeof landingWorkflow>({
         ...input,
         carried: { deadline, startedAt: view.startedAt, repos: view.repos },
