@@ -127,7 +127,7 @@ export const Duration = z
 /** How `lockstep land` lands this change's pull requests (docs/landing.md). */
 export const ChangeLanding = z
   .object({
-    /** Landing stops (what merged stays merged) when a pull request still waits this long after it started. */
+    /** Landing stops (what merged stays merged) when a pull request still waits this long after `lockstep land` started it. */
     timeout: Duration.default(3 * 86_400),
   })
   .strict();

@@ -258,8 +258,11 @@ function stoppedSummary(view: LandingView, stopped: LandingRepoView[]): string {
  * The repo's setup and tests on `r.head` in a fresh sandbox, removed again in every outcome:
  * null when they pass, else why not.
  */
-async function testsOnHead(changeId: string, t: LandingTarget, r: LandingRepoView): Promise<string | null> {
+async function testsOnHead(change: string, t: LandingTarget, r: LandingRepoView): Promise<string | null> {
   r.state = 'testing';
+  // Not the change's own id: the reconciler reaps the workspace and sandbox of a change id whose
+  // repo workflow closed, which the change's has. No change id has a dot, so none collides.
+  const changeId = `${change}.land`;
   const ws = await openWorkspace({
     changeId,
     repo: t.repo,
