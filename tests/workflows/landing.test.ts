@@ -5,21 +5,16 @@
  * timeout, a consumer's failing check after its provider merged, and a merge whose answer was
  * lost (merged once, recorded as found).
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ForgeActivities } from '../../activities/index.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { landingWorkflowId } from '../../core/ids.ts';
 import type { LandingCheck, LandingState, MergeOutcome } from '../../core/landing.ts';
 import type { LandingInput, LandingView } from '../../core/landing-plan.ts';
 import type { landingWorkflow } from '../../workflows/landing.ts';
-import { workflowBundle } from '../../workers/worker.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { uniqueSuffix } from '../helpers/temporal.ts';
+import { workflowWorker } from '../helpers/workflow-worker.ts';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const queue = `landing-wf-${uniqueSuffix()}`;
 
 /** One PR of the in-memory forge: the checks it reports on each look, its merge. */
@@ -113,22 +108,7 @@ const forge: ForgeActivities = {
   },
 };
 
-beforeAll(async () => {
-  env = await startTestTemporal();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: queue,
-    workflowBundle: await workflowBundle(),
-    activities: forge,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+const server = workflowWorker(queue, forge);
 
 const sandbox = SandboxConfig.parse({ test: 'true' });
 const nodes = [
@@ -160,7 +140,7 @@ function input(changeId: string, numbers: Record<string, number>, extra: Partial
 }
 
 async function land(args: LandingInput): Promise<LandingView> {
-  return env.client.workflow.execute<typeof landingWorkflow>('landingWorkflow', {
+  return server().client.workflow.execute<typeof landingWorkflow>('landingWorkflow', {
     workflowId: landingWorkflowId(args.changeId),
     taskQueue: queue,
     args: [args],
@@ -183,7 +163,7 @@ describe('landingWorkflow', () => {
     expect(prOf(storefront).looks).toBe(1);
     expect([prOf(catalog).merges, prOf(storefront).merges]).toEqual([1, 1]);
     // The wait continued as new: the run that answered was continued from an earlier one.
-    const history = await env.client.workflow.getHandle(landingWorkflowId(id)).fetchHistory();
+    const history = await server().client.workflow.getHandle(landingWorkflowId(id)).fetchHistory();
     expect(history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId).toBeTruthy();
   });
 
