@@ -22,6 +22,8 @@ import type {
 } from '../core/workspace.ts';
 import type { LinkPullRequestInput, OpenPullRequestInput, PullRequestRef, PullRequestTarget } from '../core/pulls.ts';
 import type { Forge } from './forges/forge.ts';
+import type { ForgeConfig } from '../config/repos.ts';
+import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../core/landing.ts';
 import type { PullRequestView } from '../core/pulls.ts';
 import { parseManifest, renderBody } from './forges/body.ts';
 import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
@@ -153,6 +155,25 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
 
     async closePullRequest(input: PullRequestTarget): Promise<void> {
       await whileAlive(() => forgeFor(input.forge).closePullRequest(input.repo, input.number));
+    },
+
+    /** What landing waits on; the body is left out (history stays small, landing never reads it). */
+    async landingState(input: PullRequestTarget): Promise<LandingState> {
+      const state = await whileAlive(() => forgeFor(input.forge).landingState(input.repo, input.number));
+      return { ...state, pullRequest: { ...state.pullRequest, body: '' } };
+    },
+
+    /** Merges with the head-sha guard; a retry after a lost answer is answered `alreadyMerged`. */
+    async mergePullRequest(
+      input: { forge: ForgeConfig; checksWaitedFor?: string[] } & MergeRequest,
+    ): Promise<MergeOutcome> {
+      // The checks it waited for ride along for the audit only.
+      const { forge, checksWaitedFor: _checks, ...request } = input;
+      return whileAlive(() => forgeFor(forge).mergePullRequest(request));
+    },
+
+    async updatePullRequestBranch(input: PullRequestTarget & { sha: string }): Promise<UpdateOutcome> {
+      return whileAlive(() => forgeFor(input.forge).updatePullRequestBranch(input.repo, input.number, input.sha));
     },
   };
 }

@@ -5,7 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadChange, loadForgeConfig, loadReposConfig, InputError } from '../config/load.ts';
 import { resolveTasks } from '../core/inputs.ts';
-import { ChangeId } from '../config/change.ts';
+import { ChangeId, Duration } from '../config/change.ts';
 import { Name } from '../config/repos.ts';
 import { defaultConfigFile, projectRoot, stateDir, taskQueue } from '../config/paths.ts';
 import { loadTemporalSettings } from '../config/temporal.ts';
@@ -23,7 +23,10 @@ import {
 import { renderEval, runEval } from './eval.ts';
 import { changeExitCode, EXIT, exitCodeFor, renderError } from './errors.ts';
 import { renderPullRequests } from './pulls.ts';
-import { printResult, progressOnStderr } from './run.ts';
+import { jsonResult, printResult, progressOnStderr } from './run.ts';
+import { landingProgressOnStderr, renderLanding } from './landing.ts';
+import { landChange } from '../client/landing.ts';
+import type { LandingView } from '../core/landing-plan.ts';
 import { changeStatus } from './status.ts';
 import { renderCaches } from './caches.ts';
 import { openTemporal } from '../client/connection.ts';
@@ -98,11 +101,13 @@ async function main(argv: string[]): Promise<number> {
     .option('--wait-on-failure <seconds>', 'let a failed repo wait this long for "lockstep retry|skip|abort"', (v) =>
       Number.parseInt(v, 10),
     )
+    .option('--land', 'once the pull requests are open, land them in merge order (as "lockstep land" does)')
     .action(
       async (
         changeFile: string,
         opts: {
           config: string;
+          land?: boolean;
           json?: boolean;
           rerun?: boolean;
           dryRun?: boolean;
@@ -134,10 +139,67 @@ async function main(argv: string[]): Promise<number> {
           ...(opts.approve ? { approve: gates(opts.approve) } : {}),
           ...(opts.waitOnFailure !== undefined ? { waitOnFailureSeconds: opts.waitOnFailure } : {}),
         });
-        printResult(result, jsonMode);
-        exitCode = changeExitCode(result);
+        const land =
+          result.status === 'succeeded' &&
+          (opts.land || (await loadChange(changeFile, await loadReposConfig(opts.config))).land === true);
+        if (!land) {
+          printResult(result, jsonMode);
+          exitCode = changeExitCode(result);
+          return;
+        }
+        if (!jsonMode) printResult(result, false);
+        const landing = await landSet(result.changeId, opts.worker);
+        if (jsonMode) process.stdout.write(`${JSON.stringify({ ...jsonResult(result), landing }, null, 2)}\n`);
+        exitCode = landing.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
       },
     );
+
+  /** Lands a change's linked set, showing its progress unless in JSON mode. */
+  const landSet = async (changeId: string, worker: boolean, timeoutSeconds?: number): Promise<LandingView> => {
+    const view = await landChange({
+      stateDir: stateDir(),
+      changeId,
+      worker: worker ? 'auto' : 'never',
+      log,
+      ...(jsonMode ? {} : { onProgress: landingProgressOnStderr() }),
+      ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    });
+    if (!jsonMode) process.stderr.write(`${renderLanding(view)}\n`);
+    return view;
+  };
+
+  program
+    .command('land')
+    .description(
+      'merge the linked pull requests of a change in merge order as the forge reports them ready (again: resume)',
+    )
+    .argument('<change-id>')
+    .option('--json', 'print exactly one JSON document (where the landing ended) on stdout')
+    .option('--no-worker', 'do not run a worker in this process')
+    .option(
+      '--timeout <duration>',
+      "stop when a pull request still waits this long (e.g. 12h, 3d; default: the change file's landing.timeout, else 3d)",
+    )
+    .action(async (changeId: string, opts: { json?: boolean; worker: boolean; timeout?: string }) => {
+      jsonMode = Boolean(opts.json);
+      let timeoutSeconds: number | undefined;
+      if (opts.timeout !== undefined) {
+        const parsed = Duration.safeParse(opts.timeout);
+        if (!parsed.success)
+          throw new InputError([
+            {
+              file: 'command line',
+              path: '--timeout',
+              message: `"${opts.timeout}" is not a duration`,
+              fix: 'write a whole number and a unit: s, m, h or d (for example 3d or 12h)',
+            },
+          ]);
+        timeoutSeconds = parsed.data;
+      }
+      const view = await landSet(changeId, opts.worker, timeoutSeconds);
+      if (jsonMode) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
+      exitCode = view.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
+    });
 
   program
     .command('demo')

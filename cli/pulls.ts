@@ -1,5 +1,6 @@
 /** `lockstep prs|publish|close`: the linked PR set of a change as a table. */
 import type { PullRequestsReport } from '../client/pulls.ts';
+import { describeLandingRepo } from '../core/landing-plan.ts';
 
 export function renderPullRequests(report: PullRequestsReport): string {
   if (report.pullRequests.length === 0) return `${report.changeId}: no pull requests`;
@@ -11,5 +12,9 @@ export function renderPullRequests(report: PullRequestsReport): string {
   const open = report.pullRequests.filter((p) => p.state === 'open' || p.state === 'draft').length;
   const deleted =
     report.deletedBranches.length > 0 ? `\n  deleted the branch in ${report.deletedBranches.join(', ')}` : '';
-  return `${report.changeId}: ${report.pullRequests.length} pull requests, ${open} open (merge order: ${report.mergeOrder.join(' → ')})\n${lines.join('\n')}${deleted}`;
+  const l = report.landing;
+  const landing = l
+    ? `\n  landing ${l.status}: ${l.repos.map(describeLandingRepo).join('; ')}${l.status === 'landing' && l.next ? `; next ${l.next}` : ''}`
+    : '';
+  return `${report.changeId}: ${report.pullRequests.length} pull requests, ${open} open (merge order: ${report.mergeOrder.join(' → ')})\n${lines.join('\n')}${deleted}${landing}`;
 }

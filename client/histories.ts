@@ -7,7 +7,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { changeWorkflowId } from '../core/ids.ts';
+import { changeWorkflowId, landingWorkflowId } from '../core/ids.ts';
 import type { TemporalSession } from './connection.ts';
 import { ChangeNotFoundError, isNotFound } from './errors.ts';
 
@@ -143,7 +143,37 @@ export async function loadChangeRuns(session: TemporalSession, changeId: string)
       wave.push(...nextRefs(item));
     }
   }
+  for (const ref of await landingRuns(session, changeId)) {
+    const key = `${ref.workflowId}\n${ref.runId}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    runs.push(await fetchRun(session, ref));
+  }
   return { changeId, runs, missing };
+}
+
+/**
+ * Every run of the change's landing (each `lockstep land` after the last ended starts one, and a
+ * long wait continues as new), oldest first: from visibility, plus the latest run, which
+ * visibility may not list yet.
+ */
+async function landingRuns(session: TemporalSession, changeId: string): Promise<RunRef[]> {
+  const workflowId = landingWorkflowId(changeId);
+  const latest = await session.client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch((err: unknown) => {
+      if (isNotFound(err)) return null;
+      throw err;
+    });
+  if (!latest) return [];
+  const listed: { runId: string; startTime: Date }[] = [];
+  for await (const w of session.client.workflow.list({ query: `WorkflowId = '${workflowId}'` }))
+    listed.push({ runId: w.runId, startTime: w.startTime });
+  if (!listed.some((w) => w.runId === latest.runId)) listed.push({ runId: latest.runId, startTime: latest.startTime });
+  return listed
+    .sort((a, b) => a.startTime.getTime() - b.startTime.getTime())
+    .map((w) => ({ workflowId, runId: w.runId }));
 }
 
 /** `change/x/repo/y` + run id -> `change__x__repo__y__<runId>.json`, safe as one file name. */

@@ -11,6 +11,8 @@ import type { pullRequestsWorkflow } from '../workflows/pulls.ts';
 import { openTemporal } from './connection.ts';
 import { changeResult, originalInput } from './queries.ts';
 import { ensureWorker } from './worker.ts';
+import { landingStatus } from './landing.ts';
+import type { LandingView } from '../core/landing-plan.ts';
 
 export interface PullRequestLine {
   repo: string;
@@ -28,6 +30,8 @@ export interface PullRequestsReport {
   mergeOrder: string[];
   pullRequests: PullRequestLine[];
   deletedBranches: string[];
+  /** Where the change's landing stands (`lockstep land`), or null when it never started. */
+  landing: LandingView | null;
 }
 
 export async function pullRequests(options: {
@@ -93,7 +97,9 @@ export async function pullRequests(options: {
         }))
         .sort((a, b) => rank(a.repo) - rank(b.repo));
       const next = lines.find((l) => l.state !== 'merged');
+      const landing = options.action === 'status' ? await landingStatus(session, options.changeId) : null;
       return {
+        landing,
         changeId: options.changeId,
         mergeOrder: order,
         pullRequests: lines.map((l) => ({ ...l, next: l === next && (l.state === 'open' || l.state === 'draft') })),

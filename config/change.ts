@@ -116,6 +116,23 @@ export const ChangeEgress = z
   .strict();
 export type ChangeEgress = z.infer<typeof ChangeEgress>;
 
+const DURATION_UNITS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** A duration as a change file writes it ("90m", "3d"), in seconds. */
+export const Duration = z
+  .string()
+  .regex(/^[1-9][0-9]{0,5}[smhd]$/, 'write a whole number and a unit: s, m, h or d (for example "3d" or "12h")')
+  .transform((d) => Number(d.slice(0, -1)) * DURATION_UNITS[d.slice(-1) as keyof typeof DURATION_UNITS]);
+
+/** How `lockstep land` lands this change's pull requests (docs/landing.md). */
+export const ChangeLanding = z
+  .object({
+    /** Landing stops (what merged stays merged) when a pull request still waits this long after `lockstep land` started it. */
+    timeout: Duration.default(3 * 86_400),
+  })
+  .strict();
+export type ChangeLanding = z.infer<typeof ChangeLanding>;
+
 export const Change = z
   .object({
     id: ChangeId,
@@ -125,6 +142,9 @@ export const Change = z
     repos: z.array(ChangeTarget).default([]),
     bump: Bump.optional(),
     egress: ChangeEgress.optional(),
+    /** Land the pull requests right after they open (`lockstep run` goes on to `lockstep land`). */
+    land: z.boolean().optional(),
+    landing: ChangeLanding.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {

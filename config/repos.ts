@@ -390,6 +390,8 @@ export const RepoConfig = z
     sandbox: SandboxConfig,
     provides: z.array(ProvidedContract).default([]),
     consumes: z.array(ConsumedContract).default([]),
+    /** How `lockstep land` merges this repo's pull request (docs/landing.md). */
+    merge: z.enum(['merge', 'squash', 'rebase']).default('merge'),
   })
   .strict();
 export type RepoConfig = z.infer<typeof RepoConfig>;

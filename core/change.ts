@@ -29,6 +29,8 @@ export interface ChangeInput {
   gate?: GateInput | null;
   /** A dependency bump (docs/bumps.md): resolved once, before any repo starts. */
   bump?: BumpSpec | null;
+  /** From the change file: land right after publishing, and how long landing may wait. */
+  landing?: { land: boolean; timeoutSeconds: number };
 }
 
 /** `blocked`: every repo is green but the gate found a broken contract or a guardrail finding. */

@@ -6,3 +6,5 @@ export const repoWorkflowId = (changeId: string, repo: string): string => `chang
 export const changeBranch = (changeId: string): string => `lockstep/${changeId}`;
 export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsWorkflowAction, nonce: string): string =>
   `change/${changeId}/pulls/${action}/${nonce}`;
+/** The landing of a change's linked set: one per change, so `lockstep land` again resumes it. */
+export const landingWorkflowId = (changeId: string): string => `change/${changeId}/land`;

@@ -10,6 +10,7 @@ import type { ChangeInput } from './change.ts';
 import type { ContractSpec, GateInput, GateRepo } from './gate.ts';
 import type { EgressAsk } from './commands.ts';
 import { changeBranch } from './ids.ts';
+import { DEFAULT_LANDING_TIMEOUT_SECONDS } from './landing-plan.ts';
 import type { RepoTask } from './repo.ts';
 
 /**
@@ -65,6 +66,7 @@ export function resolveTasks(
       acceptance: null,
       provides: repo.provides.map((c) => c.name),
       consumes: repo.consumes.map((c) => c.name),
+      ...(repo.merge !== 'merge' ? { merge: repo.merge } : {}),
       contractPaths: [...repo.provides, ...repo.consumes].flatMap((c) => (c.path ? [c.path] : [])),
     };
   });
@@ -136,7 +138,14 @@ export function gateInput(loaded: LoadedConfig, tasks: readonly RepoTask[]): Gat
 /** The coordinator's input for a validated change. */
 export function changeInput(
   loaded: LoadedConfig,
-  change: { id: string; title: string; description: string; bump?: Change['bump'] },
+  change: {
+    id: string;
+    title: string;
+    description: string;
+    bump?: Change['bump'];
+    land?: boolean;
+    landing?: Change['landing'];
+  },
   tasks: RepoTask[],
   overrides: {
     concurrency?: number | undefined;
@@ -162,6 +171,14 @@ export function changeInput(
     },
     decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
     gate: gateInput(loaded, tasks),
+    ...(change.land || change.landing
+      ? {
+          landing: {
+            land: change.land ?? false,
+            timeoutSeconds: change.landing?.timeout ?? DEFAULT_LANDING_TIMEOUT_SECONDS,
+          },
+        }
+      : {}),
     ...(change.bump
       ? { bump: { ecosystem: change.bump.ecosystem, package: change.bump.package, to: change.bump.to.trim() } }
       : {}),

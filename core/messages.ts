@@ -2,6 +2,7 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Approval, Decision, DecisionAck } from './decisions.ts';
 import type { ChangeStatusView } from './change.ts';
+import type { LandingView } from './landing-plan.ts';
 import type { RepoProgress, RepoStatusView } from './repo.ts';
 
 /** Repo workflow -> coordinator: the repo entered a new phase or step. */
@@ -18,3 +19,6 @@ export const decideUpdate = defineUpdate<DecisionAck, [Decision]>('decide');
 
 /** A person approves or rejects the plan or the publishing of the PR set. */
 export const approvalUpdate = defineUpdate<DecisionAck, [Approval]>('approval');
+
+/** Where a landing stands (`lockstep land`, `lockstep prs`): merged, waiting and why, next. */
+export const landingStatusQuery = defineQuery<LandingView>('landingStatus');

@@ -1,4 +1,5 @@
 /** One repository's part of a change: its task, its workflow's input, result and live status. */
+import type { MergeMethod } from './landing.ts';
 import type { BumpEcosystem, ChangeStep } from '../config/change.ts';
 import type { AgentBudgets, ModelsConfig, SandboxConfig } from '../config/repos.ts';
 import type { AgentOutcome } from './agent.ts';
@@ -27,6 +28,8 @@ export interface RepoTask {
   /** Contract names this repo provides / consumes (used for the merge order). */
   provides: string[];
   consumes: string[];
+  /** How landing merges this repo's PR (absent: `merge`). */
+  merge?: MergeMethod;
   /** Paths of the contract documents in this repo (provided and consumed copies). */
   contractPaths: string[];
   /** Egress the change asked beyond setup, granted by this repo's fleet config (absent: none). */

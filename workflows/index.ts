@@ -3,3 +3,4 @@ export { changeWorkflow } from './change.ts';
 export { repoWorkflow } from './repo.ts';
 export { agentWorkflow } from './agent.ts';
 export { pullRequestsWorkflow } from './pulls.ts';
+export { landingWorkflow } from './landing.ts';

@@ -51,7 +51,7 @@ export function git(baseDir: string | undefined, workspace?: string, extraEnv: R
 export const LOCKSTEP_AUTHOR = { name: 'Lockstep', email: 'lockstep@localhost' } as const;
 
 /** A minimal environment: no prompt that would hang the worker, no system config, no secrets. */
-function gitEnv(): Record<string, string> {
+export function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',

@@ -288,6 +288,37 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   pullRequestStatus: generic,
   markPullRequestReady: generic,
   closePullRequest: generic,
+  landingState: generic,
+  mergePullRequest: ({ input, result: res, record: r, inputRepo }) => ({
+    kind: 'forge',
+    repo: inputRepo,
+    title: short(
+      res?.merged
+        ? `${res.alreadyMerged ? 'found merged' : 'merged'} ${inputRepo ?? ''} #${num(input.number) ?? '?'} at ${res.mergedSha.slice(0, 12)} (${str(input.method) ?? '?'})`
+        : res
+          ? `merge of ${inputRepo ?? ''} #${num(input.number) ?? '?'} refused (${res.kind}): ${res.reason}`
+          : `merge of ${inputRepo ?? ''} #${num(input.number) ?? '?'}: ${r.outcome}`,
+    ),
+    details: {
+      head: str(input.sha)?.slice(0, 12) ?? null,
+      method: str(input.method),
+      mergedSha: res?.merged ? res.mergedSha.slice(0, 12) : null,
+      alreadyMerged: res?.merged ? res.alreadyMerged : null,
+      checksWaitedFor: Array.isArray(input.checksWaitedFor) ? input.checksWaitedFor.join(', ') || 'none' : null,
+    },
+  }),
+  updatePullRequestBranch: ({ result: res, record: r, inputRepo }) => ({
+    kind: 'forge',
+    repo: inputRepo,
+    title: short(
+      res
+        ? res.updated
+          ? `brought ${inputRepo ?? ''} up to date with its base at ${res.headSha.slice(0, 12)}`
+          : `could not bring ${inputRepo ?? ''} up to date: ${res.reason}`
+        : `update of ${inputRepo ?? ''}: ${r.outcome}`,
+    ),
+    details: { conflicts: res && !res.updated ? res.conflicts.join(', ') : null },
+  }),
 };
 
 const isActivityName = (name: string): name is ActivityName => Object.hasOwn(DESCRIBERS, name);

@@ -3,6 +3,7 @@ import type { AgentOutcome, AgentWorkflowInput } from '../../core/agent.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import type { RepoResult, RepoWorkflowInput } from '../../core/repo.ts';
 import type { LoadedRun } from '../../client/histories.ts';
+import type { LandingInput, LandingView } from '../../core/landing-plan.ts';
 import { iso, obj, type RunFacts } from './records.ts';
 import { short, type AuditEntry } from './report.ts';
 
@@ -121,6 +122,36 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
         durationMs: null,
       });
     }
+    return entries;
+  }
+  if (run.type === 'landingWorkflow') {
+    const input = obj(facts.input) as Partial<LandingInput>;
+    const result = facts.result as LandingView | undefined;
+    entries.push({
+      ...base,
+      at: iso(facts.startedAt),
+      kind: 'forge',
+      title: short(`landing${input.carried ? ' (continued)' : ''}: ${result ? result.status : (state ?? 'running')}`),
+      details: {
+        pullRequests: input.targets?.length ?? null,
+        timeoutSeconds: input.timeoutSeconds ?? null,
+        runId: run.runId,
+      },
+      durationMs: duration,
+    });
+    if (result)
+      entries.push({
+        ...base,
+        at: closedAt,
+        kind: result.status === 'landed' ? 'forge' : 'failure',
+        title: short(`landing ${result.status}: ${result.summary}`),
+        details: {
+          status: result.status,
+          merged: result.repos.filter((r) => r.state === 'merged').length,
+          steps: short(result.steps.map((s) => s.join(' + ')).join(' → ')),
+        },
+        durationMs: null,
+      });
     return entries;
   }
   entries.push({

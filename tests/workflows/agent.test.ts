@@ -2,20 +2,15 @@
  * The agent loop's logic on a real Temporal server with injected activities: continue-as-new
  * with its state carried over, `finish` held to green tests, and every budget.
  */
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { HostActivities } from '../../activities/index.ts';
 import { AgentBudgets, SandboxConfig } from '../../config/repos.ts';
 import type { agentWorkflow } from '../../workflows/agent.ts';
 import type { AgentToolResult, AgentWorkflowInput, ModelTurnResult } from '../../core/agent.ts';
 import type { CommandResult } from '../../core/commands.ts';
-import { workflowBundle } from '../../workers/worker.ts';
-import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { uniqueSuffix } from '../helpers/temporal.ts';
+import { workflowWorker } from '../helpers/workflow-worker.ts';
 
-let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 const queue = `agent-wf-${uniqueSuffix()}`;
 
 /** Per repo: the tool each model turn calls, and what the verification run after finish says. */
@@ -110,28 +105,13 @@ function input(repo: string, budgets: object = {}, turnsPerRun?: number): AgentW
 }
 
 const run = (repo: string, args: AgentWorkflowInput) =>
-  env.client.workflow.execute<typeof agentWorkflow>('agentWorkflow', {
+  server().client.workflow.execute<typeof agentWorkflow>('agentWorkflow', {
     workflowId: `agent-wf/${repo}`,
     taskQueue: queue,
     args: [args],
   });
 
-beforeAll(async () => {
-  env = await startTestTemporal();
-  worker = await Worker.create({
-    connection: env.nativeConnection,
-    taskQueue: queue,
-    workflowBundle: await workflowBundle(),
-    activities: host,
-  });
-  running = worker.run();
-});
-
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+const server = workflowWorker(queue, host);
 
 describe('agentWorkflow', () => {
   it('continues as new every few turns and carries its counters across runs', async () => {
@@ -146,10 +126,10 @@ describe('agentWorkflow', () => {
     });
     expect(log('long').turns).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     // Three runs of three turns at most: the first two ended by continuing as new.
-    const history = await env.client.workflow.getHandle('agent-wf/long').fetchHistory();
+    const history = await server().client.workflow.getHandle('agent-wf/long').fetchHistory();
     const runs = await (async () => {
       let n = 0;
-      for await (const _ of env.client.workflow.list({ query: `WorkflowId = 'agent-wf/long'` })) n++;
+      for await (const _ of server().client.workflow.list({ query: `WorkflowId = 'agent-wf/long'` })) n++;
       return n;
     })();
     expect(runs).toBe(3);

@@ -233,6 +233,9 @@ const shared: SharedActivities = {
   pullRequestStatus: unused,
   markPullRequestReady: unused,
   closePullRequest: unused,
+  landingState: unused,
+  mergePullRequest: unused,
+  updatePullRequestBranch: unused,
   deleteBranch: unused,
   // Bump changes run against the real registries (tests/e2e/bump.test.ts).
   resolveBump: unused,

@@ -8,10 +8,22 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { remoteBranchCommit } from '../../git/workspace.ts';
-import type { LandingState, MergeOutcome, UpdateOutcome } from '../../../core/landing.ts';
+import type { LandingState, MergeMethod, MergeOutcome, MergeRequest, UpdateOutcome } from '../../../core/landing.ts';
 import { fatal } from '../../errors.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
+import { inLandingClone, type Branches } from './landing.ts';
+
+/**
+ * What the local forge keeps of a PR beyond the common record: the remote it lives on, and its
+ * merge. `merging` is written before the merge is pushed, so a forge killed between the push and
+ * the record finds its own merge on the remote instead of merging twice.
+ */
+interface LocalRecord extends PullRequestRecord {
+  remote?: string;
+  merge?: { sha: string; head: string; method: MergeMethod; at: string };
+  merging?: { sha: string; head: string; method: MergeMethod };
+}
 
 const LOCK_STALE_MS = 30_000;
 
@@ -30,7 +42,7 @@ export class LocalForge implements Forge {
     const records = await Promise.all(
       names
         .filter((n) => /^\d+\.json$/.test(n))
-        .map(async (n) => JSON.parse(await readFile(join(dir, n), 'utf8')) as PullRequestRecord),
+        .map(async (n) => withoutLocal(JSON.parse(await readFile(join(dir, n), 'utf8')) as LocalRecord)),
     );
     return records.sort((a, b) => a.number - b.number);
   }
@@ -46,11 +58,17 @@ export class LocalForge implements Forge {
       const existing = (await this.listPullRequests(spec.repo)).find(
         (pr) => pr.head === spec.head && pr.state === 'open',
       );
-      if (existing) return { pullRequest: existing, created: false };
+      if (existing) {
+        // Records written before landing did not keep their remote.
+        const stored = await this.read(spec.repo, existing.number);
+        if (stored.remote !== spec.url) await this.write({ ...stored, remote: spec.url });
+        return { pullRequest: existing, created: false };
+      }
       const all = await this.listPullRequests(spec.repo);
       const number = (all.at(-1)?.number ?? 0) + 1;
       const now = new Date().toISOString();
-      const record: PullRequestRecord = {
+      const record: LocalRecord = {
+        remote: spec.url,
         number,
         url: pathToFileURL(this.recordPath(spec.repo, number)).href,
         repo: spec.repo,
@@ -75,17 +93,17 @@ export class LocalForge implements Forge {
     update: Pick<PullRequestSpec, 'title' | 'body' | 'commit'>,
   ): Promise<PullRequestRecord> {
     return this.withLock(repo, async () => {
-      const current = JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as PullRequestRecord;
-      const next: PullRequestRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
+      const current = await this.read(repo, number);
+      const next: LocalRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
       await this.write(next);
-      return next;
+      return withoutLocal(next);
     });
   }
 
   async pullRequestStatus(repo: string, number: number): Promise<PullRequestStatus> {
     // The local forge runs no checks and has no reviewers.
     return {
-      pullRequest: await this.read(repo, number),
+      pullRequest: withoutLocal(await this.read(repo, number)),
       checks: 'none',
       reviews: { approved: 0, changesRequested: 0, commented: 0 },
     };
@@ -95,25 +113,116 @@ export class LocalForge implements Forge {
     return this.change(repo, number, (pr) => (pr.draft ? { draft: false } : null));
   }
 
-  // Landing (issue 23): filled in by the landing work; until then a clear refusal, never a guess.
-  landingState(): Promise<LandingState> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the local forge yet'));
+  // Landing: no checks, no reviews; the base branch of the bare remote is what a merge moves.
+  async landingState(repo: string, number: number): Promise<LandingState> {
+    const record = await this.read(repo, number);
+    const branches = this.branchesOf(record);
+    return inLandingClone(branches, async (clone) => {
+      const head = clone.headTip ?? record.commit;
+      const merged = record.state === 'merged';
+      const conflicts = merged || !clone.headTip ? [] : await clone.trialMerge();
+      return {
+        pullRequest: { ...withoutLocal(record), commit: head },
+        headAuthor: head !== record.commit && clone.headTip ? await clone.author(head) : null,
+        checks: [],
+        reviews: { approved: 0, required: 0, changesRequested: [] },
+        behind: !merged && !(await clone.isAncestor(clone.baseTip, head)),
+        mergeable: merged ? null : clone.headTip ? conflicts.length === 0 : false,
+        conflicts,
+        mergedSha: record.merge?.sha ?? null,
+      };
+    });
   }
 
-  mergePullRequest(): Promise<MergeOutcome> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the local forge yet'));
+  async mergePullRequest(request: MergeRequest): Promise<MergeOutcome> {
+    return this.withLock(request.repo, async () => {
+      const record = await this.read(request.repo, request.number);
+      if (record.state === 'merged') {
+        if (record.merge?.head === request.sha)
+          return { merged: true, mergedSha: record.merge.sha, alreadyMerged: true };
+        return { merged: false, kind: 'refused', reason: `PR #${record.number} was merged at another head` };
+      }
+      if (record.state === 'closed') return { merged: false, kind: 'closed', reason: `PR #${record.number} is closed` };
+      const branches = this.branchesOf(record);
+      return inLandingClone(branches, async (clone) => {
+        // A merge pushed before the forge could record it: found on the base, recorded now.
+        const pending = record.merging;
+        if (pending?.head === request.sha && (await clone.isAncestor(pending.sha, clone.baseTip)))
+          return { ...(await this.recordMerge(record, pending)), alreadyMerged: true };
+        if (clone.headTip !== request.sha)
+          return {
+            merged: false,
+            kind: 'head-moved',
+            reason: `head branch ${record.head} is at ${clone.headTip ?? 'nothing'}, not ${request.sha}`,
+          };
+        const made = await clone.merge(request.method, request.sha, `${record.title} (#${record.number})`);
+        if (!made.commit)
+          return {
+            merged: false,
+            kind: 'conflict',
+            reason: `merge conflict in ${made.conflicts.join(', ')}`,
+          };
+        const merging = { sha: made.commit, head: request.sha, method: request.method };
+        await this.write({ ...record, merging });
+        if (!(await clone.pushWithLease(made.commit, record.base, clone.baseTip))) {
+          await this.write({ ...record, merging: undefined });
+          return { merged: false, kind: 'refused', reason: `base branch ${record.base} moved during the merge` };
+        }
+        return { ...(await this.recordMerge(record, merging)), alreadyMerged: false };
+      });
+    });
   }
 
-  updatePullRequestBranch(): Promise<UpdateOutcome> {
-    return Promise.reject(fatal('InvalidInput', 'landing is not supported by the local forge yet'));
+  async updatePullRequestBranch(repo: string, number: number, sha: string): Promise<UpdateOutcome> {
+    return this.withLock(repo, async () => {
+      const record = await this.read(repo, number);
+      return inLandingClone(this.branchesOf(record), async (clone) => {
+        if (clone.headTip !== sha)
+          return {
+            updated: false,
+            conflicts: [],
+            reason: `head branch ${record.head} is at ${clone.headTip ?? 'nothing'}, not ${sha}`,
+          };
+        if (await clone.isAncestor(clone.baseTip, sha)) return { updated: true, headSha: sha };
+        const made = await clone.mergeBaseIntoHead();
+        if (!made.commit)
+          return {
+            updated: false,
+            conflicts: made.conflicts,
+            reason: `merging ${record.base} into ${record.head} conflicts in ${made.conflicts.join(', ')}`,
+          };
+        if (!(await clone.pushWithLease(made.commit, record.head, sha)))
+          return { updated: false, conflicts: [], reason: `head branch ${record.head} moved during the update` };
+        await this.write({ ...record, commit: made.commit, updatedAt: new Date().toISOString() });
+        return { updated: true, headSha: made.commit };
+      });
+    });
+  }
+
+  private async recordMerge(
+    record: LocalRecord,
+    merge: { sha: string; head: string; method: MergeMethod },
+  ): Promise<{ merged: true; mergedSha: string }> {
+    const at = new Date().toISOString();
+    await this.write({ ...record, state: 'merged', merging: undefined, merge: { ...merge, at }, updatedAt: at });
+    return { merged: true, mergedSha: merge.sha };
+  }
+
+  private branchesOf(record: LocalRecord): Branches {
+    if (!record.remote)
+      throw fatal(
+        'InvalidInput',
+        `local PR #${record.number} of ${record.repo} was recorded before landing and does not name its remote; run the change again (lockstep run --rerun) to publish it again`,
+      );
+    return { url: record.remote, base: record.base, head: record.head };
   }
 
   async closePullRequest(repo: string, number: number): Promise<PullRequestRecord> {
     return this.change(repo, number, (pr) => (pr.state === 'open' ? { state: 'closed' } : null));
   }
 
-  private async read(repo: string, number: number): Promise<PullRequestRecord> {
-    return JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as PullRequestRecord;
+  private async read(repo: string, number: number): Promise<LocalRecord> {
+    return JSON.parse(await readFile(this.recordPath(repo, number), 'utf8')) as LocalRecord;
   }
 
   private async change(
@@ -124,10 +233,10 @@ export class LocalForge implements Forge {
     return this.withLock(repo, async () => {
       const current = await this.read(repo, number);
       const update = edit(current);
-      if (!update) return current;
-      const next: PullRequestRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
+      if (!update) return withoutLocal(current);
+      const next: LocalRecord = { ...current, ...update, updatedAt: new Date().toISOString() };
       await this.write(next);
-      return next;
+      return withoutLocal(next);
     });
   }
 
@@ -135,7 +244,7 @@ export class LocalForge implements Forge {
     return join(this.repoDir(repo), `${number}.json`);
   }
 
-  private async write(record: PullRequestRecord): Promise<void> {
+  private async write(record: LocalRecord): Promise<void> {
     const path = this.recordPath(record.repo, record.number);
     const tmp = `${path}.${process.pid}.tmp`;
     await writeFile(tmp, `${JSON.stringify(record, null, 2)}\n`);
@@ -168,4 +277,10 @@ export class LocalForge implements Forge {
       await rm(lock, { recursive: true, force: true });
     }
   }
+}
+
+/** The common record of a local one (what every forge reports). */
+function withoutLocal(record: LocalRecord): PullRequestRecord {
+  const { remote: _remote, merge: _merge, merging: _merging, ...common } = record;
+  return common;
 }
