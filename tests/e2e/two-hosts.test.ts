@@ -7,8 +7,8 @@
  * Docker engine, whose unix socket every namespace reaches, and the local forge's folder (the
  * forge both hosts talk to).
  *
- * 1. A six-repo steps change completes with sandbox work on both host queues (read from the
- *    repo workflows' histories), one PR per repo, no container left.
+ * 1. A six-repo steps change completes on the two hosts (each repo's commands on one host queue,
+ *    read from the repo workflows' histories), one PR per repo, no container left.
  * 2. A second change: once one host holds a repo mid-step, its link is cut (the forwarder
  *    stops and its connections are reset). Its repos finish on the other host, one PR per repo,
  *    no container of the change left on the engine while the cut host is still cut. When the
@@ -251,9 +251,14 @@ describe('two hosts in their own network namespaces, on a cluster with mTLS', ()
     expect(result.status, result.summary).toBe('succeeded');
     expect(statuses(result)).toEqual(allGreen);
     const queues = await commandQueues(change.changeId);
-    // Each repo's commands ran on one host, and both hosts ran some.
-    for (const repo of REPOS) expect(queues[repo], repo).toHaveLength(1);
-    expect(new Set(Object.values(queues).flat())).toEqual(new Set(HOST_IDS.map(hostQueueName)));
+    // Each repo's commands ran on one host of ours. Which host takes which repo is Temporal's
+    // matching (it has split them 3/3 in every run so far, but nothing forces it): the second
+    // change below is the one that must use both hosts, and does by construction.
+    const ours = HOST_IDS.map(hostQueueName);
+    for (const repo of REPOS) {
+      expect(queues[repo], repo).toHaveLength(1);
+      expect(ours, repo).toContain(queues[repo]?.[0]);
+    }
     await expectOnePullRequestPerRepo(shared(), result);
     expect(await containersAfter(change.changeId)).toEqual([]);
     process.stderr.write(
@@ -304,7 +309,9 @@ describe('two hosts in their own network namespaces, on a cluster with mTLS', ()
         expect(owners[repo ?? '']?.at(-1)?.split(':')[0], repo).toBe(survivorId);
       }
       const queues = await commandQueues(change.changeId);
-      for (const repo of interrupted) expect(queues[repo ?? ''], repo).toContain(hostQueueName(survivorId));
+      // One change that used both hosts: each interrupted repo ran commands on the cut host, then on the survivor.
+      for (const repo of interrupted)
+        expect(queues[repo ?? ''], repo).toEqual(expect.arrayContaining([victimQueue, hostQueueName(survivorId)]));
       await expectOnePullRequestPerRepo(shared(), result);
       // Nothing of the change on the engine, with the cut host still cut: the survivor's next
       // attempt replaced the cut host's sandbox (one name per repo), and its reconciler removes
