@@ -239,7 +239,7 @@ describe('two hosts in their own network namespaces, on a cluster with mTLS', ()
     }
   });
 
-  it('a six-repo change completes with sandboxes on both hosts', async () => {
+  it('a six-repo change completes on the two hosts, one PR per repo, no container left', async () => {
     if (!client) throw new Error('set-up failed');
     const started = Date.now();
     const change = await input(`th-${suffix}-1`, 1);
