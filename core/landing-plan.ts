@@ -196,7 +196,7 @@ export function describeLandingRepo(r: LandingRepoView): string {
     case 'merged':
       return `merged ${r.repo} at ${r.merge?.sha.slice(0, 12) ?? '?'} (${r.merge?.method ?? r.method})`;
     case 'queued':
-      return `${r.repo} waits for step ${r.step + 1}`;
+      return `${r.repo} queued: it merges in step ${r.step + 1}`;
     case 'updating':
       return `bringing ${r.repo} up to date with its base`;
     case 'testing':
