@@ -196,3 +196,18 @@ export function forgeFailure(
     nonRetryable: permanent,
   });
 }
+
+/** Runs one forge operation; its failure becomes forgeFailure's message and verdict (never the token). */
+export async function callForge<T>(
+  table: ForgeFailureTable,
+  readError: (err: unknown) => ForgeHttpError,
+  settings: ForgeSettings & { token: string },
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw forgeFailure(table, what, err, readError, settings);
+  }
+}

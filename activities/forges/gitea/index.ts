@@ -18,7 +18,7 @@ import type { LandingCheck, LandingState, MergeOutcome, MergeRequest, UpdateOutc
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { LOCKSTEP_AUTHOR } from '../../git/workspace.ts';
 import { parseAnswer } from '../answers.ts';
-import { forgeFailure, GITEA_FAILURES, type ForgeHttpError } from '../failure.ts';
+import { callForge, GITEA_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
 import {
@@ -529,13 +529,9 @@ export class GiteaForge implements Forge {
    * request and Gitea's answer, and never the token; GITEA_FAILURES says which answers fail at
    * once and which Temporal retries.
    */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const { tokenEnv, maxRetries } = this.options.config;
-      throw forgeFailure(GITEA_FAILURES, what, err, httpError, { tokenEnv, maxRetries, token: this.options.token });
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const { tokenEnv, maxRetries } = this.options.config;
+    return callForge(GITEA_FAILURES, httpError, { tokenEnv, maxRetries, token: this.options.token }, what, fn);
   }
 }
 

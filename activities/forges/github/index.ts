@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import type { GitHubForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
-import { forgeFailure, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
+import { callForge, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
@@ -455,12 +455,8 @@ export class GitHubForge implements Forge {
    * token, no access, a refused request) fail at once; the others are retried by Temporal
    * (GITHUB_FAILURES says which are which).
    */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const { tokenEnv, maxRetries } = this.options.config;
-      throw forgeFailure(GITHUB_FAILURES, what, err, httpError, { tokenEnv, maxRetries, token: this.options.token });
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const { tokenEnv, maxRetries } = this.options.config;
+    return callForge(GITHUB_FAILURES, httpError, { tokenEnv, maxRetries, token: this.options.token }, what, fn);
   }
 }

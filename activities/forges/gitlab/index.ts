@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import type { GitLabForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
-import { forgeFailure, GITLAB_FAILURES, type ForgeHttpError } from '../failure.ts';
+import { callForge, GITLAB_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type {
   LandingCheck,
   LandingState,
@@ -534,12 +534,8 @@ export class GitLabForge implements Forge {
    * request and GitLab's answer, and never the token; GITLAB_FAILURES says which answers fail at
    * once and which Temporal retries.
    */
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      const { tokenEnv, maxRetries } = this.options.config;
-      throw forgeFailure(GITLAB_FAILURES, what, err, httpError, { tokenEnv, maxRetries, token: this.options.token });
-    }
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    const { tokenEnv, maxRetries } = this.options.config;
+    return callForge(GITLAB_FAILURES, httpError, { tokenEnv, maxRetries, token: this.options.token }, what, fn);
   }
 }
