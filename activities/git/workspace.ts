@@ -5,7 +5,7 @@
  * and the sandbox only ever sees `.git` read-only.
  */
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, readFile, rm, chown, readdir, lstat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, chown, readdir, lstat, stat, utimes, writeFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { fatal } from '../errors.ts';
@@ -228,7 +228,13 @@ async function scratchTree(
 ): Promise<string> {
   const index = join(workspace, '.git', 'lockstep-scratch.index');
   // Starting from the real index reuses its stat cache: only files that changed are hashed.
-  await copyFile(join(workspace, '.git', 'index'), index);
+  // The copy keeps the index's own mtime (a shade earlier, never later): git trusts an entry's
+  // stat only when the file is older than the index, so a file rewritten at the same size in
+  // the clock tick of the checkout is hashed again, not taken as unchanged (racy git).
+  const real = join(workspace, '.git', 'index');
+  await copyFile(real, index);
+  const { mtimeMs, atime } = await stat(real);
+  await utimes(index, atime, new Date(Math.floor(mtimeMs) - 1));
   try {
     const g = git(workspace, undefined, { GIT_INDEX_FILE: index });
     await g.raw(['add', '--all', '--verbose']);

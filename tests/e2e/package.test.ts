@@ -235,7 +235,9 @@ describe('the installed package', () => {
     expect(await readdir(join(state, 'logs', changeId))).toEqual(expect.arrayContaining(['inventory', 'ledger']));
     // Nothing new in the installed package, nothing in the clone's state folder.
     expect(changed(packageBefore, await listing(installed))).toEqual([]);
-    expect(changed(cloneBefore, await listing(cloneState))).toEqual([]);
+    // (A Docker engine the clone's bootstrap started keeps writing its own log there.)
+    const daemonLog = join('logs', 'dockerd.log');
+    expect(changed(cloneBefore, await listing(cloneState)).filter((p) => p !== daemonLog)).toEqual([]);
   });
 
   it('doctor passes what is here and fails the tools setup has not installed yet, with the fix', async () => {

@@ -8,7 +8,7 @@
  * after the fix.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -333,15 +333,19 @@ describe('a bump in the change file', () => {
 });
 
 describe('the commit of a bump holds only what the bump meant to change', () => {
-  it('a setup run again after the bump keeps the manifests as prepared and everything else out', async () => {
-    const git = (cwd: string, ...args: string[]) =>
-      execFileSync(
-        'git',
-        ['-c', 'user.name=t', '-c', 'user.email=t@localhost', '-c', 'init.defaultBranch=main', ...args],
-        { cwd, encoding: 'utf8' },
-      );
-    const seed = join(dir, 'seed');
-    const remote = join(dir, 'remote.git');
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync(
+      'git',
+      ['-c', 'user.name=t', '-c', 'user.email=t@localhost', '-c', 'init.defaultBranch=main', ...args],
+      {
+        cwd,
+        encoding: 'utf8',
+      },
+    );
+  /** A remote holding an npm service, and a workspace cloned from it on the bump's branch. */
+  async function seeded(name: string): Promise<{ remote: string; ws: string; base: string }> {
+    const seed = join(dir, `${name}-seed`);
+    const remote = join(dir, `${name}.git`);
     await mkdir(seed, { recursive: true });
     await writeFile(join(seed, 'package.json'), '{"dependencies":{"ms":"^2.0.0"}}\n');
     await writeFile(join(seed, 'index.js'), 'require("ms")\n');
@@ -350,8 +354,13 @@ describe('the commit of a bump holds only what the bump meant to change', () => 
     git(seed, 'add', '.');
     git(seed, 'commit', '--quiet', '-m', 'seed');
     git(seed, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
-    const ws = join(dir, 'ws');
+    const ws = join(dir, `${name}-ws`);
     const base = await cloneWorkspace(remote, 'main', 'lockstep/bump-ms', ws, { owner: null });
+    return { remote, ws, base };
+  }
+
+  it('a setup run again after the bump keeps the manifests as prepared and everything else out', async () => {
+    const { remote, ws, base } = await seeded('again');
 
     // setup installs (no .gitignore: node_modules is in plain view)
     await mkdir(join(ws, 'node_modules', 'ms'), { recursive: true });
@@ -377,6 +386,34 @@ describe('the commit of a bump holds only what the bump meant to change', () => 
       message: 'bump',
     });
     expect(pushed.changedFiles.sort()).toEqual(['index.js', 'package-lock.json', 'package.json']);
+    expect(git(dir, '--git-dir', remote, 'show', 'lockstep/bump-ms:package.json')).toBe(
+      '{"dependencies":{"ms":"^2.1.3"}}\n',
+    );
+  });
+
+  it('counts a manifest rewritten at the same size within the clock tick of the checkout', async () => {
+    // A coarse file clock: checkout, index and the bump's edit all carry the same mtime, and
+    // the change time is not trusted; only git's racy-entry check can see the edit.
+    const { remote, ws, base } = await seeded('racy');
+    git(ws, 'config', 'core.trustctime', 'false');
+    const tick = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000);
+    await utimes(join(ws, 'package.json'), tick, tick);
+    git(ws, 'update-index', '--refresh');
+    await utimes(join(ws, '.git', 'index'), tick, tick);
+    await snapshotPrepared(ws);
+    await writeFile(join(ws, 'package.json'), '{"dependencies":{"ms":"^2.1.3"}}\n');
+    await utimes(join(ws, 'package.json'), tick, tick);
+
+    const pushed = await commitAndPush({
+      changeId: 'bump-ms',
+      repo: 'web',
+      workspace: ws,
+      url: remote,
+      branch: 'lockstep/bump-ms',
+      baseCommit: base,
+      message: 'bump',
+    });
+    expect(pushed.changedFiles).toEqual(['package.json']);
     expect(git(dir, '--git-dir', remote, 'show', 'lockstep/bump-ms:package.json')).toBe(
       '{"dependencies":{"ms":"^2.1.3"}}\n',
     );
