@@ -138,7 +138,10 @@ async function main(argv: string[]): Promise<number> {
           ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
           ...(opts.approve ? { approve: gates(opts.approve) } : {}),
           ...(opts.waitOnFailure !== undefined ? { waitOnFailureSeconds: opts.waitOnFailure } : {}),
+          ...(opts.land ? { land: true } : {}),
         });
+        // The coordinator itself starts the landing of a change that asks for it (so it lands
+        // even when nothing follows it); here it is only followed.
         const land =
           result.status === 'succeeded' &&
           (opts.land || (await loadChange(changeFile, await loadReposConfig(opts.config))).land === true);
@@ -148,19 +151,25 @@ async function main(argv: string[]): Promise<number> {
           return;
         }
         if (!jsonMode) printResult(result, false);
-        const landing = await landSet(result.changeId, opts.worker);
+        const landing = await landSet(result.changeId, opts.worker, undefined, true);
         if (jsonMode) process.stdout.write(`${JSON.stringify({ ...jsonResult(result), landing }, null, 2)}\n`);
         exitCode = landing.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
       },
     );
 
   /** Lands a change's linked set, showing its progress unless in JSON mode. */
-  const landSet = async (changeId: string, worker: boolean, timeoutSeconds?: number): Promise<LandingView> => {
+  const landSet = async (
+    changeId: string,
+    worker: boolean,
+    timeoutSeconds?: number,
+    started = false,
+  ): Promise<LandingView> => {
     const view = await landChange({
       stateDir: stateDir(),
       changeId,
       worker: worker ? 'auto' : 'never',
       log,
+      startedByChange: started,
       ...(jsonMode ? {} : { onProgress: landingProgressOnStderr() }),
       ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     });

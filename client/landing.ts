@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { taskQueue } from '../config/paths.ts';
 import type { ChangeInput, ChangeResult } from '../core/change.ts';
 import { landingWorkflowId } from '../core/ids.ts';
-import { DEFAULT_LANDING_TIMEOUT_SECONDS, type LandingInput, type LandingView } from '../core/landing-plan.ts';
+import { landingArgs, type LandingInput, type LandingView } from '../core/landing-plan.ts';
 import { landingStatusQuery } from '../core/messages.ts';
 import type { landingWorkflow } from '../workflows/landing.ts';
 import { openTemporal, type TemporalSession } from './connection.ts';
@@ -27,6 +27,8 @@ export interface LandOptions {
   timeoutSeconds?: number;
   /** Waits between looks at a waiting PR (seconds; tests shorten them). */
   pollSeconds?: { first: number; max: number };
+  /** The change's coordinator started the landing (`land: true`, `run --land`): follow that one. */
+  startedByChange?: boolean;
 }
 
 /** The landing input of a change that published its PRs; refused (nothing started) otherwise. */
@@ -35,38 +37,9 @@ export function landingInput(
   result: ChangeResult,
   options: Pick<LandOptions, 'timeoutSeconds' | 'pollSeconds'> = {},
 ): LandingInput {
-  if (result.status !== 'succeeded')
-    throw new ChangeRefusedError(
-      `change ${input.changeId} ended ${result.status}, so it has no linked set to land; finish it first (lockstep resume ${input.changeId})`,
-    );
-  const tasks = new Map(input.repos.map((t) => [t.repo, t]));
-  const targets = result.repos.flatMap((r) => {
-    const task = tasks.get(r.repo);
-    if (!task || !r.pullRequest || !r.commit) return [];
-    return [
-      {
-        repo: r.repo,
-        number: r.pullRequest.number,
-        url: task.url,
-        head: task.branch,
-        base: task.baseBranch,
-        commit: r.commit,
-        method: task.merge ?? 'merge',
-        sandbox: task.sandbox,
-      },
-    ];
-  });
-  if (targets.length === 0)
-    throw new ChangeRefusedError(`change ${input.changeId} opened no pull request, so there is nothing to land`);
-  return {
-    changeId: input.changeId,
-    forge: input.forge,
-    order: result.mergeOrder,
-    nodes: input.repos.map((t) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes })),
-    targets,
-    timeoutSeconds: options.timeoutSeconds ?? input.landing?.timeoutSeconds ?? DEFAULT_LANDING_TIMEOUT_SECONDS,
-    ...(options.pollSeconds ? { pollSeconds: options.pollSeconds } : {}),
-  };
+  const args = landingArgs(input, result, options);
+  if ('refused' in args) throw new ChangeRefusedError(args.refused);
+  return args;
 }
 
 export async function landChange(options: LandOptions): Promise<LandingView> {
@@ -80,6 +53,10 @@ export async function landChange(options: LandOptions): Promise<LandingView> {
       false,
     );
     try {
+      if (options.startedByChange) {
+        const started = session.client.workflow.getHandle<typeof landingWorkflow>(landingWorkflowId(options.changeId));
+        if (await exists(started)) return await followLanding(started, options.onProgress, worker.worker);
+      }
       const before = await endedLanding(session, options.changeId);
       if (before) args.earlier = before.repos.map((r) => ({ repo: r.repo, head: r.head, testedHead: r.testedHead }));
       return await startLanding(session, args, options, worker.worker);
@@ -107,6 +84,15 @@ export async function startLanding(
   });
   return followLanding(handle, options.onProgress, worker);
 }
+
+const exists = (handle: WorkflowHandle): Promise<boolean> =>
+  handle.describe().then(
+    () => true,
+    (err: unknown) => {
+      if (isNotFound(err)) return false;
+      throw err;
+    },
+  );
 
 /** The result of the change's last landing, when one ran and ended (its result needs no worker). */
 async function endedLanding(session: TemporalSession, changeId: string): Promise<LandingView | null> {

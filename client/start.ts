@@ -30,6 +30,8 @@ export interface RunOptions {
   /** Approval gates for this run (default: from the config's operations.approve). */
   approve?: ('plan' | 'publish')[];
   waitOnFailureSeconds?: number;
+  /** Land the linked set once it is open (`run --land`; the change file's `land: true` does too). */
+  land?: boolean;
   preflight: boolean;
   log: (line: string) => void;
   onProgress?: OnProgress;

@@ -151,6 +151,8 @@ export function changeInput(
     concurrency?: number | undefined;
     approve?: ('plan' | 'publish')[] | undefined;
     waitOnFailureSeconds?: number | undefined;
+    /** `run --land`: as if the change file said `land: true`. */
+    land?: boolean | undefined;
   } = {},
 ): ChangeInput {
   const ops = loaded.config.operations;
@@ -171,10 +173,10 @@ export function changeInput(
     },
     decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
     gate: gateInput(loaded, tasks),
-    ...(change.land || change.landing
+    ...(overrides.land || change.land || change.landing
       ? {
           landing: {
-            land: change.land ?? false,
+            land: overrides.land || (change.land ?? false),
             timeoutSeconds: change.landing?.timeout ?? DEFAULT_LANDING_TIMEOUT_SECONDS,
           },
         }

@@ -7,6 +7,7 @@
 import type { ForgeConfig, SandboxConfig } from '../config/repos.ts';
 import type { LandingState, MergeMethod } from './landing.ts';
 import type { OrderNode } from './order.ts';
+import type { ChangeInput, ChangeResult } from './change.ts';
 
 /** How long landing waits for a PR when the change file does not say (`landing.timeout`). */
 export const DEFAULT_LANDING_TIMEOUT_SECONDS = 3 * 86_400;
@@ -207,4 +208,47 @@ export function describeLandingRepo(r: LandingRepoView): string {
     case 'stopped':
       return r.reason ?? `${r.repo} ${r.state}`;
   }
+}
+
+/**
+ * The landing input of a change that published its linked set, or why it has none (the client
+ * refuses with it; the coordinator of a change that says `land: true` then starts no landing).
+ */
+export function landingArgs(
+  input: ChangeInput,
+  result: ChangeResult,
+  options: { timeoutSeconds?: number | undefined; pollSeconds?: LandingInput['pollSeconds'] } = {},
+): LandingInput | { refused: string } {
+  if (result.status !== 'succeeded')
+    return {
+      refused: `change ${input.changeId} ended ${result.status}, so it has no linked set to land; finish it first (lockstep resume ${input.changeId})`,
+    };
+  const tasks = new Map(input.repos.map((t) => [t.repo, t]));
+  const targets = result.repos.flatMap((r): LandingTarget[] => {
+    const task = tasks.get(r.repo);
+    if (!task || !r.pullRequest || !r.commit) return [];
+    return [
+      {
+        repo: r.repo,
+        number: r.pullRequest.number,
+        url: task.url,
+        head: task.branch,
+        base: task.baseBranch,
+        commit: r.commit,
+        method: task.merge ?? 'merge',
+        sandbox: task.sandbox,
+      },
+    ];
+  });
+  if (targets.length === 0)
+    return { refused: `change ${input.changeId} opened no pull request, so there is nothing to land` };
+  return {
+    changeId: input.changeId,
+    forge: input.forge,
+    order: result.mergeOrder,
+    nodes: input.repos.map((t) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes })),
+    targets,
+    timeoutSeconds: options.timeoutSeconds ?? input.landing?.timeoutSeconds ?? DEFAULT_LANDING_TIMEOUT_SECONDS,
+    ...(options.pollSeconds ? { pollSeconds: options.pollSeconds } : {}),
+  };
 }

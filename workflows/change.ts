@@ -3,7 +3,17 @@
  * concurrency, providers first), and when every repo is green opens the linked pull requests
  * (create all, then link every body to its siblings). Progress is queryable while it runs.
  */
-import { setHandler, upsertMemo, upsertSearchAttributes } from '@temporalio/workflow';
+import {
+  ParentClosePolicy,
+  patched,
+  setHandler,
+  startChild,
+  upsertMemo,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import { landingWorkflowId } from '../core/ids.ts';
+import { landingArgs } from '../core/landing-plan.ts';
+import type { landingWorkflow } from './landing.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate, repoProgressSignal } from '../core/messages.ts';
 import { ChangeState } from './change-state.ts';
 import { planRepos, resolveBumpOnce } from './planning.ts';
@@ -37,5 +47,26 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   const result = state.finish(ending);
   upsertMemo({ outcome: ending.status, summary: ending.summary });
   if (input.searchAttributes) upsertSearchAttributes({ LockstepStatus: [ending.status] });
+  if (input.landing?.land && patched('land-from-coordinator')) await landStraightOn(input, result);
   return result;
+}
+
+/**
+ * `land: true`: the coordinator starts the landing of the set it published, as a workflow of
+ * its own that outlives it (so the set lands even when no CLI follows the change), once per
+ * change id: a landing already running is left to run.
+ */
+async function landStraightOn(input: ChangeInput, result: ChangeResult): Promise<void> {
+  const args = landingArgs(input, result);
+  if ('refused' in args) return;
+  try {
+    await startChild<typeof landingWorkflow>('landingWorkflow', {
+      workflowId: landingWorkflowId(input.changeId),
+      args: [args],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  } catch (err) {
+    // (The SDK's WorkflowExecutionAlreadyStartedError, known by name: its class is not re-exported here.)
+    if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
+  }
 }

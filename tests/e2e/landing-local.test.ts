@@ -13,7 +13,9 @@ import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
+import { changeWorkflowId, landingWorkflowId } from '../../core/ids.ts';
 import type { LandingView } from '../../core/landing-plan.ts';
+import type { landingWorkflow } from '../../workflows/landing.ts';
 import { exampleChange } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { fleetReaders } from '../helpers/remotes.ts';
@@ -268,6 +270,22 @@ describe('landing straight after publishing', () => {
     expect((await git('billing', 'rev-parse', 'main^')).trim()).toBe(before);
     expect((await git('billing', 'rev-parse', 'main')).trim()).toBe(billing?.merge?.sha);
     expect(await git('billing', 'diff', '--stat', 'main', doc.repos[0]?.commit ?? '')).toBe('');
+  });
+
+  it('lands from the coordinator: a change saying land: true lands with nothing following it', async () => {
+    const file = await notesChange('land-unfollowed', ['storefront']);
+    await writeFile(file, `${await readFile(file, 'utf8')}land: true\n`);
+    // Started through the client and awaited to its result, as a detached run would be: no CLI
+    // is there to start the landing afterwards.
+    const result = await h.run(await h.changeInput(file));
+    expect(result.status).toBe('succeeded');
+    const landing = h.env.client.workflow.getHandle<typeof landingWorkflow>(landingWorkflowId('land-unfollowed'));
+    const view = await landing.result();
+    expect(view.status).toBe('landed');
+    expect(repoView(view, 'storefront')?.merge).toMatchObject({ method: 'merge', found: false });
+    expect(await onMain('storefront', result.repos[0]?.commit ?? '')).toBe(true);
+    // Started by the change's coordinator, as a workflow that outlives it.
+    expect((await landing.describe()).parentExecution?.workflowId).toBe(changeWorkflowId('land-unfollowed'));
   });
 
   it('refuses a bad landing timeout naming the file and the field, and starts nothing', async () => {
