@@ -358,6 +358,17 @@ describe('the commit of a bump holds only what the bump meant to change', () => 
     const base = await cloneWorkspace(remote, 'main', 'lockstep/bump-ms', ws, { owner: null });
     return { remote, ws, base };
   }
+  const pushBump = (url: string, workspace: string, baseCommit: string) =>
+    commitAndPush({
+      changeId: 'bump-ms',
+      repo: 'web',
+      workspace,
+      url,
+      branch: 'lockstep/bump-ms',
+      baseCommit,
+      message: 'bump',
+    });
+  const pushedManifest = (remote: string) => git(dir, '--git-dir', remote, 'show', 'lockstep/bump-ms:package.json');
 
   it('a setup run again after the bump keeps the manifests as prepared and everything else out', async () => {
     const { remote, ws, base } = await seeded('again');
@@ -376,19 +387,9 @@ describe('the commit of a bump holds only what the bump meant to change', () => 
     // a fix after it counts too
     await writeFile(join(ws, 'index.js'), 'require("ms") // fixed\n');
 
-    const pushed = await commitAndPush({
-      changeId: 'bump-ms',
-      repo: 'web',
-      workspace: ws,
-      url: remote,
-      branch: 'lockstep/bump-ms',
-      baseCommit: base,
-      message: 'bump',
-    });
+    const pushed = await pushBump(remote, ws, base);
     expect(pushed.changedFiles.sort()).toEqual(['index.js', 'package-lock.json', 'package.json']);
-    expect(git(dir, '--git-dir', remote, 'show', 'lockstep/bump-ms:package.json')).toBe(
-      '{"dependencies":{"ms":"^2.1.3"}}\n',
-    );
+    expect(pushedManifest(remote)).toBe('{"dependencies":{"ms":"^2.1.3"}}\n');
   });
 
   it('counts a manifest rewritten at the same size within the clock tick of the checkout', async () => {
@@ -404,19 +405,9 @@ describe('the commit of a bump holds only what the bump meant to change', () => 
     await writeFile(join(ws, 'package.json'), '{"dependencies":{"ms":"^2.1.3"}}\n');
     await utimes(join(ws, 'package.json'), tick, tick);
 
-    const pushed = await commitAndPush({
-      changeId: 'bump-ms',
-      repo: 'web',
-      workspace: ws,
-      url: remote,
-      branch: 'lockstep/bump-ms',
-      baseCommit: base,
-      message: 'bump',
-    });
+    const pushed = await pushBump(remote, ws, base);
     expect(pushed.changedFiles).toEqual(['package.json']);
-    expect(git(dir, '--git-dir', remote, 'show', 'lockstep/bump-ms:package.json')).toBe(
-      '{"dependencies":{"ms":"^2.1.3"}}\n',
-    );
+    expect(pushedManifest(remote)).toBe('{"dependencies":{"ms":"^2.1.3"}}\n');
   });
 });
 
