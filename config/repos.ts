@@ -392,6 +392,11 @@ export const RepoConfig = z
     consumes: z.array(ConsumedContract).default([]),
     /** How `lockstep land` merges this repo's pull request (docs/landing.md). */
     merge: z.enum(['merge', 'squash', 'rebase']).default('merge'),
+    /** Labels a change file selects repos by (`targets.tags`), e.g. a team, a language, a forge topic. */
+    tags: z
+      .array(Name)
+      .default([])
+      .refine((tags) => new Set(tags).size === tags.length, 'list each tag once'),
   })
   .strict();
 export type RepoConfig = z.infer<typeof RepoConfig>;
