@@ -4,12 +4,11 @@
  * beside one, compiled with pip-compile) and pyproject.toml ([project] dependencies, Poetry's
  * table). Read from a repo's base branch on its remote, without a work tree.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, posix } from 'node:path';
+import { posix } from 'node:path';
 import type { BumpEcosystem } from '../../config/change.ts';
 import type { BumpManifest, RepoBumpManifests } from '../../core/bump.ts';
-import { git, type GitCredentials } from '../git/workspace.ts';
+import { withBaseTree } from '../git/base.ts';
+import type { GitCredentials } from '../git/workspace.ts';
 
 const NPM_SECTIONS = ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies'] as const;
 /** Folders whose manifests are someone else's (vendored or installed code). */
@@ -175,32 +174,14 @@ export function declaredIn(
   }
 }
 
-/**
- * Reads a repo's base branch from its remote into a scratch bare repository (one shallow fetch,
- * no work tree, no checkout: nothing of the repo runs), and says what it declares.
- */
+/** What a repo's base branch declares, read without a work tree (activities/git/base.ts). */
 export async function baseManifests(
   target: { repo: string; url: string; baseBranch: string },
   bump: { ecosystem: BumpEcosystem; package: string },
   credentials?: GitCredentials,
 ): Promise<RepoBumpManifests> {
-  const dir = await mkdtemp(join(tmpdir(), 'lockstep-manifests-'));
-  try {
-    const g = git(dir, dir, credentials?.(target.url) ?? {});
-    await g.raw(['init', '--quiet', '--bare']);
-    try {
-      await g.raw(['fetch', '--quiet', '--depth', '1', '--no-tags', target.url, `refs/heads/${target.baseBranch}`]);
-    } catch (err) {
-      throw new Error(
-        `cannot read branch "${target.baseBranch}" of ${target.repo} from its remote: ${(err as Error).message.split('\n')[0] ?? ''}`,
-      );
-    }
-    const paths = (await g.raw(['ls-tree', '-r', '-z', '--name-only', 'FETCH_HEAD'])).split('\0').filter(Boolean);
-    const files = new Map<string, string>();
-    for (const path of manifestPaths(bump.ecosystem, paths))
-      files.set(path, await g.raw(['cat-file', 'blob', `FETCH_HEAD:${path}`]));
-    return { repo: target.repo, ...declaredIn(bump.ecosystem, bump.package, files) };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return withBaseTree(target, credentials, async (tree) => ({
+    repo: target.repo,
+    ...declaredIn(bump.ecosystem, bump.package, await tree.read(manifestPaths(bump.ecosystem, tree.paths))),
+  }));
 }
