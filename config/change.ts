@@ -38,6 +38,78 @@ export const ChangeTarget = z
   });
 export type ChangeTarget = z.infer<typeof ChangeTarget>;
 
+/**
+ * Files a content query reads: a glob relative to the repository root (`*` within a folder,
+ * `**` across folders, `?`, `{a,b}`), matched against the base branch's tracked paths.
+ */
+export const PathGlob = z
+  .string()
+  .min(1)
+  .max(300)
+  .refine(
+    (p) => !p.startsWith('/') && !p.split('/').includes('..'),
+    'use a glob relative to the repository root, without ".."',
+  );
+
+/** A repo matches when its base branch has a file matching `path` (and, with `text` or `regex`, a line in one that holds it). */
+export const ContentQuery = z
+  .object({
+    path: PathGlob,
+    /** A fixed string a line of a matching file contains. */
+    text: z.string().min(1).max(1000).optional(),
+    /** A JavaScript regular expression a line of a matching file matches. */
+    regex: z
+      .string()
+      .min(1)
+      .max(1000)
+      .superRefine((source, ctx) => {
+        try {
+          new RegExp(source);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${(err as Error).message}` });
+        }
+      })
+      .optional(),
+  })
+  .strict()
+  .refine((q) => !(q.text !== undefined && q.regex !== undefined), {
+    message: 'give either "text" or "regex", not both',
+    path: ['regex'],
+  });
+export type ContentQuery = z.infer<typeof ContentQuery>;
+
+/**
+ * Targets chosen by query (docs/configuration.md#targets-by-query): the fleet repos that satisfy
+ * every query given (an intersection), minus `exclude`. Resolved once before the change starts;
+ * the resolved list is what the change's input (its history) records.
+ */
+export const TargetQuery = z
+  .object({
+    /** Repos that carry at least one of these tags (repos.config.json `tags`). */
+    tags: z.array(Name).min(1, 'name at least one tag, or leave "tags" out').optional(),
+    /** Repos that declare this contract under `consumes`. */
+    consumersOf: Name.optional(),
+    /** The repo that declares this contract under `provides`. */
+    providersOf: Name.optional(),
+    /** Repos whose base branch holds a matching path, or a matching line in one. */
+    contains: ContentQuery.optional(),
+    /** Repos never selected, even when they match (or when their base branch cannot be scanned). */
+    exclude: z.array(Name).default([]),
+    /** What every selected repo runs (a repo listed under `repos` keeps its own). */
+    steps: z.array(ChangeStep).min(1, 'give at least one step').optional(),
+    /** The task every selected repo's agent gets (a repo listed under `repos` keeps its own). */
+    instructions: z.string().min(1).max(20_000).optional(),
+  })
+  .strict()
+  .refine((q) => q.tags || q.consumersOf || q.providersOf || q.contains, {
+    message: 'give at least one query: "tags", "consumersOf", "providersOf" or "contains"',
+  })
+  .refine((q) => !(q.steps && q.instructions), {
+    message: 'give either "steps" or "instructions", not both',
+    path: ['instructions'],
+  });
+export type TargetQuery = z.infer<typeof TargetQuery>;
+
 export const BUMP_ECOSYSTEMS = ['npm', 'go', 'pip'] as const;
 export type BumpEcosystem = (typeof BUMP_ECOSYSTEMS)[number];
 
@@ -138,8 +210,10 @@ export const Change = z
     id: ChangeId,
     title: z.string().min(1).max(200),
     description: z.string().default(''),
-    /** Without `bump`, at least one; with it, optional: the repos whose manifests declare the package. */
+    /** Without `bump` or `targets`, at least one; with `bump`, optional: the repos whose manifests declare the package. */
     repos: z.array(ChangeTarget).default([]),
+    /** More targets, chosen by query from the fleet; unioned with `repos`. */
+    targets: TargetQuery.optional(),
     bump: Bump.optional(),
     egress: ChangeEgress.optional(),
     /** Land the pull requests right after they open (`lockstep run` goes on to `lockstep land`). */
@@ -148,12 +222,19 @@ export const Change = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (!c.bump && c.repos.length === 0) {
+    if (!c.bump && !c.targets && c.repos.length === 0) {
       ctx.addIssue({
         code: 'custom',
         path: ['repos'],
         message:
-          'name at least one target repository (or give "bump", whose targets are the repos that declare the package)',
+          'name at least one target repository, or choose them by query under "targets" (or give "bump", whose targets are the repos that declare the package)',
+      });
+    }
+    if (c.bump && c.targets?.steps) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targets', 'steps'],
+        message: "a bump change runs the ecosystem's own tool in every target; it takes no steps",
       });
     }
     if (c.bump) {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { Change } from './change.ts';
+import { Change, type TargetQuery } from './change.ts';
 import { parseJsonc } from './jsonc.ts';
 import { requiredEgress } from '../core/inputs.ts';
 import { EvalSuite } from './eval.ts';
@@ -456,9 +456,51 @@ export async function loadChange(file: string, loaded: LoadedConfig): Promise<Ch
     }
     seen.add(target.name);
   });
+  if (change.targets) issues.push(...targetQueryIssues(absolute, change.targets, loaded));
   issues.push(...egressIssues(absolute, change, loaded));
   if (issues.length > 0) throw new InputError(issues);
   return change;
+}
+
+/** A query naming a tag, contract or repo the fleet does not have would select nothing, silently. */
+function targetQueryIssues(file: string, query: TargetQuery, loaded: LoadedConfig): InputIssue[] {
+  const { repos } = loaded.config;
+  const issues: InputIssue[] = [];
+  const tags = [...new Set(repos.flatMap((r) => r.tags))].sort();
+  query.tags?.forEach((tag, i) => {
+    if (!tags.includes(tag))
+      issues.push({
+        file,
+        path: `targets.tags[${i}]`,
+        message: `no repo of the fleet has tag "${tag}"`,
+        fix: tags.length
+          ? `use one of: ${tags.join(', ')} (from ${loaded.file})`
+          : `add "tags" to the repos in ${loaded.file}`,
+      });
+  });
+  for (const field of ['consumersOf', 'providersOf'] as const) {
+    const name = query[field];
+    if (name === undefined) continue;
+    const contracts = [...new Set(repos.flatMap((r) => r.provides.map((c) => c.name)))].sort();
+    if (!contracts.includes(name))
+      issues.push({
+        file,
+        path: `targets.${field}`,
+        message: `no repo of the fleet provides contract "${name}"`,
+        fix: `use one of: ${contracts.join(', ') || '(none declared)'} (from ${loaded.file})`,
+      });
+  }
+  const known = repos.map((r) => r.name);
+  query.exclude.forEach((name, i) => {
+    if (!known.includes(name))
+      issues.push({
+        file,
+        path: `targets.exclude[${i}]`,
+        message: `unknown repo "${name}"`,
+        fix: `use one of: ${known.join(', ')} (from ${loaded.file})`,
+      });
+  });
+  return issues;
 }
 
 /**
