@@ -314,7 +314,7 @@ describe('a bump in the change file', () => {
       }),
     ).toEqual([]);
     expect(await said(base)).toEqual([
-      'repos: name at least one target repository (or give "bump", whose targets are the repos that declare the package)',
+      'repos: name at least one target repository, or choose them by query under "targets" (or give "bump", whose targets are the repos that declare the package)',
     ]);
   });
 
