@@ -31,6 +31,8 @@ import { changeStatus } from './status.ts';
 import { renderCaches } from './caches.ts';
 import { openTemporal } from '../client/connection.ts';
 import { dryRunBump } from '../client/machine/bump.ts';
+import { planIssues, planTargets } from '../client/machine/targets.ts';
+import { renderTargetPlan } from './targets.ts';
 import { listCaches, pruneCaches } from '../client/machine/caches.ts';
 import { demoChangeFile, demoConfigFor, seedDemoRemotes } from '../client/machine/demo.ts';
 import { readEgressLogs } from '../client/machine/egress-logs.ts';
@@ -91,6 +93,7 @@ async function main(argv: string[]): Promise<number> {
       '--dry-run',
       'a bump change: list its target repos, their current versions and the version "to" resolves to; start nothing',
     )
+    .option('--plan', 'list the target repos (those its "targets" query selects, and why) and start nothing')
     .option('--no-worker', 'do not run a worker in this process; rely on "lockstep worker" processes')
     .option('--no-preflight', 'skip the reachability checks of remotes and images')
     .option('--concurrency <n>', 'repos worked on at once (default: from the config)', (v) => Number.parseInt(v, 10))
@@ -111,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
           json?: boolean;
           rerun?: boolean;
           dryRun?: boolean;
+          plan?: boolean;
           worker: boolean;
           preflight: boolean;
           concurrency?: number;
@@ -119,6 +123,10 @@ async function main(argv: string[]): Promise<number> {
         },
       ) => {
         jsonMode = Boolean(opts.json);
+        if (opts.plan) {
+          exitCode = await showTargets(changeFile, opts.config);
+          return;
+        }
         if (opts.dryRun) {
           const loaded = await loadReposConfig(opts.config);
           const dry = await dryRunBump(loaded, await loadChange(changeFile, loaded), resolve(changeFile));
@@ -156,6 +164,28 @@ async function main(argv: string[]): Promise<number> {
         exitCode = landing.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
       },
     );
+
+  /** Prints a change's targets and why each was chosen; the exit code says whether it could start. */
+  const showTargets = async (changeFile: string, configFile: string): Promise<number> => {
+    const loaded = await loadReposConfig(configFile);
+    const change = await loadChange(changeFile, loaded);
+    if (change.bump && change.repos.length === 0 && !change.targets)
+      throw new InputError([
+        {
+          file: resolve(changeFile),
+          path: 'bump',
+          message: "this bump's targets are the repos whose manifests declare the package",
+          fix: 'list them with "lockstep run --dry-run", which reads the manifests',
+        },
+      ]);
+    const plan = await planTargets(loaded, change, stateDir());
+    const issues = planIssues(resolve(changeFile), change, plan);
+    if (jsonMode) process.stdout.write(`${JSON.stringify({ ...plan, issues }, null, 2)}\n`);
+    else process.stdout.write(`${renderTargetPlan(plan, issues.length === 0)}\n`);
+    if (issues.length === 0) return EXIT.ok;
+    if (!jsonMode) process.stderr.write(`${renderError(new InputError(issues))}\n`);
+    return EXIT.badInput;
+  };
 
   /** Lands a change's linked set, showing its progress unless in JSON mode. */
   const landSet = async (
@@ -281,17 +311,29 @@ async function main(argv: string[]): Promise<number> {
     .argument('[change-file]', 'YAML or JSON change file')
     .addOption(configOption())
     .option('--preflight', 'also check that remotes and sandbox images are reachable')
-    .action(async (changeFile: string | undefined, opts: { config: string; preflight?: boolean }) => {
-      const loaded = await loadReposConfig(opts.config);
-      if (changeFile) {
-        const change = await loadChange(changeFile, loaded);
-        if (opts.preflight) await preflight(loaded, resolveTasks(loaded, change));
-        log(
-          `${changeFile}: valid (${change.bump && change.repos.length === 0 ? `bump of ${change.bump.package}: targets chosen by manifest at run time` : `${change.repos.length} repos`})`,
-        );
-      }
-      log(`${loaded.file}: valid (${loaded.config.repos.length} repos)`);
-    });
+    .option('--targets', 'also resolve the change\'s targets (as "run --plan" does) and list them')
+    .option('--json', 'with --targets: print the targets as one JSON document')
+    .action(
+      async (
+        changeFile: string | undefined,
+        opts: { config: string; preflight?: boolean; targets?: boolean; json?: boolean },
+      ) => {
+        const loaded = await loadReposConfig(opts.config);
+        if (changeFile && opts.targets) {
+          jsonMode = Boolean(opts.json);
+          exitCode = await showTargets(changeFile, opts.config);
+          return;
+        }
+        if (changeFile) {
+          const change = await loadChange(changeFile, loaded);
+          if (opts.preflight) await preflight(loaded, resolveTasks(loaded, change));
+          log(
+            `${changeFile}: valid (${change.targets ? `${change.repos.length} repos listed, more chosen by query at run time (see --targets)` : change.bump && change.repos.length === 0 ? `bump of ${change.bump.package}: targets chosen by manifest at run time` : `${change.repos.length} repos`})`,
+          );
+        }
+        log(`${loaded.file}: valid (${loaded.config.repos.length} repos)`);
+      },
+    );
 
   program
     .command('resume')

@@ -3,7 +3,7 @@
  * results), so nothing but the change id is needed; a new change file may be applied to the repos
  * still to run.
  */
-import { InputError, loadChange, loadReposConfig } from '../config/load.ts';
+import { egressIssues, InputError, loadChange, loadReposConfig } from '../config/load.ts';
 import { changeInput, resolveTasks } from '../core/inputs.ts';
 import { repoWorkflowId } from '../core/ids.ts';
 import type { ChangeInput, ChangeResult } from '../core/change.ts';
@@ -12,6 +12,7 @@ import { openTemporal, type TemporalSession } from './connection.ts';
 import { ChangeRefusedError } from './errors.ts';
 import type { OnProgress } from './follow.ts';
 import { withBumpTargets } from './machine/bump.ts';
+import { recordedTargets } from './machine/targets.ts';
 import { changeHandle, describeChange, originalInput, recordedBumpVersion } from './queries.ts';
 import { executeChange } from './start.ts';
 import { ensureWorker, type WorkerOptions } from './worker.ts';
@@ -56,11 +57,16 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
 
     if (options.changeFile) {
       const loaded = await loadReposConfig(options.configFile);
+      // Targets chosen by query stay the set the interrupted run recorded: the fleet is not scanned again.
+      const recorded = input.repos.map((t) => t.repo);
+      const given = await loadChange(options.changeFile, loaded);
       const { change } = await withBumpTargets(
         loaded,
-        await loadChange(options.changeFile, loaded),
+        given.targets ? recordedTargets(given, recorded) : given,
         options.changeFile,
       );
+      const refused = egressIssues(options.changeFile, change, loaded);
+      if (refused.length > 0) throw new InputError(refused);
       if (change.id !== options.changeId)
         throw new InputError([
           {

@@ -12,9 +12,9 @@ import { changeWorkflowId } from '../core/ids.ts';
 import type { ChangeInput, ChangeResult } from '../core/change.ts';
 import { openTemporal, searchAttributesReady, type TemporalSession } from './connection.ts';
 import { followChange, type OnProgress } from './follow.ts';
-import { withBumpTargets } from './machine/bump.ts';
 import { buildRecipeImages } from './machine/images.ts';
 import { preflight } from './machine/preflight.ts';
+import { withChangeTargets } from './machine/targets.ts';
 import { recordedBumpVersion } from './queries.ts';
 import { ensureWorker, type LocalWorker } from './worker.ts';
 
@@ -39,7 +39,12 @@ export interface RunOptions {
 
 export async function runChange(options: RunOptions): Promise<ChangeResult> {
   const loaded = await loadReposConfig(options.configFile);
-  const { change } = await withBumpTargets(loaded, await loadChange(options.changeFile, loaded), options.changeFile);
+  const { change } = await withChangeTargets(
+    loaded,
+    await loadChange(options.changeFile, loaded),
+    options.changeFile,
+    options.stateDir,
+  );
   const tasks = resolveTasks(loaded, change);
   // The gate may need repos outside the change: their recipe images too.
   await buildRecipeImages(

@@ -8,7 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { createModelClient } from '../../activities/llm/client.ts';
-import { withBumpTargets } from '../../client/machine/bump.ts';
+import { withChangeTargets } from '../../client/machine/targets.ts';
 import { changeInput } from '../../core/inputs.ts';
 import { loadChange, loadReposConfig } from '../../config/load.ts';
 import { resolveTasks } from '../../core/inputs.ts';
@@ -106,7 +106,12 @@ export async function startHarness(
       }),
     async changeInput(changeFile, overrides = {}) {
       const loaded = await loadReposConfig(fleet.configFile);
-      const { change } = await withBumpTargets(loaded, await loadChange(changeFile, loaded), changeFile);
+      const { change } = await withChangeTargets(
+        loaded,
+        await loadChange(changeFile, loaded),
+        changeFile,
+        fleet.stateDir,
+      );
       return changeInput(loaded, change, resolveTasks(loaded, change), { concurrency: overrides.concurrency ?? 3 });
     },
     run: (input) =>
