@@ -31,7 +31,7 @@ import { changeStatus } from './status.ts';
 import { renderCaches } from './caches.ts';
 import { openTemporal } from '../client/connection.ts';
 import { dryRunBump } from '../client/machine/bump.ts';
-import { planIssues, planTargets } from '../client/machine/targets.ts';
+import { planIssues, planTargets, withChangeTargets } from '../client/machine/targets.ts';
 import { renderTargetPlan } from './targets.ts';
 import { listCaches, pruneCaches } from '../client/machine/caches.ts';
 import { demoChangeFile, demoConfigFor, seedDemoRemotes } from '../client/machine/demo.ts';
@@ -129,7 +129,13 @@ async function main(argv: string[]): Promise<number> {
         }
         if (opts.dryRun) {
           const loaded = await loadReposConfig(opts.config);
-          const dry = await dryRunBump(loaded, await loadChange(changeFile, loaded), resolve(changeFile));
+          const change = await loadChange(changeFile, loaded);
+          // A bump's targets chosen by query: the dry run reads the manifests of those repos only.
+          const targeted =
+            change.bump && change.targets
+              ? (await withChangeTargets(loaded, change, resolve(changeFile), stateDir())).change
+              : change;
+          const dry = await dryRunBump(loaded, targeted, resolve(changeFile));
           if (jsonMode) process.stdout.write(`${JSON.stringify(dry, null, 2)}\n`);
           else process.stdout.write(`${renderDryRun(dry)}\n`);
           return;

@@ -216,6 +216,12 @@ describe('targets by query', () => {
     expect(shown.stdout).toMatch(/^ +src\/app\.ts:2 {2}legacyLog\("render"\);$/m);
     expect(shown.stdout).toContain('excluded: broken');
     expect(shown.stdout).toContain('plan only: nothing started');
+    const validated = await h.cli(['validate', file, '--targets', '--json']);
+    expect(validated.code).toBe(0);
+    const printed = JSON.parse(validated.stdout) as TargetPlan & { issues: unknown[] };
+    expect(printed.targets.map((t) => t.repo)).toEqual(['storefront', 'mailer']);
+    expect(printed.scans).toEqual({ read: 0, cached: 7 });
+    expect(printed.issues).toEqual([]);
     const listed = await h.cli(['list', '--json']);
     expect(listed.code).toBe(0);
     expect(listed.stdout).not.toContain('legacy-calls');
