@@ -1,12 +1,15 @@
 /** Targets by query: the change file's `targets` schema and the pure selection (globs, content, tags, contracts). */
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Change } from '../../config/change.ts';
 import { InputError, loadChange, loadReposConfig, type InputIssue } from '../../config/load.ts';
 import { RepoConfig } from '../../config/repos.ts';
 import { recordedTargets } from '../../client/machine/targets.ts';
+import { withBaseTree } from '../../activities/git/base.ts';
 import { configReasons, contentMatches, globRegExp, queriedPaths, withSelected } from '../../core/targets.ts';
 
 const base = { id: 'q', title: 'Query' };
@@ -173,5 +176,46 @@ describe('loading a change with targets', () => {
       [file, 'targets.consumersOf', expect.stringContaining('use one of: api-spec')],
       [file, 'targets.exclude[0]', expect.stringContaining('use one of: api')],
     ]);
+  });
+});
+
+describe('reading a base branch without a work tree', () => {
+  it('lists every path and reads text files in one batch: binary, oversized and unknown paths left out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lockstep-base-test-'));
+    try {
+      const exec = promisify(execFile);
+      const work = join(dir, 'work');
+      await mkdir(join(work, 'src'), { recursive: true });
+      await writeFile(join(work, 'src', 'a file.ts'), 'legacyLog(1);\n');
+      await writeFile(join(work, 'logo.png'), Buffer.from([0x89, 0x50, 0x00, 0x01]));
+      await writeFile(join(work, 'big.txt'), 'x'.repeat(5000));
+      await writeFile(join(work, 'empty.txt'), '');
+      const git = (...args: string[]) => exec('git', ['-C', work, ...args]);
+      await git('init', '--quiet', '--initial-branch', 'main');
+      await git('add', '--all');
+      await git('-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '--quiet', '-m', 'base');
+      const head = (await git('rev-parse', 'HEAD')).stdout.trim();
+
+      const read = await withBaseTree({ repo: 'r', url: work, baseBranch: 'main' }, undefined, async (tree) => ({
+        commit: tree.commit,
+        paths: [...tree.paths].sort(),
+        files: await tree.read(['src/a file.ts', 'logo.png', 'big.txt', 'empty.txt', 'nope.txt'], 1000),
+        unbounded: [...(await tree.read(['nope.txt', 'big.txt'])).keys()],
+      }));
+      expect(read.commit).toBe(head);
+      expect(read.paths).toEqual(['big.txt', 'empty.txt', 'logo.png', 'src/a file.ts']);
+      expect([...read.files]).toEqual([
+        ['src/a file.ts', 'legacyLog(1);\n'],
+        ['empty.txt', ''],
+      ]);
+      expect(read.unbounded).toEqual(['big.txt']);
+
+      const missing = await withBaseTree({ repo: 'r', url: work, baseBranch: 'release' }, undefined, () =>
+        Promise.resolve(null),
+      ).catch((e: unknown) => e);
+      expect((missing as Error).message).toContain('cannot read branch "release" of r');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
