@@ -63,6 +63,7 @@ export function landingInput(
     forge: input.forge,
     order: result.mergeOrder,
     nodes: input.repos.map((t) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes })),
+    ...(input.revert ? { reverse: true } : {}),
     targets,
     timeoutSeconds: options.timeoutSeconds ?? input.landing?.timeoutSeconds ?? DEFAULT_LANDING_TIMEOUT_SECONDS,
     ...(options.pollSeconds ? { pollSeconds: options.pollSeconds } : {}),
@@ -109,7 +110,7 @@ export async function startLanding(
 }
 
 /** The result of the change's last landing, when one ran and ended (its result needs no worker). */
-async function endedLanding(session: TemporalSession, changeId: string): Promise<LandingView | null> {
+export async function endedLanding(session: TemporalSession, changeId: string): Promise<LandingView | null> {
   const handle = session.client.workflow.getHandle<typeof landingWorkflow>(landingWorkflowId(changeId));
   const description = await handle.describe().catch((err: unknown) => {
     if (isNotFound(err)) return null;
