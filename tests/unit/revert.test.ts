@@ -1,4 +1,4 @@
-/** The pure parts of `lockstep revert`: the reversed order and steps, and the revert's input. */
+/** The pure part of `lockstep revert`: the revert's input (its reversed order: landing-plan.test.ts). */
 import { execFile } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,8 +10,7 @@ import { projectRoot } from '../../config/paths.ts';
 import type { ChangeInput } from '../../core/change.ts';
 import { changeInput, resolveTasks } from '../../core/inputs.ts';
 import { revertChangeId } from '../../core/ids.ts';
-import { landingSteps, type LandingRepoView, type LandingView } from '../../core/landing-plan.ts';
-import { mergeOrder } from '../../core/order.ts';
+import type { LandingRepoView, LandingView } from '../../core/landing-plan.ts';
 import { revertInput } from '../../core/revert.ts';
 import { exampleChange } from '../helpers/fleet.ts';
 
@@ -19,32 +18,6 @@ const exec = promisify(execFile);
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
-
-const demo = [
-  { repo: 'catalog', provides: ['catalog-api'], consumes: [] },
-  { repo: 'storefront', provides: [], consumes: ['catalog-api'] },
-  { repo: 'billing', provides: [], consumes: ['catalog-api'] },
-];
-
-describe('reverse merge order', () => {
-  it('puts consumers before providers, and their steps backwards', () => {
-    const order = mergeOrder(demo, { reverse: true });
-    expect(order).toEqual(['billing', 'storefront', 'catalog']);
-    expect(landingSteps(order, demo, { reverse: true })).toEqual([['billing', 'storefront'], ['catalog']]);
-  });
-
-  it('reverses a chain of providers step by step, with repos of no contract in the last step', () => {
-    const nodes = [
-      { repo: 'gateway', provides: [], consumes: ['orders-api'] },
-      { repo: 'orders', provides: ['orders-api'], consumes: ['users-api'] },
-      { repo: 'users', provides: ['users-api'], consumes: [] },
-      { repo: 'docs', provides: [], consumes: [] },
-    ];
-    const order = mergeOrder(nodes, { reverse: true });
-    expect(order).toEqual(['docs', 'gateway', 'orders', 'users']);
-    expect(landingSteps(order, nodes, { reverse: true })).toEqual([['gateway'], ['orders'], ['docs', 'users']]);
-  });
 });
 
 /** The demo change's input, from the demo fleet's config beside empty bare remotes (they need only exist). */
