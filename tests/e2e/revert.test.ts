@@ -83,8 +83,9 @@ describe('lockstep revert', () => {
     const unasked = await h.cli(['revert', CENTS, '--no-worker']);
     expect(unasked.code).toBe(2);
     expect(unasked.stderr).toMatch(/reverting a landed change needs a confirmation[\s\S]*add --yes/);
-
     const revertId = `${CENTS}-revert`;
+    // Neither started a revert.
+    expect((await h.cli(['status', revertId])).code).toBe(2);
     const { code, doc, stderr } = await cli<ChangeResult>(['revert', CENTS, '--yes']);
     expect(code, stderr).toBe(0);
     const result = doc as ChangeResult;
