@@ -38,6 +38,8 @@ import {
   snapshotPrepared,
   type GitCredentials,
 } from './git/workspace.ts';
+import { revertMerged } from './git/revert.ts';
+import type { RevertMergedInput, RevertMergedResult } from '../core/revert.ts';
 import { activityContext } from './context.ts';
 import { whileAlive } from './heartbeat.ts';
 import { inLanes } from '../core/lanes.ts';
@@ -135,6 +137,7 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
             mergeOrder: input.mergeOrder,
             siblings: input.siblings,
             gate: input.gate ?? null,
+            ...(input.reverts ? { reverts: input.reverts } : {}),
           }),
         }),
       );
@@ -412,6 +415,13 @@ export function createHostActivities(deps: ActivityDeps) {
       } finally {
         await released;
       }
+    },
+
+    /** A revert's edit: the inverse of the repo's merged PR, staged in its workspace (activities/git/revert.ts). */
+    async revertMerged(input: RevertMergedInput): Promise<RevertMergedResult> {
+      if (!resolve(input.workspace).startsWith(join(deps.stateDir, 'workspaces') + sep))
+        throw fatal('InvalidInput', `refusing to revert in ${input.workspace}: not a Lockstep workspace`);
+      return whileAlive(() => revertMerged(input, deps.workspaceOwner));
     },
 
     async removeSandbox(input: SandboxRef): Promise<void> {

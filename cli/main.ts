@@ -46,6 +46,8 @@ import { pullRequests } from '../client/pulls.ts';
 import { listChanges } from '../client/queries.ts';
 import { resumeChange } from '../client/resume.ts';
 import { runChange } from '../client/start.ts';
+import { revertChange } from '../client/revert.ts';
+import type { ChangeResult } from '../core/change.ts';
 import { actor, cancelChange, sendHuman } from '../client/updates.ts';
 import { startInProcessWorker } from '../client/worker.ts';
 import { installRuntime } from '../workers/runtime.ts';
@@ -70,6 +72,19 @@ function gates(values: string[]): ('plan' | 'publish')[] {
       },
     ]);
   return values as ('plan' | 'publish')[];
+}
+
+/** Asks on a terminal whether to go on; without one, refuses (nothing done) and says to add --yes. */
+async function confirmed(command: string, what: string, question: string): Promise<boolean> {
+  if (!process.stdin.isTTY)
+    throw new InputError([
+      { file: 'command line', path: command, message: `${what} needs a confirmation`, fix: 'add --yes' },
+    ]);
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -159,15 +174,7 @@ async function main(argv: string[]): Promise<number> {
         const land =
           result.status === 'succeeded' &&
           (opts.land || (await loadChange(changeFile, await loadReposConfig(opts.config))).land === true);
-        if (!land) {
-          printResult(result, jsonMode);
-          exitCode = changeExitCode(result);
-          return;
-        }
-        if (!jsonMode) printResult(result, false);
-        const landing = await landSet(result.changeId, opts.worker, undefined, true);
-        if (jsonMode) process.stdout.write(`${JSON.stringify({ ...jsonResult(result), landing }, null, 2)}\n`);
-        exitCode = landing.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
+        await showResult(result, land, opts.worker);
       },
     );
 
@@ -191,6 +198,19 @@ async function main(argv: string[]): Promise<number> {
     if (issues.length === 0) return EXIT.ok;
     if (!jsonMode) process.stderr.write(`${renderError(new InputError(issues))}\n`);
     return EXIT.badInput;
+  };
+
+  /** A change's result, and with `land` its landing right after (run --land, revert --land). */
+  const showResult = async (result: ChangeResult, land: boolean, worker: boolean): Promise<void> => {
+    if (!land || result.status !== 'succeeded') {
+      printResult(result, jsonMode);
+      exitCode = changeExitCode(result);
+      return;
+    }
+    if (!jsonMode) printResult(result, false);
+    const landing = await landSet(result.changeId, worker, undefined, true);
+    if (jsonMode) process.stdout.write(`${JSON.stringify({ ...jsonResult(result), landing }, null, 2)}\n`);
+    exitCode = landing.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
   };
 
   /** Lands a change's linked set, showing its progress unless in JSON mode. */
@@ -244,6 +264,38 @@ async function main(argv: string[]): Promise<number> {
       const view = await landSet(changeId, opts.worker, timeoutSeconds);
       if (jsonMode) process.stdout.write(`${JSON.stringify(view, null, 2)}\n`);
       exitCode = view.status === 'landed' ? EXIT.ok : EXIT.changeFailed;
+    });
+
+  program
+    .command('revert')
+    .description(
+      'open linked pull requests that revert the merged part of a landed change, consumers before providers (asks first)',
+    )
+    .argument('<change-id>')
+    .option('--yes', 'do not ask for confirmation')
+    .option('--land', 'once the revert pull requests are open, land them (as "lockstep land <change-id>-revert" does)')
+    .option('--json', 'print exactly one JSON document (the result) on stdout')
+    .option('--no-worker', 'do not run a worker in this process; rely on "lockstep worker" processes')
+    .action(async (changeId: string, opts: { yes?: boolean; land?: boolean; json?: boolean; worker: boolean }) => {
+      jsonMode = Boolean(opts.json);
+      if (
+        !opts.yes &&
+        !(await confirmed(
+          'revert',
+          'reverting a landed change',
+          `open pull requests that revert what change ${changeId} merged?`,
+        ))
+      )
+        return;
+      const result = await revertChange({
+        stateDir: stateDir(),
+        changeId,
+        worker: opts.worker ? 'auto' : 'never',
+        log,
+        land: Boolean(opts.land),
+        ...(jsonMode ? {} : { onProgress: progressOnStderr() }),
+      });
+      await showResult(result, Boolean(opts.land), opts.worker);
     });
 
   program
@@ -437,19 +489,15 @@ async function main(argv: string[]): Promise<number> {
     .option('--delete-branches', "also delete the change's branch in every repo")
     .option('--yes', 'do not ask for confirmation')
     .action(async (changeId: string, opts: { deleteBranches?: boolean; yes?: boolean }) => {
-      if (!opts.yes) {
-        if (!process.stdin.isTTY)
-          throw new InputError([
-            { file: 'command line', path: 'cancel', message: 'cancelling needs a confirmation', fix: 'add --yes' },
-          ]);
-        const { createInterface } = await import('node:readline/promises');
-        const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(
-          `cancel change ${changeId}${opts.deleteBranches ? ' and delete its branches' : ''}? [y/N] `,
-        );
-        rl.close();
-        if (!/^y(es)?$/i.test(answer.trim())) return;
-      }
+      if (
+        !opts.yes &&
+        !(await confirmed(
+          'cancel',
+          'cancelling',
+          `cancel change ${changeId}${opts.deleteBranches ? ' and delete its branches' : ''}?`,
+        ))
+      )
+        return;
       await cancelChange(stateDir(), changeId, Boolean(opts.deleteBranches), log);
     });
 
@@ -496,24 +544,15 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-worker', 'do not run a worker in this process')
     .action(async (changeId: string, opts: { yes?: boolean; json?: boolean; worker: boolean }) => {
       jsonMode = Boolean(opts.json);
-      if (!opts.yes) {
-        if (!process.stdin.isTTY)
-          throw new InputError([
-            {
-              file: 'command line',
-              path: 'close',
-              message: 'closing pull requests needs a confirmation',
-              fix: 'add --yes',
-            },
-          ]);
-        const { createInterface } = await import('node:readline/promises');
-        const rl = createInterface({ input: process.stdin, output: process.stderr });
-        const answer = await rl.question(
-          `close every pull request of change ${changeId} and delete its branches? [y/N] `,
-        );
-        rl.close();
-        if (!/^y(es)?$/i.test(answer.trim())) return;
-      }
+      if (
+        !opts.yes &&
+        !(await confirmed(
+          'close',
+          'closing pull requests',
+          `close every pull request of change ${changeId} and delete its branches?`,
+        ))
+      )
+        return;
       await showPullRequests(changeId, 'close', opts.worker);
     });
 

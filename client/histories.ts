@@ -1,13 +1,13 @@
 /**
  * Reads every workflow run of one change from Temporal: the coordinator's latest chain, every
- * child it started (found in its history, not guessed from ids), their children, and every run
- * of a continued-as-new chain.
+ * child it started (found in its history, not guessed from ids), their children, every run
+ * of a continued-as-new chain, its landings, and the same of its revert.
  */
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { changeWorkflowId, landingWorkflowId } from '../core/ids.ts';
+import { changeWorkflowId, landingWorkflowId, revertChangeId } from '../core/ids.ts';
 import type { TemporalSession } from './connection.ts';
 import { ChangeNotFoundError, isNotFound } from './errors.ts';
 
@@ -95,7 +95,21 @@ function nextRefs(run: LoadedRun): RunRef[] {
   return refs;
 }
 
+/**
+ * Every run of a change, landing included, then those of its revert (`lockstep revert`) when
+ * there is one: a landed and reverted set reads as one timeline.
+ */
 export async function loadChangeRuns(session: TemporalSession, changeId: string): Promise<LoadedChange> {
+  const own = await loadOwnRuns(session, changeId);
+  const revert = await loadOwnRuns(session, revertChangeId(changeId)).catch((err: unknown) => {
+    if (err instanceof ChangeNotFoundError) return null;
+    throw err;
+  });
+  if (!revert) return own;
+  return { changeId, runs: [...own.runs, ...revert.runs], missing: [...own.missing, ...revert.missing] };
+}
+
+async function loadOwnRuns(session: TemporalSession, changeId: string): Promise<LoadedChange> {
   const workflowId = changeWorkflowId(changeId);
   let latestRunId: string;
   try {

@@ -95,7 +95,7 @@ const exists = (handle: WorkflowHandle): Promise<boolean> =>
   );
 
 /** The result of the change's last landing, when one ran and ended (its result needs no worker). */
-async function endedLanding(session: TemporalSession, changeId: string): Promise<LandingView | null> {
+export async function endedLanding(session: TemporalSession, changeId: string): Promise<LandingView | null> {
   const handle = session.client.workflow.getHandle<typeof landingWorkflow>(landingWorkflowId(changeId));
   const description = await handle.describe().catch((err: unknown) => {
     if (isNotFound(err)) return null;

@@ -5,6 +5,7 @@ import type { BumpSpec, ResolvedBump } from './bump.ts';
 import type { Approval, Decision } from './decisions.ts';
 import type { GateInput, GateReport } from './gate.ts';
 import type { RepoOutcome, RepoResult, RepoStatusView, RepoTask } from './repo.ts';
+import type { RevertSpec } from './revert.ts';
 
 export interface ChangeInput {
   changeId: string;
@@ -31,6 +32,11 @@ export interface ChangeInput {
   bump?: BumpSpec | null;
   /** From the change file: land right after publishing, and how long landing may wait. */
   landing?: { land: boolean; timeoutSeconds: number };
+  /**
+   * A revert (`lockstep revert`, core/revert.ts): each repo's edit is the inverse of its merged
+   * PR, and the merge order is reversed (consumers before providers).
+   */
+  revert?: RevertSpec | null;
 }
 
 /** `blocked`: every repo is green but the gate found a broken contract or a guardrail finding. */

@@ -8,3 +8,5 @@ export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsWor
   `change/${changeId}/pulls/${action}/${nonce}`;
 /** The landing of a change's linked set: one per change, so `lockstep land` again resumes it. */
 export const landingWorkflowId = (changeId: string): string => `change/${changeId}/land`;
+/** The change that reverts a landed change's merged pull requests: one per change, so `lockstep revert` again finds it. */
+export const revertChangeId = (changeId: string): string => `${changeId}-revert`;

@@ -17,9 +17,22 @@ export const DEFAULT_LANDING_TIMEOUT_SECONDS = 3 * 86_400;
  * from (within the set), so every provider merges in an earlier step than its consumers, and
  * repos with no order between them share a step. Repos keep their merge-order position inside
  * a step. Repos caught in a provider cycle (mergeOrder puts them last) each get a step of their
- * own, in that order.
+ * own, in that order. `reverse` (a revert, whose `order` is the merge order backwards): the
+ * steps of the forward order, backwards, so every consumer merges before its providers.
  */
-export function landingSteps(order: readonly string[], nodes: readonly OrderNode[]): string[][] {
+export function landingSteps(
+  order: readonly string[],
+  nodes: readonly OrderNode[],
+  options: { reverse?: boolean } = {},
+): string[][] {
+  if (options.reverse)
+    return forwardSteps([...order].reverse(), nodes)
+      .reverse()
+      .map((s) => s.reverse());
+  return forwardSteps(order, nodes);
+}
+
+function forwardSteps(order: readonly string[], nodes: readonly OrderNode[]): string[][] {
   const inSet = new Set(order);
   const providerOf = new Map<string, string>();
   for (const node of nodes)
@@ -126,6 +139,8 @@ export interface LandingInput {
   /** The change's merge order, and the repos' contracts that made it. */
   order: string[];
   nodes: OrderNode[];
+  /** A revert's landing: `order` is backwards, and so are the steps (consumers first). */
+  reverse?: boolean;
   targets: LandingTarget[];
   /** Landing stops (what merged stays merged) when a PR still waits this long after it started. */
   timeoutSeconds: number;
@@ -247,6 +262,7 @@ export function landingArgs(
     forge: input.forge,
     order: result.mergeOrder,
     nodes: input.repos.map((t) => ({ repo: t.repo, provides: t.provides, consumes: t.consumes })),
+    ...(input.revert ? { reverse: true } : {}),
     targets,
     timeoutSeconds: options.timeoutSeconds ?? input.landing?.timeoutSeconds ?? DEFAULT_LANDING_TIMEOUT_SECONDS,
     ...(options.pollSeconds ? { pollSeconds: options.pollSeconds } : {}),

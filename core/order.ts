@@ -10,9 +10,15 @@ export interface OrderNode {
 
 /**
  * Stable topological order (Kahn's algorithm, ties broken by input order). Repos caught in a
- * provider cycle keep their input order at the end, rather than failing the change.
+ * provider cycle keep their input order at the end, rather than failing the change. `reverse`
+ * (a revert): the same order backwards, consumers before providers.
  */
-export function mergeOrder(nodes: readonly OrderNode[]): string[] {
+export function mergeOrder(nodes: readonly OrderNode[], options: { reverse?: boolean } = {}): string[] {
+  const order = forwardOrder(nodes);
+  return options.reverse ? order.reverse() : order;
+}
+
+function forwardOrder(nodes: readonly OrderNode[]): string[] {
   const providerOf = new Map<string, string>();
   for (const node of nodes) for (const contract of node.provides) providerOf.set(contract, node.repo);
 

@@ -32,6 +32,8 @@ export interface LinkPullRequestInput extends OpenPullRequestInput {
   siblings: PullRequestSibling[];
   /** The gate's report, shown as a short table in every body. */
   gate?: GateReport | null;
+  /** A revert's set: the change it reverts (its order is consumers before providers). */
+  reverts?: string;
 }
 
 /** One PR of a linked set, addressed for the forge activities behind `lockstep prs|publish|close`. */

@@ -6,6 +6,7 @@ import type { AgentOutcome } from './agent.ts';
 import type { RepoBumpManifests, RepoBumpOutcome } from './bump.ts';
 import type { EgressAsk, StepOutcome, TestsOutcome } from './commands.ts';
 import type { PullRequestRef } from './pulls.ts';
+import type { RepoRevert } from './revert.ts';
 
 /** One repository's part of a change, fully resolved from config and change file. */
 export interface RepoTask {
@@ -50,6 +51,8 @@ export interface RepoWorkflowInput {
   budgets: AgentBudgets;
   /** The bump this repo makes: the resolved version and what its base branch declares. */
   bump?: { ecosystem: BumpEcosystem; package: string; version: string; manifests: RepoBumpManifests } | null;
+  /** A revert (core/revert.ts): the merged PR of change `of` this repo undoes, instead of steps or an agent. */
+  revert?: { of: string; repo: RepoRevert } | null;
 }
 
 export interface RepoError {

@@ -49,7 +49,8 @@ export class ChangeState {
   readonly declared = new Map<string, RepoBumpManifests>();
 
   constructor(readonly input: ChangeInput) {
-    this.order = mergeOrder(input.repos);
+    // A revert merges consumers before providers (core/revert.ts).
+    this.order = mergeOrder(input.repos, { reverse: Boolean(input.revert) });
     this.tasks = this.order.map((repo) => input.repos.find((t) => t.repo === repo)).filter((t): t is RepoTask => !!t);
     this.repos = new Map<string, RepoStatusView>(
       this.tasks.map((t) => [

@@ -153,6 +153,12 @@ function bumpOf({ bump, declared }: ChangeState, task: RepoTask): RepoWorkflowIn
     : null;
 }
 
+/** A revert's repo: the merge of the original PR it undoes. */
+function revertOf(input: ChangeInput, task: RepoTask): Pick<RepoWorkflowInput, 'revert'> {
+  const repo = input.revert?.repos.find((r) => r.repo === task.repo);
+  return input.revert && repo ? { revert: { of: input.revert.of, repo } } : {};
+}
+
 async function runRepo(
   input: ChangeInput,
   task: RepoTask,
@@ -171,6 +177,7 @@ async function runRepo(
           models: input.models,
           budgets: input.budgets,
           ...(bump ? { bump } : {}),
+          ...revertOf(input, task),
         },
       ],
       // Closing the coordinator (cancel, terminate, timeout) cancels the repos, which then

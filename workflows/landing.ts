@@ -48,7 +48,7 @@ function onHost(hostQueue: string, startToCloseSeconds: number, maximumAttempts:
 }
 
 export async function landingWorkflow(input: LandingInput): Promise<LandingView> {
-  const steps = landingSteps(input.order, input.nodes);
+  const steps = landingSteps(input.order, input.nodes, { reverse: input.reverse ?? false });
   const stepOf = new Map(steps.flatMap((s, i) => s.map((repo) => [repo, i] as const)));
   const targets = new Map(input.targets.map((t) => [t.repo, t]));
   const ordered = input.order.filter((repo) => targets.has(repo));

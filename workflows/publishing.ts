@@ -77,7 +77,14 @@ async function publish(
   const siblings = opened.map(([r, pr]) => ({ repo: r.repo, pullRequest: pr, commit: r.commit ?? '' }));
   await Promise.all(
     opened.map(([r, pr]) =>
-      calls.linkPullRequest({ ...prInput(r), pullRequest: pr, mergeOrder: order, siblings, gate }),
+      calls.linkPullRequest({
+        ...prInput(r),
+        pullRequest: pr,
+        mergeOrder: order,
+        siblings,
+        gate,
+        ...(input.revert ? { reverts: input.revert.of } : {}),
+      }),
     ),
   );
 }

@@ -66,8 +66,8 @@ function onHost(hostQueue: string, startToCloseSeconds: number, scheduleToStartS
 
 /** An attempt's work on its host besides the repo's commands: up to ten minutes each. */
 function hostActivities(hostQueue: string) {
-  const { createSandbox, modelConfigured, bumpDeclaration, commitAndPush } = onHost(hostQueue, 600);
-  return { createSandbox, modelConfigured, bumpDeclaration, commitAndPush };
+  const { createSandbox, modelConfigured, bumpDeclaration, commitAndPush, revertMerged } = onHost(hostQueue, 600);
+  return { createSandbox, modelConfigured, bumpDeclaration, commitAndPush, revertMerged };
 }
 
 /** Removing an attempt's sandbox and workspace: two minutes, and only seconds of waiting for a host that stopped answering. */
@@ -303,6 +303,26 @@ async function runAttempt(
       const r = await run('setup', 'setup', setup, task.sandbox.timeouts.setupSeconds);
       if (r.exitCode !== 0) return failed(commandError('setup', r));
     }
+    if (input.revert) {
+      // A revert's edit, after setup like a step's (the commit holds what differs from setup's
+      // snapshot): the inverse of the merged PR, on the base as it is now; its tests follow.
+      const { of, repo: r } = input.revert;
+      const name = `revert ${r.sha.slice(0, 12)} (#${r.number}, ${r.method})`;
+      enter('step', name);
+      const began = Date.now();
+      const done = await host.revertMerged({ workspace: ws.workspace, of, revert: r });
+      const applied = done.reverted.length > 0;
+      steps.push({ kind: 'step', name, exitCode: applied ? 0 : 1, timedOut: false, durationMs: Date.now() - began });
+      if (!applied)
+        return failed({
+          step: 'revert',
+          message:
+            done.conflicts.length > 0
+              ? `reverting ${r.sha.slice(0, 12)} (${r.repo} #${r.number} of change ${of}) conflicts with the current ${task.baseBranch} in ${done.conflicts.join(', ')}; revert those files by hand`
+              : (done.problem ?? `nothing of ${r.sha.slice(0, 12)} could be reverted`),
+          outputTail: '',
+        });
+    }
     let tests: TestsOutcome;
     if (input.bump) {
       // The ecosystem's own tool moves the package to the resolved version, setup runs again
@@ -515,7 +535,9 @@ export function failedBeforeResult(
 }
 
 function commitMessage(input: RepoWorkflowInput): string {
-  const body = input.description.trim();
+  const r = input.revert?.repo;
+  const reverts = r ? `This reverts ${r.sha} (${r.repo} #${r.number} of change ${input.revert?.of ?? ''}).` : '';
+  const body = [reverts, input.description.trim()].filter(Boolean).join('\n\n');
   return `${input.title}\n\n${body ? `${body}\n\n` : ''}Lockstep-Change: ${input.changeId}\n`;
 }
 

@@ -14,6 +14,8 @@ export interface LinkedBodyInput {
   siblings: PullRequestSibling[] | null;
   /** The contract and guardrail gate's report, when the gate ran. */
   gate?: GateReport | null;
+  /** A revert's set: the change it reverts. */
+  reverts?: string;
 }
 
 const MANIFEST_PREFIX = '<!-- lockstep:manifest ';
@@ -29,7 +31,9 @@ export function renderBody(input: LinkedBodyInput): string {
   const byRepo = new Map(input.siblings.map((s) => [s.repo, s]));
   const ordered = input.mergeOrder.filter((r) => byRepo.has(r));
   lines.push(
-    'Merge in this order (providers before consumers):',
+    input.reverts
+      ? `This set reverts the merged pull requests of change \`${input.reverts}\`. Merge in this order (consumers before providers):`
+      : 'Merge in this order (providers before consumers):',
     '',
     '| # | Repository | Pull request | Commit |',
     '|---|---|---|---|',

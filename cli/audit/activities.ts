@@ -8,7 +8,7 @@ import type { ForgeActivities, HostActivities, SharedActivities } from '../../ac
 import { egressGlance } from '../progress.ts';
 import { verdictDetails } from './contracts.ts';
 import type { LoadedRun } from '../../client/histories.ts';
-import { num, obj, repoOfWorkflow, str, type ActivityRecord, type Context } from './records.ts';
+import { num, obj, ofRevert, repoOfWorkflow, str, type ActivityRecord, type Context } from './records.ts';
 import { PREVIEW_CHARS, short, type AuditKind, type AuditValue } from './report.ts';
 
 type Activities = SharedActivities & HostActivities & ForgeActivities;
@@ -265,6 +265,28 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
     ),
     details: { commit: res?.commit ? res.commit.slice(0, 12) : null, changedFiles: res?.changedFiles.length ?? null },
   }),
+  revertMerged: ({ input, result: res, record: r }) => {
+    const sha = input.revert?.sha?.slice(0, 12) ?? '?';
+    const what = `${input.revert?.repo ?? ''} #${num(input.revert?.number) ?? '?'} of ${str(input.of) ?? '?'}`;
+    return {
+      kind: 'repo',
+      title: short(
+        !res
+          ? `revert of ${sha}: ${r.outcome}`
+          : res.reverted.length > 0
+            ? `reverted ${sha} (${what}, ${input.revert?.method ?? '?'}) on the current base`
+            : res.conflicts.length > 0
+              ? `revert of ${sha} (${what}) conflicts in ${res.conflicts.join(', ')}`
+              : `revert of ${sha} (${what}) did not apply: ${res.problem ?? ''}`,
+      ),
+      details: {
+        revertedSha: sha,
+        method: input.revert?.method ?? null,
+        commits: res ? res.reverted.length : null,
+        conflicts: res ? res.conflicts.join(', ') || null : null,
+      },
+    };
+  },
   removeSandbox: removed('sandbox'),
   removeWorkspace: removed('workspace'),
   closeWorkspace: removed('sandbox and workspace'),
@@ -289,12 +311,12 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   markPullRequestReady: generic,
   closePullRequest: generic,
   landingState: generic,
-  mergePullRequest: ({ input, result: res, record: r, inputRepo }) => ({
+  mergePullRequest: ({ input, result: res, record: r, inputRepo, run, ctx }) => ({
     kind: 'forge',
     repo: inputRepo,
     title: short(
       res?.merged
-        ? `${res.alreadyMerged ? 'found merged' : 'merged'} ${inputRepo ?? ''} #${num(input.number) ?? '?'} at ${res.mergedSha.slice(0, 12)} (${str(input.method) ?? '?'})`
+        ? `${res.alreadyMerged ? 'found merged' : 'merged'} ${ofRevert(ctx.changeId, run.workflowId) ? 'the revert of ' : ''}${inputRepo ?? ''} #${num(input.number) ?? '?'} at ${res.mergedSha.slice(0, 12)} (${str(input.method) ?? '?'})`
         : res
           ? `merge of ${inputRepo ?? ''} #${num(input.number) ?? '?'} refused (${res.kind}): ${res.reason}`
           : `merge of ${inputRepo ?? ''} #${num(input.number) ?? '?'}: ${r.outcome}`,
@@ -305,6 +327,7 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
       mergedSha: res?.merged ? res.mergedSha.slice(0, 12) : null,
       alreadyMerged: res?.merged ? res.alreadyMerged : null,
       checksWaitedFor: Array.isArray(input.checksWaitedFor) ? input.checksWaitedFor.join(', ') || 'none' : null,
+      revert: ofRevert(ctx.changeId, run.workflowId),
     },
   }),
   updatePullRequestBranch: ({ result: res, record: r, inputRepo }) => ({

@@ -4,7 +4,7 @@
  * JSON of whatever shape the recording version wrote; the small readers here guard each field.
  */
 import type proto from '@temporalio/proto';
-import { changeWorkflowId } from '../../core/ids.ts';
+import { changeWorkflowId, revertChangeId } from '../../core/ids.ts';
 import type { Failure, LoadedRun } from '../../client/histories.ts';
 import { short } from './report.ts';
 
@@ -144,10 +144,19 @@ export interface Context {
   planAttempts: Map<string, number>;
 }
 
+/** The repo a workflow of the change (or of its revert, which the audit shows with it) works on. */
 export function repoOfWorkflow(changeId: string, workflowId: string): string | null {
-  const prefix = `${changeWorkflowId(changeId)}/repo/`;
-  if (!workflowId.startsWith(prefix)) return null;
-  return workflowId.slice(prefix.length).split('/')[0] ?? null;
+  for (const id of [changeId, revertChangeId(changeId)]) {
+    const prefix = `${changeWorkflowId(id)}/repo/`;
+    if (workflowId.startsWith(prefix)) return workflowId.slice(prefix.length).split('/')[0] ?? null;
+  }
+  return null;
+}
+
+/** Whether a workflow belongs to the change's revert (`lockstep revert`), not to the change. */
+export function ofRevert(changeId: string, workflowId: string): boolean {
+  const root = changeWorkflowId(revertChangeId(changeId));
+  return workflowId === root || workflowId.startsWith(`${root}/`);
 }
 
 export interface RunFacts {

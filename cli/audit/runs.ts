@@ -18,12 +18,14 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
     const input = obj(facts.input) as Partial<ChangeInput>;
     const result = facts.result as ChangeResult | undefined;
     const tasks = input.repos ?? [];
+    // The revert of a landed change shows in that change's audit, said to be its revert.
+    const noun = input.revert ? `revert of ${input.revert.of}` : 'change';
     entries.push({
       ...base,
       at: iso(facts.startedAt),
       kind: 'change',
       title: short(
-        `change "${input.title ?? ''}"${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`,
+        `${noun} "${input.title ?? ''}"${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`,
       ),
       details: {
         title: short(input.title ?? ''),
@@ -40,7 +42,7 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
         at: closedAt,
         // A rejection is a person's answer, not a failure; failed and cancelled are.
         kind: result.status === 'failed' || result.status === 'cancelled' ? 'failure' : 'change',
-        title: short(`change ${result.status}: ${result.summary}`),
+        title: short(`${noun} ${result.status}: ${result.summary}`),
         details: {
           status: result.status,
           resolved: result.metrics.resolved,
@@ -127,11 +129,13 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
   if (run.type === 'landingWorkflow') {
     const input = obj(facts.input) as Partial<LandingInput>;
     const result = facts.result as LandingView | undefined;
+    // A revert's landing merges consumers first.
+    const noun = input.reverse ? 'landing of the revert' : 'landing';
     entries.push({
       ...base,
       at: iso(facts.startedAt),
       kind: 'forge',
-      title: short(`landing${input.carried ? ' (continued)' : ''}: ${result ? result.status : (state ?? 'running')}`),
+      title: short(`${noun}${input.carried ? ' (continued)' : ''}: ${result ? result.status : (state ?? 'running')}`),
       details: {
         pullRequests: input.targets?.length ?? null,
         timeoutSeconds: input.timeoutSeconds ?? null,
@@ -144,11 +148,12 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
         ...base,
         at: closedAt,
         kind: result.status === 'landed' ? 'forge' : 'failure',
-        title: short(`landing ${result.status}: ${result.summary}`),
+        title: short(`${noun} ${result.status}: ${result.summary}`),
         details: {
           status: result.status,
           merged: result.repos.filter((r) => r.state === 'merged').length,
           steps: short(result.steps.map((s) => s.join(' + ')).join(' → ')),
+          reverse: input.reverse ?? false,
         },
         durationMs: null,
       });

@@ -52,7 +52,8 @@ export async function buildAudit(session: TemporalSession, changeId: string): Pr
     const facts = await runFacts(run, decode);
     const index = runIndex.get(run.workflowId) ?? 0;
     runIndex.set(run.workflowId, index + 1);
-    if (run.type === 'changeWorkflow' || run.workflowId === changeWorkflowId(changeId)) {
+    // The change's own coordinator (its revert's, shown in the same timeline, is not it).
+    if (run.workflowId === changeWorkflowId(changeId)) {
       startedAt ??= facts.startedAt;
       coordinator = { status: run.status, facts };
     }

@@ -10,19 +10,21 @@ const demo = [
   { repo: 'billing', provides: [], consumes: ['catalog-api'] },
 ];
 
+/** A provider of a provider, and a repo of no contract. */
+const chain = [
+  { repo: 'gateway', provides: [], consumes: ['orders-api'] },
+  { repo: 'orders', provides: ['orders-api'], consumes: ['users-api'] },
+  { repo: 'users', provides: ['users-api'], consumes: [] },
+  { repo: 'docs', provides: [], consumes: [] },
+];
+
 describe('landingSteps', () => {
   it('puts a provider a step before its consumers, and consumers with no order between them in one step', () => {
     expect(landingSteps(mergeOrder(demo), demo)).toEqual([['catalog'], ['storefront', 'billing']]);
   });
 
   it('chains a provider of a provider into its own step, and repos with no contract into the first', () => {
-    const nodes = [
-      { repo: 'gateway', provides: [], consumes: ['orders-api'] },
-      { repo: 'orders', provides: ['orders-api'], consumes: ['users-api'] },
-      { repo: 'users', provides: ['users-api'], consumes: [] },
-      { repo: 'docs', provides: [], consumes: [] },
-    ];
-    expect(landingSteps(mergeOrder(nodes), nodes)).toEqual([['users', 'docs'], ['orders'], ['gateway']]);
+    expect(landingSteps(mergeOrder(chain), chain)).toEqual([['users', 'docs'], ['orders'], ['gateway']]);
   });
 
   it('ignores providers outside the set (already on main) and places a cycle one repo per step', () => {
@@ -33,6 +35,20 @@ describe('landingSteps', () => {
       { repo: 'b', provides: ['b-api'], consumes: ['a-api'] },
     ];
     expect(landingSteps(mergeOrder(cycle), cycle)).toEqual([['a'], ['b']]);
+  });
+});
+
+describe('reverse merge order', () => {
+  it('puts consumers before providers, and their steps backwards', () => {
+    const order = mergeOrder(demo, { reverse: true });
+    expect(order).toEqual(['billing', 'storefront', 'catalog']);
+    expect(landingSteps(order, demo, { reverse: true })).toEqual([['billing', 'storefront'], ['catalog']]);
+  });
+
+  it('reverses a chain of providers step by step, with repos of no contract in the last step', () => {
+    const order = mergeOrder(chain, { reverse: true });
+    expect(order).toEqual(['docs', 'gateway', 'orders', 'users']);
+    expect(landingSteps(order, chain, { reverse: true })).toEqual([['gateway'], ['orders'], ['docs', 'users']]);
   });
 });
 

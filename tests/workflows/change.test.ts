@@ -268,6 +268,8 @@ const host: HostActivities = {
   // Bump changes run against the real registries (tests/e2e/bump.test.ts, bump-agent.test.ts).
   bumpDeclaration: unused,
   modelConfigured: unused,
+  // Reverts run on real git (tests/e2e/revert.test.ts).
+  revertMerged: unused,
   startTranscript: unused,
   modelTurn: unused,
   runAgentTool: unused,
