@@ -341,7 +341,11 @@ describe('landing on a real Gitea', () => {
     );
     expect(s.conflicts).toEqual([]);
     const update = await forge.updatePullRequestBranch('conflict', number, sha);
-    expect(update).toEqual({ updated: false, conflicts: [], reason: 'merge failed because of conflict' });
+    expect(update).toEqual({
+      updated: false,
+      conflicts: [],
+      reason: 'merge failed because of conflict (changed on both sides since the merge base: shared.txt)',
+    });
     expect(await gitea.branchSha('conflict', 'feature')).toBe(sha);
     const merge = await forge.mergePullRequest({ repo: 'conflict', number, sha, method: 'merge' });
     expect(merge).toMatchObject({ merged: false, kind: 'conflict' });

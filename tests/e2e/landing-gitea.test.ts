@@ -401,8 +401,10 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(repoView(view, 'conflict-api').state).toBe('merged');
     const web = repoView(view, 'conflict-web');
     expect(web.state).toBe('stopped');
-    // Gitea's answer to update-branch does not name the files in conflict.
-    expect(web.reason).toBe('could not bring conflict-web up to date: merge failed because of conflict');
+    // Gitea's answer to update-branch names no files: the reason names those both sides changed.
+    expect(web.reason).toBe(
+      'could not bring conflict-web up to date: merge failed because of conflict (changed on both sides since the merge base: README.md)',
+    );
     expect(web.conflicts).toEqual([]);
     expect(view.summary).toContain('merged and staying merged: conflict-api');
     expect(await gitea.branchSha('conflict-web', 'main')).toBe(moved);
