@@ -19,7 +19,7 @@ import type { LandingRepoView, LandingView } from '../../core/landing-plan.ts';
 import { landingStatusQuery } from '../../core/messages.ts';
 import { startForgeWorker, type ForgeWorker } from '../helpers/forge-worker.ts';
 import { smallReposChange } from '../helpers/durable.ts';
-import { startGitea, type GiteaServer } from '../helpers/gitea.ts';
+import { startGitea, until, type GiteaServer } from '../helpers/gitea.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const TOKEN_ENV = 'LOCKSTEP_E2E_GITEA_LAND_TOKEN';
@@ -53,17 +53,6 @@ const parents = async (repo: string, sha: string) =>
   (await gitea.api<{ parents: { sha: string }[] }>('GET', `/repos/acme/${repo}/git/commits/${sha}`)).parents.map(
     (p) => p.sha,
   );
-
-/** Polls `read` until `done` holds. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  let last: T | undefined;
-  for (let attempt = 0; attempt < 300; attempt++) {
-    last = await read();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`gave up waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 /**
  * A loopback HTTP proxy in front of Gitea that forwards every request, except that it drops the
