@@ -5,7 +5,8 @@
  * reviewer would, and `lockstep land` merges provider before consumer with each repo's merge
  * method; it stops on a failing check, a head someone else pushed, a base that conflicts, and
  * resumes after the fix; it brings a PR whose base moved up to date and waits for checks on the
- * new head; a merge whose answer a proxy dropped is found merged, never repeated.
+ * new head; a merge whose answer a proxy dropped is found merged, never repeated. The scenarios'
+ * changes (on repos of their own) run side by side from the start; each test awaits its own.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
@@ -159,9 +160,12 @@ beforeAll(async () => {
     process.env[key] = value;
   }
   forgeWorker = await startForgeWorker(h, configFile, proxiedConfigFile);
+  publishAll();
 }, 180_000);
 
 afterAll(async () => {
+  // A change still running (a test failed before awaiting it) ends first, so its sandboxes are removed.
+  await Promise.all(publishing.values());
   await forgeWorker?.stop();
   await h?.close();
   await proxy?.close();
@@ -180,7 +184,7 @@ interface Published {
 }
 
 /** Runs a steps-only change over `repos` to its linked PRs on Gitea. */
-async function publish(name: string, repos: string[], config = configFile): Promise<Published> {
+async function publish(name: string, repos: string[], config: string): Promise<Published> {
   const id = `lg-${name}-${suffix}`;
   const result = await h.run(await smallReposChange({ root, id, repos, configFile: config, concurrency: 2 }));
   expect(result.status, `${result.summary} ${JSON.stringify(result.repos)}`).toBe('succeeded');
@@ -195,6 +199,36 @@ async function publish(name: string, repos: string[], config = configFile): Prom
       `${repo}#${pr.number} at ${pr.commit}`,
     );
   return { id, prs, mergeOrder: result.mergeOrder };
+}
+
+/** Each scenario's change and its repos (the repos of no two overlap); the lost one through the proxy. */
+const CHANGES: Record<string, string[]> = {
+  order: ['order-web', 'order-api'],
+  fail: ['fail-api', 'fail-web'],
+  pushed: ['pushed'],
+  moved: ['moved-api', 'moved-web'],
+  conflict: ['conflict-api', 'conflict-web'],
+  review: ['review'],
+  lost: ['lost'],
+};
+/** The changes run side by side from the start (most of this file's time is theirs); each test awaits its own. */
+const publishing = new Map<string, Promise<Published | Error>>();
+
+function publishAll(): void {
+  for (const [name, repos] of Object.entries(CHANGES))
+    publishing.set(
+      name,
+      publish(name, repos, name === 'lost' ? proxiedConfigFile : configFile).catch((err: unknown) =>
+        err instanceof Error ? err : new Error(String(err)),
+      ),
+    );
+}
+
+async function published(name: string): Promise<Published> {
+  const p = await publishing.get(name);
+  if (!p) throw new Error(`no change ${name} was started`);
+  if (p instanceof Error) throw p;
+  return p;
 }
 
 const pr = (p: Published, repo: string) => {
@@ -239,7 +273,7 @@ const repoView = (view: LandingView, repo: string): LandingRepoView => {
 
 describe('landing through the workflow on a real Gitea', () => {
   it('lands provider then consumer once their required check passes, squash where the config says; land again finds it landed', async () => {
-    const p = await publish('order', ['order-web', 'order-api']);
+    const p = await published('order');
     expect(p.mergeOrder).toEqual(['order-api', 'order-web']);
     const oldMain = await gitea.branchSha('order-web', 'main');
     const landing = land(p.id);
@@ -286,10 +320,10 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain(`${p.id}: landed — 2 pull requests merged in order (2 found merged already)`);
     expect(await gitea.branchSha('order-web', 'main')).toBe(web.merge_commit_sha);
-  }, 240_000);
+  }, 360_000);
 
   it('stops on the consumer’s failing check with the provider merged, and land again after the fix finishes', async () => {
-    const p = await publish('fail', ['fail-api', 'fail-web']);
+    const p = await published('fail');
     await gitea.status('fail-api', pr(p, 'fail-api').commit, CHECK, 'success');
     await gitea.status('fail-web', pr(p, 'fail-web').commit, CHECK, 'failure');
     const stopped = await land(p.id);
@@ -313,10 +347,10 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(repoView(resumed, 'fail-api').merge).toMatchObject({ found: true });
     expect(repoView(resumed, 'fail-web').merge).toMatchObject({ found: false, method: 'merge' });
     expect((await pull('fail-web', number)).merge_commit_sha).toBe(await gitea.branchSha('fail-web', 'main'));
-  }, 240_000);
+  }, 360_000);
 
   it('does not merge a PR someone else pushed to after the gate, even with its check green, and names who pushed what', async () => {
-    const p = await publish('pushed', ['pushed']);
+    const p = await published('pushed');
     const { number, commit } = pr(p, 'pushed');
     const branch = `lockstep/${p.id}`;
     const theirs = await gitea.pushCommit('pushed', branch, { 'other.txt': 'not from the change\n' });
@@ -332,10 +366,10 @@ describe('landing through the workflow on a real Gitea', () => {
       `Gitea Test <test@lockstep.invalid> pushed ${theirs.slice(0, 12)} to ${branch} of pushed after the gate checked ${commit.slice(0, 12)}: that head was never tested with the set`,
     );
     expect(await pull('pushed', number)).toMatchObject({ merged: false, state: 'open' });
-  }, 240_000);
+  }, 360_000);
 
   it('brings a consumer whose base moved up to date, waits for the check on the new head, and merges it', async () => {
-    const p = await publish('moved', ['moved-api', 'moved-web']);
+    const p = await published('moved');
     for (const repo of ['moved-api', 'moved-web']) await gitea.status(repo, pr(p, repo).commit, CHECK, 'success');
     // An earlier merge on the consumer's main (another PR, its check green), touching another file.
     const other = await gitea.pushCommit('moved-web', 'other', { 'CONTRIBUTING.md': 'Be kind.\n' }, 'main');
@@ -379,10 +413,10 @@ describe('landing through the workflow on a real Gitea', () => {
     const merged = await pull('moved-web', pr(p, 'moved-web').number);
     expect(merged.merge_commit_sha).toBe(web.merge?.sha);
     expect(await parents('moved-web', merged.merge_commit_sha ?? '')).toEqual([movedMain, head]);
-  }, 240_000);
+  }, 360_000);
 
   it('stops before the consumer merges when its moved base conflicts, the provider merged', async () => {
-    const p = await publish('conflict', ['conflict-api', 'conflict-web']);
+    const p = await published('conflict');
     for (const repo of ['conflict-api', 'conflict-web']) await gitea.status(repo, pr(p, repo).commit, CHECK, 'success');
     // Someone else's commit on the consumer's main changes the line the change appends after.
     const moved = await gitea.pushCommit('conflict-web', 'main', { 'README.md': '# conflict-web\ndollars\n' });
@@ -400,10 +434,10 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(await gitea.branchSha('conflict-web', 'main')).toBe(moved);
     expect(await gitea.branchSha('conflict-web', `lockstep/${p.id}`)).toBe(pr(p, 'conflict-web').commit);
     expect((await pull('conflict-web', pr(p, 'conflict-web').number)).merged).toBe(false);
-  }, 240_000);
+  }, 360_000);
 
   it('waits for the approval protection requires, and merges once the reviewer approves', async () => {
-    const p = await publish('review', ['review']);
+    const p = await published('review');
     const { number } = pr(p, 'review');
     const landing = land(p.id);
     await waitForRepo(
@@ -418,10 +452,10 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(view.status, view.summary).toBe('landed');
     const merged = await pull('review', number);
     expect(repoView(view, 'review').merge).toMatchObject({ sha: merged.merge_commit_sha, found: false });
-  }, 240_000);
+  }, 360_000);
 
   it('finds a merge whose answer was lost merged: one merge on Gitea, no error', async () => {
-    const p = await publish('lost', ['lost'], proxiedConfigFile);
+    const p = await published('lost');
     const { number, commit } = pr(p, 'lost');
     const before = await gitea.branchSha('lost', 'main');
     const view = await land(p.id);
@@ -436,5 +470,5 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(await parents('lost', main)).toEqual([before, commit]);
     expect(repoView(view, 'lost')).toMatchObject({ state: 'merged', merge: { sha: main, found: true } });
     expect(view.summary).toBe('1 pull request merged in order (1 found merged already)');
-  }, 240_000);
+  }, 360_000);
 });
