@@ -99,8 +99,11 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
     for (;;) {
       const state = await forge.landingState(target);
       const decision = landingDecision(state, r.head);
+      // Checks that reported: a required check that never did is named by the protection's rule
+      // (a glob on Gitea), not by the check that later answers it.
       for (const check of state.checks)
-        if (check.required && !r.checksWaitedFor.includes(check.name)) r.checksWaitedFor.push(check.name);
+        if (check.required && check.state !== 'missing' && !r.checksWaitedFor.includes(check.name))
+          r.checksWaitedFor.push(check.name);
       switch (decision.action) {
         case 'merged':
           r.state = 'merged';

@@ -19,7 +19,7 @@ import type { LandingState } from '../../core/landing.ts';
 import type { LockstepWorker } from '../../workers/worker.ts';
 import { startForgeWorker, type ForgeWorker } from '../helpers/forge-worker.ts';
 import { smallReposChange } from '../helpers/durable.ts';
-import { startGitea, type GiteaServer } from '../helpers/gitea.ts';
+import { startGitea, until, type GiteaServer } from '../helpers/gitea.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const REPOS = ['svc-0', 'svc-1', 'svc-2'];
@@ -46,17 +46,6 @@ interface GiteaPull {
 }
 
 const pulls = (repo: string) => gitea.api<GiteaPull[]>('GET', `/repos/acme/${repo}/pulls?state=all&limit=50`);
-
-/** Polls `read` until `done` holds (Gitea checks PRs and moves their heads in the background). */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
-  let last: T | undefined;
-  for (let attempt = 0; attempt < 150; attempt++) {
-    last = await read();
-    if (done(last)) return last;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`gave up waiting for ${what}; last: ${JSON.stringify(last)}`);
-}
 
 const input = (id: string): Promise<ChangeInput> =>
   smallReposChange({ root, id, repos: REPOS, configFile, concurrency: 3 });
@@ -341,7 +330,11 @@ describe('landing on a real Gitea', () => {
     );
     expect(s.conflicts).toEqual([]);
     const update = await forge.updatePullRequestBranch('conflict', number, sha);
-    expect(update).toEqual({ updated: false, conflicts: [], reason: 'merge failed because of conflict' });
+    expect(update).toEqual({
+      updated: false,
+      conflicts: [],
+      reason: 'merge failed because of conflict (changed on both sides since the merge base: shared.txt)',
+    });
     expect(await gitea.branchSha('conflict', 'feature')).toBe(sha);
     const merge = await forge.mergePullRequest({ repo: 'conflict', number, sha, method: 'merge' });
     expect(merge).toMatchObject({ merged: false, kind: 'conflict' });

@@ -58,6 +58,17 @@ export interface GiteaServer {
   stop(): Promise<void>;
 }
 
+/** Polls `read` every 200 ms until `done` holds (Gitea checks PRs and moves their heads in the background); gives up after a minute. */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+  let last: T | undefined;
+  for (let attempt = 0; attempt < 300; attempt++) {
+    last = await read();
+    if (done(last)) return last;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`gave up waiting for ${what}; last: ${JSON.stringify(last)}`);
+}
+
 function appIni(dir: string, port: number): string {
   return `APP_NAME = lockstep-test
 RUN_MODE = prod

@@ -5,7 +5,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { gitCredentials, gitWebRoot } from '../../activities/forges/git-credentials.ts';
-import { conflictFiles, contextPattern, landingChecks } from '../../activities/forges/gitea/index.ts';
+import {
+  changedOnBothSides,
+  conflictFiles,
+  contextPattern,
+  landingChecks,
+} from '../../activities/forges/gitea/index.ts';
 import { GiteaForgeConfig } from '../../config/repos.ts';
 
 const config = (baseUrl: string) => GiteaForgeConfig.parse({ type: 'gitea', baseUrl, tokenEnv: 'GITEA_T' });
@@ -50,6 +55,21 @@ describe('the Gitea forge', () => {
       'Auto-merging a.txt\nCONFLICT (content): Merge conflict in a.txt\nCONFLICT (content): Merge conflict in dir/b.go\nMerge conflict in a.txt';
     expect(conflictFiles(output)).toEqual(['a.txt', 'dir/b.go']);
     expect(conflictFiles('merge failed because of conflict')).toEqual([]);
+  });
+
+  it('names the files both the PR and its base changed since their merge base, once each, in the PR’s order', () => {
+    const pullFiles = [{ filename: 'README.md' }, { filename: 'src/a.ts' }, { filename: 'only-pr.txt' }];
+    const base = {
+      total_commits: 2,
+      commits: [
+        { files: [{ filename: 'src/a.ts' }, { filename: 'only-base.txt' }] },
+        { files: [{ filename: 'README.md' }, { filename: 'src/a.ts' }] },
+      ],
+    };
+    expect(changedOnBothSides(pullFiles, base)).toEqual(['README.md', 'src/a.ts']);
+    // Commits listed without their files (or none at all) name nothing.
+    expect(changedOnBothSides(pullFiles, { total_commits: 1, commits: [{ files: null }] })).toEqual([]);
+    expect(changedOnBothSides(pullFiles, { total_commits: 0 })).toEqual([]);
   });
 
   it('sends the token to the server root only, also under a path', () => {

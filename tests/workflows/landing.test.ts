@@ -86,7 +86,8 @@ const forge: ForgeActivities = {
         updatedAt: '2026-01-01T00:00:00Z',
       },
       headAuthor: null,
-      checks: [{ name: 'ci', state, required: true }],
+      // A required check that never reported is named by the protection's rule, as Gitea's globs are.
+      checks: [{ name: state === 'missing' ? 'ci*' : 'ci', state, required: true }],
       reviews: { approved: 1, required: 1, changesRequested: [] },
       behind: false,
       mergeable: true,
@@ -165,6 +166,15 @@ describe('landingWorkflow', () => {
     // The wait continued as new: the run that answered was continued from an earlier one.
     const history = await server().client.workflow.getHandle(landingWorkflowId(id)).fetchHistory();
     expect(history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId).toBeTruthy();
+  });
+
+  it('lists as waited for the checks that reported, not the rule a missing one was named by', async () => {
+    const id = `missing-${uniqueSuffix()}`;
+    const catalog = addPr(id, 'catalog', ['missing', 'pending', 'success']);
+    const view = await land(input(id, { catalog }, { order: ['catalog'] }));
+    expect(view.status).toBe('landed');
+    expect(view.repos[0]).toMatchObject({ state: 'merged', checksWaitedFor: ['ci'] });
+    expect(prOf(catalog).looks).toBe(3);
   });
 
   it('stops at its timeout before the consumer merges, saying what it waited for', async () => {

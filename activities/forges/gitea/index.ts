@@ -23,6 +23,7 @@ import type { Forge, PullRequestSpec } from '../forge.ts';
 import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
 import {
   Branch,
+  ChangedFiles,
   CombinedStatus,
   Commit,
   Compare,
@@ -93,6 +94,16 @@ function httpError(err: unknown): ForgeHttpError {
 export function conflictFiles(text: string): string[] {
   const files = [...text.matchAll(/Merge conflict in (\S+)/g)].map((m) => m[1] ?? '');
   return [...new Set(files.filter(Boolean))];
+}
+
+/**
+ * The files both the pull request and its base changed since their merge base, in the PR's
+ * order: every file git finds in conflict is one of them (Gitea's API names none itself), though
+ * not each of them need conflict.
+ */
+export function changedOnBothSides(pullFiles: ChangedFiles, base: Compare): string[] {
+  const onBase = new Set((base.commits ?? []).flatMap((c) => (c.files ?? []).map((f) => f.filename)));
+  return [...new Set(pullFiles.map((f) => f.filename).filter((f) => onBase.has(f)))];
 }
 
 /** A status context pattern of Gitea's branch protection (a glob: `*` any text, `?` one character). */
@@ -337,7 +348,16 @@ export class GiteaForge implements Forge {
         await this.request('POST', `${path}/pulls/${number}/update`, undefined, { style: 'merge' });
       } catch (err) {
         if (!(err instanceof GiteaError) || err.status !== 409) throw err;
-        return { updated: false, conflicts: conflictFiles(err.message), reason: err.message };
+        const conflicts = conflictFiles(err.message);
+        if (conflicts.length > 0) return { updated: false, conflicts, reason: err.message };
+        // Gitea says only "merge failed because of conflict": name where to look, as what it is.
+        const [pullFiles, base] = await Promise.all([
+          this.pages(ChangedFiles, 'GET /repos/{owner}/{repo}/pulls/{index}/files', `${path}/pulls/${number}/files`),
+          this.compare(path, sha, pr.base.ref),
+        ]);
+        const both = changedOnBothSides(pullFiles, base);
+        const hint = both.length > 0 ? ` (changed on both sides since the merge base: ${both.join(', ')})` : '';
+        return { updated: false, conflicts: [], reason: `${err.message}${hint}` };
       }
       // The branch, not the PR record: Gitea updates the PR's head asynchronously after the push.
       return { updated: true, headSha: (await this.branch(path, pr.head.ref)).commit.id };
@@ -389,8 +409,13 @@ export class GiteaForge implements Forge {
 
   /** Commits on the base branch that the head does not have. */
   private async behindBy(path: string, head: string, base: string): Promise<number> {
+    return (await this.compare(path, head, base)).total_commits;
+  }
+
+  /** The commits on `base` since its merge base with `head`. */
+  private async compare(path: string, head: string, base: string): Promise<Compare> {
     const data = await this.request('GET', `${path}/compare/${head}...${encodeURIComponent(base)}`);
-    return answer(Compare, 'GET /repos/{owner}/{repo}/compare/{basehead}', data).total_commits;
+    return answer(Compare, 'GET /repos/{owner}/{repo}/compare/{basehead}', data);
   }
 
   private async findOpen(path: string, head: string): Promise<PullRequest | null> {

@@ -76,8 +76,14 @@ export const Branch = z.object({
 });
 export type Branch = z.infer<typeof Branch>;
 
-/** A comparison `base...head`: the commits on head since the merge base. */
-export const Compare = z.object({ total_commits: z.number().int() });
+/** A file a commit or a pull request changed. */
+const ChangedFile = z.object({ filename: z.string() });
+
+/** A comparison `base...head`: the commits on head since the merge base, each with the files it changed. */
+export const Compare = z.object({
+  total_commits: z.number().int(),
+  commits: z.array(z.object({ files: z.array(ChangedFile).nullish() })).nullish(),
+});
 export type Compare = z.infer<typeof Compare>;
 
 /** A commit: its git author, and the Gitea user it maps to when there is one. */
@@ -87,6 +93,10 @@ export const Commit = z.object({
   author: User.nullish(),
 });
 export type Commit = z.infer<typeof Commit>;
+
+/** The files a pull request changes against its merge base (`GET …/pulls/{index}/files`). */
+export const ChangedFiles = z.array(ChangedFile);
+export type ChangedFiles = z.infer<typeof ChangedFiles>;
 
 /** The body of an answer that is not a success: Gitea says why in `message`. */
 export const ErrorBody = z.object({ message: z.string().optional() });
