@@ -254,6 +254,14 @@ function editExisting(
       report.added.push(w);
       continue;
     }
+    if (!sameSlug(entry.url, w.url) && !ofOwner(entry.url, options.source)) {
+      // An entry of another owner, or a local path: never taken over by a namesake.
+      report.skipped.push({
+        slug: w.slug,
+        reason: `its name "${w.name}" is taken by the entry of ${entry.url} (rename one of them)`,
+      });
+      continue;
+    }
     matched.add(entry.name);
     const changes: FieldChange[] = [];
     // The same repository by another remote (SSH for HTTPS) stays as the user wrote it.
@@ -397,8 +405,8 @@ export async function importFleet(options: FleetImportOptions): Promise<FleetImp
     report.added.push(...wanted);
     text = renderNew(file, config, options.source, wanted);
   }
-  if (options.dryRun) return report;
-  await writeValidatedConfig(file, text);
-  report.written = true;
+  // A dry run validates what it would write too, and stops short of moving it into place.
+  await writeValidatedConfig(file, text, options.dryRun);
+  report.written = !options.dryRun;
   return report;
 }

@@ -225,16 +225,17 @@ export async function initConfig(options: InitOptions): Promise<{ file: string; 
 /**
  * Writes `text` as the repos.config.json at `file`, atomically: it is validated beside the
  * target (relative urls resolve from its folder) with the loader every command uses, then moved
- * into place; a text that does not load leaves the target as it was. Returns the loaded config.
+ * into place; a text that does not load leaves the target as it was. With `check`, it is only
+ * validated. Returns the loaded config.
  */
-export async function writeValidatedConfig(file: string, text: string): Promise<LoadedConfig> {
+export async function writeValidatedConfig(file: string, text: string, check = false): Promise<LoadedConfig> {
   const draft = join(dirname(file), `.${basename(file)}.draft-${process.pid}.json`);
   await writeFile(draft, text);
   try {
     const loaded = await loadReposConfig(draft).catch((err: unknown) => {
       throw err instanceof InputError ? new InputError(err.issues.map((i) => ({ ...i, file }))) : err;
     });
-    await rename(draft, file);
+    if (!check) await rename(draft, file);
     return { ...loaded, file };
   } finally {
     await rm(draft, { force: true });

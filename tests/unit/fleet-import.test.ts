@@ -59,15 +59,19 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const github = (file: string, extra: Partial<FleetImportOptions> = {}): ReturnType<typeof importFleet> =>
-  importFleet({
-    file,
-    source: { forge: 'github', org: 'acme' },
-    baseUrl: gh.baseUrl,
-    env: { GITHUB_TOKEN: gh.token },
-    retryBaseMs: 10,
-    ...extra,
-  });
+/** An import of `acme` from the fake forge `forge` into `file`, with the token in the environment. */
+const importer =
+  (forge: 'github' | 'gitlab') =>
+  (file: string, extra: Partial<FleetImportOptions> = {}): ReturnType<typeof importFleet> =>
+    importFleet({
+      file,
+      ...(forge === 'github'
+        ? { source: { forge, org: 'acme' }, baseUrl: gh.baseUrl, env: { GITHUB_TOKEN: gh.token } }
+        : { source: { forge, group: 'acme' }, baseUrl: gl.host, env: { GITLAB_TOKEN: gl.token } }),
+      retryBaseMs: 10,
+      ...extra,
+    });
+const github = importer('github');
 
 const orgRequests = () => gh.requests.filter((r) => r.operationId === 'repos/list-for-org');
 
@@ -136,7 +140,8 @@ describe('fleet import from a GitHub organization', () => {
       '    { "name": "svc-011", "url": "http://github.test/acme/svc-011.git" },',
       '    /* retired last year */',
       '    { "name": "retired", "url": "http://github.test/acme/retired.git" },',
-      '    { "name": "other-tool", "url": "http://github.test/other-org/other-tool.git" }',
+      '    { "name": "other-tool", "url": "http://github.test/other-org/other-tool.git" },',
+      '    { "name": "svc-020", "url": "http://github.test/other-org/svc-020.git" }',
       '  ]',
       '}',
       '',
@@ -162,7 +167,13 @@ describe('fleet import from a GitHub organization', () => {
       },
     ]);
     expect(report.gone).toEqual([{ name: 'retired', url: 'http://github.test/acme/retired.git', removed: false }]);
-    expect(report.added).toHaveLength(229);
+    expect(report.added).toHaveLength(228);
+    // A namesake of another owner keeps its entry; the organization's repository is reported.
+    expect(report.skipped).toContainEqual({
+      slug: 'acme/svc-020',
+      reason:
+        'its name "svc-020" is taken by the entry of http://github.test/other-org/svc-020.git (rename one of them)',
+    });
 
     const text = await readFile(file, 'utf8');
     for (const kept of [
@@ -191,7 +202,7 @@ describe('fleet import from a GitHub organization', () => {
     // Again: nothing changes, nothing is written.
     const again = await github(file);
     expect(again).toMatchObject({ written: false, added: [], updated: [] });
-    expect(again.unchanged).toHaveLength(231);
+    expect(again.unchanged).toHaveLength(230);
     expect(await readFile(file, 'utf8')).toBe(text);
 
     const pruned = await github(file, { prune: true });
@@ -242,15 +253,7 @@ describe('fleet import from a GitHub organization', () => {
 });
 
 describe('fleet import from a GitLab group', () => {
-  const gitlab = (file: string, extra: Partial<FleetImportOptions> = {}) =>
-    importFleet({
-      file,
-      source: { forge: 'gitlab', group: 'acme' },
-      baseUrl: gl.host,
-      env: { GITLAB_TOKEN: gl.token },
-      retryBaseMs: 10,
-      ...extra,
-    });
+  const gitlab = importer('gitlab');
 
   it('lists the group and its subgroups over several pages; topics become tags; a name taken twice is reported', async () => {
     const file = join(dir, 'gitlab.json');
