@@ -113,6 +113,19 @@ describe('fleet import from a GitHub organization', () => {
     expect(text).toMatch(/^\/\/ The fleet Lockstep changes, imported by "lockstep fleet import"/);
   });
 
+  it("rides out a 5xx on a later page with the client's retries, and reads every page once it answers", async () => {
+    gh.inject({ kind: '5xx', operationId: 'repos/list-for-org', after: 1 });
+    const before = orgRequests().length;
+    const report = await github(join(dir, 'retried.json'), { dryRun: true });
+    expect(gh.pendingFaults()).toEqual([]);
+    expect(
+      orgRequests()
+        .slice(before)
+        .map((r) => r.status),
+    ).toEqual([200, 502, 200, 200]);
+    expect(report.added).toHaveLength(231);
+  });
+
   it('includes archived repositories and forks when asked', async () => {
     const report = await github(join(dir, 'all.json'), { includeArchived: true, includeForks: true, dryRun: true });
     expect(report.added.map((r) => r.name)).toEqual(expect.arrayContaining(['legacy', 'forked-lib']));
