@@ -198,9 +198,17 @@ export function parseJsoncTree(text: string): JsoncNode {
   return value();
 }
 
-/** Replaces `[start, end)` of `text` with `text` for each edit (edits must not overlap). */
+/**
+ * Replaces `[start, end)` of `text` with `text` for each edit, in one pass (edits must not
+ * overlap; an insertion, `start === end`, at the end of a replaced range goes after it).
+ */
 export function applyEdits(text: string, edits: { start: number; end: number; text: string }[]): string {
-  let out = text;
-  for (const e of [...edits].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.text + out.slice(e.end);
-  return out;
+  const parts: string[] = [];
+  let at = 0;
+  for (const e of [...edits].sort((a, b) => a.start - b.start || b.end - b.start - (a.end - a.start))) {
+    parts.push(text.slice(at, e.start), e.text);
+    at = Math.max(at, e.end);
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
 }

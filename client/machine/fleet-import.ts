@@ -245,8 +245,9 @@ function editExisting(
   const edits: { start: number; end: number; text: string }[] = [];
   const matched = new Set<string>();
   const toAdd: RenderedRepo[] = [];
+  const index = new Map(entries.map((e, i) => [e.name, i]));
   for (const w of wanted) {
-    const at = entries.findIndex((e) => e.name === w.name);
+    const at = index.get(w.name) ?? -1;
     const entry = entries[at];
     const node = items[at];
     if (!entry || !node) {
