@@ -125,17 +125,13 @@ function forgeConfig(options: FleetImportOptions, existing: LoadedConfig | null)
   }
 }
 
-async function listRepositories(
-  options: FleetImportOptions,
-  config: RemoteForgeConfig,
-  file: string,
-): Promise<ForgeRepository[]> {
+async function listRepositories(options: FleetImportOptions, config: RemoteForgeConfig): Promise<ForgeRepository[]> {
   const token = options.env[config.tokenEnv];
   if (!token) {
     throw new InputError([
       {
-        file,
-        path: 'forge.tokenEnv',
+        file: 'environment',
+        path: config.tokenEnv,
         message: `${config.tokenEnv} is not set: fleet import reads the ${describe(options.source)} with the token in it`,
         fix: `set ${config.tokenEnv} to a token that can read the ${options.source.forge === 'github' ? "organization's repositories" : "group's projects"} (docs/forges.md)`,
       },
@@ -367,7 +363,7 @@ export async function importFleet(options: FleetImportOptions): Promise<FleetImp
   const exists = existsSync(file);
   const existing = exists ? await loadReposConfig(file) : null;
   const config = forgeConfig(options, existing);
-  const listed = await listRepositories(options, config, file);
+  const listed = await listRepositories(options, config);
   const report: FleetImportReport = {
     file,
     source: describe(options.source),

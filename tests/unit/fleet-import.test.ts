@@ -260,7 +260,11 @@ describe('fleet import from a GitHub organization', () => {
 
     const noToken = await github(file, { env: {} }).catch((e: unknown) => e);
     expect(noToken).toBeInstanceOf(InputError);
-    expect((noToken as InputError).message).toContain('GITHUB_TOKEN is not set');
+    expect((noToken as InputError).issues[0]).toMatchObject({
+      file: 'environment',
+      path: 'GITHUB_TOKEN',
+      message: expect.stringContaining('GITHUB_TOKEN is not set') as string,
+    });
     expect(existsSync(file)).toBe(false);
   });
 });
