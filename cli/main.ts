@@ -42,6 +42,8 @@ import { initConfig } from '../client/machine/init.ts';
 import { runSetup } from '../client/machine/setup.ts';
 import { renderDoctor } from './doctor.ts';
 import { renderInit } from './init.ts';
+import { renderFleetImport } from './fleet.ts';
+import { importFleet, type FleetSource } from '../client/machine/fleet-import.ts';
 import { pullRequests } from '../client/pulls.ts';
 import { listChanges } from '../client/queries.ts';
 import { resumeChange } from '../client/resume.ts';
@@ -796,6 +798,64 @@ async function main(argv: string[]): Promise<number> {
       });
       process.stdout.write(`${renderInit(file, repos)}\n`);
     });
+
+  program
+    .command('fleet')
+    .description('the fleet in repos.config.json, from a forge')
+    .command('import')
+    .description(
+      "add or refresh repos.config.json entries (name, url, base branch, tags from topics) from a GitHub organization's repositories or a GitLab group's projects",
+    )
+    .option('--github-org <org>', 'the GitHub organization')
+    .option('--gitlab-group <group>', 'the GitLab group (its full path; subgroups are included)')
+    .option('--base-url <url>', "the forge's API root (default: the file's forge, else api.github.com / gitlab.com)")
+    .addOption(configOption())
+    .option('--include-archived', 'import archived repositories too')
+    .option('--include-forks', 'import forks too')
+    .option('--prune', 'remove entries of the organization or group that it no longer lists')
+    .option('--dry-run', 'print what would change and write nothing')
+    .option('--json', 'print the report as one JSON document')
+    .action(
+      async (opts: {
+        githubOrg?: string;
+        gitlabGroup?: string;
+        baseUrl?: string;
+        config: string;
+        includeArchived?: boolean;
+        includeForks?: boolean;
+        prune?: boolean;
+        dryRun?: boolean;
+        json?: boolean;
+      }) => {
+        if (Boolean(opts.githubOrg) === Boolean(opts.gitlabGroup))
+          throw new InputError([
+            {
+              file: 'command line',
+              path: '--github-org/--gitlab-group',
+              message: opts.githubOrg ? 'give one source, not both' : 'no source given',
+              fix: 'name one: --github-org <org> or --gitlab-group <group>',
+            },
+          ]);
+        const source: FleetSource = opts.githubOrg
+          ? { forge: 'github', org: opts.githubOrg }
+          : { forge: 'gitlab', group: opts.gitlabGroup ?? '' };
+        const report = await importFleet({
+          file: opts.config,
+          source,
+          env: process.env,
+          includeArchived: Boolean(opts.includeArchived),
+          includeForks: Boolean(opts.includeForks),
+          prune: Boolean(opts.prune),
+          dryRun: Boolean(opts.dryRun),
+          ...(opts.baseUrl ? { baseUrl: opts.baseUrl } : {}),
+        });
+        process.stdout.write(
+          opts.json
+            ? `${JSON.stringify({ ...report, dryRun: Boolean(opts.dryRun) }, null, 2)}\n`
+            : `${renderFleetImport(report, Boolean(opts.dryRun))}\n`,
+        );
+      },
+    );
 
   program
     .command('setup')

@@ -141,3 +141,74 @@ function firstSyntaxError(text: string): Found {
     throw found;
   }
 }
+
+/** A value of a JSONC document with where it stands in the text (`end` is exclusive). */
+export interface JsoncNode {
+  start: number;
+  end: number;
+  /** An object's members in order, each with its key and value. */
+  members?: { key: string; value: JsoncNode }[];
+  /** An array's items in order. */
+  items?: JsoncNode[];
+}
+
+/**
+ * Where each value of a JSONC document stands, so that a writer can replace or insert a value
+ * and keep every comment and all formatting around it. Throws a JsoncSyntaxError as parseJsonc.
+ */
+export function parseJsoncTree(text: string): JsoncNode {
+  parseJsonc(text);
+  const plain = stripComments(text);
+  let i = 0;
+  const space = (): void => {
+    while (/\s/.test(plain[i] ?? '')) i++;
+  };
+  const value = (): JsoncNode => {
+    space();
+    const start = i;
+    const c = plain[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      const members: { key: string; value: JsoncNode }[] = [];
+      const items: JsoncNode[] = [];
+      i++;
+      space();
+      while (plain[i] !== close) {
+        if (close === '}') {
+          const end = stringEnd(plain, i);
+          const key = JSON.parse(plain.slice(i, end)) as string;
+          i = end;
+          space();
+          i++; // ':'
+          members.push({ key, value: value() });
+        } else {
+          items.push(value());
+        }
+        space();
+        if (plain[i] === ',') i++;
+        space();
+      }
+      i++;
+      return close === '}' ? { start, end: i, members } : { start, end: i, items };
+    }
+    if (c === '"') i = stringEnd(plain, i);
+    else i += /^(?:true|false|null|-?[0-9.eE+-]+)/.exec(plain.slice(i))?.[0].length ?? 1;
+    return { start, end: i };
+  };
+  return value();
+}
+
+/**
+ * Replaces `[start, end)` of `text` with `text` for each edit, in one pass (edits must not
+ * overlap; an insertion, `start === end`, at the end of a replaced range goes after it).
+ */
+export function applyEdits(text: string, edits: { start: number; end: number; text: string }[]): string {
+  const parts: string[] = [];
+  let at = 0;
+  for (const e of [...edits].sort((a, b) => a.start - b.start || b.end - b.start - (a.end - a.start))) {
+    parts.push(text.slice(at, e.start), e.text);
+    at = Math.max(at, e.end);
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
+}

@@ -28,6 +28,7 @@ export const OPERATIONS: Record<string, string> = {
   'pulls/update-branch': 'landing: bring a PR whose base moved up to date',
   'pulls/create-review': 'tests: what a reviewer does (the fake refuses what GitHub refuses)',
   'repos/create-commit-status': 'tests: what CI reports on a commit',
+  'repos/list-for-org': "fleet import: an organization's repositories",
 };
 
 type Json = Record<string, unknown>;

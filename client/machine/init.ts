@@ -9,7 +9,7 @@ import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { git } from '../../activities/git/workspace.ts';
-import { InputError, isRemoteUrl, loadReposConfig } from '../../config/load.ts';
+import { InputError, isRemoteUrl, loadReposConfig, type LoadedConfig } from '../../config/load.ts';
 import { projectRoot } from '../../config/paths.ts';
 import { detectSandbox, type DetectedSandbox, type RepoFiles, type SandboxField } from './detect.ts';
 
@@ -32,14 +32,18 @@ export interface InitRepo {
   sandbox: DetectedSandbox;
 }
 
-/** A repo's name from its remote: the last path segment without `.git`, as the config allows it. */
-export function repoName(remote: string): string {
-  const last = basename(remote.replace(/[/\\]+$/, '').replace(/^.*:/, '')).replace(/\.git$/i, '');
-  return last
+/** `text` as the config's Name rule allows it (lowercase, runs of other characters as "-"); empty when nothing is left. */
+export function toName(text: string): string {
+  return text
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/^[^a-z0-9]+/, '')
     .slice(0, 63);
+}
+
+/** A repo's name from its remote: the last path segment without `.git`, as the config allows it. */
+export function repoName(remote: string): string {
+  return toName(basename(remote.replace(/[/\\]+$/, '').replace(/^.*:/, '')).replace(/\.git$/i, ''));
 }
 
 /** The remote's default branch, as its HEAD names it. */
@@ -111,8 +115,37 @@ async function inspectRemote(remote: string, index: number, options: InitOptions
   }
 }
 
-const indent = (depth: number): string => '  '.repeat(depth);
-const comment = (depth: number, text: string): string => `${indent(depth)}// ${text}`;
+export const indent = (depth: number): string => '  '.repeat(depth);
+export const comment = (depth: number, text: string): string => `${indent(depth)}// ${text}`;
+
+/** The test command of a repo whose tests are not known yet: it fails, saying what to set. */
+export const placeholderTest = (by: string): string =>
+  `echo '${by} found no test command: set sandbox.test in repos.config.json' >&2; exit 1`;
+
+/** A value on one line, as a person writes it: `["go", "team-payments"]`. */
+export const inlineJson = (value: unknown): string =>
+  Array.isArray(value) ? `[${value.map(inlineJson).join(', ')}]` : JSON.stringify(value);
+
+/** A repo as the config file holds it; without `sandbox`, the file's `defaults.sandbox` applies. */
+export interface RenderedRepo {
+  name: string;
+  url: string;
+  baseBranch: string;
+  tags?: string[];
+  sandbox?: DetectedSandbox;
+}
+
+/** One repo's object at `depth`, its sandbox fields under the comments that explain them. */
+export function renderRepo(r: RenderedRepo, depth: number): string {
+  const fields = [
+    `${indent(depth + 1)}"name": ${JSON.stringify(r.name)}`,
+    `${indent(depth + 1)}"url": ${JSON.stringify(r.url)}`,
+    `${indent(depth + 1)}"baseBranch": ${JSON.stringify(r.baseBranch)}`,
+    ...(r.tags?.length ? [`${indent(depth + 1)}"tags": ${inlineJson(r.tags)}`] : []),
+    ...(r.sandbox ? [renderSandbox(r.sandbox, depth + 1).join('\n')] : []),
+  ];
+  return [`${indent(depth)}{`, fields.join(',\n'), `${indent(depth)}}`].join('\n');
+}
 
 /** The repo's sandbox object, each field under the comments that explain it. */
 function renderSandbox(sandbox: DetectedSandbox, depth: number): string[] {
@@ -128,30 +161,25 @@ function renderSandbox(sandbox: DetectedSandbox, depth: number): string[] {
   } else if (about('setup').length > 0) {
     fields[0]?.unshift(...about('setup'));
   }
-  const test =
-    sandbox.test ?? "echo 'lockstep init found no test command: set sandbox.test in repos.config.json' >&2; exit 1";
+  const test = sandbox.test ?? placeholderTest('lockstep init');
   fields.push([...about('test'), `${indent(depth + 1)}"test": ${JSON.stringify(test)}`]);
   return [`${indent(depth)}"sandbox": {`, fields.map((f) => f.join('\n')).join(',\n'), `${indent(depth)}}`];
 }
 
-export function renderConfig(repos: InitRepo[], file: string): string {
+/** The `$schema` value of a config written at `file`: the project's JSON schema, relative to it. */
+export function schemaRef(file: string): string {
   const schema = relative(dirname(resolve(file)), join(projectRoot, 'schemas', 'repos.config.schema.json'));
-  const repoBlocks = repos.map((r) =>
-    [
-      `${indent(2)}{`,
-      `${indent(3)}"name": ${JSON.stringify(r.name)},`,
-      `${indent(3)}"url": ${JSON.stringify(r.url)},`,
-      `${indent(3)}"baseBranch": ${JSON.stringify(r.baseBranch)},`,
-      ...renderSandbox(r.sandbox, 3),
-      `${indent(2)}}`,
-    ].join('\n'),
-  );
+  return isAbsolute(schema) || schema.startsWith('.') ? schema : `./${schema}`;
+}
+
+export function renderConfig(repos: InitRepo[], file: string): string {
+  const repoBlocks = repos.map((r) => renderRepo(r, 2));
   return [
     '// The fleet Lockstep changes, written by "lockstep init". JSON with comments: "//" and "/* */"',
     "// comments are allowed, trailing commas are not. Each repo's sandbox was detected from its",
     '// files at the base branch; the comments say from which. Every field: docs/configuration.md.',
     '{',
-    `${indent(1)}"$schema": ${JSON.stringify(isAbsolute(schema) || schema.startsWith('.') ? schema : `./${schema}`)},`,
+    `${indent(1)}"$schema": ${JSON.stringify(schemaRef(file))},`,
     comment(1, 'where pull requests go: "local" keeps them as JSON under .lockstep/forge/; github and'),
     comment(1, 'gitlab take a token from the environment (docs/forges.md)'),
     `${indent(1)}"forge": { "type": "local" },`,
@@ -190,16 +218,26 @@ export async function initConfig(options: InitOptions): Promise<{ file: string; 
     }
     seen.add(r.name);
   }
-  // Validated beside the target (relative urls resolve from its folder), then moved into place.
-  const draft = join(dirname(file), `.${basename(file)}.init-${process.pid}.json`);
-  await writeFile(draft, renderConfig(repos, file));
+  await writeValidatedConfig(file, renderConfig(repos, file));
+  return { file, repos };
+}
+
+/**
+ * Writes `text` as the repos.config.json at `file`, atomically: it is validated beside the
+ * target (relative urls resolve from its folder) with the loader every command uses, then moved
+ * into place; a text that does not load leaves the target as it was. With `check`, it is only
+ * validated. Returns the loaded config.
+ */
+export async function writeValidatedConfig(file: string, text: string, check = false): Promise<LoadedConfig> {
+  const draft = join(dirname(file), `.${basename(file)}.draft-${process.pid}.json`);
+  await writeFile(draft, text);
   try {
-    await loadReposConfig(draft).catch((err: unknown) => {
+    const loaded = await loadReposConfig(draft).catch((err: unknown) => {
       throw err instanceof InputError ? new InputError(err.issues.map((i) => ({ ...i, file }))) : err;
     });
-    await rename(draft, file);
+    if (!check) await rename(draft, file);
+    return { ...loaded, file };
   } finally {
     await rm(draft, { force: true });
   }
-  return { file, repos };
 }

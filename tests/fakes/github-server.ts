@@ -25,6 +25,7 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../../config/paths.ts';
 import { CommitGraph } from './commit-graph.ts';
+import { GitHubOrgs, OwnerNotFound } from './forge-owners.ts';
 
 interface Parameter {
   name: string;
@@ -148,6 +149,8 @@ export interface FakeGitHub {
   violations: string[];
   /** Adds a repository (`owner/repo`) with its default branch `main`. */
   addRepo(slug: string): void;
+  /** Organizations and the repositories they list (`GET /orgs/{org}/repos`). */
+  orgs: GitHubOrgs;
   pulls(slug: string): FakePull[];
   /** Commits `files` on `branch` (created from `from`, default `main`) as `author`; returns the new head. */
   push(slug: string, branch: string, files: string[], options?: { author?: string; from?: string }): string;
@@ -275,6 +278,7 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   const coercing = new Ajv({ strict: false, validateFormats: false, allErrors: true, coerceTypes: true });
   const operations = compile(ajv, coercing);
   const repos = new Map<string, FakeRepo>();
+  const orgs = new GitHubOrgs();
   const requests: LoggedRequest[] = [];
   const violations: string[] = [];
   const faults: (Fault & { seen: number; hits: number })[] = [];
@@ -542,10 +546,18 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     base: string,
     p: Record<string, unknown>,
     body: Record<string, unknown> | null,
-  ): Promise<{ status: number; json: unknown }> {
+  ): Promise<{ status: number; json: unknown; headers?: Record<string, string> }> {
     const slug = `${String(p.owner)}/${String(p.repo)}`;
     const now = new Date().toISOString();
     switch (op.operationId) {
+      case 'repos/list-for-org':
+        try {
+          return orgs.list(base, p);
+        } catch (err) {
+          // GitHub's answer for an organization that does not exist (or that the token cannot see).
+          if (err instanceof OwnerNotFound) throw new HttpError(404, err.body, false);
+          throw err;
+        }
       case 'pulls/list': {
         const repo = findRepo(slug);
         const state = (p.state as string | undefined) ?? 'open';
@@ -1148,7 +1160,7 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
         return;
       }
       checkAnswer(op, answer);
-      send(answer.status, answer.json);
+      send(answer.status, answer.json, answer.headers);
     } catch (err) {
       if (err instanceof HttpError) {
         if (err.violation) violations.push(`${entry.method} ${entry.path}: ${err.status} ${err.message}`);
@@ -1195,6 +1207,7 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     login,
     requests,
     violations,
+    orgs,
     addRepo(slug) {
       if (!repos.has(slug))
         repos.set(slug, {

@@ -17,6 +17,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { CommitGraph } from './commit-graph.ts';
+import { GitLabGroups, GROUP_PROJECTS_OPERATION, OwnerNotFound } from './forge-owners.ts';
 
 /**
  * `malformed`: the request takes effect, and the answer (each item of a list) lacks `field`, as no GitLab answer does.
@@ -99,6 +100,8 @@ export interface FakeGitLab {
   violations: string[];
   /** Adds a project with its default branch `main`. */
   addProject(path: string): void;
+  /** Groups and the projects they list (`GET /groups/:id/projects`). */
+  groups: GitLabGroups;
   addUser(username: string): number;
   mergeRequests(project: string): FakeMergeRequest[];
   /** Commits `files` on `branch` (created from `from`, default `main`) as `author`; returns the new head. */
@@ -336,7 +339,8 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
   const login = options.login ?? 'lockstep-bot';
   const ajv = new Ajv({ strict: false, allErrors: true, coerceTypes: false });
   const coercing = new Ajv({ strict: false, allErrors: true, coerceTypes: 'array' });
-  const compiled = OPERATIONS.map((op) => ({
+  const groups = new GitLabGroups();
+  const compiled = [...OPERATIONS, GROUP_PROJECTS_OPERATION].map((op) => ({
     ...op,
     q: op.query ? coercing.compile(op.query) : null,
     b: op.body ? ajv.compile(op.body) : null,
@@ -468,7 +472,16 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     params: string[],
     query: Record<string, unknown>,
     body: Record<string, unknown>,
-  ): { status: number; json: unknown } {
+  ): { status: number; json: unknown; headers?: Record<string, string> } {
+    if (id === GROUP_PROJECTS_OPERATION.id) {
+      try {
+        return groups.list(host, params[0] ?? '', query);
+      } catch (err) {
+        // GitLab's answer for a group that does not exist (or that the token cannot see).
+        if (err instanceof OwnerNotFound) throw new HttpError(404, err.body, false);
+        throw err;
+      }
+    }
     const path = decodeURIComponent(params[0] ?? '');
     const project = id === 'users/list' ? null : projects.get(path);
     if (id !== 'users/list' && !project) throw new HttpError(404, { message: '404 Project Not Found' }, true);
@@ -802,7 +815,7 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
             `Another open merge request already exists for this source branch: !${(answer.json as { iid: number }).iid}`,
           ],
         });
-      send(answer.status, answer.json);
+      send(answer.status, answer.json, answer.headers);
     } catch (err) {
       if (err instanceof HttpError) {
         if (err.violation) violations.push(`${entry.method} ${entry.path}: ${err.status} ${err.message}`);
@@ -826,6 +839,7 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     token,
     requests,
     violations,
+    groups,
     addProject(path) {
       if (!projects.has(path))
         projects.set(path, {

@@ -16,6 +16,7 @@ import { callForge, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
 import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
+import { ownerNotFound, type ForgeRepository } from '../listing.ts';
 import { pacedFetch, pacerFor } from '../pacing.ts';
 import { landingChecks, latestVerdicts, requiredContexts, runState, statusState } from './landing.ts';
 import {
@@ -25,6 +26,7 @@ import {
   Commit,
   Comparison,
   MergeResult,
+  OrgRepositories,
   PullRequest,
   PullRequests,
   Refusal,
@@ -39,6 +41,7 @@ type GitHubClient = InstanceType<typeof GitHubClient>;
 const LIST = 'GET /repos/{owner}/{repo}/pulls';
 const UPDATE = 'PATCH /repos/{owner}/{repo}/pulls/{pull_number}';
 const COMPARE = 'GET /repos/{owner}/{repo}/compare/{base}...{head}';
+const ORG_REPOS = 'GET /orgs/{org}/repos';
 
 /** How often, and how far apart, an accepted update-branch is looked for on the PR (GitHub updates in the background). */
 const UPDATE_POLLS = 10;
@@ -188,6 +191,27 @@ export class GitHubForge implements Forge {
         await this.client.paginate(this.client.rest.pulls.list, { ...this.slug(repo), state: 'all', per_page: 100 }),
       );
       return all.map((pr) => this.record(repo, pr)).sort((a, b) => a.number - b.number);
+    });
+  }
+
+  /** Every repository of the organization, page by page (GitHub's Link header), forks and archived ones included. */
+  async listOrganizationRepositories(org: string): Promise<ForgeRepository[]> {
+    return this.call(`list the repositories of the organization ${org}`, async () => {
+      const pages = await this.client.paginate(ORG_REPOS, { org, type: 'all', per_page: 100 }).catch((err: unknown) => {
+        if (statusOf(err) !== 404) throw err;
+        throw ownerNotFound(
+          `GitHub at ${this.options.config.baseUrl} has no organization "${org}", or the token in ${this.options.config.tokenEnv} cannot see it`,
+        );
+      });
+      return answer(OrgRepositories, ORG_REPOS, pages).map((r) => ({
+        name: r.name,
+        slug: r.full_name,
+        cloneUrl: r.clone_url,
+        defaultBranch: r.default_branch ?? null,
+        topics: r.topics ?? [],
+        archived: r.archived ?? false,
+        fork: r.fork,
+      }));
     });
   }
 

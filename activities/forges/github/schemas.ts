@@ -112,3 +112,15 @@ export const ValidationFailed = z.object({
   errors: z.array(z.union([z.object({ message: z.string().optional() }), z.string()])).optional(),
 });
 export type ValidationFailed = z.infer<typeof ValidationFailed>;
+
+/** A repository as `repos/list-for-org` lists it (GitHub's "minimal repository", which GitHub always fills with these). */
+export const OrgRepository = z.object({
+  name: z.string(),
+  full_name: z.string(),
+  clone_url: z.string(),
+  default_branch: z.string().optional(),
+  topics: z.array(z.string()).optional(),
+  archived: z.boolean().optional(),
+  fork: z.boolean(),
+});
+export const OrgRepositories = z.array(OrgRepository);

@@ -22,11 +22,13 @@ import type {
 } from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
+import { ownerNotFound, type ForgeRepository } from '../listing.ts';
 import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
 import {
   Approvals,
   Commit,
   ErrorBody,
+  GroupProjects,
   MergeRequest,
   MergeRequests,
   Pipelines,
@@ -73,6 +75,7 @@ const answer = <T>(schema: z.ZodType<T>, endpoint: string, data: unknown): T =>
 const MR = 'GET /projects/:id/merge_requests/:merge_request_iid';
 const EDIT = 'PUT /projects/:id/merge_requests/:merge_request_iid';
 const LIST = 'GET /projects/:id/merge_requests';
+const GROUP_PROJECTS = 'GET /groups/:id/projects';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -223,6 +226,29 @@ export class GitLabForge implements Forge {
         await this.api.MergeRequests.all({ projectId: this.project(repo), perPage: 100, maxPages: 20 }),
       );
       return all.map((mr) => this.record(repo, mr)).sort((a, b) => a.number - b.number);
+    });
+  }
+
+  /** Every project of the group and its subgroups, page by page (GitLab's Link header), forks and archived ones included. */
+  async listGroupProjects(group: string): Promise<ForgeRepository[]> {
+    return this.call(`list the projects of the group ${group}`, async () => {
+      const pages = await this.api.Groups.allProjects(group, { includeSubgroups: true, perPage: 100 }).catch(
+        (err: unknown) => {
+          if (!(err instanceof GitLabError && err.status === 404)) throw err;
+          throw ownerNotFound(
+            `GitLab at ${this.options.config.baseUrl} has no group "${group}", or the token in ${this.options.config.tokenEnv} cannot see it`,
+          );
+        },
+      );
+      return answer(GroupProjects, GROUP_PROJECTS, pages).map((p) => ({
+        name: p.path,
+        slug: p.path_with_namespace,
+        cloneUrl: p.http_url_to_repo,
+        defaultBranch: p.default_branch ?? null,
+        topics: p.topics ?? [],
+        archived: p.archived ?? false,
+        fork: Boolean(p.forked_from_project),
+      }));
     });
   }
 

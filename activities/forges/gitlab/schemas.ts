@@ -73,3 +73,16 @@ export type Commit = z.infer<typeof Commit>;
 /** A merge request's pipelines, newest first. */
 export const Pipelines = z.array(z.object({ sha: z.string(), status: z.string(), web_url: z.string().optional() }));
 export type Pipelines = z.infer<typeof Pipelines>;
+
+/** A project as `GET /groups/:id/projects` lists it (`default_branch` is null in an empty project). */
+export const GroupProject = z.object({
+  path: z.string(),
+  path_with_namespace: z.string(),
+  http_url_to_repo: z.string(),
+  default_branch: z.string().nullish(),
+  topics: z.array(z.string()).optional(),
+  archived: z.boolean().optional(),
+  /** Present on a fork: the project it was forked from. */
+  forked_from_project: z.object({ path_with_namespace: z.string() }).nullish(),
+});
+export const GroupProjects = z.array(GroupProject);
