@@ -77,6 +77,10 @@ export function landingDecision(state: LandingState, expectedHead: string): Land
     return stop(
       `${state.headAuthor ?? 'someone'} pushed ${pr.commit.slice(0, 12)} to ${pr.head} of ${pr.repo} after the gate checked ${expectedHead.slice(0, 12)}: that head was never tested with the set`,
     );
+  if (pr.draft)
+    return stop(
+      `${pr.repo} #${pr.number} is still a draft, which the forge does not merge: mark the set ready for review with lockstep publish, then land again`,
+    );
   if (state.reviews.changesRequested.length > 0)
     return stop(`${state.reviews.changesRequested.join(', ')} requested changes on ${pr.repo} #${pr.number}`);
   const failing = state.checks.filter((c) => c.required && c.state === 'failure');

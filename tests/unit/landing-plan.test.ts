@@ -55,9 +55,9 @@ describe('reverse merge order', () => {
 const HEAD = 'a'.repeat(40);
 
 function state(
-  overrides: Partial<LandingState> & { commit?: string; prState?: 'open' | 'closed' | 'merged' } = {},
+  overrides: Partial<LandingState> & { commit?: string; prState?: 'open' | 'closed' | 'merged'; draft?: boolean } = {},
 ): LandingState {
-  const { commit, prState, ...rest } = overrides;
+  const { commit, prState, draft, ...rest } = overrides;
   return {
     pullRequest: {
       number: 7,
@@ -69,7 +69,7 @@ function state(
       base: 'main',
       commit: commit ?? HEAD,
       state: prState ?? 'open',
-      draft: false,
+      draft: draft ?? false,
       createdAt: '2026-01-01T00:00:00Z',
       updatedAt: '2026-01-01T00:00:00Z',
     },
@@ -127,6 +127,13 @@ describe('landingDecision', () => {
     expect(landingDecision(state({ checks: [check('ci', 'failure'), check('e2e', 'pending')] }), HEAD)).toMatchObject({
       action: 'stop',
       reason: 'required check ci failed on storefront #7',
+    });
+  });
+
+  it('stops on a draft, which no forge merges, saying to publish the set first', () => {
+    expect(landingDecision(state({ draft: true, checks: [check('ci', 'success')] }), HEAD)).toMatchObject({
+      action: 'stop',
+      reason: expect.stringMatching(/^storefront #7 is still a draft.*lockstep publish, then land again$/),
     });
   });
 
