@@ -34,7 +34,7 @@ import { changeWorkflowId } from '../../core/ids.ts';
 import type { ChangeInput, ChangeResult, ChangeStatusView } from '../../core/change.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import type { FakeOpenAI, ScriptedTurn } from '../fakes/openai-server.ts';
-import { billingCodeSteps, exampleChange } from '../helpers/fleet.ts';
+import { billingCodeSteps, exampleChangeAs } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { plainSettings } from '../../config/temporal.ts';
 
@@ -59,7 +59,9 @@ function onPath(program: string): boolean {
   });
 }
 
-const stepsInput = (file: string): Promise<ChangeInput> => h.changeInput(exampleChange(file));
+/** An example change under an id of this file's own (`<id>-audit`: see exampleChangeAs). */
+const stepsInput = async (file: string): Promise<ChangeInput> =>
+  h.changeInput(await exampleChangeAs(file, `${file.replace(/\.yaml$/, '')}-audit`, h.fleet.root));
 
 async function agentInput(changeId: string, model: string): Promise<ChangeInput> {
   const file = join(h.fleet.root, `${changeId}.json`);
@@ -163,10 +165,10 @@ describe('lockstep audit', () => {
     expect(report.closedAt).not.toBeNull();
     expect(report.workflows.map((w) => [w.workflowId, w.type, w.status]).sort()).toEqual(
       [
-        ['change/price-cents', 'changeWorkflow', 'completed'],
-        ['change/price-cents/repo/billing', 'repoWorkflow', 'completed'],
-        ['change/price-cents/repo/catalog', 'repoWorkflow', 'completed'],
-        ['change/price-cents/repo/storefront', 'repoWorkflow', 'completed'],
+        ['change/price-cents-audit', 'changeWorkflow', 'completed'],
+        ['change/price-cents-audit/repo/billing', 'repoWorkflow', 'completed'],
+        ['change/price-cents-audit/repo/catalog', 'repoWorkflow', 'completed'],
+        ['change/price-cents-audit/repo/storefront', 'repoWorkflow', 'completed'],
       ].sort(),
     );
     expect(entriesByType(report)).toEqual(await scheduledByType(report));
@@ -203,7 +205,7 @@ describe('lockstep audit', () => {
     expect(report.totals.commands).toBe(result.repos.reduce((n, r) => n + r.steps.length, 0));
 
     const text = renderAuditText(report);
-    expect(text).toMatch(/^change price-cents: succeeded/);
+    expect(text).toMatch(/^change price-cents-audit: succeeded/);
     for (const repo of ['catalog', 'storefront', 'billing']) expect(text).toContain(repo);
     expect(renderAuditMarkdown(report)).toContain('## Timeline');
   });
@@ -234,7 +236,7 @@ describe('lockstep audit', () => {
     const report = await buildAudit(session, input.changeId);
     reports.set(input.changeId, report);
     expect(report.status).toBe('failed');
-    const billingRuns = report.workflows.filter((w) => w.workflowId === 'change/price-cents-broken/repo/billing');
+    const billingRuns = report.workflows.filter((w) => w.workflowId === 'change/price-cents-broken-audit/repo/billing');
     expect(billingRuns).toHaveLength(2);
     expect(new Set(billingRuns.map((w) => w.runId)).size).toBe(2);
     expect(report.workflows).toHaveLength(5);

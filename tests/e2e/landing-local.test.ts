@@ -16,7 +16,7 @@ import { LocalForge } from '../../activities/forges/local/index.ts';
 import { changeWorkflowId, landingWorkflowId } from '../../core/ids.ts';
 import type { LandingView } from '../../core/landing-plan.ts';
 import type { landingWorkflow } from '../../workflows/landing.ts';
-import { exampleChange } from '../helpers/fleet.ts';
+import { exampleChangeAs } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { fleetReaders } from '../helpers/remotes.ts';
 
@@ -31,6 +31,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+
+/** The demo change, under an id of this file's own (see exampleChangeAs). */
+const CENTS = 'price-cents-landing';
 
 const forge = () => new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
 
@@ -103,8 +106,8 @@ const repoView = (view: LandingView, repo: string) => view.repos.find((r) => r.r
 
 describe('landing on the local forge', () => {
   it('lands the demo change in merge order into the bare remotes, and land again finds it landed', async () => {
-    const pushed = await publish(exampleChange('price-cents.yaml'));
-    const { code, view, stderr } = await land('price-cents');
+    const pushed = await publish(await exampleChangeAs('price-cents.yaml', CENTS, h.fleet.root));
+    const { code, view, stderr } = await land(CENTS);
     expect(code, stderr).toBe(0);
     expect(view.status).toBe('landed');
     expect(view.steps).toEqual([['catalog'], ['storefront', 'billing']]);
@@ -114,17 +117,17 @@ describe('landing on the local forge', () => {
       expect(r?.merge).toMatchObject({ method: 'merge', found: false });
       expect(await onMain(repo, pushed.get(repo) ?? '')).toBe(true);
       expect((await git(repo, 'rev-parse', 'main')).trim()).toBe(r?.merge?.sha);
-      const [pr] = (await forge().listPullRequests(repo)).filter((p) => p.head === 'lockstep/price-cents');
+      const [pr] = (await forge().listPullRequests(repo)).filter((p) => p.head === `lockstep/${CENTS}`);
       expect(pr?.state).toBe('merged');
     }
     // The provider merged before its consumers (the records' merge times, each written after its merge).
     const at = (repo: string) => repoView(view, repo)?.merge?.at ?? '';
     expect(at('catalog') < at('storefront') && at('catalog') < at('billing')).toBe(true);
 
-    const prs = await h.cli(['prs', 'price-cents', '--no-worker']);
+    const prs = await h.cli(['prs', CENTS, '--no-worker']);
     expect(prs.stderr + prs.stdout).toMatch(/landing landed: merged catalog at [0-9a-f]{12} \(merge\)/);
     // The audit shows each merge with its sha, method, time and the checks it waited for.
-    const audit = await h.cli(['audit', 'price-cents', '--json']);
+    const audit = await h.cli(['audit', CENTS, '--json']);
     expect(audit.code, audit.stderr).toBe(0);
     const merges = (
       JSON.parse(audit.stdout) as {
@@ -147,9 +150,9 @@ describe('landing on the local forge', () => {
     expect(audit.stdout).toContain('landing landed: 3 pull requests merged in order');
 
     // Landing again, as a person runs it: each PR found merged, nothing merged twice.
-    const again = await h.cli(['land', 'price-cents', '--no-worker']);
+    const again = await h.cli(['land', CENTS, '--no-worker']);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stderr).toContain('price-cents: landed — 3 pull requests merged in order (3 found merged already)');
+    expect(again.stderr).toContain(`${CENTS}: landed — 3 pull requests merged in order (3 found merged already)`);
     for (const repo of ['catalog', 'storefront', 'billing'])
       expect(again.stderr).toMatch(
         new RegExp(

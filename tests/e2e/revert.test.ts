@@ -6,16 +6,16 @@
  * nothing; a change that never landed is refused; a revert that conflicts names the files.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import type { ChangeResult } from '../../core/change.ts';
 import type { LandingView } from '../../core/landing-plan.ts';
-import { exampleChange } from '../helpers/fleet.ts';
+import { exampleChangeAs } from '../helpers/fleet.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 import { fleetReaders } from '../helpers/remotes.ts';
 import { uniqueSuffix } from '../helpers/temporal.ts';
@@ -45,11 +45,9 @@ async function cli<T>(args: string[], noWorker = true): Promise<{ code: number; 
   return { code: out.code, doc: out.stdout.trim() ? (JSON.parse(out.stdout) as T) : null, stderr: out.stderr };
 }
 
-/** Runs a change file to its linked PRs, with the id given. */
-async function publish(source: string, id: string): Promise<void> {
-  const file = join(h.fleet.root, `${id}.yaml`);
-  await writeFile(file, stringify({ ...(parse(await readFile(source, 'utf8')) as object), id }));
-  const result = await h.run(await h.changeInput(file));
+/** Runs an example change to its linked PRs, with the id given. */
+async function publish(example: string, id: string): Promise<void> {
+  const result = await h.run(await h.changeInput(await exampleChangeAs(example, id, h.fleet.root)));
   expect(result.status, result.summary).toBe('succeeded');
 }
 
@@ -67,7 +65,7 @@ const pullsOf = async (repo: string, head: string) =>
 describe('lockstep revert', () => {
   it('reverts a landed set: linked PRs for the merged repos, consumers first, tested and gated, landed back to the old mains', async () => {
     const before = new Map(await Promise.all(DEMO.map(async (r) => [r, await tree(r)] as const)));
-    await publish(exampleChange('price-cents.yaml'), CENTS);
+    await publish('price-cents.yaml', CENTS);
 
     // Not landed yet: refused, naming the change and the fix, and nothing started.
     const early = await cli<ChangeResult>(['revert', CENTS, '--yes']);

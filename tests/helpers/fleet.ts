@@ -40,6 +40,19 @@ export const fixtureFleet = (name: string): string => join(projectRoot, 'tests',
 export const exampleChange = (name: string): string => join(projectRoot, 'examples', 'changes', name);
 
 /**
+ * A copy of an example change under another id, in `dir`. Sandboxes are named after the change
+ * id on the one Docker engine all test files share, so files that run the demo change side by
+ * side each run it under an id of their own.
+ */
+export async function exampleChangeAs(name: string, id: string, dir: string): Promise<string> {
+  const text = await readFile(exampleChange(name), 'utf8');
+  if (!/^id: \S+$/m.test(text)) throw new Error(`${name} has no "id:" line to rename`);
+  const file = join(dir, `${id}.yaml`);
+  await writeFile(file, text.replace(/^id: \S+$/m, `id: ${id}`));
+  return file;
+}
+
+/**
  * The billing code steps of the demo change, which scripted agents run through run_command.
  * Billing changes alone in those tests, so it keeps declaring the `price` it still receives
  * from catalog: declaring `price_cents` without catalog would rightly be blocked by the gate.
