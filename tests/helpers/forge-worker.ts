@@ -13,9 +13,9 @@ export interface ForgeWorker {
   stop(): Promise<void>;
 }
 
-/** A worker on the harness's server and queues, with the forge of `configFile`. */
-export async function startForgeWorker(h: Harness, configFile: string): Promise<ForgeWorker> {
-  const loaded = await loadReposConfig(configFile);
+/** A worker on the harness's server and queues, with the forge of each config file. */
+export async function startForgeWorker(h: Harness, ...configFiles: string[]): Promise<ForgeWorker> {
+  const forges = await Promise.all(configFiles.map(async (file) => (await loadReposConfig(file)).config.forge));
   const connection = await NativeConnection.connect({ address: h.env.address });
   const worker = await createLockstepWorker({
     connection,
@@ -23,7 +23,7 @@ export async function startForgeWorker(h: Harness, configFile: string): Promise<
     stateDir: h.fleet.stateDir,
     hostId: h.hostId,
     sharedTaskQueue: h.queue,
-    forges: [loaded.config.forge],
+    forges,
   });
   const running = worker.run();
   return {
