@@ -59,3 +59,12 @@ export type MergeOutcome =
 /** Bringing a PR whose base moved up to date on the forge. */
 export type UpdateOutcome =
   { updated: true; headSha: string } | { updated: false; conflicts: string[]; reason: string };
+
+/**
+ * Where a refused update's conflicts are when the forge names no file (neither GitHub's nor
+ * GitLab's API does): the files both sides changed since they diverged, sorted.
+ */
+export function changedOnBothSides(ours: readonly string[], theirs: readonly string[]): string[] {
+  const changed = new Set(theirs);
+  return [...new Set(ours)].filter((file) => changed.has(file)).sort();
+}

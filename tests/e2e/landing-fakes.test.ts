@@ -368,15 +368,14 @@ describe.each(FORGES)('landing through the workflow on the %s fake', (forge) => 
     expect(view.status).toBe('stopped');
     const api = repoView(f, view, 'conflict-api');
     expect(api?.state).toBe('stopped');
-    // Neither forge's API names the files; the forge's own refusal is the reason.
+    // Neither forge's API names the conflicting files: the forge names those both sides changed.
+    expect(api?.conflicts).toEqual(['README.md']);
     expect(api?.reason).toMatch(
-      forge === 'github'
-        ? /could not bring .* up to date: merge conflict between base and head/
-        : /could not bring .* up to date: Rebase failed/,
+      new RegExp(`${repoName(forge, 'conflict-api')}'s base moved and merging it in conflicts in README\\.md`),
     );
     expect(repoView(f, view, 'conflict-web')?.state).toBe('queued');
     expect(view.summary).toMatch(new RegExp(`nothing merged; not merged: ${repoName(forge, 'conflict-web')}`));
-    // The fake's history, real git, knows which file it is.
+    // Git (the fake's history) finds the conflict in just that file.
     const head = pushed(f, 'conflict', 'conflict-api');
     expect(d.history('conflict-api').conflicts(d.history('conflict-api').head('main') ?? '', head)).toEqual([
       'README.md',

@@ -540,17 +540,22 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       author: user(commit.author),
       committer: user(commit.author),
       parents: commit.parents.map((p) => ({ sha: p, url: `${base}/repos/${slug}/commits/${p}` })),
-      files: commit.files.map((filename) => ({
-        sha: null,
-        filename,
-        status: 'modified',
-        additions: 1,
-        deletions: 0,
-        changes: 1,
-        blob_url: '',
-        raw_url: '',
-        contents_url: '',
-      })),
+      files: commit.files.map(diffEntry),
+    };
+  }
+
+  /** A changed file as GitHub lists it in commits and comparisons (its counts are not kept). */
+  function diffEntry(filename: string): Record<string, unknown> {
+    return {
+      sha: null,
+      filename,
+      status: 'modified',
+      additions: 1,
+      deletions: 0,
+      changes: 1,
+      blob_url: '',
+      raw_url: '',
+      contents_url: '',
     };
   }
 
@@ -812,7 +817,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
             behind_by: behind,
             total_commits: ahead,
             commits: [],
-            files: [],
+            // Three dots: what `head` changed since it left `base` (GitHub lists them on the first page).
+            files: Number(p.page ?? 1) === 1 ? repo.graph.changedFiles(from, to).map(diffEntry) : [],
           },
         };
       }

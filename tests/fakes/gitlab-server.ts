@@ -288,6 +288,23 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
     query: { type: 'object', additionalProperties: false, properties: { stats: { type: 'boolean' } } },
   },
   {
+    id: 'repository/compare',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)\/repository\/compare$/,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['from', 'to'],
+      properties: {
+        from: str,
+        to: str,
+        from_project_id: int,
+        straight: { type: 'boolean' },
+        unidiff: { type: 'boolean' },
+      },
+    },
+  },
+  {
     id: 'users/list',
     method: 'GET',
     path: /^\/users$/,
@@ -656,6 +673,51 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
             created_at: now,
             parent_ids: commit.parents,
             web_url: `${host}/${path}/-/commit/${commit.sha}`,
+          },
+        };
+      }
+      case 'repository/compare': {
+        const ref = (name: unknown) => {
+          const sha =
+            project?.graph.head(String(name)) ?? (project?.graph.get(String(name)) ? String(name) : undefined);
+          if (!sha) throw new HttpError(404, { message: '404 Ref Not Found' }, true);
+          return sha;
+        };
+        const [from, to] = [ref(query.from), ref(query.to)];
+        const commit = (sha: string) => ({
+          id: sha,
+          short_id: sha.slice(0, 8),
+          title: project?.graph.get(sha)?.message ?? '',
+        });
+        // straight=false (the default): from the merge base, as `git diff from...to`.
+        const files = flag(query.straight)
+          ? [
+              ...new Set([
+                ...(project?.graph.changedFiles(from, to) ?? []),
+                ...(project?.graph.changedFiles(to, from) ?? []),
+              ]),
+            ]
+          : (project?.graph.changedFiles(from, to) ?? []);
+        return {
+          status: 200,
+          json: {
+            commit: commit(to),
+            commits: [...(project?.graph.ancestors(to) ?? [])]
+              .filter((sha) => !project?.graph.ancestors(from).has(sha))
+              .map(commit),
+            diffs: files.map((file) => ({
+              diff: '',
+              new_path: file,
+              old_path: file,
+              a_mode: '100644',
+              b_mode: '100644',
+              new_file: false,
+              renamed_file: false,
+              deleted_file: false,
+            })),
+            compare_timeout: false,
+            compare_same_ref: from === to,
+            web_url: `${host}/${path}/-/compare/${from}...${to}`,
           },
         };
       }

@@ -1,7 +1,7 @@
 /** The pure decisions of landing: steps of the merge order, and what to do with one PR. */
 import { describe, expect, it } from 'vitest';
 import { landingDecision, landingSteps, nextPoll } from '../../core/landing-plan.ts';
-import type { LandingCheck, LandingState } from '../../core/landing.ts';
+import { changedOnBothSides, type LandingCheck, type LandingState } from '../../core/landing.ts';
 import { mergeOrder } from '../../core/order.ts';
 
 const demo = [
@@ -141,6 +141,16 @@ describe('landingDecision', () => {
       },
     );
     expect(landingDecision(state({ mergeable: null }), HEAD)).toMatchObject({ action: 'wait' });
+  });
+});
+
+describe('changedOnBothSides', () => {
+  it('names the files both sides changed, once each, sorted', () => {
+    expect(changedOnBothSides(['b.txt', 'a.txt', 'ours.txt', 'a.txt'], ['theirs.txt', 'a.txt', 'b.txt'])).toEqual([
+      'a.txt',
+      'b.txt',
+    ]);
+    expect(changedOnBothSides(['ours.txt'], ['theirs.txt'])).toEqual([]);
   });
 });
 
