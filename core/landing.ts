@@ -59,3 +59,23 @@ export type MergeOutcome =
 /** Bringing a PR whose base moved up to date on the forge. */
 export type UpdateOutcome =
   { updated: true; headSha: string } | { updated: false; conflicts: string[]; reason: string };
+
+/**
+ * Where a refused update's conflicts are when the forge names no file (GitHub's, GitLab's and
+ * Gitea's APIs name none): the files both sides changed since they diverged, sorted. Every file
+ * in conflict is one of them, though not each of them need conflict.
+ */
+export function changedOnBothSides(ours: readonly string[], theirs: readonly string[]): string[] {
+  const changed = new Set(theirs);
+  return [...new Set(ours)].filter((file) => changed.has(file)).sort();
+}
+
+/**
+ * A forge's refusal to bring a PR up to date for a conflict it does not locate: its own words,
+ * and where to look as what it is (not as the conflicting files, which `conflicts` holds only
+ * when the forge names them).
+ */
+export function conflictRefusal(reason: string, bothSides: readonly string[]): UpdateOutcome {
+  const hint = bothSides.length > 0 ? ` (changed on both sides since the merge base: ${bothSides.join(', ')})` : '';
+  return { updated: false, conflicts: [], reason: `${reason}${hint}` };
+}

@@ -17,7 +17,28 @@ export interface FakeCommit {
 
 export type MergeKind = 'merge' | 'squash' | 'rebase' | 'ff';
 
-export class CommitGraph {
+/** What a forge fake needs of a repository's history: this in-memory graph, or a real bare repository (git-history.ts). */
+export interface History {
+  readonly defaultBranch: string;
+  head(branch: string): string | undefined;
+  setHead(branch: string, sha: string): void;
+  get(sha: string): FakeCommit | undefined;
+  adopt(sha: string, parent: string, author: string, files?: string[]): void;
+  push(branch: string, files: string[], author: string, from?: string): string;
+  ancestors(sha: string): Set<string>;
+  behindBy(base: string, head: string): number;
+  aheadBy(base: string, head: string): number;
+  conflicts(base: string, head: string): string[];
+  changedFiles(base: string, head: string): string[];
+  /** A merge commit of `theirs` into `ours` (parents in that order), on no branch. */
+  mergeCommit(ours: string, theirs: string, author: string, message: string): string;
+  /** One commit on `base` with what `head` changes since they diverged, on no branch. */
+  squash(base: string, head: string, author: string, message: string): string;
+  land(branch: string, head: string, kind: MergeKind, author: string, message: string): string;
+  replay(base: string, head: string): string;
+}
+
+export class CommitGraph implements History {
   private readonly commits = new Map<string, FakeCommit>();
   private readonly heads = new Map<string, string>();
   private seq = 0;
@@ -105,6 +126,14 @@ export class CommitGraph {
     return [...new Set(this.only(head, base).flatMap((c) => c.files))].sort();
   }
 
+  mergeCommit(ours: string, theirs: string, author: string, message: string): string {
+    return this.commit([ours, theirs], [], author, message);
+  }
+
+  squash(base: string, head: string, author: string, message: string): string {
+    return this.commit([base], this.changedFiles(base, head), author, message);
+  }
+
   /**
    * Lands `head` on `branch` the way `kind` does, moving the branch; returns the new head.
    * The caller has checked there is no conflict (and, for `ff`, that `head` is up to date).
@@ -115,7 +144,7 @@ export class CommitGraph {
     let tip: string;
     if (kind === 'ff') tip = head;
     else if (kind === 'merge') tip = this.commit([base, head], this.changedFiles(base, head), author, message);
-    else if (kind === 'squash') tip = this.commit([base], this.changedFiles(base, head), author, message);
+    else if (kind === 'squash') tip = this.squash(base, head, author, message);
     else tip = this.replay(base, head);
     this.heads.set(branch, tip);
     return tip;

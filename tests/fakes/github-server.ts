@@ -7,7 +7,8 @@
  * PR of a head, 404 for an unknown repo, 401 for a bad token), checks its own answers carry the
  * fields GitHub's description requires, and injects faults at chosen points.
  *
- * For landing it keeps each repository's history (commit-graph.ts): branch heads, check runs
+ * For landing it keeps each repository's history (commit-graph.ts, or a real bare repository
+ * with git-history.ts, whose branches the fake reads on every request): branch heads, check runs
  * and commit statuses per commit, reviews, branch protection, and the merge methods the
  * repository allows. A PR's mergeability is computed from them as GitHub reports it (null on
  * the first read after either branch moved, then dirty, blocked, behind, unstable or clean);
@@ -24,8 +25,9 @@ import type { AddressInfo } from 'node:net';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from '../../config/paths.ts';
-import { CommitGraph } from './commit-graph.ts';
+import { CommitGraph, type History } from './commit-graph.ts';
 import { GitHubOrgs, OwnerNotFound } from './forge-owners.ts';
+import { GitHistory } from './git-history.ts';
 
 interface Parameter {
   name: string;
@@ -147,8 +149,11 @@ export interface FakeGitHub {
   login: string;
   requests: LoggedRequest[];
   violations: string[];
-  /** Adds a repository (`owner/repo`) with its default branch `main`. */
-  addRepo(slug: string): void;
+  /**
+   * Adds a repository (`owner/repo`) with its default branch `main`: its history in memory, or,
+   * given `gitDir`, the bare repository there (pushes to it are seen, merges are made in it).
+   */
+  addRepo(slug: string, options?: { gitDir?: string }): void;
   /** Organizations and the repositories they list (`GET /orgs/{org}/repos`). */
   orgs: GitHubOrgs;
   pulls(slug: string): FakePull[];
@@ -156,7 +161,7 @@ export interface FakeGitHub {
   push(slug: string, branch: string, files: string[], options?: { author?: string; from?: string }): string;
   branchHead(slug: string, branch: string): string | undefined;
   /** The repository's history (parents, files and authors of the fake's commits). */
-  history(slug: string): CommitGraph;
+  history(slug: string): History;
   /** Protects `branch` (null removes the protection: GitHub's 404 "Branch not protected"). */
   protect(slug: string, branch: string, protection: FakeProtection | null): void;
   /** A check run as a CI app reports it on a commit (the latest per name counts). */
@@ -229,7 +234,9 @@ interface StatusRecord {
 interface FakeRepo {
   id: number;
   pulls: FakePull[];
-  graph: CommitGraph;
+  graph: History;
+  /** The history is a real repository: branches move without the fake, which looks on each request. */
+  git: boolean;
   protection: Map<string, FakeProtection>;
   checkRuns: Map<string, CheckRunRecord[]>;
   statuses: Map<string, StatusRecord[]>;
@@ -429,6 +436,24 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     }
   }
 
+  /** The base head each open PR of a real repository was last computed against. */
+  const seenBase = new WeakMap<FakePull, string | undefined>();
+  /** Pushes to a real repository: open PRs follow their head, and a moved head or base is computed again. */
+  function sync(repo: FakeRepo): void {
+    if (!repo.git) return;
+    for (const pr of repo.pulls) {
+      if (pr.state !== 'open') continue;
+      const head = repo.graph.head(pr.head.ref);
+      const baseHead = repo.graph.head(pr.base.ref);
+      if (head && head !== pr.head.sha) {
+        pr.head.sha = head;
+        pr.computing = true;
+      }
+      if (seenBase.has(pr) && seenBase.get(pr) !== baseHead) pr.computing = true;
+      seenBase.set(pr, baseHead);
+    }
+  }
+
   /** The latest report of `context` on `sha`, from a commit status or a check run of that name. */
   function reported(repo: FakeRepo, sha: string, context: string): 'success' | 'failure' | 'pending' | 'missing' {
     const status = (repo.statuses.get(sha) ?? []).filter((s) => s.context === context).at(-1);
@@ -519,17 +544,22 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
       author: user(commit.author),
       committer: user(commit.author),
       parents: commit.parents.map((p) => ({ sha: p, url: `${base}/repos/${slug}/commits/${p}` })),
-      files: commit.files.map((filename) => ({
-        sha: null,
-        filename,
-        status: 'modified',
-        additions: 1,
-        deletions: 0,
-        changes: 1,
-        blob_url: '',
-        raw_url: '',
-        contents_url: '',
-      })),
+      files: commit.files.map(diffEntry),
+    };
+  }
+
+  /** A changed file as GitHub lists it in commits and comparisons (its counts are not kept). */
+  function diffEntry(filename: string): Record<string, unknown> {
+    return {
+      sha: null,
+      filename,
+      status: 'modified',
+      additions: 1,
+      deletions: 0,
+      changes: 1,
+      blob_url: '',
+      raw_url: '',
+      contents_url: '',
     };
   }
 
@@ -549,6 +579,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
   ): Promise<{ status: number; json: unknown; headers?: Record<string, string> }> {
     const slug = `${String(p.owner)}/${String(p.repo)}`;
     const now = new Date().toISOString();
+    const known = repos.get(slug);
+    if (known) sync(known);
     switch (op.operationId) {
       case 'repos/list-for-org':
         try {
@@ -593,7 +625,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
             repo.graph.setHead(b.head, sha);
           }
         } else {
-          sha = repo.graph.head(b.head) ?? repo.graph.push(b.head, [], login, b.base);
+          // A real repository has the head the client pushed, or none (then GitHub's 422).
+          sha = repo.graph.head(b.head) ?? (repo.git ? null : repo.graph.push(b.head, [], login, b.base));
         }
         if (!sha)
           throw new HttpError(
@@ -718,9 +751,9 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
           throw refusal(422, 'There are no new commits on the base branch.');
         if (repo.graph.conflicts(baseHead, pr.head.sha).length > 0)
           throw refusal(422, 'merge conflict between base and head');
-        const merged = repo.graph.commit(
-          [pr.head.sha, baseHead],
-          [],
+        const merged = repo.graph.mergeCommit(
+          pr.head.sha,
+          baseHead,
           login,
           `Merge branch '${pr.base.ref}' into ${pr.head.ref}`,
         );
@@ -796,7 +829,8 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
             behind_by: behind,
             total_commits: ahead,
             commits: [],
-            files: [],
+            // Three dots: what `head` changed since it left `base` (GitHub lists them on the first page).
+            files: Number(p.page ?? 1) === 1 ? repo.graph.changedFiles(from, to).map(diffEntry) : [],
           },
         };
       }
@@ -1208,12 +1242,13 @@ export async function startFakeGitHub(options: FakeGitHubOptions = {}): Promise<
     requests,
     violations,
     orgs,
-    addRepo(slug) {
+    addRepo(slug, { gitDir } = {}) {
       if (!repos.has(slug))
         repos.set(slug, {
           pulls: [],
           id: repos.size + 1,
-          graph: new CommitGraph('main', slug.split('/')[0] ?? login),
+          graph: gitDir ? new GitHistory(gitDir) : new CommitGraph('main', slug.split('/')[0] ?? login),
+          git: gitDir !== undefined,
           protection: new Map(),
           checkRuns: new Map(),
           statuses: new Map(),

@@ -7,7 +7,8 @@
  * and injects faults at chosen requests. Rejections the server makes on its own are recorded
  * in `violations`; injected faults are not.
  *
- * For landing it keeps each project's history (commit-graph.ts), pipelines per commit,
+ * For landing it keeps each project's history (commit-graph.ts, or a real bare repository with
+ * git-history.ts, whose branches it reads on every request), pipelines per commit,
  * approvals, the project's merge method (merge, rebase_merge, ff) and whether pipelines must
  * succeed, and computes `detailed_merge_status` from them (`checking` on the first read after
  * either branch moved). Merges and rebases move the branches; refusals answer as GitLab does
@@ -16,8 +17,9 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { CommitGraph } from './commit-graph.ts';
+import { CommitGraph, type History } from './commit-graph.ts';
 import { GitLabGroups, GROUP_PROJECTS_OPERATION, OwnerNotFound } from './forge-owners.ts';
+import { GitHistory } from './git-history.ts';
 
 /**
  * `malformed`: the request takes effect, and the answer (each item of a list) lacks `field`, as no GitLab answer does.
@@ -98,8 +100,11 @@ export interface FakeGitLab {
     fault: GitLabFaultKind | null;
   }[];
   violations: string[];
-  /** Adds a project with its default branch `main`. */
-  addProject(path: string): void;
+  /**
+   * Adds a project with its default branch `main`: its history in memory, or, given `gitDir`,
+   * the bare repository there (pushes to it are seen, merges and rebases are made in it).
+   */
+  addProject(path: string, options?: { gitDir?: string }): void;
   /** Groups and the projects they list (`GET /groups/:id/projects`). */
   groups: GitLabGroups;
   addUser(username: string): number;
@@ -107,7 +112,7 @@ export interface FakeGitLab {
   /** Commits `files` on `branch` (created from `from`, default `main`) as `author`; returns the new head. */
   push(project: string, branch: string, files: string[], options?: { author?: string; from?: string }): string;
   branchHead(project: string, branch: string): string | undefined;
-  history(project: string): CommitGraph;
+  history(project: string): History;
   settings(project: string, settings: Partial<ProjectSettings>): void;
   /** A pipeline for `sha` (the latest one of the MR's head is its `head_pipeline`). */
   pipeline(project: string, sha: string, status: PipelineStatus): void;
@@ -286,6 +291,23 @@ const OPERATIONS: { id: string; method: string; path: RegExp; query?: object; bo
     query: { type: 'object', additionalProperties: false, properties: { stats: { type: 'boolean' } } },
   },
   {
+    id: 'repository/compare',
+    method: 'GET',
+    path: /^\/projects\/([^/]+)\/repository\/compare$/,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['from', 'to'],
+      properties: {
+        from: str,
+        to: str,
+        from_project_id: int,
+        straight: { type: 'boolean' },
+        unidiff: { type: 'boolean' },
+      },
+    },
+  },
+  {
     id: 'users/list',
     method: 'GET',
     path: /^\/users$/,
@@ -307,7 +329,9 @@ interface FakePipeline {
 interface FakeProject {
   id: number;
   mrs: FakeMergeRequest[];
-  graph: CommitGraph;
+  graph: History;
+  /** The history is a real repository: branches move without the fake, which looks on each request. */
+  git: boolean;
   settings: ProjectSettings;
   pipelines: Map<string, FakePipeline[]>;
 }
@@ -399,6 +423,21 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     return { detailed, hasConflicts, behind };
   }
 
+  /** The target head each open MR of a real repository was last checked against. */
+  const seenTarget = new WeakMap<FakeMergeRequest, string | undefined>();
+  /** Pushes to a real repository: open MRs follow their source branch, and a moved branch is checked again. */
+  function sync(project: FakeProject): void {
+    if (!project.git) return;
+    for (const mr of project.mrs) {
+      if (mr.state !== 'opened') continue;
+      const head = project.graph.head(mr.source_branch);
+      const target = project.graph.head(mr.target_branch);
+      if (head && head !== mr.sha) moved(project, mr.source_branch);
+      if (seenTarget.has(mr) && seenTarget.get(mr) !== target) mr.checking = true;
+      seenTarget.set(mr, target);
+    }
+  }
+
   /** A branch moved: open MRs from or into it follow their head, and GitLab checks their mergeability again. */
   function moved(project: FakeProject, branch: string): void {
     for (const mr of project.mrs) {
@@ -485,6 +524,7 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     const path = decodeURIComponent(params[0] ?? '');
     const project = id === 'users/list' ? null : projects.get(path);
     if (id !== 'users/list' && !project) throw new HttpError(404, { message: '404 Project Not Found' }, true);
+    if (project) sync(project);
     const find = (iid: string | undefined) => {
       const mr = project?.mrs.find((m) => m.iid === Number(iid));
       if (!mr) throw new HttpError(404, { message: '404 Not found' }, true);
@@ -531,6 +571,9 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
         const target = String(body.target_branch);
         const source = String(body.source_branch);
         if (graph && !graph.head(target)) graph.setHead(target, graph.head(graph.defaultBranch) ?? '');
+        // A real repository has the source branch the client pushed; a correct client pushes first.
+        if (project?.git && !graph?.head(source))
+          throw new HttpError(400, { message: { source_branch: ['does not exist'] } }, true);
         const mr: FakeMergeRequest = {
           sha: graph?.head(source) ?? graph?.push(source, [], login, target) ?? '',
           approved_by: [],
@@ -646,6 +689,51 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
           },
         };
       }
+      case 'repository/compare': {
+        const ref = (name: unknown) => {
+          const sha =
+            project?.graph.head(String(name)) ?? (project?.graph.get(String(name)) ? String(name) : undefined);
+          if (!sha) throw new HttpError(404, { message: '404 Ref Not Found' }, true);
+          return sha;
+        };
+        const [from, to] = [ref(query.from), ref(query.to)];
+        const commit = (sha: string) => ({
+          id: sha,
+          short_id: sha.slice(0, 8),
+          title: project?.graph.get(sha)?.message ?? '',
+        });
+        // straight=false (the default): from the merge base, as `git diff from...to`.
+        const files = flag(query.straight)
+          ? [
+              ...new Set([
+                ...(project?.graph.changedFiles(from, to) ?? []),
+                ...(project?.graph.changedFiles(to, from) ?? []),
+              ]),
+            ]
+          : (project?.graph.changedFiles(from, to) ?? []);
+        return {
+          status: 200,
+          json: {
+            commit: commit(to),
+            commits: [...(project?.graph.ancestors(to) ?? [])]
+              .filter((sha) => !project?.graph.ancestors(from).has(sha))
+              .map(commit),
+            diffs: files.map((file) => ({
+              diff: '',
+              new_path: file,
+              old_path: file,
+              a_mode: '100644',
+              b_mode: '100644',
+              new_file: false,
+              renamed_file: false,
+              deleted_file: false,
+            })),
+            compare_timeout: false,
+            compare_same_ref: from === to,
+            web_url: `${host}/${path}/-/compare/${from}...${to}`,
+          },
+        };
+      }
       case 'mr/edit': {
         const mr = find(params[1]);
         if (unknownUsers(body.assignee_ids).length + unknownUsers(body.reviewer_ids).length > 0)
@@ -708,12 +796,7 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     let head = mr.sha;
     if (body.squash === true) {
       const message = typeof body.squash_commit_message === 'string' ? body.squash_commit_message : mr.title;
-      head = graph.commit(
-        [graph.head(target) ?? ''],
-        graph.changedFiles(graph.head(target) ?? '', mr.sha),
-        login,
-        message,
-      );
+      head = graph.squash(graph.head(target) ?? '', mr.sha, login, message);
       mr.squash_commit_sha = head;
     }
     const message =
@@ -840,12 +923,13 @@ export async function startFakeGitLab(options: { token?: string; login?: string 
     requests,
     violations,
     groups,
-    addProject(path) {
+    addProject(path, { gitDir } = {}) {
       if (!projects.has(path))
         projects.set(path, {
           id: projects.size + 1,
           mrs: [],
-          graph: new CommitGraph('main', login),
+          graph: gitDir ? new GitHistory(gitDir) : new CommitGraph('main', login),
+          git: gitDir !== undefined,
           settings: {
             merge_method: 'merge',
             only_allow_merge_if_pipeline_succeeds: false,

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { gitCredentials, gitWebRoot } from '../../activities/forges/git-credentials.ts';
 import {
-  changedOnBothSides,
+  changedInPullAndBase,
   conflictFiles,
   contextPattern,
   landingChecks,
@@ -57,7 +57,7 @@ describe('the Gitea forge', () => {
     expect(conflictFiles('merge failed because of conflict')).toEqual([]);
   });
 
-  it('names the files both the PR and its base changed since their merge base, once each, in the PR’s order', () => {
+  it('names the files both the PR and its base changed since their merge base, once each, sorted', () => {
     const pullFiles = [{ filename: 'README.md' }, { filename: 'src/a.ts' }, { filename: 'only-pr.txt' }];
     const base = {
       total_commits: 2,
@@ -66,10 +66,10 @@ describe('the Gitea forge', () => {
         { files: [{ filename: 'README.md' }, { filename: 'src/a.ts' }] },
       ],
     };
-    expect(changedOnBothSides(pullFiles, base)).toEqual(['README.md', 'src/a.ts']);
+    expect(changedInPullAndBase(pullFiles, base)).toEqual(['README.md', 'src/a.ts']);
     // Commits listed without their files (or none at all) name nothing.
-    expect(changedOnBothSides(pullFiles, { total_commits: 1, commits: [{ files: null }] })).toEqual([]);
-    expect(changedOnBothSides(pullFiles, { total_commits: 0 })).toEqual([]);
+    expect(changedInPullAndBase(pullFiles, { total_commits: 1, commits: [{ files: null }] })).toEqual([]);
+    expect(changedInPullAndBase(pullFiles, { total_commits: 0 })).toEqual([]);
   });
 
   it('sends the token to the server root only, also under a path', () => {

@@ -238,16 +238,17 @@ describe('GitHub landing', () => {
     expect(gh.violations).toEqual([]);
   });
 
-  it('reports a conflicting base: not mergeable, and the update and the merge refused with GitHub’s reason', async () => {
-    const { number, sha } = await openPull('conflict', ['shared.txt']);
-    gh.push('acme/conflict', 'main', ['shared.txt']);
+  it('reports a conflicting base: not mergeable, the update refused with GitHub’s reason and the files both sides changed, the merge refused', async () => {
+    const { number, sha } = await openPull('conflict', ['shared.txt', 'ours.txt']);
+    gh.push('acme/conflict', 'main', ['theirs.txt', 'shared.txt']);
     const f = forge();
     expect((await f.landingState('conflict', number)).mergeable).toBeNull();
     expect(await f.landingState('conflict', number)).toMatchObject({ mergeable: false, behind: true });
     expect(await f.updatePullRequestBranch('conflict', number, sha)).toEqual({
       updated: false,
+      // GitHub names no file; the forge names those both sides changed (two comparisons) as where to look.
       conflicts: [],
-      reason: 'merge conflict between base and head',
+      reason: 'merge conflict between base and head (changed on both sides since the merge base: shared.txt)',
     });
     expect(await f.mergePullRequest({ repo: 'conflict', number, sha, method: 'merge' })).toEqual({
       merged: false,

@@ -209,16 +209,18 @@ describe('GitLab landing', () => {
     expect(gl.violations).toEqual([]);
   });
 
-  it('reports a conflicting target: not mergeable, the rebase and the merge refused with GitLab’s reason', async () => {
-    const { number, sha } = await openMergeRequest('conflict', {}, ['shared.txt']);
-    gl.push('acme/conflict', 'main', ['shared.txt']);
+  it('reports a conflicting target: not mergeable, the rebase refused with GitLab’s reason and the files both sides changed, the merge refused', async () => {
+    const { number, sha } = await openMergeRequest('conflict', {}, ['shared.txt', 'ours.txt']);
+    gl.push('acme/conflict', 'main', ['theirs.txt', 'shared.txt']);
     const f = forge();
     expect((await f.landingState('conflict', number)).mergeable).toBeNull();
     expect(await f.landingState('conflict', number)).toMatchObject({ mergeable: false, behind: true });
     expect(await f.updatePullRequestBranch('conflict', number, sha)).toEqual({
       updated: false,
+      // GitLab names no file; the forge names those both sides changed (two comparisons) as where to look.
       conflicts: [],
-      reason: 'Rebase failed: Rebase locally, resolve all conflicts, then push the branch.',
+      reason:
+        'Rebase failed: Rebase locally, resolve all conflicts, then push the branch. (changed on both sides since the merge base: shared.txt)',
     });
     expect(await f.mergePullRequest({ repo: 'conflict', number, sha, method: 'merge' })).toEqual({
       merged: false,

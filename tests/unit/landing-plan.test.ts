@@ -1,7 +1,7 @@
 /** The pure decisions of landing: steps of the merge order, and what to do with one PR. */
 import { describe, expect, it } from 'vitest';
 import { landingDecision, landingSteps, nextPoll } from '../../core/landing-plan.ts';
-import type { LandingCheck, LandingState } from '../../core/landing.ts';
+import { changedOnBothSides, type LandingCheck, type LandingState } from '../../core/landing.ts';
 import { mergeOrder } from '../../core/order.ts';
 
 const demo = [
@@ -131,10 +131,11 @@ describe('landingDecision', () => {
   });
 
   it('stops on a draft, which no forge merges, saying to publish the set first', () => {
-    expect(landingDecision(state({ draft: true, checks: [check('ci', 'success')] }), HEAD)).toMatchObject({
-      action: 'stop',
-      reason: expect.stringMatching(/^storefront #7 is still a draft.*lockstep publish, then land again$/),
-    });
+    const d = landingDecision(state({ draft: true, checks: [check('ci', 'success')] }), HEAD);
+    expect(d.action).toBe('stop');
+    expect(d.action === 'stop' && d.reason).toMatch(
+      /^storefront #7 is still a draft.*lockstep publish, then land again$/,
+    );
   });
 
   it('brings a PR behind its base up to date before anything else is waited for', () => {
@@ -164,6 +165,16 @@ describe('landingDecision', () => {
       },
     );
     expect(landingDecision(state({ mergeable: null }), HEAD)).toMatchObject({ action: 'wait' });
+  });
+});
+
+describe('changedOnBothSides', () => {
+  it('names the files both sides changed, once each, sorted', () => {
+    expect(changedOnBothSides(['b.txt', 'a.txt', 'ours.txt', 'a.txt'], ['theirs.txt', 'a.txt', 'b.txt'])).toEqual([
+      'a.txt',
+      'b.txt',
+    ]);
+    expect(changedOnBothSides(['ours.txt'], ['theirs.txt'])).toEqual([]);
   });
 });
 

@@ -15,6 +15,7 @@ import type { z } from 'zod';
 import type { GiteaForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import type { LandingCheck, LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../../../core/landing.ts';
+import { changedOnBothSides, conflictRefusal } from '../../../core/landing.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { LOCKSTEP_AUTHOR } from '../../git/workspace.ts';
 import { parseAnswer } from '../answers.ts';
@@ -96,14 +97,12 @@ export function conflictFiles(text: string): string[] {
   return [...new Set(files.filter(Boolean))];
 }
 
-/**
- * The files both the pull request and its base changed since their merge base, in the PR's
- * order: every file git finds in conflict is one of them (Gitea's API names none itself), though
- * not each of them need conflict.
- */
-export function changedOnBothSides(pullFiles: ChangedFiles, base: Compare): string[] {
-  const onBase = new Set((base.commits ?? []).flatMap((c) => (c.files ?? []).map((f) => f.filename)));
-  return [...new Set(pullFiles.map((f) => f.filename).filter((f) => onBase.has(f)))];
+/** The files both the pull request and its base changed since their merge base (core's rule, on Gitea's answers). */
+export function changedInPullAndBase(pullFiles: ChangedFiles, base: Compare): string[] {
+  return changedOnBothSides(
+    pullFiles.map((f) => f.filename),
+    (base.commits ?? []).flatMap((c) => (c.files ?? []).map((f) => f.filename)),
+  );
 }
 
 /** A status context pattern of Gitea's branch protection (a glob: `*` any text, `?` one character). */
@@ -355,9 +354,7 @@ export class GiteaForge implements Forge {
           this.pages(ChangedFiles, 'GET /repos/{owner}/{repo}/pulls/{index}/files', `${path}/pulls/${number}/files`),
           this.compare(path, sha, pr.base.ref),
         ]);
-        const both = changedOnBothSides(pullFiles, base);
-        const hint = both.length > 0 ? ` (changed on both sides since the merge base: ${both.join(', ')})` : '';
-        return { updated: false, conflicts: [], reason: `${err.message}${hint}` };
+        return conflictRefusal(err.message, changedInPullAndBase(pullFiles, base));
       }
       // The branch, not the PR record: Gitea updates the PR's head asynchronously after the push.
       return { updated: true, headSha: (await this.branch(path, pr.head.ref)).commit.id };

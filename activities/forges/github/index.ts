@@ -13,7 +13,14 @@ import type { GitHubForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
 import { callForge, GITHUB_FAILURES, type ForgeHttpError } from '../failure.ts';
-import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '../../../core/landing.ts';
+import {
+  changedOnBothSides,
+  conflictRefusal,
+  type LandingState,
+  type MergeOutcome,
+  type MergeRequest,
+  type UpdateOutcome,
+} from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
 import { ownerNotFound, type ForgeRepository } from '../listing.ts';
@@ -354,7 +361,11 @@ export class GitHubForge implements Forge {
           const fromSha = pr.head.sha === sha || (await this.compare(where, sha, pr.head.sha)).status === 'ahead';
           if (fromSha) return { updated: true, headSha: pr.head.sha };
         }
-        if (refused) return { updated: false, conflicts: [], reason: refused.message };
+        if (refused) {
+          return /conflict/i.test(refused.message)
+            ? conflictRefusal(refused.message, await this.changedOnBothSides(where, pr.base.ref, pr.head.sha))
+            : { updated: false, conflicts: [], reason: refused.message };
+        }
         await new Promise((r) => setTimeout(r, UPDATE_POLL_MS));
       }
       throw new Error(`GitHub accepted the update of #${number}, but its head has not moved from ${sha} yet`);
@@ -389,6 +400,16 @@ export class GitHubForge implements Forge {
         return null;
       throw err;
     }
+  }
+
+  /**
+   * GitHub names no conflicting file, in no API: the files both sides changed since they
+   * diverged (each side's three-dot comparison) are where to look.
+   */
+  private async changedOnBothSides(where: Where, base: string, head: string): Promise<string[]> {
+    const [theirs, ours] = await Promise.all([this.compare(where, head, base), this.compare(where, base, head)]);
+    const names = (c: Comparison) => (c.files ?? []).map((f) => f.filename);
+    return changedOnBothSides(names(ours), names(theirs));
   }
 
   private async compare(where: Where, base: string, head: string): Promise<Comparison> {

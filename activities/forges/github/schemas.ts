@@ -78,6 +78,8 @@ export const Comparison = z.object({
   status: z.enum(['diverged', 'ahead', 'behind', 'identical']),
   ahead_by: z.number().int(),
   behind_by: z.number().int(),
+  /** What `head` changed since the merge base (on the first page only, up to 300). */
+  files: z.array(z.object({ filename: z.string() })).optional(),
 });
 export type Comparison = z.infer<typeof Comparison>;
 

@@ -13,12 +13,14 @@ import type { GitLabForgeConfig } from '../../../config/repos.ts';
 import { forgeHost } from '../../../core/forge-queue.ts';
 import { parseAnswer } from '../answers.ts';
 import { callForge, GITLAB_FAILURES, type ForgeHttpError } from '../failure.ts';
-import type {
-  LandingCheck,
-  LandingState,
-  MergeOutcome,
-  MergeRequest as Merge,
-  UpdateOutcome,
+import {
+  changedOnBothSides,
+  conflictRefusal,
+  type LandingCheck,
+  type LandingState,
+  type MergeOutcome,
+  type MergeRequest as Merge,
+  type UpdateOutcome,
 } from '../../../core/landing.ts';
 import type { Forge, PullRequestSpec } from '../forge.ts';
 import type { PullRequestRecord, PullRequestStatus } from '../../../core/pulls.ts';
@@ -27,6 +29,7 @@ import { pacerFor, sendWithRetries, type Pacer } from '../pacing.ts';
 import {
   Approvals,
   Commit,
+  Comparison,
   ErrorBody,
   GroupProjects,
   MergeRequest,
@@ -419,7 +422,11 @@ export class GitLabForge implements Forge {
       for (let poll = 0; poll < REBASE_POLLS; poll++) {
         const now = await this.landingShow(project, number);
         if (!now.rebase_in_progress) {
-          if (now.merge_error) return { updated: false, conflicts: [], reason: now.merge_error };
+          if (now.merge_error) {
+            return /conflict/i.test(now.merge_error)
+              ? conflictRefusal(now.merge_error, await this.changedOnBothSides(project, now.target_branch, now.sha))
+              : { updated: false, conflicts: [], reason: now.merge_error };
+          }
           if ((now.diverged_commits_count ?? 0) === 0) return { updated: true, headSha: now.sha };
           return { updated: false, conflicts: [], reason: 'the target branch moved again during the rebase' };
         }
@@ -427,6 +434,23 @@ export class GitLabForge implements Forge {
       }
       throw new Error(`GitLab accepted the rebase of !${number}, but it has not finished yet`);
     });
+  }
+
+  /**
+   * GitLab names no conflicting file: the files both sides changed since they diverged (each
+   * side's comparison from the merge base) are where to look.
+   */
+  private async changedOnBothSides(project: string, target: string, head: string): Promise<string[]> {
+    const compare = async (from: string, to: string) =>
+      (
+        answer(
+          Comparison,
+          'GET /projects/:id/repository/compare',
+          await this.api.Repositories.compare(project, from, to, { straight: false }),
+        ).diffs ?? []
+      ).map((d) => d.new_path);
+    const [ours, theirs] = await Promise.all([compare(target, head), compare(head, target)]);
+    return changedOnBothSides(ours, theirs);
   }
 
   /** One merge request with what landing reads (how far behind, whether a rebase runs). */

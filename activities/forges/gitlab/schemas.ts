@@ -70,6 +70,12 @@ export type Project = z.infer<typeof Project>;
 export const Commit = z.object({ author_name: z.string() });
 export type Commit = z.infer<typeof Commit>;
 
+/** Two refs compared (`GET /projects/:id/repository/compare`): the files changed, as diffs. */
+export const Comparison = z.object({
+  diffs: z.array(z.object({ new_path: z.string(), old_path: z.string() })).optional(),
+});
+export type Comparison = z.infer<typeof Comparison>;
+
 /** A merge request's pipelines, newest first. */
 export const Pipelines = z.array(z.object({ sha: z.string(), status: z.string(), web_url: z.string().optional() }));
 export type Pipelines = z.infer<typeof Pipelines>;
