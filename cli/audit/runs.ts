@@ -20,12 +20,14 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
     const tasks = input.repos ?? [];
     // The revert of a landed change shows in that change's audit, said to be its revert.
     const noun = input.revert ? `revert of ${input.revert.of}` : 'change';
+    // (A revert's title already reads `Revert "<title>"`: its noun says it once.)
+    const named = input.revert ? noun : `change "${input.title ?? ''}"`;
     entries.push({
       ...base,
       at: iso(facts.startedAt),
       kind: 'change',
       title: short(
-        `${noun} "${input.title ?? ''}"${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`,
+        `${named}${runIndex > 0 ? ` (run ${runIndex + 1})` : ''}: ${result ? result.status : (state ?? 'running')}`,
       ),
       details: {
         title: short(input.title ?? ''),
