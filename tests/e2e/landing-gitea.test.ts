@@ -6,8 +6,8 @@
  * method; it stops on a failing check, a head someone else pushed, a base that conflicts, and
  * resumes after the fix; it brings a PR whose base moved up to date and waits for checks on the
  * new head; a merge whose answer a proxy dropped is found merged, never repeated; `lockstep
- * revert` of a landed pair opens linked revert PRs and lands them consumer first, back to the
- * mains as they were. The scenarios'
+ * revert` of a landed pair opens linked draft revert PRs, which land (once published) consumer
+ * first, back to the mains as they were. The scenarios'
  * changes (on repos of their own) run side by side from the start; each test awaits its own.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -40,6 +40,8 @@ let proxy: DroppingProxy;
 let root: string;
 let configFile: string;
 let proxiedConfigFile: string;
+/** The revert pair's fleet with the forges' default, draft pull requests. */
+let draftConfigFile: string;
 let forgeWorker: ForgeWorker;
 const savedEnv: Record<string, string | undefined> = {};
 
@@ -120,10 +122,10 @@ async function startDroppingProxy(target: string): Promise<DroppingProxy> {
   };
 }
 
-function reposConfig(baseUrl: string, repos: object[]): string {
+function reposConfig(baseUrl: string, repos: object[], draft = false): string {
   return JSON.stringify({
     concurrency: 2,
-    forge: { type: 'gitea', baseUrl, tokenEnv: TOKEN_ENV, draft: false, minIntervalMs: 20 },
+    forge: { type: 'gitea', baseUrl, tokenEnv: TOKEN_ENV, draft, minIntervalMs: 20 },
     // The order comes from the declared contracts; checking them is the gate's test, not this file's.
     gate: { contracts: false },
     defaults: { sandbox: { image: 'lockstep-sandbox:latest', limits: { memoryMb: 256 } } },
@@ -166,6 +168,15 @@ beforeAll(async () => {
     reposConfig(
       proxy.baseUrl,
       repos.filter((r) => r.name === 'lost'),
+    ),
+  );
+  draftConfigFile = join(root, 'draft.config.json');
+  await writeFile(
+    draftConfigFile,
+    reposConfig(
+      gitea.baseUrl,
+      repos.filter((r) => r.name.startsWith('revert-')),
+      true,
     ),
   );
   // Only the worker reads the token; landing is started from this process as `lockstep land` does.
@@ -219,7 +230,7 @@ async function publish(name: string, repos: string[], config: string): Promise<P
   return { id, prs, mergeOrder: result.mergeOrder };
 }
 
-/** Each scenario's change and its repos (the repos of no two overlap); the lost one through the proxy. */
+/** Each scenario's change and its repos (the repos of no two overlap); the lost one through the proxy, the revert one as drafts. */
 const CHANGES: Record<string, string[]> = {
   order: ['order-web', 'order-api'],
   fail: ['fail-api', 'fail-web'],
@@ -237,8 +248,8 @@ function publishAll(): void {
   for (const [name, repos] of Object.entries(CHANGES))
     publishing.set(
       name,
-      publish(name, repos, name === 'lost' ? proxiedConfigFile : configFile).catch((err: unknown) =>
-        err instanceof Error ? err : new Error(String(err)),
+      publish(name, repos, { lost: proxiedConfigFile, revert: draftConfigFile }[name] ?? configFile).catch(
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       ),
     );
 }
@@ -491,13 +502,16 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(view.summary).toBe('1 pull request merged in order (1 found merged already)');
   }, 360_000);
 
-  it('reverts a landed pair: linked revert PRs, landed consumer first, each main back to its tree before the landing', async () => {
+  it('reverts a landed pair: linked revert PRs, drafts until published, landed consumer first, each main back to its files before the landing', async () => {
     const p = await published('revert');
     const REPOS = ['revert-api', 'revert-web'];
     const before = new Map(
       await Promise.all(REPOS.map(async (r) => [r, await tree(r, await gitea.branchSha(r, 'main'))] as const)),
     );
     for (const repo of REPOS) await gitea.status(repo, pr(p, repo).commit, CHECK, 'success');
+    // Opened as drafts (this fleet's forge says so): ready for review first, then landed.
+    const ready = await h.cli(['publish', p.id, '--no-worker'], { [TOKEN_ENV]: '' });
+    expect(ready.code, ready.stderr).toBe(0);
     const landed = await land(p.id);
     expect(landed.status, landed.summary).toBe('landed');
     for (const repo of REPOS)
@@ -521,7 +535,12 @@ describe('landing through the workflow on a real Gitea', () => {
         (x) => x.head.sha === commit,
         `${repo}#${number} at ${commit}`,
       );
-      expect(opened).toMatchObject({ state: 'open', merged: false, head: { ref: `lockstep/${revertId}` } });
+      expect(opened).toMatchObject({
+        state: 'open',
+        merged: false,
+        title: `WIP: Revert "Prices in cents"`,
+        head: { ref: `lockstep/${revertId}` },
+      });
       expect(opened.body).toContain(`This set reverts the merged pull requests of change \`${p.id}\``);
       const merged = landed.repos.find((r) => r.repo === repo)?.merge?.sha ?? '';
       expect(opened.body).toContain(`${repo} #${pr(p, repo).number} (merged at ${merged.slice(0, 12)}, merge)`);
@@ -532,8 +551,17 @@ describe('landing through the workflow on a real Gitea', () => {
       );
     }
 
-    // CI reports green on the revert heads; landing merges the consumer's revert, then the provider's.
+    // CI reports green on the revert heads; landing stops on the drafts, merging nothing, until they are published.
     for (const repo of REPOS) await gitea.status(repo, reverts.get(repo)?.commit ?? '', CHECK, 'success');
+    const drafts = await land(revertId);
+    expect(drafts.status).toBe('stopped');
+    expect(repoView(drafts, 'revert-web').reason).toBe(
+      `revert-web #${reverts.get('revert-web')?.number} is still a draft, which the forge does not merge: mark the set ready for review with lockstep publish, then land again`,
+    );
+    for (const repo of REPOS) expect((await pull(repo, reverts.get(repo)?.number ?? 0)).merged).toBe(false);
+    const readyBack = await h.cli(['publish', revertId, '--no-worker'], { [TOKEN_ENV]: '' });
+    expect(readyBack.code, readyBack.stderr).toBe(0);
+    // Then landing merges the consumer's revert, then the provider's.
     const back = await land(revertId);
     expect(back.status, back.summary).toBe('landed');
     expect(back.steps).toEqual([['revert-web'], ['revert-api']]);
