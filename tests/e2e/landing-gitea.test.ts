@@ -5,7 +5,9 @@
  * reviewer would, and `lockstep land` merges provider before consumer with each repo's merge
  * method; it stops on a failing check, a head someone else pushed, a base that conflicts, and
  * resumes after the fix; it brings a PR whose base moved up to date and waits for checks on the
- * new head; a merge whose answer a proxy dropped is found merged, never repeated. The scenarios'
+ * new head; a merge whose answer a proxy dropped is found merged, never repeated; `lockstep
+ * revert` of a landed pair opens linked draft revert PRs, which land (once published) consumer
+ * first, back to the mains as they were. The scenarios'
  * changes (on repos of their own) run side by side from the start; each test awaits its own.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { landChange } from '../../client/landing.ts';
 import { landingWorkflowId } from '../../core/ids.ts';
+import type { ChangeResult } from '../../core/change.ts';
 import type { LandingRepoView, LandingView } from '../../core/landing-plan.ts';
 import { landingStatusQuery } from '../../core/messages.ts';
 import { startForgeWorker, type ForgeWorker } from '../helpers/forge-worker.ts';
@@ -25,7 +28,7 @@ import { startHarness, type Harness } from '../helpers/harness.ts';
 
 const TOKEN_ENV = 'LOCKSTEP_E2E_GITEA_LAND_TOKEN';
 /** Provider/consumer pairs, one per scenario; the consumer of `order` merges by squash. */
-const PAIRS = ['order', 'fail', 'moved', 'conflict'];
+const PAIRS = ['order', 'fail', 'moved', 'conflict', 'revert'];
 /** Single repos: one pushed to by someone else, one that needs an approval, one behind the dropping proxy. */
 const SINGLES = ['pushed', 'review', 'lost'];
 const CHECK = 'ci/test';
@@ -37,6 +40,8 @@ let proxy: DroppingProxy;
 let root: string;
 let configFile: string;
 let proxiedConfigFile: string;
+/** The revert pair's fleet with the forges' default, draft pull requests. */
+let draftConfigFile: string;
 let forgeWorker: ForgeWorker;
 const savedEnv: Record<string, string | undefined> = {};
 
@@ -47,6 +52,7 @@ interface GiteaPull {
   merged_at: string | null;
   merge_commit_sha: string | null;
   head: { ref: string; sha: string };
+  body: string;
 }
 
 const pull = (repo: string, n: number) => gitea.api<GiteaPull>('GET', `/repos/acme/${repo}/pulls/${n}`);
@@ -54,6 +60,14 @@ const parents = async (repo: string, sha: string) =>
   (await gitea.api<{ parents: { sha: string }[] }>('GET', `/repos/acme/${repo}/git/commits/${sha}`)).parents.map(
     (p) => p.sha,
   );
+/** The files at `sha` as "<path> <blob sha>" (Gitea answers a commit's own sha where git's tree sha would be). */
+const tree = async (repo: string, sha: string) =>
+  (
+    await gitea.api<{ tree: { path: string; type: string; sha: string }[] }>(
+      'GET',
+      `/repos/acme/${repo}/git/trees/${sha}?recursive=true`,
+    )
+  ).tree.map((e) => `${e.path} ${e.type} ${e.sha}`);
 
 /**
  * A loopback HTTP proxy in front of Gitea that forwards every request, except that it drops the
@@ -108,10 +122,10 @@ async function startDroppingProxy(target: string): Promise<DroppingProxy> {
   };
 }
 
-function reposConfig(baseUrl: string, repos: object[]): string {
+function reposConfig(baseUrl: string, repos: object[], draft = false): string {
   return JSON.stringify({
     concurrency: 2,
-    forge: { type: 'gitea', baseUrl, tokenEnv: TOKEN_ENV, draft: false, minIntervalMs: 20 },
+    forge: { type: 'gitea', baseUrl, tokenEnv: TOKEN_ENV, draft, minIntervalMs: 20 },
     // The order comes from the declared contracts; checking them is the gate's test, not this file's.
     gate: { contracts: false },
     defaults: { sandbox: { image: 'lockstep-sandbox:latest', limits: { memoryMb: 256 } } },
@@ -129,10 +143,16 @@ beforeAll(async () => {
     sandbox: { test: 'grep -q cents README.md' },
     ...extra,
   });
+  // The revert pair's tests pass on the reverted tree too (no "cents" in it any more).
+  const test = (p: string) => (p === 'revert' ? { sandbox: { test: 'test -s README.md' } } : {});
   const repos = [
     ...PAIRS.flatMap((p) => [
-      repo(`${p}-api`, { provides: [{ name: `${p}-prices`, kind: 'command', command: 'true' }] }),
-      repo(`${p}-web`, { consumes: [{ name: `${p}-prices` }], ...(p === 'order' ? { merge: 'squash' } : {}) }),
+      repo(`${p}-api`, { provides: [{ name: `${p}-prices`, kind: 'command', command: 'true' }], ...test(p) }),
+      repo(`${p}-web`, {
+        consumes: [{ name: `${p}-prices` }],
+        ...(p === 'order' ? { merge: 'squash' } : {}),
+        ...test(p),
+      }),
     ]),
     ...SINGLES.map((name) => repo(name)),
   ];
@@ -148,6 +168,15 @@ beforeAll(async () => {
     reposConfig(
       proxy.baseUrl,
       repos.filter((r) => r.name === 'lost'),
+    ),
+  );
+  draftConfigFile = join(root, 'draft.config.json');
+  await writeFile(
+    draftConfigFile,
+    reposConfig(
+      gitea.baseUrl,
+      repos.filter((r) => r.name.startsWith('revert-')),
+      true,
     ),
   );
   // Only the worker reads the token; landing is started from this process as `lockstep land` does.
@@ -201,7 +230,7 @@ async function publish(name: string, repos: string[], config: string): Promise<P
   return { id, prs, mergeOrder: result.mergeOrder };
 }
 
-/** Each scenario's change and its repos (the repos of no two overlap); the lost one through the proxy. */
+/** Each scenario's change and its repos (the repos of no two overlap); the lost one through the proxy, the revert one as drafts. */
 const CHANGES: Record<string, string[]> = {
   order: ['order-web', 'order-api'],
   fail: ['fail-api', 'fail-web'],
@@ -210,6 +239,7 @@ const CHANGES: Record<string, string[]> = {
   conflict: ['conflict-api', 'conflict-web'],
   review: ['review'],
   lost: ['lost'],
+  revert: ['revert-api', 'revert-web'],
 };
 /** The changes run side by side from the start (most of this file's time is theirs); each test awaits its own. */
 const publishing = new Map<string, Promise<Published | Error>>();
@@ -218,8 +248,8 @@ function publishAll(): void {
   for (const [name, repos] of Object.entries(CHANGES))
     publishing.set(
       name,
-      publish(name, repos, name === 'lost' ? proxiedConfigFile : configFile).catch((err: unknown) =>
-        err instanceof Error ? err : new Error(String(err)),
+      publish(name, repos, { lost: proxiedConfigFile, revert: draftConfigFile }[name] ?? configFile).catch(
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
       ),
     );
 }
@@ -470,5 +500,104 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(await parents('lost', main)).toEqual([before, commit]);
     expect(repoView(view, 'lost')).toMatchObject({ state: 'merged', merge: { sha: main, found: true } });
     expect(view.summary).toBe('1 pull request merged in order (1 found merged already)');
+  }, 360_000);
+
+  it('reverts a landed pair: linked revert PRs, drafts until published, landed consumer first, each main back to its files before the landing', async () => {
+    const p = await published('revert');
+    const REPOS = ['revert-api', 'revert-web'];
+    const before = new Map(
+      await Promise.all(REPOS.map(async (r) => [r, await tree(r, await gitea.branchSha(r, 'main'))] as const)),
+    );
+    for (const repo of REPOS) await gitea.status(repo, pr(p, repo).commit, CHECK, 'success');
+    // Opened as drafts (this fleet's forge says so): ready for review first, then landed.
+    const ready = await h.cli(['publish', p.id, '--no-worker'], { [TOKEN_ENV]: '' });
+    expect(ready.code, ready.stderr).toBe(0);
+    const landed = await land(p.id);
+    expect(landed.status, landed.summary).toBe('landed');
+    for (const repo of REPOS)
+      expect(await tree(repo, await gitea.branchSha(repo, 'main'))).not.toEqual(before.get(repo));
+
+    const out = await h.cli(['revert', p.id, '--yes', '--json', '--no-worker'], { [TOKEN_ENV]: '' });
+    expect(out.code, out.stderr).toBe(0);
+    const result = JSON.parse(out.stdout) as ChangeResult;
+    const revertId = `${p.id}-revert`;
+    expect(result.changeId).toBe(revertId);
+    expect(result.status, result.summary).toBe('succeeded');
+    expect(result.mergeOrder).toEqual(['revert-web', 'revert-api']);
+    const reverts = new Map(
+      result.repos.map((r) => [r.repo, { number: r.pullRequest?.number ?? 0, commit: r.commit ?? '' }]),
+    );
+    // Linked on Gitea: each body lists both revert PRs, consumer first, and what it reverts.
+    for (const repo of REPOS) {
+      const { number, commit } = reverts.get(repo) ?? { number: 0, commit: '' };
+      const opened = await until(
+        () => pull(repo, number),
+        (x) => x.head.sha === commit,
+        `${repo}#${number} at ${commit}`,
+      );
+      expect(opened).toMatchObject({
+        state: 'open',
+        merged: false,
+        title: `WIP: Revert "Prices in cents"`,
+        head: { ref: `lockstep/${revertId}` },
+      });
+      expect(opened.body).toContain(`This set reverts the merged pull requests of change \`${p.id}\``);
+      const merged = landed.repos.find((r) => r.repo === repo)?.merge?.sha ?? '';
+      expect(opened.body).toContain(`${repo} #${pr(p, repo).number} (merged at ${merged.slice(0, 12)}, merge)`);
+      result.mergeOrder.forEach((sibling, i) =>
+        expect(opened.body).toContain(
+          `| ${i + 1} | ${sibling}${sibling === repo ? ' (this one)' : ''} | [#${reverts.get(sibling)?.number}](`,
+        ),
+      );
+    }
+
+    // CI reports green on the revert heads; landing stops on the drafts, merging nothing, until they are published.
+    for (const repo of REPOS) await gitea.status(repo, reverts.get(repo)?.commit ?? '', CHECK, 'success');
+    const drafts = await land(revertId);
+    expect(drafts.status).toBe('stopped');
+    expect(repoView(drafts, 'revert-web').reason).toBe(
+      `revert-web #${reverts.get('revert-web')?.number} is still a draft, which the forge does not merge: mark the set ready for review with lockstep publish, then land again`,
+    );
+    for (const repo of REPOS) expect((await pull(repo, reverts.get(repo)?.number ?? 0)).merged).toBe(false);
+    const readyBack = await h.cli(['publish', revertId, '--no-worker'], { [TOKEN_ENV]: '' });
+    expect(readyBack.code, readyBack.stderr).toBe(0);
+    // Then landing merges the consumer's revert, then the provider's.
+    const back = await land(revertId);
+    expect(back.status, back.summary).toBe('landed');
+    expect(back.steps).toEqual([['revert-web'], ['revert-api']]);
+    const at = (repo: string) => repoView(back, repo).merge?.at ?? '';
+    expect(at('revert-web') < at('revert-api')).toBe(true);
+    const web = await pull('revert-web', reverts.get('revert-web')?.number ?? 0);
+    const api = await pull('revert-api', reverts.get('revert-api')?.number ?? 0);
+    expect(web.merged && api.merged).toBe(true);
+    expect(Date.parse(web.merged_at ?? '') <= Date.parse(api.merged_at ?? '')).toBe(true);
+    for (const [repo, merged] of [
+      ['revert-web', web],
+      ['revert-api', api],
+    ] as const) {
+      const main = await gitea.branchSha(repo, 'main');
+      expect(main).toBe(merged.merge_commit_sha);
+      expect(repoView(back, repo).merge).toMatchObject({ sha: main, method: 'merge', found: false });
+      expect(await tree(repo, main), repo).toEqual(before.get(repo));
+    }
+
+    // The original change's audit: its landing, provider first, then its revert's, consumer first, each with its sha.
+    const audit = await h.cli(['audit', p.id, '--json'], { [TOKEN_ENV]: '' });
+    expect(audit.code, audit.stderr).toBe(0);
+    const { entries } = JSON.parse(audit.stdout) as {
+      entries: { repo: string | null; title: string; details: Record<string, unknown> }[];
+    };
+    const merges = entries.filter((e) => e.details.activity === 'mergePullRequest');
+    const shaOf = (view: LandingView, repo: string) => repoView(view, repo).merge?.sha.slice(0, 12);
+    expect(merges.map((e) => [e.repo, e.details.revert, e.details.mergedSha])).toEqual([
+      ['revert-api', false, shaOf(landed, 'revert-api')],
+      ['revert-web', false, shaOf(landed, 'revert-web')],
+      ['revert-web', true, shaOf(back, 'revert-web')],
+      ['revert-api', true, shaOf(back, 'revert-api')],
+    ]);
+    for (const e of merges) expect(e.details).toMatchObject({ method: 'merge', checksWaitedFor: CHECK });
+    const titles = entries.map((e) => e.title);
+    expect(titles).toContain('landing landed: 2 pull requests merged in order');
+    expect(titles).toContain('landing of the revert landed: 2 pull requests merged in order');
   }, 360_000);
 });
