@@ -60,6 +60,8 @@ function forwardSteps(order: readonly string[], nodes: readonly OrderNode[]): st
 export type LandingDecision =
   | { action: 'merged'; mergedSha: string }
   | { action: 'merge' }
+  /** A draft: no forge merges one, and landing is the person's word that the set is ready. */
+  | { action: 'ready' }
   | { action: 'update' }
   | { action: 'wait'; reason: string; checks: string[] }
   | { action: 'stop'; reason: string; files: string[] };
@@ -77,10 +79,7 @@ export function landingDecision(state: LandingState, expectedHead: string): Land
     return stop(
       `${state.headAuthor ?? 'someone'} pushed ${pr.commit.slice(0, 12)} to ${pr.head} of ${pr.repo} after the gate checked ${expectedHead.slice(0, 12)}: that head was never tested with the set`,
     );
-  if (pr.draft)
-    return stop(
-      `${pr.repo} #${pr.number} is still a draft, which the forge does not merge: mark the set ready for review with lockstep publish, then land again`,
-    );
+  if (pr.draft) return { action: 'ready' };
   if (state.reviews.changesRequested.length > 0)
     return stop(`${state.reviews.changesRequested.join(', ')} requested changes on ${pr.repo} #${pr.number}`);
   const failing = state.checks.filter((c) => c.required && c.state === 'failure');
@@ -167,7 +166,8 @@ export interface LandingCarried {
   repos: LandingRepoView[];
 }
 
-export type LandingRepoState = 'queued' | 'waiting' | 'updating' | 'testing' | 'merging' | 'merged' | 'stopped';
+export type LandingRepoState =
+  'queued' | 'readying' | 'waiting' | 'updating' | 'testing' | 'merging' | 'merged' | 'stopped';
 
 export interface LandingRepoView {
   repo: string;
@@ -217,6 +217,8 @@ export function describeLandingRepo(r: LandingRepoView): string {
       return `merged ${r.repo} at ${r.merge?.sha.slice(0, 12) ?? '?'} (${r.merge?.method ?? r.method})`;
     case 'queued':
       return `${r.repo} queued: it merges in step ${r.step + 1}`;
+    case 'readying':
+      return `marking ${r.repo} #${r.number} ready for review (it was a draft)`;
     case 'updating':
       return `bringing ${r.repo} up to date with its base`;
     case 'testing':

@@ -96,6 +96,7 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
   const advance = async (r: LandingRepoView): Promise<boolean> => {
     const t = targets.get(r.repo) as LandingTarget;
     const target = { forge: input.forge, repo: r.repo, number: r.number };
+    let readied = false;
     for (;;) {
       const state = await forge.landingState(target);
       const decision = landingDecision(state, r.head);
@@ -120,6 +121,20 @@ export async function landingWorkflow(input: LandingInput): Promise<LandingView>
           r.state = 'waiting';
           r.reason = decision.reason;
           return false;
+        case 'ready':
+          // A draft (the forges' default until "lockstep publish"): landing it is publishing it;
+          // its checks and reviews are then waited for like any other PR's. Once per look: a
+          // forge still showing the draft is looked at again after the wait.
+          if (readied) {
+            r.state = 'waiting';
+            r.reason = `waiting for ${r.repo} #${r.number} to show ready for review`;
+            return false;
+          }
+          r.state = 'readying';
+          r.reason = null;
+          await forge.markPullRequestReady(target);
+          readied = true;
+          continue;
         case 'update': {
           r.state = 'updating';
           r.reason = null;

@@ -6,7 +6,7 @@
  * method; it stops on a failing check, a head someone else pushed, a base that conflicts, and
  * resumes after the fix; it brings a PR whose base moved up to date and waits for checks on the
  * new head; a merge whose answer a proxy dropped is found merged, never repeated; `lockstep
- * revert` of a landed pair opens linked draft revert PRs, which land (once published) consumer
+ * revert` of a landed pair opens linked draft revert PRs, which landing marks ready and lands consumer
  * first, back to the mains as they were. The scenarios'
  * changes (on repos of their own) run side by side from the start; each test awaits its own.
  */
@@ -47,6 +47,7 @@ const savedEnv: Record<string, string | undefined> = {};
 
 interface GiteaPull {
   number: number;
+  title: string;
   state: string;
   merged: boolean;
   merged_at: string | null;
@@ -502,18 +503,18 @@ describe('landing through the workflow on a real Gitea', () => {
     expect(view.summary).toBe('1 pull request merged in order (1 found merged already)');
   }, 360_000);
 
-  it('reverts a landed pair: linked revert PRs, drafts until published, landed consumer first, each main back to its files before the landing', async () => {
+  it('reverts a landed pair: linked draft revert PRs, marked ready and landed consumer first, each main back to its files before the landing', async () => {
     const p = await published('revert');
     const REPOS = ['revert-api', 'revert-web'];
     const before = new Map(
       await Promise.all(REPOS.map(async (r) => [r, await tree(r, await gitea.branchSha(r, 'main'))] as const)),
     );
     for (const repo of REPOS) await gitea.status(repo, pr(p, repo).commit, CHECK, 'success');
-    // Opened as drafts (this fleet's forge says so): ready for review first, then landed.
-    const ready = await h.cli(['publish', p.id, '--no-worker'], { [TOKEN_ENV]: '' });
-    expect(ready.code, ready.stderr).toBe(0);
+    // Opened as drafts (this fleet's forge says so): landing marks them ready for review, then merges.
+    for (const repo of REPOS) expect((await pull(repo, pr(p, repo).number)).title).toMatch(/^WIP: /);
     const landed = await land(p.id);
     expect(landed.status, landed.summary).toBe('landed');
+    for (const repo of REPOS) expect((await pull(repo, pr(p, repo).number)).title).not.toMatch(/^WIP: /);
     for (const repo of REPOS)
       expect(await tree(repo, await gitea.branchSha(repo, 'main'))).not.toEqual(before.get(repo));
 
@@ -551,17 +552,9 @@ describe('landing through the workflow on a real Gitea', () => {
       );
     }
 
-    // CI reports green on the revert heads; landing stops on the drafts, merging nothing, until they are published.
+    // CI reports green on the revert heads; landing marks the drafts ready, then merges the
+    // consumer's revert, then the provider's.
     for (const repo of REPOS) await gitea.status(repo, reverts.get(repo)?.commit ?? '', CHECK, 'success');
-    const drafts = await land(revertId);
-    expect(drafts.status).toBe('stopped');
-    expect(repoView(drafts, 'revert-web').reason).toBe(
-      `revert-web #${reverts.get('revert-web')?.number} is still a draft, which the forge does not merge: mark the set ready for review with lockstep publish, then land again`,
-    );
-    for (const repo of REPOS) expect((await pull(repo, reverts.get(repo)?.number ?? 0)).merged).toBe(false);
-    const readyBack = await h.cli(['publish', revertId, '--no-worker'], { [TOKEN_ENV]: '' });
-    expect(readyBack.code, readyBack.stderr).toBe(0);
-    // Then landing merges the consumer's revert, then the provider's.
     const back = await land(revertId);
     expect(back.status, back.summary).toBe('landed');
     expect(back.steps).toEqual([['revert-web'], ['revert-api']]);

@@ -130,12 +130,11 @@ describe('landingDecision', () => {
     });
   });
 
-  it('stops on a draft, which no forge merges, saying to publish the set first', () => {
-    const d = landingDecision(state({ draft: true, checks: [check('ci', 'success')] }), HEAD);
-    expect(d.action).toBe('stop');
-    expect(d.action === 'stop' && d.reason).toMatch(
-      /^storefront #7 is still a draft.*lockstep publish, then land again$/,
-    );
+  it('marks a draft ready before anything else is waited for, but never a head someone else pushed', () => {
+    expect(landingDecision(state({ draft: true, checks: [check('ci', 'pending')] }), HEAD)).toEqual({
+      action: 'ready',
+    });
+    expect(landingDecision(state({ draft: true, commit: 'c'.repeat(40) }), HEAD).action).toBe('stop');
   });
 
   it('brings a PR behind its base up to date before anything else is waited for', () => {
