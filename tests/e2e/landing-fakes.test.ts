@@ -8,7 +8,8 @@
  * merged, and landing again after a fix finishes; a head pushed to after the gate is not merged;
  * a moved base is brought up to date, checked again and merged, or, with a conflict, stops
  * before the consumer; a required approval is waited for; a merge whose answer was lost is
- * found merged, once.
+ * found merged, once; a landed set is reverted through `lockstep revert`, its revert PRs landed
+ * consumer first, and every main is back to its tree before the landing.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,16 +17,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { landingInput } from '../../client/landing.ts';
 import type { ChangeInput, ChangeResult } from '../../core/change.ts';
-import { landingWorkflowId } from '../../core/ids.ts';
+import { changeWorkflowId, landingWorkflowId, revertChangeId } from '../../core/ids.ts';
 import type { LandingRepoView, LandingView } from '../../core/landing-plan.ts';
 import { landingStatusQuery } from '../../core/messages.ts';
 import type { landingWorkflow } from '../../workflows/landing.ts';
 import type { History } from '../fakes/commit-graph.ts';
 import { startFakeGitHub, type FakeGitHub } from '../fakes/github-server.ts';
-import { startFakeGitLab, type FakeGitLab } from '../fakes/gitlab-server.ts';
+import { DRAFT_TITLE, startFakeGitLab, type FakeGitLab } from '../fakes/gitlab-server.ts';
 import { seedSmallRepos, smallReposChange } from '../helpers/durable.ts';
 import { startForgeWorker, type ForgeWorker } from '../helpers/forge-worker.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
@@ -47,6 +49,7 @@ const CHANGES = {
   conflict: { repos: ['conflict-api', 'conflict-web'], pair: true },
   review: { repos: ['review'], pair: false },
   lost: { repos: ['lost'], pair: false },
+  revert: { repos: ['revert-api', 'revert-web'], pair: true },
 } as const;
 type Scenario = keyof typeof CHANGES;
 const SUFFIX = uniqueSuffix()
@@ -69,14 +72,22 @@ interface Driver {
   /** Merge requests that reached the forge: the status answered, or the fault injected instead. */
   mergeCalls(repo: string): (number | string | null)[];
   history(repo: string): History;
+  /** The repo's PRs from `head`, as the forge holds them. */
+  pulls(repo: string, head: string): { number: number; body: string; draft: boolean; merged: boolean }[];
   violations(): string[];
+}
+
+/** A change that opened its linked set: what landing it needs. */
+interface Published {
+  input: ChangeInput;
+  result: ChangeResult;
 }
 
 interface Fleet {
   forge: ForgeName;
   driver: Driver;
   configFile: string;
-  published: Map<Scenario, { input: ChangeInput; result: ChangeResult }>;
+  published: Map<Scenario, Published>;
 }
 
 let h: Harness;
@@ -107,6 +118,11 @@ function githubDriver(): Driver {
         .filter((r) => r.operationId === 'pulls/merge' && r.path.includes(`/${s(repo)}/`))
         .map((r) => r.fault ?? r.status),
     history: (repo) => gh.history(s(repo)),
+    pulls: (repo, head) =>
+      gh
+        .pulls(s(repo))
+        .filter((p) => p.head.ref === head)
+        .map((p) => ({ number: p.number, body: p.body ?? '', draft: p.draft, merged: p.merged })),
     violations: () => gh.violations,
   };
 }
@@ -126,6 +142,16 @@ function gitlabDriver(): Driver {
         .filter((r) => r.operationId === 'mr/merge' && r.path.includes(`/${encodeURIComponent(s(repo))}/`))
         .map((r) => r.fault ?? r.status),
     history: (repo) => gl.history(s(repo)),
+    pulls: (repo, head) =>
+      gl
+        .mergeRequests(s(repo))
+        .filter((m) => m.source_branch === head)
+        .map((m) => ({
+          number: m.iid,
+          body: m.description ?? '',
+          draft: DRAFT_TITLE.test(m.title),
+          merged: m.state === 'merged',
+        })),
     violations: () => gl.violations,
   };
 }
@@ -155,7 +181,8 @@ async function seedFleet(forge: ForgeName): Promise<Fleet> {
       repos: repos.map((name) => ({
         name,
         url: `remotes/${name}.git`,
-        sandbox: { test: 'grep -q cents README.md' },
+        // The revert's tests run on the reverted tree too: its pair's hold before and after the change.
+        sandbox: { test: name.includes('-revert-') ? 'grep -q "^# " README.md' : 'grep -q cents README.md' },
         ...(name.endsWith('-api')
           ? { provides: [{ name: `${pairOf(name)}-contract`, kind: 'command', command: 'true' }] }
           : {}),
@@ -212,14 +239,15 @@ afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true });
 });
 
-/** Starts the landing workflow of a scenario's change (again: with what the last one left), short waits. */
+/** Starts the landing workflow of a scenario's change, or of another (again: with what the last one left), short waits. */
 async function startLanding(
   fleet: Fleet,
-  scenario: Scenario,
+  change: Scenario | Published,
   previous?: LandingView,
 ): Promise<WorkflowHandle<typeof landingWorkflow>> {
-  const { input, result } = fleet.published.get(scenario) ?? {};
-  if (!input || !result) throw new Error(`${scenario} was not published`);
+  const published = typeof change === 'string' ? fleet.published.get(change) : change;
+  if (!published) throw new Error(`${typeof change === 'string' ? change : change.input.changeId} was not published`);
+  const { input, result } = published;
   const args = landingInput(input, result, { pollSeconds: { first: 1, max: 2 }, timeoutSeconds: 90 });
   if (previous) args.earlier = previous.repos.map((r) => ({ repo: r.repo, head: r.head, testedHead: r.testedHead }));
   return h.env.client.workflow.start<typeof landingWorkflow>('landingWorkflow', {
@@ -230,8 +258,8 @@ async function startLanding(
   });
 }
 
-const land = async (fleet: Fleet, scenario: Scenario, previous?: LandingView): Promise<LandingView> =>
-  (await startLanding(fleet, scenario, previous)).result();
+const land = async (fleet: Fleet, change: Scenario | Published, previous?: LandingView): Promise<LandingView> =>
+  (await startLanding(fleet, change, previous)).result();
 
 /** Polls the running landing until `ready` holds of its view (what a person watching `lockstep prs` sees). */
 async function until(
@@ -255,6 +283,15 @@ const numberOf = (fleet: Fleet, scenario: Scenario, repo: string): number =>
     ?.number ?? 0;
 const git = async (fleet: Fleet, repo: string, ...args: string[]): Promise<string> =>
   (await exec('git', ['--git-dir', join(root, 'remotes', `${repoName(fleet.forge, repo)}.git`), ...args])).stdout;
+const mainTree = async (fleet: Fleet, repo: string): Promise<string> =>
+  (await git(fleet, repo, 'rev-parse', 'main^{tree}')).trim();
+/** The input a change started with, as Temporal holds it (the revert's is built by `lockstep revert`). */
+async function startedWith(changeId: string): Promise<ChangeInput> {
+  const history = await h.env.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`the history of ${changeId} has no input`);
+  return defaultPayloadConverter.fromPayload<ChangeInput>(payload);
+}
 const onMain = (fleet: Fleet, repo: string, commit: string): Promise<boolean> =>
   git(fleet, repo, 'merge-base', '--is-ancestor', commit, 'main').then(
     () => true,
@@ -418,4 +455,85 @@ describe.each(FORGES)('landing through the workflow on the %s fake', (forge) => 
     expect(merges).toEqual([lost?.merge?.sha]);
     expect(f.driver.violations()).toEqual([]);
   }, 120_000);
+
+  it('reverts a landed set: linked revert PRs, the consumer merged before the provider, each main as before, in the audit', async () => {
+    const f = fleet();
+    const d = f.driver;
+    const id = changeId(forge, 'revert');
+    const revertId = revertChangeId(id);
+    const [api, web] = [repoName(forge, 'revert-api'), repoName(forge, 'revert-web')];
+    const before = new Map([
+      ['revert-api', await mainTree(f, 'revert-api')],
+      ['revert-web', await mainTree(f, 'revert-web')],
+    ]);
+    for (const repo of before.keys()) {
+      d.requireCheck(repo);
+      d.check(repo, pushed(f, 'revert', repo), 'success');
+    }
+    const landed = await land(f, 'revert');
+    expect(landed.status, landed.summary).toBe('landed');
+    const mergedSha = new Map(landed.repos.map((r) => [r.repo, r.merge?.sha ?? '']));
+
+    const cli = await h.cli(['revert', id, '--yes', '--json', '--no-worker']);
+    expect(cli.code, `${cli.stderr}${cli.stdout}`).toBe(0);
+    const result = JSON.parse(cli.stdout) as ChangeResult;
+    expect(result.changeId).toBe(revertId);
+    expect(result.status, result.summary).toBe('succeeded');
+    expect(result.mergeOrder).toEqual([web, api]);
+    // One revert PR per repo on the forge, ready, each saying what it reverts and listing its sibling.
+    const branch = `lockstep/${revertId}`;
+    const numbers = new Map<string, number>();
+    for (const repo of before.keys()) {
+      const [pr, ...more] = d.pulls(repo, branch);
+      expect(more).toEqual([]);
+      expect(pr).toMatchObject({ draft: false, merged: false });
+      numbers.set(repoName(forge, repo), pr?.number ?? 0);
+      const original = numberOf(f, 'revert', repo);
+      expect(pr?.body).toContain(`This set reverts the merged pull requests of change \`${id}\``);
+      expect(pr?.body).toContain(
+        `${repoName(forge, repo)} #${original} (merged at ${mergedSha.get(repoName(forge, repo))?.slice(0, 12)}, merge)`,
+      );
+    }
+    for (const repo of before.keys())
+      for (const [sibling, number] of numbers)
+        expect(d.pulls(repo, branch)[0]?.body).toMatch(
+          new RegExp(
+            `\\| ${sibling}${sibling === repoName(forge, repo) ? ' \\(this one\\)' : ''} \\| \\[#${number}\\]`,
+          ),
+        );
+
+    // Landing the revert waits for the required check on the revert heads, and merges the consumer first.
+    const revert = { input: await startedWith(revertId), result };
+    for (const repo of before.keys())
+      d.check(repo, result.repos.find((r) => r.repo === repoName(forge, repo))?.commit ?? '', 'success');
+    const reverted = await land(f, revert);
+    expect(reverted.status, reverted.summary).toBe('landed');
+    expect(reverted.steps).toEqual([[web], [api]]);
+    const merge = (repo: string) => reverted.repos.find((r) => r.repo === repo)?.merge;
+    for (const r of reverted.repos) {
+      expect(r.checksWaitedFor).toEqual([d.checkName]);
+      expect(r.head).toBe(result.repos.find((x) => x.repo === r.repo)?.commit);
+    }
+    expect((merge(web)?.at ?? '') < (merge(api)?.at ?? '')).toBe(true);
+    for (const [repo, tree] of before) {
+      expect(await mainTree(f, repo), repo).toBe(tree);
+      expect((await git(f, repo, 'rev-parse', 'main')).trim()).toBe(merge(repoName(forge, repo))?.sha);
+      expect(d.pulls(repo, branch).map((p) => p.merged)).toEqual([true]);
+    }
+
+    // The audit of the original change lists the revert's merges with their shas, after the landing's.
+    const audit = await h.cli(['audit', id, '--json']);
+    expect(audit.code, audit.stderr).toBe(0);
+    const entries = (
+      JSON.parse(audit.stdout) as { entries: { at: string; repo: string | null; details: Record<string, unknown> }[] }
+    ).entries.filter((e) => e.details.activity === 'mergePullRequest');
+    const back = entries.filter((e) => e.details.revert === true);
+    expect(back.map((e) => [e.repo, e.details.mergedSha])).toEqual(
+      [web, api].map((repo) => [repo, merge(repo)?.sha.slice(0, 12)]),
+    );
+    const forward = entries.filter((e) => e.details.revert === false);
+    expect(forward.map((e) => e.repo)).toEqual([api, web]);
+    expect(Date.parse(back[0]?.at ?? '')).toBeGreaterThan(Math.max(...forward.map((e) => Date.parse(e.at))));
+    expect(d.violations()).toEqual([]);
+  }, 150_000);
 });

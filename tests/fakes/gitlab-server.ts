@@ -346,7 +346,7 @@ interface Mergeability {
 /** A boolean query parameter (the validator has coerced it already, or not). */
 const flag = (value: unknown): boolean => value === true || value === 'true';
 
-const DRAFT_TITLE = /^\s*(\[draft\]|\(draft\)|draft:|draft\s-|draft\s)/i;
+export const DRAFT_TITLE = /^\s*(\[draft\]|\(draft\)|draft:|draft\s-|draft\s)/i;
 
 class HttpError extends Error {
   constructor(
