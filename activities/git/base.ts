@@ -4,11 +4,10 @@
  * bump's manifests (activities/bump/manifests.ts) and the content queries of `targets`
  * (client/machine/targets.ts) read the fleet this way.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { git, gitEnv, safeGitConfig, type GitCredentials } from './workspace.ts';
+import { git, gitExec, type GitCredentials } from './workspace.ts';
 
 export interface BaseTree {
   /** The commit the base branch pointed at when fetched. */
@@ -63,30 +62,15 @@ export async function withBaseTree<R>(
 async function catFiles(dir: string, commit: string, paths: readonly string[]): Promise<Map<string, string>> {
   const files = new Map<string, string>();
   if (paths.length === 0) return files;
-  const out = await new Promise<Buffer>((resolve, reject) => {
-    const child = spawn('git', [...safeGitConfig(dir).flatMap((c) => ['-c', c]), 'cat-file', '--batch'], {
-      cwd: dir,
-      env: gitEnv(),
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    const chunks: Buffer[] = [];
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => chunks.push(c));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(Buffer.concat(chunks)) : reject(new Error(`git cat-file failed: ${stderr.trim()}`)),
-    );
-    // A path with a newline cannot be named on this protocol's lines; such a path is skipped.
-    child.stdin.end(
-      paths
-        .filter((p) => !p.includes('\n'))
-        .map((p) => `${commit}:${p}\n`)
-        .join(''),
-    );
+  // A path with a newline cannot be named on this protocol's lines; such a path is skipped.
+  const named = paths.filter((p) => !p.includes('\n'));
+  const out = await gitExec(dir, ['cat-file', '--batch'], {
+    input: named.map((p) => `${commit}:${p}\n`).join(''),
+    // Every queried file up to the caller's size cap, at once.
+    maxBuffer: 1024 * 1024 * 1024,
   });
   let at = 0;
-  for (const path of paths.filter((p) => !p.includes('\n'))) {
+  for (const path of named) {
     const eol = out.indexOf(0x0a, at);
     if (eol < 0) break;
     // "<sha> blob <size>" or "<name> missing".

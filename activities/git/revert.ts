@@ -4,21 +4,14 @@
  * `commitAndPush` commits it like any other change. A revert that does not apply cleanly is
  * given up (the work tree back at the base) and answered with the files in conflict.
  */
-import { execFile } from 'node:child_process';
 import { lchown } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import type { RevertMergedInput, RevertMergedResult } from '../../core/revert.ts';
-import { gitEnv, safeGitConfig } from './workspace.ts';
-
-const exec = promisify(execFile);
+import { gitExec } from './workspace.ts';
 
 /** Git in the workspace, failing on a non-zero exit (a conflicting revert says so only by its exit code). */
-async function gitIn(workspace: string, args: string[]): Promise<string> {
-  const config = safeGitConfig(workspace).flatMap((c) => ['-c', c]);
-  return (await exec('git', [...config, ...args], { cwd: workspace, env: gitEnv(), maxBuffer: 16 * 1024 * 1024 }))
-    .stdout;
-}
+const gitIn = async (workspace: string, args: string[]): Promise<string> =>
+  (await gitExec(workspace, args)).toString('utf8');
 
 /**
  * The commits that undo one merged PR, newest first: a merge commit against its first parent

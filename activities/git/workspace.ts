@@ -213,7 +213,7 @@ async function stagePreparedChanges(workspace: string): Promise<boolean> {
     entries.push(status === 'D' ? `0 ${'0'.repeat(newSha.length)}\t${path}` : `${newMode} ${newSha}\t${path}`);
   }
   if (entries.length > 0)
-    await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''));
+    await gitExec(workspace, ['update-index', '-z', '--index-info'], { input: entries.map((e) => `${e}\0`).join('') });
   return true;
 }
 
@@ -250,8 +250,9 @@ async function scratchTree(
         const [mode, , sha] = found.get(path) ?? [];
         return mode && sha ? `${mode} ${sha}\t${path}` : `0 ${'0'.repeat(keep.from.length)}\t${path}`;
       });
-      await gitWithInput(workspace, ['update-index', '-z', '--index-info'], entries.map((e) => `${e}\0`).join(''), {
-        GIT_INDEX_FILE: index,
+      await gitExec(workspace, ['update-index', '-z', '--index-info'], {
+        input: entries.map((e) => `${e}\0`).join(''),
+        env: { GIT_INDEX_FILE: index },
       });
     }
     return (await g.raw(['write-tree'])).trim();
@@ -260,22 +261,35 @@ async function scratchTree(
   }
 }
 
-/** A git call that reads `input` on stdin (simple-git has no stdin), with the same safe config. */
-function gitWithInput(
+/**
+ * A git call with the same safe config that fails on any non-zero exit (simple-git lets one with
+ * an empty stderr pass, as `merge-base --is-ancestor` or a conflicting `revert` exit), with
+ * `input` on stdin when given (simple-git has none); its stdout as bytes.
+ */
+export function gitExec(
   workspace: string,
   args: string[],
-  input: string,
-  extraEnv: Record<string, string> = {},
-): Promise<void> {
+  options: { input?: string; env?: Record<string, string>; maxBuffer?: number } = {},
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = execFile(
       'git',
       [...safeGitConfig(workspace).flatMap((c) => ['-c', c]), ...args],
-      { cwd: workspace, env: { ...gitEnv(), ...extraEnv }, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
-      (err, _stdout, stderr) =>
-        err ? reject(new Error(`git ${args[0]} failed: ${firstLine(stderr || err.message)}`)) : resolve(),
+      {
+        cwd: workspace,
+        env: { ...gitEnv(), ...options.env },
+        encoding: 'buffer',
+        maxBuffer: options.maxBuffer ?? 16 * 1024 * 1024,
+        timeout: 120_000,
+      },
+      (err, stdout, stderr) =>
+        err
+          ? reject(new Error(`git ${args[0]} failed: ${firstLine(stderr.toString() || err.message)}`))
+          : resolve(stdout),
     );
-    child.stdin?.end(input);
+    // A git that exits before reading all its input (a failure) answers by its exit code above.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(options.input);
   });
 }
 
