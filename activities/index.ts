@@ -27,6 +27,8 @@ import type { LandingState, MergeOutcome, MergeRequest, UpdateOutcome } from '..
 import type { PullRequestView } from '../core/pulls.ts';
 import { parseManifest, renderBody } from './forges/body.ts';
 import { createForgeResolver, type ForgeResolver } from './forges/index.ts';
+import { createBlobActivities } from './blobs.ts';
+import type { BlobStore } from '../core/blobs.ts';
 import { createContractActivities } from './gate/contract.ts';
 import { createGuardrailActivities } from './gate/guardrails.ts';
 import {
@@ -83,6 +85,8 @@ export interface ActivityDeps {
    * attempt runs or completed it, or the workflow closed). Absent: always current.
    */
   activityCurrent?: (workflowId: string, runId: string, activityId: string, attempt: number) => Promise<boolean>;
+  /** Where page workflows read and store content by reference (absent: changes in pages are refused). */
+  blobs?: BlobStore;
   /** Called when a repo's workspace was closed: its workflow is about to close (the reconciler's cue). */
   onWorkspaceClosed?: () => void;
 }
@@ -138,6 +142,7 @@ export function createForgeActivities(deps: Pick<ActivityDeps, 'forge' | 'forges
             siblings: input.siblings,
             gate: input.gate ?? null,
             ...(input.reverts ? { reverts: input.reverts } : {}),
+            ...(input.set ? { set: input.set } : {}),
           }),
         }),
       );
@@ -200,6 +205,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     ...createForgeActivities(deps),
     ...createContractActivities(gateDepsOf(deps)),
     ...createGuardrailActivities(gateDepsOf(deps)),
+    ...createBlobActivities(deps.blobs),
     ...createBumpActivities({
       workerEnv: deps.workerEnv,
       ...(deps.gitCredentials ? { gitCredentials: deps.gitCredentials } : {}),

@@ -5,7 +5,7 @@
  * orchestration's own share of the repo's wall time: round trips through the server and the
  * workflow tasks between one activity and the next).
  */
-import type { temporal } from '@temporalio/proto';
+import { temporal } from '@temporalio/proto';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -138,5 +138,36 @@ export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
     workflowTasks: wfts,
     workflowTaskMs: wftMs,
     signals,
+  };
+}
+
+/**
+ * What a workflow's history weighs: its events, its size as the server stores it (protobuf),
+ * and its largest payload (an input, a result, a memo), which Temporal caps at 2 MB.
+ */
+export interface HistoryBounds {
+  events: number;
+  bytes: number;
+  largestPayload: number;
+}
+
+export function historyBounds(history: History): HistoryBounds {
+  const events = history.events ?? [];
+  let largest = 0;
+  const walk = (value: unknown): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (value instanceof Uint8Array) return;
+    const maybe = value as { data?: unknown; metadata?: unknown };
+    if (maybe.data instanceof Uint8Array && typeof maybe.metadata === 'object') {
+      largest = Math.max(largest, maybe.data.length);
+      return;
+    }
+    for (const v of Object.values(value)) walk(v);
+  };
+  for (const e of events) walk(e);
+  return {
+    events: events.length,
+    bytes: temporal.api.history.v1.History.encode(history).finish().length,
+    largestPayload: largest,
   };
 }

@@ -15,6 +15,7 @@ import { withBumpTargets } from './machine/bump.ts';
 import { recordedTargets } from './machine/targets.ts';
 import { changeHandle, describeChange, originalInput, recordedBumpVersion } from './queries.ts';
 import { executeChange } from './start.ts';
+import { previousPages } from './pages.ts';
 import { ensureWorker, type WorkerOptions } from './worker.ts';
 
 /** Each repo's result from its latest finished run, if it finished. */
@@ -47,6 +48,8 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
     const description = await describeChange(session, options.changeId);
     let input = await originalInput(session, options.changeId);
     const previous = await previousResults(session, input);
+    // A change in pages: each page's results of its last finished run (green repos are kept).
+    const pages = input.pages ? await previousPages(session, input) : null;
     if (description.status.name === 'COMPLETED') {
       const last = await handle.result();
       if (last.status === 'succeeded')
@@ -55,6 +58,10 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
         );
     }
 
+    if (options.changeFile && input.pages)
+      throw new ChangeRefusedError(
+        `change ${options.changeId} runs in pages (${input.pages.total} repos): resume it without --change; a new change file applies to a new change id`,
+      );
     if (options.changeFile) {
       const loaded = await loadReposConfig(options.configFile);
       // Targets chosen by query stay the set the interrupted run recorded: the fleet is not scanned again.
@@ -105,8 +112,11 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
     const reused = Object.values(previous)
       .filter((r) => r.status === 'green')
       .map((r) => r.repo);
+    const keptInPages = (pages ?? []).reduce((n, p) => n + (p.counts.green ?? 0), 0);
     options.log(
-      `resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`,
+      pages
+        ? `resuming ${options.changeId}: ${pages.length} of ${input.pages?.pages.length ?? 0} pages finished before; keeping their ${keptInPages} green repos if their branches are unchanged`
+        : `resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`,
     );
     const worker = await ensureWorker(
       session,
@@ -116,7 +126,7 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
     try {
       return await executeChange(
         session,
-        { ...input, previous },
+        { ...input, previous, ...(pages ? { previousPages: pages } : {}) },
         { rerun: true, log: options.log, onProgress: options.onProgress },
         worker,
       );

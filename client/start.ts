@@ -17,6 +17,7 @@ import { preflight } from './machine/preflight.ts';
 import { withChangeTargets } from './machine/targets.ts';
 import { recordedBumpVersion } from './queries.ts';
 import { ensureWorker, type LocalWorker } from './worker.ts';
+import { blobStore, inPages } from './pages.ts';
 
 export interface RunOptions {
   configFile: string;
@@ -127,13 +128,17 @@ async function startOrAttach(
     return existing;
   }
   try {
+    // A change of many repos starts with its tasks stored by reference (client/pages.ts).
+    const toStart = await inPages(blobStore(session), input);
     return await session.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
       workflowId,
       taskQueue: taskQueue(),
-      args: [input],
+      args: [toStart],
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
       workflowIdConflictPolicy: 'USE_EXISTING',
-      memo: { title: input.title, repos: input.repos.map((r) => r.repo) },
+      memo: toStart.pages
+        ? { title: input.title, repos: [], total: toStart.pages.total }
+        : { title: input.title, repos: input.repos.map((r) => r.repo) },
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return existing;

@@ -377,6 +377,11 @@ export const OperationsConfig = z
       .min(0)
       .max(30 * 86_400)
       .default(0),
+    /**
+     * Repos to a page: a change of more repos runs in pages, so its history stays bounded
+     * (docs/performance.md, "Fleet scale").
+     */
+    pageSize: z.number().int().min(2).max(500).default(100),
   })
   .strict();
 export type OperationsConfig = z.infer<typeof OperationsConfig>;

@@ -4,8 +4,9 @@ import type { ChangePlan, TokenUsage } from './agent.ts';
 import type { BumpSpec, ResolvedBump } from './bump.ts';
 import type { Approval, Decision } from './decisions.ts';
 import type { GateInput, GateReport } from './gate.ts';
-import type { RepoOutcome, RepoResult, RepoStatusView, RepoTask } from './repo.ts';
+import type { RepoOutcome, RepoResult, RepoStatus, RepoStatusView, RepoTask } from './repo.ts';
 import type { RevertSpec } from './revert.ts';
+import type { PagedTasks, PageSummary } from './pages.ts';
 
 export interface ChangeInput {
   changeId: string;
@@ -13,7 +14,14 @@ export interface ChangeInput {
   description: string;
   forge: ForgeConfig;
   concurrency: number;
+  /** The repos' tasks, in full; empty when the change runs in pages (`pages`). */
   repos: RepoTask[];
+  /** Repos to a page (the fleet's `operations.pageSize`); a change of more runs in pages. */
+  pageSize?: number;
+  /** A change of many repos: its tasks by reference, in pages (core/pages.ts). */
+  pages?: PagedTasks | null;
+  /** A resumed change in pages: the run before's page summaries (their results by reference). */
+  previousPages?: PageSummary[] | null;
   /** Attempts per repo when the infrastructure (not the repo's own commands) fails. */
   maxRepoAttempts?: number;
   models: ModelsConfig;
@@ -55,7 +63,10 @@ export interface ChangeResult {
   /** The coordinator's plan, when a model planned the change. */
   plan: ChangePlan | null;
   metrics: ChangeMetrics;
+  /** Every repo's outcome; empty for a change in pages (`pages`). */
   repos: RepoOutcome[];
+  /** A change in pages: each page's summary, its results and pull requests by reference. */
+  pages?: PageSummary[];
   /** The last report of the contract and guardrail gate (null when it did not run). */
   gate?: GateReport | null;
   /** A bump change: the version every repo was moved to (absent: not a bump). */
@@ -96,6 +107,8 @@ export interface ChangeStatusView {
   mergeOrder: string[];
   plan: ChangePlan | null;
   repos: RepoStatusView[];
+  /** A change in pages: counts, failures first, pages done and running (`repos` is then empty). */
+  paged?: PagedView | null;
   result: ChangeResult | null;
   /** What the change waits for, when it waits for a person. */
   awaiting:
@@ -108,4 +121,23 @@ export interface ChangeStatusView {
   gate: GateReport | null;
   /** A bump's version, once resolved (absent in views of workers from before bumps). */
   bump?: ResolvedBump | null;
+}
+
+/** The live view of a change in pages: readable at 10,000 repos. */
+export interface PagedView {
+  total: number;
+  pageSize: number;
+  pages: number;
+  /** Pages done in the current stage (`running` or `publishing`). */
+  pagesDone: number;
+  /** Page workflows running now (query them for their repos). */
+  running: string[];
+  /** Repos by status, over the pages done. */
+  counts: Partial<Record<RepoStatus, number>>;
+  /** The first failures (failed, cancelled), page by page. */
+  failures: PageSummary['failures'];
+  /** Pull requests opened so far while publishing. */
+  pullRequests: number;
+  /** When the current stage started (ms since the epoch), for an ETA. */
+  stageStartedAt: number | null;
 }

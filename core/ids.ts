@@ -3,6 +3,9 @@ import type { PullRequestsWorkflowAction } from './pulls.ts';
 
 export const changeWorkflowId = (changeId: string): string => `change/${changeId}`;
 export const repoWorkflowId = (changeId: string, repo: string): string => `change/${changeId}/repo/${repo}`;
+/** A page of a change in pages (core/pages.ts): one per page and stage, so a resume's page reuses the id. */
+export const pageWorkflowId = (changeId: string, mode: 'run' | 'publish', index: number): string =>
+  `change/${changeId}/page/${mode}/${index}`;
 export const changeBranch = (changeId: string): string => `lockstep/${changeId}`;
 export const pullRequestsWorkflowId = (changeId: string, action: PullRequestsWorkflowAction, nonce: string): string =>
   `change/${changeId}/pulls/${action}/${nonce}`;

@@ -172,6 +172,7 @@ export function changeInput(
       timeoutSeconds: ops.approvalTimeoutSeconds,
     },
     decisionTimeoutSeconds: overrides.waitOnFailureSeconds ?? ops.waitOnFailureSeconds,
+    pageSize: ops.pageSize,
     gate: gateInput(loaded, tasks),
     ...(overrides.land || change.land || change.landing
       ? {

@@ -34,6 +34,8 @@ export interface LinkPullRequestInput extends OpenPullRequestInput {
   gate?: GateReport | null;
   /** A revert's set: the change it reverts (its order is consumers before providers). */
   reverts?: string;
+  /** A change in pages: the siblings are this page's; the change has `total` repos in `pages` pages. */
+  set?: { total: number; pages: number };
 }
 
 /** One PR of a linked set, addressed for the forge activities behind `lockstep prs|publish|close`. */

@@ -33,6 +33,8 @@ import { reapOrphans } from '../activities/sandbox/docker.ts';
 import { ownerAlive } from '../activities/sandbox/owner.ts';
 import { startReconciler, type Reconciler } from '../activities/sandbox/reconcile.ts';
 import { workerTemporal } from './reconciler.ts';
+import { temporalBlobStore } from './blobs.ts';
+import { Client } from '@temporalio/client';
 import { modelClientFromEnv } from '../activities/llm/client.ts';
 import type OpenAI from 'openai';
 import { projectRoot, taskQueue, toolsDir } from '../config/paths.ts';
@@ -158,6 +160,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   const owner = `${hostId}:${process.pid}`;
   const cluster = `${options.address ?? process.env.TEMPORAL_ADDRESS ?? 'localhost:7233'}/${options.namespace}`;
   const temporal = workerTemporal(options.connection, options.namespace);
+  const sharedQueue = options.sharedTaskQueue ?? taskQueue();
   const everyMs = reconcileEverySeconds(options.reconcileEverySeconds) * 1000;
   // Started once the workers exist, so a worker that fails to start leaves no timer behind.
   let reconciler: Reconciler | null = null;
@@ -183,6 +186,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     activityCurrent: (workflowId, runId, activityId, attempt) =>
       temporal.activityCurrent(workflowId, runId, activityId, attempt),
     onWorkspaceClosed: () => reconciler?.kick(),
+    blobs: temporalBlobStore(new Client({ connection: options.connection, namespace: options.namespace }), sharedQueue),
   };
 
   const reaped = await reapOrphans(docker, ownerAlive);
@@ -194,7 +198,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   const shared = await Worker.create({
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.sharedTaskQueue ?? taskQueue(),
+    taskQueue: sharedQueue,
     workflowBundle: await workflowBundle(),
     activities: { ...createSharedActivities(deps), ...options.activities?.shared },
     maxConcurrentActivityTaskExecutions: maxActivities,

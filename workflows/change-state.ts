@@ -15,7 +15,9 @@ import type {
   ChangeResult,
   ChangeStatus,
   ChangeStatusView,
+  PagedView,
 } from '../core/change.ts';
+import { addCounts, type PageSummary } from '../core/pages.ts';
 import type { ChangePlan } from '../core/agent.ts';
 import type { GateReport } from '../core/gate.ts';
 import type { PullRequestRef } from '../core/pulls.ts';
@@ -47,6 +49,9 @@ export class ChangeState {
   // A bump: the one version every repo gets, and what each repo's base branch declares.
   bump: ResolvedBump | null = null;
   readonly declared = new Map<string, RepoBumpManifests>();
+  // A change in pages: each page's summary (its run, then its pull requests), and the live view.
+  pageRuns: PageSummary[] = [];
+  readonly paged: PagedView | null;
 
   constructor(readonly input: ChangeInput) {
     // A revert merges consumers before providers (core/revert.ts).
@@ -68,6 +73,48 @@ export class ChangeState {
         },
       ]),
     );
+    const pages = input.pages;
+    this.paged = pages
+      ? {
+          total: pages.total,
+          pageSize: pages.pageSize,
+          pages: pages.pages.length,
+          pagesDone: 0,
+          running: [],
+          counts: {},
+          failures: [],
+          pullRequests: 0,
+          stageStartedAt: null,
+        }
+      : null;
+  }
+
+  /** A change in pages starts a stage (running, publishing): its page counts start over. */
+  pageStage(stage: 'running' | 'publishing'): void {
+    if (!this.paged) return;
+    this.paged.pagesDone = 0;
+    this.paged.stageStartedAt = Date.now();
+    if (stage === 'running') {
+      this.paged.counts = {};
+      this.paged.failures = [];
+    }
+  }
+
+  pageStarted(workflowId: string): void {
+    this.paged?.running.push(workflowId);
+  }
+
+  pageDone(workflowId: string, summary: PageSummary): void {
+    const view = this.paged;
+    if (!view) return;
+    view.running = view.running.filter((id) => id !== workflowId);
+    view.pagesDone++;
+    if (summary.pullRequests) view.pullRequests += summary.pullRequests.opened;
+    else {
+      addCounts(view.counts, summary.counts);
+      if (view.failures.length < MAX_VIEW_FAILURES)
+        view.failures.push(...summary.failures.slice(0, MAX_VIEW_FAILURES - view.failures.length));
+    }
   }
 
   /** The `changeStatus` query's answer. */
@@ -81,6 +128,7 @@ export class ChangeState {
       mergeOrder: this.order,
       plan: this.plan,
       repos: [...this.repos.values()],
+      ...(this.paged ? { paged: this.paged } : {}),
       result: this.result,
       awaiting: this.awaiting,
       humans: this.humans,
@@ -213,8 +261,11 @@ export class ChangeState {
       finishedAt: new Date(Date.now()).toISOString(),
       mergeOrder: this.order,
       plan: this.plan,
-      metrics: metricsOf([...this.results.values()], this.startedAt),
+      metrics: this.paged
+        ? pagedMetrics(this.paged, this.startedAt)
+        : metricsOf([...this.results.values()], this.startedAt),
       repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
+      ...(this.paged ? { pages: this.pageRuns } : {}),
       gate: this.gateReport,
       ...(this.bump ? { bump: this.bump } : {}),
     };
@@ -225,6 +276,21 @@ export class ChangeState {
     }
     return result;
   }
+}
+
+/** The failures a paged view names (all are in the pages' results). */
+const MAX_VIEW_FAILURES = 50;
+
+/** Metrics of a change in pages, from its counts (agent usage stays in the repo workflows). */
+function pagedMetrics(view: PagedView, startedAt: number): ChangeMetrics {
+  return {
+    repos: view.total,
+    resolved: (view.counts.green ?? 0) + (view.counts.unchanged ?? 0),
+    regressions: 0,
+    turns: 0,
+    usage: { prompt: 0, completion: 0 },
+    durationMs: Date.now() - startedAt,
+  };
 }
 
 export function metricsOf(results: RepoResult[], startedAt: number): ChangeMetrics {

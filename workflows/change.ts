@@ -20,6 +20,7 @@ import { planRepos, resolveBumpOnce } from './planning.ts';
 import { runRepos } from './fan-out.ts';
 import { gateRounds } from './gate-round.ts';
 import { publishChange } from './publishing.ts';
+import { gatePages, publishPages, runPages } from './paged.ts';
 import type { ChangeInput, ChangeResult } from '../core/change.ts';
 import type { Approval, Decision } from '../core/decisions.ts';
 
@@ -32,18 +33,25 @@ export async function changeWorkflow(input: ChangeInput): Promise<ChangeResult> 
   if (input.searchAttributes) {
     upsertSearchAttributes({
       LockstepChangeId: [input.changeId],
+      // (A change in pages has no list of repos here: its pages hold them.)
       LockstepRepos: state.tasks.map((t) => t.repo),
       LockstepStatus: ['running'],
     });
   }
 
   // The stages in order: each either ends the change or hands it on; publishing always ends it.
-  const ending =
-    (await resolveBumpOnce(state)) ??
-    (await planRepos(state)) ??
-    (await runRepos(state)) ??
-    (await gateRounds(state)) ??
-    (await publishChange(state));
+  // A change in pages (core/pages.ts) runs its repos, gate and pull requests page by page.
+  const paged = input.pages;
+  const ending = paged
+    ? ((await resolveBumpOnce(state)) ??
+      (await runPages(state, paged)) ??
+      (await gatePages(state)) ??
+      (await publishChange(state, (s) => publishPages(s, paged))))
+    : ((await resolveBumpOnce(state)) ??
+      (await planRepos(state)) ??
+      (await runRepos(state)) ??
+      (await gateRounds(state)) ??
+      (await publishChange(state)));
   const result = state.finish(ending);
   upsertMemo({ outcome: ending.status, summary: ending.summary });
   if (input.searchAttributes) upsertSearchAttributes({ LockstepStatus: [ending.status] });

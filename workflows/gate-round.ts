@@ -56,7 +56,7 @@ export async function gateRounds(state: ChangeState): Promise<Ending | null> {
  * One gate round: every contract and every changed repo's scan in parallel, on the heads the
  * repos pushed (a repo outside the change is looked at on its base branch).
  */
-async function runGate(
+export async function runGate(
   gate: GateInput,
   changeId: string,
   round: number,

@@ -4,3 +4,5 @@ export { repoWorkflow } from './repo.ts';
 export { agentWorkflow } from './agent.ts';
 export { pullRequestsWorkflow } from './pulls.ts';
 export { landingWorkflow } from './landing.ts';
+export { blobWorkflow } from './blob.ts';
+export { pageWorkflow } from './page.ts';

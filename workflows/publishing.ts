@@ -9,10 +9,17 @@ import { describe } from './repo.ts';
 import type { ChangeState, Ending } from './change-state.ts';
 import type { ChangeInput } from '../core/change.ts';
 import type { GateReport } from '../core/gate.ts';
-import type { PullRequestRef } from '../core/pulls.ts';
+import type { LinkPullRequestInput, PullRequestRef } from '../core/pulls.ts';
 import type { RepoResult } from '../core/repo.ts';
 
-export async function publishChange(state: ChangeState): Promise<Ending> {
+/**
+ * The approval (when asked), then the pull requests: this change's, or those `pages` opens
+ * (a change in pages, workflows/paged.ts).
+ */
+export async function publishChange(
+  state: ChangeState,
+  pages?: (state: ChangeState) => Promise<Ending>,
+): Promise<Ending> {
   const { input } = state;
   const ordered = state.current();
   const toPublish = ordered.filter((r) => r.status === 'green');
@@ -31,6 +38,7 @@ export async function publishChange(state: ChangeState): Promise<Ending> {
       };
   }
 
+  if (pages) return pages(state);
   state.phase = 'publishing';
   const pullRequests = new Map<string, PullRequestRef>();
   try {
@@ -47,13 +55,17 @@ export async function publishChange(state: ChangeState): Promise<Ending> {
   };
 }
 
-/** Two phases: find-or-create every PR, then write every body with links to all siblings. */
-async function publish(
+/**
+ * Two phases: find-or-create every PR, then write every body with links to all siblings (a
+ * page of a change in pages links its own page's, and says how large the change is).
+ */
+export async function publish(
   input: ChangeInput,
   order: string[],
   repos: RepoResult[],
   pullRequests: Map<string, PullRequestRef>,
   gate: GateReport | null,
+  set?: LinkPullRequestInput['set'],
 ): Promise<void> {
   const byRepo = new Map(input.repos.map((t) => [t.repo, t]));
   const calls = forgeCalls(input.forge);
@@ -84,6 +96,7 @@ async function publish(
         siblings,
         gate,
         ...(input.revert ? { reverts: input.revert.of } : {}),
+        ...(set ? { set } : {}),
       }),
     ),
   );

@@ -16,6 +16,8 @@ export interface LinkedBodyInput {
   gate?: GateReport | null;
   /** A revert's set: the change it reverts. */
   reverts?: string;
+  /** A change in pages: the siblings listed are this page's. */
+  set?: { total: number; pages: number };
 }
 
 const MANIFEST_PREFIX = '<!-- lockstep:manifest ';
@@ -30,6 +32,11 @@ export function renderBody(input: LinkedBodyInput): string {
   }
   const byRepo = new Map(input.siblings.map((s) => [s.repo, s]));
   const ordered = input.mergeOrder.filter((r) => byRepo.has(r));
+  if (input.set)
+    lines.push(
+      `This change spans ${input.set.total} repositories in ${input.set.pages} pages; below are the ${ordered.length} of this one's page. \`lockstep prs ${input.changeId}\` lists them all.`,
+      '',
+    );
   lines.push(
     input.reverts
       ? `This set reverts the merged pull requests of change \`${input.reverts}\`. Merge in this order (consumers before providers):`

@@ -304,6 +304,8 @@ const DESCRIBERS: { [K in ActivityName]: Describer<K> } = {
   bumpDeclaration: generic,
   resolveBump: generic,
   bumpManifests: generic,
+  readPage: generic,
+  storeBlob: generic,
   branchAt: generic,
   branchesAt: generic,
   deleteBranch: generic,

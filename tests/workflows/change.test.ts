@@ -28,6 +28,13 @@ import { changeBranch, changeWorkflowId, repoWorkflowId } from '../../core/ids.t
 import { liveStatus } from '../../client/live-status.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { createBlobActivities } from '../../activities/blobs.ts';
+import type { BlobStore } from '../../core/blobs.ts';
+import type { PageSummary } from '../../core/pages.ts';
+import { pageWorkflowId } from '../../core/ids.ts';
+import { temporalBlobStore } from '../../workers/blobs.ts';
+import { inPages } from '../../client/pages.ts';
+import { historyBounds } from '../../bench/history.ts';
 
 let env: TestWorkflowEnvironment;
 const queue = `wf-test-${uniqueSuffix()}`;
@@ -42,7 +49,7 @@ interface Trace {
   /** Sandboxes removed, one entry per sandbox that existed (removing a missing one is a no-op, as in Docker). */
   removed: string[];
   opened: string[];
-  linked: { repo: string; siblings: string[]; order: string[]; gate: string | null }[];
+  linked: { repo: string; siblings: string[]; order: string[]; gate: string | null; total: number | null }[];
   gate: string[];
   gateActive: number;
   gateMaxActive: number;
@@ -156,7 +163,8 @@ function removeFake(input: { changeId: string; repo: string }): void {
   t.removed.push(input.repo);
 }
 
-const shared: SharedActivities = {
+// The blob activities are the real ones, on this test's server (beforeAll).
+const shared: Omit<SharedActivities, 'readPage' | 'storeBlob'> = {
   async prepareWorkspace(input) {
     return prepareFake(input);
   },
@@ -185,6 +193,7 @@ const shared: SharedActivities = {
       siblings: input.siblings.map((s) => s.repo),
       order: input.mergeOrder,
       gate: input.gate?.summary ?? null,
+      total: input.set?.total ?? null,
     });
   },
   async checkContract(input) {
@@ -318,6 +327,7 @@ async function run(input: ChangeInput) {
 
 let worker: Worker;
 let running: Promise<void>;
+const blobs = (): BlobStore => temporalBlobStore(env.client, queue);
 
 beforeAll(async () => {
   env = await startTestTemporal();
@@ -325,7 +335,7 @@ beforeAll(async () => {
     connection: env.nativeConnection,
     taskQueue: queue,
     workflowBundle: await workflowBundle(),
-    activities: { ...shared, ...host },
+    activities: { ...shared, ...createBlobActivities(blobs()), ...host },
   });
   running = worker.run();
 });
@@ -955,4 +965,99 @@ describe('the gate before publishing', () => {
     expect(trace(id).gate.filter((g) => g.startsWith('contract'))).toHaveLength(1);
     expect(trace(id).calls.filter((c) => c === 'prepare:cons')).toHaveLength(1);
   });
+});
+
+describe('a change in pages', () => {
+  const fleet = (n: number) => Array.from({ length: n }, (_, i) => task(`svc-${String(i).padStart(4, '0')}`));
+  const paged = (changeId: string, n: number, pageSize: number, concurrency = 8) =>
+    inPages(blobs(), { ...change(changeId, fleet(n), concurrency), pageSize });
+  const coordinatorHistory = (changeId: string) =>
+    env.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
+
+  it("runs its repos page by page and links each page's pull requests, naming the change's size", async () => {
+    const id = 'pages-a';
+    const input = await paged(id, 12, 5);
+    expect(input.repos).toEqual([]);
+    expect(input.pages?.pages.map((p) => p.repos)).toEqual([5, 5, 2]);
+    const result = await run(input);
+    expect(result.status).toBe('succeeded');
+    expect(result.summary).toContain('12 linked pull requests open across 3 pages');
+    expect(result.repos).toEqual([]);
+    expect(result.pages?.map((p) => p.counts.green)).toEqual([5, 5, 2]);
+    expect(result.pages?.map((p) => p.pullRequests?.opened)).toEqual([5, 5, 2]);
+    expect(result.metrics.repos).toBe(12);
+    expect(result.metrics.resolved).toBe(12);
+    const t = trace(id);
+    expect(new Set(t.opened).size).toBe(12);
+    // Each body links the siblings of its page and says how large the change is.
+    const first = t.linked.find((l) => l.repo === 'svc-0000');
+    expect(first?.siblings.sort()).toEqual(['svc-0000', 'svc-0001', 'svc-0002', 'svc-0003', 'svc-0004']);
+    expect(first?.total).toBe(12);
+    expect(t.removed).toHaveLength(12);
+    // The coordinator starts pages, never a repo's workflow.
+    const history = await coordinatorHistory(id);
+    const children = (history.events ?? []).flatMap((e) =>
+      e.startChildWorkflowExecutionInitiatedEventAttributes
+        ? [e.startChildWorkflowExecutionInitiatedEventAttributes.workflowId ?? '']
+        : [],
+    );
+    expect(children.sort()).toEqual(
+      [0, 1, 2].flatMap((i) => [pageWorkflowId(id, 'publish', i), pageWorkflowId(id, 'run', i)]).sort(),
+    );
+    // The status view counts instead of listing.
+    const view = await env.client.workflow.getHandle(changeWorkflowId(id)).query(changeStatusQuery);
+    expect(view.repos).toEqual([]);
+    expect(view.paged?.counts).toEqual({ green: 12 });
+    expect(view.paged?.pullRequests).toBe(12);
+  });
+
+  it('fails naming the failed repos; a resume keeps the green ones and redoes only those', async () => {
+    const id = 'pages-b';
+    behaviours.set(id, async (input) =>
+      input.repo === 'svc-0006' && input.kind === 'test' ? { ...ok('FAIL'), exitCode: 1 } : ok(),
+    );
+    const input = await paged(id, 9, 4);
+    const result = await run(input);
+    expect(result.status).toBe('failed');
+    expect(result.summary).toContain('1 of 9 repos failed (svc-0006 failed at tests)');
+    expect(result.pages?.[1]?.failures.map((f) => f.repo)).toEqual(['svc-0006']);
+    expect(trace(id).opened).toEqual([]);
+
+    behaviours.delete(id);
+    const before = trace(id).calls.filter((c) => c.startsWith('run:')).length;
+    const previousPages = await Promise.all(
+      [0, 1, 2].map(
+        (i) => env.client.workflow.getHandle(pageWorkflowId(id, 'run', i)).result() as Promise<PageSummary>,
+      ),
+    );
+    await env.client.workflow.getHandle(changeWorkflowId(id)).result();
+    const resumed = await run({ ...input, previousPages });
+    expect(resumed.status).toBe('succeeded');
+    expect(resumed.pages?.flatMap((p) => p.counts.green ?? 0)).toEqual([4, 4, 1]);
+    const again = trace(id)
+      .calls.filter((c) => c.startsWith('run:'))
+      .slice(before);
+    expect(new Set(again.map((c) => c.split(':')[1]))).toEqual(new Set(['svc-0006']));
+    expect(new Set(trace(id).opened).size).toBe(9);
+  });
+
+  it("keeps the coordinator's history and payloads bounded: a few hundred repos cost it what a few dozen do", async () => {
+    const small = await run(await paged('pages-60', 60, 20, 16));
+    const large = await run(await paged('pages-300', 300, 100, 16));
+    expect([small.status, large.status]).toEqual(['succeeded', 'succeeded']);
+    expect(large.summary).toContain('300 linked pull requests open across 3 pages');
+    const s = historyBounds(await coordinatorHistory('pages-60'));
+    const l = historyBounds(await coordinatorHistory('pages-300'));
+    // Three pages either way: five times the repos, the same events, about the same bytes.
+    expect(l.events).toBeLessThanOrEqual(s.events + 12);
+    expect(l.events).toBeLessThan(150);
+    expect(l.bytes).toBeLessThan(64 * 1024);
+    expect(l.largestPayload).toBeLessThan(16 * 1024);
+    // A page holds its own repos: bounded by the page size, well under the payload limit.
+    const page = historyBounds(
+      await env.client.workflow.getHandle(pageWorkflowId('pages-300', 'run', 0)).fetchHistory(),
+    );
+    expect(page.largestPayload).toBeLessThan(256 * 1024);
+    expect(page.bytes).toBeLessThan(4 * 1024 * 1024);
+  }, 240_000);
 });

@@ -1,0 +1,88 @@
+/**
+ * Changes in pages, on the client's side (core/pages.ts): a change of more repos than its page
+ * size is started with its tasks stored by reference, page by page in merge order; a resume
+ * hands each page the results its run before left; `status` and `prs` read a page's results.
+ */
+import { DEFAULT_PAGE_SIZE, pagesOf, runsInPages } from '../core/pages.ts';
+import type { PagedTasks, PageSummary, SharedChange, SmallResult, PagePullRequest } from '../core/pages.ts';
+import { mergeOrder } from '../core/order.ts';
+import { pageWorkflowId } from '../core/ids.ts';
+import type { ChangeInput } from '../core/change.ts';
+import type { BlobStore } from '../core/blobs.ts';
+import { taskQueue } from '../config/paths.ts';
+import { temporalBlobStore } from '../workers/blobs.ts';
+import type { TemporalSession } from './connection.ts';
+
+export function blobStore(session: TemporalSession): BlobStore {
+  return temporalBlobStore(session.client, taskQueue());
+}
+
+/**
+ * The input to start: as given for a change of one page, else with its tasks stored in pages
+ * (two at a time) and only what the coordinator itself needs inline. The gate keeps the repos
+ * its contracts involve; each page scans its own.
+ */
+export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<ChangeInput> {
+  const pageSize = input.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (input.pages || !runsInPages(input.repos.length, pageSize)) return input;
+  const planless = input.repos.filter((t) => t.mode === 'agent' && t.instructions === null).map((t) => t.repo);
+  if (planless.length > 0)
+    throw new Error(
+      `change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize}): ` +
+        `the coordinator plans changes of one page only, and ${planless.length} repos (${planless.slice(0, 3).join(', ')}…) have no instructions. ` +
+        'Give them in the change file (instructions per target, or targets.instructions).',
+    );
+  const order = mergeOrder(input.repos, { reverse: Boolean(input.revert) });
+  const byRepo = new Map(input.repos.map((t) => [t.repo, t]));
+  const ordered = order.flatMap((repo) => byRepo.get(repo) ?? []);
+  const { repos: _repos, previous: _previous, gate, landing: _landing, searchAttributes: _sa, ...rest } = input;
+  const shared: SharedChange = rest;
+  const pages: PagedTasks['pages'] = [];
+  const chunks = pagesOf(ordered, pageSize);
+  for (let i = 0; i < chunks.length; i += 2) {
+    const stored = await Promise.all(
+      chunks.slice(i, i + 2).map(async (tasks) => ({
+        tasks: await blobs.put(tasks),
+        repos: tasks.length,
+        first: tasks[0]?.repo ?? '',
+        last: tasks.at(-1)?.repo ?? '',
+      })),
+    );
+    pages.push(...stored);
+  }
+  const contractRepos = new Set(
+    (gate?.contracts ?? []).flatMap((c) => [c.provider, c.runIn, ...c.consumers.map((u) => u.repo)]),
+  );
+  return {
+    ...input,
+    repos: [],
+    previous: null,
+    pages: { total: ordered.length, pageSize, shared: await blobs.put(shared), pages },
+    gate: gate ? { ...gate, repos: gate.repos.filter((r) => contractRepos.has(r.repo)) } : null,
+  };
+}
+
+/** What each page of a change in pages left in its latest run that finished (a resume keeps its green repos). */
+export async function previousPages(session: TemporalSession, input: ChangeInput): Promise<PageSummary[]> {
+  const pages = input.pages?.pages ?? [];
+  const found = await Promise.all(
+    pages.map(async (_, i) => {
+      const handle = session.client.workflow.getHandle(pageWorkflowId(input.changeId, 'run', i));
+      const description = await handle.describe().catch(() => null);
+      return description?.status.name === 'COMPLETED' ? ((await handle.result()) as PageSummary) : null;
+    }),
+  );
+  return found.filter((s): s is PageSummary => s !== null && s.results !== null);
+}
+
+/** A page's repo results. */
+export function pageResults(session: TemporalSession, summary: PageSummary): Promise<SmallResult[]> {
+  return summary.results ? blobStore(session).get<SmallResult[]>(summary.results) : Promise.resolve([]);
+}
+
+/** A page's pull requests. */
+export function pagePullRequests(session: TemporalSession, summary: PageSummary): Promise<PagePullRequest[]> {
+  return summary.pullRequests
+    ? blobStore(session).get<PagePullRequest[]>(summary.pullRequests.refs)
+    : Promise.resolve([]);
+}
