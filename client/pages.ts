@@ -12,6 +12,7 @@ import type { BlobStore } from '../core/blobs.ts';
 import { taskQueue } from '../config/paths.ts';
 import { temporalBlobStore } from '../workers/blobs.ts';
 import type { TemporalSession } from './connection.ts';
+import { ChangeRefusedError } from './errors.ts';
 
 export function blobStore(session: TemporalSession): BlobStore {
   return temporalBlobStore(session.client, taskQueue());
@@ -26,8 +27,13 @@ export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<Cha
   const pageSize = input.pageSize ?? DEFAULT_PAGE_SIZE;
   if (input.pages || !runsInPages(input.repos.length, pageSize)) return input;
   const planless = input.repos.filter((t) => t.mode === 'agent' && t.instructions === null).map((t) => t.repo);
+  if (input.landing?.land)
+    throw new ChangeRefusedError(
+      `change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize}): ` +
+        'a change in pages is not landed as one linked set; drop `land: true` (and `run --land`), or raise operations.pageSize (at most 500)',
+    );
   if (planless.length > 0)
-    throw new Error(
+    throw new ChangeRefusedError(
       `change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize}): ` +
         `the coordinator plans changes of one page only, and ${planless.length} repos (${planless.slice(0, 3).join(', ')}…) have no instructions. ` +
         'Give them in the change file (instructions per target, or targets.instructions).',

@@ -244,6 +244,10 @@ export function landingArgs(
     return {
       refused: `change ${input.changeId} ended ${result.status}, so it has no linked set to land; finish it first (lockstep resume ${input.changeId})`,
     };
+  if (input.pages)
+    return {
+      refused: `change ${input.changeId} runs in pages (${input.pages.total} repos): its pull requests are merged by their repos' own rules, not landed as one set (\`lockstep prs ${input.changeId}\` lists them)`,
+    };
   const tasks = new Map(input.repos.map((t) => [t.repo, t]));
   const targets = result.repos.flatMap((r): LandingTarget[] => {
     const task = tasks.get(r.repo);

@@ -4,7 +4,7 @@
  * worker hands one to its activities, the client makes one to store a change's pages.
  */
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { blobWorkflowId, MAX_BLOB_BYTES, type BlobRef, type BlobStore } from '../core/blobs.ts';
 
@@ -45,9 +45,18 @@ export function temporalBlobStore(client: Client, taskQueue: string): BlobStore 
     async get<T>(ref: BlobRef): Promise<T> {
       let text = cache.get(ref.sha256);
       if (text === undefined) {
-        const history = await client.workflow.getHandle(blobWorkflowId(ref.sha256)).fetchHistory();
+        const history = await client.workflow
+          .getHandle(blobWorkflowId(ref.sha256))
+          .fetchHistory()
+          .catch((err: unknown) => {
+            if (err instanceof WorkflowNotFoundError)
+              throw new Error(
+                `blob ${ref.sha256} is not stored in this namespace: it was never stored here, or kept past the namespace's retention`,
+              );
+            throw err;
+          });
         const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-        if (!payload) throw new Error(`blob ${ref.sha256} has no content: was it kept past the namespace's retention?`);
+        if (!payload) throw new Error(`blob ${ref.sha256} has no content`);
         text = defaultPayloadConverter.fromPayload<string>(payload);
         if (createHash('sha256').update(text).digest('hex') !== ref.sha256)
           throw new Error(`blob ${ref.sha256} does not match its content`);
