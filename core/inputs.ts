@@ -28,8 +28,9 @@ export function resolveTasks(
   change: Pick<Change, 'id' | 'repos'> & Partial<Pick<Change, 'egress' | 'bump'>>,
 ): RepoTask[] {
   const needed = requiredEgress(change);
+  const byName = new Map(loaded.config.repos.map((r) => [r.name, r]));
   return change.repos.map((target) => {
-    const repo = loaded.config.repos.find((r) => r.name === target.name);
+    const repo = byName.get(target.name);
     if (!repo) throw new Error(`unknown repo ${target.name}`);
     // What the change asked and this repo's fleet config grants (loadChange refused any other ask).
     const egress: EgressAsk = {

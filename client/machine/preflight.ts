@@ -16,42 +16,46 @@ import { setupCommand, toolsDir } from '../../config/paths.ts';
 import type { RepoTask } from '../../core/repo.ts';
 import { sandboxIdentity } from '../../workers/worker.ts';
 import { EnvironmentError } from '../errors.ts';
+import { inLanes } from '../../core/lanes.ts';
+
+/** Remotes asked and images probed at once. */
+const PREFLIGHT_LANES = 16;
 
 export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker = new Docker()): Promise<void> {
   const issues: InputIssue[] = [];
-  const index = (repo: string) => loaded.config.repos.findIndex((r) => r.name === repo);
+  const positions = new Map(loaded.config.repos.map((r, i) => [r.name, i]));
+  const index = (repo: string) => positions.get(repo) ?? -1;
   // Private repos of a remote forge answer git over HTTPS only with the token; it goes to git
   // the way the worker gives it (environment, scoped to the forge host), when this process has it.
   const credentials = gitCredentials([loaded.config.forge], process.env);
 
-  await Promise.all(
-    tasks.map(async (task) => {
-      const i = index(task.repo);
-      try {
-        const sha = await withTimeout(
-          remoteBranchCommit(task.url, task.baseBranch, credentials),
-          30_000,
-          `no answer from ${task.url} within 30 s`,
-        );
-        if (!sha) {
-          issues.push({
-            file: loaded.file,
-            path: `repos[${i}].baseBranch`,
-            message: `branch "${task.baseBranch}" does not exist in ${task.url}`,
-            fix: 'set baseBranch to a branch the remote has',
-          });
-        }
-      } catch (err) {
-        const first = ((err as Error).message.split('\n').find((l) => l.trim()) ?? '').trim();
+  // A fleet of thousands: a few remotes and probes at a time, each distinct probe once.
+  await inLanes(tasks, PREFLIGHT_LANES, async (task) => {
+    const i = index(task.repo);
+    try {
+      const sha = await withTimeout(
+        remoteBranchCommit(task.url, task.baseBranch, credentials),
+        30_000,
+        `no answer from ${task.url} within 30 s`,
+      );
+      if (!sha) {
         issues.push({
           file: loaded.file,
-          path: `repos[${i}].url`,
-          message: `cannot reach ${task.url}: ${first}`,
-          fix: 'check the URL and your access to it (git ls-remote must work from this machine)',
+          path: `repos[${i}].baseBranch`,
+          message: `branch "${task.baseBranch}" does not exist in ${task.url}`,
+          fix: 'set baseBranch to a branch the remote has',
         });
       }
-    }),
-  );
+    } catch (err) {
+      const first = ((err as Error).message.split('\n').find((l) => l.trim()) ?? '').trim();
+      issues.push({
+        file: loaded.file,
+        path: `repos[${i}].url`,
+        message: `cannot reach ${task.url}: ${first}`,
+        fix: 'check the URL and your access to it (git ls-remote must work from this machine)',
+      });
+    }
+  });
 
   try {
     await docker.ping();
@@ -70,39 +74,46 @@ export async function preflight(loaded: LoadedConfig, tasks: RepoTask[], docker 
       }
     }),
   );
-  await Promise.all(
-    tasks.map(async (task) => {
-      const i = index(task.repo);
-      if (missing.has(task.sandbox.image)) {
-        if (tasks.find((t) => t.sandbox.image === task.sandbox.image) === task) {
-          issues.push(
-            task.sandbox.build
-              ? {
-                  file: loaded.file,
-                  path: `repos[${i}].sandbox.build`,
-                  message: `the image of ${task.sandbox.build.dockerfile} (${task.sandbox.image}) is not built on this Docker engine yet`,
-                  fix: '"lockstep run" builds it before the change starts',
-                }
-              : {
-                  file: loaded.file,
-                  path: `repos[${i}].sandbox.image`,
-                  message: `image "${task.sandbox.image}" is not on this Docker engine`,
-                  fix: `run "${setupCommand()}" to build lockstep-sandbox, or build and tag the image named here`,
-                },
-          );
-        }
-        return;
+  const reported = new Set<string>();
+  const probes = new Map<string, Promise<ImageLack[]>>();
+  const lacks = (sandbox: SandboxConfig): Promise<ImageLack[]> => {
+    const key = JSON.stringify([sandbox.image, sandbox.setup, sandbox.test, sandbox.env.PATH]);
+    let probe = probes.get(key);
+    if (!probe) probes.set(key, (probe = imageLacks(docker, sandbox)));
+    return probe;
+  };
+  await inLanes(tasks, PREFLIGHT_LANES, async (task) => {
+    const i = index(task.repo);
+    if (missing.has(task.sandbox.image)) {
+      if (!reported.has(task.sandbox.image)) {
+        reported.add(task.sandbox.image);
+        issues.push(
+          task.sandbox.build
+            ? {
+                file: loaded.file,
+                path: `repos[${i}].sandbox.build`,
+                message: `the image of ${task.sandbox.build.dockerfile} (${task.sandbox.image}) is not built on this Docker engine yet`,
+                fix: '"lockstep run" builds it before the change starts',
+              }
+            : {
+                file: loaded.file,
+                path: `repos[${i}].sandbox.image`,
+                message: `image "${task.sandbox.image}" is not on this Docker engine`,
+                fix: `run "${setupCommand()}" to build lockstep-sandbox, or build and tag the image named here`,
+              },
+        );
       }
-      issues.push(
-        ...(await imageLacks(docker, task.sandbox)).map((l) => ({
-          file: loaded.file,
-          path: `repos[${i}].sandbox.${l.field}`,
-          message: l.message,
-          fix: l.fix,
-        })),
-      );
-    }),
-  );
+      return;
+    }
+    issues.push(
+      ...(await lacks(task.sandbox)).map((l) => ({
+        file: loaded.file,
+        path: `repos[${i}].sandbox.${l.field}`,
+        message: l.message,
+        fix: l.fix,
+      })),
+    );
+  });
   issues.push(...(await egressIssues(loaded, tasks, index)));
   if (issues.length > 0) throw new InputError(issues.sort((a, b) => a.path.localeCompare(b.path)));
 }
