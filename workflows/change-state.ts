@@ -265,7 +265,7 @@ export class ChangeState {
         ? pagedMetrics(this.paged, this.startedAt)
         : metricsOf([...this.results.values()], this.startedAt),
       repos: ordered.map((r): RepoOutcome => ({ ...r, pullRequest: pullRequests.get(r.repo) ?? null })),
-      ...(this.paged ? { pages: this.pageRuns } : {}),
+      ...(this.paged ? { pages: withFewFailures(this.pageRuns) } : {}),
       gate: this.gateReport,
       ...(this.bump ? { bump: this.bump } : {}),
     };
@@ -280,6 +280,19 @@ export class ChangeState {
 
 /** The failures a paged view names (all are in the pages' results). */
 const MAX_VIEW_FAILURES = 50;
+
+/**
+ * The pages' summaries as the result keeps them: the first MAX_VIEW_FAILURES failures over all
+ * pages (every page's counts stay; all failures are in its results), so the result stays small.
+ */
+function withFewFailures(pages: PageSummary[]): PageSummary[] {
+  let left = MAX_VIEW_FAILURES;
+  return pages.map((p) => {
+    const failures = p.failures.slice(0, Math.max(0, left));
+    left -= failures.length;
+    return { ...p, failures };
+  });
+}
 
 /** Metrics of a change in pages, from its counts (agent usage stays in the repo workflows). */
 function pagedMetrics(view: PagedView, startedAt: number): ChangeMetrics {

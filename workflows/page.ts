@@ -103,7 +103,12 @@ function summaryOf(
     revisions: results
       .filter((r) => watched.has(r.repo))
       .map((r) => ({ repo: r.repo, base: r.baseCommit, head: r.commit ?? r.baseCommit })),
-    findings,
+    // Open findings first, a page's first few: the gate blocks on any open one, and its report
+    // (in every pull request's body) stays readable.
+    findings: [...findings.filter((f) => f.waived === null), ...findings.filter((f) => f.waived !== null)].slice(
+      0,
+      MAX_PAGE_FAILURES,
+    ),
     results: ref,
   };
 }
