@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { exportHistories, historyFileName } from '../cli/audit/index.ts';
 import type { TemporalSession } from '../client/connection.ts';
+import { inPages } from '../client/pages.ts';
+import { temporalBlobStore } from '../workers/blobs.ts';
 import { AgentBudgets, ModelsConfig } from '../config/repos.ts';
 import { projectRoot } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
@@ -33,7 +35,7 @@ import { startHarness, type Harness } from '../tests/helpers/harness.ts';
 import { plainSettings } from '../config/temporal.ts';
 
 const HISTORIES_DIR = join(projectRoot, 'tests', 'histories');
-const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests'] as const;
+const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests', 'pages'] as const;
 type Case = (typeof CASES)[number];
 
 /** What stands in for machine-specific strings in recorded histories. */
@@ -203,6 +205,31 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
       join(dir, historyFileName(workflowId, (await handle.describe()).runId)),
       `${historyToJSON(history)}\n`,
     );
+  },
+
+  async pages(dir) {
+    // The three demo repos in pages of two: two run pages, two publish pages, tasks by reference.
+    const id = 'recorded-pages';
+    const file = join(h.fleet.root, `${id}.yaml`);
+    await writeFile(
+      file,
+      stringify({
+        id,
+        title: `Recorded ${id}`,
+        description: 'A small change in pages whose history the replay test keeps.',
+        repos: ['catalog', 'storefront', 'billing'].map((name) => ({
+          name,
+          steps: [{ name: 'note', run: `echo "${id}" >> NOTES.md` }],
+        })),
+      }),
+    );
+    const input = await inPages(temporalBlobStore(h.env.client, h.queue), {
+      ...(await h.changeInput(file)),
+      pageSize: 2,
+    });
+    if (input.pages?.pages.length !== 2) throw new Error(`${id} did not run in two pages`);
+    expectStatus(await h.run(input), 'succeeded');
+    await exportTo(dir, id);
   },
 };
 
