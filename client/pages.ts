@@ -8,6 +8,7 @@ import type { PagedTasks, PageSummary, SharedChange, SmallResult, PagePullReques
 import { mergeOrder } from '../core/order.ts';
 import { pageWorkflowId } from '../core/ids.ts';
 import type { ChangeInput } from '../core/change.ts';
+import type { RepoTask } from '../core/repo.ts';
 import type { BlobStore } from '../core/blobs.ts';
 import { taskQueue } from '../config/paths.ts';
 import { temporalBlobStore } from '../workers/blobs.ts';
@@ -73,6 +74,13 @@ export async function previousPages(session: TemporalSession, input: ChangeInput
     }),
   );
   return found.filter((s): s is PageSummary => s !== null && s.results !== null);
+}
+
+/** Every task of a change: its input's, or for a change in pages, read back from its pages' blobs. */
+export async function changeTasks(session: TemporalSession, input: ChangeInput): Promise<RepoTask[]> {
+  if (!input.pages) return input.repos;
+  const blobs = blobStore(session);
+  return (await Promise.all(input.pages.pages.map((page) => blobs.get<RepoTask[]>(page.tasks)))).flat();
 }
 
 /** A page's repo results. */

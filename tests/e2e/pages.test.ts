@@ -291,7 +291,7 @@ describe('a change in pages on real parts', () => {
     }
   });
 
-  it('a cancel ends every page and removes every sandbox', async () => {
+  it('a cancel ends every page, removes every sandbox and, on request, the branches of every page', async () => {
     const id = 'pages-cancel';
     const repos = ['alpha', 'bravo', 'charlie', 'echo'];
     const run = h.cli(['run', await writeChange(id, repos, 'sleep 120'), '--json', '--no-worker']);
@@ -301,8 +301,13 @@ describe('a change in pages on real parts', () => {
     for (let i = 0; i < 600 && ((await labelled('alpha')) === 0 || (await labelled('echo')) === 0); i++)
       await new Promise((r) => setTimeout(r, 200));
     expect(await sandboxesLeft(id)).not.toEqual([]);
-    const cancelled = await h.cli(['cancel', id, '--yes']);
+    // A branch in a repo of each page (the steps sleep, so none is pushed): --delete-branches finds them.
+    for (const repo of ['alpha', 'echo'])
+      await git(repo, 'update-ref', `refs/heads/${changeBranch(id)}`, 'refs/heads/main');
+    const cancelled = await h.cli(['cancel', id, '--yes', '--delete-branches']);
     expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toContain(`deleted ${changeBranch(id)} in alpha, echo`);
+    for (const repo of repos) expect(await git(repo, 'branch', '--list', changeBranch(id)), repo).toBe('');
     await run;
     expect(await sandboxesLeft(id)).toEqual([]);
     expect((await h.env.client.workflow.getHandle(changeWorkflowId(id)).describe()).status.name).toBe('CANCELLED');
