@@ -18,7 +18,7 @@ import { stringify } from 'yaml';
 import { parseManifest } from '../../activities/forges/body.ts';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { LABEL_CHANGE, LABEL_REPO } from '../../activities/sandbox/docker.ts';
-import { changeBranch, changeWorkflowId, pageWorkflowId } from '../../core/ids.ts';
+import { changeBranch, changeWorkflowId, pageWorkflowId, repoWorkflowId } from '../../core/ids.ts';
 import type { ChangeResult } from '../../core/change.ts';
 import type { PullRequestRecord } from '../../core/pulls.ts';
 import {
@@ -315,5 +315,50 @@ describe('a change in pages on real parts', () => {
       const page = await h.env.client.workflow.getHandle(pageWorkflowId(id, 'run', index)).describe();
       expect(page.status.name, `page ${index}`).toBe('CANCELLED');
     }
+  });
+
+  it('a resume after a cancel keeps the repos that finished green, also in the page that was cancelled', async () => {
+    const id = 'pages-cancel-resume';
+    const repos = ['alpha', 'bravo', 'charlie', 'echo'];
+    const workflow = (repo: string) => h.env.client.workflow.getHandle(repoWorkflowId(id, repo));
+    // bravo sleeps while its main says so: its page (alpha, bravo, charlie) is still running at the cancel.
+    await setStatus('bravo', 'slow');
+    const run = h.cli([
+      'run',
+      await writeChange(id, repos, 'if grep -qx slow STATUS; then sleep 120; fi'),
+      '--json',
+      '--no-worker',
+    ]);
+    const finished = async (repo: string) =>
+      (
+        await workflow(repo)
+          .describe()
+          .catch(() => null)
+      )?.status.name === 'COMPLETED';
+    const others = repos.filter((r) => r !== 'bravo');
+    for (let i = 0; i < 600 && !(await Promise.all(others.map(finished))).every(Boolean); i++)
+      await new Promise((r) => setTimeout(r, 200));
+    const cancelled = await h.cli(['cancel', id, '--yes']);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    await run;
+    expect((await h.env.client.workflow.getHandle(pageWorkflowId(id, 'run', 0)).describe()).status.name).toBe(
+      'CANCELLED',
+    );
+    const pushed: Record<string, string> = {};
+    for (const repo of others) pushed[repo] = await git(repo, 'rev-parse', changeBranch(id));
+
+    await setStatus('bravo', 'ready');
+    const creations = await watchCreations(id, docker);
+    let resumed: ChangeResult;
+    try {
+      resumed = await cliResult(['resume', id]);
+    } finally {
+      creations.stop();
+    }
+    expect(resumed.status, resumed.summary).toBe('succeeded');
+    expect(await creations.counts()).toEqual({ bravo: 1 });
+    for (const repo of others) expect(await git(repo, 'rev-parse', changeBranch(id)), repo).toBe(pushed[repo]);
+    const pulls = await pullsOf(id, repos);
+    for (const repo of repos) expect(pulls[repo], repo).toHaveLength(1);
   });
 });
