@@ -49,8 +49,15 @@ const PLACEHOLDERS = {
 let h: Harness;
 let session: TemporalSession;
 
-/** A steps-mode change on catalog and storefront: one note each (storefront's may be told to fail). */
-async function noteChange(id: string, storefrontStep = 'echo note >> NOTES.md'): Promise<ChangeInput> {
+/**
+ * A steps-mode change on catalog and storefront (and `more` repos): one note each (storefront's
+ * may be told to fail).
+ */
+async function noteChange(
+  id: string,
+  storefrontStep = 'echo note >> NOTES.md',
+  more: string[] = [],
+): Promise<ChangeInput> {
   const file = join(h.fleet.root, `${id}.yaml`);
   await writeFile(
     file,
@@ -61,6 +68,7 @@ async function noteChange(id: string, storefrontStep = 'echo note >> NOTES.md'):
       repos: [
         { name: 'catalog', steps: [{ name: 'note', run: `echo "${id}" >> NOTES.md` }] },
         { name: 'storefront', steps: [{ name: 'note', run: storefrontStep }] },
+        ...more.map((name) => ({ name, steps: [{ name: 'note', run: `echo "${id}" >> NOTES.md` }] })),
       ],
     }),
   );
@@ -210,21 +218,8 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
   async pages(dir) {
     // The three demo repos in pages of two: two run pages, two publish pages, tasks by reference.
     const id = 'recorded-pages';
-    const file = join(h.fleet.root, `${id}.yaml`);
-    await writeFile(
-      file,
-      stringify({
-        id,
-        title: `Recorded ${id}`,
-        description: 'A small change in pages whose history the replay test keeps.',
-        repos: ['catalog', 'storefront', 'billing'].map((name) => ({
-          name,
-          steps: [{ name: 'note', run: `echo "${id}" >> NOTES.md` }],
-        })),
-      }),
-    );
     const input = await inPages(temporalBlobStore(h.env.client, h.queue), {
-      ...(await h.changeInput(file)),
+      ...(await noteChange(id, undefined, ['billing'])),
       pageSize: 2,
     });
     if (input.pages?.pages.length !== 2) throw new Error(`${id} did not run in two pages`);
