@@ -5,7 +5,8 @@
  * Docker sandboxes, git remotes and the local forge. A change succeeds with one PR per repo
  * whose body lists its page; a repo whose tests fail fails the change and a resume redoes only
  * it; a worker killed while the pages publish leaves no duplicate PR; a cancel ends every page
- * and removes every sandbox.
+ * and removes every sandbox (and every page's branch on request); a resume after a cancel
+ * redoes only the repos that had not finished, also in the page that was cancelled.
  */
 import Docker from 'dockerode';
 import { execFile } from 'node:child_process';
@@ -176,6 +177,17 @@ async function cliResult(args: string[]): Promise<ChangeResult> {
   }
 }
 
+/** `lockstep resume`, and the sandboxes it created per repo. */
+async function resumeWatched(changeId: string): Promise<{ resumed: ChangeResult; created: Record<string, number> }> {
+  const creations = await watchCreations(changeId, docker);
+  try {
+    const resumed = await cliResult(['resume', changeId]);
+    return { resumed, created: await creations.counts() };
+  } finally {
+    creations.stop();
+  }
+}
+
 const forge = () => new LocalForge(join(h.fleet.stateDir, 'forge', 'local'));
 
 /** The change's PRs per repo on the local forge. */
@@ -250,15 +262,9 @@ describe('a change in pages on real parts', () => {
 
     // Fixed on main, the resume redoes delta alone: no other repo gets a sandbox or a new push.
     await setStatus('delta', 'ready');
-    const creations = await watchCreations(broken, docker);
-    let resumed: ChangeResult;
-    try {
-      resumed = await cliResult(['resume', broken]);
-    } finally {
-      creations.stop();
-    }
+    const { resumed, created } = await resumeWatched(broken);
     expect(resumed.status, resumed.summary).toBe('succeeded');
-    expect(await creations.counts()).toEqual({ delta: 1 });
+    expect(created).toEqual({ delta: 1 });
     for (const repo of ORDER.filter((r) => r !== 'delta'))
       expect(await git(repo, 'rev-parse', changeBranch(broken)), repo).toBe(pushed[repo]);
     const after = await pullsOf(broken, ORDER);
@@ -348,15 +354,9 @@ describe('a change in pages on real parts', () => {
     for (const repo of others) pushed[repo] = await git(repo, 'rev-parse', changeBranch(id));
 
     await setStatus('bravo', 'ready');
-    const creations = await watchCreations(id, docker);
-    let resumed: ChangeResult;
-    try {
-      resumed = await cliResult(['resume', id]);
-    } finally {
-      creations.stop();
-    }
+    const { resumed, created } = await resumeWatched(id);
     expect(resumed.status, resumed.summary).toBe('succeeded');
-    expect(await creations.counts()).toEqual({ bravo: 1 });
+    expect(created).toEqual({ bravo: 1 });
     for (const repo of others) expect(await git(repo, 'rev-parse', changeBranch(id)), repo).toBe(pushed[repo]);
     const pulls = await pullsOf(id, repos);
     for (const repo of repos) expect(pulls[repo], repo).toHaveLength(1);
