@@ -3,11 +3,12 @@
  * size is started with its tasks stored by reference, page by page in merge order; a resume
  * hands each page the results its run before left; `status` and `prs` read a page's results.
  */
-import { DEFAULT_PAGE_SIZE, pagesOf, runsInPages } from '../core/pages.ts';
+import { addCounts, DEFAULT_PAGE_SIZE, pagesOf, runsInPages, smallResult } from '../core/pages.ts';
 import type { PagedTasks, PageSummary, SharedChange, SmallResult, PagePullRequest } from '../core/pages.ts';
 import { mergeOrder } from '../core/order.ts';
-import { pageWorkflowId } from '../core/ids.ts';
+import { pageWorkflowId, repoWorkflowId } from '../core/ids.ts';
 import type { ChangeInput } from '../core/change.ts';
+import type { RepoResult, RepoTask } from '../core/repo.ts';
 import type { BlobStore } from '../core/blobs.ts';
 import { taskQueue } from '../config/paths.ts';
 import { temporalBlobStore } from '../workers/blobs.ts';
@@ -68,17 +69,64 @@ export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<Cha
   };
 }
 
-/** What each page of a change in pages left in its latest run that finished (a resume keeps its green repos). */
+/**
+ * What each page of a change in pages left in its latest run (a resume keeps its green repos).
+ * A page that did not finish (cancelled, failed, its worker gone) reports nothing itself: the
+ * repos of it that finished are read from their own workflows, as a change of one page does.
+ */
 export async function previousPages(session: TemporalSession, input: ChangeInput): Promise<PageSummary[]> {
   const pages = input.pages?.pages ?? [];
+  const blobs = blobStore(session);
   const found = await Promise.all(
-    pages.map(async (_, i) => {
+    pages.map(async (page, i) => {
       const handle = session.client.workflow.getHandle(pageWorkflowId(input.changeId, 'run', i));
       const description = await handle.describe().catch(() => null);
-      return description?.status.name === 'COMPLETED' ? ((await handle.result()) as PageSummary) : null;
+      if (!description) return null;
+      if (description.status.name === 'COMPLETED') {
+        const summary = (await handle.result()) as PageSummary;
+        if (summary.results) return summary;
+      }
+      return finishedRepos(session, blobs, input.changeId, i, await blobs.get<RepoTask[]>(page.tasks));
     }),
   );
-  return found.filter((s): s is PageSummary => s !== null && s.results !== null);
+  return found.filter((s): s is PageSummary => s !== null);
+}
+
+/** A page's summary from the repo workflows of it that completed (null when none did). */
+async function finishedRepos(
+  session: TemporalSession,
+  blobs: BlobStore,
+  changeId: string,
+  index: number,
+  tasks: RepoTask[],
+): Promise<PageSummary | null> {
+  const results = await Promise.all(
+    tasks.map(async (task) => {
+      const handle = session.client.workflow.getHandle(repoWorkflowId(changeId, task.repo));
+      const description = await handle.describe().catch(() => null);
+      return description?.status.name === 'COMPLETED' ? smallResult((await handle.result()) as RepoResult) : null;
+    }),
+  );
+  const done = results.filter((r): r is SmallResult => r !== null);
+  if (done.length === 0) return null;
+  const counts: PageSummary['counts'] = {};
+  for (const r of done) addCounts(counts, { [r.status]: 1 });
+  return {
+    index,
+    repos: tasks.length,
+    counts,
+    failures: [],
+    revisions: [],
+    findings: [],
+    results: await blobs.put(done),
+  };
+}
+
+/** Every task of a change: its input's, or for a change in pages, read back from its pages' blobs. */
+export async function changeTasks(session: TemporalSession, input: ChangeInput): Promise<RepoTask[]> {
+  if (!input.pages) return input.repos;
+  const blobs = blobStore(session);
+  return (await Promise.all(input.pages.pages.map((page) => blobs.get<RepoTask[]>(page.tasks)))).flat();
 }
 
 /** A page's repo results. */

@@ -115,7 +115,7 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
     const keptInPages = (pages ?? []).reduce((n, p) => n + (p.counts.green ?? 0), 0);
     options.log(
       pages
-        ? `resuming ${options.changeId}: ${pages.length} of ${input.pages?.pages.length ?? 0} pages finished before; keeping their ${keptInPages} green repos if their branches are unchanged`
+        ? `resuming ${options.changeId}: ${pages.length} of ${input.pages?.pages.length ?? 0} pages have repos that finished before; keeping their ${keptInPages} green repos if their branches are unchanged`
         : `resuming ${options.changeId}: ${reused.length ? `keeping ${reused.join(', ')} if their branches are unchanged` : 'no repo finished green before'}`,
     );
     const worker = await ensureWorker(

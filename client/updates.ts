@@ -13,6 +13,7 @@ import type { ChangeInput } from '../core/change.ts';
 import type { DeleteBranchesInput } from '../core/pulls.ts';
 import { openTemporal, type TemporalSession } from './connection.ts';
 import { ChangeRefusedError, EnvironmentError, isNotFound } from './errors.ts';
+import { changeTasks } from './pages.ts';
 import { changeHandle, describeChange, originalInput } from './queries.ts';
 import { ensureWorker } from './worker.ts';
 
@@ -94,7 +95,9 @@ export async function cancelChange(
   try {
     const handle = changeHandle(session, changeId);
     const description = await describeChange(session, changeId);
-    const input = await originalInput(session, changeId);
+    const original = await originalInput(session, changeId);
+    // A change in pages names its repos in its pages' blobs, not in its input.
+    const input = { ...original, repos: await changeTasks(session, original) };
     if (description.status.name === 'RUNNING') {
       await handle.cancel();
       await handle.result().catch(() => undefined);

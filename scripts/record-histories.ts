@@ -19,6 +19,8 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { exportHistories, historyFileName } from '../cli/audit/index.ts';
 import type { TemporalSession } from '../client/connection.ts';
+import { inPages } from '../client/pages.ts';
+import { temporalBlobStore } from '../workers/blobs.ts';
 import { AgentBudgets, ModelsConfig } from '../config/repos.ts';
 import { projectRoot } from '../config/paths.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
@@ -33,7 +35,7 @@ import { startHarness, type Harness } from '../tests/helpers/harness.ts';
 import { plainSettings } from '../config/temporal.ts';
 
 const HISTORIES_DIR = join(projectRoot, 'tests', 'histories');
-const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests'] as const;
+const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests', 'pages'] as const;
 type Case = (typeof CASES)[number];
 
 /** What stands in for machine-specific strings in recorded histories. */
@@ -47,8 +49,15 @@ const PLACEHOLDERS = {
 let h: Harness;
 let session: TemporalSession;
 
-/** A steps-mode change on catalog and storefront: one note each (storefront's may be told to fail). */
-async function noteChange(id: string, storefrontStep = 'echo note >> NOTES.md'): Promise<ChangeInput> {
+/**
+ * A steps-mode change on catalog and storefront (and `more` repos): one note each (storefront's
+ * may be told to fail).
+ */
+async function noteChange(
+  id: string,
+  storefrontStep = 'echo note >> NOTES.md',
+  more: string[] = [],
+): Promise<ChangeInput> {
   const file = join(h.fleet.root, `${id}.yaml`);
   await writeFile(
     file,
@@ -59,6 +68,7 @@ async function noteChange(id: string, storefrontStep = 'echo note >> NOTES.md'):
       repos: [
         { name: 'catalog', steps: [{ name: 'note', run: `echo "${id}" >> NOTES.md` }] },
         { name: 'storefront', steps: [{ name: 'note', run: storefrontStep }] },
+        ...more.map((name) => ({ name, steps: [{ name: 'note', run: `echo "${id}" >> NOTES.md` }] })),
       ],
     }),
   );
@@ -203,6 +213,18 @@ const RECORDERS: Record<Case, (dir: string) => Promise<void>> = {
       join(dir, historyFileName(workflowId, (await handle.describe()).runId)),
       `${historyToJSON(history)}\n`,
     );
+  },
+
+  async pages(dir) {
+    // The three demo repos in pages of two: two run pages, two publish pages, tasks by reference.
+    const id = 'recorded-pages';
+    const input = await inPages(temporalBlobStore(h.env.client, h.queue), {
+      ...(await noteChange(id, undefined, ['billing'])),
+      pageSize: 2,
+    });
+    if (input.pages?.pages.length !== 2) throw new Error(`${id} did not run in two pages`);
+    expectStatus(await h.run(input), 'succeeded');
+    await exportTo(dir, id);
   },
 };
 

@@ -21,7 +21,7 @@ import { projectRoot } from '../../config/paths.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 
 const HISTORIES = join(projectRoot, 'tests', 'histories');
-const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests'];
+const CASES = ['steps', 'agent', 'gate-failure', 'resume', 'approval', 'pull-requests', 'pages'];
 
 interface Recorded {
   case: string;
@@ -68,6 +68,7 @@ describe('recorded workflow histories', () => {
     expect([...new Set(histories.map((h) => h.type))].sort()).toEqual([
       'agentWorkflow',
       'changeWorkflow',
+      'pageWorkflow',
       'pullRequestsWorkflow',
       'repoWorkflow',
     ]);
