@@ -126,7 +126,13 @@ export async function resumeChange(options: ResumeOptions): Promise<ChangeResult
     try {
       return await executeChange(
         session,
-        { ...input, previous, ...(pages ? { previousPages: pages } : {}) },
+        {
+          ...input,
+          previous,
+          // Only what a page needs of its run before (its results, by reference): the coordinator's
+          // input stays small however many repos failed.
+          ...(pages ? { previousPages: pages.map((p) => ({ ...p, failures: [], revisions: [], findings: [] })) } : {}),
+        },
         { rerun: true, log: options.log, onProgress: options.onProgress },
         worker,
       );
