@@ -4,9 +4,17 @@
  * worker hands one to its activities, the client makes one to store a change's pages.
  */
 import { createHash } from 'node:crypto';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import {
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { blobWorkflowId, MAX_BLOB_BYTES, type BlobRef, type BlobStore } from '../core/blobs.ts';
+
+/** What reading the history of a workflow that is not there answers (gRPC status NOT_FOUND). */
+const GRPC_NOT_FOUND = 5;
 
 /** Blobs read lately, by sha256: pages are read by every attempt of a page workflow. */
 const CACHE_ENTRIES = 64;
@@ -49,7 +57,10 @@ export function temporalBlobStore(client: Client, taskQueue: string): BlobStore 
           .getHandle(blobWorkflowId(ref.sha256))
           .fetchHistory()
           .catch((err: unknown) => {
-            if (err instanceof WorkflowNotFoundError)
+            if (
+              err instanceof WorkflowNotFoundError ||
+              (isGrpcServiceError(err) && Number(err.code) === GRPC_NOT_FOUND)
+            )
               throw new Error(
                 `blob ${ref.sha256} is not stored in this namespace: it was never stored here, or kept past the namespace's retention`,
               );

@@ -12,6 +12,7 @@ import type { ContractSpec, GateInput } from '../../core/gate.ts';
 import { fromSmall, pageLanes, pagesOf, runsInPages, smallResult } from '../../core/pages.ts';
 import type { RepoResult, RepoTask } from '../../core/repo.ts';
 import { inPages } from '../../client/pages.ts';
+import { repoTask } from '../helpers/tasks.ts';
 
 function memoryStore(): BlobStore & { stored: Map<string, string> } {
   const stored = new Map<string, string>();
@@ -29,22 +30,7 @@ function memoryStore(): BlobStore & { stored: Map<string, string> } {
   };
 }
 
-const task = (repo: string, extra: Partial<RepoTask> = {}): RepoTask => ({
-  repo,
-  url: `/remotes/${repo}.git`,
-  baseBranch: 'main',
-  branch: 'lockstep/x',
-  sandbox: SandboxConfig.parse({ test: 'true' }),
-  mode: 'steps',
-  steps: [{ name: 'edit', run: 'true' }],
-  instructions: null,
-  expectedFiles: [],
-  acceptance: null,
-  provides: [],
-  consumes: [],
-  contractPaths: [],
-  ...extra,
-});
+const task = repoTask;
 
 const gate = (repos: string[], contracts: GateInput['contracts'] = []): GateInput => ({
   contracts,

@@ -28,6 +28,7 @@ import { changeBranch, changeWorkflowId, repoWorkflowId } from '../../core/ids.t
 import { liveStatus } from '../../client/live-status.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
+import { repoTask } from '../helpers/tasks.ts';
 import { createBlobActivities } from '../../activities/blobs.ts';
 import type { BlobStore } from '../../core/blobs.ts';
 import type { PageSummary } from '../../core/pages.ts';
@@ -285,24 +286,7 @@ const host: HostActivities = {
   appendUserMessage: unused,
 };
 
-function task(repo: string, extra: Partial<RepoTask> = {}): RepoTask {
-  return {
-    repo,
-    url: `/remotes/${repo}.git`,
-    baseBranch: 'main',
-    branch: changeBranch('x'),
-    sandbox: SandboxConfig.parse({ test: 'run-tests' }),
-    mode: 'steps',
-    steps: [{ name: 'edit', run: 'true' }],
-    instructions: null,
-    expectedFiles: [],
-    acceptance: null,
-    provides: [],
-    consumes: [],
-    contractPaths: [],
-    ...extra,
-  };
-}
+const task = repoTask;
 
 function change(changeId: string, repos: RepoTask[], concurrency = 4): ChangeInput {
   return {
