@@ -21,9 +21,12 @@ import { resolveBumpOnce } from './planning.ts';
 import { publish } from './publishing.ts';
 import { describe } from './repo.ts';
 
-/** Blob reads and writes: quick calls to the Temporal server, retried patiently. */
+/**
+ * Blob reads and writes: quick calls to the Temporal server (a page's tasks are about 100 KB),
+ * retried patiently; a worker lost mid-call costs the page half a minute.
+ */
 const { readPage, storeBlob } = proxyActivities<SharedActivities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds', maximumAttempts: 10 },
 });
 
