@@ -8,6 +8,8 @@ import type { PagedTasks, PageSummary, SharedChange, SmallResult, PagePullReques
 import { mergeOrder } from '../core/order.ts';
 import { pageWorkflowId } from '../core/ids.ts';
 import type { ChangeInput } from '../core/change.ts';
+import type { PullRequestRef } from '../core/pulls.ts';
+import type { RepoTask } from '../core/repo.ts';
 import type { BlobStore } from '../core/blobs.ts';
 import { taskQueue } from '../config/paths.ts';
 import { temporalBlobStore } from '../workers/blobs.ts';
@@ -64,15 +66,71 @@ export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<Cha
 
 /** What each page of a change in pages left in its latest run that finished (a resume keeps its green repos). */
 export async function previousPages(session: TemporalSession, input: ChangeInput): Promise<PageSummary[]> {
-  const pages = input.pages?.pages ?? [];
-  const found = await Promise.all(
-    pages.map(async (_, i) => {
-      const handle = session.client.workflow.getHandle(pageWorkflowId(input.changeId, 'run', i));
+  const found = await finishedPages(session, input.changeId, input.pages?.pages.length ?? 0, 'run');
+  return found.filter((s) => s.results !== null);
+}
+
+/** The summaries of a change's pages of one stage whose latest run completed, in page order. */
+export async function finishedPages(
+  session: TemporalSession,
+  changeId: string,
+  pages: number,
+  mode: 'run' | 'publish',
+): Promise<PageSummary[]> {
+  const found = await inBatches(
+    Array.from({ length: pages }, (_, i) => i),
+    async (i) => {
+      const handle = session.client.workflow.getHandle(pageWorkflowId(changeId, mode, i));
       const description = await handle.describe().catch(() => null);
       return description?.status.name === 'COMPLETED' ? ((await handle.result()) as PageSummary) : null;
-    }),
+    },
   );
-  return found.filter((s): s is PageSummary => s !== null && s.results !== null);
+  return found.filter((s): s is PageSummary => s !== null);
+}
+
+/** Reads a few at a time: a change of 10,000 repos has 100 pages, and the server has other callers. */
+export async function inBatches<T, R>(items: readonly T[], read: (item: T) => Promise<R>, width = 8): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map(read))));
+  return out;
+}
+
+/**
+ * Every failed or cancelled repo of these pages, read from their results; a page that failed
+ * as a whole (no results) is named by its summary's own failure entry.
+ */
+export async function failedRepos(session: TemporalSession, pages: PageSummary[]): Promise<SmallResult[]> {
+  const store = blobStore(session);
+  const lists = await inBatches(pages, async (p) =>
+    p.results
+      ? (await store.get<SmallResult[]>(p.results)).filter((r) => r.status === 'failed' || r.status === 'cancelled')
+      : p.failures,
+  );
+  return lists.flat();
+}
+
+/** One repo of a change in pages: its small result and its pull request, searched page by page. */
+export async function findInPages(
+  session: TemporalSession,
+  pages: PageSummary[],
+  repo: string,
+): Promise<{ page: number; result: SmallResult; pullRequest: PullRequestRef | null } | null> {
+  const store = blobStore(session);
+  for (const p of pages) {
+    if (!p.results) continue;
+    const result = (await store.get<SmallResult[]>(p.results)).find((r) => r.repo === repo);
+    if (!result) continue;
+    const pulls = p.pullRequests ? await store.get<PagePullRequest[]>(p.pullRequests.refs) : [];
+    return { page: p.index, result, pullRequest: pulls.find((r) => r.repo === repo)?.pullRequest ?? null };
+  }
+  return null;
+}
+
+/** The tasks of a change, also of one in pages (read from its task blobs, page by page). */
+export async function changeTasks(session: TemporalSession, input: ChangeInput): Promise<RepoTask[]> {
+  if (!input.pages) return input.repos;
+  const store = blobStore(session);
+  return (await inBatches(input.pages.pages, (p) => store.get<RepoTask[]>(p.tasks))).flat();
 }
 
 /** A page's repo results. */
