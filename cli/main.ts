@@ -574,13 +574,24 @@ async function main(argv: string[]): Promise<number> {
     .option('--html <file>', 'write a self-contained HTML page with a per-repo timeline chart')
     .option('--export <dir>', 'write the raw histories (JSON), e.g. for replay tests')
     .option(
+      '--repo <names...>',
+      "a change in pages: also read these repos' workflow runs (its pages started them; by default only the pages are read)",
+    )
+    .option(
       '--egress [repo]',
       "list every request and connection of the change's egress logs on this host (of one repo when named)",
     )
     .action(
       async (
         changeId: string,
-        opts: { json?: boolean; markdown?: boolean; html?: string; export?: string; egress?: string | boolean },
+        opts: {
+          json?: boolean;
+          markdown?: boolean;
+          html?: string;
+          export?: string;
+          egress?: string | boolean;
+          repo?: string[];
+        },
       ) => {
         jsonMode = Boolean(opts.json);
         if (opts.egress !== undefined) {
@@ -605,9 +616,10 @@ async function main(argv: string[]): Promise<number> {
         }
         const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
         try {
-          const report = await buildAudit(session, changeId);
+          const only = { repos: opts.repo ?? [] };
+          const report = await buildAudit(session, changeId, only);
           if (opts.export) {
-            const paths = await exportHistories(session, changeId, opts.export);
+            const paths = await exportHistories(session, changeId, opts.export, only);
             log(`wrote ${paths.length} histories to ${opts.export}`);
           }
           if (opts.html) {
