@@ -8,6 +8,11 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { liveStatus } from '../../client/live-status.ts';
+import type { ChangeStatusView } from '../../core/change.ts';
+import { changeWorkflowId } from '../../core/ids.ts';
+import { changeStatusQuery } from '../../core/messages.ts';
+import type { changeWorkflow } from '../../workflows/change.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
@@ -46,7 +51,20 @@ afterAll(async () => {
 describe('the CLI on a change in pages', () => {
   it('run, status, list, prs and audit show counts and pages; --repo finds one repo', async () => {
     const file = await writeChange('paged-ok', 'echo "paged-ok" >> NOTES.md');
-    const run = await h.cli(['run', file, '--no-worker']);
+    const running = h.cli(['run', file, '--no-worker']);
+    // While it runs, the live status names the repos running in the running pages (the
+    // coordinator's own view lists none).
+    const handle = h.env.client.workflow.getHandle<typeof changeWorkflow>(changeWorkflowId('paged-ok'));
+    let live: ChangeStatusView | null = null;
+    for (let i = 0; i < 600 && !live; i++) {
+      const view = await liveStatus(handle).catch(() => null);
+      if (view?.paged && view.repos.some((r) => r.status === 'running')) live = view;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(live?.paged?.running.length).toBeGreaterThan(0);
+    expect(live?.repos.every((r) => ['catalog', 'storefront', 'billing'].includes(r.repo))).toBe(true);
+    expect((await handle.query(changeStatusQuery)).repos).toEqual([]);
+    const run = await running;
     expect(run.code, run.stderr).toBe(0);
     // The progress off a terminal: pages and counts, no line per repo step.
     expect(run.stderr).toMatch(/running: 3 repos in 2 pages/);
