@@ -89,9 +89,14 @@ export async function finishedPages(
 }
 
 /** Reads a few at a time: a change of 10,000 repos has 100 pages, and the server has other callers. */
-export async function inBatches<T, R>(items: readonly T[], read: (item: T) => Promise<R>, width = 8): Promise<R[]> {
+export async function inBatches<T, R>(
+  items: readonly T[],
+  read: (item: T, index: number) => Promise<R>,
+  width = 8,
+): Promise<R[]> {
   const out: R[] = [];
-  for (let i = 0; i < items.length; i += width) out.push(...(await Promise.all(items.slice(i, i + width).map(read))));
+  for (let i = 0; i < items.length; i += width)
+    out.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => read(item, i + j)))));
   return out;
 }
 

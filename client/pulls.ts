@@ -13,11 +13,11 @@ import { changeResult, originalInput } from './queries.ts';
 import { ensureWorker } from './worker.ts';
 import { changeTasks, inBatches, pagePullRequests } from './pages.ts';
 import { pagesOf } from '../core/pages.ts';
+import { landingStatus } from './landing.ts';
+import type { LandingView } from '../core/landing-plan.ts';
 
 /** Pull requests acted on in one workflow, for a change in pages. */
 const PAGED_BATCH = 25;
-import { landingStatus } from './landing.ts';
-import type { LandingView } from '../core/landing-plan.ts';
 
 export interface PullRequestLine {
   repo: string;

@@ -113,23 +113,27 @@ export async function cancelChange(
     if (description.status.name === 'RUNNING') {
       await handle.cancel();
       await handle.result().catch(() => undefined);
-      // Its pages (cancelled with it) first, then every repo: each removes its sandbox as it closes.
-      const pages = Array.from({ length: input.pages?.pages.length ?? 0 }, (_, i) => i);
-      await inBatches(pages, (i) =>
+      // Every repo that started closes first: each removes its sandbox as it closes. A change in
+      // pages waits for each page that started, then for its repos only (a page never started
+      // started none).
+      const closed = (workflowId: string) =>
         session.client.workflow
-          .getHandle(pageWorkflowId(changeId, 'run', i))
+          .getHandle(workflowId)
           .result()
-          .catch(() => undefined),
-      );
-      await inBatches(
-        tasks,
-        (task) =>
-          session.client.workflow
-            .getHandle(repoWorkflowId(changeId, task.repo))
-            .result()
-            .catch(() => undefined),
-        16,
-      );
+          .then(
+            () => true,
+            (err: unknown) => !isNotFound(err),
+          );
+      const started = input.pages
+        ? (
+            await inBatches(input.pages.pages, async (page, i) => {
+              const ran = await closed(pageWorkflowId(changeId, 'run', i));
+              const from = input.pages?.pages.slice(0, i).reduce((n, p) => n + p.repos, 0) ?? 0;
+              return ran ? tasks.slice(from, from + page.repos) : [];
+            })
+          ).flat()
+        : tasks;
+      await inBatches(started, (task) => closed(repoWorkflowId(changeId, task.repo)), 16);
       log(`cancelled ${changeId}; its sandboxes were removed`);
     } else {
       log(`${changeId} was not running (${description.status.name.toLowerCase()})`);

@@ -2,9 +2,14 @@
  * The CLI on a change in pages, on real parts (a Temporal dev server, Docker sandboxes, git
  * remotes, the local forge): the demo fleet's three repos with `operations.pageSize: 2` run as
  * two pages. `run`'s progress, `status` (with `--repo`, `--failed`), `list`, `prs` and `audit`
- * read counts and pages instead of a list of repos; `retry` says a change in pages does not wait.
+ * read counts and pages instead of a list of repos; `retry` says a change in pages does not wait;
+ * `cancel --delete-branches` reads the repos from the task pages.
  */
+import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { LABEL_CHANGE } from '../../activities/sandbox/docker.ts';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +21,9 @@ import type { changeWorkflow } from '../../workflows/change.ts';
 import { startHarness, type Harness } from '../helpers/harness.ts';
 
 let h: Harness;
+const docker = new Docker();
+const git = async (remote: string, ...args: string[]): Promise<string> =>
+  (await promisify(execFile)('git', ['--git-dir', remote, ...args])).stdout.trim();
 
 /** A change on the three demo repos: a note each; storefront's step as given. */
 async function writeChange(id: string, storefrontStep: string): Promise<string> {
@@ -155,5 +163,30 @@ describe('the CLI on a change in pages', () => {
     expect(retry.stderr).toContain(
       'change paged-bad runs in pages (3 repos): failed repos do not wait for a decision; `lockstep resume paged-bad` redoes only them',
     );
+  });
+
+  it('cancel stops every page, removes the sandboxes and deletes the branches read from the task pages', async () => {
+    const file = await writeChange('paged-cancel', 'sleep 120');
+    const started = h.cli(['run', file, '--json', '--no-worker']);
+    for (let i = 0; i < 300; i++) {
+      const sleeping = await docker.listContainers({
+        filters: { label: [`${LABEL_CHANGE}=paged-cancel`, 'lockstep.repo=storefront'] },
+      });
+      if (sleeping.length > 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Every repo has the branch on its remote (storefront never pushes: it sleeps).
+    const repos = ['catalog', 'storefront', 'billing'];
+    for (const repo of repos)
+      await git(h.fleet.remote(repo), 'update-ref', 'refs/heads/lockstep/paged-cancel', 'refs/heads/main');
+    const cancelled = await h.cli(['cancel', 'paged-cancel', '--yes', '--delete-branches']);
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stderr).toContain('cancelled paged-cancel; its sandboxes were removed');
+    expect(cancelled.stderr).toContain('deleted lockstep/paged-cancel in');
+    for (const repo of repos)
+      expect(await git(h.fleet.remote(repo), 'branch', '--list', 'lockstep/paged-cancel')).toBe('');
+    await started;
+    const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=paged-cancel`] } });
+    expect(left).toEqual([]);
   });
 });
