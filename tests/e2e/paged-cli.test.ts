@@ -186,7 +186,13 @@ describe('the CLI on a change in pages', () => {
     for (const repo of repos)
       expect(await git(h.fleet.remote(repo), 'branch', '--list', 'lockstep/paged-cancel')).toBe('');
     await started;
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=paged-cancel`] } });
-    expect(left).toEqual([]);
+    // The repos' sandboxes are gone when cancel returns. A page that was scanning its green repos
+    // (the gate's guardrails) removes that sandbox when its scan activity hears of the cancel:
+    // the workflow does not wait for its activities' cleanup, so that one may go a moment later.
+    const left = () => docker.listContainers({ all: true, filters: { label: [`${LABEL_CHANGE}=paged-cancel`] } });
+    const repoSandboxes = (await left()).filter((c) => repos.includes(c.Labels['lockstep.repo'] ?? ''));
+    expect(repoSandboxes).toEqual([]);
+    for (let i = 0; i < 300 && (await left()).length > 0; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await left()).toEqual([]);
   });
 });
