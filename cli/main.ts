@@ -27,7 +27,8 @@ import { jsonResult, printResult, progressOnStderr } from './run.ts';
 import { landingProgressOnStderr, renderLanding } from './landing.ts';
 import { landChange } from '../client/landing.ts';
 import type { LandingView } from '../core/landing-plan.ts';
-import { changeStatus } from './status.ts';
+import { changeStatus, renderFailures, renderRepo } from './status.ts';
+import { readFailures, readRepo } from '../client/repo-status.ts';
 import { renderCaches } from './caches.ts';
 import { openTemporal } from '../client/connection.ts';
 import { dryRunBump } from '../client/machine/bump.ts';
@@ -504,7 +505,12 @@ async function main(argv: string[]): Promise<number> {
     });
 
   /** prs, publish and close: one action over the linked set, then the set as it is now. */
-  const showPullRequests = async (changeId: string, action: 'status' | 'ready' | 'close', worker: boolean) => {
+  const showPullRequests = async (
+    changeId: string,
+    action: 'status' | 'ready' | 'close',
+    worker: boolean,
+    all = false,
+  ) => {
     const report = await pullRequests({
       stateDir: stateDir(),
       changeId,
@@ -512,7 +518,7 @@ async function main(argv: string[]): Promise<number> {
       worker: worker ? 'auto' : 'never',
       log,
     });
-    process.stdout.write(`${jsonMode ? JSON.stringify(report, null, 2) : renderPullRequests(report)}\n`);
+    process.stdout.write(`${jsonMode ? JSON.stringify(report, null, 2) : renderPullRequests(report, all)}\n`);
   };
 
   program
@@ -520,10 +526,11 @@ async function main(argv: string[]): Promise<number> {
     .description('show the linked pull requests of a change: state, checks, reviews, and which is next in merge order')
     .argument('<change-id>')
     .option('--json', 'print exactly one JSON document on stdout')
+    .option('--all', 'a line for every pull request (more than 20 are otherwise summed up)')
     .option('--no-worker', 'do not run a worker in this process')
-    .action(async (changeId: string, opts: { json?: boolean; worker: boolean }) => {
+    .action(async (changeId: string, opts: { json?: boolean; all?: boolean; worker: boolean }) => {
       jsonMode = Boolean(opts.json);
-      await showPullRequests(changeId, 'status', opts.worker);
+      await showPullRequests(changeId, 'status', opts.worker, Boolean(opts.all));
     });
 
   program
@@ -567,13 +574,24 @@ async function main(argv: string[]): Promise<number> {
     .option('--html <file>', 'write a self-contained HTML page with a per-repo timeline chart')
     .option('--export <dir>', 'write the raw histories (JSON), e.g. for replay tests')
     .option(
+      '--repo <names...>',
+      "a change in pages: also read these repos' workflow runs (its pages started them; by default only the pages are read)",
+    )
+    .option(
       '--egress [repo]',
       "list every request and connection of the change's egress logs on this host (of one repo when named)",
     )
     .action(
       async (
         changeId: string,
-        opts: { json?: boolean; markdown?: boolean; html?: string; export?: string; egress?: string | boolean },
+        opts: {
+          json?: boolean;
+          markdown?: boolean;
+          html?: string;
+          export?: string;
+          egress?: string | boolean;
+          repo?: string[];
+        },
       ) => {
         jsonMode = Boolean(opts.json);
         if (opts.egress !== undefined) {
@@ -598,9 +616,10 @@ async function main(argv: string[]): Promise<number> {
         }
         const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
         try {
-          const report = await buildAudit(session, changeId);
+          const only = { repos: opts.repo ?? [] };
+          const report = await buildAudit(session, changeId, only);
           if (opts.export) {
-            const paths = await exportHistories(session, changeId, opts.export);
+            const paths = await exportHistories(session, changeId, opts.export, only);
             log(`wrote ${paths.length} histories to ${opts.export}`);
           }
           if (opts.html) {
@@ -618,16 +637,32 @@ async function main(argv: string[]): Promise<number> {
 
   program
     .command('status')
-    .description('show a change: per-repo step, tests, branch, pull request')
+    .description(
+      'show a change: per-repo step, tests, branch, pull request (a change in pages: counts, failures first)',
+    )
     .argument('<change-id>')
     .option('--json', 'print exactly one JSON document on stdout')
-    .action(async (changeId: string, opts: { json?: boolean }) => {
+    .option('--failed', 'list every failed repo (a change in pages shows only the first ones otherwise)')
+    .option('--repo <name>', "one repo: its result, pull request and workflow (found in the change's pages)")
+    .action(async (changeId: string, opts: { json?: boolean; failed?: boolean; repo?: string }) => {
       jsonMode = Boolean(opts.json);
       const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
+      const print = (json: unknown, text: string) =>
+        process.stdout.write(jsonMode ? `${JSON.stringify(json, null, 2)}\n` : `${text}\n`);
       try {
+        if (opts.repo !== undefined) {
+          const reading = await readRepo(session, changeId, opts.repo);
+          print(reading, renderRepo(reading));
+          return;
+        }
+        if (opts.failed) {
+          const failures = await readFailures(session, changeId);
+          print({ changeId, failed: failures }, renderFailures(changeId, failures));
+          exitCode = failures.length > 0 ? EXIT.changeFailed : EXIT.ok;
+          return;
+        }
         const report = await changeStatus(session, changeId);
-        if (jsonMode) process.stdout.write(`${JSON.stringify(report.json, null, 2)}\n`);
-        else process.stdout.write(`${report.text}\n`);
+        print(report.json, report.text);
         exitCode = report.exitCode;
       } finally {
         await session.close();
@@ -640,7 +675,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--json', 'print a JSON array on stdout')
     .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 50)
     .option('--status <status>', 'only changes with this outcome: running, succeeded, failed, rejected, cancelled')
-    .option('--repo <name>', 'only changes that touch this repo')
+    .option('--repo <name>', 'only changes that touch this repo (changes in pages record no repo names: not searched)')
     .action(async (opts: { json?: boolean; limit: number; status?: string; repo?: string }) => {
       jsonMode = Boolean(opts.json);
       const session = await openTemporal({ stateDir: stateDir(), startServer: true, log });
@@ -652,9 +687,14 @@ async function main(argv: string[]): Promise<number> {
           const w = Math.max(...changes.map((c) => c.changeId.length));
           for (const c of changes)
             process.stdout.write(
-              `${c.changeId.padEnd(w)}  ${c.status.padEnd(10)} ${c.startedAt}  ${c.repos.join(', ')}  ${c.title}\n`,
+              `${c.changeId.padEnd(w)}  ${c.status.padEnd(10)} ${c.startedAt}  ${c.paged ? `${c.total} repos` : c.repos.join(', ')}  ${c.title}\n`,
             );
         }
+        // A change in pages records how many repos, not which: a search by repo cannot find it.
+        if (opts.repo && !jsonMode)
+          log(
+            `changes in pages (more repos than operations.pageSize) are not searched by repo; "lockstep status <change-id> --repo ${opts.repo}" looks in one`,
+          );
       } finally {
         await session.close();
       }

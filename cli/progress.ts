@@ -7,6 +7,7 @@ import type { ContractVerdict, GateReport } from '../core/gate.ts';
 import type { EgressSummary } from '../core/commands.ts';
 import type { RepoBumpOutcome } from '../core/bump.ts';
 import type { RepoStatusView } from '../core/repo.ts';
+import { countsLine, failureLine, publishingLine, renderPagedResult, renderPagedView } from './pages.ts';
 
 export function seconds(ms: number): string {
   return ms < 60_000
@@ -85,6 +86,10 @@ export class ProgressPrinter {
   ) {}
 
   update(view: ChangeStatusView, now = Date.now()): void {
+    if (view.paged) {
+      this.updatePaged(view, view.paged, now);
+      return;
+    }
     const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
     if (this.tty) {
       const header = `${view.changeId}: ${view.phase} ${seconds(now - view.startedAt)}`;
@@ -94,9 +99,7 @@ export class ProgressPrinter {
         ...view.repos.map((r) => `  ${repoLine(r, now, width)}`),
         ...(waiting ? [`  ${waiting}`] : []),
       ];
-      if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A`);
-      for (const line of lines) this.out.write(`\x1b[2K${line}\n`);
-      this.lastLines = lines.length;
+      this.redraw(lines);
       return;
     }
     const waiting = view.awaiting
@@ -119,12 +122,51 @@ export class ProgressPrinter {
       this.out.write(`[${seconds(now - view.startedAt).padStart(6)}] ${ICON.running} ${phase(view)}\n`);
     this.seen.set('\u0000phase', view.phase);
   }
+
+  /**
+   * A change in pages: on a terminal the capped block of renderPagedView; elsewhere a line per
+   * page done (with the counts), per failure, per phase and per page of pull requests, never one
+   * per repo step (10,000 repos would write 100,000 lines).
+   */
+  private updatePaged(view: ChangeStatusView, paged: NonNullable<ChangeStatusView['paged']>, now: number): void {
+    if (this.tty) {
+      const waiting = awaitingLine(view, now);
+      this.redraw([...renderPagedView(view, paged, now), ...(waiting ? [`  ${waiting}`] : [])]);
+      return;
+    }
+    const at = `[${seconds(now - view.startedAt).padStart(6)}]`;
+    const emit = (key: string, value: string, line: string): void => {
+      if (this.seen.get(key) === value) return;
+      this.seen.set(key, value);
+      this.out.write(`${at} ${line}\n`);
+    };
+    emit('\u0000phase', view.phase, `${ICON.running} ${view.phase}: ${paged.total} repos in ${paged.pages} pages`);
+    for (const f of paged.failures) emit(`\u0000failed ${f.repo}`, f.status, failureLine(f));
+    if (view.phase === 'publishing') emit('\u0000published', String(paged.pullRequests), publishingLine(paged, now));
+    else
+      emit(
+        '\u0000pages',
+        `${view.phase}|${paged.pagesDone}`,
+        `pages ${paged.pagesDone}/${paged.pages} done: ${countsLine(paged.counts, paged.total)}`,
+      );
+    const waiting = awaitingLine(view, now);
+    if (waiting) emit('\u0000awaiting', waiting.replace(/^waiting \S+/, ''), waiting);
+  }
+
+  private redraw(lines: string[]): void {
+    if (this.lastLines > 0) this.out.write(`\x1b[${this.lastLines}A`);
+    for (const line of lines) this.out.write(`\x1b[2K${line}\n`);
+    // A shorter block than the last leaves no stale lines below it.
+    for (let i = lines.length; i < this.lastLines; i++) this.out.write('\x1b[2K\n');
+    this.lastLines = Math.max(lines.length, this.lastLines);
+  }
 }
 
 /** The final human summary of a change. */
 export function renderResult(result: ChangeResult): string {
   const width = Math.max(...result.repos.map((r) => r.repo.length), 4);
   const lines = [`${result.changeId}: ${result.status} — ${result.summary}`];
+  if (result.pages) lines.push(...renderPagedResult(result, result.pages));
   for (const r of result.repos) {
     const pr = r.pullRequest ? `PR #${r.pullRequest.number} ${r.pullRequest.url}` : 'no PR';
     const commit = r.commit ? r.commit.slice(0, 12) : '-';

@@ -31,6 +31,8 @@ export function jsonResult(result: ChangeResult): object {
     plan: result.plan,
     gate: result.gate ?? null,
     bump: result.bump ?? null,
+    // A change in pages: each page's summary (counts, first failures, results by reference); `repos` is empty.
+    pages: result.pages ?? null,
     repos: result.repos.map((r) => ({
       repo: r.repo,
       status: r.status,

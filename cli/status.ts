@@ -5,6 +5,9 @@ import { readChange } from '../client/queries.ts';
 import { changeExitCode, EXIT } from './errors.ts';
 import { awaitingLine, gateLines, repoLine, renderResult, seconds } from './progress.ts';
 import { jsonResult } from './run.ts';
+import { failureLine, renderPagedView } from './pages.ts';
+import type { RepoReading } from '../client/repo-status.ts';
+import type { SmallResult } from '../core/pages.ts';
 
 export interface StatusReport {
   json: object;
@@ -39,6 +42,8 @@ function jsonView(view: ChangeStatusView): object {
     phase: view.phase,
     startedAt: new Date(view.startedAt).toISOString(),
     mergeOrder: view.mergeOrder,
+    // A change in pages: its counts, first failures and pages; `repos` are those running now.
+    paged: view.paged ?? null,
     repos: view.repos.map((r) => ({
       repo: r.repo,
       status: r.status,
@@ -63,6 +68,14 @@ function jsonView(view: ChangeStatusView): object {
 
 function renderView(view: ChangeStatusView): string {
   const now = Date.now();
+  if (view.paged) {
+    const waiting = awaitingLine(view, now);
+    return [
+      ...renderPagedView(view, view.paged, now),
+      ...(waiting ? [`  ${waiting}`] : []),
+      ...(view.gate ? gateLines(view.gate) : []),
+    ].join('\n');
+  }
   const width = Math.max(...view.repos.map((r) => r.repo.length), 4);
   const waiting = awaitingLine(view, now);
   const plan =
@@ -87,4 +100,37 @@ function renderView(view: ChangeStatusView): string {
     ...diff,
     ...(view.gate ? gateLines(view.gate) : []),
   ].join('\n');
+}
+
+/** `status <id> --failed`: every failed repo, one line each. */
+export function renderFailures(changeId: string, failures: SmallResult[]): string {
+  if (failures.length === 0) return `${changeId}: no repo failed`;
+  return [`${changeId}: ${failures.length} failed`, ...failures.map((f) => `  ${failureLine(f)}`)].join('\n');
+}
+
+/** `status <id> --repo <name>`: where the repo stands, from the change and from its own workflow. */
+export function renderRepo(reading: RepoReading): string {
+  const r = reading.result;
+  const w = reading.workflow;
+  const lines = [
+    `${reading.changeId} / ${reading.repo}${reading.page !== null ? ` (page ${reading.page})` : ''}: ${r?.status ?? w?.status ?? 'unknown'}`,
+  ];
+  if (r) {
+    lines.push(
+      `  ${r.branch || '-'}@${r.commit ? r.commit.slice(0, 12) : '-'}, ${r.attempts} attempt${r.attempts === 1 ? '' : 's'}, ${seconds(r.durationMs)}`,
+    );
+    if (r.error) lines.push(`  failed at ${r.error.step}: ${r.error.message}`);
+  }
+  if (reading.pullRequest) lines.push(`  PR #${reading.pullRequest.number} ${reading.pullRequest.url}`);
+  if (w) {
+    const progress = w.progress as { phase?: string; step?: string | null } | null;
+    const now =
+      w.status === 'running' && progress?.phase
+        ? `, now ${progress.phase}${progress.step ? ` "${progress.step}"` : ''}`
+        : '';
+    lines.push(`  workflow ${w.workflowId}: ${w.status}${now}`);
+    const tail = w.result?.error?.outputTail.trimEnd().split('\n').slice(-15) ?? [];
+    if (tail.length > 0 && tail[0] !== '') lines.push(...tail.map((l) => `    │ ${l}`));
+  }
+  return lines.join('\n');
 }

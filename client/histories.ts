@@ -7,7 +7,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { changeWorkflowId, landingWorkflowId, revertChangeId } from '../core/ids.ts';
+import { changeWorkflowId, landingWorkflowId, repoWorkflowId, revertChangeId } from '../core/ids.ts';
 import type { TemporalSession } from './connection.ts';
 import { ChangeNotFoundError, isNotFound } from './errors.ts';
 
@@ -45,6 +45,16 @@ export interface LoadedChange {
   runs: LoadedRun[];
   /** Runs a history names that could not be read (e.g. removed by retention). */
   missing: MissingRun[];
+  /** Repo workflow runs of a change in pages left unread (none of the repos asked for). */
+  unread: number;
+}
+
+/**
+ * Which repos' runs to read of a change in pages: its pages start thousands of repo workflows,
+ * so an audit reads the coordinator and its pages, and the runs of the repos named here.
+ */
+export interface LoadOptions {
+  repos?: readonly string[];
 }
 
 export function runStatus(events: HistoryEvent[]): string {
@@ -83,33 +93,52 @@ async function fetchRun(session: TemporalSession, ref: RunRef): Promise<LoadedRu
   return { workflowId: ref.workflowId, runId: ref.runId, type, status, history, events, pending };
 }
 
-/** The runs a history leads to: the children it started and the run it continued as. */
-function nextRefs(run: LoadedRun): RunRef[] {
+/**
+ * The runs a history leads to: the children it started and the run it continued as. A page's
+ * children are followed only when `wanted` (`unread` counts the others).
+ */
+function nextRefs(run: LoadedRun, wanted: (workflowId: string) => boolean): { refs: RunRef[]; unread: number } {
   const refs: RunRef[] = [];
+  let unread = 0;
   for (const event of run.events) {
     const child = event.childWorkflowExecutionStartedEventAttributes?.workflowExecution;
-    if (child?.workflowId && child.runId) refs.push({ workflowId: child.workflowId, runId: child.runId });
+    if (child?.workflowId && child.runId) {
+      if (run.type === 'pageWorkflow' && !wanted(child.workflowId)) unread++;
+      else refs.push({ workflowId: child.workflowId, runId: child.runId });
+    }
     const next = event.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
     if (next) refs.push({ workflowId: run.workflowId, runId: next });
   }
-  return refs;
+  return { refs, unread };
 }
 
 /**
  * Every run of a change, landing included, then those of its revert (`lockstep revert`) when
  * there is one: a landed and reverted set reads as one timeline.
  */
-export async function loadChangeRuns(session: TemporalSession, changeId: string): Promise<LoadedChange> {
-  const own = await loadOwnRuns(session, changeId);
-  const revert = await loadOwnRuns(session, revertChangeId(changeId)).catch((err: unknown) => {
+export async function loadChangeRuns(
+  session: TemporalSession,
+  changeId: string,
+  options: LoadOptions = {},
+): Promise<LoadedChange> {
+  const own = await loadOwnRuns(session, changeId, options);
+  const revert = await loadOwnRuns(session, revertChangeId(changeId), options).catch((err: unknown) => {
     if (err instanceof ChangeNotFoundError) return null;
     throw err;
   });
   if (!revert) return own;
-  return { changeId, runs: [...own.runs, ...revert.runs], missing: [...own.missing, ...revert.missing] };
+  return {
+    changeId,
+    runs: [...own.runs, ...revert.runs],
+    missing: [...own.missing, ...revert.missing],
+    unread: own.unread + revert.unread,
+  };
 }
 
-async function loadOwnRuns(session: TemporalSession, changeId: string): Promise<LoadedChange> {
+async function loadOwnRuns(session: TemporalSession, changeId: string, options: LoadOptions): Promise<LoadedChange> {
+  const repos = new Set((options.repos ?? []).map((repo) => repoWorkflowId(changeId, repo)));
+  const wanted = (workflowId: string) => repos.has(workflowId);
+  let unread = 0;
   const workflowId = changeWorkflowId(changeId);
   let latestRunId: string;
   try {
@@ -127,7 +156,7 @@ async function loadOwnRuns(session: TemporalSession, changeId: string): Promise<
   const missing: MissingRun[] = [];
   const seen = new Set([`${root.workflowId}\n${root.runId}`]);
   const known = new Map([[`${latest.workflowId}\n${latest.runId}`, latest]]);
-  let wave = nextRefs(root);
+  let wave = nextRefs(root, wanted).refs;
   while (wave.length > 0) {
     const fresh = wave.filter((ref) => {
       const key = `${ref.workflowId}\n${ref.runId}`;
@@ -154,7 +183,9 @@ async function loadOwnRuns(session: TemporalSession, changeId: string): Promise<
         continue;
       }
       runs.push(item);
-      wave.push(...nextRefs(item));
+      const next = nextRefs(item, wanted);
+      unread += next.unread;
+      wave.push(...next.refs);
     }
   }
   for (const ref of await landingRuns(session, changeId)) {
@@ -163,7 +194,7 @@ async function loadOwnRuns(session: TemporalSession, changeId: string): Promise<
     seen.add(key);
     runs.push(await fetchRun(session, ref));
   }
-  return { changeId, runs, missing };
+  return { changeId, runs, missing, unread };
 }
 
 /**
@@ -197,8 +228,13 @@ export function historyFileName(workflowId: string, runId: string): string {
 }
 
 /** Writes each run's raw history as Temporal's JSON (replayable); returns the paths. */
-export async function exportHistories(session: TemporalSession, changeId: string, dir: string): Promise<string[]> {
-  const { runs } = await loadChangeRuns(session, changeId);
+export async function exportHistories(
+  session: TemporalSession,
+  changeId: string,
+  dir: string,
+  options: LoadOptions = {},
+): Promise<string[]> {
+  const { runs } = await loadChangeRuns(session, changeId, options);
   await mkdir(dir, { recursive: true });
   const paths: string[] = [];
   for (const run of runs) {

@@ -14,9 +14,25 @@ import { repoWorkflowId } from '../core/ids.ts';
 import type { ChangeStatusView } from '../core/change.ts';
 import type { RepoProgress, RepoStatusView } from '../core/repo.ts';
 
-/** The coordinator's status, with each running repo's own progress. */
+/**
+ * The coordinator's status, with each running repo's own progress. A change in pages
+ * (core/pages.ts) lists no repos in its own view: its `repos` here are those running now in its
+ * running pages, read from each page workflow's own status query (a page answers like a small
+ * change), so what is shown stays bounded by the change's concurrency.
+ */
 export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>): Promise<ChangeStatusView> {
-  return withRepoProgress(handle.client, await handle.query(changeStatusQuery));
+  const view = await handle.query(changeStatusQuery);
+  if (!view.paged) return withRepoProgress(handle.client, view);
+  const pages = await Promise.all(
+    view.paged.running.map((id) =>
+      handle.client
+        .getHandle(id)
+        .query(changeStatusQuery)
+        .catch(() => null),
+    ),
+  );
+  const running = pages.flatMap((p) => p?.repos.filter((r) => r.status === 'running') ?? []);
+  return withRepoProgress(handle.client, { ...view, repos: running });
 }
 
 /** The view with the newest progress of each running repo (a repo that cannot be described keeps its entry). */

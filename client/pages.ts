@@ -8,6 +8,7 @@ import type { PagedTasks, PageSummary, SharedChange, SmallResult, PagePullReques
 import { mergeOrder } from '../core/order.ts';
 import { pageWorkflowId, repoWorkflowId } from '../core/ids.ts';
 import type { ChangeInput } from '../core/change.ts';
+import type { PullRequestRef } from '../core/pulls.ts';
 import type { RepoResult, RepoTask } from '../core/repo.ts';
 import type { BlobStore } from '../core/blobs.ts';
 import { taskQueue } from '../config/paths.ts';
@@ -77,17 +78,33 @@ export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<Cha
 export async function previousPages(session: TemporalSession, input: ChangeInput): Promise<PageSummary[]> {
   const pages = input.pages?.pages ?? [];
   const blobs = blobStore(session);
-  const found = await Promise.all(
-    pages.map(async (page, i) => {
-      const handle = session.client.workflow.getHandle(pageWorkflowId(input.changeId, 'run', i));
+  const found = await inBatches(pages, async (page, i) => {
+    const handle = session.client.workflow.getHandle(pageWorkflowId(input.changeId, 'run', i));
+    const description = await handle.describe().catch(() => null);
+    if (!description) return null;
+    if (description.status.name === 'COMPLETED') {
+      const summary = (await handle.result()) as PageSummary;
+      if (summary.results) return summary;
+    }
+    return finishedRepos(session, blobs, input.changeId, i, await blobs.get<RepoTask[]>(page.tasks));
+  });
+  return found.filter((s): s is PageSummary => s !== null);
+}
+
+/** The summaries of a change's pages of one stage whose latest run completed, in page order. */
+export async function finishedPages(
+  session: TemporalSession,
+  changeId: string,
+  pages: number,
+  mode: 'run' | 'publish',
+): Promise<PageSummary[]> {
+  const found = await inBatches(
+    Array.from({ length: pages }, (_, i) => i),
+    async (i) => {
+      const handle = session.client.workflow.getHandle(pageWorkflowId(changeId, mode, i));
       const description = await handle.describe().catch(() => null);
-      if (!description) return null;
-      if (description.status.name === 'COMPLETED') {
-        const summary = (await handle.result()) as PageSummary;
-        if (summary.results) return summary;
-      }
-      return finishedRepos(session, blobs, input.changeId, i, await blobs.get<RepoTask[]>(page.tasks));
-    }),
+      return description?.status.name === 'COMPLETED' ? ((await handle.result()) as PageSummary) : null;
+    },
   );
   return found.filter((s): s is PageSummary => s !== null);
 }
@@ -100,13 +117,11 @@ async function finishedRepos(
   index: number,
   tasks: RepoTask[],
 ): Promise<PageSummary | null> {
-  const results = await Promise.all(
-    tasks.map(async (task) => {
-      const handle = session.client.workflow.getHandle(repoWorkflowId(changeId, task.repo));
-      const description = await handle.describe().catch(() => null);
-      return description?.status.name === 'COMPLETED' ? smallResult((await handle.result()) as RepoResult) : null;
-    }),
-  );
+  const results = await inBatches(tasks, async (task) => {
+    const handle = session.client.workflow.getHandle(repoWorkflowId(changeId, task.repo));
+    const description = await handle.describe().catch(() => null);
+    return description?.status.name === 'COMPLETED' ? smallResult((await handle.result()) as RepoResult) : null;
+  });
   const done = results.filter((r): r is SmallResult => r !== null);
   if (done.length === 0) return null;
   const counts: PageSummary['counts'] = {};
@@ -122,11 +137,54 @@ async function finishedRepos(
   };
 }
 
-/** Every task of a change: its input's, or for a change in pages, read back from its pages' blobs. */
+/** Reads a few at a time: a change of 10,000 repos has 100 pages, and the server has other callers. */
+export async function inBatches<T, R>(
+  items: readonly T[],
+  read: (item: T, index: number) => Promise<R>,
+  width = 8,
+): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < items.length; i += width)
+    out.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => read(item, i + j)))));
+  return out;
+}
+
+/**
+ * Every failed or cancelled repo of these pages, read from their results; a page that failed
+ * as a whole (no results) is named by its summary's own failure entry.
+ */
+export async function failedRepos(session: TemporalSession, pages: PageSummary[]): Promise<SmallResult[]> {
+  const store = blobStore(session);
+  const lists = await inBatches(pages, async (p) =>
+    p.results
+      ? (await store.get<SmallResult[]>(p.results)).filter((r) => r.status === 'failed' || r.status === 'cancelled')
+      : p.failures,
+  );
+  return lists.flat();
+}
+
+/** One repo of a change in pages: its small result and its pull request, searched page by page. */
+export async function findInPages(
+  session: TemporalSession,
+  pages: PageSummary[],
+  repo: string,
+): Promise<{ page: number; result: SmallResult; pullRequest: PullRequestRef | null } | null> {
+  const store = blobStore(session);
+  for (const p of pages) {
+    if (!p.results) continue;
+    const result = (await store.get<SmallResult[]>(p.results)).find((r) => r.repo === repo);
+    if (!result) continue;
+    const pulls = p.pullRequests ? await store.get<PagePullRequest[]>(p.pullRequests.refs) : [];
+    return { page: p.index, result, pullRequest: pulls.find((r) => r.repo === repo)?.pullRequest ?? null };
+  }
+  return null;
+}
+
+/** The tasks of a change, also of one in pages (read from its task blobs, page by page). */
 export async function changeTasks(session: TemporalSession, input: ChangeInput): Promise<RepoTask[]> {
   if (!input.pages) return input.repos;
-  const blobs = blobStore(session);
-  return (await Promise.all(input.pages.pages.map((page) => blobs.get<RepoTask[]>(page.tasks)))).flat();
+  const store = blobStore(session);
+  return (await inBatches(input.pages.pages, (p) => store.get<RepoTask[]>(p.tasks))).flat();
 }
 
 /** A page's repo results. */

@@ -11,8 +11,13 @@ import type { pullRequestsWorkflow } from '../workflows/pulls.ts';
 import { openTemporal } from './connection.ts';
 import { changeResult, originalInput } from './queries.ts';
 import { ensureWorker } from './worker.ts';
+import { changeTasks, inBatches, pagePullRequests } from './pages.ts';
+import { pagesOf } from '../core/pages.ts';
 import { landingStatus } from './landing.ts';
 import type { LandingView } from '../core/landing-plan.ts';
+
+/** Pull requests acted on in one workflow, for a change in pages. */
+const PAGED_BATCH = 25;
 
 export interface PullRequestLine {
   repo: string;
@@ -45,9 +50,15 @@ export async function pullRequests(options: {
   try {
     const input = await originalInput(session, options.changeId);
     const result = await changeResult(session, options.changeId);
-    const tasks = new Map(input.repos.map((t) => [t.repo, t]));
+    // A change in pages keeps its tasks and pull requests in its pages' blobs (core/pages.ts).
+    const taskList = await changeTasks(session, input);
+    const tasks = new Map(taskList.map((t) => [t.repo, t]));
     const known = new Map(
-      result.repos.flatMap((r) => (r.pullRequest ? [[r.repo, r.pullRequest.number] as const] : [])),
+      result.pages
+        ? (await inBatches(result.pages, (p) => pagePullRequests(session, p)))
+            .flat()
+            .map((p) => [p.repo, p.pullRequest.number] as const)
+        : result.repos.flatMap((r) => (r.pullRequest ? [[r.repo, r.pullRequest.number] as const] : [])),
     );
     const worker = await ensureWorker(
       session,
@@ -71,21 +82,38 @@ export async function pullRequests(options: {
           args: [args],
         });
       };
+      // A change in pages acts on its pull requests a batch at a time: each status carries its
+      // PR's manifest (its page's siblings), and one answer must stay well under Temporal's
+      // payload limit.
+      const acted = (action: PullRequestsAction, repos: [string, number][]): Promise<PullRequestsResult> =>
+        input.pages
+          ? inBatches(pagesOf(repos, PAGED_BATCH), (batch) => run(action, batch), 2).then((parts) => ({
+              statuses: parts.flatMap((p) => p.statuses),
+              deletedBranches: parts.flatMap((p) => p.deletedBranches),
+            }))
+          : run(action, repos);
       // The result names the PRs it opened; their manifests may name more (a publish that
       // failed half-way recorded fewer): those are acted on too.
-      const done = await run(options.action, [...known]);
+      const done = await acted(options.action, [...known]);
       const extra = new Map<string, number>();
       for (const s of done.statuses)
         for (const m of s.manifest?.repos ?? [])
           if (!known.has(m.repo) && tasks.has(m.repo)) extra.set(m.repo, m.number);
       if (extra.size > 0) {
-        const more = await run(options.action, [...extra]);
+        const more = await acted(options.action, [...extra]);
         done.statuses.push(...more.statuses);
         done.deletedBranches.push(...more.deletedBranches);
       }
-      const manifestOrder = done.statuses.find((s) => s.manifest)?.manifest?.order;
-      const order = manifestOrder && manifestOrder.length > 0 ? manifestOrder : result.mergeOrder;
-      const rank = (repo: string) => (order.includes(repo) ? order.indexOf(repo) : order.length);
+      // A manifest of a change in pages orders only its page: the whole order is the tasks'.
+      const manifestOrder = input.pages ? undefined : done.statuses.find((s) => s.manifest)?.manifest?.order;
+      const order =
+        manifestOrder && manifestOrder.length > 0
+          ? manifestOrder
+          : input.pages
+            ? taskList.map((t) => t.repo)
+            : result.mergeOrder;
+      const ranks = new Map(order.map((repo, i) => [repo, i]));
+      const rank = (repo: string) => ranks.get(repo) ?? order.length;
       const lines = done.statuses
         .map((s): Omit<PullRequestLine, 'next'> => ({
           repo: s.pullRequest.repo,

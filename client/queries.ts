@@ -88,7 +88,12 @@ export interface ListedChange {
   status: string;
   startedAt: string;
   closedAt: string | null;
+  /** The repos by name; empty for a change in pages, which names only how many (`total`). */
   repos: string[];
+  /** Repos in the change. */
+  total: number;
+  /** A change in pages: its repos are not recorded for search, so `--repo` cannot select it. */
+  paged: boolean;
 }
 
 export interface ListFilter {
@@ -109,7 +114,7 @@ export async function listChanges(
   if (visibility && filter.status) clauses.push(`LockstepStatus = ${quote(filter.status)}`);
   if (visibility && filter.repo) clauses.push(`LockstepRepos = ${quote(filter.repo)}`);
   for await (const wf of session.client.workflow.list({ query: clauses.join(' AND ') })) {
-    const memo = (wf.memo ?? {}) as { title?: string; repos?: string[]; outcome?: string };
+    const memo = (wf.memo ?? {}) as { title?: string; repos?: string[]; outcome?: string; total?: number };
     const status =
       wf.status.name === 'RUNNING'
         ? 'running'
@@ -123,6 +128,8 @@ export async function listChanges(
       startedAt: wf.startTime.toISOString(),
       closedAt: wf.closeTime?.toISOString() ?? null,
       repos: memo.repos ?? [],
+      total: memo.total ?? memo.repos?.length ?? 0,
+      paged: typeof memo.total === 'number',
     });
     // Without search attributes (an older server), the same filter applies here instead.
     const last = changes.at(-1);

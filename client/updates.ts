@@ -7,15 +7,17 @@ import { hostname, userInfo } from 'node:os';
 import { taskQueue } from '../config/paths.ts';
 import type { pullRequestsWorkflow } from '../workflows/pulls.ts';
 import { approvalUpdate, changeStatusQuery, decideUpdate } from '../core/messages.ts';
-import { pullRequestsWorkflowId, repoWorkflowId } from '../core/ids.ts';
+import { pageWorkflowId, pullRequestsWorkflowId, repoWorkflowId } from '../core/ids.ts';
+import { pagesOf } from '../core/pages.ts';
+import type { RepoTask } from '../core/repo.ts';
 import type { Approval, Decision, DecisionAck } from '../core/decisions.ts';
 import type { ChangeInput } from '../core/change.ts';
 import type { DeleteBranchesInput } from '../core/pulls.ts';
 import { openTemporal, type TemporalSession } from './connection.ts';
 import { ChangeRefusedError, EnvironmentError, isNotFound } from './errors.ts';
-import { changeTasks } from './pages.ts';
 import { changeHandle, describeChange, originalInput } from './queries.ts';
 import { ensureWorker } from './worker.ts';
+import { changeTasks, inBatches } from './pages.ts';
 
 /** Who is acting, as recorded in history: the local user at this host. */
 export const actor = (): string => `${userInfo().username}@${hostname()}`;
@@ -39,6 +41,16 @@ export async function sendDecision(
   changeId: string,
   decision: Decision,
 ): Promise<DecisionAck> {
+  // A change in pages (its memo counts its repos instead of naming them) never waits for a
+  // decision: a failed repo fails its page, and a resume redoes only the failed repos.
+  const memo = (await describeChange(session, changeId)).memo;
+  if (typeof memo?.total === 'number')
+    throw new ChangeRefusedError(
+      `change ${changeId} runs in pages (${memo.total} repos): failed repos do not wait for a decision; ` +
+        (decision.action === 'abort'
+          ? `\`lockstep cancel ${changeId}\` stops it`
+          : `\`lockstep resume ${changeId}\` redoes only them once it has ended ("lockstep status ${changeId} --failed" lists them)`),
+    );
   return changeHandle(session, changeId)
     .executeUpdate(decideUpdate, { args: [decision] })
     .catch((err: unknown) => asRefusal(session, changeId, err));
@@ -95,24 +107,42 @@ export async function cancelChange(
   try {
     const handle = changeHandle(session, changeId);
     const description = await describeChange(session, changeId);
-    const original = await originalInput(session, changeId);
-    // A change in pages names its repos in its pages' blobs, not in its input.
-    const input = { ...original, repos: await changeTasks(session, original) };
+    const input = await originalInput(session, changeId);
+    // A change in pages keeps its tasks in its pages' blobs (core/pages.ts).
+    const tasks = await changeTasks(session, input);
     if (description.status.name === 'RUNNING') {
       await handle.cancel();
       await handle.result().catch(() => undefined);
-      for (const task of input.repos) {
-        const repo = session.client.workflow.getHandle(repoWorkflowId(changeId, task.repo));
-        await repo.result().catch(() => undefined);
-      }
+      // Every repo that started closes first: each removes its sandbox as it closes. A change in
+      // pages waits for each page that started, then for its repos only (a page never started
+      // started none).
+      const closed = (workflowId: string) =>
+        session.client.workflow
+          .getHandle(workflowId)
+          .result()
+          .then(
+            () => true,
+            (err: unknown) => !isNotFound(err),
+          );
+      const started = input.pages
+        ? (
+            await inBatches(input.pages.pages, async (page, i) => {
+              const ran = await closed(pageWorkflowId(changeId, 'run', i));
+              const from = input.pages?.pages.slice(0, i).reduce((n, p) => n + p.repos, 0) ?? 0;
+              return ran ? tasks.slice(from, from + page.repos) : [];
+            })
+          ).flat()
+        : tasks;
+      await inBatches(started, (task) => closed(repoWorkflowId(changeId, task.repo)), 16);
       log(`cancelled ${changeId}; its sandboxes were removed`);
     } else {
       log(`${changeId} was not running (${description.status.name.toLowerCase()})`);
     }
     const deleted: string[] = [];
     if (deleteBranches) {
-      deleted.push(...(await deleteChangeBranches(session, stateDir, input, log)));
-      log(deleted.length ? `deleted ${input.repos[0]?.branch ?? ''} in ${deleted.join(', ')}` : 'no branch to delete');
+      deleted.push(...(await deleteChangeBranches(session, stateDir, input, tasks, log)));
+      const where = deleted.length > 20 ? `${deleted.length} repos` : deleted.join(', ');
+      log(deleted.length ? `deleted ${tasks[0]?.branch ?? ''} in ${where}` : 'no branch to delete');
     }
     return deleted;
   } finally {
@@ -129,27 +159,37 @@ async function deleteChangeBranches(
   session: TemporalSession,
   stateDir: string,
   input: ChangeInput,
+  tasks: RepoTask[],
   log: (line: string) => void,
 ): Promise<string[]> {
   const worker = await ensureWorker(session, { worker: 'auto', stateDir, log, forges: [input.forge] }, false);
   try {
-    const targets = input.repos.map((t) => ({ repo: t.repo, url: t.url, branch: t.branch }));
-    const args: DeleteBranchesInput = {
-      changeId: input.changeId,
-      forge: input.forge,
-      action: 'delete-branches',
-      targets,
-    };
-    const result = await session.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', {
-      workflowId: pullRequestsWorkflowId(
-        input.changeId,
-        'delete-branches',
-        `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
-      ),
-      taskQueue: taskQueue(),
-      args: [args],
-    });
-    return result.deletedBranches;
+    const targets = tasks.map((t) => ({ repo: t.repo, url: t.url, branch: t.branch }));
+    // A page of branches per workflow: its history holds an activity per branch.
+    const batches = pagesOf(targets, input.pages?.pageSize ?? Math.max(1, targets.length));
+    const deleted = await inBatches(
+      batches,
+      async (batch) => {
+        const args: DeleteBranchesInput = {
+          changeId: input.changeId,
+          forge: input.forge,
+          action: 'delete-branches',
+          targets: batch,
+        };
+        const result = await session.client.workflow.execute<typeof pullRequestsWorkflow>('pullRequestsWorkflow', {
+          workflowId: pullRequestsWorkflowId(
+            input.changeId,
+            'delete-branches',
+            `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`,
+          ),
+          taskQueue: taskQueue(),
+          args: [args],
+        });
+        return result.deletedBranches;
+      },
+      2,
+    );
+    return deleted.flat();
   } catch (err) {
     if (err instanceof WorkflowFailedError)
       throw new EnvironmentError(

@@ -43,6 +43,8 @@ export interface AuditReport {
   workflows: AuditWorkflowRun[];
   /** Sorted by time. */
   entries: AuditEntry[];
+  /** A change in pages: the repo workflow runs its pages started that were not read (`--repo` reads them). */
+  unread?: number;
   totals: AuditTotals;
 }
 

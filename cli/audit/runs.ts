@@ -4,6 +4,8 @@ import type { ChangeInput, ChangeResult } from '../../core/change.ts';
 import type { RepoResult, RepoWorkflowInput } from '../../core/repo.ts';
 import type { LoadedRun } from '../../client/histories.ts';
 import type { LandingInput, LandingView } from '../../core/landing-plan.ts';
+import type { PageInput, PageSummary } from '../../core/pages.ts';
+import { countsLine } from '../pages.ts';
 import { iso, obj, type RunFacts } from './records.ts';
 import { short, type AuditEntry } from './report.ts';
 
@@ -31,7 +33,9 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
       ),
       details: {
         title: short(input.title ?? ''),
-        repos: tasks.length,
+        // A change in pages lists no tasks inline: its pages hold them.
+        repos: input.pages?.total ?? tasks.length,
+        pages: input.pages?.pages.length ?? null,
         agentRepos: tasks.filter((t) => t.mode === 'agent').length,
         concurrency: input.concurrency ?? null,
         runId: run.runId,
@@ -60,6 +64,7 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
     }
     return entries;
   }
+  if (run.type === 'pageWorkflow') return pageEntries(run, facts, base, state);
   if (run.type === 'repoWorkflow') {
     const input = obj(facts.input) as Partial<RepoWorkflowInput>;
     const result = facts.result as RepoResult | undefined;
@@ -169,5 +174,69 @@ export function runEntries(run: LoadedRun, facts: RunFacts, repo: string | null,
     details: { runId: run.runId },
     durationMs: duration,
   });
+  return entries;
+}
+
+/**
+ * A page of a change in pages (core/pages.ts): its span with its counts, an entry per failure
+ * it names (the first MAX_PAGE_FAILURES), and, publishing, the pull requests it opened.
+ */
+function pageEntries(
+  run: LoadedRun,
+  facts: RunFacts,
+  base: { workflowId: string; repo: string | null },
+  state: string | null,
+): AuditEntry[] {
+  const input = obj(facts.input) as Partial<PageInput>;
+  const summary = facts.result as PageSummary | undefined;
+  const closedAt = iso(facts.closedAt ?? facts.startedAt);
+  const name = `page ${input.index ?? '?'} of ${input.pages ?? '?'} (${input.mode ?? '?'})`;
+  const outcome = !summary
+    ? (state ?? 'running')
+    : input.mode === 'publish'
+      ? `${summary.pullRequests?.opened ?? 0} pull requests opened${summary.error ? `, failed: ${summary.error}` : ''}`
+      : `${summary.repos} repos: ${countsLine(summary.counts, summary.repos)}`;
+  const entries: AuditEntry[] = [
+    {
+      ...base,
+      at: iso(facts.startedAt),
+      kind: input.mode === 'publish' ? 'forge' : 'change',
+      title: short(`${name}: ${outcome}`),
+      details: {
+        index: input.index ?? null,
+        mode: input.mode ?? null,
+        repos: summary?.repos ?? null,
+        green: summary?.counts.green ?? null,
+        failed: summary?.counts.failed ?? null,
+        pullRequests: summary?.pullRequests?.opened ?? null,
+        runId: run.runId,
+      },
+      durationMs: facts.closedAt === null ? null : facts.closedAt - facts.startedAt,
+    },
+  ];
+  if (input.mode !== 'publish')
+    for (const f of summary?.failures ?? [])
+      entries.push({
+        ...base,
+        repo: f.repo,
+        at: closedAt,
+        kind: 'failure',
+        title: short(`${f.repo} ${f.status} at ${f.error?.step ?? '?'}: ${f.error?.message ?? ''}`),
+        details: {
+          page: input.index ?? null,
+          step: short(f.error?.step ?? ''),
+          message: short(f.error?.message ?? ''),
+        },
+        durationMs: null,
+      });
+  if (summary?.error)
+    entries.push({
+      ...base,
+      at: closedAt,
+      kind: 'failure',
+      title: short(`${name} failed: ${summary.error}`),
+      details: { page: input.index ?? null, message: short(summary.error) },
+      durationMs: null,
+    });
   return entries;
 }

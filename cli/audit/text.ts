@@ -44,6 +44,10 @@ export function renderAuditText(r: AuditReport): string {
   lines.push(`  ${r.workflows.length} workflow run${r.workflows.length === 1 ? '' : 's'}:`);
   for (const w of r.workflows)
     lines.push(`    ${w.workflowId}  ${w.type}  ${w.status}  ${w.events} events  run ${w.runId}`);
+  if (r.unread)
+    lines.push(
+      `  ${r.unread} repo workflow runs of its pages not read: lockstep audit ${r.changeId} --repo <name> reads a repo's`,
+    );
   lines.push(`  ${totalsLine(r)}`);
   lines.push('');
   const laneWidth = Math.min(24, Math.max(...r.entries.map((e) => laneOf(e).length), 11));
@@ -76,6 +80,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push(`- **status:** ${md(r.status)}`);
   out.push(`- **started:** ${md(r.startedAt ?? '?')}`);
   out.push(`- **closed:** ${r.closedAt ? `${md(r.closedAt)} (${took(r)})` : 'still open'}`);
+  if (r.unread) out.push(`- **repo workflow runs not read:** ${r.unread} (\`--repo <name>\` reads a repo's)`);
   out.push(`- **totals:** ${md(totalsLine(r))}`, '');
   out.push('## Workflow runs', '', '| workflow | run | type | status | events |', '|---|---|---|---|---:|');
   for (const w of r.workflows)

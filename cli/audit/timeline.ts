@@ -10,7 +10,7 @@ import { changeWorkflowId } from '../../core/ids.ts';
 import type { TemporalSession } from '../../client/connection.ts';
 import { describeActivity } from './activities.ts';
 import { eventEntries } from './events.ts';
-import { loadChangeRuns } from '../../client/histories.ts';
+import { loadChangeRuns, type LoadOptions } from '../../client/histories.ts';
 import {
   activitiesOf,
   failureMessage,
@@ -28,8 +28,12 @@ import {
 import { short, type AuditEntry, type AuditReport } from './report.ts';
 import { runEntries } from './runs.ts';
 
-export async function buildAudit(session: TemporalSession, changeId: string): Promise<AuditReport> {
-  const loaded = await loadChangeRuns(session, changeId);
+export async function buildAudit(
+  session: TemporalSession,
+  changeId: string,
+  options: LoadOptions = {},
+): Promise<AuditReport> {
+  const loaded = await loadChangeRuns(session, changeId, options);
   const converter = session.client.options.loadedDataConverter;
   const decode: Decoder = async (payloads) => {
     if (!payloads?.payloads?.length) return [];
@@ -146,6 +150,7 @@ export async function buildAudit(session: TemporalSession, changeId: string): Pr
       events: r.events.length,
     })),
     entries,
+    ...(loaded.unread > 0 ? { unread: loaded.unread } : {}),
     totals: {
       modelCalls: entries.filter((e) => e.kind === 'model' || e.kind === 'plan').length,
       toolCalls: entries.filter((e) => e.kind === 'tool').length,
