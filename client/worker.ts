@@ -9,7 +9,7 @@ import proto from '@temporalio/proto';
 import { taskQueue } from '../config/paths.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import { installRuntime } from '../workers/runtime.ts';
-import { createLockstepWorker, type LockstepWorker } from '../workers/worker.ts';
+import { createLockstepWorker, type LockstepWorker, type LockstepWorkerOptions } from '../workers/worker.ts';
 import { connectNaming, type TemporalSession } from './connection.ts';
 import { EnvironmentError } from './errors.ts';
 
@@ -36,7 +36,7 @@ export async function startInProcessWorker(
   stateDir: string,
   log: (line: string) => void,
   forges: ForgeConfig[] = [],
-  options: { shutdownGraceSeconds?: number } = {},
+  options: Pick<LockstepWorkerOptions, 'shutdownGraceSeconds' | 'activities' | 'maxConcurrentActivities'> = {},
 ): Promise<InProcessWorker> {
   installRuntime();
   // The same settings as the command's client: a TLS or API-key cluster serves the worker too.
