@@ -5,9 +5,11 @@
  * orchestration's own share of the repo's wall time: round trips through the server and the
  * workflow tasks between one activity and the next).
  */
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 
-type History = temporal.api.history.v1.IHistory;
+// A default import: the package is CommonJS, and Node's ESM loader (npm run bench) finds no
+// named export in it, where vitest's would.
+type History = proto.temporal.api.history.v1.IHistory;
 
 export interface Breakdown {
   totalMs: number;
@@ -167,7 +169,7 @@ export function historyBounds(history: History): HistoryBounds {
   for (const e of events) walk(e);
   return {
     events: events.length,
-    bytes: temporal.api.history.v1.History.encode(history).finish().length,
+    bytes: proto.temporal.api.history.v1.History.encode(history).finish().length,
     largestPayload: largest,
   };
 }
