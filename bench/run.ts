@@ -129,7 +129,7 @@ const parts = new Set<Part>(
 );
 // Fleet scale (docs/performance.md): the bench fleet at N = 10, 100 and 1,000 (one repetition
 // each side from 100 on), and the light fleet at --light=<N> (default 1,000), concurrency 8.
-const fleetScaleSizes = sizesOption(option('sizes')) ?? [10, 100, 1000];
+const fleetScaleSizes = sizes ?? [10, 100, 1000];
 const fleetScaleReps = (n: number): number =>
   Number.isInteger(repsOption) && repsOption > 0 ? repsOption : n >= 100 ? 1 : 3;
 const lightSize = Number(option('light') ?? 1000);
