@@ -6,7 +6,7 @@
  * project's suite.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -18,6 +18,13 @@ export const TEST_COMMAND = 'python3 -m unittest discover -s tests';
 /** The one-line change: bump the version constant, and check that the line changed. */
 export const STEP_COMMAND = `sed -i 's/^VERSION = "1.0.0"$/VERSION = "1.0.1"/' app/version.py && grep -q '^VERSION = "1.0.1"$' app/version.py`;
 export const LIMITS = { cpus: 1, memoryMb: 1024, pids: 256, tmpfsMb: 512 } as const;
+/**
+ * The light fleet (fleet scale, docs/performance.md): the same workflows, sandboxes, git and
+ * pull requests, with a step and tests that do almost nothing, so what is measured at 10,000
+ * repos is the orchestration.
+ */
+export const LIGHT_STEP_COMMAND = "echo 1.0.1 > VERSION && grep -qx '1.0.1' VERSION";
+export const LIGHT_TEST_COMMAND = 'true';
 /** The worker environment variable a resume fleet's step reads to fail on purpose. */
 export const FAIL_ENV = 'BENCH_FAIL_REPO';
 
@@ -31,7 +38,8 @@ export interface Fleet {
   cleanup(): Promise<void>;
 }
 
-export const repoName = (i: number): string => `r${String(i).padStart(3, '0')}`;
+export const repoName = (i: number, total = 999): string =>
+  `r${String(i).padStart(Math.max(3, String(total).length), '0')}`;
 
 function projectFiles(name: string): Record<string, string> {
   const calc = [
@@ -134,11 +142,31 @@ async function seedRemote(remote: string, name: string): Promise<void> {
   }
 }
 
+/** The light fleet's one-file repository: every remote is a copy of this one. */
+async function seedLightRemote(remote: string): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'lockstep-bench-seed-light-'));
+  try {
+    await writeFile(join(work, 'VERSION'), '1.0.0\n');
+    const git = (...args: string[]) => exec('git', [...gitIdentity, ...args], { cwd: work });
+    await git('init', '--quiet', '--initial-branch', 'main');
+    await git('add', '--all');
+    await git('commit', '--quiet', '--no-verify', '-m', 'Initial import');
+    // No template: no sample hooks, a dozen files to copy per repo.
+    await exec('git', ['clone', '--quiet', '--bare', '--no-hardlinks', '--template=', work, remote]);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 export interface FleetOptions {
   /** Change id written into the change file (runs override it). */
   changeId?: string;
   /** Make this repo's step fail while the worker's BENCH_FAIL_REPO names it (figure 5). */
   failRepo?: string;
+  /** The light fleet: one-file repos (copies of one bare remote), LIGHT_STEP_COMMAND and LIGHT_TEST_COMMAND. */
+  light?: boolean;
+  /** The change's concurrency (default 4). */
+  concurrency?: number;
 }
 
 /** Creates N repositories with bare remotes, their config and a change file. */
@@ -146,15 +174,27 @@ export async function createFleet(n: number, options: FleetOptions = {}): Promis
   const root = await mkdtemp(join(tmpdir(), 'lockstep-bench-'));
   liveRoots.add(root);
   const stateDir = join(root, '.lockstep');
-  const repos = Array.from({ length: n }, (_, i) => repoName(i + 1));
+  const repos = Array.from({ length: n }, (_, i) => repoName(i + 1, n));
   const remote = (repo: string): string => join(stateDir, 'remotes', `${repo}.git`);
   await mkdir(join(stateDir, 'remotes'), { recursive: true });
-  // Seed a few at a time: this is set-up, not measured.
-  for (let i = 0; i < repos.length; i += 8) {
-    await Promise.all(repos.slice(i, i + 8).map((r) => seedRemote(remote(r), r)));
+  if (options.light) {
+    // One bare remote, copied: each repo is a real separate remote, made in milliseconds.
+    const template = join(root, 'light-template.git');
+    await seedLightRemote(template);
+    for (let i = 0; i < repos.length; i += 16) {
+      await Promise.all(repos.slice(i, i + 16).map((r) => cp(template, remote(r), { recursive: true })));
+    }
+    await rm(template, { recursive: true, force: true });
+  } else {
+    // Seed a few at a time: this is set-up, not measured.
+    for (let i = 0; i < repos.length; i += 8) {
+      await Promise.all(repos.slice(i, i + 8).map((r) => seedRemote(remote(r), r)));
+    }
   }
+  const testCommand = options.light ? LIGHT_TEST_COMMAND : TEST_COMMAND;
+  const stepCommand = options.light ? LIGHT_STEP_COMMAND : STEP_COMMAND;
   const config = {
-    concurrency: 4,
+    concurrency: options.concurrency ?? 4,
     forge: { type: 'local' },
     // The guardrail scan (gitleaks and semgrep over each repo's diff) is work the baseline does
     // not do; it is off here so the figures compare the same work (docs/performance.md).
@@ -170,14 +210,14 @@ export async function createFleet(n: number, options: FleetOptions = {}): Promis
       name,
       url: `.lockstep/remotes/${name}.git`,
       baseBranch: 'main',
-      sandbox: { test: TEST_COMMAND, ...(options.failRepo ? { passEnv: [FAIL_ENV] } : {}) },
+      sandbox: { test: testCommand, ...(options.failRepo ? { passEnv: [FAIL_ENV] } : {}) },
     })),
   };
   const configFile = join(root, 'repos.config.json');
   await writeFile(configFile, JSON.stringify(config, null, 2) + '\n');
   // The failing repo's step refuses to run while the worker's environment sets FAIL_ENV.
   const step = (name: string): string =>
-    name === options.failRepo ? `test -z "\${${FAIL_ENV}:-}" && ${STEP_COMMAND}` : STEP_COMMAND;
+    name === options.failRepo ? `test -z "\${${FAIL_ENV}:-}" && ${stepCommand}` : stepCommand;
   const change = {
     id: options.changeId ?? 'bench-bump',
     title: 'Bump the patch version',

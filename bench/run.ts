@@ -24,15 +24,26 @@ import { runChange } from '../client/start.ts';
 import { resumeChange } from '../client/resume.ts';
 import { freePort, startDevServer, type DevServer } from '../workers/dev-server.ts';
 import type { changeWorkflow } from '../workflows/change.ts';
-import { changeWorkflowId, repoWorkflowId } from '../core/ids.ts';
+import { changeWorkflowId, pageWorkflowId, repoWorkflowId } from '../core/ids.ts';
+import { inPages } from '../client/pages.ts';
+import { liveStatus } from '../client/live-status.ts';
+import { temporalBlobStore } from '../workers/blobs.ts';
 import type { ChangeResult } from '../core/change.ts';
 import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
 import { agentOverhead, type AgentSamples } from './agent.ts';
 import { egressOverhead, type EgressSamples } from './egress.ts';
 import { pactSetup, type PactSetupSamples } from './pact-setup.ts';
 import { bumpBench, type BumpSamples } from './bump.ts';
-import { breakdown, coordinatorBreakdown, type Breakdown, type CoordinatorBreakdown } from './history.ts';
+import {
+  breakdown,
+  coordinatorBreakdown,
+  historyBounds,
+  type Breakdown,
+  type CoordinatorBreakdown,
+  type HistoryBounds,
+} from './history.ts';
 import { cleanupAllFleets, createFleet, FAIL_ENV, type Fleet } from './fleet.ts';
+import { DEFAULT_PAGE_SIZE } from '../core/pages.ts';
 import { median, renderSvg, renderTable, summary, type Row, type Summary } from './report.ts';
 
 const exec = promisify(execFile);
@@ -49,7 +60,19 @@ interface Plan {
   bumpReps: number;
 }
 
-const PARTS = ['scale', 'lifecycle', 'agent', 'resume', 'egress', 'pact-setup', 'bump'] as const;
+const PARTS = [
+  'scale',
+  'lifecycle',
+  'agent',
+  'resume',
+  'egress',
+  'pact-setup',
+  'bump',
+  'fleet-scale',
+  'fleet-light',
+] as const;
+/** Parts a plain `npm run bench` leaves out: they take from a quarter of an hour to an hour. */
+const LONG_PARTS: readonly Part[] = ['fleet-scale', 'fleet-light'];
 type Part = (typeof PARTS)[number];
 
 /** `--name=value` from the command line, or null. */
@@ -81,12 +104,16 @@ const plan: Plan = quick
       bumpReps: 3,
     };
 // For a look at one figure: --sizes=10,50 --reps=3 --only=scale,lifecycle
-const sizesOption = option('sizes');
-if (sizesOption)
-  plan.sizes = sizesOption
-    .split(',')
-    .map(Number)
-    .filter((n) => Number.isInteger(n) && n > 0);
+function sizesOption(value: string | null): number[] | null {
+  return value
+    ? value
+        .split(',')
+        .map(Number)
+        .filter((n) => Number.isInteger(n) && n > 0)
+    : null;
+}
+const sizes = sizesOption(option('sizes'));
+if (sizes) plan.sizes = sizes;
 const repsOption = Number(option('reps') ?? NaN);
 if (Number.isInteger(repsOption) && repsOption > 0) {
   plan.reps = () => repsOption;
@@ -97,8 +124,21 @@ if (Number.isInteger(repsOption) && repsOption > 0) {
   plan.agentReps = repsOption;
 }
 const onlyOption = option('only');
-const parts = new Set<Part>(onlyOption ? PARTS.filter((p) => onlyOption.split(',').includes(p)) : PARTS);
-const partial = sizesOption !== null || onlyOption !== null || Number.isInteger(repsOption);
+const parts = new Set<Part>(
+  onlyOption ? PARTS.filter((p) => onlyOption.split(',').includes(p)) : PARTS.filter((p) => !LONG_PARTS.includes(p)),
+);
+// Fleet scale (docs/performance.md): the bench fleet at N = 10, 100 and 1,000 (one repetition
+// each side from 100 on), and the light fleet at --light=<N> (default 1,000), concurrency 8.
+const fleetScaleSizes = sizes ?? [10, 100, 1000];
+const fleetScaleReps = (n: number): number =>
+  Number.isInteger(repsOption) && repsOption > 0 ? repsOption : n >= 100 ? 1 : 3;
+const lightSize = Number(option('light') ?? 1000);
+const LIGHT_CONCURRENCY = 8;
+/** Seconds between two timed `status` calls during the light run. */
+const STATUS_EVERY_S = 15;
+const partial = sizes !== null || onlyOption !== null || Number.isInteger(repsOption);
+// --out=<suffix>: results go to bench/results/<date>-<suffix>.json instead.
+const outOption = option('out');
 
 const log = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -209,25 +249,77 @@ async function loadFleet(fleet: Fleet): Promise<{ loaded: LoadedConfig; change: 
   return { loaded, change: await loadChange(fleet.changeFile, loaded) };
 }
 
-async function runLockstep(ctx: Ctx, fleet: Fleet, changeId: string): Promise<{ ms: number; result: ChangeResult }> {
+/** A timed `status` call during a run: when (s after the start) and how long it took (ms). */
+interface StatusSample {
+  atS: number;
+  ms: number;
+}
+
+/**
+ * One run of the change, started as `lockstep run` starts it: a change of more repos than the
+ * fleet's page size runs in pages, its tasks stored by reference first (inside the timed span,
+ * as the CLI does it before the coordinator starts). `statusEveryS`: time the client's status
+ * call (liveStatus, what `lockstep status` shows) that often while the change runs.
+ */
+async function runLockstep(
+  ctx: Ctx,
+  fleet: Fleet,
+  changeId: string,
+  options: { concurrency?: number; statusEveryS?: number } = {},
+): Promise<{ ms: number; result: ChangeResult; status: StatusSample[] }> {
   const { loaded, change } = await loadFleet(fleet);
   const renamed = { ...change, id: changeId };
-  const input = {
-    ...changeInput(loaded, renamed, resolveTasks(loaded, renamed), { concurrency: CONCURRENCY }),
-    searchAttributes: true,
-  };
   const started = performance.now();
-  const result = await ctx.client.workflow.execute<typeof changeWorkflow>('changeWorkflow', {
+  const input = await inPages(temporalBlobStore(ctx.client, ctx.queue), {
+    ...changeInput(loaded, renamed, resolveTasks(loaded, renamed), { concurrency: options.concurrency ?? CONCURRENCY }),
+    searchAttributes: true,
+  });
+  const handle = await ctx.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
     workflowId: changeWorkflowId(changeId),
     taskQueue: ctx.queue,
     args: [input],
     workflowIdReusePolicy: 'ALLOW_DUPLICATE',
   });
-  return { ms: performance.now() - started, result };
+  const status: StatusSample[] = [];
+  let done = false;
+  const outcome = handle.result().finally(() => {
+    done = true;
+  });
+  const every = options.statusEveryS;
+  if (every) {
+    while (!done) {
+      await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, every * 1000))]);
+      if (done) break;
+      const t0 = performance.now();
+      const view = await liveStatus(handle).catch((err: unknown) => {
+        log(`${changeId}: status failed: ${err instanceof Error ? err.message : String(err)}`);
+        return null;
+      });
+      if (!view) continue;
+      const sample = { atS: (t0 - started) / 1000, ms: performance.now() - t0 };
+      status.push(sample);
+      const p = view.paged;
+      log(
+        `${changeId} at ${sample.atS.toFixed(0)} s: status in ${sample.ms.toFixed(0)} ms; ${view.status}` +
+          (p ? `, ${p.pagesDone}/${p.pages} pages done, ${JSON.stringify(p.counts)}, ${p.pullRequests} PRs` : ''),
+      );
+    }
+  }
+  const result = await outcome;
+  return { ms: performance.now() - started, result, status };
+}
+
+/** The largest history among a change's page workflows (events, bytes and largest payload each a maximum). */
+interface PageBounds {
+  /** Page workflows read (run and publish). */
+  pages: number;
+  largest: HistoryBounds;
 }
 
 interface HistoryStats {
-  coordinator: { events: number; bytes: number; phases: CoordinatorBreakdown };
+  coordinator: { events: number; bytes: number; phases: CoordinatorBreakdown; largestPayload?: number };
+  /** A change in pages: its page workflows. */
+  pages?: PageBounds | null;
   perRepo: { events: number; bytes: number };
   /** Medians over the repo workflows of the run, in ms. */
   perRepoTime: {
@@ -249,11 +341,10 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
       breakdown: breakdown(history),
     };
   };
-  const { breakdown: _ignored, ...coordinatorSize } = await size(changeWorkflowId(changeId));
-  const coordinator = {
-    ...coordinatorSize,
-    phases: coordinatorBreakdown(await client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory()),
-  };
+  const coordinatorHistory = await client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
+  const { events, bytes, largestPayload } = historyBounds(coordinatorHistory);
+  const coordinator = { events, bytes, largestPayload, phases: coordinatorBreakdown(coordinatorHistory) };
+  const pages = await pageBounds(client, changeId, pageCountOf(repos.length));
   const children: { events: number; bytes: number; breakdown: Breakdown }[] = [];
   for (let i = 0; i < repos.length; i += 10) {
     children.push(...(await Promise.all(repos.slice(i, i + 10).map((r) => size(repoWorkflowId(changeId, r))))));
@@ -261,6 +352,7 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
   const types = [...new Set(children.flatMap((c) => Object.keys(c.breakdown.activityMs)))];
   return {
     coordinator,
+    pages,
     perRepo: { events: median(children.map((c) => c.events)), bytes: median(children.map((c) => c.bytes)) },
     perRepoTime: {
       totalMs: median(children.map((c) => c.breakdown.totalMs)),
@@ -272,6 +364,125 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
       ),
     },
   };
+}
+
+/** Pages of a change of `repos` repos at the bench fleets' page size (operations.pageSize default), 0 if it does not page. */
+function pageCountOf(repos: number): number {
+  return repos > DEFAULT_PAGE_SIZE ? Math.ceil(repos / DEFAULT_PAGE_SIZE) : 0;
+}
+
+/** The largest of the page workflows' histories (`indexes`: the run pages to read; default all), or null for a change of one page. */
+async function pageBounds(
+  client: Client,
+  changeId: string,
+  pages: number,
+  indexes: number[] = Array.from({ length: pages }, (_, i) => i),
+): Promise<PageBounds | null> {
+  if (pages === 0) return null;
+  const largest: HistoryBounds = { events: 0, bytes: 0, largestPayload: 0 };
+  let read = 0;
+  for (const i of indexes) {
+    for (const mode of ['run', 'publish'] as const) {
+      const b = historyBounds(await client.workflow.getHandle(pageWorkflowId(changeId, mode, i)).fetchHistory());
+      largest.events = Math.max(largest.events, b.events);
+      largest.bytes = Math.max(largest.bytes, b.bytes);
+      largest.largestPayload = Math.max(largest.largestPayload, b.largestPayload);
+      read++;
+    }
+  }
+  return { pages: read, largest };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet scale, light: the real workflows, sandboxes, git and pull requests at N in the thousands,
+// with a step and tests that do almost nothing.
+
+interface LightPoint {
+  n: number;
+  concurrency: number;
+  /** Making the fleet (set-up, not measured). */
+  createMs: number;
+  ms: number;
+  status: StatusSample[];
+  coordinator: HistoryBounds;
+  /** The first, middle and last run pages and their publish pages. */
+  pages: PageBounds | null;
+  /** Median over 20 repos spread over the fleet. */
+  perRepo: HistoryBounds;
+  workerMemory: { peakMiB: number; rssMiB: number } | null;
+  cpu: { worker: number; workerChildren: number; server: number };
+  load: { before: number[]; after: number[] };
+}
+
+async function lightFleet(ctx: Ctx, n: number): Promise<LightPoint> {
+  log(`light fleet of ${n}: creating`);
+  const t0 = performance.now();
+  const fleet = await createFleet(n, { light: true, concurrency: LIGHT_CONCURRENCY });
+  const createMs = performance.now() - t0;
+  log(`light fleet of ${n}: created in ${(createMs / 1000).toFixed(0)} s; running, concurrency ${LIGHT_CONCURRENCY}`);
+  const worker = await startWorker({
+    TEMPORAL_ADDRESS: ctx.server.address,
+    LOCKSTEP_STATE_DIR: fleet.stateDir,
+    LOCKSTEP_TASK_QUEUE: ctx.queue,
+    LOCKSTEP_HOST_ID: ctx.hostId,
+  });
+  try {
+    const changeId = `bench-light-${n}`;
+    const workerPid = worker.child.pid ?? 0;
+    const load = { before: loadavg(), after: [] as number[] };
+    const [w0, s0] = [await cpuTimes(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
+    const { ms, result, status } = await runLockstep(ctx, fleet, changeId, {
+      concurrency: LIGHT_CONCURRENCY,
+      statusEveryS: STATUS_EVERY_S,
+    });
+    if (result.status !== 'succeeded') throw new Error(`${changeId}: ${result.status}: ${result.summary}`);
+    load.after = loadavg();
+    const w1 = await cpuTimes(workerPid);
+    const cpu = {
+      worker: w1.own + w1.children - (w0.own + w0.children),
+      workerChildren: w1.children - w0.children,
+      server: (ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN) - s0,
+    };
+    const workerMemory = await memoryOf(workerPid);
+    const coordinator = historyBounds(await ctx.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory());
+    const pageCount = pageCountOf(n);
+    const pages = await pageBounds(ctx.client, changeId, pageCount, [
+      ...new Set([0, Math.floor(pageCount / 2), pageCount - 1]),
+    ]);
+    const sampled = fleet.repos.filter((_, i) => i % Math.max(1, Math.floor(n / 20)) === 0);
+    const repoBounds: HistoryBounds[] = [];
+    for (const repo of sampled)
+      repoBounds.push(
+        historyBounds(await ctx.client.workflow.getHandle(repoWorkflowId(changeId, repo)).fetchHistory()),
+      );
+    const perRepo = {
+      events: median(repoBounds.map((b) => b.events)),
+      bytes: median(repoBounds.map((b) => b.bytes)),
+      largestPayload: median(repoBounds.map((b) => b.largestPayload)),
+    };
+    log(
+      `light N=${n}: ${(ms / 1000).toFixed(0)} s (${(ms / n).toFixed(0)} ms per repo); coordinator ${coordinator.events} events, ` +
+        `${coordinator.bytes} bytes, largest payload ${coordinator.largestPayload}; largest page ${pages?.largest.events ?? 0} events, ` +
+        `${pages?.largest.bytes ?? 0} bytes, payload ${pages?.largest.largestPayload ?? 0}; status median ${median(status.map((x) => x.ms)).toFixed(0)} ms, ` +
+        `max ${Math.max(0, ...status.map((x) => x.ms)).toFixed(0)} ms (${status.length}); worker peak ${workerMemory?.peakMiB.toFixed(0) ?? '?'} MiB`,
+    );
+    return {
+      n,
+      concurrency: LIGHT_CONCURRENCY,
+      createMs,
+      ms,
+      status,
+      coordinator,
+      pages,
+      perRepo,
+      workerMemory,
+      cpu,
+      load,
+    };
+  } finally {
+    await worker.stop();
+    await fleet.cleanup();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -295,7 +506,7 @@ interface ScalePoint {
   workerMemory: { peakMiB: number; rssMiB: number } | null;
 }
 
-async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
+async function scale(ctx: Ctx, n: number, reps: number, warmUp: boolean): Promise<ScalePoint> {
   log(`fleet of ${n}: seeding`);
   const fleet = await createFleet(n);
   const worker = await startWorker({
@@ -307,11 +518,11 @@ async function scale(ctx: Ctx, n: number): Promise<ScalePoint> {
   const point: ScalePoint = { n, samples: [], history: null, workerMemory: null };
   try {
     // One unmeasured warm-up repo so the first measured run does not pay for caches and JIT.
-    if (n === plan.sizes[0]) {
+    if (warmUp) {
       await runLockstep(ctx, fleet, `bench-warmup-${n}`);
       await runBaseline(fleet, CONCURRENCY, `warmup-${n}`);
     }
-    for (let rep = 1; rep <= plan.reps(n); rep++) {
+    for (let rep = 1; rep <= reps; rep++) {
       const changeId = `bench-n${n}-${rep}`;
       // Alternate the order so neither side always runs on a warmer machine.
       let lockstepMs = 0;
@@ -550,8 +761,14 @@ async function main(): Promise<void> {
   let egress: EgressSamples | null = null;
   let pactSetupSamples: PactSetupSamples | null = null;
   let bump: BumpSamples | null = null;
+  let light: LightPoint | null = null;
   try {
-    if (parts.has('scale')) for (const n of plan.sizes) points.push(await scale(ctx, n));
+    if (parts.has('scale'))
+      for (const n of plan.sizes) points.push(await scale(ctx, n, plan.reps(n), n === plan.sizes[0]));
+    if (parts.has('fleet-scale')) {
+      for (const n of fleetScaleSizes) points.push(await scale(ctx, n, fleetScaleReps(n), n === fleetScaleSizes[0]));
+    }
+    if (parts.has('fleet-light')) light = await lightFleet(ctx, lightSize);
     if (parts.has('lifecycle')) {
       log('sandbox lifecycle');
       life = await lifecycle();
@@ -614,7 +831,7 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const ratio = (a: Summary, b: Summary): number => a.median / b.median;
-  for (const n of [10, 50]) {
+  for (const n of [10, 50, 1000]) {
     const p = points.find((x) => x.n === n);
     if (!p) continue;
     const l = summary(p.samples.map((s) => s.lockstepMs / 1000));
@@ -802,14 +1019,71 @@ async function main(): Promise<void> {
     process.stdout.write(cpu.join('\n') + '\n');
   }
 
+  const bounded = [
+    ...points.flatMap((p) =>
+      p.history
+        ? [
+            {
+              fleet: 'bench',
+              n: p.n,
+              coordinator: p.history.coordinator,
+              pages: p.history.pages ?? null,
+              perRepo: p.history.perRepo,
+            },
+          ]
+        : [],
+    ),
+    ...(light
+      ? [{ fleet: 'light', n: light.n, coordinator: light.coordinator, pages: light.pages, perRepo: light.perRepo }]
+      : []),
+  ];
+  if (parts.has('fleet-scale') || parts.has('fleet-light')) {
+    const kb = (b: number | undefined): string => (b === undefined ? '—' : (b / 1024).toFixed(1));
+    process.stdout.write(
+      [
+        '',
+        'History bounds (KB = 1024 bytes; pages: the largest of the page workflows read):',
+        '| fleet | N | coordinator events | coordinator KB | largest payload KB | pages read | largest page events | page KB | page payload KB | repo events, KB (median) |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+        ...bounded.map(
+          (b) =>
+            `| ${b.fleet} | ${b.n} | ${b.coordinator.events} | ${kb(b.coordinator.bytes)} | ${kb(b.coordinator.largestPayload)} | ${b.pages?.pages ?? 0} | ` +
+            `${b.pages?.largest.events ?? '—'} | ${kb(b.pages?.largest.bytes)} | ${kb(b.pages?.largest.largestPayload)} | ${b.perRepo.events}, ${kb(b.perRepo.bytes)} |`,
+        ),
+      ].join('\n') + '\n',
+    );
+  }
+  if (light) {
+    const st = light.status.map((x) => x.ms);
+    process.stdout.write(
+      `\nLight fleet, N = ${light.n}, concurrency ${light.concurrency}: ${(light.ms / 1000).toFixed(0)} s, ${(light.ms / light.n).toFixed(0)} ms per repo; ` +
+        `status ${st.length > 0 ? `median ${median(st).toFixed(0)} ms, max ${Math.max(...st).toFixed(0)} ms over ${st.length} calls` : 'not sampled'}; ` +
+        `worker peak RSS ${light.workerMemory?.peakMiB.toFixed(0) ?? '?'} MiB; CPU s: worker ${light.cpu.worker.toFixed(0)} (git ${light.cpu.workerChildren.toFixed(0)}), server ${light.cpu.server.toFixed(0)}\n`,
+    );
+  }
+
   const date = startedAt.toISOString().slice(0, 10);
   const outDir = join(projectRoot, 'bench', 'results');
   await mkdir(outDir, { recursive: true });
-  const base = `${date}${quick ? '-quick' : ''}${partial ? '-partial' : ''}`;
+  const base = outOption ? `${date}-${outOption}` : `${date}${quick ? '-quick' : ''}${partial ? '-partial' : ''}`;
   const doc = {
     date: startedAt.toISOString(),
     mode: quick ? 'quick' : 'full',
-    options: { sizes: plan.sizes, parts: [...parts], reps: plan.sizes.map((n) => plan.reps(n)) },
+    options: {
+      sizes: plan.sizes,
+      parts: [...parts],
+      reps: plan.sizes.map((n) => plan.reps(n)),
+      ...(parts.has('fleet-scale')
+        ? {
+            fleetScale: {
+              sizes: fleetScaleSizes,
+              reps: fleetScaleSizes.map(fleetScaleReps),
+              pageSize: DEFAULT_PAGE_SIZE,
+            },
+          }
+        : {}),
+      ...(parts.has('fleet-light') ? { fleetLight: { n: lightSize, concurrency: LIGHT_CONCURRENCY } } : {}),
+    },
     // Load averages (1, 5, 15 min) before and after: other work on the machine shows here.
     load: { before: loadBefore, after: loadavg() },
     machine: {
@@ -829,19 +1103,21 @@ async function main(): Promise<void> {
     egress,
     pactSetup: pactSetupSamples,
     bump,
+    fleetLight: light,
   };
   await writeFile(join(outDir, `${base}.json`), JSON.stringify(doc, null, 2) + '\n');
-  await writeFile(
-    join(outDir, `${base}.svg`),
-    renderSvg(
-      points.map((p) => ({
-        n: p.n,
-        lockstep: summary(p.samples.map((s) => s.lockstepMs / 1000)),
-        baseline: summary(p.samples.map((s) => s.baselineMs / 1000)),
-      })),
-    ),
-  );
-  log(`wrote bench/results/${base}.json and bench/results/${base}.svg`);
+  if (points.length > 0)
+    await writeFile(
+      join(outDir, `${base}.svg`),
+      renderSvg(
+        points.map((p) => ({
+          n: p.n,
+          lockstep: summary(p.samples.map((s) => s.lockstepMs / 1000)),
+          baseline: summary(p.samples.map((s) => s.baselineMs / 1000)),
+        })),
+      ),
+    );
+  log(`wrote bench/results/${base}.json${points.length > 0 ? ` and bench/results/${base}.svg` : ''}`);
 }
 
 main().catch((err: unknown) => {

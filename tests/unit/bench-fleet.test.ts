@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFleet, FAIL_ENV, STEP_COMMAND, TEST_COMMAND, type Fleet } from '../../bench/fleet.ts';
+import {
+  createFleet,
+  FAIL_ENV,
+  LIGHT_STEP_COMMAND,
+  LIGHT_TEST_COMMAND,
+  repoName,
+  STEP_COMMAND,
+  TEST_COMMAND,
+  type Fleet,
+} from '../../bench/fleet.ts';
 import { loadChange, loadReposConfig } from '../../config/load.ts';
 import { resolveTasks } from '../../core/inputs.ts';
 
@@ -66,5 +75,48 @@ describe('bench fleet', () => {
     await exec('git', ['clone', '--quiet', fleet.remote('r002'), dir]);
     expect(await step(dir, failing, { [FAIL_ENV]: 'yes' })).not.toBe(0);
     expect(await step(dir, failing)).toBe(0);
+  });
+});
+
+describe('light bench fleet (fleet scale)', () => {
+  let light: Fleet;
+  beforeAll(async () => {
+    light = await createFleet(12, { light: true, concurrency: 8 });
+  });
+  afterAll(async () => {
+    await light.cleanup();
+  });
+
+  it('names repos so they sort in order whatever N is', () => {
+    expect([repoName(7), repoName(7, 1000), repoName(10000, 10000)]).toEqual(['r007', 'r0007', 'r10000']);
+  });
+
+  it('is a valid config and change at the given concurrency, with the light step and tests', async () => {
+    const loaded = await loadReposConfig(light.configFile);
+    const change = await loadChange(light.changeFile, loaded);
+    const tasks = resolveTasks(loaded, change);
+    expect(tasks).toHaveLength(12);
+    expect(new Set(tasks.map((t) => t.steps[0]?.run))).toEqual(new Set([LIGHT_STEP_COMMAND]));
+    expect(loaded.config.concurrency).toBe(8);
+    expect(new Set(loaded.config.repos.map((r) => r.sandbox.test))).toEqual(new Set([LIGHT_TEST_COMMAND]));
+  });
+
+  it('gives every repo a remote of its own: a push to one leaves the others as they were', async () => {
+    const [a, b] = [join(work, 'light-a'), join(work, 'light-b')];
+    await exec('git', ['clone', '--quiet', light.remote('r001'), a]);
+    expect(await step(a, LIGHT_TEST_COMMAND)).toBe(0);
+    expect(await step(a, LIGHT_STEP_COMMAND)).toBe(0);
+    const { stdout } = await exec('git', ['diff', '--numstat'], { cwd: a });
+    expect(stdout.trim()).toBe('1\t1\tVERSION');
+    const git = (...args: string[]) =>
+      exec('git', ['-c', 'user.name=t', '-c', 'user.email=t@t.invalid', ...args], { cwd: a });
+    await git('commit', '--quiet', '-am', 'bump');
+    await git('push', '--quiet', 'origin', 'HEAD:refs/heads/lockstep/x');
+    await exec('git', ['clone', '--quiet', light.remote('r002'), b]);
+    const heads = async (repo: string) =>
+      (await exec('git', ['--git-dir', light.remote(repo), 'for-each-ref', '--format=%(refname)'])).stdout.trim();
+    expect(await heads('r001')).toBe('refs/heads/lockstep/x\nrefs/heads/main');
+    expect(await heads('r002')).toBe('refs/heads/main');
+    expect(await readFile(join(b, 'VERSION'), 'utf8')).toBe('1.0.0\n');
   });
 });
