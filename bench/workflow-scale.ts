@@ -25,6 +25,7 @@ import { startInProcessWorker } from '../client/worker.ts';
 import { freePort, startDevServer } from '../workers/dev-server.ts';
 import { historyBounds, type HistoryBounds } from './history.ts';
 import { median } from './report.ts';
+import { stepsTask } from './tasks.ts';
 
 const option = (name: string): string | null =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? null;
@@ -48,23 +49,13 @@ const ok = {
   log: null,
 };
 
-function task(repo: string, id: string): RepoTask {
-  return {
-    repo,
+const task = (repo: string, id: string): RepoTask =>
+  stepsTask(repo, {
     url: `/nowhere/${repo}.git`,
-    baseBranch: 'main',
     branch: changeBranch(id),
     sandbox: SandboxConfig.parse({ test: 'true' }),
-    mode: 'steps',
     steps: [{ name: 'bump', run: "sh -c 'echo 2 > VERSION'" }],
-    instructions: null,
-    expectedFiles: [],
-    acceptance: null,
-    provides: [],
-    consumes: [],
-    contractPaths: [],
-  };
-}
+  });
 
 interface Row {
   n: number;
