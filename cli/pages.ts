@@ -5,7 +5,7 @@
  * `lockstep status <id> --failed` give the rest.
  */
 import type { ChangeResult, ChangeStatusView, PagedView } from '../core/change.ts';
-import type { PageSummary, SmallResult } from '../core/pages.ts';
+import { addCounts, type PageSummary, type SmallResult } from '../core/pages.ts';
 import type { RepoStatus, RepoStatusView } from '../core/repo.ts';
 import { repoLine, seconds } from './progress.ts';
 
@@ -104,8 +104,7 @@ export function pagedTotals(pages: PageSummary[]): {
   repos: number;
 } {
   const counts: Partial<Record<RepoStatus, number>> = {};
-  for (const p of pages)
-    for (const [k, v] of Object.entries(p.counts) as [RepoStatus, number][]) counts[k] = (counts[k] ?? 0) + v;
+  for (const p of pages) addCounts(counts, p.counts);
   return {
     counts,
     failures: pages.flatMap((p) => p.failures),
