@@ -662,7 +662,9 @@ function couldNotRun(
 
 function commandFailure(repo: string, file: string, command: string, r: CommandResult, what: string): ContractProblem {
   const why = r.timedOut ? 'timed out' : `exited with code ${r.exitCode}`;
-  const tail = r.outputTail.trim().split('\n').slice(-6).join(' | ');
+  // Twelve lines: a verifier's own words can sit above a few closing log lines, and which comes
+  // last depends on how its stdout and stderr interleaved.
+  const tail = r.outputTail.trim().split('\n').slice(-12).join(' | ');
   return {
     kind: 'failed',
     rule: 'command-failed',
