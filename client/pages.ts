@@ -6,6 +6,7 @@
 import { addCounts, DEFAULT_PAGE_SIZE, pagesOf, runsInPages, smallResult } from '../core/pages.ts';
 import type { PagedTasks, PageSummary, SharedChange, SmallResult, PagePullRequest } from '../core/pages.ts';
 import { mergeOrder } from '../core/order.ts';
+import { inLanes } from '../core/lanes.ts';
 import { pageWorkflowId, repoWorkflowId } from '../core/ids.ts';
 import type { ChangeInput } from '../core/change.ts';
 import type { PullRequestRef } from '../core/pulls.ts';
@@ -16,8 +17,12 @@ import { temporalBlobStore } from '../workers/blobs.ts';
 import type { TemporalSession } from './connection.ts';
 import { ChangeRefusedError } from './errors.ts';
 
+/** The session's blob store: one per session, so a command reads each blob once. */
+const stores = new WeakMap<TemporalSession, BlobStore>();
 export function blobStore(session: TemporalSession): BlobStore {
-  return temporalBlobStore(session.client, taskQueue());
+  let store = stores.get(session);
+  if (!store) stores.set(session, (store = temporalBlobStore(session.client, taskQueue())));
+  return store;
 }
 
 /**
@@ -45,19 +50,16 @@ export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<Cha
   const ordered = order.flatMap((repo) => byRepo.get(repo) ?? []);
   const { repos: _repos, previous: _previous, gate, landing: _landing, searchAttributes: _sa, ...rest } = input;
   const shared: SharedChange = rest;
-  const pages: PagedTasks['pages'] = [];
-  const chunks = pagesOf(ordered, pageSize);
-  for (let i = 0; i < chunks.length; i += 2) {
-    const stored = await Promise.all(
-      chunks.slice(i, i + 2).map(async (tasks) => ({
-        tasks: await blobs.put(tasks),
-        repos: tasks.length,
-        first: tasks[0]?.repo ?? '',
-        last: tasks.at(-1)?.repo ?? '',
-      })),
-    );
-    pages.push(...stored);
-  }
+  const pages: PagedTasks['pages'] = await inBatches(
+    pagesOf(ordered, pageSize),
+    async (tasks) => ({
+      tasks: await blobs.put(tasks),
+      repos: tasks.length,
+      first: tasks[0]?.repo ?? '',
+      last: tasks.at(-1)?.repo ?? '',
+    }),
+    2,
+  );
   const contractRepos = new Set(
     (gate?.contracts ?? []).flatMap((c) => [c.provider, c.runIn, ...c.consumers.map((u) => u.repo)]),
   );
@@ -137,16 +139,16 @@ async function finishedRepos(
   };
 }
 
-/** Reads a few at a time: a change of 10,000 repos has 100 pages, and the server has other callers. */
-export async function inBatches<T, R>(
+/**
+ * Reads a few at a time (core/lanes.ts), results in order: a change of 10,000 repos has 100
+ * pages, and the server has other callers.
+ */
+export function inBatches<T, R>(
   items: readonly T[],
   read: (item: T, index: number) => Promise<R>,
   width = 8,
 ): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < items.length; i += width)
-    out.push(...(await Promise.all(items.slice(i, i + width).map((item, j) => read(item, i + j)))));
-  return out;
+  return inLanes(items, width, read);
 }
 
 /**
