@@ -78,7 +78,7 @@ export interface CoordinatorBreakdown {
   beforeFanOutMs: number;
   /** First child initiated to last child completed. */
   fanOutMs: number;
-  /** Last child completed to the end (pull requests). */
+  /** Last child completed to the end (pull requests; in a change in pages, the gate and the publishing pages). */
   publishMs: number;
   /** Median of child initiated → child started. */
   childStartMs: number;
@@ -91,6 +91,9 @@ export interface CoordinatorBreakdown {
   workflowTaskMs: number;
   signals: number;
 }
+
+const isPublishPage = (workflowId: string | null | undefined): boolean =>
+  /\/page\/publish\/\d+$/.test(workflowId ?? '');
 
 export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
   const events = history.events ?? [];
@@ -105,7 +108,8 @@ export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
   for (const e of events) {
     const time = ms(e.eventTime);
     at.set(String(e.eventId ?? ''), time);
-    if (e.startChildWorkflowExecutionInitiatedEventAttributes) {
+    const initiating = e.startChildWorkflowExecutionInitiatedEventAttributes;
+    if (initiating && !isPublishPage(initiating.workflowId)) {
       const lastDone = completed.at(-1);
       // A start command after some child completed fills a lane that child freed.
       if (lastDone !== undefined) gaps.push(time - lastDone);
@@ -113,8 +117,9 @@ export function coordinatorBreakdown(history: History): CoordinatorBreakdown {
     }
     const started = e.childWorkflowExecutionStartedEventAttributes;
     if (started) startLatency.push(time - (at.get(String(started.initiatedEventId ?? '')) ?? time));
-    if (e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes)
-      completed.push(time);
+    const done = e.childWorkflowExecutionCompletedEventAttributes ?? e.childWorkflowExecutionFailedEventAttributes;
+    // A change in pages publishes through child workflows too: those count as publishing.
+    if (done && !isPublishPage(done.workflowExecution?.workflowId)) completed.push(time);
     if (e.workflowExecutionSignaledEventAttributes) signals++;
     const wtDone = e.workflowTaskCompletedEventAttributes;
     if (wtDone) {

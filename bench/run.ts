@@ -404,7 +404,7 @@ interface LightPoint {
   createMs: number;
   ms: number;
   status: StatusSample[];
-  coordinator: HistoryBounds;
+  coordinator: HistoryBounds & { phases: CoordinatorBreakdown };
   /** The first, middle and last run pages and their publish pages. */
   pages: PageBounds | null;
   /** Median over 20 repos spread over the fleet. */
@@ -444,7 +444,8 @@ async function lightFleet(ctx: Ctx, n: number): Promise<LightPoint> {
       server: (ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN) - s0,
     };
     const workerMemory = await memoryOf(workerPid);
-    const coordinator = historyBounds(await ctx.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory());
+    const coordinatorHistory = await ctx.client.workflow.getHandle(changeWorkflowId(changeId)).fetchHistory();
+    const coordinator = { ...historyBounds(coordinatorHistory), phases: coordinatorBreakdown(coordinatorHistory) };
     const pageCount = pageCountOf(n);
     const pages = await pageBounds(ctx.client, changeId, pageCount, [
       ...new Set([0, Math.floor(pageCount / 2), pageCount - 1]),
@@ -464,7 +465,8 @@ async function lightFleet(ctx: Ctx, n: number): Promise<LightPoint> {
       `light N=${n}: ${(ms / 1000).toFixed(0)} s (${(ms / n).toFixed(0)} ms per repo); coordinator ${coordinator.events} events, ` +
         `${coordinator.bytes} bytes, largest payload ${coordinator.largestPayload}; largest page ${pages?.largest.events ?? 0} events, ` +
         `${pages?.largest.bytes ?? 0} bytes, payload ${pages?.largest.largestPayload ?? 0}; status median ${median(status.map((x) => x.ms)).toFixed(0)} ms, ` +
-        `max ${Math.max(0, ...status.map((x) => x.ms)).toFixed(0)} ms (${status.length}); worker peak ${workerMemory?.peakMiB.toFixed(0) ?? '?'} MiB`,
+        `max ${Math.max(0, ...status.map((x) => x.ms)).toFixed(0)} ms (${status.length}); worker peak ${workerMemory?.peakMiB.toFixed(0) ?? '?'} MiB; ` +
+        `running ${(coordinator.phases.fanOutMs / 1000).toFixed(0)} s, gate and publishing ${(coordinator.phases.publishMs / 1000).toFixed(0)} s`,
     );
     return {
       n,

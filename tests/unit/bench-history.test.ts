@@ -1,6 +1,6 @@
 import type { temporal } from '@temporalio/proto';
 import { describe, expect, it } from 'vitest';
-import { breakdown, unionMs } from '../../bench/history.ts';
+import { breakdown, coordinatorBreakdown, unionMs } from '../../bench/history.ts';
 
 /** An event at `at` ms after the epoch, with the given attributes. */
 const event = (eventId: number, at: number, attrs: Record<string, unknown>) => ({
@@ -51,5 +51,34 @@ describe('bench history breakdown', () => {
     expect(b.queueWaitMs).toBe(10 + 10 + 20);
     // Running: 1020–1120 and 1160–1260 (closeWorkspace's 1170–1200 lies inside): 200 of 300 ms.
     expect(b.idleMs).toBe(100);
+  });
+
+  it('counts the publishing pages of a change in pages as publishing, not fan-out', () => {
+    const child = (id: string) => ({ workflowExecution: { workflowId: `change/c/page/${id}` } });
+    const history = {
+      events: [
+        event(1, 1000, { workflowExecutionStartedEventAttributes: {} }),
+        event(2, 1100, { startChildWorkflowExecutionInitiatedEventAttributes: { workflowId: 'change/c/page/run/0' } }),
+        event(3, 1110, { childWorkflowExecutionStartedEventAttributes: { initiatedEventId: 2 } }),
+        event(4, 2000, { childWorkflowExecutionCompletedEventAttributes: child('run/0') }),
+        event(5, 2010, { startChildWorkflowExecutionInitiatedEventAttributes: { workflowId: 'change/c/page/run/1' } }),
+        event(6, 2030, { childWorkflowExecutionStartedEventAttributes: { initiatedEventId: 5 } }),
+        event(7, 3000, { childWorkflowExecutionCompletedEventAttributes: child('run/1') }),
+        // The gate, then the publishing pages: neither is a lane's gap nor part of the fan-out.
+        event(8, 3500, {
+          startChildWorkflowExecutionInitiatedEventAttributes: { workflowId: 'change/c/page/publish/0' },
+        }),
+        event(9, 3510, { childWorkflowExecutionStartedEventAttributes: { initiatedEventId: 8 } }),
+        event(10, 4500, { childWorkflowExecutionCompletedEventAttributes: child('publish/0') }),
+        event(11, 4600, { workflowExecutionCompletedEventAttributes: {} }),
+      ],
+    };
+    const c = coordinatorBreakdown(history as unknown as temporal.api.history.v1.IHistory);
+    expect(c.totalMs).toBe(3600);
+    expect(c.beforeFanOutMs).toBe(100);
+    expect(c.fanOutMs).toBe(1900);
+    expect(c.publishMs).toBe(1600);
+    expect(c.laneGapMs).toBe(10);
+    expect(c.childStartMs).toBe(10);
   });
 });
