@@ -30,18 +30,19 @@ export function blobStore(session: TemporalSession): BlobStore {
  * (two at a time) and only what the coordinator itself needs inline. The gate keeps the repos
  * its contracts involve; each page scans its own.
  */
-export async function inPages(blobs: BlobStore, input: ChangeInput): Promise<ChangeInput> {
+export async function inPages(blobs: BlobStore, input: ChangeInput, changeFile?: string): Promise<ChangeInput> {
   const pageSize = input.pageSize ?? DEFAULT_PAGE_SIZE;
+  const where = `${changeFile ? `${changeFile}: ` : ''}change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize})`;
   if (input.pages || !runsInPages(input.repos.length, pageSize)) return input;
   const planless = input.repos.filter((t) => t.mode === 'agent' && t.instructions === null).map((t) => t.repo);
   if (input.landing?.land)
     throw new ChangeRefusedError(
-      `change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize}): ` +
+      `${where}: ` +
         'a change in pages is not landed as one linked set; drop `land: true` (and `run --land`), or raise operations.pageSize (at most 500)',
     );
   if (planless.length > 0)
     throw new ChangeRefusedError(
-      `change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize}): ` +
+      `${where}: ` +
         `the coordinator plans changes of one page only, and ${planless.length} repos (${planless.slice(0, 3).join(', ')}…) have no instructions. ` +
         'Give them in the change file (instructions per target, or targets.instructions).',
     );

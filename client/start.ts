@@ -90,7 +90,7 @@ const PICKUP_GRACE_MS = 3000;
 export async function executeChange(
   session: TemporalSession,
   input: ChangeInput,
-  options: Pick<RunOptions, 'rerun' | 'log' | 'onProgress'>,
+  options: Pick<RunOptions, 'rerun' | 'log' | 'onProgress'> & Partial<Pick<RunOptions, 'changeFile'>>,
   local: LocalWorker,
 ): Promise<ChangeResult> {
   const handle = await startOrAttach(session, input, options);
@@ -114,7 +114,7 @@ async function pickedUp(handle: WorkflowHandle, ms: number): Promise<boolean> {
 async function startOrAttach(
   session: TemporalSession,
   input: ChangeInput,
-  options: Pick<RunOptions, 'rerun' | 'log'>,
+  options: Pick<RunOptions, 'rerun' | 'log'> & Partial<Pick<RunOptions, 'changeFile'>>,
 ): Promise<WorkflowHandle<typeof changeWorkflow>> {
   const workflowId = changeWorkflowId(input.changeId);
   const existing = session.client.workflow.getHandle<typeof changeWorkflow>(workflowId);
@@ -129,7 +129,7 @@ async function startOrAttach(
   }
   try {
     // A change of many repos starts with its tasks stored by reference (client/pages.ts).
-    const toStart = await inPages(blobStore(session), input);
+    const toStart = await inPages(blobStore(session), input, options.changeFile);
     return await session.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
       workflowId,
       taskQueue: taskQueue(),

@@ -147,7 +147,9 @@ describe('inPages', () => {
   it('refuses a change in pages that needs a plan or a landing, storing nothing', async () => {
     const store = memoryStore();
     const tasks = Array.from({ length: 5 }, (_, i) => task(`svc-${i}`, { mode: 'agent' }));
-    await expect(inPages(store, input(tasks))).rejects.toThrow(/have no instructions.*targets\.instructions/);
+    await expect(inPages(store, input(tasks), 'changes/big.yaml')).rejects.toThrow(
+      /^changes\/big\.yaml: change .* more than a page .*have no instructions.*targets\.instructions/,
+    );
     const steps = Array.from({ length: 5 }, (_, i) => task(`svc-${i}`));
     await expect(inPages(store, input(steps, { landing: { land: true, timeoutSeconds: 60 } }))).rejects.toThrow(
       /drop `land: true`/,
