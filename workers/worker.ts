@@ -25,6 +25,7 @@ import {
 } from '../activities/index.ts';
 import { createForgeResolver } from '../activities/forges/index.ts';
 import { gitCredentials } from '../activities/forges/git-credentials.ts';
+import { useGitSpawner } from '../activities/git/spawner.ts';
 import type { ForgeConfig } from '../config/repos.ts';
 import { forgeQueue } from '../core/forge-queue.ts';
 import type { Forge } from '../activities/forges/forge.ts';
@@ -189,6 +190,8 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     blobs: temporalBlobStore(new Client({ connection: options.connection, namespace: options.namespace }), sharedQueue),
   };
 
+  // git is forked by a small helper process, not by this one (activities/git/spawner.ts).
+  useGitSpawner();
   const reaped = await reapOrphans(docker, ownerAlive);
   options.onReaped?.(reaped);
 
