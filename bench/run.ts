@@ -201,15 +201,30 @@ async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number 
 const CLOCK_TICKS = 100;
 
 /** CPU seconds a process used itself and its waited-for children (git, docker CLI) used, from /proc. */
+/**
+ * A process's CPU seconds: its own, and its children's: those it reaped and, for another
+ * process, those still running with theirs (a worker's git helper lives as long as the worker,
+ * so its git calls are counted only this way).
+ */
 async function cpuTimes(pid: number | 'self'): Promise<{ own: number; children: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start at field 3.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [utime, stime, cutime, cstime] = [11, 12, 13, 14].map((i) => Number(fields[i] ?? 0));
+    let live = 0;
+    // Not for this process: its live children are the Temporal server and the workers.
+    const tasks = pid === 'self' ? [] : await readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+    for (const task of tasks) {
+      const children = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '');
+      for (const child of children.split(' ').filter(Boolean)) {
+        const t = await cpuTimes(Number(child));
+        if (!Number.isNaN(t.own)) live += t.own + t.children;
+      }
+    }
     return {
       own: ((utime ?? 0) + (stime ?? 0)) / CLOCK_TICKS,
-      children: ((cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS,
+      children: ((cutime ?? 0) + (cstime ?? 0)) / CLOCK_TICKS + live,
     };
   } catch {
     return { own: NaN, children: NaN };
