@@ -20,12 +20,10 @@ import {
   renderAuditText,
   renderEgressLogs,
 } from './audit/index.ts';
-import { renderEval, runEval } from './eval.ts';
 import { changeExitCode, EXIT, exitCodeFor, renderError } from './errors.ts';
 import { renderPullRequests } from './pulls.ts';
 import { jsonResult, printResult, progressOnStderr } from './run.ts';
 import { landingProgressOnStderr, renderLanding } from './landing.ts';
-import { landChange } from '../client/landing.ts';
 import type { LandingView } from '../core/landing-plan.ts';
 import { changeStatus, renderFailures, renderRepo } from './status.ts';
 import { readFailures, readRepo } from '../client/repo-status.ts';
@@ -37,25 +35,20 @@ import { renderTargetPlan } from './targets.ts';
 import { listCaches, pruneCaches } from '../client/machine/caches.ts';
 import { demoChangeFile, demoConfigFor, seedDemoRemotes } from '../client/machine/demo.ts';
 import { readEgressLogs } from '../client/machine/egress-logs.ts';
-import { preflight } from '../client/machine/preflight.ts';
-import { doctor, healthy } from '../client/machine/doctor.ts';
 import { initConfig } from '../client/machine/init.ts';
 import { runSetup } from '../client/machine/setup.ts';
 import { renderDoctor } from './doctor.ts';
 import { renderInit } from './init.ts';
 import { renderFleetImport } from './fleet.ts';
 import { importFleet, type FleetSource } from '../client/machine/fleet-import.ts';
-import { pullRequests } from '../client/pulls.ts';
 import { listChanges } from '../client/queries.ts';
-import { resumeChange } from '../client/resume.ts';
-import { runChange } from '../client/start.ts';
-import { revertChange } from '../client/revert.ts';
 import type { ChangeResult } from '../core/change.ts';
-import { actor, cancelChange, sendHuman } from '../client/updates.ts';
-import { startInProcessWorker } from '../client/worker.ts';
-import { installRuntime } from '../workers/runtime.ts';
 import { lineWriter, type LogContext } from '../workers/log.ts';
 import { workerSettings } from './worker.ts';
+
+// The commands that start, drive or serve changes load Temporal's worker SDK, Docker's client and
+// the model client where they run (`await import`), so that the ones that only read (status,
+// list, audit, validate) start without them.
 
 const log = (line: string): void => {
   process.stderr.write(`lockstep: ${line}\n`);
@@ -158,6 +151,7 @@ async function main(argv: string[]): Promise<number> {
           else process.stdout.write(`${renderDryRun(dry)}\n`);
           return;
         }
+        const { runChange } = await import('../client/start.ts');
         const result = await runChange({
           configFile: opts.config,
           changeFile,
@@ -223,6 +217,7 @@ async function main(argv: string[]): Promise<number> {
     timeoutSeconds?: number,
     started = false,
   ): Promise<LandingView> => {
+    const { landChange } = await import('../client/landing.ts');
     const view = await landChange({
       stateDir: stateDir(),
       changeId,
@@ -290,6 +285,7 @@ async function main(argv: string[]): Promise<number> {
         ))
       )
         return;
+      const { revertChange } = await import('../client/revert.ts');
       const result = await revertChange({
         stateDir: stateDir(),
         changeId,
@@ -309,6 +305,7 @@ async function main(argv: string[]): Promise<number> {
       jsonMode = Boolean(opts.json);
       const started = Date.now();
       await seedDemoRemotes(stateDir(), log);
+      const { runChange } = await import('../client/start.ts');
       const result = await runChange({
         configFile: await demoConfigFor(stateDir()),
         changeFile: demoChangeFile,
@@ -351,6 +348,7 @@ async function main(argv: string[]): Promise<number> {
         },
       ) => {
         jsonMode = Boolean(opts.json);
+        const { renderEval, runEval } = await import('./eval.ts');
         const { report, exitCode: code } = await runEval({
           suiteFile,
           configFile: opts.config,
@@ -387,6 +385,7 @@ async function main(argv: string[]): Promise<number> {
         }
         if (changeFile) {
           const change = await loadChange(changeFile, loaded);
+          const { preflight } = await import('../client/machine/preflight.ts');
           if (opts.preflight) await preflight(loaded, resolveTasks(loaded, change));
           log(
             `${changeFile}: valid (${change.targets ? `${change.repos.length} repos listed, more chosen by query at run time (see --targets)` : change.bump && change.repos.length === 0 ? `bump of ${change.bump.package}: targets chosen by manifest at run time` : `${change.repos.length} repos`})`,
@@ -411,6 +410,7 @@ async function main(argv: string[]): Promise<number> {
         opts: { config: string; change?: string; redoChanged?: boolean; json?: boolean; worker: boolean },
       ) => {
         jsonMode = Boolean(opts.json);
+        const { resumeChange } = await import('../client/resume.ts');
         const result = await resumeChange({
           changeId,
           configFile: opts.config,
@@ -438,6 +438,7 @@ async function main(argv: string[]): Promise<number> {
       .argument('<repo>')
       .option('--reason <text>', 'why (recorded in history)', '')
       .action(async (changeId: string, repo: string, opts: { reason: string }) => {
+        const { actor, sendHuman } = await import('../client/updates.ts');
         const ack = await sendHuman(
           stateDir(),
           changeId,
@@ -453,6 +454,7 @@ async function main(argv: string[]): Promise<number> {
     .argument('<change-id>')
     .option('--reason <text>', 'why (recorded in history)', '')
     .action(async (changeId: string, opts: { reason: string }) => {
+      const { actor, sendHuman } = await import('../client/updates.ts');
       const ack = await sendHuman(
         stateDir(),
         changeId,
@@ -474,6 +476,7 @@ async function main(argv: string[]): Promise<number> {
       .option('--reason <text>', 'why (recorded in history)', '')
       .action(async (changeId: string, opts: { gate?: string; reason: string }) => {
         const gate = opts.gate ? (gates([opts.gate])[0] ?? null) : null;
+        const { actor, sendHuman } = await import('../client/updates.ts');
         const ack = await sendHuman(
           stateDir(),
           changeId,
@@ -501,6 +504,7 @@ async function main(argv: string[]): Promise<number> {
         ))
       )
         return;
+      const { cancelChange } = await import('../client/updates.ts');
       await cancelChange(stateDir(), changeId, Boolean(opts.deleteBranches), log);
     });
 
@@ -511,6 +515,7 @@ async function main(argv: string[]): Promise<number> {
     worker: boolean,
     all = false,
   ) => {
+    const { pullRequests } = await import('../client/pulls.ts');
     const report = await pullRequests({
       stateDir: stateDir(),
       changeId,
@@ -734,6 +739,7 @@ async function main(argv: string[]): Promise<number> {
         const context: LogContext = { taskQueue: taskQueue() };
         const write = lineWriter(settings.logFormat, context);
         const info = (line: string): void => write('INFO', line);
+        const { installRuntime } = await import('../workers/runtime.ts');
         installRuntime({
           write,
           level: settings.logFormat === 'json' ? 'INFO' : 'WARN',
@@ -742,6 +748,7 @@ async function main(argv: string[]): Promise<number> {
         // The fleet config names the remote forge whose request queue this worker also serves.
         const forges = existsSync(opts.config) ? [await loadForgeConfig(opts.config)] : [];
         const session = await openTemporal({ stateDir: stateDir(), startServer: false, log: info });
+        const { startInProcessWorker } = await import('../client/worker.ts');
         const worker = await startInProcessWorker(session, stateDir(), info, forges, {
           shutdownGraceSeconds: settings.shutdownGraceSeconds,
         });
@@ -912,6 +919,7 @@ async function main(argv: string[]): Promise<number> {
     .addOption(configOption())
     .option('--json', 'print the checks as one JSON document')
     .action(async (opts: { config: string; json?: boolean }) => {
+      const { doctor, healthy } = await import('../client/machine/doctor.ts');
       const checks = await doctor(existsSync(opts.config) ? { configFile: opts.config } : {});
       if (opts.json) process.stdout.write(`${JSON.stringify({ healthy: healthy(checks), checks }, null, 2)}\n`);
       else process.stdout.write(`${renderDoctor(checks)}\n`);
