@@ -3,7 +3,8 @@
 // process to run git is cheap, forking the worker is not.
 //
 // Messages in: { id, command, args, cwd, env } starts a command; { id, kill } signals it.
-// Messages out, per id and in the order they happen: spawn, stdout, stderr, error, exit, close.
+// Messages out, per id and in the order they happen: spawn, stdout, stderr, error; then exit and
+// close together, once the output has been read to its end.
 import { spawn } from 'node:child_process';
 import process from 'node:process';
 
@@ -40,9 +41,13 @@ process.on('message', (/** @type {any} */ m) => {
   child.stdout?.on('data', (data) => send({ id, event: 'stdout', data }));
   child.stderr?.on('data', (data) => send({ id, event: 'stderr', data }));
   child.on('error', (err) => send({ id, event: 'error', error: errorOf(err) }));
-  child.on('exit', (code, signal) => send({ id, event: 'exit', code, signal }));
+  // 'exit' goes out with 'close', after the last output: simple-git ends a command 50 ms after
+  // its 'exit', and output still on its way from here would be cut off.
+  let exited = false;
+  child.on('exit', () => (exited = true));
   child.on('close', (code, signal) => {
     children.delete(id);
+    if (exited) send({ id, event: 'exit', code, signal });
     send({ id, event: 'close', code, signal });
   });
 });

@@ -20,7 +20,10 @@ function outcome(child: HelperChild): Promise<{
   const err: Buffer[] = [];
   const events: string[] = [];
   let error: (Error & { code?: string }) | null = null;
-  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stdout.on('data', (d: Buffer) => {
+    out.push(d);
+    if (events.at(-1) !== 'data') events.push('data');
+  });
   child.stderr.on('data', (d: Buffer) => err.push(d));
   child.stdout.on('end', () => events.push('stdout end'));
   child.on('error', (e: Error) => {
@@ -63,10 +66,17 @@ describe('git through the helper process', () => {
     expect(createHash('sha256').update(result.stdout).digest('hex')).toBe(
       createHash('sha256').update(blob).digest('hex'),
     );
-    // As from Node's own child: 'exit', and the output's end, before 'close'.
+    // As from Node's own child, 'exit' and the output's end come before 'close'; and 'exit' comes
+    // after the last output, as simple-git ends a command 50 ms after its 'exit'.
     expect(result.events.at(-1)).toBe('close');
-    expect(result.events).toContain('exit');
+    expect(result.events.indexOf('exit')).toBeGreaterThan(result.events.lastIndexOf('data'));
     expect(result.events).toContain('stdout end');
+
+    // A command whose process exits while its output still comes (here from a child that holds
+    // stdout): its 'exit' still comes after that output.
+    const late = await outcome(spawner.spawn('sh', ['-c', '(sleep 0.3; echo late) & echo early'], {}));
+    expect(late.stdout.toString()).toBe('early\nlate\n');
+    expect(late.events.indexOf('exit')).toBeGreaterThan(late.events.lastIndexOf('data'));
     expect(spawner.helperPid).toBeGreaterThan(0);
     expect(spawner.helperPid).not.toBe(process.pid);
   });
