@@ -23,9 +23,7 @@ import { changeBranch, changeWorkflowId, pageWorkflowId, repoWorkflowId } from '
 import type { ChangeResult } from '../../core/change.ts';
 import type { PullRequestRecord } from '../../core/pulls.ts';
 import {
-  gitHelperOf,
   killWorker,
-  processRuns,
   removeSandboxesOf,
   sandboxesLeft,
   startWorker,
@@ -287,17 +285,8 @@ describe('a change in pages on real parts', () => {
     }
     expect(running, 'the first publish page started').toBe(true);
     if (!worker) throw new Error('no worker');
-    const helper = await gitHelperOf(worker);
-    expect(helper, 'the worker runs git through its helper process').not.toBeNull();
     await killWorker(worker);
     expect((await change.describe()).status.name, 'the change was still running at the kill').toBe('RUNNING');
-    // The helper follows its worker: no git process outlives a killed worker.
-    let left = true;
-    for (let i = 0; i < 100 && left; i++) {
-      left = await processRuns(helper ?? 0);
-      if (left) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(left, 'the git helper of the killed worker is gone').toBe(false);
     worker = await startLockstepWorker();
     const result = await run;
     expect(result.status, result.summary).toBe('succeeded');

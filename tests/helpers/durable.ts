@@ -108,26 +108,6 @@ export async function stopWorker(worker: WorkerProcess, signal: NodeJS.Signals):
   clearTimeout(timer);
 }
 
-/** The pid of a worker process's git helper (activities/git/spawner.ts), or null when it has none. */
-export async function gitHelperOf(worker: WorkerProcess): Promise<number | null> {
-  const pid = worker.child.pid;
-  if (!pid) return null;
-  for (const task of await readdir(`/proc/${pid}/task`).catch(() => [] as string[])) {
-    const children = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8').catch(() => '');
-    for (const child of children.split(' ').filter(Boolean)) {
-      const cmdline = await readFile(`/proc/${child}/cmdline`, 'utf8').catch(() => '');
-      if (cmdline.includes('spawner-child.js')) return Number(child);
-    }
-  }
-  return null;
-}
-
-/** Whether a process runs (a zombie does not). */
-export async function processRuns(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-  return stat !== '' && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-}
-
 /** SIGKILL, as a crash: no cleanup, no goodbye to the server. */
 export async function killWorker(worker: WorkerProcess): Promise<void> {
   if (!alive(worker.child)) return;
