@@ -44,6 +44,10 @@ export function git(baseDir: string | undefined, workspace?: string, extraEnv: R
       allowUnsafeConfigEnvCount: 'GIT_CONFIG_COUNT' in extraEnv,
     },
     timeout: { block: 120_000 },
+    // A command ends when its output is closed, not 50 ms after its exit (simple-git's default):
+    // on a loaded worker the last output can come later, and a `diff --cached` cut to nothing
+    // made a changed repo look unchanged (one of 10,000 in the fleet-scale bench).
+    completion: { onClose: true, onExit: 5_000 },
   }).env({ ...gitEnv(), ...extraEnv });
 }
 
