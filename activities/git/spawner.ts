@@ -9,8 +9,9 @@
  * MB that forks git for the worker and streams its output back over an IPC channel.
  *
  * simple-git starts git with `child_process.spawn` and offers no way to pass another one, so a
- * worker process routes that function's `git` calls (and only those: other commands, other
- * stdio set-ups and `execFile` keep Node's own) to the helper; see useGitSpawner().
+ * worker process (with LOCKSTEP_GIT_HELPER=1, workers/worker.ts) routes that function's `git`
+ * calls (and only those: other commands, other stdio set-ups and `execFile` keep Node's own) to
+ * the helper; see useGitSpawner().
  */
 import { fork, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import type * as ChildProcessModule from 'node:child_process';
