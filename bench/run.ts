@@ -200,7 +200,6 @@ async function memoryOf(pid: number): Promise<{ peakMiB: number; rssMiB: number 
 
 const CLOCK_TICKS = 100;
 
-/** CPU seconds a process used itself and its waited-for children (git, docker CLI) used, from /proc. */
 /**
  * A process's CPU seconds: its own, and its children's: those it reaped and, for another
  * process, those still running with theirs (a worker's git helper lives as long as the worker,

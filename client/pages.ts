@@ -32,8 +32,8 @@ export function blobStore(session: TemporalSession): BlobStore {
  */
 export async function inPages(blobs: BlobStore, input: ChangeInput, changeFile?: string): Promise<ChangeInput> {
   const pageSize = input.pageSize ?? DEFAULT_PAGE_SIZE;
-  const where = `${changeFile ? `${changeFile}: ` : ''}change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize})`;
   if (input.pages || !runsInPages(input.repos.length, pageSize)) return input;
+  const where = `${changeFile ? `${changeFile}: ` : ''}change ${input.changeId} has ${input.repos.length} repos, more than a page (operations.pageSize ${pageSize})`;
   const planless = input.repos.filter((t) => t.mode === 'agent' && t.instructions === null).map((t) => t.repo);
   if (input.landing?.land)
     throw new ChangeRefusedError(
