@@ -452,10 +452,13 @@ describe('docker sandbox', () => {
   it('sweeps containers of dead owners and keeps those of live ones', async () => {
     expect(ownerAlive(deadOwner)).toBe(false);
     expect(ownerAlive(`testhost:${process.pid}`)).toBe(true);
-    const orphan = await sandboxFor('orphan', {}, { owner: deadOwner });
+    // Workers of other test files reap on start too, and would take a container of a truly dead
+    // owner first. So the orphan's owner is a live pid under a name only this sweep calls dead.
+    const orphanOwner = `gone:${process.pid}`;
+    const orphan = await sandboxFor('orphan', {}, { owner: orphanOwner });
     const live = await sandboxFor('live', {}, { owner: `testhost:${process.pid}` });
 
-    const removed = await reapOrphans(docker, ownerAlive);
+    const removed = await reapOrphans(docker, (owner) => owner !== orphanOwner && ownerAlive(owner));
     expect(removed).toContain(orphan);
     expect(removed).not.toContain(live);
     expect(await ourContainers('orphan')).toHaveLength(0);
