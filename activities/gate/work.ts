@@ -6,7 +6,7 @@
  * `dispose` removes every sandbox and checkout, also after a failure.
  */
 import type Docker from 'dockerode';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CommandResult } from '../../core/commands.ts';
 import type { GateRepo, GateRevision } from '../../core/gate.ts';
@@ -266,6 +266,14 @@ export class GateWork {
         await removeSandbox(this.deps.docker, { changeId: this.changeId, repo });
         await removeEgressDir(this.deps.sandbox.egress, { changeId: this.changeId, repo });
       }),
+    );
+    // The owner file goes last: a worker killed half-way through leaves it with what remains, so
+    // a later attempt still knows the rest for a dead worker's and removes it.
+    const entries = await readdir(this.root).catch(() => []);
+    await Promise.all(
+      entries
+        .filter((name) => name !== OWNER_FILE)
+        .map((name) => rm(join(this.root, name), { recursive: true, force: true })),
     );
     await rm(this.root, { recursive: true, force: true });
   }
