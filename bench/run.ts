@@ -533,8 +533,10 @@ async function scale(ctx: Ctx, n: number, reps: number, warmUp: boolean): Promis
   });
   const point: ScalePoint = { n, samples: [], history: null, workerMemory: null };
   try {
-    // One unmeasured warm-up repo so the first measured run does not pay for caches and JIT.
-    if (warmUp) {
+    // One unmeasured warm-up run so the first measured run does not pay for caches and JIT. Past
+    // 100 repos a run is long enough that its start-up does not count, and a warm-up would double
+    // the time (--sizes=1000 alone).
+    if (warmUp && n <= 100) {
       await runLockstep(ctx, fleet, `bench-warmup-${n}`);
       await runBaseline(fleet, CONCURRENCY, `warmup-${n}`);
     }
