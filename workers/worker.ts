@@ -109,6 +109,16 @@ export function reconcileEverySeconds(option: number | undefined, env: NodeJS.Pr
   return seconds;
 }
 
+/** Whether git runs through the helper process: yes unless LOCKSTEP_GIT_HELPER is 0. */
+export function gitHelperWanted(env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env.LOCKSTEP_GIT_HELPER;
+  if (raw === undefined || raw === '' || raw === '1') return true;
+  if (raw === '0') return false;
+  throw new Error(
+    `LOCKSTEP_GIT_HELPER is "${raw}": set it to 0 to fork git from the worker itself, or unset it (or 1) for the git helper process`,
+  );
+}
+
 let bundle: Promise<WorkflowBundle> | null = null;
 
 type WebpackConfig = Parameters<NonNullable<BundleOptions['webpackConfigHook']>>[0];
@@ -163,6 +173,7 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
   const temporal = workerTemporal(options.connection, options.namespace);
   const sharedQueue = options.sharedTaskQueue ?? taskQueue();
   const everyMs = reconcileEverySeconds(options.reconcileEverySeconds) * 1000;
+  const gitHelper = gitHelperWanted();
   // Started once the workers exist, so a worker that fails to start leaves no timer behind.
   let reconciler: Reconciler | null = null;
   const localForge = options.forge ?? new LocalForge(join(options.stateDir, 'forge', 'local'));
@@ -190,9 +201,9 @@ export async function createLockstepWorker(options: LockstepWorkerOptions): Prom
     blobs: temporalBlobStore(new Client({ connection: options.connection, namespace: options.namespace }), sharedQueue),
   };
 
-  // LOCKSTEP_GIT_HELPER=1: git is forked by a small helper process, not by this one
-  // (activities/git/spawner.ts). Opt-in until its fault tests have passed on a quiet machine.
-  if (process.env.LOCKSTEP_GIT_HELPER === '1') useGitSpawner();
+  // Git is forked by a small helper process, not by this one (activities/git/spawner.ts);
+  // LOCKSTEP_GIT_HELPER=0 turns that off.
+  if (gitHelper) useGitSpawner();
   const reaped = await reapOrphans(docker, ownerAlive);
   options.onReaped?.(reaped);
 

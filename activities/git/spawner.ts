@@ -9,7 +9,7 @@
  * MB that forks git for the worker and streams its output back over an IPC channel.
  *
  * simple-git starts git with `child_process.spawn` and offers no way to pass another one, so a
- * worker process (with LOCKSTEP_GIT_HELPER=1, workers/worker.ts) routes that function's `git`
+ * worker process (unless LOCKSTEP_GIT_HELPER=0, workers/worker.ts) routes that function's `git`
  * calls (and only those: other commands, other stdio set-ups and `execFile` keep Node's own) to
  * the helper; see useGitSpawner().
  */

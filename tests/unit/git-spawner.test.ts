@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { simpleGit } from 'simple-git';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitSpawner, useGitSpawner, type HelperChild } from '../../activities/git/spawner.ts';
+import { gitHelperWanted } from '../../workers/worker.ts';
 
 /** What a command ended with: its output, the events in order, and how it closed. */
 function outcome(child: HelperChild): Promise<{
@@ -126,5 +127,14 @@ describe('git through the helper process', () => {
     expect(execFileSync('git', ['--version']).toString()).toMatch(/^git version/);
     expect(execFileSync('true').toString()).toBe('');
     expect(routed.started).toBe(count);
+  });
+
+  it('is on unless LOCKSTEP_GIT_HELPER is 0, and a bad value names the variable and the fix', () => {
+    expect(gitHelperWanted({})).toBe(true);
+    expect(gitHelperWanted({ LOCKSTEP_GIT_HELPER: '1' })).toBe(true);
+    expect(gitHelperWanted({ LOCKSTEP_GIT_HELPER: '0' })).toBe(false);
+    expect(() => gitHelperWanted({ LOCKSTEP_GIT_HELPER: 'off' })).toThrow(
+      /LOCKSTEP_GIT_HELPER is "off": set it to 0 to fork git from the worker itself/,
+    );
   });
 });
