@@ -114,7 +114,10 @@ export class GitSpawner {
     }
     this.live.set(id, child);
     this.reference();
-    helper.send({ id, command, args: [...args], cwd: options.cwd?.toString(), env: options.env }, (err) => {
+    // Without its own env a command gets this process's environment as it is now, as from Node's
+    // spawn; the helper's own is a copy from when it started.
+    const env = options.env ?? process.env;
+    helper.send({ id, command, args: [...args], cwd: options.cwd?.toString(), env }, (err) => {
       if (err) this.settle(id, `the git helper did not take the command: ${err.message}`);
     });
     return child;

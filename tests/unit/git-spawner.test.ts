@@ -80,6 +80,16 @@ describe('git through the helper process', () => {
     expect(late.events.indexOf('exit')).toBeGreaterThan(late.events.lastIndexOf('data'));
     expect(spawner.helperPid).toBeGreaterThan(0);
     expect(spawner.helperPid).not.toBe(process.pid);
+
+    // A command without its own env sees this process's environment as it is now, not as it was
+    // when the helper started.
+    process.env.GIT_EDITOR = 'lockstep-editor-set-late';
+    try {
+      const editor = await outcome(spawner.spawn('git', ['var', 'GIT_EDITOR'], { cwd: repo }));
+      expect(editor.stdout.toString().trim()).toBe('lockstep-editor-set-late');
+    } finally {
+      delete process.env.GIT_EDITOR;
+    }
   });
 
   it("reports git's exit code and stderr, a missing program as an error, and a kill as a signal", async () => {
