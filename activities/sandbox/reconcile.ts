@@ -233,7 +233,7 @@ export interface ReconcilerMetrics {
 
 export interface Reconciler {
   readonly metrics: ReconcilerMetrics;
-  /** A pass soon (a repo workflow is closing); passes never overlap. */
+  /** A pass soon (a repo workflow is closing), shared by the kicks that come meanwhile; passes never overlap. */
   kick(): void;
   /** One pass now, after any that runs. */
   pass(): Promise<Removal[]>;
@@ -261,7 +261,7 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   };
   let running: Promise<Removal[]> = Promise.resolve([]);
   let stopped = false;
-  const kicks = new Set<NodeJS.Timeout>();
+  let kicked: NodeJS.Timeout | null = null;
   const pass = (): Promise<Removal[]> => {
     running = running.then(async () => {
       if (stopped) return [];
@@ -298,20 +298,22 @@ export function startReconciler(options: ReconcilerOptions): Reconciler {
   return {
     metrics,
     kick() {
-      if (stopped) return;
-      const t = setTimeout(() => {
-        kicks.delete(t);
+      // Kicks while one waits share its pass: a pass sees every closed repo at once, and a
+      // fleet closing a repo every few hundred ms would otherwise queue a pass (a Docker list,
+      // a describe and a query per live sandbox) for each of them.
+      if (stopped || kicked) return;
+      kicked = setTimeout(() => {
+        kicked = null;
         void pass();
       }, options.kickDelayMs ?? 2_000);
-      t.unref();
-      kicks.add(t);
+      kicked.unref();
     },
     pass,
     async stop() {
       stopped = true;
       if (timer) clearInterval(timer);
-      for (const t of kicks) clearTimeout(t);
-      kicks.clear();
+      if (kicked) clearTimeout(kicked);
+      kicked = null;
       // A pass in flight finishes (or times out) on its own; shutting down does not wait long for it.
       await withTimeout(running, 5_000, 'stopping').catch(() => undefined);
     },

@@ -228,6 +228,31 @@ describe('reconciler', () => {
     expect(reconciler.metrics.passes).toBe(passes);
   });
 
+  it('runs one pass for the kicks that come while one waits', async () => {
+    const temporal = workerTemporal(connection, 'default');
+    const reconciler = startReconciler({
+      docker,
+      temporal,
+      cluster,
+      stateDir: join(root, 'state'),
+      everyMs: 0,
+      kickDelayMs: 200,
+      log: () => undefined,
+    });
+    try {
+      for (let i = 0; i < 5; i++) reconciler.kick();
+      while (reconciler.metrics.passes < 1) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 400));
+      expect(reconciler.metrics.passes).toBe(1);
+      // A kick after that pass started gets a pass of its own.
+      reconciler.kick();
+      while (reconciler.metrics.passes < 2) await new Promise((r) => setTimeout(r, 50));
+      expect(reconciler.metrics.failedPasses).toBe(0);
+    } finally {
+      await reconciler.stop();
+    }
+  });
+
   it('says whether an activity attempt is still current', async () => {
     const temporal = workerTemporal(connection, 'default');
     const handle = await env.client.workflow.start('repoStatusStub', {
