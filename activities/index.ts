@@ -226,10 +226,11 @@ export function createSharedActivities(deps: ActivityDeps) {
       // its sandbox would be one no attempt uses. Checked again before the sandbox, the part
       // that outlives the activity.
       const ctx = activityContext();
+      const began = Date.now();
       if (ctx && ctx.info.attempt > 1) await stillCurrent(deps, ctx);
       const prepared = await whileAlive(() => prepare(input));
       const ref = { changeId: input.changeId, repo: input.repo };
-      if (ctx) await stillCurrent(deps, ctx);
+      if (ctx && mayBeSuperseded(ctx.info, began)) await stillCurrent(deps, ctx);
       try {
         await sandboxes.create({
           ...ref,
@@ -267,6 +268,22 @@ export function createSharedActivities(deps: ActivityDeps) {
       return deleteRemoteBranch(input.url, input.branch, deps.gitCredentials);
     },
   };
+}
+
+/**
+ * Whether the server may have given up on this attempt since `began` (when it started here).
+ * It gives up when the attempt misses a heartbeat or runs out of time; before half the shortest
+ * of those limits has passed, neither can have happened (a cancellation comes on the context's
+ * signal instead), and asking would cost every repo a round trip through the server for nothing.
+ */
+export function mayBeSuperseded(
+  info: Pick<Context['info'], 'heartbeatTimeoutMs' | 'startToCloseTimeoutMs'>,
+  began: number,
+  now = Date.now(),
+): boolean {
+  const limits = [info.heartbeatTimeoutMs, info.startToCloseTimeoutMs].filter((ms): ms is number => !!ms && ms > 0);
+  if (limits.length === 0) return true;
+  return now - began >= Math.min(...limits) / 2;
 }
 
 /** Throws (not retried) when the server no longer waits for this attempt of the activity. */

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
-import { createSharedActivities } from '../../activities/index.ts';
+import { createSharedActivities, mayBeSuperseded } from '../../activities/index.ts';
 import { LABEL_CHANGE, createSandbox, removeRepoSandboxes, type SandboxDeps } from '../../activities/sandbox/docker.ts';
 import { reconcileOnce, startReconciler } from '../../activities/sandbox/reconcile.ts';
 import { SandboxConfig } from '../../config/repos.ts';
@@ -263,6 +263,16 @@ describe('reconciler', () => {
     expect(await temporal.activityCurrent(handle.workflowId, handle.firstExecutionRunId, '1', 1)).toBe(false);
     await handle.terminate();
     expect(await temporal.activityCurrent(handle.workflowId, handle.firstExecutionRunId, '1', 1)).toBe(false);
+  });
+
+  it('asks whether an attempt is current only once the server may have given up on it', () => {
+    const info = { heartbeatTimeoutMs: 30_000, startToCloseTimeoutMs: 600_000 };
+    expect(mayBeSuperseded(info, 1_000, 15_999)).toBe(false);
+    expect(mayBeSuperseded(info, 1_000, 16_000)).toBe(true);
+    expect(mayBeSuperseded({ heartbeatTimeoutMs: undefined, startToCloseTimeoutMs: 8_000 }, 0, 4_000)).toBe(true);
+    expect(mayBeSuperseded({ heartbeatTimeoutMs: undefined, startToCloseTimeoutMs: 8_000 }, 0, 3_999)).toBe(false);
+    // No limit known: always ask.
+    expect(mayBeSuperseded({ heartbeatTimeoutMs: undefined, startToCloseTimeoutMs: 0 }, 0, 0)).toBe(true);
   });
 
   it('an openWorkspace retry the server no longer waits for makes nothing', async () => {
