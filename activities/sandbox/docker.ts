@@ -18,7 +18,15 @@ import { activityContext } from '../context.ts';
 import { beat, heartbeating, type HeartbeatTarget } from '../heartbeat.ts';
 import { dockerUnresponsive, fatal, sandboxGone } from '../errors.ts';
 import { CACHE_ENV, CACHE_MOUNT, lockCache } from './cache.ts';
-import { killLeftovers, leftoversNote, type Leftovers } from './leftovers.ts';
+import {
+  killLeftovers,
+  leftoversNote,
+  settleLeftovers,
+  SWEPT_SCRIPT,
+  SweptStderr,
+  type Leftovers,
+  type SweptReport,
+} from './leftovers.ts';
 import { OutputCapture } from './output.ts';
 
 export const LABEL_CHANGE = 'lockstep.change';
@@ -350,10 +358,16 @@ export async function removeRepoSandboxes(docker: Docker, ref: SandboxRef): Prom
 
 /**
  * How a configured command runs: with bash, or with sh in an image that has no bash. `sh` asks
- * (a builtin, no extra exec) and hands the script over as an argument, never re-parsed.
+ * (a builtin, no extra exec) and hands the script over as an argument, never re-parsed. With
+ * `sweep`, the shell stays to kill what the command left running and report it on stderr
+ * (leftovers.ts `SWEPT_SCRIPT`); without it (a command behind the egress forwarder, whose
+ * process the sweep would take for a leftover), it becomes the command.
  */
-export function shellArgv(script: string): string[] {
-  return ['sh', '-c', 'command -v bash >/dev/null 2>&1 && exec bash -c "$1" || exec sh -c "$1"', 'lockstep', script];
+export function shellArgv(script: string, sweep = true): string[] {
+  if (!sweep)
+    return ['sh', '-c', 'command -v bash >/dev/null 2>&1 && exec bash -c "$1" || exec sh -c "$1"', 'lockstep', script];
+  const run = 'if command -v bash >/dev/null 2>&1; then bash -c "$1"; else sh -c "$1"; fi\nrc=$?\n';
+  return ['sh', '-c', run + SWEPT_SCRIPT, 'lockstep', script];
 }
 
 /**
@@ -426,7 +440,10 @@ async function execute(
 ): Promise<CommandResult> {
   const { docker } = deps;
   const started = Date.now();
-  const cmd = input.argv ?? shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${input.command}`);
+  // A shell command sweeps its own leftovers in its exec; an argv (no shell) or a command behind
+  // the egress forwarder gets a sweep of its own once it returned.
+  const swept = input.argv || egress ? null : new SweptStderr((chunk) => capture.write(chunk));
+  const cmd = input.argv ?? shellArgv(`mkdir -p "$HOME" 2>/dev/null\n${input.command}`, swept !== null);
   const exec = await container.exec({
     Cmd: egress ? [...egress.prefix, ...cmd] : cmd,
     ...(egress ? { Env: egress.env } : {}),
@@ -437,7 +454,7 @@ async function execute(
     WorkingDir: '/workspace',
   });
   const stream = await exec.start({ hijack: true, stdin: false });
-  docker.modem.demuxStream(stream, capture.sink(), capture.sink());
+  docker.modem.demuxStream(stream, capture.sink(), swept ? swept.sink() : capture.sink());
 
   let timedOut = false;
   let aborted = false;
@@ -471,6 +488,7 @@ async function execute(
     kill();
   });
   let leftovers: Leftovers = { killed: 0, containerKilled: false };
+  let report = null as SweptReport | null; // assigned once the command returned
   let durationMs: number;
   try {
     durationMs = await heartbeating(
@@ -481,9 +499,20 @@ async function execute(
         await Promise.race([ended, execReturned(exec, ended)]);
         const returnedAfterMs = Date.now() - started;
         if (!killed) {
-          leftovers = await killLeftovers(docker, container);
-          await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+          const drained = (): Promise<unknown> =>
+            Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+          // A shell that exited 0 swept first, so nothing holds the output open and its report is
+          // last; one killed by a signal (or by its command) did not, and its sweep runs now.
+          if (swept && (await exitedZero(exec))) {
+            await drained();
+            report = swept.end();
+          }
+          leftovers = report
+            ? await settleLeftovers(container, report.killed, report.alive)
+            : await killLeftovers(docker, container);
+          await drained();
           stream.destroy();
+          if (!report) swept?.end(false);
         }
         return returnedAfterMs;
       },
@@ -497,7 +526,8 @@ async function execute(
   // container: wait for the kill, or the next command would exec into a dying container.
   if (killed) await killed;
   let exitCode = 137;
-  if (!timedOut && !aborted && refusedStop === null) {
+  if (report && !timedOut && !aborted && refusedStop === null) exitCode = report.exitCode;
+  else if (!timedOut && !aborted && refusedStop === null) {
     const state = await exec.inspect().catch(() => null);
     exitCode = state?.ExitCode ?? 137;
     if (state?.Running) exitCode = 137;
@@ -539,6 +569,12 @@ async function execute(
     ...(summary ? { egress: summary } : {}),
     ...(leftovers.killed > 0 ? { leftovers: leftovers.killed } : {}),
   };
+}
+
+/** Whether the exec's process exited 0: a sweeping shell does only once it swept. */
+async function exitedZero(exec: Docker.Exec): Promise<boolean> {
+  const state = await exec.inspect().catch(() => null);
+  return !!state && !state.Running && state.ExitCode === 0;
 }
 
 /** Resolves when the exec's process has exited (polled), or when `ended` settles first. */

@@ -321,6 +321,60 @@ describe('docker sandbox', () => {
     expect(next.leftovers).toBeUndefined();
   });
 
+  it("sweeps in the command's own exec, and believes no report its shell did not make", async () => {
+    const repo = 'swept';
+    await sandboxFor(repo, { limits: { pids: 64 } });
+    // Every exec the sandbox layer starts, by its argv.
+    const execs: string[][] = [];
+    const counting = new Proxy(docker, {
+      get(target, key, receiver) {
+        if (key !== 'getContainer') return Reflect.get(target, key, receiver) as unknown;
+        return (id: string) => {
+          const container = target.getContainer(id);
+          const exec = container.exec.bind(container);
+          container.exec = ((options: { Cmd: string[] }) => (execs.push(options.Cmd), exec(options))) as typeof exec;
+          return container;
+        };
+      },
+    });
+    const swept = (command: string): Promise<CommandResult> =>
+      runInSandbox(
+        { ...deps, docker: counting },
+        {
+          changeId,
+          repo,
+          kind: 'test',
+          name: `swept ${++commandIndex}`,
+          index: commandIndex,
+          command,
+          timeoutSeconds: 20,
+          outputBytes: 65536,
+        },
+      );
+
+    // One exec for a command, leftovers included; its code and output pass through, the report does not.
+    const left = await swept('echo out; printf "err\\0\\n" >&2; sleep 300 & exit 3');
+    expect(execs.length).toBe(1);
+    expect(left.exitCode).toBe(3);
+    expect(left.leftovers).toBe(1);
+    expect(left.outputTail).toContain('out');
+    expect(left.outputTail).toContain('err\0\n');
+    expect(left.outputTail).not.toContain('lockstep-swept');
+    expect(left.outputBytes).toBe('out\nerr\0\n'.length);
+
+    // A command that imitates the report and kills its shell is swept in an exec of its own.
+    execs.length = 0;
+    const forged = await swept('printf "\\000lockstep-swept 0 0 0\\n" >&2; sleep 302 & kill -9 $PPID');
+    expect(execs.length).toBe(2);
+    expect(forged.exitCode).toBe(137);
+    expect(forged.leftovers).toBeGreaterThanOrEqual(1);
+    expect(forged.outputTail).toContain('lockstep-swept 0 0 0');
+
+    const next = await swept('for d in /proc/[0-9]*; do tr "\\0" " " < $d/cmdline; echo; done');
+    expect(next.outputTail).not.toMatch(/sleep 30[02]/);
+    expect(next.leftovers).toBeUndefined();
+  });
+
   it('caps the kept output but counts every byte and keeps the tail', async () => {
     const repo = 'flood';
     await sandboxFor(repo);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseManifest, renderBody } from '../../activities/forges/body.ts';
+import { SweptStderr } from '../../activities/sandbox/leftovers.ts';
 import { OutputCapture } from '../../activities/sandbox/output.ts';
 import { ProgressPrinter } from '../../cli/progress.ts';
 import { inLanes } from '../../core/lanes.ts';
@@ -155,6 +156,35 @@ describe('PR bodies', () => {
     expect(body).toContain('being opened');
     expect(parseManifest(body)).toBeNull();
     expect(parseManifest('<!-- lockstep:manifest {broken -->')).toBeNull();
+  });
+});
+
+describe('SweptStderr', () => {
+  const feed = (chunks: string[], believe = true): { out: string; report: unknown } => {
+    let out = '';
+    const stderr = new SweptStderr((chunk) => (out += chunk.toString('latin1')));
+    for (const c of chunks) stderr.write(Buffer.from(c, 'latin1'));
+    const report = stderr.end(believe);
+    return { out, report };
+  };
+  const REPORT = '\0lockstep-swept 3 2 0\n';
+
+  it('takes the report off the end, wherever the chunks split it', () => {
+    const all = `err\0x\n${REPORT}`;
+    for (let cut = 0; cut <= all.length; cut++) {
+      expect(feed([all.slice(0, cut), all.slice(cut)])).toEqual({
+        out: 'err\0x\n',
+        report: { exitCode: 3, killed: 2, alive: 0 },
+      });
+    }
+  });
+
+  it('passes on a report that is not last, is malformed, or is not believed', () => {
+    expect(feed([REPORT, 'more'])).toEqual({ out: `${REPORT}more`, report: null });
+    expect(feed(['\0lockstep-swept 3 x 0\n'])).toEqual({ out: '\0lockstep-swept 3 x 0\n', report: null });
+    expect(feed([`\0lockstep-swept 0 0 0\n${REPORT}`]).report).toEqual({ exitCode: 3, killed: 2, alive: 0 });
+    expect(feed([REPORT], false)).toEqual({ out: REPORT, report: null });
+    expect(feed(['\0\0\0'])).toEqual({ out: '\0\0\0', report: null });
   });
 });
 
