@@ -1104,6 +1104,8 @@ async function main(): Promise<void> {
     },
     // Load averages (1, 5, 15 min) before and after: other work on the machine shows here.
     load: { before: loadBefore, after: loadavg() },
+    // The commit measured (a "+" when the tree had changes), so two runs compare what they say.
+    commit: await benchedCommit(),
     machine: {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? null,
@@ -1142,3 +1144,15 @@ main().catch((err: unknown) => {
   console.error(err);
   process.exitCode = 1;
 });
+
+/** The project's commit, "+"-suffixed when its tree differs; null outside a git checkout. */
+async function benchedCommit(): Promise<string | null> {
+  const git = (...args: string[]) => exec('git', args, { cwd: projectRoot }).then((r) => r.stdout.trim());
+  try {
+    const head = await git('rev-parse', '--short=12', 'HEAD');
+    const dirty = (await git('status', '--porcelain', '--untracked-files=no')) !== '';
+    return dirty ? `${head}+` : head;
+  } catch {
+    return null;
+  }
+}
