@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalForge } from '../../activities/forges/local/index.ts';
 import { createSharedActivities, mayBeSuperseded } from '../../activities/index.ts';
 import { LABEL_CHANGE, createSandbox, removeRepoSandboxes, type SandboxDeps } from '../../activities/sandbox/docker.ts';
-import { reconcileOnce, startReconciler } from '../../activities/sandbox/reconcile.ts';
+import { reconcileOnce, startReconciler, type ReconcilerOptions } from '../../activities/sandbox/reconcile.ts';
 import { SandboxConfig } from '../../config/repos.ts';
 import { workerTemporal } from '../../workers/reconciler.ts';
 import { SANDBOX_UID, reconcileEverySeconds } from '../../workers/worker.ts';
@@ -72,6 +72,19 @@ async function openRepo(repo: string, attempt: number, hostQueue: string | null)
     taskQueue: queue,
     workflowId: repoWorkflowId(change, repo),
     args: [attempt, hostQueue],
+  });
+}
+
+/** A reconciler of this test's cluster and state folder; passes only when asked or kicked, unless told. */
+function reconcilerWith(options: Partial<ReconcilerOptions> = {}) {
+  return startReconciler({
+    docker,
+    temporal: workerTemporal(connection, 'default'),
+    cluster,
+    stateDir: join(root, 'state'),
+    everyMs: 0,
+    log: () => undefined,
+    ...options,
   });
 }
 
@@ -143,14 +156,7 @@ describe('reconciler', () => {
     await closed(repoWorkflowId(change, 'orphan'));
 
     const lines: string[] = [];
-    const reconciler = startReconciler({
-      docker,
-      temporal,
-      cluster,
-      stateDir: join(root, 'state'),
-      everyMs: 0,
-      log: (l) => lines.push(l),
-    });
+    const reconciler = reconcilerWith({ log: (l) => lines.push(l) });
     const removed = await reconciler.pass();
     await reconciler.stop();
 
@@ -201,17 +207,8 @@ describe('reconciler', () => {
 
   it('passes on its interval, and after a kick, until stopped', async () => {
     await sandbox('later', { attempt: 1 });
-    const temporal = workerTemporal(connection, 'default');
     const lines: string[] = [];
-    const reconciler = startReconciler({
-      docker,
-      temporal,
-      cluster,
-      stateDir: join(root, 'state'),
-      everyMs: 300,
-      kickDelayMs: 10,
-      log: (l) => lines.push(l),
-    });
+    const reconciler = reconcilerWith({ everyMs: 300, kickDelayMs: 10, log: (l) => lines.push(l) });
     try {
       while (reconciler.metrics.passes < 2) await new Promise((r) => setTimeout(r, 100));
       expect(await names()).toContain(`lockstep-${change}-later`);
@@ -229,16 +226,7 @@ describe('reconciler', () => {
   });
 
   it('runs one pass for the kicks that come while one waits', async () => {
-    const temporal = workerTemporal(connection, 'default');
-    const reconciler = startReconciler({
-      docker,
-      temporal,
-      cluster,
-      stateDir: join(root, 'state'),
-      everyMs: 0,
-      kickDelayMs: 200,
-      log: () => undefined,
-    });
+    const reconciler = reconcilerWith({ kickDelayMs: 200 });
     try {
       for (let i = 0; i < 5; i++) reconciler.kick();
       while (reconciler.metrics.passes < 1) await new Promise((r) => setTimeout(r, 50));
