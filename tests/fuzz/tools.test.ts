@@ -423,7 +423,8 @@ describe('fuzzing the agent tools', () => {
           f.hostProcesses += host.started.length;
           throw new Error(`${call.name} started host processes: ${host.started.join('; ')}`);
         }
-        // After each command the sandbox layer sweeps what it left running: a fixed script of ours.
+        // After each command the sandbox layer sweeps what it left running: a fixed script of ours, in an
+        // exec of its own here, since this fake engine's shell never reports a sweep of its own.
         const isSweep = (e: { cmd: string[] }): boolean =>
           e.cmd.length === 3 && e.cmd[0] === 'sh' && e.cmd[2] === KILL_LEFTOVERS_SCRIPT;
         const commands = recorder.execs.filter((e) => !isSweep(e));
