@@ -104,7 +104,8 @@ export function killed(result: CommandResult): Observation {
  */
 export async function leftAlone(result: CommandResult, r: Run): Promise<Observation> {
   const ps = await r.sh(
-    'for d in /proc/[0-9]*; do [ "${d#/proc/}" = $$ ] || { tr "\\0" " " < $d/cmdline; echo; }; done 2>/dev/null',
+    // Not itself, nor the shell that runs it and sweeps after it (docker.ts shellArgv).
+    'for d in /proc/[0-9]*; do case ${d#/proc/} in $$|$PPID) continue ;; esac; tr "\\0" " " < $d/cmdline; echo; done 2>/dev/null',
   );
   const others = ps.outputTail
     .split('\n')
