@@ -54,11 +54,14 @@ const REPORT_MAX = 64;
 /**
  * The end of a command's own shell (docker.ts `shellArgv`), after the command returned with its
  * status in `rc`: the sweep, in the same exec, so a command costs one exec instead of two; then
- * its report, last on stderr, and exit 0. The report counts only from a wrapper that exited 0:
+ * its report, last on stderr, and exit 0. The sweep's own complaints (a process that ended
+ * while it read /proc) go nowhere: the stderr is the command's. The report counts only from a
+ * wrapper that exited 0:
  * a command that kills its shell ends it by a signal, and its imitation of the report is not
  * believed (the sweep then runs in an exec of its own).
  */
-export const SWEPT_SCRIPT = `${SWEEP}printf '\\000lockstep-swept %d %d %d\\n' "$rc" "$killed" "$alive" >&2
+export const SWEPT_SCRIPT = `{${SWEEP}} 2>/dev/null
+printf '\\000lockstep-swept %d %d %d\\n' "$rc" "$killed" "$alive" >&2
 exit 0
 `;
 

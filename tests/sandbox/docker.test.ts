@@ -370,6 +370,12 @@ describe('docker sandbox', () => {
     expect(forged.leftovers).toBeGreaterThanOrEqual(1);
     expect(forged.outputTail).toContain('lockstep-swept 0 0 0');
 
+    // Processes that end while the sweep reads /proc cost it nothing, and add nothing to the output.
+    for (let i = 0; i < 3; i++) {
+      const churn = await swept('for i in $(seq 1 60); do (sleep 0.0$((i % 10)) &) ; done; echo done');
+      expect(churn.outputTail.trim()).toMatch(/^done(\n+\[lockstep: the command returned; .*\])?$/);
+    }
+
     const next = await swept('for d in /proc/[0-9]*; do tr "\\0" " " < $d/cmdline; echo; done');
     expect(next.outputTail).not.toMatch(/sleep 30[02]/);
     expect(next.leftovers).toBeUndefined();
