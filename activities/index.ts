@@ -224,7 +224,7 @@ export function createSharedActivities(deps: ActivityDeps) {
     async openWorkspace(input: OpenWorkspaceInput): Promise<PreparedWorkspace> {
       // A retry the server has given up on (it timed out, a later attempt runs) makes nothing:
       // its sandbox would be one no attempt uses. Checked again before the sandbox, the part
-      // that outlives the activity.
+      // that outlives the activity, once the clone took long enough for the server to give up.
       const ctx = activityContext();
       const began = Date.now();
       if (ctx && ctx.info.attempt > 1) await stillCurrent(deps, ctx);
