@@ -526,11 +526,10 @@ async function execute(
   // container: wait for the kill, or the next command would exec into a dying container.
   if (killed) await killed;
   let exitCode = 137;
-  if (report && !timedOut && !aborted && refusedStop === null) exitCode = report.exitCode;
-  else if (!timedOut && !aborted && refusedStop === null) {
-    const state = await exec.inspect().catch(() => null);
-    exitCode = state?.ExitCode ?? 137;
-    if (state?.Running) exitCode = 137;
+  if (!timedOut && !aborted && refusedStop === null) {
+    // A sweeping shell's report carries the command's code; otherwise the exec's own is it.
+    const state = report ? null : await exec.inspect().catch(() => null);
+    exitCode = report?.exitCode ?? (state?.Running ? 137 : (state?.ExitCode ?? 137));
   }
   const closed = egress ? await egress.proxy.close() : null;
   const meter = activityContext()?.metricMeter;
