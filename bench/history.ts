@@ -12,6 +12,8 @@ import proto from '@temporalio/proto';
 type History = proto.temporal.api.history.v1.IHistory;
 
 export interface Breakdown {
+  /** The workflow's first event (epoch ms), to order repos along a run. */
+  startedAtMs: number;
   totalMs: number;
   activityMs: Record<string, number>;
   activityCount: number;
@@ -30,7 +32,15 @@ export function breakdown(history: History): Breakdown {
   const events = history.events ?? [];
   const at = new Map<string, number>();
   const activityType = new Map<string, string>();
-  const out: Breakdown = { totalMs: 0, activityMs: {}, activityCount: 0, queueWaitMs: 0, workflowTaskMs: 0, idleMs: 0 };
+  const out: Breakdown = {
+    startedAtMs: ms(events[0]?.eventTime),
+    totalMs: 0,
+    activityMs: {},
+    activityCount: 0,
+    queueWaitMs: 0,
+    workflowTaskMs: 0,
+    idleMs: 0,
+  };
   const running: [number, number][] = [];
   for (const e of events) {
     const id = String(e.eventId ?? '');

@@ -230,6 +230,19 @@ async function cpuTimes(pid: number | 'self'): Promise<{ own: number; children: 
   }
 }
 
+/**
+ * CPU seconds the whole machine spent busy (not idle, not waiting on I/O) since boot, from
+ * /proc/stat: with the sandboxes' commands, dockerd, containerd and its shims, which no process
+ * of the bench owns.
+ */
+async function machineBusySeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n')[0] ?? '';
+  const ticks = line.split(/\s+/).slice(1, 9).map(Number);
+  if (ticks.length < 8 || ticks.some(Number.isNaN)) return NaN;
+  const total = ticks.reduce((a, b) => a + b, 0);
+  return (total - (ticks[3] ?? 0) - (ticks[4] ?? 0)) / CLOCK_TICKS;
+}
+
 async function cpuSeconds(pid: number | 'self'): Promise<number> {
   const { own, children } = await cpuTimes(pid);
   return own + children;
@@ -343,6 +356,12 @@ interface HistoryStats {
     workflowTaskMs: number;
     activityMs: Record<string, number>;
   };
+  /**
+   * Along the run: the repos in tenths by start time, each tenth's median repo workflow and
+   * sandbox commands (ms). A cost that grows with what the run has done shows as a slope here;
+   * a slower machine for the whole run does not.
+   */
+  perRepoTrend?: { totalMs: number[]; runInSandboxMs: number[] };
 }
 
 /** History size of the coordinator and (median over) its children; bytes = protobuf-encoded size. */
@@ -364,8 +383,20 @@ async function historyStats(client: Client, changeId: string, repos: string[]): 
     children.push(...(await Promise.all(repos.slice(i, i + 10).map((r) => size(repoWorkflowId(changeId, r))))));
   }
   const types = [...new Set(children.flatMap((c) => Object.keys(c.breakdown.activityMs)))];
+  const byStart = children.map((c) => c.breakdown).sort((a, b) => a.startedAtMs - b.startedAtMs);
+  const tenths = Array.from({ length: 10 }, (_, i) =>
+    byStart.slice(Math.floor((i * byStart.length) / 10), Math.floor(((i + 1) * byStart.length) / 10)),
+  );
   return {
     coordinator,
+    ...(byStart.length >= 100
+      ? {
+          perRepoTrend: {
+            totalMs: tenths.map((t) => median(t.map((b) => b.totalMs))),
+            runInSandboxMs: tenths.map((t) => median(t.map((b) => b.activityMs.runInSandbox ?? 0))),
+          },
+        }
+      : {}),
     pages,
     perRepo: { events: median(children.map((c) => c.events)), bytes: median(children.map((c) => c.bytes)) },
     perRepoTime: {
@@ -513,6 +544,8 @@ interface ScaleSample {
   lockstepCpu: { worker: number; server: number; workerChildren?: number };
   /** CPU seconds of the baseline script's children (git, docker CLI). */
   baselineCpu: number;
+  /** CPU seconds the whole machine was busy during each side's run (see machineBusySeconds). */
+  machineCpu?: { lockstep: number; baseline: number };
 }
 
 interface ScalePoint {
@@ -547,10 +580,13 @@ async function scale(ctx: Ctx, n: number, reps: number, warmUp: boolean): Promis
       let baselineMs = 0;
       const lockstepCpu: ScaleSample['lockstepCpu'] = { worker: 0, server: 0 };
       let baselineCpu = 0;
+      const machineCpu = { lockstep: 0, baseline: 0 };
       const workerPid = worker.child.pid ?? 0;
       const lockstep = async (): Promise<void> => {
         const [w0, s0] = [await cpuTimes(workerPid), ctx.serverPid ? await cpuSeconds(ctx.serverPid) : NaN];
+        const m0 = await machineBusySeconds();
         const { ms, result } = await runLockstep(ctx, fleet, changeId);
+        machineCpu.lockstep = (await machineBusySeconds()) - m0;
         if (result.status !== 'succeeded')
           throw new Error(
             `${changeId}: ${result.status}: ${JSON.stringify(result.repos.find((r) => r.status !== 'green')?.error)}`,
@@ -563,9 +599,11 @@ async function scale(ctx: Ctx, n: number, reps: number, warmUp: boolean): Promis
       };
       const baseline = async (): Promise<void> => {
         const c0 = await cpuSeconds('self');
+        const m0 = await machineBusySeconds();
         const started = performance.now();
         await runBaseline(fleet, CONCURRENCY, `n${n}-${rep}`);
         baselineMs = performance.now() - started;
+        machineCpu.baseline = (await machineBusySeconds()) - m0;
         baselineCpu = (await cpuSeconds('self')) - c0;
       };
       if (rep % 2 === 1) {
@@ -575,10 +613,10 @@ async function scale(ctx: Ctx, n: number, reps: number, warmUp: boolean): Promis
         await baseline();
         await lockstep();
       }
-      point.samples.push({ n, rep, lockstepMs, baselineMs, lockstepCpu, baselineCpu });
+      point.samples.push({ n, rep, lockstepMs, baselineMs, lockstepCpu, baselineCpu, machineCpu });
       log(
         `N=${n} rep ${rep}: lockstep ${(lockstepMs / 1000).toFixed(1)} s (cpu: worker ${lockstepCpu.worker.toFixed(1)} s of which git ${(lockstepCpu.workerChildren ?? NaN).toFixed(1)} s, server ${lockstepCpu.server.toFixed(1)} s), ` +
-          `baseline ${(baselineMs / 1000).toFixed(1)} s (cpu ${baselineCpu.toFixed(1)} s); load ${loadavg()[0]?.toFixed(1) ?? '?'}`,
+          `baseline ${(baselineMs / 1000).toFixed(1)} s (cpu ${baselineCpu.toFixed(1)} s); machine busy ${machineCpu.lockstep.toFixed(0)} / ${machineCpu.baseline.toFixed(0)} CPU s; load ${loadavg()[0]?.toFixed(1) ?? '?'}`,
       );
       if (rep === 1) point.history = await historyStats(ctx.client, changeId, fleet.repos);
     }
@@ -1026,14 +1064,25 @@ async function main(): Promise<void> {
   if (points.length > 0) {
     const cpu = [
       '',
-      "CPU seconds per run (median): the worker with its git children, the Temporal server, and the baseline script's children (git, docker CLI); sandbox CPU is in dockerd and not counted:",
-      '| N | worker | Temporal server | baseline |',
-      '|---|---|---|---|',
+      "CPU seconds per run (median): the worker with its git children, the Temporal server, and the baseline script's children (git, docker CLI); sandbox CPU is in dockerd and not counted there, but is in the whole machine's busy time during each side's run:",
+      '| N | worker | Temporal server | baseline | machine busy: Lockstep | machine busy: baseline |',
+      '|---|---|---|---|---|---|',
       ...points.map(
         (p) =>
-          `| ${p.n} | ${median(p.samples.map((s) => s.lockstepCpu.worker)).toFixed(1)} | ${median(p.samples.map((s) => s.lockstepCpu.server)).toFixed(1)} | ${median(p.samples.map((s) => s.baselineCpu)).toFixed(1)} |`,
+          `| ${p.n} | ${median(p.samples.map((s) => s.lockstepCpu.worker)).toFixed(1)} | ${median(p.samples.map((s) => s.lockstepCpu.server)).toFixed(1)} | ${median(p.samples.map((s) => s.baselineCpu)).toFixed(1)} | ` +
+          `${median(p.samples.map((s) => s.machineCpu?.lockstep ?? NaN)).toFixed(1)} | ${median(p.samples.map((s) => s.machineCpu?.baseline ?? NaN)).toFixed(1)} |`,
       ),
     ];
+    const trends = points.filter((p) => p.history?.perRepoTrend);
+    if (trends.length > 0)
+      cpu.push(
+        '',
+        'Along the run (first run at each N): median ms per tenth of the repos by start time, repo workflow / sandbox commands:',
+        ...trends.map((p) => {
+          const t = p.history?.perRepoTrend;
+          return `- N = ${p.n}: ${(t?.totalMs ?? []).map((v, i) => `${v.toFixed(0)}/${(t?.runInSandboxMs[i] ?? NaN).toFixed(0)}`).join(', ')}`;
+        }),
+      );
     process.stdout.write(cpu.join('\n') + '\n');
   }
 
