@@ -26,7 +26,7 @@ import { freePort, startDevServer, type DevServer } from '../workers/dev-server.
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeWorkflowId, pageWorkflowId, repoWorkflowId } from '../core/ids.ts';
 import { inPages } from '../client/pages.ts';
-import { liveStatus } from '../client/live-status.ts';
+import { liveStatus, type StatusTiming } from '../client/live-status.ts';
 import { temporalBlobStore } from '../workers/blobs.ts';
 import type { ChangeResult } from '../core/change.ts';
 import { BENCH_LABEL, dockerRunArgs, runBaseline, sandboxUser, sweepBenchContainers } from './baseline.ts';
@@ -280,6 +280,8 @@ async function loadFleet(fleet: Fleet): Promise<{ loaded: LoadedConfig; change: 
 interface StatusSample {
   atS: number;
   ms: number;
+  /** Its parts (client/live-status.ts). */
+  parts?: StatusTiming;
 }
 
 /**
@@ -318,16 +320,18 @@ async function runLockstep(
       await Promise.race([outcome.catch(() => undefined), new Promise((r) => setTimeout(r, every * 1000))]);
       if (done) break;
       const t0 = performance.now();
-      const view = await liveStatus(handle).catch((err: unknown) => {
+      const parts: StatusTiming = {};
+      const view = await liveStatus(handle, parts).catch((err: unknown) => {
         log(`${changeId}: status failed: ${err instanceof Error ? err.message : String(err)}`);
         return null;
       });
       if (!view) continue;
-      const sample = { atS: (t0 - started) / 1000, ms: performance.now() - t0 };
+      const sample = { atS: (t0 - started) / 1000, ms: performance.now() - t0, parts };
       status.push(sample);
       const p = view.paged;
       log(
-        `${changeId} at ${sample.atS.toFixed(0)} s: status in ${sample.ms.toFixed(0)} ms; ${view.status}` +
+        `${changeId} at ${sample.atS.toFixed(0)} s: status in ${sample.ms.toFixed(0)} ms ` +
+          `(coordinator ${parts.coordinatorMs?.toFixed(0) ?? '-'}, pages ${parts.pagesMs?.toFixed(0) ?? '-'}, repos ${parts.reposMs?.toFixed(0) ?? '-'}); ${view.status}` +
           (p ? `, ${p.pagesDone}/${p.pages} pages done, ${JSON.stringify(p.counts)}, ${p.pullRequests} PRs` : ''),
       );
     }

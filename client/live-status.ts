@@ -20,9 +20,23 @@ import type { RepoProgress, RepoStatusView } from '../core/repo.ts';
  * running pages, read from each page workflow's own status query (a page answers like a small
  * change), so what is shown stays bounded by the change's concurrency.
  */
-export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>): Promise<ChangeStatusView> {
+export async function liveStatus(
+  handle: WorkflowHandle<typeof changeWorkflow>,
+  timing?: StatusTiming,
+): Promise<ChangeStatusView> {
+  let t = performance.now();
+  const lap = (key: keyof StatusTiming): void => {
+    const now = performance.now();
+    if (timing) timing[key] = now - t;
+    t = now;
+  };
   const view = await handle.query(changeStatusQuery);
-  if (!view.paged) return withRepoProgress(handle.client, view);
+  lap('coordinatorMs');
+  if (!view.paged) {
+    const out = await withRepoProgress(handle.client, view);
+    lap('reposMs');
+    return out;
+  }
   const pages = await Promise.all(
     view.paged.running.map((id) =>
       handle.client
@@ -31,8 +45,18 @@ export async function liveStatus(handle: WorkflowHandle<typeof changeWorkflow>):
         .catch(() => null),
     ),
   );
+  lap('pagesMs');
   const running = pages.flatMap((p) => p?.repos.filter((r) => r.status === 'running') ?? []);
-  return withRepoProgress(handle.client, { ...view, repos: running });
+  const out = await withRepoProgress(handle.client, { ...view, repos: running });
+  lap('reposMs');
+  return out;
+}
+
+/** Where a status call's time went (ms): the coordinator's query, its running pages' queries, the running repos' descriptions. */
+export interface StatusTiming {
+  coordinatorMs?: number;
+  pagesMs?: number;
+  reposMs?: number;
 }
 
 /** The view with the newest progress of each running repo (a repo that cannot be described keeps its entry). */
