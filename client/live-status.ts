@@ -7,7 +7,7 @@
  * alone, so this costs the workers nothing. Runs started before that change signalled the
  * coordinator; their view already holds the phases, and the newer of the two reports wins.
  */
-import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
+import { QueryRejectedError, WorkflowClient, type WorkflowHandle } from '@temporalio/client';
 import type { changeWorkflow } from '../workflows/change.ts';
 import { changeStatusQuery } from '../core/messages.ts';
 import { repoWorkflowId } from '../core/ids.ts';
@@ -37,19 +37,38 @@ export async function liveStatus(
     lap('reposMs');
     return out;
   }
-  const pages = await Promise.all(
-    view.paged.running.map((id) =>
-      handle.client
-        .getHandle(id)
-        .query(changeStatusQuery)
-        .catch(() => null),
-    ),
-  );
+  const ifOpen = openOnly(handle.client);
+  const pages = await Promise.all(view.paged.running.map((id) => openPageStatus(ifOpen, id).catch(() => null)));
   lap('pagesMs');
   const running = pages.flatMap((p) => p?.repos.filter((r) => r.status === 'running') ?? []);
   const out = await withRepoProgress(handle.client, { ...view, repos: running });
   lap('reposMs');
   return out;
+}
+
+/** A client whose queries the server rejects for a closed workflow (see openPageStatus). */
+export function openOnly(client: WorkflowClient): WorkflowClient {
+  return new WorkflowClient({
+    connection: client.connection,
+    namespace: client.options.namespace,
+    queryRejectCondition: 'NOT_OPEN',
+  });
+}
+
+/**
+ * A page's status, or null if the page has closed. The coordinator may still list a page that
+ * has just closed, and a query to a closed workflow is answered by replaying its whole history
+ * on a worker: about 2.4 s for a closed page of the light fleet's N = 10,000 run, against 0.25 s
+ * for an open one (`temporal workflow query`, worker busy with the run). Through `openOnly`, the
+ * server rejects such a query at once; a closed page runs no repos.
+ */
+export async function openPageStatus(ifOpen: WorkflowClient, workflowId: string): Promise<ChangeStatusView | null> {
+  try {
+    return await ifOpen.getHandle(workflowId).query(changeStatusQuery);
+  } catch (err) {
+    if (err instanceof QueryRejectedError) return null;
+    throw err;
+  }
 }
 
 /** Where a status call's time went (ms): the coordinator's query, its running pages' queries, the running repos' descriptions. */

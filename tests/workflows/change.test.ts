@@ -25,7 +25,7 @@ import type { CommandResult } from '../../core/commands.ts';
 import type { RepoTask } from '../../core/repo.ts';
 import type { RunInSandboxInput } from '../../core/workspace.ts';
 import { changeBranch, changeWorkflowId, repoWorkflowId } from '../../core/ids.ts';
-import { liveStatus } from '../../client/live-status.ts';
+import { liveStatus, openOnly, openPageStatus } from '../../client/live-status.ts';
 import { workflowBundle } from '../../workers/worker.ts';
 import { startTestTemporal, uniqueSuffix } from '../helpers/temporal.ts';
 import { repoTask } from '../helpers/tasks.ts';
@@ -571,6 +571,18 @@ describe('changeWorkflow', () => {
       ['pushing', null],
     ]);
     expect(repoHistory.events?.some((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes)).toBe(false);
+  });
+
+  it('asks a page for its status only while it is open: the server answers for a closed one, and no worker replays it', async () => {
+    const id = `closed-page-${uniqueSuffix()}`;
+    // No worker polls this queue: a query the server passed on would wait for one and fail.
+    const handle = await env.client.workflow.start<typeof changeWorkflow>('changeWorkflow', {
+      workflowId: pageWorkflowId(id, 'run', 0),
+      taskQueue: `${queue}-nobody`,
+      args: [change(id, [task('alpha')])],
+    });
+    await handle.terminate('the page closed');
+    await expect(openPageStatus(openOnly(env.client.workflow), handle.workflowId)).resolves.toBeNull();
   });
 
   it('removes the sandbox when the change is cancelled mid-step', async () => {
