@@ -46,11 +46,15 @@ export async function liveStatus(
   return out;
 }
 
-/** A client whose queries the server rejects for a closed workflow (see openPageStatus). */
+/**
+ * The same client (connection, namespace, data converter, interceptors), whose queries the
+ * server rejects for a closed workflow (see openPageStatus). The SDK takes the condition per
+ * client, not per query.
+ */
 export function openOnly(client: WorkflowClient): WorkflowClient {
   return new WorkflowClient({
+    ...client.options,
     connection: client.connection,
-    namespace: client.options.namespace,
     queryRejectCondition: 'NOT_OPEN',
   });
 }
